@@ -1,0 +1,64 @@
+"""The approval primitive and role grants (issue 2 item 8; REQUIREMENTS §6)."""
+
+from __future__ import annotations
+
+import pytest
+
+from workbench import approvals, users
+from workbench.errors import ApprovalError, PermissionDenied
+
+from .conftest import World
+
+
+def test_role_grant_needs_another_persons_approval(world: World) -> None:
+    admin = world.login("administrator")
+    users.add(admin, "newbie", "新人", "Another-Pass-2026!")
+    request = users.request_grant(admin, "newbie", "registrar")
+    with pytest.raises(ApprovalError):
+        users.grant(admin, "newbie", "registrar", approval_id=request.approval_id)  # not yet approved
+    approver = world.login("approver")
+    assert [a.approval_id for a in approvals.pending(approver)] == [request.approval_id]
+    approvals.decide(approver, request.approval_id, approve=True)
+    with pytest.raises(ApprovalError) as err:
+        users.grant(admin, "newbie", "reviewer", approval_id=request.approval_id)  # other parameters
+    assert err.value.details["reason"] == "params_mismatch"
+    info = users.grant(admin, "newbie", "registrar", approval_id=request.approval_id)
+    assert info.roles == ("registrar",)
+    with pytest.raises(ApprovalError) as err:
+        users.grant(admin, "newbie", "registrar", approval_id=request.approval_id)
+    assert err.value.details["reason"] in ("used", "already")
+
+
+def test_no_self_approval(world: World) -> None:
+    world.add_user("boss", ["administrator", "approver"])
+    boss = world.login("boss")
+    users.add(boss, "helper", "助手", "Another-Pass-2026!")
+    request = users.request_grant(boss, "helper", "auditor")
+    with pytest.raises(ApprovalError) as err:
+        approvals.decide(boss, request.approval_id, approve=True)
+    assert err.value.details["reason"] == "self_approval"
+
+
+def test_rejected_and_expired(world: World) -> None:
+    admin = world.login("administrator")
+    users.add(admin, "temp1", "一時", "Another-Pass-2026!")
+    r1 = users.request_grant(admin, "temp1", "analyst")
+    r2 = users.request_grant(admin, "temp1", "auditor")
+    approver = world.login("approver")
+    approvals.decide(approver, r1.approval_id, approve=False)
+    with pytest.raises(ApprovalError):
+        users.grant(admin, "temp1", "analyst", approval_id=r1.approval_id)
+    approvals.decide(approver, r2.approval_id, approve=True)
+    world.clock.advance(73 * 3600)
+    admin = world.login("administrator")
+    with pytest.raises(ApprovalError) as err:
+        users.grant(admin, "temp1", "auditor", approval_id=r2.approval_id)
+    assert err.value.details["reason"] == "expired"
+
+
+def test_only_approvers_decide(world: World) -> None:
+    admin = world.login("administrator")
+    users.add(admin, "temp2", "一時", "Another-Pass-2026!")
+    request = users.request_grant(admin, "temp2", "analyst")
+    with pytest.raises(PermissionDenied):
+        approvals.decide(world.login("registrar"), request.approval_id, approve=True)

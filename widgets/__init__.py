@@ -1,0 +1,1 @@
+"""ipywidgets apps for the staff dashboards (Voila)."""

@@ -1,0 +1,325 @@
+"""``workbench``: a thin command line over the service modules.
+
+Every command that touches personal data logs in first (user ID, password, one-time
+code: from ``WORKBENCH_USER``/``WORKBENCH_PASSWORD``/``WORKBENCH_TOTP`` or asked for),
+calls one service, prints its result as JSON and exits non-zero on refusal with the
+reason in Japanese and English on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import getpass
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from . import approvals, auditing, media, persons, rotation, transfer, users
+from .errors import InvalidInput, WorkbenchError
+from .workspace import Session, Workspace
+
+__all__ = ["COMMANDS", "build_parser", "main"]
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "to_dict"):
+        return _jsonable(value.to_dict())
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _jsonable(dataclasses.asdict(value))
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def _print(value: Any) -> None:
+    print(json.dumps(_jsonable(value), ensure_ascii=False, indent=2))
+
+
+def _secret(env: str, prompt: str) -> str:
+    value = os.environ.get(env)
+    if value is not None:
+        return value
+    if not sys.stdin.isatty():
+        raise InvalidInput(f"Set {env} or run interactively.", f"{env} を設定するか、対話的に実行してください。")
+    return getpass.getpass(prompt)
+
+
+def _workspace(args: argparse.Namespace) -> Workspace:
+    path = args.workspace or os.environ.get("WORKBENCH_WORKSPACE")
+    if not path:
+        raise InvalidInput("Name the workspace with --workspace or WORKBENCH_WORKSPACE.",
+                           "--workspace または WORKBENCH_WORKSPACE でワークスペースを指定してください。")
+
+    def waiting(holder: Any) -> None:
+        if holder is not None:
+            ja, en = holder.describe()
+            print(f"{ja} / {en}", file=sys.stderr)
+
+    return Workspace.open(path, on_wait=waiting)
+
+
+def _login(args: argparse.Namespace) -> Session:
+    ws = _workspace(args)
+    user = args.user or os.environ.get("WORKBENCH_USER") or input("ユーザーID / user ID: ")
+    password = _secret("WORKBENCH_PASSWORD", "パスワード / password: ")
+    code = _secret("WORKBENCH_TOTP", "ワンタイムコード / one-time code: ")
+    return ws.login(user, password, code)
+
+
+# -- commands -------------------------------------------------------------------------
+# Each takes the parsed arguments and returns what to print.
+
+def cmd_init(args: argparse.Namespace) -> Any:
+    ws = Workspace.init(args.path)
+    out = {"workspace": str(ws.path), "workspace_id": ws.settings.workspace_id, "users": []}
+    for user_id, roles, env in ((args.admin, ["administrator"], "WORKBENCH_ADMIN_PASSWORD"),
+                                (args.approver, ["approver"], "WORKBENCH_APPROVER_PASSWORD")):
+        password = _secret(env, f"{user_id} のパスワード / password for {user_id}: ")
+        enrolment = users.create_initial_user(ws, user_id, user_id, password, roles)
+        out["users"].append({"user_id": user_id, "roles": roles, "otpauth_uri": enrolment.otpauth_uri})
+    return out
+
+
+def cmd_demo(args: argparse.Namespace) -> Any:
+    from .demo import build_demo
+
+    return build_demo(Path(args.path), persons=args.persons, seed=args.seed)
+
+
+def cmd_demo_code(args: argparse.Namespace) -> Any:
+    from .demo import current_code
+
+    return {"user_id": args.user_id, "code": current_code(_workspace(args), args.user_id)}
+
+
+def cmd_serve(args: argparse.Namespace) -> Any:
+    from .serve import serve
+
+    serve(Path(args.path), port=args.port)
+    return None
+
+
+def cmd_user_add(args: argparse.Namespace) -> Any:
+    session = _login(args)
+    password = _secret("WORKBENCH_NEW_PASSWORD", f"{args.user_id} の初期パスワード / initial password: ")
+    return users.add(session, args.user_id, args.name or args.user_id, password)
+
+
+def cmd_user_disable(args: argparse.Namespace) -> Any:
+    return users.disable(_login(args), args.user_id)
+
+
+def cmd_user_list(args: argparse.Namespace) -> Any:
+    return users.list_users(_login(args))
+
+
+def cmd_user_review(args: argparse.Namespace) -> Any:
+    return users.review(_login(args), confirm=args.confirm)
+
+
+def cmd_user_grant(args: argparse.Namespace) -> Any:
+    session = _login(args)
+    if args.approval:
+        return users.grant(session, args.user_id, args.role, approval_id=args.approval)
+    return {"approval_requested": users.request_grant(session, args.user_id, args.role)}
+
+
+def cmd_user_revoke(args: argparse.Namespace) -> Any:
+    return users.revoke(_login(args), args.user_id, args.role)
+
+
+def cmd_approvals_list(args: argparse.Namespace) -> Any:
+    return approvals.pending(_login(args))
+
+
+def cmd_approvals_decide(args: argparse.Namespace) -> Any:
+    return approvals.decide(_login(args), args.approval_id, approve=args.command == "approve")
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> Any:
+    report = auditing.verify(_login(args))
+    ja, en = report.message()
+    result = {**dataclasses.asdict(report), "message_ja": ja, "message_en": en}
+    if not report.ok:
+        raise _Reported(result, 7)
+    return result
+
+
+def cmd_audit_search(args: argparse.Namespace) -> Any:
+    return auditing.search(_login(args), user_id=args.by, target=args.target, operation=args.operation,
+                           outcome=args.outcome, limit=args.limit)
+
+
+def cmd_keys_rotate(args: argparse.Namespace) -> Any:
+    return rotation.rotate(_login(args))
+
+
+def cmd_keys_issue(args: argparse.Namespace) -> Any:
+    return media.issue_key_file(_login(args), args.recipient, args.out)
+
+
+def cmd_ledger(args: argparse.Namespace) -> Any:
+    return media.ledger(_login(args), limit=args.limit)
+
+
+def cmd_package_delivered(args: argparse.Namespace) -> Any:
+    return media.mark_delivered(_login(args), args.entry_id)
+
+
+def cmd_package_unpack(args: argparse.Namespace) -> Any:
+    """The receiving side: no workspace, only the key file that was handed over."""
+    recipient, key, _ = transfer.read_keyfile(Path(args.key))
+    package = transfer.read_package(Path(args.file), key=key)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, data in package.members.items():
+        target = out / Path(name).name
+        if target.exists():
+            raise InvalidInput(f"{target} already exists.", f"{target} はすでに存在します。")
+        target.write_bytes(data)
+        target.chmod(0o600)
+        written.append(str(target))
+    return {"recipient": recipient, "manifest": package.manifest.to_dict(), "written": written}
+
+
+def cmd_person_show(args: argparse.Namespace) -> Any:
+    session = _login(args)
+    view = persons.get(session, args.person_id).to_dict()
+    if args.reveal:
+        view["number"] = persons.reveal_number(session, args.person_id)
+    return view
+
+
+class _Reported(Exception):
+    def __init__(self, payload: Any, code: int) -> None:
+        self.payload, self.code = payload, code
+
+
+# -- the parser -------------------------------------------------------------------------
+
+#: Every command path and its handler; a test checks each is in the README.
+COMMANDS: dict[str, Callable[[argparse.Namespace], Any]] = {}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="workbench", description="都営住宅 マイナンバー管理ワークベンチ")
+    parser.add_argument("--workspace", "-w", help="workspace folder (or WORKBENCH_WORKSPACE)")
+    parser.add_argument("--user", "-u", help="your user ID (or WORKBENCH_USER)")
+    sub = parser.add_subparsers(dest="group", required=True)
+
+    def command(path: str, handler: Callable[[argparse.Namespace], Any], help_text: str,
+                parent: Any = sub) -> argparse.ArgumentParser:
+        COMMANDS[path] = handler
+        p: argparse.ArgumentParser = parent.add_parser(path.split()[-1], help=help_text)
+        p.set_defaults(handler=handler)
+        return p
+
+    p = command("init", cmd_init, "create a workspace with its first administrator and approver")
+    p.add_argument("path")
+    p.add_argument("--admin", required=True)
+    p.add_argument("--approver", required=True)
+
+    p = command("demo", cmd_demo, "build a demo workspace from the synthetic population")
+    p.add_argument("--path", default="demo-workspace")
+    p.add_argument("--persons", type=int, default=10_000)
+    p.add_argument("--seed", type=int, default=1)
+
+    p = command("demo-code", cmd_demo_code, "demo workspaces only: the current one-time code of a demo account")
+    p.add_argument("user_id")
+
+    p = command("serve", cmd_serve, "serve the dashboards with Voila on 127.0.0.1")
+    p.add_argument("--path", default="demo-workspace")
+    p.add_argument("--port", type=int, default=8866)
+
+    def group(name: str, help_text: str) -> Any:
+        g = sub.add_parser(name, help=help_text)
+        return g.add_subparsers(dest="command", required=True)
+
+    g = group("user", "user IDs and roles")
+    p = command("user add", cmd_user_add, "add a user ID (password from WORKBENCH_NEW_PASSWORD or asked)", g)
+    p.add_argument("user_id")
+    p.add_argument("--name")
+    p = command("user disable", cmd_user_disable, "disable a user ID at once", g)
+    p.add_argument("user_id")
+    command("user list", cmd_user_list, "list user IDs and roles", g)
+    p = command("user review", cmd_user_review, "the yearly review of IDs and permissions", g)
+    p.add_argument("--confirm", action="store_true", help="record that the review was done now")
+    p = command("user grant", cmd_user_grant, "request a role grant, or carry it out with --approval", g)
+    p.add_argument("user_id")
+    p.add_argument("role")
+    p.add_argument("--approval")
+    p = command("user revoke", cmd_user_revoke, "remove a role", g)
+    p.add_argument("user_id")
+    p.add_argument("role")
+
+    g = group("approvals", "second-person approvals")
+    command("approvals list", cmd_approvals_list, "requests waiting for a decision", g)
+    for verb in ("approve", "reject"):
+        p = command(f"approvals {verb}", cmd_approvals_decide, f"{verb} another person's request", g)
+        p.add_argument("approval_id")
+
+    g = group("audit", "the audit log")
+    command("audit verify", cmd_audit_verify, "verify the hash chain and signed heads", g)
+    p = command("audit search", cmd_audit_search, "search records by user, target, operation, outcome", g)
+    p.add_argument("--by", help="user ID")
+    p.add_argument("--target", help="target identifier (matched by pseudonym)")
+    p.add_argument("--operation")
+    p.add_argument("--outcome")
+    p.add_argument("--limit", type=int, default=100)
+
+    g = group("keys", "the keyring")
+    command("keys rotate", cmd_keys_rotate, "move every ciphertext and the database to new keys", g)
+    p = command("keys issue", cmd_keys_issue, "write a recipient's key file for transfer packages", g)
+    p.add_argument("--recipient", required=True, choices=sorted(media.RECIPIENTS))
+    p.add_argument("--out", required=True)
+
+    p = command("ledger", cmd_ledger, "the media ledger of packages written and read")
+    p.add_argument("--limit", type=int, default=100)
+
+    g = group("package", "transfer packages")
+    p = command("package unpack", cmd_package_unpack, "receiving side: verify and unpack with a key file", g)
+    p.add_argument("file")
+    p.add_argument("--key", required=True)
+    p.add_argument("--out", required=True)
+    p = command("package delivered", cmd_package_delivered, "record a copy handed over and delete it", g)
+    p.add_argument("entry_id")
+
+    g = group("person", "one person")
+    p = command("person show", cmd_person_show, "one person, number masked (--reveal: audited)", g)
+    p.add_argument("person_id")
+    p.add_argument("--reveal", action="store_true")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result = args.handler(args)
+    except _Reported as rep:
+        _print(rep.payload)
+        return rep.code
+    except WorkbenchError as exc:
+        print(json.dumps(exc.to_dict(), ensure_ascii=False, indent=2), file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    if result is not None:
+        _print(result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

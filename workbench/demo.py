@@ -1,0 +1,110 @@
+"""A ready demo workspace: synthetic population, demo accounts, registered numbers.
+
+Everything in it comes from :mod:`workbench.simulate`; no real person's data.
+The demo accounts share one password and their one-time codes can be printed with
+``workbench demo-code USER`` (only in a workspace created as a demo).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import audit, credentials
+from .errors import PermissionDenied
+from .numbers import BlindIndex, NumberCipher
+from .simulate import generate_world
+from .users import create_initial_user
+from .workspace import Workspace
+
+__all__ = ["DEMO_PASSWORD", "DEMO_USERS", "build_demo", "current_code", "load_world"]
+
+DEMO_PASSWORD = "Demo-Pass-2026!"
+
+#: user ID → roles.  One person, one ID (C5); each role separate.
+DEMO_USERS: dict[str, list[str]] = {
+    "admin": ["administrator"],
+    "approver": ["approver"],
+    "registrar": ["registrar"],
+    "query": ["query_operator"],
+    "reviewer": ["reviewer"],
+    "auditor": ["auditor"],
+    "analyst": ["analyst"],
+    "ops": ["operations"],
+}
+
+
+def load_world(ws: Workspace, persons: pd.DataFrame, households: pd.DataFrame, *, registered: np.ndarray) -> dict[str, int]:
+    """Load a synthetic target list and register the numbers of the ``registered`` rows."""
+    now = ws.clock.now()
+    ring = ws.keyring
+    reg = persons.loc[registered, ["person_id", "individual_number"]]
+    ids = reg["person_id"].tolist()
+    numbers = reg["individual_number"].tolist()
+    cts = NumberCipher(ring.key("numbers"), ring.current).encrypt_many(
+        numbers, ids, table="person_numbers", column="number_ct"
+    )
+    idx = BlindIndex(ring.key("blind_index")).digest_many(numbers)
+    del numbers
+    numbers_df = pd.DataFrame({"person_id": ids, "number_ct": cts, "number_index": idx})
+    hh = households[["household_id", "ward_code", "address", "housing_type", "status", "phone"]]
+    pp = persons[["person_id", "household_id", "relation", "name", "kana", "sex", "birth_date", "address", "status"]]
+    with ws.transaction("demo.load_world", "system") as con:
+        con.register("hh", hh)
+        con.register("pp", pp)
+        con.register("nn", numbers_df)
+        con.execute("INSERT INTO households SELECT *, TRUE, ? FROM hh", [now])
+        con.execute(
+            "INSERT INTO persons SELECT person_id, household_id, relation, name, kana, sex, birth_date::DATE,"
+            " address, status, TRUE, FALSE, ? FROM pp",
+            [now],
+        )
+        con.execute(
+            "INSERT INTO person_numbers SELECT person_id, number_ct, number_index, ?, 'demo', ?, 'system' FROM nn",
+            [ring.current, now],
+        )
+        for name in ("hh", "pp", "nn"):
+            con.unregister(name)
+        counts = {"households": len(hh), "persons": len(pp), "registered": len(ids)}
+        audit.append(con, key=ring.audit_key(), at=now, user_id="system", operation="demo.load_world",
+                     outcome="ok", params=counts)
+    return counts
+
+
+def build_demo(path: Path, *, persons: int = 10_000, seed: int = 1, registered_share: float = 0.7) -> dict[str, Any]:
+    """Create a demo workspace at ``path`` and say how to log in."""
+    ws = Workspace.init(path, demo=True)
+    for user_id, roles in DEMO_USERS.items():
+        create_initial_user(ws, user_id, f"デモ {user_id}", DEMO_PASSWORD, roles)
+    world = generate_world(persons, seed=seed)
+    rng = np.random.default_rng(seed)
+    registered = rng.random(len(world.persons)) < registered_share
+    counts = load_world(ws, world.persons, world.households, registered=registered)
+    return {
+        "workspace": str(ws.path),
+        **counts,
+        "users": {u: r for u, r in DEMO_USERS.items()},
+        "password": DEMO_PASSWORD,
+        "one_time_code": f"workbench -w {ws.path} demo-code USER",
+    }
+
+
+def current_code(ws: Workspace, user_id: str) -> str:
+    """The one-time code a demo account's authenticator would show now."""
+    if not ws.settings.demo:
+        raise PermissionDenied(
+            "One-time codes are printed only in demo workspaces.",
+            "ワンタイムコードの表示はデモ用ワークスペースでのみ可能です。",
+        )
+    now = ws.clock.now()
+    with ws.transaction("demo.code", "system") as con:
+        row = con.execute("SELECT totp_secret, totp_key_version FROM users WHERE user_id = ?", [user_id]).fetchone()
+        audit.append(con, key=ws.keyring.audit_key(), at=now, user_id="system", operation="demo.code",
+                     outcome="ok" if row else "refused", target=user_id)
+    if row is None:
+        raise PermissionDenied(f"No demo account {user_id}.", f"デモアカウント {user_id} はありません。")
+    secret = ws.totp_cipher(row[1]).decrypt(row[0], user_id, table="users", column="totp_secret")
+    return credentials.totp_code(secret, now)

@@ -1,0 +1,178 @@
+"""Transfer packages leaving or entering the workspace, and the media ledger (C9).
+
+Every file that leaves the system is an encrypted, authenticated transfer package
+(:mod:`workbench.transfer`) written into ``outgoing/`` and recorded in the media
+ledger (媒体管理簿: date, user, kind, recipient, record count, digest, approval).
+Each recipient gets its own key, derived from the workspace's package key, handed over
+once as a key file; the same key opens what that recipient sends back.  Once a copy
+has been handed over, :func:`mark_delivered` deletes it and records the deletion.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import transfer
+from .errors import NotFound, PackageError
+from .permissions import Permission
+from .workspace import Unit, Workspace, service
+
+__all__ = [
+    "RECIPIENTS",
+    "LedgerEntry",
+    "issue_key_file",
+    "ledger",
+    "mark_delivered",
+    "read_incoming",
+    "recipient_key",
+    "write_outgoing",
+]
+
+#: Who packages go to, and how staff name them on screen.
+RECIPIENTS: dict[str, tuple[str, str]] = {
+    "collection_contractor": ("番号収集委託事業者", "number-collection contractor"),
+    "linkage_server": ("団体内統合宛名システム（中間サーバー連携）", "linkage / intermediate server"),
+    "juki_net": ("住基ネット", "Juki-net"),
+    "housing_system": ("都住システム", "housing business system"),
+    "archive": ("保管用", "archive"),
+}
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    entry_id: str
+    recorded_at: dt.datetime
+    direction: str
+    kind: str
+    package_id: str
+    file_name: str
+    recipient: str
+    record_count: int
+    digest: str
+    user_id: str
+    approval_id: str | None
+    deleted_at: dt.datetime | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in self.__dict__.items()}
+
+
+def _check_recipient(recipient: str) -> None:
+    if recipient not in RECIPIENTS:
+        raise PackageError(
+            f"Unknown recipient {recipient!r}.", f"不明な送付先 {recipient!r} です。", reason="unknown_recipient"
+        )
+
+
+def recipient_key(ws: Workspace, recipient: str) -> tuple[bytes, str]:
+    """This workspace's key for one recipient's packages, and its public key ID."""
+    _check_recipient(recipient)
+    key = transfer.recipient_key(ws.keyring.key("packages"), recipient)
+    return key, transfer.key_id_for(key)
+
+
+def _record(unit: Unit, direction: str, manifest: transfer.Manifest, file_name: str) -> LedgerEntry:
+    entry_id = "M" + uuid.uuid4().hex[:11].upper()
+    unit.con.execute(
+        "INSERT INTO media_ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+        [entry_id, unit.now, direction, manifest.kind, manifest.package_id, file_name, manifest.recipient,
+         manifest.record_count, manifest.digest, unit.user_id, manifest.approval_id],
+    )
+    unit.note(ledger_entry=entry_id, package_id=manifest.package_id, records=manifest.record_count)
+    return _entry(unit, entry_id)
+
+
+def write_outgoing(
+    unit: Unit,
+    *,
+    kind: str,
+    recipient: str,
+    members: Iterable[tuple[str, bytes]],
+    record_count: int,
+    approval_id: str | None,
+    folder: str = "outgoing",
+) -> tuple[LedgerEntry, Path]:
+    """Write a package for ``recipient`` and its ledger entry (call inside a service)."""
+    key, key_id = recipient_key(unit.workspace, recipient)
+    stamp = unit.now.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%S")
+    path = unit.workspace.folder(folder) / f"{kind}-{stamp}-{uuid.uuid4().hex[:8]}.wbpkg"
+    manifest = transfer.write_package(
+        path, key=key, key_id=key_id, kind=kind, recipient=recipient, members=members,
+        record_count=record_count, creator=unit.user_id, workspace_id=unit.workspace.settings.workspace_id,
+        approval_id=approval_id, created_at=unit.now.isoformat(),
+    )
+    try:
+        return _record(unit, "out", manifest, path.name), path
+    except BaseException:
+        path.unlink(missing_ok=True)  # the transaction rolls back, so must the file
+        raise
+
+
+def read_incoming(unit: Unit, path: Path, *, sender: str, kind: str) -> transfer.Package:
+    """Open a package that ``sender`` made with its key file; verify fully; record it."""
+    key, _ = recipient_key(unit.workspace, sender)
+    package = transfer.read_package(path, key=key)
+    if package.manifest.kind != kind:
+        raise PackageError(
+            f"This package holds {package.manifest.kind}, not {kind}.",
+            f"このパッケージの種別は {package.manifest.kind} で、{kind} ではありません。",
+            reason="wrong_kind",
+        )
+    if package.manifest.workspace_id != unit.workspace.settings.workspace_id:
+        raise PackageError(
+            "This package was made for another workspace.",
+            "このパッケージは別のワークスペース向けに作成されています。",
+            reason="other_workspace",
+        )
+    _record(unit, "in", package.manifest, path.name)
+    return package
+
+
+_ENTRY = ("entry_id, recorded_at, direction, kind, package_id, file_name, recipient, record_count, digest, user_id,"
+          " approval_id, deleted_at")
+
+
+def _entry(unit: Unit, entry_id: str) -> LedgerEntry:
+    row = unit.con.execute(f"SELECT {_ENTRY} FROM media_ledger WHERE entry_id = ?", [entry_id]).fetchone()
+    if row is None:
+        raise NotFound(f"No ledger entry {entry_id}.", f"媒体管理簿に {entry_id} はありません。")
+    return LedgerEntry(*row)
+
+
+@service(Permission.LEDGER_READ)
+def ledger(unit: Unit, *, limit: int = 1000) -> list[LedgerEntry]:
+    """The media ledger, newest first."""
+    rows = unit.con.execute(f"SELECT {_ENTRY} FROM media_ledger ORDER BY recorded_at DESC LIMIT ?", [limit]).fetchall()
+    unit.note(count=len(rows))
+    return [LedgerEntry(*r) for r in rows]
+
+
+@service(Permission.MEDIA_MANAGE)
+def mark_delivered(unit: Unit, entry_id: str) -> LedgerEntry:
+    """The copy was handed over: delete the file in ``outgoing/`` and record when."""
+    entry = _entry(unit, entry_id)
+    unit.note(ledger_entry=entry_id)
+    if entry.direction != "out" or entry.deleted_at is not None:
+        raise PackageError(
+            "Only an outgoing copy not yet deleted can be marked delivered.",
+            "削除済みでない送付用コピーのみ、受け渡し済みにできます。",
+            reason="not_outgoing",
+        )
+    unit.con.execute("UPDATE media_ledger SET deleted_at = ? WHERE entry_id = ?", [unit.now, entry_id])
+    for folder in ("outgoing", "return_lists"):
+        (unit.workspace.folder(folder) / entry.file_name).unlink(missing_ok=True)
+    return _entry(unit, entry_id)
+
+
+@service(Permission.KEYS_MANAGE)
+def issue_key_file(unit: Unit, recipient: str, path: str) -> dict[str, str]:
+    """Write the key file a recipient uses to open its packages (hand it over out of band)."""
+    key, key_id = recipient_key(unit.workspace, recipient)
+    transfer.write_keyfile(Path(path), recipient=recipient, key=key, key_id=key_id)
+    unit.note(recipient=recipient, key_id=key_id)
+    return {"recipient": recipient, "key_id": key_id, "path": str(path)}

@@ -1,0 +1,7 @@
+"""Seeded simulators of the systems outside (DESIGN §8), all driven by one synthetic population."""
+
+from __future__ import annotations
+
+from .world import World, generate_world
+
+__all__ = ["World", "generate_world"]
