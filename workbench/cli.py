@@ -202,6 +202,11 @@ def cmd_person_show(args: argparse.Namespace) -> Any:
     return view
 
 
+# -- targets commands (F0, F0b, F1b) --
+
+# -- registration commands (F1) --
+
+
 class _Reported(Exception):
     def __init__(self, payload: Any, code: int) -> None:
         self.payload, self.code = payload, code
@@ -300,6 +305,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("person show", cmd_person_show, "one person, number masked (--reveal: audited)", g)
     p.add_argument("person_id")
     p.add_argument("--reveal", action="store_true")
+
+    # -- targets parser (F0, F0b, F1b) --
+
+    # -- registration parser (F1) --
+
     return parser
 
 
