@@ -16,6 +16,7 @@ database after every unit of work; :func:`verify` checks the log against them.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import hmac
@@ -90,24 +91,19 @@ def append(
         last = con.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
         seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
         rec_params = json.dumps(dict(params or {}), ensure_ascii=False, sort_keys=True, default=str)
-        values = [
-            seq,
-            _utc(at),
-            pseudonym(key, user_id),
-            operation,
-            pseudonym(key, target) if target is not None else None,
-            rec_params,
-            outcome,
-        ]
-        digest = _hash(prev, values)
-        con.execute("INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [*values, prev, digest])
+        record = AuditRecord(
+            seq, _utc(at), pseudonym(key, user_id), operation,
+            pseudonym(key, target) if target is not None else None, rec_params, outcome, prev, "",
+        )
+        record = dataclasses.replace(record, hash=record.computed_hash())
+        con.execute("INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", list(dataclasses.astuple(record)))
     except duckdb.Error as exc:
         raise AuditFailure(
             "The audit record could not be written, so the operation was not carried out.",
             "操作ログを書き込めなかったため、操作は実行されませんでした。",
             cause=type(exc).__name__,
         ) from None
-    return AuditRecord(*values, prev_hash=prev, hash=digest)  # type: ignore[arg-type]
+    return record
 
 
 @dataclass(frozen=True)
@@ -201,4 +197,4 @@ def read_heads(path: Path, *, keep: int = 64) -> list[dict[str, Any]]:
     if len(heads) <= keep:
         return heads
     step = max(1, len(heads) // keep)
-    return heads[::step] + [heads[-1]]
+    return [*heads[::step], heads[-1]]

@@ -82,12 +82,13 @@ def _login(args: argparse.Namespace) -> Session:
 
 def cmd_init(args: argparse.Namespace) -> Any:
     ws = Workspace.init(args.path)
-    out = {"workspace": str(ws.path), "workspace_id": ws.settings.workspace_id, "users": []}
+    created: list[dict[str, Any]] = []
+    out = {"workspace": str(ws.path), "workspace_id": ws.settings.workspace_id, "users": created}
     for user_id, roles, env in ((args.admin, ["administrator"], "WORKBENCH_ADMIN_PASSWORD"),
                                 (args.approver, ["approver"], "WORKBENCH_APPROVER_PASSWORD")):
         password = _secret(env, f"{user_id} のパスワード / password for {user_id}: ")
         enrolment = users.create_initial_user(ws, user_id, user_id, password, roles)
-        out["users"].append({"user_id": user_id, "roles": roles, "otpauth_uri": enrolment.otpauth_uri})
+        created.append({"user_id": user_id, "roles": roles, "otpauth_uri": enrolment.otpauth_uri})
     return out
 
 

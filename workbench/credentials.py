@@ -398,8 +398,8 @@ def qr_svg(uri: str) -> str:
     neither is installed; its SVG factory needs only the standard library.  The image
     carries the secret, so it must be shown once and never stored or logged.
     """
-    import qrcode  # type: ignore[import-untyped]
-    import qrcode.image.svg  # type: ignore[import-untyped]
+    import qrcode
+    import qrcode.image.svg
 
     qr = qrcode.QRCode(
         error_correction=qrcode.constants.ERROR_CORRECT_M,

@@ -6,12 +6,12 @@ roles' permissions.  Nothing else in the code base decides who may do what.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 __all__ = ["ROLE_LABELS", "ROLE_PERMISSIONS", "Permission", "Role", "permissions_for"]
 
 
-class Permission(str, Enum):
+class Permission(StrEnum):
     # everyone who can log in
     SELF = "self"                              # own password, logout
     # administration (no personal data)
@@ -46,7 +46,7 @@ class Permission(str, Enum):
     BACKUP_RUN = "backup.run"
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     ADMINISTRATOR = "administrator"
     REGISTRAR = "registrar"
     QUERY_OPERATOR = "query_operator"

@@ -66,7 +66,7 @@ def get(unit: Unit, person_id: str) -> PersonView:
     if row is None:
         raise NotFound("No such person in the target list.", "対象者リストに該当する人がいません。")
     number = _number(unit, person_id)
-    return PersonView(*row[:10], number_masked=mask_number(number) if number else None, registered_at=row[10])
+    return PersonView(*row[:10], number_masked=mask_number(number) if number else None, registered_at=row[10])  # type: ignore[misc]
 
 
 @service(Permission.NUMBERS_REVEAL)

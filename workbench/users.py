@@ -212,7 +212,7 @@ def grant(unit: Unit, user_id: str, role: str, *, approval_id: str) -> UserInfo:
     """Give the role, consuming the approval for exactly (user, role)."""
     params = _grant_params(user_id, role)
     unit.note(target=user_id, role=role)
-    roles, _ = _exists(unit, user_id)
+    _exists(unit, user_id)
     approvals.consume(unit, approval_id, GRANT_KIND, params)
     unit.con.execute("UPDATE users SET roles = list_distinct(list_append(roles, ?)) WHERE user_id = ?", [role, user_id])
     return _info(unit, user_id)

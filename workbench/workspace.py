@@ -245,7 +245,7 @@ class Workspace:
             credentials.dummy_verify(password)  # same time as a real check
             refusal, failed = _bad_credentials(), False
         else:
-            pw_hash, secret_ct, secret_v, last_step, roles, disabled, _failures, locked_until = row
+            pw_hash, secret_ct, secret_v, last_step, _roles, disabled, _failures, locked_until = row
             if disabled:
                 refusal = AccountDisabled(
                     "This user ID has been disabled; ask the administrator.",
@@ -350,7 +350,8 @@ class Session:
             ws.audit_only(self.user_id, "auth.idle_timeout", "ok", attempted=operation)
             raise SessionExpired(
                 f"Logged out after {ws.settings.idle_timeout_minutes} minutes without use; log in again.",
-                f"{ws.settings.idle_timeout_minutes} 分間操作がなかったためログアウトしました。再度ログインしてください。",
+                f"{ws.settings.idle_timeout_minutes} 分間操作がなかったため"
+                "ログアウトしました。再度ログインしてください。",
             )
         self.last_activity = now
         return now
@@ -436,7 +437,7 @@ def service(
 
         @functools.wraps(fn)
         def call(session: Session, /, *args: P.args, **kwargs: P.kwargs) -> R:
-            return session.run(info, args, kwargs)  # type: ignore[no-any-return]
+            return session.run(info, args, kwargs)  # type: ignore[no-any-return,unused-ignore]
 
         call.service_info = info  # type: ignore[attr-defined]
         return call
