@@ -53,7 +53,7 @@ def _number(unit: Unit, person_id: str) -> str | None:
     return number_cipher(unit, row[1]).decrypt(row[0], person_id, table="person_numbers", column="number_ct")
 
 
-@service(Permission.PERSONS_VIEW)
+@service(Permission.PERSONS_VIEW, target="person_id")
 def get(unit: Unit, person_id: str) -> PersonView:
     """The person as held, number masked."""
     unit.note(target=person_id)
@@ -69,7 +69,7 @@ def get(unit: Unit, person_id: str) -> PersonView:
     return PersonView(*row[:10], number_masked=mask_number(number) if number else None, registered_at=row[10])  # type: ignore[misc]
 
 
-@service(Permission.NUMBERS_REVEAL)
+@service(Permission.NUMBERS_REVEAL, target="person_id")
 def reveal_number(unit: Unit, person_id: str) -> str:
     """The Individual Number in clear, for a permitted task; this reveal is audited."""
     unit.note(target=person_id)

@@ -113,7 +113,7 @@ def create_initial_user(ws: Workspace, user_id: str, display_name: str, password
     return enrolment
 
 
-@service(Permission.USERS_MANAGE)
+@service(Permission.USERS_MANAGE, target="user_id")
 def add(unit: Unit, user_id: str, display_name: str, password: str) -> Enrolment:
     """Create a user ID with no roles; returns the TOTP enrolment URI (show it once)."""
     unit.note(target=user_id)
@@ -128,7 +128,7 @@ def _exists(unit: Unit, user_id: str) -> tuple[Any, ...]:
     return tuple(row)
 
 
-@service(Permission.USERS_MANAGE)
+@service(Permission.USERS_MANAGE, target="user_id")
 def disable(unit: Unit, user_id: str) -> UserInfo:
     """Disable a user ID at once (retirement, transfer).  It can no longer log in."""
     unit.note(target=user_id)
@@ -193,7 +193,7 @@ def _grant_params(user_id: str, role: str) -> dict[str, str]:
     return {"user_id": user_id, "role": role}
 
 
-@service(Permission.USERS_MANAGE)
+@service(Permission.USERS_MANAGE, target="user_id")
 def request_grant(unit: Unit, user_id: str, role: str) -> approvals.Approval:
     """Ask a second person to approve giving ``role`` to ``user_id``."""
     params = _grant_params(user_id, role)
@@ -207,7 +207,7 @@ def request_grant(unit: Unit, user_id: str, role: str) -> approvals.Approval:
     return approvals.request(unit, GRANT_KIND, params, {"user_id": user_id, "role": role, "role_ja": label[0]})
 
 
-@service(Permission.USERS_MANAGE)
+@service(Permission.USERS_MANAGE, target="user_id")
 def grant(unit: Unit, user_id: str, role: str, *, approval_id: str) -> UserInfo:
     """Give the role, consuming the approval for exactly (user, role)."""
     params = _grant_params(user_id, role)
@@ -218,7 +218,7 @@ def grant(unit: Unit, user_id: str, role: str, *, approval_id: str) -> UserInfo:
     return _info(unit, user_id)
 
 
-@service(Permission.USERS_MANAGE)
+@service(Permission.USERS_MANAGE, target="user_id")
 def revoke(unit: Unit, user_id: str, role: str) -> UserInfo:
     """Remove a role at once (no approval needed to take access away)."""
     _grant_params(user_id, role)

@@ -19,6 +19,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import functools
+import inspect
 import json
 import uuid
 from collections.abc import Callable, Iterator
@@ -110,6 +111,18 @@ class ServiceInfo:
     operation: str
     permission: Permission
     function: Callable[..., Any]
+    #: The argument naming who or what the call is about, so a denial records it too.
+    target_arg: str | None = None
+
+    def target_of(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
+        if self.target_arg is None:
+            return None
+        try:
+            bound = inspect.signature(self.function).bind(None, *args, **kwargs)
+        except TypeError:
+            return None
+        value = bound.arguments.get(self.target_arg)
+        return None if value is None else str(value)
 
 
 #: Every service method, by operation name.  Tests walk it for the permission matrix.
@@ -361,11 +374,11 @@ class Session:
             self.closed = True
             self.workspace.audit_only(self.user_id, "auth.logout", "ok")
 
-    def require(self, permission: Permission, operation: str) -> dt.datetime:
+    def require(self, permission: Permission, operation: str, *, target: str | None = None) -> dt.datetime:
         """Refuse (and audit the denial) unless the session is live and holds ``permission``."""
         now = self._touch(operation)
         if permission not in self.permissions:
-            self.workspace.audit_only(self.user_id, operation, "denied", permission=permission.value)
+            self.workspace.audit_only(self.user_id, operation, "denied", permission=permission.value, target=target)
             raise PermissionDenied(
                 f"You do not have the permission {permission.value!r} needed for {operation}.",
                 f"「{operation}」に必要な権限 {permission.value!r} がありません。",
@@ -375,7 +388,7 @@ class Session:
 
     def run(self, info: ServiceInfo, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         ws = self.workspace
-        now = self.require(info.permission, info.operation)
+        now = self.require(info.permission, info.operation, target=info.target_of(args, kwargs))
         try:
             with ws.transaction(info.operation, self.user_id) as con:
                 unit = Unit(con=con, session=self, now=now)
@@ -386,7 +399,8 @@ class Session:
                 )
         except WorkbenchError as exc:
             if exc.code not in ("busy", "audit_failure"):
-                ws.audit_only(self.user_id, info.operation, "refused", **{**_safe(exc.details), "error": exc.code})
+                ws.audit_only(self.user_id, info.operation, "refused", target=info.target_of(args, kwargs),
+                              **{**_safe(exc.details), "error": exc.code})
             raise
         return result
 
@@ -424,15 +438,16 @@ class Unit:
 
 
 def service(
-    permission: Permission, *, operation: str | None = None
+    permission: Permission, *, operation: str | None = None, target: str | None = None
 ) -> Callable[[Callable[Concatenate[Unit, P], R]], Callable[Concatenate[Session, P], R]]:
-    """Declare a service method: the permission it needs and the audited operation name."""
+    """Declare a service method: the permission it needs, the audited operation name, and
+    (``target``) the argument naming who the call is about, recorded even when denied."""
 
     def decorate(fn: Callable[Concatenate[Unit, P], R]) -> Callable[Concatenate[Session, P], R]:
         name = operation or f"{fn.__module__.rsplit('.', 1)[-1]}.{fn.__name__}"
         if name in SERVICES:
             raise RuntimeError(f"duplicate service {name}")
-        info = ServiceInfo(name, permission, fn)
+        info = ServiceInfo(name, permission, fn, target)
         SERVICES[name] = info
 
         @functools.wraps(fn)

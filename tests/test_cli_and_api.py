@@ -1,0 +1,71 @@
+"""The CLI is documented and works end to end; the public API is pinned."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+import workbench
+from workbench import credentials
+from workbench.cli import COMMANDS, build_parser, main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_every_cli_command_is_documented_in_the_readme() -> None:
+    build_parser()
+    readme = (ROOT / "README.md").read_text("utf-8")
+    documented = set(re.findall(r"`workbench ([a-z][a-z\- ]*?)(?: [A-Z\[-]|`)", readme))
+    missing = [c for c in COMMANDS if c not in documented]
+    assert not missing, f"undocumented commands: {missing}"
+
+
+def test_public_api_is_pinned() -> None:
+    assert sorted(workbench.__all__) == sorted([
+        "__version__", "Workspace", "Session", "Settings", "Unit", "service", "SERVICES", "Permission",
+        "Role", "Clock", "SystemClock", "FixedClock", "KeySource", "FileKeySource", "MemoryKeySource",
+        "Keyring", "WorkbenchError", "errors", "approvals", "audit", "credentials", "media", "persons", "users",
+    ])
+    for name in workbench.__all__:
+        assert hasattr(workbench, name)
+
+
+def _uri_secret(uri: str) -> str:
+    return uri.split("secret=")[1].split("&")[0]
+
+
+def test_init_grant_flow_from_the_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    ws = tmp_path / "ws"
+    monkeypatch.setenv("WORKBENCH_ADMIN_PASSWORD", "Admin-Pass-2026!")
+    monkeypatch.setenv("WORKBENCH_APPROVER_PASSWORD", "Approver-Pass-2026!")
+    assert main(["init", str(ws), "--admin", "kanri", "--approver", "shonin"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    secrets = {u["user_id"]: _uri_secret(u["otpauth_uri"]) for u in out["users"]}
+
+    def as_user(user: str, password: str, *argv: str) -> tuple[int, str, str]:
+        monkeypatch.setenv("WORKBENCH_USER", user)
+        monkeypatch.setenv("WORKBENCH_PASSWORD", password)
+        monkeypatch.setenv("WORKBENCH_TOTP", credentials.totp_code(secrets[user], dt.datetime.now(dt.UTC)))
+        code = main(["-w", str(ws), *argv])
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    monkeypatch.setenv("WORKBENCH_NEW_PASSWORD", "Staff-Pass-2026!")
+    code, outp, err = as_user("kanri", "Admin-Pass-2026!", "user", "add", "tanaka", "--name", "田中")
+    assert code == 0, err
+    assert json.loads(outp)["otpauth_uri"].startswith("otpauth://totp/")
+    # The same code twice is refused with a clear message and a non-zero exit.
+    monkeypatch.setenv("WORKBENCH_TOTP", credentials.totp_code(secrets["kanri"], dt.datetime.now(dt.UTC)))
+    code = main(["-w", str(ws), "user", "list"])
+    err = capsys.readouterr().err
+    assert code == 3 and "使用済み" in json.loads(err)["message_ja"]
+
+
+def test_refusal_exit_code_and_bilingual_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["-w", str(tmp_path / "nowhere"), "user", "list"])
+    err = json.loads(capsys.readouterr().err)
+    assert code != 0 and err["message_ja"] and err["message_en"]

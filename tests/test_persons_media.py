@@ -1,0 +1,78 @@
+"""Masked numbers and audited reveals; transfer packages and the media ledger (C9)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from workbench import auditing, media, persons, transfer
+from workbench.cli import main
+from workbench.demo import load_world
+from workbench.errors import PackageError, PermissionDenied
+from workbench.simulate import generate_world
+from workbench.workspace import Unit
+
+from .conftest import World
+
+
+@pytest.fixture
+def people(world: World):
+    people = generate_world(30, seed=5)
+    registered = np.arange(len(people.persons)) % 2 == 0
+    load_world(world.ws, people.persons, people.households, registered=registered)
+    return people.persons
+
+
+def test_number_masked_unless_revealed_and_reveal_audited(world: World, people) -> None:
+    row = people.iloc[0]
+    reviewer = world.login("reviewer")
+    view = persons.get(reviewer, row["person_id"])
+    assert view.number_masked == "********" + row["individual_number"][-4:]
+    assert row["individual_number"] not in str(view.to_dict())
+    assert persons.reveal_number(reviewer, row["person_id"]) == row["individual_number"]
+    with pytest.raises(PermissionDenied):
+        persons.reveal_number(world.login("query_operator"), row["person_id"])
+    hits = auditing.search(world.login("auditor"), target=row["person_id"], operation="persons.reveal_number")
+    assert [h["outcome"] for h in hits] == ["denied", "ok"]
+
+
+def _package(world: World, tmp_path) -> tuple[media.LedgerEntry, object]:
+    session = world.login("registrar")
+    with world.ws.transaction("test.package", session.user_id) as con:
+        unit = Unit(con=con, session=session, now=world.clock.now())
+        return media.write_outgoing(unit, kind="collection_list", recipient="collection_contractor",
+                                    members=[("list.csv", b"person_id\r\nP1\r\n")], record_count=1, approval_id=None)
+
+
+def test_outgoing_package_is_in_the_ledger_and_opens_with_the_key_file(world: World, tmp_path, monkeypatch, capsys) -> None:
+    entry, path = _package(world, tmp_path)
+    entries = media.ledger(world.login("auditor"))
+    assert [e.entry_id for e in entries] == [entry.entry_id]
+    assert entries[0].record_count == 1 and entries[0].recipient == "collection_contractor"
+    keyfile = tmp_path / "contractor.key"
+    media.issue_key_file(world.login("operations"), "collection_contractor", str(keyfile))
+    assert main(["package", "unpack", str(path), "--key", str(keyfile), "--out", str(tmp_path / "out")]) == 0
+    assert (tmp_path / "out" / "list.csv").read_bytes() == b"person_id\r\nP1\r\n"
+    other = tmp_path / "juki.key"
+    media.issue_key_file(world.login("operations"), "juki_net", str(other))
+    assert main(["package", "unpack", str(path), "--key", str(other), "--out", str(tmp_path / "x")]) == 8
+    assert "wrong_key" in capsys.readouterr().err
+
+
+def test_delivered_copy_is_deleted_and_recorded(world: World, tmp_path) -> None:
+    entry, path = _package(world, tmp_path)
+    done = media.mark_delivered(world.login("registrar"), entry.entry_id)
+    assert done.deleted_at is not None and not path.exists()  # type: ignore[attr-defined]
+    with pytest.raises(PackageError):
+        media.mark_delivered(world.login("registrar"), entry.entry_id)
+
+
+def test_damaged_package_is_refused(world: World, tmp_path) -> None:
+    _, path = _package(world, tmp_path)
+    data = bytearray(path.read_bytes())  # type: ignore[attr-defined]
+    data[-20] ^= 1
+    bad = tmp_path / "bad.wbpkg"
+    bad.write_bytes(bytes(data))
+    key, _ = media.recipient_key(world.ws, "collection_contractor")
+    with pytest.raises(PackageError):
+        transfer.read_package(bad, key=key)

@@ -1,0 +1,47 @@
+"""Key rotation: every ciphertext and the database move to new keys; old keys destroyed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from workbench import auditing, persons, rotation
+from workbench.demo import load_world
+from workbench.errors import KeyringError, PermissionDenied, WrongKey
+from workbench.simulate import generate_world
+from workbench.store import Store
+
+from .conftest import World
+
+
+def test_rotate_moves_everything(world: World) -> None:
+    people = generate_world(50, seed=3)
+    load_world(world.ws, people.persons, people.households, registered=np.ones(len(people.persons), bool))
+    first = people.persons.iloc[0]
+    ring = world.ws.keyring
+    old_db_key = ring.database_key_hex()
+    ops = world.login("operations")
+    report = rotation.rotate(ops)
+    assert report.new_version == 2 and report.old_versions == [1]
+    assert report.numbers == 50 and report.totp_secrets == 8
+    assert sorted(ring.masters) == [2]
+    with pytest.raises(KeyringError):
+        ring.key("numbers", 1)
+    with pytest.raises(WrongKey):
+        Store.open_connection(world.ws.db_path, old_db_key)
+    reviewer = world.login("reviewer")  # TOTP secrets were re-encrypted
+    assert persons.reveal_number(reviewer, first["person_id"]) == first["individual_number"]
+    assert auditing.verify(world.login("auditor")).ok
+
+
+def test_only_operations_may_rotate(world: World) -> None:
+    with pytest.raises(PermissionDenied):
+        rotation.rotate(world.login("administrator"))
+    assert world.ws.keyring.current == 1
+
+
+def test_repair_finds_the_version_after_a_crash(world: World) -> None:
+    ring = world.ws.keyring
+    ring.database_version = ring.add_version()  # keyring says v2, file is still v1
+    ring.save(world.ws.key_source)
+    assert rotation.repair(world.ws) == 1

@@ -1,0 +1,551 @@
+"""Decoding and the registry of versioned external file layouts (外部ファイルレイアウト).
+
+DESIGN §7: every input is decoded (UTF-8, UTF-8 with BOM, CP932), checked as a
+whole, and read with line numbers so each refusal can name the line.  Every external
+layout — the housing business system's target list (都住システム 対象者リスト, F0),
+the collection list (収集対象者リスト, F0b), the number-collection contractor's
+returns and the My Number portal download (F1), the integrated-number request and
+answer (団体内統合利用番号, F1b) — is a versioned :class:`Layout` in :data:`LAYOUTS`.
+The official specifications are not public; these layouts are this project's own,
+documented below and in each layout's ``description_ja``.
+
+Common rules for every layout (version 1):
+
+* CSV (RFC 4180), comma separator, double-quote quoting, CRLF or LF line ends;
+* the first row is a header of the layout's column names (English, as below) **or**
+  of its Japanese labels; columns may come in any order; an optional column
+  (``required=False``) may be left out and then reads as ``""``;
+* every value is read as text (no type guessing: 宛名番号 ``000123`` stays
+  ``000123``), a missing value is ``""``; value rules belong to the feature that reads
+  the file;
+* encoding UTF-8, UTF-8 with BOM, or CP932 (Windows-31J, *not* Shift_JIS, so 髙 and
+  ① decode).
+
+Refusals are :class:`~workbench.errors.InvalidInput` with a Japanese and English
+message and ``details["reason"]`` (a stable code) and, where one applies,
+``details["line"]`` (1-based physical line).  Messages never quote a value.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from .errors import InvalidInput
+
+__all__ = [
+    "ENCODINGS",
+    "LAYOUTS",
+    "Column",
+    "Layout",
+    "Table",
+    "decode",
+    "get_layout",
+    "read_table",
+    "write_table",
+]
+
+#: Encodings accepted on input, in the order they are tried.
+ENCODINGS = ("utf-8-sig", "utf-8", "cp932")
+
+_BOM = b"\xef\xbb\xbf"
+
+
+# --------------------------------------------------------------------------------------
+# decoding
+# --------------------------------------------------------------------------------------
+def _line_of(data: bytes, position: int) -> int:
+    """1-based line number of the byte at ``position``."""
+    return data.count(b"\n", 0, position) + 1
+
+
+def decode(data: bytes) -> tuple[str, str]:
+    """Decode an input file; return ``(text, encoding)``.
+
+    A UTF-8 BOM means ``utf-8-sig``; otherwise valid UTF-8 is ``utf-8``; otherwise
+    valid CP932 is ``cp932``.  Anything else (UTF-16, Latin-1, a damaged file) is
+    refused naming the line of the first byte that cannot be decoded.
+    """
+    nul = data.find(b"\x00")
+    if nul >= 0 or data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        line = _line_of(data, max(nul, 0))
+        raise InvalidInput(
+            f"The file is not text in UTF-8 or CP932 (it looks like UTF-16 or binary data; line {line}). "
+            "Save it as UTF-8 or CP932 (Shift_JIS) CSV.",
+            f"ファイルが UTF-8 または CP932 のテキストではありません（UTF-16 またはバイナリの可能性があります。{line} 行目）。"
+            "UTF-8 または CP932（Shift_JIS）の CSV で保存し直してください。",
+            reason="undecodable", line=line, encoding="unknown",
+        )
+    if data.startswith(_BOM):
+        try:
+            return data[3:].decode("utf-8"), "utf-8-sig"
+        except UnicodeDecodeError as exc:
+            line = _line_of(data, exc.start + 3)
+            raise InvalidInput(
+                f"The file starts with a UTF-8 BOM but line {line} holds bytes that are not UTF-8.",
+                f"ファイルは UTF-8（BOM 付き）ですが、{line} 行目に UTF-8 として読めないバイトがあります。",
+                reason="undecodable", line=line, encoding="utf-8-sig",
+            ) from None
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError as exc:
+        utf8_error = exc.start
+    try:
+        return data.decode("cp932"), "cp932"
+    except UnicodeDecodeError as exc:
+        cp932_error = exc.start
+    # The encoding that got furthest is most likely the one intended.
+    guess, position = ("UTF-8", utf8_error) if utf8_error >= cp932_error else ("CP932", cp932_error)
+    line = _line_of(data, position)
+    raise InvalidInput(
+        f"Line {line} holds bytes that are neither UTF-8 nor CP932 (the file is probably {guess}, damaged "
+        "or in another encoding). Save it as UTF-8 or CP932 CSV.",
+        f"{line} 行目に UTF-8 としても CP932 としても読めないバイトがあります（{guess} のファイルが破損しているか、"
+        "別の文字コードの可能性があります）。UTF-8 または CP932 の CSV で保存し直してください。",
+        reason="undecodable", line=line, encoding="unknown",
+    )
+
+
+# --------------------------------------------------------------------------------------
+# layouts
+# --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Column:
+    """One column of a layout.
+
+    ``required``: the column must appear in the header.  An optional column may be
+    left out of the file and then reads as ``""``.  Whether a *value* may be empty is
+    decided by the feature that validates the rows.
+    """
+
+    name: str
+    label_ja: str
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A versioned external file layout (ファイルレイアウト)."""
+
+    name: str
+    version: int
+    columns: tuple[Column, ...]
+    description_ja: str
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    @property
+    def required_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if c.required)
+
+
+def _layout(name: str, version: int, description_ja: str, *columns: tuple[str, str] | tuple[str, str, bool]) -> Layout:
+    return Layout(name, version, tuple(Column(*c) for c in columns), description_ja)
+
+
+HOUSING_TARGETS = _layout(
+    "housing_targets", 1,
+    """対象者リスト（都住システム抽出, F0）: 入居者・入居申込者とその世帯。1 行 1 人。
+
+    | column | 項目 | 値 |
+    |---|---|---|
+    | person_id | 宛名番号 | 都住システムの個人番号（内部番号）。ファイル内で一意 |
+    | household_id | 世帯番号 | 同じ世帯の者は同じ値 |
+    | relation | 続柄 | 任意（本人, 配偶者, 子, 親, その他 など） |
+    | name | 氏名 | 必須 |
+    | kana | 氏名カナ | 必須 |
+    | sex | 性別 | 1=男, 2=女, 9=その他・不明 (M/F/男/女 も可) |
+    | birth_date | 生年月日 | YYYY-MM-DD または YYYYMMDD または YYYY/MM/DD |
+    | address | 住所 | 必須 |
+    | ward_code | 区市町村コード | 全国地方公共団体コード 5 桁または 6 桁 |
+    | housing_type | 住宅種別 | 都営住宅, 福祉住宅, 引揚者住宅, 地域特別賃貸住宅, 特定公共賃貸住宅 など |
+    | status | 入居区分 | resident / applicant（入居者 / 入居申込者） |
+    | phone | 電話番号 | 任意。列ごと省略可 |
+    """,
+    ("person_id", "宛名番号"), ("household_id", "世帯番号"), ("relation", "続柄", False),
+    ("name", "氏名"), ("kana", "氏名カナ"), ("sex", "性別"), ("birth_date", "生年月日"),
+    ("address", "住所"), ("ward_code", "区市町村コード"), ("housing_type", "住宅種別"),
+    ("status", "入居区分"), ("phone", "電話番号", False),
+)
+
+COLLECTION_LIST = _layout(
+    "collection_list", 1,
+    """収集対象者リスト（番号収集委託事業者あて, F0b）: 個人番号の提供依頼文書を送るために必要な項目だけ（C14）。
+    個人番号は含まない。
+
+    | column | 項目 |
+    |---|---|
+    | person_id | 宛名番号（返送時にこの番号で照合する） |
+    | household_id | 世帯番号 |
+    | relation | 続柄 |
+    | name | 氏名 |
+    | kana | 氏名カナ |
+    | birth_date | 生年月日 (YYYY-MM-DD) |
+    | address | 住所（送付先） |
+    | ward_code | 区市町村コード |
+    | status | 入居区分 (resident / applicant) |
+    """,
+    ("person_id", "宛名番号"), ("household_id", "世帯番号"), ("relation", "続柄"), ("name", "氏名"),
+    ("kana", "氏名カナ"), ("birth_date", "生年月日"), ("address", "住所"), ("ward_code", "区市町村コード"),
+    ("status", "入居区分"),
+)
+
+CONTRACTOR_RETURN = _layout(
+    "contractor_return", 1,
+    """番号収集委託事業者の電子化済み返送データ（F1）: 提供書類 1 通につき 1 行。
+
+    | column | 項目 | 値 |
+    |---|---|---|
+    | line_no | 連番 | 任意。事業者の整理番号。列ごと省略可 |
+    | person_id | 宛名番号 | 収集対象者リストの宛名番号 |
+    | individual_number | 個人番号 | 12 桁（全角数字・ハイフン・空白は正規化して検査） |
+    | identity_checked | 本人確認 | 1=番号確認・身元確認済み, 0=未確認 |
+    | collected_on | 収集日 | YYYY-MM-DD |
+    """,
+    ("line_no", "連番", False), ("person_id", "宛名番号"), ("individual_number", "個人番号"),
+    ("identity_checked", "本人確認"), ("collected_on", "収集日"),
+)
+
+PORTAL_DOWNLOAD = _layout(
+    "portal_download", 1,
+    """マイナポータル（ぴったりサービス／LoGo フォーム）申請データのダウンロード（F1）: 申請 1 件 1 行。
+    宛名番号は無いので、基本 4 情報で対象者リストと突合する。
+
+    | column | 項目 | 値 |
+    |---|---|---|
+    | submission_id | 申請番号 | ポータルの受付番号。ファイル内で一意 |
+    | name | 氏名 | |
+    | kana | 氏名カナ | |
+    | sex | 性別 | 1/2/9 |
+    | birth_date | 生年月日 | YYYY-MM-DD |
+    | address | 住所 | |
+    | individual_number | 個人番号 | 12 桁 |
+    | identity_checked | 本人確認 | 1=公的個人認証で確認済み, 0=未確認 |
+    | submitted_at | 申請日時 | ISO 8601 |
+    """,
+    ("submission_id", "申請番号"), ("name", "氏名"), ("kana", "氏名カナ"), ("sex", "性別"),
+    ("birth_date", "生年月日"), ("address", "住所"), ("individual_number", "個人番号"),
+    ("identity_checked", "本人確認"), ("submitted_at", "申請日時"),
+)
+
+INTEGRATED_REQUEST = _layout(
+    "integrated_request", 1,
+    """団体内統合利用番号の取得依頼（連携サーバーあて, F1b）: 依頼 1 件 1 行。
+    request_id は依頼ごとに一意で、回答にそのまま返される（C10）。
+
+    | column | 項目 | 値 |
+    |---|---|---|
+    | request_id | 依頼番号 | 一意。回答の照合キー |
+    | person_id | 宛名番号 | |
+    | individual_number | 個人番号 | 12 桁（統合宛名の特定に必要） |
+    | name | 氏名 | |
+    | kana | 氏名カナ | |
+    | sex | 性別 | 1/2/9 |
+    | birth_date | 生年月日 | YYYY-MM-DD |
+    | address | 住所 | |
+    """,
+    ("request_id", "依頼番号"), ("person_id", "宛名番号"), ("individual_number", "個人番号"),
+    ("name", "氏名"), ("kana", "氏名カナ"), ("sex", "性別"), ("birth_date", "生年月日"), ("address", "住所"),
+)
+
+INTEGRATED_ANSWER = _layout(
+    "integrated_answer", 1,
+    """団体内統合利用番号の回答（連携サーバーから, F1b）: 回答 1 件 1 行。
+
+    | column | 項目 | 値 |
+    |---|---|---|
+    | request_id | 依頼番号 | 依頼ファイルの request_id（C10） |
+    | person_id | 宛名番号 | 依頼どおり |
+    | result_code | 処理結果 | 00=付番済み, 10=該当なし, 90=その他エラー |
+    | integrated_number | 団体内統合利用番号 | 15 桁の数字。処理結果 00 のときのみ |
+    | answered_at | 回答日時 | 任意。ISO 8601 |
+    """,
+    ("request_id", "依頼番号"), ("person_id", "宛名番号"), ("result_code", "処理結果"),
+    ("integrated_number", "団体内統合利用番号"), ("answered_at", "回答日時", False),
+)
+
+#: Every external layout, by name.
+LAYOUTS: dict[str, Layout] = {
+    layout.name: layout
+    for layout in (HOUSING_TARGETS, COLLECTION_LIST, CONTRACTOR_RETURN, PORTAL_DOWNLOAD, INTEGRATED_REQUEST, INTEGRATED_ANSWER)
+}
+
+
+def get_layout(layout: Layout | str) -> Layout:
+    """The layout itself, or the registered one of that name."""
+    if isinstance(layout, Layout):
+        return layout
+    try:
+        return LAYOUTS[layout]
+    except KeyError:
+        raise InvalidInput(f"Unknown file layout {layout!r}.", f"不明なファイルレイアウト {layout!r} です。", reason="unknown_layout") from None
+
+
+# --------------------------------------------------------------------------------------
+# reading
+# --------------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class Table:
+    """A file read in a layout: values as text, with the physical line of each row."""
+
+    layout: Layout
+    #: One column per layout column, in layout order, all ``str``; missing → ``""``.
+    frame: pd.DataFrame
+    #: 1-based physical line number in the file of each row (int64).
+    lines: np.ndarray
+    encoding: str
+    #: SHA-256 (hex) of the raw bytes, to recognise the same file twice.
+    digest: str
+
+    @property
+    def rows(self) -> int:
+        return len(self.frame)
+
+
+def _refuse(en: str, ja: str, *, reason: str, line: int | None = None, **details: object) -> InvalidInput:
+    if line is not None:
+        details["line"] = line
+    return InvalidInput(en, ja, reason=reason, **details)
+
+
+def _header(text_head: str) -> list[str]:
+    """The header row's fields (the header must sit on the first line)."""
+    first = text_head.split("\n", 1)[0].rstrip("\r")
+    fields = next(csv.reader([first]), [])
+    return [f.strip().lstrip("\ufeff") for f in fields]
+
+
+def _map_header(fields: list[str], layout: Layout) -> list[str]:
+    """Map header fields (English names or Japanese labels) to column names; refuse a wrong header."""
+    by_label = {c.label_ja: c.name for c in layout.columns}
+    names = set(layout.names)
+    mapped = [f if f in names else by_label.get(f, f) for f in fields]
+    missing = [n for n in layout.required_names if n not in mapped]
+    extra = [f for f, m in zip(fields, mapped, strict=True) if m not in names]
+    dupes = sorted({m for m in mapped if mapped.count(m) > 1})
+    if missing or extra or dupes:
+        parts_en, parts_ja = [], []
+        if missing:
+            parts_en.append("missing columns: " + ", ".join(missing))
+            parts_ja.append("不足している列: " + "、".join(f"{n}（{_label(layout, n)}）" for n in missing))
+        if extra:
+            parts_en.append("unexpected columns: " + ", ".join(extra[:20]))
+            parts_ja.append("余分な列: " + "、".join(extra[:20]))
+        if dupes:
+            parts_en.append("repeated columns: " + ", ".join(dupes))
+            parts_ja.append("重複している列: " + "、".join(dupes))
+        raise _refuse(
+            f"Line 1: the header is not that of layout {layout.name} v{layout.version} ({'; '.join(parts_en)}).",
+            f"1 行目: 見出し行がレイアウト {layout.name} 第{layout.version}版 のものではありません（{'；'.join(parts_ja)}）。",
+            reason="bad_header", line=1, missing=missing, extra=extra[:20], repeated=dupes,
+        )
+    return mapped
+
+
+def _label(layout: Layout, name: str) -> str:
+    return next(c.label_ja for c in layout.columns if c.name == name)
+
+
+def _quote_state(buf: np.ndarray, newlines: np.ndarray) -> tuple[np.ndarray, int]:
+    """For each newline, whether it lies inside a quoted value; and the position of an unclosed quote (-1)."""
+    quotes = np.flatnonzero(buf == 0x22)
+    if len(quotes) == 0:
+        return np.zeros(len(newlines), dtype=bool), -1
+    inside = (np.searchsorted(quotes, newlines) % 2) == 1
+    return inside, (int(quotes[-1]) if len(quotes) % 2 else -1)
+
+
+def _record_lines(buf: np.ndarray, newlines: np.ndarray, inside: np.ndarray) -> np.ndarray:
+    """Physical line (1-based) on which each data record (after the header) starts.
+
+    A record starts after each newline that is not inside quotes, unless the line it
+    opens is blank (the CSV reader skips blank lines) or it is the end of the file.
+    """
+    n = len(buf)
+    real = np.flatnonzero(~inside)          # indices into ``newlines``
+    pos = newlines[real]
+    nxt = pos + 1
+    at_end = nxt >= n
+    safe = np.minimum(nxt, n - 1)
+    blank = at_end | (buf[safe] == 0x0A)
+    safe2 = np.minimum(nxt + 1, n - 1)
+    blank |= (buf[safe] == 0x0D) & ((nxt + 1 >= n) | (buf[safe2] == 0x0A))
+    starts = real[~blank]
+    # the header is the first record; it occupies line 1 and ends at the first real newline
+    return (starts + 2).astype(np.int64)
+
+
+def _slow_scan(text: str, width: int) -> tuple[list[int], list[tuple[int, int]]]:
+    """Python fallback: data-record start lines, and (line, field count) of records of the wrong width."""
+    lines: list[int] = []
+    bad: list[tuple[int, int]] = []
+    reader = csv.reader(io.StringIO(text, newline=""))
+    start = 1
+    for i, row in enumerate(reader):
+        if i > 0 and row:
+            lines.append(start)
+            if len(row) != width:
+                bad.append((start, len(row)))
+        start = reader.line_num + 1
+    return lines, bad
+
+
+def _no_records() -> InvalidInput:
+    return _refuse(
+        "The file has a header row but no records.",
+        "ファイルに見出し行しかなく、データがありません。",
+        reason="no_records", line=1,
+    )
+
+
+def read_table(data: bytes, layout: Layout | str) -> Table:
+    """Read a CSV file in ``layout``: decode, check header and shape, return all values as text.
+
+    Refuses (``InvalidInput``) an empty file, a header-only file, a header that is not
+    the layout's (naming missing and extra columns), a record with the wrong number of
+    fields (its line), undecodable bytes (their line), and a last line cut off inside
+    a quoted value.  Nothing about the values is checked here.
+    """
+    lay = get_layout(layout)
+    digest = hashlib.sha256(data).hexdigest()
+    if not data or (len(data) < 65536 and not data.strip(b" \t\r\n")):
+        raise _refuse("The file is empty.", "ファイルが空です。", reason="empty")
+    text, encoding = decode(data)
+    if encoding == "utf-8":
+        raw = data
+    elif encoding == "utf-8-sig":
+        raw = data[3:]
+    else:
+        raw = text.encode("utf-8")
+    fields = _header(text[:65536].lstrip("\ufeff"))
+    names = _map_header(fields, lay)
+
+    # Fast path (the usual extract): no quotes, no blank lines, CRLF or LF line ends —
+    # then data record i sits on line i + 2.  Otherwise locate records with numpy.
+    simple = b'"' not in raw and b"\n\n" not in raw and b"\n\r\n" not in raw and raw.count(b"\r") == raw.count(b"\r\n")
+    inside_any = False
+    lines: np.ndarray | None = None
+    if not simple:
+        buf = np.frombuffer(raw, dtype=np.uint8)
+        newlines = np.flatnonzero(buf == 0x0A)
+        inside, open_quote = _quote_state(buf, newlines)
+        if open_quote >= 0:
+            line = int(np.searchsorted(newlines, open_quote)) + 1
+            raise _refuse(
+                f"Line {line}: a quoted value is never closed; the file is probably cut off (truncated).",
+                f"{line} 行目: 引用符（\"）で始まる値が閉じられていません。ファイルが途中で切れている可能性があります。",
+                reason="unterminated_quote", line=line,
+            )
+        inside_any = bool(inside.any())
+        lines = _record_lines(buf, newlines, inside)
+        if len(lines) == 0:
+            raise _no_records()
+
+    bad_rows = 0
+
+    def on_invalid(_row: object) -> str:
+        nonlocal bad_rows
+        bad_rows += 1
+        return "skip"
+
+    try:
+        arrow = pacsv.read_csv(
+            pa.py_buffer(raw),
+            read_options=pacsv.ReadOptions(skip_rows=1, column_names=names, block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(newlines_in_values=inside_any, invalid_row_handler=on_invalid),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=False,
+                quoted_strings_can_be_null=False, null_values=[],
+            ),
+        )
+    except pa.ArrowInvalid:
+        bad_rows = max(bad_rows, 1)
+        arrow = None
+    if lines is None and arrow is not None:
+        lines = np.arange(2, arrow.num_rows + 2, dtype=np.int64)
+    if bad_rows or arrow is None or lines is None or arrow.num_rows != len(lines):
+        slow_lines, bad = _slow_scan(text.lstrip("\ufeff"), len(names))
+        if bad:
+            line, got = bad[0]
+            raise _refuse(
+                f"Line {line}: {got} fields where the header has {len(names)} "
+                f"({len(bad)} such line(s) in all). Check for an unquoted comma or a missing value.",
+                f"{line} 行目: 項目数が {got} 個ですが、見出し行は {len(names)} 個です（同様の行が全部で {len(bad)} 行）。"
+                "引用符で囲まれていないカンマや項目の欠落がないか確認してください。",
+                reason="field_count", line=line, expected=len(names), found=got, bad_lines=len(bad),
+            )
+        if arrow is None:  # pragma: no cover - the reader failed for a reason csv accepts
+            raise _refuse("The file cannot be read as CSV.", "ファイルを CSV として読めません。", reason="unreadable")
+        lines = np.asarray(slow_lines, dtype=np.int64)
+        if len(lines) != arrow.num_rows:  # pragma: no cover - defensive
+            raise _refuse("The file cannot be read as CSV.", "ファイルを CSV として読めません。", reason="unreadable")
+    if arrow.num_rows == 0:
+        raise _no_records()
+
+    frame = arrow.to_pandas()
+    for col in lay.columns:
+        if col.name not in frame.columns:
+            frame[col.name] = ""
+    frame = frame[list(lay.names)]
+    return Table(layout=lay, frame=frame, lines=lines, encoding=encoding, digest=digest)
+
+
+# --------------------------------------------------------------------------------------
+# writing
+# --------------------------------------------------------------------------------------
+def _as_text(series: pd.Series) -> pa.Array:
+    """A column as an Arrow string array, missing values as ``""``."""
+    if not (pd.api.types.is_string_dtype(series.dtype) or series.dtype == object):
+        series = series.astype(str).where(series.notna(), "")
+    arr = pa.array(series, from_pandas=True)
+    if not pa.types.is_string(arr.type) and not pa.types.is_large_string(arr.type):
+        arr = arr.cast(pa.string())
+    return arr.fill_null("")
+
+
+def write_table(frame: pd.DataFrame, layout: Layout | str, *, encoding: str = "utf-8") -> bytes:
+    """Write ``frame`` as CSV in ``layout``: header of column names, values as text, CRLF.
+
+    Optional columns absent from ``frame`` are written empty; a required one absent is
+    an error.  ``encoding`` is ``utf-8``, ``utf-8-sig`` (with BOM) or ``cp932``; a
+    character CP932 cannot hold is refused naming the row (not the value).
+    """
+    lay = get_layout(layout)
+    missing = [n for n in lay.required_names if n not in frame.columns]
+    if missing:
+        raise ValueError(f"frame lacks columns {missing} of layout {lay.name}")
+    if encoding not in ENCODINGS:
+        raise ValueError(f"unsupported encoding {encoding!r}")
+    cols = {}
+    for name in lay.names:
+        if name in frame.columns:
+            cols[name] = _as_text(frame[name])
+        else:
+            cols[name] = pa.array([""] * len(frame), type=pa.string())
+    table = pa.table(cols)
+    sink = io.BytesIO()
+    pacsv.write_csv(table, sink, write_options=pacsv.WriteOptions(eol="\r\n", quoting_header="none"))
+    body = sink.getvalue()
+    if encoding == "utf-8":
+        return body
+    if encoding == "utf-8-sig":
+        return _BOM + body
+    text = body.decode("utf-8")
+    try:
+        return text.encode("cp932")
+    except UnicodeEncodeError as exc:
+        line = text.count("\n", 0, exc.start) + 1
+        raise InvalidInput(
+            f"Line {line} holds a character that CP932 cannot represent.",
+            f"{line} 行目に CP932 で表せない文字があります。",
+            reason="unencodable", line=line,
+        ) from None
