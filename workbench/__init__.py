@@ -7,7 +7,7 @@ The public surface is what ``__all__`` lists; everything else is internal.
 
 from __future__ import annotations
 
-from . import approvals, audit, credentials, errors, media, persons, users
+from . import approvals, audit, credentials, errors, media, persons, runs, users
 from .clock import Clock, FixedClock, SystemClock
 from .errors import WorkbenchError
 from .keys import FileKeySource, Keyring, KeySource, MemoryKeySource
@@ -39,6 +39,7 @@ __all__ = [
     "errors",
     "media",
     "persons",
+    "runs",
     "service",
     "users",
 ]

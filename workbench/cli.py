@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import approvals, auditing, media, persons, rotation, transfer, users
+from . import approvals, auditing, media, persons, rotation, runs, transfer, users
 from .errors import InvalidInput, WorkbenchError
 from .workspace import Session, Workspace
 
@@ -203,9 +203,90 @@ def cmd_person_show(args: argparse.Namespace) -> Any:
     return view
 
 
+def cmd_pipeline_run(args: argparse.Namespace) -> Any:
+    params = {}
+    for item in args.param or []:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise InvalidInput(f"Write parameters as NAME=VALUE, not {item!r}.", f"パラメータは 名前=値 の形で指定してください: {item!r}")
+        params[name] = value
+    return runs.run(_login(args), args.pipeline, params)
+
+
+def cmd_pipeline_list(args: argparse.Namespace) -> Any:
+    return runs.runs(_login(args), limit=args.limit)
+
+
 # -- targets commands (F0, F0b, F1b) --
 
+def _read_input(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:
+        raise InvalidInput(f"Cannot read the file {path.name}.", f"ファイル {path.name} を読めません。") from None
+
+
+def cmd_targets_import(args: argparse.Namespace) -> Any:
+    from . import targets
+
+    path = Path(args.file)
+    fn = targets.preview_targets if args.preview else targets.import_targets
+    return fn(_login(args), _read_input(path), file_name=path.name)
+
+
+def cmd_collection(args: argparse.Namespace) -> Any:
+    from . import collection
+
+    session = _login(args)
+    if args.command == "preview":
+        return collection.preview_collection(session, wards=args.ward, status=args.status)
+    if args.command == "request":
+        return collection.request_collection_export(session, wards=args.ward, status=args.status)
+    return collection.export_collection(session, approval_id=args.approval, wards=args.ward, status=args.status)
+
+
+def cmd_integrated_request(args: argparse.Namespace) -> Any:
+    from . import integrated
+
+    return integrated.create_integrated_request(_login(args))
+
+
+def cmd_integrated_import(args: argparse.Namespace) -> Any:
+    from . import integrated
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise InvalidInput(f"Cannot read the file {path.name}.", f"ファイル {path.name} を読めません。")
+    # A transfer package (preferred) is opened with the linkage server's key; a bare CSV is read as it is.
+    source: bytes | str = str(path) if path.suffix == ".wbpkg" else _read_input(path)
+    return integrated.import_integrated_answers(_login(args), source)
+
+
 # -- registration commands (F1) --
+
+def cmd_register(args: argparse.Namespace) -> Any:
+    from . import registration
+
+    path = Path(args.file)
+    try:
+        data = path.read_bytes()
+    except OSError:
+        raise InvalidInput(f"Cannot read the file {path.name}.", f"ファイル {path.name} を読めません。") from None
+    fn = registration.preview_registration if args.preview else registration.register
+    return fn(_login(args), data, source=args.source, file_name=path.name)
+
+
+def cmd_review_list(args: argparse.Namespace) -> Any:
+    from . import registration
+
+    return registration.review_queue(_login(args))
+
+
+def cmd_review_resolve(args: argparse.Namespace) -> Any:
+    from . import registration
+
+    return registration.resolve_review(_login(args), args.review_id, accept=args.accept)
+
 
 
 class _Reported(Exception):
@@ -307,9 +388,44 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("person_id")
     p.add_argument("--reveal", action="store_true")
 
+    g = group("pipeline", "Papermill cycle notebooks")
+    p = command("pipeline run", cmd_pipeline_run, "run a cycle notebook under your authority (-p NAME=VALUE)", g)
+    p.add_argument("pipeline", choices=sorted(runs.PIPELINES))
+    p.add_argument("-p", "--param", action="append", help="NAME=VALUE: IDs, years and paths only")
+    p = command("pipeline list", cmd_pipeline_list, "your pipeline runs, newest first", g)
+    p.add_argument("--limit", type=int, default=20)
+
     # -- targets parser (F0, F0b, F1b) --
+    g = group("targets", "F0: the target list from the housing business system")
+    p = command("targets import", cmd_targets_import, "F0: import the target list (CSV, UTF-8/BOM/CP932)", g)
+    p.add_argument("file")
+    p.add_argument("--preview", action="store_true", help="check and count only; change nothing")
+    g = group("collection", "F0b: the collection list for the number-collection contractor")
+    for verb, text in (("preview", "counts by ward and status, no personal data"),
+                       ("request", "ask a second person to approve this selection"),
+                       ("export", "write the approved list as a transfer package")):
+        p = command(f"collection {verb}", cmd_collection, f"F0b: {text}", g)
+        p.add_argument("--ward", action="append", help="ward code (repeatable)")
+        p.add_argument("--status", action="append", choices=["resident", "applicant"], help="repeatable")
+        if verb == "export":
+            p.add_argument("--approval", required=True)
+    g = group("integrated", "F1b: integrated numbers (団体内統合利用番号)")
+    command("integrated request", cmd_integrated_request, "F1b: request file for the linkage server", g)
+    p = command("integrated import", cmd_integrated_import, "F1b: import the linkage server's answers (.wbpkg or CSV)", g)
+    p.add_argument("file")
 
     # -- registration parser (F1) --
+    p = command("register", cmd_register, "F1: register Individual Numbers from a contractor return or portal download")
+    p.add_argument("file")
+    p.add_argument("--source", required=True, choices=["contractor", "portal"])
+    p.add_argument("--preview", action="store_true", help="check only; write nothing")
+    g = group("review", "C7: numbers that differ from the one held")
+    command("review list", cmd_review_list, "pending reviews, numbers masked", g)
+    p = command("review resolve", cmd_review_resolve, "accept (replace the held number) or reject a review", g)
+    p.add_argument("review_id")
+    decision = p.add_mutually_exclusive_group(required=True)
+    decision.add_argument("--accept", dest="accept", action="store_true")
+    decision.add_argument("--reject", dest="accept", action="store_false")
 
     return parser
 

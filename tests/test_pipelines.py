@@ -1,0 +1,67 @@
+"""Papermill pipeline runs: one-time tickets, counts-only notebooks, failures fail the run."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+
+from workbench import Workspace, credentials, runs, users
+from workbench.errors import InvalidInput, PermissionDenied, SessionExpired
+from workbench.store import Store
+
+pytestmark = pytest.mark.slow
+
+PASSWORD = "Test-Pass-2026!"
+
+
+@pytest.fixture
+def live(tmp_path: Path):
+    """A workspace on the real clock: the notebook's kernel checks the ticket's expiry."""
+    ws = Workspace.init(tmp_path / "ws", scrypt_n=2**10)
+    secret = {}
+    for user_id, role in (("kansa", "auditor"), ("bunseki", "analyst")):
+        uri = users.create_initial_user(ws, user_id, user_id, PASSWORD, [role]).otpauth_uri
+        secret[user_id] = uri.split("secret=")[1].split("&")[0]
+
+    def login(user_id: str):
+        return ws.login(user_id, PASSWORD, credentials.totp_code(secret[user_id], dt.datetime.now(dt.timezone.utc)))
+
+    return ws, login
+
+
+def test_audit_check_runs_and_keeps_counts_only(live) -> None:
+    ws, login = live
+    session = login("kansa")
+    info = runs.run(session, "audit_check")
+    assert info.status == "succeeded"
+    executed = ws.path / info.notebook
+    cells = json.loads(executed.read_text("utf-8"))["cells"]
+    outputs = json.dumps([c.get("outputs") for c in cells], ensure_ascii=False)
+    assert "'ok': True" in outputs
+    assert not (executed.parent / "ticket").exists()
+    with pytest.raises(SessionExpired):
+        runs.resume(ws, info.run_id)  # the ticket was used once and deleted
+
+
+def test_tampered_log_fails_the_run(live) -> None:
+    ws, login = live
+    session = login("kansa")
+    with ws.lock.hold("test", "attacker"):
+        con = Store.open_connection(ws.db_path, ws.keyring.database_key_hex())
+        con.execute("UPDATE audit_log SET operation = 'x' WHERE seq = 2")
+        con.close()
+    with pytest.raises(InvalidInput) as err:
+        runs.run(session, "audit_check")
+    assert "cell" in err.value.message_en
+    assert runs.runs(session)[0].status == "failed"
+
+
+def test_requester_needs_the_pipelines_permission(live) -> None:
+    _, login = live
+    with pytest.raises(PermissionDenied):
+        runs.run(login("bunseki"), "audit_check")
+    with pytest.raises(InvalidInput):
+        runs.run(login("kansa"), "audit_check", {"name": "山田"})

@@ -1,0 +1,193 @@
+"""Pipeline runs: a cycle notebook executed by Papermill under a staff member's authority.
+
+DESIGN §10.  A pipeline is a parameterised notebook in ``pipelines/``.  Papermill's
+parameters must never carry personal data or secrets, so a logged-in person asks for a
+run with :func:`start` (or :func:`run`), which records the run and writes a one-time
+*run ticket* into ``runs/<run_id>/`` (mode 0600).  The notebook receives only the
+workspace path and the run ID; it calls :meth:`resume` to get a session with its
+requester's current roles — each service still checks its own permission — and the
+ticket file is deleted as soon as it is used.  The executed notebook is kept beside it
+and holds counts only.  A failed cell fails the run with a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import secrets
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import audit
+from .errors import InvalidInput, NotFound, SessionExpired, WorkbenchError
+from .permissions import Permission
+from .workspace import Session, Unit, Workspace, service
+
+__all__ = ["PIPELINES", "PIPELINE_DIR", "RunInfo", "start", "resume", "finish", "run", "runs"]
+
+PIPELINE_DIR = Path(__file__).resolve().parent.parent / "pipelines"
+
+#: Pipeline name → the permission its requester must hold, and its allowed parameters.
+PIPELINES: dict[str, tuple[Permission, frozenset[str]]] = {
+    "audit_check": (Permission.AUDIT_VERIFY, frozenset()),
+}
+
+TICKET_LIFETIME = dt.timedelta(minutes=30)
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    run_id: str
+    pipeline: str
+    params: dict[str, Any]
+    user_id: str
+    status: str
+    created_at: dt.datetime
+    notebook: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in self.__dict__.items()}
+
+
+def _check(pipeline: str, params: dict[str, Any]) -> Permission:
+    if pipeline not in PIPELINES:
+        raise InvalidInput(f"Unknown pipeline {pipeline!r}; known: {', '.join(PIPELINES)}.",
+                           f"不明なパイプライン {pipeline!r} です。")
+    permission, allowed = PIPELINES[pipeline]
+    extra = set(params) - allowed
+    if extra:
+        raise InvalidInput(f"Parameters not allowed for {pipeline}: {', '.join(sorted(extra))}.",
+                           f"{pipeline} に指定できないパラメータです: {', '.join(sorted(extra))}")
+    for name, value in params.items():
+        if not isinstance(value, (str, int)) or len(str(value)) > 500:
+            raise InvalidInput(f"Parameter {name} must be a short ID, year or path.",
+                               f"パラメータ {name} は短いID・年度・パスのみ指定できます。")
+    return permission
+
+
+@service(Permission.SELF)
+def start(unit: Unit, pipeline: str, params: dict[str, Any]) -> tuple[RunInfo, Path]:
+    """Record a run and write its one-time ticket; returns the run and its folder."""
+    permission = _check(pipeline, params)
+    if not unit.session.can(permission):
+        from .errors import PermissionDenied
+
+        raise PermissionDenied(
+            f"Running {pipeline} needs the permission {permission.value!r}.",
+            f"{pipeline} の実行には権限 {permission.value!r} が必要です。",
+            permission=permission.value,
+        )
+    run_id = "R" + uuid.uuid4().hex[:11].upper()
+    ticket = secrets.token_urlsafe(32)
+    folder = unit.workspace.folder("runs") / run_id
+    folder.mkdir(mode=0o700)
+    path = folder / "ticket"
+    path.touch(mode=0o600)
+    path.write_text(ticket, "ascii")
+    unit.con.execute(
+        "INSERT INTO pipeline_runs VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL, 'issued', NULL)",
+        [run_id, pipeline, json.dumps(params, ensure_ascii=False), unit.user_id,
+         hashlib.sha256(ticket.encode()).hexdigest(), unit.now, unit.now + TICKET_LIFETIME],
+    )
+    unit.note(run_id=run_id, pipeline=pipeline)
+    return _info(unit, run_id), folder
+
+
+def _info(unit: Unit, run_id: str) -> RunInfo:
+    row = unit.con.execute(
+        "SELECT run_id, pipeline, params, user_id, status, created_at, notebook FROM pipeline_runs WHERE run_id = ?",
+        [run_id],
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"No pipeline run {run_id}.", f"パイプライン実行 {run_id} はありません。")
+    values = list(row)
+    values[2] = json.loads(values[2])
+    return RunInfo(*values)
+
+
+def resume(ws: Workspace, run_id: str) -> Session:
+    """Inside the notebook: exchange the run's one-time ticket for its requester's session."""
+    path = ws.folder("runs") / run_id / "ticket"
+    try:
+        ticket = path.read_text("ascii")
+    except (FileNotFoundError, ValueError):
+        ticket = ""
+    path.unlink(missing_ok=True)
+    now = ws.clock.now()
+    refusal: WorkbenchError | None = None
+    with ws.transaction("pipeline.resume", "pipeline") as con:
+        row = con.execute(
+            "SELECT r.user_id, r.ticket_hash, r.expires_at, r.status, u.roles, u.disabled"
+            " FROM pipeline_runs r JOIN users u USING (user_id) WHERE r.run_id = ?",
+            [run_id],
+        ).fetchone()
+        ok = (row is not None and ticket and secrets.compare_digest(row[1], hashlib.sha256(ticket.encode()).hexdigest())
+              and row[3] == "issued" and row[2] >= now and not row[5])
+        if ok:
+            con.execute("UPDATE pipeline_runs SET status = 'running', started_at = ? WHERE run_id = ?", [now, run_id])
+        else:
+            refusal = SessionExpired(
+                "The run ticket is missing, used, expired or its requester is disabled; start the run again.",
+                "実行チケットがないか、使用済み・期限切れ、または依頼者が無効化されています。実行をやり直してください。",
+            )
+        audit.append(con, key=ws.keyring.audit_key(), at=now, user_id=row[0] if row else "pipeline",
+                     operation="pipeline.resume", outcome="ok" if ok else "denied", params={"run_id": run_id})
+    if refusal is not None:
+        raise refusal
+    assert row is not None
+    return Session(ws, row[0], tuple(row[4]), now)
+
+
+@service(Permission.SELF)
+def finish(unit: Unit, run_id: str, *, succeeded: bool, notebook: str | None) -> RunInfo:
+    unit.con.execute(
+        "UPDATE pipeline_runs SET status = ?, finished_at = ?, notebook = ? WHERE run_id = ? AND user_id = ?",
+        ["succeeded" if succeeded else "failed", unit.now, notebook, run_id, unit.user_id],
+    )
+    unit.note(run_id=run_id, succeeded=succeeded)
+    return _info(unit, run_id)
+
+
+@service(Permission.SELF)
+def runs(unit: Unit, *, limit: int = 100) -> list[RunInfo]:
+    """The caller's own runs, newest first."""
+    rows = unit.con.execute(
+        "SELECT run_id FROM pipeline_runs WHERE user_id = ? ORDER BY created_at DESC LIMIT ?", [unit.user_id, limit]
+    ).fetchall()
+    return [_info(unit, r[0]) for r in rows]
+
+
+def run(session: Session, pipeline: str, params: dict[str, Any] | None = None) -> RunInfo:
+    """Start a run and execute its notebook with Papermill; raise if a cell fails."""
+    import papermill
+
+    params = dict(params or {})
+    info, folder = start(session, pipeline, params)
+    output = folder / f"{pipeline}.ipynb"
+    ws = session.workspace
+    succeeded = False
+    failure: WorkbenchError | None = None
+    try:
+        papermill.execute_notebook(
+            str(PIPELINE_DIR / f"{pipeline}.ipynb"), str(output),
+            parameters={"workspace": str(ws.path.resolve()), "run_id": info.run_id, **params},
+            kernel_name="python3", progress_bar=False, cwd=str(folder),
+        )
+        succeeded = True
+    except papermill.PapermillExecutionError as exc:
+        # The message names the cell and error type only: the error text may quote data.
+        failure = InvalidInput(
+            f"Pipeline {pipeline} failed in cell {exc.exec_count}: {exc.ename}; see {output.relative_to(ws.path)}.",
+            f"パイプライン {pipeline} のセル {exc.exec_count} で失敗しました（{exc.ename}）。"
+            f"{output.relative_to(ws.path)} を確認してください。",
+            run_id=info.run_id,
+        )
+    finally:
+        (folder / "ticket").unlink(missing_ok=True)
+        final = finish(session, info.run_id, succeeded=succeeded, notebook=str(output.relative_to(ws.path)))
+    if failure is not None:
+        raise failure
+    return final
