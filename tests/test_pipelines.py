@@ -27,7 +27,7 @@ def live(tmp_path: Path):
         secret[user_id] = uri.split("secret=")[1].split("&")[0]
 
     def login(user_id: str):
-        return ws.login(user_id, PASSWORD, credentials.totp_code(secret[user_id], dt.datetime.now(dt.timezone.utc)))
+        return ws.login(user_id, PASSWORD, credentials.totp_code(secret[user_id], dt.datetime.now(dt.UTC)))
 
     return ws, login
 

@@ -26,7 +26,7 @@ from .errors import InvalidInput, NotFound, SessionExpired, WorkbenchError
 from .permissions import Permission
 from .workspace import Session, Unit, Workspace, service
 
-__all__ = ["PIPELINES", "PIPELINE_DIR", "RunInfo", "start", "resume", "finish", "run", "runs"]
+__all__ = ["PIPELINES", "PIPELINE_DIR", "RunInfo", "finish", "resume", "run", "runs", "start"]
 
 PIPELINE_DIR = Path(__file__).resolve().parent.parent / "pipelines"
 
