@@ -1,0 +1,149 @@
+"""The dashboards in a real browser: Voila as ``workbench serve`` runs it, driven by Chromium.
+
+Starts :func:`workbench.serve.voila_command` on a free 127.0.0.1 port over a small demo
+workspace, logs in as the registrar, checks the menu and opens one app.  Screenshots go
+to ``test-artifacts/`` (git-ignored).  Skipped only if Debian's ``/usr/bin/chromium`` is
+missing (``./dev setup`` installs it).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from workbench import Workspace
+from workbench.demo import DEMO_PASSWORD, build_demo, current_code
+from workbench.serve import voila_command
+from workbench.simulate import generate_world
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+PERSONS = 300
+START_TIMEOUT = 90.0  # seconds; Voila and its first kernel are slow on a 2-core machine
+UI_TIMEOUT = 60_000  # milliseconds
+
+
+@dataclass
+class Server:
+    url: str
+    workspace: Path
+    log: Path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_until_up(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"Voila exited with {proc.returncode}:\n{log.read_text(errors='replace')[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise AssertionError(f"Voila did not answer within {START_TIMEOUT} s:\n{log.read_text(errors='replace')[-3000:]}")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM lets Voila shut its kernels down; then the whole process group is made sure of."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # the group this test started: Voila and its kernels
+    except ProcessLookupError:
+        pass
+    proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is missing; install it with ./dev setup (apt-get install chromium)")
+    root = tmp_path_factory.mktemp("browser")
+    workspace = root / "ws"
+    build_demo(workspace, persons=PERSONS)
+    port = _free_port()
+    log = root / "voila.log"
+    env = dict(os.environ, WORKBENCH_WORKSPACE=str(workspace))
+    with log.open("wb") as out:
+        proc = subprocess.Popen(voila_command(port), env=env, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        _wait_until_up(base + "/", proc, log)
+        yield Server(base + "/voila/render/index.ipynb", workspace, log)
+    finally:
+        stop(proc)
+
+
+def test_registrar_logs_in_and_opens_an_app(server: Server) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    person_id = str(generate_world(PERSONS, seed=1).persons["person_id"].iloc[0])  # build_demo's default seed
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="ja-JP")
+            page.set_default_timeout(UI_TIMEOUT)
+            page.goto(server.url, timeout=UI_TIMEOUT)
+            login = page.locator(".wb-login")
+            expect(login).to_be_visible(timeout=UI_TIMEOUT)
+            expect(page.get_by_text("都営住宅 マイナンバー管理ワークベンチ")).to_be_visible()
+            page.screenshot(path=str(ARTIFACTS / "browser-1-login.png"), full_page=True)
+
+            texts = login.locator("input[type=text]")
+            texts.nth(0).fill("registrar")
+            login.locator("input[type=password]").fill(DEMO_PASSWORD)
+            texts.nth(1).fill(current_code(Workspace.open(server.workspace), "registrar"))
+            login.get_by_role("button", name="ログイン / Log in").click()
+
+            menu = page.locator(".wb-menu")
+            expect(menu).to_be_visible(timeout=UI_TIMEOUT)
+            expect(menu.get_by_role("button", name="個人の照会")).to_be_visible()
+            expect(menu.get_by_role("button", name="対象者取込・番号登録")).to_be_visible()
+            expect(menu.get_by_role("button", name="承認待ち一覧")).to_have_count(0)
+            expect(menu.get_by_role("button", name="ユーザー管理")).to_have_count(0)
+            expect(page.get_by_text("registrar さん（番号登録担当）がログイン中")).to_be_visible()
+            page.screenshot(path=str(ARTIFACTS / "browser-2-menu.png"), full_page=True)
+
+            menu.get_by_role("button", name="個人の照会").click()
+            field = page.locator(".widget-text", has_text="宛名番号").locator("input")
+            expect(field).to_be_visible(timeout=UI_TIMEOUT)
+            field.fill(person_id)
+            page.get_by_role("button", name="照会 / Look up").click()
+            expect(page.locator("table.wb-person")).to_be_visible(timeout=UI_TIMEOUT)
+            expect(page.locator(".wb-number")).to_contain_text("*")
+            expect(page.get_by_role("button", name="番号を表示（記録されます）/ Reveal (audited)")).to_be_visible()
+            page.screenshot(path=str(ARTIFACTS / "browser-3-person.png"), full_page=True)
+
+            page.get_by_role("button", name="ログアウト / Log out").click()
+            expect(page.locator(".wb-login")).to_be_visible()
+            expect(page.get_by_text("ログアウトしました。")).to_be_visible()
+        finally:
+            browser.close()
+    assert "Traceback" not in server.log.read_text(errors="replace")

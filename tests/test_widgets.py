@@ -1,0 +1,468 @@
+"""Widget tests without a browser: set values, click, read what the views show (issue 5)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+from typing import Any
+
+import ipywidgets as w
+import numpy as np
+import pytest
+
+from tests.conftest import PASSWORD, World
+from widgets import common
+from widgets.admin import AdminApp
+from widgets.approvals import ApprovalsApp
+from widgets.audit import AuditApp, is_bulk_export, is_out_of_hours
+from widgets.login import LoginGate
+from widgets.person import PersonApp
+from widgets.registration import RegistrationApp
+from workbench import auditing, users
+from workbench.clock import JST
+from workbench.demo import load_world
+from workbench.errors import InvalidInput
+from workbench.simulate import generate_world
+
+
+def text(value: str) -> str:
+    """What a person reads: tags dropped, runs of white space made one space."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", value)).split())
+
+
+def descendants(widget: w.Widget) -> list[w.Widget]:
+    out = [widget]
+    for child in getattr(widget, "children", ()):
+        out += descendants(child)
+    return out
+
+
+def buttons(widget: w.Widget) -> list[str]:
+    return [d.description for d in descendants(widget) if isinstance(d, w.Button)]
+
+
+def log_in(gate: LoginGate, world: World, user: str, password: str = PASSWORD) -> None:
+    world.clock.advance(30)  # a fresh one-time code
+    gate.user.value = user
+    gate.password.value = password
+    gate.totp.value = world.code(user)
+    gate.login_button.click()
+
+
+def upload(widget: w.FileUpload, name: str, data: bytes) -> None:
+    widget.value = ({"name": name, "type": "text/csv", "size": len(data), "content": memoryview(data),
+                     "last_modified": dt.datetime(2026, 6, 1, tzinfo=dt.UTC)},)
+
+
+@pytest.fixture
+def people(world: World) -> dict[str, Any]:
+    """A small synthetic population loaded into the world; the first two without numbers."""
+    population = generate_world(12, seed=5)
+    registered = np.ones(len(population.persons), dtype=bool)
+    registered[:2] = False
+    load_world(world.ws, population.persons, population.households, registered=registered)
+    ids = population.persons["person_id"].tolist()
+    return {"with_number": ids[2], "without_number": ids[0],
+            "number": population.persons["individual_number"].iloc[2]}
+
+
+# --------------------------------------------------------------------------- common
+
+
+def test_wareki_and_numbers() -> None:
+    assert common.wareki(dt.date(2026, 6, 1)) == "令和8年6月1日（2026-06-01）"
+    assert common.wareki(dt.date(2019, 5, 1), gregorian=False) == "令和元年5月1日"
+    assert common.wareki(dt.date(2019, 4, 30), gregorian=False) == "平成31年4月30日"
+    assert common.wareki(dt.date(1989, 1, 7), gregorian=False) == "昭和64年1月7日"
+    assert common.wareki(dt.date(1989, 1, 8), gregorian=False) == "平成元年1月8日"
+    assert common.wareki(dt.datetime(2026, 5, 31, 16, 0, tzinfo=dt.UTC), gregorian=False) == "令和8年6月1日"  # JST
+    assert common.fmt_datetime("2026-06-01T01:00:00.000000Z").endswith("10:00")
+    assert common.num(1234567) == "1,234,567"
+    assert common.num(None) == "-"
+    assert common.tr("login") == "ログイン" and common.tr("login", "en") == "Log in"
+
+
+def test_error_banner_plain_words() -> None:
+    banner = common.ErrorBanner()
+    banner.error(InvalidInput("The file is <bad>.", "ファイルが<不正>です。"))
+    assert "ファイルが<不正>です。" in banner.text and "The file is <bad>." in banner.text
+    assert "<不正>" not in banner.value  # escaped
+    assert banner.kind == "error" and banner.code == "invalid_input"
+    banner.clear()
+    assert banner.text == ""
+
+
+def test_confirm_outgoing_names_recipient_and_count() -> None:
+    confirmed: list[bool] = []
+    dialog = common.ConfirmOutgoing("collection_contractor", 12345, on_confirm=lambda: confirmed.append(True))
+    shown = text(dialog.summary.value)
+    assert "番号収集委託事業者" in shown and "12,345" in shown
+    assert dialog.ok.disabled
+    dialog.ok.click()
+    assert not confirmed
+    dialog.check.value = True
+    assert not dialog.ok.disabled
+    dialog.ok.click()
+    assert confirmed == [True]
+
+
+def test_progress_and_chart() -> None:
+    progress = common.Progress()
+    with progress.run(2_000) as step:
+        step(1_000)
+        assert progress.caption.value.endswith("1,000 / 2,000")
+    assert progress.bar.value == progress.bar.max
+    svg = common.bar_chart_svg([("登録", 1500), ("差戻し", 20)], title="内訳")
+    assert svg.startswith("<svg") and "1,500" in svg and "差戻し" in svg
+
+
+# --------------------------------------------------------------------------- login gate
+
+EXPECTED_MENUS = {
+    "administrator": {"admin"},
+    "approver": {"approvals"},
+    "registrar": {"registration", "person"},
+    "query_operator": {"person"},
+    "reviewer": {"person"},
+    "auditor": {"audit"},
+    "analyst": set(),
+    "operations": set(),
+}
+
+
+@pytest.mark.parametrize("role", sorted(EXPECTED_MENUS))
+def test_login_shows_only_permitted_apps(world: World, role: str) -> None:
+    gate = LoginGate(world.ws)
+    log_in(gate, world, role)
+    assert gate.model.screen == "menu", gate.banner.text
+    assert set(gate.menu_buttons) == EXPECTED_MENUS[role]
+    assert gate.menu_screen in gate.children and gate.login_box not in gate.children
+    assert role in text(gate.who.value)
+    if not EXPECTED_MENUS[role]:
+        assert "使える画面はありません" in text(gate.menu_box.children[0].value)
+    for key, button in gate.menu_buttons.items():
+        button.click()
+        assert gate.model.current_app == key and gate.app is not None
+        assert gate.app_area.children == (gate.app,)
+        assert gate.app.banner.kind != "error", gate.app.banner.text
+    assert gate.open_app("admin") is None or role == "administrator"  # not on the menu: not opened
+
+
+def test_wrong_password_shows_japanese_message(world: World) -> None:
+    gate = LoginGate(world.ws)
+    log_in(gate, world, "registrar", password="Wrong-Pass-2026!")
+    assert gate.model.screen == "login" and gate.session is None
+    assert "ユーザーIDまたはパスワードが誤っています。" in gate.banner.text
+    assert "The user ID or password is wrong." in gate.banner.text
+    assert gate.password.value == "" and gate.totp.value == ""  # never left in the form
+
+
+def test_missing_fields_and_missing_workspace(world: World) -> None:
+    gate = LoginGate(world.ws)
+    gate.user.value = "registrar"
+    gate.login_button.click()
+    assert "すべて入力してください" in gate.banner.text
+    nowhere = LoginGate(workspace_path=None)
+    nowhere.user.value, nowhere.password.value, nowhere.totp.value = "x", "y", "123456"
+    nowhere.login_button.click()
+    assert "WORKBENCH_WORKSPACE" in nowhere.banner.text
+
+
+def test_from_env_opens_the_named_workspace(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WORKBENCH_WORKSPACE", str(world.ws.path))
+    opened: list[str] = []
+
+    def fake_open(path: str) -> Any:
+        opened.append(path)
+        return world.ws
+
+    gate = LoginGate.from_env()
+    gate._open_workspace = fake_open
+    log_in(gate, world, "auditor")
+    assert opened == [str(world.ws.path)] and gate.model.screen == "menu"
+
+
+def test_session_expired_returns_to_login(world: World, people: dict[str, Any]) -> None:
+    gate = LoginGate(world.ws)
+    log_in(gate, world, "reviewer")
+    app = gate.open_app("person")
+    assert isinstance(app, PersonApp)
+    world.clock.advance(16 * 60)  # idle timeout is 15 minutes
+    app.person_id.value = people["with_number"]
+    app.search_button.click()
+    assert gate.model.screen == "login" and gate.session is None and gate.app is None
+    assert "操作がなかったためログアウトしました" in gate.banner.text
+    assert gate.login_box in gate.children
+    found = auditing.search(world.login("auditor"), operation="auth.idle_timeout")
+    assert len(found) == 1
+
+
+def test_logout(world: World) -> None:
+    gate = LoginGate(world.ws)
+    log_in(gate, world, "administrator")
+    session = gate.session
+    assert session is not None
+    gate.logout_button.click()
+    assert gate.model.screen == "login" and session.closed
+    assert "ログアウトしました" in gate.banner.text
+
+
+# --------------------------------------------------------------------------- admin and approvals
+
+
+def test_admin_adds_user_and_shows_qr_once(world: World) -> None:
+    app = AdminApp(world.login("administrator"))
+    assert "administrator" in text(app.users_table.value)
+    app.new_id.value = "tanaka.k"
+    app.new_name.value = "田中"
+    app.new_password.value = "Kawasaki-Pass-77"
+    app.add_button.click()
+    assert app.banner.kind == "success", app.banner.text
+    assert "<svg" in app.qr.value and "認証アプリ" in text(app.qr.value)
+    assert app.new_password.value == ""
+    assert "tanaka.k" in text(app.users_table.value)
+    app.qr_done.click()
+    assert app.qr.value == "" and app.model.enrolment_uri == ""
+
+
+def test_admin_bad_password_is_refused_in_plain_words(world: World) -> None:
+    app = AdminApp(world.login("administrator"))
+    app.new_id.value, app.new_password.value = "short", "abc"
+    app.add_button.click()
+    assert app.banner.kind == "error" and "パスワードが要件を満たしていません" in app.banner.text
+    assert app.qr.value == ""
+
+
+def test_role_grant_needs_approver(world: World) -> None:
+    admin = AdminApp(world.login("administrator"))
+    admin.user_pick.value = "analyst"
+    admin.role_pick.value = "reviewer"
+    admin.request_button.click()
+    approval_id = admin.approval_id.value
+    assert approval_id.startswith("A"), admin.banner.text
+    admin.grant_button.click()  # not approved yet
+    assert admin.banner.kind == "error" and "承認" in admin.banner.text
+
+    queue = ApprovalsApp(world.login("approver"))
+    assert "1 件" in text(queue.count.value)
+    shown = text(queue.rows.children[0].children[0].value)
+    assert approval_id in shown and "役割の付与" in shown and "審査担当" in shown and "analyst" in shown
+    approve, _reject = queue.buttons[approval_id]
+    approve.click()
+    assert queue.banner.kind == "success" and queue.model.decided[approval_id] == "approved"
+    assert "0 件" in text(queue.count.value)
+
+    admin = AdminApp(world.login("administrator"))
+    admin.user_pick.value, admin.role_pick.value, admin.approval_id.value = "analyst", "reviewer", approval_id
+    admin.grant_button.click()
+    assert admin.banner.kind == "success", admin.banner.text
+    assert "審査担当" in text(admin.users_table.value)
+
+
+def test_approver_rejects(world: World) -> None:
+    users.request_grant(world.login("administrator"), "analyst", "auditor")
+    queue = ApprovalsApp(world.login("approver"))
+    (approval_id,) = queue.buttons
+    queue.buttons[approval_id][1].click()
+    assert queue.model.decided[approval_id] == "rejected"
+
+
+def test_admin_disable_and_review(world: World) -> None:
+    app = AdminApp(world.login("administrator"))
+    app.user_pick.value = "analyst"
+    app.disable_button.click()  # needs the tick first
+    assert "analyst" not in app.banner.text
+    app.disable_check.value = True
+    app.disable_button.click()
+    assert app.banner.kind == "success" and "無効化しました" in app.banner.text
+    app.review_button.click()
+    assert "有効なID" in text(app.review_html.value) and not app.review_confirm.disabled
+    app.review_confirm.click()
+    assert "点検済みとして記録しました" in text(app.review_html.value)
+
+
+# --------------------------------------------------------------------------- audit
+
+
+def test_auditor_verify_shows_ok(world: World) -> None:
+    app = AuditApp(world.login("auditor"))
+    app.verify_button.click()
+    shown = text(app.verify_result.value)
+    assert "正常" in shown and "改ざんは検出されませんでした" in shown
+
+
+def test_audit_search_chart_and_alerts(world: World) -> None:
+    world.clock.set(dt.datetime(2026, 6, 6, 22, 30, tzinfo=JST))  # a Saturday night
+    world.login("registrar")
+    world.clock.set(dt.datetime(2026, 6, 8, 10, 0, tzinfo=JST))  # Monday morning
+    app = AuditApp(world.login("auditor"))
+    app.since.value = dt.date(2026, 5, 1)
+    app.until.value = dt.date(2026, 6, 8)
+    app.operation.value = "auth.*"
+    app.search_button.click()
+    assert app.banner.kind == "", app.banner.text
+    assert "<svg" in app.chart.value and "records per day" in app.chart.value
+    assert "時間外" in text(app.alerts.value)
+    assert "auth.login" in text(app.table.value)
+    app.by_user.value = "registrar"
+    app.operation.value = ""
+    app.search_button.click()
+    assert "該当 / matching: 1 件" in text(app.summary.value)
+    app.ledger_button.click()
+    assert "該当するものはありません" in text(app.ledger_table.value)
+
+
+def test_alert_rules() -> None:
+    weekday_day = {"logged_at": "2026-06-01T01:00:00.000000Z", "operation": "x", "params": "{}"}  # Mon 10:00 JST
+    weekday_late = {**weekday_day, "logged_at": "2026-06-01T11:30:00.000000Z"}  # 20:30 JST
+    early = {**weekday_day, "logged_at": "2026-05-31T22:59:00.000000Z"}  # Mon 07:59 JST
+    assert not is_out_of_hours(weekday_day) and is_out_of_hours(weekday_late) and is_out_of_hours(early)
+    export = {**weekday_day, "operation": "collection.export", "params": '{"records": 5000}'}
+    small = {**export, "params": '{"records": 10}'}
+    assert is_bulk_export(export) and not is_bulk_export(small) and not is_bulk_export(weekday_day)
+
+
+# --------------------------------------------------------------------------- one person
+
+
+def test_reveal_button_absent_for_query_operator(world: World, people: dict[str, Any]) -> None:
+    app = PersonApp(world.login("query_operator"))
+    assert app.reveal_button is None
+    assert not any("番号を表示" in b for b in buttons(app))
+    app.person_id.value = people["with_number"]
+    app.search_button.click()
+    shown = text(app.number.value)
+    assert people["number"] not in shown and people["number"][-4:] in shown and "*" in shown
+    assert "令和" in text(app.details.value) or "平成" in text(app.details.value) or "昭和" in text(app.details.value)
+
+
+def test_reveal_for_reviewer_is_audited(world: World, people: dict[str, Any]) -> None:
+    app = PersonApp(world.login("reviewer"))
+    assert app.reveal_button is not None and any("番号を表示" in b for b in buttons(app))
+    app.person_id.value = people["with_number"]
+    app.search_button.click()
+    assert people["number"] not in text(app.number.value)
+    app.reveal_button.click()
+    assert people["number"] in text(app.number.value)
+    assert "記録されています" in app.banner.text
+    app.search_button.click()  # a new look-up hides it again
+    assert people["number"] not in text(app.number.value)
+    log = auditing.search(world.login("auditor"), operation="persons.reveal_number", target=people["with_number"])
+    assert [r["outcome"] for r in log] == ["ok"]
+    assert people["number"] not in str(log)
+
+
+def test_person_not_found_and_unregistered(world: World, people: dict[str, Any]) -> None:
+    app = PersonApp(world.login("reviewer"))
+    app.person_id.value = "P9999999"
+    app.search_button.click()
+    assert "該当する人がいません" in app.banner.text
+    app.person_id.value = people["without_number"]
+    app.search_button.click()
+    assert "未登録" in text(app.number.value)
+    assert app.reveal_button is not None and app.reveal_button.disabled
+
+
+# --------------------------------------------------------------------------- registration
+
+
+def test_registration_flow(world: World) -> None:
+    housing = pytest.importorskip("workbench.simulate.housing")
+    contractor = pytest.importorskip("workbench.simulate.contractor")
+    population = generate_world(40, seed=11)
+    app = RegistrationApp(world.login("registrar"))
+
+    upload(app.target_upload, "targets.csv", housing.target_extract(population))
+    assert app.target_confirm.disabled
+    app.target_preview_button.click()
+    assert app.banner.kind != "error", app.banner.text
+    assert "未反映" in text(app.target_view.value) and "<svg" in app.target_view.value
+    assert not app.target_confirm.disabled
+    app.target_confirm.click()
+    assert app.banner.kind == "success", app.banner.text
+    assert "取込結果" in text(app.target_view.value) and app.target_confirm.disabled
+
+    upload(app.reg_upload, "returns.csv", contractor.contractor_return(population, seed=3, error_rate=0.3))
+    app.reg_preview_button.click()
+    assert app.banner.kind != "error", app.banner.text
+    preview = app.model.reg_preview
+    assert preview is not None and preview.preview
+    assert "未登録" in text(app.reg_view.value) and "<svg" in app.chart.value
+    returned = preview.outcomes.get("returned", 0)
+    assert returned > 0
+    (dialog,) = app.reg_confirm_area.children
+    assert isinstance(dialog, common.ConfirmOutgoing)
+    assert "番号収集委託事業者" in text(dialog.summary.value) and f"{returned:,}" in text(dialog.summary.value)
+    dialog.check.value = True
+    dialog.ok.click()
+    assert app.banner.kind == "success", app.banner.text
+    assert "登録結果" in text(app.reg_view.value)
+    shown = text(app.return_view.value)
+    assert "差戻リスト" in shown and "M" in shown and f"{returned:,}" in shown
+    for number in population.persons["individual_number"].head(20):
+        assert number not in app.reg_view.value + app.return_view.value + app.chart.value
+
+
+def test_registration_bad_file_is_refused_in_japanese(world: World) -> None:
+    app = RegistrationApp(world.login("registrar"))
+    upload(app.target_upload, "broken.csv", b"\xff\xfe nonsense,\r\n1,2\r\n")
+    app.target_preview_button.click()
+    assert app.banner.kind == "error"
+    assert re.search(r"[ぁ-んァ-ン一-龥]", app.banner.text)
+    assert app.target_confirm.disabled
+
+
+def test_registration_guards_missing_service(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    from widgets import registration
+
+    monkeypatch.setitem(registration.SERVICES, "preview_registration", ("workbench.not_there", "preview"))
+    app = RegistrationApp(world.login("registrar"))
+    upload(app.reg_upload, "x.csv", b"a,b\r\n")
+    app.reg_preview_button.click()
+    assert "まだ利用できません" in app.banner.text and "not yet available" in app.banner.text
+
+
+def test_registration_needs_a_file(world: World) -> None:
+    app = RegistrationApp(world.login("registrar"))
+    app.reg_preview_button.click()
+    assert "ファイルを選択してください" in app.banner.text
+
+
+def test_collection_export_needs_approval_and_confirmation(world: World) -> None:
+    housing = pytest.importorskip("workbench.simulate.housing")
+    pytest.importorskip("workbench.collection")
+    population = generate_world(30, seed=12)
+    app = RegistrationApp(world.login("registrar"))
+    upload(app.target_upload, "targets.csv", housing.target_extract(population))
+    app.target_preview_button.click()
+    app.target_confirm.click()
+    assert app.banner.kind == "success", app.banner.text
+
+    app.collection_preview_button.click()
+    preview = app.model.collection_preview
+    assert preview is not None and preview.total == 30, app.banner.text
+    assert "30" in text(app.collection_view.value) and "<svg" in app.collection_view.value
+    app.collection_request_button.click()
+    approval_id = app.collection_approval_id.value
+    assert approval_id.startswith("A"), app.banner.text
+
+    queue = ApprovalsApp(world.login("approver"))
+    shown = text(queue.rows.children[0].children[0].value)
+    assert "番号収集リストの送付" in shown and "番号収集委託事業者" in shown and "30" in shown
+    queue.buttons[approval_id][0].click()
+
+    app = RegistrationApp(world.login("registrar"))
+    app.collection_approval_id.value = approval_id
+    app.collection_export_button.click()
+    (dialog,) = app.collection_confirm_area.children
+    assert isinstance(dialog, common.ConfirmOutgoing) and dialog.count == 30
+    assert "番号収集委託事業者" in text(dialog.summary.value)
+    dialog.check.value = True
+    dialog.ok.click()
+    assert app.banner.kind == "success", app.banner.text
+    package = text(app.collection_package.value)
+    assert "送付用パッケージ" in package and approval_id in package and "30" in package
+    ledger = AuditApp(world.login("auditor"))
+    ledger.ledger_button.click()
+    assert "collection_list" in text(ledger.ledger_table.value)

@@ -1,0 +1,113 @@
+"""承認待ち一覧 — the approver's queue: each request with its summary; approve or reject.
+
+A person cannot approve their own request; the service refuses and the banner says so.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ipywidgets as w
+import traitlets as t
+
+from workbench import approvals
+from workbench.approvals import Approval
+from workbench.media import RECIPIENTS
+
+from .common import App, esc, fmt_datetime, num
+
+__all__ = ["KIND_LABELS", "ApprovalsApp", "ApprovalsModel"]
+
+#: What each kind of request is, in staff words.
+KIND_LABELS: dict[str, tuple[str, str]] = {
+    "role_grant": ("役割の付与", "role grant"),
+    "collection_export": ("番号収集リストの送付", "collection list export"),
+    "integrated_export": ("統合宛名番号の取得依頼", "integrated-number request"),
+    "linkage_export": ("都住システム連携ファイル", "housing-system linkage file"),
+    "bulk_delete": ("個人番号の一括削除", "bulk deletion"),
+    "return_list": ("差戻リストの送付", "return list"),
+}
+
+_SUMMARY_LABELS = {
+    "user_id": "ユーザーID", "role_ja": "役割", "recipient": "送付先", "record_count": "件数",
+    "records": "件数", "count": "件数", "file_name": "ファイル", "reason": "理由",
+    "by_ward": "区市町村別", "by_status": "区分別", "wards": "区市町村", "status": "区分",
+}
+
+
+def summary_html(summary: dict[str, Any]) -> str:
+    parts = []
+    for key, value in summary.items():
+        if key == "role":  # role_ja says it in Japanese
+            continue
+        if isinstance(value, dict):
+            shown: Any = "、".join(f"{k} {num(v) if isinstance(v, int) else v}" for k, v in value.items())
+        elif isinstance(value, list):
+            shown = "、".join(map(str, value))
+        elif value is None:
+            shown = "すべて"
+        elif key == "recipient":
+            shown = RECIPIENTS.get(str(value), (value,))[0]
+        else:
+            shown = num(value) if isinstance(value, int) and not isinstance(value, bool) else value
+        parts.append(f"{esc(_SUMMARY_LABELS.get(key, key))}: <b>{esc(shown)}</b>")
+    return "、".join(parts)
+
+
+class ApprovalsModel(t.HasTraits):
+    pending: t.List[Any] = t.List()
+    decided = t.Dict()  # approval_id → "approved" / "rejected"
+
+
+class ApprovalsApp(App):
+    title_key = "app_approvals"
+
+    def build(self) -> list[w.Widget]:
+        self.model = ApprovalsModel()
+        self.count = w.HTML()
+        self.rows = w.VBox([])
+        self.buttons: dict[str, tuple[w.Button, w.Button]] = {}
+        self.refresh_button = w.Button(description="更新 / Refresh", icon="refresh")
+        self.refresh_button.on_click(lambda _b: self.refresh())
+        self.model.observe(self._show, "pending")
+        self.refresh()
+        return [w.HBox([self.refresh_button, self.count]), self.rows]
+
+    def _show(self, _change: Any = None) -> None:
+        items: list[Approval] = self.model.pending
+        self.count.value = f"<div style='padding:6px'>承認待ち / pending: <b>{num(len(items))}</b> 件</div>"
+        self.buttons = {}
+        rows: list[w.Widget] = []
+        for a in items:
+            ja, en = KIND_LABELS.get(a.kind, (a.kind, a.kind))
+            text = w.HTML(
+                f"<div class='wb-approval' style='border:1px solid #ccc;padding:6px 10px;margin:2px 0'>"
+                f"<b>{esc(a.approval_id)}</b> {esc(ja)} <small>({esc(en)})</small><br>"
+                f"{summary_html(a.summary)}<br>"
+                f"<small>依頼者 / by: {esc(a.requested_by)}　依頼日時: {esc(fmt_datetime(a.requested_at))}"
+                f"　期限 / expires: {esc(fmt_datetime(a.expires_at))}</small></div>",
+                layout=w.Layout(width="70%"),
+            )
+            approve = w.Button(description="承認 / Approve", button_style="success", icon="check")
+            reject = w.Button(description="却下 / Reject", button_style="danger", icon="times")
+            approve.on_click(lambda _b, i=a.approval_id: self.decide(i, approve=True))
+            reject.on_click(lambda _b, i=a.approval_id: self.decide(i, approve=False))
+            self.buttons[a.approval_id] = (approve, reject)
+            rows.append(w.HBox([text, w.VBox([approve, reject])]))
+        self.rows.children = rows
+
+    def refresh(self) -> None:
+        result = self.call(approvals.pending)
+        if result is not None:
+            self.model.pending = list(result)
+
+    def decide(self, approval_id: str, *, approve: bool) -> None:
+        result = self.call(approvals.decide, approval_id, approve=approve)
+        if result is None:
+            return
+        self.model.decided = {**self.model.decided, approval_id: result.status}
+        if approve:
+            self.banner.success(f"{approval_id} を承認しました。", f"Approved {approval_id}.")
+        else:
+            self.banner.success(f"{approval_id} を却下しました。", f"Rejected {approval_id}.")
+        self.refresh()

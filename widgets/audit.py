@@ -1,0 +1,179 @@
+"""操作ログ監査 — the auditor's screen (C4, C9).
+
+* verify the hash chain and signed heads, with the result in plain words;
+* search by user, operation, outcome and period (users and targets are matched by
+  their pseudonym: the log never holds them in clear);
+* an activity chart of records per day, and alerts for work out of hours (before
+  8:00 or from 20:00 JST, weekends) and for bulk exports;
+* the media ledger (媒体管理簿).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import Counter
+from typing import Any
+
+import ipywidgets as w
+import traitlets as t
+
+from workbench import auditing, media
+from workbench.clock import JST
+from workbench.media import RECIPIENTS
+from workbench.permissions import Permission
+
+from .common import App, bar_chart_svg, esc, fmt_datetime, html_table, num, wareki
+
+__all__ = ["BULK_THRESHOLD", "AuditApp", "AuditModel", "is_bulk_export", "is_out_of_hours"]
+
+#: An outgoing package of at least this many records is flagged.
+BULK_THRESHOLD = 1_000
+WORK_START, WORK_END = 8, 20  # JST
+OUTCOMES = [("すべて / all", ""), ("成功 / ok", "ok"), ("拒否 / denied", "denied"), ("差戻し / refused", "refused")]
+OUTCOME_JA = {"ok": "成功", "denied": "拒否", "refused": "差戻し"}
+
+
+def _when(record: dict[str, Any]) -> dt.datetime:
+    return dt.datetime.fromisoformat(str(record["logged_at"]).replace("Z", "+00:00")).astimezone(JST)
+
+
+def _params(record: dict[str, Any]) -> dict[str, Any]:
+    try:
+        value = json.loads(record.get("params") or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def is_out_of_hours(record: dict[str, Any]) -> bool:
+    when = _when(record)
+    return when.weekday() >= 5 or when.hour < WORK_START or when.hour >= WORK_END
+
+
+def is_bulk_export(record: dict[str, Any]) -> bool:
+    """An outgoing package (or an ``*export*`` operation) of ``BULK_THRESHOLD`` records or more."""
+    params = _params(record)
+    records = params.get("records", params.get("record_count", 0))
+    outgoing = "export" in record["operation"] or "package_id" in params
+    return bool(outgoing and isinstance(records, int) and records >= BULK_THRESHOLD)
+
+
+class AuditModel(t.HasTraits):
+    report = t.Dict()
+    records: t.List[dict[str, Any]] = t.List()
+    ledger: t.List[Any] = t.List()
+
+
+class AuditApp(App):
+    title_key = "app_audit"
+
+    def build(self) -> list[w.Widget]:
+        self.model = AuditModel()
+        style = {"description_width": "150px"}
+        children: list[w.Widget] = []
+
+        self.verify_button = w.Button(description="改ざん検査 / Verify log", button_style="primary", icon="shield")
+        self.verify_button.on_click(lambda _b: self.verify())
+        self.verify_result = w.HTML()
+        if self.session.can(Permission.AUDIT_VERIFY):
+            children += [w.HTML("<h4>改ざん検査 / Integrity</h4>"), self.verify_button, self.verify_result]
+
+        today = self.session.workspace.clock.now().astimezone(JST).date()
+        self.by_user = w.Text(description="ユーザーID / User", style=style)
+        self.operation = w.Text(description="操作 / Operation", placeholder="persons.*", style=style)
+        self.outcome = w.Dropdown(description="結果 / Outcome", options=OUTCOMES, value="", style=style)
+        self.since = w.DatePicker(description="開始日 / From", value=today - dt.timedelta(days=30), style=style)
+        self.until = w.DatePicker(description="終了日 / To", value=today, style=style)
+        self.search_button = w.Button(description="検索 / Search", icon="search")
+        self.search_button.on_click(lambda _b: self.search())
+        self.summary = w.HTML()
+        self.chart = w.HTML()
+        self.alerts = w.HTML()
+        self.table = w.HTML()
+        if self.session.can(Permission.AUDIT_READ):
+            children += [
+                w.HTML("<h4>操作ログ検索 / Search</h4>"),
+                w.HBox([w.VBox([self.by_user, self.operation, self.outcome]), w.VBox([self.since, self.until])]),
+                self.search_button, self.summary, self.chart, self.alerts, self.table,
+            ]
+
+        self.ledger_button = w.Button(description="媒体管理簿 / Media ledger", icon="book")
+        self.ledger_button.on_click(lambda _b: self.load_ledger())
+        self.ledger_table = w.HTML()
+        if self.session.can(Permission.LEDGER_READ):
+            children += [w.HTML("<h4>媒体管理簿 / Media ledger (C9)</h4>"), self.ledger_button, self.ledger_table]
+
+        self.model.observe(self._show_report, "report")
+        self.model.observe(self._show_records, "records")
+        self.model.observe(self._show_ledger, "ledger")
+        return children
+
+    # -- views -------------------------------------------------------------------------
+    def _show_report(self, _change: Any = None) -> None:
+        r = self.model.report
+        ok = r.get("ok")
+        color = "#2e7d32" if ok else "#c62828"
+        head = "正常 / OK" if ok else "異常あり / PROBLEM"
+        self.verify_result.value = (
+            f"<div class='wb-verify' style='border-left:4px solid {color};padding:6px 10px'>"
+            f"<b style='color:{color}'>{head}</b><br>{esc(r.get('ja', ''))}<br><small>{esc(r.get('en', ''))}</small></div>"
+        )
+
+    def _show_records(self, _change: Any = None) -> None:
+        records: list[dict[str, Any]] = self.model.records
+        per_day = Counter(_when(r).date() for r in records)
+        days = sorted(per_day)
+        self.summary.value = f"<div>該当 / matching: <b>{num(len(records))}</b> 件（{num(len(days))} 日）</div>"
+        self.chart.value = bar_chart_svg([(wareki(d, gregorian=False), per_day[d]) for d in days],
+                                         title="1日あたりの操作件数 / records per day")
+        late = [r for r in records if is_out_of_hours(r)]
+        bulk = [r for r in records if is_bulk_export(r)]
+        items = []
+        if late:
+            items.append(f"<li>時間外・休日の操作 / out of hours: <b>{num(len(late))}</b> 件"
+                         f"（8:00前・20:00以降・土日）</li>")
+        if bulk:
+            items.append(f"<li>大量の持ち出し / bulk exports ({num(BULK_THRESHOLD)} 件以上): <b>{num(len(bulk))}</b> 件</li>")
+        self.alerts.value = (
+            "<div class='wb-alerts' style='background:#fff4e5;padding:6px 10px'><b>注意 / alerts</b><ul>"
+            + "".join(items) + "</ul></div>" if items else "<div class='wb-alerts'>注意事項なし / no alerts</div>"
+        )
+        rows = []
+        for r in records[:500]:
+            flags = ("時間外 " if is_out_of_hours(r) else "") + ("大量 " if is_bulk_export(r) else "")
+            rows.append((r["seq"], fmt_datetime(_when(r)), str(r["user_ref"])[:8], r["operation"],
+                         OUTCOME_JA.get(r["outcome"], r["outcome"]), flags.strip()))
+        more = "<div>先頭 500 件を表示 / first 500 shown</div>" if len(records) > 500 else ""
+        self.table.value = more + html_table(["番号", "日時", "利用者（仮名）", "操作", "結果", "注意"], rows, numeric=[0])
+
+    def _show_ledger(self, _change: Any = None) -> None:
+        rows = [
+            (e.entry_id, fmt_datetime(e.recorded_at), "送付" if e.direction == "out" else "受領", e.kind,
+             RECIPIENTS.get(e.recipient, (e.recipient,))[0], e.record_count, e.user_id, e.approval_id or "-",
+             fmt_datetime(e.deleted_at) if e.deleted_at else "-")
+            for e in self.model.ledger
+        ]
+        self.ledger_table.value = html_table(
+            ["番号", "日時", "区分", "種別", "送付先", "件数", "担当", "承認", "削除日時"], rows, numeric=[5])
+
+    # -- handlers ------------------------------------------------------------------------
+    def verify(self) -> None:
+        report = self.call(auditing.verify)
+        if report is not None:
+            ja, en = report.message()
+            self.model.report = {"ok": report.ok, "records": report.records, "ja": ja, "en": en}
+
+    def search(self) -> None:
+        since = dt.datetime.combine(self.since.value, dt.time(), JST) if self.since.value else None
+        until = dt.datetime.combine(self.until.value + dt.timedelta(days=1), dt.time(), JST) if self.until.value else None
+        result = self.call(auditing.search, user_id=self.by_user.value.strip() or None,
+                           operation=self.operation.value.strip() or None, outcome=self.outcome.value or None,
+                           since=since, until=until, limit=100_000)
+        if result is not None:
+            self.model.records = list(result)
+
+    def load_ledger(self) -> None:
+        result = self.call(media.ledger)
+        if result is not None:
+            self.model.ledger = list(result)

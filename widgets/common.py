@@ -1,0 +1,381 @@
+"""Shared pieces of every dashboard: words, dates, numbers, banners, progress, charts.
+
+* **Words** — a small message table, Japanese first with English beside it
+  (:func:`tr`, :func:`label`).  Staff read Japanese; the English is there for
+  reviewers and for the CLI-minded.
+* **Dates** — :func:`wareki` gives 和暦 with the Gregorian date, e.g.
+  ``令和8年6月1日（2026-06-01）``.  Times are shown in JST.
+* **Numbers** — :func:`num` puts thousands separators in (``12,345``).
+* **Components** — :class:`ErrorBanner` (a refusal in plain words, never a traceback),
+  :class:`Progress`, :class:`ConfirmOutgoing` (the check before a file leaves: names the
+  recipient and the record count, REQUIREMENTS §6), :func:`html_table`,
+  :func:`bar_chart_svg`, and :class:`App`, the base every app derives from.
+
+The sepal_ui pattern: an app holds a *model* of traitlets, its views observe the
+model, and its handlers call ``workbench`` service functions and write what comes back
+into the model.  Nothing here opens the database or logs personal data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, ClassVar, TypeVar
+
+import ipywidgets as w
+import traitlets as t
+
+from workbench.clock import JST
+from workbench.errors import SessionExpired, WorkbenchError
+from workbench.media import RECIPIENTS
+from workbench.workspace import Session
+
+__all__ = [
+    "MESSAGES",
+    "App",
+    "ConfirmOutgoing",
+    "ErrorBanner",
+    "Progress",
+    "bar_chart_svg",
+    "esc",
+    "fmt_datetime",
+    "html_table",
+    "label",
+    "num",
+    "set_language",
+    "tr",
+    "wareki",
+]
+
+R = TypeVar("R")
+
+# --------------------------------------------------------------------------- words
+
+#: key → (Japanese, English).  ``{name}`` placeholders are filled by :func:`tr`.
+MESSAGES: dict[str, tuple[str, str]] = {
+    "app_title": ("都営住宅 マイナンバー管理ワークベンチ", "Public-housing My Number workbench"),
+    "user_id": ("ユーザーID", "User ID"),
+    "password": ("パスワード", "Password"),
+    "totp": ("ワンタイムコード", "One-time code"),
+    "login": ("ログイン", "Log in"),
+    "logout": ("ログアウト", "Log out"),
+    "logged_out": ("ログアウトしました。", "You have logged out."),
+    "logged_in_as": ("{user} さん（{roles}）がログイン中", "Logged in as {user} ({roles})"),
+    "menu": ("業務メニュー", "Menu"),
+    "no_apps": ("この役割で使える画面はありません。", "No screens are available for your roles."),
+    "fill_all": ("ユーザーID・パスワード・ワンタイムコードをすべて入力してください。",
+                 "Enter your user ID, password and one-time code."),
+    "no_workspace": ("ワークスペースが設定されていません（WORKBENCH_WORKSPACE）。運用担当に連絡してください。",
+                     "No workspace is configured (WORKBENCH_WORKSPACE); contact operations."),
+    "unexpected": ("予期しないエラーが発生しました。操作は完了していない可能性があります。運用担当に連絡してください。",
+                   "An unexpected error occurred; the operation may not have completed. Contact operations."),
+    "working": ("処理中です…", "Working…"),
+    "done": ("完了しました。", "Done."),
+    "back": ("メニューに戻る", "Back to menu"),
+    # apps
+    "app_admin": ("ユーザー管理", "Users and roles"),
+    "app_approvals": ("承認待ち一覧", "Approvals"),
+    "app_audit": ("操作ログ監査", "Audit log"),
+    "app_person": ("個人の照会", "One person"),
+    "app_registration": ("対象者取込・番号登録", "Targets and registration"),
+    # confirm dialog
+    "confirm_title": ("送付前の確認", "Check before sending"),
+    "confirm_body": ("送付先「{recipient}」へ {count} 件を含むファイルを作成します。送付先と件数に誤りがないか確認してください。",
+                     "A file of {count} records will be made for {recipient_en}. Check the recipient and the count."),
+    "confirm_check": ("送付先と件数を確認しました", "I have checked the recipient and the count"),
+    "confirm_ok": ("作成する", "Create"),
+    "cancel": ("取消", "Cancel"),
+    "cancelled": ("取り消しました。ファイルは作成していません。", "Cancelled; no file was made."),
+    "records": ("{count} 件", "{count} records"),
+    "not_available": ("この機能はまだ利用できません（{what} が未実装です）。",
+                      "This function is not yet available ({what} is not implemented yet)."),
+}
+
+_LANG = "ja"
+
+
+def set_language(lang: str) -> None:
+    """``"ja"`` (default) or ``"en"`` for :func:`tr`."""
+    global _LANG
+    if lang not in ("ja", "en"):
+        raise ValueError(lang)
+    _LANG = lang
+
+
+def tr(key: str, lang: str | None = None, **fmt: Any) -> str:
+    """The message ``key`` in the current language, placeholders filled."""
+    ja, en = MESSAGES[key]
+    text = en if (lang or _LANG) == "en" else ja
+    return text.format(**fmt) if fmt else text
+
+
+def label(key: str, **fmt: Any) -> str:
+    """Japanese first, English after a slash: for buttons and field labels."""
+    return f"{tr(key, 'ja', **fmt)} / {tr(key, 'en', **fmt)}"
+
+
+def esc(value: Any) -> str:
+    return html.escape("" if value is None else str(value))
+
+
+# --------------------------------------------------------------------------- numbers and dates
+
+
+def num(value: int | float | None) -> str:
+    """``12345`` → ``12,345``; ``None`` → ``-``."""
+    if value is None:
+        return "-"
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:,.1f}"
+    return f"{int(value):,}"
+
+
+#: (era, first day), newest first.
+ERAS: tuple[tuple[str, dt.date], ...] = (
+    ("令和", dt.date(2019, 5, 1)),
+    ("平成", dt.date(1989, 1, 8)),
+    ("昭和", dt.date(1926, 12, 25)),
+    ("大正", dt.date(1912, 7, 30)),
+    ("明治", dt.date(1868, 1, 25)),
+)
+
+
+def wareki(value: dt.date | dt.datetime | None, *, gregorian: bool = True) -> str:
+    """``2026-06-01`` → ``令和8年6月1日（2026-06-01）``; year 1 is 元年."""
+    if value is None:
+        return "-"
+    if isinstance(value, dt.datetime):
+        value = (value.astimezone(JST) if value.tzinfo else value).date()
+    for era, start in ERAS:
+        if value >= start:
+            year = value.year - start.year + 1
+            text = f"{era}{'元' if year == 1 else year}年{value.month}月{value.day}日"
+            return f"{text}（{value.isoformat()}）" if gregorian else text
+    return value.isoformat()
+
+
+def fmt_datetime(value: dt.datetime | str | None) -> str:
+    """A moment in JST: ``令和8年6月1日（2026-06-01） 10:00``."""
+    if value is None:
+        return "-"
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    local = value.astimezone(JST)
+    return f"{wareki(local)} {local:%H:%M}"
+
+
+# --------------------------------------------------------------------------- components
+
+
+class ErrorBanner(w.HTML):
+    """One line of status: a refusal in plain words (Japanese, then English), or a notice."""
+
+    kind = t.Unicode("")  # "", "error", "info", "success"
+    code = t.Unicode("")
+
+    _STYLE: ClassVar[dict[str, str]] = {
+        "error": "background:#fdecea;border-left:4px solid #c62828;color:#611a15",
+        "info": "background:#e8f1fb;border-left:4px solid #1565c0;color:#0d3c61",
+        "success": "background:#edf7ed;border-left:4px solid #2e7d32;color:#1e4620",
+    }
+
+    def _set(self, kind: str, ja: str, en: str = "", code: str = "") -> None:
+        self.kind, self.code = kind, code
+        en_html = f'<div style="font-size:90%;opacity:.8">{esc(en)}</div>' if en and en != ja else ""
+        self.value = (
+            f'<div class="wb-banner wb-{kind}" role="alert" style="{self._STYLE[kind]};padding:8px 12px;margin:4px 0">'
+            f"<div>{esc(ja)}</div>{en_html}</div>"
+        )
+
+    def error(self, exc: WorkbenchError) -> None:
+        self._set("error", exc.message_ja, exc.message_en, exc.code)
+
+    def unexpected(self) -> None:
+        ja, en = MESSAGES["unexpected"]
+        self._set("error", ja, en, "unexpected")
+
+    def info(self, ja: str, en: str = "") -> None:
+        self._set("info", ja, en)
+
+    def success(self, ja: str, en: str = "") -> None:
+        self._set("success", ja, en)
+
+    def clear(self) -> None:
+        self.kind, self.code, self.value = "", "", ""
+
+    @property
+    def text(self) -> str:
+        """The words shown, without markup (for tests and screen readers)."""
+        import re
+
+        return html.unescape(re.sub(r"<[^>]+>", " ", self.value)).strip()
+
+
+class Progress(w.VBox):
+    """A progress bar with a caption: ``with progress.run(total) as step: step(n)``."""
+
+    def __init__(self) -> None:
+        self.bar = w.IntProgress(value=0, min=0, max=1, layout=w.Layout(width="100%"))
+        self.caption = w.Label("")
+        super().__init__([self.bar, self.caption], layout=w.Layout(display="none"))
+
+    @contextmanager
+    def run(self, total: int, caption: str | None = None) -> Iterator[Callable[[int], None]]:
+        self.bar.max = max(total, 1)
+        self.bar.value = 0
+        self.bar.bar_style = ""
+        text = caption or tr("working")
+        self.caption.value = text
+        self.layout.display = "flex"
+
+        def step(done: int) -> None:
+            self.bar.value = min(done, self.bar.max)
+            self.caption.value = f"{text} {num(done)} / {num(total)}"
+
+        try:
+            yield step
+            self.bar.value = self.bar.max
+            self.bar.bar_style = "success"
+            self.caption.value = tr("done")
+        finally:
+            self.layout.display = "none" if self.bar.bar_style != "success" else "flex"
+
+
+class ConfirmOutgoing(w.VBox):
+    """The check before a file with personal data leaves (REQUIREMENTS §6).
+
+    Names the recipient (in Japanese and English) and the record count; the create
+    button stays disabled until the person ticks that both were checked.
+    """
+
+    def __init__(self, recipient: str, count: int, on_confirm: Callable[[], None],
+                 on_cancel: Callable[[], None] | None = None, detail: str = "") -> None:
+        ja_name, en_name = RECIPIENTS.get(recipient, (recipient, recipient))
+        self.recipient = recipient
+        self.count = count
+        self.summary = w.HTML(
+            f'<div class="wb-confirm" style="border:2px solid #e65100;padding:8px 12px">'
+            f"<b>{esc(tr('confirm_title'))}</b><br>"
+            f"送付先 / recipient: <b>{esc(ja_name)}</b>（{esc(en_name)}）<br>"
+            f"件数 / records: <b>{num(count)}</b> 件<br>"
+            f"{esc(tr('confirm_body', recipient=ja_name, count=num(count)))}"
+            f"{'<br>' + esc(detail) if detail else ''}</div>"
+        )
+        self.check = w.Checkbox(value=False, description=label("confirm_check"), indent=False,
+                                layout=w.Layout(width="auto"))
+        self.ok = w.Button(description=tr("confirm_ok"), button_style="warning", disabled=True, icon="check")
+        self.cancel = w.Button(description=tr("cancel"), icon="times")
+        self._on_confirm, self._on_cancel = on_confirm, on_cancel
+        self.check.observe(lambda change: setattr(self.ok, "disabled", not change["new"]), "value")
+        self.ok.on_click(lambda _b: self._confirm())
+        self.cancel.on_click(lambda _b: self._cancelled())
+        super().__init__([self.summary, self.check, w.HBox([self.ok, self.cancel])])
+
+    def _confirm(self) -> None:
+        if not self.check.value:
+            return
+        self.ok.disabled = True
+        self._on_confirm()
+
+    def _cancelled(self) -> None:
+        self.ok.disabled = True
+        if self._on_cancel:
+            self._on_cancel()
+
+
+def html_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, numeric: Iterable[int] = (),
+               empty: str = "該当するものはありません / none") -> str:
+    """An escaped HTML table; numeric columns are right-aligned with separators."""
+    right = set(numeric)
+    head = "".join(f'<th style="text-align:left;padding:2px 8px;border-bottom:1px solid #999">{esc(c)}</th>'
+                   for c in columns)
+    body = []
+    for row in rows:
+        cells = []
+        for i, v in enumerate(row):
+            if i in right:
+                cells.append(f'<td style="text-align:right;padding:2px 8px">{num(v) if isinstance(v, (int, float)) else esc(v)}</td>')
+            else:
+                cells.append(f'<td style="padding:2px 8px">{esc(v)}</td>')
+        body.append(f"<tr>{''.join(cells)}</tr>")
+    if not body:
+        return f'<div class="wb-empty">{esc(empty)}</div>'
+    return f'<table class="wb-table" style="border-collapse:collapse"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+
+
+def bar_chart_svg(data: Sequence[tuple[str, int | float]], *, title: str = "", width: int = 640,
+                  bar_height: int = 18, color: str = "#1565c0") -> str:
+    """A horizontal bar chart as inline SVG (no plotting library needed)."""
+    if not data:
+        return f'<div class="wb-empty">{esc(title)}: 該当なし / no data</div>'
+    label_w, value_w = 150, 80
+    plot_w = max(width - label_w - value_w, 50)
+    top = 24 if title else 4
+    height = top + len(data) * (bar_height + 4) + 4
+    peak = max(float(v) for _, v in data) or 1.0
+    parts = [f'<svg class="wb-chart" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'role="img" aria-label="{esc(title)}" style="font-family:sans-serif;font-size:12px">']
+    if title:
+        parts.append(f'<text x="0" y="16" font-weight="bold">{esc(title)}</text>')
+    for i, (name, value) in enumerate(data):
+        y = top + i * (bar_height + 4)
+        bar = plot_w * float(value) / peak
+        parts.append(f'<text x="{label_w - 6}" y="{y + bar_height - 5}" text-anchor="end">{esc(name)}</text>')
+        parts.append(f'<rect x="{label_w}" y="{y}" width="{bar:.1f}" height="{bar_height}" fill="{color}"/>')
+        parts.append(f'<text x="{label_w + bar + 4:.1f}" y="{y + bar_height - 5}">{num(value)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+# --------------------------------------------------------------------------- the app base
+
+
+class App(w.VBox):
+    """Base of every app: a session, a banner, and :meth:`call` for service calls.
+
+    ``call`` shows a :class:`~workbench.errors.WorkbenchError` in the banner in plain
+    words; on :class:`~workbench.errors.SessionExpired` it hands over to
+    ``on_expired`` (the login gate returns to its login screen).
+    """
+
+    title_key = "app_title"
+
+    def __init__(self, session: Session, *, on_expired: Callable[[SessionExpired], None] | None = None) -> None:
+        self.session = session
+        self.on_expired = on_expired
+        self.banner = ErrorBanner()
+        self.progress = Progress()
+        self.heading = w.HTML(f"<h3 style='margin:4px 0'>{esc(tr(self.title_key, 'ja'))} "
+                              f"<small style='color:#666'>{esc(tr(self.title_key, 'en'))}</small></h3>")
+        super().__init__([self.heading, self.banner, self.progress, *self.build()])
+
+    def build(self) -> list[w.Widget]:
+        """The app's views, below its heading and banner."""
+        return []
+
+    def call(self, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R | None:
+        """Run one service function for this session; ``None`` if it was refused."""
+        try:
+            result = fn(self.session, *args, **kwargs)
+        except SessionExpired as exc:
+            self.banner.error(exc)
+            if self.on_expired is not None:
+                self.on_expired(exc)
+            return None
+        except WorkbenchError as exc:
+            self.banner.error(exc)
+            return None
+        except Exception:  # never a traceback on a staff screen
+            import logging
+
+            # The type only: an exception's text may quote personal data.
+            exc_type = type(sys.exc_info()[1]).__name__
+            logging.getLogger(__name__).error("unexpected %s in %s", exc_type, getattr(fn, "__name__", "service"))
+            self.banner.unexpected()
+            return None
+        return result
