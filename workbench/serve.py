@@ -24,6 +24,9 @@ def voila_command(port: int, *, notebooks: Path = NOTEBOOKS) -> list[str]:
         "--Voila.ip=127.0.0.1",
         "--show_tracebacks=False",
         "--VoilaConfiguration.file_allowlist=[]",
+        # A kernel per notebook is started ahead of the request, so the login screen is
+        # usable at once; it holds no session until someone logs in.
+        "--preheat_kernel=True",
         "--MappingKernelManager.cull_idle_timeout=1800",
         "--MappingKernelManager.cull_interval=300",
         f"--Voila.tornado_settings={{'websocket_max_message_size': {MAX_MESSAGE_BYTES}}}",
