@@ -38,7 +38,8 @@ def voila_command(port: int, *, notebooks: Path = NOTEBOOKS) -> list[str]:
 def serve(workspace: Path, *, port: int = 8866) -> None:
     """Run Voila in the foreground with the workspace named for every kernel."""
     env = dict(os.environ, WORKBENCH_WORKSPACE=str(workspace.resolve()))
-    print(f"ダッシュボード / dashboards: http://127.0.0.1:{port}/", flush=True)
+    print(f"ダッシュボード / dashboards: http://127.0.0.1:{port}/voila/render/index.ipynb", flush=True)
+    print("ログイン / log in: see README.md, 'Logging in to the demo'", flush=True)
     try:
         subprocess.run(voila_command(port), env=env, check=False)
     except KeyboardInterrupt:
