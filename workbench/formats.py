@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from .errors import InvalidInput
@@ -280,6 +281,63 @@ LAYOUTS: dict[str, Layout] = {
 }
 
 
+# -- query layouts (⑧⑨ procedures, F3/F5 Juki-net; the fixed-width F2/F4 files are in query_files) --
+HOUSING_PROCEDURES = _layout(
+    "housing_procedures", 1,
+    """届出・申請された手続（都住システム抽出, 別添1 ⑧⑨）: 手続 1 件 × 対象者 1 人で 1 行。
+    同じ申請番号の行は手続コード・年度・届出日・申請者が一致していること。
+
+    | column | 項目 | 値 |
+    |---|---|---|
+    | procedure_id | 申請番号 | 都住システムの受付番号（英数字とハイフン 30 文字以内） |
+    | procedure_code | 手続コード | P1〜P6（query_rules.json） |
+    | fiscal_year | 年度 | 西暦 4 桁 |
+    | filed_on | 届出日 | YYYY-MM-DD または YYYYMMDD または YYYY/MM/DD |
+    | applicant_id | 申請者宛名番号 | 対象者リストの宛名番号 |
+    | person_id | 対象者宛名番号 | 手続の対象となる世帯員（申請者本人を含む） |
+    | consent | 情報照会同意 | Y / N（同意 / 不同意。1/0, 有/無 も可） |
+    """,
+    ("procedure_id", "申請番号"), ("procedure_code", "手続コード"), ("fiscal_year", "年度"), ("filed_on", "届出日"),
+    ("applicant_id", "申請者宛名番号"), ("person_id", "対象者宛名番号"), ("consent", "情報照会同意"),
+)
+
+JUKI_REQUEST = _layout(
+    "juki_request", 1,
+    """住基ネット 本人確認情報照会（個人番号による照会, F3 ⑮⑯）: 照会 1 件 1 行。必要最小限の項目のみ（C14）。
+
+    | column | 項目 | 値 |
+    |---|---|---|
+    | request_id | 照会依頼番号 | 一意。回答にそのまま返される（C10） |
+    | individual_number | 個人番号 | 12 桁 |
+    | requested_on | 照会基準日 | YYYY-MM-DD |
+    """,
+    ("request_id", "照会依頼番号"), ("individual_number", "個人番号"), ("requested_on", "照会基準日"),
+)
+
+JUKI_ANSWER = _layout(
+    "juki_answer", 1,
+    """住基ネット 本人確認情報照会の回答（F5 ⑰）: 回答 1 件 1 行。
+
+    | column | 項目 | 値 |
+    |---|---|---|
+    | request_id | 照会依頼番号 | 照会ファイルの request_id（C10） |
+    | result_code | 処理結果 | 00=該当あり, 10=該当なし, 90=エラー |
+    | name | 氏名 | 現在の氏名（00 のときのみ） |
+    | kana | 氏名カナ | |
+    | sex | 性別 | 1/2/9 |
+    | birth_date | 生年月日 | YYYY-MM-DD |
+    | address | 住所 | 現住所（消除者は最終住所） |
+    | deceased | 死亡 | 1=死亡により消除, 0=それ以外 |
+    | answered_at | 回答日時 | 任意。ISO 8601 |
+    """,
+    ("request_id", "照会依頼番号"), ("result_code", "処理結果"), ("name", "氏名"), ("kana", "氏名カナ"),
+    ("sex", "性別"), ("birth_date", "生年月日"), ("address", "住所"), ("deceased", "死亡"),
+    ("answered_at", "回答日時", False),
+)
+
+LAYOUTS.update({lay.name: lay for lay in (HOUSING_PROCEDURES, JUKI_REQUEST, JUKI_ANSWER)})
+
+
 def get_layout(layout: Layout | str) -> Layout:
     """The layout itself, or the registered one of that name."""
     if isinstance(layout, Layout):
@@ -483,6 +541,8 @@ def read_table(data: bytes, layout: Layout | str) -> Table:
                 "引用符で囲まれていないカンマや項目の欠落がないか確認してください。",
                 reason="field_count", line=line, expected=len(names), found=got, bad_lines=len(bad),
             )
+        if not slow_lines:
+            raise _no_records()
         if arrow is None:  # pragma: no cover - the reader failed for a reason csv accepts
             raise _refuse("The file cannot be read as CSV.", "ファイルを CSV として読めません。", reason="unreadable")
         lines = np.asarray(slow_lines, dtype=np.int64)
@@ -532,8 +592,11 @@ def write_table(frame: pd.DataFrame, layout: Layout | str, *, encoding: str = "u
         else:
             cols[name] = pa.array([""] * len(frame), type=pa.string())
     table = pa.table(cols)
+    # Quote only when some value needs it (Arrow's "needed" quotes every string value).
+    special = any(pc.any(pc.match_substring_regex(table[n], r'[,"\r\n]')).as_py() for n in lay.names if len(table))
     sink = io.BytesIO()
-    pacsv.write_csv(table, sink, write_options=pacsv.WriteOptions(eol="\r\n", quoting_header="none"))
+    pacsv.write_csv(table, sink, write_options=pacsv.WriteOptions(
+        eol="\r\n", quoting_header="none", quoting_style="needed" if special else "none"))
     body = sink.getvalue()
     if encoding == "utf-8":
         return body

@@ -1,0 +1,108 @@
+"""F0b: collection list export — preview, second-person approval bound to parameters and population, package (C9)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from workbench import approvals, collection, demo, transfer
+from workbench.errors import ApprovalError, InvalidInput, PermissionDenied
+from workbench.formats import read_table
+from workbench.media import recipient_key
+from workbench.simulate.world import generate_world
+
+
+@pytest.fixture
+def loaded(world):  # type: ignore[no-untyped-def]
+    pop = generate_world(400, seed=11)
+    reg = np.zeros(len(pop.persons), dtype=bool)
+    reg[::2] = True
+    demo.load_world(world.ws, pop.persons, pop.households, registered=reg)
+    return world, pop, reg
+
+
+def _approve(world, approval_id: str) -> None:  # type: ignore[no-untyped-def]
+    approvals.decide(world.login("approver"), approval_id, approve=True)
+
+
+def test_preview_counts_without_personal_data(loaded) -> None:  # type: ignore[no-untyped-def]
+    world, pop, reg = loaded
+    s = world.login("registrar")
+    p = collection.preview_collection(s)
+    assert p.total == int((~reg).sum())
+    assert sum(p.by_ward.values()) == p.total and sum(p.by_status.values()) == p.total
+    text = json.dumps(p.to_dict(), ensure_ascii=False)
+    assert not any(name in text for name in pop.persons["name"].head(50))
+    ward = max(p.by_ward, key=lambda k: p.by_ward[k])
+    q = collection.preview_collection(s, wards=[ward], status="入居者")
+    assert set(q.by_ward) == {ward} and set(q.by_status) <= {"resident"}
+    with pytest.raises(InvalidInput):
+        collection.preview_collection(s, wards=["12x"])
+    with pytest.raises(InvalidInput):
+        collection.preview_collection(s, status=["tenant"])
+
+
+def test_export_needs_approval_bound_to_parameters(loaded, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    world, pop, reg = loaded
+    s = world.login("registrar")
+    wards = sorted(collection.preview_collection(s).by_ward)[:3]
+    with pytest.raises(ApprovalError):
+        collection.export_collection(s, approval_id=None, wards=wards)
+    a = collection.request_collection_export(s, wards=wards, status=["resident", "applicant"])
+    assert a.summary["count"] > 0
+    with pytest.raises(ApprovalError):  # not yet approved
+        collection.export_collection(s, approval_id=a.approval_id, wards=wards, status=["resident", "applicant"])
+    with pytest.raises(PermissionDenied):  # the registrar cannot approve at all
+        approvals.decide(s, a.approval_id, approve=True)
+    _approve(world, a.approval_id)
+    with pytest.raises(ApprovalError) as info:  # other wards than approved
+        collection.export_collection(s, approval_id=a.approval_id, wards=wards[:1], status=["resident", "applicant"])
+    assert info.value.details["reason"] == "params_mismatch"
+    # order and duplicates do not matter: parameters are canonical
+    result = collection.export_collection(s, approval_id=a.approval_id, wards=[*reversed(wards), wards[0]],
+                                          status=["applicant", "resident"])
+    assert result.record_count == a.summary["count"]
+    assert result.ledger_entry.kind == "collection_list" and result.ledger_entry.recipient == "collection_contractor"
+    assert result.ledger_entry.approval_id == a.approval_id and result.path.exists()
+    with pytest.raises(ApprovalError):  # used once only
+        collection.export_collection(s, approval_id=a.approval_id, wards=wards, status=["resident", "applicant"])
+    # the contractor opens it with its key: the list, with no number
+    key, _ = recipient_key(world.ws, "collection_contractor")
+    package = transfer.read_package(result.path, key=key)
+    table = read_table(package.members[collection.MEMBER_NAME], "collection_list")
+    assert table.encoding == "utf-8-sig" and table.rows == result.record_count
+    owed = set(pop.persons.loc[~reg, "person_id"])
+    assert set(table.frame["person_id"]) <= owed
+    assert not set(table.frame.columns) & {"individual_number", "phone"}
+    numbers = set(pop.persons["individual_number"])
+    assert not any(n.encode() in package.members[collection.MEMBER_NAME] for n in list(numbers)[:200])
+    with world.ws.transaction("t", "t") as con:
+        assert con.execute("SELECT count(*) FROM collection_export_members").fetchone()[0] == result.record_count
+        ops = con.execute("SELECT operation, outcome, params FROM audit_log WHERE operation LIKE 'collection.%' ORDER BY seq").fetchall()
+    assert ("collection.export_collection", "ok") in [(o, r) for o, r, _ in ops]
+    assert all(pop.persons["name"].iloc[0] not in p for _, _, p in ops)
+
+
+def test_changed_population_invalidates_approval(loaded) -> None:  # type: ignore[no-untyped-def]
+    world, _pop, _reg = loaded
+    s = world.login("registrar")
+    a = collection.request_collection_export(s)
+    _approve(world, a.approval_id)
+    # someone registers a number meanwhile
+    with world.ws.transaction("t", "t") as con:
+        con.execute("INSERT INTO person_numbers SELECT person_id, 'x'::BLOB, 'y'::BLOB, 1, 'test', now(), 't'"
+                    " FROM persons WHERE person_id NOT IN (SELECT person_id FROM person_numbers) LIMIT 1")
+    with pytest.raises(ApprovalError) as info:
+        collection.export_collection(s, approval_id=a.approval_id)
+    assert info.value.details["reason"] == "population_changed"
+
+
+def test_nothing_to_export_and_permission(world) -> None:  # type: ignore[no-untyped-def]
+    s = world.login("registrar")
+    with pytest.raises(InvalidInput) as info:
+        collection.request_collection_export(s)
+    assert info.value.details["reason"] == "nothing_to_export"
+    with pytest.raises(PermissionDenied):
+        collection.preview_collection(world.login("analyst"))
