@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workbench import demo, integrated, transfer
-from workbench.errors import InvalidInput, PackageError, PermissionDenied
+from workbench import approvals, demo, integrated, transfer
+from workbench.errors import ApprovalError, InvalidInput, PackageError, PermissionDenied
 from workbench.formats import read_table, write_table
 from workbench.media import recipient_key
 from workbench.simulate import linkage
@@ -30,10 +30,30 @@ def _rows(world, sql: str) -> list[tuple]:  # type: ignore[no-untyped-def]
         return con.execute(sql).fetchall()
 
 
+def _approved_request(world, session):  # type: ignore[no-untyped-def]
+    """Request, approve as the approver, then create (F1b needs a second person)."""
+    approval = integrated.request_integrated_request(session)
+    approvals.decide(world.login("approver"), approval.approval_id, approve=True)
+    return integrated.create_integrated_request(session, approval_id=approval.approval_id)
+
+
+def test_request_needs_approval_bound_to_the_selection(loaded) -> None:  # type: ignore[no-untyped-def]
+    world, _pop, _reg = loaded
+    s = world.login("registrar")
+    assert integrated.preview_integrated_request(s)["count"] == 200
+    with pytest.raises(ApprovalError):
+        integrated.create_integrated_request(s, approval_id=None)
+    approval = integrated.request_integrated_request(s)
+    with pytest.raises(ApprovalError):
+        integrated.create_integrated_request(s, approval_id=approval.approval_id)  # not yet approved
+    approvals.decide(world.login("approver"), approval.approval_id, approve=True)
+    assert integrated.create_integrated_request(s, approval_id=approval.approval_id).record_count == 200
+
+
 def test_request_answer_cycle(loaded, tmp_path) -> None:  # type: ignore[no-untyped-def]
     world, pop, _reg = loaded
     s = world.login("registrar")
-    req = integrated.create_integrated_request(s)
+    req = _approved_request(world, s)
     assert req.record_count == 200 and req.ledger_entry.kind == "integrated_request"
     assert req.ledger_entry.recipient == "linkage_server"
     key, _ = recipient_key(world.ws, "linkage_server")
@@ -59,7 +79,7 @@ def test_request_answer_cycle(loaded, tmp_path) -> None:  # type: ignore[no-unty
     again = integrated.import_integrated_answers(s, str(answer))
     assert again.already_imported and again.stored == 0
     # a new request asks again for the unanswered and not-found; old open requests are superseded
-    second = integrated.create_integrated_request(s)
+    second = _approved_request(world, s)
     assert second.record_count == summary.unanswered + summary.not_found
     assert second.extra["superseded"] == summary.unanswered
     # audit has counts only
@@ -72,7 +92,7 @@ def test_request_answer_cycle(loaded, tmp_path) -> None:  # type: ignore[no-unty
 def test_answer_problems_classified(loaded) -> None:  # type: ignore[no-untyped-def]
     world, _pop, _reg = loaded
     s = world.login("registrar")
-    req = integrated.create_integrated_request(s)
+    req = _approved_request(world, s)
     key, _ = recipient_key(world.ws, "linkage_server")
     frame = read_table(transfer.read_package(req.path, key=key).members[integrated.REQUEST_MEMBER], "integrated_request").frame
     r = frame["request_id"].tolist()
@@ -105,14 +125,14 @@ def test_refusals(loaded, tmp_path) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(InvalidInput) as info:
         integrated.import_integrated_answers(s, b"request_id,person_id\r\n")
     assert info.value.details["reason"] == "bad_header"
-    req = integrated.create_integrated_request(s)
+    req = _approved_request(world, s)
     with pytest.raises(PackageError):  # our own request package is not an answer
         integrated.import_integrated_answers(s, str(req.path))
     with pytest.raises(PermissionDenied):
-        integrated.create_integrated_request(world.login("query_operator"))
+        integrated.create_integrated_request(world.login("query_operator"), approval_id=None)
 
 
 def test_nothing_to_request(world) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(InvalidInput) as info:
-        integrated.create_integrated_request(world.login("registrar"))
+        integrated.request_integrated_request(world.login("registrar"))
     assert info.value.details["reason"] == "nothing_to_request"

@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import media
+from . import approvals, media
 from .collection import ExportResult
 from .errors import InvalidInput
 from .formats import read_table, write_table
@@ -109,24 +109,58 @@ class IntegratedImportSummary:
 
 
 # ----------------------------------------------------------------------------- requests
-@service(Permission.INTEGRATED_MANAGE)
-def create_integrated_request(unit: Unit) -> ExportResult:
-    """F1b ④: request integrated numbers for registered people who have none (C3, C9, C10)."""
-    con = unit.con
-    batch_id = "IB" + unit.now.strftime("%Y%m%d") + uuid.uuid4().hex[:6].upper()
-    rows = con.execute(
-        """SELECT p.person_id, n.number_ct, n.key_version, p.name, p.kana, p.sex,
-                  strftime(p.birth_date, '%Y-%m-%d') AS birth_date, p.address
-           FROM persons p JOIN person_numbers n USING (person_id)
-           WHERE NOT EXISTS (SELECT 1 FROM integrated_numbers i WHERE i.person_id = p.person_id)
-           ORDER BY p.person_id"""
-    ).df()
-    if rows.empty:
+APPROVAL_KIND = "integrated_request"
+
+_SELECTION = """FROM persons p JOIN person_numbers n USING (person_id)
+           WHERE NOT EXISTS (SELECT 1 FROM integrated_numbers i WHERE i.person_id = p.person_id)"""
+
+
+def _selection_params(unit: Unit) -> dict[str, Any]:
+    """What an approval is bound to: the count and a digest of exactly who is selected."""
+    count, digest = unit.con.execute(
+        f"SELECT count(*), coalesce(sha256(string_agg(p.person_id, ',' ORDER BY p.person_id)), '') {_SELECTION}"
+    ).fetchone()  # type: ignore[misc]
+    if count == 0:
         raise InvalidInput(
             "Everyone with a registered number already has an integrated number; there is nothing to request.",
             "個人番号登録済みの全員に団体内統合利用番号があります。依頼するものはありません。",
             reason="nothing_to_request",
         )
+    return {"count": int(count), "selection": digest}
+
+
+@service(Permission.INTEGRATED_MANAGE)
+def preview_integrated_request(unit: Unit) -> dict[str, Any]:
+    """F1b step 1: how many registered people have no integrated number yet."""
+    params = _selection_params(unit)
+    unit.note(count=params["count"])
+    return {"count": params["count"], "recipient": "linkage_server"}
+
+
+@service(Permission.INTEGRATED_MANAGE)
+def request_integrated_request(unit: Unit) -> approvals.Approval:
+    """F1b step 2: the request file carries Individual Numbers, so a second person approves
+    exactly this selection (REQUIREMENTS §6)."""
+    params = _selection_params(unit)
+    unit.note(count=params["count"])
+    return approvals.request(unit, APPROVAL_KIND, params, {"count": params["count"], "recipient": "linkage_server"})
+
+
+@service(Permission.INTEGRATED_MANAGE)
+def create_integrated_request(unit: Unit, *, approval_id: str | None) -> ExportResult:
+    """F1b ④: request integrated numbers for registered people who have none (C3, C9, C10).
+
+    Refused unless ``approval_id`` approves this very selection: if anyone was registered
+    or answered since, the digest differs and a new approval is needed."""
+    con = unit.con
+    approvals.consume(unit, approval_id, APPROVAL_KIND, _selection_params(unit))
+    batch_id = "IB" + unit.now.strftime("%Y%m%d") + uuid.uuid4().hex[:6].upper()
+    rows = con.execute(
+        f"""SELECT p.person_id, n.number_ct, n.key_version, p.name, p.kana, p.sex,
+                  strftime(p.birth_date, '%Y-%m-%d') AS birth_date, p.address
+           {_SELECTION}
+           ORDER BY p.person_id"""
+    ).df()
     numbers = np.empty(len(rows), dtype=object)
     ids = rows["person_id"].astype(str).to_numpy(dtype=object)
     versions = rows["key_version"].to_numpy()
@@ -157,12 +191,12 @@ def create_integrated_request(unit: Unit) -> ExportResult:
     con.unregister("_ir_new")
     entry, path = media.write_outgoing(
         unit, kind=REQUEST_KIND, recipient="linkage_server", members=[(REQUEST_MEMBER, body)],
-        record_count=len(staged), approval_id=None,
+        record_count=len(staged), approval_id=approval_id,
     )
     con.execute("INSERT INTO integrated_batches VALUES (?, ?, ?, ?, ?, ?)",
                 [batch_id, entry.entry_id, entry.package_id, len(staged), unit.now, unit.user_id])
     unit.note(target=batch_id, requests=len(staged), superseded=len(superseded))
-    return ExportResult(entry, path, len(staged), None, {"batch_id": batch_id, "superseded": len(superseded)})
+    return ExportResult(entry, path, len(staged), approval_id, {"batch_id": batch_id, "superseded": len(superseded)})
 
 
 # ------------------------------------------------------------------------------ answers

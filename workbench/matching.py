@@ -86,10 +86,11 @@ _ERA_ALIASES: dict[str, str] = {
     "平": "平成", "H": "平成", "令": "令和", "R": "令和", **{k: k for k in ERAS},
 }
 
-_HIRAGANA_TO_KATAKANA = {c: c + 0x60 for c in range(0x3041, 0x3097)} | {0x309D: 0x30FD, 0x309E: 0x30FE}
+_HIRAGANA_TO_KATAKANA: dict[int, int | str] = {c: c + 0x60 for c in range(0x3041, 0x3097)}
+_HIRAGANA_TO_KATAKANA.update({0x309D: 0x30FD, 0x309E: 0x30FE})
 _SPACES_RE = re.compile(r"[\s\u3000・･]+")
-_NAME_TABLE = str.maketrans({**_HIRAGANA_TO_KATAKANA, **{ord(k): v for k, v in VARIANT_KANJI.items()}})
-_KANA_TABLE = str.maketrans({**_HIRAGANA_TO_KATAKANA, **{ord(k): v for k, v in KANA_FOLD.items()}})
+_NAME_TABLE: dict[int, int | str] = {**_HIRAGANA_TO_KATAKANA, **{ord(k): v for k, v in VARIANT_KANJI.items()}}
+_KANA_TABLE: dict[int, int | str] = {**_HIRAGANA_TO_KATAKANA, **{ord(k): v for k, v in KANA_FOLD.items()}}
 
 
 def _map_unique(values: Any, fn: Callable[[str], Any], *, dtype: Any = "object") -> pd.Series:
