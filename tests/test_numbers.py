@@ -481,3 +481,11 @@ def test_blind_index(key: bytes) -> None:
     assert repr(index) == "BlindIndex(<key hidden>)"
     with pytest.raises(KeyringError):
         BlindIndex(b"")
+
+
+def test_series_backed_by_a_multi_chunk_arrow_array() -> None:
+    """What formats.read_table returns for a large file: the column has several chunks."""
+    good = generate_numbers(6, np.random.default_rng(7)).tolist()
+    chunked = pa.chunked_array([pa.array(good[:3]), pa.array(good[3:])])
+    series = pd.Series(pd.arrays.ArrowExtensionArray(chunked))
+    assert validate_numbers(series).ok.all()

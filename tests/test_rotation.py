@@ -45,3 +45,15 @@ def test_repair_finds_the_version_after_a_crash(world: World) -> None:
     ring.database_version = ring.add_version()  # keyring says v2, file is still v1
     ring.save(world.ws.key_source)
     assert rotation.repair(world.ws) == 1
+
+
+def test_every_encrypted_number_column_is_rotated(world: World) -> None:
+    """Any BLOB column named like a number ciphertext must be listed for rotation."""
+    with world.ws.transaction("test.schema", "test") as con:
+        found = {
+            (t, c) for t, c in con.execute(
+                "SELECT table_name, column_name FROM information_schema.columns"
+                " WHERE data_type = 'BLOB' AND column_name LIKE '%number_ct%'"
+            ).fetchall()
+        }
+    assert found == {(col.table, col.ciphertext) for col in rotation.ENCRYPTED_NUMBERS}

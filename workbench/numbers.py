@@ -208,10 +208,11 @@ def _to_arrow(values: NumberInput) -> tuple[pa.Array, np.ndarray | None]:
             "Pass a batch (list, array, Series) of values; for one value use normalize_number",
             "値の一括（リスト・配列・Series）を渡してください。1件だけなら normalize_number を使います",
         )
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
     if isinstance(values, pd.Series) and values.dtype != object:
         values = pa.array(values, from_pandas=True)
+    if isinstance(values, pa.ChunkedArray):
+        # A large file is read in blocks: its columns are multi-chunk Arrow arrays.
+        values = values.combine_chunks()
     elif isinstance(values, np.ndarray):
         if values.ndim != 1:
             raise InvalidInput(

@@ -47,35 +47,59 @@ class RotationReport:
         return dict(self.__dict__)
 
 
+@dataclass(frozen=True)
+class EncryptedNumbers:
+    """A table column holding Individual Numbers under the "numbers" key."""
+
+    table: str
+    row_key: str        # the column bound into the ciphertext's associated data
+    ciphertext: str = "number_ct"
+    blind_index: str = "number_index"
+    version: str = "key_version"
+
+
+#: Every place an Individual Number is stored.  A test fails if the schema gains another.
+ENCRYPTED_NUMBERS = (
+    EncryptedNumbers("person_numbers", "person_id"),
+    EncryptedNumbers("registration_reviews", "review_id"),
+)
+
+
+def _reencrypt_numbers(con: duckdb.DuckDBPyConnection, ring: Keyring, new: int, col: EncryptedNumbers) -> int:
+    rows = con.execute(
+        f"SELECT {col.row_key}, {col.ciphertext}, {col.version} FROM {col.table} ORDER BY {col.row_key}"
+    ).fetchall()
+    if not rows:
+        return 0
+    plain: list[str] = [""] * len(rows)
+    by_version: dict[int, list[int]] = {}
+    for i, row in enumerate(rows):
+        by_version.setdefault(int(row[2]), []).append(i)
+    for v, idx in by_version.items():
+        old = NumberCipher(ring.key("numbers", v), v)
+        clear = old.decrypt_many([rows[i][1] for i in idx], [rows[i][0] for i in idx],
+                                 table=col.table, column=col.ciphertext)
+        for i, c in zip(idx, clear, strict=True):
+            plain[i] = c
+    ids = [r[0] for r in rows]
+    cts = NumberCipher(ring.key("numbers", new), new).encrypt_many(plain, ids, table=col.table, column=col.ciphertext)
+    idxs = BlindIndex(ring.key("blind_index", new)).digest_many(plain)
+    del plain
+    con.execute("CREATE OR REPLACE TEMP TABLE rekey (k VARCHAR, ct BLOB, bi BLOB)")
+    con.executemany("INSERT INTO rekey VALUES (?, ?, ?)", list(zip(ids, cts, idxs, strict=True)))
+    # Two steps, because a blind index may be UNIQUE and old and new values could collide mid-update.
+    con.execute(f"UPDATE {col.table} SET {col.blind_index} = ('tmp:' || {col.row_key})::BLOB")
+    con.execute(
+        f"UPDATE {col.table} AS t SET {col.ciphertext} = r.ct, {col.blind_index} = r.bi, {col.version} = ?"
+        f" FROM rekey r WHERE t.{col.row_key} = r.k",
+        [new],
+    )
+    con.execute("DROP TABLE rekey")
+    return len(rows)
+
+
 def _reencrypt(con: duckdb.DuckDBPyConnection, ring: Keyring, new: int, totp_cipher: Any) -> tuple[int, int]:
-    rows = con.execute("SELECT person_id, number_ct, key_version FROM person_numbers ORDER BY person_id").fetchall()
-    new_cipher = NumberCipher(ring.key("numbers", new), new)
-    new_index = BlindIndex(ring.key("blind_index", new))
-    if rows:
-        by_version: dict[int, list[int]] = {}
-        for i, (_, _, v) in enumerate(rows):
-            by_version.setdefault(int(v), []).append(i)
-        plain: list[str] = [""] * len(rows)
-        for v, idx in by_version.items():
-            old = NumberCipher(ring.key("numbers", v), v)
-            clear = old.decrypt_many([rows[i][1] for i in idx], [rows[i][0] for i in idx],
-                                     table="person_numbers", column="number_ct")
-            for i, c in zip(idx, clear, strict=True):
-                plain[i] = c
-        ids = [r[0] for r in rows]
-        cts = new_cipher.encrypt_many(plain, ids, table="person_numbers", column="number_ct")
-        idxs = new_index.digest_many(plain)
-        del plain
-        con.execute("CREATE TEMP TABLE rekey (person_id VARCHAR, ct BLOB, bi BLOB)")
-        con.executemany("INSERT INTO rekey VALUES (?, ?, ?)", list(zip(ids, cts, idxs, strict=True)))
-        # Two steps, because the blind index is UNIQUE and old and new values may collide mid-update.
-        con.execute("UPDATE person_numbers SET number_index = ('tmp:' || person_id)::BLOB")
-        con.execute(
-            "UPDATE person_numbers AS p SET number_ct = r.ct, number_index = r.bi, key_version = ?"
-            " FROM rekey r WHERE p.person_id = r.person_id",
-            [new],
-        )
-        con.execute("DROP TABLE rekey")
+    numbers = sum(_reencrypt_numbers(con, ring, new, col) for col in ENCRYPTED_NUMBERS)
     users = con.execute("SELECT user_id, totp_secret, totp_key_version FROM users").fetchall()
     for user_id, ct, v in users:
         secret = totp_cipher(v).decrypt(ct, user_id, table="users", column="totp_secret")
@@ -83,7 +107,7 @@ def _reencrypt(con: duckdb.DuckDBPyConnection, ring: Keyring, new: int, totp_cip
             "UPDATE users SET totp_secret = ?, totp_key_version = ? WHERE user_id = ?",
             [totp_cipher(new).encrypt(secret, user_id, table="users", column="totp_secret"), new, user_id],
         )
-    return len(rows), len(users)
+    return numbers, len(users)
 
 
 def rotate(session: Session) -> RotationReport:
