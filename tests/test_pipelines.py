@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -65,3 +66,26 @@ def test_requester_needs_the_pipelines_permission(live) -> None:
         runs.run(login("bunseki"), "audit_check")
     with pytest.raises(InvalidInput):
         runs.run(login("kansa"), "audit_check", {"name": "山田"})
+
+
+def test_registration_cycle_from_files(tmp_path: Path) -> None:
+    from workbench.simulate import generate_world
+    from workbench.simulate.contractor import contractor_return
+    from workbench.simulate.housing import target_extract
+
+    ws = Workspace.init(tmp_path / "ws", scrypt_n=2**10)
+    uri = users.create_initial_user(ws, "touroku", "touroku", PASSWORD, ["registrar"]).otpauth_uri
+    secret = uri.split("secret=")[1].split("&")[0]
+    session = ws.login("touroku", PASSWORD, credentials.totp_code(secret, dt.datetime.now(dt.UTC)))
+    people = generate_world(300, seed=11)
+    (tmp_path / "targets.csv").write_bytes(target_extract(people, seed=1))
+    (tmp_path / "return.csv").write_bytes(contractor_return(people, seed=2, error_rate=0.1))
+    info = runs.run(session, "registration_cycle",
+                    {"targets_file": str(tmp_path / "targets.csv"), "return_file": str(tmp_path / "return.csv")})
+    assert info.status == "succeeded"
+    text = (ws.path / info.notebook).read_text("utf-8")
+    new = int(re.search(r"'new': (\d+)", text).group(1))  # type: ignore[union-attr]
+    assert new > 250 and "'registered'" in text
+    persons = people.persons
+    leaked = [v for v in [*persons["individual_number"], *persons["person_id"], *persons["name"]] if v in text]
+    assert not leaked, f"{len(leaked)} personal values in the executed notebook"

@@ -33,6 +33,7 @@ PIPELINE_DIR = Path(__file__).resolve().parent.parent / "pipelines"
 #: Pipeline name → the permission its requester must hold, and its allowed parameters.
 PIPELINES: dict[str, tuple[Permission, frozenset[str]]] = {
     "audit_check": (Permission.AUDIT_VERIFY, frozenset()),
+    "registration_cycle": (Permission.NUMBERS_REGISTER, frozenset({"targets_file", "return_file", "source"})),
 }
 
 TICKET_LIFETIME = dt.timedelta(minutes=30)
