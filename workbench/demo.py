@@ -18,7 +18,7 @@ from .errors import PermissionDenied
 from .numbers import BlindIndex, NumberCipher
 from .simulate import generate_world
 from .users import create_initial_user
-from .workspace import Workspace
+from .workspace import Session, Workspace
 
 __all__ = ["DEMO_PASSWORD", "DEMO_USERS", "build_demo", "current_code", "load_world"]
 
@@ -75,20 +75,51 @@ def load_world(ws: Workspace, persons: pd.DataFrame, households: pd.DataFrame, *
 
 
 def build_demo(path: Path, *, persons: int = 10_000, seed: int = 1, registered_share: float = 0.7) -> dict[str, Any]:
-    """Create a demo workspace at ``path`` and say how to log in."""
+    """Create a demo workspace at ``path`` through the real flows, and say how to log in.
+
+    The registrar imports the housing system's target list (F0), then registers the
+    numbers of ``registered_share`` of the people from a contractor return with the
+    usual mistakes and of a few more from a portal download (F1): the workspace shows
+    registrations, a review queue and return lists, every step audited.
+    """
+    from . import registration, targets
+    from .simulate.contractor import contractor_return
+    from .simulate.housing import target_extract
+    from .simulate.portal import portal_download
+
     ws = Workspace.init(path, demo=True)
     for user_id, roles in DEMO_USERS.items():
         create_initial_user(ws, user_id, f"デモ {user_id}", DEMO_PASSWORD, roles)
     world = generate_world(persons, seed=seed)
     rng = np.random.default_rng(seed)
-    registered = rng.random(len(world.persons)) < registered_share
-    counts = load_world(ws, world.persons, world.households, registered=registered)
+    living = world.persons[~world.persons["deceased"].to_numpy(dtype=bool)]
+    returned = living[rng.random(len(living)) < registered_share]
+    # Act as the demo registrar without logging in, so the registrar's current one-time
+    # code is still unused when a person tries the demo straight away.
+    session = Session(ws, "registrar", tuple(DEMO_USERS["registrar"]), ws.clock.now())
+    try:
+        imported = targets.import_targets(session, target_extract(world, seed=seed), file_name="demo-targets.csv")
+        contractor = registration.register(
+            session, contractor_return(world, persons=returned, seed=seed, error_rate=0.05),
+            source="contractor", file_name="demo-contractor-return.csv",
+        )
+        portal = registration.register(
+            session, portal_download(world, seed=seed + 1, persons=max(1, persons // 50)),
+            source="portal", file_name="demo-portal-download.csv",
+        )
+    finally:
+        session.logout()
     return {
         "workspace": str(ws.path),
-        **counts,
-        "users": {u: r for u, r in DEMO_USERS.items()},
+        "persons": imported.new,
+        "households": imported.households,
+        "registered": contractor.registered + portal.registered,
+        "returned": contractor.returned + portal.returned,
+        "review": contractor.outcomes.get("review", 0) + portal.outcomes.get("review", 0),
+        "users": dict(DEMO_USERS),
         "password": DEMO_PASSWORD,
         "one_time_code": f"workbench -w {ws.path} demo-code USER",
+        "dashboards": "http://127.0.0.1:8866/voila/render/index.ipynb",
     }
 
 
