@@ -97,18 +97,15 @@ def build_demo(path: Path, *, persons: int = 10_000, seed: int = 1, registered_s
     # Act as the demo registrar without logging in, so the registrar's current one-time
     # code is still unused when a person tries the demo straight away.
     session = Session(ws, "registrar", tuple(DEMO_USERS["registrar"]), ws.clock.now())
-    try:
-        imported = targets.import_targets(session, target_extract(world, seed=seed), file_name="demo-targets.csv")
-        contractor = registration.register(
-            session, contractor_return(world, persons=returned, seed=seed, error_rate=0.05),
-            source="contractor", file_name="demo-contractor-return.csv",
-        )
-        portal = registration.register(
-            session, portal_download(world, seed=seed + 1, persons=max(1, persons // 50)),
-            source="portal", file_name="demo-portal-download.csv",
-        )
-    finally:
-        session.logout()
+    imported = targets.import_targets(session, target_extract(world, seed=seed), file_name="demo-targets.csv")
+    contractor = registration.register(
+        session, contractor_return(world, persons=returned, seed=seed, error_rate=0.05),
+        source="contractor", file_name="demo-contractor-return.csv",
+    )
+    portal = registration.register(
+        session, portal_download(world, seed=seed + 1, persons=max(1, persons // 50)),
+        source="portal", file_name="demo-portal-download.csv",
+    )
     return {
         "workspace": str(ws.path),
         "persons": imported.new,
