@@ -248,7 +248,12 @@ def cmd_collection(args: argparse.Namespace) -> Any:
 def cmd_integrated_request(args: argparse.Namespace) -> Any:
     from . import integrated
 
-    return integrated.create_integrated_request(_login(args))
+    session = _login(args)
+    if args.preview:
+        return integrated.preview_integrated_request(session)
+    if args.approval:
+        return integrated.create_integrated_request(session, approval_id=args.approval)
+    return {"approval_requested": integrated.request_integrated_request(session)}
 
 
 def cmd_integrated_import(args: argparse.Namespace) -> Any:
@@ -286,6 +291,35 @@ def cmd_review_resolve(args: argparse.Namespace) -> Any:
     from . import registration
 
     return registration.resolve_review(_login(args), args.review_id, accept=args.accept)
+
+
+# -- query commands (⑧⑨ procedures, F2 information queries, F3 Juki-net) --
+
+def cmd_procedures_import(args: argparse.Namespace) -> Any:
+    from . import procedures
+
+    path = Path(args.file)
+    return procedures.import_procedures(_login(args), _read_input(path), file_name=path.name)
+
+
+def cmd_batch(args: argparse.Namespace) -> Any:
+    from . import batches
+
+    session = _login(args)
+    common: dict[str, Any] = {"procedure": args.procedure, "fiscal_year": args.year,
+                              "records_per_file": args.records_per_file}
+    if args.kind == "info":
+        common["information"] = args.information
+        fns: dict[str, Any] = {"preview": batches.preview_info_batch, "request": batches.request_info_batch,
+                               "create": batches.create_info_batch}
+    else:
+        if args.information:
+            raise InvalidInput("--information applies to info batches only.", "--information は info の照会にのみ指定できます。")
+        fns = {"preview": batches.preview_juki_batch, "request": batches.request_juki_batch,
+               "create": batches.create_juki_batch}
+    if args.command == "create":
+        return fns["create"](session, approval_id=args.approval, **common)
+    return fns[args.command](session, **common)
 
 
 
@@ -410,7 +444,10 @@ def build_parser() -> argparse.ArgumentParser:
         if verb == "export":
             p.add_argument("--approval", required=True)
     g = group("integrated", "F1b: integrated numbers (団体内統合利用番号)")
-    command("integrated request", cmd_integrated_request, "F1b: request file for the linkage server", g)
+    p = command("integrated request", cmd_integrated_request,
+                "F1b: preview, request approval for, or (--approval A) write the request file for the linkage server", g)
+    p.add_argument("--preview", action="store_true")
+    p.add_argument("--approval")
     p = command("integrated import", cmd_integrated_import, "F1b: import the linkage server's answers (.wbpkg or CSV)", g)
     p.add_argument("file")
 
@@ -426,6 +463,23 @@ def build_parser() -> argparse.ArgumentParser:
     decision = p.add_mutually_exclusive_group(required=True)
     decision.add_argument("--accept", dest="accept", action="store_true")
     decision.add_argument("--reject", dest="accept", action="store_false")
+
+    # -- query parser (⑧⑨, F2, F3) --
+    g = group("procedures", "⑧⑨: procedures filed in the housing system")
+    p = command("procedures import", cmd_procedures_import, "⑧⑨: import procedures filed (CSV, housing_procedures layout)", g)
+    p.add_argument("file")
+    g = group("batch", "F2/F3: information-query and Juki-net query batches")
+    for verb, text in (("preview", "counts by procedure x information x exclusion reason (U1-U3)"),
+                       ("request", "ask a second person to approve exactly this batch"),
+                       ("create", "write the approved batch as one transfer package")):
+        p = command(f"batch {verb}", cmd_batch, f"F2/F3: {text}", g)
+        p.add_argument("kind", choices=["info", "juki"])
+        p.add_argument("--procedure", required=True, help="P1-P6")
+        p.add_argument("--year", type=int, required=True, help="fiscal year, e.g. 2026")
+        p.add_argument("--information", action="append", help="info only: information key (repeatable; default all permitted)")
+        p.add_argument("--records-per-file", type=int, default=10_000)
+        if verb == "create":
+            p.add_argument("--approval", required=True)
 
     return parser
 

@@ -1,0 +1,465 @@
+"""F2 information-query batches and F3 Juki-net query batches (照会用ファイル作成, 別添1 ⑩⑪⑮⑯).
+
+Who may be asked what (II-3 ⑧, III-2 リスク1, III-3 リスク1), decided in one set-based
+query over the procedures filed (:mod:`workbench.procedures`) and the rules table
+(:mod:`workbench.query_rules`):
+
+* **U3** — only people concerned by a filing of the chosen procedure and fiscal year,
+  and only information that procedure is permitted to ask (``not_permitted``);
+* **U1** — *contact-type* information (住民票関係情報; for F3 the four basic items)
+  also for people at the same address as a filer whose number is registered
+  (``basis = 'household'``); without such an anchor → ``household_no_number``;
+  business-type information is never asked for them → ``not_filed``;
+* **U2** — *business-type* information only for a filer who notified a number and
+  consented (``no_number``, ``no_consent``);
+* people no longer listed or deceased → ``not_covered``; F2 identifies people by the
+  integrated number, so someone without one → ``no_integrated_number`` (get it with
+  F1b first; the linkage server accepts only people linked to one, III-2 リスク3).
+
+A request that breaks a rule is never created: the preview shows how many were left
+out and why (:data:`EXCLUSIONS`, Japanese and English).  Each flow is preview →
+request (second person's approval bound to the exact parameters **and** to a digest of
+who is selected, REQUIREMENTS §6) → create.  Creating consumes the approval, gives
+every query its own request ID held in ``query_requests`` (C10), writes the files and
+sends them as ONE transfer package with a media-ledger entry (C9):
+
+* F2: kind ``info_query`` for ``linkage_server``, members of at most
+  ``records_per_file`` (default 10,000) fixed-width records
+  (:data:`workbench.query_files.REQUEST_LAYOUT`, DESIGN §7); no Individual Number;
+* F3: kind ``juki_query`` for ``juki_net``, CSV members in the ``juki_request`` layout;
+  here the Individual Number is needed (個人番号による本人確認情報照会) and is decrypted
+  in batch only while the package is written.
+
+The audit record holds parameters and counts only.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from . import approvals, media
+from .clock import JST
+from .collection import ExportResult
+from .errors import ApprovalError, InvalidInput
+from .formats import write_table
+from .permissions import Permission
+from .persons import number_cipher
+from .query_files import RECORDS_PER_FILE, REQUEST_LAYOUT, split_records, write_fixed
+from .query_rules import QueryRules, load_rules
+from .workspace import Unit, service
+
+__all__ = [
+    "APPROVAL_KINDS",
+    "EXCLUSIONS",
+    "PACKAGE_KINDS",
+    "BatchPreview",
+    "create_info_batch",
+    "create_juki_batch",
+    "preview_info_batch",
+    "preview_juki_batch",
+    "request_info_batch",
+    "request_juki_batch",
+]
+
+Kind = Literal["info", "juki"]
+
+#: Approval kinds (approvals.kind) and package kinds (manifest.kind) of the two batches.
+APPROVAL_KINDS: dict[str, str] = {"info": "info_query_batch", "juki": "juki_query_batch"}
+PACKAGE_KINDS: dict[str, str] = {"info": "info_query", "juki": "juki_query"}
+RECIPIENTS: dict[str, str] = {"info": "linkage_server", "juki": "juki_net"}
+
+#: Why a (person, information) pair was left out, in the order the rules are applied.
+EXCLUSIONS: dict[str, tuple[str, str]] = {
+    "not_covered": ("対象者リストに載っていないか、死亡により対象外です",
+                    "not on the current target list, or deceased"),
+    "not_permitted": ("この手続では照会が認められていない情報です（U3）",
+                      "this procedure is not permitted to query this information (U3)"),
+    "not_filed": ("本人が届出・申請した手続ではないため、業務関係情報は照会できません（同一住所の世帯員, U3）",
+                  "the person did not file this procedure, so business information cannot be queried (same-address member, U3)"),
+    "household_no_number": ("同一住所に個人番号を届け出た申請者・対象者がいません（U1）",
+                            "no one at the same address who filed has notified a number (U1)"),
+    "no_number": ("個人番号の届出がありません（U1, U2）", "no Individual Number has been notified (U1, U2)"),
+    "no_consent": ("情報照会への同意がありません（業務関係情報, U2）",
+                   "no consent to information queries (business information, U2)"),
+    "no_integrated_number": ("団体内統合宛名番号が未取得です（先に F1b で取得してください）",
+                             "no integrated number yet (obtain it with F1b first)"),
+}
+
+_JUKI = "juki"
+
+
+@dataclass
+class BatchPreview:
+    """What a batch would hold (F2/F3): counts by procedure × information × outcome, no personal data."""
+
+    kind: str
+    procedure: str
+    fiscal_year: int
+    information: list[str]
+    records_per_file: int
+    #: Requests that would be created.
+    total: int
+    #: Distinct people among them.
+    persons: int
+    files: int
+    #: One row per (procedure, information, outcome); outcome ``included`` or an exclusion code.
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    #: information → outcome → count.
+    by_information: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: exclusion code → count (all information together).
+    excluded: dict[str, int] = field(default_factory=dict)
+    #: basis of the included requests: filed, household (U1).
+    included_by_basis: dict[str, int] = field(default_factory=dict)
+    #: The exclusion codes present, with their Japanese and English reasons.
+    reasons: dict[str, dict[str, str]] = field(default_factory=dict)
+    selection_digest: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# ------------------------------------------------------------------------------ parameters
+def _params(kind: Kind, procedure: str, fiscal_year: int, information: Iterable[str] | str | None,
+            records_per_file: int) -> tuple[QueryRules, str, int, list[str]]:
+    """Canonical, validated parameters (so the approval digest is stable)."""
+    rules = load_rules()
+    code = str(procedure).strip().upper()
+    proc = rules.procedure(code)
+    try:
+        year = int(fiscal_year)
+    except (TypeError, ValueError):
+        year = -1
+    if not 2000 <= year <= 2100:
+        raise InvalidInput("The fiscal year must be a 4-digit year (2000-2100).",
+                           "年度は西暦 4 桁（2000〜2100）で指定してください。", reason="bad_fiscal_year")
+    if not isinstance(records_per_file, int) or records_per_file < 1:
+        raise InvalidInput("records_per_file must be a positive whole number.",
+                           "1 ファイルあたりの件数は正の整数で指定してください。", reason="bad_records_per_file")
+    if kind == "juki":
+        if information not in (None, [], (), _JUKI, [_JUKI]):
+            raise InvalidInput("A Juki-net batch asks the four basic items only; do not name information kinds.",
+                               "住基ネット照会は基本 4 情報のみです。照会する情報は指定しないでください。",
+                               reason="bad_information")
+        return rules, code, year, [_JUKI]
+    if information is None:
+        infos = list(proc.information)
+    else:
+        items = [information] if isinstance(information, str) else list(information)
+        if not items:
+            raise InvalidInput("Name at least one information kind, or none for all permitted.",
+                               "照会する情報を 1 つ以上指定するか、指定なし（許可された全情報）にしてください。",
+                               reason="bad_information")
+        wanted = {rules.info(str(i).strip()).key for i in items}
+        infos = [k for k in rules.information if k in wanted]
+    return rules, code, year, infos
+
+
+def _info_table(rules: QueryRules, kind: Kind, procedure: str, infos: list[str]) -> pd.DataFrame:
+    proc = rules.procedures[procedure]
+    if kind == "juki":
+        return pd.DataFrame({"information": [_JUKI], "kind": ["contact"], "permitted": [proc.juki],
+                             "info_code": [None], "period": ["as_of"]})
+    return pd.DataFrame({
+        "information": infos,
+        "kind": [rules.information[k].kind for k in infos],
+        "permitted": [rules.permitted(procedure, k) for k in infos],
+        "info_code": [rules.information[k].info_code for k in infos],
+        "period": [rules.information[k].period for k in infos],
+    })
+
+
+# ------------------------------------------------------------------------------ selection
+_SELECT = """
+CREATE OR REPLACE TEMP TABLE _qsel AS
+WITH filed AS (            -- U3: people named in a filing of this procedure and year
+    SELECT m.person_id,
+           coalesce(min(m.procedure_id) FILTER (WHERE m.consent), min(m.procedure_id)) AS procedure_id,
+           bool_or(m.consent) AS consent
+    FROM housing_procedures h JOIN procedure_members m USING (procedure_id)
+    WHERE h.procedure_code = $procedure AND h.fiscal_year = $year
+    GROUP BY m.person_id),
+filers AS (
+    SELECT f.person_id, f.procedure_id, f.consent, p.address, (p.listed AND NOT p.deceased) AS covered,
+           EXISTS (SELECT 1 FROM person_numbers n WHERE n.person_id = f.person_id) AS has_number
+    FROM filed f JOIN persons p USING (person_id)),
+addr AS (                  -- U1: an address is anchored by a covered filer who notified a number
+    SELECT address, bool_or(covered AND has_number) AS anchored,
+           coalesce(min(procedure_id) FILTER (WHERE covered AND has_number), min(procedure_id)) AS procedure_id
+    FROM filers GROUP BY address),
+universe AS (
+    SELECT person_id, procedure_id, consent, 'filed' AS basis, TRUE AS anchored, covered FROM filers
+    UNION ALL
+    SELECT p.person_id, a.procedure_id, FALSE, 'household', a.anchored, (p.listed AND NOT p.deceased)
+    FROM persons p JOIN addr a ON p.address = a.address
+    WHERE NOT EXISTS (SELECT 1 FROM filed f WHERE f.person_id = p.person_id))
+SELECT u.person_id, i.information, i.info_code, i.period, u.procedure_id, u.basis,
+    CASE
+        WHEN NOT u.covered THEN 'not_covered'
+        WHEN NOT i.permitted THEN 'not_permitted'
+        WHEN u.basis = 'household' AND i.kind = 'business' THEN 'not_filed'
+        WHEN u.basis = 'household' AND NOT u.anchored THEN 'household_no_number'
+        WHEN n.person_id IS NULL THEN 'no_number'
+        WHEN i.kind = 'business' AND NOT u.consent THEN 'no_consent'
+        WHEN $need_integrated AND g.person_id IS NULL THEN 'no_integrated_number'
+    END AS reason
+FROM universe u CROSS JOIN _qinfo i
+LEFT JOIN person_numbers n ON n.person_id = u.person_id
+LEFT JOIN integrated_numbers g ON g.person_id = u.person_id
+"""
+
+
+def _select(unit: Unit, rules: QueryRules, kind: Kind, procedure: str, year: int, infos: list[str]) -> None:
+    """Build ``_qsel``: every candidate (person, information) with its exclusion reason (NULL = included)."""
+    con = unit.con
+    con.register("_qinfo_df", _info_table(rules, kind, procedure, infos))
+    con.execute("CREATE OR REPLACE TEMP TABLE _qinfo AS SELECT information::VARCHAR AS information, kind::VARCHAR AS kind,"
+                " permitted::BOOLEAN AS permitted, info_code::VARCHAR AS info_code, period::VARCHAR AS period FROM _qinfo_df")
+    con.unregister("_qinfo_df")
+    con.execute(_SELECT, {"procedure": procedure, "year": year, "need_integrated": kind == "info"})
+
+
+def _drop(unit: Unit) -> None:
+    unit.con.execute("DROP TABLE IF EXISTS _qsel")
+    unit.con.execute("DROP TABLE IF EXISTS _qinfo")
+
+
+def _preview(unit: Unit, kind: Kind, procedure: str, year: int, infos: list[str], records_per_file: int) -> BatchPreview:
+    con = unit.con
+    counts = con.execute(
+        "SELECT information, coalesce(reason, 'included') AS outcome, count(*) FROM _qsel GROUP BY ALL ORDER BY ALL"
+    ).fetchall()
+    total, persons, digest = con.execute(
+        "SELECT count(*), count(DISTINCT person_id), sha256(coalesce(string_agg(information || ':' || person_id || ':'"
+        " || procedure_id || ':' || basis, ',' ORDER BY information, person_id), '')) FROM _qsel WHERE reason IS NULL"
+    ).fetchone()  # type: ignore[misc]
+    basis = dict(con.execute("SELECT basis, count(*) FROM _qsel WHERE reason IS NULL GROUP BY 1 ORDER BY 1").fetchall())
+    by_info: dict[str, dict[str, int]] = {k: {} for k in infos}
+    excluded: dict[str, int] = {}
+    rows = []
+    for info, outcome, n in counts:
+        by_info.setdefault(info, {})[outcome] = int(n)
+        if outcome != "included":
+            excluded[outcome] = excluded.get(outcome, 0) + int(n)
+        label = EXCLUSIONS.get(outcome, ("照会対象", "included"))
+        rows.append({"procedure": procedure, "information": info, "outcome": outcome, "count": int(n),
+                     "label_ja": label[0], "label_en": label[1]})
+    order = list(EXCLUSIONS)
+    excluded = {k: excluded[k] for k in order if k in excluded}
+    return BatchPreview(
+        kind=kind, procedure=procedure, fiscal_year=year, information=infos, records_per_file=records_per_file,
+        total=int(total), persons=int(persons), files=-(-int(total) // records_per_file), rows=rows,
+        by_information=by_info, excluded=excluded, included_by_basis={str(k): int(v) for k, v in basis.items()},
+        reasons={k: {"ja": EXCLUSIONS[k][0], "en": EXCLUSIONS[k][1]} for k in excluded}, selection_digest=str(digest),
+    )
+
+
+def _approval_params(p: BatchPreview) -> dict[str, Any]:
+    return {"kind": p.kind, "procedure": p.procedure, "fiscal_year": p.fiscal_year, "information": p.information,
+            "records_per_file": p.records_per_file, "count": p.total, "selection_digest": p.selection_digest}
+
+
+def _note(unit: Unit, p: BatchPreview) -> None:
+    unit.note(kind=p.kind, procedure=p.procedure, fiscal_year=p.fiscal_year, information=p.information,
+              count=p.total, persons=p.persons, files=p.files, excluded=p.excluded)
+
+
+def _run_preview(unit: Unit, kind: Kind, procedure: str, fiscal_year: int, information: Iterable[str] | str | None,
+                 records_per_file: int) -> BatchPreview:
+    rules, code, year, infos = _params(kind, procedure, fiscal_year, information, records_per_file)
+    _select(unit, rules, kind, code, year, infos)
+    try:
+        preview = _preview(unit, kind, code, year, infos, records_per_file)
+    finally:
+        _drop(unit)
+    _note(unit, preview)
+    return preview
+
+
+def _run_request(unit: Unit, kind: Kind, procedure: str, fiscal_year: int, information: Iterable[str] | str | None,
+                 records_per_file: int) -> approvals.Approval:
+    preview = _run_preview(unit, kind, procedure, fiscal_year, information, records_per_file)
+    if preview.total == 0:
+        raise InvalidInput(
+            "No query in this selection satisfies the rules (U1-U3); there is nothing to send. See the preview for why.",
+            "この条件では照会ルール（U1〜U3）を満たす照会がなく、送付するものがありません。理由はプレビューで確認してください。",
+            reason="nothing_to_send", excluded=sum(preview.excluded.values()),
+        )
+    summary = {"count": preview.total, "persons": preview.persons, "files": preview.files,
+               "procedure": preview.procedure, "fiscal_year": preview.fiscal_year, "information": preview.information,
+               "excluded": preview.excluded, "recipient": RECIPIENTS[kind]}
+    return approvals.request(unit, APPROVAL_KINDS[kind], _approval_params(preview), summary)
+
+
+# ------------------------------------------------------------------------------ creation
+def _check_unchanged(unit: Unit, kind: Kind, approval_id: str | None, preview: BatchPreview) -> None:
+    """A clearer refusal than a digest mismatch when only the population moved."""
+    if not approval_id:
+        return
+    row = unit.con.execute("SELECT kind, summary FROM approvals WHERE approval_id = ?", [approval_id]).fetchone()
+    if row is None or row[0] != APPROVAL_KINDS[kind]:
+        return
+    approved = json.loads(row[1])
+    same_params = (approved.get("procedure") == preview.procedure and approved.get("fiscal_year") == preview.fiscal_year
+                   and approved.get("information") == preview.information)
+    if same_params and approved.get("count") != preview.total:
+        raise ApprovalError(
+            f"The selection has changed since it was approved ({approved.get('count')} then, {preview.total} now); "
+            "preview again and request a new approval.",
+            f"承認後に照会対象が変わりました（承認時 {approved.get('count')} 件、現在 {preview.total} 件）。"
+            "再度確認し、改めて承認を依頼してください。",
+            reason="population_changed", approved_count=int(approved.get("count") or 0), count=preview.total,
+        )
+
+
+def _insert_requests(unit: Unit, kind: Kind, batch_id: str, preview: BatchPreview) -> None:
+    """C10: one row per query, request ID = batch ID + 7-digit sequence (unique by primary key)."""
+    rpf = preview.records_per_file
+    unit.con.execute(
+        """INSERT INTO query_requests (request_id, batch_id, kind, person_id, procedure_id, procedure_code, fiscal_year,
+                                       information, info_code, basis, file_no, record_no, status, requested_at, status_at)
+           SELECT $batch || '-' || lpad(rn::VARCHAR, 7, '0'), $batch, $kind, person_id, procedure_id, $procedure, $year,
+                  information, info_code, basis, ((rn - 1) // $rpf + 1)::INTEGER, ((rn - 1) % $rpf + 1)::INTEGER,
+                  'created', $now, $now
+           FROM (SELECT *, row_number() OVER (ORDER BY information, person_id) AS rn FROM _qsel WHERE reason IS NULL)""",
+        {"batch": batch_id, "kind": kind, "procedure": preview.procedure, "year": preview.fiscal_year, "rpf": rpf,
+         "now": unit.now},
+    )
+
+
+def _info_members(unit: Unit, batch_id: str, preview: BatchPreview) -> Iterator[tuple[str, bytes]]:
+    """F2 request files (DESIGN §7 fixed width), one member per ``records_per_file`` records."""
+    rules = load_rules()
+    fc = rules.file_codes
+    proc = rules.procedures[preview.procedure]
+    frame = unit.con.execute(
+        """SELECT r.request_id, r.person_id AS atena_no, g.integrated_number AS integrated_no, r.info_code, q.period
+           FROM query_requests r JOIN integrated_numbers g USING (person_id) JOIN _qinfo q USING (information)
+           WHERE r.batch_id = ? ORDER BY r.file_no, r.record_no""",
+        [batch_id],
+    ).df()
+    local = unit.now.astimezone(JST)
+    today = local.strftime("%Y%m%d")
+    y = preview.fiscal_year
+    by_year = (frame["period"] == "fiscal_year").to_numpy()
+    frame = frame.assign(
+        number_system=fc.number_system, requested_at=local.strftime("%Y%m%d%H%M%S"),
+        department_code=fc.department_code, user_id=unit.user_id, agency_code=fc.agency_code,
+        nondisclosure_code=fc.nondisclosure_code, jimu_code=proc.jimu_code, procedure_code=proc.procedure_code,
+        delegator_agency_code=fc.delegator_agency_code, delegator_jimu_code=fc.delegator_jimu_code,
+        moved_from_code=fc.moved_from_code,
+        condition_code=np.where(by_year, fc.condition_code["fiscal_year"], fc.condition_code["as_of"]),
+        year_code=np.where(by_year, fc.year_code["fiscal_year"], fc.year_code["as_of"]),
+        start_date=np.where(by_year, f"{y}0401", today), end_date=np.where(by_year, f"{y + 1}0331", today),
+    )
+    for n, (start, stop) in enumerate(split_records(len(frame), preview.records_per_file), start=1):
+        yield f"{batch_id}_{n:03d}.txt", write_fixed(frame.iloc[start:stop], REQUEST_LAYOUT)
+
+
+def _juki_members(unit: Unit, batch_id: str, preview: BatchPreview) -> Iterator[tuple[str, bytes]]:
+    """F3 request files: the Individual Number is decrypted in batch here, one member at a time."""
+    rows = unit.con.execute(
+        """SELECT r.request_id, r.person_id, n.number_ct, n.key_version FROM query_requests r
+           JOIN person_numbers n USING (person_id) WHERE r.batch_id = ? ORDER BY r.file_no, r.record_no""",
+        [batch_id],
+    ).df()
+    on = unit.now.astimezone(JST).date().isoformat()
+    for n, (start, stop) in enumerate(split_records(len(rows), preview.records_per_file), start=1):
+        part = rows.iloc[start:stop]
+        ids = part["person_id"].astype(str).to_numpy(dtype=object)
+        cts = part["number_ct"].to_numpy()
+        versions = part["key_version"].to_numpy()
+        numbers = np.empty(len(part), dtype=object)
+        for version in np.unique(versions):
+            sel = np.flatnonzero(versions == version)
+            numbers[sel] = number_cipher(unit, int(version)).decrypt_many(
+                [bytes(c) for c in cts[sel]], ids[sel].tolist(), table="person_numbers", column="number_ct")
+        frame = pd.DataFrame({"request_id": part["request_id"].to_numpy(dtype=object), "individual_number": numbers,
+                              "requested_on": on})
+        body = write_table(frame, "juki_request", encoding="utf-8")
+        del numbers, frame
+        yield f"{batch_id}_{n:03d}.csv", body
+
+
+def _run_create(unit: Unit, kind: Kind, approval_id: str | None, procedure: str, fiscal_year: int,
+                information: Iterable[str] | str | None, records_per_file: int) -> ExportResult:
+    rules, code, year, infos = _params(kind, procedure, fiscal_year, information, records_per_file)
+    _select(unit, rules, kind, code, year, infos)
+    try:
+        preview = _preview(unit, kind, code, year, infos, records_per_file)
+        _note(unit, preview)
+        _check_unchanged(unit, kind, approval_id, preview)
+        approvals.consume(unit, approval_id, APPROVAL_KINDS[kind], _approval_params(preview))
+        if preview.total == 0:  # pragma: no cover - an approval is never opened for an empty batch
+            raise InvalidInput("Nothing to send.", "送付するものがありません。", reason="nothing_to_send")
+        batch_id = ("QB" if kind == "info" else "JB") + unit.now.astimezone(JST).strftime("%Y%m%d") + uuid.uuid4().hex[:6].upper()
+        _insert_requests(unit, kind, batch_id, preview)
+        members = _info_members(unit, batch_id, preview) if kind == "info" else _juki_members(unit, batch_id, preview)
+        entry, path = media.write_outgoing(
+            unit, kind=PACKAGE_KINDS[kind], recipient=RECIPIENTS[kind], members=members, record_count=preview.total,
+            approval_id=approval_id,
+        )
+    finally:
+        _drop(unit)
+    unit.con.execute("UPDATE query_requests SET status = 'sent', status_at = ? WHERE batch_id = ?", [unit.now, batch_id])
+    unit.con.execute(
+        "INSERT INTO query_batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'sent', ?, ?, NULL)",
+        [batch_id, kind, code, year, json.dumps(infos), approval_id, preview.selection_digest, preview.total,
+         preview.files, records_per_file, json.dumps(preview.excluded), entry.entry_id, entry.package_id,
+         unit.now, unit.user_id],
+    )
+    unit.note(target=batch_id, batch_id=batch_id, requests=preview.total)
+    return ExportResult(entry, path, preview.total, approval_id,
+                        {"batch_id": batch_id, "files": preview.files, "persons": preview.persons,
+                         "excluded": preview.excluded, "kind": kind})
+
+
+# ------------------------------------------------------------------------------ services: F2
+@service(Permission.BATCHES_CREATE)
+def preview_info_batch(unit: Unit, *, procedure: str, fiscal_year: int, information: Iterable[str] | str | None = None,
+                       records_per_file: int = RECORDS_PER_FILE) -> BatchPreview:
+    """F2 step 1: counts by procedure × information × exclusion reason (U1–U3); nothing written."""
+    return _run_preview(unit, "info", procedure, fiscal_year, information, records_per_file)
+
+
+@service(Permission.BATCHES_CREATE)
+def request_info_batch(unit: Unit, *, procedure: str, fiscal_year: int, information: Iterable[str] | str | None = None,
+                       records_per_file: int = RECORDS_PER_FILE) -> approvals.Approval:
+    """F2 step 2: ask a second person to approve exactly this batch (parameters and selection digest)."""
+    return _run_request(unit, "info", procedure, fiscal_year, information, records_per_file)
+
+
+@service(Permission.BATCHES_CREATE)
+def create_info_batch(unit: Unit, *, approval_id: str | None, procedure: str, fiscal_year: int,
+                      information: Iterable[str] | str | None = None,
+                      records_per_file: int = RECORDS_PER_FILE) -> ExportResult:
+    """F2 step 3: request IDs (C10), fixed-width files, one ``info_query`` package for the linkage server (C9)."""
+    return _run_create(unit, "info", approval_id, procedure, fiscal_year, information, records_per_file)
+
+
+# ------------------------------------------------------------------------------ services: F3
+@service(Permission.BATCHES_CREATE)
+def preview_juki_batch(unit: Unit, *, procedure: str, fiscal_year: int,
+                       records_per_file: int = RECORDS_PER_FILE) -> BatchPreview:
+    """F3 step 1: who would be confirmed on Juki-net (U1, U3), counts and exclusion reasons."""
+    return _run_preview(unit, "juki", procedure, fiscal_year, None, records_per_file)
+
+
+@service(Permission.BATCHES_CREATE)
+def request_juki_batch(unit: Unit, *, procedure: str, fiscal_year: int,
+                       records_per_file: int = RECORDS_PER_FILE) -> approvals.Approval:
+    """F3 step 2: ask a second person to approve exactly this Juki-net batch."""
+    return _run_request(unit, "juki", procedure, fiscal_year, None, records_per_file)
+
+
+@service(Permission.BATCHES_CREATE)
+def create_juki_batch(unit: Unit, *, approval_id: str | None, procedure: str, fiscal_year: int,
+                      records_per_file: int = RECORDS_PER_FILE) -> ExportResult:
+    """F3 step 3: request IDs (C10) and one ``juki_query`` package for Juki-net with the numbers (C9)."""
+    return _run_create(unit, "juki", approval_id, procedure, fiscal_year, None, records_per_file)
