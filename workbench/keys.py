@@ -27,6 +27,7 @@ from typing import Protocol
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from ._files import fsync_dir
 from .errors import KeyringError
 
 __all__ = ["PURPOSES", "FileKeySource", "KeySource", "Keyring", "MemoryKeySource"]
@@ -70,7 +71,7 @@ class FileKeySource:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        _fsync_dir(self.path.parent)
+        fsync_dir(self.path.parent)
 
 
 class MemoryKeySource:
@@ -84,14 +85,6 @@ class MemoryKeySource:
 
     def write(self, data: bytes) -> None:
         self.data = data
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _b64(data: bytes) -> str:

@@ -26,6 +26,7 @@ from typing import Any
 import duckdb
 
 from . import audit
+from ._files import fsync_file
 from .errors import WrongKey
 from .keys import Keyring
 from .numbers import BlindIndex, NumberCipher
@@ -136,9 +137,7 @@ def rotate(session: Session) -> RotationReport:
             audit.write_head(con, key=ring.audit_key(), path=ws.heads_path, at=now)
         finally:
             con.close()
-        fd = os.open(fresh, os.O_RDONLY)
-        os.fsync(fd)
-        os.close(fd)
+        fsync_file(fresh)
         os.replace(fresh, db)
         db.with_name(db.name + ".wal").unlink(missing_ok=True)
         ring.database_version = new

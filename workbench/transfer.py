@@ -107,6 +107,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from ._files import fsync_dir
 from .errors import KeyringError, PackageError
 
 __all__ = [
@@ -523,7 +524,7 @@ def write_package(
                 os.fsync(out.fileno())
         _publish(tmp, target)
         tmp = None
-        _fsync_dir(directory)
+        fsync_dir(directory)
     except OSError as exc:
         raise _io_error(exc) from None
     finally:
@@ -545,14 +546,6 @@ def _publish(tmp: Path, target: Path) -> None:
         os.replace(tmp, target)
         return
     tmp.unlink()
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # --------------------------------------------------------------------------- reading
@@ -874,7 +867,7 @@ def write_keyfile(path: str | os.PathLike[str], *, recipient: str, key: bytes, k
             os.fsync(out.fileno())
         _publish(tmp, target)
         tmp = None
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
     except OSError as exc:
         raise _io_error(exc) from None
     finally:
