@@ -53,6 +53,8 @@ def test_outgoing_package_is_in_the_ledger_and_opens_with_the_key_file(world: Wo
     media.issue_key_file(world.login("operations"), "collection_contractor", str(keyfile))
     assert main(["package", "unpack", str(path), "--key", str(keyfile), "--out", str(tmp_path / "out")]) == 0
     assert (tmp_path / "out" / "list.csv").read_bytes() == b"person_id\r\nP1\r\n"
+    ledger = (tmp_path / "out" / "ledger.jsonl").read_text("utf-8").splitlines()
+    assert len(ledger) == 1 and '"record_count": 1' in ledger[0]
     other = tmp_path / "juki.key"
     media.issue_key_file(world.login("operations"), "juki_net", str(other))
     assert main(["package", "unpack", str(path), "--key", str(other), "--out", str(tmp_path / "x")]) == 8

@@ -192,7 +192,14 @@ def cmd_package_unpack(args: argparse.Namespace) -> Any:
         target.write_bytes(data)
         target.chmod(0o600)
         written.append(str(target))
-    return {"recipient": recipient, "manifest": package.manifest.to_dict(), "written": written}
+    # The receiving side's own media ledger (C9): one line per package read.
+    manifest = package.manifest
+    entry = {"read_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "package_id": manifest.package_id,
+             "kind": manifest.kind, "record_count": manifest.record_count, "digest": manifest.digest,
+             "creator": manifest.creator, "recipient": recipient, "file": Path(args.file).name}
+    with (Path(args.ledger) if args.ledger else out / "ledger.jsonl").open("a", encoding="utf-8") as ledger:
+        ledger.write(json.dumps(entry, ensure_ascii=False) + "\n")
+    return {"recipient": recipient, "manifest": manifest.to_dict(), "written": written, "ledger_entry": entry}
 
 
 def cmd_person_show(args: argparse.Namespace) -> Any:
@@ -414,6 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.add_argument("--key", required=True)
     p.add_argument("--out", required=True)
+    p.add_argument("--ledger", help="the receiving side's media ledger (default: OUT/ledger.jsonl)")
     p = command("package delivered", cmd_package_delivered, "record a copy handed over and delete it", g)
     p.add_argument("entry_id")
 
