@@ -147,3 +147,77 @@ def test_registrar_logs_in_and_opens_an_app(server: Server) -> None:
         finally:
             browser.close()
     assert "Traceback" not in server.log.read_text(errors="replace")
+
+
+def _procedure_file(persons: int) -> tuple[bytes, int]:
+    """A P1 procedures file for the current fiscal year: five living people, each filing for themselves."""
+    import datetime as dt
+
+    import pandas as pd
+
+    from workbench import formats
+    from workbench.clock import JST
+
+    now = dt.datetime.now(JST)
+    year = now.year if now.month >= 4 else now.year - 1
+    people = generate_world(persons, seed=1).persons
+    ids = people.loc[~people["deceased"].to_numpy(dtype=bool), "person_id"].head(5).tolist()
+    rows = [(f"BR-{i}", "P1", str(year), f"{year}-05-01", pid, pid, "Y") for i, pid in enumerate(ids, start=1)]
+    frame = pd.DataFrame(rows, columns=list(formats.LAYOUTS["housing_procedures"].names))
+    return formats.write_table(frame, "housing_procedures", encoding="utf-8"), year
+
+
+def test_query_operator_previews_a_p1_batch(server: Server, tmp_path: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    data, year = _procedure_file(PERSONS)
+    procedures_file = tmp_path / "procedures.csv"
+    procedures_file.write_bytes(data)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1200}, locale="ja-JP")
+            page.set_default_timeout(UI_TIMEOUT)
+            page.goto(server.url, timeout=UI_TIMEOUT)
+            login = page.locator(".wb-login")
+            expect(login).to_be_visible(timeout=UI_TIMEOUT)
+            texts = login.locator("input[type=text]")
+            texts.nth(0).fill("query")
+            login.locator("input[type=password]").fill(DEMO_PASSWORD)
+            texts.nth(1).fill(current_code(Workspace.open(server.workspace), "query"))
+            login.get_by_role("button", name="ログイン / Log in").click()
+
+            menu = page.locator(".wb-menu")
+            expect(menu).to_be_visible(timeout=UI_TIMEOUT)
+            expect(page.get_by_text("query さん（情報照会担当）がログイン中")).to_be_visible()
+            expect(menu.get_by_role("button", name="対象者取込・番号登録")).to_have_count(0)
+            menu.get_by_role("button", name="照会ファイルの作成").click()
+
+            # ⑧⑨ the procedures filed, through the file chooser
+            with page.expect_file_chooser() as chooser:
+                page.locator(".widget-upload", has_text="手続ファイルを選択").click()
+            chooser.value.set_files(str(procedures_file))
+            import_button = page.get_by_role("button", name="取り込む / Import")
+            expect(import_button).to_be_enabled(timeout=UI_TIMEOUT)
+            import_button.click()
+            expect(page.locator(".wb-proc-summary")).to_contain_text("取り込みました", timeout=UI_TIMEOUT)
+
+            # F2: P1, this fiscal year, every permitted information kind → preview
+            expect(page.locator(".widget-dropdown", has_text="年度").locator("select")).to_contain_text(f"{year}年度（令和")
+            page.get_by_role("button", name="件数を確認 / Preview").click()
+            table = page.locator(".wb-batch-table table")
+            expect(table).to_be_visible(timeout=UI_TIMEOUT)
+            expect(table).to_contain_text("住民票関係情報")
+            expect(table).to_contain_text("地方税関係情報")
+            expect(page.locator(".wb-batch-summary")).to_contain_text("照会する件数 / requests:")
+            expect(page.locator("svg.wb-chart").first).to_be_visible()
+            expect(page.get_by_role("button", name="承認済みの照会ファイルを作成 / Make file")).to_be_disabled()
+            page.screenshot(path=str(ARTIFACTS / "browser-4-batch-screen.png"), full_page=True)
+            page.locator(".wb-batch-result").screenshot(path=str(ARTIFACTS / "browser-5-batch-preview.png"))
+
+            page.get_by_role("button", name="ログアウト / Log out").click()
+            expect(page.locator(".wb-login")).to_be_visible()
+        finally:
+            browser.close()
+    assert "Traceback" not in server.log.read_text(errors="replace")

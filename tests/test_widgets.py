@@ -122,9 +122,9 @@ def test_progress_and_chart() -> None:
 EXPECTED_MENUS = {
     "administrator": {"admin"},
     "approver": {"approvals"},
-    "registrar": {"registration", "person"},
-    "query_operator": {"person"},
-    "reviewer": {"person"},
+    "registrar": {"registration", "person", "review"},
+    "query_operator": {"person", "batches"},
+    "reviewer": {"person", "review"},
     "auditor": {"audit"},
     "analyst": set(),
     "operations": set(),

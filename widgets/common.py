@@ -79,6 +79,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "app_admin": ("ユーザー管理", "Users and roles"),
     "app_approvals": ("承認待ち一覧", "Approvals"),
     "app_audit": ("操作ログ監査", "Audit log"),
+    "app_batches": ("照会ファイルの作成", "Query batches"),
+    "app_review": ("番号相違の確認", "Reviews"),
     "app_person": ("個人の照会", "One person"),
     "app_registration": ("対象者取込・番号登録", "Targets and registration"),
     # confirm dialog

@@ -51,6 +51,8 @@ P = Permission
 APPS: tuple[AppEntry, ...] = (
     AppEntry("registration", "registration:RegistrationApp",
              frozenset({P.TARGETS_IMPORT, P.NUMBERS_REGISTER, P.COLLECTION_EXPORT})),
+    AppEntry("batches", "batches:BatchesApp", frozenset({P.BATCHES_CREATE, P.PROCEDURES_IMPORT})),
+    AppEntry("review", "review:ReviewApp", frozenset({P.NUMBERS_REGISTER, P.DISCREPANCIES_REVIEW})),
     AppEntry("person", "person:PersonApp", frozenset({P.PERSONS_VIEW})),
     AppEntry("approvals", "approvals:ApprovalsApp", frozenset({P.APPROVALS_DECIDE})),
     AppEntry("admin", "admin:AdminApp", frozenset({P.USERS_MANAGE, P.USERS_REVIEW})),

@@ -13,13 +13,20 @@ yet present is reported as "not yet available" instead of failing.
 from __future__ import annotations
 
 import importlib
+import os
+import re
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import ipywidgets as w
 import traitlets as t
 
+from workbench.permissions import Permission
+
 from .common import App, ConfirmOutgoing, bar_chart_svg, esc, fmt_datetime, html_table, num, tr
+from .packages import DeliverControl, PackageBox
 
 __all__ = ["RegistrationApp", "RegistrationModel", "service_fn", "uploaded"]
 
@@ -32,6 +39,10 @@ SERVICES: dict[str, tuple[str, str]] = {
     "preview_collection": ("workbench.collection", "preview_collection"),
     "request_collection_export": ("workbench.collection", "request_collection_export"),
     "export_collection": ("workbench.collection", "export_collection"),
+    "preview_integrated": ("workbench.integrated", "preview_integrated_request"),
+    "request_integrated": ("workbench.integrated", "request_integrated_request"),
+    "create_integrated": ("workbench.integrated", "create_integrated_request"),
+    "import_integrated_answers": ("workbench.integrated", "import_integrated_answers"),
 }
 
 STATUSES = [("すべて / all", ""), ("入居者 / residents", "resident"), ("入居申込者 / applicants", "applicant")]
@@ -43,6 +54,12 @@ OUTCOME_LABELS = {"registered": "登録", "unchanged": "登録済み（変更な
                   "returned": "差戻し"}
 
 _STATUS_JA = {"resident": "入居者", "applicant": "入居申込者"}
+
+#: F1b answer import: count → words (IntegratedImportSummary.counts()).
+INTEGRATED_COUNTS = [("stored", "取得（保存）"), ("not_found", "該当なし"), ("errors", "相手方エラー"),
+                     ("unanswered", "未回答"), ("unknown", "依頼と一致しない回答"), ("duplicate", "重複した回答"),
+                     ("stale", "回答済み・再依頼済みへの回答"), ("malformed", "形式の誤り"),
+                     ("conflict", "別の人の番号と重複")]
 
 TARGET_COUNTS = [("new", "新規"), ("changed", "変更"), ("relisted", "再掲載"), ("unchanged", "変更なし"),
                  ("unlisted", "対象外となった人")]
@@ -75,6 +92,10 @@ class RegistrationModel(t.HasTraits):
     collection_preview = t.Any(None)
     collection_approval = t.Unicode("")
     collection_result = t.Any(None)
+    integrated_preview = t.Any(None)
+    integrated_approval = t.Unicode("")
+    integrated_result = t.Any(None)
+    integrated_import = t.Any(None)
 
 
 class RegistrationApp(App):
@@ -107,10 +128,11 @@ class RegistrationApp(App):
         self.reg_view = w.HTML()
         self.chart = w.HTML()
         self.return_view = w.HTML()
+        self.return_deliver = w.VBox([])
         reg_box = w.VBox([
             w.HTML("<h4>個人番号の一括登録 / Bulk registration (F1)</h4>"), self.source,
             w.HBox([self.reg_upload, self.reg_preview_button]), self.reg_view, self.reg_confirm_area,
-            self.chart, self.return_view,
+            self.chart, self.return_view, self.return_deliver,
         ])
 
         # -- F0b collection list for the contractor (an outgoing file: preview, approval, confirm)
@@ -130,12 +152,13 @@ class RegistrationApp(App):
         self.collection_view = w.HTML()
         self.collection_confirm_area = w.VBox([])
         self.collection_package = w.HTML()
+        self.collection_deliver = w.VBox([])
         collection_box = w.VBox([
             w.HTML("<h4>番号収集リストの作成 / Collection list for the contractor (F0b)</h4>"),
             w.HBox([self.wards, self.status]),
             w.HBox([self.collection_preview_button, self.collection_request_button]), self.collection_view,
             w.HBox([self.collection_approval_id, self.collection_export_button]),
-            self.collection_confirm_area, self.collection_package,
+            self.collection_confirm_area, self.collection_package, self.collection_deliver,
         ])
         self.model.observe(self._show_collection, ["collection_preview", "collection_result"])
         self.wards.observe(lambda _c: setattr(self.model, "collection_preview", None), "value")
@@ -148,7 +171,47 @@ class RegistrationApp(App):
         self.target_upload.observe(lambda _c: self._reset_targets(), "value")
         self.reg_upload.observe(lambda _c: self._reset_registration(), "value")
         self.source.observe(lambda _c: self._reset_registration(), "value")
-        return [targets_box, reg_box, collection_box]
+        boxes: list[w.Widget] = [targets_box, reg_box, collection_box]
+        if self.session.can(Permission.INTEGRATED_MANAGE):
+            boxes.append(self._build_integrated())
+        return boxes
+
+    def _build_integrated(self) -> w.Widget:
+        """F1b: request integrated numbers (preview → approval → confirm → package), import the answers."""
+        style = {"description_width": "120px"}
+        self.integrated_preview_button = w.Button(description="件数を確認 / Preview", icon="eye")
+        self.integrated_preview_button.on_click(lambda _b: self.preview_integrated())
+        self.integrated_request_button = w.Button(description="送付の承認を依頼 / Request approval",
+                                                  icon="paper-plane", disabled=True)
+        self.integrated_request_button.on_click(lambda _b: self.request_integrated())
+        self.integrated_approval_id = w.Text(description="承認番号 / Approval", placeholder="A…", style=style)
+        self.integrated_create_button = w.Button(description="承認済みの依頼ファイルを作成 / Make file",
+                                                 icon="file-archive-o", disabled=True, layout=w.Layout(width="auto"))
+        self.integrated_create_button.on_click(lambda _b: self.confirm_integrated())
+        self.integrated_approval_id.observe(
+            lambda c: setattr(self.integrated_create_button, "disabled", not c["new"].strip()), "value")
+        self.integrated_view = w.HTML()
+        self.integrated_confirm_area = w.VBox([])
+        self.integrated_package = w.VBox([])
+        self.answer_upload = w.FileUpload(accept=".wbpkg", multiple=False, description="回答パッケージを選択 / Answers",
+                                          layout=w.Layout(width="auto"))
+        self.answer_import_button = w.Button(description="回答を取り込む / Import answers", button_style="warning",
+                                             icon="upload", disabled=True, layout=w.Layout(width="auto"))
+        self.answer_import_button.on_click(lambda _b: self.import_integrated_answers())
+        self.answer_upload.observe(lambda _c: self._answer_chosen(), "value")
+        self.answer_view = w.HTML()
+        self.model.observe(self._show_integrated, ["integrated_preview", "integrated_result"])
+        self.model.observe(self._show_answers, "integrated_import")
+        return w.VBox([
+            w.HTML("<h4>団体内統合利用番号の取得 / Integrated numbers (F1b)</h4>"
+                   "<small>個人番号を登録済みで統合利用番号がまだない人の取得依頼ファイルを作成します（個人番号を含みます）。"
+                   " / A request file, holding Individual Numbers, for registered people without an integrated number.</small>"),
+            w.HBox([self.integrated_preview_button, self.integrated_request_button]), self.integrated_view,
+            w.HBox([self.integrated_approval_id, self.integrated_create_button]),
+            self.integrated_confirm_area, self.integrated_package,
+            w.HTML("<b>回答の取込 / answers</b>"), w.HBox([self.answer_upload, self.answer_import_button]),
+            self.answer_view,
+        ])
 
     # -- helpers ---------------------------------------------------------------------------
     def _service(self, step: str) -> Callable[..., Any] | None:
@@ -230,8 +293,11 @@ class RegistrationApp(App):
                     entry.get("file_name", "-"), fmt_datetime(entry.get("recorded_at")),
                 )], numeric=[2]) + "</div>"
             )
+            if self.session.can(Permission.MEDIA_MANAGE) and entry.get("entry_id"):
+                self.return_deliver.children = [DeliverControl(str(entry["entry_id"]), call=self.call)]
         else:
             self.return_view.value = ""
+            self.return_deliver.children = []
 
     # -- handlers ------------------------------------------------------------------------------
     def preview_targets(self) -> None:
@@ -292,8 +358,11 @@ class RegistrationApp(App):
             )
         if result is None:
             self.collection_package.value = ""
+            self.collection_deliver.children = []
             return
         e = result.ledger_entry
+        if self.session.can(Permission.MEDIA_MANAGE):
+            self.collection_deliver.children = [DeliverControl(e.entry_id, call=self.call, delivered_at=e.deleted_at)]
         self.collection_package.value = (
             "<div class='wb-package' style='border:1px solid #999;padding:6px 10px'>"
             "<b>送付用パッケージを作成しました / package written</b>"
@@ -359,4 +428,122 @@ class RegistrationApp(App):
 
     def _cancel(self) -> None:
         self.model.reg_preview = None
+        self.banner.info(*(tr("cancelled", lang) for lang in ("ja", "en")))
+
+    # -- F1b ---------------------------------------------------------------------------------
+    def _show_integrated(self, _change: Any = None) -> None:
+        p, result = self.model.integrated_preview, self.model.integrated_result
+        count = int(p["count"]) if p else 0
+        self.integrated_request_button.disabled = not count or bool(self.model.integrated_approval)
+        self.integrated_view.value = "" if p is None else (
+            "<div class='wb-integrated-summary'>統合利用番号が未取得の登録済みの人 / registered, no integrated number: "
+            f"<b>{num(count)}</b> 人　送付先: 団体内統合宛名システム（中間サーバー連携）</div>")
+        if result is None:
+            self.integrated_package.children = []
+            return
+        self.integrated_package.children = [PackageBox.for_session(
+            result.ledger_entry, title="統合利用番号の取得依頼パッケージを作成しました / request package written",
+            call=self.call, session=self.session, extra=[("バッチ番号", result.extra.get("batch_id", "-"))])]
+
+    def preview_integrated(self) -> None:
+        fn = self._service("preview_integrated")
+        if fn is None:
+            return
+        self.integrated_confirm_area.children = []
+        self.model.integrated_approval = ""
+        self.model.integrated_preview = None
+        self.model.integrated_preview = self.call(fn)
+
+    def request_integrated(self) -> None:
+        fn = self._service("request_integrated")
+        p = self.model.integrated_preview
+        if fn is None or not p or not p.get("count") or self.model.integrated_approval:
+            return
+        approval = self.call(fn)
+        if approval is not None:
+            self.model.integrated_approval = approval.approval_id
+            self.integrated_approval_id.value = approval.approval_id
+            self._show_integrated()
+            self.banner.success(
+                f"送付の承認を依頼しました（承認番号 {approval.approval_id}）。承認後に依頼ファイルを作成できます。",
+                f"Approval requested ({approval.approval_id}); make the file once it is approved.")
+
+    def confirm_integrated(self) -> None:
+        """Count again (someone may have been registered since), then the check before sending."""
+        fn = self._service("preview_integrated")
+        approval_id = self.integrated_approval_id.value.strip()
+        if fn is None or not approval_id:
+            return
+        preview = self.call(fn)
+        if preview is None:
+            return
+        self.model.integrated_preview = preview
+        self.integrated_confirm_area.children = [ConfirmOutgoing(
+            "linkage_server", int(preview["count"]), on_confirm=lambda: self.create_integrated(approval_id),
+            on_cancel=lambda: self._cancel_area(self.integrated_confirm_area),
+            detail=f"承認番号 {approval_id}。このファイルには個人番号が含まれます。",
+        )]
+
+    def create_integrated(self, approval_id: str) -> None:
+        fn = self._service("create_integrated")
+        self.integrated_confirm_area.children = []
+        if fn is None:
+            return
+        result = self.call(fn, approval_id=approval_id)
+        if result is not None:
+            self.model.integrated_result = result
+            self.model.integrated_approval = ""
+            self.integrated_approval_id.value = ""
+            self.banner.success(f"統合利用番号の取得依頼 {num(result.record_count)} 件の送付用パッケージを作成しました。",
+                                f"Wrote the integrated-number request package ({num(result.record_count)} records).")
+
+    def _answer_chosen(self) -> None:
+        self.answer_import_button.disabled = uploaded(self.answer_upload) is None
+        self.model.integrated_import = None
+
+    def import_integrated_answers(self) -> None:
+        """The answer package is opened with the linkage server's key (and recorded in the ledger)."""
+        fn, got = self._service("import_integrated_answers"), self._file(self.answer_upload)
+        if fn is None or got is None:
+            return
+        name, data = got
+        if not data.startswith(b"WBPKG"):
+            self.banner.info("中間サーバーからの回答パッケージ（.wbpkg）を選択してください。",
+                             "Choose the answer package (.wbpkg) from the linkage server.")
+            return
+        self.answer_import_button.disabled = True
+        safe = re.sub(r"[^0-9A-Za-z._-]", "_", os.path.basename(name)) or "answer.wbpkg"
+        with tempfile.TemporaryDirectory(prefix="wb-answer-") as folder:
+            path = Path(folder) / safe
+            path.touch(mode=0o600)
+            path.write_bytes(data)
+            result = self.call(fn, str(path))
+        self.model.integrated_import = result
+        self.answer_import_button.disabled = result is not None
+        if result is not None:
+            if result.already_imported:
+                self.banner.info("この回答は取込済みです。変更はありません。", "Already imported; nothing changed.")
+            else:
+                self.banner.success(f"回答を取り込みました: 取得 {num(result.stored)} 件。",
+                                    f"Imported the answers: {num(result.stored)} stored.")
+
+    def _show_answers(self, _change: Any = None) -> None:
+        s = self.model.integrated_import
+        if s is None:
+            self.answer_view.value = ""
+            return
+        counts = s.counts()
+        rows = [(ja, counts[key]) for key, ja in INTEGRATED_COUNTS if counts.get(key)]
+        problems = html_table(["行", "理由"], [(p["line"], p["message_ja"]) for p in s.problems], numeric=[0]) \
+            if s.problems else ""
+        self.answer_view.value = (
+            f"<div class='wb-answer-summary'>回答 {num(s.rows)} 行"
+            + (f"（{esc(fmt_datetime(s.already_imported_at))} に取込済み）" if s.already_imported else "")
+            + html_table(["結果", "件数"], rows, numeric=[1]) + "</div>"
+            + bar_chart_svg(rows, title="回答の内訳 / answers", color="#00695c")
+            + (f"<div class='wb-answer-problems'><b>確認が必要な行 / lines to check</b>{problems}</div>" if problems else "")
+        )
+
+    def _cancel_area(self, area: w.VBox) -> None:
+        area.children = []
         self.banner.info(*(tr("cancelled", lang) for lang in ("ja", "en")))

@@ -329,6 +329,77 @@ def cmd_batch(args: argparse.Namespace) -> Any:
     return fns[args.command](session, **common)
 
 
+# -- results commands (F4, F5, C11, C7, F6) --
+
+def cmd_batch_import_results(args: argparse.Namespace) -> Any:
+    from . import results
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise InvalidInput(f"Cannot read the file {path.name}.", f"ファイル {path.name} を読めません。")
+    # The clear header only chooses the importer; the importer verifies the package completely.
+    kind = transfer.peek_header(path).kind
+    if kind == "info_answer":
+        return results.import_info_results(_login(args), str(path))
+    if kind == "juki_answer":
+        return results.import_juki_results(_login(args), str(path))
+    raise InvalidInput(f"{path.name} is not an answer package (info_answer or juki_answer).",
+                       f"{path.name} は照会結果のパッケージ（info_answer / juki_answer）ではありません。",
+                       reason="wrong_kind")
+
+
+def cmd_batch_expire(args: argparse.Namespace) -> Any:
+    from . import results
+
+    return results.expire_requests(_login(args), older_than_days=args.days)
+
+
+def cmd_results_purge(args: argparse.Namespace) -> Any:
+    from . import results
+
+    return results.purge_results(_login(args))
+
+
+def cmd_discrepancies_list(args: argparse.Namespace) -> Any:
+    from . import discrepancies
+
+    return discrepancies.list_discrepancies(_login(args), status=args.status, kind=args.kind, limit=args.limit)
+
+
+def cmd_discrepancies_resolve(args: argparse.Namespace) -> Any:
+    from . import discrepancies
+
+    return discrepancies.resolve_discrepancy(_login(args), args.discrepancy_id, action=args.action, note=args.note)
+
+
+def cmd_discrepancies_notices(args: argparse.Namespace) -> Any:
+    from . import discrepancies
+
+    session = _login(args)
+    if args.approval:
+        return discrepancies.notice_list(session, approval_id=args.approval)
+    return {"approval_requested": discrepancies.request_notice_list(session)}
+
+
+def cmd_declared_income_import(args: argparse.Namespace) -> Any:
+    from . import discrepancies
+
+    path = Path(args.file)
+    return discrepancies.import_declared_income(_login(args), _read_input(path), file_name=path.name)
+
+
+def cmd_linkage_export(args: argparse.Namespace) -> Any:
+    from . import linkage
+
+    session = _login(args)
+    common: dict[str, Any] = {"procedure": args.procedure, "fiscal_year": args.year}
+    if args.preview:
+        return linkage.preview_linkage(session, **common)
+    if args.approval:
+        return linkage.export_linkage(session, approval_id=args.approval, **common)
+    return {"approval_requested": linkage.request_linkage(session, **common)}
+
+
 
 class _Reported(Exception):
     def __init__(self, payload: Any, code: int) -> None:
@@ -488,6 +559,39 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--records-per-file", type=int, default=10_000)
         if verb == "create":
             p.add_argument("--approval", required=True)
+
+    # -- results parser (F4, F5, C11, C7, F6); `g` is still the "batch" group above --
+    p = command("batch import-results", cmd_batch_import_results,
+                "F4/F5: import an answer package (info or Juki-net, from its kind)", g)
+    p.add_argument("file")
+    p = command("batch expire", cmd_batch_expire, "C11: mark requests unanswered past the deadline as expired", g)
+    p.add_argument("--days", type=int, help="answer deadline in days (default 30)")
+    g = group("results", "C11: query results")
+    command("results purge", cmd_results_purge, "C11: delete results of batches closed longer than the retention period", g)
+    g = group("discrepancies", "C7: results that differ from what is held")
+    p = command("discrepancies list", cmd_discrepancies_list, "C7: the review queue (fields that differ, by kind)", g)
+    p.add_argument("--status", choices=["open", "person_notified", "resolved"])
+    p.add_argument("--kind")
+    p.add_argument("--limit", type=int, default=1000)
+    p = command("discrepancies resolve", cmd_discrepancies_resolve, "C7: mark a discrepancy notified or resolved", g)
+    p.add_argument("discrepancy_id")
+    action = p.add_mutually_exclusive_group(required=True)
+    action.add_argument("--notified", dest="action", action="store_const", const="notified")
+    action.add_argument("--resolved", dest="action", action="store_const", const="resolved")
+    p.add_argument("--note")
+    p = command("discrepancies notices", cmd_discrepancies_notices,
+                "C7: request approval for, or (--approval A) write, the notice list for the housing system", g)
+    p.add_argument("--approval")
+    p = command("discrepancies declared-income", cmd_declared_income_import,
+                "U4: import the income declared in the applications (CSV, declared_income layout)", g)
+    p.add_argument("file")
+    g = group("linkage", "F6: the linkage file for the housing business system")
+    p = command("linkage export", cmd_linkage_export,
+                "F6: preview, request approval for, or (--approval A) write the linkage file", g)
+    p.add_argument("--preview", action="store_true")
+    p.add_argument("--approval")
+    p.add_argument("--procedure", required=True, help="P1-P6")
+    p.add_argument("--year", type=int, required=True, help="fiscal year, e.g. 2026")
 
     return parser
 

@@ -1,0 +1,267 @@
+"""F2 → F4 → F6 benchmark: the yearly income-declaration batch (P1, local tax) for N people, against its floor.
+
+Run: ``.venv/bin/python benchmarks/bench_queries.py [--persons 1000000]``.
+
+1. builds a workspace (not timed): ``--persons`` targets with registered numbers and
+   integrated numbers, every household filing P1 for 2026 with everyone's consent, and an
+   approved ``local_tax`` batch (one request per person);
+2. **create** (F2): ``batches.create_info_batch`` — request IDs, fixed-width files of
+   10,000 records, one package, ledger entry;
+3. the linkage server simulator answers (not timed);
+4. **import** (F4): ``results.import_info_results`` — read and verify the package, parse,
+   check every value, match by request ID, store, close requests and the batch, detect
+   income discrepancies;
+5. **linkage** (F6): ``linkage.export_linkage`` (approved beforehand, not timed) — select
+   the results with each person's discrepancy state, write the CSV package, record which
+   results went out;
+6. the **floor** of each step, in the same kind of workspace: only reading and writing the
+   same data — (create) select person + integrated number, insert as many rows into a
+   scratch table, ``write_fixed`` and ``write_package``; (import) ``read_package`` +
+   ``read_fixed`` + one ``INSERT`` into a scratch table; (linkage) select the results,
+   ``write_table`` and ``write_package``.
+
+Each measurement runs in its own process (helpers from ``bench_registration``: peak
+memory is ``VmHWM`` of that process).  Targets: round trip (2+4+5) ≤ 60 s for 1M people,
+≤ 3× the floor, < 3 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.bench_registration import _peak_mb, load_targets
+
+HERE = Path(__file__).resolve()
+PASSWORD = "Bench-Pass-2026!"
+STATE = "state.json"
+#: One user per login: a one-time code cannot be used twice within its 30-second step.
+USERS = {"op_request": "query_operator", "op_create": "query_operator", "op_import": "query_operator",
+         "op_linkage_request": "query_operator", "op_linkage": "query_operator", "approver_1": "approver",
+         "approver_2": "approver"}
+STEPS = ("create", "import", "linkage")
+
+
+def _state(workdir: Path) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads((workdir / STATE).read_text())
+    return doc
+
+
+def _save(workdir: Path, **values: Any) -> None:
+    path = workdir / STATE
+    doc = json.loads(path.read_text()) if path.exists() else {}
+    doc.update(values)
+    path.write_text(json.dumps(doc))
+
+
+def _login(workdir: Path, user: str) -> Any:
+    from workbench import Workspace, credentials
+
+    ws = Workspace.open(workdir / "ws")
+    secret = _state(workdir)["secrets"][user]
+    return ws.login(user, PASSWORD, credentials.totp_code(secret, ws.clock.now()))
+
+
+def prepare(workdir: Path, persons: int, seed: int) -> Any:
+    """Workspace, targets, numbers, integrated numbers, filings, approved batch (not timed)."""
+    import pyarrow as pa
+
+    from workbench import Workspace, approvals, batches, users
+    from workbench.numbers import BlindIndex, NumberCipher
+    from workbench.simulate import generate_world
+    from workbench.simulate.linkage import integrated_number_for
+
+    ws = Workspace.init(workdir / "ws", scrypt_n=2**10)
+    secrets = {}
+    for user, role in USERS.items():
+        enrol = users.create_initial_user(ws, user, user, PASSWORD, [role])
+        secrets[user] = enrol.otpauth_uri.split("secret=")[1].split("&")[0]
+    _save(workdir, secrets=secrets, persons=persons)
+    world = generate_world(persons, seed=seed)
+    load_targets(ws, world)
+    p = world.persons
+    ids = p["person_id"].astype(str).tolist()
+    numbers = p["individual_number"].astype(str).tolist()
+    ring = ws.keyring
+    cts = NumberCipher(ring.key("numbers"), ring.current).encrypt_many(numbers, ids, table="person_numbers",
+                                                                        column="number_ct")
+    idx = BlindIndex(ring.key("blind_index")).digest_many(numbers)
+    heads = p.groupby("household_id")["person_id"].transform("first")
+    with ws.transaction("bench.setup", "system") as con:
+        con.register("_n", pa.table({"person_id": pa.array(ids), "ct": pa.array(cts, pa.binary()),
+                                     "ix": pa.array(idx, pa.binary()),
+                                     "g": pa.array([integrated_number_for(n) for n in numbers]),
+                                     "head": pa.array(heads.astype(str).tolist())}))
+        con.execute("INSERT INTO person_numbers SELECT person_id, ct, ix, ?, 'bench', now(), 'bench' FROM _n",
+                    [ring.current])
+        con.execute("INSERT INTO integrated_numbers SELECT person_id, g, 'BENCH', now() FROM _n")
+        con.execute("INSERT INTO housing_procedures SELECT DISTINCT 'R-' || head, 'P1', 2026, DATE '2026-05-01', head,"
+                    " 'BENCH', now() FROM _n")
+        con.execute("INSERT INTO procedure_members SELECT 'R-' || head, person_id, TRUE FROM _n")
+        con.unregister("_n")
+    del cts, idx
+    approval = batches.request_info_batch(_login(workdir, "op_request"), procedure="P1", fiscal_year=2026,
+                                          information="local_tax")
+    approvals.decide(_login(workdir, "approver_1"), approval.approval_id, approve=True)
+    _save(workdir, batch_approval=approval.approval_id)
+    return world
+
+
+def measure(workdir: Path, step: str) -> dict[str, Any]:
+    from workbench import batches, linkage, results
+
+    state = _state(workdir)
+    if step == "create":
+        session = _login(workdir, "op_create")
+        t0 = time.perf_counter()
+        out = batches.create_info_batch(session, approval_id=state["batch_approval"], procedure="P1", fiscal_year=2026,
+                                        information="local_tax")
+        wall = time.perf_counter() - t0
+        _save(workdir, request_package=str(out.path), batch_id=out.extra["batch_id"])
+        return {"wall_s": wall, "peak_mb": _peak_mb(), "records": out.record_count}
+    if step == "import":
+        session = _login(workdir, "op_import")
+        t0 = time.perf_counter()
+        summary = results.import_info_results(session, state["answer_package"])
+        wall = time.perf_counter() - t0
+        return {"wall_s": wall, "peak_mb": _peak_mb(), "records": summary.stored, "closed": summary.batches_closed}
+    session = _login(workdir, "op_linkage")
+    t0 = time.perf_counter()
+    out = linkage.export_linkage(session, approval_id=state["linkage_approval"], procedure="P1", fiscal_year=2026)
+    wall = time.perf_counter() - t0
+    _save(workdir, linkage_package=str(out.path))
+    return {"wall_s": wall, "peak_mb": _peak_mb(), "records": out.record_count}
+
+
+def measure_floor(workdir: Path, step: str) -> dict[str, Any]:
+    """Reading and writing the same data, nothing else (see the module docstring)."""
+    from workbench import Workspace, formats, media, transfer
+    from workbench.linkage import LINKAGE_LAYOUT, RECORDS_PER_MEMBER
+    from workbench.query_files import ANSWER_LAYOUT, REQUEST_LAYOUT, read_fixed, split_records, write_fixed
+
+    ws = Workspace.open(workdir / "ws")
+    state = _state(workdir)
+    out = workdir / f"floor-{step}.wbpkg"
+    t0 = time.perf_counter()
+    if step == "create":
+        key, key_id = media.recipient_key(ws, "linkage_server")
+        with ws.transaction("bench.floor", "system") as con:
+            frame = con.execute("SELECT person_id AS atena_no, integrated_number AS integrated_no FROM integrated_numbers"
+                                " ORDER BY person_id").df()
+            con.execute("CREATE TEMP TABLE _s AS SELECT atena_no || '-' AS request_id, atena_no FROM frame")
+            rows = len(frame)
+            for name in REQUEST_LAYOUT.names:
+                if name not in frame:
+                    frame[name] = "X"
+            members = ((f"m{n}.txt", write_fixed(frame.iloc[a:b], REQUEST_LAYOUT))
+                       for n, (a, b) in enumerate(split_records(rows)))
+            transfer.write_package(out, key=key, key_id=key_id, kind="floor", recipient="linkage_server",
+                                   members=members, record_count=rows, creator="bench",
+                                   workspace_id=ws.settings.workspace_id)
+    elif step == "import":
+        key, _ = media.recipient_key(ws, "linkage_server")
+        package = transfer.read_package(Path(state["answer_package"]), key=key)
+        frame = pd.concat([read_fixed(b, ANSWER_LAYOUT)[0] for b in package.members.values()], ignore_index=True)
+        rows = len(frame)
+        with ws.transaction("bench.floor", "system") as con:
+            con.execute("CREATE TEMP TABLE _s AS SELECT * FROM frame")
+    else:
+        key, key_id = media.recipient_key(ws, "housing_system")
+        with ws.transaction("bench.floor", "system") as con:
+            frame = con.execute("SELECT i.person_id, q.procedure_id, i.information, i.request_id, i.status AS result_status,"
+                                " i.tax_year::VARCHAR AS tax_year, i.taxable_income::VARCHAR AS taxable_income,"
+                                " i.tax_status FROM info_results i JOIN query_requests q USING (request_id)"
+                                " ORDER BY i.person_id").df()
+        rows = len(frame)
+        for name in LINKAGE_LAYOUT.names:
+            if name not in frame:
+                frame[name] = ""
+        members = ((f"m{n}.csv", formats.write_table(frame.iloc[a:b], LINKAGE_LAYOUT))
+                   for n, (a, b) in enumerate(split_records(rows, RECORDS_PER_MEMBER)))
+        transfer.write_package(out, key=key, key_id=key_id, kind="floor", recipient="housing_system",
+                               members=members, record_count=rows, creator="bench",
+                               workspace_id=ws.settings.workspace_id)
+    wall = time.perf_counter() - t0
+    out.unlink(missing_ok=True)
+    return {"wall_s": wall, "peak_mb": _peak_mb(), "records": rows}
+
+
+def _child(workdir: Path, step: str, floor: bool = False) -> dict[str, Any]:
+    argv = [sys.executable, str(HERE), "--workdir", str(workdir), "--step", step] + (["--floor"] if floor else [])
+    proc = subprocess.run(argv, check=False, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"step {step} failed:\n{proc.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n", 1)[0])
+    parser.add_argument("--persons", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--workdir", type=Path)
+    parser.add_argument("--step", choices=STEPS, help=argparse.SUPPRESS)
+    parser.add_argument("--floor", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.step:
+        result = measure_floor(args.workdir, args.step) if args.floor else measure(args.workdir, args.step)
+        print(json.dumps(result))
+        return result
+
+    from workbench import Workspace, approvals, linkage
+    from workbench.simulate import linkage_server
+
+    with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
+        workdir = Path(tmp)
+        t0 = time.perf_counter()
+        world = prepare(workdir, args.persons, args.seed)
+        prepare_s = time.perf_counter() - t0
+        out: dict[str, Any] = {"persons": args.persons, "prepare_s": prepare_s, "floor": {}}
+        out["create"] = _child(workdir, "create")
+        t1 = time.perf_counter()
+        ws = Workspace.open(workdir / "ws")
+        paths = linkage_server.answer_package(ws, _state(workdir)["request_package"], world, workdir / "answers",
+                                              seed=args.seed)
+        _save(workdir, answer_package=str(paths[0]))
+        out["answer_s"] = time.perf_counter() - t1
+        del world
+        out["import"] = _child(workdir, "import")
+        approval = linkage.request_linkage(_login(workdir, "op_linkage_request"), procedure="P1", fiscal_year=2026)
+        approvals.decide(_login(workdir, "approver_2"), approval.approval_id, approve=True)
+        _save(workdir, linkage_approval=approval.approval_id)
+        out["linkage"] = _child(workdir, "linkage")
+        for step in STEPS:
+            out["floor"][step] = _child(workdir, step, floor=True)
+    n = args.persons
+    total = sum(out[s]["wall_s"] for s in STEPS)
+    floor_total = sum(out["floor"][s]["wall_s"] for s in STEPS)
+    out["round_trip_s"] = total
+    out["floor_s"] = floor_total
+    out["ratio"] = total / floor_total if floor_total else float("inf")
+    out["peak_mb"] = max(out[s]["peak_mb"] for s in STEPS)
+    out["as_expected"] = all(out[s]["records"] == n for s in STEPS) and bool(out["import"]["closed"])
+    print(f"F2 -> F4 -> F6 benchmark (P1 local tax): {n:,} people, one request each "
+          f"(prepared in {prepare_s:.1f} s, answers simulated in {out['answer_s']:.1f} s, neither timed)")
+    print(f"{'step':<16}{'wall s':>9}{'peak MB':>9}{'floor s':>9}{'floor MB':>10}{'ratio':>7}")
+    for step in STEPS:
+        r, f = out[step], out["floor"][step]
+        print(f"{step:<16}{r['wall_s']:>9.2f}{r['peak_mb']:>9.0f}{f['wall_s']:>9.2f}{f['peak_mb']:>10.0f}"
+              f"{r['wall_s'] / f['wall_s']:>7.2f}")
+    print(f"{'round trip':<16}{total:>9.2f}{out['peak_mb']:>9.0f}{floor_total:>9.2f}{'':>10}{out['ratio']:>7.2f}")
+    print(f"targets: round trip <= 60 s: {total <= 60}; <= 3x floor: {out['ratio'] <= 3}; "
+          f"< 3 GB: {out['peak_mb'] < 3072}; records as expected: {out['as_expected']}")
+    return out
+
+
+if __name__ == "__main__":
+    main()

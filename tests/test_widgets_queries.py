@@ -1,0 +1,394 @@
+"""Widget tests without a browser for the query and review screens: batches (⑧⑨, F2, F3),
+the C7 review queue, integrated numbers (F1b) and 「受け渡し済み」 (C9)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.conftest import World
+from tests.query_helpers import Office, procedures_csv, scenario
+from tests.test_widgets import descendants, log_in, text, upload
+from widgets import common
+from widgets.approvals import ApprovalsApp
+from widgets.batches import BatchesApp, fiscal_year_label
+from widgets.login import LoginGate
+from widgets.packages import DeliverControl, PackageBox
+from widgets.registration import RegistrationApp
+from widgets.review import ReviewApp
+from workbench import formats, media, persons
+from workbench.demo import load_world
+from workbench.numbers import generate_numbers
+from workbench.simulate import generate_world, linkage
+
+
+@pytest.fixture
+def office(world: World) -> Office:
+    return scenario(world)
+
+
+def approve_in_queue(world: World, approval_id: str) -> str:
+    """The approver opens 承認待ち一覧 and approves; returns what the row showed."""
+    queue = ApprovalsApp(world.login("approver"))
+    row = next(r for r in queue.rows.children if approval_id in r.children[0].value)
+    shown = text(row.children[0].value)
+    queue.buttons[approval_id][0].click()
+    assert queue.banner.kind == "success", queue.banner.text
+    return shown
+
+
+def all_html(widget: Any) -> str:
+    return "".join(getattr(d, "value", "") for d in descendants(widget) if isinstance(getattr(d, "value", None), str))
+
+
+# --------------------------------------------------------------------------- the menu
+
+
+def test_menu_offers_the_new_screens_by_permission(world: World) -> None:
+    gate = LoginGate(world.ws)
+    log_in(gate, world, "query_operator")
+    assert {"batches", "person"} <= set(gate.menu_buttons) and "review" not in gate.menu_buttons
+    app = gate.open_app("batches")
+    assert isinstance(app, BatchesApp) and app.banner.kind != "error"
+    gate.logout()
+    log_in(gate, world, "reviewer")
+    assert "batches" not in gate.menu_buttons
+    review = gate.open_app("review")
+    assert isinstance(review, ReviewApp)
+    assert review.review_rows not in descendants(review)  # the registrar's queue only
+    assert "まだ利用できません" in text(review.discrepancy_view.value)  # the discrepancy view is not built yet
+
+
+# --------------------------------------------------------------------------- ⑧⑨ procedures
+
+
+def test_procedure_import_refuses_a_wrong_file_with_lines_then_imports(world: World) -> None:
+    pop = generate_world(30, seed=8)
+    load_world(world.ws, pop.persons, pop.households, registered=np.ones(len(pop.persons), dtype=bool))
+    a, b = pop.persons["person_id"].iloc[0], pop.persons["person_id"].iloc[1]
+    app = BatchesApp(world.login("query_operator"))
+    assert app.proc_import_button.disabled  # no file yet
+
+    bad = procedures_csv([("R-1", "P9", "2026", "2026-05-01", a, a, "Y"),
+                          ("R-2", "P1", "2026", "2026-05-01", b, b, "maybe")])
+    upload(app.proc_upload, "procedures.csv", bad)
+    assert not app.proc_import_button.disabled
+    app.proc_import_button.click()
+    assert app.banner.kind == "error" and "取り込みませんでした" in app.banner.text
+    shown = text(app.proc_view.value)
+    assert "誤りのある行" in shown and "手続コードが不明です" in shown and "情報照会同意が Y / N ではありません" in shown
+    assert a not in app.proc_view.value and b not in app.proc_view.value
+
+    good = procedures_csv([("R-1", "P1", "2026", "2026-05-01", a, a, "Y"),
+                           ("R-2", "P2", "2026", "2026-05-01", b, b, "N")])
+    upload(app.proc_upload, "procedures.csv", good)
+    assert app.proc_view.value == ""  # a new file clears what was shown
+    app.proc_import_button.click()
+    assert app.banner.kind == "success", app.banner.text
+    shown = text(app.proc_view.value)
+    assert "取り込みました" in shown and "照会への同意あり" in shown and "<svg" in app.proc_view.value
+    assert app.proc_import_button.disabled  # not twice by a double click
+
+
+# --------------------------------------------------------------------------- F2 information queries
+
+
+def test_fiscal_year_labels() -> None:
+    assert fiscal_year_label(2026) == "2026年度（令和8年度）"
+    assert fiscal_year_label(2019) == "2019年度（令和元年度）"
+    assert fiscal_year_label(2018) == "2018年度（平成30年度）"
+
+
+def test_info_batch_preview_approval_confirm_package_and_delivery(office: Office, world: World) -> None:
+    app = BatchesApp(world.login("query_operator"))
+    assert app.procedure.value == "P1" and app.fiscal_year.value == 2026  # today is 2026-06-01: FY2026
+    assert "令和8年度" in app.fiscal_year.label
+    assert set(app.info_checks) == {"resident_register", "local_tax", "public_assistance", "physical_disability",
+                                    "mental_disability", "ai_no_techo"}
+    assert app.request_button.disabled and app.create_button.disabled
+
+    app.preview_button.click()
+    assert app.banner.kind != "error", app.banner.text
+    p = app.model.preview
+    assert p is not None and p.total == 8 and p.persons == 3
+    summary = text(app.summary.value)
+    assert "照会する件数 / requests: 8 件" in summary and "3 人" in summary and "未作成" in summary
+    table = text(app.table.value)
+    for reason in ("情報照会への同意がありません", "個人番号の届出がありません", "団体内統合宛名番号が未取得です",
+                   "本人が届出・申請した手続ではない"):
+        assert reason in table
+    assert "地方税関係情報" in table and "住民票関係情報" in table
+    assert "照会への同意なし" in app.chart.value and "統合宛名番号が未取得" in app.chart.value
+    assert "<svg" in app.chart.value
+    screen = app.summary.value + app.table.value + app.chart.value
+    for pid in office.who.values():
+        assert pid not in screen
+    assert not app.request_button.disabled
+
+    app.request_button.click()
+    approval_id = app.approval_id.value
+    assert approval_id.startswith("A") and app.banner.kind == "success", app.banner.text
+    assert app.request_button.disabled  # one request per preview
+    assert approval_id in text(app.approval_view.value)
+
+    # Making the file before approval is refused in plain words; nothing is written.
+    app.create_button.click()
+    (dialog,) = app.confirm_area.children
+    dialog.check.value = True
+    dialog.ok.click()
+    assert app.banner.kind == "error" and app.model.result is None
+
+    shown = approve_in_queue(world, approval_id)
+    assert "8" in shown
+
+    app = BatchesApp(world.login("query_operator"))
+    app.approval_id.value = approval_id
+    assert not app.create_button.disabled
+    app.create_button.click()
+    (dialog,) = app.confirm_area.children
+    assert isinstance(dialog, common.ConfirmOutgoing) and dialog.count == 8
+    assert dialog.recipient == "linkage_server"
+    shown = text(dialog.summary.value)
+    assert "団体内統合宛名システム" in shown and "8" in shown and approval_id in shown and "P1" in shown
+    assert dialog.ok.disabled
+    dialog.check.value = True
+    dialog.ok.click()
+    assert app.banner.kind == "success", app.banner.text
+    result = app.model.result
+    assert result is not None and result.record_count == 8 and result.ledger_entry.kind == "info_query"
+    (box,) = app.package_area.children
+    assert isinstance(box, PackageBox)
+    package = text(box.table.value)
+    assert result.ledger_entry.entry_id in package and approval_id in package and result.extra["batch_id"] in package
+    assert "団体内統合宛名システム" in package
+    assert result.path.exists()
+
+    # 「受け渡し済み」: only after the tick; the copy is deleted and the ledger says when.
+    assert box.deliver is not None and box.deliver.deliver.disabled
+    box.deliver.deliver.click()
+    assert result.path.exists()
+    box.deliver.check.value = True
+    box.deliver.deliver.click()
+    assert app.banner.kind == "success" or app.banner.kind == "", app.banner.text
+    assert not result.path.exists()
+    assert "受け渡し済み" in text(box.deliver.state.value) and box.deliver.deliver.disabled
+    (entry,) = [e for e in media.ledger(world.login("auditor")) if e.entry_id == result.ledger_entry.entry_id]
+    assert entry.deleted_at is not None
+
+
+def test_changing_a_parameter_discards_the_preview(office: Office, world: World) -> None:
+    app = BatchesApp(world.login("query_operator"))
+    app.preview_button.click()
+    assert app.model.preview is not None and not app.request_button.disabled
+    app.info_checks["local_tax"].value = False
+    assert app.model.preview is None and app.request_button.disabled and app.table.value == ""
+    app.preview_button.click()
+    assert app.model.preview.information == ["resident_register", "public_assistance", "physical_disability",
+                                             "mental_disability", "ai_no_techo"]
+    app.fiscal_year.value = 2025
+    assert app.model.preview is None
+    for box in app.info_checks.values():
+        box.value = False
+    assert app.preview_button.disabled  # nothing to ask
+    app.procedure.value = "P6"
+    assert list(app.info_checks) == ["resident_register"] and not app.preview_button.disabled
+
+
+def test_empty_selection_cannot_be_requested(office: Office, world: World) -> None:
+    app = BatchesApp(world.login("query_operator"))
+    app.procedure.value = "P4"  # no filings
+    app.preview_button.click()
+    assert app.model.preview is not None and app.model.preview.total == 0
+    assert app.request_button.disabled
+    assert "承認の依頼はできません" in text(app.summary.value)
+    assert "この手続・年度の届出はありません" in text(app.table.value) or "照会しない" in text(app.table.value)
+
+
+def test_juki_batch_confirms_recipient_juki_net(office: Office, world: World) -> None:
+    app = BatchesApp(world.login("query_operator"))
+    app.kind.value = "juki"
+    assert app.info_area.layout.display == "none"
+    app.preview_button.click()
+    p = app.model.preview
+    assert p is not None and p.kind == "juki" and p.total > 0, app.banner.text
+    assert "住基ネット本人確認情報" in text(app.table.value) and "住基ネット" in text(app.summary.value)
+    app.request_button.click()
+    approval_id = app.approval_id.value
+    approve_in_queue(world, approval_id)
+    app = BatchesApp(world.login("query_operator"))
+    app.kind.value = "juki"
+    app.approval_id.value = approval_id
+    app.create_button.click()
+    (dialog,) = app.confirm_area.children
+    assert dialog.recipient == "juki_net" and dialog.count == p.total
+    dialog.cancel.click()
+    assert app.confirm_area.children == () and "取り消しました" in app.banner.text and app.model.result is None
+    app.create_button.click()
+    (dialog,) = app.confirm_area.children
+    dialog.check.value = True
+    dialog.ok.click()
+    assert app.banner.kind == "success", app.banner.text
+    assert app.model.result.ledger_entry.recipient == "juki_net"
+    numbers = office.pop.persons["individual_number"].tolist()
+    shown = all_html(app)
+    assert not any(n in shown for n in numbers)
+
+
+def test_batch_screen_refuses_other_roles_in_plain_words(office: Office, world: World) -> None:
+    app = BatchesApp(world.login("registrar"))  # not on the registrar's menu; the service refuses too
+    app.preview_button.click()
+    assert app.banner.kind == "error" and re.search(r"[ぁ-んァ-ン一-龥]", app.banner.text)
+
+
+# --------------------------------------------------------------------------- C7 registration review
+
+
+@pytest.fixture
+def reviewed(world: World) -> dict[str, Any]:
+    pop = generate_world(12, seed=6)
+    load_world(world.ws, pop.persons, pop.households, registered=np.ones(len(pop.persons), dtype=bool))
+    rows = pop.persons.head(2)
+    fresh = [str(x) for x in generate_numbers(2, np.random.default_rng(42))]
+    frame = pd.DataFrame({"person_id": rows["person_id"].tolist(), "individual_number": fresh,
+                          "identity_checked": "1", "collected_on": "2026-05-01"})
+    app = RegistrationApp(world.login("registrar"))
+    upload(app.reg_upload, "second.csv", formats.write_table(frame, "contractor_return", encoding="utf-8"))
+    app.reg_preview_button.click()
+    assert app.model.reg_preview.outcomes.get("review") == 2, app.banner.text
+    (ok,) = app.reg_confirm_area.children
+    ok.click()
+    assert app.banner.kind == "success", app.banner.text
+    return {"ids": rows["person_id"].tolist(), "held": rows["individual_number"].tolist(), "new": fresh}
+
+
+def test_review_queue_masked_confirm_then_accept_or_reject(world: World, reviewed: dict[str, Any]) -> None:
+    app = ReviewApp(world.login("registrar"))
+    assert len(app.model.reviews) == 2 and "2 件" in text(app.review_count.value)
+    screen = all_html(app)
+    for n in reviewed["held"] + reviewed["new"]:
+        assert n not in screen
+        assert "********" + n[-4:] in screen
+    first, second = app.model.reviews
+    accept = app.row_buttons[first.review_id][0]
+    accept.click()  # first click only shows what will happen
+    assert app.model.pending == (first.review_id, True) and len(app.model.reviews) == 2
+    confirm = text(app.review_confirm.children[0].value)
+    assert "置き換えます" in confirm and first.person_id in confirm
+    cancel = app.review_confirm.children[1].children[1]
+    cancel.click()
+    assert app.model.pending is None and app.review_confirm.children == ()
+
+    accept.click()
+    app.review_confirm.children[1].children[0].click()
+    assert app.banner.kind == "success", app.banner.text
+    assert [r.review_id for r in app.model.reviews] == [second.review_id]
+    s = world.login("registrar")
+    i = reviewed["ids"].index(first.person_id)
+    assert persons.reveal_number(s, first.person_id) == reviewed["new"][i]
+
+    reject = app.row_buttons[second.review_id][1]
+    reject.click()
+    assert "そのまま" in text(app.review_confirm.children[0].value)
+    app.review_confirm.children[1].children[0].click()
+    assert app.model.reviews == [] and "確認待ちはありません" in text(app.review_rows.children[0].value)
+    j = reviewed["ids"].index(second.person_id)
+    assert persons.reveal_number(world.login("registrar"), second.person_id) == reviewed["held"][j]
+
+
+def test_review_opens_the_persons_page(world: World, reviewed: dict[str, Any]) -> None:
+    app = ReviewApp(world.login("registrar"))
+    item = app.model.reviews[0]
+    app.row_buttons[item.review_id][2].click()
+    (page,) = app.person_area.children
+    assert item.person_id in text(page.details.value)
+    assert "*" in text(page.number.value)
+
+
+def test_review_decided_elsewhere_is_refused_in_plain_words(world: World, reviewed: dict[str, Any]) -> None:
+    app = ReviewApp(world.login("registrar"))
+    item = app.model.reviews[0]
+    other = ReviewApp(world.login("registrar"))
+    other.ask(item.review_id, accept=False)
+    other.decide(item.review_id, accept=False)
+    app.ask(item.review_id, accept=True)
+    app.decide(item.review_id, accept=True)
+    assert app.banner.kind == "error" and "処理済み" in app.banner.text
+
+
+# --------------------------------------------------------------------------- F1b integrated numbers
+
+
+def test_integrated_request_approval_confirm_package_and_answers(world: World, tmp_path: Path) -> None:
+    pop = generate_world(20, seed=9)
+    load_world(world.ws, pop.persons, pop.households, registered=np.ones(len(pop.persons), dtype=bool))
+    app = RegistrationApp(world.login("registrar"))
+    assert app.integrated_request_button.disabled and app.integrated_create_button.disabled
+    app.integrated_preview_button.click()
+    assert app.model.integrated_preview["count"] == 20, app.banner.text
+    assert "20" in text(app.integrated_view.value)
+    app.integrated_request_button.click()
+    approval_id = app.integrated_approval_id.value
+    assert approval_id.startswith("A") and app.integrated_request_button.disabled
+    approve_in_queue(world, approval_id)
+
+    app = RegistrationApp(world.login("registrar"))
+    app.integrated_approval_id.value = approval_id
+    app.integrated_create_button.click()
+    (dialog,) = app.integrated_confirm_area.children
+    assert isinstance(dialog, common.ConfirmOutgoing) and dialog.recipient == "linkage_server" and dialog.count == 20
+    assert "個人番号が含まれます" in text(dialog.summary.value)
+    dialog.check.value = True
+    dialog.ok.click()
+    assert app.banner.kind == "success", app.banner.text
+    result = app.model.integrated_result
+    (box,) = app.integrated_package.children
+    assert result.ledger_entry.entry_id in text(box.table.value) and "20" in text(box.table.value)
+
+    # The answers come back as a package from the linkage server.
+    answer = linkage.answer_package(world.ws, result.path, tmp_path / "answer.wbpkg", seed=1, not_found=0.1)
+    assert app.answer_import_button.disabled
+    upload(app.answer_upload, "answer.wbpkg", answer.read_bytes())
+    app.answer_import_button.click()
+    assert app.banner.kind == "success", app.banner.text
+    summary = app.model.integrated_import
+    assert summary.stored + summary.not_found == 20 and summary.stored > 0
+    shown = text(app.answer_view.value)
+    assert "取得（保存）" in shown and f"{summary.stored}" in shown and "<svg" in app.answer_view.value
+    assert not any(linkage.integrated_number_for(n) in app.answer_view.value for n in pop.persons["individual_number"])
+
+    # A bare CSV is not accepted on this screen: only packages are verified and recorded.
+    upload(app.answer_upload, "answer.csv", b"request_id,person_id,result_code,integrated_number\r\n")
+    app.answer_import_button.click()
+    assert "回答パッケージ（.wbpkg）を選択してください" in app.banner.text
+
+
+def test_collection_package_can_be_marked_delivered(world: World) -> None:
+    housing = pytest.importorskip("workbench.simulate.housing")
+    population = generate_world(10, seed=13)
+    app = RegistrationApp(world.login("registrar"))
+    upload(app.target_upload, "targets.csv", housing.target_extract(population))
+    app.target_preview_button.click()
+    app.target_confirm.click()
+    app.collection_preview_button.click()
+    app.collection_request_button.click()
+    approval_id = app.collection_approval_id.value
+    approve_in_queue(world, approval_id)
+    app = RegistrationApp(world.login("registrar"))
+    app.collection_approval_id.value = approval_id
+    app.collection_export_button.click()
+    dialog = app.collection_confirm_area.children[0]
+    dialog.check.value = True
+    dialog.ok.click()
+    (control,) = app.collection_deliver.children
+    assert isinstance(control, DeliverControl) and control.deliver.disabled
+    path = app.model.collection_result.path
+    control.check.value = True
+    control.deliver.click()
+    assert not path.exists() and "受け渡し済み" in text(control.state.value)
+    control.deliver.click()  # a second click does nothing
+    assert app.banner.kind != "error", app.banner.text
