@@ -89,3 +89,14 @@ def test_registration_cycle_from_files(tmp_path: Path) -> None:
     persons = people.persons
     leaked = [v for v in [*persons["individual_number"], *persons["person_id"], *persons["name"]] if v in text]
     assert not leaked, f"{len(leaked)} personal values in the executed notebook"
+
+
+def test_query_retention_runs_for_the_query_operator(tmp_path: Path) -> None:
+    ws = Workspace.init(tmp_path / "ws", scrypt_n=2**10)
+    uri = users.create_initial_user(ws, "shoukai", "shoukai", PASSWORD, ["query_operator"]).otpauth_uri
+    secret = uri.split("secret=")[1].split("&")[0]
+    session = ws.login("shoukai", PASSWORD, credentials.totp_code(secret, dt.datetime.now(dt.UTC)))
+    info = runs.run(session, "query_retention", {"answer_deadline_days": "30"})
+    assert info.status == "succeeded"
+    text = (ws.path / info.notebook).read_text("utf-8")
+    assert "'expired': 0" in text and "'batches_purged': 0" in text

@@ -23,7 +23,7 @@ from tests.results_helpers import (
     write_answer,
 )
 from workbench import results
-from workbench.errors import InvalidInput, PackageError, PermissionDenied
+from workbench.errors import InvalidInput, NotFound, PackageError, PermissionDenied
 from workbench.query_files import ANSWER_LAYOUT
 from workbench.simulate import juki, linkage_server
 
@@ -276,6 +276,11 @@ def test_expiry_late_answers_after_deadline_and_purge(office: Office, world: Wor
         params = json.loads(con.execute("SELECT params FROM audit_log WHERE operation = 'results.purge_results'"
                                         " AND outcome = 'ok' ORDER BY seq DESC LIMIT 1 OFFSET 1").fetchone()[0])
     assert params["info_results"] == stored and params["retention_days"] == 90
+    # Rotation rebuilds the file, which erases the deleted rows' bytes: recorded as such.
+    from workbench import rotation
+
+    assert rotation.rotate(world.login("operations")).deletions_erased == 1
+    assert count(world, "SELECT count(*) FROM result_deletions WHERE rebuilt_at IS NOT NULL") == 1
 
     # the retention period is the workspace setting
     short = make_world("short", result_retention_days=1)
@@ -308,3 +313,29 @@ def test_cli_import_expire_purge(office: Office, world: World, tmp_path: Path, m
     assert run("batch", "import-results", str(result.path), expect=2)["reason"] == "wrong_kind"
     assert run("batch", "expire", "--days", "0")["expired"] == 0
     assert run("results", "purge")["deletion_id"] is None
+
+
+def test_request_status_counts_by_group(office: Office, world: World, tmp_path: Path) -> None:
+    op = _operator(world)
+    assert results.request_status(op) == {"answered": 0, "pending": 0, "error": 0, "expired": 0}
+    result, reqs = send_batch(world, "info")
+    n = len(reqs)
+    batch_id = result.extra["batch_id"]
+    assert results.request_status(op) == {"answered": 0, "pending": n, "error": 0, "expired": 0}
+    paths = linkage_server.answer_package(world.ws, result.path, office.pop, tmp_path, seed=5, error=0.2, late=0.2)
+    first = results.import_info_results(op, paths[0])
+    counts = results.request_status(_operator(world), batch_id=batch_id)
+    assert counts == {"answered": first.answered, "pending": first.unanswered, "error": first.errors, "expired": 0}
+    assert sum(counts.values()) == n and counts["error"] > 0 and counts["pending"] > 0
+    world.clock.advance(31 * 86400)
+    results.expire_requests(_operator(world))
+    later = results.request_status(_operator(world), batch_id=batch_id)
+    assert later["pending"] == 0 and later["expired"] == first.unanswered and sum(later.values()) == n
+    with pytest.raises(NotFound):
+        results.request_status(_operator(world), batch_id="B-NONE")
+    with pytest.raises(PermissionDenied):
+        results.request_status(world.login("reviewer"))
+    with world.ws.transaction("t", "t") as con:
+        params = " ".join(r[0] for r in con.execute(
+            "SELECT params FROM audit_log WHERE operation = 'results.request_status'").fetchall())
+    assert not any(p in params for p in reqs["person_id"])

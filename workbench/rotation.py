@@ -43,6 +43,8 @@ class RotationReport:
     new_version: int
     numbers: int
     totp_secrets: int
+    #: Earlier result deletions whose bytes this rebuild erased (C11, DESIGN §3).
+    deletions_erased: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -144,7 +146,18 @@ def rotate(session: Session) -> RotationReport:
         ring.save(ws.key_source)
         gone = ring.destroy_versions_before(new)
         ring.save(ws.key_source)
-    return RotationReport(old_versions=gone, new_version=new, numbers=counts[0], totp_secrets=counts[1])
+        # The file was rebuilt by COPY FROM DATABASE: rows deleted before are now gone from
+        # its bytes too (DESIGN §3), so earlier deletions can be recorded as erased.
+        con = Store.open_connection(db, ring.database_key_hex(), ws.path / "tmp")
+        try:
+            erased = con.execute(
+                "UPDATE result_deletions SET rebuilt_at = ? WHERE rebuild_needed AND rebuilt_at IS NULL RETURNING deletion_id",
+                [now],
+            ).fetchall()
+        finally:
+            con.close()
+    return RotationReport(old_versions=gone, new_version=new, numbers=counts[0], totp_secrets=counts[1],
+                          deletions_erased=len(erased))
 
 
 def repair(ws: Workspace) -> int:

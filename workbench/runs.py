@@ -34,6 +34,7 @@ PIPELINE_DIR = Path(__file__).resolve().parent.parent / "pipelines"
 PIPELINES: dict[str, tuple[Permission, frozenset[str]]] = {
     "audit_check": (Permission.AUDIT_VERIFY, frozenset()),
     "registration_cycle": (Permission.NUMBERS_REGISTER, frozenset({"targets_file", "return_file", "source"})),
+    "query_retention": (Permission.RESULTS_IMPORT, frozenset({"answer_deadline_days"})),
 }
 
 TICKET_LIFETIME = dt.timedelta(minutes=30)
