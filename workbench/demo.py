@@ -94,9 +94,7 @@ def build_demo(path: Path, *, persons: int = 10_000, seed: int = 1, registered_s
     rng = np.random.default_rng(seed)
     living = world.persons[~world.persons["deceased"].to_numpy(dtype=bool)]
     returned = living[rng.random(len(living)) < registered_share]
-    # Act as the demo registrar without logging in, so the registrar's current one-time
-    # code is still unused when a person tries the demo straight away.
-    session = Session(ws, "registrar", tuple(DEMO_USERS["registrar"]), ws.clock.now())
+    session = _as(ws, "registrar")
     imported = targets.import_targets(session, target_extract(world, seed=seed), file_name="demo-targets.csv")
     contractor = registration.register(
         session, contractor_return(world, persons=returned, seed=seed, error_rate=0.05),
@@ -106,8 +104,10 @@ def build_demo(path: Path, *, persons: int = 10_000, seed: int = 1, registered_s
         session, portal_download(world, seed=seed + 1, persons=max(1, persons // 50)),
         source="portal", file_name="demo-portal-download.csv",
     )
+    queries = _demo_queries(ws, world, seed=seed)
     return {
         "workspace": str(ws.path),
+        **queries,
         "persons": imported.new,
         "households": imported.households,
         "registered": contractor.registered + portal.registered,
@@ -118,6 +118,52 @@ def build_demo(path: Path, *, persons: int = 10_000, seed: int = 1, registered_s
         "one_time_code": f"workbench -w {ws.path} demo-code USER",
         "dashboards": "http://127.0.0.1:8866/voila/render/index.ipynb",
     }
+
+
+def _as(ws: Workspace, user_id: str) -> Session:
+    """A demo account acting without logging in (its current one-time code stays unused)."""
+    return Session(ws, user_id, tuple(DEMO_USERS[user_id]), ws.clock.now())
+
+
+def _approved(ws: Workspace, approval_id: str) -> str:
+    from . import approvals
+
+    approvals.decide(_as(ws, "approver"), approval_id, approve=True)
+    return approval_id
+
+
+def _demo_queries(ws: Workspace, world: Any, *, seed: int) -> dict[str, int]:
+    """Integrated numbers (F1b), P1 filings for 2026 (⑧⑨) and one Juki-net round (F3, F5)
+    whose answers show moves, renames and deaths, so the query operator and the reviewer
+    find work waiting.  The information-query batch itself is left for the person trying
+    the demo."""
+    import tempfile
+
+    from . import batches, formats, integrated, procedures, results
+    from .simulate import juki, linkage
+
+    registrar, query = _as(ws, "registrar"), _as(ws, "query")
+    approval = integrated.request_integrated_request(registrar).approval_id
+    request = integrated.create_integrated_request(registrar, approval_id=_approved(ws, approval))
+    with tempfile.TemporaryDirectory(dir=ws.folder("tmp")) as tmp:
+        answers = linkage.answer_package(ws, request.path, Path(tmp) / "integrated.wbpkg", seed=seed)
+        stored = integrated.import_integrated_answers(registrar, str(answers)).stored
+        people = world.persons
+        heads = people[people["relation"] == "head"]["person_id"].tolist()
+        filings = pd.DataFrame(
+            [(f"D-{i:06d}", "P1", "2026", "2026-05-01", h, h, "Y") for i, h in enumerate(heads)],
+            columns=list(formats.LAYOUTS["housing_procedures"].names),
+        )
+        procedures.import_procedures(query, formats.write_table(filings, "housing_procedures"),
+                                     file_name="demo-procedures.csv")
+        approval = batches.request_juki_batch(query, procedure="P1", fiscal_year=2026).approval_id
+        batch = batches.create_juki_batch(query, approval_id=_approved(ws, approval), procedure="P1", fiscal_year=2026)
+        later, _ = world.evolve(seed=seed, move_rate=0.03, rename_rate=0.01, death_rate=0.005)
+        found = 0
+        for path in juki.answer_package(ws, batch.path, later, Path(tmp), seed=seed, not_found=0.01):
+            found += sum(results.import_juki_results(query, path).discrepancies.values())
+    return {"integrated_numbers": stored, "filings": len(heads), "juki_requests": batch.record_count,
+            "discrepancies": found}
 
 
 def current_code(ws: Workspace, user_id: str) -> str:
