@@ -61,7 +61,12 @@ def test_menu_offers_the_new_screens_by_permission(world: World) -> None:
     review = gate.open_app("review")
     assert isinstance(review, ReviewApp)
     assert review.review_rows not in descendants(review)  # the registrar's queue only
-    assert "まだ利用できません" in text(review.discrepancy_view.value)  # the discrepancy view is not built yet
+    assert review.discrepancy_box in descendants(review) and review.banner.kind != "error"
+    assert "該当する相違はありません" in text(review.disc_table.value)
+    gate.logout()
+    log_in(gate, world, "registrar")
+    review = gate.open_app("review")
+    assert review.discrepancy_box not in descendants(review)  # the reviewer's queue only
 
 
 # --------------------------------------------------------------------------- ⑧⑨ procedures
@@ -392,3 +397,239 @@ def test_collection_package_can_be_marked_delivered(world: World) -> None:
     assert not path.exists() and "受け渡し済み" in text(control.state.value)
     control.deliver.click()  # a second click does nothing
     assert app.banner.kind != "error", app.banner.text
+
+
+# --------------------------------------------------------------------------- request status chart (F4/F5)
+
+
+def test_batch_screen_charts_requests_by_status(office: Office, world: World, tmp_path: Path) -> None:
+    from workbench import results
+
+    app = BatchesApp(world.login("query_operator"))
+    assert app.status_view.value == ""  # nothing sent yet: no chart
+    app.preview_button.click()
+    app.request_button.click()
+    approval_id = app.approval_id.value
+    approve_in_queue(world, approval_id)
+    app = BatchesApp(world.login("query_operator"))
+    app.approval_id.value = approval_id
+    app.create_button.click()
+    (dialog,) = app.confirm_area.children
+    dialog.check.value = True
+    dialog.ok.click()
+    assert app.banner.kind == "success", app.banner.text
+    shown = text(app.status_view.value)
+    assert "照会の状況" in shown and "回答待ち" in shown and "8" in shown and "<svg" in app.status_view.value
+    assert app.status_view in descendants(app)
+
+    from workbench.simulate import linkage_server
+
+    paths = linkage_server.answer_package(world.ws, app.model.result.path, office.pop, tmp_path, seed=2, error=0.3)
+    results.import_info_results(world.login("query_operator"), paths[0])
+    counts = results.request_status(world.login("query_operator"))
+    app = BatchesApp(world.login("query_operator"))  # the chart is there on opening
+    shown = text(app.status_view.value)
+    assert "回答あり" in shown and str(counts["answered"]) in shown
+    assert app.banner.kind != "error", app.banner.text
+    assert not any(pid in app.status_view.value for pid in office.who.values())
+
+
+# --------------------------------------------------------------------------- approval kinds
+
+
+def test_every_approval_kind_has_a_japanese_name() -> None:
+    from widgets.approvals import KIND_LABELS
+    from workbench import batches, collection, discrepancies, integrated, linkage, users
+
+    used = {users.GRANT_KIND, collection.APPROVAL_KIND, integrated.APPROVAL_KIND, linkage.APPROVAL_KIND,
+            discrepancies.NOTICE_APPROVAL_KIND, *batches.APPROVAL_KINDS.values()}
+    assert used <= set(KIND_LABELS) and "integrated_export" not in KIND_LABELS
+    for kind in used:
+        ja, en = KIND_LABELS[kind]
+        assert re.search(r"[ぁ-んァ-ン一-龥]", ja) and en and ja != kind
+    # and the sources name no other kind
+    src = "".join(p.read_text(encoding="utf-8") for p in Path(batches.__file__).parent.glob("*.py"))
+    for literal in re.findall(r'approvals\.request\(unit, "([a-z_]+)"', src):
+        assert literal in KIND_LABELS
+
+
+# --------------------------------------------------------------------------- C7 query-result discrepancies
+
+
+@pytest.fixture
+def discrepant(world: World, tmp_path: Path) -> Office:
+    from tests.results_helpers import busy_office, send_batch
+    from workbench import results
+    from workbench.simulate import juki
+
+    office = busy_office(world)
+    result, _reqs = send_batch(world, "juki")
+    later, _ = office.pop.evolve(seed=5, move_rate=0.1, rename_rate=0.05, death_rate=0.05)
+    results.import_juki_results(world.login("query_operator"),
+                                juki.answer_package(world.ws, result.path, later, tmp_path, seed=1)[0])
+    return office
+
+
+def test_discrepancy_queue_filters_fields_and_actions(world: World, discrepant: Office) -> None:
+    from workbench import discrepancies
+
+    app = ReviewApp(world.login("reviewer"))
+    assert app.banner.kind != "error", app.banner.text
+    assert app.review_rows not in descendants(app)
+    expected = discrepancies.list_discrepancies(world.login("reviewer"), status="open")
+    assert expected and [d.discrepancy_id for d in app.model.discrepancies] == [d.discrepancy_id for d in expected]
+    table = text(app.disc_table.value)
+    assert f"{len(expected)} 件" in text(app.disc_count.value)
+    for d in expected:
+        assert d.discrepancy_id in table
+    assert "転居" in table and "住所" in table and "未対応" in table and "<svg" in app.disc_chart.value
+    numbers = discrepant.pop.persons["individual_number"].tolist()
+    assert not any(n in all_html(app) for n in numbers)
+
+    app.kind_filter.value = "moved"
+    moved = app.model.discrepancies
+    assert moved and all(d.kind == "moved" for d in moved)
+    table = text(app.disc_table.value)
+    assert "氏名変更" not in table and "住所" in table
+    d = moved[0]
+    assert str(d.held["address"]) in app.disc_table.value or d.held["address"].replace(" ", "") in table.replace(" ", "")
+    app.kind_filter.value = ""
+    app.status_filter.value = "resolved"
+    assert app.model.discrepancies == [] and "該当する相違はありません" in text(app.disc_table.value)
+    assert app.notified_button.disabled and app.resolved_button.disabled
+
+    app.status_filter.value = "open"
+    first = app.disc_select.value
+    assert first and not app.notified_button.disabled and not app.resolved_button.disabled
+    app.disc_note.value = "電話で連絡"
+    app.notified_button.click()
+    assert app.banner.kind == "success" and "本人へ通知済み" in app.banner.text, app.banner.text
+    assert first not in [x.discrepancy_id for x in app.model.discrepancies]  # no longer open
+    app.status_filter.value = "person_notified"
+    assert [x.discrepancy_id for x in app.model.discrepancies] == [first]
+    assert "電話で連絡" in text(app.disc_table.value) and "本人へ通知済み" in text(app.disc_table.value)
+    app.disc_select.value = first
+    assert app.notified_button.disabled and not app.resolved_button.disabled  # notified once only
+    app.resolved_button.click()
+    assert app.banner.kind == "success" and "解決済み" in app.banner.text
+    app.status_filter.value = "resolved"
+    (done,) = app.model.discrepancies
+    assert done.discrepancy_id == first and done.resolved_by == "reviewer" and done.note == "電話で連絡"
+    assert "解決済み" in text(app.disc_table.value)
+
+    # decided elsewhere: the service refuses in plain words
+    app.status_filter.value = "open"
+    other = app.disc_select.value
+    discrepancies.resolve_discrepancy(world.login("reviewer"), other, action="resolved")
+    app.notified_button.click()
+    assert app.banner.kind == "error" and re.search(r"[ぁ-んァ-ン一-龥]", app.banner.text)
+
+
+def test_notice_list_approval_confirm_and_package(world: World, discrepant: Office) -> None:
+    from workbench import discrepancies
+
+    app = ReviewApp(world.login("reviewer"))
+    assert app.notice_export_button.disabled
+    open_now = discrepancies.list_discrepancies(world.login("reviewer"), status="open")
+    persons = len({d.person_id for d in open_now})
+    app.notice_request_button.click()
+    assert app.banner.kind == "success", app.banner.text
+    approval_id = app.notice_approval_id.value
+    assert approval_id.startswith("A") and approval_id in text(app.notice_approval_view.value)
+    assert f"{persons} 人" in text(app.notice_approval_view.value)
+
+    # before approval: refused, nothing written
+    app.notice_export_button.click()
+    (dialog,) = app.notice_confirm.children
+    dialog.check.value = True
+    dialog.ok.click()
+    assert app.banner.kind == "error" and app.model.notice_result is None
+
+    shown = approve_in_queue(world, approval_id)
+    assert "通知対象者リストの送付" in shown and "都住システム" in shown and str(persons) in shown
+
+    app = ReviewApp(world.login("reviewer"))
+    app.notice_approval_id.value = approval_id
+    assert not app.notice_export_button.disabled
+    app.notice_export_button.click()
+    (dialog,) = app.notice_confirm.children
+    assert isinstance(dialog, common.ConfirmOutgoing)
+    assert dialog.recipient == "housing_system" and dialog.count == persons
+    summary = text(dialog.summary.value)
+    assert "都住システム" in summary and f"{persons} 件" in summary and approval_id in summary
+    dialog.cancel.click()
+    assert app.notice_confirm.children == () and "取り消しました" in app.banner.text
+    app.notice_export_button.click()
+    (dialog,) = app.notice_confirm.children
+    assert dialog.ok.disabled
+    dialog.check.value = True
+    dialog.ok.click()
+    assert app.banner.kind == "success", app.banner.text
+    result = app.model.notice_result
+    assert result is not None and result.record_count == persons and result.ledger_entry.recipient == "housing_system"
+    (box,) = app.notice_package.children
+    assert isinstance(box, PackageBox) and box.deliver is None  # the reviewer does not hand over media
+    package = text(box.table.value)
+    assert result.ledger_entry.entry_id in package and approval_id in package and "都住システム" in package
+    assert app.model.discrepancies == []  # everyone on the list is now notified
+    assert app.notice_approval_id.value == "" and app.notice_export_button.disabled
+
+
+# --------------------------------------------------------------------------- F6 linkage file
+
+
+def test_linkage_file_preview_approval_confirm_and_package(world: World, discrepant: Office) -> None:
+    from workbench import linkage
+
+    app = BatchesApp(world.login("query_operator"))
+    assert app.linkage_box in descendants(app)
+    assert (app.lk_procedure.value, app.lk_year.value) == ("P1", 2026)
+    assert app.lk_request_button.disabled and app.lk_export_button.disabled
+    app.lk_preview_button.click()
+    p = app.model.linkage_preview
+    expected = linkage.preview_linkage(world.login("query_operator"), procedure="P1", fiscal_year=2026)
+    assert p is not None and p.total == expected.total > 0, app.banner.text
+    summary = text(app.lk_summary.value)
+    assert f"{p.total} 件" in summary and "住基ネット本人確認情報" in summary and "未対応の相違あり" in summary
+    assert "<svg" in app.lk_summary.value
+    numbers = discrepant.pop.persons["individual_number"].tolist()
+    assert not any(pid in app.lk_summary.value for pid in discrepant.pop.persons["person_id"])
+    assert not app.lk_request_button.disabled
+
+    app.lk_request_button.click()
+    approval_id = app.lk_approval_id.value
+    assert approval_id.startswith("A") and app.banner.kind == "success" and app.lk_request_button.disabled
+    app.lk_year.value = 2025  # a change throws the preview away
+    assert app.model.linkage_preview is None and app.lk_summary.value == ""
+    shown = approve_in_queue(world, approval_id)
+    assert "都住システム連携ファイル" in shown and str(p.total) in shown
+
+    app = BatchesApp(world.login("query_operator"))
+    app.lk_approval_id.value = approval_id
+    app.lk_export_button.click()
+    (dialog,) = app.lk_confirm.children
+    assert isinstance(dialog, common.ConfirmOutgoing)
+    assert dialog.recipient == "housing_system" and dialog.count == p.total
+    assert "都住システム" in text(dialog.summary.value) and approval_id in text(dialog.summary.value)
+    dialog.cancel.click()
+    assert app.lk_confirm.children == () and app.model.linkage_result is None
+    app.lk_export_button.click()
+    (dialog,) = app.lk_confirm.children
+    dialog.check.value = True
+    dialog.ok.click()
+    assert app.banner.kind == "success", app.banner.text
+    result = app.model.linkage_result
+    assert result is not None and result.record_count == p.total and result.ledger_entry.kind == "linkage_file"
+    (box,) = app.lk_package.children
+    assert isinstance(box, PackageBox) and result.ledger_entry.entry_id in text(box.table.value)
+    assert box.deliver is not None  # the query operator hands the media over
+    assert not any(n in all_html(app) for n in numbers)
+
+    app.lk_preview_button.click()  # everything went out
+    assert app.model.linkage_preview.total == 0 and app.lk_request_button.disabled
+    assert "承認の依頼はできません" in text(app.lk_summary.value)
+
+
+def test_linkage_section_only_with_its_permission(office: Office, world: World) -> None:
+    app = BatchesApp(world.login("registrar"))
+    assert app.linkage_box not in descendants(app)

@@ -18,12 +18,15 @@ from .common import App, esc, fmt_datetime, num
 
 __all__ = ["KIND_LABELS", "ApprovalsApp", "ApprovalsModel"]
 
-#: What each kind of request is, in staff words.
+#: What each kind of request is, in staff words: every kind passed to ``approvals.request`` in workbench/.
 KIND_LABELS: dict[str, tuple[str, str]] = {
-    "role_grant": ("役割の付与", "role grant"),
-    "collection_export": ("番号収集リストの送付", "collection list export"),
-    "integrated_export": ("統合宛名番号の取得依頼", "integrated-number request"),
-    "linkage_export": ("都住システム連携ファイル", "housing-system linkage file"),
+    "role_grant": ("役割の付与", "role grant"),                                      # users.GRANT_KIND
+    "collection_export": ("番号収集リストの送付", "collection list export"),          # collection (F0b)
+    "integrated_request": ("統合宛名番号の取得依頼", "integrated-number request"),     # integrated (F1b)
+    "info_query_batch": ("情報照会ファイルの作成", "information query file (F2)"),    # batches (F2)
+    "juki_query_batch": ("住基ネット照会ファイルの作成", "Juki-net query file (F3)"),  # batches (F3)
+    "linkage_file": ("都住システム連携ファイル", "housing-system linkage file"),       # linkage (F6)
+    "notice_list": ("通知対象者リストの送付", "notice list (C7)"),                    # discrepancies (C7)
     "bulk_delete": ("個人番号の一括削除", "bulk deletion"),
     "return_list": ("差戻リストの送付", "return list"),
 }
@@ -32,6 +35,9 @@ _SUMMARY_LABELS = {
     "user_id": "ユーザーID", "role_ja": "役割", "recipient": "送付先", "record_count": "件数",
     "records": "件数", "count": "件数", "file_name": "ファイル", "reason": "理由",
     "by_ward": "区市町村別", "by_status": "区分別", "wards": "区市町村", "status": "区分",
+    "persons": "人数", "discrepancies": "相違件数", "procedure": "手続", "fiscal_year": "年度",
+    "information": "照会情報", "kind": "種類", "discrepancy_status": "相違の状態", "by_information": "照会情報別",
+    "excluded": "照会しない件数", "files": "ファイル数",
 }
 
 

@@ -26,7 +26,7 @@ from typing import Any
 import ipywidgets as w
 import traitlets as t
 
-from workbench import batches, procedures
+from workbench import batches, linkage, procedures
 from workbench.errors import InvalidInput
 from workbench.media import RECIPIENTS
 from workbench.permissions import Permission
@@ -85,7 +85,15 @@ def request_status() -> Callable[..., Any] | None:
     return fn
 
 
+#: F6 discrepancy states (U4) in staff words.
+LINKAGE_STATES: dict[str, str] = {"none": "相違なし", "open": "未対応の相違あり", "person_notified": "本人へ通知済み",
+                                  "resolved": "相違は解決済み"}
+
+
 class BatchesModel(t.HasTraits):
+    linkage_preview = t.Any(None)
+    linkage_approval = t.Any(None)
+    linkage_result = t.Any(None)
     procedure_import = t.Any(None)
     import_errors: t.List[Any] = t.List()
     preview = t.Any(None)
@@ -177,7 +185,157 @@ class BatchesApp(App):
             shown.append(procedures_box)
         if self.session.can(Permission.BATCHES_CREATE):
             shown += [batch_box, self.status_view]
+        self.linkage_box = self._build_linkage(style)
+        if self.session.can(Permission.LINKAGE_EXPORT):
+            shown.append(self.linkage_box)
         return shown
+
+    def _build_linkage(self, style: dict[str, str]) -> w.VBox:
+        self.lk_procedure = w.Dropdown(description="手続 / Procedure", style=style, layout=w.Layout(width="520px"),
+                                       options=list(self.procedure.options), value=self.procedure.value)
+        self.lk_year = w.Dropdown(description="年度 / Fiscal year", style=style, layout=w.Layout(width="520px"),
+                                  options=list(self.fiscal_year.options), value=self.fiscal_year.value)
+        self.lk_preview_button = w.Button(description="件数を確認 / Preview", icon="eye", button_style="primary",
+                                          layout=w.Layout(width="auto"))
+        self.lk_request_button = w.Button(description="作成の承認を依頼 / Request approval", icon="paper-plane",
+                                          disabled=True, layout=w.Layout(width="auto"))
+        self.lk_summary = w.HTML()
+        self.lk_approval_view = w.HTML()
+        self.lk_approval_id = w.Text(description="承認番号 / Approval", placeholder="A…", style=style,
+                                     layout=w.Layout(width="420px"))
+        self.lk_export_button = w.Button(description="承認済みの連携ファイルを作成 / Make file", icon="file-archive-o",
+                                         disabled=True, layout=w.Layout(width="auto"))
+        self.lk_confirm = w.VBox([])
+        self.lk_package = w.VBox([])
+        self.lk_preview_button.on_click(lambda _b: self.preview_linkage())
+        self.lk_request_button.on_click(lambda _b: self.request_linkage())
+        self.lk_export_button.on_click(lambda _b: self.confirm_linkage())
+        self.lk_approval_id.observe(lambda _c: self._enable_linkage(), "value")
+        for widget in (self.lk_procedure, self.lk_year):
+            widget.observe(lambda _c: self._reset_linkage(), "value")
+        self.model.observe(lambda _c: self._show_linkage(), "linkage_preview")
+        self.model.observe(lambda _c: self._show_linkage_result(), "linkage_result")
+        ja, en = RECIPIENTS[linkage.RECIPIENT]
+        return w.VBox([
+            w.HTML(f"<h4>{esc(ja)}連携ファイルの作成 / linkage file for the {esc(en)} (F6)</h4>"
+                   "<small>照会結果を宛名番号で送ります（個人番号は含めません）。未送付の結果のみが対象です。"
+                   " / Results keyed by internal person number, never the Individual Number; only results not yet sent.</small>"),
+            self.lk_procedure, self.lk_year, w.HBox([self.lk_preview_button, self.lk_request_button]),
+            self.lk_summary, self.lk_approval_view, w.HBox([self.lk_approval_id, self.lk_export_button]),
+            self.lk_confirm, self.lk_package,
+        ])
+
+    def linkage_params(self) -> dict[str, Any]:
+        return {"procedure": self.lk_procedure.value, "fiscal_year": int(self.lk_year.value)}
+
+    def _reset_linkage(self) -> None:
+        self.model.linkage_preview = None
+        self.model.linkage_approval = None
+        self.lk_confirm.children = []
+        self._enable_linkage()
+
+    def _enable_linkage(self) -> None:
+        p = self.model.linkage_preview
+        self.lk_request_button.disabled = p is None or not p.total or self.model.linkage_approval is not None
+        self.lk_export_button.disabled = not self.lk_approval_id.value.strip()
+
+    def _show_linkage(self) -> None:
+        self._enable_linkage()
+        p = self.model.linkage_preview
+        if p is None:
+            self.lk_summary.value = self.lk_approval_view.value = ""
+            return
+        labels = {k: v.label_ja for k, v in self.rules.information.items()}
+        rows = [(labels.get(info, JUKI_LABEL if info in ("", "juki", "None") else info), code, n)
+                for info, codes in p.by_information.items() for code, n in codes.items()]
+        states = [(LINKAGE_STATES.get(k, k), v) for k, v in p.discrepancy_status.items()]
+        self.lk_summary.value = (
+            "<div class='wb-linkage-summary' style='padding:4px 0'>"
+            f"<b>確認（未作成）/ preview, nothing written</b>: {esc(p.procedure)}、{esc(fiscal_year_label(p.fiscal_year))}<br>"
+            f"送付する照会結果 / results: <b class='wb-linkage-total'>{num(p.total)}</b> 件（{num(p.persons)} 人）"
+            f"　送付済み / sent before: {num(p.already_exported)} 件</div>"
+            + html_table(["照会情報", "処理結果", "件数"], rows, numeric=[2],
+                         empty="この手続・年度で未送付の照会結果はありません / nothing not yet sent")
+            + (bar_chart_svg(states, title="相違の状態（人数）/ discrepancy state, persons (U4)", color="#ef6c00")
+               if states else ""))
+        if not p.total:
+            self.lk_summary.value += ("<div style='color:#c62828'>送付する照会結果がないため、承認の依頼はできません。"
+                                      " / Nothing to send.</div>")
+
+    def _show_linkage_result(self) -> None:
+        r = self.model.linkage_result
+        if r is None:
+            self.lk_package.children = []
+            return
+        self.lk_package.children = [PackageBox.for_session(
+            r.ledger_entry, title="都住システム連携ファイルの送付用パッケージを作成しました / linkage package written",
+            call=self.call, session=self.session,
+            extra=[("出力番号", r.extra.get("export_id", "-")), ("人数", num(r.extra.get("persons")))],
+        )]
+
+    def preview_linkage(self) -> None:
+        self.banner.clear()
+        self.model.linkage_approval = None
+        self.lk_confirm.children = []
+        self.model.linkage_preview = None
+        self.model.linkage_preview = self.call(linkage.preview_linkage, **self.linkage_params())
+
+    def request_linkage(self) -> None:
+        p = self.model.linkage_preview
+        if p is None or not p.total or self.model.linkage_approval is not None:
+            return
+        approval = self.call(linkage.request_linkage, **self.linkage_params())
+        if approval is None:
+            return
+        self.model.linkage_approval = approval
+        self.lk_approval_id.value = approval.approval_id
+        self._enable_linkage()
+        self.lk_approval_view.value = (
+            f"<div class='wb-approval-requested'>承認番号 / approval: <b>{esc(approval.approval_id)}</b>"
+            f"　件数 {num(p.total)} 件　期限 / expires: {esc(fmt_datetime(approval.expires_at))}</div>")
+        self.banner.success(
+            f"連携ファイル作成の承認を依頼しました（承認番号 {approval.approval_id}）。承認後に作成できます。",
+            f"Approval requested ({approval.approval_id}); make the file once it is approved.")
+
+    def confirm_linkage(self) -> None:
+        """Preview again (late answers may have arrived), then the check before sending."""
+        approval_id = self.lk_approval_id.value.strip()
+        if not approval_id:
+            return
+        params = self.linkage_params()
+        preview = self.call(linkage.preview_linkage, **params)
+        if preview is None:
+            return
+        self.model.linkage_preview = preview
+        if not preview.total:
+            self.banner.info("送付する照会結果が 0 件のため、作成できません。", "Nothing to send.")
+            return
+        self.lk_confirm.children = [ConfirmOutgoing(
+            linkage.RECIPIENT, preview.total, on_confirm=lambda: self.export_linkage(approval_id, params),
+            on_cancel=self._cancel_linkage,
+            detail=(f"承認番号 {approval_id}、{preview.procedure}、{fiscal_year_label(preview.fiscal_year)}、"
+                    f"{num(preview.persons)} 人"),
+        )]
+
+    def export_linkage(self, approval_id: str, params: dict[str, Any]) -> None:
+        self.lk_confirm.children = []
+        if params != self.linkage_params():
+            self.banner.info("条件が変わったため作成しませんでした。もう一度確認してください。",
+                             "The selection changed; nothing was made. Check again.")
+            return
+        result = self.call(linkage.export_linkage, approval_id=approval_id, **params)
+        if result is None:
+            return
+        self.model.linkage_result = result
+        self.model.linkage_approval = None
+        self.lk_approval_id.value = ""
+        ja, _en = RECIPIENTS[linkage.RECIPIENT]
+        self.banner.success(f"{ja} 宛ての連携ファイル {num(result.record_count)} 件の送付用パッケージを作成しました。",
+                            f"Wrote the linkage package ({num(result.record_count)} records).")
+
+    def _cancel_linkage(self) -> None:
+        self.lk_confirm.children = []
+        self.banner.info(*(tr("cancelled", lang) for lang in ("ja", "en")))
 
     # -- parameters ------------------------------------------------------------------------
     def _fill_information(self) -> None:
@@ -297,11 +455,11 @@ class BatchesApp(App):
     def _show_status(self) -> None:
         """Requests by status (answered, pending, error, expired), once result import exists."""
         fn = request_status()
-        if fn is None:
+        if fn is None or not self.session.can(Permission.RESULTS_IMPORT):
             self.status_view.value = ""
             return
         counts = self.call(fn)
-        if not counts:
+        if not counts or not any(counts.values()):
             self.status_view.value = ""
             return
         merged: dict[str, int] = {}

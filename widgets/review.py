@@ -7,35 +7,70 @@
   (:func:`workbench.registration.review_queue`, :func:`~workbench.registration.resolve_review`).
   Each decision is confirmed once more and recorded with who and when.
 * **照会結果の相違** (reviewer, ``discrepancies.review``): the discrepancy queue of
-  query results (:mod:`workbench.discrepancies`): not built yet; the section says so.
+  query results (:mod:`workbench.discrepancies`), filtered by kind and state, as a table
+  naming the fields that differ with the value held and the value reported; a chosen row
+  is marked 本人へ通知済み or 解決 with a note (who and when are recorded by the service).
+  The 通知対象者リスト for the housing system: request approval (the approver uses
+  承認待ち一覧), then, with the approval number, the check before sending names the
+  recipient (都住システム) and the number of people, and the package is shown with its
+  media-ledger entry.
 
 Numbers are masked here; showing one in full is the person page's audited reveal.
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 import ipywidgets as w
 import traitlets as t
 
-from workbench import registration
+from workbench import discrepancies, registration
+from workbench.discrepancies import Discrepancy
+from workbench.media import RECIPIENTS
 from workbench.permissions import Permission
 from workbench.registration import ReviewItem
 
-from .common import App, esc, fmt_datetime, num
+from .common import App, ConfirmOutgoing, bar_chart_svg, esc, fmt_datetime, html_table, num, tr
+from .packages import PackageBox
 
-__all__ = ["SOURCE_LABELS", "ReviewApp", "ReviewModel"]
+__all__ = ["FIELD_LABELS", "KIND_LABELS", "SOURCE_LABELS", "STATUS_LABELS", "ReviewApp", "ReviewModel"]
 
 SOURCE_LABELS: dict[str, str] = {"contractor": "収集委託事業者の返送分", "portal": "マイナポータル"}
 
+#: Discrepancy kinds in staff words (the service's KINDS give the longer form).
+KIND_LABELS: dict[str, str] = {
+    "moved": "転居", "renamed": "氏名変更", "deceased": "死亡", "sex_differs": "性別相違",
+    "birth_date_differs": "生年月日相違", "income_differs": "所得相違",
+}
+STATUS_LABELS: dict[str, str] = {k: v[0] for k, v in discrepancies.STATUSES.items()}
+#: The fields a discrepancy names, in Japanese.
+FIELD_LABELS: dict[str, str] = {
+    "address": "住所", "name": "氏名", "kana": "カナ", "deceased": "死亡", "sex": "性別", "birth_date": "生年月日",
+    "taxable_income": "所得金額", "declared_income": "申告所得", "tax_year": "課税年度",
+}
+NOTICE_RECIPIENT = "housing_system"
+#: Enough for the whole open queue when counting who the notice list holds.
+_ALL = 1_000_000
 
-def _module(name: str) -> Any | None:
-    try:
-        return importlib.import_module(name)
-    except ImportError:
-        return None
+
+def _value(field: str, value: Any) -> str:
+    if value is None or value == "":
+        return "-"
+    if field == "deceased":
+        return "死亡" if value in (True, "1", 1) else "生存"
+    if field == "sex":
+        return {"1": "男", "2": "女"}.get(str(value), str(value))
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{num(value)} 円" if "income" in field else str(value)
+    return str(value)
+
+
+def _pair(d: Discrepancy, key: str) -> str:
+    """held / reported for the fields that differ (and for income, the declared amount)."""
+    values = d.held if key == "held" else d.reported
+    names = d.fields if key == "reported" or d.kind != "income_differs" else ["declared_income"]
+    return "、".join(f"{FIELD_LABELS.get(f, f)}: {_value(f, values.get(f))}" for f in names)
 
 
 class ReviewModel(t.HasTraits):
@@ -43,6 +78,9 @@ class ReviewModel(t.HasTraits):
     #: (review_id, accept) waiting for its confirmation, or None.
     pending = t.Any(None)
     decided = t.Dict()  # review_id → "accepted" / "rejected"
+    discrepancies: t.List[Any] = t.List()
+    notice_approval = t.Any(None)
+    notice_result = t.Any(None)
 
 
 class ReviewApp(App):
@@ -73,19 +111,73 @@ class ReviewApp(App):
             self.model.observe(self._show_pending, "pending")
 
         # -- query-result discrepancies (discrepancies.review)
-        self.discrepancy_view = w.HTML()
-        if self.session.can(Permission.DISCREPANCIES_REVIEW):
-            missing = "workbench.discrepancies" if _module("workbench.discrepancies") is None else "この画面"
-            self.discrepancy_view.value = (
-                "<h4>照会結果の相違 / query-result discrepancies (C7)</h4>"
-                f"<div class='wb-empty'>この機能はまだ利用できません（{esc(missing)} が未実装です）。"
-                " / Not yet available on this screen (the discrepancy queue view is not built yet).</div>")
-            sections.append(self.discrepancy_view)
+        self.can_review = self.session.can(Permission.DISCREPANCIES_REVIEW)
+        self.discrepancy_box = self._build_discrepancies()
+        if self.can_review:
+            sections.append(self.discrepancy_box)
 
         sections.append(self.person_area)
         if self.can_register:
             self.refresh()
+        if self.can_review:
+            self.refresh_discrepancies()
         return sections
+
+    def _build_discrepancies(self) -> w.VBox:
+        style = {"description_width": "110px"}
+        self.kind_filter = w.Dropdown(description="種類 / Kind", style=style, value="",
+                                      options=[("すべて / all", ""), *[(v, k) for k, v in KIND_LABELS.items()]])
+        self.status_filter = w.Dropdown(description="状態 / State", style=style, value="open",
+                                        options=[("すべて / all", ""), *[(v, k) for k, v in STATUS_LABELS.items()]])
+        self.disc_refresh_button = w.Button(description="表示 / Show", icon="refresh")
+        self.disc_refresh_button.on_click(lambda _b: self.refresh_discrepancies())
+        for widget in (self.kind_filter, self.status_filter):
+            widget.observe(lambda _c: self.refresh_discrepancies(), "value")
+        self.disc_count = w.HTML()
+        self.disc_table = w.HTML()
+        self.disc_chart = w.HTML()
+        self.disc_select = w.Dropdown(description="相違番号 / ID", style=style, options=[], value=None,
+                                      layout=w.Layout(width="420px"))
+        self.disc_note = w.Text(description="メモ / Note", style=style, placeholder="例: 電話で連絡済み",
+                                layout=w.Layout(width="420px"))
+        self.notified_button = w.Button(description="本人へ通知済み / Notified", icon="envelope", disabled=True,
+                                        layout=w.Layout(width="auto"))
+        self.resolved_button = w.Button(description="解決 / Resolved", icon="check", button_style="success",
+                                        disabled=True, layout=w.Layout(width="auto"))
+        self.notified_button.on_click(lambda _b: self.resolve(action="notified"))
+        self.resolved_button.on_click(lambda _b: self.resolve(action="resolved"))
+        self.disc_select.observe(lambda _c: self._enable_actions(), "value")
+
+        self.notice_request_button = w.Button(description="通知対象者リストの承認を依頼 / Request approval",
+                                              icon="paper-plane", layout=w.Layout(width="auto"))
+        self.notice_request_button.on_click(lambda _b: self.request_notices())
+        self.notice_approval_view = w.HTML()
+        self.notice_approval_id = w.Text(description="承認番号 / Approval", placeholder="A…", style=style,
+                                         layout=w.Layout(width="420px"))
+        self.notice_export_button = w.Button(description="承認済みの通知対象者リストを作成 / Make list",
+                                             icon="file-archive-o", disabled=True, layout=w.Layout(width="auto"))
+        self.notice_approval_id.observe(
+            lambda c: setattr(self.notice_export_button, "disabled", not str(c["new"]).strip()), "value")
+        self.notice_export_button.on_click(lambda _b: self.confirm_notices())
+        self.notice_confirm = w.VBox([])
+        self.notice_package = w.VBox([])
+        self.model.observe(self._show_discrepancies, "discrepancies")
+        self.model.observe(self._show_notice_result, "notice_result")
+        ja, en = RECIPIENTS[NOTICE_RECIPIENT]
+        return w.VBox([
+            w.HTML("<h4>照会結果の相違 / query-result discrepancies (C7)</h4>"
+                   "<small>照会結果が保有情報と異なるもの（転居・氏名変更・死亡・性別・生年月日・所得）。"
+                   "本人に届出を勧奨し、対応を記録してください。 / Results that differ from what is held.</small>"),
+            w.HBox([self.kind_filter, self.status_filter, self.disc_refresh_button]), self.disc_count,
+            self.disc_chart, self.disc_table,
+            w.HTML("<b>対応の記録 / record an action</b>"),
+            self.disc_select, self.disc_note, w.HBox([self.notified_button, self.resolved_button]),
+            w.HTML(f"<h4>通知対象者リスト / notice list</h4><small>未対応の相違がある本人の一覧を{esc(ja)}（{esc(en)}）へ"
+                   "送付し、通知文を印字してもらいます。承認者の承認が必要です。"
+                   " / The list of people to prompt, for the housing system, after a second person's approval.</small>"),
+            self.notice_request_button, self.notice_approval_view,
+            w.HBox([self.notice_approval_id, self.notice_export_button]), self.notice_confirm, self.notice_package,
+        ])
 
     # -- views -------------------------------------------------------------------------------
     def _show_reviews(self, _change: Any = None) -> None:
@@ -164,6 +256,119 @@ class ReviewApp(App):
             self.banner.success(f"{review_id} を不採用にしました。登録済みの番号のままです。",
                                 f"Rejected {review_id}; the held number stays.")
         self.refresh()
+
+    # -- query-result discrepancies ------------------------------------------------------------
+    def _show_discrepancies(self, _change: Any = None) -> None:
+        items: list[Discrepancy] = self.model.discrepancies
+        self.disc_count.value = f"<div style='padding:6px'>該当 / shown: <b>{num(len(items))}</b> 件</div>"
+        self.disc_table.value = "<div class='wb-discrepancy-table'>" + html_table(
+            ["相違番号", "宛名番号", "種類", "相違項目", "保有情報", "照会結果", "状態", "検知日時", "メモ"],
+            [(d.discrepancy_id, d.person_id, KIND_LABELS.get(d.kind, d.kind),
+              "、".join(FIELD_LABELS.get(f, f) for f in d.fields), _pair(d, "held"), _pair(d, "reported"),
+              STATUS_LABELS.get(d.status, d.status), fmt_datetime(d.detected_at), d.note or "") for d in items],
+            empty="該当する相違はありません / no discrepancies") + "</div>"
+        by_kind: dict[str, int] = {}
+        for d in items:
+            name = KIND_LABELS.get(d.kind, d.kind)
+            by_kind[name] = by_kind.get(name, 0) + 1
+        self.disc_chart.value = bar_chart_svg(list(by_kind.items()), title="種類別の件数 / by kind",
+                                              color="#ad1457") if by_kind else ""
+        options = [(f"{d.discrepancy_id} {KIND_LABELS.get(d.kind, d.kind)}（{STATUS_LABELS.get(d.status, d.status)}）",
+                    d.discrepancy_id) for d in items if d.status != "resolved"]
+        self.disc_select.options = options
+        self.disc_select.value = options[0][1] if options else None
+        self._enable_actions()
+
+    def _selected(self) -> Discrepancy | None:
+        return next((d for d in self.model.discrepancies if d.discrepancy_id == self.disc_select.value), None)
+
+    def _enable_actions(self) -> None:
+        d = self._selected()
+        self.notified_button.disabled = d is None or d.status != "open"
+        self.resolved_button.disabled = d is None or d.status == "resolved"
+
+    def refresh_discrepancies(self) -> None:
+        items = self.call(discrepancies.list_discrepancies, kind=self.kind_filter.value or None,
+                          status=self.status_filter.value or None)
+        if items is not None:
+            self.model.discrepancies = list(items)
+
+    def resolve(self, *, action: str) -> None:
+        d = self._selected()
+        button = self.notified_button if action == "notified" else self.resolved_button
+        if d is None or button.disabled:
+            return
+        note = self.disc_note.value.strip() or None
+        done = self.call(discrepancies.resolve_discrepancy, d.discrepancy_id, action=action, note=note)
+        if done is None:
+            return
+        self.disc_note.value = ""
+        word = STATUS_LABELS.get(done.status, done.status)
+        self.banner.success(f"{done.discrepancy_id} を「{word}」にしました。",
+                            f"{done.discrepancy_id} is now {discrepancies.STATUSES[done.status][1]}.")
+        self.refresh_discrepancies()
+
+    def request_notices(self) -> None:
+        approval = self.call(discrepancies.request_notice_list)
+        if approval is None:
+            return
+        self.model.notice_approval = approval
+        self.notice_approval_id.value = approval.approval_id
+        persons = approval.summary.get("persons", 0)
+        self.notice_approval_view.value = (
+            f"<div class='wb-approval-requested'>承認番号 / approval: <b>{esc(approval.approval_id)}</b>"
+            f"　{num(persons)} 人（相違 {num(approval.summary.get('discrepancies'))} 件）"
+            f"　期限 / expires: {esc(fmt_datetime(approval.expires_at))}</div>")
+        self.banner.success(
+            f"通知対象者リストの承認を依頼しました（承認番号 {approval.approval_id}）。承認後に作成できます。",
+            f"Approval requested ({approval.approval_id}); make the list once it is approved.")
+
+    def confirm_notices(self) -> None:
+        """Count who the list would hold now, then the check before sending."""
+        approval_id = self.notice_approval_id.value.strip()
+        if not approval_id:
+            return
+        items = self.call(discrepancies.list_discrepancies, status="open", limit=_ALL)
+        if items is None:
+            return
+        persons = len({d.person_id for d in items})
+        if not persons:
+            self.banner.info("通知が必要な未対応の相違はありません。", "No open discrepancy waits for a notice.")
+            return
+        self.notice_confirm.children = [ConfirmOutgoing(
+            NOTICE_RECIPIENT, persons, on_confirm=lambda: self.export_notices(approval_id),
+            on_cancel=self._cancel_notices,
+            detail=f"承認番号 {approval_id}、通知対象者リスト（相違 {num(len(items))} 件）"),
+        ]
+
+    def export_notices(self, approval_id: str) -> None:
+        self.notice_confirm.children = []
+        result = self.call(discrepancies.notice_list, approval_id=approval_id)
+        if result is None:
+            return
+        self.model.notice_result = result
+        self.model.notice_approval = None
+        self.notice_approval_id.value = ""
+        self.notice_approval_view.value = ""
+        ja, _en = RECIPIENTS[NOTICE_RECIPIENT]
+        self.banner.success(f"{ja} 宛ての通知対象者リスト {num(result.record_count)} 人分の送付用パッケージを作成しました。",
+                            f"Wrote the notice list package ({num(result.record_count)} people).")
+        self.refresh_discrepancies()
+
+    def _cancel_notices(self) -> None:
+        self.notice_confirm.children = []
+        self.banner.info(*(tr("cancelled", lang) for lang in ("ja", "en")))
+
+    def _show_notice_result(self, _change: Any = None) -> None:
+        r = self.model.notice_result
+        if r is None:
+            self.notice_package.children = []
+            return
+        self.notice_package.children = [PackageBox.for_session(
+            r.ledger_entry, title="通知対象者リストの送付用パッケージを作成しました / notice list package written",
+            call=self.call, session=self.session,
+            extra=[("出力番号", r.extra.get("export_id", "-")), ("相違件数", num(r.extra.get("discrepancies")))],
+        )]
 
     def open_person(self, person_id: str) -> None:
         """The person's page below the queue (numbers masked; a reveal there is audited)."""

@@ -64,7 +64,7 @@ import numpy as np
 import pandas as pd
 
 from . import discrepancies, media
-from .errors import InvalidInput
+from .errors import InvalidInput, NotFound
 from .formats import read_table
 from .permissions import Permission
 from .query_files import ANSWER_LAYOUT, ANSWER_STATUS, CERTIFICATE_TYPES, read_fixed
@@ -82,6 +82,7 @@ __all__ = [
     "import_info_results",
     "import_juki_results",
     "purge_results",
+    "request_status",
 ]
 
 Kind = Literal["info", "juki"]
@@ -475,6 +476,31 @@ def import_info_results(unit: Unit, path: str | Path) -> ResultImportSummary:
 def import_juki_results(unit: Unit, path: str | Path) -> ResultImportSummary:
     """F5 ⑰: import a ``juki_answer`` package from Juki-net (C10) and detect differences (C7)."""
     return _import(unit, path, "juki")
+
+
+# ------------------------------------------------------------------------------ services: status
+#: query_requests.status → the four groups a screen shows.
+STATUS_GROUPS: dict[str, str] = {"answered": "answered", "created": "pending", "sent": "pending", "error": "error",
+                                 "expired": "expired"}
+
+
+@service(Permission.RESULTS_IMPORT)
+def request_status(unit: Unit, *, batch_id: str | None = None) -> dict[str, int]:
+    """F4/F5/C11: how many query requests are ``answered``, ``pending`` (created or sent, no answer yet),
+    ``error`` or ``expired`` — for every batch, or for one (``batch_id``).  Counts only; every group is
+    present (0 when empty).  An unknown batch is refused."""
+    con = unit.con
+    if batch_id is not None and con.execute("SELECT 1 FROM query_batches WHERE batch_id = ?", [batch_id]).fetchone() is None:
+        unit.note(target=batch_id)
+        raise NotFound(f"No query batch {batch_id}.", f"照会バッチ {batch_id} はありません。", reason="not_found")
+    counts = dict.fromkeys(("answered", "pending", "error", "expired"), 0)
+    for status, n in con.execute("SELECT status, count(*) FROM query_requests WHERE ($batch_id IS NULL OR batch_id = $batch_id)"
+                                 " GROUP BY status", {"batch_id": batch_id}).fetchall():
+        group = STATUS_GROUPS.get(str(status))
+        if group is not None:
+            counts[group] += int(n)
+    unit.note(target=batch_id, **counts)
+    return counts
 
 
 # ------------------------------------------------------------------------------ services: C11
