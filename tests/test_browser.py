@@ -204,8 +204,8 @@ def test_query_operator_previews_a_p1_batch(server: Server, tmp_path: Path) -> N
             expect(page.locator(".wb-proc-summary")).to_contain_text("取り込みました", timeout=UI_TIMEOUT)
 
             # F2: P1, this fiscal year, every permitted information kind → preview
-            expect(page.locator(".widget-dropdown", has_text="年度").locator("select")).to_contain_text(f"{year}年度（令和")
-            page.get_by_role("button", name="件数を確認 / Preview").click()
+            expect(page.locator(".widget-dropdown", has_text="年度").first.locator("select")).to_contain_text(f"{year}年度（令和")
+            page.get_by_role("button", name="件数を確認 / Preview").first.click()  # the batch box, not F6 below
             table = page.locator(".wb-batch-table table")
             expect(table).to_be_visible(timeout=UI_TIMEOUT)
             expect(table).to_contain_text("住民票関係情報")
