@@ -52,7 +52,7 @@ from .formats import write_table
 from .permissions import Permission
 from .persons import number_cipher
 from .query_files import RECORDS_PER_FILE, REQUEST_LAYOUT, split_records, write_fixed
-from .query_rules import QueryRules, load_rules
+from .query_rules import QueryRules, check_fiscal_year, load_rules
 from .workspace import Unit, service
 
 __all__ = [
@@ -132,13 +132,7 @@ def _params(kind: Kind, procedure: str, fiscal_year: int, information: Iterable[
     rules = load_rules()
     code = str(procedure).strip().upper()
     proc = rules.procedure(code)
-    try:
-        year = int(fiscal_year)
-    except (TypeError, ValueError):
-        year = -1
-    if not 2000 <= year <= 2100:
-        raise InvalidInput("The fiscal year must be a 4-digit year (2000-2100).",
-                           "年度は西暦 4 桁（2000〜2100）で指定してください。", reason="bad_fiscal_year")
+    year = check_fiscal_year(fiscal_year)
     if not isinstance(records_per_file, int) or records_per_file < 1:
         raise InvalidInput("records_per_file must be a positive whole number.",
                            "1 ファイルあたりの件数は正の整数で指定してください。", reason="bad_records_per_file")

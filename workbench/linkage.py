@@ -39,7 +39,7 @@ from .collection import ExportResult
 from .errors import ApprovalError, InvalidInput
 from .formats import Column, Layout, write_table
 from .permissions import Permission
-from .query_rules import load_rules
+from .query_rules import check_fiscal_year, load_rules
 from .workspace import Unit, service
 
 __all__ = ["APPROVAL_KIND", "LINKAGE_LAYOUT", "PACKAGE_KIND", "LinkagePreview", "export_linkage", "preview_linkage",
@@ -88,13 +88,7 @@ class LinkagePreview:
 def _params(procedure: str, fiscal_year: int) -> tuple[str, int]:
     code = str(procedure).strip().upper()
     load_rules().procedure(code)  # refuses an unknown procedure
-    try:
-        year = int(fiscal_year)
-    except (TypeError, ValueError):
-        year = -1
-    if not 2000 <= year <= 2100:
-        raise InvalidInput("The fiscal year must be a 4-digit year (2000-2100).",
-                           "年度は西暦 4 桁（2000〜2100）で指定してください。", reason="bad_fiscal_year")
+    year = check_fiscal_year(fiscal_year)
     return code, year
 
 

@@ -29,6 +29,7 @@ __all__ = [
     "Information",
     "Procedure",
     "QueryRules",
+    "check_fiscal_year",
     "load_rules",
 ]
 
@@ -174,3 +175,15 @@ def load_rules() -> QueryRules:
     """The packaged rules table, parsed and checked once per process."""
     text = resources.files("workbench").joinpath("data/query_rules.json").read_text("utf-8")
     return _parse(json.loads(text))
+
+
+def check_fiscal_year(value: Any) -> int:
+    """A fiscal year (年度) as a 4-digit Western year, or a clear refusal."""
+    try:
+        year = int(value)
+    except (TypeError, ValueError):
+        year = -1
+    if not 2000 <= year <= 2100:
+        raise InvalidInput("The fiscal year must be a 4-digit year (2000-2100).",
+                           "年度は西暦 4 桁（2000〜2100）で指定してください。", reason="bad_fiscal_year")
+    return year
