@@ -19,59 +19,22 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 from workbench import Workspace
 from workbench.demo import DEMO_PASSWORD, build_demo, current_code
-from workbench.serve import voila_command
+from workbench.serve import free_port, stop, voila_command, wait_until_up
 from workbench.simulate import generate_world
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]
 TIMEOUT_MS = 120_000
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_http(url: str, proc: subprocess.Popen[bytes], limit: float = 120.0) -> None:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"Voila exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=5) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit("Voila did not answer")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            pass
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    proc.wait(timeout=10)
 
 
 def one_round(page_factory: object, url: str, workspace: Path, person_id: str) -> dict[str, float]:
@@ -133,7 +96,7 @@ def main(argv: list[str] | None = None) -> None:
         proc = subprocess.Popen(voila_command(port), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
         try:
-            wait_http(f"http://127.0.0.1:{port}/", proc)
+            wait_until_up(f"http://127.0.0.1:{port}/", proc)
             server_start = time.perf_counter() - t0
             url = f"http://127.0.0.1:{port}/voila/render/index.ipynb"
             rounds: list[dict[str, float]] = []

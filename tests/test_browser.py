@@ -9,11 +9,7 @@ missing (``./dev setup`` installs it).
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +18,7 @@ import pytest
 
 from workbench import Workspace
 from workbench.demo import DEMO_PASSWORD, build_demo, current_code
-from workbench.serve import voila_command
+from workbench.serve import free_port, stop, voila_command, wait_until_up
 from workbench.simulate import generate_world
 
 pytestmark = pytest.mark.browser
@@ -43,42 +39,6 @@ class Server:
     log: Path
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_until_up(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"Voila exited with {proc.returncode}:\n{log.read_text(errors='replace')[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=5) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    raise AssertionError(f"Voila did not answer within {START_TIMEOUT} s:\n{log.read_text(errors='replace')[-3000:]}")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM lets Voila shut its kernels down; then the whole process group is made sure of."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            pass
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)  # the group this test started: Voila and its kernels
-    except ProcessLookupError:
-        pass
-    proc.wait(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     if not CHROMIUM.exists():
@@ -86,7 +46,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("browser")
     workspace = root / "ws"
     build_demo(workspace, persons=PERSONS)
-    port = _free_port()
+    port = free_port()
     log = root / "voila.log"
     env = dict(os.environ, WORKBENCH_WORKSPACE=str(workspace))
     with log.open("wb") as out:
@@ -94,7 +54,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
                                 stdin=subprocess.DEVNULL, start_new_session=True)
     try:
         base = f"http://127.0.0.1:{port}"
-        _wait_until_up(base + "/", proc, log)
+        wait_until_up(base + "/", proc, timeout=START_TIMEOUT, log=log)
         yield Server(base + "/voila/render/index.ipynb", workspace, log)
     finally:
         stop(proc)
