@@ -11,7 +11,7 @@ import ipywidgets as w
 import numpy as np
 import pytest
 
-from tests.conftest import PASSWORD, World
+from tests.conftest import World
 from widgets import common
 from widgets.admin import AdminApp
 from widgets.approvals import ApprovalsApp
@@ -40,14 +40,6 @@ def descendants(widget: w.Widget) -> list[w.Widget]:
 
 def buttons(widget: w.Widget) -> list[str]:
     return [d.description for d in descendants(widget) if isinstance(d, w.Button)]
-
-
-def log_in(gate: LoginGate, world: World, user: str, password: str = PASSWORD) -> None:
-    world.clock.advance(30)  # a fresh one-time code
-    gate.user.value = user
-    gate.password.value = password
-    gate.totp.value = world.code(user)
-    gate.login_button.click()
 
 
 def upload(widget: w.FileUpload, name: str, data: bytes) -> None:
@@ -132,13 +124,13 @@ EXPECTED_MENUS = {
 
 
 @pytest.mark.parametrize("role", sorted(EXPECTED_MENUS))
-def test_login_shows_only_permitted_apps(world: World, role: str) -> None:
-    gate = LoginGate(world.ws)
-    log_in(gate, world, role)
+def test_menu_shows_only_permitted_apps(world: World, role: str) -> None:
+    gate = LoginGate(world.login(role), idle_check_seconds=None)
     assert gate.model.screen == "menu", gate.banner.text
     assert set(gate.menu_buttons) == EXPECTED_MENUS[role]
-    assert gate.menu_screen in gate.children and gate.login_box not in gate.children
+    assert gate.menu_screen in gate.children and gate.ended_box not in gate.children
     assert role in text(gate.who.value)
+    assert "href='/logout'" in gate.logout_link.value  # the server ends the session
     if not EXPECTED_MENUS[role]:
         assert "使える画面はありません" in text(gate.menu_box.children[0].value)
     for key, button in gate.menu_buttons.items():
@@ -149,63 +141,57 @@ def test_login_shows_only_permitted_apps(world: World, role: str) -> None:
     assert gate.open_app("admin") is None or role == "administrator"  # not on the menu: not opened
 
 
-def test_wrong_password_shows_japanese_message(world: World) -> None:
-    gate = LoginGate(world.ws)
-    log_in(gate, world, "registrar", password="Wrong-Pass-2026!")
-    assert gate.model.screen == "login" and gate.session is None
-    assert "ユーザーIDまたはパスワードが誤っています。" in gate.banner.text
-    assert "The user ID or password is wrong." in gate.banner.text
-    assert gate.password.value == "" and gate.totp.value == ""  # never left in the form
+def test_gate_has_no_login_form_of_its_own(world: World) -> None:
+    """The web server logs people in; a kernel without a session shows only the way back."""
+    gate = LoginGate(None, idle_check_seconds=None)
+    assert gate.model.screen == "ended" and gate.session is None
+    assert not [d for d in descendants(gate) if isinstance(d, (w.Password, w.Text))]
+    assert "href='/login'" in gate.ended_box.value and "ログインしてください" in text(gate.ended_box.value)
 
 
-def test_missing_fields_and_missing_workspace(world: World) -> None:
-    gate = LoginGate(world.ws)
-    gate.user.value = "registrar"
-    gate.login_button.click()
-    assert "すべて入力してください" in gate.banner.text
-    nowhere = LoginGate(workspace_path=None)
-    nowhere.user.value, nowhere.password.value, nowhere.totp.value = "x", "y", "123456"
-    nowhere.login_button.click()
-    assert "WORKBENCH_WORKSPACE" in nowhere.banner.text
-
-
-def test_from_env_opens_the_named_workspace(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_from_server_without_a_ticket_shows_the_way_back(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("WORKBENCH_KERNEL_TICKET", raising=False)
     monkeypatch.setenv("WORKBENCH_WORKSPACE", str(world.ws.path))
-    opened: list[str] = []
-
-    def fake_open(path: str) -> Any:
-        opened.append(path)
-        return world.ws
-
-    gate = LoginGate.from_env()
-    gate._open_workspace = fake_open
-    log_in(gate, world, "auditor")
-    assert opened == [str(world.ws.path)] and gate.model.screen == "menu"
+    gate = LoginGate.from_server()
+    assert gate.session is None and gate.model.screen == "ended"
+    assert "ログイン画面から開かれていません" in text(gate.ended_box.value)
 
 
-def test_session_expired_returns_to_login(world: World, people: dict[str, Any]) -> None:
-    gate = LoginGate(world.ws)
-    log_in(gate, world, "reviewer")
+def test_session_expired_clears_the_screen(world: World, people: dict[str, Any]) -> None:
+    gate = LoginGate(world.login("reviewer"), idle_check_seconds=None)
     app = gate.open_app("person")
     assert isinstance(app, PersonApp)
     world.clock.advance(16 * 60)  # idle timeout is 15 minutes
     app.person_id.value = people["with_number"]
     app.search_button.click()
-    assert gate.model.screen == "login" and gate.session is None and gate.app is None
-    assert "操作がなかったためログアウトしました" in gate.banner.text
-    assert gate.login_box in gate.children
+    assert gate.model.screen == "ended" and gate.session is None and gate.app is None
+    assert "操作がなかったため" in text(gate.ended_box.value)
+    assert gate.app_area.children == () and app.comm is None  # the app's widgets are closed
     found = auditing.search(world.login("auditor"), operation="auth.idle_timeout")
     assert len(found) == 1
 
 
-def test_logout(world: World) -> None:
-    gate = LoginGate(world.ws)
-    log_in(gate, world, "administrator")
-    session = gate.session
-    assert session is not None
-    gate.logout_button.click()
-    assert gate.model.screen == "login" and session.closed
-    assert "ログアウトしました" in gate.banner.text
+def test_idle_timer_clears_the_screen_without_a_click(world: World, people: dict[str, Any]) -> None:
+    """Names on screen do not wait for the next click: the kernel's timer ends the view."""
+    import time
+
+    gate = LoginGate(world.login("reviewer"), idle_check_seconds=0.05)
+    app = gate.open_app("person")
+    assert isinstance(app, PersonApp)
+    app.person_id.value = people["with_number"]
+    app.search_button.click()
+    assert "table" in "".join(getattr(d, "value", "") for d in descendants(app) if isinstance(d, w.HTML))
+    world.clock.advance(16 * 60)
+    deadline = time.monotonic() + 5
+    while gate.model.screen != "ended" and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert gate.model.screen == "ended" and gate.app is None and app.comm is None
+
+
+def test_unexpected_error_shows_only_a_reference(world: World) -> None:
+    gate = LoginGate(world.login("auditor"), idle_check_seconds=None)
+    gate.banner.reference("E-1234ABCD")
+    assert "E-1234ABCD" in gate.banner.text and "Traceback" not in gate.banner.value
 
 
 # --------------------------------------------------------------------------- admin and approvals

@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import World
 from tests.query_helpers import Office, procedures_csv, scenario
-from tests.test_widgets import descendants, log_in, text, upload
+from tests.test_widgets import descendants, text, upload
 from widgets import common
 from widgets.approvals import ApprovalsApp
 from widgets.batches import BatchesApp, fiscal_year_label
@@ -50,21 +50,18 @@ def all_html(widget: Any) -> str:
 
 
 def test_menu_offers_the_new_screens_by_permission(world: World) -> None:
-    gate = LoginGate(world.ws)
-    log_in(gate, world, "query_operator")
+    gate = LoginGate(world.login("query_operator"), idle_check_seconds=None)
     assert {"batches", "person"} <= set(gate.menu_buttons) and "review" not in gate.menu_buttons
     app = gate.open_app("batches")
     assert isinstance(app, BatchesApp) and app.banner.kind != "error"
-    gate.logout()
-    log_in(gate, world, "reviewer")
+    gate = LoginGate(world.login("reviewer"), idle_check_seconds=None)
     assert "batches" not in gate.menu_buttons
     review = gate.open_app("review")
     assert isinstance(review, ReviewApp)
     assert review.review_rows not in descendants(review)  # the registrar's queue only
     assert review.discrepancy_box in descendants(review) and review.banner.kind != "error"
     assert "該当する相違はありません" in text(review.disc_table.value)
-    gate.logout()
-    log_in(gate, world, "registrar")
+    gate = LoginGate(world.login("registrar"), idle_check_seconds=None)
     review = gate.open_app("review")
     assert review.discrepancy_box not in descendants(review)  # the reviewer's queue only
 

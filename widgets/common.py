@@ -201,6 +201,11 @@ class ErrorBanner(w.HTML):
         ja, en = MESSAGES["unexpected"]
         self._set("error", ja, en, "unexpected")
 
+    def reference(self, ref: str) -> None:
+        """An unexpected error, logged on the server under ``ref``; only the number is shown."""
+        ja, en = MESSAGES["unexpected"]
+        self._set("error", f"{ja}（参照番号 {ref}）", f"{en} (reference {ref})", "unexpected")
+
     def info(self, ja: str, en: str = "") -> None:
         self._set("info", ja, en)
 
@@ -359,6 +364,16 @@ class App(w.VBox):
     def build(self) -> list[w.Widget]:
         """The app's views, below its heading and banner."""
         return []
+
+    def close_all_views(self) -> None:
+        """Close this app's widgets, so nothing it showed stays in the page or the kernel."""
+
+        def close(widget: w.Widget) -> None:
+            for child in getattr(widget, "children", ()):
+                close(child)
+            widget.close()
+
+        close(self)
 
     def call(self, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R | None:
         """Run one service function for this session; ``None`` if it was refused."""

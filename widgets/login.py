@@ -1,17 +1,18 @@
-"""The single entry point: log in, then a menu of the apps the user's roles permit.
+"""The single entry point: the menu of the apps the logged-in person's roles permit.
 
-``LoginGate.from_env()`` opens the workspace named by ``WORKBENCH_WORKSPACE`` (set by
-``workbench serve``); tests pass a :class:`~workbench.workspace.Workspace` instead.
-The menu shows only what the roles permit, but every service still checks its own
-permission.  The idle timeout is the service layer's: when a call raises
-:class:`~workbench.errors.SessionExpired`, the gate returns to the login screen
-and says why.
+The web server, not this widget, decides who someone is (DESIGN §10): it serves the login
+page and starts this dashboard's kernel for one web session, with a one-time ticket.
+:meth:`LoginGate.from_server` exchanges the ticket for that person's session; tests pass a
+:class:`~workbench.workspace.Session` instead.  The menu shows only what the roles permit,
+but every service still checks its own permission.  When the session ends (logout, the
+idle limit, the end of the set hours) the screen is cleared at once — a timer in the kernel
+watches the idle limit — and says why, with the way back to the login page.
 """
 
 from __future__ import annotations
 
 import importlib
-import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -21,13 +22,14 @@ from IPython.display import display
 
 from workbench.errors import SessionExpired, WorkbenchError
 from workbench.permissions import ROLE_LABELS, Permission, Role
-from workbench.workspace import Session, Workspace
+from workbench.workspace import Session
 
 from .common import App, ErrorBanner, esc, label, tr
 
 __all__ = ["APPS", "AppEntry", "LoginGate", "LoginModel"]
 
-ENV_VAR = "WORKBENCH_WORKSPACE"
+#: How often the kernel checks the idle limit, in seconds.
+IDLE_CHECK_SECONDS = 20.0
 
 
 @dataclass(frozen=True)
@@ -59,74 +61,80 @@ APPS: tuple[AppEntry, ...] = (
     AppEntry("audit", "audit:AuditApp", frozenset({P.AUDIT_READ, P.AUDIT_VERIFY, P.LEDGER_READ})),
 )
 
+#: Where the server's login and logout pages are.
+LOGIN_URL = "/login"
+LOGOUT_URL = "/logout"
+
 
 class LoginModel(t.HasTraits):
-    """What the gate shows: ``login`` or ``menu``, who is in, which app is open."""
+    """What the gate shows: ``menu`` or ``ended``, who is in, which app is open."""
 
-    screen = t.Unicode("login")
+    screen = t.Unicode("menu")
     user_id = t.Unicode("")
     current_app = t.Unicode("")
 
 
 class LoginGate(w.VBox):
-    def __init__(self, workspace: Workspace | None = None, *, workspace_path: str | None = None,
-                 open_workspace: Callable[[str], Workspace] = Workspace.open) -> None:
-        self._workspace = workspace
-        self._workspace_path = workspace_path
-        self._open_workspace = open_workspace
-        self.session: Session | None = None
+    def __init__(self, session: Session | None, *, ended: WorkbenchError | None = None,
+                 idle_check_seconds: float | None = IDLE_CHECK_SECONDS) -> None:
+        self.session = session
         self.model = LoginModel()
         self.app: App | None = None
+        self._timer: threading.Timer | None = None
+        self._idle_check_seconds = idle_check_seconds
 
-        # -- login screen
         self.title = w.HTML(f"<h2 style='margin:4px 0'>{esc(tr('app_title', 'ja'))}</h2>"
                             f"<div style='color:#666'>{esc(tr('app_title', 'en'))}</div>")
-        style = {"description_width": "200px"}
-        wide = w.Layout(width="440px")
-        self.user = w.Text(description=label("user_id"), style=style, layout=wide)
-        self.password = w.Password(description=label("password"), style=style, layout=wide)
-        self.totp = w.Text(description=label("totp"), placeholder="123456", style=style, layout=wide)
-        self.login_button = w.Button(description=label("login"), button_style="primary", icon="sign-in",
-                                     layout=w.Layout(width="240px"))
         self.banner = ErrorBanner()
-        self.login_box = w.VBox([self.user, self.password, self.totp, self.login_button],
-                                layout=w.Layout(padding="8px"))
-        self.login_box.add_class("wb-login")
-        self.login_button.on_click(lambda _b: self.submit())
-
         # -- menu screen
         self.who = w.HTML("")
-        self.logout_button = w.Button(description=label("logout"), icon="sign-out", layout=w.Layout(width="auto"))
-        self.logout_button.on_click(lambda _b: self.logout())
+        self.logout_link = w.HTML(
+            f"<a href='{LOGOUT_URL}' role='button' class='wb-logout' target='_top' "
+            "style='display:inline-block;padding:4px 12px;border:1px solid #999;border-radius:3px;"
+            f"text-decoration:none;color:#222;margin-left:12px'>{esc(label('logout'))}</a>")
         self.menu_buttons: dict[str, w.Button] = {}
         self.menu_box = w.HBox([], layout=w.Layout(flex_flow="row wrap"))
         self.menu_box.add_class("wb-menu")
         self.app_area = w.VBox([])
-        self.menu_screen = w.VBox([w.HBox([self.who, self.logout_button]), self.menu_box, self.app_area])
+        self.menu_screen = w.VBox([w.HBox([self.who, self.logout_link]), self.menu_box, self.app_area])
+        # -- the screen after the session ended
+        self.ended_box = w.HTML("")
+        self.ended_box.add_class("wb-ended")
 
-        super().__init__([self.title, self.banner, self.login_box])
+        super().__init__([self.title, self.banner])
         self.model.observe(self._render, "screen")
+        if session is None:
+            self.end(ended or SessionExpired("Log in first.", "ログインしてください。"))
+        else:
+            self.model.user_id = session.user_id
+            self._build_menu(session)
+            self._render()
+            self._arm_timer()
 
     # -- construction ---------------------------------------------------------------
     @classmethod
-    def from_env(cls) -> LoginGate:
-        return cls(workspace_path=os.environ.get(ENV_VAR))
+    def from_server(cls) -> LoginGate:
+        """In a dashboard kernel: the session the web server started this kernel for."""
+        from workbench.web.kernel import keep_tracebacks_in_server, session_from_server
+
+        try:
+            session: Session | None = session_from_server()
+            ended = None
+        except WorkbenchError as exc:
+            session, ended = None, exc
+        gate = cls(session, ended=ended)
+        keep_tracebacks_in_server(gate.banner.reference)
+        return gate
 
     def show(self) -> None:
         display(self)
 
-    @property
-    def workspace(self) -> Workspace | None:
-        if self._workspace is None and self._workspace_path:
-            self._workspace = self._open_workspace(self._workspace_path)
-        return self._workspace
-
     # -- views ----------------------------------------------------------------------
     def _render(self, _change: object = None) -> None:
-        if self.model.screen == "login":
-            self.children = [self.title, self.banner, self.login_box]
-        else:
+        if self.model.screen == "menu":
             self.children = [self.title, self.banner, self.menu_screen]
+        else:
+            self.children = [self.title, self.banner, self.ended_box]
 
     def _build_menu(self, session: Session) -> None:
         roles = "、".join(ROLE_LABELS[Role(r)][0] for r in session.roles) or "役割なし"
@@ -146,38 +154,15 @@ class LoginGate(w.VBox):
         self.app_area.children = []
 
     # -- handlers -------------------------------------------------------------------
-    def submit(self) -> None:
-        user, password, code = self.user.value.strip(), self.password.value, self.totp.value.strip()
-        self.password.value = ""
-        self.totp.value = ""
-        if not (user and password and code):
-            self.banner.info(*_pair("fill_all"))
-            return
-        try:
-            workspace = self.workspace
-            if workspace is None:
-                self.banner.info(*_pair("no_workspace"))
-                return
-            self.login_button.disabled = True
-            self.session = workspace.login(user, password, code)
-        except WorkbenchError as exc:
-            self.banner.error(exc)
-            return
-        except Exception:
-            self.banner.unexpected()
-            return
-        finally:
-            self.login_button.disabled = False
-        self.banner.clear()
-        self.model.user_id = self.session.user_id
-        self._build_menu(self.session)
-        self.model.screen = "menu"
-
     def open_app(self, key: str) -> App | None:
         """Open one app from the menu (refused if the roles do not permit it)."""
         session = self.session
         entry = next((e for e in APPS if e.key == key), None)
         if session is None or entry is None or key not in self.menu_buttons:
+            return None
+        if session.idle_expired():
+            self.expired(SessionExpired("Logged out after a period without use; log in again.",
+                                        "一定時間操作がなかったため、ログアウトしました。再度ログインしてください。"))
             return None
         self.banner.clear()
         for k, b in self.menu_buttons.items():
@@ -189,29 +174,45 @@ class LoginGate(w.VBox):
         return self.app
 
     def expired(self, exc: SessionExpired) -> None:
-        """The service layer ended the session: back to the login screen, saying why."""
+        """The service layer ended the session: clear the screen and say why."""
+        self.end(exc)
+
+    def end(self, why: WorkbenchError) -> None:
+        """Clear every app and all it showed; keep only the reason and the way back."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        app, self.app = self.app, None
         self.session = None
-        self.app = None
         self.app_area.children = []
+        self.menu_box.children = []
+        self.menu_buttons = {}
+        if app is not None:
+            app.close_all_views()
         self.model.current_app = ""
         self.model.user_id = ""
-        self.model.screen = "login"
-        self.banner.error(exc)
+        self.banner.clear()
+        self.ended_box.value = (
+            f"<div role='alert' style='padding:10px;background:#fff4e5;border-radius:4px'>{esc(why.message_ja)}<br>"
+            f"<span style='color:#666'>{esc(why.message_en)}</span></div>"
+            f"<p><a href='{LOGIN_URL}' target='_top' role='button' class='wb-relogin'>"
+            f"{esc(label('login'))}</a></p>")
+        self.model.screen = "ended"
 
-    def logout(self) -> None:
-        if self.session is not None:
-            try:
-                self.session.logout()
-            except WorkbenchError:
-                pass
-        self.session = None
-        self.app = None
-        self.app_area.children = []
-        self.model.current_app = ""
-        self.model.user_id = ""
-        self.model.screen = "login"
-        self.banner.success(*_pair("logged_out"))
+    # -- the idle limit, watched in the kernel ----------------------------------------
+    def _arm_timer(self) -> None:
+        if self._idle_check_seconds is None:
+            return
+        self._timer = threading.Timer(self._idle_check_seconds, self._check_idle)
+        self._timer.daemon = True
+        self._timer.start()
 
-
-def _pair(key: str) -> tuple[str, str]:
-    return tr(key, "ja"), tr(key, "en")
+    def _check_idle(self) -> None:
+        session = self.session
+        if session is None:
+            return
+        if session.idle_expired():
+            self.end(SessionExpired("Logged out after a period without use; log in again.",
+                                    "一定時間操作がなかったため、ログアウトしました。再度ログインしてください。"))
+            return
+        self._arm_timer()

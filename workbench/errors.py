@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "AccessRefused",
     "AccountDisabled",
     "AccountLocked",
     "ApprovalError",
@@ -80,6 +81,13 @@ class AccountLocked(WorkbenchError):
 
 class AccountDisabled(WorkbenchError):
     code = "account_disabled"
+    exit_code = 3
+
+
+class AccessRefused(WorkbenchError):
+    """Outside the set hours, or from a terminal that is not registered (C13)."""
+
+    code = "access_refused"
     exit_code = 3
 
 

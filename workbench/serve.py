@@ -20,32 +20,40 @@ NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 MAX_MESSAGE_BYTES = 512 * 1024 * 1024
 
 
-def voila_command(port: int, *, notebooks: Path = NOTEBOOKS) -> list[str]:
+def voila_command(port: int, *, notebooks: Path = NOTEBOOKS, idle_minutes: int = 15,
+                  trust_proxy: bool = False) -> list[str]:
+    """The server: :mod:`workbench.web.server` (Voila behind the workbench login)."""
     return [
-        sys.executable, "-m", "voila", str(notebooks),
+        sys.executable, "-m", "workbench.web.server", str(notebooks),
         "--no-browser",
         f"--port={port}",
         "--Voila.ip=127.0.0.1",
         "--show_tracebacks=False",
         "--VoilaConfiguration.file_allowlist=[]",
-        # A kernel per notebook is started ahead of the request, so the login screen is
-        # usable at once; it holds no session until someone logs in.
-        "--preheat_kernel=True",
-        "--MappingKernelManager.cull_idle_timeout=1800",
-        "--MappingKernelManager.cull_interval=300",
+        # Each kernel is started for one logged-in session (with its ticket), so none is
+        # started ahead of a request.
+        "--preheat_kernel=False",
+        # Culling matches the session's idle limit; the server ends idle sessions itself too.
+        f"--MappingKernelManager.cull_idle_timeout={idle_minutes * 60}",
+        "--MappingKernelManager.cull_interval=60",
+        "--MappingKernelManager.cull_connected=True",
+        f"--WorkbenchVoila.trust_proxy={trust_proxy}",
         f"--Voila.tornado_settings={{'websocket_max_message_size': {MAX_MESSAGE_BYTES}}}",
         "--ServerApp.max_body_size=" + str(MAX_MESSAGE_BYTES),
         "--ServerApp.max_buffer_size=" + str(MAX_MESSAGE_BYTES),
     ]
 
 
-def serve(workspace: Path, *, port: int = 8866) -> None:
-    """Run Voila in the foreground with the workspace named for every kernel."""
+def serve(workspace: Path, *, port: int = 8866, trust_proxy: bool = False) -> None:
+    """Run the web server in the foreground for this workspace."""
+    from .workspace import Workspace
+
+    idle = Workspace.open(workspace).settings.idle_timeout_minutes
     env = dict(os.environ, WORKBENCH_WORKSPACE=str(workspace.resolve()))
-    print(f"ダッシュボード / dashboards: http://127.0.0.1:{port}/voila/render/index.ipynb", flush=True)
+    print(f"ダッシュボード / dashboards: http://127.0.0.1:{port}/login", flush=True)
     print("ログイン / log in: see README.md, 'Logging in to the demo'", flush=True)
     try:
-        subprocess.run(voila_command(port), env=env, check=False)
+        subprocess.run(voila_command(port, idle_minutes=idle, trust_proxy=trust_proxy), env=env, check=False)
     except KeyboardInterrupt:
         pass
 

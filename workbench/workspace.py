@@ -29,9 +29,10 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import duckdb
 
-from . import audit, credentials
+from . import access_rules, audit, credentials
 from .clock import Clock, SystemClock
 from .errors import (
+    AccessRefused,
     AccountDisabled,
     AccountLocked,
     AuthenticationFailed,
@@ -241,8 +242,10 @@ class Workspace:
         return SecretCipher(self.keyring.key("totp", v), v)
 
     # -- login (DESIGN §6, C5) ----------------------------------------------------------
-    def login(self, user_id: str, password: str, totp_code: str) -> Session:
-        """Check password and one-time code; return a session or raise a clear refusal."""
+    def login(self, user_id: str, password: str, totp_code: str, *, web: bool = False,
+              address: str | None = None, fingerprint: str | None = None) -> Session:
+        """Check password and one-time code, then the set hours and (for the web server,
+        ``web=True``) the registered terminal (C13); return a session or raise a clear refusal."""
         now = self.clock.now()
         with self.transaction("auth.login", user_id) as con:
             row = con.execute(
@@ -298,7 +301,13 @@ class Workspace:
                         "UPDATE users SET locked_until = ? WHERE user_id = ?",
                         [now + dt.timedelta(seconds=delay), user_id],
                     )
-            elif refusal is None:
+            if refusal is None:
+                try:
+                    access_rules.check(access_rules.load_policy(con, now), user_id, now, web=web,
+                                       address=address, fingerprint=fingerprint)
+                except AccessRefused as exc:
+                    refusal = exc
+            if refusal is None:
                 # Re-check the step under the lock: two logins with one code must not both win.
                 updated = con.execute(
                     "UPDATE users SET failed_logins = 0, locked_until = NULL, last_totp_step = ?, last_login_at = ?"
@@ -313,7 +322,7 @@ class Workspace:
             outcome = "ok" if refusal is None else "denied"
             audit.append(
                 con, key=self.keyring.audit_key(), at=now, user_id=user_id, operation="auth.login",
-                outcome=outcome, params={} if refusal is None else {"reason": refusal.code},
+                outcome=outcome, params={} if refusal is None else {"reason": refusal.code, **_safe(refusal.details)},
             )
         if refusal is not None:
             raise refusal
@@ -337,12 +346,14 @@ def _bad_credentials() -> AuthenticationFailed:
 class Session:
     """A logged-in user: identity, roles, permissions, idle timer."""
 
-    def __init__(self, workspace: Workspace, user_id: str, roles: tuple[str, ...], now: dt.datetime) -> None:
+    def __init__(self, workspace: Workspace, user_id: str, roles: tuple[str, ...], now: dt.datetime,
+                 *, session_id: str | None = None) -> None:
         self.workspace = workspace
         self.user_id = user_id
         self.roles = roles
         self.permissions = permissions_for(roles)
-        self.session_id = uuid.uuid4().hex
+        #: A kernel's session keeps the ID of the web session it was started for.
+        self.session_id = session_id or uuid.uuid4().hex
         self.last_activity = now
         self.closed = False
 
@@ -369,10 +380,16 @@ class Session:
         self.last_activity = now
         return now
 
-    def logout(self) -> None:
+    def idle_expired(self, now: dt.datetime | None = None) -> bool:
+        """Whether the idle limit has passed (checked by timers that clear screens)."""
+        now = now or self.workspace.clock.now()
+        return self.closed or now - self.last_activity > dt.timedelta(minutes=self.workspace.settings.idle_timeout_minutes)
+
+    def logout(self, *, operation: str = "auth.logout", **params: Any) -> None:
+        """End the session; ``operation`` names why (logout, idle timeout, end of hours)."""
         if not self.closed:
             self.closed = True
-            self.workspace.audit_only(self.user_id, "auth.logout", "ok")
+            self.workspace.audit_only(self.user_id, operation, "ok", **params)
 
     def require(self, permission: Permission, operation: str, *, target: str | None = None) -> dt.datetime:
         """Refuse (and audit the denial) unless the session is live and holds ``permission``."""

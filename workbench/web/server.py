@@ -1,0 +1,480 @@
+"""The web server: Voila with the login at the HTTP layer and one kernel per session (DESIGN §10).
+
+ウェブサーバー。The trust boundary is here, built on the extension points jupyter_server
+and Voila provide rather than beside them:
+
+* :class:`WorkbenchIdentityProvider` serves the login page (user ID, password, one-time
+  code) and knows a request's user only from the session cookie (HttpOnly,
+  SameSite=Strict, Secure over TLS, random, renewed on use, ended by logout, the idle
+  limit, the set hours or a restart);
+* :class:`WorkbenchAuthorizer` lets a kernel, its websocket and its shutdown be reached
+  only with the cookie of the session it was started for; everything else it refuses;
+* :class:`WorkbenchVoila` serves nothing but the dashboard, its assets and the login:
+  no file browser, tree, contents or kernel listing, no file handler; the kernel is
+  started with a one-time ticket that makes it the logged-in person's session, and the
+  person's earlier kernel is shut down (one browser, one person, one kernel).
+
+Tracebacks never leave the server: errors are logged with a reference number, and only
+the number is shown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import inspect
+import logging
+import os
+import re
+import secrets
+import uuid
+from collections.abc import Awaitable
+from pathlib import Path
+from typing import Any
+
+import tornado.web
+import tornado.websocket
+from jupyter_core.utils import ensure_async
+from jupyter_server.auth.authorizer import Authorizer
+from jupyter_server.auth.decorator import allow_unauthenticated
+from jupyter_server.auth.identity import IdentityProvider, User
+from jupyter_server.base.handlers import JupyterHandler
+from jupyter_server.services.kernels.handlers import KernelHandler
+from tornado.ioloop import PeriodicCallback
+from traitlets import Bool, Unicode, default
+from voila.app import Voila
+from voila.shutdown_kernel_handler import VoilaShutdownKernelHandler
+from voila.static_file_handler import MultiStaticFileHandler, TemplateStaticFileHandler
+from voila.tornado.handler import TornadoVoilaHandler
+from voila.tornado.kernel_websocket_handler import VoilaKernelWebsocketHandler, read_header_from_binary_message
+
+from ..errors import WorkbenchError
+from ..workspace import Workspace
+from .sessions import WebSession, WebSessions
+
+__all__ = [
+    "COOKIE",
+    "DASHBOARD",
+    "TICKET_ENV",
+    "WorkbenchAuthorizer",
+    "WorkbenchIdentityProvider",
+    "WorkbenchVoila",
+    "main",
+]
+
+log = logging.getLogger("workbench.web")
+
+#: The session cookie.
+COOKIE = "wb_session"
+#: The environment variable that carries a kernel's one-time ticket.
+TICKET_ENV = "WORKBENCH_KERNEL_TICKET"
+#: The one dashboard the server renders; everything else is refused.
+DASHBOARD = "index.ipynb"
+RENDER_URL = f"/voila/render/{DASHBOARD}"
+#: How often ended and idle sessions are swept and their kernels shut down.
+SWEEP_SECONDS = 15
+#: A client-certificate fingerprint, passed on by the TLS proxy, is trusted only with --trust-proxy.
+FINGERPRINT_HEADER = "X-Client-Cert-Fingerprint"
+
+_MESSAGES = {
+    "logout": ("ログアウトしました。", "You have logged out."),
+    "idle": ("一定時間操作がなかったため、ログアウトしました。再度ログインしてください。",
+             "You were logged out after a period without use; log in again."),
+    "out_of_hours": ("利用時間外になったため、ログアウトしました。", "You were logged out: the set hours have ended."),
+    "unknown_terminal": ("この端末は登録されていないため、ログアウトしました。", "Logged out: this terminal is not registered."),
+    "terminal_changed": ("接続元が変わったため、ログアウトしました。再度ログインしてください。",
+                         "Logged out: the connection came from another terminal; log in again."),
+    "ended": ("セッションが終了しました。再度ログインしてください。", "Your session has ended; log in again."),
+}
+
+
+def _sessions(handler: tornado.web.RequestHandler) -> WebSessions:
+    sessions: WebSessions = handler.settings["wb_sessions"]
+    return sessions
+
+
+def _client(handler: tornado.web.RequestHandler) -> tuple[str | None, str | None]:
+    """The client's address and (behind a trusted TLS proxy) certificate fingerprint."""
+    if not handler.settings.get("wb_trust_proxy"):
+        return handler.request.remote_ip, None
+    headers = handler.request.headers
+    raw = headers.get(FINGERPRINT_HEADER)
+    forwarded = headers.get("X-Real-Ip") or headers.get("X-Forwarded-For", "").split(",")[-1].strip()
+    return forwarded or handler.request.remote_ip, raw.replace(":", "").lower() if raw else None
+
+
+def reference() -> str:
+    """A short number a person can quote to the operators; the details stay in the log."""
+    return "E-" + secrets.token_hex(4).upper()
+
+
+async def _blocking(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    return await asyncio.get_running_loop().run_in_executor(None, lambda: fn(*args, **kwargs))
+
+
+# -- identity and authorisation ---------------------------------------------------------------
+
+
+class WorkbenchIdentityProvider(IdentityProvider):
+    """Who a request is: only the session cookie says, and only while the session lives."""
+
+    @property
+    def auth_enabled(self) -> bool:
+        return True
+
+    @property
+    def login_available(self) -> bool:
+        return True
+
+    @property
+    def logout_available(self) -> bool:
+        return True
+
+    def get_handlers(self) -> list[tuple[str, object]]:
+        return [(r"/login", LoginHandler), (r"/logout", LogoutHandler)]
+
+    def get_user(self, handler: tornado.web.RequestHandler) -> User | None:
+        address, fingerprint = _client(handler)
+        web = _sessions(handler).lookup(handler.get_cookie(COOKIE), address=address, fingerprint=fingerprint)
+        handler._wb_session = web  # type: ignore[attr-defined]
+        if web is None:
+            return None
+        if not isinstance(handler, tornado.websocket.WebSocketHandler):
+            set_session_cookie(handler, handler.get_cookie(COOKIE) or "")  # renewed on use
+        return User(username=web.user_id, name=web.user_id, display_name=web.user_id)
+
+    def is_token_authenticated(self, handler: tornado.web.RequestHandler) -> bool:
+        return False
+
+    def should_check_origin(self, handler: tornado.web.RequestHandler) -> bool:
+        return True
+
+    def validate_security(self, app: Any, ssl_options: dict[str, Any] | None = None) -> None:
+        """The login is ours; there is no token or password of jupyter_server to check."""
+
+
+class WorkbenchAuthorizer(Authorizer):
+    """A kernel answers only to the session it was started for; nothing else is allowed."""
+
+    def is_authorized(self, handler: JupyterHandler, user: User, action: str, resource: str) -> bool:
+        if user is None or resource != "kernels":
+            return False
+        kernel_id = getattr(handler, "kernel_id", None) or handler.path_kwargs.get("kernel_id")
+        return _sessions(handler).owns(getattr(handler, "_wb_session", None), kernel_id)
+
+
+def set_session_cookie(handler: tornado.web.RequestHandler, token: str) -> None:
+    max_age = 60 * _sessions(handler).workspace.settings.idle_timeout_minutes
+    handler.set_cookie(COOKIE, token, path="/", httponly=True, samesite="Strict", max_age=max_age,
+                       secure=handler.request.protocol == "https")
+
+
+# -- the login page ---------------------------------------------------------------------------------
+
+_PAGE = """<!doctype html>
+<html lang="ja"><head><meta charset="utf-8"><title>ログイン / Log in — 都営住宅 マイナンバー管理ワークベンチ</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body {{ font-family: "Noto Sans CJK JP", "Hiragino Sans", "Yu Gothic", sans-serif; background: #f4f6f8; margin: 0; }}
+main {{ max-width: 460px; margin: 8vh auto; background: #fff; padding: 28px 32px; border-radius: 8px;
+        box-shadow: 0 1px 4px rgba(0,0,0,.15); }}
+h1 {{ font-size: 1.3em; margin: 0 0 4px; }} .en {{ color: #666; font-size: .9em; }}
+label {{ display: block; margin-top: 14px; font-weight: bold; }} label span {{ font-weight: normal; color: #666; }}
+input {{ width: 100%; box-sizing: border-box; padding: 8px; font-size: 1em; margin-top: 4px; }}
+button {{ margin-top: 20px; width: 100%; padding: 10px; font-size: 1em; background: #1565c0; color: #fff;
+          border: 0; border-radius: 4px; cursor: pointer; }}
+button:disabled {{ background: #90a4ae; }}
+.msg {{ margin-top: 14px; padding: 10px; border-radius: 4px; }} .error {{ background: #fdecea; color: #8a1c1c; }}
+.info {{ background: #e8f4fd; color: #0b4f80; }}
+</style></head>
+<body><main class="wb-login">
+<h1>都営住宅 マイナンバー管理ワークベンチ</h1><div class="en">Public-housing My Number workbench</div>
+{message}
+<form method="post" action="/login" onsubmit="this.querySelector('button').disabled=true;
+ this.querySelector('button').textContent='確認中… / Checking…'">
+{xsrf}
+<label for="user">ユーザーID <span>/ User ID</span></label>
+<input type="text" id="user" name="user" autocomplete="username" required maxlength="64" value="{user}" autofocus>
+<label for="password">パスワード <span>/ Password</span></label>
+<input type="password" id="password" name="password" autocomplete="current-password" required maxlength="256">
+<label for="totp">ワンタイムコード <span>/ One-time code</span></label>
+<input type="text" id="totp" name="totp" inputmode="numeric" autocomplete="one-time-code" required maxlength="8"
+ placeholder="123456">
+<button type="submit">ログイン / Log in</button>
+</form></main></body></html>
+"""
+
+
+class LoginHandler(JupyterHandler):
+    """GET shows the form; POST checks it with :meth:`Workspace.login` and sets the cookie."""
+
+    def check_xsrf_cookie(self) -> None:
+        # jupyter_server lets a login form through without XSRF; ours is checked like any form.
+        tornado.web.RequestHandler.check_xsrf_cookie(self)
+
+    def _page(self, *, message: str = "", kind: str = "error", user: str = "") -> None:
+        self.set_header("Cache-Control", "no-store")
+        self.set_header("X-Frame-Options", "DENY")
+        box = f'<div class="msg {kind}" role="alert">{message}</div>' if message else ""
+        self.finish(_PAGE.format(message=box, xsrf=self.xsrf_form_html(), user=html.escape(user)))
+
+    @allow_unauthenticated
+    def get(self) -> None:
+        ended = self.get_argument("ended", "")
+        ja, en = _MESSAGES.get(ended, ("", ""))
+        self._page(message=f"{html.escape(ja)}<br><span class='en'>{html.escape(en)}</span>" if ja else "",
+                   kind="info")
+
+    @allow_unauthenticated
+    async def post(self) -> None:
+        user = self.get_body_argument("user", "").strip()[:64]
+        password = self.get_body_argument("password", "")[:256]
+        code = self.get_body_argument("totp", "").strip()[:8]
+        if not (user and password and code):
+            self.set_status(400)
+            self._page(message="ユーザーID・パスワード・ワンタイムコードをすべて入力してください。<br>"
+                               "<span class='en'>Enter your user ID, password and one-time code.</span>", user=user)
+            return
+        address, fingerprint = _client(self)
+        try:
+            token, _web = await _blocking(_sessions(self).login, user, password, code, address=address,
+                                          fingerprint=fingerprint)
+        except WorkbenchError as exc:
+            self.set_status(403)
+            self._page(message=f"{html.escape(exc.message_ja)}<br><span class='en'>{html.escape(exc.message_en)}</span>",
+                       user=user)
+            return
+        except Exception:
+            ref = reference()
+            log.exception("login failed unexpectedly [%s]", ref)
+            self.set_status(500)
+            self._page(message=f"ログインの処理中に問題が発生しました（参照番号 {ref}）。運用担当に連絡してください。<br>"
+                               f"<span class='en'>Something went wrong (reference {ref}); tell the operators.</span>")
+            return
+        set_session_cookie(self, token)
+        self.redirect(RENDER_URL)
+
+
+class LogoutHandler(JupyterHandler):
+    """End the session, shut its kernel down, clear the cookie.  A GET is enough: the
+    cookie is SameSite=Strict, so another site cannot make the browser log out."""
+
+    @allow_unauthenticated
+    async def get(self) -> None:
+        await self._logout()
+
+    @allow_unauthenticated
+    async def post(self) -> None:
+        await self._logout()
+
+    async def _logout(self) -> None:
+        web: WebSession | None = getattr(self, "_wb_session", None)
+        if web is not None:
+            await end_session(self.settings, web, "logout")
+        self.clear_cookie(COOKIE, path="/")
+        self.redirect("/login?ended=" + (web.ended or "logout" if web else "ended"))
+
+
+async def end_session(settings: dict[str, Any], web: WebSession, reason: str) -> None:
+    """End a session (audited) and shut down its kernel, so nothing of it stays in memory."""
+    sessions: WebSessions = settings["wb_sessions"]
+    kernels = await _blocking(sessions.end, web, reason)
+    km = settings["kernel_manager"]
+    for kernel_id in kernels:
+        if kernel_id in km:
+            await ensure_async(km.shutdown_kernel(kernel_id, now=True))
+
+
+class RootHandler(JupyterHandler):
+    """``/`` leads to the dashboard (or, without a session, the login page)."""
+
+    @tornado.web.authenticated
+    def get(self) -> None:
+        self.redirect(RENDER_URL)
+
+
+# -- the dashboard and its kernel ----------------------------------------------------------------
+
+
+class _TicketingKernelManager:
+    """The kernel manager as one render request sees it: a kernel it starts gets the
+    session's ticket in its environment, and the session's earlier kernel is shut down."""
+
+    def __init__(self, handler: DashboardHandler) -> None:
+        self._handler = handler
+        self._km = handler.settings["kernel_manager"]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._km, name)
+
+    async def start_kernel(self, **kwargs: Any) -> str:
+        web: WebSession | None = getattr(self._handler, "_wb_session", None)
+        if web is None:
+            raise tornado.web.HTTPError(403)
+        kernel_id = str(uuid.uuid4())
+        ticket, earlier = await _blocking(_sessions(self._handler).kernel_ticket, web, kernel_id)
+        for old in earlier:
+            if old in self._km:
+                await ensure_async(self._km.shutdown_kernel(old, now=True))
+        env = dict(kwargs.pop("env", None) or os.environ)
+        env[TICKET_ENV] = ticket
+        kwargs.pop("kernel_id", None)
+        try:
+            return str(await ensure_async(self._km.start_kernel(kernel_id=kernel_id, env=env, **kwargs)))
+        except Exception:
+            _sessions(self._handler).release_kernel(web, kernel_id)
+            raise
+
+
+class DashboardHandler(TornadoVoilaHandler):
+    """Renders the dashboard in a kernel that belongs to the logged-in session."""
+
+    @property
+    def kernel_manager(self) -> Any:
+        return _TicketingKernelManager(self)
+
+
+class KernelWebsocket(VoilaKernelWebsocketHandler):
+    """The kernel's websocket: only for its session, which each message keeps alive; error
+    messages (tracebacks) never reach the browser."""
+
+    def on_message(self, ws_message: Any) -> Any:
+        web: WebSession | None = getattr(self, "_wb_session", None)
+        address, fingerprint = _client(self)
+        token = self.get_cookie(COOKIE)
+        if web is None or _sessions(self).lookup(token, address=address, fingerprint=fingerprint) is not web:
+            self.close(code=1008, reason="session ended")
+            return None
+        return super().on_message(ws_message)
+
+    def write_message(self, message: Any, binary: bool = False) -> Any:
+        if isinstance(message, bytes):
+            header = read_header_from_binary_message(message)
+        elif isinstance(message, dict):
+            header = message.get("header")
+        elif isinstance(message, str) and '"msg_type": "error"' in message:
+            return None
+        else:
+            header = None
+        if header and header.get("msg_type") == "error":
+            return None
+        return super().write_message(message, binary)
+
+
+class KernelShutdown(VoilaShutdownKernelHandler):
+    """The page's own kernel shutdown on unload, for its owner only."""
+
+    async def post(self, kernel_id: str) -> None:
+        if not _sessions(self).owns(getattr(self, "_wb_session", None), kernel_id):
+            raise tornado.web.HTTPError(403)
+        await super().post(kernel_id)
+
+
+def _guarded(cls: type[tornado.web.RequestHandler]) -> type[tornado.web.RequestHandler]:
+    """A static-file handler that answers only a live session (tornado's own handlers do
+    not go through jupyter_server's authentication)."""
+
+    class Guarded(cls):  # type: ignore[valid-type,misc]
+        async def prepare(self) -> None:
+            result = super().prepare()
+            if inspect.isawaitable(result):
+                await result
+            address, fingerprint = _client(self)
+            if _sessions(self).lookup(self.get_cookie(COOKIE), address=address, fingerprint=fingerprint) is None:
+                raise tornado.web.HTTPError(403)
+
+    Guarded.__name__ = f"Guarded{cls.__name__}"
+    return Guarded
+
+
+# -- the application ----------------------------------------------------------------------------------
+
+
+class WorkbenchVoila(Voila):  # type: ignore[misc]
+    """Voila serving the one dashboard, behind the workbench login."""
+
+    name = "workbench-voila"
+    workspace = Unicode(os.environ.get("WORKBENCH_WORKSPACE", ""), config=True, help="The workspace folder.")
+    trust_proxy = Bool(False, config=True,
+                       help="Behind a TLS reverse proxy: take the client address from X-Real-Ip/X-Forwarded-For "
+                            f"and a client certificate's fingerprint from {FINGERPRINT_HEADER}.")
+
+    @default("identity_provider_class")
+    def _default_identity_provider(self) -> type[IdentityProvider]:
+        return WorkbenchIdentityProvider
+
+    @default("authorizer_class")
+    def _default_authorizer(self) -> type[Authorizer]:
+        return WorkbenchAuthorizer
+
+    def init_settings(self) -> dict[str, Any]:
+        if not self.workspace:
+            raise SystemExit("workbench: no workspace (set WORKBENCH_WORKSPACE or --WorkbenchVoila.workspace)")
+        self.wb_sessions = WebSessions(Workspace.open(Path(self.workspace)))
+        ended = self.wb_sessions.close_stale()
+        if ended:
+            self.log.info("%d web sessions left open by the previous server were recorded as ended.", ended)
+        settings: dict[str, Any] = super().init_settings()
+        settings.update(wb_sessions=self.wb_sessions, wb_trust_proxy=self.trust_proxy, xsrf_cookies=True,
+                        allow_unauthenticated_access=False, serve_traceback=False)
+        return settings
+
+    def init_handlers(self) -> list[Any]:
+        """Keep only what the dashboard needs; swap in the guarded versions."""
+        swap: dict[type, type | None] = {
+            KernelHandler: KernelHandler,  # the authorizer checks the owner
+            VoilaKernelWebsocketHandler: KernelWebsocket,
+            VoilaShutdownKernelHandler: KernelShutdown,
+            TemplateStaticFileHandler: _guarded(TemplateStaticFileHandler),
+            MultiStaticFileHandler: _guarded(MultiStaticFileHandler),
+            LoginHandler: LoginHandler,
+            LogoutHandler: LogoutHandler,
+        }
+        kept: list[Any] = [(r"/", RootHandler)]
+        for spec in super().init_handlers():
+            pattern, cls = spec[0], spec[1]
+            if cls in swap:
+                kept.append((pattern, swap[cls], *spec[2:]))
+            elif cls.__name__ in ("ThemesHandler", "FileFindHandler"):  # JupyterHandlers: authenticated
+                kept.append(spec)
+            elif cls is TornadoVoilaHandler and pattern.endswith("/voila/render/(.*)"):
+                kept.append((pattern[: -len("(.*)")] + f"({re.escape(DASHBOARD)})", DashboardHandler, *spec[2:]))
+        return kept
+
+    def start(self) -> None:
+        super().start()
+
+    def listen(self) -> None:
+        PeriodicCallback(self._sweep, SWEEP_SECONDS * 1000).start()
+        super().listen()
+
+    async def _sweep(self) -> None:
+        """End sessions past their idle limit or hours, and shut their kernels down."""
+        settings = self.app.settings
+        for web in self.wb_sessions.due():
+            try:
+                await end_session(settings, web, web.ended or "idle")
+            except Exception:
+                self.log.exception("could not end a web session [%s]", reference())
+        try:
+            await _blocking(self.wb_sessions.policy, refresh=True)
+        except Exception:  # pragma: no cover - logged, retried next sweep
+            self.log.exception("could not refresh the access policy")
+
+    def stop(self) -> None:
+        """On shutdown every kernel goes, so no person's data stays in any process."""
+        try:
+            km = self.kernel_manager
+            for kernel_id in list(km.list_kernel_ids()):
+                result = km.shutdown_kernel(kernel_id, now=True)
+                if isinstance(result, Awaitable):
+                    asyncio.get_event_loop().run_until_complete(result)
+        except Exception:
+            self.log.exception("could not shut every kernel down")
+        super().stop()
+
+
+main = WorkbenchVoila.launch_instance
+
+if __name__ == "__main__":
+    main()
