@@ -20,7 +20,7 @@ NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 MAX_MESSAGE_BYTES = 512 * 1024 * 1024
 
 
-def voila_command(port: int, *, notebooks: Path = NOTEBOOKS, idle_minutes: int = 15,
+def voila_command(port: int, *, notebooks: Path = NOTEBOOKS, idle_minutes: float = 15,
                   trust_proxy: bool = False) -> list[str]:
     """The server: :mod:`workbench.web.server` (Voila behind the workbench login)."""
     return [
@@ -34,8 +34,8 @@ def voila_command(port: int, *, notebooks: Path = NOTEBOOKS, idle_minutes: int =
         # started ahead of a request.
         "--preheat_kernel=False",
         # Culling matches the session's idle limit; the server ends idle sessions itself too.
-        f"--MappingKernelManager.cull_idle_timeout={idle_minutes * 60}",
-        "--MappingKernelManager.cull_interval=60",
+        f"--MappingKernelManager.cull_idle_timeout={max(1, int(idle_minutes * 60))}",
+        f"--MappingKernelManager.cull_interval={max(1, min(60, int(idle_minutes * 60)))}",
         "--MappingKernelManager.cull_connected=True",
         f"--WorkbenchVoila.trust_proxy={trust_proxy}",
         f"--Voila.tornado_settings={{'websocket_max_message_size': {MAX_MESSAGE_BYTES}}}",

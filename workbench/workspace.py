@@ -66,7 +66,7 @@ class Settings:
     #: Longest wait for another process's unit of work before giving up.
     lock_timeout_seconds: float = 30.0
     #: A session unused this long is logged out.
-    idle_timeout_minutes: int = 15
+    idle_timeout_minutes: float = 15
     #: scrypt cost for new password hashes (DESIGN §6: 2**17).
     scrypt_n: int = 2**17
     #: How long a second person's approval stays valid.

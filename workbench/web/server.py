@@ -164,7 +164,7 @@ class WorkbenchAuthorizer(Authorizer):
 
 
 def set_session_cookie(handler: tornado.web.RequestHandler, token: str) -> None:
-    max_age = 60 * _sessions(handler).workspace.settings.idle_timeout_minutes
+    max_age = max(1, int(60 * _sessions(handler).workspace.settings.idle_timeout_minutes))
     handler.set_cookie(COOKIE, token, path="/", httponly=True, samesite="Strict", max_age=max_age,
                        secure=handler.request.protocol == "https")
 
