@@ -27,6 +27,7 @@ import logging
 import os
 import re
 import secrets
+import urllib.parse
 import uuid
 from collections.abc import Awaitable
 from pathlib import Path
@@ -110,6 +111,24 @@ def reference() -> str:
 
 async def _blocking(fn: Any, *args: Any, **kwargs: Any) -> Any:
     return await asyncio.get_running_loop().run_in_executor(None, lambda: fn(*args, **kwargs))
+
+
+class PlainErrors:
+    """Error pages with a reference number and nothing else: no template that needs a
+    user, no traceback; the details go to the server's log under the same number."""
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        handler: tornado.web.RequestHandler = self  # type: ignore[assignment]
+        ref = reference()
+        exc_info = kwargs.get("exc_info")
+        if exc_info and not isinstance(exc_info[1], tornado.web.HTTPError):
+            log.error("[%s] %s %s failed", ref, handler.request.method, handler.request.path, exc_info=exc_info)
+        handler.set_header("Content-Type", "text/html; charset=utf-8")
+        handler.set_header("Cache-Control", "no-store")
+        handler.finish(f"<!doctype html><meta charset='utf-8'><title>{status_code}</title>"
+                       f"<p>このページは表示できません（{status_code}、参照番号 {ref}）。"
+                       f"<a href='/login'>ログイン画面へ</a></p>"
+                       f"<p>This page cannot be shown ({status_code}, reference {ref}).</p>")
 
 
 # -- identity and authorisation ---------------------------------------------------------------
@@ -205,7 +224,7 @@ button:disabled {{ background: #90a4ae; }}
 """
 
 
-class LoginHandler(JupyterHandler):
+class LoginHandler(PlainErrors, JupyterHandler):
     """GET shows the form; POST checks it with :meth:`Workspace.login` and sets the cookie."""
 
     def check_xsrf_cookie(self) -> None:
@@ -255,7 +274,7 @@ class LoginHandler(JupyterHandler):
         self.redirect(RENDER_URL)
 
 
-class LogoutHandler(JupyterHandler):
+class LogoutHandler(PlainErrors, JupyterHandler):
     """End the session, shut its kernel down, clear the cookie.  A GET is enough: the
     cookie is SameSite=Strict, so another site cannot make the browser log out."""
 
@@ -285,7 +304,7 @@ async def end_session(settings: dict[str, Any], web: WebSession, reason: str) ->
             await ensure_async(km.shutdown_kernel(kernel_id, now=True))
 
 
-class RootHandler(JupyterHandler):
+class RootHandler(PlainErrors, JupyterHandler):
     """``/`` leads to the dashboard (or, without a session, the login page)."""
 
     @tornado.web.authenticated
@@ -326,7 +345,11 @@ class _TicketingKernelManager:
             raise
 
 
-class DashboardHandler(TornadoVoilaHandler):
+class OwnedKernel(PlainErrors, KernelHandler):
+    """A kernel's model, for its owner only (the authorizer checks)."""
+
+
+class DashboardHandler(PlainErrors, TornadoVoilaHandler):
     """Renders the dashboard in a kernel that belongs to the logged-in session."""
 
     @property
@@ -334,7 +357,7 @@ class DashboardHandler(TornadoVoilaHandler):
         return _TicketingKernelManager(self)
 
 
-class KernelWebsocket(VoilaKernelWebsocketHandler):
+class KernelWebsocket(PlainErrors, VoilaKernelWebsocketHandler):
     """The kernel's websocket: only for its session, which each message keeps alive; error
     messages (tracebacks) never reach the browser."""
 
@@ -361,7 +384,7 @@ class KernelWebsocket(VoilaKernelWebsocketHandler):
         return super().write_message(message, binary)
 
 
-class KernelShutdown(VoilaShutdownKernelHandler):
+class KernelShutdown(PlainErrors, VoilaShutdownKernelHandler):
     """The page's own kernel shutdown on unload, for its owner only."""
 
     async def post(self, kernel_id: str) -> None:
@@ -374,8 +397,10 @@ def _guarded(cls: type[tornado.web.RequestHandler]) -> type[tornado.web.RequestH
     """A static-file handler that answers only a live session (tornado's own handlers do
     not go through jupyter_server's authentication)."""
 
-    class Guarded(cls):  # type: ignore[valid-type,misc]
+    class Guarded(PlainErrors, cls):  # type: ignore[valid-type,misc]
         async def prepare(self) -> None:
+            if ".." in urllib.parse.unquote(self.request.path):  # no way out of the asset folders
+                raise tornado.web.HTTPError(404)
             result = super().prepare()
             if inspect.isawaitable(result):
                 await result
@@ -422,7 +447,7 @@ class WorkbenchVoila(Voila):  # type: ignore[misc]
     def init_handlers(self) -> list[Any]:
         """Keep only what the dashboard needs; swap in the guarded versions."""
         swap: dict[type, type | None] = {
-            KernelHandler: KernelHandler,  # the authorizer checks the owner
+            KernelHandler: OwnedKernel,
             VoilaKernelWebsocketHandler: KernelWebsocket,
             VoilaShutdownKernelHandler: KernelShutdown,
             TemplateStaticFileHandler: _guarded(TemplateStaticFileHandler),

@@ -1,0 +1,329 @@
+"""The web server as an attacker meets it (issue 8): a real server, real kernels, raw HTTP and websockets.
+
+Knowing a kernel's ID (taken here from the server's own process list, as anyone on the
+machine could), the port and a user ID must be worth nothing without that person's
+password and one-time code; a logged-out or idle person's kernel must be gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import http.cookiejar
+import json
+import os
+import re
+import subprocess
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from workbench import Workspace, credentials, users
+from workbench.serve import free_port, stop, voila_command, wait_until_up
+
+pytestmark = pytest.mark.slow
+
+PASSWORD = "Test-Pass-2026!"
+START_TIMEOUT = 90.0
+
+
+@dataclass
+class Server:
+    base: str
+    workspace: Path
+    log: Path
+    proc: subprocess.Popen[bytes]
+    secrets: dict[str, str] = field(default_factory=dict)
+
+    def code(self, user: str) -> str:
+        return credentials.totp_code(self.secrets[user], dt.datetime.now(dt.UTC))
+
+    def connection_dir(self) -> str:
+        found = re.search(r"Storing connection files in (\S+?)\.?$", self.log.read_text(errors="replace"), re.M)
+        assert found, "the server did not say where its kernels' connection files are"
+        return found.group(1)
+
+    def kernel_ids(self) -> set[str]:
+        """Kernel IDs as any local user reads them: from the command lines in /proc."""
+        ids = set()
+        for proc in Path("/proc").iterdir():
+            try:
+                cmdline = (proc / "cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+            if self.connection_dir() in cmdline:
+                ids.update(re.findall(r"kernel-([0-9a-f-]{36})\.json", cmdline))
+        return ids
+
+
+def _start(root: Path, *, idle_minutes: float, users_: list[str]) -> Server:
+    ws = Workspace.init(root / "ws", scrypt_n=2**10, idle_timeout_minutes=idle_minutes)
+    secrets = {}
+    for user in users_:
+        enrolment = users.create_initial_user(ws, user, user, PASSWORD, ["reviewer"])
+        secrets[user] = enrolment.otpauth_uri.split("secret=")[1].split("&")[0]
+    port = free_port()
+    log = root / "server.log"
+    env = dict(os.environ, WORKBENCH_WORKSPACE=str(ws.path))
+    with log.open("wb") as out:
+        proc = subprocess.Popen(voila_command(port, idle_minutes=idle_minutes), env=env, stdout=out,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(base + "/login", proc, timeout=START_TIMEOUT, log=log)
+    except Exception:
+        stop(proc)
+        raise
+    return Server(base, ws.path, log, proc, secrets)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    srv = _start(tmp_path_factory.mktemp("web"), idle_minutes=15,
+                 users_=["owner", "other", "second", "walker"])
+    try:
+        yield srv
+    finally:
+        stop(srv.proc)
+
+
+class Browser:
+    """A cookie jar and the XSRF dance, as a browser does it."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar), _NoRedirect())
+
+    def get(self, path: str) -> tuple[int, str, dict[str, str]]:
+        try:
+            with self.opener.open(self.server.base + path, timeout=120) as r:
+                return r.status, r.read().decode(errors="replace"), dict(r.headers)
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode(errors="replace"), dict(e.headers)
+
+    def post(self, path: str, fields: dict[str, str], *, xsrf: bool = True) -> tuple[int, str, dict[str, str]]:
+        if xsrf:
+            fields = {**fields, "_xsrf": self.xsrf()}
+        data = urllib.parse.urlencode(fields).encode()
+        try:
+            with self.opener.open(self.server.base + path, data, timeout=120) as r:
+                return r.status, r.read().decode(errors="replace"), dict(r.headers)
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode(errors="replace"), dict(e.headers)
+
+    def xsrf(self) -> str:
+        if not any(c.name == "_xsrf" for c in self.jar):
+            self.get("/login")
+        return next(c.value for c in self.jar if c.name == "_xsrf") or ""
+
+    def login(self, user: str) -> tuple[int, str, dict[str, str]]:
+        # one code per 30-second step: wait for a fresh step if this user has just used one
+        return self.post("/login", {"user": user, "password": PASSWORD, "totp": self.server.code(user)})
+
+    @property
+    def cookie(self) -> str:
+        return "; ".join(f"{c.name}={c.value}" for c in self.jar)
+
+    def session_cookie(self) -> str | None:
+        return next((c.value for c in self.jar if c.name == "wb_session"), None)
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+def open_dashboard(browser: Browser) -> str:
+    """Render the dashboard; returns the kernel ID the page was given."""
+    status, body, _ = browser.get("/voila/render/index.ipynb")
+    assert status == 200, body[:500]
+    found = re.search(r'"kernelId": "([0-9a-f-]{36})"', body)
+    assert found
+    return found.group(1)
+
+
+async def _ws(server: Server, kernel_id: str, cookie: str | None, *, send: dict[str, object] | None = None,
+              listen: float = 0.0) -> tuple[int | str, list[dict[str, object]]]:
+    """Open the kernel's websocket; the HTTP status if refused, else ``"open"`` and what came back."""
+    from tornado.httpclient import HTTPClientError, HTTPRequest
+    from tornado.websocket import websocket_connect
+
+    url = server.base.replace("http", "ws") + f"/api/kernels/{kernel_id}/channels?session_id={uuid.uuid4().hex}"
+    request = HTTPRequest(url, headers={"Cookie": cookie} if cookie else {})
+    try:
+        conn = await websocket_connect(request)
+    except HTTPClientError as exc:
+        return exc.code, []
+    received: list[dict[str, object]] = []
+    try:
+        if send is not None:
+            await conn.write_message(json.dumps(send))
+        deadline = time.monotonic() + listen
+        while time.monotonic() < deadline:
+            try:
+                msg = await asyncio.wait_for(conn.read_message(), timeout=max(0.1, deadline - time.monotonic()))
+            except TimeoutError:
+                break
+            if msg is None:
+                break
+            if isinstance(msg, str):
+                received.append(json.loads(msg))
+    finally:
+        conn.close()
+    return "open", received
+
+
+def ws(server: Server, kernel_id: str, cookie: str | None, **kwargs: object) -> tuple[int | str, list[dict[str, object]]]:
+    return asyncio.run(_ws(server, kernel_id, cookie, **kwargs))  # type: ignore[arg-type]
+
+
+def execute_request(code: str) -> dict[str, object]:
+    msg_id = uuid.uuid4().hex
+    return {"header": {"msg_id": msg_id, "msg_type": "execute_request", "username": "x", "session": uuid.uuid4().hex,
+                       "date": dt.datetime.now(dt.UTC).isoformat(), "version": "5.3"},
+            "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
+            "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {},
+                        "allow_stdin": False, "stop_on_error": True}}
+
+
+def wait_for(predicate: object, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return True
+        time.sleep(0.3)
+    return False
+
+
+# -- nothing without a session --------------------------------------------------------------------
+
+
+def test_nothing_is_served_without_a_session(server: Server) -> None:
+    anon = Browser(server)
+    status, body, _ = anon.get("/login")
+    assert status == 200 and "ユーザーID" in body and "ワンタイムコード" in body and 'name="_xsrf"' in body
+    for path in ("/", "/voila/render/index.ipynb"):
+        status, _, headers = anon.get(path)
+        assert status == 302 and headers["Location"].startswith("/login")
+    for path in ("/voila/static/voila.js", "/voila/templates/lab/static/voila.js", "/api/kernels",
+                 "/voila/tree", "/voila/api/contents/", "/voila/files/workspace.json", "/tree", "/api/contents",
+                 "/voila/render/other.ipynb", "/api/sessions", "/voila/query/x", "/api/kernelspecs"):
+        status, body, _ = anon.get(path)
+        assert status in (403, 404), (path, status)
+        assert "Traceback" not in body
+
+
+def test_login_form_needs_xsrf_and_refuses_bad_credentials_in_one_message(server: Server) -> None:
+    anon = Browser(server)
+    status, _, _ = anon.post("/login", {"user": "owner", "password": PASSWORD, "totp": "000000"}, xsrf=False)
+    assert status == 403
+    assert anon.session_cookie() is None
+    status, body, _ = anon.post("/login", {"user": "owner", "password": "wrong", "totp": "123456"})
+    assert status == 403 and "誤っています" in body and anon.session_cookie() is None
+    status, body, _ = anon.post("/login", {"user": "owner", "password": "", "totp": ""})
+    assert status == 400 and "すべて入力してください" in body
+
+
+def test_login_sets_a_strict_short_lived_cookie(server: Server) -> None:
+    b = Browser(server)
+    status, _, headers = b.login("walker")
+    assert status == 302 and headers["Location"] == "/voila/render/index.ipynb"
+    set_cookie = [v for k, v in headers.items() if k.lower() == "set-cookie" and v.startswith("wb_session=")]
+    assert set_cookie, headers
+    flags = set_cookie[0].lower()
+    assert "httponly" in flags and "samesite=strict" in flags and "max-age=900" in flags
+    assert "secure" not in flags  # plain http on 127.0.0.1; https sets Secure
+    assert len(b.session_cookie() or "") >= 40
+
+
+# -- the kernel belongs to its session -----------------------------------------------------------------
+
+
+def test_kernel_websocket_refuses_everyone_but_its_owner(server: Server, tmp_path: Path) -> None:
+    owner, other = Browser(server), Browser(server)
+    assert owner.login("owner")[0] == 302 and other.login("other")[0] == 302
+    before = server.kernel_ids()
+    kernel_id = open_dashboard(owner)
+    assert kernel_id in server.kernel_ids() - before  # the same ID any local user sees in ps
+
+    # (a) no cookie, and a made-up one
+    assert ws(server, kernel_id, None)[0] == 403
+    assert ws(server, kernel_id, "wb_session=" + "A" * 43)[0] == 403
+    # (b) another logged-in member of staff
+    assert ws(server, kernel_id, other.cookie)[0] == 403
+    assert other.get(f"/api/kernels/{kernel_id}")[0] == 403
+    assert other.post(f"/voila/api/shutdown/{kernel_id}", {})[0] == 403
+    assert kernel_id in server.kernel_ids()
+
+    # the owner may connect, but code cannot be run through the websocket
+    marker = tmp_path / "executed"
+    state, replies = ws(server, kernel_id, owner.cookie,
+                        send=execute_request(f"open({str(marker)!r}, 'w').write('x')"), listen=4.0)
+    assert state == "open"
+    assert not [r for r in replies if r.get("msg_type") in ("execute_reply", "execute_result", "error")]
+    assert not marker.exists()
+
+    # (c) after the owner logged out: refused, and the kernel is gone from memory
+    status, _, headers = owner.get("/logout")
+    assert status == 302 and "ended=logout" in headers["Location"]
+    assert wait_for(lambda: kernel_id not in server.kernel_ids()), "the kernel outlived the logout"
+    stale = "wb_session=" + (owner.session_cookie() or "")
+    assert ws(server, kernel_id, stale)[0] in (403, 404)
+    assert ws(server, kernel_id, owner.cookie)[0] in (403, 404)
+    assert owner.get("/voila/render/index.ipynb")[0] == 302  # back to the login page
+    assert "Traceback" not in server.log.read_text(errors="replace")
+
+
+def test_one_browser_one_kernel(server: Server) -> None:
+    b = Browser(server)
+    assert b.login("second")[0] == 302
+    first = open_dashboard(b)
+    second = open_dashboard(b)  # a reload
+    assert first != second
+    assert wait_for(lambda: first not in server.kernel_ids())
+    assert ws(server, first, b.cookie)[0] in (403, 404)
+    assert second in server.kernel_ids()
+    b.get("/logout")
+    assert wait_for(lambda: second not in server.kernel_ids())
+
+
+def test_no_path_leads_to_the_keyring_or_the_database(server: Server) -> None:
+    b = Browser(server)
+    assert b.login("other")[0] == 302 or wait_for(lambda: b.login("other")[0] == 302, timeout=35)
+    secret_bytes = (server.workspace / "keyring.json").read_text()[:40]
+    for path in ("/voila/render/../../keyring.json", "/voila/render/%2e%2e/%2e%2e/keyring.json",
+                 "/voila/render/..%2F..%2Fkeyring.json", "/voila/static/..%2F..%2F..%2Fkeyring.json",
+                 "/voila/templates/..%2F..%2Fkeyring.json", "/voila/labextensions/..%2F..%2Fkeyring.json",
+                 f"/voila/static/{server.workspace}/keyring.json", "/voila/files/keyring.json",
+                 f"/voila/render/{server.workspace}/db/workbench.duckdb", "/voila/api/themes/..%2F..%2Fkeyring.json",
+                 "/voila/render/index.ipynb/../../workspace.json"):
+        status, body, _ = b.get(path)
+        assert status in (400, 403, 404), (path, status)
+        assert secret_bytes not in body and "workspace_id" not in body
+
+
+# -- the idle limit ----------------------------------------------------------------------------------------
+
+
+def test_idle_limit_ends_the_session_and_its_kernel(tmp_path: Path) -> None:
+    srv = _start(tmp_path, idle_minutes=0.25, users_=["idler"])  # 15 seconds
+    try:
+        b = Browser(srv)
+        assert b.login("idler")[0] == 302
+        kernel_id = open_dashboard(b)
+        assert kernel_id in srv.kernel_ids()
+        # (d) nobody touches it: the server ends the session and shuts the kernel down
+        assert wait_for(lambda: kernel_id not in srv.kernel_ids(), timeout=60), "the idle kernel was not shut down"
+        assert ws(srv, kernel_id, b.cookie)[0] in (403, 404)
+        status, _, headers = b.get("/voila/render/index.ipynb")
+        assert status == 302 and headers["Location"].startswith("/login")
+    finally:
+        stop(srv.proc)
