@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
+import sys
 from typing import Any
 
 import pytest
@@ -200,3 +202,84 @@ def test_exception_requests_refuse_bad_periods(world: World) -> None:
     with pytest.raises(Exception) as caught:
         access.request_exception(world.login("registrar"), "registrar", now, now + dt.timedelta(hours=1), "x")
     assert caught.value.__class__.__name__ == "PermissionDenied"
+
+
+# -- the same policy from the CLI and the administrator's screen ---------------------------------------------
+
+
+def test_cli_sets_hours_and_registers_terminals(world: World, monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    from workbench.cli import main
+
+    def as_admin(*argv: str) -> tuple[int, str, str]:
+        world.clock.advance(30)
+        monkeypatch.setenv("WORKBENCH_USER", "administrator")
+        monkeypatch.setenv("WORKBENCH_PASSWORD", PASSWORD)
+        monkeypatch.setenv("WORKBENCH_TOTP", world.code("administrator"))
+        monkeypatch.setattr("workbench.cli.Workspace.open", lambda *_a, **_k: world.ws)
+        code = main(["-w", str(world.ws.path), *argv])
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    code, out, err = as_admin("access", "hours", "mon-fri=08:30-18:00", "sat-sun=closed")
+    assert code == 0, err
+    assert json.loads(out)["hours"]["mon"] == "08:30-18:00" and json.loads(out)["hours"]["sun"] is None
+    code, out, err = as_admin("access", "hours", "mon=18:00-08:00")
+    assert code == 2 and "読み取れません" in json.loads(err)["message_ja"]
+    code, out, err = as_admin("access", "terminal-add", "--address", "192.0.2.7", "--label", "窓口1")
+    assert code == 0, err
+    terminal_id = json.loads(out)["terminal_id"]
+    code, out, _ = as_admin("access", "show")
+    assert terminal_id in out
+    code, out, err = as_admin("access", "terminal-remove", terminal_id)
+    assert code == 0, err
+    code, out, err = as_admin("access", "terminal-remove", terminal_id)
+    assert code == 2
+
+
+def test_access_screen_shows_and_changes_the_policy(world: World) -> None:
+    from widgets.access import AccessApp
+
+    app = AccessApp(world.login("administrator"))
+    assert "月曜日" in app.policy_view.value and "127.0.0.1/32" in app.policy_view.value
+    app.hours.value = "mon-fri=08:30-18:00 sat-sun=closed"
+    app.hours_button.click()
+    assert app.hours_result.kind == "success" and "利用不可" in app.policy_view.value
+    app.hours.value = "nonsense"
+    app.hours_button.click()
+    assert app.hours_result.kind == "error" and "読み取れません" in app.hours_result.text
+    assert app.banner.kind == ""  # the refusal is beside the control, not at the top
+    app.address.value, app.terminal_label.value = "192.0.2.0/28", "住宅課 窓口"
+    app.add_button.click()
+    assert app.terminal_result.kind == "success" and "192.0.2.0/28" in app.policy_view.value
+    app.exc_user.value, app.exc_reason.value = "registrar", "決算対応"
+    app.exc_from.value, app.exc_to.value = "2026-06-01 18:00", "2026-06-01 22:00"
+    app.exc_request.click()
+    assert app.exc_result.kind == "success" and app.exc_approval.value.startswith("A")
+    app.exc_grant.click()  # not approved yet
+    assert app.exc_result.kind == "error"
+    approvals.decide(world.login("approver"), app.exc_approval.value, approve=True)
+    app.exc_grant.click()
+    assert app.exc_result.kind == "success" and "決算対応" in app.policy_view.value
+
+
+def test_kernel_tracebacks_stay_in_the_server_log(capfd: pytest.CaptureFixture[str]) -> None:
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from workbench.web.kernel import keep_tracebacks_in_server
+
+    shell = InteractiveShell.instance()
+    shown: list[str] = []
+    stderr = sys.stderr
+    try:
+        keep_tracebacks_in_server(shown.append)
+        try:
+            raise ValueError("a value that must not reach the browser")
+        except ValueError:
+            shell.showtraceback()
+        assert len(shown) == 1 and re.fullmatch(r"E-[0-9A-F]{8}", shown[0])
+        err = capfd.readouterr().err
+        assert shown[0] in err and "ValueError" in err  # the details are in the server's log
+    finally:
+        sys.stderr = stderr
+        InteractiveShell.clear_instance()

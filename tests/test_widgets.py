@@ -112,7 +112,7 @@ def test_progress_and_chart() -> None:
 # --------------------------------------------------------------------------- login gate
 
 EXPECTED_MENUS = {
-    "administrator": {"admin"},
+    "administrator": {"admin", "access"},
     "approver": {"approvals"},
     "registrar": {"registration", "person", "review"},
     "query_operator": {"person", "batches"},

@@ -21,6 +21,7 @@ __all__ = ["KIND_LABELS", "ApprovalsApp", "ApprovalsModel"]
 #: What each kind of request is, in staff words: every kind passed to ``approvals.request`` in workbench/.
 KIND_LABELS: dict[str, tuple[str, str]] = {
     "role_grant": ("役割の付与", "role grant"),                                      # users.GRANT_KIND
+    "hours_exception": ("利用時間外の利用", "use outside the set hours"),              # access (C13)
     "collection_export": ("番号収集リストの送付", "collection list export"),          # collection (F0b)
     "integrated_request": ("統合宛名番号の取得依頼", "integrated-number request"),     # integrated (F1b)
     "info_query_batch": ("情報照会ファイルの作成", "information query file (F2)"),    # batches (F2)
@@ -32,7 +33,7 @@ KIND_LABELS: dict[str, tuple[str, str]] = {
 }
 
 _SUMMARY_LABELS = {
-    "user_id": "ユーザーID", "role_ja": "役割", "recipient": "送付先", "record_count": "件数",
+    "user_id": "ユーザーID", "role_ja": "役割", "starts_at": "開始", "ends_at": "終了", "summary_ja": "内容", "recipient": "送付先", "record_count": "件数",
     "records": "件数", "count": "件数", "file_name": "ファイル", "reason": "理由",
     "by_ward": "区市町村別", "by_status": "区分別", "wards": "区市町村", "status": "区分",
     "persons": "人数", "discrepancies": "相違件数", "procedure": "手続", "fiscal_year": "年度",

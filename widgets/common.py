@@ -77,6 +77,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "back": ("メニューに戻る", "Back to menu"),
     # apps
     "app_admin": ("ユーザー管理", "Users and roles"),
+    "app_access": ("利用時間・登録端末", "Hours and terminals"),
     "app_approvals": ("承認待ち一覧", "Approvals"),
     "app_audit": ("操作ログ監査", "Audit log"),
     "app_batches": ("照会ファイルの作成", "Query batches"),
@@ -377,15 +378,20 @@ class App(w.VBox):
 
     def call(self, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R | None:
         """Run one service function for this session; ``None`` if it was refused."""
+        return self.call_beside(self.banner, fn, *args, **kwargs)
+
+    def call_beside(self, banner: ErrorBanner, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R | None:
+        """:meth:`call`, with a refusal shown in ``banner`` — the one beside the control."""
+        banner.clear()
         try:
             result = fn(self.session, *args, **kwargs)
         except SessionExpired as exc:
-            self.banner.error(exc)
+            banner.error(exc)
             if self.on_expired is not None:
                 self.on_expired(exc)
             return None
         except WorkbenchError as exc:
-            self.banner.error(exc)
+            banner.error(exc)
             return None
         except Exception:  # never a traceback on a staff screen
             import logging
@@ -393,6 +399,6 @@ class App(w.VBox):
             # The type only: an exception's text may quote personal data.
             exc_type = type(sys.exc_info()[1]).__name__
             logging.getLogger(__name__).error("unexpected %s in %s", exc_type, getattr(fn, "__name__", "service"))
-            self.banner.unexpected()
+            banner.unexpected()
             return None
         return result

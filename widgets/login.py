@@ -57,6 +57,7 @@ APPS: tuple[AppEntry, ...] = (
     AppEntry("person", "person:PersonApp", frozenset({P.PERSONS_VIEW})),
     AppEntry("approvals", "approvals:ApprovalsApp", frozenset({P.APPROVALS_DECIDE})),
     AppEntry("admin", "admin:AdminApp", frozenset({P.USERS_MANAGE, P.USERS_REVIEW})),
+    AppEntry("access", "access:AccessApp", frozenset({P.USERS_MANAGE})),
     AppEntry("audit", "audit:AuditApp", frozenset({P.AUDIT_READ, P.AUDIT_VERIFY, P.LEDGER_READ})),
 )
 

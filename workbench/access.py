@@ -122,9 +122,9 @@ def register_terminal(unit: Unit, kind: str, value: str, label: str) -> Terminal
                                f"{value[:60]!r} は IP アドレスまたはアドレス範囲ではありません。") from None
     elif kind == "certificate":
         value = value.replace(":", "").lower()
-        if not re.fullmatch(r"[0-9a-f]{64}", value):
-            raise InvalidInput("A certificate fingerprint is 64 hexadecimal digits (SHA-256).",
-                               "証明書のフィンガープリントは16進数64桁（SHA-256）です。")
+        if not re.fullmatch(r"[0-9a-f]{64}|[0-9a-f]{40}", value):
+            raise InvalidInput("A certificate fingerprint is 64 (SHA-256) or 40 (SHA-1, as nginx gives it) hexadecimal digits.",
+                               "証明書のフィンガープリントは16進数64桁（SHA-256）または40桁（SHA-1）です。")
     else:
         raise InvalidInput("A terminal is registered by address or certificate.",
                            "端末は address（アドレス）か certificate（証明書）で登録します。")

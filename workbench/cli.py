@@ -19,7 +19,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import approvals, auditing, media, persons, rotation, runs, transfer, users
+from . import access, access_rules, approvals, auditing, media, persons, rotation, runs, transfer, users
+from .clock import JST
 from .errors import InvalidInput, WorkbenchError
 from .workspace import Session, Workspace
 
@@ -107,8 +108,46 @@ def cmd_demo_code(args: argparse.Namespace) -> Any:
 def cmd_serve(args: argparse.Namespace) -> Any:
     from .serve import serve
 
-    serve(Path(args.path), port=args.port)
+    serve(Path(args.path), port=args.port, trust_proxy=args.trust_proxy)
     return None
+
+
+def cmd_access_show(args: argparse.Namespace) -> Any:
+    return access.policy(_login(args))
+
+
+def cmd_access_hours(args: argparse.Namespace) -> Any:
+    hours = access_rules.parse_hours(args.days)  # refused before anyone is asked for a password
+    return access.set_hours(_login(args), hours)
+
+
+def _period(args: argparse.Namespace) -> tuple[dt.datetime, dt.datetime]:
+    try:
+        starts, ends = (dt.datetime.fromisoformat(v) for v in (args.starts, args.ends))
+    except ValueError:
+        raise InvalidInput("Give the period as e.g. 2026-12-01T18:00+09:00.",
+                           "期間は 2026-12-01T18:00+09:00 のように指定してください。") from None
+    return (starts if starts.tzinfo else starts.replace(tzinfo=JST)), (ends if ends.tzinfo else ends.replace(tzinfo=JST))
+
+
+def cmd_access_exception(args: argparse.Namespace) -> Any:
+    starts, ends = _period(args)
+    session = _login(args)
+    if args.approval:
+        return access.grant_exception(session, args.user_id, starts, ends, args.reason, approval_id=args.approval)
+    return access.request_exception(session, args.user_id, starts, ends, args.reason)
+
+
+def cmd_access_terminal_add(args: argparse.Namespace) -> Any:
+    kind, value = ("certificate", args.certificate) if args.certificate else ("address", args.address)
+    if not value:
+        raise InvalidInput("Give --address or --certificate.", "--address か --certificate を指定してください。")
+    return access.register_terminal(_login(args), kind, value, args.label)
+
+
+def cmd_access_terminal_remove(args: argparse.Namespace) -> Any:
+    access.remove_terminal(_login(args), args.terminal_id)
+    return {"removed": args.terminal_id}
 
 
 def cmd_user_add(args: argparse.Namespace) -> Any:
@@ -441,6 +480,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("serve", cmd_serve, "serve the dashboards with Voila on 127.0.0.1")
     p.add_argument("--path", default="demo-workspace")
     p.add_argument("--port", type=int, default=8866)
+    p.add_argument("--trust-proxy", action="store_true",
+                   help="behind a TLS reverse proxy: client address and certificate fingerprint from its headers")
 
     def group(name: str, help_text: str) -> Any:
         g = sub.add_parser(name, help=help_text)
@@ -462,6 +503,24 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("user revoke", cmd_user_revoke, "remove a role", g)
     p.add_argument("user_id")
     p.add_argument("role")
+
+    g = group("access", "C13: set hours and registered terminals")
+    command("access show", cmd_access_show, "the set hours, approved exceptions and registered terminals", g)
+    p = command("access hours", cmd_access_hours, "set the hours by weekday, e.g. mon-fri=08:30-18:00 sat-sun=closed", g)
+    p.add_argument("days", nargs="+")
+    p = command("access exception", cmd_access_exception,
+                "request use outside the hours for one user and period; with --approval, carry it out", g)
+    p.add_argument("user_id")
+    p.add_argument("--from", dest="starts", required=True)
+    p.add_argument("--to", dest="ends", required=True)
+    p.add_argument("--reason", required=True)
+    p.add_argument("--approval")
+    p = command("access terminal-add", cmd_access_terminal_add, "register a terminal by address/range or certificate", g)
+    p.add_argument("--address")
+    p.add_argument("--certificate", help="SHA-256 fingerprint of the client certificate")
+    p.add_argument("--label", required=True)
+    p = command("access terminal-remove", cmd_access_terminal_remove, "remove a registered terminal", g)
+    p.add_argument("terminal_id")
 
     g = group("approvals", "second-person approvals")
     command("approvals list", cmd_approvals_list, "requests waiting for a decision", g)

@@ -116,7 +116,7 @@ def build_demo(path: Path, *, persons: int = 10_000, seed: int = 1, registered_s
         "users": dict(DEMO_USERS),
         "password": DEMO_PASSWORD,
         "one_time_code": f"workbench -w {ws.path} demo-code USER",
-        "dashboards": "http://127.0.0.1:8866/voila/render/index.ipynb",
+        "dashboards": "http://127.0.0.1:8866/",
     }
 
 

@@ -415,7 +415,7 @@ def _guarded(cls: type[tornado.web.RequestHandler]) -> type[tornado.web.RequestH
 # -- the application ----------------------------------------------------------------------------------
 
 
-class WorkbenchVoila(Voila):  # type: ignore[misc]
+class WorkbenchVoila(Voila):
     """Voila serving the one dashboard, behind the workbench login."""
 
     name = "workbench-voila"
