@@ -14,6 +14,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.parse
@@ -325,5 +326,16 @@ def test_idle_limit_ends_the_session_and_its_kernel(tmp_path: Path) -> None:
         assert ws(srv, kernel_id, b.cookie)[0] in (403, 404)
         status, _, headers = b.get("/voila/render/index.ipynb")
         assert status == 302 and headers["Location"].startswith("/login")
+        # a restart ends everything too: a live session's kernel goes with the server
+        time.sleep(max(0.0, 31 - (time.time() % 30)))  # the next one-time code
+        assert b.login("idler")[0] == 302
+        live = open_dashboard(b)
+        assert live in srv.kernel_ids()
     finally:
         stop(srv.proc)
+    assert not srv.kernel_ids(), "a kernel outlived the server"
+    ended = subprocess.run([sys.executable, "-c", (
+        "from workbench.web.sessions import WebSessions; from workbench import Workspace; "
+        f"print(WebSessions(Workspace.open({str(srv.workspace)!r})).close_stale())")],
+        capture_output=True, text=True, check=True).stdout.strip()
+    assert ended == "1"  # the next server records the session the restart ended
