@@ -132,7 +132,7 @@ def test_menu_shows_only_permitted_apps(world: World, role: str) -> None:
     assert role in text(gate.who.value)
     assert "href='/logout'" in gate.logout_link.value  # the server ends the session
     if not EXPECTED_MENUS[role]:
-        assert "使える画面はありません" in text(gate.menu_box.children[0].value)
+        assert "使える画面はありません" in text(gate.menu_box.children[1].value)
     for key, button in gate.menu_buttons.items():
         button.click()
         assert gate.model.current_app == key and gate.app is not None
@@ -452,3 +452,26 @@ def test_collection_export_needs_approval_and_confirmation(world: World) -> None
     ledger = AuditApp(world.login("auditor"))
     ledger.ledger_button.click()
     assert "collection_list" in text(ledger.ledger_table.value)
+
+
+# --------------------------------------------------------------------------- home screen
+
+
+def test_home_screen_counts_waiting_work_and_opens_it(world: World) -> None:
+    from widgets.home import HomeApp
+    from workbench import pending
+
+    users.request_grant(world.login("administrator"), "registrar", "reviewer")
+    gate = LoginGate(world.login("approver"), idle_check_seconds=None)
+    home = gate.app
+    assert isinstance(home, HomeApp) and gate.model.current_app == "home"
+    counts = {i.key: i.count for i in home.items}
+    assert counts["approvals_waiting"] == 1 and "discrepancies_open" not in counts  # only what the roles permit
+    assert "1 件" in text(home.cards.children[0].children[0].value)
+    home.open_buttons["approvals_waiting"].click()
+    assert gate.model.current_app == "approvals" and isinstance(gate.app, ApprovalsApp)
+    gate.home_button.click()  # type: ignore[union-attr]
+    assert gate.model.current_app == "home"
+    # the requester sees their own request only once it is approved, and never as one to decide
+    mine = {i.key: i.count for i in pending.pending_work(world.login("administrator"))}
+    assert mine == {"my_approved_requests": 0}

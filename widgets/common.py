@@ -78,6 +78,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     # apps
     "app_admin": ("ユーザー管理", "Users and roles"),
     "app_access": ("利用時間・登録端末", "Hours and terminals"),
+    "app_home": ("ホーム（未処理の業務）", "Home: work waiting for you"),
     "app_approvals": ("承認待ち一覧", "Approvals"),
     "app_audit": ("操作ログ監査", "Audit log"),
     "app_batches": ("照会ファイルの作成", "Query batches"),
@@ -382,7 +383,6 @@ class App(w.VBox):
 
     def call_beside(self, banner: ErrorBanner, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R | None:
         """:meth:`call`, with a refusal shown in ``banner`` — the one beside the control."""
-        banner.clear()
         try:
             result = fn(self.session, *args, **kwargs)
         except SessionExpired as exc:

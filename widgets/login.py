@@ -93,6 +93,7 @@ class LoginGate(w.VBox):
             "style='display:inline-block;padding:4px 12px;border:1px solid #999;border-radius:3px;"
             f"text-decoration:none;color:#222;margin-left:12px'>{esc(label('logout'))}</a>")
         self.menu_buttons: dict[str, w.Button] = {}
+        self.home_button: w.Button | None = None
         self.menu_box = w.HBox([], layout=w.Layout(flex_flow="row wrap"))
         self.menu_box.add_class("wb-menu")
         self.app_area = w.VBox([])
@@ -147,11 +148,31 @@ class LoginGate(w.VBox):
                 button.add_class(f"wb-menu-{entry.key}")
                 button.on_click(lambda _b, e=entry: self.open_app(e.key))
                 self.menu_buttons[entry.key] = button
+        home = w.Button(description=tr("app_home"), tooltip=tr("app_home", "en"), icon="home",
+                        layout=w.Layout(width="auto", margin="2px"))
+        home.add_class("wb-menu-home")
+        home.on_click(lambda _b: self.go_home())
+        self.home_button = home
         if self.menu_buttons:
-            self.menu_box.children = list(self.menu_buttons.values())
+            self.menu_box.children = [home, *self.menu_buttons.values()]
         else:
-            self.menu_box.children = [w.HTML(esc(label("no_apps")))]
-        self.app_area.children = []
+            self.menu_box.children = [home, w.HTML(esc(label("no_apps")))]
+        self.go_home()
+
+    def go_home(self) -> None:
+        """The home screen: what waits for this person, one click to each."""
+        from .home import HomeApp
+
+        session = self.session
+        if session is None:
+            return
+        for b in self.menu_buttons.values():
+            b.button_style = ""
+        self.app = HomeApp(session, on_expired=self.expired, open_app=self.open_app,
+                           available=frozenset(self.menu_buttons))
+        self.model.current_app = "home"
+        if self.model.screen == "menu":
+            self.app_area.children = [self.app]
 
     # -- handlers -------------------------------------------------------------------
     def open_app(self, key: str) -> App | None:

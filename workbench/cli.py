@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import access, access_rules, approvals, auditing, media, persons, rotation, runs, transfer, users
+from . import access, access_rules, approvals, auditing, media, pending, persons, rotation, runs, transfer, users
 from .clock import JST
 from .errors import InvalidInput, WorkbenchError
 from .workspace import Session, Workspace
@@ -110,6 +110,10 @@ def cmd_serve(args: argparse.Namespace) -> Any:
 
     serve(Path(args.path), port=args.port, trust_proxy=args.trust_proxy)
     return None
+
+
+def cmd_pending(args: argparse.Namespace) -> Any:
+    return pending.pending_work(_login(args))
 
 
 def cmd_access_show(args: argparse.Namespace) -> Any:
@@ -503,6 +507,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("user revoke", cmd_user_revoke, "remove a role", g)
     p.add_argument("user_id")
     p.add_argument("role")
+
+    command("pending", cmd_pending, "the work waiting for you, counted from the whole database")
 
     g = group("access", "C13: set hours and registered terminals")
     command("access show", cmd_access_show, "the set hours, approved exceptions and registered terminals", g)
