@@ -56,9 +56,10 @@ class HomeApp(App):
                 f"<div style='color:#666;font-size:85%'>{esc(item.label_en)}</div>"
                 f"<div style='font-size:2em;color:{colour}'>{num(item.count)} 件</div>{since}")
             children: list[w.Widget] = [body]
-            if item.count and item.app and item.app in self._available and self._open_app is not None:
+            opener = self._open_app
+            if item.count and item.app and item.app in self._available and opener is not None:
                 button = w.Button(description="開く / Open", icon="arrow-right", layout=w.Layout(width="auto"))
-                button.on_click(lambda _b, key=item.app: self._open_app(key) if self._open_app else None)
+                button.on_click(lambda _b, key=item.app, go=opener: go(key))
                 self.open_buttons[item.key] = button
                 children.append(button)
             card = w.VBox(children, layout=w.Layout(border="1px solid #ccc", padding="8px 12px", margin="4px",
