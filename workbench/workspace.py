@@ -113,6 +113,8 @@ class ServiceInfo:
     function: Callable[..., Any]
     #: The argument naming who or what the call is about, so a denial records it too.
     target_arg: str | None = None
+    #: The session-bound callable (what callers and the permission matrix call).
+    entry: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
 
     def target_of(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
         if self.target_arg is None:
@@ -455,6 +457,7 @@ def service(
             return session.run(info, args, kwargs)  # type: ignore[no-any-return,unused-ignore]
 
         call.service_info = info  # type: ignore[attr-defined]
+        SERVICES[name] = dataclasses.replace(info, entry=call)
         return call
 
     return decorate
