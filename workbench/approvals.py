@@ -21,7 +21,19 @@ from .errors import ApprovalError, NotFound
 from .permissions import Permission
 from .workspace import Unit, service
 
-__all__ = ["Approval", "consume", "decide", "get", "params_digest", "pending", "request"]
+__all__ = ["KINDS", "Approval", "consume", "decide", "get", "params_digest", "pending", "register_kind", "request"]
+
+#: Every kind of request, with what it is in staff words (Japanese, English).  Filled by the
+#: modules that ask for approvals (:func:`register_kind`: role grants, every outgoing file through
+#: :func:`workbench.outgoing.register`); screens and the CLI read their labels here.
+KINDS: dict[str, tuple[str, str]] = {}
+
+
+def register_kind(kind: str, label_ja: str, label_en: str) -> None:
+    """Declare a kind of approval request and its name on screen."""
+    if kind in KINDS and KINDS[kind] != (label_ja, label_en):
+        raise RuntimeError(f"approval kind {kind} declared twice")
+    KINDS[kind] = (label_ja, label_en)
 
 
 @dataclass(frozen=True)
@@ -73,6 +85,8 @@ def request(unit: Unit, kind: str, params: Mapping[str, Any], summary: Mapping[s
     ``selection`` (an outgoing file's ``count`` and ``selection_digest``) is bound too; the
     parameters' own digest is kept in the summary so :func:`consume` can tell "the same
     request, but the people selected changed" from "a different request"."""
+    if kind not in KINDS:
+        raise RuntimeError(f"undeclared approval kind {kind}")
     ttl = dt.timedelta(hours=unit.workspace.settings.approval_ttl_hours)
     approval_id = "A" + uuid.uuid4().hex[:11].upper()
     digest = params_digest(kind, {**params, **(selection or {})})

@@ -415,12 +415,14 @@ _NOTHING_JA = "この条件では照会ルール（U1〜U3）を満たす照会�
 INFO_SPEC: OutgoingFileSpec[BatchParams, BatchPreview] = OutgoingFileSpec(
     kind=APPROVAL_KINDS["info"], package_kind=PACKAGE_KINDS["info"], recipient=RECIPIENTS["info"],
     permission=Permission.BATCHES_CREATE, label_ja="情報照会ファイルの作成", label_en="information query file (F2)",
+    file_ja="情報照会ファイル", file_en="information query file",
     parameters=_parameters("info"), select=_select_batch, write=_write, records=("query_requests", "query_batches"),
     release=_drop, nothing_en=_NOTHING_EN, nothing_ja=_NOTHING_JA,
 )
 JUKI_SPEC: OutgoingFileSpec[BatchParams, BatchPreview] = OutgoingFileSpec(
     kind=APPROVAL_KINDS["juki"], package_kind=PACKAGE_KINDS["juki"], recipient=RECIPIENTS["juki"],
     permission=Permission.BATCHES_CREATE, label_ja="住基ネット照会ファイルの作成", label_en="Juki-net query file (F3)",
+    file_ja="住基ネット照会ファイル", file_en="Juki-net query file",
     parameters=_parameters("juki"), select=_select_batch, write=_write, records=("query_requests", "query_batches"),
     release=_drop, holds_numbers=True, nothing_en=_NOTHING_EN, nothing_ja=_NOTHING_JA,
 )

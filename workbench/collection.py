@@ -184,7 +184,8 @@ def _write(unit: Unit, params: CollectionParams, preview: CollectionPreview, app
 #: F0b as an outgoing file (workbench.outgoing).
 SPEC: OutgoingFileSpec[CollectionParams, CollectionPreview] = OutgoingFileSpec(
     kind=APPROVAL_KIND, package_kind=PACKAGE_KIND, recipient=RECIPIENT, permission=Permission.COLLECTION_EXPORT,
-    label_ja="番号収集リストの送付", label_en="collection list export", parameters=collection_params,
+    label_ja="番号収集リストの送付", label_en="collection list export", file_ja="番号収集リスト", file_en="collection list",
+    parameters=collection_params,
     select=_select, write=_write, records=("collection_exports", "collection_export_members"),
     nothing_en="Nobody in this selection still owes a number; there is nothing to export.",
     nothing_ja="この条件で個人番号が未収集の対象者はいません。出力するものがありません。",

@@ -419,6 +419,7 @@ def _notice_write(unit: Unit, _params: NoticeParams, preview: NoticePreview, app
 NOTICE_SPEC: OutgoingFileSpec[NoticeParams, NoticePreview] = OutgoingFileSpec(
     kind=NOTICE_APPROVAL_KIND, package_kind=NOTICE_KIND, recipient=NOTICE_RECIPIENT,
     permission=Permission.DISCREPANCIES_REVIEW, label_ja="通知対象者リストの送付", label_en="notice list (C7)",
+    file_ja="通知対象者リスト", file_en="notice list",
     parameters=NoticeParams, select=_notice_select, write=_notice_write, records=("notice_exports", "discrepancies"),
     nothing_en="No open discrepancy waits for a notice.", nothing_ja="通知が必要な未対応の相違はありません。",
 )

@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import media, outgoing
+from . import media, outgoing, transfer
 from .errors import InvalidInput
 from .formats import read_table, write_table
 from .outgoing import ExportResult, OutgoingFileSpec
@@ -197,7 +197,8 @@ def _write(unit: Unit, _params: IntegratedParams, _preview: IntegratedPreview, a
 #: second person approves exactly this selection (REQUIREMENTS §6).
 SPEC: OutgoingFileSpec[IntegratedParams, IntegratedPreview] = OutgoingFileSpec(
     kind=APPROVAL_KIND, package_kind=REQUEST_KIND, recipient=RECIPIENT, permission=Permission.INTEGRATED_MANAGE,
-    label_ja="統合宛名番号の取得依頼", label_en="integrated-number request", parameters=IntegratedParams,
+    label_ja="統合宛名番号の取得依頼", label_en="integrated-number request",
+    file_ja="統合利用番号の取得依頼ファイル", file_en="integrated-number request file", parameters=IntegratedParams,
     select=_select, write=_write, records=("integrated_requests", "integrated_batches"), holds_numbers=True,
     nothing_en="Everyone with a registered number already has an integrated number; there is nothing to request.",
     nothing_ja="個人番号登録済みの全員に団体内統合利用番号があります。依頼するものはありません。",
@@ -215,10 +216,12 @@ create_integrated_request = _services.create
 
 
 # ------------------------------------------------------------------------------ answers
-def _answer_bytes(unit: Unit, source: bytes | str | Path) -> tuple[bytes, str | None]:
-    if isinstance(source, bytes):
+def _answer_bytes(unit: Unit, source: bytes | str | Path, file_name: str | None) -> tuple[bytes, str | None]:
+    """The answer CSV: from a package (a path, or its bytes as uploaded on a screen) or bare CSV bytes."""
+    if isinstance(source, bytes) and not source.startswith(transfer.MAGIC):
         return source, None
-    package = media.read_incoming(unit, Path(source), sender="linkage_server", kind=ANSWER_KIND)
+    package = media.read_incoming(unit, source if isinstance(source, bytes) else Path(source), sender="linkage_server",
+                                  kind=ANSWER_KIND, file_name=file_name)
     members = list(package.members.items())
     if len(members) != 1:
         raise InvalidInput(
@@ -230,9 +233,13 @@ def _answer_bytes(unit: Unit, source: bytes | str | Path) -> tuple[bytes, str | 
 
 
 @service(Permission.INTEGRATED_MANAGE)
-def import_integrated_answers(unit: Unit, source: bytes | str | Path) -> IntegratedImportSummary:
-    """F1b ⑥: match answers to requests by request ID (C10) and store the integrated numbers."""
-    data, package_id = _answer_bytes(unit, source)
+def import_integrated_answers(unit: Unit, source: bytes | str | Path, *,
+                              file_name: str | None = None) -> IntegratedImportSummary:
+    """F1b ⑥: match answers to requests by request ID (C10) and store the integrated numbers.
+
+    ``source`` is the answer package (a path, or its bytes), or — for tests and manual
+    recovery — the bare CSV bytes."""
+    data, package_id = _answer_bytes(unit, source, file_name)
     table = read_table(data, "integrated_answer")
     con = unit.con
     done = con.execute("SELECT import_id, imported_at, counts FROM integrated_imports WHERE digest = ?", [table.digest]).fetchone()

@@ -213,7 +213,8 @@ def _write(unit: Unit, params: LinkageParams, preview: LinkagePreview, approval_
 #: F6 as an outgoing file (workbench.outgoing).
 SPEC: OutgoingFileSpec[LinkageParams, LinkagePreview] = OutgoingFileSpec(
     kind=APPROVAL_KIND, package_kind=PACKAGE_KIND, recipient=RECIPIENT, permission=Permission.LINKAGE_EXPORT,
-    label_ja="都住システム連携ファイル", label_en="housing-system linkage file", parameters=linkage_params,
+    label_ja="都住システム連携ファイル", label_en="housing-system linkage file",
+    file_ja="都住システム連携ファイル", file_en="linkage file", parameters=linkage_params,
     select=_select_linkage, write=_write, release=_release, records=("linkage_exports", "linkage_export_members"),
     nothing_en="There are no results for this procedure and year that have not been sent yet.",
     nothing_ja="この手続・年度で未送付の照会結果はありません。",

@@ -118,8 +118,10 @@ def write_outgoing(
     return _record(unit, "out", manifest, path.name), path
 
 
-def read_incoming(unit: Unit, path: Path, *, sender: str, kind: str) -> transfer.Package:
-    """Open a package that ``sender`` made with its key file; verify fully; record it."""
+def read_incoming(unit: Unit, path: Path | bytes, *, sender: str, kind: str,
+                  file_name: str | None = None) -> transfer.Package:
+    """Open a package that ``sender`` made with its key file (a path, or the bytes of an upload);
+    verify fully; record it under ``file_name`` (default: the path's name)."""
     key, _ = recipient_key(unit.workspace, sender)
     package = transfer.read_package(path, key=key)
     if package.manifest.kind != kind:
@@ -134,7 +136,8 @@ def read_incoming(unit: Unit, path: Path, *, sender: str, kind: str) -> transfer
             "このパッケージは別のワークスペース向けに作成されています。",
             reason="other_workspace",
         )
-    _record(unit, "in", package.manifest, path.name)
+    name = file_name or (path.name if isinstance(path, Path) else "upload.wbpkg")
+    _record(unit, "in", package.manifest, name[:200])
     return package
 
 

@@ -98,6 +98,9 @@ class OutgoingFileSpec(Generic[ParamsT, PreviewT]):
     #: What it is, in staff words (Japanese, English).
     label_ja: str
     label_en: str
+    #: The file itself, in staff words (「番号収集リスト」), for buttons and the package box.
+    file_ja: str
+    file_en: str
     #: Keyword arguments → canonical, validated parameters (a frozen dataclass); refuses bad input.
     parameters: Callable[..., ParamsT]
     #: Who would be on it (counts and digest only; may leave temporary tables for ``write``).
@@ -228,6 +231,7 @@ def register(spec: OutgoingFileSpec[ParamsT, PreviewT], *, preview: str, request
     )
     REGISTRY[spec.kind] = spec
     _SERVICES[spec.kind] = made
+    approvals.register_kind(spec.kind, spec.label_ja, spec.label_en)
     return made
 
 
