@@ -312,3 +312,33 @@ def test_cli_procedures_and_batch_flow(world: World, tmp_path: Path, monkeypatch
     created = run("query_operator", "batch", "create", "info", *common, "--approval", approval["approval_id"])
     assert created["record_count"] == 1 and created["ledger_entry"]["kind"] == "info_query"
     assert run("query_operator", "batch", "preview", "juki", "--procedure", "P1", "--year", "2026")["total"] >= 1
+
+
+def test_the_same_batch_cannot_be_made_twice(office: Office, world: World) -> None:
+    """Issue 11 item 5: after a batch is sent, the people still awaiting its answers are left out with
+    their own reason; a second approval finds nothing to send, and an approval given before the first
+    batch was made refuses once the first is made (no 回答待ち 21,998 → 43,996)."""
+    s = world.login("query_operator")
+    first = batches.request_info_batch(s, procedure="P1", fiscal_year=2026)
+    second = batches.request_info_batch(s, procedure="P1", fiscal_year=2026)  # the same batch, asked twice
+    approve(world, first)
+    approve(world, second)
+    s = world.login("query_operator")
+    done = batches.create_info_batch(s, approval_id=first.approval_id, procedure="P1", fiscal_year=2026)
+    again = batches.preview_info_batch(s, procedure="P1", fiscal_year=2026)
+    assert again.total == 0 and again.excluded["outstanding"] == done.record_count
+    assert "回答を待っています" in again.reasons["outstanding"]["ja"]
+    with pytest.raises(ApprovalError) as exc:
+        batches.create_info_batch(s, approval_id=second.approval_id, procedure="P1", fiscal_year=2026)
+    assert exc.value.details["reason"] == "population_changed"
+    with pytest.raises(InvalidInput) as nothing:
+        batches.request_info_batch(s, procedure="P1", fiscal_year=2026)
+    assert nothing.value.details["reason"] == "nothing_to_send"
+    # Another information kind is not a duplicate; Juki-net is its own information.
+    assert batches.preview_juki_batch(s, procedure="P1", fiscal_year=2026).total > 0
+    with world.ws.transaction("t", "t") as con:
+        assert con.execute("SELECT count(*) FROM query_requests").fetchone()[0] == done.record_count  # type: ignore[index]
+        # once answered (or expired) the question may be asked again
+        con.execute("UPDATE query_requests SET status = 'answered'")
+    assert batches.preview_info_batch(world.login("query_operator"), procedure="P1", fiscal_year=2026).total == \
+        done.record_count

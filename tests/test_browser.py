@@ -172,7 +172,7 @@ def test_query_operator_previews_a_p1_batch(server: Server, tmp_path: Path) -> N
             expect(table).to_contain_text("地方税関係情報")
             expect(page.locator(".wb-batch-summary")).to_contain_text("照会する件数 / requests:")
             expect(page.locator("svg.wb-chart").first).to_be_visible()
-            expect(page.get_by_role("button", name="承認済みの照会ファイルを作成 / Make file")).to_be_disabled()
+            expect(page.get_by_role("button", name="承認済みの情報照会ファイルを作成 / Make file")).to_be_disabled()
             page.screenshot(path=str(ARTIFACTS / "browser-4-batch-screen.png"), full_page=True)
             page.locator(".wb-batch-result").screenshot(path=str(ARTIFACTS / "browser-5-batch-preview.png"))
 

@@ -182,7 +182,7 @@ def test_query_batch_requested_approved_and_made(server: Server, browser: Any) -
     expect(requested).to_contain_text("承認番号 / approval:", timeout=UI_TIMEOUT)
     approval_id = requested.locator("b").inner_text().strip()
     assert approval_id
-    make = query.get_by_role("button", name="承認済みの照会ファイルを作成 / Make file")
+    make = query.get_by_role("button", name="承認済みの情報照会ファイルを作成 / Make file")
     expect(make).to_be_enabled()
     query.screenshot(path=str(ARTIFACTS / "flow-2-batch-requested.png"), full_page=True)
 

@@ -28,7 +28,8 @@ def test_public_api_is_pinned() -> None:
     assert sorted(workbench.__all__) == sorted([
         "__version__", "Workspace", "Session", "Settings", "Unit", "service", "SERVICES", "Permission",
         "Role", "Clock", "SystemClock", "FixedClock", "KeySource", "FileKeySource", "MemoryKeySource",
-        "Keyring", "WorkbenchError", "errors", "approvals", "audit", "credentials", "media", "persons", "runs", "users",
+        "Keyring", "WorkbenchError", "errors", "approvals", "audit", "credentials", "media", "persons", "runs", "services",
+        "users",
     ])
     for name in workbench.__all__:
         assert hasattr(workbench, name)

@@ -40,7 +40,7 @@ def _approved_request(world, session):  # type: ignore[no-untyped-def]
 def test_request_needs_approval_bound_to_the_selection(loaded) -> None:  # type: ignore[no-untyped-def]
     world, _pop, _reg = loaded
     s = world.login("registrar")
-    assert integrated.preview_integrated_request(s)["count"] == 200
+    assert integrated.preview_integrated_request(s).count == 200
     with pytest.raises(ApprovalError):
         integrated.create_integrated_request(s, approval_id=None)
     approval = integrated.request_integrated_request(s)

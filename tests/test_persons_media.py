@@ -38,10 +38,15 @@ def test_number_masked_unless_revealed_and_reveal_audited(world: World, people) 
 
 def _package(world: World, tmp_path) -> tuple[media.LedgerEntry, object]:
     session = world.login("registrar")
-    with world.ws.transaction("test.package", session.user_id) as con:
-        unit = Unit(con=con, session=session, now=world.clock.now())
-        return media.write_outgoing(unit, kind="collection_list", recipient="collection_contractor",
-                                    members=[("list.csv", b"person_id\r\nP1\r\n")], record_count=1, approval_id=None)
+    units: list[Unit] = []
+    with world.ws.transaction("test.package", session.user_id, after_commit=lambda: units[0].committed()) as con:
+        units.append(Unit(con=con, session=session, now=world.clock.now()))
+        written = media.write_outgoing(units[0], kind="collection_list", recipient="collection_contractor",
+                                       members=[("list.csv", b"person_id\r\nP1\r\n")], record_count=1,
+                                       approval_id=None)
+        assert not written[1].exists()  # published only after the commit
+    assert written[1].exists()
+    return written
 
 
 def test_outgoing_package_is_in_the_ledger_and_opens_with_the_key_file(world: World, tmp_path, monkeypatch, capsys) -> None:

@@ -399,16 +399,6 @@ def test_registration_bad_file_is_refused_in_japanese(world: World) -> None:
     assert app.target_confirm.disabled
 
 
-def test_registration_guards_missing_service(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    from widgets import registration
-
-    monkeypatch.setitem(registration.SERVICES, "preview_registration", ("workbench.not_there", "preview"))
-    app = RegistrationApp(world.login("registrar"))
-    upload(app.reg_upload, "x.csv", b"a,b\r\n")
-    app.reg_preview_button.click()
-    assert "まだ利用できません" in app.banner.text and "not yet available" in app.banner.text
-
-
 def test_registration_needs_a_file(world: World) -> None:
     app = RegistrationApp(world.login("registrar"))
     app.reg_preview_button.click()
@@ -425,12 +415,15 @@ def test_collection_export_needs_approval_and_confirmation(world: World) -> None
     app.target_confirm.click()
     assert app.banner.kind == "success", app.banner.text
 
-    app.collection_preview_button.click()
-    preview = app.model.collection_preview
+    flow = app.collection
+    assert flow.request_button.disabled and flow.create_button.disabled  # nothing to click into yet
+    flow.preview_button.click()
+    preview = flow.model.preview
     assert preview is not None and preview.total == 30, app.banner.text
-    assert "30" in text(app.collection_view.value) and "<svg" in app.collection_view.value
-    app.collection_request_button.click()
-    approval_id = app.collection_approval_id.value
+    assert "30" in text(app.collection_chart.value) and "<svg" in app.collection_chart.value
+    assert "30 人の番号収集リスト" in text(flow.view.value)  # the plain-Japanese summary
+    flow.request_button.click()
+    approval_id = flow.approval_id.value
     assert approval_id.startswith("A"), app.banner.text
 
     queue = ApprovalsApp(world.login("approver"))
@@ -439,15 +432,17 @@ def test_collection_export_needs_approval_and_confirmation(world: World) -> None
     queue.buttons[approval_id][0].click()
 
     app = RegistrationApp(world.login("registrar"))
-    app.collection_approval_id.value = approval_id
-    app.collection_export_button.click()
-    (dialog,) = app.collection_confirm_area.children
+    flow = app.collection
+    flow.approval_id.value = approval_id
+    flow.create_button.click()
+    (dialog,) = flow.confirm_area.children
     assert isinstance(dialog, common.ConfirmOutgoing) and dialog.count == 30
     assert "番号収集委託事業者" in text(dialog.summary.value)
     dialog.check.value = True
     dialog.ok.click()
     assert app.banner.kind == "success", app.banner.text
-    package = text(app.collection_package.value)
+    (box,) = flow.package_area.children
+    package = text(box.table.value)
     assert "送付用パッケージ" in package and approval_id in package and "30" in package
     ledger = AuditApp(world.login("auditor"))
     ledger.ledger_button.click()

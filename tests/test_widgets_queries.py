@@ -112,11 +112,11 @@ def test_info_batch_preview_approval_confirm_package_and_delivery(office: Office
     assert "令和8年度" in app.fiscal_year.label
     assert set(app.info_checks) == {"resident_register", "local_tax", "public_assistance", "physical_disability",
                                     "mental_disability", "ai_no_techo"}
-    assert app.request_button.disabled and app.create_button.disabled
+    assert app.batch.request_button.disabled and app.batch.create_button.disabled
 
-    app.preview_button.click()
+    app.batch.preview_button.click()
     assert app.banner.kind != "error", app.banner.text
-    p = app.model.preview
+    p = app.batch.model.preview
     assert p is not None and p.total == 8 and p.persons == 3
     summary = text(app.summary.value)
     assert "照会する件数 / requests: 8 件" in summary and "3 人" in summary and "未作成" in summary
@@ -130,29 +130,29 @@ def test_info_batch_preview_approval_confirm_package_and_delivery(office: Office
     screen = app.summary.value + app.table.value + app.chart.value
     for pid in office.who.values():
         assert pid not in screen
-    assert not app.request_button.disabled
+    assert not app.batch.request_button.disabled
 
-    app.request_button.click()
-    approval_id = app.approval_id.value
+    app.batch.request_button.click()
+    approval_id = app.batch.approval_id.value
     assert approval_id.startswith("A") and app.banner.kind == "success", app.banner.text
-    assert app.request_button.disabled  # one request per preview
-    assert approval_id in text(app.approval_view.value)
+    assert app.batch.request_button.disabled  # one request per preview
+    assert approval_id in text(app.batch.approval_view.value)
 
     # Making the file before approval is refused in plain words; nothing is written.
-    app.create_button.click()
-    (dialog,) = app.confirm_area.children
+    app.batch.create_button.click()
+    (dialog,) = app.batch.confirm_area.children
     dialog.check.value = True
     dialog.ok.click()
-    assert app.banner.kind == "error" and app.model.result is None
+    assert app.banner.kind == "error" and app.batch.model.result is None
 
     shown = approve_in_queue(world, approval_id)
     assert "8" in shown
 
     app = BatchesApp(world.login("query_operator"))
-    app.approval_id.value = approval_id
-    assert not app.create_button.disabled
-    app.create_button.click()
-    (dialog,) = app.confirm_area.children
+    app.batch.approval_id.value = approval_id
+    assert not app.batch.create_button.disabled
+    app.batch.create_button.click()
+    (dialog,) = app.batch.confirm_area.children
     assert isinstance(dialog, common.ConfirmOutgoing) and dialog.count == 8
     assert dialog.recipient == "linkage_server"
     shown = text(dialog.summary.value)
@@ -161,9 +161,9 @@ def test_info_batch_preview_approval_confirm_package_and_delivery(office: Office
     dialog.check.value = True
     dialog.ok.click()
     assert app.banner.kind == "success", app.banner.text
-    result = app.model.result
+    result = app.batch.model.result
     assert result is not None and result.record_count == 8 and result.ledger_entry.kind == "info_query"
-    (box,) = app.package_area.children
+    (box,) = app.batch.package_area.children
     assert isinstance(box, PackageBox)
     package = text(box.table.value)
     assert result.ledger_entry.entry_id in package and approval_id in package and result.extra["batch_id"] in package
@@ -185,28 +185,28 @@ def test_info_batch_preview_approval_confirm_package_and_delivery(office: Office
 
 def test_changing_a_parameter_discards_the_preview(office: Office, world: World) -> None:
     app = BatchesApp(world.login("query_operator"))
-    app.preview_button.click()
-    assert app.model.preview is not None and not app.request_button.disabled
+    app.batch.preview_button.click()
+    assert app.batch.model.preview is not None and not app.batch.request_button.disabled
     app.info_checks["local_tax"].value = False
-    assert app.model.preview is None and app.request_button.disabled and app.table.value == ""
-    app.preview_button.click()
-    assert app.model.preview.information == ["resident_register", "public_assistance", "physical_disability",
+    assert app.batch.model.preview is None and app.batch.request_button.disabled and app.table.value == ""
+    app.batch.preview_button.click()
+    assert app.batch.model.preview.information == ["resident_register", "public_assistance", "physical_disability",
                                              "mental_disability", "ai_no_techo"]
     app.fiscal_year.value = 2025
-    assert app.model.preview is None
+    assert app.batch.model.preview is None
     for box in app.info_checks.values():
         box.value = False
-    assert app.preview_button.disabled  # nothing to ask
+    assert app.batch.preview_button.disabled  # nothing to ask
     app.procedure.value = "P6"
-    assert list(app.info_checks) == ["resident_register"] and not app.preview_button.disabled
+    assert list(app.info_checks) == ["resident_register"] and not app.batch.preview_button.disabled
 
 
 def test_empty_selection_cannot_be_requested(office: Office, world: World) -> None:
     app = BatchesApp(world.login("query_operator"))
     app.procedure.value = "P4"  # no filings
-    app.preview_button.click()
-    assert app.model.preview is not None and app.model.preview.total == 0
-    assert app.request_button.disabled
+    app.batch.preview_button.click()
+    assert app.batch.model.preview is not None and app.batch.model.preview.total == 0
+    assert app.batch.request_button.disabled
     assert "承認の依頼はできません" in text(app.summary.value)
     assert "この手続・年度の届出はありません" in text(app.table.value) or "照会しない" in text(app.table.value)
 
@@ -215,27 +215,27 @@ def test_juki_batch_confirms_recipient_juki_net(office: Office, world: World) ->
     app = BatchesApp(world.login("query_operator"))
     app.kind.value = "juki"
     assert app.info_area.layout.display == "none"
-    app.preview_button.click()
-    p = app.model.preview
+    app.batch.preview_button.click()
+    p = app.batch.model.preview
     assert p is not None and p.kind == "juki" and p.total > 0, app.banner.text
     assert "住基ネット本人確認情報" in text(app.table.value) and "住基ネット" in text(app.summary.value)
-    app.request_button.click()
-    approval_id = app.approval_id.value
+    app.batch.request_button.click()
+    approval_id = app.batch.approval_id.value
     approve_in_queue(world, approval_id)
     app = BatchesApp(world.login("query_operator"))
     app.kind.value = "juki"
-    app.approval_id.value = approval_id
-    app.create_button.click()
-    (dialog,) = app.confirm_area.children
+    app.batch.approval_id.value = approval_id
+    app.batch.create_button.click()
+    (dialog,) = app.batch.confirm_area.children
     assert dialog.recipient == "juki_net" and dialog.count == p.total
     dialog.cancel.click()
-    assert app.confirm_area.children == () and "取り消しました" in app.banner.text and app.model.result is None
-    app.create_button.click()
-    (dialog,) = app.confirm_area.children
+    assert app.batch.confirm_area.children == () and "取り消しました" in app.banner.text and app.batch.model.result is None
+    app.batch.create_button.click()
+    (dialog,) = app.batch.confirm_area.children
     dialog.check.value = True
     dialog.ok.click()
     assert app.banner.kind == "success", app.banner.text
-    assert app.model.result.ledger_entry.recipient == "juki_net"
+    assert app.batch.model.result.ledger_entry.recipient == "juki_net"
     numbers = office.pop.persons["individual_number"].tolist()
     shown = all_html(app)
     assert not any(n in shown for n in numbers)
@@ -243,7 +243,7 @@ def test_juki_batch_confirms_recipient_juki_net(office: Office, world: World) ->
 
 def test_batch_screen_refuses_other_roles_in_plain_words(office: Office, world: World) -> None:
     app = BatchesApp(world.login("registrar"))  # not on the registrar's menu; the service refuses too
-    app.preview_button.click()
+    app.batch.preview_button.click()
     assert app.banner.kind == "error" and re.search(r"[ぁ-んァ-ン一-龥]", app.banner.text)
 
 
@@ -329,26 +329,26 @@ def test_integrated_request_approval_confirm_package_and_answers(world: World, t
     pop = generate_world(20, seed=9)
     load_world(world.ws, pop.persons, pop.households, registered=np.ones(len(pop.persons), dtype=bool))
     app = RegistrationApp(world.login("registrar"))
-    assert app.integrated_request_button.disabled and app.integrated_create_button.disabled
-    app.integrated_preview_button.click()
-    assert app.model.integrated_preview["count"] == 20, app.banner.text
-    assert "20" in text(app.integrated_view.value)
-    app.integrated_request_button.click()
-    approval_id = app.integrated_approval_id.value
-    assert approval_id.startswith("A") and app.integrated_request_button.disabled
+    assert app.integrated.request_button.disabled and app.integrated.create_button.disabled
+    app.integrated.preview_button.click()
+    assert app.integrated.model.preview.count == 20, app.banner.text
+    assert "20" in text(app.integrated.view.value)
+    app.integrated.request_button.click()
+    approval_id = app.integrated.approval_id.value
+    assert approval_id.startswith("A") and app.integrated.request_button.disabled
     approve_in_queue(world, approval_id)
 
     app = RegistrationApp(world.login("registrar"))
-    app.integrated_approval_id.value = approval_id
-    app.integrated_create_button.click()
-    (dialog,) = app.integrated_confirm_area.children
+    app.integrated.approval_id.value = approval_id
+    app.integrated.create_button.click()
+    (dialog,) = app.integrated.confirm_area.children
     assert isinstance(dialog, common.ConfirmOutgoing) and dialog.recipient == "linkage_server" and dialog.count == 20
     assert "個人番号が含まれます" in text(dialog.summary.value)
     dialog.check.value = True
     dialog.ok.click()
     assert app.banner.kind == "success", app.banner.text
-    result = app.model.integrated_result
-    (box,) = app.integrated_package.children
+    result = app.integrated.model.result
+    (box,) = app.integrated.package_area.children
     assert result.ledger_entry.entry_id in text(box.table.value) and "20" in text(box.table.value)
 
     # The answers come back as a package from the linkage server.
@@ -376,19 +376,20 @@ def test_collection_package_can_be_marked_delivered(world: World) -> None:
     upload(app.target_upload, "targets.csv", housing.target_extract(population))
     app.target_preview_button.click()
     app.target_confirm.click()
-    app.collection_preview_button.click()
-    app.collection_request_button.click()
-    approval_id = app.collection_approval_id.value
+    app.collection.preview_button.click()
+    app.collection.request_button.click()
+    approval_id = app.collection.approval_id.value
     approve_in_queue(world, approval_id)
     app = RegistrationApp(world.login("registrar"))
-    app.collection_approval_id.value = approval_id
-    app.collection_export_button.click()
-    dialog = app.collection_confirm_area.children[0]
+    app.collection.approval_id.value = approval_id
+    app.collection.create_button.click()
+    dialog = app.collection.confirm_area.children[0]
     dialog.check.value = True
     dialog.ok.click()
-    (control,) = app.collection_deliver.children
+    (box,) = app.collection.package_area.children
+    control = box.deliver
     assert isinstance(control, DeliverControl) and control.deliver.disabled
-    path = app.model.collection_result.path
+    path = app.collection.model.result.path
     control.check.value = True
     control.deliver.click()
     assert not path.exists() and "受け渡し済み" in text(control.state.value)
@@ -404,14 +405,14 @@ def test_batch_screen_charts_requests_by_status(office: Office, world: World, tm
 
     app = BatchesApp(world.login("query_operator"))
     assert app.status_view.value == ""  # nothing sent yet: no chart
-    app.preview_button.click()
-    app.request_button.click()
-    approval_id = app.approval_id.value
+    app.batch.preview_button.click()
+    app.batch.request_button.click()
+    approval_id = app.batch.approval_id.value
     approve_in_queue(world, approval_id)
     app = BatchesApp(world.login("query_operator"))
-    app.approval_id.value = approval_id
-    app.create_button.click()
-    (dialog,) = app.confirm_area.children
+    app.batch.approval_id.value = approval_id
+    app.batch.create_button.click()
+    (dialog,) = app.batch.confirm_area.children
     dialog.check.value = True
     dialog.ok.click()
     assert app.banner.kind == "success", app.banner.text
@@ -421,7 +422,7 @@ def test_batch_screen_charts_requests_by_status(office: Office, world: World, tm
 
     from workbench.simulate import linkage_server
 
-    paths = linkage_server.answer_package(world.ws, app.model.result.path, office.pop, tmp_path, seed=2, error=0.3)
+    paths = linkage_server.answer_package(world.ws, app.batch.model.result.path, office.pop, tmp_path, seed=2, error=0.3)
     results.import_info_results(world.login("query_operator"), paths[0])
     counts = results.request_status(world.login("query_operator"))
     app = BatchesApp(world.login("query_operator"))  # the chart is there on opening
@@ -526,50 +527,55 @@ def test_notice_list_approval_confirm_and_package(world: World, discrepant: Offi
     from workbench import discrepancies
 
     app = ReviewApp(world.login("reviewer"))
-    assert app.notice_export_button.disabled
+    assert app.notices.create_button.disabled
     open_now = discrepancies.list_discrepancies(world.login("reviewer"), status="open")
     persons = len({d.person_id for d in open_now})
-    app.notice_request_button.click()
+    assert app.notices.request_button.disabled  # count first
+    app.notices.preview_button.click()
+    preview = app.notices.model.preview
+    assert preview.persons == persons and preview.discrepancies == len(open_now)  # SQL counts, not a fetched list
+    assert f"{persons} 人" in text(app.notices.view.value)
+    app.notices.request_button.click()
     assert app.banner.kind == "success", app.banner.text
-    approval_id = app.notice_approval_id.value
-    assert approval_id.startswith("A") and approval_id in text(app.notice_approval_view.value)
-    assert f"{persons} 人" in text(app.notice_approval_view.value)
+    approval_id = app.notices.approval_id.value
+    assert approval_id.startswith("A") and approval_id in text(app.notices.approval_view.value)
+    assert f"{persons} 件" in text(app.notices.approval_view.value)
 
     # before approval: refused, nothing written
-    app.notice_export_button.click()
-    (dialog,) = app.notice_confirm.children
+    app.notices.create_button.click()
+    (dialog,) = app.notices.confirm_area.children
     dialog.check.value = True
     dialog.ok.click()
-    assert app.banner.kind == "error" and app.model.notice_result is None
+    assert app.banner.kind == "error" and app.notices.model.result is None
 
     shown = approve_in_queue(world, approval_id)
     assert "通知対象者リストの送付" in shown and "都住システム" in shown and str(persons) in shown
 
     app = ReviewApp(world.login("reviewer"))
-    app.notice_approval_id.value = approval_id
-    assert not app.notice_export_button.disabled
-    app.notice_export_button.click()
-    (dialog,) = app.notice_confirm.children
+    app.notices.approval_id.value = approval_id
+    assert not app.notices.create_button.disabled
+    app.notices.create_button.click()
+    (dialog,) = app.notices.confirm_area.children
     assert isinstance(dialog, common.ConfirmOutgoing)
     assert dialog.recipient == "housing_system" and dialog.count == persons
     summary = text(dialog.summary.value)
     assert "都住システム" in summary and f"{persons} 件" in summary and approval_id in summary
     dialog.cancel.click()
-    assert app.notice_confirm.children == () and "取り消しました" in app.banner.text
-    app.notice_export_button.click()
-    (dialog,) = app.notice_confirm.children
+    assert app.notices.confirm_area.children == () and "取り消しました" in app.banner.text
+    app.notices.create_button.click()
+    (dialog,) = app.notices.confirm_area.children
     assert dialog.ok.disabled
     dialog.check.value = True
     dialog.ok.click()
     assert app.banner.kind == "success", app.banner.text
-    result = app.model.notice_result
+    result = app.notices.model.result
     assert result is not None and result.record_count == persons and result.ledger_entry.recipient == "housing_system"
-    (box,) = app.notice_package.children
+    (box,) = app.notices.package_area.children
     assert isinstance(box, PackageBox) and box.deliver is None  # the reviewer does not hand over media
     package = text(box.table.value)
     assert result.ledger_entry.entry_id in package and approval_id in package and "都住システム" in package
     assert app.model.discrepancies == []  # everyone on the list is now notified
-    assert app.notice_approval_id.value == "" and app.notice_export_button.disabled
+    assert app.notices.approval_id.value == "" and app.notices.create_button.disabled
 
 
 # --------------------------------------------------------------------------- F6 linkage file
@@ -581,9 +587,9 @@ def test_linkage_file_preview_approval_confirm_and_package(world: World, discrep
     app = BatchesApp(world.login("query_operator"))
     assert app.linkage_box in descendants(app)
     assert (app.lk_procedure.value, app.lk_year.value) == ("P1", 2026)
-    assert app.lk_request_button.disabled and app.lk_export_button.disabled
-    app.lk_preview_button.click()
-    p = app.model.linkage_preview
+    assert app.linkage.request_button.disabled and app.linkage.create_button.disabled
+    app.linkage.preview_button.click()
+    p = app.linkage.model.preview
     expected = linkage.preview_linkage(world.login("query_operator"), procedure="P1", fiscal_year=2026)
     assert p is not None and p.total == expected.total > 0, app.banner.text
     summary = text(app.lk_summary.value)
@@ -591,40 +597,40 @@ def test_linkage_file_preview_approval_confirm_and_package(world: World, discrep
     assert "<svg" in app.lk_summary.value
     numbers = discrepant.pop.persons["individual_number"].tolist()
     assert not any(pid in app.lk_summary.value for pid in discrepant.pop.persons["person_id"])
-    assert not app.lk_request_button.disabled
+    assert not app.linkage.request_button.disabled
 
-    app.lk_request_button.click()
-    approval_id = app.lk_approval_id.value
-    assert approval_id.startswith("A") and app.banner.kind == "success" and app.lk_request_button.disabled
+    app.linkage.request_button.click()
+    approval_id = app.linkage.approval_id.value
+    assert approval_id.startswith("A") and app.banner.kind == "success" and app.linkage.request_button.disabled
     app.lk_year.value = 2025  # a change throws the preview away
-    assert app.model.linkage_preview is None and app.lk_summary.value == ""
+    assert app.linkage.model.preview is None and app.lk_summary.value == ""
     shown = approve_in_queue(world, approval_id)
     assert "都住システム連携ファイル" in shown and str(p.total) in shown
 
     app = BatchesApp(world.login("query_operator"))
-    app.lk_approval_id.value = approval_id
-    app.lk_export_button.click()
-    (dialog,) = app.lk_confirm.children
+    app.linkage.approval_id.value = approval_id
+    app.linkage.create_button.click()
+    (dialog,) = app.linkage.confirm_area.children
     assert isinstance(dialog, common.ConfirmOutgoing)
     assert dialog.recipient == "housing_system" and dialog.count == p.total
     assert "都住システム" in text(dialog.summary.value) and approval_id in text(dialog.summary.value)
     dialog.cancel.click()
-    assert app.lk_confirm.children == () and app.model.linkage_result is None
-    app.lk_export_button.click()
-    (dialog,) = app.lk_confirm.children
+    assert app.linkage.confirm_area.children == () and app.linkage.model.result is None
+    app.linkage.create_button.click()
+    (dialog,) = app.linkage.confirm_area.children
     dialog.check.value = True
     dialog.ok.click()
     assert app.banner.kind == "success", app.banner.text
-    result = app.model.linkage_result
+    result = app.linkage.model.result
     assert result is not None and result.record_count == p.total and result.ledger_entry.kind == "linkage_file"
-    (box,) = app.lk_package.children
+    (box,) = app.linkage.package_area.children
     assert isinstance(box, PackageBox) and result.ledger_entry.entry_id in text(box.table.value)
     assert box.deliver is not None  # the query operator hands the media over
     assert not any(n in all_html(app) for n in numbers)
 
-    app.lk_preview_button.click()  # everything went out
-    assert app.model.linkage_preview.total == 0 and app.lk_request_button.disabled
-    assert "承認の依頼はできません" in text(app.lk_summary.value)
+    app.linkage.preview_button.click()  # everything went out
+    assert app.linkage.model.preview.total == 0 and app.linkage.request_button.disabled
+    assert "承認の依頼はできません" in text(app.linkage.view.value)
 
 
 def test_linkage_section_only_with_its_permission(office: Office, world: World) -> None:

@@ -5,6 +5,7 @@ A person cannot approve their own request; the service refuses and the banner sa
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import ipywidgets as w
@@ -18,19 +19,14 @@ from .common import App, esc, fmt_datetime, num
 
 __all__ = ["KIND_LABELS", "ApprovalsApp", "ApprovalsModel"]
 
-#: What each kind of request is, in staff words: every kind passed to ``approvals.request`` in workbench/.
-KIND_LABELS: dict[str, tuple[str, str]] = {
-    "role_grant": ("役割の付与", "role grant"),                                      # users.GRANT_KIND
-    "hours_exception": ("利用時間外の利用", "use outside the set hours"),              # access (C13)
-    "collection_export": ("番号収集リストの送付", "collection list export"),          # collection (F0b)
-    "integrated_request": ("統合宛名番号の取得依頼", "integrated-number request"),     # integrated (F1b)
-    "info_query_batch": ("情報照会ファイルの作成", "information query file (F2)"),    # batches (F2)
-    "juki_query_batch": ("住基ネット照会ファイルの作成", "Juki-net query file (F3)"),  # batches (F3)
-    "linkage_file": ("都住システム連携ファイル", "housing-system linkage file"),       # linkage (F6)
-    "notice_list": ("通知対象者リストの送付", "notice list (C7)"),                    # discrepancies (C7)
-    "bulk_delete": ("個人番号の一括削除", "bulk deletion"),
-    "return_list": ("差戻リストの送付", "return list"),
-}
+#: What each kind of request is, in staff words: from the workbench's registry of approval kinds
+#: (role grants and every outgoing file, workbench.outgoing.REGISTRY), not a list kept here.
+KIND_LABELS: Mapping[str, tuple[str, str]] = approvals.KINDS
+
+#: Summary keys an approver reads as words (the rest are internal: digests, per-row detail).
+_SHOWN = ("recipient", "count", "persons", "procedure", "fiscal_year", "information", "excluded", "by_ward",
+          "by_status", "discrepancies", "discrepancy_status", "files", "user_id", "role_ja",
+          "starts_at", "ends_at", "reason")
 
 _SUMMARY_LABELS = {
     "user_id": "ユーザーID", "role_ja": "役割", "starts_at": "開始", "ends_at": "終了", "summary_ja": "内容", "recipient": "送付先", "record_count": "件数",
@@ -44,21 +40,26 @@ _SUMMARY_LABELS = {
 
 def summary_html(summary: dict[str, Any]) -> str:
     parts = []
-    for key, value in summary.items():
-        if key == "role":  # role_ja says it in Japanese
+    lead = summary.get("summary_ja")
+    for key in _SHOWN:
+        if key not in summary:
             continue
+        value = summary[key]
         if isinstance(value, dict):
             shown: Any = "、".join(f"{k} {num(v) if isinstance(v, int) else v}" for k, v in value.items())
         elif isinstance(value, list):
             shown = "、".join(map(str, value))
         elif value is None:
             shown = "すべて"
+        elif key == "fiscal_year":
+            shown = f"{value}年度"
         elif key == "recipient":
             shown = RECIPIENTS.get(str(value), (value,))[0]
         else:
             shown = num(value) if isinstance(value, int) and not isinstance(value, bool) else value
         parts.append(f"{esc(_SUMMARY_LABELS.get(key, key))}: <b>{esc(shown)}</b>")
-    return "、".join(parts)
+    details = "、".join(parts)
+    return (f"<span class='wb-approval-summary'>{esc(lead)}</span><br><small>{details}</small>" if lead else details)
 
 
 class ApprovalsModel(t.HasTraits):

@@ -19,33 +19,27 @@ count of what the buttons would do.  The screen shows counts only, never a perso
 from __future__ import annotations
 
 import datetime as dt
-import importlib
-from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as w
 import traitlets as t
 
-from workbench import batches, linkage, procedures
+from workbench import batches, linkage, procedures, results
 from workbench.errors import InvalidInput
 from workbench.media import RECIPIENTS
 from workbench.permissions import Permission
-from workbench.query_rules import load_rules
+from workbench.query_rules import current_fiscal_year, load_rules
 
-from .common import App, ConfirmOutgoing, bar_chart_svg, esc, fmt_datetime, html_table, num, tr, wareki
-from .packages import PackageBox
+from .common import App, bar_chart_svg, esc, html_table, num, wareki
+from .outgoing import OutgoingFileFlow
 from .registration import uploaded
 
-__all__ = ["KINDS", "REASON_SHORT", "BatchesApp", "BatchesModel", "fiscal_year_label", "request_status"]
+__all__ = ["KINDS", "REASON_SHORT", "BatchesApp", "BatchesModel", "fiscal_year_label"]
 
-#: F2 / F3: label, the services, and who receives the file.
+#: F2 / F3: the label of the choice (the rest is the outgoing-file spec, batches.SPECS).
 KINDS: dict[str, dict[str, Any]] = {
-    "info": {"label": "情報照会（中間サーバー経由）/ information query (F2)", "recipient": batches.RECIPIENTS["info"],
-             "preview": batches.preview_info_batch, "request": batches.request_info_batch,
-             "create": batches.create_info_batch},
-    "juki": {"label": "住基ネット照会（本人確認情報）/ Juki-net (F3)", "recipient": batches.RECIPIENTS["juki"],
-             "preview": batches.preview_juki_batch, "request": batches.request_juki_batch,
-             "create": batches.create_juki_batch},
+    "info": {"label": "情報照会（中間サーバー経由）/ information query (F2)", "recipient": batches.RECIPIENTS["info"]},
+    "juki": {"label": "住基ネット照会（本人確認情報）/ Juki-net (F3)", "recipient": batches.RECIPIENTS["juki"]},
 }
 
 #: Short plain words for the chart (the table gives the full reason from batches.EXCLUSIONS).
@@ -58,6 +52,7 @@ REASON_SHORT: dict[str, str] = {
     "no_number": "個人番号の届出なし",
     "no_consent": "照会への同意なし",
     "no_integrated_number": "統合宛名番号が未取得",
+    "outstanding": "回答待ちの照会あり",
 }
 
 JUKI_LABEL = "住基ネット本人確認情報（基本4情報）"
@@ -75,30 +70,14 @@ def fiscal_year_label(year: int) -> str:
     return f"{year}年度（{era.split('年')[0]}年度）"
 
 
-def request_status() -> Callable[..., Any] | None:
-    """The result-import module's status counts service, once it exists (F4/F5)."""
-    try:
-        module = importlib.import_module("workbench.results")
-    except ImportError:
-        return None
-    fn: Callable[..., Any] | None = getattr(module, "request_status", None)
-    return fn
-
-
 #: F6 discrepancy states (U4) in staff words.
 LINKAGE_STATES: dict[str, str] = {"none": "相違なし", "open": "未対応の相違あり", "person_notified": "本人へ通知済み",
                                   "resolved": "相違は解決済み"}
 
 
 class BatchesModel(t.HasTraits):
-    linkage_preview = t.Any(None)
-    linkage_approval = t.Any(None)
-    linkage_result = t.Any(None)
     procedure_import = t.Any(None)
     import_errors: t.List[Any] = t.List()
-    preview = t.Any(None)
-    approval = t.Any(None)
-    result = t.Any(None)
 
 
 class BatchesApp(App):
@@ -131,8 +110,7 @@ class BatchesApp(App):
             description="手続 / Procedure", style=style, layout=w.Layout(width="520px"),
             options=[(f"{p.code} {p.label_ja} / {p.label_en}", p.code) for p in self.rules.procedures.values()],
             value=next(iter(self.rules.procedures)))
-        now = self.session.workspace.clock.now()
-        current = now.year if now.month >= 4 else now.year - 1
+        current = current_fiscal_year(self.session.workspace.clock.now())
         self.fiscal_year = w.Dropdown(description="年度 / Fiscal year", style=style, layout=w.Layout(width="520px"),
                                       options=[(fiscal_year_label(y), y) for y in range(current + 1, current - 4, -1)],
                                       value=current)
@@ -141,33 +119,21 @@ class BatchesApp(App):
         self.info_area = w.VBox([w.HTML("<b>照会する情報 / information</b> "
                                         "<small>（この手続で照会が認められている情報のみ / only what the procedure may ask, U3）</small>"),
                                  self.info_box])
-        self.preview_button = w.Button(description="件数を確認 / Preview", icon="eye", button_style="primary",
-                                        layout=w.Layout(width="auto"))
-        self.preview_button.on_click(lambda _b: self.preview())
-        self.request_button = w.Button(description="作成の承認を依頼 / Request approval", icon="paper-plane",
-                                       disabled=True, layout=w.Layout(width="auto"))
-        self.request_button.on_click(lambda _b: self.request_approval())
         self.summary = w.HTML()
         self.table = w.HTML()
         self.chart = w.HTML()
-        self.approval_view = w.HTML()
         self.result_box = w.VBox([self.summary, self.chart, self.table])
         self.result_box.add_class("wb-batch-result")
-        self.approval_id = w.Text(description="承認番号 / Approval", placeholder="A…", style=style,
-                                  layout=w.Layout(width="420px"))
-        self.create_button = w.Button(description="承認済みの照会ファイルを作成 / Make file", icon="file-archive-o",
-                                      disabled=True, layout=w.Layout(width="auto"))
-        self.create_button.on_click(lambda _b: self.confirm_create())
-        self.approval_id.observe(lambda _c: self._enable(), "value")
-        self.confirm_area = w.VBox([])
-        self.package_area = w.VBox([])
+        self.batch = OutgoingFileFlow(
+            batches.SPECS["info"], session=self.session, call=self.call, banner=self.banner, params=self.params,
+            detail=[self.result_box], on_preview=self._show_preview, ready=self._ready,
+            request_label="作成の承認を依頼 / Request approval",
+            extra=lambda r: [("バッチ番号", r.extra.get("batch_id", "-")), ("ファイル数", num(r.extra.get("files")))],
+            on_created=lambda _r: self._show_status())
         self.status_view = w.HTML()
         batch_box = w.VBox([
             w.HTML("<h4>照会ファイルの作成 / Query batch (F2, F3)</h4>"),
-            self.kind, self.procedure, self.fiscal_year, self.info_area,
-            w.HBox([self.preview_button, self.request_button]),
-            self.result_box, self.approval_view,
-            w.HBox([self.approval_id, self.create_button]), self.confirm_area, self.package_area,
+            self.kind, self.procedure, self.fiscal_year, self.info_area, self.batch,
         ])
 
         self._fill_information()
@@ -175,9 +141,7 @@ class BatchesApp(App):
         for widget in (self.kind, self.procedure, self.fiscal_year):
             widget.observe(lambda _c: self._reset(), "value")
         self.kind.observe(lambda _c: self._show_kind(), "value")
-        self.model.observe(self._show_preview, "preview")
         self.model.observe(self._show_import, ["procedure_import", "import_errors"])
-        self.model.observe(self._show_result, "result")
         self._show_kind()
         self._show_status()
         shown: list[w.Widget] = []
@@ -195,55 +159,27 @@ class BatchesApp(App):
                                        options=list(self.procedure.options), value=self.procedure.value)
         self.lk_year = w.Dropdown(description="年度 / Fiscal year", style=style, layout=w.Layout(width="520px"),
                                   options=list(self.fiscal_year.options), value=self.fiscal_year.value)
-        self.lk_preview_button = w.Button(description="件数を確認 / Preview", icon="eye", button_style="primary",
-                                          layout=w.Layout(width="auto"))
-        self.lk_request_button = w.Button(description="作成の承認を依頼 / Request approval", icon="paper-plane",
-                                          disabled=True, layout=w.Layout(width="auto"))
         self.lk_summary = w.HTML()
-        self.lk_approval_view = w.HTML()
-        self.lk_approval_id = w.Text(description="承認番号 / Approval", placeholder="A…", style=style,
-                                     layout=w.Layout(width="420px"))
-        self.lk_export_button = w.Button(description="承認済みの連携ファイルを作成 / Make file", icon="file-archive-o",
-                                         disabled=True, layout=w.Layout(width="auto"))
-        self.lk_confirm = w.VBox([])
-        self.lk_package = w.VBox([])
-        self.lk_preview_button.on_click(lambda _b: self.preview_linkage())
-        self.lk_request_button.on_click(lambda _b: self.request_linkage())
-        self.lk_export_button.on_click(lambda _b: self.confirm_linkage())
-        self.lk_approval_id.observe(lambda _c: self._enable_linkage(), "value")
+        self.linkage = OutgoingFileFlow(
+            linkage.SPEC, session=self.session, call=self.call, banner=self.banner, params=self.linkage_params,
+            detail=[self.lk_summary], on_preview=self._show_linkage, request_label="作成の承認を依頼 / Request approval",
+            extra=lambda r: [("出力番号", r.extra.get("export_id", "-")), ("人数", num(r.extra.get("persons")))])
         for widget in (self.lk_procedure, self.lk_year):
-            widget.observe(lambda _c: self._reset_linkage(), "value")
-        self.model.observe(lambda _c: self._show_linkage(), "linkage_preview")
-        self.model.observe(lambda _c: self._show_linkage_result(), "linkage_result")
+            widget.observe(lambda _c: self.linkage.reset(), "value")
         ja, en = RECIPIENTS[linkage.RECIPIENT]
         return w.VBox([
             w.HTML(f"<h4>{esc(ja)}連携ファイルの作成 / linkage file for the {esc(en)} (F6)</h4>"
                    "<small>照会結果を宛名番号で送ります（個人番号は含めません）。未送付の結果のみが対象です。"
                    " / Results keyed by internal person number, never the Individual Number; only results not yet sent.</small>"),
-            self.lk_procedure, self.lk_year, w.HBox([self.lk_preview_button, self.lk_request_button]),
-            self.lk_summary, self.lk_approval_view, w.HBox([self.lk_approval_id, self.lk_export_button]),
-            self.lk_confirm, self.lk_package,
+            self.lk_procedure, self.lk_year, self.linkage,
         ])
 
     def linkage_params(self) -> dict[str, Any]:
         return {"procedure": self.lk_procedure.value, "fiscal_year": int(self.lk_year.value)}
 
-    def _reset_linkage(self) -> None:
-        self.model.linkage_preview = None
-        self.model.linkage_approval = None
-        self.lk_confirm.children = []
-        self._enable_linkage()
-
-    def _enable_linkage(self) -> None:
-        p = self.model.linkage_preview
-        self.lk_request_button.disabled = p is None or not p.total or self.model.linkage_approval is not None
-        self.lk_export_button.disabled = not self.lk_approval_id.value.strip()
-
-    def _show_linkage(self) -> None:
-        self._enable_linkage()
-        p = self.model.linkage_preview
+    def _show_linkage(self, p: linkage.LinkagePreview | None) -> None:
         if p is None:
-            self.lk_summary.value = self.lk_approval_view.value = ""
+            self.lk_summary.value = ""
             return
         labels = {k: v.label_ja for k, v in self.rules.information.items()}
         rows = [(labels.get(info, JUKI_LABEL if info in ("", "juki", "None") else info), code, n)
@@ -258,84 +194,6 @@ class BatchesApp(App):
                          empty="この手続・年度で未送付の照会結果はありません / nothing not yet sent")
             + (bar_chart_svg(states, title="相違の状態（人数）/ discrepancy state, persons (U4)", color="#ef6c00")
                if states else ""))
-        if not p.total:
-            self.lk_summary.value += ("<div style='color:#c62828'>送付する照会結果がないため、承認の依頼はできません。"
-                                      " / Nothing to send.</div>")
-
-    def _show_linkage_result(self) -> None:
-        r = self.model.linkage_result
-        if r is None:
-            self.lk_package.children = []
-            return
-        self.lk_package.children = [PackageBox.for_session(
-            r.ledger_entry, title="都住システム連携ファイルの送付用パッケージを作成しました / linkage package written",
-            call=self.call, session=self.session,
-            extra=[("出力番号", r.extra.get("export_id", "-")), ("人数", num(r.extra.get("persons")))],
-        )]
-
-    def preview_linkage(self) -> None:
-        self.banner.clear()
-        self.model.linkage_approval = None
-        self.lk_confirm.children = []
-        self.model.linkage_preview = None
-        self.model.linkage_preview = self.call(linkage.preview_linkage, **self.linkage_params())
-
-    def request_linkage(self) -> None:
-        p = self.model.linkage_preview
-        if p is None or not p.total or self.model.linkage_approval is not None:
-            return
-        approval = self.call(linkage.request_linkage, **self.linkage_params())
-        if approval is None:
-            return
-        self.model.linkage_approval = approval
-        self.lk_approval_id.value = approval.approval_id
-        self._enable_linkage()
-        self.lk_approval_view.value = (
-            f"<div class='wb-approval-requested'>承認番号 / approval: <b>{esc(approval.approval_id)}</b>"
-            f"　件数 {num(p.total)} 件　期限 / expires: {esc(fmt_datetime(approval.expires_at))}</div>")
-        self.banner.success(
-            f"連携ファイル作成の承認を依頼しました（承認番号 {approval.approval_id}）。承認後に作成できます。",
-            f"Approval requested ({approval.approval_id}); make the file once it is approved.")
-
-    def confirm_linkage(self) -> None:
-        """Preview again (late answers may have arrived), then the check before sending."""
-        approval_id = self.lk_approval_id.value.strip()
-        if not approval_id:
-            return
-        params = self.linkage_params()
-        preview = self.call(linkage.preview_linkage, **params)
-        if preview is None:
-            return
-        self.model.linkage_preview = preview
-        if not preview.total:
-            self.banner.info("送付する照会結果が 0 件のため、作成できません。", "Nothing to send.")
-            return
-        self.lk_confirm.children = [ConfirmOutgoing(
-            linkage.RECIPIENT, preview.total, on_confirm=lambda: self.export_linkage(approval_id, params),
-            on_cancel=self._cancel_linkage,
-            detail=(f"承認番号 {approval_id}、{preview.procedure}、{fiscal_year_label(preview.fiscal_year)}、"
-                    f"{num(preview.persons)} 人"),
-        )]
-
-    def export_linkage(self, approval_id: str, params: dict[str, Any]) -> None:
-        self.lk_confirm.children = []
-        if params != self.linkage_params():
-            self.banner.info("条件が変わったため作成しませんでした。もう一度確認してください。",
-                             "The selection changed; nothing was made. Check again.")
-            return
-        result = self.call(linkage.export_linkage, approval_id=approval_id, **params)
-        if result is None:
-            return
-        self.model.linkage_result = result
-        self.model.linkage_approval = None
-        self.lk_approval_id.value = ""
-        ja, _en = RECIPIENTS[linkage.RECIPIENT]
-        self.banner.success(f"{ja} 宛ての連携ファイル {num(result.record_count)} 件の送付用パッケージを作成しました。",
-                            f"Wrote the linkage package ({num(result.record_count)} records).")
-
-    def _cancel_linkage(self) -> None:
-        self.lk_confirm.children = []
-        self.banner.info(*(tr("cancelled", lang) for lang in ("ja", "en")))
 
     # -- parameters ------------------------------------------------------------------------
     def _fill_information(self) -> None:
@@ -353,7 +211,7 @@ class BatchesApp(App):
 
     def _show_kind(self) -> None:
         self.info_area.layout.display = "flex" if self.kind.value == "info" else "none"
-        self._enable()
+        self.batch.use(batches.SPECS[self.kind.value])
 
     def information(self) -> list[str]:
         return [k for k, box in self.info_checks.items() if box.value]
@@ -367,28 +225,19 @@ class BatchesApp(App):
 
     def _reset(self) -> None:
         """A parameter changed: what was previewed no longer applies."""
-        self.model.preview = None
-        self.model.approval = None
-        self.confirm_area.children = []
-        self._enable()
+        self.batch.reset()
 
-    def _enable(self) -> None:
-        p = self.model.preview
-        no_info = self.kind.value == "info" and not self.information()
-        self.preview_button.disabled = no_info
-        self.request_button.disabled = p is None or not p.total or self.model.approval is not None
-        self.create_button.disabled = no_info or not self.approval_id.value.strip()
+    def _ready(self) -> bool:
+        return not (self.kind.value == "info" and not self.information())
 
     # -- views -----------------------------------------------------------------------------
     def _info_label(self, key: str) -> str:
         info = self.rules.information.get(key)
         return info.label_ja if info is not None else JUKI_LABEL
 
-    def _show_preview(self, _change: Any = None) -> None:
-        self._enable()
-        p = self.model.preview
+    def _show_preview(self, p: batches.BatchPreview | None) -> None:
         if p is None:
-            self.summary.value = self.table.value = self.chart.value = self.approval_view.value = ""
+            self.summary.value = self.table.value = self.chart.value = ""
             return
         proc = self.rules.procedures[p.procedure]
         excluded = sum(p.excluded.values())
@@ -441,24 +290,12 @@ class BatchesApp(App):
                if s.by_procedure else "")
         )
 
-    def _show_result(self, _change: Any = None) -> None:
-        r = self.model.result
-        if r is None:
-            self.package_area.children = []
-            return
-        self.package_area.children = [PackageBox.for_session(
-            r.ledger_entry, title="照会ファイルの送付用パッケージを作成しました / query package written",
-            call=self.call, session=self.session,
-            extra=[("バッチ番号", r.extra.get("batch_id", "-")), ("ファイル数", num(r.extra.get("files")))],
-        )]
-
     def _show_status(self) -> None:
         """Requests by status (answered, pending, error, expired), once result import exists."""
-        fn = request_status()
-        if fn is None or not self.session.can(Permission.RESULTS_IMPORT):
+        if not self.session.can(Permission.RESULTS_IMPORT):
             self.status_view.value = ""
             return
-        counts = self.call(fn)
+        counts = self.call(results.request_status)
         if not counts or not any(counts.values()):
             self.status_view.value = ""
             return
@@ -501,71 +338,3 @@ class BatchesApp(App):
         else:
             self.proc_import_button.disabled = False
 
-    def preview(self) -> None:
-        if self.preview_button.disabled:
-            return
-        self.banner.clear()
-        self.model.approval = None
-        self.confirm_area.children = []
-        self.model.preview = None
-        self.model.preview = self.call(KINDS[self.kind.value]["preview"], **self.params())
-
-    def request_approval(self) -> None:
-        p = self.model.preview
-        if p is None or not p.total or self.model.approval is not None:
-            return
-        approval = self.call(KINDS[self.kind.value]["request"], **self.params())
-        if approval is None:
-            return
-        self.model.approval = approval
-        self.approval_id.value = approval.approval_id
-        self._enable()
-        self.approval_view.value = (
-            f"<div class='wb-approval-requested'>承認番号 / approval: <b>{esc(approval.approval_id)}</b>"
-            f"　件数 {num(p.total)} 件　期限 / expires: {esc(fmt_datetime(approval.expires_at))}</div>")
-        self.banner.success(
-            f"作成の承認を依頼しました（承認番号 {approval.approval_id}）。承認後に照会ファイルを作成できます。",
-            f"Approval requested ({approval.approval_id}); make the file once it is approved.")
-
-    def confirm_create(self) -> None:
-        """Preview again (the count may have moved), then the check before sending."""
-        approval_id = self.approval_id.value.strip()
-        if self.create_button.disabled or not approval_id:
-            return
-        kind = self.kind.value
-        params = self.params()
-        preview = self.call(KINDS[kind]["preview"], **params)
-        if preview is None:
-            return
-        self.model.preview = preview
-        if not preview.total:
-            self.banner.info("照会する件数が 0 件のため、作成できません。", "Nothing to send.")
-            return
-        proc = self.rules.procedures[preview.procedure]
-        self.confirm_area.children = [ConfirmOutgoing(
-            KINDS[kind]["recipient"], preview.total,
-            on_confirm=lambda: self.create(kind, approval_id, params), on_cancel=self._cancel,
-            detail=(f"承認番号 {approval_id}、{preview.procedure} {proc.label_ja}、{fiscal_year_label(preview.fiscal_year)}、"
-                    f"{num(preview.persons)} 人、ファイル {num(preview.files)} 個"),
-        )]
-
-    def create(self, kind: str, approval_id: str, params: dict[str, Any]) -> None:
-        self.confirm_area.children = []
-        if params != self.params() or kind != self.kind.value:  # changed under the dialog
-            self.banner.info("条件が変わったため作成しませんでした。もう一度確認してください。",
-                             "The selection changed; nothing was made. Check again.")
-            return
-        result = self.call(KINDS[kind]["create"], approval_id=approval_id, **params)
-        if result is None:
-            return
-        self.model.result = result
-        self.approval_id.value = ""
-        self.model.approval = None
-        ja, _en = RECIPIENTS[KINDS[kind]["recipient"]]
-        self.banner.success(f"{ja} 宛ての照会ファイル {num(result.record_count)} 件の送付用パッケージを作成しました。",
-                            f"Wrote the query package ({num(result.record_count)} records).")
-        self._show_status()
-
-    def _cancel(self) -> None:
-        self.confirm_area.children = []
-        self.banner.info(*(tr("cancelled", lang) for lang in ("ja", "en")))

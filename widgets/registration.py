@@ -5,45 +5,25 @@ Each step is upload → preview (counts only, nothing written) → confirm → s
 リスト) package for the collection contractor, so its confirmation names the recipient
 and the count, and the summary shows the package with its media-ledger entry.
 
-The services live in :mod:`workbench.targets` and :mod:`workbench.registration`,
-written alongside this screen.  Each is looked up by name when used; a service not
-yet present is reported as "not yet available" instead of failing.
+The collection list (F0b) and the integrated-number request (F1b) are outgoing files:
+each runs in the one screen component :class:`~widgets.outgoing.OutgoingFileFlow`.
 """
 
 from __future__ import annotations
 
-import importlib
-import os
-import re
-import tempfile
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import ipywidgets as w
 import traitlets as t
 
+from workbench import collection, integrated, registration, targets
 from workbench.permissions import Permission
 
 from .common import App, ConfirmOutgoing, bar_chart_svg, esc, fmt_datetime, html_table, num, tr
-from .packages import DeliverControl, PackageBox
+from .outgoing import OutgoingFileFlow
+from .packages import DeliverControl
 
-__all__ = ["RegistrationApp", "RegistrationModel", "service_fn", "uploaded"]
-
-#: step → (module, function) of the service it calls.
-SERVICES: dict[str, tuple[str, str]] = {
-    "preview_targets": ("workbench.targets", "preview_targets"),
-    "import_targets": ("workbench.targets", "import_targets"),
-    "preview_registration": ("workbench.registration", "preview_registration"),
-    "register": ("workbench.registration", "register"),
-    "preview_collection": ("workbench.collection", "preview_collection"),
-    "request_collection_export": ("workbench.collection", "request_collection_export"),
-    "export_collection": ("workbench.collection", "export_collection"),
-    "preview_integrated": ("workbench.integrated", "preview_integrated_request"),
-    "request_integrated": ("workbench.integrated", "request_integrated_request"),
-    "create_integrated": ("workbench.integrated", "create_integrated_request"),
-    "import_integrated_answers": ("workbench.integrated", "import_integrated_answers"),
-}
+__all__ = ["RegistrationApp", "RegistrationModel", "uploaded"]
 
 STATUSES = [("すべて / all", ""), ("入居者 / residents", "resident"), ("入居申込者 / applicants", "applicant")]
 
@@ -65,16 +45,6 @@ TARGET_COUNTS = [("new", "新規"), ("changed", "変更"), ("relisted", "再掲�
                  ("unlisted", "対象外となった人")]
 
 
-def service_fn(step: str) -> Callable[..., Any] | None:
-    """The service function for ``step``, or ``None`` if it is not (yet) in the package."""
-    module, name = SERVICES[step]
-    try:
-        fn: Callable[..., Any] | None = getattr(importlib.import_module(module), name, None)
-    except ImportError:
-        return None
-    return fn
-
-
 def uploaded(upload: w.FileUpload) -> tuple[str, bytes] | None:
     """The one file in an ipywidgets 8 FileUpload: (name, bytes)."""
     value = upload.value
@@ -89,12 +59,6 @@ class RegistrationModel(t.HasTraits):
     target_result = t.Any(None)
     reg_preview = t.Any(None)
     reg_result = t.Any(None)
-    collection_preview = t.Any(None)
-    collection_approval = t.Unicode("")
-    collection_result = t.Any(None)
-    integrated_preview = t.Any(None)
-    integrated_approval = t.Unicode("")
-    integrated_result = t.Any(None)
     integrated_import = t.Any(None)
 
 
@@ -135,34 +99,21 @@ class RegistrationApp(App):
             self.chart, self.return_view, self.return_deliver,
         ])
 
-        # -- F0b collection list for the contractor (an outgoing file: preview, approval, confirm)
+        # -- F0b collection list for the contractor (an outgoing file)
         style = {"description_width": "120px"}
         self.wards = w.Text(description="区市町村コード / Wards", placeholder="131016, 131024（空欄はすべて）",
                             style=style, layout=w.Layout(width="480px"))
         self.status = w.Dropdown(description="区分 / Status", options=STATUSES, value="", style=style)
-        self.collection_preview_button = w.Button(description="件数を確認 / Preview", icon="eye")
-        self.collection_preview_button.on_click(lambda _b: self.preview_collection())
-        self.collection_request_button = w.Button(description="送付の承認を依頼 / Request approval",
-                                                  icon="paper-plane", disabled=True)
-        self.collection_request_button.on_click(lambda _b: self.request_collection())
-        self.collection_approval_id = w.Text(description="承認番号 / Approval", placeholder="A…", style=style)
-        self.collection_export_button = w.Button(description="承認済みの送付ファイルを作成 / Make file",
-                                                 icon="file-archive-o", layout=w.Layout(width="auto"))
-        self.collection_export_button.on_click(lambda _b: self.confirm_collection())
-        self.collection_view = w.HTML()
-        self.collection_confirm_area = w.VBox([])
-        self.collection_package = w.HTML()
-        self.collection_deliver = w.VBox([])
+        self.collection_chart = w.HTML()
+        self.collection = OutgoingFileFlow(
+            collection.SPEC, session=self.session, call=self.call, banner=self.banner, params=self._selection,
+            detail=[self.collection_chart], on_preview=self._show_collection)
         collection_box = w.VBox([
             w.HTML("<h4>番号収集リストの作成 / Collection list for the contractor (F0b)</h4>"),
-            w.HBox([self.wards, self.status]),
-            w.HBox([self.collection_preview_button, self.collection_request_button]), self.collection_view,
-            w.HBox([self.collection_approval_id, self.collection_export_button]),
-            self.collection_confirm_area, self.collection_package, self.collection_deliver,
+            w.HBox([self.wards, self.status]), self.collection,
         ])
-        self.model.observe(self._show_collection, ["collection_preview", "collection_result"])
-        self.wards.observe(lambda _c: setattr(self.model, "collection_preview", None), "value")
-        self.status.observe(lambda _c: setattr(self.model, "collection_preview", None), "value")
+        self.wards.observe(lambda _c: self.collection.reset(), "value")
+        self.status.observe(lambda _c: self.collection.reset(), "value")
 
         for trait, view in (("target_preview", self._show_targets), ("target_result", self._show_targets),
                             ("reg_preview", self._show_registration), ("reg_result", self._show_registration)):
@@ -177,22 +128,9 @@ class RegistrationApp(App):
         return boxes
 
     def _build_integrated(self) -> w.Widget:
-        """F1b: request integrated numbers (preview → approval → confirm → package), import the answers."""
-        style = {"description_width": "120px"}
-        self.integrated_preview_button = w.Button(description="件数を確認 / Preview", icon="eye")
-        self.integrated_preview_button.on_click(lambda _b: self.preview_integrated())
-        self.integrated_request_button = w.Button(description="送付の承認を依頼 / Request approval",
-                                                  icon="paper-plane", disabled=True)
-        self.integrated_request_button.on_click(lambda _b: self.request_integrated())
-        self.integrated_approval_id = w.Text(description="承認番号 / Approval", placeholder="A…", style=style)
-        self.integrated_create_button = w.Button(description="承認済みの依頼ファイルを作成 / Make file",
-                                                 icon="file-archive-o", disabled=True, layout=w.Layout(width="auto"))
-        self.integrated_create_button.on_click(lambda _b: self.confirm_integrated())
-        self.integrated_approval_id.observe(
-            lambda c: setattr(self.integrated_create_button, "disabled", not c["new"].strip()), "value")
-        self.integrated_view = w.HTML()
-        self.integrated_confirm_area = w.VBox([])
-        self.integrated_package = w.VBox([])
+        """F1b: request integrated numbers (an outgoing file), import the answers."""
+        self.integrated = OutgoingFileFlow(integrated.SPEC, session=self.session, call=self.call, banner=self.banner,
+                                           extra=lambda r: [("バッチ番号", r.extra.get("batch_id", "-"))])
         self.answer_upload = w.FileUpload(accept=".wbpkg", multiple=False, description="回答パッケージを選択 / Answers",
                                           layout=w.Layout(width="auto"))
         self.answer_import_button = w.Button(description="回答を取り込む / Import answers", button_style="warning",
@@ -200,28 +138,17 @@ class RegistrationApp(App):
         self.answer_import_button.on_click(lambda _b: self.import_integrated_answers())
         self.answer_upload.observe(lambda _c: self._answer_chosen(), "value")
         self.answer_view = w.HTML()
-        self.model.observe(self._show_integrated, ["integrated_preview", "integrated_result"])
         self.model.observe(self._show_answers, "integrated_import")
         return w.VBox([
             w.HTML("<h4>団体内統合利用番号の取得 / Integrated numbers (F1b)</h4>"
                    "<small>個人番号を登録済みで統合利用番号がまだない人の取得依頼ファイルを作成します（個人番号を含みます）。"
                    " / A request file, holding Individual Numbers, for registered people without an integrated number.</small>"),
-            w.HBox([self.integrated_preview_button, self.integrated_request_button]), self.integrated_view,
-            w.HBox([self.integrated_approval_id, self.integrated_create_button]),
-            self.integrated_confirm_area, self.integrated_package,
+            self.integrated,
             w.HTML("<b>回答の取込 / answers</b>"), w.HBox([self.answer_upload, self.answer_import_button]),
             self.answer_view,
         ])
 
     # -- helpers ---------------------------------------------------------------------------
-    def _service(self, step: str) -> Callable[..., Any] | None:
-        fn = service_fn(step)
-        if fn is None:
-            module, name = SERVICES[step]
-            self.banner.info(tr("not_available", "ja", what=f"{module}.{name}"),
-                             tr("not_available", "en", what=f"{module}.{name}"))
-        return fn
-
     def _file(self, upload: w.FileUpload) -> tuple[str, bytes] | None:
         got = uploaded(upload)
         if got is None:
@@ -301,37 +228,38 @@ class RegistrationApp(App):
 
     # -- handlers ------------------------------------------------------------------------------
     def preview_targets(self) -> None:
-        fn, got = self._service("preview_targets"), self._file(self.target_upload)
-        if fn is None or got is None:
+        got = self._file(self.target_upload)
+        if got is None:
             return
         name, data = got
         self.model.target_result = None
-        self.model.target_preview = self.call(fn, data, file_name=name)
+        self.model.target_preview = self.call(targets.preview_targets, data, file_name=name)
 
     def import_targets(self) -> None:
-        fn, got = self._service("import_targets"), self._file(self.target_upload)
-        if fn is None or got is None or self.model.target_preview is None:
+        got = self._file(self.target_upload)
+        if got is None or self.model.target_preview is None:
             return
         name, data = got
-        result = self.call(fn, data, file_name=name)
+        result = self.call(targets.import_targets, data, file_name=name)
         if result is not None:
             self.model.target_result = result
             self.banner.success(result.message_ja, result.message_en)
 
     def preview_registration(self) -> None:
-        fn, got = self._service("preview_registration"), self._file(self.reg_upload)
-        if fn is None or got is None:
+        got = self._file(self.reg_upload)
+        if got is None:
             return
         name, data = got
         self.model.reg_result = None
-        self.model.reg_preview = self.call(fn, data, source=self.source.value, file_name=name)
+        self.model.reg_preview = self.call(registration.preview_registration, data, source=self.source.value,
+                                           file_name=name)
 
     def register(self) -> None:
-        fn, got = self._service("register"), self._file(self.reg_upload)
-        if fn is None or got is None or self.model.reg_preview is None:
+        got = self._file(self.reg_upload)
+        if got is None or self.model.reg_preview is None:
             return
         name, data = got
-        result = self.call(fn, data, source=self.source.value, file_name=name)
+        result = self.call(registration.register, data, source=self.source.value, file_name=name)
         if result is not None:
             self.model.reg_result = result
             self.banner.success(
@@ -344,167 +272,30 @@ class RegistrationApp(App):
         wards = [x.strip() for x in self.wards.value.replace("、", ",").split(",") if x.strip()]
         return {"wards": wards or None, "status": self.status.value or None}
 
-    def _show_collection(self, _change: Any = None) -> None:
-        p, result = self.model.collection_preview, self.model.collection_result
-        self.collection_request_button.disabled = p is None or not p.total
+    def _show_collection(self, p: collection.CollectionPreview | None) -> None:
         if p is None:
-            self.collection_view.value = ""
-        else:
-            by_status = "、".join(f"{_STATUS_JA.get(k, k)} {num(v)} 人" for k, v in p.by_status.items())
-            self.collection_view.value = (
-                f"<div class='wb-collection-summary'>番号未収集の対象者 / people still owing a number: "
-                f"<b>{num(p.total)}</b> 人（{esc(by_status)}）</div>"
-                + bar_chart_svg(sorted(p.by_ward.items()), title="区市町村別 / by ward", color="#00695c")
-            )
-        if result is None:
-            self.collection_package.value = ""
-            self.collection_deliver.children = []
+            self.collection_chart.value = ""
             return
-        e = result.ledger_entry
-        if self.session.can(Permission.MEDIA_MANAGE):
-            self.collection_deliver.children = [DeliverControl(e.entry_id, call=self.call, delivered_at=e.deleted_at)]
-        self.collection_package.value = (
-            "<div class='wb-package' style='border:1px solid #999;padding:6px 10px'>"
-            "<b>送付用パッケージを作成しました / package written</b>"
-            + html_table(["媒体管理簿番号", "送付先", "件数", "ファイル", "承認番号", "作成日時"], [(
-                e.entry_id, "番号収集委託事業者", e.record_count, e.file_name, e.approval_id or "-",
-                fmt_datetime(e.recorded_at))], numeric=[2])
-            + "<small>受け渡し後は「受け渡し済み」を記録し、コピーを削除してください（C9）。</small></div>"
+        by_status = "、".join(f"{_STATUS_JA.get(k, k)} {num(v)} 人" for k, v in p.by_status.items())
+        self.collection_chart.value = (
+            f"<div class='wb-collection-summary'>番号未収集の対象者 / people still owing a number: "
+            f"<b>{num(p.total)}</b> 人（{esc(by_status)}）</div>"
+            + bar_chart_svg(sorted(p.by_ward.items()), title="区市町村別 / by ward", color="#00695c")
         )
-
-    def preview_collection(self) -> None:
-        fn = self._service("preview_collection")
-        if fn is not None:
-            self.model.collection_result = None
-            self.collection_confirm_area.children = []
-            self.model.collection_preview = self.call(fn, **self._selection())
-
-    def request_collection(self) -> None:
-        fn = self._service("request_collection_export")
-        if fn is None or self.model.collection_preview is None:
-            return
-        approval = self.call(fn, **self._selection())
-        if approval is not None:
-            self.model.collection_approval = approval.approval_id
-            self.collection_approval_id.value = approval.approval_id
-            self.banner.success(
-                f"送付の承認を依頼しました（承認番号 {approval.approval_id}）。承認後に送付ファイルを作成できます。",
-                f"Approval requested ({approval.approval_id}); make the file once it is approved.",
-            )
-
-    def confirm_collection(self) -> None:
-        """Preview again (the count may have changed), then ask for the check before sending."""
-        fn = self._service("preview_collection")
-        approval_id = self.collection_approval_id.value.strip()
-        if fn is None:
-            return
-        if not approval_id:
-            self.banner.info("承認番号を入力してください。", "Enter the approval ID.")
-            return
-        preview = self.call(fn, **self._selection())
-        if preview is None:
-            return
-        self.model.collection_preview = preview
-        self.collection_confirm_area.children = [ConfirmOutgoing(
-            "collection_contractor", preview.total, on_confirm=lambda: self.export_collection(approval_id),
-            on_cancel=self._cancel_collection, detail=f"承認番号 {approval_id}",
-        )]
-
-    def export_collection(self, approval_id: str) -> None:
-        fn = self._service("export_collection")
-        self.collection_confirm_area.children = []
-        if fn is None:
-            return
-        result = self.call(fn, approval_id=approval_id, **self._selection())
-        if result is not None:
-            self.model.collection_result = result
-            self.collection_approval_id.value = ""
-            self.banner.success(f"番号収集リスト {num(result.record_count)} 件の送付用パッケージを作成しました。",
-                                f"Wrote the collection list package ({num(result.record_count)} records).")
-
-    def _cancel_collection(self) -> None:
-        self.collection_confirm_area.children = []
-        self.banner.info(*(tr("cancelled", lang) for lang in ("ja", "en")))
 
     def _cancel(self) -> None:
         self.model.reg_preview = None
         self.banner.info(*(tr("cancelled", lang) for lang in ("ja", "en")))
 
-    # -- F1b ---------------------------------------------------------------------------------
-    def _show_integrated(self, _change: Any = None) -> None:
-        p, result = self.model.integrated_preview, self.model.integrated_result
-        count = int(p["count"]) if p else 0
-        self.integrated_request_button.disabled = not count or bool(self.model.integrated_approval)
-        self.integrated_view.value = "" if p is None else (
-            "<div class='wb-integrated-summary'>統合利用番号が未取得の登録済みの人 / registered, no integrated number: "
-            f"<b>{num(count)}</b> 人　送付先: 団体内統合宛名システム（中間サーバー連携）</div>")
-        if result is None:
-            self.integrated_package.children = []
-            return
-        self.integrated_package.children = [PackageBox.for_session(
-            result.ledger_entry, title="統合利用番号の取得依頼パッケージを作成しました / request package written",
-            call=self.call, session=self.session, extra=[("バッチ番号", result.extra.get("batch_id", "-"))])]
-
-    def preview_integrated(self) -> None:
-        fn = self._service("preview_integrated")
-        if fn is None:
-            return
-        self.integrated_confirm_area.children = []
-        self.model.integrated_approval = ""
-        self.model.integrated_preview = None
-        self.model.integrated_preview = self.call(fn)
-
-    def request_integrated(self) -> None:
-        fn = self._service("request_integrated")
-        p = self.model.integrated_preview
-        if fn is None or not p or not p.get("count") or self.model.integrated_approval:
-            return
-        approval = self.call(fn)
-        if approval is not None:
-            self.model.integrated_approval = approval.approval_id
-            self.integrated_approval_id.value = approval.approval_id
-            self._show_integrated()
-            self.banner.success(
-                f"送付の承認を依頼しました（承認番号 {approval.approval_id}）。承認後に依頼ファイルを作成できます。",
-                f"Approval requested ({approval.approval_id}); make the file once it is approved.")
-
-    def confirm_integrated(self) -> None:
-        """Count again (someone may have been registered since), then the check before sending."""
-        fn = self._service("preview_integrated")
-        approval_id = self.integrated_approval_id.value.strip()
-        if fn is None or not approval_id:
-            return
-        preview = self.call(fn)
-        if preview is None:
-            return
-        self.model.integrated_preview = preview
-        self.integrated_confirm_area.children = [ConfirmOutgoing(
-            "linkage_server", int(preview["count"]), on_confirm=lambda: self.create_integrated(approval_id),
-            on_cancel=lambda: self._cancel_area(self.integrated_confirm_area),
-            detail=f"承認番号 {approval_id}。このファイルには個人番号が含まれます。",
-        )]
-
-    def create_integrated(self, approval_id: str) -> None:
-        fn = self._service("create_integrated")
-        self.integrated_confirm_area.children = []
-        if fn is None:
-            return
-        result = self.call(fn, approval_id=approval_id)
-        if result is not None:
-            self.model.integrated_result = result
-            self.model.integrated_approval = ""
-            self.integrated_approval_id.value = ""
-            self.banner.success(f"統合利用番号の取得依頼 {num(result.record_count)} 件の送付用パッケージを作成しました。",
-                                f"Wrote the integrated-number request package ({num(result.record_count)} records).")
-
+    # -- F1b answers --------------------------------------------------------------------------
     def _answer_chosen(self) -> None:
         self.answer_import_button.disabled = uploaded(self.answer_upload) is None
         self.model.integrated_import = None
 
     def import_integrated_answers(self) -> None:
         """The answer package is opened with the linkage server's key (and recorded in the ledger)."""
-        fn, got = self._service("import_integrated_answers"), self._file(self.answer_upload)
-        if fn is None or got is None:
+        got = self._file(self.answer_upload)
+        if got is None:
             return
         name, data = got
         if not data.startswith(b"WBPKG"):
@@ -512,12 +303,7 @@ class RegistrationApp(App):
                              "Choose the answer package (.wbpkg) from the linkage server.")
             return
         self.answer_import_button.disabled = True
-        safe = re.sub(r"[^0-9A-Za-z._-]", "_", os.path.basename(name)) or "answer.wbpkg"
-        with tempfile.TemporaryDirectory(prefix="wb-answer-") as folder:
-            path = Path(folder) / safe
-            path.touch(mode=0o600)
-            path.write_bytes(data)
-            result = self.call(fn, str(path))
+        result = self.call(integrated.import_integrated_answers, data, file_name=name)
         self.model.integrated_import = result
         self.answer_import_button.disabled = result is not None
         if result is not None:

@@ -31,8 +31,8 @@ from workbench.media import RECIPIENTS
 from workbench.permissions import Permission
 from workbench.registration import ReviewItem
 
-from .common import App, ConfirmOutgoing, bar_chart_svg, esc, fmt_datetime, html_table, num, tr
-from .packages import PackageBox
+from .common import App, bar_chart_svg, esc, fmt_datetime, html_table, num
+from .outgoing import OutgoingFileFlow
 
 __all__ = ["FIELD_LABELS", "KIND_LABELS", "SOURCE_LABELS", "STATUS_LABELS", "ReviewApp", "ReviewModel"]
 
@@ -49,9 +49,7 @@ FIELD_LABELS: dict[str, str] = {
     "address": "住所", "name": "氏名", "kana": "カナ", "deceased": "死亡", "sex": "性別", "birth_date": "生年月日",
     "taxable_income": "所得金額", "declared_income": "申告所得", "tax_year": "課税年度",
 }
-NOTICE_RECIPIENT = "housing_system"
-#: Enough for the whole open queue when counting who the notice list holds.
-_ALL = 1_000_000
+NOTICE_RECIPIENT = discrepancies.NOTICE_RECIPIENT
 
 
 def _value(field: str, value: Any) -> str:
@@ -79,8 +77,6 @@ class ReviewModel(t.HasTraits):
     pending = t.Any(None)
     decided = t.Dict()  # review_id → "accepted" / "rejected"
     discrepancies: t.List[Any] = t.List()
-    notice_approval = t.Any(None)
-    notice_result = t.Any(None)
 
 
 class ReviewApp(App):
@@ -148,21 +144,12 @@ class ReviewApp(App):
         self.resolved_button.on_click(lambda _b: self.resolve(action="resolved"))
         self.disc_select.observe(lambda _c: self._enable_actions(), "value")
 
-        self.notice_request_button = w.Button(description="通知対象者リストの承認を依頼 / Request approval",
-                                              icon="paper-plane", layout=w.Layout(width="auto"))
-        self.notice_request_button.on_click(lambda _b: self.request_notices())
-        self.notice_approval_view = w.HTML()
-        self.notice_approval_id = w.Text(description="承認番号 / Approval", placeholder="A…", style=style,
-                                         layout=w.Layout(width="420px"))
-        self.notice_export_button = w.Button(description="承認済みの通知対象者リストを作成 / Make list",
-                                             icon="file-archive-o", disabled=True, layout=w.Layout(width="auto"))
-        self.notice_approval_id.observe(
-            lambda c: setattr(self.notice_export_button, "disabled", not str(c["new"]).strip()), "value")
-        self.notice_export_button.on_click(lambda _b: self.confirm_notices())
-        self.notice_confirm = w.VBox([])
-        self.notice_package = w.VBox([])
+        self.notices = OutgoingFileFlow(
+            discrepancies.NOTICE_SPEC, session=self.session, call=self.call, banner=self.banner,
+            request_label="通知対象者リストの承認を依頼 / Request approval",
+            extra=lambda r: [("出力番号", r.extra.get("export_id", "-")), ("相違件数", num(r.extra.get("discrepancies")))],
+            on_created=lambda _r: self.refresh_discrepancies())
         self.model.observe(self._show_discrepancies, "discrepancies")
-        self.model.observe(self._show_notice_result, "notice_result")
         ja, en = RECIPIENTS[NOTICE_RECIPIENT]
         return w.VBox([
             w.HTML("<h4>照会結果の相違 / query-result discrepancies (C7)</h4>"
@@ -175,8 +162,7 @@ class ReviewApp(App):
             w.HTML(f"<h4>通知対象者リスト / notice list</h4><small>未対応の相違がある本人の一覧を{esc(ja)}（{esc(en)}）へ"
                    "送付し、通知文を印字してもらいます。承認者の承認が必要です。"
                    " / The list of people to prompt, for the housing system, after a second person's approval.</small>"),
-            self.notice_request_button, self.notice_approval_view,
-            w.HBox([self.notice_approval_id, self.notice_export_button]), self.notice_confirm, self.notice_package,
+            self.notices,
         ])
 
     # -- views -------------------------------------------------------------------------------
@@ -307,68 +293,6 @@ class ReviewApp(App):
         self.banner.success(f"{done.discrepancy_id} を「{word}」にしました。",
                             f"{done.discrepancy_id} is now {discrepancies.STATUSES[done.status][1]}.")
         self.refresh_discrepancies()
-
-    def request_notices(self) -> None:
-        approval = self.call(discrepancies.request_notice_list)
-        if approval is None:
-            return
-        self.model.notice_approval = approval
-        self.notice_approval_id.value = approval.approval_id
-        persons = approval.summary.get("persons", 0)
-        self.notice_approval_view.value = (
-            f"<div class='wb-approval-requested'>承認番号 / approval: <b>{esc(approval.approval_id)}</b>"
-            f"　{num(persons)} 人（相違 {num(approval.summary.get('discrepancies'))} 件）"
-            f"　期限 / expires: {esc(fmt_datetime(approval.expires_at))}</div>")
-        self.banner.success(
-            f"通知対象者リストの承認を依頼しました（承認番号 {approval.approval_id}）。承認後に作成できます。",
-            f"Approval requested ({approval.approval_id}); make the list once it is approved.")
-
-    def confirm_notices(self) -> None:
-        """Count who the list would hold now, then the check before sending."""
-        approval_id = self.notice_approval_id.value.strip()
-        if not approval_id:
-            return
-        items = self.call(discrepancies.list_discrepancies, status="open", limit=_ALL)
-        if items is None:
-            return
-        persons = len({d.person_id for d in items})
-        if not persons:
-            self.banner.info("通知が必要な未対応の相違はありません。", "No open discrepancy waits for a notice.")
-            return
-        self.notice_confirm.children = [ConfirmOutgoing(
-            NOTICE_RECIPIENT, persons, on_confirm=lambda: self.export_notices(approval_id),
-            on_cancel=self._cancel_notices,
-            detail=f"承認番号 {approval_id}、通知対象者リスト（相違 {num(len(items))} 件）"),
-        ]
-
-    def export_notices(self, approval_id: str) -> None:
-        self.notice_confirm.children = []
-        result = self.call(discrepancies.notice_list, approval_id=approval_id)
-        if result is None:
-            return
-        self.model.notice_result = result
-        self.model.notice_approval = None
-        self.notice_approval_id.value = ""
-        self.notice_approval_view.value = ""
-        ja, _en = RECIPIENTS[NOTICE_RECIPIENT]
-        self.banner.success(f"{ja} 宛ての通知対象者リスト {num(result.record_count)} 人分の送付用パッケージを作成しました。",
-                            f"Wrote the notice list package ({num(result.record_count)} people).")
-        self.refresh_discrepancies()
-
-    def _cancel_notices(self) -> None:
-        self.notice_confirm.children = []
-        self.banner.info(*(tr("cancelled", lang) for lang in ("ja", "en")))
-
-    def _show_notice_result(self, _change: Any = None) -> None:
-        r = self.model.notice_result
-        if r is None:
-            self.notice_package.children = []
-            return
-        self.notice_package.children = [PackageBox.for_session(
-            r.ledger_entry, title="通知対象者リストの送付用パッケージを作成しました / notice list package written",
-            call=self.call, session=self.session,
-            extra=[("出力番号", r.extra.get("export_id", "-")), ("相違件数", num(r.extra.get("discrepancies")))],
-        )]
 
     def open_person(self, person_id: str) -> None:
         """The person's page below the queue (numbers masked; a reveal there is audited)."""

@@ -7,7 +7,8 @@ The public surface is what ``__all__`` lists; everything else is internal.
 
 from __future__ import annotations
 
-from . import approvals, audit, credentials, errors, media, persons, runs, users
+# `services` imports every service module, so SERVICES is complete whatever a caller imports.
+from . import approvals, audit, credentials, errors, media, persons, runs, services, users
 from .clock import Clock, FixedClock, SystemClock
 from .errors import WorkbenchError
 from .keys import FileKeySource, Keyring, KeySource, MemoryKeySource
@@ -41,5 +42,6 @@ __all__ = [
     "persons",
     "runs",
     "service",
+    "services",
     "users",
 ]

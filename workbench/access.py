@@ -36,6 +36,7 @@ __all__ = [
 ]
 
 EXCEPTION_KIND = "hours_exception"
+approvals.register_kind(EXCEPTION_KIND, "利用時間外の利用", "use outside the set hours")
 #: The longest single exception a second person may approve.
 MAX_EXCEPTION = dt.timedelta(days=14)
 

@@ -21,7 +21,19 @@ from .errors import ApprovalError, NotFound
 from .permissions import Permission
 from .workspace import Unit, service
 
-__all__ = ["Approval", "consume", "decide", "get", "params_digest", "pending", "request"]
+__all__ = ["KINDS", "Approval", "consume", "decide", "get", "params_digest", "pending", "register_kind", "request"]
+
+#: Every kind of request, with what it is in staff words (Japanese, English).  Filled by the
+#: modules that ask for approvals (:func:`register_kind`: role grants, every outgoing file through
+#: :func:`workbench.outgoing.register`); screens and the CLI read their labels here.
+KINDS: dict[str, tuple[str, str]] = {}
+
+
+def register_kind(kind: str, label_ja: str, label_en: str) -> None:
+    """Declare a kind of approval request and its name on screen."""
+    if kind in KINDS and KINDS[kind] != (label_ja, label_en):
+        raise RuntimeError(f"approval kind {kind} declared twice")
+    KINDS[kind] = (label_ja, label_en)
 
 
 @dataclass(frozen=True)
@@ -66,11 +78,21 @@ def _load(unit: Unit, approval_id: str) -> Approval:
     return _row(row)
 
 
-def request(unit: Unit, kind: str, params: Mapping[str, Any], summary: Mapping[str, Any]) -> Approval:
-    """Open a request for ``kind`` with these exact parameters (call inside a service)."""
+def request(unit: Unit, kind: str, params: Mapping[str, Any], summary: Mapping[str, Any], *,
+            selection: Mapping[str, Any] | None = None) -> Approval:
+    """Open a request for ``kind`` with these exact parameters (call inside a service).
+
+    ``selection`` (an outgoing file's ``count`` and ``selection_digest``) is bound too; the
+    parameters' own digest is kept in the summary so :func:`consume` can tell "the same
+    request, but the people selected changed" from "a different request"."""
+    if kind not in KINDS:
+        raise RuntimeError(f"undeclared approval kind {kind}")
     ttl = dt.timedelta(hours=unit.workspace.settings.approval_ttl_hours)
     approval_id = "A" + uuid.uuid4().hex[:11].upper()
-    digest = params_digest(kind, params)
+    digest = params_digest(kind, {**params, **(selection or {})})
+    if selection is not None:
+        summary = {**summary, "parameters_digest": params_digest(kind, params),
+                   "count": int(selection.get("count", 0))}
     unit.con.execute(
         "INSERT INTO approvals VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', NULL, NULL, NULL)",
         [approval_id, kind, digest, json.dumps(dict(summary), ensure_ascii=False, default=str),
@@ -80,15 +102,30 @@ def request(unit: Unit, kind: str, params: Mapping[str, Any], summary: Mapping[s
     return _load(unit, approval_id)
 
 
-def consume(unit: Unit, approval_id: str | None, kind: str, params: Mapping[str, Any]) -> Approval:
-    """Check the approval covers exactly this call, then mark it used (once only)."""
+def consume(unit: Unit, approval_id: str | None, kind: str, params: Mapping[str, Any], *,
+            selection: Mapping[str, Any] | None = None) -> Approval:
+    """Check the approval covers exactly this call, then mark it used (once only).
+
+    For an outgoing file, ``selection`` is who is selected *now*; if the parameters are the
+    approved ones but the selection moved, the refusal says so with both counts (the one
+    place this is checked, for every kind of outgoing file)."""
     if not approval_id:
         raise ApprovalError(
             f"{kind} needs a second person's approval; request it first.",
             f"{kind} には別の職員の承認が必要です。先に承認を依頼してください。",
         )
     approval = _load(unit, approval_id)
-    if approval.kind != kind or approval.params_digest != params_digest(kind, params):
+    if (approval.kind == kind and selection is not None and approval.status in ("approved", "pending")
+            and approval.params_digest != params_digest(kind, {**params, **selection})
+            and approval.summary.get("parameters_digest") == params_digest(kind, params)):
+        then, now = int(approval.summary.get("count") or 0), int(selection.get("count", 0))
+        raise ApprovalError(
+            f"The selection has changed since it was approved ({then} then, {now} now); "
+            "preview again and request a new approval.",
+            f"承認後に対象が変わりました（承認時 {then} 件、現在 {now} 件）。再度確認し、改めて承認を依頼してください。",
+            reason="population_changed", approved_count=then, count=now,
+        )
+    if approval.kind != kind or approval.params_digest != params_digest(kind, {**params, **(selection or {})}):
         raise ApprovalError(
             "The approval was given for different parameters; request a new approval.",
             "承認された内容と実行しようとしている内容が異なります。改めて承認を依頼してください。",

@@ -37,28 +37,30 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from . import approvals, media
+from . import media, outgoing
 from .clock import JST
-from .collection import ExportResult
-from .errors import ApprovalError, InvalidInput
+from .errors import InvalidInput
 from .formats import write_table
+from .outgoing import ExportResult, OutgoingFileSpec
 from .permissions import Permission
 from .persons import number_cipher
 from .query_files import RECORDS_PER_FILE, REQUEST_LAYOUT, split_records, write_fixed
 from .query_rules import QueryRules, check_fiscal_year, load_rules
-from .workspace import Unit, service
+from .workspace import Unit
 
 __all__ = [
     "APPROVAL_KINDS",
     "EXCLUSIONS",
     "PACKAGE_KINDS",
+    "SPECS",
+    "BatchParams",
     "BatchPreview",
     "create_info_batch",
     "create_juki_batch",
@@ -90,6 +92,8 @@ EXCLUSIONS: dict[str, tuple[str, str]] = {
                    "no consent to information queries (business information, U2)"),
     "no_integrated_number": ("団体内統合宛名番号が未取得です（先に F1b で取得してください）",
                              "no integrated number yet (obtain it with F1b first)"),
+    "outstanding": ("同じ手続・年度・情報の照会を送付済みで、回答を待っています（二重照会の防止）",
+                    "a query for the same procedure, year and information was sent and its answer is awaited"),
 }
 
 _JUKI = "juki"
@@ -121,8 +125,40 @@ class BatchPreview:
     reasons: dict[str, dict[str, str]] = field(default_factory=dict)
     selection_digest: str = ""
 
+    @property
+    def count(self) -> int:
+        return self.total
+
+    def summary_ja(self) -> str:
+        what = "住基ネットへ本人確認情報（基本 4 情報）の照会" if self.kind == "juki" else "中間サーバー経由で情報照会"
+        infos = "" if self.kind == "juki" else f"（照会情報: {'、'.join(_info_ja(i) for i in self.information)}）"
+        left = "、".join(f"{EXCLUSIONS[k][0].split('（')[0]} {n:,} 件" for k, n in self.excluded.items())
+        text = (f"{what}ファイルを作成します: 手続 {self.procedure}、{self.fiscal_year} 年度{infos}、"
+                f"{self.persons:,} 人・{self.total:,} 件（{self.files:,} ファイル）。")
+        if self.kind == "juki":
+            text += "このファイルには個人番号が含まれます。"
+        return text + (f"照会しないもの: {left}。" if left else "")
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _info_ja(key: str) -> str:
+    try:
+        return load_rules().information[key].label_ja
+    except KeyError:
+        return key
+
+
+@dataclass(frozen=True)
+class BatchParams:
+    """F2/F3 parameters, canonical and validated (so an approval's digest is stable)."""
+
+    kind: str
+    procedure: str
+    fiscal_year: int
+    information: list[str]
+    records_per_file: int
 
 
 # ------------------------------------------------------------------------------ parameters
@@ -202,6 +238,9 @@ SELECT u.person_id, i.information, i.info_code, i.period, u.procedure_id, u.basi
         WHEN n.person_id IS NULL THEN 'no_number'
         WHEN i.kind = 'business' AND NOT u.consent THEN 'no_consent'
         WHEN $need_integrated AND g.person_id IS NULL THEN 'no_integrated_number'
+        WHEN EXISTS (SELECT 1 FROM query_requests o        -- asked already, answer still awaited
+                     WHERE o.person_id = u.person_id AND o.procedure_code = $procedure AND o.fiscal_year = $year
+                       AND o.information = i.information AND o.status IN ('created', 'sent')) THEN 'outstanding'
     END AS reason
 FROM universe u CROSS JOIN _qinfo i
 LEFT JOIN person_numbers n ON n.person_id = u.person_id
@@ -254,64 +293,29 @@ def _preview(unit: Unit, kind: Kind, procedure: str, year: int, infos: list[str]
     )
 
 
-def _approval_params(p: BatchPreview) -> dict[str, Any]:
-    return {"kind": p.kind, "procedure": p.procedure, "fiscal_year": p.fiscal_year, "information": p.information,
-            "records_per_file": p.records_per_file, "count": p.total, "selection_digest": p.selection_digest}
-
-
 def _note(unit: Unit, p: BatchPreview) -> None:
     unit.note(kind=p.kind, procedure=p.procedure, fiscal_year=p.fiscal_year, information=p.information,
               count=p.total, persons=p.persons, files=p.files, excluded=p.excluded)
 
 
-def _run_preview(unit: Unit, kind: Kind, procedure: str, fiscal_year: int, information: Iterable[str] | str | None,
-                 records_per_file: int) -> BatchPreview:
-    rules, code, year, infos = _params(kind, procedure, fiscal_year, information, records_per_file)
-    _select(unit, rules, kind, code, year, infos)
-    try:
-        preview = _preview(unit, kind, code, year, infos, records_per_file)
-    finally:
-        _drop(unit)
+def _parameters(kind: Kind) -> Callable[..., BatchParams]:
+    def parameters(*, procedure: str, fiscal_year: int, information: Iterable[str] | str | None = None,
+                   records_per_file: int = RECORDS_PER_FILE) -> BatchParams:
+        _rules, code, year, infos = _params(kind, procedure, fiscal_year, information, records_per_file)
+        return BatchParams(kind, code, year, infos, records_per_file)
+    return parameters
+
+
+def _select_batch(unit: Unit, p: BatchParams) -> BatchPreview:
+    """Build ``_qsel`` (kept for the writer; released by the outgoing flow) and count it."""
+    kind: Kind = "info" if p.kind == "info" else "juki"
+    _select(unit, load_rules(), kind, p.procedure, p.fiscal_year, p.information)
+    preview = _preview(unit, kind, p.procedure, p.fiscal_year, p.information, p.records_per_file)
     _note(unit, preview)
     return preview
 
 
-def _run_request(unit: Unit, kind: Kind, procedure: str, fiscal_year: int, information: Iterable[str] | str | None,
-                 records_per_file: int) -> approvals.Approval:
-    preview = _run_preview(unit, kind, procedure, fiscal_year, information, records_per_file)
-    if preview.total == 0:
-        raise InvalidInput(
-            "No query in this selection satisfies the rules (U1-U3); there is nothing to send. See the preview for why.",
-            "この条件では照会ルール（U1〜U3）を満たす照会がなく、送付するものがありません。理由はプレビューで確認してください。",
-            reason="nothing_to_send", excluded=sum(preview.excluded.values()),
-        )
-    summary = {"count": preview.total, "persons": preview.persons, "files": preview.files,
-               "procedure": preview.procedure, "fiscal_year": preview.fiscal_year, "information": preview.information,
-               "excluded": preview.excluded, "recipient": RECIPIENTS[kind]}
-    return approvals.request(unit, APPROVAL_KINDS[kind], _approval_params(preview), summary)
-
-
 # ------------------------------------------------------------------------------ creation
-def _check_unchanged(unit: Unit, kind: Kind, approval_id: str | None, preview: BatchPreview) -> None:
-    """A clearer refusal than a digest mismatch when only the population moved."""
-    if not approval_id:
-        return
-    row = unit.con.execute("SELECT kind, summary FROM approvals WHERE approval_id = ?", [approval_id]).fetchone()
-    if row is None or row[0] != APPROVAL_KINDS[kind]:
-        return
-    approved = json.loads(row[1])
-    same_params = (approved.get("procedure") == preview.procedure and approved.get("fiscal_year") == preview.fiscal_year
-                   and approved.get("information") == preview.information)
-    if same_params and approved.get("count") != preview.total:
-        raise ApprovalError(
-            f"The selection has changed since it was approved ({approved.get('count')} then, {preview.total} now); "
-            "preview again and request a new approval.",
-            f"承認後に照会対象が変わりました（承認時 {approved.get('count')} 件、現在 {preview.total} 件）。"
-            "再度確認し、改めて承認を依頼してください。",
-            reason="population_changed", approved_count=int(approved.get("count") or 0), count=preview.total,
-        )
-
-
 def _insert_requests(unit: Unit, kind: Kind, batch_id: str, preview: BatchPreview) -> None:
     """C10: one row per query, request ID = batch ID + 7-digit sequence (unique by primary key)."""
     rpf = preview.records_per_file
@@ -381,32 +385,22 @@ def _juki_members(unit: Unit, batch_id: str, preview: BatchPreview) -> Iterator[
         yield f"{batch_id}_{n:03d}.csv", body
 
 
-def _run_create(unit: Unit, kind: Kind, approval_id: str | None, procedure: str, fiscal_year: int,
-                information: Iterable[str] | str | None, records_per_file: int) -> ExportResult:
-    rules, code, year, infos = _params(kind, procedure, fiscal_year, information, records_per_file)
-    _select(unit, rules, kind, code, year, infos)
-    try:
-        preview = _preview(unit, kind, code, year, infos, records_per_file)
-        _note(unit, preview)
-        _check_unchanged(unit, kind, approval_id, preview)
-        approvals.consume(unit, approval_id, APPROVAL_KINDS[kind], _approval_params(preview))
-        if preview.total == 0:  # pragma: no cover - an approval is never opened for an empty batch
-            raise InvalidInput("Nothing to send.", "送付するものがありません。", reason="nothing_to_send")
-        batch_id = ("QB" if kind == "info" else "JB") + unit.now.astimezone(JST).strftime("%Y%m%d") + uuid.uuid4().hex[:6].upper()
-        _insert_requests(unit, kind, batch_id, preview)
-        members = _info_members(unit, batch_id, preview) if kind == "info" else _juki_members(unit, batch_id, preview)
-        entry, path = media.write_outgoing(
-            unit, kind=PACKAGE_KINDS[kind], recipient=RECIPIENTS[kind], members=members, record_count=preview.total,
-            approval_id=approval_id,
-        )
-    finally:
-        _drop(unit)
+def _write(unit: Unit, p: BatchParams, preview: BatchPreview, approval_id: str) -> ExportResult:
+    """Request IDs (C10), the files, ONE package for the recipient (C9), and the batch record."""
+    kind: Kind = "info" if p.kind == "info" else "juki"
+    batch_id = ("QB" if kind == "info" else "JB") + unit.now.astimezone(JST).strftime("%Y%m%d") + uuid.uuid4().hex[:6].upper()
+    _insert_requests(unit, kind, batch_id, preview)
+    members = _info_members(unit, batch_id, preview) if kind == "info" else _juki_members(unit, batch_id, preview)
+    entry, path = media.write_outgoing(
+        unit, kind=PACKAGE_KINDS[kind], recipient=RECIPIENTS[kind], members=members, record_count=preview.total,
+        approval_id=approval_id,
+    )
     unit.con.execute("UPDATE query_requests SET status = 'sent', status_at = ? WHERE batch_id = ?", [unit.now, batch_id])
     unit.con.execute(
         "INSERT INTO query_batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'sent', ?, ?, NULL)",
-        [batch_id, kind, code, year, json.dumps(infos), approval_id, preview.selection_digest, preview.total,
-         preview.files, records_per_file, json.dumps(preview.excluded), entry.entry_id, entry.package_id,
-         unit.now, unit.user_id],
+        [batch_id, kind, p.procedure, p.fiscal_year, json.dumps(p.information), approval_id, preview.selection_digest,
+         preview.total, preview.files, p.records_per_file, json.dumps(preview.excluded), entry.entry_id,
+         entry.package_id, unit.now, unit.user_id],
     )
     unit.note(target=batch_id, batch_id=batch_id, requests=preview.total)
     return ExportResult(entry, path, preview.total, approval_id,
@@ -414,46 +408,40 @@ def _run_create(unit: Unit, kind: Kind, approval_id: str | None, procedure: str,
                          "excluded": preview.excluded, "kind": kind})
 
 
-# ------------------------------------------------------------------------------ services: F2
-@service(Permission.BATCHES_CREATE)
-def preview_info_batch(unit: Unit, *, procedure: str, fiscal_year: int, information: Iterable[str] | str | None = None,
-                       records_per_file: int = RECORDS_PER_FILE) -> BatchPreview:
-    """F2 step 1: counts by procedure × information × exclusion reason (U1–U3); nothing written."""
-    return _run_preview(unit, "info", procedure, fiscal_year, information, records_per_file)
+_NOTHING_EN = "No query in this selection satisfies the rules (U1-U3); there is nothing to send. See the preview for why."
+_NOTHING_JA = "この条件では照会ルール（U1〜U3）を満たす照会がなく、送付するものがありません。理由はプレビューで確認してください。"
 
+#: F2 and F3 as outgoing files (workbench.outgoing).
+INFO_SPEC: OutgoingFileSpec[BatchParams, BatchPreview] = OutgoingFileSpec(
+    kind=APPROVAL_KINDS["info"], package_kind=PACKAGE_KINDS["info"], recipient=RECIPIENTS["info"],
+    permission=Permission.BATCHES_CREATE, label_ja="情報照会ファイルの作成", label_en="information query file (F2)",
+    file_ja="情報照会ファイル", file_en="information query file",
+    parameters=_parameters("info"), select=_select_batch, write=_write, records=("query_requests", "query_batches"),
+    release=_drop, nothing_en=_NOTHING_EN, nothing_ja=_NOTHING_JA,
+)
+JUKI_SPEC: OutgoingFileSpec[BatchParams, BatchPreview] = OutgoingFileSpec(
+    kind=APPROVAL_KINDS["juki"], package_kind=PACKAGE_KINDS["juki"], recipient=RECIPIENTS["juki"],
+    permission=Permission.BATCHES_CREATE, label_ja="住基ネット照会ファイルの作成", label_en="Juki-net query file (F3)",
+    file_ja="住基ネット照会ファイル", file_en="Juki-net query file",
+    parameters=_parameters("juki"), select=_select_batch, write=_write, records=("query_requests", "query_batches"),
+    release=_drop, holds_numbers=True, nothing_en=_NOTHING_EN, nothing_ja=_NOTHING_JA,
+)
+SPECS: dict[str, OutgoingFileSpec[BatchParams, BatchPreview]] = {"info": INFO_SPEC, "juki": JUKI_SPEC}
 
-@service(Permission.BATCHES_CREATE)
-def request_info_batch(unit: Unit, *, procedure: str, fiscal_year: int, information: Iterable[str] | str | None = None,
-                       records_per_file: int = RECORDS_PER_FILE) -> approvals.Approval:
-    """F2 step 2: ask a second person to approve exactly this batch (parameters and selection digest)."""
-    return _run_request(unit, "info", procedure, fiscal_year, information, records_per_file)
+_info = outgoing.register(INFO_SPEC, preview="batches.preview_info_batch", request="batches.request_info_batch",
+                          create="batches.create_info_batch")
+_juki = outgoing.register(JUKI_SPEC, preview="batches.preview_juki_batch", request="batches.request_juki_batch",
+                          create="batches.create_juki_batch")
 
-
-@service(Permission.BATCHES_CREATE)
-def create_info_batch(unit: Unit, *, approval_id: str | None, procedure: str, fiscal_year: int,
-                      information: Iterable[str] | str | None = None,
-                      records_per_file: int = RECORDS_PER_FILE) -> ExportResult:
-    """F2 step 3: request IDs (C10), fixed-width files, one ``info_query`` package for the linkage server (C9)."""
-    return _run_create(unit, "info", approval_id, procedure, fiscal_year, information, records_per_file)
-
-
-# ------------------------------------------------------------------------------ services: F3
-@service(Permission.BATCHES_CREATE)
-def preview_juki_batch(unit: Unit, *, procedure: str, fiscal_year: int,
-                       records_per_file: int = RECORDS_PER_FILE) -> BatchPreview:
-    """F3 step 1: who would be confirmed on Juki-net (U1, U3), counts and exclusion reasons."""
-    return _run_preview(unit, "juki", procedure, fiscal_year, None, records_per_file)
-
-
-@service(Permission.BATCHES_CREATE)
-def request_juki_batch(unit: Unit, *, procedure: str, fiscal_year: int,
-                       records_per_file: int = RECORDS_PER_FILE) -> approvals.Approval:
-    """F3 step 2: ask a second person to approve exactly this Juki-net batch."""
-    return _run_request(unit, "juki", procedure, fiscal_year, None, records_per_file)
-
-
-@service(Permission.BATCHES_CREATE)
-def create_juki_batch(unit: Unit, *, approval_id: str | None, procedure: str, fiscal_year: int,
-                      records_per_file: int = RECORDS_PER_FILE) -> ExportResult:
-    """F3 step 3: request IDs (C10) and one ``juki_query`` package for Juki-net with the numbers (C9)."""
-    return _run_create(unit, "juki", approval_id, procedure, fiscal_year, None, records_per_file)
+#: F2 step 1: counts by procedure × information × exclusion reason (U1–U3); nothing written.
+preview_info_batch = _info.preview
+#: F2 step 2: ask a second person to approve exactly this batch (parameters and selection digest).
+request_info_batch = _info.request
+#: F2 step 3: request IDs (C10), fixed-width files, one ``info_query`` package for the linkage server (C9).
+create_info_batch = _info.create
+#: F3 step 1: who would be confirmed on Juki-net (U1, U3), counts and exclusion reasons.
+preview_juki_batch = _juki.preview
+#: F3 step 2: ask a second person to approve exactly this Juki-net batch.
+request_juki_batch = _juki.request
+#: F3 step 3: request IDs (C10) and one ``juki_query`` package for Juki-net with the numbers (C9).
+create_juki_batch = _juki.create

@@ -284,26 +284,35 @@ def cmd_targets_import(args: argparse.Namespace) -> Any:
     return fn(_login(args), _read_input(path), file_name=path.name)
 
 
-def cmd_collection(args: argparse.Namespace) -> Any:
-    from . import collection
+def _outgoing(args: argparse.Namespace, kind: str, step: str, *, wrap_request: bool = False, **params: Any) -> Any:
+    """One dispatch for every outgoing file (``workbench.outgoing.REGISTRY``): preview, request, create."""
+    from . import outgoing
 
     session = _login(args)
-    if args.command == "preview":
-        return collection.preview_collection(session, wards=args.ward, status=args.status)
-    if args.command == "request":
-        return collection.request_collection_export(session, wards=args.ward, status=args.status)
-    return collection.export_collection(session, approval_id=args.approval, wards=args.ward, status=args.status)
+    if step == "preview":
+        return outgoing.preview(session, kind, **params)
+    if step == "request":
+        approval = outgoing.request(session, kind, **params)
+        return {"approval_requested": approval} if wrap_request else approval
+    return outgoing.create(session, kind, approval_id=args.approval, **params)
+
+
+def _step(args: argparse.Namespace) -> str:
+    """``--preview`` / ``--approval A`` / neither (request) for the one-command outgoing files."""
+    return "preview" if args.preview else "create" if args.approval else "request"
+
+
+def cmd_collection(args: argparse.Namespace) -> Any:
+    from .collection import APPROVAL_KIND
+
+    step = {"preview": "preview", "request": "request", "export": "create"}[args.command]
+    return _outgoing(args, APPROVAL_KIND, step, wards=args.ward, status=args.status)
 
 
 def cmd_integrated_request(args: argparse.Namespace) -> Any:
-    from . import integrated
+    from .integrated import APPROVAL_KIND
 
-    session = _login(args)
-    if args.preview:
-        return integrated.preview_integrated_request(session)
-    if args.approval:
-        return integrated.create_integrated_request(session, approval_id=args.approval)
-    return {"approval_requested": integrated.request_integrated_request(session)}
+    return _outgoing(args, APPROVAL_KIND, _step(args), wrap_request=True)
 
 
 def cmd_integrated_import(args: argparse.Namespace) -> Any:
@@ -353,23 +362,15 @@ def cmd_procedures_import(args: argparse.Namespace) -> Any:
 
 
 def cmd_batch(args: argparse.Namespace) -> Any:
-    from . import batches
+    from .batches import APPROVAL_KINDS
 
-    session = _login(args)
     common: dict[str, Any] = {"procedure": args.procedure, "fiscal_year": args.year,
                               "records_per_file": args.records_per_file}
     if args.kind == "info":
         common["information"] = args.information
-        fns: dict[str, Any] = {"preview": batches.preview_info_batch, "request": batches.request_info_batch,
-                               "create": batches.create_info_batch}
-    else:
-        if args.information:
-            raise InvalidInput("--information applies to info batches only.", "--information は info の照会にのみ指定できます。")
-        fns = {"preview": batches.preview_juki_batch, "request": batches.request_juki_batch,
-               "create": batches.create_juki_batch}
-    if args.command == "create":
-        return fns["create"](session, approval_id=args.approval, **common)
-    return fns[args.command](session, **common)
+    elif args.information:
+        raise InvalidInput("--information applies to info batches only.", "--information は info の照会にのみ指定できます。")
+    return _outgoing(args, APPROVAL_KINDS[args.kind], args.command, **common)
 
 
 # -- results commands (F4, F5, C11, C7, F6) --
@@ -416,12 +417,9 @@ def cmd_discrepancies_resolve(args: argparse.Namespace) -> Any:
 
 
 def cmd_discrepancies_notices(args: argparse.Namespace) -> Any:
-    from . import discrepancies
+    from .discrepancies import NOTICE_APPROVAL_KIND
 
-    session = _login(args)
-    if args.approval:
-        return discrepancies.notice_list(session, approval_id=args.approval)
-    return {"approval_requested": discrepancies.request_notice_list(session)}
+    return _outgoing(args, NOTICE_APPROVAL_KIND, _step(args), wrap_request=True)
 
 
 def cmd_declared_income_import(args: argparse.Namespace) -> Any:
@@ -432,15 +430,10 @@ def cmd_declared_income_import(args: argparse.Namespace) -> Any:
 
 
 def cmd_linkage_export(args: argparse.Namespace) -> Any:
-    from . import linkage
+    from .linkage import APPROVAL_KIND
 
-    session = _login(args)
-    common: dict[str, Any] = {"procedure": args.procedure, "fiscal_year": args.year}
-    if args.preview:
-        return linkage.preview_linkage(session, **common)
-    if args.approval:
-        return linkage.export_linkage(session, approval_id=args.approval, **common)
-    return {"approval_requested": linkage.request_linkage(session, **common)}
+    return _outgoing(args, APPROVAL_KIND, _step(args), wrap_request=True, procedure=args.procedure,
+                     fiscal_year=args.year)
 
 
 
@@ -645,7 +638,8 @@ def build_parser() -> argparse.ArgumentParser:
     action.add_argument("--resolved", dest="action", action="store_const", const="resolved")
     p.add_argument("--note")
     p = command("discrepancies notices", cmd_discrepancies_notices,
-                "C7: request approval for, or (--approval A) write, the notice list for the housing system", g)
+                "C7: preview, request approval for, or (--approval A) write, the notice list for the housing system", g)
+    p.add_argument("--preview", action="store_true")
     p.add_argument("--approval")
     p = command("discrepancies declared-income", cmd_declared_income_import,
                 "U4: import the income declared in the applications (CSV, declared_income layout)", g)

@@ -29,18 +29,20 @@ import json
 import re
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
-from . import approvals, media
-from .errors import ApprovalError, InvalidInput
+from . import media, outgoing
+from .errors import InvalidInput
 from .formats import write_table
+from .outgoing import ExportResult, OutgoingFileSpec
 from .permissions import Permission
-from .workspace import Unit, service
+from .workspace import Unit
 
 __all__ = [
     "APPROVAL_KIND",
+    "SPEC",
+    "CollectionParams",
     "CollectionPreview",
     "ExportResult",
     "export_collection",
@@ -49,23 +51,11 @@ __all__ = [
 ]
 
 APPROVAL_KIND = "collection_export"
+PACKAGE_KIND = "collection_list"
+RECIPIENT = "collection_contractor"
 MEMBER_NAME = "collection_list.csv"
+_STATUS_JA = {"resident": "入居者", "applicant": "入居申込者"}
 _STATUS = {"resident": "resident", "applicant": "applicant", "入居者": "resident", "入居申込者": "applicant"}
-
-
-@dataclass(frozen=True)
-class ExportResult:
-    """A package written for a recipient: its ledger entry, file and record count (C9)."""
-
-    ledger_entry: media.LedgerEntry
-    path: Path
-    record_count: int
-    approval_id: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"ledger_entry": self.ledger_entry.to_dict(), "path": str(self.path), "record_count": self.record_count,
-                "approval_id": self.approval_id, **self.extra}
 
 
 @dataclass(frozen=True)
@@ -79,8 +69,31 @@ class CollectionPreview:
     by_status: dict[str, int]
     selection_digest: str
 
+    @property
+    def count(self) -> int:
+        return self.total
+
+    def summary_ja(self) -> str:
+        cohort = "、".join(_STATUS_JA.get(s, s) for s in self.status) if self.status else "入居者・入居申込者"
+        wards = "、".join(self.wards) if self.wards else "全区市町村"
+        return (f"番号収集委託事業者へ、個人番号が未収集の対象者 {self.total:,} 人の番号収集リストを送付します"
+                f"（{wards}、{cohort}）。個人番号は含みません。")
+
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class CollectionParams:
+    """F0b parameters: the cohort (ward codes, 入居区分), canonical so an approval's digest is stable."""
+
+    wards: list[str] | None = None
+    status: list[str] | None = None
+
+
+def collection_params(*, wards: Iterable[str] | str | None = None,
+                      status: Iterable[str] | str | None = None) -> CollectionParams:
+    return CollectionParams(*_normalise(wards, status))
 
 
 def _normalise(wards: Iterable[str] | str | None, status: Iterable[str] | str | None) -> tuple[list[str] | None, list[str] | None]:
@@ -141,60 +154,18 @@ def _preview(unit: Unit, wards: list[str] | None, status: list[str] | None) -> C
                              {k: int(v) for k, v in by_status.items()}, str(digest))
 
 
-def _approval_params(p: CollectionPreview) -> dict[str, Any]:
-    return {"wards": p.wards, "status": p.status, "count": p.total, "selection_digest": p.selection_digest}
+def _select(unit: Unit, params: CollectionParams) -> CollectionPreview:
+    return _preview(unit, params.wards, params.status)
 
 
-@service(Permission.COLLECTION_EXPORT)
-def preview_collection(unit: Unit, *, wards: Iterable[str] | str | None = None,
-                       status: Iterable[str] | str | None = None) -> CollectionPreview:
-    """F0b step 1: how many would be on the list, by ward and status."""
-    w, s = _normalise(wards, status)
-    preview = _preview(unit, w, s)
-    unit.note(wards=w, status=s, count=preview.total)
-    return preview
-
-
-@service(Permission.COLLECTION_EXPORT)
-def request_collection_export(unit: Unit, *, wards: Iterable[str] | str | None = None,
-                              status: Iterable[str] | str | None = None) -> approvals.Approval:
-    """F0b step 2: ask a second person to approve exactly this selection."""
-    w, s = _normalise(wards, status)
-    preview = _preview(unit, w, s)
-    unit.note(wards=w, status=s, count=preview.total)
-    if preview.total == 0:
-        raise InvalidInput("Nobody in this selection still owes a number; there is nothing to export.",
-                           "この条件で個人番号が未収集の対象者はいません。出力するものがありません。", reason="nothing_to_export")
-    summary = {"count": preview.total, "by_ward": preview.by_ward, "by_status": preview.by_status,
-               "wards": w, "status": s, "recipient": "collection_contractor"}
-    return approvals.request(unit, APPROVAL_KIND, _approval_params(preview), summary)
-
-
-@service(Permission.COLLECTION_EXPORT)
-def export_collection(unit: Unit, *, approval_id: str | None, wards: Iterable[str] | str | None = None,
-                      status: Iterable[str] | str | None = None) -> ExportResult:
-    """F0b step 3: write the approved list as a transfer package (C9) and record who was on it."""
-    w, s = _normalise(wards, status)
-    preview = _preview(unit, w, s)
-    unit.note(wards=w, status=s, count=preview.total)
-    if approval_id:
-        row = unit.con.execute("SELECT kind, summary FROM approvals WHERE approval_id = ?", [approval_id]).fetchone()
-        if row is not None and row[0] == APPROVAL_KIND:
-            approved = json.loads(row[1])
-            if approved.get("wards") == w and approved.get("status") == s and approved.get("count") != preview.total:
-                raise ApprovalError(
-                    f"The selection has changed since it was approved ({approved.get('count')} then, {preview.total} now); "
-                    "preview again and request a new approval.",
-                    f"承認後に対象者が変わりました（承認時 {approved.get('count')} 人、現在 {preview.total} 人）。"
-                    "再度確認し、改めて承認を依頼してください。",
-                    reason="population_changed", approved_count=int(approved.get("count") or 0), count=preview.total,
-                )
-    approvals.consume(unit, approval_id, APPROVAL_KIND, _approval_params(preview))
+def _write(unit: Unit, params: CollectionParams, preview: CollectionPreview, approval_id: str) -> ExportResult:
+    """Write the approved list as a transfer package (C9) and record who was on it."""
+    w, s = params.wards, params.status
     sql, args = _select_sql(w, s)
     frame = unit.con.execute(f"{sql} ORDER BY h.ward_code, p.household_id, p.person_id", args).df()
     body = write_table(frame, "collection_list", encoding="utf-8-sig")
     entry, path = media.write_outgoing(
-        unit, kind="collection_list", recipient="collection_contractor", members=[(MEMBER_NAME, body)],
+        unit, kind=PACKAGE_KIND, recipient=RECIPIENT, members=[(MEMBER_NAME, body)],
         record_count=len(frame), approval_id=approval_id,
     )
     export_id = "C" + uuid.uuid4().hex[:11].upper()
@@ -208,3 +179,24 @@ def export_collection(unit: Unit, *, approval_id: str | None, wards: Iterable[st
     )
     unit.note(export_id=export_id, records=len(frame))
     return ExportResult(entry, path, len(frame), approval_id, {"export_id": export_id})
+
+
+#: F0b as an outgoing file (workbench.outgoing).
+SPEC: OutgoingFileSpec[CollectionParams, CollectionPreview] = OutgoingFileSpec(
+    kind=APPROVAL_KIND, package_kind=PACKAGE_KIND, recipient=RECIPIENT, permission=Permission.COLLECTION_EXPORT,
+    label_ja="番号収集リストの送付", label_en="collection list export", file_ja="番号収集リスト", file_en="collection list",
+    parameters=collection_params,
+    select=_select, write=_write, records=("collection_exports", "collection_export_members"),
+    nothing_en="Nobody in this selection still owes a number; there is nothing to export.",
+    nothing_ja="この条件で個人番号が未収集の対象者はいません。出力するものがありません。",
+    nothing_reason="nothing_to_export",
+)
+
+_services = outgoing.register(SPEC, preview="collection.preview_collection",
+                              request="collection.request_collection_export", create="collection.export_collection")
+#: F0b step 1: how many would be on the list, by ward and status.
+preview_collection = _services.preview
+#: F0b step 2: ask a second person to approve exactly this selection.
+request_collection_export = _services.request
+#: F0b step 3: write the approved list as a transfer package (C9) and record who was on it.
+export_collection = _services.create

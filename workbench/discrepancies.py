@@ -43,10 +43,10 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from . import approvals, media
-from .collection import ExportResult
+from . import media, outgoing
 from .errors import InvalidInput, NotFound
 from .formats import Column, Layout, read_table, write_table
+from .outgoing import ExportResult, OutgoingFileSpec
 from .permissions import Permission
 from .workspace import Unit, service
 
@@ -54,13 +54,16 @@ __all__ = [
     "DECLARED_INCOME",
     "KINDS",
     "NOTICE_LAYOUT",
+    "NOTICE_SPEC",
     "STATUSES",
     "Discrepancy",
+    "NoticePreview",
     "detect_income",
     "detect_juki",
     "import_declared_income",
     "list_discrepancies",
     "notice_list",
+    "preview_notice_list",
     "request_notice_list",
     "resolve_discrepancy",
 ]
@@ -82,6 +85,7 @@ STATUSES: dict[str, tuple[str, str]] = {
 
 NOTICE_APPROVAL_KIND = "notice_list"
 NOTICE_KIND = "notice_list"
+NOTICE_RECIPIENT = "housing_system"
 
 #: Declared income per procedure × person (U4), CSV like the other housing-system extracts.
 DECLARED_INCOME = Layout("declared_income", 1, (
@@ -350,40 +354,55 @@ GROUP BY d.person_id ORDER BY d.person_id
 """
 
 
-def _notice_selection(unit: Unit) -> tuple[pd.DataFrame, dict[str, Any]]:
-    frame = unit.con.execute(_NOTICE_SELECT).df()
-    digest = unit.con.execute(
-        "SELECT sha256(coalesce(string_agg(discrepancy_id, ',' ORDER BY discrepancy_id), '')) FROM discrepancies"
-        " WHERE status = 'open' AND notice_export IS NULL").fetchone()
-    params = {"persons": len(frame), "discrepancies": int(frame["discrepancy_ids"].str.count(";").sum() + len(frame))
-              if len(frame) else 0, "selection_digest": str(digest[0] if digest else "")}
-    return frame, params
+@dataclass(frozen=True)
+class NoticeParams:
+    """The notice list takes no parameters: everyone with an open discrepancy not yet on a list."""
 
 
-@service(Permission.DISCREPANCIES_REVIEW)
-def request_notice_list(unit: Unit) -> approvals.Approval:
-    """C7: ask a second person to approve the notice list (通知対象者リスト) of everyone with an open
-    discrepancy not yet on a list, bound to exactly who is on it (REQUIREMENTS §6)."""
-    frame, params = _notice_selection(unit)
-    unit.note(**{k: v for k, v in params.items() if k != "selection_digest"})
-    if not len(frame):
-        raise InvalidInput("No open discrepancy waits for a notice.", "通知が必要な未対応の相違はありません。",
-                           reason="nothing_to_send")
-    return approvals.request(unit, NOTICE_APPROVAL_KIND, params,
-                             {**params, "recipient": "housing_system", "count": params["persons"]})
+@dataclass(frozen=True)
+class NoticePreview:
+    """Who would be on the notice list, as counts (SQL counts over the whole selection)."""
+
+    persons: int
+    discrepancies: int
+    by_kind: dict[str, int]
+    selection_digest: str
+
+    @property
+    def count(self) -> int:
+        return self.persons
+
+    def summary_ja(self) -> str:
+        kinds = "、".join(f"{KINDS.get(k, (k,))[0]} {n:,} 件" for k, n in self.by_kind.items())
+        return (f"都住システムへ、未対応の相違がある {self.persons:,} 人（相違 {self.discrepancies:,} 件: {kinds}）の"
+                "通知対象者リストを送付します。送付すると相違は「本人へ通知済み」になります。")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
-@service(Permission.DISCREPANCIES_REVIEW)
-def notice_list(unit: Unit, *, approval_id: str | None = None) -> ExportResult:
+_NOTICE_WHERE = "d.status = 'open' AND d.notice_export IS NULL"
+
+
+def _notice_select(unit: Unit, _params: NoticeParams) -> NoticePreview:
+    persons, count, digest = unit.con.execute(
+        "SELECT count(DISTINCT d.person_id), count(*),"
+        " sha256(coalesce(string_agg(d.discrepancy_id, ',' ORDER BY d.discrepancy_id), ''))"
+        f" FROM discrepancies d JOIN persons p USING (person_id) WHERE {_NOTICE_WHERE}").fetchone()  # type: ignore[misc]
+    by_kind = {str(k): int(n) for k, n in unit.con.execute(
+        f"SELECT d.kind, count(*) FROM discrepancies d JOIN persons p USING (person_id) WHERE {_NOTICE_WHERE}"
+        " GROUP BY 1 ORDER BY 1").fetchall()}
+    return NoticePreview(int(persons), int(count), by_kind, str(digest))
+
+
+def _notice_write(unit: Unit, _params: NoticeParams, preview: NoticePreview, approval_id: str) -> ExportResult:
     """C7: write the approved notice list as a ``notice_list`` package for the housing system, which prints
     the letters; the discrepancies on it become ``person_notified``."""
-    frame, params = _notice_selection(unit)
-    unit.note(**{k: v for k, v in params.items() if k != "selection_digest"})
-    approvals.consume(unit, approval_id, NOTICE_APPROVAL_KIND, params)
+    frame = unit.con.execute(_NOTICE_SELECT).df()
     export_id = "N" + uuid.uuid4().hex[:11].upper()
     out = frame.assign(fields=frame["field_list"].map(lambda v: ";".join(v))).drop(columns=["field_list"])
     body = write_table(out, NOTICE_LAYOUT, encoding="utf-8")
-    entry, path = media.write_outgoing(unit, kind=NOTICE_KIND, recipient="housing_system",
+    entry, path = media.write_outgoing(unit, kind=NOTICE_KIND, recipient=NOTICE_RECIPIENT,
                                        members=[(f"{export_id}.csv", body)], record_count=len(out),
                                        approval_id=approval_id)
     notified = len(unit.con.execute(
@@ -394,3 +413,21 @@ def notice_list(unit: Unit, *, approval_id: str | None = None) -> ExportResult:
                      [export_id, approval_id, entry.entry_id, entry.package_id, len(out), unit.now, unit.user_id])
     unit.note(target=export_id, notified=notified)
     return ExportResult(entry, path, len(out), approval_id, {"export_id": export_id, "discrepancies": notified})
+
+
+#: The notice list (C7) as an outgoing file (workbench.outgoing).
+NOTICE_SPEC: OutgoingFileSpec[NoticeParams, NoticePreview] = OutgoingFileSpec(
+    kind=NOTICE_APPROVAL_KIND, package_kind=NOTICE_KIND, recipient=NOTICE_RECIPIENT,
+    permission=Permission.DISCREPANCIES_REVIEW, label_ja="通知対象者リストの送付", label_en="notice list (C7)",
+    file_ja="通知対象者リスト", file_en="notice list",
+    parameters=NoticeParams, select=_notice_select, write=_notice_write, records=("notice_exports", "discrepancies"),
+    nothing_en="No open discrepancy waits for a notice.", nothing_ja="通知が必要な未対応の相違はありません。",
+)
+_notice = outgoing.register(NOTICE_SPEC, preview="discrepancies.preview_notice_list",
+                            request="discrepancies.request_notice_list", create="discrepancies.notice_list")
+#: C7 step 1: how many people (and discrepancies, by kind) would be on the notice list.
+preview_notice_list = _notice.preview
+#: C7 step 2: ask a second person to approve the notice list of exactly these people (REQUIREMENTS §6).
+request_notice_list = _notice.request
+#: C7 step 3: write the approved notice list; its discrepancies become ``person_notified``.
+notice_list = _notice.create

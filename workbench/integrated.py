@@ -43,10 +43,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import approvals, media
-from .collection import ExportResult
+from . import media, outgoing, transfer
 from .errors import InvalidInput
 from .formats import read_table, write_table
+from .outgoing import ExportResult, OutgoingFileSpec
 from .permissions import Permission
 from .persons import number_cipher
 from .workspace import Unit, service
@@ -110,50 +110,44 @@ class IntegratedImportSummary:
 
 # ----------------------------------------------------------------------------- requests
 APPROVAL_KIND = "integrated_request"
+RECIPIENT = "linkage_server"
 
 _SELECTION = """FROM persons p JOIN person_numbers n USING (person_id)
            WHERE NOT EXISTS (SELECT 1 FROM integrated_numbers i WHERE i.person_id = p.person_id)"""
 
 
-def _selection_params(unit: Unit) -> dict[str, Any]:
+@dataclass(frozen=True)
+class IntegratedParams:
+    """F1b takes no parameters: everyone registered without an integrated number is asked for."""
+
+
+@dataclass(frozen=True)
+class IntegratedPreview:
+    """F1b step 1: how many registered people have no integrated number yet (no personal data)."""
+
+    count: int
+    selection_digest: str
+    recipient: str = RECIPIENT
+
+    def summary_ja(self) -> str:
+        return (f"団体内統合宛名システム（中間サーバー連携）へ、個人番号を登録済みで統合利用番号が未取得の {self.count:,} 人の"
+                "取得依頼ファイルを送付します。このファイルには個人番号が含まれます。")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _select(unit: Unit, _params: IntegratedParams) -> IntegratedPreview:
     """What an approval is bound to: the count and a digest of exactly who is selected."""
     count, digest = unit.con.execute(
         f"SELECT count(*), coalesce(sha256(string_agg(p.person_id, ',' ORDER BY p.person_id)), '') {_SELECTION}"
     ).fetchone()  # type: ignore[misc]
-    if count == 0:
-        raise InvalidInput(
-            "Everyone with a registered number already has an integrated number; there is nothing to request.",
-            "個人番号登録済みの全員に団体内統合利用番号があります。依頼するものはありません。",
-            reason="nothing_to_request",
-        )
-    return {"count": int(count), "selection": digest}
+    return IntegratedPreview(int(count), str(digest))
 
 
-@service(Permission.INTEGRATED_MANAGE)
-def preview_integrated_request(unit: Unit) -> dict[str, Any]:
-    """F1b step 1: how many registered people have no integrated number yet."""
-    params = _selection_params(unit)
-    unit.note(count=params["count"])
-    return {"count": params["count"], "recipient": "linkage_server"}
-
-
-@service(Permission.INTEGRATED_MANAGE)
-def request_integrated_request(unit: Unit) -> approvals.Approval:
-    """F1b step 2: the request file carries Individual Numbers, so a second person approves
-    exactly this selection (REQUIREMENTS §6)."""
-    params = _selection_params(unit)
-    unit.note(count=params["count"])
-    return approvals.request(unit, APPROVAL_KIND, params, {"count": params["count"], "recipient": "linkage_server"})
-
-
-@service(Permission.INTEGRATED_MANAGE)
-def create_integrated_request(unit: Unit, *, approval_id: str | None) -> ExportResult:
-    """F1b ④: request integrated numbers for registered people who have none (C3, C9, C10).
-
-    Refused unless ``approval_id`` approves this very selection: if anyone was registered
-    or answered since, the digest differs and a new approval is needed."""
+def _write(unit: Unit, _params: IntegratedParams, _preview: IntegratedPreview, approval_id: str) -> ExportResult:
+    """F1b ④: request integrated numbers for registered people who have none (C3, C9, C10)."""
     con = unit.con
-    approvals.consume(unit, approval_id, APPROVAL_KIND, _selection_params(unit))
     batch_id = "IB" + unit.now.strftime("%Y%m%d") + uuid.uuid4().hex[:6].upper()
     rows = con.execute(
         f"""SELECT p.person_id, n.number_ct, n.key_version, p.name, p.kana, p.sex,
@@ -190,7 +184,7 @@ def create_integrated_request(unit: Unit, *, approval_id: str | None) -> ExportR
     )
     con.unregister("_ir_new")
     entry, path = media.write_outgoing(
-        unit, kind=REQUEST_KIND, recipient="linkage_server", members=[(REQUEST_MEMBER, body)],
+        unit, kind=REQUEST_KIND, recipient=RECIPIENT, members=[(REQUEST_MEMBER, body)],
         record_count=len(staged), approval_id=approval_id,
     )
     con.execute("INSERT INTO integrated_batches VALUES (?, ?, ?, ?, ?, ?)",
@@ -199,11 +193,35 @@ def create_integrated_request(unit: Unit, *, approval_id: str | None) -> ExportR
     return ExportResult(entry, path, len(staged), approval_id, {"batch_id": batch_id, "superseded": len(superseded)})
 
 
+#: F1b as an outgoing file (workbench.outgoing): the request file carries Individual Numbers, so a
+#: second person approves exactly this selection (REQUIREMENTS §6).
+SPEC: OutgoingFileSpec[IntegratedParams, IntegratedPreview] = OutgoingFileSpec(
+    kind=APPROVAL_KIND, package_kind=REQUEST_KIND, recipient=RECIPIENT, permission=Permission.INTEGRATED_MANAGE,
+    label_ja="統合宛名番号の取得依頼", label_en="integrated-number request",
+    file_ja="統合利用番号の取得依頼ファイル", file_en="integrated-number request file", parameters=IntegratedParams,
+    select=_select, write=_write, records=("integrated_requests", "integrated_batches"), holds_numbers=True,
+    nothing_en="Everyone with a registered number already has an integrated number; there is nothing to request.",
+    nothing_ja="個人番号登録済みの全員に団体内統合利用番号があります。依頼するものはありません。",
+    nothing_reason="nothing_to_request",
+)
+_services = outgoing.register(SPEC, preview="integrated.preview_integrated_request",
+                              request="integrated.request_integrated_request",
+                              create="integrated.create_integrated_request")
+#: F1b step 1: how many registered people have no integrated number yet.
+preview_integrated_request = _services.preview
+#: F1b step 2: ask a second person to approve exactly this selection.
+request_integrated_request = _services.request
+#: F1b step 3 (④): consume the approval, write the request package for the linkage server.
+create_integrated_request = _services.create
+
+
 # ------------------------------------------------------------------------------ answers
-def _answer_bytes(unit: Unit, source: bytes | str | Path) -> tuple[bytes, str | None]:
-    if isinstance(source, bytes):
+def _answer_bytes(unit: Unit, source: bytes | str | Path, file_name: str | None) -> tuple[bytes, str | None]:
+    """The answer CSV: from a package (a path, or its bytes as uploaded on a screen) or bare CSV bytes."""
+    if isinstance(source, bytes) and not source.startswith(transfer.MAGIC):
         return source, None
-    package = media.read_incoming(unit, Path(source), sender="linkage_server", kind=ANSWER_KIND)
+    package = media.read_incoming(unit, source if isinstance(source, bytes) else Path(source), sender="linkage_server",
+                                  kind=ANSWER_KIND, file_name=file_name)
     members = list(package.members.items())
     if len(members) != 1:
         raise InvalidInput(
@@ -215,9 +233,13 @@ def _answer_bytes(unit: Unit, source: bytes | str | Path) -> tuple[bytes, str | 
 
 
 @service(Permission.INTEGRATED_MANAGE)
-def import_integrated_answers(unit: Unit, source: bytes | str | Path) -> IntegratedImportSummary:
-    """F1b ⑥: match answers to requests by request ID (C10) and store the integrated numbers."""
-    data, package_id = _answer_bytes(unit, source)
+def import_integrated_answers(unit: Unit, source: bytes | str | Path, *,
+                              file_name: str | None = None) -> IntegratedImportSummary:
+    """F1b ⑥: match answers to requests by request ID (C10) and store the integrated numbers.
+
+    ``source`` is the answer package (a path, or its bytes), or — for tests and manual
+    recovery — the bare CSV bytes."""
+    data, package_id = _answer_bytes(unit, source, file_name)
     table = read_table(data, "integrated_answer")
     con = unit.con
     done = con.execute("SELECT import_id, imported_at, counts FROM integrated_imports WHERE digest = ?", [table.digest]).fetchone()

@@ -26,7 +26,6 @@ The audit record holds parameters and counts only.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -34,15 +33,14 @@ from typing import Any
 
 import pandas as pd
 
-from . import approvals, media
-from .collection import ExportResult
-from .errors import ApprovalError, InvalidInput
+from . import media, outgoing
 from .formats import Column, Layout, write_table
+from .outgoing import ExportResult, OutgoingFileSpec
 from .permissions import Permission
 from .query_rules import check_fiscal_year, load_rules
-from .workspace import Unit, service
+from .workspace import Unit
 
-__all__ = ["APPROVAL_KIND", "LINKAGE_LAYOUT", "PACKAGE_KIND", "LinkagePreview", "export_linkage", "preview_linkage",
+__all__ = ["APPROVAL_KIND", "LINKAGE_LAYOUT", "PACKAGE_KIND", "SPEC", "LinkageParams", "LinkagePreview", "export_linkage", "preview_linkage",
            "request_linkage"]
 
 APPROVAL_KIND = "linkage_file"
@@ -81,15 +79,32 @@ class LinkagePreview:
     already_exported: int = 0
     selection_digest: str = ""
 
+    @property
+    def count(self) -> int:
+        return self.total
+
+    def summary_ja(self) -> str:
+        open_ = self.discrepancy_status.get("open", 0) + self.discrepancy_status.get("person_notified", 0)
+        return (f"都住システムへ、手続 {self.procedure}・{self.fiscal_year} 年度の未送付の照会結果 {self.total:,} 件"
+                f"（{self.persons:,} 人、うち未解決の相違がある人 {open_:,} 人）の連携ファイルを送付します。"
+                "宛名番号で本人を特定し、個人番号・統合宛名番号は含みません。")
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def _params(procedure: str, fiscal_year: int) -> tuple[str, int]:
+@dataclass(frozen=True)
+class LinkageParams:
+    """F6 parameters: one procedure and fiscal year."""
+
+    procedure: str
+    fiscal_year: int
+
+
+def linkage_params(*, procedure: str, fiscal_year: int) -> LinkageParams:
     code = str(procedure).strip().upper()
     load_rules().procedure(code)  # refuses an unknown procedure
-    year = check_fiscal_year(fiscal_year)
-    return code, year
+    return LinkageParams(code, check_fiscal_year(fiscal_year))
 
 
 # Everything answered for this procedure and year and not yet sent, with the person's discrepancy state.
@@ -147,46 +162,19 @@ def _select(unit: Unit, procedure: str, year: int) -> LinkagePreview:
     return LinkagePreview(procedure, year, int(total), int(persons), by_info, states, sent, str(digest))
 
 
-def _approval_params(p: LinkagePreview) -> dict[str, Any]:
-    return {"procedure": p.procedure, "fiscal_year": p.fiscal_year, "count": p.total,
-            "selection_digest": p.selection_digest}
-
-
 def _note(unit: Unit, p: LinkagePreview) -> None:
     unit.note(procedure=p.procedure, fiscal_year=p.fiscal_year, count=p.total, persons=p.persons,
               discrepancy_status=p.discrepancy_status, already_exported=p.already_exported)
 
 
-def _run(unit: Unit, procedure: str, fiscal_year: int) -> LinkagePreview:
-    code, year = _params(procedure, fiscal_year)
-    preview = _select(unit, code, year)
+def _select_linkage(unit: Unit, params: LinkageParams) -> LinkagePreview:
+    preview = _select(unit, params.procedure, params.fiscal_year)
     _note(unit, preview)
     return preview
 
 
-@service(Permission.LINKAGE_EXPORT)
-def preview_linkage(unit: Unit, *, procedure: str, fiscal_year: int) -> LinkagePreview:
-    """F6 step 1: how many results (by information × result code) and persons would go to the housing
-    system, and how many of those persons have unresolved discrepancies (U4).  Nothing is written."""
-    try:
-        return _run(unit, procedure, fiscal_year)
-    finally:
-        unit.con.execute("DROP TABLE IF EXISTS _lk")
-
-
-@service(Permission.LINKAGE_EXPORT)
-def request_linkage(unit: Unit, *, procedure: str, fiscal_year: int) -> approvals.Approval:
-    """F6 step 2: ask a second person to approve exactly this linkage file (REQUIREMENTS §6)."""
-    try:
-        preview = _run(unit, procedure, fiscal_year)
-    finally:
-        unit.con.execute("DROP TABLE IF EXISTS _lk")
-    if preview.total == 0:
-        raise InvalidInput("There are no results for this procedure and year that have not been sent yet.",
-                           "この手続・年度で未送付の照会結果はありません。", reason="nothing_to_send")
-    summary = {**_approval_params(preview), "persons": preview.persons, "recipient": RECIPIENT,
-               "discrepancy_status": preview.discrepancy_status, "by_information": preview.by_information}
-    return approvals.request(unit, APPROVAL_KIND, _approval_params(preview), summary)
+def _release(unit: Unit) -> None:
+    unit.con.execute("DROP TABLE IF EXISTS _lk")
 
 
 def _members(unit: Unit, export_id: str, total: int) -> Iterator[tuple[str, bytes]]:
@@ -205,38 +193,38 @@ def _members(unit: Unit, export_id: str, total: int) -> Iterator[tuple[str, byte
         unit.con.execute("DROP TABLE IF EXISTS _lko")
 
 
-@service(Permission.LINKAGE_EXPORT)
-def export_linkage(unit: Unit, *, approval_id: str | None, procedure: str, fiscal_year: int) -> ExportResult:
-    """F6 step 3: consume the approval, write the ``linkage_file`` package for the housing system (C9) keyed
-    by internal person number, and record which results went out."""
-    code, year = _params(procedure, fiscal_year)
-    try:
-        preview = _select(unit, code, year)
-        _note(unit, preview)
-        if approval_id:
-            row = unit.con.execute("SELECT kind, summary FROM approvals WHERE approval_id = ?", [approval_id]).fetchone()
-            if row is not None and row[0] == APPROVAL_KIND:
-                approved = json.loads(row[1])
-                if (approved.get("procedure"), approved.get("fiscal_year")) == (code, year) \
-                        and approved.get("count") != preview.total:
-                    raise ApprovalError(
-                        f"The results have changed since they were approved ({approved.get('count')} then, "
-                        f"{preview.total} now); preview again and request a new approval.",
-                        f"承認後に送付対象の照会結果が変わりました（承認時 {approved.get('count')} 件、現在 {preview.total} 件）。"
-                        "再度確認し、改めて承認を依頼してください。",
-                        reason="population_changed", count=preview.total)
-        approvals.consume(unit, approval_id, APPROVAL_KIND, _approval_params(preview))
-        export_id = "L" + uuid.uuid4().hex[:11].upper()
-        entry, path = media.write_outgoing(unit, kind=PACKAGE_KIND, recipient=RECIPIENT,
-                                           members=_members(unit, export_id, preview.total),
-                                           record_count=preview.total, approval_id=approval_id)
-        unit.con.execute("INSERT INTO linkage_export_members SELECT ?, request_id FROM _lk", [export_id])
-    finally:
-        unit.con.execute("DROP TABLE IF EXISTS _lk")
+def _write(unit: Unit, params: LinkageParams, preview: LinkagePreview, approval_id: str) -> ExportResult:
+    """F6 step 3: the ``linkage_file`` package for the housing system (C9), keyed by internal person number,
+    and which results went out."""
+    export_id = "L" + uuid.uuid4().hex[:11].upper()
+    entry, path = media.write_outgoing(unit, kind=PACKAGE_KIND, recipient=RECIPIENT,
+                                       members=_members(unit, export_id, preview.total),
+                                       record_count=preview.total, approval_id=approval_id)
+    unit.con.execute("INSERT INTO linkage_export_members SELECT ?, request_id FROM _lk", [export_id])
     unit.con.execute("INSERT INTO linkage_exports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                     [export_id, code, year, approval_id, entry.entry_id, entry.package_id, preview.total,
-                      preview.persons, unit.now, unit.user_id])
+                     [export_id, params.procedure, params.fiscal_year, approval_id, entry.entry_id, entry.package_id,
+                      preview.total, preview.persons, unit.now, unit.user_id])
     unit.note(target=export_id, export_id=export_id)
     return ExportResult(entry, path, preview.total, approval_id,
                         {"export_id": export_id, "persons": preview.persons,
                          "discrepancy_status": preview.discrepancy_status})
+
+
+#: F6 as an outgoing file (workbench.outgoing).
+SPEC: OutgoingFileSpec[LinkageParams, LinkagePreview] = OutgoingFileSpec(
+    kind=APPROVAL_KIND, package_kind=PACKAGE_KIND, recipient=RECIPIENT, permission=Permission.LINKAGE_EXPORT,
+    label_ja="都住システム連携ファイル", label_en="housing-system linkage file",
+    file_ja="都住システム連携ファイル", file_en="linkage file", parameters=linkage_params,
+    select=_select_linkage, write=_write, release=_release, records=("linkage_exports", "linkage_export_members"),
+    nothing_en="There are no results for this procedure and year that have not been sent yet.",
+    nothing_ja="この手続・年度で未送付の照会結果はありません。",
+)
+_services = outgoing.register(SPEC, preview="linkage.preview_linkage", request="linkage.request_linkage",
+                              create="linkage.export_linkage")
+#: F6 step 1: how many results (by information × result code) and persons would go to the housing system,
+#: and how many of those persons have unresolved discrepancies (U4).  Nothing is written.
+preview_linkage = _services.preview
+#: F6 step 2: ask a second person to approve exactly this linkage file (REQUIREMENTS §6).
+request_linkage = _services.request
+#: F6 step 3: consume the approval, write the package, record which results went out.
+export_linkage = _services.create

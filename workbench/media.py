@@ -97,24 +97,31 @@ def write_outgoing(
     approval_id: str | None,
     folder: str = "outgoing",
 ) -> tuple[LedgerEntry, Path]:
-    """Write a package for ``recipient`` and its ledger entry (call inside a service)."""
+    """Write a package for ``recipient`` and its ledger entry (call inside a service).
+
+    The package is written under a staging name and appears in ``folder`` only after the
+    service's transaction commits (:meth:`Unit.committed`); if the call fails or the process
+    dies first, it never appears (:meth:`Workspace.sweep_files`).  So every file in
+    ``outgoing/`` and ``return_lists/`` has a ledger entry, and an unconsumed approval never
+    sits beside a finished package.  The path returned is where it will be published."""
+    if folder not in unit.workspace.PUBLISHED:
+        raise ValueError(folder)
     key, key_id = recipient_key(unit.workspace, recipient)
     stamp = unit.now.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%S")
     path = unit.workspace.folder(folder) / f"{kind}-{stamp}-{uuid.uuid4().hex[:8]}.wbpkg"
+    staging = unit.stage(path)
     manifest = transfer.write_package(
-        path, key=key, key_id=key_id, kind=kind, recipient=recipient, members=members,
+        staging, key=key, key_id=key_id, kind=kind, recipient=recipient, members=members,
         record_count=record_count, creator=unit.user_id, workspace_id=unit.workspace.settings.workspace_id,
         approval_id=approval_id, created_at=unit.now.isoformat(),
     )
-    try:
-        return _record(unit, "out", manifest, path.name), path
-    except BaseException:
-        path.unlink(missing_ok=True)  # the transaction rolls back, so must the file
-        raise
+    return _record(unit, "out", manifest, path.name), path
 
 
-def read_incoming(unit: Unit, path: Path, *, sender: str, kind: str) -> transfer.Package:
-    """Open a package that ``sender`` made with its key file; verify fully; record it."""
+def read_incoming(unit: Unit, path: Path | bytes, *, sender: str, kind: str,
+                  file_name: str | None = None) -> transfer.Package:
+    """Open a package that ``sender`` made with its key file (a path, or the bytes of an upload);
+    verify fully; record it under ``file_name`` (default: the path's name)."""
     key, _ = recipient_key(unit.workspace, sender)
     package = transfer.read_package(path, key=key)
     if package.manifest.kind != kind:
@@ -129,7 +136,8 @@ def read_incoming(unit: Unit, path: Path, *, sender: str, kind: str) -> transfer
             "このパッケージは別のワークスペース向けに作成されています。",
             reason="other_workspace",
         )
-    _record(unit, "in", package.manifest, path.name)
+    name = file_name or (path.name if isinstance(path, Path) else "upload.wbpkg")
+    _record(unit, "in", package.manifest, name[:200])
     return package
 
 
@@ -164,8 +172,12 @@ def mark_delivered(unit: Unit, entry_id: str) -> LedgerEntry:
             reason="not_outgoing",
         )
     unit.con.execute("UPDATE media_ledger SET deleted_at = ? WHERE entry_id = ?", [unit.now, entry_id])
-    for folder in ("outgoing", "return_lists"):
-        (unit.workspace.folder(folder) / entry.file_name).unlink(missing_ok=True)
+
+    def delete_copy() -> None:  # only once the deletion is recorded (a kill before: the sweep deletes it)
+        for folder in unit.workspace.PUBLISHED:
+            (unit.workspace.folder(folder) / entry.file_name).unlink(missing_ok=True)
+
+    unit.on_commit.append(delete_copy)
     return _entry(unit, entry_id)
 
 

@@ -16,12 +16,14 @@ validates the file once and returns a typed, immutable view.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import json
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Literal
 
+from .clock import JST
 from .errors import InvalidInput
 
 __all__ = [
@@ -30,6 +32,7 @@ __all__ = [
     "Procedure",
     "QueryRules",
     "check_fiscal_year",
+    "current_fiscal_year",
     "load_rules",
 ]
 
@@ -175,6 +178,16 @@ def load_rules() -> QueryRules:
     """The packaged rules table, parsed and checked once per process."""
     text = resources.files("workbench").joinpath("data/query_rules.json").read_text("utf-8")
     return _parse(json.loads(text))
+
+
+#: The fiscal year (年度) starts in this month (April).
+FISCAL_YEAR_START_MONTH = 4
+
+
+def current_fiscal_year(now: dt.datetime | dt.date) -> int:
+    """The fiscal year a date falls in: 2027-03-31 is in 2026年度, 2027-04-01 in 2027年度 (JST)."""
+    day = now.astimezone(JST).date() if isinstance(now, dt.datetime) else now
+    return day.year if day.month >= FISCAL_YEAR_START_MONTH else day.year - 1
 
 
 def check_fiscal_year(value: Any) -> int:

@@ -567,8 +567,8 @@ def peek_header(path: str | os.PathLike[str]) -> PackageHeader:
         return _read_prefix(f, size).header
 
 
-def read_package(path: str | os.PathLike[str], *, key: bytes) -> Package:
-    """Read and verify a package completely; return it only if every check passed.
+def read_package(path: str | os.PathLike[str] | bytes, *, key: bytes) -> Package:
+    """Read and verify a package (a file, or its bytes) completely; return it only if every check passed.
 
     Raises :class:`PackageError` (``details["reason"]`` as in the module docstring) for
     any damage, and before returning any content, so a caller imports nothing from a
@@ -587,13 +587,16 @@ def read_package(path: str | os.PathLike[str], *, key: bytes) -> Package:
     return Package(header=header, manifest=manifest, members=members)
 
 
-def verify_package(path: str | os.PathLike[str], *, key: bytes) -> Manifest:
+def verify_package(path: str | os.PathLike[str] | bytes, *, key: bytes) -> Manifest:
     """Verify a package completely without keeping its contents; return its manifest."""
     return _read(path, key, None, None)[1]
 
 
 @contextmanager
-def _open(path: str | os.PathLike[str]) -> Iterator[tuple[BinaryIO, int]]:
+def _open(path: str | os.PathLike[str] | bytes) -> Iterator[tuple[BinaryIO, int]]:
+    if isinstance(path, bytes):  # a package already in memory (an upload on a screen)
+        yield io.BytesIO(path), len(path)
+        return
     try:
         f = open(path, "rb")
     except OSError as exc:
@@ -667,7 +670,7 @@ def _read_prefix(f: BinaryIO, size: int) -> _Prefix:
 
 
 def _read(
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str] | bytes,
     key: bytes,
     on_member: Callable[[int, int], None] | None,
     on_data: Callable[[int, memoryview], None] | None,

@@ -32,6 +32,7 @@ __all__ = [
 ]
 
 GRANT_KIND = "role_grant"
+approvals.register_kind(GRANT_KIND, "役割の付与", "role grant")
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ import datetime as dt
 import functools
 import inspect
 import json
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import duckdb
 
 from . import access_rules, audit, credentials
+from ._files import fsync_dir
 from .clock import Clock, SystemClock
 from .errors import (
     AccessRefused,
@@ -114,6 +116,8 @@ class ServiceInfo:
     function: Callable[..., Any]
     #: The argument naming who or what the call is about, so a denial records it too.
     target_arg: str | None = None
+    #: The session-bound callable (what callers and the permission matrix call).
+    entry: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
 
     def target_of(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
         if self.target_arg is None:
@@ -133,7 +137,9 @@ SERVICES: dict[str, ServiceInfo] = {}
 class Workspace:
     """One folder: database, keyring, outgoing packages, return lists, runs, audit heads."""
 
-    DIRS = ("db", "outgoing", "incoming", "return_lists", "runs", "audit", "tmp")
+    DIRS = ("db", "outgoing", "incoming", "return_lists", "runs", "audit", "tmp", "staging")
+    #: Folders whose every file is a package with a media-ledger entry (C9, issue 10 item 2).
+    PUBLISHED = ("outgoing", "return_lists")
 
     def __init__(
         self,
@@ -216,14 +222,60 @@ class Workspace:
         source = key_source or FileKeySource(_resolve(root, cfg.keyring_path))
         ws = cls(root, cfg, key_source=source, clock=clock or SystemClock(), on_wait=on_wait)
         ws.store.migrate()
+        ws.sweep_files()
         return ws
+
+    # -- files published after the commit (issue 10 item 2) ----------------------------------
+    def staging_path(self, final: Path) -> Path:
+        """Where a package for ``final`` (in outgoing/ or return_lists/) is written until its commit."""
+        folder = self.path / "staging" / final.parent.name
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return folder / final.name
+
+    def sweep_files(self) -> dict[str, int]:
+        """Finish what a killed process left: a staged package whose ledger entry committed is
+        published; one whose transaction never committed is deleted; a copy already recorded as
+        delivered is deleted; a file in outgoing/ or return_lists/ with no ledger entry at all is
+        deleted (it never officially left).  Runs under the lock, so never races a live export."""
+        staged = [f for f in (self.path / "staging").glob("*/*") if f.is_file()]
+        published = [f for name in self.PUBLISHED if (self.path / name).is_dir()
+                     for f in (self.path / name).iterdir() if f.is_file()]
+        if not staged and not published:
+            return {}
+        counts = {"published": 0, "discarded": 0, "delivered_removed": 0, "untracked_removed": 0}
+        with self.transaction("media.sweep", "system") as con:
+            names = sorted({f.name for f in staged + published})
+            rows = con.execute("SELECT file_name, deleted_at IS NOT NULL FROM media_ledger"
+                               " WHERE direction = 'out' AND file_name IN (SELECT unnest(?::VARCHAR[]))",
+                               [names]).fetchall()
+            live = {str(n) for n, deleted in rows if not deleted}
+            known = {str(n) for n, _ in rows}
+            for f in staged:
+                if f.name in live and f.parent.name in self.PUBLISHED:
+                    f.rename(self.path / f.parent.name / f.name)
+                    counts["published"] += 1
+                else:
+                    f.unlink(missing_ok=True)
+                    counts["discarded"] += 1
+            for f in published:
+                if f.name not in live:
+                    f.unlink(missing_ok=True)
+                    counts["delivered_removed" if f.name in known else "untracked_removed"] += 1
+            if any(counts.values()):
+                audit.append(con, key=self.keyring.audit_key(), at=self.clock.now(), user_id="system",
+                             operation="media.sweep", outcome="ok", target=None, params=counts)
+        return {k: v for k, v in counts.items() if v}
 
     # -- low-level unit of work (for services and system jobs) -------------------------
     @contextlib.contextmanager
-    def transaction(self, operation: str, user_id: str) -> Iterator[duckdb.DuckDBPyConnection]:
-        """One transaction under the lock; the signed audit head is exported after commit."""
+    def transaction(self, operation: str, user_id: str, *,
+                    after_commit: Callable[[], None] | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One transaction under the lock; after the commit (still under the lock) ``after_commit``
+        runs (files are published) and the signed audit head is exported."""
 
         def export_head(con: duckdb.DuckDBPyConnection) -> None:
+            if after_commit is not None:
+                after_commit()
             audit.write_head(con, key=self.keyring.audit_key(), path=self.heads_path, at=self.clock.now())
 
         with self.store.transaction(operation, user_id, after_commit=export_head) as con:
@@ -406,16 +458,25 @@ class Session:
     def run(self, info: ServiceInfo, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         ws = self.workspace
         now = self.require(info.permission, info.operation, target=info.target_of(args, kwargs))
+        units: list[Unit] = []
+
+        def publish() -> None:
+            for u in units:
+                u.committed()
+
         try:
-            with ws.transaction(info.operation, self.user_id) as con:
+            with ws.transaction(info.operation, self.user_id, after_commit=publish) as con:
                 unit = Unit(con=con, session=self, now=now)
+                units.append(unit)
                 result = info.function(unit, *args, **kwargs)
                 audit.append(
                     con, key=ws.keyring.audit_key(), at=now, user_id=self.user_id,
                     operation=info.operation, outcome="ok", target=unit.target, params=unit.params,
                 )
-        except WorkbenchError as exc:
-            if exc.code not in ("busy", "audit_failure"):
+        except BaseException as exc:
+            for u in units:
+                u.abandoned()
+            if isinstance(exc, WorkbenchError) and exc.code not in ("busy", "audit_failure"):
                 ws.audit_only(self.user_id, info.operation, "refused", target=info.target_of(args, kwargs),
                               **{**_safe(exc.details), "error": exc.code})
             raise
@@ -438,6 +499,11 @@ class Unit:
     target: str | None = None
     #: Non-personal parameters and counts for the audit record.
     params: dict[str, Any] = field(default_factory=dict)
+    #: Packages written under a staging name, published (renamed into place) after the commit.
+    staged: list[tuple[Path, Path]] = field(default_factory=list)
+    #: File work that must wait for the commit (deleting a delivered copy).
+    on_commit: list[Callable[[], None]] = field(default_factory=list)
+    _committed: bool = False
 
     @property
     def workspace(self) -> Workspace:
@@ -452,6 +518,30 @@ class Unit:
         if target is not None:
             self.target = target
         self.params.update(params)
+
+    def stage(self, final: Path) -> Path:
+        """A staging path for a file that must appear at ``final`` only once this call commits."""
+        staging = self.workspace.staging_path(final)
+        self.staged.append((staging, final))
+        return staging
+
+    def committed(self) -> None:
+        """After the commit: publish staged files, then the other file work.  A kill before this
+        finishes is completed by :meth:`Workspace.sweep_files` on the next open."""
+        self._committed = True
+        for staging, final in self.staged:
+            if staging.exists():
+                os.rename(staging, final)
+        for folder in {final.parent for _, final in self.staged}:
+            fsync_dir(folder)
+        for action in self.on_commit:
+            action()
+
+    def abandoned(self) -> None:
+        """The call failed: a staged file of an uncommitted transaction never appears."""
+        if not self._committed:
+            for staging, _final in self.staged:
+                staging.unlink(missing_ok=True)
 
 
 def service(
@@ -472,6 +562,7 @@ def service(
             return session.run(info, args, kwargs)  # type: ignore[no-any-return,unused-ignore]
 
         call.service_info = info  # type: ignore[attr-defined]
+        SERVICES[name] = dataclasses.replace(info, entry=call)
         return call
 
     return decorate
