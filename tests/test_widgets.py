@@ -290,7 +290,12 @@ def test_audit_search_chart_and_alerts(world: World) -> None:
     assert app.banner.kind == "", app.banner.text
     assert "<svg" in app.chart.value and "records per day" in app.chart.value
     assert "時間外" in text(app.alerts.value)
-    assert "auth.login" in text(app.table.value)
+    shown = text(app.table.value)
+    assert "ログイン" in shown and "auth.login" not in shown
+    assert "registrar" in shown and "auditor" in shown  # user IDs, not pseudonyms, for the auditor
+    app.operation.value = "ログイン"  # the filter takes Japanese words
+    app.search_button.click()
+    assert "該当 / matching: 2 件" in text(app.summary.value), text(app.summary.value)
     app.by_user.value = "registrar"
     app.operation.value = ""
     app.search_button.click()

@@ -18,9 +18,8 @@ from typing import Any
 import ipywidgets as w
 import traitlets as t
 
-from workbench import auditing, media
+from workbench import auditing, labels, media
 from workbench.clock import JST
-from workbench.media import RECIPIENTS
 from workbench.permissions import Permission
 
 from .common import App, bar_chart_svg, esc, fmt_datetime, html_table, num, wareki
@@ -81,7 +80,7 @@ class AuditApp(App):
 
         today = self.session.workspace.clock.now().astimezone(JST).date()
         self.by_user = w.Text(description="ユーザーID / User", style=style)
-        self.operation = w.Text(description="操作 / Operation", placeholder="persons.*", style=style)
+        self.operation = w.Text(description="操作 / Operation", placeholder="例: 照会ファイル、ログアウト、persons.*", style=style)
         self.outcome = w.Dropdown(description="結果 / Outcome", options=OUTCOMES, value="", style=style)
         self.since = w.DatePicker(description="開始日 / From", value=today - dt.timedelta(days=30), style=style)
         self.until = w.DatePicker(description="終了日 / To", value=today, style=style)
@@ -142,15 +141,16 @@ class AuditApp(App):
         rows = []
         for r in records[:500]:
             flags = ("時間外 " if is_out_of_hours(r) else "") + ("大量 " if is_bulk_export(r) else "")
-            rows.append((r["seq"], fmt_datetime(_when(r)), str(r["user_ref"])[:8], r["operation"],
+            who = r.get("user_id") or f"（仮名 {str(r['user_ref'])[:8]}）"
+            rows.append((r["seq"], fmt_datetime(_when(r)), who, labels.operation_label(r["operation"]),
                          OUTCOME_JA.get(r["outcome"], r["outcome"]), flags.strip()))
         more = "<div>先頭 500 件を表示 / first 500 shown</div>" if len(records) > 500 else ""
-        self.table.value = more + html_table(["番号", "日時", "利用者（仮名）", "操作", "結果", "注意"], rows, numeric=[0])
+        self.table.value = more + html_table(["番号", "日時", "利用者", "操作", "結果", "注意"], rows, numeric=[0])
 
     def _show_ledger(self, _change: Any = None) -> None:
         rows = [
-            (e.entry_id, fmt_datetime(e.recorded_at), "送付" if e.direction == "out" else "受領", e.kind,
-             RECIPIENTS.get(e.recipient, (e.recipient,))[0], e.record_count, e.user_id, e.approval_id or "-",
+            (e.entry_id, fmt_datetime(e.recorded_at), "送付" if e.direction == "out" else "受領", labels.ja(e.kind),
+             labels.ja(e.recipient, "recipient"), e.record_count, e.user_id, e.approval_id or "-",
              fmt_datetime(e.deleted_at) if e.deleted_at else "-")
             for e in self.model.ledger
         ]
@@ -167,9 +167,13 @@ class AuditApp(App):
     def search(self) -> None:
         since = dt.datetime.combine(self.since.value, dt.time(), JST) if self.since.value else None
         until = dt.datetime.combine(self.until.value + dt.timedelta(days=1), dt.time(), JST) if self.until.value else None
+        word = self.operation.value.strip()
+        # Japanese words ("照会ファイル", "ログアウト") name the operations they describe.
+        by_words = word and not word.isascii()
         result = self.call(auditing.search, user_id=self.by_user.value.strip() or None,
-                           operation=self.operation.value.strip() or None, outcome=self.outcome.value or None,
-                           since=since, until=until, limit=100_000)
+                           operation=None if by_words else (word or None),
+                           operations=labels.operations_matching(word, labels.known_operations()) if by_words else None,
+                           outcome=self.outcome.value or None, since=since, until=until, limit=100_000)
         if result is not None:
             self.model.records = list(result)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from . import audit
@@ -28,6 +29,7 @@ def search(
     user_id: str | None = None,
     target: str | None = None,
     operation: str | None = None,
+    operations: Sequence[str] | None = None,
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
     outcome: str | None = None,
@@ -36,7 +38,8 @@ def search(
     """Records matching every given filter, newest first.  Users and targets are
     matched by their pseudonym, so the log itself never holds them in clear."""
     key = unit.workspace.keyring.audit_key()
-    where, args = [], []
+    where: list[str] = []
+    args: list[Any] = []
     if user_id:
         where.append("user_ref = ?")
         args.append(audit.pseudonym(key, user_id))
@@ -46,6 +49,9 @@ def search(
     if operation:
         where.append("operation LIKE ?")
         args.append(operation.replace("*", "%"))
+    if operations is not None:  # the operations a word names (labels.operations_matching)
+        where.append("list_contains(?, operation)")
+        args.append(list(operations))
     if outcome:
         where.append("outcome = ?")
         args.append(outcome)
@@ -62,4 +68,8 @@ def search(
     unit.note(count=len(rows), filters=sorted(k for k, v in
               {"user": user_id, "target": target, "operation": operation, "since": since, "until": until}.items() if v))
     cols = ("seq", "logged_at", "user_ref", "operation", "target_ref", "params", "outcome")
-    return [dict(zip(cols, r, strict=True)) for r in rows]
+    # The auditor reads user IDs, not pseudonyms: staff IDs are resolved; a pseudonym no
+    # current user has (a deleted account) stays as it is.
+    names = {audit.pseudonym(key, u): u for (u,) in unit.con.execute("SELECT user_id FROM users").fetchall()}
+    names.update({audit.pseudonym(key, u): u for u in ("system", "web", "kernel", "pipeline")})
+    return [{**dict(zip(cols, r, strict=True)), "user_id": names.get(r[2])} for r in rows]
