@@ -233,7 +233,10 @@ def test_reviewer_sees_juki_discrepancies(server: Server, browser: Any) -> None:
     assert table.locator("tbody tr").count() >= 1
     expect(table).to_contain_text(re.compile("転居|氏名変更|死亡"))
     expect(table).to_contain_text("未対応")
-    expect(page.get_by_role("button", name="本人へ通知済み / Notified")).to_be_enabled()
+    notified = page.get_by_role("button", name="本人へ通知済み / Notified")
+    expect(notified).to_be_disabled()  # nothing is chosen for the reviewer
+    page.locator(".widget-dropdown", has_text="相違番号").locator("select").select_option(index=0)
+    expect(notified).to_be_enabled()
     page.screenshot(path=str(ARTIFACTS / "flow-3-discrepancies.png"), full_page=True)
     log_out(page)
     no_traceback(server)

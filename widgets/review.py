@@ -31,7 +31,7 @@ from workbench.media import RECIPIENTS
 from workbench.permissions import Permission
 from workbench.registration import ReviewItem
 
-from .common import App, bar_chart_svg, esc, fmt_datetime, html_table, num
+from .common import App, ErrorBanner, bar_chart_svg, esc, fmt_datetime, html_table, num
 from .outgoing import OutgoingFileFlow
 
 __all__ = ["FIELD_LABELS", "KIND_LABELS", "SOURCE_LABELS", "STATUS_LABELS", "ReviewApp", "ReviewModel"]
@@ -142,6 +142,8 @@ class ReviewApp(App):
                                         disabled=True, layout=w.Layout(width="auto"))
         self.notified_button.on_click(lambda _b: self.resolve(action="notified"))
         self.resolved_button.on_click(lambda _b: self.resolve(action="resolved"))
+        #: The result of 本人へ通知済み / 解決, beside those buttons (not at the top of a long page).
+        self.disc_result = ErrorBanner()
         self.disc_select.observe(lambda _c: self._enable_actions(), "value")
 
         self.notices = OutgoingFileFlow(
@@ -159,6 +161,7 @@ class ReviewApp(App):
             self.disc_chart, self.disc_table,
             w.HTML("<b>対応の記録 / record an action</b>"),
             self.disc_select, self.disc_note, w.HBox([self.notified_button, self.resolved_button]),
+            self.disc_result,
             w.HTML(f"<h4>通知対象者リスト / notice list</h4><small>未対応の相違がある本人の一覧を{esc(ja)}（{esc(en)}）へ"
                    "送付し、通知文を印字してもらいます。承認者の承認が必要です。"
                    " / The list of people to prompt, for the housing system, after a second person's approval.</small>"),
@@ -261,8 +264,11 @@ class ReviewApp(App):
                                               color="#ad1457") if by_kind else ""
         options = [(f"{d.discrepancy_id} {KIND_LABELS.get(d.kind, d.kind)}（{STATUS_LABELS.get(d.status, d.status)}）",
                     d.discrepancy_id) for d in items if d.status != "resolved"]
+        # Never move the selection by itself: keep the item the reviewer was working on (a
+        # second click must not act on the next person); nothing is chosen until they choose.
+        kept = self.disc_select.value
         self.disc_select.options = options
-        self.disc_select.value = options[0][1] if options else None
+        self.disc_select.value = kept if any(v == kept for _l, v in options) else None
         self._enable_actions()
 
     def _selected(self) -> Discrepancy | None:
@@ -284,15 +290,17 @@ class ReviewApp(App):
         button = self.notified_button if action == "notified" else self.resolved_button
         if d is None or button.disabled:
             return
+        self.disc_result.clear()
         note = self.disc_note.value.strip() or None
-        done = self.call(discrepancies.resolve_discrepancy, d.discrepancy_id, action=action, note=note)
+        done = self.call_beside(self.disc_result, discrepancies.resolve_discrepancy, d.discrepancy_id, action=action,
+                                note=note)
         if done is None:
             return
         self.disc_note.value = ""
-        word = STATUS_LABELS.get(done.status, done.status)
-        self.banner.success(f"{done.discrepancy_id} を「{word}」にしました。",
-                            f"{done.discrepancy_id} is now {discrepancies.STATUSES[done.status][1]}.")
         self.refresh_discrepancies()
+        word = STATUS_LABELS.get(done.status, done.status)
+        self.disc_result.success(f"{done.discrepancy_id} を「{word}」にしました。",
+                                 f"{done.discrepancy_id} is now {discrepancies.STATUSES[done.status][1]}.")
 
     def open_person(self, person_id: str) -> None:
         """The person's page below the queue (numbers masked; a reveal there is audited)."""
