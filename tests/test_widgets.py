@@ -391,6 +391,9 @@ def test_registration_flow(world: World) -> None:
     assert "登録結果" in text(app.reg_view.value)
     shown = text(app.return_view.value)
     assert "差戻リスト" in shown and "M" in shown and f"{returned:,}" in shown
+    # the rows returned, by line and reason in Japanese, and how to hand the list over
+    assert "差し戻す行" in shown and "受け渡し" in shown
+    assert not re.search(r"\b(check_digit|identity_not_checked|unknown_person)\b", shown + app.chart.value)
     for number in population.persons["individual_number"].head(20):
         assert number not in app.reg_view.value + app.return_view.value + app.chart.value
 
@@ -451,7 +454,7 @@ def test_collection_export_needs_approval_and_confirmation(world: World) -> None
     assert "送付用パッケージ" in package and approval_id in package and "30" in package
     ledger = AuditApp(world.login("auditor"))
     ledger.ledger_button.click()
-    assert "collection_list" in text(ledger.ledger_table.value)
+    assert "番号収集リスト" in text(ledger.ledger_table.value)
 
 
 # --------------------------------------------------------------------------- home screen

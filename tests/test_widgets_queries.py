@@ -390,9 +390,13 @@ def test_collection_package_can_be_marked_delivered(world: World) -> None:
     control = box.deliver
     assert isinstance(control, DeliverControl) and control.deliver.disabled
     path = app.collection.model.result.path
+    control.download.click()  # the encrypted package, to save onto the medium (audited)
+    assert "download=" in control.link.value and "base64," in control.link.value
+    assert path.read_bytes()[:16] == __import__("base64").b64decode(control.link.value.split("base64,")[1].split("'")[0])[:16]
     control.check.value = True
     control.deliver.click()
     assert not path.exists() and "受け渡し済み" in text(control.state.value)
+    assert control.link.value == "" and control.download.disabled
     control.deliver.click()  # a second click does nothing
     assert app.banner.kind != "error", app.banner.text
 

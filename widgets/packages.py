@@ -10,6 +10,7 @@ the hand-over is complete.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from typing import Any
 
@@ -36,6 +37,10 @@ def ledger_table(entry: LedgerEntry, extra: list[tuple[str, Any]] | None = None)
     return html_table(columns, [row], numeric=[2])
 
 
+#: Larger copies are copied from the server's outgoing/ folder by operations, not through the browser.
+MAX_DOWNLOAD_BYTES = 50 * 1024 * 1024
+
+
 class DeliverControl(w.VBox):
     """「受け渡し済み」 for one outgoing ledger entry: a tick, then the button (the copy is deleted).
 
@@ -54,9 +59,13 @@ class DeliverControl(w.VBox):
         self.deliver = w.Button(description="受け渡し済みにする（コピーを削除）/ Mark delivered", icon="check-square-o",
                                 disabled=True, layout=w.Layout(width="auto"))
         self.state = w.HTML()
+        self.download = w.Button(description="媒体に保存するファイルを用意 / Prepare download", icon="download",
+                                 layout=w.Layout(width="auto"))
+        self.download.on_click(lambda _b: self.prepare_download())
+        self.link = w.HTML()
         self.check.observe(lambda _c: self._enable(), "value")
         self.deliver.on_click(lambda _b: self.mark_delivered())
-        super().__init__([w.HBox([self.check, self.deliver]), self.state])
+        super().__init__([w.HBox([self.download, self.link]), w.HBox([self.check, self.deliver]), self.state])
         self.add_class("wb-deliver")
         self._render()
 
@@ -73,6 +82,24 @@ class DeliverControl(w.VBox):
                                 " / After handing it over, mark it delivered so the copy is deleted.</small>")
         self._enable()
 
+    def prepare_download(self) -> None:
+        """Offer the (encrypted) package as a file to save onto the transfer medium; audited."""
+        if self.delivered_at is not None:
+            return
+        got = self._call(media.handover_copy, self.entry_id)
+        if got is None:
+            return
+        name, data = got
+        if len(data) > MAX_DOWNLOAD_BYTES:
+            self.link.value = ("<small>ファイルが大きいため、運用担当がサーバーの outgoing/ から媒体へ複写してください。"
+                               f" / Too large for the browser: operations copy {esc(name)} from outgoing/.</small>")
+            return
+        encoded = base64.b64encode(data).decode("ascii")
+        self.link.value = (f"<a download='{esc(name)}' href='data:application/octet-stream;base64,{encoded}' "
+                           f"class='wb-download'>{esc(name)} を保存 / Save</a> "
+                           "<small>暗号化済みパッケージです。媒体に保存して受け渡し、受取側は鍵ファイルで開封します。"
+                           " / Encrypted for its recipient; they open it with their key file.</small>")
+
     def mark_delivered(self) -> None:
         if not self.check.value or self.delivered_at is not None:
             return
@@ -82,6 +109,8 @@ class DeliverControl(w.VBox):
             self._enable()
             return
         self.delivered_at = entry.deleted_at
+        self.link.value = ""
+        self.download.disabled = True
         self._render()
         if self._on_delivered is not None:
             self._on_delivered(entry)

@@ -16,7 +16,7 @@ from typing import Any
 import ipywidgets as w
 import traitlets as t
 
-from workbench import collection, integrated, registration, targets
+from workbench import collection, integrated, labels, registration, targets
 from workbench.permissions import Permission
 
 from .common import App, ConfirmOutgoing, bar_chart_svg, esc, fmt_datetime, html_table, num, tr
@@ -194,7 +194,7 @@ class RegistrationApp(App):
         self.reg_view.value = "<div class='wb-reg-summary'>" + "<br>".join(lines) + html_table(
             ["結果", "件数"], [(OUTCOME_LABELS.get(k, k), v) for k, v in s.outcomes.items()], numeric=[1]) + "</div>"
         chart = [(OUTCOME_LABELS.get(k, k), v) for k, v in s.outcomes.items()]
-        reasons = [(k, v) for k, v in s.reasons.items()]
+        reasons = [(labels.ja(k, "return_reason"), v) for k, v in s.reasons.items()]
         self.chart.value = bar_chart_svg(chart, title="登録結果の内訳 / outcomes") + (
             bar_chart_svg(reasons, title="差戻し理由 / reasons for return", color="#c62828") if reasons else "")
         if result is None and not s.already_imported:
@@ -218,7 +218,15 @@ class RegistrationApp(App):
                 + html_table(["媒体管理簿番号", "送付先", "件数", "ファイル", "作成日時"], [(
                     entry.get("entry_id", "-"), "番号収集委託事業者", entry.get("record_count", 0),
                     entry.get("file_name", "-"), fmt_datetime(entry.get("recorded_at")),
-                )], numeric=[2]) + "</div>"
+                )], numeric=[2])
+                + "<b>差し戻す行 / rows returned</b>（個人番号は表示しません / no numbers shown）"
+                + html_table(["行", "理由"], [(r.get("line"), labels.ja(r.get("reason"), "return_reason"))
+                                            for r in s.returns[:200]], numeric=[0])
+                + (f"<small>先頭 200 行を表示（全 {num(len(s.returns))} 行）</small>" if len(s.returns) > 200 else "")
+                + "<p><small>受け渡し: 「媒体に保存するファイルを用意」で暗号化済みパッケージを保存し、媒体管理簿の番号とともに"
+                  "番号収集委託事業者へ渡してください。渡したら「受け渡し済み」を記録します（コピーは削除されます）。"
+                  " / Hand-over: save the encrypted package onto the medium, give it to the contractor with its"
+                  " ledger number, then mark it delivered.</small></p></div>"
             )
             if self.session.can(Permission.MEDIA_MANAGE) and entry.get("entry_id"):
                 self.return_deliver.children = [DeliverControl(str(entry["entry_id"]), call=self.call)]

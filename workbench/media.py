@@ -25,6 +25,7 @@ from .workspace import Unit, Workspace, service
 __all__ = [
     "RECIPIENTS",
     "LedgerEntry",
+    "handover_copy",
     "issue_key_file",
     "ledger",
     "mark_delivered",
@@ -179,6 +180,23 @@ def mark_delivered(unit: Unit, entry_id: str) -> LedgerEntry:
 
     unit.on_commit.append(delete_copy)
     return _entry(unit, entry_id)
+
+
+@service(Permission.MEDIA_MANAGE)
+def handover_copy(unit: Unit, entry_id: str) -> tuple[str, bytes]:
+    """The bytes of an outgoing copy not yet handed over, to save onto the transfer medium
+    from the screen (the package stays encrypted for its recipient; taking it is audited)."""
+    entry = _entry(unit, entry_id)
+    unit.note(ledger_entry=entry_id)
+    if entry.direction != "out" or entry.deleted_at is not None:
+        raise PackageError("Only an outgoing copy not yet handed over can be taken.",
+                           "受け渡し前の送付用コピーのみ取り出せます。", reason="not_outgoing")
+    for folder in unit.workspace.PUBLISHED:
+        path = unit.workspace.folder(folder) / entry.file_name
+        if path.is_file():
+            return entry.file_name, path.read_bytes()
+    raise PackageError("The copy is missing from the workspace.", "送付用コピーがワークスペースにありません。",
+                       reason="missing_copy")
 
 
 @service(Permission.KEYS_MANAGE)
