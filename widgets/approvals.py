@@ -29,6 +29,7 @@ KIND_LABELS: dict[str, tuple[str, str]] = {
     "notice_list": ("通知対象者リストの送付", "notice list (C7)"),                    # discrepancies (C7)
     "bulk_delete": ("個人番号の一括削除", "bulk deletion"),
     "return_list": ("差戻リストの送付", "return list"),
+    "key_file": ("送付先の鍵ファイルの発行", "recipient key file"),                   # media (issue 10)
 }
 
 _SUMMARY_LABELS = {
@@ -37,7 +38,7 @@ _SUMMARY_LABELS = {
     "by_ward": "区市町村別", "by_status": "区分別", "wards": "区市町村", "status": "区分",
     "persons": "人数", "discrepancies": "相違件数", "procedure": "手続", "fiscal_year": "年度",
     "information": "照会情報", "kind": "種類", "discrepancy_status": "相違の状態", "by_information": "照会情報別",
-    "excluded": "照会しない件数", "files": "ファイル数",
+    "excluded": "照会しない件数", "files": "ファイル数", "key_version": "鍵バージョン",
 }
 
 

@@ -167,7 +167,12 @@ def cmd_keys_rotate(args: argparse.Namespace) -> Any:
 
 
 def cmd_keys_issue(args: argparse.Namespace) -> Any:
-    return media.issue_key_file(_login(args), args.recipient, args.out)
+    session = _login(args)
+    if args.approval:
+        if not args.out:
+            raise InvalidInput("Name the key file to write with --out.", "書き出す鍵ファイルを --out で指定してください。")
+        return media.issue_key_file(session, args.recipient, args.out, approval_id=args.approval)
+    return {"approval_requested": media.request_key_file(session, args.recipient)}
 
 
 def cmd_ledger(args: argparse.Namespace) -> Any:
@@ -182,6 +187,11 @@ def cmd_package_unpack(args: argparse.Namespace) -> Any:
     """The receiving side: no workspace, only the key file that was handed over."""
     recipient, key, _ = transfer.read_keyfile(Path(args.key))
     package = transfer.read_package(Path(args.file), key=key)
+    own = _own_workspace(args, package.manifest.workspace_id)
+    if own is not None:
+        # The workspace's own package opened inside it: log in, and the service audits it.
+        args.workspace = str(own)
+        package = media.unpack_own(_login(args), str(Path(args.file).resolve()), str(Path(args.key).resolve()))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -199,7 +209,30 @@ def cmd_package_unpack(args: argparse.Namespace) -> Any:
              "creator": manifest.creator, "recipient": recipient, "file": Path(args.file).name}
     with (Path(args.ledger) if args.ledger else out / "ledger.jsonl").open("a", encoding="utf-8") as ledger:
         ledger.write(json.dumps(entry, ensure_ascii=False) + "\n")
-    return {"recipient": recipient, "manifest": manifest.to_dict(), "written": written, "ledger_entry": entry}
+    return {"recipient": recipient, "manifest": manifest.to_dict(), "written": written, "ledger_entry": entry,
+            "audited_in": None if own is None else str(own)}
+
+
+def _own_workspace(args: argparse.Namespace, workspace_id: str) -> Path | None:
+    """The workspace that made this package, if the unpacking happens inside it: the
+    workspace named by ``--workspace``/``WORKBENCH_WORKSPACE``, or one that holds the
+    package, the output folder or the current directory."""
+    from .workspace import SETTINGS_FILE, Settings
+
+    candidates = []
+    named = args.workspace or os.environ.get("WORKBENCH_WORKSPACE")
+    if named:
+        candidates.append(Path(named))
+    for start in (Path(args.file), Path(args.out), Path.cwd()):
+        here = start.resolve()
+        candidates += [p for p in (here, *here.parents) if (p / SETTINGS_FILE).is_file()][:1]
+    for root in candidates:
+        try:
+            if Settings.load(root / SETTINGS_FILE).workspace_id == workspace_id:
+                return root
+        except WorkbenchError:
+            continue
+    return None
 
 
 def cmd_person_show(args: argparse.Namespace) -> Any:
@@ -480,9 +513,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     g = group("keys", "the keyring")
     command("keys rotate", cmd_keys_rotate, "move every ciphertext and the database to new keys", g)
-    p = command("keys issue", cmd_keys_issue, "write a recipient's key file for transfer packages", g)
+    p = command("keys issue", cmd_keys_issue,
+                "request approval for, or (--approval A --out FILE) write, a recipient's key file", g)
     p.add_argument("--recipient", required=True, choices=sorted(media.RECIPIENTS))
-    p.add_argument("--out", required=True)
+    p.add_argument("--approval")
+    p.add_argument("--out")
 
     p = command("ledger", cmd_ledger, "the media ledger of packages written and read")
     p.add_argument("--limit", type=int, default=100)
