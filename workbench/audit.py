@@ -28,7 +28,7 @@ from typing import Any
 
 import duckdb
 
-from .errors import AuditFailure
+from .errors import AuditFailure, AuditIntegrityError
 
 __all__ = [
     "GENESIS",
@@ -198,3 +198,28 @@ def read_heads(path: Path, *, keep: int = 64) -> list[dict[str, Any]]:
         return heads
     step = max(1, len(heads) // keep)
     return [*heads[::step], heads[-1]]
+
+
+# -- alarms: a broken log stops work until an auditor records what happened (fail closed) --
+
+
+def open_alarms(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """Alarms raised and not yet acknowledged, oldest first."""
+    rows = con.execute(
+        "SELECT alarm_id, raised_at, source, first_bad_seq, reason FROM audit_alarms"
+        " WHERE acknowledged_at IS NULL ORDER BY raised_at, alarm_id"
+    ).fetchall()
+    cols = ("alarm_id", "raised_at", "source", "first_bad_seq", "reason")
+    return [dict(zip(cols, r, strict=True)) for r in rows]
+
+
+def alarm_refusal(alarms: list[dict[str, Any]]) -> AuditIntegrityError:
+    """The refusal every write and reveal gets while an alarm is open."""
+    first = alarms[0]
+    return AuditIntegrityError(
+        f"The audit log was found broken ({first['reason']}, record {first['first_bad_seq']}); every change and"
+        " every reveal is stopped until an auditor records what happened (`workbench audit acknowledge`).",
+        f"操作ログの異常が見つかりました（{first['reason']}、記録 {first['first_bad_seq']} 番）。監査担当が経緯を記録する"
+        "（`workbench audit acknowledge`）まで、すべての更新と番号の表示を停止しています。",
+        reason=str(first["reason"]), alarm_id=str(first["alarm_id"]), alarms=len(alarms),
+    )

@@ -166,6 +166,15 @@ def cmd_keys_rotate(args: argparse.Namespace) -> Any:
     return rotation.rotate(_login(args))
 
 
+def cmd_keys_repair(args: argparse.Namespace) -> Any:
+    """No login: a workspace whose keyring and database disagree cannot be logged in to."""
+    path = args.workspace or os.environ.get("WORKBENCH_WORKSPACE")
+    if not path:
+        raise InvalidInput("Name the workspace with --workspace or WORKBENCH_WORKSPACE.",
+                           "--workspace または WORKBENCH_WORKSPACE でワークスペースを指定してください。")
+    return rotation.repair_workspace(Workspace.load(path))
+
+
 def cmd_keys_issue(args: argparse.Namespace) -> Any:
     session = _login(args)
     if args.approval:
@@ -513,6 +522,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     g = group("keys", "the keyring")
     command("keys rotate", cmd_keys_rotate, "move every ciphertext and the database to new keys", g)
+    command("keys repair", cmd_keys_repair, "finish or roll back an interrupted key rotation (no login)", g)
     p = command("keys issue", cmd_keys_issue,
                 "request approval for, or (--approval A --out FILE) write, a recipient's key file", g)
     p.add_argument("--recipient", required=True, choices=sorted(media.RECIPIENTS))

@@ -209,13 +209,29 @@ class Workspace:
         clock: Clock | None = None,
         on_wait: Callable[[LockHolder | None], None] | None = None,
     ) -> Workspace:
-        """Open an existing workspace and bring its schema up to date."""
+        """Open an existing workspace: finish or roll back a key rotation a crash interrupted,
+        then bring its schema up to date."""
+        from . import rotation  # it builds on the workspace
+
+        ws = cls.load(path, key_source=key_source, clock=clock, on_wait=on_wait)
+        rotation.recover(ws)
+        ws.store.migrate()
+        return ws
+
+    @classmethod
+    def load(
+        cls,
+        path: str | Path,
+        *,
+        key_source: KeySource | None = None,
+        clock: Clock | None = None,
+        on_wait: Callable[[LockHolder | None], None] | None = None,
+    ) -> Workspace:
+        """Settings and keyring only, without touching the database (``keys repair``)."""
         root = Path(path)
         cfg = Settings.load(root / SETTINGS_FILE)
         source = key_source or FileKeySource(_resolve(root, cfg.keyring_path))
-        ws = cls(root, cfg, key_source=source, clock=clock or SystemClock(), on_wait=on_wait)
-        ws.store.migrate()
-        return ws
+        return cls(root, cfg, key_source=source, clock=clock or SystemClock(), on_wait=on_wait)
 
     # -- low-level unit of work (for services and system jobs) -------------------------
     @contextlib.contextmanager
