@@ -83,14 +83,14 @@ def _check_whole(world: World, numbers: dict[str, str], *, versions: set[int]) -
 
 
 @pytest.mark.parametrize("step", rotation.STEPS)
-def test_a_kill_at_every_step_leaves_a_workspace_that_opens(loaded, step: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_kill_at_every_step_leaves_a_workspace_that_opens(loaded, step: str) -> None:
     world, numbers = loaded
     _killed_at(world.ws.path, step)
     # Killed before the new key reached the keyring: rolled back; at any later step: completed.
     _check_whole(world, numbers, versions={1} if step == "journal_written" else {2})
 
 
-def test_a_kill_during_recovery_is_recovered_too(loaded) -> None:  # type: ignore[no-untyped-def]
+def test_a_kill_during_recovery_is_recovered_too(loaded) -> None:
     world, numbers = loaded
     _killed_at(world.ws.path, "copied")
     _killed_at(world.ws.path, "swapped", mode="recover")  # the recovery itself dies after the swap
@@ -99,7 +99,7 @@ def test_a_kill_during_recovery_is_recovered_too(loaded) -> None:  # type: ignor
     _check_whole(world, numbers, versions={3})
 
 
-def test_keys_repair_finishes_an_interrupted_rotation(loaded, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+def test_keys_repair_finishes_an_interrupted_rotation(loaded, capsys: pytest.CaptureFixture[str]) -> None:
     world, numbers = loaded
     _killed_at(world.ws.path, "swapped")
     assert main(["-w", str(world.ws.path), "keys", "repair"]) == 0

@@ -149,11 +149,24 @@ def cmd_approvals_decide(args: argparse.Namespace) -> Any:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> Any:
-    report = auditing.verify(_login(args))
+    report = auditing.verify(_login(args), anchor=args.anchor)
     ja, en = report.message()
     result = {**dataclasses.asdict(report), "message_ja": ja, "message_en": en}
     if not report.ok:
         raise _Reported(result, 7)
+    return result
+
+
+def cmd_audit_acknowledge(args: argparse.Namespace) -> Any:
+    return auditing.acknowledge(_login(args), args.note)
+
+
+def cmd_audit_anchor(args: argparse.Namespace) -> Any:
+    result = auditing.anchor(_login(args), args.to)
+    if not result["anchored"]:
+        report = result["report"]
+        ja, en = report.message()
+        raise _Reported({**result, "report": dataclasses.asdict(report), "message_ja": ja, "message_en": en}, 7)
     return result
 
 
@@ -512,7 +525,13 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("approval_id")
 
     g = group("audit", "the audit log")
-    command("audit verify", cmd_audit_verify, "verify the hash chain and signed heads", g)
+    p = command("audit verify", cmd_audit_verify, "verify the hash chain and signed heads", g)
+    p.add_argument("--anchor", help="an anchor file written by `audit anchor`, to check against too")
+    p = command("audit acknowledge", cmd_audit_acknowledge,
+                "after a broken log: record what happened and lift the stop on writes and reveals", g)
+    p.add_argument("--note", required=True, help="what happened and what was done")
+    p = command("audit anchor", cmd_audit_anchor, "append the newest signed head to an anchor file elsewhere", g)
+    p.add_argument("--to", required=True, help="the anchor file, outside the workspace (another disk)")
     p = command("audit search", cmd_audit_search, "search records by user, target, operation, outcome", g)
     p.add_argument("--by", help="user ID")
     p.add_argument("--target", help="target identifier (matched by pseudonym)")

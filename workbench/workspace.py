@@ -242,7 +242,22 @@ class Workspace:
             audit.write_head(con, key=self.keyring.audit_key(), path=self.heads_path, at=self.clock.now())
 
         with self.store.transaction(operation, user_id, after_commit=export_head) as con:
+            self._check_tail(con)
             yield con
+
+    def _check_tail(self, con: duckdb.DuckDBPyConnection) -> None:
+        """The cheap check of the log's tail against the newest signed head, at the start of
+        every unit of work.  A problem raises an alarm, committed at once on its own so the
+        refusal that follows cannot roll it back (fail closed, issue 10)."""
+        key = self.keyring.audit_key()
+        problem = audit.tail_problem(con, key=key, heads_path=self.heads_path)
+        if problem is None:
+            return
+        con.execute("ROLLBACK")  # nothing was done in this unit yet
+        con.execute("BEGIN TRANSACTION")
+        audit.raise_alarm(con, key=key, at=self.clock.now(), source="tail_check", problems=[problem])
+        con.execute("COMMIT")
+        con.execute("BEGIN TRANSACTION")
 
     def audit_only(self, user_id: str, operation: str, outcome: str, **params: Any) -> None:
         """Record an event that did no other work (a denial, a refusal, a failed login)."""
@@ -407,6 +422,10 @@ class Session:
         now = self.require(info.permission, info.operation, target=info.target_of(args, kwargs))
         try:
             with ws.transaction(info.operation, self.user_id) as con:
+                if info.permission not in INVESTIGATION:
+                    alarms = audit.open_alarms(con)
+                    if alarms:  # a broken log stops every write and every reveal (fail closed)
+                        raise audit.alarm_refusal(alarms)
                 unit = Unit(con=con, session=self, now=now)
                 result = info.function(unit, *args, **kwargs)
                 audit.append(
@@ -419,6 +438,12 @@ class Session:
                               **{**_safe(exc.details), "error": exc.code})
             raise
         return result
+
+
+#: What stays possible while an audit alarm is open: reading the log and the ledger to
+#: investigate, and recording what happened.  Everything else is refused.
+INVESTIGATION = frozenset({Permission.AUDIT_READ, Permission.AUDIT_VERIFY, Permission.LEDGER_READ,
+                           Permission.AUDIT_ACKNOWLEDGE})
 
 
 def _safe(details: dict[str, Any]) -> dict[str, Any]:

@@ -26,6 +26,7 @@ CREATE TABLE audit_alarms (
     source          VARCHAR NOT NULL,        -- verify, tail_check, anchor
     first_bad_seq   BIGINT,
     reason          VARCHAR NOT NULL,        -- a problem code (workbench.audit.PROBLEMS)
+    problems        VARCHAR NOT NULL,        -- JSON [[seq, code], ...] found with it
     acknowledged_at TIMESTAMPTZ,
     acknowledged_by VARCHAR,
     epoch           INTEGER                  -- the epoch its acknowledgement opened
