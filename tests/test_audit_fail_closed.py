@@ -194,3 +194,12 @@ def test_the_alarm_cannot_be_lifted_by_editing_the_database_without_the_key(worl
     _busy(world)
     with pytest.raises(duckdb.Error):
         duckdb.connect(str(world.ws.db_path)).execute("SELECT * FROM audit_alarms")
+
+
+def test_a_head_line_cut_short_by_a_crash_does_not_stop_work(world: World) -> None:
+    _busy(world)
+    with world.ws.heads_path.open("a", encoding="ascii") as f:
+        f.write('{"seq": 99, "ha')  # a kill mid-write, at the very end
+    users.add(world.login("administrator"), "next", "次", "Another-Pass-2026!")
+    last = world.ws.heads_path.read_text().splitlines()[-1]
+    assert json.loads(last)["seq"] > 0

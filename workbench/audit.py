@@ -314,9 +314,18 @@ def write_head(con: duckdb.DuckDBPyConnection, *, key: bytes, path: Path, at: dt
         head["epoch"] = epoch
     head["mac"] = _head_mac(key, head)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="ascii") as f:
-        f.write(json.dumps(head) + "\n")
+    line = json.dumps(head) + "\n"
+    with path.open("ab") as f:
+        if f.tell() and _last_byte(path) != b"\n":
+            line = "\n" + line  # a line cut short by a crash stays on its own line
+        f.write(line.encode("ascii"))  # one write: a kill cannot leave half of it
     return head
+
+
+def _last_byte(path: Path) -> bytes:
+    with path.open("rb") as f:
+        f.seek(-1, 2)
+        return f.read(1)
 
 
 def _parse_head(line: str) -> dict[str, Any]:
@@ -363,9 +372,12 @@ def last_head(path: Path) -> dict[str, Any] | None:
             f.seek(0, 2)
             size = f.tell()
             f.seek(max(0, size - 4096))
-            tail = f.read().decode("ascii", "replace").splitlines()
+            raw = f.read()
+            tail = raw.decode("ascii", "replace").splitlines()
     except FileNotFoundError:
         return None
+    if tail and not raw.endswith(b"\n"):
+        tail = tail[:-1]  # a line cut short by a crash is not a head
     lines = [line for line in tail if line.strip()]
     return _parse_head(lines[-1]) if lines else None
 
