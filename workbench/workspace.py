@@ -113,6 +113,8 @@ class ServiceInfo:
     function: Callable[..., Any]
     #: The argument naming who or what the call is about, so a denial records it too.
     target_arg: str | None = None
+    #: Allowed while an audit alarm is open, though its permission is not an investigating one.
+    while_alarm: bool = False
 
     def target_of(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
         if self.target_arg is None:
@@ -422,7 +424,7 @@ class Session:
         now = self.require(info.permission, info.operation, target=info.target_of(args, kwargs))
         try:
             with ws.transaction(info.operation, self.user_id) as con:
-                if info.permission not in INVESTIGATION:
+                if info.permission not in INVESTIGATION and not info.while_alarm:
                     alarms = audit.open_alarms(con)
                     if alarms:  # a broken log stops every write and every reveal (fail closed)
                         raise audit.alarm_refusal(alarms)
@@ -479,16 +481,18 @@ class Unit:
 
 
 def service(
-    permission: Permission, *, operation: str | None = None, target: str | None = None
+    permission: Permission, *, operation: str | None = None, target: str | None = None, while_alarm: bool = False
 ) -> Callable[[Callable[Concatenate[Unit, P], R]], Callable[Concatenate[Session, P], R]]:
     """Declare a service method: the permission it needs, the audited operation name, and
-    (``target``) the argument naming who the call is about, recorded even when denied."""
+    (``target``) the argument naming who the call is about, recorded even when denied.
+    ``while_alarm`` lets it run while the audit log is found broken (bookkeeping that
+    touches no personal data, like a pipeline run's own record)."""
 
     def decorate(fn: Callable[Concatenate[Unit, P], R]) -> Callable[Concatenate[Session, P], R]:
         name = operation or f"{fn.__module__.rsplit('.', 1)[-1]}.{fn.__name__}"
         if name in SERVICES:
             raise RuntimeError(f"duplicate service {name}")
-        info = ServiceInfo(name, permission, fn, target)
+        info = ServiceInfo(name, permission, fn, target, while_alarm)
         SERVICES[name] = info
 
         @functools.wraps(fn)
