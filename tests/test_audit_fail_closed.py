@@ -17,7 +17,7 @@ import duckdb
 import numpy as np
 import pytest
 
-from workbench import auditing, credentials, media, persons, users
+from workbench import auditing, credentials, media, persons, rotation, users
 from workbench.cli import main
 from workbench.demo import load_world
 from workbench.errors import AuditIntegrityError, InvalidInput, PermissionDenied
@@ -98,6 +98,9 @@ def test_an_edited_last_record_is_caught_at_the_next_unit_of_work(world: World, 
     _raw(world, lambda con: con.execute(
         "UPDATE audit_log SET outcome = 'denied' WHERE seq = (SELECT max(seq) FROM audit_log)"))
     _stopped(world, person[0])
+    with pytest.raises(AuditIntegrityError):  # no key rotation either
+        rotation.rotate(world.login("operations"))
+    assert set(world.ws.keyring.masters) == {1}
     hits = auditing.search(world.login("auditor"), operation="audit.alarm")
     assert len(hits) == 1 and json.loads(hits[0]["params"])["reason"] == "edited"
 
