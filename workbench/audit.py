@@ -11,7 +11,14 @@ no one.  Each record's hash covers its fields and the previous record's hash;
 :func:`verify` names the first record that was edited, removed, reordered or
 inserted.  Removing records from the *end* keeps the chain valid, so signed heads
 (count and last hash, MAC'd with the audit key) are appended to a file outside the
-database after every unit of work; :func:`verify` checks the log against them.
+database after every unit of work; :func:`verify` checks the log against them, and
+:func:`tail_problem` checks the newest one cheaply at the start of every unit of work.
+
+Fail closed (issue 10): a problem found raises an alarm (:func:`raise_alarm`) that stops
+every write and reveal until an auditor acknowledges it, which opens a new *epoch* of
+heads.  Because the log and its heads file could be restored together from an older
+copy, heads can be copied to an *anchor* outside the workspace (:func:`anchor_line`)
+and the log verified against it.
 """
 
 from __future__ import annotations

@@ -11,6 +11,10 @@ function ``fn(unit, ...)`` decorated with :func:`service`, which
 
 A refusal raised by the function (bad input, missing approval) rolls its work back
 and is then audited as ``refused`` in a transaction of its own.
+
+Every unit of work first checks the audit log's tail against the newest signed head;
+while an audit alarm is open (a broken log, issue 10) every service but those that
+investigate (:data:`INVESTIGATION`) is refused.
 """
 
 from __future__ import annotations
