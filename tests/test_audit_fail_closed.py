@@ -169,6 +169,9 @@ def test_a_missing_or_forged_anchor_is_a_failure(world: World, tmp_path: Path) -
     anchor.write_text(json.dumps(line) + "\n")
     report = auditing.verify(world.login("auditor"), anchor=str(anchor))
     assert not report.ok and "anchor forged" in (report.reason or "")
+    anchor.write_bytes(b"\xff\xfe garbage\n")
+    report = auditing.verify(world.login("auditor"), anchor=str(anchor))
+    assert not report.ok and "anchor forged" in (report.reason or "")
 
 
 def test_who_may_anchor_and_where(world: World) -> None:

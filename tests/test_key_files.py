@@ -37,6 +37,8 @@ def test_operations_cannot_issue_a_key_file_without_approval(world: World, tmp_p
     with pytest.raises(PermissionDenied):  # operations cannot approve, not even its own
         approvals.decide(ops, request.approval_id, approve=True)
     assert not (tmp_path / "k.key").exists()
+    with pytest.raises(PackageError):
+        media.request_key_file(ops, "../../etc/passwd")
 
 
 def test_a_key_file_is_recorded_and_issued_once_per_key_version(world: World, tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ import pytest
 from workbench import Workspace, auditing, persons, rotation
 from workbench.cli import main
 from workbench.demo import load_world
+from workbench.errors import KeyringError
 from workbench.numbers import BlindIndex, NumberCipher
 from workbench.simulate import generate_world
 
@@ -118,3 +119,10 @@ def test_keys_repair_without_a_journal_finds_the_key_that_opens_the_file(world: 
         Workspace.open(world.ws.path)
     assert main(["-w", str(world.ws.path), "keys", "repair"]) == 0
     assert Workspace.open(world.ws.path).keyring.database_version == 1
+
+
+def test_a_damaged_journal_is_refused_with_a_clear_error(world: World) -> None:
+    (world.ws.path / rotation.JOURNAL).write_text("{not json", "utf-8")
+    with pytest.raises(KeyringError) as err:
+        Workspace.open(world.ws.path)
+    assert "rotation.journal" in err.value.message_en and "ジャーナル" in err.value.message_ja
