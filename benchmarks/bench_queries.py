@@ -72,6 +72,15 @@ def _login(workdir: Path, user: str) -> Any:
     return ws.login(user, PASSWORD, credentials.totp_code(secret, ws.clock.now()))
 
 
+def _as(workdir: Path, user: str) -> Any:
+    """The untimed set-up acting as ``user`` without logging in (its one-time code stays
+    free for the timed step): an approval can only be used by the person who asked (issue 10)."""
+    from workbench import Session, Workspace
+
+    ws = Workspace.open(workdir / "ws")
+    return Session(ws, user, (USERS[user],), ws.clock.now())
+
+
 def prepare(workdir: Path, persons: int, seed: int) -> Any:
     """Workspace, targets, numbers, integrated numbers, filings, approved batch (not timed)."""
     import pyarrow as pa
@@ -110,7 +119,7 @@ def prepare(workdir: Path, persons: int, seed: int) -> Any:
         con.execute("INSERT INTO procedure_members SELECT 'R-' || head, person_id, TRUE FROM _n")
         con.unregister("_n")
     del cts, idx
-    approval = batches.request_info_batch(_login(workdir, "op_request"), procedure="P1", fiscal_year=2026,
+    approval = batches.request_info_batch(_as(workdir, "op_create"), procedure="P1", fiscal_year=2026,
                                           information="local_tax")
     approvals.decide(_login(workdir, "approver_1"), approval.approval_id, approve=True)
     _save(workdir, batch_approval=approval.approval_id)
@@ -236,7 +245,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         out["answer_s"] = time.perf_counter() - t1
         del world
         out["import"] = _child(workdir, "import")
-        approval = linkage.request_linkage(_login(workdir, "op_linkage_request"), procedure="P1", fiscal_year=2026)
+        approval = linkage.request_linkage(_as(workdir, "op_linkage"), procedure="P1", fiscal_year=2026)
         approvals.decide(_login(workdir, "approver_2"), approval.approval_id, approve=True)
         _save(workdir, linkage_approval=approval.approval_id)
         out["linkage"] = _child(workdir, "linkage")

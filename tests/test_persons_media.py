@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from workbench import auditing, media, persons, transfer
+from workbench import approvals, auditing, media, persons, transfer
 from workbench.cli import main
 from workbench.demo import load_world
 from workbench.errors import PackageError, PermissionDenied
@@ -49,19 +52,29 @@ def _package(world: World, tmp_path) -> tuple[media.LedgerEntry, object]:
     return written
 
 
+def _key_file(world: World, recipient: str, path: Path) -> None:
+    ops = world.login("operations")
+    request = media.request_key_file(ops, recipient)
+    approvals.decide(world.login("approver"), request.approval_id, approve=True)
+    media.issue_key_file(ops, recipient, str(path), approval_id=request.approval_id)
+
+
 def test_outgoing_package_is_in_the_ledger_and_opens_with_the_key_file(world: World, tmp_path, monkeypatch, capsys) -> None:
     entry, path = _package(world, tmp_path)
     entries = media.ledger(world.login("auditor"))
     assert [e.entry_id for e in entries] == [entry.entry_id]
     assert entries[0].record_count == 1 and entries[0].recipient == "collection_contractor"
     keyfile = tmp_path / "contractor.key"
-    media.issue_key_file(world.login("operations"), "collection_contractor", str(keyfile))
+    _key_file(world, "collection_contractor", keyfile)
+    handed_over = tmp_path / "media"  # the receiving side opens a copy, outside the workspace
+    handed_over.mkdir()
+    path = Path(shutil.copy(path, handed_over))  # type: ignore[arg-type]
     assert main(["package", "unpack", str(path), "--key", str(keyfile), "--out", str(tmp_path / "out")]) == 0
     assert (tmp_path / "out" / "list.csv").read_bytes() == b"person_id\r\nP1\r\n"
     ledger = (tmp_path / "out" / "ledger.jsonl").read_text("utf-8").splitlines()
     assert len(ledger) == 1 and '"record_count": 1' in ledger[0]
     other = tmp_path / "juki.key"
-    media.issue_key_file(world.login("operations"), "juki_net", str(other))
+    _key_file(world, "juki_net", other)
     assert main(["package", "unpack", str(path), "--key", str(other), "--out", str(tmp_path / "x")]) == 8
     assert "wrong_key" in capsys.readouterr().err
 

@@ -71,7 +71,7 @@ def request_exception(unit: Unit, user_id: str, starts_at: dt.datetime, ends_at:
     return approvals.request(unit, EXCEPTION_KIND, params, {
         "user_id": user_id, "starts_at": params["starts_at"], "ends_at": params["ends_at"], "reason": reason,
         "summary_ja": f"{user_id} の時間外利用（{_jst(starts_at)} から {_jst(ends_at)} まで）",
-    })
+    }, beneficiary=user_id)
 
 
 @service(Permission.USERS_MANAGE, target="user_id")

@@ -79,12 +79,14 @@ def _load(unit: Unit, approval_id: str) -> Approval:
 
 
 def request(unit: Unit, kind: str, params: Mapping[str, Any], summary: Mapping[str, Any], *,
-            selection: Mapping[str, Any] | None = None) -> Approval:
+            selection: Mapping[str, Any] | None = None, beneficiary: str | None = None) -> Approval:
     """Open a request for ``kind`` with these exact parameters (call inside a service).
 
     ``selection`` (an outgoing file's ``count`` and ``selection_digest``) is bound too; the
     parameters' own digest is kept in the summary so :func:`consume` can tell "the same
-    request, but the people selected changed" from "a different request"."""
+    request, but the people selected changed" from "a different request".
+    ``beneficiary`` names the person the request would benefit (a role grant's user):
+    that person may not approve it, whoever asked for it."""
     if kind not in KINDS:
         raise RuntimeError(f"undeclared approval kind {kind}")
     ttl = dt.timedelta(hours=unit.workspace.settings.approval_ttl_hours)
@@ -98,6 +100,8 @@ def request(unit: Unit, kind: str, params: Mapping[str, Any], summary: Mapping[s
         [approval_id, kind, digest, json.dumps(dict(summary), ensure_ascii=False, default=str),
          unit.user_id, unit.now, unit.now + ttl],
     )
+    if beneficiary is not None:
+        unit.con.execute("INSERT INTO approval_beneficiaries VALUES (?, ?)", [approval_id, beneficiary])
     unit.note(approval_id=approval_id, approval_kind=kind)
     return _load(unit, approval_id)
 
@@ -131,6 +135,12 @@ def consume(unit: Unit, approval_id: str | None, kind: str, params: Mapping[str,
             "承認された内容と実行しようとしている内容が異なります。改めて承認を依頼してください。",
             reason="params_mismatch",
         )
+    if approval.requested_by != unit.user_id:
+        raise ApprovalError(
+            "Only the person who requested this approval can carry it out.",
+            "この承認は依頼した本人しか実行できません。",
+            reason="not_requester",
+        )
     if approval.status == "used":
         raise ApprovalError("This approval has already been used.", "この承認はすでに使用済みです。", reason="used")
     if approval.status != "approved":
@@ -159,6 +169,15 @@ def decide(unit: Unit, approval_id: str, *, approve: bool) -> Approval:
             "You cannot approve your own request; another person must decide.",
             "自分の依頼は承認できません。別の職員が判断してください。",
             reason="self_approval",
+        )
+    beneficiary = unit.con.execute(
+        "SELECT user_id FROM approval_beneficiaries WHERE approval_id = ?", [approval_id]
+    ).fetchone()
+    if approve and beneficiary is not None and beneficiary[0] == unit.user_id:
+        raise ApprovalError(
+            "You cannot approve a request that benefits yourself; another person must decide.",
+            "自分が利益を受ける依頼は承認できません。別の職員が判断してください。",
+            reason="self_benefit",
         )
     if approval.status != "pending":
         raise ApprovalError(

@@ -1,25 +1,120 @@
-"""Services over the audit log: verify the chain and search it (auditor, C4)."""
+"""Services over the audit log: verify the chain and search it (auditor, C4); anchor its
+signed heads elsewhere, and acknowledge a broken log (fail closed, issue 10)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from . import audit
+from .errors import InvalidInput
 from .permissions import Permission
 from .workspace import Unit, service
 
-__all__ = ["search", "verify"]
+__all__ = ["acknowledge", "anchor", "search", "verify"]
 
 
 @service(Permission.AUDIT_VERIFY)
-def verify(unit: Unit) -> audit.AuditReport:
-    """Check every record's hash and chain, and the signed heads exported beside the log."""
+def verify(unit: Unit, *, anchor: str | None = None) -> audit.AuditReport:
+    """Check every record's hash and chain, and the signed heads exported beside the log;
+    with ``anchor``, also the signed heads kept elsewhere (``audit anchor``), which catch a
+    workspace restored from an older copy.  A problem no auditor has acknowledged raises an
+    alarm that stops every write and reveal until one does (``acknowledge``)."""
     ws = unit.workspace
-    report = audit.verify(unit.con, key=ws.keyring.audit_key(), heads=audit.read_heads(ws.heads_path))
-    unit.note(ok=report.ok, records=report.records, first_bad_seq=report.first_bad_seq)
+    key = ws.keyring.audit_key()
+    report = audit.verify(
+        unit.con, key=key, heads=audit.read_heads(ws.heads_path),
+        anchor=None if anchor is None else audit.read_anchor(Path(anchor)),
+        heads_index=None if anchor is None else audit.heads_index(ws.heads_path),
+        workspace_id=ws.settings.workspace_id, known=audit.alarm_problems(unit.con),
+    )
+    unit.note(ok=report.ok, records=report.records, first_bad_seq=report.first_bad_seq, anchored=anchor is not None)
+    if not report.ok:
+        accepted = audit.epochs(unit.con)[2]
+        found = [p for p in report.problems if p not in accepted]
+        alarm = audit.raise_alarm(unit.con, key=key, at=unit.now, source="anchor" if anchor else "verify",
+                                  problems=found, user_id=unit.user_id)
+        unit.note(alarm_id=alarm)
     return report
+
+
+#: The longest note an auditor can record with an acknowledgement.
+NOTE_MAX = 2000
+
+
+@service(Permission.AUDIT_ACKNOWLEDGE)
+def acknowledge(unit: Unit, note: str) -> dict[str, Any]:
+    """Record what happened to a broken log (確認記録), and lift the stop on writes and reveals.
+
+    Every problem verification finds now is accepted from here on, and a new epoch of
+    signed heads begins; damage found later raises a new alarm.  The note stays inside the
+    encrypted store; the log records only its length."""
+    note = (note or "").strip()
+    if not note or len(note) > NOTE_MAX:
+        raise InvalidInput(
+            f"Write what happened and what was done (1–{NOTE_MAX} characters) with --note.",
+            f"経緯と対応を --note に記入してください（1〜{NOTE_MAX} 文字）。",
+        )
+    ws = unit.workspace
+    alarms = audit.open_alarms(unit.con)
+    if not alarms:
+        raise InvalidInput("No audit alarm is open; there is nothing to acknowledge.",
+                           "未確認の操作ログの異常はありません。")
+    report = audit.verify(unit.con, key=ws.keyring.audit_key(), heads=audit.read_heads(ws.heads_path),
+                          workspace_id=ws.settings.workspace_id)
+    problems = sorted(set(report.problems) | set(audit.alarm_problems(unit.con)))
+    epoch = audit.current_epoch(unit.con) + 1
+    last = unit.con.execute("SELECT coalesce(max(seq), 0) FROM audit_log").fetchone()
+    baseline = int(last[0]) if last else 0
+    unit.con.execute("INSERT INTO audit_epochs VALUES (?, ?, ?, ?, ?, ?)",
+                     [epoch, unit.now, baseline, unit.user_id, note, json.dumps([list(p) for p in problems])])
+    unit.con.execute(
+        "UPDATE audit_alarms SET acknowledged_at = ?, acknowledged_by = ?, epoch = ? WHERE acknowledged_at IS NULL",
+        [unit.now, unit.user_id, epoch],
+    )
+    unit.note(epoch=epoch, alarms=len(alarms), problems=len(problems), note_chars=len(note))
+    return {"epoch": epoch, "alarms": [a["alarm_id"] for a in alarms], "problems": problems,
+            "baseline_seq": baseline, "acknowledged_by": unit.user_id}
+
+
+@service(Permission.AUDIT_ANCHOR)
+def anchor(unit: Unit, to: str) -> dict[str, Any]:
+    """Append the newest signed head to an anchor file outside the workspace (another disk,
+    a mounted share; print it for paper).  The file is first checked against the log: an
+    anchor that shows the workspace was rolled back raises an alarm instead."""
+    ws = unit.workspace
+    path = Path(to).expanduser().resolve()
+    if path.is_relative_to(ws.path.resolve()):
+        raise InvalidInput("The anchor must be kept outside the workspace folder (another disk or system).",
+                           "アンカーはワークスペースの外（別のディスクやシステム）に保存してください。")
+    key = ws.keyring.audit_key()
+    earlier = audit.read_anchor(path)
+    if earlier:
+        report = audit.verify(unit.con, key=key, heads=audit.read_heads(ws.heads_path), anchor=earlier,
+                              heads_index=audit.heads_index(ws.heads_path), workspace_id=ws.settings.workspace_id)
+        if not report.ok:
+            accepted = audit.epochs(unit.con)[2]
+            alarm = audit.raise_alarm(unit.con, key=key, at=unit.now, source="anchor",
+                                      problems=[p for p in report.problems if p not in accepted], user_id=unit.user_id)
+            unit.note(anchored=False, alarm_id=alarm, first_bad_seq=report.first_bad_seq)
+            return {"anchored": False, "report": report, "alarm_id": alarm}
+    head = audit.last_head(ws.heads_path)
+    if head is None:
+        raise InvalidInput("The log has no signed head yet; nothing to anchor.", "署名付きヘッドがまだないため、アンカーできません。")
+    line = audit.anchor_line(key, head, workspace_id=ws.settings.workspace_id, at=unit.now)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    with os.fdopen(fd, "a", encoding="utf-8") as f:
+        f.write(json.dumps(line) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    unit.note(anchored=True, seq=line["seq"], lines=len(earlier) + 1)
+    return {"anchored": True, "path": str(path), "seq": line["seq"], "epoch": line.get("epoch", 0),
+            "hash": line["hash"], "lines": len(earlier) + 1}
 
 
 @service(Permission.AUDIT_READ)

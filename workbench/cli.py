@@ -192,11 +192,24 @@ def cmd_approvals_decide(args: argparse.Namespace) -> Any:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> Any:
-    report = auditing.verify(_login(args))
+    report = auditing.verify(_login(args), anchor=args.anchor)
     ja, en = report.message()
     result = {**dataclasses.asdict(report), "message_ja": ja, "message_en": en}
     if not report.ok:
         raise _Reported(result, 7)
+    return result
+
+
+def cmd_audit_acknowledge(args: argparse.Namespace) -> Any:
+    return auditing.acknowledge(_login(args), args.note)
+
+
+def cmd_audit_anchor(args: argparse.Namespace) -> Any:
+    result = auditing.anchor(_login(args), args.to)
+    if not result["anchored"]:
+        report = result["report"]
+        ja, en = report.message()
+        raise _Reported({**result, "report": dataclasses.asdict(report), "message_ja": ja, "message_en": en}, 7)
     return result
 
 
@@ -209,8 +222,22 @@ def cmd_keys_rotate(args: argparse.Namespace) -> Any:
     return rotation.rotate(_login(args))
 
 
+def cmd_keys_repair(args: argparse.Namespace) -> Any:
+    """No login: a workspace whose keyring and database disagree cannot be logged in to."""
+    path = args.workspace or os.environ.get("WORKBENCH_WORKSPACE")
+    if not path:
+        raise InvalidInput("Name the workspace with --workspace or WORKBENCH_WORKSPACE.",
+                           "--workspace または WORKBENCH_WORKSPACE でワークスペースを指定してください。")
+    return rotation.repair_workspace(Workspace.load(path))
+
+
 def cmd_keys_issue(args: argparse.Namespace) -> Any:
-    return media.issue_key_file(_login(args), args.recipient, args.out)
+    session = _login(args)
+    if args.approval:
+        if not args.out:
+            raise InvalidInput("Name the key file to write with --out.", "書き出す鍵ファイルを --out で指定してください。")
+        return media.issue_key_file(session, args.recipient, args.out, approval_id=args.approval)
+    return {"approval_requested": media.request_key_file(session, args.recipient)}
 
 
 def cmd_ledger(args: argparse.Namespace) -> Any:
@@ -225,6 +252,11 @@ def cmd_package_unpack(args: argparse.Namespace) -> Any:
     """The receiving side: no workspace, only the key file that was handed over."""
     recipient, key, _ = transfer.read_keyfile(Path(args.key))
     package = transfer.read_package(Path(args.file), key=key)
+    own = _own_workspace(args, package.manifest.workspace_id)
+    if own is not None:
+        # The workspace's own package opened inside it: log in, and the service audits it.
+        args.workspace = str(own)
+        package = media.unpack_own(_login(args), str(Path(args.file).resolve()), str(Path(args.key).resolve()))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -242,7 +274,30 @@ def cmd_package_unpack(args: argparse.Namespace) -> Any:
              "creator": manifest.creator, "recipient": recipient, "file": Path(args.file).name}
     with (Path(args.ledger) if args.ledger else out / "ledger.jsonl").open("a", encoding="utf-8") as ledger:
         ledger.write(json.dumps(entry, ensure_ascii=False) + "\n")
-    return {"recipient": recipient, "manifest": manifest.to_dict(), "written": written, "ledger_entry": entry}
+    return {"recipient": recipient, "manifest": manifest.to_dict(), "written": written, "ledger_entry": entry,
+            "audited_in": None if own is None else str(own)}
+
+
+def _own_workspace(args: argparse.Namespace, workspace_id: str) -> Path | None:
+    """The workspace that made this package, if the unpacking happens inside it: the
+    workspace named by ``--workspace``/``WORKBENCH_WORKSPACE``, or one that holds the
+    package, the output folder or the current directory."""
+    from .workspace import SETTINGS_FILE, Settings
+
+    candidates = []
+    named = args.workspace or os.environ.get("WORKBENCH_WORKSPACE")
+    if named:
+        candidates.append(Path(named))
+    for start in (Path(args.file), Path(args.out), Path.cwd()):
+        here = start.resolve()
+        candidates += [p for p in (here, *here.parents) if (p / SETTINGS_FILE).is_file()][:1]
+    for root in candidates:
+        try:
+            if Settings.load(root / SETTINGS_FILE).workspace_id == workspace_id:
+                return root
+        except WorkbenchError:
+            continue
+    return None
 
 
 def cmd_person_show(args: argparse.Namespace) -> Any:
@@ -528,7 +583,13 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("approval_id")
 
     g = group("audit", "the audit log")
-    command("audit verify", cmd_audit_verify, "verify the hash chain and signed heads", g)
+    p = command("audit verify", cmd_audit_verify, "verify the hash chain and signed heads", g)
+    p.add_argument("--anchor", help="an anchor file written by `audit anchor`, to check against too")
+    p = command("audit acknowledge", cmd_audit_acknowledge,
+                "after a broken log: record what happened and lift the stop on writes and reveals", g)
+    p.add_argument("--note", required=True, help="what happened and what was done")
+    p = command("audit anchor", cmd_audit_anchor, "append the newest signed head to an anchor file elsewhere", g)
+    p.add_argument("--to", required=True, help="the anchor file, outside the workspace (another disk)")
     p = command("audit search", cmd_audit_search, "search records by user, target, operation, outcome", g)
     p.add_argument("--by", help="user ID")
     p.add_argument("--target", help="target identifier (matched by pseudonym)")
@@ -538,9 +599,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     g = group("keys", "the keyring")
     command("keys rotate", cmd_keys_rotate, "move every ciphertext and the database to new keys", g)
-    p = command("keys issue", cmd_keys_issue, "write a recipient's key file for transfer packages", g)
+    command("keys repair", cmd_keys_repair, "finish or roll back an interrupted key rotation (no login)", g)
+    p = command("keys issue", cmd_keys_issue,
+                "request approval for, or (--approval A --out FILE) write, a recipient's key file", g)
     p.add_argument("--recipient", required=True, choices=sorted(media.RECIPIENTS))
-    p.add_argument("--out", required=True)
+    p.add_argument("--approval")
+    p.add_argument("--out")
 
     p = command("ledger", cmd_ledger, "the media ledger of packages written and read")
     p.add_argument("--limit", type=int, default=100)

@@ -153,6 +153,15 @@ class Keyring:
             ) from None
         return ring
 
+    def refresh(self, source: KeySource) -> None:
+        """Re-read the keyring in place (another process may have rotated the keys)."""
+        fresh = Keyring.load(source)
+        if fresh.workspace_id != self.workspace_id:
+            raise KeyringError("The keyring belongs to another workspace.", "この鍵束は別のワークスペースのものです。")
+        self.masters, self.current, self.audit_root = fresh.masters, fresh.current, fresh.audit_root
+        self.database_version = fresh.database_version
+        self._cache = {}
+
     def save(self, source: KeySource) -> None:
         body = {
             "format": FORMAT,

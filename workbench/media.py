@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import transfer
+from . import approvals, transfer
 from .errors import NotFound, PackageError
 from .permissions import Permission
 from .workspace import Unit, Workspace, service
@@ -31,6 +31,8 @@ __all__ = [
     "mark_delivered",
     "read_incoming",
     "recipient_key",
+    "request_key_file",
+    "unpack_own",
     "write_outgoing",
 ]
 
@@ -199,10 +201,70 @@ def handover_copy(unit: Unit, entry_id: str) -> tuple[str, bytes]:
                        reason="missing_copy")
 
 
+KEY_FILE_KIND = "key_file"
+approvals.register_kind(KEY_FILE_KIND, "送付先の鍵ファイルの発行", "recipient key file")
+
+
+def _key_file_params(unit: Unit, recipient: str) -> dict[str, Any]:
+    """What a key-file approval is bound to: the recipient and the key version it opens."""
+    _check_recipient(recipient)
+    version = unit.workspace.keyring.current
+    issued = unit.con.execute(
+        "SELECT issued_at, issued_by FROM key_files WHERE recipient = ? AND key_version = ?", [recipient, version]
+    ).fetchone()
+    if issued is not None:
+        raise PackageError(
+            f"A key file for {recipient} and key version {version} was already issued ({issued[0]:%Y-%m-%d} by"
+            f" {issued[1]}); a key file is issued once per recipient and key version. Rotate the keys to issue a new one.",
+            f"{RECIPIENTS[recipient][0]} の鍵バージョン {version} の鍵ファイルは発行済みです（{issued[0]:%Y-%m-%d}、"
+            f"{issued[1]}）。鍵ファイルは送付先・鍵バージョンごとに1回だけ発行します。新しく発行するには鍵を更新してください。",
+            reason="already_issued",
+        )
+    return {"recipient": recipient, "key_version": version}
+
+
 @service(Permission.KEYS_MANAGE)
-def issue_key_file(unit: Unit, recipient: str, path: str) -> dict[str, str]:
-    """Write the key file a recipient uses to open its packages (hand it over out of band)."""
+def request_key_file(unit: Unit, recipient: str) -> approvals.Approval:
+    """Ask a second person to approve handing ``recipient`` its key file (鍵ファイルの発行).
+
+    A key file opens every package made for that recipient, personal data included, so
+    it is issued only with an approval, once per recipient and key version."""
+    params = _key_file_params(unit, recipient)
+    unit.note(recipient=recipient, key_version=params["key_version"])
+    return approvals.request(unit, KEY_FILE_KIND, params, params)
+
+
+@service(Permission.KEYS_MANAGE)
+def issue_key_file(unit: Unit, recipient: str, path: str, *, approval_id: str | None = None) -> dict[str, Any]:
+    """Write the key file a recipient uses to open its packages (hand it over out of band),
+    with the approved request; recorded in ``key_files`` and the audit log."""
+    params = _key_file_params(unit, recipient)
+    unit.note(recipient=recipient, key_version=params["key_version"])
+    approvals.consume(unit, approval_id, KEY_FILE_KIND, params)
     key, key_id = recipient_key(unit.workspace, recipient)
-    transfer.write_keyfile(Path(path), recipient=recipient, key=key, key_id=key_id)
-    unit.note(recipient=recipient, key_id=key_id)
-    return {"recipient": recipient, "key_id": key_id, "path": str(path)}
+    unit.con.execute(
+        "INSERT INTO key_files VALUES (?, ?, ?, ?, ?, ?)",
+        [recipient, params["key_version"], key_id, unit.now, unit.user_id, approval_id],
+    )
+    transfer.write_keyfile(Path(path), recipient=recipient, key=key, key_id=key_id)  # last: nothing can fail after
+    unit.note(key_id=key_id)
+    return {"recipient": recipient, "key_id": key_id, "key_version": params["key_version"], "path": str(path),
+            "approval_id": approval_id}
+
+
+@service(Permission.PACKAGES_UNPACK)
+def unpack_own(unit: Unit, path: str, key_path: str) -> transfer.Package:
+    """Open one of this workspace's own packages with a recipient key file, from inside the
+    workspace (``package unpack`` run here): verified completely, and audited, because it
+    shows what the package holds to someone in this office."""
+    recipient, key, _ = transfer.read_keyfile(Path(key_path))
+    package = transfer.read_package(Path(path), key=key)
+    manifest = package.manifest
+    unit.note(package_id=manifest.package_id, kind=manifest.kind, records=manifest.record_count, recipient=recipient)
+    if manifest.workspace_id != unit.workspace.settings.workspace_id:
+        raise PackageError(
+            "This package was made by another workspace.",
+            "このパッケージは別のワークスペースで作成されたものです。",
+            reason="other_workspace",
+        )
+    return package

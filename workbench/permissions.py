@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["ROLE_LABELS", "ROLE_PERMISSIONS", "Permission", "Role", "permissions_for"]
+__all__ = ["INCOMPATIBLE_ROLES", "ROLE_LABELS", "ROLE_PERMISSIONS", "Permission", "Role", "permissions_for", "role_conflicts"]
 
 
 class Permission(StrEnum):
@@ -38,6 +38,8 @@ class Permission(StrEnum):
     AUDIT_READ = "audit.read"
     AUDIT_VERIFY = "audit.verify"
     LEDGER_READ = "ledger.read"
+    AUDIT_ACKNOWLEDGE = "audit.acknowledge"    # record what happened after the log was found broken
+    AUDIT_ANCHOR = "audit.anchor"              # copy signed heads to a second place
     # statistics (analyst)
     STATS_READ = "stats.read"                  # F8, de-identified only
     # operations (no personal data)
@@ -70,9 +72,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     }),
     Role.REVIEWER: frozenset({P.SELF, P.DISCREPANCIES_REVIEW, P.PERSONS_VIEW, P.NUMBERS_REVEAL}),
     Role.APPROVER: frozenset({P.SELF, P.APPROVALS_DECIDE}),
-    Role.AUDITOR: frozenset({P.SELF, P.AUDIT_READ, P.AUDIT_VERIFY, P.LEDGER_READ}),
+    Role.AUDITOR: frozenset({P.SELF, P.AUDIT_READ, P.AUDIT_VERIFY, P.LEDGER_READ, P.AUDIT_ACKNOWLEDGE, P.AUDIT_ANCHOR}),
     Role.ANALYST: frozenset({P.SELF, P.STATS_READ}),
-    Role.OPERATIONS: frozenset({P.SELF, P.KEYS_MANAGE, P.BACKUP_RUN}),
+    Role.OPERATIONS: frozenset({P.SELF, P.KEYS_MANAGE, P.BACKUP_RUN, P.AUDIT_ANCHOR}),
 }
 
 ROLE_LABELS: dict[Role, tuple[str, str]] = {
@@ -92,3 +94,52 @@ def permissions_for(roles: list[str] | tuple[str, ...]) -> frozenset[Permission]
     for name in roles:
         out |= ROLE_PERMISSIONS[Role(name)]
     return frozenset(out)
+
+
+# -- separation of duties (職務の分離, DESIGN §6) ------------------------------------
+
+#: Role pairs one person may not hold together, with the reason staff see when a grant
+#: is refused.  Checked when a grant is requested, approved and carried out, and when the
+#: first users are created (docs/decisions.md, "Separation of duties").
+INCOMPATIBLE_ROLES: tuple[tuple[Role, Role, str, str], ...] = (
+    (Role.ADMINISTRATOR, Role.APPROVER,
+     "the administrator requests role grants, so must not approve them", "役割の付与を依頼する管理者は、その承認者を兼ねられません"),
+    (Role.ADMINISTRATOR, Role.AUDITOR,
+     "the auditor checks what the administrator did", "監査担当は管理者の操作を点検する立場です"),
+    (Role.ADMINISTRATOR, Role.REGISTRAR,
+     "the administrator holds no personal data", "管理者は特定個人情報を扱いません"),
+    (Role.ADMINISTRATOR, Role.QUERY_OPERATOR,
+     "the administrator holds no personal data", "管理者は特定個人情報を扱いません"),
+    (Role.ADMINISTRATOR, Role.REVIEWER,
+     "the administrator holds no personal data", "管理者は特定個人情報を扱いません"),
+    (Role.APPROVER, Role.REGISTRAR,
+     "the registrar requests outgoing files that the approver checks", "番号登録担当が依頼する送付ファイルを承認者が確認します"),
+    (Role.APPROVER, Role.QUERY_OPERATOR,
+     "the query operator requests outgoing files that the approver checks", "情報照会担当が依頼する送付ファイルを承認者が確認します"),
+    (Role.APPROVER, Role.REVIEWER,
+     "the reviewer requests the notice list that the approver checks", "審査担当が依頼する通知対象者リストを承認者が確認します"),
+    (Role.APPROVER, Role.OPERATIONS,
+     "operations requests recipient key files that the approver checks", "運用担当が依頼する鍵ファイルの発行を承認者が確認します"),
+    (Role.APPROVER, Role.AUDITOR,
+     "the auditor checks what approvers approved", "監査担当は承認の内容を点検する立場です"),
+    (Role.AUDITOR, Role.REGISTRAR,
+     "the auditor must not audit their own work", "監査担当は自分の業務を監査できません"),
+    (Role.AUDITOR, Role.QUERY_OPERATOR,
+     "the auditor must not audit their own work", "監査担当は自分の業務を監査できません"),
+    (Role.AUDITOR, Role.REVIEWER,
+     "the auditor must not audit their own work", "監査担当は自分の業務を監査できません"),
+    (Role.AUDITOR, Role.OPERATIONS,
+     "operations holds the keys and files the auditor checks", "運用担当は監査担当が点検する鍵とファイルを管理します"),
+    (Role.OPERATIONS, Role.REGISTRAR,
+     "operations holds the keys, so must not hold personal data", "鍵を管理する運用担当は特定個人情報を扱いません"),
+    (Role.OPERATIONS, Role.QUERY_OPERATOR,
+     "operations holds the keys, so must not hold personal data", "鍵を管理する運用担当は特定個人情報を扱いません"),
+    (Role.OPERATIONS, Role.REVIEWER,
+     "operations holds the keys, so must not hold personal data", "鍵を管理する運用担当は特定個人情報を扱いません"),
+)
+
+
+def role_conflicts(roles: list[str] | tuple[str, ...]) -> list[tuple[str, str, str, str]]:
+    """Every incompatible pair among ``roles``: (role, role, reason in English, in Japanese)."""
+    held = set(roles)
+    return [(a.value, b.value, en, ja) for a, b, en, ja in INCOMPATIBLE_ROLES if a.value in held and b.value in held]

@@ -184,8 +184,10 @@ class Store:
             text = str(exc).lower()
             if "encrypt" in text or "key" in text:
                 raise WrongKey(
-                    "The database cannot be opened with this keyring's key (wrong key or damaged file).",
-                    "この鍵束の鍵ではデータベースを開けません（鍵の誤りまたはファイルの破損）。",
+                    "The database cannot be opened with this keyring's key (wrong key or damaged file);"
+                    " after an interrupted key rotation, run `workbench keys repair`.",
+                    "この鍵束の鍵ではデータベースを開けません（鍵の誤りまたはファイルの破損）。"
+                    "鍵の更新が中断した場合は `workbench keys repair` を実行してください。",
                 ) from None
             raise StoreError(
                 "The database file is damaged or not a workbench database; restore it from backup.",

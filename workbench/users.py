@@ -14,7 +14,7 @@ from typing import Any
 
 from . import approvals, credentials
 from .errors import InvalidInput, NotFound
-from .permissions import ROLE_LABELS, Permission, Role
+from .permissions import ROLE_LABELS, Permission, Role, role_conflicts
 from .workspace import Unit, Workspace, service
 
 __all__ = [
@@ -99,12 +99,25 @@ def _insert_user(
     return Enrolment(user_id, credentials.otpauth_uri(secret, user_id))
 
 
+def _check_compatible(user_id: str, roles: list[str] | tuple[str, ...]) -> None:
+    """Refuse a set of roles that holds an incompatible pair (separation of duties)."""
+    conflicts = role_conflicts(roles)
+    if conflicts:
+        a, b, en, ja = conflicts[0]
+        raise InvalidInput(
+            f"{user_id} cannot hold both {a} and {b}: {en}.",
+            f"{user_id} は {ROLE_LABELS[Role(a)][0]} と {ROLE_LABELS[Role(b)][0]} を兼ねられません（{ja}）。",
+            reason="incompatible_roles",
+        )
+
+
 def create_initial_user(ws: Workspace, user_id: str, display_name: str, password: str, roles: list[str]) -> Enrolment:
     """Bootstrap a user without a session (``workbench init`` and the demo), audited as ``system``."""
     from . import audit
 
     for r in roles:
         Role(r)
+    _check_compatible(user_id, roles)
     now = ws.clock.now()
     with ws.transaction("users.bootstrap", "system") as con:
         enrolment = _insert_user(ws, con, user_id=user_id, display_name=display_name, password=password,
@@ -171,6 +184,8 @@ def review(unit: Unit, *, confirm: bool = False) -> dict[str, Any]:
     active = [u for u in users if not u.disabled]
     overdue = [u.user_id for u in active if u.reviewed_at is None or u.reviewed_at < year_ago]
     unused = [u.user_id for u in active if u.last_login_at is None or u.last_login_at < unit.now - dt.timedelta(days=90)]
+    # IDs that hold an incompatible pair (granted before the rule, or edited in): revoke one.
+    conflicting = {u.user_id: [[a, b] for a, b, _, _ in role_conflicts(u.roles)] for u in active if role_conflicts(u.roles)}
     if confirm:
         unit.con.execute("UPDATE users SET reviewed_at = ?, reviewed_by = ? WHERE NOT disabled", [unit.now, unit.user_id])
     unit.note(active=len(active), overdue=len(overdue), confirmed=confirm)
@@ -179,6 +194,7 @@ def review(unit: Unit, *, confirm: bool = False) -> dict[str, Any]:
         "active": len(active),
         "overdue_review": overdue,
         "unused_90_days": unused,
+        "incompatible_roles": conflicting,
         "confirmed": confirm,
     }
 
@@ -204,8 +220,10 @@ def request_grant(unit: Unit, user_id: str, role: str) -> approvals.Approval:
         raise InvalidInput(f"{user_id} is disabled.", f"{user_id} は無効化されています。")
     if role in roles:
         raise InvalidInput(f"{user_id} already has the role {role}.", f"{user_id} はすでに役割 {role} を持っています。")
+    _check_compatible(user_id, [*roles, role])
     label = ROLE_LABELS[Role(role)]
-    return approvals.request(unit, GRANT_KIND, params, {"user_id": user_id, "role": role, "role_ja": label[0]})
+    return approvals.request(unit, GRANT_KIND, params, {"user_id": user_id, "role": role, "role_ja": label[0]},
+                             beneficiary=user_id)
 
 
 @service(Permission.USERS_MANAGE, target="user_id")
@@ -213,7 +231,8 @@ def grant(unit: Unit, user_id: str, role: str, *, approval_id: str) -> UserInfo:
     """Give the role, consuming the approval for exactly (user, role)."""
     params = _grant_params(user_id, role)
     unit.note(target=user_id, role=role)
-    _exists(unit, user_id)
+    roles, _ = _exists(unit, user_id)
+    _check_compatible(user_id, [*roles, role])  # a role granted since the request may conflict now
     approvals.consume(unit, approval_id, GRANT_KIND, params)
     unit.con.execute("UPDATE users SET roles = list_distinct(list_append(roles, ?)) WHERE user_id = ?", [role, user_id])
     return _info(unit, user_id)

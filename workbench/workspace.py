@@ -11,6 +11,10 @@ function ``fn(unit, ...)`` decorated with :func:`service`, which
 
 A refusal raised by the function (bad input, missing approval) rolls its work back
 and is then audited as ``refused`` in a transaction of its own.
+
+Every unit of work first checks the audit log's tail against the newest signed head;
+while an audit alarm is open (a broken log, issue 10) every service but those that
+investigate (:data:`INVESTIGATION`) is refused.
 """
 
 from __future__ import annotations
@@ -118,6 +122,8 @@ class ServiceInfo:
     target_arg: str | None = None
     #: The session-bound callable (what callers and the permission matrix call).
     entry: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
+    #: Allowed while an audit alarm is open, though its permission is not an investigating one.
+    while_alarm: bool = False
 
     def target_of(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
         if self.target_arg is None:
@@ -216,14 +222,30 @@ class Workspace:
         clock: Clock | None = None,
         on_wait: Callable[[LockHolder | None], None] | None = None,
     ) -> Workspace:
-        """Open an existing workspace and bring its schema up to date."""
-        root = Path(path)
-        cfg = Settings.load(root / SETTINGS_FILE)
-        source = key_source or FileKeySource(_resolve(root, cfg.keyring_path))
-        ws = cls(root, cfg, key_source=source, clock=clock or SystemClock(), on_wait=on_wait)
+        """Open an existing workspace: finish or roll back a key rotation a crash interrupted,
+        then bring its schema up to date."""
+        from . import rotation  # it builds on the workspace
+
+        ws = cls.load(path, key_source=key_source, clock=clock, on_wait=on_wait)
+        rotation.recover(ws)
         ws.store.migrate()
         ws.sweep_files()
         return ws
+
+    @classmethod
+    def load(
+        cls,
+        path: str | Path,
+        *,
+        key_source: KeySource | None = None,
+        clock: Clock | None = None,
+        on_wait: Callable[[LockHolder | None], None] | None = None,
+    ) -> Workspace:
+        """Settings and keyring only, without touching the database (``keys repair``)."""
+        root = Path(path)
+        cfg = Settings.load(root / SETTINGS_FILE)
+        source = key_source or FileKeySource(_resolve(root, cfg.keyring_path))
+        return cls(root, cfg, key_source=source, clock=clock or SystemClock(), on_wait=on_wait)
 
     # -- files published after the commit (issue 10 item 2) ----------------------------------
     def staging_path(self, final: Path) -> Path:
@@ -279,7 +301,22 @@ class Workspace:
             audit.write_head(con, key=self.keyring.audit_key(), path=self.heads_path, at=self.clock.now())
 
         with self.store.transaction(operation, user_id, after_commit=export_head) as con:
+            self._check_tail(con)
             yield con
+
+    def _check_tail(self, con: duckdb.DuckDBPyConnection) -> None:
+        """The cheap check of the log's tail against the newest signed head, at the start of
+        every unit of work.  A problem raises an alarm, committed at once on its own so the
+        refusal that follows cannot roll it back (fail closed, issue 10)."""
+        key = self.keyring.audit_key()
+        problem = audit.tail_problem(con, key=key, heads_path=self.heads_path)
+        if problem is None:
+            return
+        con.execute("ROLLBACK")  # nothing was done in this unit yet
+        con.execute("BEGIN TRANSACTION")
+        audit.raise_alarm(con, key=key, at=self.clock.now(), source="tail_check", problems=[problem])
+        con.execute("COMMIT")
+        con.execute("BEGIN TRANSACTION")
 
     def audit_only(self, user_id: str, operation: str, outcome: str, **params: Any) -> None:
         """Record an event that did no other work (a denial, a refusal, a failed login)."""
@@ -466,6 +503,10 @@ class Session:
 
         try:
             with ws.transaction(info.operation, self.user_id, after_commit=publish) as con:
+                if info.permission not in INVESTIGATION and not info.while_alarm:
+                    alarms = audit.open_alarms(con)
+                    if alarms:  # a broken log stops every write and every reveal (fail closed)
+                        raise audit.alarm_refusal(alarms)
                 unit = Unit(con=con, session=self, now=now)
                 units.append(unit)
                 result = info.function(unit, *args, **kwargs)
@@ -481,6 +522,12 @@ class Session:
                               **{**_safe(exc.details), "error": exc.code})
             raise
         return result
+
+
+#: What stays possible while an audit alarm is open: reading the log and the ledger to
+#: investigate, and recording what happened.  Everything else is refused.
+INVESTIGATION = frozenset({Permission.AUDIT_READ, Permission.AUDIT_VERIFY, Permission.LEDGER_READ,
+                           Permission.AUDIT_ACKNOWLEDGE})
 
 
 def _safe(details: dict[str, Any]) -> dict[str, Any]:
@@ -545,16 +592,18 @@ class Unit:
 
 
 def service(
-    permission: Permission, *, operation: str | None = None, target: str | None = None
+    permission: Permission, *, operation: str | None = None, target: str | None = None, while_alarm: bool = False
 ) -> Callable[[Callable[Concatenate[Unit, P], R]], Callable[Concatenate[Session, P], R]]:
     """Declare a service method: the permission it needs, the audited operation name, and
-    (``target``) the argument naming who the call is about, recorded even when denied."""
+    (``target``) the argument naming who the call is about, recorded even when denied.
+    ``while_alarm`` lets it run while the audit log is found broken (bookkeeping that
+    touches no personal data, like a pipeline run's own record)."""
 
     def decorate(fn: Callable[Concatenate[Unit, P], R]) -> Callable[Concatenate[Session, P], R]:
         name = operation or f"{fn.__module__.rsplit('.', 1)[-1]}.{fn.__name__}"
         if name in SERVICES:
             raise RuntimeError(f"duplicate service {name}")
-        info = ServiceInfo(name, permission, fn, target)
+        info = ServiceInfo(name, permission, fn, target, while_alarm=while_alarm)
         SERVICES[name] = info
 
         @functools.wraps(fn)
