@@ -70,6 +70,7 @@ _VERB_WORDS: dict[str, str] = {
     "grant_exception": "時間外利用の登録", "register_terminal": "端末の登録", "remove_terminal": "端末登録の解除",
     "pending_work": "件数の参照", "sweep": "残存ファイルの整理", "register": "登録", "change_password": "パスワード変更",
     "password": "パスワード変更", "acknowledge": "確認の記録", "anchor": "外部保管", "repair": "修復",
+    "handover_copy": "受け渡し用コピーの取り出し", "request_key_file": "鍵ファイル発行の承認依頼",
 }
 
 
@@ -142,8 +143,21 @@ def label(code: object, domain: str | None = None) -> str:
     return f"{ja(code, domain)} / {en(code, domain)}"
 
 
+#: Operations the module-and-verb rule would name wrongly.
+_OPERATION_WORDS: dict[str, str] = {
+    "discrepancies.notice_list": "照会結果の相違：通知対象者リストの作成",
+    "results.request_status": "照会結果：状況別の件数",
+    "registration.review_queue": "番号登録：確認待ちの一覧",
+    "media.issue_key_file": "媒体：鍵ファイルの発行",
+    "media.unpack_own": "媒体：自組織の送付ファイルの開封",
+    "users.review": "ユーザー：年次の見直し",
+}
+
+
 def operation_label(operation: str) -> str:
     """An audit operation in words, e.g. ``batches.preview`` → 「照会ファイル：事前確認」."""
+    if operation in _OPERATION_WORDS:
+        return _OPERATION_WORDS[operation]
     module, _, verb = operation.partition(".")
     words = _MODULE_WORDS.get(module)
     if words is None:
