@@ -238,7 +238,7 @@ def cmd_targets_import(args: argparse.Namespace) -> Any:
 
     path = Path(args.file)
     fn = targets.preview_targets if args.preview else targets.import_targets
-    return fn(_login(args), _read_input(path), file_name=path.name)
+    return fn(_login(args), _read_input(path), file_name=path.name, reapply=args.reapply)
 
 
 def cmd_collection(args: argparse.Namespace) -> Any:
@@ -513,6 +513,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("targets import", cmd_targets_import, "F0: import the target list (CSV, UTF-8/BOM/CP932)", g)
     p.add_argument("file")
     p.add_argument("--preview", action="store_true", help="check and count only; change nothing")
+    p.add_argument("--reapply", action="store_true",
+                   help="apply an older list again on purpose, making it the current target list (再反映)")
     g = group("collection", "F0b: the collection list for the number-collection contractor")
     for verb, text in (("preview", "counts by ward and status, no personal data"),
                        ("request", "ask a second person to approve this selection"),
