@@ -33,7 +33,6 @@ from . import audit, credentials
 from .clock import Clock, SystemClock
 from .errors import (
     AccountDisabled,
-    AccountLocked,
     AuthenticationFailed,
     InvalidInput,
     PermissionDenied,
@@ -241,64 +240,57 @@ class Workspace:
         return SecretCipher(self.keyring.key("totp", v), v)
 
     # -- login (DESIGN §6, C5) ----------------------------------------------------------
+    def _login_ref(self, user_id: str) -> str:
+        """A keyed HMAC of a user ID typed at log-in, to count failures of unknown IDs without storing them."""
+        return audit.pseudonym(self.keyring.audit_key(), "login-failure:" + user_id)
+
     def login(self, user_id: str, password: str, totp_code: str) -> Session:
-        """Check password and one-time code; return a session or raise a clear refusal."""
+        """Check password and one-time code; return a session or raise a refusal that tells nothing.
+
+        Every failed log-in — unknown user ID, wrong password, wrong, malformed or used
+        one-time code, locked — gets the same :class:`AuthenticationFailed` with the same
+        message, after the same work (one scrypt check and one one-time-code check,
+        against dummies for an unknown ID).  Failures of unknown IDs are counted and
+        locked out exactly like a real account's (keyed by an HMAC of the ID), so neither
+        the answer, its timing nor the lock-out shows whether an ID exists or a password
+        was right.  Only someone who gave the right password *and* code is told that the
+        account is disabled.  The audit log records the real reason.
+        """
         now = self.clock.now()
+        ref = self._login_ref(user_id)
         with self.transaction("auth.login", user_id) as con:
             row = con.execute(
                 "SELECT password_hash, totp_secret, totp_key_version, last_totp_step, roles, disabled,"
                 " failed_logins, locked_until FROM users WHERE user_id = ?",
                 [user_id],
             ).fetchone()
-        # Verify outside the lock: scrypt is deliberately slow.
-        refusal: WorkbenchError | None = None
-        step: int | None = None
-        failed = False
-        if row is None:
-            credentials.dummy_verify(password)  # same time as a real check
-            refusal, failed = _bad_credentials(), False
-        else:
+            unknown = None if row is not None else con.execute(
+                "SELECT failed_logins, locked_until FROM login_failures WHERE id_ref = ?", [ref]).fetchone()
+        # Verify outside the lock: scrypt is deliberately slow.  The same work in every case.
+        if row is not None:
             pw_hash, secret_ct, secret_v, last_step, _roles, disabled, _failures, locked_until = row
-            if disabled:
-                refusal = AccountDisabled(
-                    "This user ID has been disabled; ask the administrator.",
-                    "このユーザーIDは無効化されています。システム管理者に連絡してください。",
-                )
-            elif locked_until is not None and locked_until > now:
-                wait = int((locked_until - now).total_seconds()) + 1
-                refusal = AccountLocked(
-                    f"Too many failed log-ins; this user ID is locked for another {wait} s.",
-                    f"ログインの失敗が続いたため、このユーザーIDはあと {wait} 秒ロックされています。",
-                    retry_after_seconds=wait,
-                )
-            elif not credentials.verify_password(password, pw_hash):
-                refusal, failed = _bad_credentials(), True
-            else:
-                secret = self.totp_cipher(secret_v).decrypt(secret_ct, user_id, table="users", column="totp_secret")
-                step = credentials.verify_totp(secret, totp_code, now, last_used_step=None)
-                if step is None:
-                    refusal, failed = AuthenticationFailed(
-                        "The one-time code is wrong or has expired; enter the code now shown in your authenticator.",
-                        "ワンタイムコードが誤っているか期限切れです。認証アプリに表示中のコードを入力してください。",
-                    ), True
-                elif last_step is not None and step <= last_step:
-                    refusal, failed = AuthenticationFailed(
-                        "This one-time code has already been used; wait for the next code.",
-                        "このワンタイムコードは使用済みです。次のコードが表示されるまでお待ちください。",
-                    ), True
+            secret = self.totp_cipher(secret_v).decrypt(secret_ct, user_id, table="users", column="totp_secret")
+        else:
+            pw_hash, secret = credentials.dummy_hash(self.settings.scrypt_n), credentials.dummy_totp_secret()
+            last_step, disabled, locked_until = None, False, unknown[1] if unknown else None
+        password_ok = credentials.verify_password(password, pw_hash)
+        step = credentials.verify_totp(secret, totp_code, now, last_used_step=None)
+        if locked_until is not None and locked_until > now:
+            reason = "locked"
+        elif row is None:
+            reason = "unknown_user"
+        elif not password_ok:
+            reason = "wrong_password"
+        elif step is None:
+            reason = "wrong_code"
+        elif last_step is not None and step <= last_step:
+            reason = "used_code"
+        elif disabled:
+            reason = "disabled"
+        else:
+            reason = None
         with self.transaction("auth.login", user_id) as con:
-            if row is not None and failed:
-                failures = con.execute(
-                    "UPDATE users SET failed_logins = failed_logins + 1 WHERE user_id = ? RETURNING failed_logins",
-                    [user_id],
-                ).fetchone()[0]  # type: ignore[index]
-                delay = credentials.lockout_delay(failures)
-                if delay:
-                    con.execute(
-                        "UPDATE users SET locked_until = ? WHERE user_id = ?",
-                        [now + dt.timedelta(seconds=delay), user_id],
-                    )
-            elif refusal is None:
+            if reason is None:
                 # Re-check the step under the lock: two logins with one code must not both win.
                 updated = con.execute(
                     "UPDATE users SET failed_logins = 0, locked_until = NULL, last_totp_step = ?, last_login_at = ?"
@@ -306,17 +298,36 @@ class Workspace:
                     [step, now, user_id, step],
                 ).fetchall()
                 if not updated:
-                    refusal = AuthenticationFailed(
-                        "This one-time code has already been used; wait for the next code.",
-                        "このワンタイムコードは使用済みです。次のコードが表示されるまでお待ちください。",
-                    )
-            outcome = "ok" if refusal is None else "denied"
+                    reason = "used_code"
+            if reason in ("unknown_user", "wrong_password", "wrong_code", "used_code"):
+                if row is not None:
+                    failures = con.execute(
+                        "UPDATE users SET failed_logins = failed_logins + 1 WHERE user_id = ? RETURNING failed_logins",
+                        [user_id],
+                    ).fetchone()[0]  # type: ignore[index]
+                else:
+                    failures = con.execute(
+                        "INSERT INTO login_failures VALUES (?, 1, NULL, ?) ON CONFLICT (id_ref) DO UPDATE"
+                        " SET failed_logins = login_failures.failed_logins + 1, last_failed_at = excluded.last_failed_at"
+                        " RETURNING failed_logins",
+                        [ref, now],
+                    ).fetchone()[0]  # type: ignore[index]
+                delay = credentials.lockout_delay(failures)
+                if delay:
+                    table, key, value = ("users", "user_id", user_id) if row is not None else ("login_failures", "id_ref", ref)
+                    con.execute(f"UPDATE {table} SET locked_until = ? WHERE {key} = ?",
+                                [now + dt.timedelta(seconds=delay), value])
             audit.append(
                 con, key=self.keyring.audit_key(), at=now, user_id=user_id, operation="auth.login",
-                outcome=outcome, params={} if refusal is None else {"reason": refusal.code},
+                outcome="ok" if reason is None else "denied", params={} if reason is None else {"reason": reason},
             )
-        if refusal is not None:
-            raise refusal
+        if reason == "disabled":
+            raise AccountDisabled(
+                "This user ID has been disabled; ask the administrator.",
+                "このユーザーIDは無効化されています。システム管理者に連絡してください。",
+            )
+        if reason is not None:
+            raise _login_failed()
         assert row is not None
         return Session(self, user_id, tuple(row[4]), now)
 
@@ -326,10 +337,13 @@ def _resolve(root: Path, path: str) -> Path:
     return p if p.is_absolute() else root / p
 
 
-def _bad_credentials() -> AuthenticationFailed:
+def _login_failed() -> AuthenticationFailed:
+    """The one answer to every failed log-in (no oracle: it never says which part was wrong)."""
     return AuthenticationFailed(
-        "The user ID or password is wrong.",
-        "ユーザーIDまたはパスワードが誤っています。",
+        "Log-in failed: the user ID, password or one-time code is wrong, or the user ID is locked for a while after "
+        "repeated failures. Check them and try again with the next one-time code; if it keeps failing, ask the administrator.",
+        "ログインできませんでした。ユーザーID・パスワード・ワンタイムコードのいずれかが誤っているか、失敗が続いたため"
+        "しばらくロックされています。確認のうえ、次のワンタイムコードで再度お試しください。続く場合はシステム管理者に連絡してください。",
     )
 
 
