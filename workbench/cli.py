@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from . import approvals, auditing, media, persons, rotation, runs, transfer, users
+from ._files import private_umask, write_private
 from .errors import InvalidInput, WorkbenchError
 from .workspace import Session, Workspace
 
@@ -180,17 +181,17 @@ def cmd_package_delivered(args: argparse.Namespace) -> Any:
 
 def cmd_package_unpack(args: argparse.Namespace) -> Any:
     """The receiving side: no workspace, only the key file that was handed over."""
+    private_umask()  # the folder 0700 and every member 0600 from creation, never chmod-ed later
     recipient, key, _ = transfer.read_keyfile(Path(args.key))
     package = transfer.read_package(Path(args.file), key=key)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out.mkdir(mode=0o700, parents=True, exist_ok=True)
     written = []
     for name, data in package.members.items():
         target = out / Path(name).name
         if target.exists():
             raise InvalidInput(f"{target} already exists.", f"{target} はすでに存在します。")
-        target.write_bytes(data)
-        target.chmod(0o600)
+        write_private(target, data)
         written.append(str(target))
     # The receiving side's own media ledger (C9): one line per package read.
     manifest = package.manifest

@@ -30,6 +30,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import duckdb
 
 from . import audit, credentials
+from ._files import private_umask, write_private
 from .clock import Clock, SystemClock
 from .errors import (
     AccountDisabled,
@@ -101,7 +102,7 @@ class Settings:
 
     def save(self, path: Path) -> None:
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(dataclasses.asdict(self), indent=2, ensure_ascii=False) + "\n", "utf-8")
+        write_private(tmp, (json.dumps(dataclasses.asdict(self), indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
         tmp.replace(path)
 
 
@@ -142,6 +143,7 @@ class Workspace:
         clock: Clock,
         on_wait: Callable[[LockHolder | None], None] | None = None,
     ) -> None:
+        private_umask()  # every file 0600, every folder 0700, from creation (issue 10 item 8)
         self.path = path
         self.settings = settings
         self.key_source = key_source
@@ -186,6 +188,7 @@ class Workspace:
         root = Path(path)
         if (root / SETTINGS_FILE).exists():
             raise InvalidInput(f"{root} is already a workspace.", f"{root} はすでにワークスペースです。")
+        private_umask()
         root.mkdir(parents=True, exist_ok=True)
         root.chmod(0o700)
         for name in cls.DIRS:
@@ -211,6 +214,7 @@ class Workspace:
         """Open an existing workspace and bring its schema up to date."""
         root = Path(path)
         cfg = Settings.load(root / SETTINGS_FILE)
+        _tighten_modes(root, cls.DIRS)
         source = key_source or FileKeySource(_resolve(root, cfg.keyring_path))
         ws = cls(root, cfg, key_source=source, clock=clock or SystemClock(), on_wait=on_wait)
         ws.store.migrate()
@@ -330,6 +334,18 @@ class Workspace:
             raise _login_failed()
         assert row is not None
         return Session(self, user_id, tuple(row[4]), now)
+
+
+def _tighten_modes(root: Path, dirs: tuple[str, ...]) -> None:
+    """A workspace made before files were private from creation: its folders to 0700 and
+    its top-level files (settings, database, lock, holder, heads) to 0600."""
+    folders = [root, *(root / d for d in dirs)]
+    files = [root / SETTINGS_FILE, root / "db.lock", root / "db.holder", root / "audit" / "heads.jsonl",
+             *(root / "db").glob("*")]
+    for path, mode in [*((f, 0o700) for f in folders), *((f, 0o600) for f in files)]:
+        with contextlib.suppress(OSError):
+            if path.exists() and not path.is_symlink() and path.stat().st_mode & 0o077:
+                path.chmod(mode)
 
 
 def _resolve(root: Path, path: str) -> Path:
