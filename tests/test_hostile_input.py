@@ -134,6 +134,35 @@ def test_fuzz_csv_readers_refuse_cleanly(layout: Any, seed: int, edits: list[tup
 _FUZZ_POP = generate_world(20, seed=5)
 
 
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(data=st.binary(max_size=400), layout=st.sampled_from(IMPORTED))
+def test_fuzz_arbitrary_bytes_refused_cleanly(data: bytes, layout: Any) -> None:
+    """Any bytes at all, behind a valid header or not: read, or refused with a reason."""
+    for candidate in (data, formats.write_table(_sample(layout, _FUZZ_POP).head(0), layout) + data):
+        try:
+            formats.read_table(candidate, layout)
+        except InvalidInput as err:
+            assert err.details.get("reason") and err.message_ja and err.message_en
+
+
+@settings(max_examples=100, deadline=None, derandomize=True)
+@given(edits=st.lists(st.tuples(st.floats(0, 1), st.sampled_from([b"\r", b"\n", b",", b"\xff", b" ", b"\r\n", b"x"])), max_size=4))
+def test_fuzz_fixed_width_answers_refused_cleanly(edits: list[tuple[float, bytes]]) -> None:
+    """The fixed-width answer files (F4) too: read, or refused with a line and reason."""
+    from workbench import query_files
+
+    layout = query_files.ANSWER_LAYOUT
+    frame = pd.DataFrame({f.name: ["1" * min(f.width, 3)] * 3 for f in layout.fields})
+    data = bytearray(query_files.write_fixed(frame, layout))
+    for where, noise in edits:
+        at = int(where * len(data))
+        data[at:at + 1] = noise
+    try:
+        query_files.read_fixed(bytes(data), layout)
+    except InvalidInput as err:
+        assert err.details.get("reason") and err.details.get("line", 1) >= 1
+
+
 _SESSIONS: dict[tuple[int, str], Any] = {}
 
 
@@ -464,3 +493,13 @@ def test_reapplying_an_older_target_list_is_said_and_done_on_purpose(world: Worl
     assert back.superseded_by == first.import_id and not back.applied
     # --reapply of a list never imported is simply an import; of the current one, a no-op
     assert targets.import_targets(world.login("registrar"), old, file_name="april.csv", reapply=True).already_imported
+
+
+def test_cli_refuses_an_oversized_file_before_reading_it(world: World, pop: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "big.csv"
+    path.write_bytes(_valid("contractor_return", pop))
+    monkeypatch.setattr(formats, "MAX_FILE_BYTES", 100)
+    monkeypatch.setattr(Path, "read_bytes", lambda self: pytest.fail("read the whole file"))
+    code, _out, err = _cli(world, monkeypatch, capsys, "registrar", "register", str(path), "--source", "contractor")
+    assert code == 2 and json.loads(err)["reason"] == "too_large"

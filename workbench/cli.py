@@ -228,7 +228,11 @@ def cmd_pipeline_list(args: argparse.Namespace) -> Any:
 # -- targets commands (F0, F0b, F1b) --
 
 def _read_input(path: Path) -> bytes:
+    from .formats import MAX_FILE_BYTES, too_large
+
     try:
+        if path.stat().st_size > MAX_FILE_BYTES:  # refused before reading it into memory
+            raise too_large(path.stat().st_size)
         return path.read_bytes()
     except OSError:
         raise InvalidInput(f"Cannot read the file {path.name}.", f"ファイル {path.name} を読めません。") from None
@@ -281,10 +285,7 @@ def cmd_register(args: argparse.Namespace) -> Any:
     from . import registration
 
     path = Path(args.file)
-    try:
-        data = path.read_bytes()
-    except OSError:
-        raise InvalidInput(f"Cannot read the file {path.name}.", f"ファイル {path.name} を読めません。") from None
+    data = _read_input(path)
     fn = registration.preview_registration if args.preview else registration.register
     return fn(_login(args), data, source=args.source, file_name=path.name)
 

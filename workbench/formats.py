@@ -19,11 +19,24 @@ Common rules for every layout (version 1):
   ``000123``), a missing value is ``""``; value rules belong to the feature that reads
   the file;
 * encoding UTF-8, UTF-8 with BOM, or CP932 (Windows-31J, *not* Shift_JIS, so 髙 and
-  ① decode).
+  ① decode) — CP932 only when the file decodes strictly and holds no private-use,
+  C1-control or unassigned character (what a stray byte such as ``0xFF`` in an ASCII
+  file decodes to); otherwise the file is refused with the line and byte offset;
+* a carriage return without a line feed (CR-only line ends, a stray CR) is refused
+  with its line and byte offset;
+* every column has a maximum length (``Column.max_length``, set per layout); a longer
+  value refuses the file naming the line and the column; a file is at most
+  :data:`MAX_FILE_BYTES` bytes and :data:`MAX_RECORDS` records.
+
+Layouts a person opens in a spreadsheet (``Layout.for_people``) are written with every
+cell neutralised against formula injection (:func:`spreadsheet_safe`).
 
 Refusals are :class:`~workbench.errors.InvalidInput` with a Japanese and English
 message and ``details["reason"]`` (a stable code) and, where one applies,
-``details["line"]`` (1-based physical line).  Messages never quote a value.
+``details["line"]`` (1-based physical line).  Messages never quote a value — not even a
+header field that is not a column name (a file without its header has data there): they
+give its position and the column it was probably meant to be.  Anything the CSV reader
+cannot parse is a refusal too, never a traceback.
 """
 
 from __future__ import annotations
@@ -57,6 +70,7 @@ __all__ = [
     "get_layout",
     "read_table",
     "spreadsheet_safe",
+    "too_large",
     "write_table",
 ]
 
@@ -218,7 +232,7 @@ def _layout(name: str, version: int, description_ja: str, *columns: tuple[str, s
 
 
 #: Maximum lengths shared by many layouts (characters).
-_ID, _NAME, _ADDRESS, _DATE, _CODE, _NUMBER, _TIME = 20, 100, 200, 20, 4, 30, 40
+_ID, _NAME, _ADDRESS, _DATE, _CODE, _NUMBER, _TIME = 20, 100, 200, 20, 10, 30, 40
 
 
 HOUSING_TARGETS = _layout(
@@ -630,7 +644,7 @@ def read_table(data: bytes, layout: Layout | str) -> Table:
     """
     lay = get_layout(layout)
     if len(data) > MAX_FILE_BYTES:
-        raise _too_large(len(data))
+        raise too_large(len(data))
     digest = hashlib.sha256(data).hexdigest()
     if not data or (len(data) < 65536 and not data.strip(b" \t\r\n")):
         raise _refuse("The file is empty.", "ファイルが空です。", reason="empty")
@@ -646,7 +660,8 @@ def read_table(data: bytes, layout: Layout | str) -> Table:
                       cause=type(exc).__name__) from None
 
 
-def _too_large(size: int) -> InvalidInput:
+def too_large(size: int) -> InvalidInput:
+    """The refusal of a file over :data:`MAX_FILE_BYTES` (for callers that check before reading)."""
     return _refuse(
         f"The file is {size:,} bytes; at most {MAX_FILE_BYTES:,} bytes are accepted. Split it, or check that it is the right file.",
         f"ファイルが {size:,} バイトあります。受け付けるのは {MAX_FILE_BYTES:,} バイトまでです。分割するか、正しいファイルか確認してください。",
