@@ -213,6 +213,25 @@ def test_cp932_private_use_or_unassigned_refused(raw: bytes, pop: Any) -> None:
     assert err.details["reason"] == "undecodable" and err.details["byte_offset"] == at and err.details["line"] == 2
 
 
+def test_every_cp932_character_outside_the_suspect_set_is_assigned() -> None:
+    """The whole CP932 code table: what the strict check lets through is an assigned, non-private character."""
+    import unicodedata
+
+    for first in range(0x100):
+        for second in [None, *range(0x40, 0x100)] if first >= 0x81 else [None]:
+            raw = bytes([first]) if second is None else bytes([first, second])
+            try:
+                ch = raw.decode("cp932")
+            except UnicodeDecodeError:
+                continue
+            if len(ch) != 1:
+                continue
+            text, _ = formats._cp932_strict(raw)
+            if text is not None:
+                assert unicodedata.category(ch) not in ("Cn", "Co"), raw
+                assert not ("\x80" <= ch <= "\x9f"), raw
+
+
 def test_real_cp932_still_accepted(pop: Any) -> None:
     data = _valid("housing_targets", pop).decode("utf-8").replace("本人", "髙①").encode("cp932")
     table = formats.read_table(data, "housing_targets")
