@@ -62,7 +62,7 @@ def test_init_grant_flow_from_the_cli(tmp_path: Path, monkeypatch: pytest.Monkey
     # The same code twice (still set from the call above) is refused with a clear message.
     code = main(["-w", str(ws), "user", "list"])
     err = capsys.readouterr().err
-    assert code == 3 and "使用済み" in json.loads(err)["message_ja"]
+    assert code == 3 and json.loads(err)["error"] == "authentication_failed" and "ワンタイムコード" in json.loads(err)["message_ja"]
 
 
 def test_refusal_exit_code_and_bilingual_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -99,9 +99,11 @@ def test_missing_and_extra_columns_named() -> None:
     row = ROW1.replace(",タカハシ　イチロウ", "")
     err = _refusal(_csv(header, row).encode())
     assert err.details["reason"] == "bad_header" and err.details["line"] == 1
-    assert err.details["missing"] == ["kana"] and err.details["extra"] == ["telephone"]
+    # the field is named by its position and the column it was probably meant to be, never by its text
+    assert err.details["missing"] == ["kana"] and err.details["extra_positions"] == [11]
+    assert err.details["suggestions"] == {"11": "phone"}
     assert "kana" in err.message_en and "氏名カナ" in err.message_ja
-    assert "髙橋" not in str(err)
+    assert "髙橋" not in str(err) and "telephone" not in str(err)
 
 
 def test_wrong_field_count_names_line() -> None:

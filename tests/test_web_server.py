@@ -228,7 +228,7 @@ def test_login_form_needs_xsrf_and_refuses_bad_credentials_in_one_message(server
     assert status == 403
     assert anon.session_cookie() is None
     status, body, _ = anon.post("/login", {"user": "owner", "password": "wrong", "totp": "123456"})
-    assert status == 403 and "誤っています" in body and anon.session_cookie() is None
+    assert status == 403 and "ログインできませんでした" in body and anon.session_cookie() is None
     status, body, _ = anon.post("/login", {"user": "owner", "password": "", "totp": ""})
     assert status == 400 and "すべて入力してください" in body
 

@@ -398,6 +398,29 @@ def test_registration_flow(world: World) -> None:
         assert number not in app.reg_view.value + app.return_view.value + app.chart.value
 
 
+def test_registration_reapplies_an_older_target_list_only_on_purpose(world: World) -> None:
+    """Issue 10 item 14: an older list is named as older and applied again only when ticked."""
+    from workbench import formats, targets
+    from workbench.simulate.housing import target_frame
+
+    frame = target_frame(generate_world(30, seed=5), seed=1, date_format="%Y-%m-%d")
+    old, new = formats.write_table(frame, "housing_targets"), formats.write_table(frame.iloc[3:], "housing_targets")
+    s = world.login("registrar")
+    targets.import_targets(s, old, file_name="april.csv")
+    targets.import_targets(s, new, file_name="may.csv")
+    app = RegistrationApp(world.login("registrar"))
+    upload(app.target_upload, "april.csv", old)
+    app.target_preview_button.click()
+    assert "古い対象者リスト" in text(app.target_view.value) and "may.csv" in text(app.target_view.value)
+    assert app.target_confirm.disabled
+    app.target_reapply.value = True
+    app.target_preview_button.click()
+    assert app.model.target_preview.relisted == 3 and not app.target_confirm.disabled
+    app.target_confirm.click()
+    assert app.banner.kind == "success", app.banner.text
+    assert app.model.target_result.reapplied and app.model.target_result.relisted == 3
+
+
 def test_registration_bad_file_is_refused_in_japanese(world: World) -> None:
     app = RegistrationApp(world.login("registrar"))
     upload(app.target_upload, "broken.csv", b"\xff\xfe nonsense,\r\n1,2\r\n")

@@ -76,10 +76,15 @@ class RegistrationApp(App):
         self.target_confirm = w.Button(description="取り込む / Import", button_style="warning", icon="upload",
                                        disabled=True)
         self.target_confirm.on_click(lambda _b: self.import_targets())
+        # An older list than the current one is only applied again on purpose (再反映).
+        self.target_reapply = w.Checkbox(value=False, indent=False,
+                                         description="古いリストを再反映する / re-apply an older list on purpose")
+        self.target_reapply.observe(lambda _c: self._reset_target_preview(), names="value")
         self.target_view = w.HTML()
         targets_box = w.VBox([
             w.HTML("<h4>対象者リストの取込 / Target list (F0)</h4>"),
-            w.HBox([self.target_upload, self.target_preview_button, self.target_confirm]), self.target_view,
+            w.HBox([self.target_upload, self.target_preview_button, self.target_confirm]), self.target_reapply,
+            self.target_view,
         ])
 
         # -- F1 registration
@@ -235,20 +240,25 @@ class RegistrationApp(App):
             self.return_deliver.children = []
 
     # -- handlers ------------------------------------------------------------------------------
+    def _reset_target_preview(self) -> None:
+        """A changed choice needs a new preview before anything is applied."""
+        self.model.target_preview = None
+        self.model.target_result = None
+
     def preview_targets(self) -> None:
         got = self._file(self.target_upload)
         if got is None:
             return
         name, data = got
         self.model.target_result = None
-        self.model.target_preview = self.call(targets.preview_targets, data, file_name=name)
+        self.model.target_preview = self.call(targets.preview_targets, data, file_name=name, reapply=self.target_reapply.value)
 
     def import_targets(self) -> None:
         got = self._file(self.target_upload)
         if got is None or self.model.target_preview is None:
             return
         name, data = got
-        result = self.call(targets.import_targets, data, file_name=name)
+        result = self.call(targets.import_targets, data, file_name=name, reapply=self.target_reapply.value)
         if result is not None:
             self.model.target_result = result
             self.banner.success(result.message_ja, result.message_en)

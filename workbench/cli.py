@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from . import access, access_rules, approvals, auditing, media, pending, persons, rotation, runs, transfer, users
+from ._files import private_umask, write_private
 from .clock import JST
 from .errors import InvalidInput, WorkbenchError
 from .workspace import Session, Workspace
@@ -250,6 +251,7 @@ def cmd_package_delivered(args: argparse.Namespace) -> Any:
 
 def cmd_package_unpack(args: argparse.Namespace) -> Any:
     """The receiving side: no workspace, only the key file that was handed over."""
+    private_umask()  # the folder 0700 and every member 0600 from creation, never chmod-ed later
     recipient, key, _ = transfer.read_keyfile(Path(args.key))
     package = transfer.read_package(Path(args.file), key=key)
     own = _own_workspace(args, package.manifest.workspace_id)
@@ -258,14 +260,13 @@ def cmd_package_unpack(args: argparse.Namespace) -> Any:
         args.workspace = str(own)
         package = media.unpack_own(_login(args), str(Path(args.file).resolve()), str(Path(args.key).resolve()))
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out.mkdir(mode=0o700, parents=True, exist_ok=True)
     written = []
     for name, data in package.members.items():
         target = out / Path(name).name
         if target.exists():
             raise InvalidInput(f"{target} already exists.", f"{target} はすでに存在します。")
-        target.write_bytes(data)
-        target.chmod(0o600)
+        write_private(target, data)
         written.append(str(target))
     # The receiving side's own media ledger (C9): one line per package read.
     manifest = package.manifest
@@ -325,7 +326,11 @@ def cmd_pipeline_list(args: argparse.Namespace) -> Any:
 # -- targets commands (F0, F0b, F1b) --
 
 def _read_input(path: Path) -> bytes:
+    from .formats import MAX_FILE_BYTES, too_large
+
     try:
+        if path.stat().st_size > MAX_FILE_BYTES:  # refused before reading it into memory
+            raise too_large(path.stat().st_size)
         return path.read_bytes()
     except OSError:
         raise InvalidInput(f"Cannot read the file {path.name}.", f"ファイル {path.name} を読めません。") from None
@@ -336,7 +341,7 @@ def cmd_targets_import(args: argparse.Namespace) -> Any:
 
     path = Path(args.file)
     fn = targets.preview_targets if args.preview else targets.import_targets
-    return fn(_login(args), _read_input(path), file_name=path.name)
+    return fn(_login(args), _read_input(path), file_name=path.name, reapply=args.reapply)
 
 
 def _outgoing(args: argparse.Namespace, kind: str, step: str, *, wrap_request: bool = False, **params: Any) -> Any:
@@ -387,10 +392,7 @@ def cmd_register(args: argparse.Namespace) -> Any:
     from . import registration
 
     path = Path(args.file)
-    try:
-        data = path.read_bytes()
-    except OSError:
-        raise InvalidInput(f"Cannot read the file {path.name}.", f"ファイル {path.name} を読めません。") from None
+    data = _read_input(path)
     fn = registration.preview_registration if args.preview else registration.register
     return fn(_login(args), data, source=args.source, file_name=path.name)
 
@@ -635,6 +637,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("targets import", cmd_targets_import, "F0: import the target list (CSV, UTF-8/BOM/CP932)", g)
     p.add_argument("file")
     p.add_argument("--preview", action="store_true", help="check and count only; change nothing")
+    p.add_argument("--reapply", action="store_true",
+                   help="apply an older list again on purpose, making it the current target list (再反映)")
     g = group("collection", "F0b: the collection list for the number-collection contractor")
     for verb, text in (("preview", "counts by ward and status, no personal data"),
                        ("request", "ask a second person to approve this selection"),

@@ -61,6 +61,8 @@ __all__ = [
     "TOTP_DIGITS",
     "TOTP_PERIOD",
     "check_password_policy",
+    "dummy_hash",
+    "dummy_totp_secret",
     "dummy_verify",
     "hash_password",
     "hotp",
@@ -181,18 +183,25 @@ def verify_password(password: str, encoded: str) -> bool:
     return hmac.compare_digest(actual, expected)
 
 
-@functools.lru_cache(maxsize=1)
-def _dummy_hash() -> str:
-    return hash_password(secrets.token_urlsafe(16))
+@functools.lru_cache(maxsize=8)
+def dummy_hash(n: int = DEFAULT_N) -> str:
+    """A hash of a random password at cost ``n``, made once per process and cost.
 
-
-def dummy_verify(password: str) -> bool:
-    """Spend the time of one default-cost verification and return False.
-
-    For a log-in with an unknown user ID, so that the response time does not reveal
-    whether the ID exists.  The first call also computes the dummy hash (once).
+    A log-in with an unknown user ID verifies against it, so that it costs what a real
+    account's check costs and the response time does not reveal whether the ID exists.
     """
-    verify_password(password, _dummy_hash())
+    return hash_password(secrets.token_urlsafe(16), n=n)
+
+
+@functools.lru_cache(maxsize=1)
+def dummy_totp_secret() -> str:
+    """A random TOTP secret, made once per process, checked for unknown user IDs (same work)."""
+    return new_totp_secret()
+
+
+def dummy_verify(password: str, n: int = DEFAULT_N) -> bool:
+    """Spend the time of one verification at cost ``n`` and return False."""
+    verify_password(password, dummy_hash(n))
     return False
 
 

@@ -89,14 +89,15 @@ NOTICE_RECIPIENT = "housing_system"
 
 #: Declared income per procedure × person (U4), CSV like the other housing-system extracts.
 DECLARED_INCOME = Layout("declared_income", 1, (
-    Column("procedure_id", "申請番号"), Column("person_id", "対象者宛名番号"), Column("declared_income", "申告所得金額"),
+    Column("procedure_id", "申請番号", max_length=30), Column("person_id", "対象者宛名番号", max_length=20),
+    Column("declared_income", "申告所得金額", max_length=20),
 ), "収入申告の申告所得（都住システム抽出, U4）: 手続 1 件 × 対象者 1 人で 1 行。金額は円、数字のみ。")
 
 #: The notice list for the housing system (C14: what it needs to address a letter).
 NOTICE_LAYOUT = Layout("notice_list", 1, (
     Column("person_id", "宛名番号"), Column("household_id", "世帯番号"), Column("kinds", "相違の種類"),
     Column("fields", "相違項目"), Column("discrepancy_ids", "相違番号"),
-), "通知対象者リスト（C7）: 届出を勧奨する本人 1 人 1 行。宛名・住所は都住システムが保有する情報で印字する。")
+), "通知対象者リスト（C7）: 届出を勧奨する本人 1 人 1 行。宛名・住所は都住システムが保有する情報で印字する。", for_people=True)
 
 
 @dataclass(frozen=True)

@@ -19,18 +19,33 @@ Common rules for every layout (version 1):
   ``000123``), a missing value is ``""``; value rules belong to the feature that reads
   the file;
 * encoding UTF-8, UTF-8 with BOM, or CP932 (Windows-31J, *not* Shift_JIS, so 髙 and
-  ① decode).
+  ① decode) — CP932 only when the file decodes strictly and holds no private-use,
+  C1-control or unassigned character (what a stray byte such as ``0xFF`` in an ASCII
+  file decodes to); otherwise the file is refused with the line and byte offset;
+* a carriage return without a line feed (CR-only line ends, a stray CR) is refused
+  with its line and byte offset;
+* every column has a maximum length (``Column.max_length``, set per layout); a longer
+  value refuses the file naming the line and the column; a file is at most
+  :data:`MAX_FILE_BYTES` bytes and :data:`MAX_RECORDS` records.
+
+Layouts a person opens in a spreadsheet (``Layout.for_people``) are written with every
+cell neutralised against formula injection (:func:`spreadsheet_safe`).
 
 Refusals are :class:`~workbench.errors.InvalidInput` with a Japanese and English
 message and ``details["reason"]`` (a stable code) and, where one applies,
-``details["line"]`` (1-based physical line).  Messages never quote a value.
+``details["line"]`` (1-based physical line).  Messages never quote a value — not even a
+header field that is not a column name (a file without its header has data there): they
+give its position and the column it was probably meant to be.  Anything the CSV reader
+cannot parse is a refusal too, never a traceback.
 """
 
 from __future__ import annotations
 
 import csv
+import difflib
 import hashlib
 import io
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,15 +58,27 @@ from .errors import InvalidInput
 
 __all__ = [
     "ENCODINGS",
+    "FORMULA_TRIGGERS",
     "LAYOUTS",
+    "MAX_FILE_BYTES",
+    "MAX_RECORDS",
     "Column",
     "Layout",
     "Table",
     "decode",
     "get_layout",
     "read_table",
+    "spreadsheet_safe",
+    "too_large",
     "write_table",
 ]
+
+#: A column's maximum length when its layout names none (characters).
+DEFAULT_MAX_LENGTH = 200
+#: The largest input file read at all (bytes) and the most records in one file: a sanity limit
+#: far above the largest real extract (about 600,000 people in Tokyo's public housing).
+MAX_FILE_BYTES = 1 << 30
+MAX_RECORDS = 5_000_000
 
 #: Encodings accepted on input, in the order they are tried.
 ENCODINGS = ("utf-8-sig", "utf-8", "cp932")
@@ -67,12 +94,49 @@ def _line_of(data: bytes, position: int) -> int:
     return data.count(b"\n", 0, position) + 1
 
 
+#: Characters CP932 decodes bytes to that no real text holds: C1 controls (0x80), the
+#: private-use area (user-defined characters F040–F9FC, and 0xA0, 0xFD–0xFF), the replacement character.
+_CP932_SUSPECT = re.compile("[\x80-\x9f\ue000-\uf8ff\ufffd]")
+
+
+def _undecodable(data: bytes, position: int, guess: str) -> InvalidInput:
+    line = _line_of(data, position)
+    return InvalidInput(
+        f"Line {line} (byte offset {position}) holds bytes that are neither UTF-8 nor CP932 (the file is probably "
+        f"{guess}, damaged or in another encoding). Save it as UTF-8 or CP932 CSV.",
+        f"{line} 行目（先頭から {position} バイト目）に UTF-8 としても CP932 としても読めないバイトがあります"
+        f"（{guess} のファイルが破損しているか、別の文字コードの可能性があります）。UTF-8 または CP932 の CSV で保存し直してください。",
+        reason="undecodable", line=line, byte_offset=position, encoding="unknown",
+    )
+
+
+def _cp932_strict(data: bytes) -> tuple[str | None, int]:
+    """``(text, -1)`` if ``data`` is clean CP932; else ``(None, byte offset of the first bad byte)``.
+
+    Clean means it decodes strictly *and* holds no character that only a stray byte
+    decodes to (private-use, C1 control, unassigned) — so an ASCII or UTF-8 file with one
+    damaged byte is not mistaken for CP932.
+    """
+    try:
+        text = data.decode("cp932")
+    except UnicodeDecodeError as exc:
+        return None, exc.start
+    # Every other character CP932 decodes to is assigned (tests/test_hostile_input.py checks the
+    # whole code table), so this one search finds private-use, C1 and unassigned alike.
+    bad = _CP932_SUSPECT.search(text)
+    if bad is None:
+        return text, -1
+    bad_at = bad.start()
+    return None, len(text[:bad_at].encode("cp932"))
+
+
 def decode(data: bytes) -> tuple[str, str]:
     """Decode an input file; return ``(text, encoding)``.
 
     A UTF-8 BOM means ``utf-8-sig``; otherwise valid UTF-8 is ``utf-8``; otherwise
-    valid CP932 is ``cp932``.  Anything else (UTF-16, Latin-1, a damaged file) is
-    refused naming the line of the first byte that cannot be decoded.
+    clean CP932 (:func:`_cp932_strict`) is ``cp932``.  Anything else (UTF-16, Latin-1, a
+    damaged file) is refused naming the line and byte offset of the first byte that
+    cannot be decoded.
     """
     nul = data.find(b"\x00")
     if nul >= 0 or data[:2] in (b"\xff\xfe", b"\xfe\xff"):
@@ -82,36 +146,29 @@ def decode(data: bytes) -> tuple[str, str]:
             "Save it as UTF-8 or CP932 (Shift_JIS) CSV.",
             f"ファイルが UTF-8 または CP932 のテキストではありません（UTF-16 またはバイナリの可能性があります。{line} 行目）。"
             "UTF-8 または CP932（Shift_JIS）の CSV で保存し直してください。",
-            reason="undecodable", line=line, encoding="unknown",
+            reason="undecodable", line=line, byte_offset=max(nul, 0), encoding="unknown",
         )
     if data.startswith(_BOM):
         try:
             return data[3:].decode("utf-8"), "utf-8-sig"
         except UnicodeDecodeError as exc:
-            line = _line_of(data, exc.start + 3)
+            position = exc.start + 3
+            line = _line_of(data, position)
             raise InvalidInput(
-                f"The file starts with a UTF-8 BOM but line {line} holds bytes that are not UTF-8.",
-                f"ファイルは UTF-8（BOM 付き）ですが、{line} 行目に UTF-8 として読めないバイトがあります。",
-                reason="undecodable", line=line, encoding="utf-8-sig",
+                f"The file starts with a UTF-8 BOM but line {line} (byte offset {position}) holds bytes that are not UTF-8.",
+                f"ファイルは UTF-8（BOM 付き）ですが、{line} 行目（先頭から {position} バイト目）に UTF-8 として読めないバイトがあります。",
+                reason="undecodable", line=line, byte_offset=position, encoding="utf-8-sig",
             ) from None
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError as exc:
         utf8_error = exc.start
-    try:
-        return data.decode("cp932"), "cp932"
-    except UnicodeDecodeError as exc:
-        cp932_error = exc.start
+    text, cp932_error = _cp932_strict(data)
+    if text is not None:
+        return text, "cp932"
     # The encoding that got furthest is most likely the one intended.
     guess, position = ("UTF-8", utf8_error) if utf8_error >= cp932_error else ("CP932", cp932_error)
-    line = _line_of(data, position)
-    raise InvalidInput(
-        f"Line {line} holds bytes that are neither UTF-8 nor CP932 (the file is probably {guess}, damaged "
-        "or in another encoding). Save it as UTF-8 or CP932 CSV.",
-        f"{line} 行目に UTF-8 としても CP932 としても読めないバイトがあります（{guess} のファイルが破損しているか、"
-        "別の文字コードの可能性があります）。UTF-8 または CP932 の CSV で保存し直してください。",
-        reason="undecodable", line=line, encoding="unknown",
-    )
+    raise _undecodable(data, position, guess)
 
 
 # --------------------------------------------------------------------------------------
@@ -129,28 +186,50 @@ class Column:
     name: str
     label_ja: str
     required: bool = True
+    #: The longest value accepted, in characters (文字数の上限); longer is refused with its line.
+    max_length: int = DEFAULT_MAX_LENGTH
 
 
 @dataclass(frozen=True)
 class Layout:
-    """A versioned external file layout (ファイルレイアウト)."""
+    """A versioned external file layout (ファイルレイアウト).
+
+    ``for_people``: a person may open files in this layout in a spreadsheet, so every
+    cell is neutralised against formula injection when it is written
+    (:func:`spreadsheet_safe`).
+    """
 
     name: str
     version: int
     columns: tuple[Column, ...]
     description_ja: str
+    for_people: bool = False
 
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
 
     @property
     def required_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns if c.required)
 
 
-def _layout(name: str, version: int, description_ja: str, *columns: tuple[str, str] | tuple[str, str, bool]) -> Layout:
-    return Layout(name, version, tuple(Column(*c) for c in columns), description_ja)
+def _layout(name: str, version: int, description_ja: str, *columns: tuple[str, str] | tuple[str, str, bool],
+            limits: dict[str, int], for_people: bool = False) -> Layout:
+    """A layout; ``limits`` gives every column's maximum length (all columns must be named)."""
+    unknown = set(limits) - {c[0] for c in columns}
+    unlimited = {c[0] for c in columns} - set(limits)
+    if unknown or unlimited:
+        raise ValueError(f"layout {name}: limits for unknown columns {unknown} or none for {unlimited}")
+    cols = tuple(Column(*c, max_length=limits[c[0]]) for c in columns)  # type: ignore[misc]
+    return Layout(name, version, cols, description_ja, for_people=for_people)
+
+
+#: Maximum lengths shared by many layouts (characters).
+_ID, _NAME, _ADDRESS, _DATE, _CODE, _NUMBER, _TIME = 20, 100, 200, 20, 10, 30, 40
 
 
 HOUSING_TARGETS = _layout(
@@ -176,6 +255,9 @@ HOUSING_TARGETS = _layout(
     ("name", "氏名"), ("kana", "氏名カナ"), ("sex", "性別"), ("birth_date", "生年月日"),
     ("address", "住所"), ("ward_code", "区市町村コード"), ("housing_type", "住宅種別"),
     ("status", "入居区分"), ("phone", "電話番号", False),
+
+    limits={"person_id": _ID, "household_id": _ID, "relation": 10, "name": _NAME, "kana": _NAME, "sex": _CODE,
+            "birth_date": _DATE, "address": _ADDRESS, "ward_code": 10, "housing_type": 40, "status": 12, "phone": 20},
 )
 
 COLLECTION_LIST = _layout(
@@ -198,6 +280,10 @@ COLLECTION_LIST = _layout(
     ("person_id", "宛名番号"), ("household_id", "世帯番号"), ("relation", "続柄"), ("name", "氏名"),
     ("kana", "氏名カナ"), ("birth_date", "生年月日"), ("address", "住所"), ("ward_code", "区市町村コード"),
     ("status", "入居区分"),
+
+    limits={"person_id": _ID, "household_id": _ID, "relation": 10, "name": _NAME, "kana": _NAME, "birth_date": _DATE,
+            "address": _ADDRESS, "ward_code": 10, "status": 12},
+    for_people=True,
 )
 
 CONTRACTOR_RETURN = _layout(
@@ -214,6 +300,8 @@ CONTRACTOR_RETURN = _layout(
     """,
     ("line_no", "連番", False), ("person_id", "宛名番号"), ("individual_number", "個人番号"),
     ("identity_checked", "本人確認"), ("collected_on", "収集日"),
+
+    limits={"line_no": _ID, "person_id": _ID, "individual_number": _NUMBER, "identity_checked": _CODE, "collected_on": _DATE},
 )
 
 PORTAL_DOWNLOAD = _layout(
@@ -236,6 +324,9 @@ PORTAL_DOWNLOAD = _layout(
     ("submission_id", "申請番号"), ("name", "氏名"), ("kana", "氏名カナ"), ("sex", "性別"),
     ("birth_date", "生年月日"), ("address", "住所"), ("individual_number", "個人番号"),
     ("identity_checked", "本人確認"), ("submitted_at", "申請日時"),
+
+    limits={"submission_id": 40, "name": _NAME, "kana": _NAME, "sex": _CODE, "birth_date": _DATE, "address": _ADDRESS,
+            "individual_number": _NUMBER, "identity_checked": _CODE, "submitted_at": _TIME},
 )
 
 INTEGRATED_REQUEST = _layout(
@@ -256,6 +347,9 @@ INTEGRATED_REQUEST = _layout(
     """,
     ("request_id", "依頼番号"), ("person_id", "宛名番号"), ("individual_number", "個人番号"),
     ("name", "氏名"), ("kana", "氏名カナ"), ("sex", "性別"), ("birth_date", "生年月日"), ("address", "住所"),
+
+    limits={"request_id": 40, "person_id": _ID, "individual_number": _NUMBER, "name": _NAME, "kana": _NAME, "sex": _CODE,
+            "birth_date": _DATE, "address": _ADDRESS},
 )
 
 INTEGRATED_ANSWER = _layout(
@@ -272,6 +366,8 @@ INTEGRATED_ANSWER = _layout(
     """,
     ("request_id", "依頼番号"), ("person_id", "宛名番号"), ("result_code", "処理結果"),
     ("integrated_number", "団体内統合利用番号"), ("answered_at", "回答日時", False),
+
+    limits={"request_id": 40, "person_id": _ID, "result_code": _CODE, "integrated_number": _NUMBER, "answered_at": _TIME},
 )
 
 #: Every external layout, by name.
@@ -299,6 +395,9 @@ HOUSING_PROCEDURES = _layout(
     """,
     ("procedure_id", "申請番号"), ("procedure_code", "手続コード"), ("fiscal_year", "年度"), ("filed_on", "届出日"),
     ("applicant_id", "申請者宛名番号"), ("person_id", "対象者宛名番号"), ("consent", "情報照会同意"),
+
+    limits={"procedure_id": 30, "procedure_code": 10, "fiscal_year": 10, "filed_on": _DATE, "applicant_id": _ID,
+            "person_id": _ID, "consent": _CODE},
 )
 
 JUKI_REQUEST = _layout(
@@ -312,6 +411,8 @@ JUKI_REQUEST = _layout(
     | requested_on | 照会基準日 | YYYY-MM-DD |
     """,
     ("request_id", "照会依頼番号"), ("individual_number", "個人番号"), ("requested_on", "照会基準日"),
+
+    limits={"request_id": 40, "individual_number": _NUMBER, "requested_on": _DATE},
 )
 
 JUKI_ANSWER = _layout(
@@ -333,9 +434,32 @@ JUKI_ANSWER = _layout(
     ("request_id", "照会依頼番号"), ("result_code", "処理結果"), ("name", "氏名"), ("kana", "氏名カナ"),
     ("sex", "性別"), ("birth_date", "生年月日"), ("address", "住所"), ("deceased", "死亡"),
     ("answered_at", "回答日時", False),
+
+    limits={"request_id": 40, "result_code": _CODE, "name": _NAME, "kana": _NAME, "sex": _CODE, "birth_date": _DATE,
+            "address": _ADDRESS, "deceased": _CODE, "answered_at": _TIME},
 )
 
-LAYOUTS.update({lay.name: lay for lay in (HOUSING_PROCEDURES, JUKI_REQUEST, JUKI_ANSWER)})
+RETURN_LIST = _layout(
+    "return_list", 1,
+    """差戻リスト（番号収集委託事業者・ポータル担当あて, F1）: 登録できなかった行 1 行につき 1 行。値は載せず、
+    行番号・理由・宛名番号（またはポータルの申請番号）だけを記載する。表計算ソフトで開かれる。
+
+    | column | 項目 |
+    |---|---|
+    | line | 元ファイルの行番号 |
+    | reason_code | 理由コード |
+    | reason_ja | 理由（日本語） |
+    | reason_en | 理由（英語） |
+    | person_id | 宛名番号（委託事業者の返送データのとき） |
+    | submission_id | 申請番号（ポータルのとき） |
+    """,
+    ("line", "行番号"), ("reason_code", "理由コード"), ("reason_ja", "理由"), ("reason_en", "理由（英語）"),
+    ("person_id", "宛名番号"), ("submission_id", "申請番号"),
+    limits={"line": 12, "reason_code": 40, "reason_ja": 200, "reason_en": 200, "person_id": _ID, "submission_id": 40},
+    for_people=True,
+)
+
+LAYOUTS.update({lay.name: lay for lay in (HOUSING_PROCEDURES, JUKI_REQUEST, JUKI_ANSWER, RETURN_LIST)})
 
 
 def get_layout(layout: Layout | str) -> Layout:
@@ -378,35 +502,69 @@ def _refuse(en: str, ja: str, *, reason: str, line: int | None = None, **details
 def _header(text_head: str) -> list[str]:
     """The header row's fields (the header must sit on the first line)."""
     first = text_head.split("\n", 1)[0].rstrip("\r")
-    fields = next(csv.reader([first]), [])
+    try:
+        fields = next(csv.reader([first]), [])
+    except csv.Error:
+        raise _refuse(
+            "Line 1: the header line cannot be read as CSV (a stray quote, or far too long).",
+            "1 行目: 見出し行を CSV として読めません（引用符の誤り、または長すぎる行）。",
+            reason="bad_header", line=1,
+        ) from None
     return [f.strip().lstrip("\ufeff") for f in fields]
 
 
 def _map_header(fields: list[str], layout: Layout) -> list[str]:
-    """Map header fields (English names or Japanese labels) to column names; refuse a wrong header."""
+    """Map header fields (English names or Japanese labels) to column names; refuse a wrong header.
+
+    The refusal names the layout's columns that are missing, and the *positions* of
+    fields that are not the layout's (with the column each was probably meant to be) —
+    never the fields themselves: a file without its header line has data there.
+    """
     by_label = {c.label_ja: c.name for c in layout.columns}
     names = set(layout.names)
     mapped = [f if f in names else by_label.get(f, f) for f in fields]
     missing = [n for n in layout.required_names if n not in mapped]
-    extra = [f for f, m in zip(fields, mapped, strict=True) if m not in names]
-    dupes = sorted({m for m in mapped if mapped.count(m) > 1})
-    if missing or extra or dupes:
-        parts_en, parts_ja = [], []
-        if missing:
-            parts_en.append("missing columns: " + ", ".join(missing))
-            parts_ja.append("不足している列: " + "、".join(f"{n}（{_label(layout, n)}）" for n in missing))
-        if extra:
-            parts_en.append("unexpected columns: " + ", ".join(extra[:20]))
-            parts_ja.append("余分な列: " + "、".join(extra[:20]))
-        if dupes:
-            parts_en.append("repeated columns: " + ", ".join(dupes))
-            parts_ja.append("重複している列: " + "、".join(dupes))
+    extra = [i + 1 for i, m in enumerate(mapped) if m not in names]
+    dupes = sorted({m for m in mapped if m in names and mapped.count(m) > 1})
+    if not (missing or extra or dupes):
+        return mapped
+    no_header = len(extra) == len(fields)
+    known = [*layout.names, *by_label]
+    hints = {}
+    for i in extra:
+        close = difflib.get_close_matches(fields[i - 1], known, n=1, cutoff=0.6)
+        if close:
+            hints[i] = by_label.get(close[0], close[0])
+    expected_en = ", ".join(layout.names)
+    expected_ja = "、".join(c.label_ja for c in layout.columns)
+    if no_header:
         raise _refuse(
-            f"Line 1: the header is not that of layout {layout.name} v{layout.version} ({'; '.join(parts_en)}).",
-            f"1 行目: 見出し行がレイアウト {layout.name} 第{layout.version}版 のものではありません（{'；'.join(parts_ja)}）。",
-            reason="bad_header", line=1, missing=missing, extra=extra[:20], repeated=dupes,
+            f"Line 1 is not a header line: none of its {len(fields)} fields names a column of layout {layout.name} "
+            f"v{layout.version}. The file has no header line (it starts with data) or is in another layout. "
+            f"Add the header line: {expected_en}.",
+            f"1 行目が見出し行ではありません（{len(fields)} 項目のどれもレイアウト {layout.name} 第{layout.version}版 の列名ではありません）。"
+            f"見出し行がありません（データから始まっている）か、別のレイアウトのファイルです。見出し行を付けてください: {expected_ja}。",
+            reason="bad_header", line=1, no_header=True, missing=missing, extra_positions=extra, repeated=[],
         )
-    return mapped
+    parts_en, parts_ja = [], []
+    if missing:
+        parts_en.append("missing columns: " + ", ".join(missing))
+        parts_ja.append("不足している列: " + "、".join(f"{n}（{_label(layout, n)}）" for n in missing))
+    if extra:
+        shown = extra[:20]
+        parts_en.append("fields that are not columns of this layout at positions " + ", ".join(
+            f"{i}" + (f" (did you mean {hints[i]}?)" if i in hints else "") for i in shown))
+        parts_ja.append("このレイアウトの列名ではない項目: " + "、".join(
+            f"{i} 番目" + (f"（{hints[i]}（{_label(layout, hints[i])}）の誤りでは？）" if i in hints else "") for i in shown))
+    if dupes:
+        parts_en.append("repeated columns: " + ", ".join(dupes))
+        parts_ja.append("重複している列: " + "、".join(dupes))
+    raise _refuse(
+        f"Line 1: the header is not that of layout {layout.name} v{layout.version} ({'; '.join(parts_en)}).",
+        f"1 行目: 見出し行がレイアウト {layout.name} 第{layout.version}版 のものではありません（{'；'.join(parts_ja)}）。",
+        reason="bad_header", line=1, no_header=False, missing=missing, extra_positions=extra[:20], repeated=dupes,
+        suggestions={str(i): n for i, n in hints.items()},
+    )
 
 
 def _label(layout: Layout, name: str) -> str:
@@ -448,12 +606,20 @@ def _slow_scan(text: str, width: int) -> tuple[list[int], list[tuple[int, int]]]
     bad: list[tuple[int, int]] = []
     reader = csv.reader(io.StringIO(text, newline=""))
     start = 1
-    for i, row in enumerate(reader):
-        if i > 0 and row:
-            lines.append(start)
-            if len(row) != width:
-                bad.append((start, len(row)))
-        start = reader.line_num + 1
+    try:
+        for i, row in enumerate(reader):
+            if i > 0 and row:
+                lines.append(start)
+                if len(row) != width:
+                    bad.append((start, len(row)))
+            start = reader.line_num + 1
+    except csv.Error:
+        # csv's own message may quote the value; name the line only.
+        raise _refuse(
+            f"Line {start} cannot be read as CSV (a value is far too long, or a quote is misplaced).",
+            f"{start} 行目を CSV として読めません（値が長すぎるか、引用符の位置が誤っています）。",
+            reason="malformed", line=start,
+        ) from None
     return lines, bad
 
 
@@ -474,10 +640,81 @@ def read_table(data: bytes, layout: Layout | str) -> Table:
     a quoted value.  Nothing about the values is checked here.
     """
     lay = get_layout(layout)
+    if len(data) > MAX_FILE_BYTES:
+        raise too_large(len(data))
     digest = hashlib.sha256(data).hexdigest()
     if not data or (len(data) < 65536 and not data.strip(b" \t\r\n")):
         raise _refuse("The file is empty.", "ファイルが空です。", reason="empty")
     text, encoding = decode(data)
+    _refuse_bare_cr(data)
+    try:
+        return _read_decoded(data, text, encoding, digest, lay)
+    except (csv.Error, pa.ArrowException, UnicodeError, ValueError, IndexError) as exc:
+        if isinstance(exc, InvalidInput):
+            raise
+        # A last resort: the reader's own message may quote a value, so it is not passed on.
+        raise _refuse("The file cannot be read as CSV.", "ファイルを CSV として読めません。", reason="unreadable",
+                      cause=type(exc).__name__) from None
+
+
+def too_large(size: int) -> InvalidInput:
+    """The refusal of a file over :data:`MAX_FILE_BYTES` (for callers that check before reading)."""
+    return _refuse(
+        f"The file is {size:,} bytes; at most {MAX_FILE_BYTES:,} bytes are accepted. Split it, or check that it is the right file.",
+        f"ファイルが {size:,} バイトあります。受け付けるのは {MAX_FILE_BYTES:,} バイトまでです。分割するか、正しいファイルか確認してください。",
+        reason="too_large", size=size, max_bytes=MAX_FILE_BYTES,
+    )
+
+
+def _refuse_bare_cr(data: bytes) -> None:
+    """Refuse a carriage return not followed by a line feed (CR-only line ends, or a stray CR).
+
+    The byte 0x0D never occurs inside a multi-byte UTF-8 or CP932 character, so the raw
+    bytes are searched whatever the encoding.
+    """
+    if b"\r" not in data or data.count(b"\r") == data.count(b"\r\n"):
+        return
+    match = re.search(rb"\r(?!\n)", data)
+    assert match is not None
+    position = match.start()
+    line = _line_of(data, position)
+    raise _refuse(
+        f"Line {line} (byte offset {position}) holds a carriage return (CR) without a line feed: the file has CR-only "
+        "(old Macintosh) line ends, or a stray CR inside a line. Save it with CRLF or LF line ends.",
+        f"{line} 行目（先頭から {position} バイト目）に LF を伴わない改行文字 CR があります。改行コードが CR のみ（旧 Macintosh 形式）"
+        "のファイルか、行の途中に CR が紛れ込んでいます。改行コードを CRLF または LF にして保存し直してください。",
+        reason="bare_cr", line=line, byte_offset=position,
+    )
+
+
+def _check_lengths(arrow: pa.Table, lines: np.ndarray, lay: Layout) -> None:
+    """Refuse a value longer than its column's maximum, naming the first line and the column (not the value)."""
+    first: tuple[int, str, int] | None = None
+    count = 0
+    for col in lay.columns:
+        if col.name not in arrow.column_names:
+            continue
+        lengths = pc.utf8_length(arrow[col.name])
+        longest = pc.max(lengths).as_py()
+        if longest is None or longest <= col.max_length:
+            continue
+        over = np.flatnonzero(pc.greater(lengths, col.max_length).to_numpy(zero_copy_only=False))
+        count += len(over)
+        line = int(lines[over[0]])
+        if first is None or line < first[0]:
+            first = (line, col.name, col.max_length)
+    if first is not None:
+        line, name, limit = first
+        raise _refuse(
+            f"Line {line}: the value of {name} is longer than its maximum of {limit} characters "
+            f"({count} such value(s) in all). Nothing was imported.",
+            f"{line} 行目: {_label(lay, name)}（{name}）の値が上限の {limit} 文字を超えています（同様の値が全部で {count} 件）。"
+            "何も取り込んでいません。",
+            reason="too_long", line=line, column=name, max_length=limit, too_long=count,
+        )
+
+
+def _read_decoded(data: bytes, text: str, encoding: str, digest: str, lay: Layout) -> Table:
     if encoding == "utf-8":
         raw = data
     elif encoding == "utf-8-sig":
@@ -525,7 +762,7 @@ def read_table(data: bytes, layout: Layout | str) -> Table:
                 quoted_strings_can_be_null=False, null_values=[],
             ),
         )
-    except pa.ArrowInvalid:
+    except pa.ArrowException:
         bad_rows = max(bad_rows, 1)
         arrow = None
     if lines is None and arrow is not None:
@@ -550,6 +787,14 @@ def read_table(data: bytes, layout: Layout | str) -> Table:
             raise _refuse("The file cannot be read as CSV.", "ファイルを CSV として読めません。", reason="unreadable")
     if arrow.num_rows == 0:
         raise _no_records()
+    if arrow.num_rows > MAX_RECORDS:
+        line = int(lines[MAX_RECORDS])
+        raise _refuse(
+            f"Line {line}: the file holds {arrow.num_rows:,} records; at most {MAX_RECORDS:,} are accepted in one file. Split it.",
+            f"{line} 行目: ファイルのデータが {arrow.num_rows:,} 件あります。1 ファイルで受け付けるのは {MAX_RECORDS:,} 件までです。分割してください。",
+            reason="too_many_records", line=line, records=arrow.num_rows, max_records=MAX_RECORDS,
+        )
+    _check_lengths(arrow, lines, lay)
 
     frame = arrow.to_pandas()
     for col in lay.columns:
@@ -572,11 +817,41 @@ def _as_text(series: pd.Series) -> pa.Array:
     return arr.fill_null("")
 
 
+#: First characters that make a spreadsheet read a cell as a formula (OWASP "CSV Injection"),
+#: with their full-width forms, which Japanese spreadsheets convert.
+FORMULA_TRIGGERS = "=+-@\t\r＝＋－＠"
+_TRIGGER_RE = "^[=+\\-@\\t\\r＝＋－＠]"
+_PLAIN_NUMBER_RE = r"^[+\-]?[0-9]+(\.[0-9]+)?$"
+
+
+def spreadsheet_safe(value: str) -> str:
+    """One cell, neutralised against formula injection (数式インジェクション対策).
+
+    A cell starting with ``= + - @``, a tab or a CR (or their full-width forms) gets a
+    leading apostrophe, so a spreadsheet shows it as text instead of running it; a
+    plain signed number (``-1200``) is left alone.  :func:`write_table` applies this
+    to every cell of a layout marked ``for_people``.
+    """
+    if value and value[0] in FORMULA_TRIGGERS and not re.fullmatch(_PLAIN_NUMBER_RE, value):
+        return "'" + value
+    return value
+
+
+def _neutralise(arr: pa.Array) -> pa.Array:
+    """:func:`spreadsheet_safe` over a whole string column."""
+    risky = pc.and_(pc.match_substring_regex(arr, _TRIGGER_RE), pc.invert(pc.match_substring_regex(arr, _PLAIN_NUMBER_RE)))
+    if not pc.any(risky).as_py():
+        return arr
+    quote, empty = pa.scalar("'", type=arr.type), pa.scalar("", type=arr.type)
+    return pc.if_else(risky, pc.binary_join_element_wise(quote, arr, empty), arr)
+
+
 def write_table(frame: pd.DataFrame, layout: Layout | str, *, encoding: str = "utf-8") -> bytes:
     """Write ``frame`` as CSV in ``layout``: header of column names, values as text, CRLF.
 
     Optional columns absent from ``frame`` are written empty; a required one absent is
-    an error.  ``encoding`` is ``utf-8``, ``utf-8-sig`` (with BOM) or ``cp932``; a
+    an error.  A layout ``for_people`` (opened in spreadsheets) has every cell
+    neutralised against formula injection (:func:`spreadsheet_safe`).  ``encoding`` is ``utf-8``, ``utf-8-sig`` (with BOM) or ``cp932``; a
     character CP932 cannot hold is refused naming the row (not the value).
     """
     lay = get_layout(layout)
@@ -591,6 +866,8 @@ def write_table(frame: pd.DataFrame, layout: Layout | str, *, encoding: str = "u
             cols[name] = _as_text(frame[name])
         else:
             cols[name] = pa.array([""] * len(frame), type=pa.string())
+    if lay.for_people:
+        cols = {name: _neutralise(arr) for name, arr in cols.items()}
     table = pa.table(cols)
     # Quote only when some value needs it (Arrow's "needed" quotes every string value).
     special = any(pc.any(pc.match_substring_regex(table[n], r'[,"\r\n]')).as_py() for n in lay.names if len(table))

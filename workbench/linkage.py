@@ -63,7 +63,7 @@ LINKAGE_LAYOUT = Layout("linkage_file", 1, tuple(Column(n, label) for n, label i
 都住システム連携用ファイル（F6 ⑱）: 照会結果 1 件 1 行、宛名番号で本人を特定する（個人番号・統合宛名番号は含めない）。
 result_status は照会結果の処理結果コード（情報照会 00/10/20/30/90、住基 00/10/90）。住基の基本 4 情報は、保有情報と
 相違がある場合のみ記載する。discrepancy_kinds は未対応・通知済みの相違の種類（; 区切り）、discrepancy_status は
-open / person_notified / resolved / none（U4 情報の突合）。""")
+open / person_notified / resolved / none（U4 情報の突合）。""", for_people=True)
 
 
 @dataclass

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import io
 import json
 import uuid
 from dataclasses import dataclass, field
@@ -39,7 +38,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 
 from . import formats, matching
 from .errors import InvalidInput, NotFound
@@ -520,10 +518,8 @@ def _returns(plan: _Plan, *, with_ids: bool) -> pd.DataFrame:
 
 def _return_csv(frame: pd.DataFrame) -> bytes:
     """The return list as CSV, UTF-8 with BOM (opens in Excel), CRLF."""
-    table = pa.table({c: pa.array(frame[c].astype(str).to_numpy(dtype=object), type=pa.string()) for c in _RETURN_COLUMNS})
-    sink = io.BytesIO()
-    pacsv.write_csv(table, sink, write_options=pacsv.WriteOptions(eol="\r\n", quoting_header="none"))
-    return b"\xef\xbb\xbf" + sink.getvalue()
+    # the return_list layout is for people: every cell is neutralised against formula injection
+    return formats.write_table(frame[list(_RETURN_COLUMNS)].astype(str), formats.RETURN_LIST, encoding="utf-8-sig")
 
 
 def _check_source(source: str) -> str:

@@ -84,6 +84,12 @@ class TargetImportSummary:
     already_imported: bool = False
     already_imported_at: str | None = None
     import_id: str | None = None
+    #: The file is an older list than the current one (its import ID): nothing was applied.
+    superseded_by: str | None = None
+    #: The import ID of the list now current.
+    current_import_id: str | None = None
+    #: An older list applied again on purpose (``reapply=True``).
+    reapplied: bool = False
     message_ja: str = ""
     message_en: str = ""
     counts: dict[str, int] = field(default_factory=dict)
@@ -303,22 +309,50 @@ def _counts(summary: TargetImportSummary) -> dict[str, int]:
     return {k: int(getattr(summary, k)) for k in keys}
 
 
-def _run(unit: Unit, data: bytes, file_name: str, *, apply: bool) -> TargetImportSummary:
+def _current(unit: Unit) -> tuple[str, str, Any] | None:
+    """The target list now in force: (import ID, file name, when applied) of the latest import or re-application."""
+    row = unit.con.execute(
+        """SELECT x.import_id, t.file_name, x.at FROM (
+               SELECT import_id, imported_at AS at, 0 AS k, rowid AS r FROM target_imports
+               UNION ALL SELECT import_id, reapplied_at, 1, rowid FROM target_reapplications) x
+           JOIN target_imports t USING (import_id) ORDER BY x.at DESC, x.k DESC, x.r DESC LIMIT 1"""
+    ).fetchone()
+    return None if row is None else (row[0], row[1], row[2])
+
+
+def _run(unit: Unit, data: bytes, file_name: str, *, apply: bool, reapply: bool = False) -> TargetImportSummary:
     table = read_table(data, "housing_targets")
     done = unit.con.execute(
-        "SELECT import_id, imported_at, counts FROM target_imports WHERE digest = ?", [table.digest]
+        "SELECT import_id, imported_at, counts, file_name FROM target_imports WHERE digest = ?", [table.digest]
     ).fetchone()
-    if done is not None:
+    current = _current(unit)
+    older = done is not None and current is not None and current[0] != done[0]
+    if done is not None and not (older and reapply):
         at = done[1].date().isoformat()
         summary = TargetImportSummary(
             rows=table.rows, encoding=table.encoding, households=int(json.loads(done[2]).get("households", 0)),
             unchanged=table.rows, preview=not apply, already_imported=True, already_imported_at=done[1].isoformat(),
-            import_id=done[0],
-            message_ja=f"このファイルは {at} に取込済みです（変更なし）。",
-            message_en=f"Unchanged: this file was already imported on {at}.",
+            import_id=done[0], current_import_id=current[0] if current else done[0],
+            message_ja=f"このファイルは {at} に取込済みで、現在の対象者リストです（変更なし）。",
+            message_en=f"Unchanged: this file was already imported on {at} and is the current target list.",
         )
+        if older:
+            assert current is not None
+            now_at = current[2].date().isoformat()
+            summary.superseded_by = current[0]
+            summary.unchanged = 0
+            summary.message_ja = (
+                f"何も変更していません: このファイルは {at} に取り込んだ古い対象者リスト（{done[0]}、{done[3]}）です。"
+                f"現在の対象者リストは {now_at} に反映した {current[1]}（{current[0]}）で、このファイルより新しいものです。"
+                "このファイルに無い人は対象外のままです。古いリストを改めて現在のリストにするときは、"
+                "再反映（--reapply）を指定して取り込んでください。")
+            summary.message_en = (
+                f"Nothing changed: this file is an older target list, imported on {at} ({done[0]}, {done[3]}). "
+                f"The current target list is {current[1]} ({current[0]}), applied on {now_at}, which is newer. "
+                "People missing from this file stay unlisted. To make this older list the current one again, "
+                "import it deliberately with --reapply.")
         summary.counts = _counts(summary)
-        unit.note(rows=table.rows, already_imported=True, preview=not apply)
+        unit.note(target=done[0], rows=table.rows, already_imported=True, older=older, preview=not apply)
         return summary
     clean, issues = validate_targets(table)
     if len(issues):
@@ -331,33 +365,49 @@ def _run(unit: Unit, data: bytes, file_name: str, *, apply: bool) -> TargetImpor
         _compare(unit, summary)
         if apply:
             _apply(unit)
-            summary.import_id = "T" + uuid.uuid4().hex[:11].upper()
             summary.applied = True
             summary.counts = _counts(summary)
-            unit.con.execute(
-                "INSERT INTO target_imports VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [summary.import_id, table.digest, file_name, table.encoding, table.rows,
-                 json.dumps(summary.counts), unit.now, unit.user_id],
-            )
+            if done is not None:  # an older list, applied again on purpose
+                summary.import_id, summary.reapplied = done[0], True
+                unit.con.execute("INSERT INTO target_reapplications VALUES (?, ?, ?, ?)",
+                                 [done[0], unit.now, unit.user_id, json.dumps(summary.counts)])
+            else:
+                summary.import_id = "T" + uuid.uuid4().hex[:11].upper()
+                unit.con.execute(
+                    "INSERT INTO target_imports VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [summary.import_id, table.digest, file_name, table.encoding, table.rows,
+                     json.dumps(summary.counts), unit.now, unit.user_id],
+                )
+            summary.current_import_id = summary.import_id
     finally:
         _drop_stage(unit)
     summary.counts = _counts(summary)
     verb_en, verb_ja = ("Imported", "取り込みました") if apply else ("Preview (nothing applied)", "確認のみ（未反映）")
+    if done is not None:
+        verb_en, verb_ja = (("Re-applied the older list", "古いリストを再反映しました") if apply
+                            else ("Preview of re-applying the older list (nothing applied)", "古いリストの再反映の確認のみ（未反映）"))
+        summary.import_id = done[0]
     summary.message_en = (f"{verb_en}: {summary.rows} rows; new {summary.new}, changed {summary.changed + summary.relisted}, "
                           f"no longer listed {summary.unlisted}, unchanged {summary.unchanged}.")
     summary.message_ja = (f"{verb_ja}: {summary.rows} 行。新規 {summary.new}、変更 {summary.changed + summary.relisted}、"
                           f"対象外 {summary.unlisted}、変更なし {summary.unchanged}。")
-    unit.note(target=summary.import_id, preview=not apply, encoding=table.encoding, **summary.counts)
+    unit.note(target=summary.import_id, preview=not apply, encoding=table.encoding, reapplied=done is not None,
+              **summary.counts)
     return summary
 
 
 @service(Permission.TARGETS_IMPORT)
-def import_targets(unit: Unit, data: bytes, *, file_name: str) -> TargetImportSummary:
-    """F0: validate the whole target list and apply it in one transaction (or refuse it whole)."""
-    return _run(unit, data, file_name, apply=True)
+def import_targets(unit: Unit, data: bytes, *, file_name: str, reapply: bool = False) -> TargetImportSummary:
+    """F0: validate the whole target list and apply it in one transaction (or refuse it whole).
+
+    A file already imported changes nothing.  If it is an *older* list than the current
+    one, the summary says so (``superseded_by``); ``reapply=True`` applies it again on
+    purpose, making it the current list (再反映).
+    """
+    return _run(unit, data, file_name, apply=True, reapply=reapply)
 
 
 @service(Permission.TARGETS_IMPORT)
-def preview_targets(unit: Unit, data: bytes, *, file_name: str = "") -> TargetImportSummary:
+def preview_targets(unit: Unit, data: bytes, *, file_name: str = "", reapply: bool = False) -> TargetImportSummary:
     """F0: the same checks and counts as :func:`import_targets`, with nothing applied."""
-    return _run(unit, data, file_name, apply=False)
+    return _run(unit, data, file_name, apply=False, reapply=reapply)

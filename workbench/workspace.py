@@ -35,12 +35,11 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import duckdb
 
 from . import access_rules, audit, credentials
-from ._files import fsync_dir
+from ._files import fsync_dir, private_umask, write_private
 from .clock import Clock, SystemClock
 from .errors import (
     AccessRefused,
     AccountDisabled,
-    AccountLocked,
     AuthenticationFailed,
     InvalidInput,
     PermissionDenied,
@@ -109,7 +108,7 @@ class Settings:
 
     def save(self, path: Path) -> None:
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(dataclasses.asdict(self), indent=2, ensure_ascii=False) + "\n", "utf-8")
+        write_private(tmp, (json.dumps(dataclasses.asdict(self), indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
         tmp.replace(path)
 
 
@@ -156,6 +155,7 @@ class Workspace:
         clock: Clock,
         on_wait: Callable[[LockHolder | None], None] | None = None,
     ) -> None:
+        private_umask()  # every file 0600, every folder 0700, from creation (issue 10 item 8)
         self.path = path
         self.settings = settings
         self.key_source = key_source
@@ -200,6 +200,7 @@ class Workspace:
         root = Path(path)
         if (root / SETTINGS_FILE).exists():
             raise InvalidInput(f"{root} is already a workspace.", f"{root} はすでにワークスペースです。")
+        private_umask()
         root.mkdir(parents=True, exist_ok=True)
         root.chmod(0o700)
         for name in cls.DIRS:
@@ -244,6 +245,7 @@ class Workspace:
         """Settings and keyring only, without touching the database (``keys repair``)."""
         root = Path(path)
         cfg = Settings.load(root / SETTINGS_FILE)
+        _tighten_modes(root, cls.DIRS)
         source = key_source or FileKeySource(_resolve(root, cfg.keyring_path))
         return cls(root, cfg, key_source=source, clock=clock or SystemClock(), on_wait=on_wait)
 
@@ -331,72 +333,68 @@ class Workspace:
         return SecretCipher(self.keyring.key("totp", v), v)
 
     # -- login (DESIGN §6, C5) ----------------------------------------------------------
+    def _login_ref(self, user_id: str) -> str:
+        """A keyed HMAC of a user ID typed at log-in, to count failures of unknown IDs without storing them."""
+        return audit.pseudonym(self.keyring.audit_key(), "login-failure:" + user_id)
+
     def login(self, user_id: str, password: str, totp_code: str, *, web: bool = False,
               address: str | None = None, fingerprint: str | None = None) -> Session:
         """Check password and one-time code, then the set hours and (for the web server,
-        ``web=True``) the registered terminal (C13); return a session or raise a clear refusal."""
+        ``web=True``) the registered terminal (C13); return a session or raise a refusal that
+        tells nothing.
+
+        Every failed log-in — unknown user ID, wrong password, wrong, malformed or used
+        one-time code, locked — gets the same :class:`AuthenticationFailed` with the same
+        message, after the same work (one scrypt check and one one-time-code check,
+        against dummies for an unknown ID).  Failures of unknown IDs are counted and
+        locked out exactly like a real account's (keyed by an HMAC of the ID), so neither
+        the answer, its timing nor the lock-out shows whether an ID exists or a password
+        was right.  Only someone who gave the right password *and* code is told that the
+        account is disabled, or that the hours or the terminal do not allow use now.  The audit
+        log records the real reason.
+        """
         now = self.clock.now()
+        ref = self._login_ref(user_id)
         with self.transaction("auth.login", user_id) as con:
             row = con.execute(
                 "SELECT password_hash, totp_secret, totp_key_version, last_totp_step, roles, disabled,"
                 " failed_logins, locked_until FROM users WHERE user_id = ?",
                 [user_id],
             ).fetchone()
-        # Verify outside the lock: scrypt is deliberately slow.
-        refusal: WorkbenchError | None = None
-        step: int | None = None
-        failed = False
-        if row is None:
-            credentials.dummy_verify(password)  # same time as a real check
-            refusal, failed = _bad_credentials(), False
-        else:
+            unknown = None if row is not None else con.execute(
+                "SELECT failed_logins, locked_until FROM login_failures WHERE id_ref = ?", [ref]).fetchone()
+        # Verify outside the lock: scrypt is deliberately slow.  The same work in every case.
+        if row is not None:
             pw_hash, secret_ct, secret_v, last_step, _roles, disabled, _failures, locked_until = row
-            if disabled:
-                refusal = AccountDisabled(
-                    "This user ID has been disabled; ask the administrator.",
-                    "このユーザーIDは無効化されています。システム管理者に連絡してください。",
-                )
-            elif locked_until is not None and locked_until > now:
-                wait = int((locked_until - now).total_seconds()) + 1
-                refusal = AccountLocked(
-                    f"Too many failed log-ins; this user ID is locked for another {wait} s.",
-                    f"ログインの失敗が続いたため、このユーザーIDはあと {wait} 秒ロックされています。",
-                    retry_after_seconds=wait,
-                )
-            elif not credentials.verify_password(password, pw_hash):
-                refusal, failed = _bad_credentials(), True
-            else:
-                secret = self.totp_cipher(secret_v).decrypt(secret_ct, user_id, table="users", column="totp_secret")
-                step = credentials.verify_totp(secret, totp_code, now, last_used_step=None)
-                if step is None:
-                    refusal, failed = AuthenticationFailed(
-                        "The one-time code is wrong or has expired; enter the code now shown in your authenticator.",
-                        "ワンタイムコードが誤っているか期限切れです。認証アプリに表示中のコードを入力してください。",
-                    ), True
-                elif last_step is not None and step <= last_step:
-                    refusal, failed = AuthenticationFailed(
-                        "This one-time code has already been used; wait for the next code.",
-                        "このワンタイムコードは使用済みです。次のコードが表示されるまでお待ちください。",
-                    ), True
+            secret = self.totp_cipher(secret_v).decrypt(secret_ct, user_id, table="users", column="totp_secret")
+        else:
+            pw_hash, secret = credentials.dummy_hash(self.settings.scrypt_n), credentials.dummy_totp_secret()
+            last_step, disabled, locked_until = None, False, unknown[1] if unknown else None
+        password_ok = credentials.verify_password(password, pw_hash)
+        step = credentials.verify_totp(secret, totp_code, now, last_used_step=None)
+        if locked_until is not None and locked_until > now:
+            reason = "locked"
+        elif row is None:
+            reason = "unknown_user"
+        elif not password_ok:
+            reason = "wrong_password"
+        elif step is None:
+            reason = "wrong_code"
+        elif last_step is not None and step <= last_step:
+            reason = "used_code"
+        elif disabled:
+            reason = "disabled"
+        else:
+            reason = None
+        access_refusal: AccessRefused | None = None
         with self.transaction("auth.login", user_id) as con:
-            if row is not None and failed:
-                failures = con.execute(
-                    "UPDATE users SET failed_logins = failed_logins + 1 WHERE user_id = ? RETURNING failed_logins",
-                    [user_id],
-                ).fetchone()[0]  # type: ignore[index]
-                delay = credentials.lockout_delay(failures)
-                if delay:
-                    con.execute(
-                        "UPDATE users SET locked_until = ? WHERE user_id = ?",
-                        [now + dt.timedelta(seconds=delay), user_id],
-                    )
-            if refusal is None:
+            if reason is None:
                 try:
                     access_rules.check(access_rules.load_policy(con, now), user_id, now, web=web,
                                        address=address, fingerprint=fingerprint)
                 except AccessRefused as exc:
-                    refusal = exc
-            if refusal is None:
+                    access_refusal, reason = exc, str(exc.details.get("reason", "access_refused"))
+            if reason is None:
                 # Re-check the step under the lock: two logins with one code must not both win.
                 updated = con.execute(
                     "UPDATE users SET failed_logins = 0, locked_until = NULL, last_totp_step = ?, last_login_at = ?"
@@ -404,19 +402,53 @@ class Workspace:
                     [step, now, user_id, step],
                 ).fetchall()
                 if not updated:
-                    refusal = AuthenticationFailed(
-                        "This one-time code has already been used; wait for the next code.",
-                        "このワンタイムコードは使用済みです。次のコードが表示されるまでお待ちください。",
-                    )
-            outcome = "ok" if refusal is None else "denied"
+                    reason = "used_code"
+            if reason in ("unknown_user", "wrong_password", "wrong_code", "used_code"):
+                if row is not None:
+                    failures = con.execute(
+                        "UPDATE users SET failed_logins = failed_logins + 1 WHERE user_id = ? RETURNING failed_logins",
+                        [user_id],
+                    ).fetchone()[0]  # type: ignore[index]
+                else:
+                    failures = con.execute(
+                        "INSERT INTO login_failures VALUES (?, 1, NULL, ?) ON CONFLICT (id_ref) DO UPDATE"
+                        " SET failed_logins = login_failures.failed_logins + 1, last_failed_at = excluded.last_failed_at"
+                        " RETURNING failed_logins",
+                        [ref, now],
+                    ).fetchone()[0]  # type: ignore[index]
+                delay = credentials.lockout_delay(failures)
+                if delay:
+                    table, key, value = ("users", "user_id", user_id) if row is not None else ("login_failures", "id_ref", ref)
+                    con.execute(f"UPDATE {table} SET locked_until = ? WHERE {key} = ?",
+                                [now + dt.timedelta(seconds=delay), value])
             audit.append(
                 con, key=self.keyring.audit_key(), at=now, user_id=user_id, operation="auth.login",
-                outcome=outcome, params={} if refusal is None else {"reason": refusal.code, **_safe(refusal.details)},
+                outcome="ok" if reason is None else "denied", params={} if reason is None else {"reason": reason},
             )
-        if refusal is not None:
-            raise refusal
+        if access_refusal is not None:
+            raise access_refusal
+        if reason == "disabled":
+            raise AccountDisabled(
+                "This user ID has been disabled; ask the administrator.",
+                "このユーザーIDは無効化されています。システム管理者に連絡してください。",
+            )
+        if reason is not None:
+            raise _login_failed()
         assert row is not None
         return Session(self, user_id, tuple(row[4]), now)
+
+
+
+def _tighten_modes(root: Path, dirs: tuple[str, ...]) -> None:
+    """A workspace made before files were private from creation: its folders to 0700 and
+    its top-level files (settings, database, lock, holder, heads) to 0600."""
+    folders = [root, *(root / d for d in dirs)]
+    files = [root / SETTINGS_FILE, root / "db.lock", root / "db.holder", root / "audit" / "heads.jsonl",
+             *(root / "db").glob("*")]
+    for path, mode in [*((f, 0o700) for f in folders), *((f, 0o600) for f in files)]:
+        with contextlib.suppress(OSError):
+            if path.exists() and not path.is_symlink() and path.stat().st_mode & 0o077:
+                path.chmod(mode)
 
 
 def _resolve(root: Path, path: str) -> Path:
@@ -424,10 +456,13 @@ def _resolve(root: Path, path: str) -> Path:
     return p if p.is_absolute() else root / p
 
 
-def _bad_credentials() -> AuthenticationFailed:
+def _login_failed() -> AuthenticationFailed:
+    """The one answer to every failed log-in (no oracle: it never says which part was wrong)."""
     return AuthenticationFailed(
-        "The user ID or password is wrong.",
-        "ユーザーIDまたはパスワードが誤っています。",
+        "Log-in failed: the user ID, password or one-time code is wrong, or the user ID is locked for a while after "
+        "repeated failures. Check them and try again with the next one-time code; if it keeps failing, ask the administrator.",
+        "ログインできませんでした。ユーザーID・パスワード・ワンタイムコードのいずれかが誤っているか、失敗が続いたため"
+        "しばらくロックされています。確認のうえ、次のワンタイムコードで再度お試しください。続く場合はシステム管理者に連絡してください。",
     )
 
 
