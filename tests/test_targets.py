@@ -160,3 +160,43 @@ def test_cp932_extract_substitutes_tsuchi_yoshi() -> None:
     data = target_extract(pop2, encoding="cp932")
     assert "吉田　太郎".encode("cp932") in data
     assert "𠮷田".encode() in target_extract(pop2, encoding="utf-8")
+
+
+def test_a_list_that_takes_many_people_off_needs_the_number_confirmed(world, pop) -> None:  # type: ignore[no-untyped-def]
+    """Issue 11 item 4: 280 of 300 people 「対象外」 in one click is refused until the number is named."""
+    s = world.login("registrar")
+    frame = target_frame(pop, seed=1, date_format="%Y-%m-%d")
+    targets.import_targets(s, write_table(frame, "housing_targets"), file_name="a.csv")
+    small = write_table(frame.iloc[:20], "housing_targets", encoding="utf-8")
+    preview = targets.preview_targets(s, small, file_name="b.csv")
+    assert preview.unlisted == 280 and preview.needs_confirmation == 280
+    for confirm in (None, 279, 300):
+        with pytest.raises(InvalidInput) as caught:
+            targets.import_targets(s, small, file_name="b.csv", confirm_unlisted=confirm)
+        assert "280 人が対象外" in caught.value.message_ja and caught.value.details["reason"] == "confirmation_needed"
+    assert _held(world, "SELECT count(*) FILTER (WHERE listed) FROM persons") == [(300,)]  # nothing applied
+    done = targets.import_targets(s, small, file_name="b.csv", confirm_unlisted=280)
+    assert done.applied and done.unlisted == 280
+    assert _held(world, "SELECT count(*) FILTER (WHERE listed) FROM persons") == [(20,)]
+    # a small change needs no confirmation (5 of 20 is below the minimum of 50 people)
+    assert targets.preview_targets(s, write_table(frame.iloc[:15], "housing_targets"), file_name="c.csv").needs_confirmation is None
+
+
+def test_registration_screen_names_the_number_before_a_large_change(world, pop) -> None:  # type: ignore[no-untyped-def]
+    import datetime as dt
+
+    from widgets.registration import RegistrationApp
+
+    frame = target_frame(pop, seed=1, date_format="%Y-%m-%d")
+    targets.import_targets(world.login("registrar"), write_table(frame, "housing_targets"), file_name="a.csv")
+    app = RegistrationApp(world.login("registrar"))
+    data = write_table(frame.iloc[:20], "housing_targets", encoding="utf-8")
+    app.target_upload.value = ({"name": "b.csv", "type": "text/csv", "size": len(data), "content": memoryview(data),
+                                "last_modified": dt.datetime(2026, 6, 1, tzinfo=dt.UTC)},)
+    app.target_preview_button.click()
+    assert "280 人が対象外になります" in app.target_view.value
+    assert app.target_confirm.disabled and app.target_large.layout.display == ""
+    app.target_large.value = True
+    assert not app.target_confirm.disabled
+    app.target_confirm.click()
+    assert app.model.target_result is not None and app.model.target_result.unlisted == 280, app.banner.text

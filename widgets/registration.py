@@ -81,10 +81,13 @@ class RegistrationApp(App):
                                          description="古いリストを再反映する / re-apply an older list on purpose")
         self.target_reapply.observe(lambda _c: self._reset_target_preview(), names="value")
         self.target_view = w.HTML()
+        #: A list that takes many people off: the clerk ticks the number before the import runs.
+        self.target_large = w.Checkbox(value=False, indent=False, layout=w.Layout(display="none", width="auto"))
+        self.target_large.observe(lambda _c: self._show_targets(), names="value")
         targets_box = w.VBox([
             w.HTML("<h4>対象者リストの取込 / Target list (F0)</h4>"),
             w.HBox([self.target_upload, self.target_preview_button, self.target_confirm]), self.target_reapply,
-            self.target_view,
+            self.target_view, self.target_large,
         ])
 
         # -- F1 registration
@@ -171,14 +174,26 @@ class RegistrationApp(App):
     # -- views -------------------------------------------------------------------------------
     def _show_targets(self, _change: Any = None) -> None:
         s = self.model.target_result or self.model.target_preview
+        large = getattr(self.model.target_preview, "needs_confirmation", None) if self.model.target_result is None else None
+        self.target_large.layout.display = "" if large else "none"
+        if large:
+            self.target_large.description = (f"{num(large)} 人を対象外にすることを確認しました"
+                                             f" / I confirm {num(large)} people leave the list")
         self.target_confirm.disabled = not (self.model.target_preview is not None and self.model.target_result is None
-                                            and not getattr(s, "already_imported", False))
+                                            and not getattr(s, "already_imported", False)
+                                            and (not large or self.target_large.value))
         if s is None:
             self.target_view.value = ""
             return
         state = "取込結果 / imported" if self.model.target_result is not None else "確認（未反映）/ preview, nothing applied"
         rows = [(ja, int(getattr(s, key, 0))) for key, ja in TARGET_COUNTS]
-        self.target_view.value = (
+        warning = ""
+        if large:
+            warning = (f"<div class='wb-large-change' role='alert' style='background:#fff4e5;border-left:4px solid #e65100;"
+                       f"padding:6px 10px'><b>注意: {num(large)} 人が対象外になります</b>（現在の対象者から外れます）。"
+                       "ファイルが正しいか確認し、人数を確認のうえで取り込んでください。"
+                       f"<br><small>{num(large)} people would leave the target list; confirm the number to go ahead.</small></div>")
+        self.target_view.value = warning + (
             f"<div class='wb-target-summary'><b>{esc(state)}</b>: {num(s.rows)} 行、世帯 {num(s.households)}"
             f"<br>{esc(s.message_ja)}<br><small>{esc(s.message_en)}</small></div>"
             + bar_chart_svg(rows, title="対象者リストの変化 / changes", color="#6a1b9a")
@@ -244,6 +259,7 @@ class RegistrationApp(App):
         """A changed choice needs a new preview before anything is applied."""
         self.model.target_preview = None
         self.model.target_result = None
+        self.target_large.value = False
 
     def preview_targets(self) -> None:
         got = self._file(self.target_upload)
@@ -258,7 +274,9 @@ class RegistrationApp(App):
         if got is None or self.model.target_preview is None:
             return
         name, data = got
-        result = self.call(targets.import_targets, data, file_name=name, reapply=self.target_reapply.value)
+        large = self.model.target_preview.needs_confirmation
+        result = self.call(targets.import_targets, data, file_name=name, reapply=self.target_reapply.value,
+                           confirm_unlisted=large if large and self.target_large.value else None)
         if result is not None:
             self.model.target_result = result
             self.banner.success(result.message_ja, result.message_en)

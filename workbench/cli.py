@@ -340,8 +340,10 @@ def cmd_targets_import(args: argparse.Namespace) -> Any:
     from . import targets
 
     path = Path(args.file)
-    fn = targets.preview_targets if args.preview else targets.import_targets
-    return fn(_login(args), _read_input(path), file_name=path.name, reapply=args.reapply)
+    if args.preview:
+        return targets.preview_targets(_login(args), _read_input(path), file_name=path.name, reapply=args.reapply)
+    return targets.import_targets(_login(args), _read_input(path), file_name=path.name, reapply=args.reapply,
+                                  confirm_unlisted=args.confirm_unlisted)
 
 
 def _outgoing(args: argparse.Namespace, kind: str, step: str, *, wrap_request: bool = False, **params: Any) -> Any:
@@ -639,6 +641,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preview", action="store_true", help="check and count only; change nothing")
     p.add_argument("--reapply", action="store_true",
                    help="apply an older list again on purpose, making it the current target list (再反映)")
+    p.add_argument("--confirm-unlisted", type=int, metavar="N",
+                   help="a list that takes many people off the target list: confirm the number the preview named")
     g = group("collection", "F0b: the collection list for the number-collection contractor")
     for verb, text in (("preview", "counts by ward and status, no personal data"),
                        ("request", "ask a second person to approve this selection"),

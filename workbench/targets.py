@@ -90,6 +90,9 @@ class TargetImportSummary:
     current_import_id: str | None = None
     #: An older list applied again on purpose (``reapply=True``).
     reapplied: bool = False
+    #: Applying it takes this many people off the list, more than the workspace's threshold: the
+    #: import must name this number (``confirm_unlisted``) to go ahead.
+    needs_confirmation: int | None = None
     message_ja: str = ""
     message_en: str = ""
     counts: dict[str, int] = field(default_factory=dict)
@@ -320,7 +323,15 @@ def _current(unit: Unit) -> tuple[str, str, Any] | None:
     return None if row is None else (row[0], row[1], row[2])
 
 
-def _run(unit: Unit, data: bytes, file_name: str, *, apply: bool, reapply: bool = False) -> TargetImportSummary:
+def _large_change(unit: Unit, unlisted: int) -> bool:
+    """Whether taking ``unlisted`` people off the list is a change that needs a named confirmation."""
+    settings = unit.workspace.settings
+    listed = int(unit.con.execute("SELECT count(*) FROM persons WHERE listed").fetchone()[0])  # type: ignore[index]
+    return unlisted >= max(settings.large_change_min, settings.large_change_share * listed)
+
+
+def _run(unit: Unit, data: bytes, file_name: str, *, apply: bool, reapply: bool = False,
+         confirm_unlisted: int | None = None) -> TargetImportSummary:
     table = read_table(data, "housing_targets")
     done = unit.con.execute(
         "SELECT import_id, imported_at, counts, file_name FROM target_imports WHERE digest = ?", [table.digest]
@@ -363,6 +374,16 @@ def _run(unit: Unit, data: bytes, file_name: str, *, apply: bool, reapply: bool 
     _stage(unit, clean)
     try:
         _compare(unit, summary)
+        if summary.unlisted and _large_change(unit, summary.unlisted):
+            summary.needs_confirmation = summary.unlisted
+            if apply and confirm_unlisted != summary.unlisted:
+                raise InvalidInput(
+                    f"This list would take {summary.unlisted:,} people off the target list; nothing was applied. "
+                    f"If that is right, import it again confirming the number ({summary.unlisted}).",
+                    f"この対象者リストを反映すると {summary.unlisted:,} 人が対象外になります。何も反映していません。"
+                    f"誤りでなければ、人数（{summary.unlisted:,} 人）を確認したうえで改めて取り込んでください。",
+                    reason="confirmation_needed", unlisted=summary.unlisted,
+                )
         if apply:
             _apply(unit)
             summary.applied = True
@@ -397,14 +418,17 @@ def _run(unit: Unit, data: bytes, file_name: str, *, apply: bool, reapply: bool 
 
 
 @service(Permission.TARGETS_IMPORT)
-def import_targets(unit: Unit, data: bytes, *, file_name: str, reapply: bool = False) -> TargetImportSummary:
+def import_targets(unit: Unit, data: bytes, *, file_name: str, reapply: bool = False,
+                   confirm_unlisted: int | None = None) -> TargetImportSummary:
     """F0: validate the whole target list and apply it in one transaction (or refuse it whole).
 
     A file already imported changes nothing.  If it is an *older* list than the current
     one, the summary says so (``superseded_by``); ``reapply=True`` applies it again on
-    purpose, making it the current list (再反映).
+    purpose, making it the current list (再反映).  A list that would take more people off
+    the list than the workspace's threshold is applied only when ``confirm_unlisted``
+    names exactly that number (the preview says it: ``needs_confirmation``).
     """
-    return _run(unit, data, file_name, apply=True, reapply=reapply)
+    return _run(unit, data, file_name, apply=True, reapply=reapply, confirm_unlisted=confirm_unlisted)
 
 
 @service(Permission.TARGETS_IMPORT)

@@ -80,6 +80,10 @@ class Settings:
     result_retention_days: int = 90
     #: Where the keyring file lives; relative paths are inside the workspace.
     keyring_path: str = "keyring.json"
+    #: An import that takes more people off the target list than this share of those listed (and
+    #: at least ``large_change_min``) needs a confirmation naming the number (issue 11 item 4).
+    large_change_share: float = 0.1
+    large_change_min: int = 50
     #: A demo workspace may print current one-time codes for its demo accounts.
     demo: bool = False
 
