@@ -501,3 +501,20 @@ def test_home_screen_counts_waiting_work_and_opens_it(world: World) -> None:
     # the requester sees their own request only once it is approved, and never as one to decide
     mine = {i.key: i.count for i in pending.pending_work(world.login("administrator"))}
     assert mine == {"my_approved_requests": 0}
+
+
+def test_action_button_shows_it_is_working_and_cannot_start_twice() -> None:
+    button = common.ActionButton(description="作成 / Make", icon="check")
+    seen: list[tuple[str, str, bool]] = []
+
+    def handler(b: w.Button) -> None:
+        seen.append((b.description, b.icon, "wb-busy" in b._dom_classes))
+        b.click()  # a second click while it works does nothing
+
+    button.on_click(handler)
+    button.click()
+    assert seen == [("処理中… / Working…", "spinner", True)]
+    assert button.description == "作成 / Make" and button.icon == "check" and "wb-busy" not in button._dom_classes
+    button.disabled = True
+    button.click()
+    assert len(seen) == 1

@@ -16,7 +16,7 @@ from workbench.access_rules import WEEKDAYS, AccessPolicy
 from workbench.clock import JST
 from workbench.errors import InvalidInput, WorkbenchError
 
-from .common import App, ErrorBanner, fmt_datetime, html_table
+from .common import ActionButton, App, ErrorBanner, fmt_datetime, html_table
 
 __all__ = ["AccessApp"]
 
@@ -32,16 +32,16 @@ class AccessApp(App):
 
         self.hours = w.Text(description="利用時間 / Hours", placeholder="mon-fri=08:30-18:00 sat-sun=closed",
                             style=style, layout=w.Layout(width="560px"))
-        self.hours_button = w.Button(description="利用時間を設定 / Set hours", icon="clock-o")
+        self.hours_button = ActionButton(description="利用時間を設定 / Set hours", icon="clock-o")
         self.hours_button.on_click(lambda _b: self.set_hours())
         self.hours_result = ErrorBanner()
 
         self.address = w.Text(description="アドレス / Address", placeholder="192.0.2.0/28", style=style)
         self.terminal_label = w.Text(description="端末名 / Label", style=style)
-        self.add_button = w.Button(description="端末を登録 / Register", icon="desktop")
+        self.add_button = ActionButton(description="端末を登録 / Register", icon="desktop")
         self.add_button.on_click(lambda _b: self.add_terminal())
         self.remove_pick = w.Dropdown(description="登録端末 / Terminal", options=[], style=style)
-        self.remove_button = w.Button(description="登録を解除 / Remove", icon="minus-circle")
+        self.remove_button = ActionButton(description="登録を解除 / Remove", icon="minus-circle")
         self.remove_button.on_click(lambda _b: self.remove_terminal())
         self.terminal_result = ErrorBanner()
 
@@ -50,9 +50,9 @@ class AccessApp(App):
         self.exc_to = w.Text(description="終了 / To", placeholder="2026-12-01 22:00", style=style)
         self.exc_reason = w.Text(description="理由 / Reason", style=style)
         self.exc_approval = w.Text(description="承認番号 / Approval", placeholder="A…", style=style)
-        self.exc_request = w.Button(description="時間外利用の承認を依頼 / Request", icon="paper-plane")
+        self.exc_request = ActionButton(description="時間外利用の承認を依頼 / Request", icon="paper-plane")
         self.exc_request.on_click(lambda _b: self.exception(grant=False))
-        self.exc_grant = w.Button(description="承認済みの時間外利用を登録 / Grant", icon="check")
+        self.exc_grant = ActionButton(description="承認済みの時間外利用を登録 / Grant", icon="check")
         self.exc_grant.on_click(lambda _b: self.exception(grant=True))
         self.exc_result = ErrorBanner()
 

@@ -16,7 +16,7 @@ from workbench import credentials, users
 from workbench.permissions import ROLE_LABELS, Permission, Role
 from workbench.users import UserInfo
 
-from .common import App, esc, fmt_datetime, html_table, num
+from .common import ActionButton, App, esc, fmt_datetime, html_table, num
 
 __all__ = ["AdminApp", "AdminModel"]
 
@@ -45,17 +45,17 @@ class AdminApp(App):
 
         # users list
         self.users_table = w.HTML()
-        self.refresh_button = w.Button(description="一覧を更新 / Refresh", icon="refresh")
+        self.refresh_button = ActionButton(description="一覧を更新 / Refresh", icon="refresh")
         self.refresh_button.on_click(lambda _b: self.refresh())
 
         # add user
         self.new_id = w.Text(description="ユーザーID / User ID", style=style)
         self.new_name = w.Text(description="氏名 / Name", style=style)
         self.new_password = w.Password(description="初期パスワード / Password", style=style)
-        self.add_button = w.Button(description="ユーザーを追加 / Add user", button_style="primary", icon="user-plus")
+        self.add_button = ActionButton(description="ユーザーを追加 / Add user", button_style="primary", icon="user-plus")
         self.add_button.on_click(lambda _b: self.add_user())
         self.qr = w.HTML()
-        self.qr_done = w.Button(description="登録完了（QRを消す）/ Done", icon="eye-slash",
+        self.qr_done = ActionButton(description="登録完了（QRを消す）/ Done", icon="eye-slash",
                                 layout=w.Layout(display="none"))
         self.qr_done.on_click(lambda _b: setattr(self.model, "enrolment_uri", ""))
         add_box = w.VBox([w.HTML("<h4>ユーザーの追加 / Add a user</h4>"), self.new_id, self.new_name,
@@ -64,15 +64,15 @@ class AdminApp(App):
         # roles
         self.user_pick = w.Dropdown(description="ユーザー / User", options=[], style=style)
         self.role_pick = w.Dropdown(description="役割 / Role", options=ROLE_OPTIONS, style=style)
-        self.request_button = w.Button(description="付与の承認を依頼 / Request grant", icon="paper-plane")
+        self.request_button = ActionButton(description="付与の承認を依頼 / Request grant", icon="paper-plane")
         self.request_button.on_click(lambda _b: self.request_grant())
         self.approval_id = w.Text(description="承認番号 / Approval", placeholder="A…", style=style)
-        self.grant_button = w.Button(description="承認済みの付与を実行 / Grant", icon="check")
+        self.grant_button = ActionButton(description="承認済みの付与を実行 / Grant", icon="check")
         self.grant_button.on_click(lambda _b: self.grant())
-        self.revoke_button = w.Button(description="役割を外す / Revoke", icon="minus-circle")
+        self.revoke_button = ActionButton(description="役割を外す / Revoke", icon="minus-circle")
         self.revoke_button.on_click(lambda _b: self.revoke())
         self.disable_check = w.Checkbox(description="このIDを無効化する / Disable this ID", indent=False)
-        self.disable_button = w.Button(description="無効化 / Disable", button_style="danger", icon="ban", disabled=True)
+        self.disable_button = ActionButton(description="無効化 / Disable", button_style="danger", icon="ban", disabled=True)
         self.disable_check.observe(lambda c: setattr(self.disable_button, "disabled", not c["new"]), "value")
         self.disable_button.on_click(lambda _b: self.disable())
         roles_box = w.VBox([
@@ -82,9 +82,9 @@ class AdminApp(App):
         ])
 
         # review
-        self.review_button = w.Button(description="年次点検を表示 / Yearly review", icon="list")
+        self.review_button = ActionButton(description="年次点検を表示 / Yearly review", icon="list")
         self.review_button.on_click(lambda _b: self.run_review(confirm=False))
-        self.review_confirm = w.Button(description="点検済みとして記録 / Record review", icon="check-square",
+        self.review_confirm = ActionButton(description="点検済みとして記録 / Record review", icon="check-square",
                                        disabled=True)
         self.review_confirm.on_click(lambda _b: self.run_review(confirm=True))
         self.review_html = w.HTML()

@@ -15,7 +15,7 @@ from workbench import approvals
 from workbench.approvals import Approval
 from workbench.media import RECIPIENTS
 
-from .common import App, esc, fmt_datetime, num
+from .common import ActionButton, App, esc, fmt_datetime, num
 
 __all__ = ["KIND_LABELS", "ApprovalsApp", "ApprovalsModel"]
 
@@ -75,7 +75,7 @@ class ApprovalsApp(App):
         self.count = w.HTML()
         self.rows = w.VBox([])
         self.buttons: dict[str, tuple[w.Button, w.Button]] = {}
-        self.refresh_button = w.Button(description="更新 / Refresh", icon="refresh")
+        self.refresh_button = ActionButton(description="更新 / Refresh", icon="refresh")
         self.refresh_button.on_click(lambda _b: self.refresh())
         self.model.observe(self._show, "pending")
         self.refresh()
@@ -96,8 +96,8 @@ class ApprovalsApp(App):
                 f"　期限 / expires: {esc(fmt_datetime(a.expires_at))}</small></div>",
                 layout=w.Layout(width="70%"),
             )
-            approve = w.Button(description="承認 / Approve", button_style="success", icon="check")
-            reject = w.Button(description="却下 / Reject", button_style="danger", icon="times")
+            approve = ActionButton(description="承認 / Approve", button_style="success", icon="check")
+            reject = ActionButton(description="却下 / Reject", button_style="danger", icon="times")
             approve.on_click(lambda _b, i=a.approval_id: self.decide(i, approve=True))
             reject.on_click(lambda _b, i=a.approval_id: self.decide(i, approve=False))
             self.buttons[a.approval_id] = (approve, reject)

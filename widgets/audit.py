@@ -22,7 +22,7 @@ from workbench import auditing, labels, media
 from workbench.clock import JST
 from workbench.permissions import Permission
 
-from .common import App, bar_chart_svg, esc, fmt_datetime, html_table, num, wareki
+from .common import ActionButton, App, bar_chart_svg, esc, fmt_datetime, html_table, num, wareki
 
 __all__ = ["BULK_THRESHOLD", "AuditApp", "AuditModel", "is_bulk_export", "is_out_of_hours"]
 
@@ -72,7 +72,7 @@ class AuditApp(App):
         style = {"description_width": "150px"}
         children: list[w.Widget] = []
 
-        self.verify_button = w.Button(description="改ざん検査 / Verify log", button_style="primary", icon="shield")
+        self.verify_button = ActionButton(description="改ざん検査 / Verify log", button_style="primary", icon="shield")
         self.verify_button.on_click(lambda _b: self.verify())
         self.verify_result = w.HTML()
         if self.session.can(Permission.AUDIT_VERIFY):
@@ -84,7 +84,7 @@ class AuditApp(App):
         self.outcome = w.Dropdown(description="結果 / Outcome", options=OUTCOMES, value="", style=style)
         self.since = w.DatePicker(description="開始日 / From", value=today - dt.timedelta(days=30), style=style)
         self.until = w.DatePicker(description="終了日 / To", value=today, style=style)
-        self.search_button = w.Button(description="検索 / Search", icon="search")
+        self.search_button = ActionButton(description="検索 / Search", icon="search")
         self.search_button.on_click(lambda _b: self.search())
         self.summary = w.HTML()
         self.chart = w.HTML()
@@ -97,7 +97,7 @@ class AuditApp(App):
                 self.search_button, self.summary, self.chart, self.alerts, self.table,
             ]
 
-        self.ledger_button = w.Button(description="媒体管理簿 / Media ledger", icon="book")
+        self.ledger_button = ActionButton(description="媒体管理簿 / Media ledger", icon="book")
         self.ledger_button.on_click(lambda _b: self.load_ledger())
         self.ledger_table = w.HTML()
         if self.session.can(Permission.LEDGER_READ):

@@ -30,7 +30,7 @@ from workbench.media import RECIPIENTS
 from workbench.permissions import Permission
 from workbench.query_rules import current_fiscal_year, load_rules
 
-from .common import App, bar_chart_svg, esc, html_table, num, wareki
+from .common import ActionButton, App, bar_chart_svg, esc, html_table, num, wareki
 from .outgoing import OutgoingFileFlow
 from .registration import uploaded
 
@@ -91,7 +91,7 @@ class BatchesApp(App):
         # -- ⑧⑨ procedures filed
         self.proc_upload = w.FileUpload(accept=".csv,.txt", multiple=False, description="手続ファイルを選択 / File",
                                        layout=w.Layout(width="auto"))
-        self.proc_import_button = w.Button(description="取り込む / Import", button_style="warning", icon="upload",
+        self.proc_import_button = ActionButton(description="取り込む / Import", button_style="warning", icon="upload",
                                            disabled=True)
         self.proc_import_button.on_click(lambda _b: self.import_procedures())
         self.proc_upload.observe(lambda _c: self._file_chosen(), "value")

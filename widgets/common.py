@@ -34,7 +34,9 @@ from workbench.media import RECIPIENTS
 from workbench.workspace import Session
 
 __all__ = [
+    "BUSY_STYLE",
     "MESSAGES",
+    "ActionButton",
     "App",
     "ConfirmOutgoing",
     "ErrorBanner",
@@ -176,6 +178,37 @@ def fmt_datetime(value: dt.datetime | str | None) -> str:
 # --------------------------------------------------------------------------- components
 
 
+class ActionButton(w.Button):
+    """A button whose action shows it is working and cannot be started twice (issue 11 item 8).
+
+    While the handler runs, the button says 「処理中…」 with a spinner and takes no clicks
+    (``wb-busy``: no pointer events), so a slow service call is visible where the clerk
+    clicked, and a second click during it does nothing.  The handler's own ``disabled``
+    decisions are left alone."""
+
+    BUSY = "処理中… / Working…"
+
+    def click(self) -> None:
+        if self.disabled or "wb-busy" in self._dom_classes:
+            return
+        description = str(getattr(self, "description", ""))
+        icon = str(getattr(self, "icon", ""))
+        self.add_class("wb-busy")
+        self.description, self.icon = self.BUSY, "spinner"
+        try:
+            super().click()
+        finally:
+            if self.description == self.BUSY:
+                self.description = description
+            if self.icon == "spinner":
+                self.icon = icon
+            self.remove_class("wb-busy")
+
+
+#: The style the busy state needs; the login gate puts it on the page once.
+BUSY_STYLE = "<style>.wb-busy{pointer-events:none;opacity:.7}.wb-busy i.fa{animation:fa-spin 1s infinite linear}</style>"
+
+
 class ErrorBanner(w.HTML):
     """One line of status: a refusal in plain words (Japanese, then English), or a notice."""
 
@@ -277,8 +310,8 @@ class ConfirmOutgoing(w.VBox):
         )
         self.check = w.Checkbox(value=False, description=label("confirm_check"), indent=False,
                                 layout=w.Layout(width="auto"))
-        self.ok = w.Button(description=tr("confirm_ok"), button_style="warning", disabled=True, icon="check")
-        self.cancel = w.Button(description=tr("cancel"), icon="times")
+        self.ok = ActionButton(description=tr("confirm_ok"), button_style="warning", disabled=True, icon="check")
+        self.cancel = ActionButton(description=tr("cancel"), icon="times")
         self._on_confirm, self._on_cancel = on_confirm, on_cancel
         self.check.observe(lambda change: setattr(self.ok, "disabled", not change["new"]), "value")
         self.ok.on_click(lambda _b: self._confirm())

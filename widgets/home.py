@@ -15,7 +15,7 @@ from workbench.errors import SessionExpired
 from workbench.pending import PendingItem
 from workbench.workspace import Session
 
-from .common import App, esc, fmt_datetime, num
+from .common import ActionButton, App, esc, fmt_datetime, num
 
 __all__ = ["HomeApp"]
 
@@ -32,7 +32,7 @@ class HomeApp(App):
     def build(self) -> list[w.Widget]:
         self.cards = w.HBox([], layout=w.Layout(flex_flow="row wrap"))
         self.cards.add_class("wb-home")
-        self.refresh_button = w.Button(description="最新の件数に更新 / Refresh", icon="refresh",
+        self.refresh_button = ActionButton(description="最新の件数に更新 / Refresh", icon="refresh",
                                        layout=w.Layout(width="auto"))
         self.refresh_button.on_click(lambda _b: self.refresh())
         self.items: list[PendingItem] = []
@@ -58,7 +58,7 @@ class HomeApp(App):
             children: list[w.Widget] = [body]
             opener = self._open_app
             if item.count and item.app and item.app in self._available and opener is not None:
-                button = w.Button(description="開く / Open", icon="arrow-right", layout=w.Layout(width="auto"))
+                button = ActionButton(description="開く / Open", icon="arrow-right", layout=w.Layout(width="auto"))
                 button.on_click(lambda _b, key=item.app, go=opener: go(key))
                 self.open_buttons[item.key] = button
                 children.append(button)

@@ -23,7 +23,7 @@ from workbench.errors import SessionExpired, WorkbenchError
 from workbench.permissions import ROLE_LABELS, Permission, Role
 from workbench.workspace import Session
 
-from .common import App, ErrorBanner, esc, label, tr
+from .common import BUSY_STYLE, ActionButton, App, ErrorBanner, esc, label, tr
 
 __all__ = ["APPS", "AppEntry", "LoginGate", "LoginModel"]
 
@@ -102,6 +102,7 @@ class LoginGate(w.VBox):
         self.ended_box = w.HTML("")
         self.ended_box.add_class("wb-ended")
 
+        self.title.value = BUSY_STYLE + self.title.value
         super().__init__([self.title, self.banner])
         self.model.observe(self._render, "screen")
         if session is None:
@@ -143,12 +144,12 @@ class LoginGate(w.VBox):
         self.menu_buttons = {}
         for entry in APPS:
             if entry.permitted(session):
-                button = w.Button(description=tr(f"app_{entry.key}"), tooltip=tr(f"app_{entry.key}", "en"),
+                button = ActionButton(description=tr(f"app_{entry.key}"), tooltip=tr(f"app_{entry.key}", "en"),
                                   layout=w.Layout(width="auto", margin="2px"))
                 button.add_class(f"wb-menu-{entry.key}")
                 button.on_click(lambda _b, e=entry: self.open_app(e.key))
                 self.menu_buttons[entry.key] = button
-        home = w.Button(description=tr("app_home"), tooltip=tr("app_home", "en"), icon="home",
+        home = ActionButton(description=tr("app_home"), tooltip=tr("app_home", "en"), icon="home",
                         layout=w.Layout(width="auto", margin="2px"))
         home.add_class("wb-menu-home")
         home.on_click(lambda _b: self.go_home())

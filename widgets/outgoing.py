@@ -28,7 +28,7 @@ import traitlets as t
 from workbench import outgoing
 from workbench.outgoing import ExportResult, OutgoingFileSpec
 
-from .common import ConfirmOutgoing, ErrorBanner, esc, fmt_datetime, num, tr
+from .common import ActionButton, ConfirmOutgoing, ErrorBanner, esc, fmt_datetime, num, tr
 from .packages import PackageBox
 
 __all__ = ["FlowModel", "OutgoingFileFlow"]
@@ -67,15 +67,15 @@ class OutgoingFileFlow(w.VBox):
         self._extra = extra
         self.model = FlowModel()
         style = {"description_width": "120px"}
-        self.preview_button = w.Button(description="件数を確認 / Preview", icon="eye", button_style="primary",
+        self.preview_button = ActionButton(description="件数を確認 / Preview", icon="eye", button_style="primary",
                                        layout=w.Layout(width="auto"))
-        self.request_button = w.Button(description=request_label, icon="paper-plane", disabled=True,
+        self.request_button = ActionButton(description=request_label, icon="paper-plane", disabled=True,
                                        layout=w.Layout(width="auto"))
         self.view = w.HTML()
         self.approval_view = w.HTML()
         self.approval_id = w.Text(description="承認番号 / Approval", placeholder="A…", style=style,
                                   layout=w.Layout(width="420px"))
-        self.create_button = w.Button(description=f"承認済みの{spec.file_ja}を作成 / Make file", icon="file-archive-o",
+        self.create_button = ActionButton(description=f"承認済みの{spec.file_ja}を作成 / Make file", icon="file-archive-o",
                                       disabled=True, layout=w.Layout(width="auto"))
         self.confirm_area = w.VBox([])
         self.package_area = w.VBox([])

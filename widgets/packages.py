@@ -20,7 +20,7 @@ from workbench import media
 from workbench.media import RECIPIENTS, LedgerEntry
 from workbench.permissions import Permission
 
-from .common import esc, fmt_datetime, html_table
+from .common import ActionButton, esc, fmt_datetime, html_table
 
 __all__ = ["DeliverControl", "PackageBox", "ledger_table"]
 
@@ -56,10 +56,10 @@ class DeliverControl(w.VBox):
         self._on_delivered = on_delivered
         self.check = w.Checkbox(value=False, indent=False, layout=w.Layout(width="auto"),
                                 description="受け渡しが完了したことを確認しました / The copy has been handed over")
-        self.deliver = w.Button(description="受け渡し済みにする（コピーを削除）/ Mark delivered", icon="check-square-o",
+        self.deliver = ActionButton(description="受け渡し済みにする（コピーを削除）/ Mark delivered", icon="check-square-o",
                                 disabled=True, layout=w.Layout(width="auto"))
         self.state = w.HTML()
-        self.download = w.Button(description="媒体に保存するファイルを用意 / Prepare download", icon="download",
+        self.download = ActionButton(description="媒体に保存するファイルを用意 / Prepare download", icon="download",
                                  layout=w.Layout(width="auto"))
         self.download.on_click(lambda _b: self.prepare_download())
         self.link = w.HTML()

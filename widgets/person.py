@@ -16,7 +16,7 @@ from workbench import persons
 from workbench.permissions import Permission
 from workbench.persons import PersonView
 
-from .common import App, esc, fmt_datetime, wareki
+from .common import ActionButton, App, esc, fmt_datetime, wareki
 
 __all__ = ["PersonApp", "PersonModel"]
 
@@ -36,7 +36,7 @@ class PersonApp(App):
         self.model = PersonModel()
         self.person_id = w.Text(description="宛名番号 / Person ID", placeholder="P00000001",
                                 style={"description_width": "140px"})
-        self.search_button = w.Button(description="照会 / Look up", button_style="primary", icon="search")
+        self.search_button = ActionButton(description="照会 / Look up", button_style="primary", icon="search")
         self.search_button.on_click(lambda _b: self.lookup())
         self.details = w.HTML()
         self.number = w.HTML()
@@ -45,11 +45,11 @@ class PersonApp(App):
         self.hide_button: w.Button | None = None
         number_row: list[w.Widget] = [self.number]
         if self.can_reveal:
-            self.reveal_button = w.Button(description="番号を表示（記録されます）/ Reveal (audited)",
+            self.reveal_button = ActionButton(description="番号を表示（記録されます）/ Reveal (audited)",
                                           icon="eye", button_style="warning", disabled=True,
                                           layout=w.Layout(width="auto"))
             self.reveal_button.on_click(lambda _b: self.reveal())
-            self.hide_button = w.Button(description="隠す / Hide", icon="eye-slash", layout=w.Layout(display="none"))
+            self.hide_button = ActionButton(description="隠す / Hide", icon="eye-slash", layout=w.Layout(display="none"))
             self.hide_button.on_click(lambda _b: setattr(self.model, "revealed", ""))
             number_row += [self.reveal_button, self.hide_button]
         self.model.observe(self._show_person, "person")

@@ -19,7 +19,7 @@ import traitlets as t
 from workbench import collection, integrated, labels, registration, targets
 from workbench.permissions import Permission
 
-from .common import App, ConfirmOutgoing, bar_chart_svg, esc, fmt_datetime, html_table, num, tr
+from .common import ActionButton, App, ConfirmOutgoing, bar_chart_svg, esc, fmt_datetime, html_table, num, tr
 from .outgoing import OutgoingFileFlow
 from .packages import DeliverControl
 
@@ -71,9 +71,9 @@ class RegistrationApp(App):
         # -- F0 target list
         self.target_upload = w.FileUpload(accept=".csv,.txt", multiple=False,
                                           description="対象者リストを選択 / Target list")
-        self.target_preview_button = w.Button(description="内容を確認 / Preview", icon="eye")
+        self.target_preview_button = ActionButton(description="内容を確認 / Preview", icon="eye")
         self.target_preview_button.on_click(lambda _b: self.preview_targets())
-        self.target_confirm = w.Button(description="取り込む / Import", button_style="warning", icon="upload",
+        self.target_confirm = ActionButton(description="取り込む / Import", button_style="warning", icon="upload",
                                        disabled=True)
         self.target_confirm.on_click(lambda _b: self.import_targets())
         # An older list than the current one is only applied again on purpose (再反映).
@@ -94,7 +94,7 @@ class RegistrationApp(App):
         self.source = w.Dropdown(description="取込元 / Source", options=SOURCES, value="contractor",
                                  style={"description_width": "120px"}, layout=w.Layout(width="480px"))
         self.reg_upload = w.FileUpload(accept=".csv,.txt", multiple=False, description="登録ファイルを選択 / File")
-        self.reg_preview_button = w.Button(description="内容を確認 / Preview", icon="eye")
+        self.reg_preview_button = ActionButton(description="内容を確認 / Preview", icon="eye")
         self.reg_preview_button.on_click(lambda _b: self.preview_registration())
         self.reg_confirm_area = w.VBox([])
         self.reg_view = w.HTML()
@@ -141,7 +141,7 @@ class RegistrationApp(App):
                                            extra=lambda r: [("バッチ番号", r.extra.get("batch_id", "-"))])
         self.answer_upload = w.FileUpload(accept=".wbpkg", multiple=False, description="回答パッケージを選択 / Answers",
                                           layout=w.Layout(width="auto"))
-        self.answer_import_button = w.Button(description="回答を取り込む / Import answers", button_style="warning",
+        self.answer_import_button = ActionButton(description="回答を取り込む / Import answers", button_style="warning",
                                              icon="upload", disabled=True, layout=w.Layout(width="auto"))
         self.answer_import_button.on_click(lambda _b: self.import_integrated_answers())
         self.answer_upload.observe(lambda _c: self._answer_chosen(), "value")
@@ -225,7 +225,7 @@ class RegistrationApp(App):
                     detail=f"登録できない {num(returned)} 件は差戻リストとして送付用パッケージになります。",
                 )]
             else:
-                ok = w.Button(description="登録する / Register", button_style="warning", icon="check")
+                ok = ActionButton(description="登録する / Register", button_style="warning", icon="check")
                 ok.on_click(lambda _b: self.register())
                 self.reg_confirm_area.children = [ok]
         else:

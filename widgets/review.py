@@ -31,7 +31,7 @@ from workbench.media import RECIPIENTS
 from workbench.permissions import Permission
 from workbench.registration import ReviewItem
 
-from .common import App, ErrorBanner, bar_chart_svg, esc, fmt_datetime, html_table, num
+from .common import ActionButton, App, ErrorBanner, bar_chart_svg, esc, fmt_datetime, html_table, num
 from .outgoing import OutgoingFileFlow
 
 __all__ = ["FIELD_LABELS", "KIND_LABELS", "SOURCE_LABELS", "STATUS_LABELS", "ReviewApp", "ReviewModel"]
@@ -93,7 +93,7 @@ class ReviewApp(App):
         self.review_count = w.HTML()
         self.review_rows = w.VBox([])
         self.review_confirm = w.VBox([])
-        self.refresh_button = w.Button(description="更新 / Refresh", icon="refresh")
+        self.refresh_button = ActionButton(description="更新 / Refresh", icon="refresh")
         self.refresh_button.on_click(lambda _b: self.refresh())
         if self.can_register:
             sections.append(w.VBox([
@@ -125,7 +125,7 @@ class ReviewApp(App):
                                       options=[("すべて / all", ""), *[(v, k) for k, v in KIND_LABELS.items()]])
         self.status_filter = w.Dropdown(description="状態 / State", style=style, value="open",
                                         options=[("すべて / all", ""), *[(v, k) for k, v in STATUS_LABELS.items()]])
-        self.disc_refresh_button = w.Button(description="表示 / Show", icon="refresh")
+        self.disc_refresh_button = ActionButton(description="表示 / Show", icon="refresh")
         self.disc_refresh_button.on_click(lambda _b: self.refresh_discrepancies())
         for widget in (self.kind_filter, self.status_filter):
             widget.observe(lambda _c: self.refresh_discrepancies(), "value")
@@ -136,9 +136,9 @@ class ReviewApp(App):
                                       layout=w.Layout(width="420px"))
         self.disc_note = w.Text(description="メモ / Note", style=style, placeholder="例: 電話で連絡済み",
                                 layout=w.Layout(width="420px"))
-        self.notified_button = w.Button(description="本人へ通知済み / Notified", icon="envelope", disabled=True,
+        self.notified_button = ActionButton(description="本人へ通知済み / Notified", icon="envelope", disabled=True,
                                         layout=w.Layout(width="auto"))
-        self.resolved_button = w.Button(description="解決 / Resolved", icon="check", button_style="success",
+        self.resolved_button = ActionButton(description="解決 / Resolved", icon="check", button_style="success",
                                         disabled=True, layout=w.Layout(width="auto"))
         self.notified_button.on_click(lambda _b: self.resolve(action="notified"))
         self.resolved_button.on_click(lambda _b: self.resolve(action="resolved"))
@@ -187,9 +187,9 @@ class ReviewApp(App):
                 f"{num(r.line)} 行目　受付: {esc(fmt_datetime(r.created_at))}（{esc(r.created_by)}）</small></div>",
                 layout=w.Layout(width="70%"),
             )
-            accept = w.Button(description="採用（置き換え）/ Accept", button_style="warning", icon="check")
-            reject = w.Button(description="不採用 / Reject", icon="times")
-            person = w.Button(description="個人の照会 / Person", icon="user", disabled=not can_view)
+            accept = ActionButton(description="採用（置き換え）/ Accept", button_style="warning", icon="check")
+            reject = ActionButton(description="不採用 / Reject", icon="times")
+            person = ActionButton(description="個人の照会 / Person", icon="user", disabled=not can_view)
             accept.on_click(lambda _b, i=r.review_id: self.ask(i, accept=True))
             reject.on_click(lambda _b, i=r.review_id: self.ask(i, accept=False))
             person.on_click(lambda _b, p=r.person_id: self.open_person(p))
@@ -213,8 +213,8 @@ class ReviewApp(App):
                 f"届いた番号 {item.new_number_masked} を採用せず、登録済みの番号をそのまま使います。")
         summary = w.HTML(f"<div class='wb-review-confirm' style='border:2px solid #e65100;padding:8px 12px'>"
                          f"<b>{esc(review_id)} の確認 / check</b><br>{esc(what)}</div>")
-        ok = w.Button(description="決定する / Decide", button_style="warning" if accept else "", icon="check")
-        cancel = w.Button(description="取消 / Cancel", icon="times")
+        ok = ActionButton(description="決定する / Decide", button_style="warning" if accept else "", icon="check")
+        cancel = ActionButton(description="取消 / Cancel", icon="times")
         ok.on_click(lambda _b: self.decide(review_id, accept=accept))
         cancel.on_click(lambda _b: setattr(self.model, "pending", None))
         self.review_confirm.children = [summary, w.HBox([ok, cancel])]
