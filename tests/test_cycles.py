@@ -377,3 +377,26 @@ def test_status_and_list_show_stages_to_the_owning_roles(world: World, office, m
     # The inline runs are not pipeline runs; a Papermill run would be listed with its report path.
     code, out, _ = run("query_operator", "pipeline", "list")
     assert code == 0 and isinstance(json.loads(out), list)
+
+
+# ------------------------------------------------------------------------------ dashboard
+def test_runs_widget_shows_the_latest_runs_to_the_owning_roles(world: World, office) -> None:
+    from widgets.runs import RunsApp
+
+    _, batch, _, params = office
+    # A scheduled run that stopped waiting (the pipeline-run record and the cycle it worked on).
+    checked = cycles.check_params("income_declaration", params, world.ws)
+    info, _folder = runs.start(batch, "income_declaration", checked)
+    state = cycle_runs.claim(batch, "income_declaration", checked, info.run_id)
+    with pytest.raises(CycleWaiting):
+        cycle_runs.CycleRun(batch, info.run_id, state).run_all()
+    cycle_runs.release(batch, state.cycle_run_id, info.run_id, notebook="runs/x/income_declaration.ipynb")
+    runs.finish(batch, info.run_id, succeeded=False, notebook="runs/x/income_declaration.ipynb", status="waiting")
+
+    app = RunsApp(world.login("query_operator"))
+    html = app.table.value
+    assert info.run_id in html and state.cycle_run_id in html and "p1-batch" in html and "待機中" in html
+    assert "runs/x/income_declaration.ipynb" in html and "batches_out" in html
+    assert "A" in app.detail.value and "approval" in app.detail.value
+    other = RunsApp(world.login("auditor"))  # auditors own audit_check, not this cycle
+    assert info.run_id not in other.table.value and "no runs" in other.table.value

@@ -296,10 +296,10 @@ def _by_execution(unit: Unit, run_id: str) -> CycleState:
     row = unit.con.execute("SELECT cycle_run_id FROM cycle_executions WHERE run_id = ?", [run_id]).fetchone()
     if row is None:
         raise NotFound(f"The run {run_id} is not part of a cycle.", f"実行 {run_id} は定例処理ではありません。")
-    state = _state(unit, str(row[0]))
-    if state.user_id != unit.user_id:
-        raise PermissionDenied("This cycle run belongs to someone else.", "この定例処理の実行は他の利用者のものです。")
-    return state
+    owner = unit.con.execute("SELECT user_id FROM pipeline_runs WHERE run_id = ?", [run_id]).fetchone()
+    if owner is not None and owner[0] != unit.user_id:
+        raise PermissionDenied("This pipeline run belongs to someone else.", "このパイプライン実行は他の利用者のものです。")
+    return _state(unit, str(row[0]))
 
 
 # ------------------------------------------------------------------------------ in the notebook
