@@ -157,3 +157,44 @@ def test_nightly_and_applications_notebooks(live, tmp_path: Path, capsys: pytest
     text = (ws.path / out["notebook"]).read_text("utf-8")
     assert "image/png" in text and "'status': 'succeeded'" in text
     _scan(ws, office)
+
+
+def test_a_killed_run_leaves_the_database_consistent_and_the_next_run_completes(
+        live, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    world, _, admin, approver = live
+    ws = world.ws
+    night = make_batch_account(world, admin, approver, "night", "nightly", tmp_path / "night.key")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    proc = subprocess.Popen([sys.executable, "-m", "workbench", "-w", str(ws.path), "--batch-key", str(night),
+                             "pipeline", "run", "nightly"], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    claimed = None
+    while time.monotonic() < deadline and claimed is None and proc.poll() is None:
+        time.sleep(0.2)
+        with ws.transaction("test.read", "system") as con:
+            claimed = con.execute("SELECT cycle_run_id FROM cycle_runs WHERE status = 'running'").fetchone()
+    assert claimed is not None, "the run never claimed the cycle"
+    proc.send_signal(signal.SIGKILL)  # killed: no chance to release the cycle
+    proc.wait()
+    with ws.transaction("test.read", "system") as con:
+        status, holder_pid = con.execute("SELECT status, holder_pid FROM cycle_runs").fetchone()  # type: ignore[misc]
+    assert status == "running" and holder_pid == proc.pid
+
+    code, _, err = _cli(ws, night, "pipeline", "run", "nightly", capsys=capsys)
+    assert code == 0, err
+    state = cycle_runs.status(batch_login(ws, night), claimed[0])
+    assert state.status == "succeeded" and all(s.status == "done" for s in state.stages)
+    assert len(state.runs) == 2
+
+
+def batch_login(ws: Workspace, key: Path) -> Session:
+    from workbench import batch_accounts
+
+    return batch_accounts.login(ws, key)

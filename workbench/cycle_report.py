@@ -79,7 +79,7 @@ def charts(state: CycleState) -> Any:
     from .discrepancies import KINDS
 
     use_japanese_font()
-    fig, axes = plt.subplots(3, 2, figsize=(13, 13))
+    fig, axes = plt.subplots(3, 2, figsize=(15, 14), layout="constrained")
     ax = axes.flat
 
     def bars(axis: Any, data: dict[str, float], title: str, colour: str = "#4C72B0") -> None:
@@ -104,7 +104,7 @@ def charts(state: CycleState) -> Any:
     excluded: dict[str, float] = {}
     for kind in ("info", "juki"):
         for reason, n in (preview.get(kind, {}).get("excluded") or {}).items():
-            label = f"{EXCLUSIONS.get(reason, (reason,))[0][:18]} ({reason})"
+            label = f"{EXCLUSIONS.get(reason, (reason,))[0][:24]}… ({reason})"
             excluded[label] = excluded.get(label, 0) + float(n)
     bars(ax[2], excluded, "照会対象外の理由 / exclusions by reason", "#C44E52")
     found = figures.get("discrepancies") or _detail(state, "discrepancy_report").get("discrepancies") or {}
@@ -117,5 +117,4 @@ def charts(state: CycleState) -> Any:
     bars(ax[5], {f"{k} {st}": float(n) for k, by in requests.items() for st, n in by.items()},
          "照会の状態 / requests by status", "#DA8BC3")
     fig.suptitle(f"{state.cycle} {state.cycle_run_id}", fontsize=14)
-    fig.tight_layout()
     return fig

@@ -226,7 +226,8 @@ def _approved_exports(ctx: StageContext, steps: dict[str, tuple[Callable[[], app
                       f"承認 {ids}（{kinds}）の承認者による承認待ち（{since.isoformat(timespec='seconds')} 依頼）",
                       waiting="approval", approval_ids=[a.approval_id for a in pending], kinds=kinds,
                       since=since.isoformat())
-    return {key: ctx.detail[f"{key}_result"] for key in steps}
+    # The results are returned into the stage's detail: the checkpoint copies are no longer needed.
+    return {key: ctx.detail.pop(f"{key}_result") for key in steps}
 
 
 def _incoming(ctx: StageContext) -> Path:
