@@ -184,7 +184,7 @@ def test_a_killed_run_leaves_the_database_consistent_and_the_next_run_completes(
     proc.send_signal(signal.SIGKILL)  # killed: no chance to release the cycle
     proc.wait()
     with ws.transaction("test.read", "system") as con:
-        status, holder_pid = con.execute("SELECT status, holder_pid FROM cycle_runs").fetchone()  # type: ignore[misc]
+        status, holder_pid = con.execute("SELECT status, holder_pid FROM cycle_runs").fetchone()
     assert status == "running" and holder_pid == proc.pid
 
     code, _, err = _cli(ws, night, "pipeline", "run", "nightly", capsys=capsys)

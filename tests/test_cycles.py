@@ -214,6 +214,10 @@ def test_a_killed_run_is_taken_over_and_a_live_one_refuses_a_second(world: World
     with pytest.raises(CycleBusy):
         cycle_runs.run_inline(batch, "income_declaration", {**params, "fiscal_year": "2025"})
 
+    # Nobody else can move the stages of a run they do not hold, even knowing its IDs.
+    with pytest.raises(CycleBusy):
+        cycle_runs._begin(world.login("query_operator"), state.cycle_run_id, "RLIVE0000001", "batches_out")
+
     # Lost lock: the holder changed under a running execution; its next stage transition is refused.
     run = cycle_runs.CycleRun(batch, "RSTALE000001", cycle_runs.status(batch, state.cycle_run_id))
     with pytest.raises(CycleBusy) as lost:
@@ -400,3 +404,6 @@ def test_runs_widget_shows_the_latest_runs_to_the_owning_roles(world: World, off
     assert "A" in app.detail.value and "approval" in app.detail.value
     other = RunsApp(world.login("auditor"))  # auditors own audit_check, not this cycle
     assert info.run_id not in other.table.value and "no runs" in other.table.value
+    from widgets.approvals import KIND_LABELS
+
+    assert batch_accounts.APPROVAL_KIND in KIND_LABELS  # the approver sees what a batch-account request is

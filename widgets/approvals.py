@@ -29,6 +29,7 @@ KIND_LABELS: dict[str, tuple[str, str]] = {
     "notice_list": ("通知対象者リストの送付", "notice list (C7)"),                    # discrepancies (C7)
     "bulk_delete": ("個人番号の一括削除", "bulk deletion"),
     "return_list": ("差戻リストの送付", "return list"),
+    "batch_account": ("定例処理用バッチアカウントの作成", "batch account for a scheduled cycle"),  # batch_accounts
 }
 
 _SUMMARY_LABELS = {
@@ -38,6 +39,7 @@ _SUMMARY_LABELS = {
     "persons": "人数", "discrepancies": "相違件数", "procedure": "手続", "fiscal_year": "年度",
     "information": "照会情報", "kind": "種類", "discrepancy_status": "相違の状態", "by_information": "照会情報別",
     "excluded": "照会しない件数", "files": "ファイル数",
+    "cycle": "定例処理", "permissions": "権限",
 }
 
 

@@ -182,7 +182,8 @@ def _alive(host: str | None, pid: int | None) -> bool:
 def _interrupt(unit: Unit, cycle_run_id: str, why: str) -> None:
     unit.con.execute("UPDATE cycle_stages SET status = 'failed', finished_at = ? WHERE cycle_run_id = ?"
                      " AND status = 'running'", [unit.now, cycle_run_id])
-    unit.con.execute("UPDATE cycle_runs SET status = 'failed', reason = ?, holder = NULL, holder_pid = NULL,"
+    unit.con.execute("UPDATE cycle_runs SET status = 'failed', reason = ?, holder = NULL, holder_user = NULL,"
+                     " holder_pid = NULL,"
                      " updated_at = ? WHERE cycle_run_id = ?", [why, unit.now, cycle_run_id])
 
 
@@ -218,9 +219,10 @@ def claim(unit: Unit, cycle: str, params: dict[str, Any], run_id: str, *, pid: i
         cycle_run_id = str(row[0])
     state = _state(unit, cycle_run_id)
     if state.status != "succeeded":
-        con.execute("UPDATE cycle_runs SET status = 'running', holder = ?, holder_host = ?, holder_pid = ?,"
-                    " reason = NULL, updated_at = ? WHERE cycle_run_id = ?",
-                    [run_id, socket.gethostname(), pid if pid is not None else os.getpid(), unit.now, cycle_run_id])
+        con.execute("UPDATE cycle_runs SET status = 'running', holder = ?, holder_user = ?, holder_host = ?,"
+                    " holder_pid = ?, reason = NULL, updated_at = ? WHERE cycle_run_id = ?",
+                    [run_id, unit.user_id, socket.gethostname(), pid if pid is not None else os.getpid(), unit.now,
+                     cycle_run_id])
     con.execute("INSERT INTO cycle_executions VALUES (?, ?)", [run_id, cycle_run_id])
     unit.note(target=cycle_run_id, cycle=cycle, run_id=run_id, resumed=row is not None)
     return _state(unit, cycle_run_id)
@@ -233,21 +235,23 @@ def release(unit: Unit, cycle_run_id: str, run_id: str, *, notebook: str | None,
     outside the stages failed) becomes ``failed`` with ``error`` as its reason."""
     unit.con.execute(
         "UPDATE cycle_stages SET status = 'failed', finished_at = ? WHERE cycle_run_id = ? AND status = 'running'"
-        " AND EXISTS (SELECT 1 FROM cycle_runs WHERE cycle_run_id = ? AND holder = ?)",
-        [unit.now, cycle_run_id, cycle_run_id, run_id])
+        " AND EXISTS (SELECT 1 FROM cycle_runs WHERE cycle_run_id = ? AND holder = ? AND holder_user = ?)",
+        [unit.now, cycle_run_id, cycle_run_id, run_id, unit.user_id])
     unit.con.execute(
         "UPDATE cycle_runs SET status = CASE WHEN status = 'running' THEN 'failed' ELSE status END,"
         " reason = CASE WHEN status = 'running' THEN coalesce(?, 'the notebook stopped outside a stage') ELSE reason END,"
-        " holder = NULL, holder_pid = NULL, notebook = coalesce(?, notebook), updated_at = ?"
-        " WHERE cycle_run_id = ? AND holder = ?", [error, notebook, unit.now, cycle_run_id, run_id])
+        " holder = NULL, holder_user = NULL, holder_pid = NULL, notebook = coalesce(?, notebook), updated_at = ?"
+        " WHERE cycle_run_id = ? AND holder = ? AND holder_user = ?",
+        [error, notebook, unit.now, cycle_run_id, run_id, unit.user_id])
     unit.note(target=cycle_run_id, run_id=run_id)
     return _state(unit, cycle_run_id)
 
 
 # ------------------------------------------------------------------------------ stage transitions
 def _held(unit: Unit, cycle_run_id: str, run_id: str) -> None:
-    row = unit.con.execute("SELECT holder, user_id FROM cycle_runs WHERE cycle_run_id = ?", [cycle_run_id]).fetchone()
-    if row is None or row[0] != run_id:
+    row = unit.con.execute("SELECT holder, holder_user FROM cycle_runs WHERE cycle_run_id = ?",
+                           [cycle_run_id]).fetchone()
+    if row is None or row[0] != run_id or row[1] != unit.user_id:
         raise CycleBusy("This run no longer holds the cycle (lost lock); start it again.",
                         "この実行は定例処理を保持していません（ロック喪失）。もう一度実行してください。",
                         cycle_run_id=cycle_run_id, run_id=run_id)

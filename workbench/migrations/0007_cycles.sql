@@ -11,6 +11,7 @@ CREATE TABLE cycle_runs (
     updated_at    TIMESTAMPTZ NOT NULL,
     finished_at   TIMESTAMPTZ,
     holder        VARCHAR,                   -- the pipeline run (execution) working on it now
+    holder_user   VARCHAR,                   -- and who runs it
     holder_host   VARCHAR,
     holder_pid    INTEGER,
     reason        VARCHAR,                   -- one line: why it failed or what it waits for
