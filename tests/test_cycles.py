@@ -339,6 +339,14 @@ def test_cli_batch_account_refusals_in_both_languages(world: World, office, tmp_
         assert code == 4 and err["error"] == "permission_denied" and err["message_ja"] and err["message_en"]
     assert approvals.get(batch, approval_id).status == "pending"
     assert not (tmp_path / "more.key").exists()
+    # A revoked key: the scheduled run is refused before anything runs, in both languages.
+    batch_accounts.revoke_keys(world.login("administrator"), "p1-batch")
+    before = counts(world.ws)
+    code = cli.main(["-w", str(world.ws.path), "--batch-key", key, "pipeline", "run", "income_declaration",
+                     "-p", "fiscal_year=2026"])
+    err = json.loads(capsys.readouterr().err)
+    assert code == 3 and "失効" in err["message_ja"] and "revoked" in err["message_en"]
+    assert counts(world.ws) == before
 
 
 def test_key_files_stay_out_of_the_repository_and_need_an_administrator(world: World, office, tmp_path: Path) -> None:
