@@ -415,3 +415,12 @@ def test_runs_widget_shows_the_latest_runs_to_the_owning_roles(world: World, off
     from widgets.approvals import KIND_LABELS
 
     assert batch_accounts.APPROVAL_KIND in KIND_LABELS  # the approver sees what a batch-account request is
+
+
+def test_a_person_without_every_stage_permission_is_refused_up_front(world: World, office) -> None:
+    _, _, _, params = office
+    before = counts(world.ws)
+    with pytest.raises(PermissionDenied) as err:
+        runs.run(world.login("query_operator"), "income_declaration", params)
+    assert "integrated.manage" in err.value.message_en and "バッチアカウント" in err.value.message_ja
+    assert counts(world.ws) == before

@@ -198,6 +198,19 @@ def run(session: Session, pipeline: str, params: dict[str, Any] | None = None) -
         from .cycles import check_params
 
         params = check_params(pipeline, params, ws)  # refused before anything is recorded
+        from .batch_accounts import CYCLE_PERMISSIONS
+
+        missing = sorted(p.value for p in CYCLE_PERMISSIONS[pipeline] - session.permissions)
+        if missing:
+            from .errors import PermissionDenied
+
+            ws.audit_only(session.user_id, "runs.start", "denied", pipeline=pipeline, permission=missing[0])
+            raise PermissionDenied(
+                f"Running {pipeline} needs every permission its stages use; you lack {', '.join(missing)}. "
+                "Schedule it under its batch account (workbench batch-account).",
+                f"{pipeline} の実行には各段階の権限がすべて必要ですが、{', '.join(missing)} がありません。"
+                "定例処理用のバッチアカウント（workbench batch-account）で実行してください。",
+                permission=missing[0])
     info, folder = start(session, pipeline, params)
     output = folder / f"{pipeline}.ipynb"
     report = str(output.relative_to(ws.path))
