@@ -114,10 +114,10 @@ def test_progress_and_chart() -> None:
 EXPECTED_MENUS = {
     "administrator": {"admin", "access"},
     "approver": {"approvals"},
-    "registrar": {"registration", "person", "review"},
-    "query_operator": {"person", "batches"},
+    "registrar": {"registration", "person", "review", "runs"},
+    "query_operator": {"person", "batches", "runs"},
     "reviewer": {"person", "review"},
-    "auditor": {"audit"},
+    "auditor": {"audit", "runs"},
     "analyst": set(),
     "operations": set(),
 }

@@ -35,6 +35,7 @@ _SUMMARY_LABELS = {
     "persons": "人数", "discrepancies": "相違件数", "procedure": "手続", "fiscal_year": "年度",
     "information": "照会情報", "kind": "種類", "discrepancy_status": "相違の状態", "by_information": "照会情報別",
     "excluded": "照会しない件数", "files": "ファイル数", "key_version": "鍵バージョン",
+    "cycle": "定例処理", "permissions": "権限",
 }
 
 

@@ -58,6 +58,7 @@ APPS: tuple[AppEntry, ...] = (
     AppEntry("approvals", "approvals:ApprovalsApp", frozenset({P.APPROVALS_DECIDE})),
     AppEntry("admin", "admin:AdminApp", frozenset({P.USERS_MANAGE, P.USERS_REVIEW})),
     AppEntry("access", "access:AccessApp", frozenset({P.USERS_MANAGE})),
+    AppEntry("runs", "runs:RunsApp", frozenset({P.BATCHES_CREATE, P.RESULTS_IMPORT, P.AUDIT_VERIFY, P.NUMBERS_REGISTER})),
     AppEntry("audit", "audit:AuditApp", frozenset({P.AUDIT_READ, P.AUDIT_VERIFY, P.LEDGER_READ})),
 )
 

@@ -73,6 +73,11 @@ def _workspace(args: argparse.Namespace) -> Workspace:
 
 def _login(args: argparse.Namespace) -> Session:
     ws = _workspace(args)
+    key = getattr(args, "batch_key", None) or os.environ.get("WORKBENCH_BATCH_KEY")
+    if key:  # a batch account (issue 14): the key file, no password or one-time code
+        from . import batch_accounts
+
+        return batch_accounts.login(ws, key)
     user = args.user or os.environ.get("WORKBENCH_USER") or input("ユーザーID / user ID: ")
     password = _secret("WORKBENCH_PASSWORD", "パスワード / password: ")
     code = _secret("WORKBENCH_TOTP", "ワンタイムコード / one-time code: ")
@@ -320,7 +325,30 @@ def cmd_pipeline_run(args: argparse.Namespace) -> Any:
 
 
 def cmd_pipeline_list(args: argparse.Namespace) -> Any:
-    return runs.runs(_login(args), limit=args.limit)
+    from . import cycle_runs
+
+    return cycle_runs.listing(_login(args), limit=args.limit)
+
+
+def cmd_pipeline_status(args: argparse.Namespace) -> Any:
+    from . import cycle_runs
+
+    return cycle_runs.status(_login(args), args.run)
+
+
+def cmd_batch_account(args: argparse.Namespace) -> Any:
+    from . import batch_accounts
+
+    session = _login(args)
+    if args.command == "add":
+        if args.approval:
+            return batch_accounts.add_account(session, args.user_id, args.cycle, approval_id=args.approval)
+        return {"approval_requested": batch_accounts.request_account(session, args.user_id, args.cycle)}
+    if args.command == "key":
+        return batch_accounts.issue_key(session, args.user_id, args.out, days=args.days)
+    if args.command == "revoke":
+        return batch_accounts.revoke_keys(session, args.user_id, key_id=args.key_id)
+    return batch_accounts.list_accounts(session)
 
 
 # -- targets commands (F0, F0b, F1b) --
@@ -511,6 +539,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="workbench", description="都営住宅 マイナンバー管理ワークベンチ")
     parser.add_argument("--workspace", "-w", help="workspace folder (or WORKBENCH_WORKSPACE)")
     parser.add_argument("--user", "-u", help="your user ID (or WORKBENCH_USER)")
+    parser.add_argument("--batch-key", help="a batch account's key file (or WORKBENCH_BATCH_KEY), for scheduled cycles")
     sub = parser.add_subparsers(dest="group", required=True)
 
     def command(path: str, handler: Callable[[argparse.Namespace], Any], help_text: str,
@@ -629,10 +658,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     g = group("pipeline", "Papermill cycle notebooks")
     p = command("pipeline run", cmd_pipeline_run, "run a cycle notebook under your authority (-p NAME=VALUE)", g)
-    p.add_argument("pipeline", choices=sorted(runs.PIPELINES))
+    p.add_argument("pipeline", help=", ".join(sorted(runs.PIPELINES)))
     p.add_argument("-p", "--param", action="append", help="NAME=VALUE: IDs, years and paths only")
-    p = command("pipeline list", cmd_pipeline_list, "your pipeline runs, newest first", g)
+    p = command("pipeline list", cmd_pipeline_list, "the latest runs you may see, with cycle stages and report", g)
     p.add_argument("--limit", type=int, default=20)
+    p = command("pipeline status", cmd_pipeline_status, "a cycle run's stages (RUN: run ID R… or cycle run ID C…)", g)
+    p.add_argument("run")
+
+    # -- batch accounts (issue 14) --
+    g = group("batch-account", "batch accounts for unattended cycles")
+    p = command("batch-account add", cmd_batch_account,
+                "request approval for, or (--approval A) create, a batch account for one cycle", g)
+    p.add_argument("user_id")
+    p.add_argument("--cycle", required=True)
+    p.add_argument("--approval")
+    p = command("batch-account key", cmd_batch_account, "write a new key file (mode 0600) for a batch account", g)
+    p.add_argument("user_id")
+    p.add_argument("--out", required=True, help="outside the repository and the workspace's runs/")
+    p.add_argument("--days", type=int, default=90)
+    p = command("batch-account revoke", cmd_batch_account, "revoke a batch account's keys at once", g)
+    p.add_argument("user_id")
+    p.add_argument("--key-id")
+    command("batch-account list", cmd_batch_account, "batch accounts, their cycle and keys", g)
 
     # -- targets parser (F0, F0b, F1b) --
     g = group("targets", "F0: the target list from the housing business system")

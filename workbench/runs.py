@@ -37,6 +37,17 @@ PIPELINES: dict[str, tuple[Permission, frozenset[str]]] = {
     "query_retention": (Permission.RESULTS_IMPORT, frozenset({"answer_deadline_days"})),
 }
 
+
+def _add_cycles() -> None:
+    """The resumable cycles (issue 14, :mod:`workbench.cycles`) are pipelines too."""
+    from .cycles import CYCLES
+
+    for name, cycle in CYCLES.items():
+        PIPELINES[name] = (cycle.permission, frozenset(cycle.params))
+
+
+_add_cycles()
+
 TICKET_LIFETIME = dt.timedelta(minutes=30)
 
 
@@ -76,6 +87,15 @@ def _check(pipeline: str, params: dict[str, Any]) -> Permission:
 def start(unit: Unit, pipeline: str, params: dict[str, Any]) -> tuple[RunInfo, Path]:
     """Record a run and write its one-time ticket; returns the run and its folder."""
     permission = _check(pipeline, params)
+    batch_cycle = getattr(unit.session, "batch_cycle", None)
+    if batch_cycle is not None and batch_cycle != pipeline:
+        from .errors import PermissionDenied
+
+        raise PermissionDenied(
+            f"This batch account may run {batch_cycle} only, not {pipeline}.",
+            f"このバッチ用アカウントが実行できるのは {batch_cycle} のみで、{pipeline} は実行できません。",
+            permission=permission.value,
+        )
     if not unit.session.can(permission):
         from .errors import PermissionDenied
 
@@ -124,7 +144,8 @@ def resume(ws: Workspace, run_id: str) -> Session:
     refusal: WorkbenchError | None = None
     with ws.transaction("pipeline.resume", "pipeline") as con:
         row = con.execute(
-            "SELECT r.user_id, r.ticket_hash, r.expires_at, r.status, u.roles, u.disabled"
+            "SELECT r.user_id, r.ticket_hash, r.expires_at, r.status, u.roles, u.disabled,"
+            " (SELECT b.cycle FROM batch_accounts b WHERE b.user_id = r.user_id)"
             " FROM pipeline_runs r JOIN users u USING (user_id) WHERE r.run_id = ?",
             [run_id],
         ).fetchone()
@@ -142,14 +163,18 @@ def resume(ws: Workspace, run_id: str) -> Session:
     if refusal is not None:
         raise refusal
     assert row is not None
+    if row[6] is not None:  # a batch account: only its cycle's permissions (issue 14)
+        from .batch_accounts import batch_session
+
+        return batch_session(ws, row[0], row[6], now)
     return Session(ws, row[0], tuple(row[4]), now)
 
 
 @service(Permission.SELF, while_alarm=True)
-def finish(unit: Unit, run_id: str, *, succeeded: bool, notebook: str | None) -> RunInfo:
+def finish(unit: Unit, run_id: str, *, succeeded: bool, notebook: str | None, status: str | None = None) -> RunInfo:
     unit.con.execute(
         "UPDATE pipeline_runs SET status = ?, finished_at = ?, notebook = ? WHERE run_id = ? AND user_id = ?",
-        ["succeeded" if succeeded else "failed", unit.now, notebook, run_id, unit.user_id],
+        [status or ("succeeded" if succeeded else "failed"), unit.now, notebook, run_id, unit.user_id],
     )
     unit.note(run_id=run_id, succeeded=succeeded)
     return _info(unit, run_id)
@@ -169,11 +194,42 @@ def run(session: Session, pipeline: str, params: dict[str, Any] | None = None) -
     import papermill
 
     params = dict(params or {})
+    ws = session.workspace
+    cycle = _is_cycle(pipeline)
+    if cycle:
+        from .cycles import check_params
+
+        params = check_params(pipeline, params, ws)  # refused before anything is recorded
+        from .batch_accounts import CYCLE_PERMISSIONS
+
+        missing = sorted(p.value for p in CYCLE_PERMISSIONS[pipeline] - session.permissions)
+        if missing:
+            from .errors import PermissionDenied
+
+            ws.audit_only(session.user_id, "runs.start", "denied", pipeline=pipeline, permission=missing[0])
+            raise PermissionDenied(
+                f"Running {pipeline} needs every permission its stages use; you lack {', '.join(missing)}. "
+                "Schedule it under its batch account (workbench batch-account).",
+                f"{pipeline} の実行には各段階の権限がすべて必要ですが、{', '.join(missing)} がありません。"
+                "定例処理用のバッチアカウント（workbench batch-account）で実行してください。",
+                permission=missing[0])
     info, folder = start(session, pipeline, params)
     output = folder / f"{pipeline}.ipynb"
-    ws = session.workspace
+    report = str(output.relative_to(ws.path))
+    cycle_run_id: str | None = None
+    if cycle:
+        from . import cycle_runs
+
+        try:
+            cycle_run_id = cycle_runs.claim(session, pipeline, params, info.run_id).cycle_run_id
+        except WorkbenchError:
+            (folder / "ticket").unlink(missing_ok=True)
+            finish(session, info.run_id, succeeded=False, notebook=None, status="refused")
+            raise
     succeeded = False
+    status: str | None = None
     failure: WorkbenchError | None = None
+    error: str | None = None
     try:
         papermill.execute_notebook(
             str(PIPELINE_DIR / f"{pipeline}.ipynb"), str(output),
@@ -183,15 +239,56 @@ def run(session: Session, pipeline: str, params: dict[str, Any] | None = None) -
         succeeded = True
     except papermill.PapermillExecutionError as exc:
         # The message names the cell and error type only: the error text may quote data.
+        error = f"the notebook failed in cell {exc.exec_count}: {exc.ename}"
         failure = InvalidInput(
-            f"Pipeline {pipeline} failed in cell {exc.exec_count}: {exc.ename}; see {output.relative_to(ws.path)}.",
-            f"パイプライン {pipeline} のセル {exc.exec_count} で失敗しました（{exc.ename}）。"
-            f"{output.relative_to(ws.path)} を確認してください。",
+            f"Pipeline {pipeline} failed in cell {exc.exec_count}: {exc.ename}; see {report}.",
+            f"パイプライン {pipeline} のセル {exc.exec_count} で失敗しました（{exc.ename}）。{report} を確認してください。",
             run_id=info.run_id,
         )
+    except Exception as exc:  # the kernel died or could not start: the type only
+        if not cycle:
+            raise
+        error = f"the notebook stopped: {type(exc).__name__}"
+        failure = InvalidInput(f"Pipeline {pipeline} stopped: {type(exc).__name__}; see {report}.",
+                               f"パイプライン {pipeline} が停止しました（{type(exc).__name__}）。{report} を確認してください。",
+                               run_id=info.run_id)
     finally:
         (folder / "ticket").unlink(missing_ok=True)
-        final = finish(session, info.run_id, succeeded=succeeded, notebook=str(output.relative_to(ws.path)))
+        if cycle_run_id is not None:
+            from . import cycle_runs
+
+            state = cycle_runs.release(session, cycle_run_id, info.run_id, notebook=report if output.exists() else None,
+                                       error=error)
+            failure, status = _cycle_outcome(pipeline, info.run_id, state, failure)
+        final = finish(session, info.run_id, succeeded=succeeded and failure is None,
+                       notebook=report if output.exists() else None, status=status)
     if failure is not None:
         raise failure
     return final
+
+
+def _is_cycle(pipeline: str) -> bool:
+    from .cycles import CYCLES
+
+    return pipeline in CYCLES
+
+
+def _cycle_outcome(pipeline: str, run_id: str, state: Any, failure: WorkbenchError | None
+                   ) -> tuple[WorkbenchError | None, str | None]:
+    """The cycle's state in the database, not the notebook, says how the run ended."""
+    from .cycle_runs import CycleWaiting, StageFailed
+
+    ids = {"run_id": run_id, "cycle_run_id": state.cycle_run_id}
+    if state.status == "waiting":
+        stage = next((s for s in state.stages if s.status == "waiting"), None)
+        ja = (stage.waiting_for or {}).get("ja", "") if stage else ""
+        return CycleWaiting(
+            f"{pipeline} {state.cycle_run_id} stopped, waiting — {state.reason}. Run it again later to continue.",
+            f"{pipeline} {state.cycle_run_id} は待機のため停止しました — {stage.stage if stage else ''}: {ja}。"
+            "後で同じパラメータで再実行すると続きから再開します。", **ids), "waiting"
+    if state.status == "failed":
+        return StageFailed(
+            f"{pipeline} {state.cycle_run_id} failed — {state.reason}. Fix the cause and run it again to continue.",
+            f"{pipeline} {state.cycle_run_id} が失敗しました — {state.reason}。原因を取り除き、再実行すると続きから再開します。",
+            **ids), "failed"
+    return failure, None

@@ -1,0 +1,74 @@
+"""定例処理の実行状況 — the latest cycle runs for the roles that own them (issue 14).
+
+Shows what ``workbench pipeline list`` shows: each run, who ran it (a person or a batch
+account), its status, the cycle's stages and what a waiting stage waits for, and the path of
+its report (the executed notebook, counts only).  The list comes from
+:func:`workbench.cycle_runs.listing`, which shows the caller's own runs and every run of a
+pipeline whose permission the caller holds.  Nothing here is personal data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ipywidgets as w
+import traitlets as t
+
+from workbench import cycle_runs
+
+from .common import App, esc, html_table
+
+__all__ = ["STATUS_LABELS", "RunsApp", "RunsModel"]
+
+STATUS_LABELS: dict[str, str] = {
+    "issued": "発行済み", "running": "実行中", "waiting": "待機中", "failed": "失敗", "succeeded": "完了",
+    "refused": "拒否", "pending": "未実行", "done": "完了",
+}
+
+_MARKS = {"done": "✔", "waiting": "⏸", "failed": "✖", "running": "▶", "pending": "·"}
+
+
+def _status(value: str | None) -> str:
+    return f"{STATUS_LABELS.get(value or '', value or '-')} / {value or '-'}"
+
+
+def _stages(run: dict[str, Any]) -> str:
+    return " ".join(f"{_MARKS.get(s['status'], '?')}{s['stage']}" for s in run.get("stages") or [])
+
+
+class RunsModel(t.HasTraits):
+    runs: t.List[Any] = t.List()
+
+
+class RunsApp(App):
+    title_key = "app_runs"
+
+    def build(self) -> list[w.Widget]:
+        self.model = RunsModel()
+        self.table = w.HTML()
+        self.detail = w.HTML()
+        self.refresh_button = w.Button(description="更新 / Refresh", icon="refresh")
+        self.refresh_button.on_click(lambda _b: self.refresh())
+        self.model.observe(self._show, "runs")
+        self.refresh()
+        return [self.refresh_button, self.table, self.detail]
+
+    def refresh(self) -> None:
+        runs = self.call(cycle_runs.listing, limit=30)
+        if runs is not None:
+            self.model.runs = runs
+
+    def _show(self, _change: Any = None) -> None:
+        rows = [(r["pipeline"], r["run_id"], r.get("cycle_run_id") or "", r["user_id"], r["created_at"][:16],
+                 _status(r["status"]), _status(r.get("cycle_status")) if r.get("cycle_run_id") else "",
+                 _stages(r), r.get("reason") or "", r.get("report") or "")
+                for r in self.model.runs]
+        self.table.value = html_table(
+            ["処理 / pipeline", "実行 / run", "定例処理 / cycle run", "実行者 / by", "開始 / started",
+             "実行の状態 / run", "定例処理の状態 / cycle", "段階 / stages", "理由・待機 / reason", "報告 / report"],
+            rows, empty="実行はありません / no runs")
+        waiting = [r for r in self.model.runs if r.get("cycle_status") == "waiting"]
+        latest = {r["cycle_run_id"]: r for r in reversed(waiting)}
+        self.detail.value = "".join(
+            f"<div style='margin-top:6px'>⏸ <b>{esc(r['pipeline'])} {esc(cid)}</b>: {esc(r.get('reason') or '')}</div>"
+            for cid, r in latest.items())
