@@ -13,8 +13,11 @@ from . import (
     access,
     approvals,
     auditing,
+    batch_accounts,
     batches,
     collection,
+    cycle_runs,
+    cycles,
     discrepancies,
     integrated,
     linkage,
@@ -33,7 +36,7 @@ __all__ = ["MODULES"]
 
 #: The modules that declare services, by name.
 MODULES = {m.__name__.rsplit(".", 1)[-1]: m for m in (
-    access, approvals, auditing, batches, collection, discrepancies, integrated, linkage, media, pending, persons,
+    access, approvals, auditing, batch_accounts, batches, collection, cycle_runs, cycles, discrepancies, integrated, linkage, media, pending, persons,
     procedures,
     registration, results, runs, targets, users,
 )}
