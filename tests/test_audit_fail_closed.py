@@ -190,7 +190,8 @@ def test_anchor_and_verify_from_the_cli(world: World, tmp_path: Path, monkeypatc
     capsys.readouterr()
     _raw(world, lambda con: con.execute("DELETE FROM audit_log WHERE seq > 3"))
     world.ws.heads_path.write_text("\n".join(world.ws.heads_path.read_text().splitlines()[:1]) + "\n")
-    assert _cli(world, monkeypatch, "auditor", "audit", "verify", "--anchor", str(anchor)) == 7
+    world.add_user("kansa2", ["auditor"])  # a one-time code cannot serve two CLI logins in one 30 s step
+    assert _cli(world, monkeypatch, "kansa2", "audit", "verify", "--anchor", str(anchor)) == 7
     out = json.loads(capsys.readouterr().out)
     assert not out["ok"] and "truncated" in out["message_en"]
 

@@ -258,7 +258,7 @@ def verify(
             anchored += _check_head(line, epoch, last_seq, hashes, found)
             if heads_index is not None and (_epoch_of(line), int(line["seq"]), line["hash"]) not in heads_index:
                 found(int(line["seq"]), "heads_truncated")
-    open_problems = [p for p in problems if p not in accepted]
+    open_problems = sorted((p for p in problems if p not in accepted), key=lambda p: p[0])  # the earliest first
     if open_problems:
         seq, code = open_problems[0]
         return AuditReport(False, count, seq, problem_text(code), checked, tuple(problems),
@@ -498,6 +498,7 @@ def raise_alarm(
 ) -> str | None:
     """Record an alarm for ``problems`` (in the caller's transaction) unless one already open
     covers the first of them; returns its ID, or ``None`` when it was already raised."""
+    problems = sorted(problems, key=lambda p: p[0])
     seq, code = problems[0]
     if any(a["reason"] == code and a["first_bad_seq"] == seq for a in open_alarms(con)):
         return None

@@ -156,7 +156,8 @@ def _read_journal(ws: Workspace) -> dict[str, Any] | None:
             f"The rotation journal {JOURNAL} is damaged; run `workbench keys repair`.",
             f"鍵更新のジャーナル {JOURNAL} が破損しています。`workbench keys repair` を実行してください。",
         ) from None
-    if doc.get("format") != JOURNAL_FORMAT or not isinstance(doc.get("new"), int):
+    if (not isinstance(doc, dict) or doc.get("format") != JOURNAL_FORMAT or not isinstance(doc.get("new"), int)
+            or doc.get("step") not in STEPS):
         raise KeyringError(
             f"The rotation journal {JOURNAL} is not in a known format.",
             f"鍵更新のジャーナル {JOURNAL} の形式が不明です。",
