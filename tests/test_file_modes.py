@@ -15,6 +15,7 @@ import pytest
 
 from workbench import Workspace, approvals, collection, credentials, formats, media, registration, runs, targets, transfer, users
 from workbench.cli import main
+from workbench.store import Store
 from workbench.simulate.contractor import contractor_return
 from workbench.simulate.housing import target_extract
 from workbench.simulate.world import generate_world
@@ -64,12 +65,16 @@ def test_every_file_0600_every_folder_0700(tmp_path: Path, loose_umask: None, ca
     exported = collection.export_collection(registrar, approval_id=a.approval_id)
     info = runs.run(login("auditor"), "audit_check")
     assert info.status == "succeeded" and (ws.path / info.notebook).exists()
-    # a kept connection's WAL, and the holder file while a unit of work runs
-    with ws.transaction("test.write", "test") as con:
-        con.execute("CHECKPOINT")
-        con.execute("CREATE TABLE IF NOT EXISTS _wal_probe (x INTEGER)")
-        assert ws.lock.holder_path.exists()
-        inside = _modes(ws.path)
+    # the database's WAL while a connection is open after a commit, and the holder file meanwhile
+    with ws.lock.hold("test.write", "test"):
+        con = Store.open_connection(ws.db_path, ws.keyring.database_key_hex(), ws.path / "tmp")
+        try:
+            con.execute("CREATE TABLE _wal_probe AS SELECT range AS x FROM range(1000)")
+            wal = ws.db_path.with_name(ws.db_path.name + ".wal")
+            assert wal.exists() and ws.lock.holder_path.exists()
+            inside = _modes(ws.path)
+        finally:
+            con.close()
     assert inside == {}
     assert _modes(ws.path) == {}
 
