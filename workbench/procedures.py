@@ -27,6 +27,7 @@ import pandas as pd
 from .errors import InvalidInput
 from .formats import read_table
 from .permissions import Permission
+from .policy import POLICY
 from .query_rules import load_rules
 from .workspace import Unit, service
 
@@ -53,7 +54,7 @@ REASONS: dict[str, tuple[str, str]] = {
                             "this procedure ID is already held with different contents"),
 }
 
-MAX_LISTED = 100
+MAX_LISTED = POLICY.max_listed_problems  # office policy, workbench/data/policy.json
 
 _CONSENT = {"Y": True, "N": False, "1": True, "0": False, "有": True, "無": False, "同意": True, "不同意": False,
             "YES": True, "NO": False}

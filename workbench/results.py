@@ -67,6 +67,7 @@ from . import discrepancies, media
 from .errors import InvalidInput, NotFound
 from .formats import read_table
 from .permissions import Permission
+from .policy import POLICY
 from .query_files import ANSWER_LAYOUT, ANSWER_STATUS, CERTIFICATE_TYPES, read_fixed
 from .workspace import Unit, service
 
@@ -120,7 +121,7 @@ MALFORMED: dict[str, tuple[str, str]] = {
     "missing_value": ("該当ありの回答に必須の項目が空です", "a value required in a found answer is empty"),
 }
 
-MAX_LISTED = 100
+MAX_LISTED = POLICY.max_listed_problems  # office policy, workbench/data/policy.json
 
 
 # ------------------------------------------------------------------------------ summaries

@@ -35,6 +35,7 @@ import pyarrow.compute as pc
 from .errors import InvalidInput
 from .formats import Table, read_table
 from .permissions import Permission
+from .policy import POLICY
 from .workspace import Unit, service
 
 __all__ = ["REASONS", "TargetImportSummary", "import_targets", "preview_targets", "validate_targets"]
@@ -52,7 +53,7 @@ REASONS: dict[str, tuple[str, str]] = {
 }
 
 #: Errors listed in a refusal; the rest are counted.
-MAX_LISTED = 100
+MAX_LISTED = POLICY.max_listed_problems  # office policy, workbench/data/policy.json
 
 _SEX = {"1": "1", "2": "2", "9": "9", "0": "9", "男": "1", "女": "2", "男性": "1", "女性": "2", "M": "1", "F": "2"}
 _STATUS = {"resident": "resident", "applicant": "applicant", "入居者": "resident", "入居申込者": "applicant",
