@@ -32,7 +32,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .errors import InvalidInput
+from .errors import InvalidInput, rows_refused
 from .formats import Table, read_table
 from .permissions import Permission
 from .policy import POLICY
@@ -174,23 +174,8 @@ def validate_targets(table: Table) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def _refusal(issues: pd.DataFrame) -> InvalidInput:
-    counts = {str(k): int(v) for k, v in issues["reason"].value_counts().sort_index().items()}
-    shown = issues.head(MAX_LISTED)
-    errors = [
-        {"line": int(line), "reason": reason, "message_ja": REASONS[reason][0], "message_en": REASONS[reason][1]}
-        for line, reason in zip(shown["line"].tolist(), shown["reason"].tolist(), strict=True)
-    ]
-    bad_lines = int(issues["line"].nunique())
-    first = errors[0]
-    by_reason_en = ", ".join(f"{k}: {v}" for k, v in counts.items())
-    return InvalidInput(
-        f"The target list was not imported: {bad_lines} line(s) have problems ({by_reason_en}). "
-        f"First: line {first['line']}, {first['message_en']}. Nothing was changed; fix the file and import it again.",
-        f"対象者リストを取り込みませんでした: {bad_lines} 行に誤りがあります（{by_reason_en}）。"
-        f"最初の誤り: {first['line']} 行目 {first['message_ja']}。何も変更していません。ファイルを修正して再度取り込んでください。",
-        reason="invalid_rows", line=first["line"], invalid_lines=bad_lines, problems=len(issues),
-        counts=counts, errors=errors,
-    )
+    return rows_refused("target list", "対象者リスト", zip(issues["line"].tolist(), issues["reason"].tolist(), strict=True),
+                        REASONS, limit=MAX_LISTED)
 
 
 # ------------------------------------------------------------------------------ comparison
