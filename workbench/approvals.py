@@ -49,8 +49,14 @@ class Approval:
     decided_by: str | None
     decided_at: dt.datetime | None
 
+    @property
+    def kind_ja(self) -> str:
+        """What was asked for, in staff words (from :data:`KINDS`)."""
+        return KINDS.get(self.kind, (self.kind, self.kind))[0]
+
     def to_dict(self) -> dict[str, Any]:
-        return {k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in self.__dict__.items()}
+        out = {k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in self.__dict__.items()}
+        return {**out, "kind_ja": self.kind_ja}
 
 
 def params_digest(kind: str, params: Mapping[str, Any]) -> str:
