@@ -39,6 +39,7 @@ def test_exported_members() -> None:
     """httpx's test: what the package exposes is what ``__all__`` says (submodules aside), and each
     service module's ``__all__`` names only what exists — including every outgoing file's services."""
     import __future__
+
     import types
 
     from workbench import outgoing, services
