@@ -152,9 +152,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> Any:
     report = auditing.verify(_login(args))
     ja, en = report.message()
     result = {**dataclasses.asdict(report), "message_ja": ja, "message_en": en}
-    if not report.ok:
-        raise _Reported(result, 7)
-    return result
+    return Exit(result, 0 if report.ok else 7)
 
 
 def cmd_audit_search(args: argparse.Namespace) -> Any:
@@ -394,9 +392,13 @@ def cmd_linkage_export(args: argparse.Namespace) -> Any:
 
 
 
-class _Reported(Exception):
-    def __init__(self, payload: Any, code: int) -> None:
-        self.payload, self.code = payload, code
+@dataclasses.dataclass(frozen=True)
+class Exit:
+    """A result printed on stdout with a non-default exit code (a failed verification is a
+    report, not an error: no exception carries it)."""
+
+    payload: Any
+    code: int
 
 
 # -- the parser -------------------------------------------------------------------------
@@ -595,14 +597,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         result = args.handler(args)
-    except _Reported as rep:
-        _print(rep.payload)
-        return rep.code
     except WorkbenchError as exc:
         print(json.dumps(exc.to_dict(), ensure_ascii=False, indent=2), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    if isinstance(result, Exit):
+        _print(result.payload)
+        return result.code
     if result is not None:
         _print(result)
     return 0
