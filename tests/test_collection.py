@@ -97,6 +97,10 @@ def test_changed_population_invalidates_approval(loaded) -> None:  # type: ignor
     with pytest.raises(ApprovalError) as info:
         collection.export_collection(s, approval_id=a.approval_id)
     assert info.value.details["reason"] == "population_changed"
+    # typed fields, not only a details dict
+    assert info.value.reason == "population_changed" and info.value.count == a.summary["count"] - 1
+    assert info.value.approved_count == a.summary["count"]
+    assert approvals.get(s, a.approval_id).status == "approved"  # refused: the approval was not used up
 
 
 def test_nothing_to_export_and_permission(world) -> None:  # type: ignore[no-untyped-def]

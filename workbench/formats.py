@@ -370,9 +370,7 @@ class Table:
 
 
 def _refuse(en: str, ja: str, *, reason: str, line: int | None = None, **details: object) -> InvalidInput:
-    if line is not None:
-        details["line"] = line
-    return InvalidInput(en, ja, reason=reason, **details)
+    return InvalidInput(en, ja, reason=reason, line=line, **details)
 
 
 def _header(text_head: str) -> list[str]:
