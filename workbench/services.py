@@ -18,6 +18,7 @@ from . import (
     integrated,
     linkage,
     media,
+    outgoing,
     persons,
     procedures,
     registration,
@@ -31,6 +32,6 @@ __all__ = ["MODULES"]
 
 #: The modules that declare services, by name.
 MODULES = {m.__name__.rsplit(".", 1)[-1]: m for m in (
-    approvals, auditing, batches, collection, discrepancies, integrated, linkage, media, persons, procedures,
+    approvals, auditing, batches, collection, discrepancies, integrated, linkage, media, outgoing, persons, procedures,
     registration, results, runs, targets, users,
 )}
