@@ -228,12 +228,14 @@ def _parse_juki(members: dict[str, bytes]) -> pd.DataFrame:
 
 def _digits(s: pd.Series, pattern: str) -> np.ndarray:
     """True where the value is blank or fully matches ``pattern``."""
-    return ((s == "") | s.str.fullmatch(pattern).fillna(False)).to_numpy(dtype=bool)
+    ok: np.ndarray = ((s == "") | s.str.fullmatch(pattern).fillna(False)).to_numpy(dtype=bool)
+    return ok
 
 
 def _valid_date(s: pd.Series, fmt: str) -> np.ndarray:
     parsed = pd.to_datetime(s.where(s != "", None), format=fmt, errors="coerce")
-    return (s == "").to_numpy(dtype=bool) | parsed.notna().to_numpy(dtype=bool)
+    ok: np.ndarray = (s == "").to_numpy(dtype=bool) | parsed.notna().to_numpy(dtype=bool)
+    return ok
 
 
 def _check_info(f: pd.DataFrame) -> list[tuple[np.ndarray, str]]:
