@@ -239,6 +239,10 @@ def cmd_targets_import(args: argparse.Namespace) -> Any:
     return fn(_login(args), _read_input(path), file_name=path.name)
 
 
+def cmd_package_sweep(args: argparse.Namespace) -> Any:
+    return media.sweep(_login(args))
+
+
 def _outgoing(args: argparse.Namespace, kind: str, step: str, *, wrap_request: bool = False, **params: Any) -> Any:
     """One dispatch for every outgoing file (``workbench.outgoing.REGISTRY``): preview, request, create."""
     from . import outgoing
@@ -488,6 +492,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--key", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--ledger", help="the receiving side's media ledger (default: OUT/ledger.jsonl)")
+    command("package sweep", cmd_package_sweep, "check outgoing/ and return_lists/ against the media ledger", g)
     p = command("package delivered", cmd_package_delivered, "record a copy handed over and delete it", g)
     p.add_argument("entry_id")
 
