@@ -111,3 +111,26 @@ def test_search_by_user_target_operation(world: World) -> None:
     hits = auditing.search(auditor, target="staff2")
     assert [h["operation"] for h in hits] == ["users.add"]
     assert auditing.search(auditor, operation="users.*", user_id="administrator")
+
+
+def test_cli_verify_reports_a_broken_chain_with_exit_code_7(world: World, monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """A failed verification is a report on stdout with its own exit code (no exception used to carry it)."""
+    from workbench import cli
+
+    _busy(world)
+    monkeypatch.setenv("WORKBENCH_PASSWORD", "Test-Pass-2026!")
+    monkeypatch.setattr(cli, "_workspace", lambda args: world.ws)
+
+    def verify() -> tuple[int, dict[str, object]]:
+        world.clock.advance(30)
+        monkeypatch.setenv("WORKBENCH_USER", "auditor")
+        monkeypatch.setenv("WORKBENCH_TOTP", world.code("auditor"))
+        code = cli.main(["-w", str(world.ws.path), "audit", "verify"])
+        return code, json.loads(capsys.readouterr().out)
+
+    code, report = verify()
+    assert code == 0 and report["ok"] is True
+    _raw(world, lambda con: con.execute("UPDATE audit_log SET outcome = 'tampered' WHERE seq = 5"))
+    code, report = verify()
+    assert code == 7 and report["ok"] is False and report["message_ja"]

@@ -35,6 +35,26 @@ def test_public_api_is_pinned() -> None:
         assert hasattr(workbench, name)
 
 
+def test_exported_members() -> None:
+    """httpx's test: what the package exposes is what ``__all__`` says (submodules aside), and each
+    service module's ``__all__`` names only what exists — including every outgoing file's services."""
+    import __future__
+
+    import types
+
+    from workbench import outgoing, services
+
+    def public(name: str) -> bool:
+        value = getattr(workbench, name)
+        return not name.startswith("_") and not isinstance(value, (types.ModuleType, __future__._Feature))
+
+    assert {n for n in dir(workbench) if public(n)} == {n for n in workbench.__all__ if public(n)}
+    for module in [*services.MODULES.values(), outgoing]:
+        assert module.__all__, module.__name__
+        for name in module.__all__:
+            assert hasattr(module, name), f"{module.__name__}.{name}"
+
+
 def _uri_secret(uri: str) -> str:
     return uri.split("secret=")[1].split("&")[0]
 

@@ -97,6 +97,10 @@ def test_changed_population_invalidates_approval(loaded) -> None:  # type: ignor
     with pytest.raises(ApprovalError) as info:
         collection.export_collection(s, approval_id=a.approval_id)
     assert info.value.details["reason"] == "population_changed"
+    # typed fields, not only a details dict
+    assert info.value.reason == "population_changed" and info.value.count == a.summary["count"] - 1
+    assert info.value.approved_count == a.summary["count"]
+    assert approvals.get(s, a.approval_id).status == "approved"  # refused: the approval was not used up
 
 
 def test_nothing_to_export_and_permission(world) -> None:  # type: ignore[no-untyped-def]
@@ -106,3 +110,29 @@ def test_nothing_to_export_and_permission(world) -> None:  # type: ignore[no-unt
     assert info.value.details["reason"] == "nothing_to_export"
     with pytest.raises(PermissionDenied):
         collection.preview_collection(world.login("analyst"))
+
+
+def test_approver_rechecks_a_request_against_the_data_now(loaded) -> None:  # type: ignore[no-untyped-def]
+    """Issue 11 item 2: the approver's card can count the selection again (counts only)."""
+    from widgets.approvals import ApprovalsApp
+    from workbench import outgoing
+    from workbench.errors import PermissionDenied as Denied
+
+    world, _pop, reg = loaded
+    a = collection.request_collection_export(world.login("registrar"))
+    with pytest.raises(Denied):
+        outgoing.recheck(world.login("registrar"), a.approval_id)
+    same = outgoing.recheck(world.login("approver"), a.approval_id)
+    assert same.unchanged and same.count_now == same.count_then == int((~reg).sum())
+    app = ApprovalsApp(world.login("approver"))
+    (row,) = app.rows.children
+    app.check_buttons[a.approval_id].click()
+    assert "依頼時と同じ対象" in row.children[0].value, app.banner.text
+    with world.ws.transaction("t", "t") as con:  # a number registered meanwhile
+        con.execute("INSERT INTO person_numbers SELECT person_id, 'x'::BLOB, 'y'::BLOB, 1, 'test', now(), 't'"
+                    " FROM persons WHERE person_id NOT IN (SELECT person_id FROM person_numbers) LIMIT 1")
+    moved = outgoing.recheck(world.login("approver"), a.approval_id)
+    assert not moved.unchanged and moved.count_now == moved.count_then - 1
+    app.check_buttons[a.approval_id].click()
+    shown = row.children[0].value
+    assert "依頼後に対象が変わりました" in shown and "依頼時と同じ対象" not in shown

@@ -15,10 +15,10 @@ import pytest
 
 from workbench import Workspace, approvals, collection, credentials, formats, media, registration, runs, targets, transfer, users
 from workbench.cli import main
-from workbench.store import Store
 from workbench.simulate.contractor import contractor_return
 from workbench.simulate.housing import target_extract
 from workbench.simulate.world import generate_world
+from workbench.store import Store
 
 PASSWORD = "Test-Pass-2026!"
 

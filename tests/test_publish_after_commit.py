@@ -25,6 +25,7 @@ import pytest
 
 from tests.conftest import World
 from workbench import Workspace, approvals, collection, demo, media, transfer
+from workbench.errors import PermissionDenied
 from workbench.simulate.world import generate_world
 
 CHILD = textwrap.dedent(
@@ -149,10 +150,53 @@ def test_return_list_killed_before_and_after_commit(loaded: World, tmp_path: Pat
         assert len(list(ws.folder("return_lists").iterdir())) == 1
 
 
-def test_untracked_and_delivered_files_are_swept(loaded: World) -> None:
+def test_untracked_files_are_swept_by_the_full_check(loaded: World) -> None:
     ws = loaded.ws
     stray = ws.folder("outgoing") / "collection_list-20260601T000000-deadbeef.wbpkg"
     stray.write_bytes(b"WBPKG not in the ledger")
-    Workspace.open(ws.path, clock=loaded.clock)
+    Workspace.open(ws.path, clock=loaded.clock)  # opening does no database work for it
+    assert stray.exists()
+    with pytest.raises(PermissionDenied):
+        media.sweep(loaded.login("auditor"))
+    assert media.sweep(loaded.login("registrar")) == {"untracked_removed": 1}
     assert not stray.exists()
     _check_every_file_traceable(ws)
+
+
+CHILD_DELIVER = textwrap.dedent(
+    """
+    import datetime as dt, os, signal, sys
+    from workbench import FixedClock, Session, Workspace, audit, media, workspace
+    path, step, at, entry = sys.argv[1:5]
+    now = dt.datetime.fromisoformat(at)
+    ws = Workspace.open(path, clock=FixedClock(now))
+    die = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)
+    if step == "withdrawn":        # the copy taken back, the deletion not committed
+        real = workspace.Unit.withdraw
+        def withdraw(self, current):
+            real(self, current)
+            die()
+        workspace.Unit.withdraw = withdraw
+    else:                          # the deletion committed, the copy not yet deleted
+        workspace.Unit.committed = die
+    media.mark_delivered(Session(ws, "registrar", ("registrar",), now), entry)
+    """
+)
+
+
+@pytest.mark.parametrize("step", ["withdrawn", "committed"])
+def test_delivery_killed_before_and_after_commit(loaded: World, tmp_path: Path, step: str) -> None:
+    world = loaded
+    a = collection.request_collection_export(world.login("registrar"))
+    approvals.decide(world.login("approver"), a.approval_id, approve=True)
+    done = collection.export_collection(world.login("registrar"), approval_id=a.approval_id)
+    script = tmp_path / "deliver.py"
+    script.write_text(CHILD_DELIVER)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent.parent), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, str(script), str(world.ws.path), step, world.clock.now().isoformat(),
+                           done.ledger_entry.entry_id], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    ws = Workspace.open(world.ws.path, clock=world.clock)
+    ledger = _check_every_file_traceable(ws)
+    delivered = ledger[done.path.name][3] is not None
+    assert delivered == (step == "committed") and done.path.exists() == (not delivered)

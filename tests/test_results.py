@@ -22,7 +22,7 @@ from tests.results_helpers import (
     sent_requests,
     write_answer,
 )
-from workbench import results
+from workbench import media, results
 from workbench.errors import InvalidInput, NotFound, PackageError, PermissionDenied
 from workbench.query_files import ANSWER_LAYOUT
 from workbench.simulate import juki, linkage_server
@@ -210,8 +210,10 @@ def test_juki_import_duplicates_errors_and_malformed(office: Office, world: Worl
     assert first.duplicates_identical == round(0.03 * len(reqs)) and first.unanswered > 0
     assert set(first.by_status) == {"00", "10", "90"} and first.errors == first.by_status["90"]
     assert first.discrepancies == {}                                        # the same world: nothing differs
-    second = results.import_juki_results(_operator(world), paths[1])
+    # an upload: the package's bytes, no temporary file; recorded in the ledger under its file name
+    second = results.import_juki_results(_operator(world), paths[1].read_bytes(), file_name=paths[1].name)
     assert second.unanswered == 0 and second.batches_closed == [result.extra["batch_id"]]
+    assert paths[1].name in [e.file_name for e in media.ledger(world.login("auditor")) if e.direction == "in"]
     stored = frame(world, "SELECT j.person_id, j.name, j.deceased FROM juki_results j WHERE result_code = '00'")
     held = office.pop.persons.set_index("person_id")["name"]
     assert all(held[p] == nm for p, nm in zip(stored["person_id"], stored["name"], strict=True))

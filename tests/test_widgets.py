@@ -15,7 +15,7 @@ from tests.conftest import World
 from widgets import common
 from widgets.admin import AdminApp
 from widgets.approvals import ApprovalsApp
-from widgets.audit import AuditApp, is_bulk_export, is_out_of_hours
+from widgets.audit import AuditApp
 from widgets.login import LoginGate
 from widgets.person import PersonApp
 from widgets.registration import RegistrationApp
@@ -305,6 +305,10 @@ def test_audit_search_chart_and_alerts(world: World) -> None:
 
 
 def test_alert_rules() -> None:
+    """The rules are workbench policy (data), not screen code."""
+    from workbench.policy import POLICY, Policy, audit_alerts, is_bulk_export, is_out_of_hours
+
+    assert (POLICY.work_start_hour, POLICY.work_end_hour, POLICY.bulk_export_records) == (8, 20, 1000)
     weekday_day = {"logged_at": "2026-06-01T01:00:00.000000Z", "operation": "x", "params": "{}"}  # Mon 10:00 JST
     weekday_late = {**weekday_day, "logged_at": "2026-06-01T11:30:00.000000Z"}  # 20:30 JST
     early = {**weekday_day, "logged_at": "2026-05-31T22:59:00.000000Z"}  # Mon 07:59 JST
@@ -312,6 +316,10 @@ def test_alert_rules() -> None:
     export = {**weekday_day, "operation": "collection.export", "params": '{"records": 5000}'}
     small = {**export, "params": '{"records": 10}'}
     assert is_bulk_export(export) and not is_bulk_export(small) and not is_bulk_export(weekday_day)
+    assert audit_alerts([weekday_day, weekday_late, early, export, small]) == {"out_of_hours": 2, "bulk_export": 1}
+    strict = Policy(9, 17, frozenset(range(5)), 5, 100)  # another office's policy
+    assert is_out_of_hours({**weekday_day, "logged_at": "2026-06-01T08:30:00Z"}, strict)  # 17:30 JST
+    assert is_bulk_export(small, strict)
 
 
 # --------------------------------------------------------------------------- one person

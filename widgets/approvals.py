@@ -5,13 +5,14 @@ A person cannot approve their own request; the service refuses and the banner sa
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 import ipywidgets as w
 import traitlets as t
 
-from workbench import approvals
+from workbench import approvals, outgoing
 from workbench.approvals import Approval
 from workbench.media import RECIPIENTS
 
@@ -86,13 +87,14 @@ class ApprovalsApp(App):
         items: list[Approval] = self.model.pending
         self.count.value = f"<div style='padding:6px'>承認待ち / pending: <b>{num(len(items))}</b> 件</div>"
         self.buttons = {}
+        self.check_buttons: dict[str, w.Button] = {}
         rows: list[w.Widget] = []
         for a in items:
             ja, en = KIND_LABELS.get(a.kind, (a.kind, a.kind))
             text = w.HTML(
                 f"<div class='wb-approval' style='border:1px solid #ccc;padding:6px 10px;margin:2px 0'>"
                 f"<b>{esc(a.approval_id)}</b> {esc(ja)} <small>({esc(en)})</small><br>"
-                f"{summary_html(a.summary)}<br>"
+                f"{summary_html(a.summary)}<br><!--now--><!--/now-->"
                 f"<small>依頼者 / by: {esc(a.requested_by)}　依頼日時: {esc(fmt_datetime(a.requested_at))}"
                 f"　期限 / expires: {esc(fmt_datetime(a.expires_at))}</small></div>",
                 layout=w.Layout(width="70%"),
@@ -102,8 +104,31 @@ class ApprovalsApp(App):
             approve.on_click(lambda _b, i=a.approval_id: self.decide(i, approve=True))
             reject.on_click(lambda _b, i=a.approval_id: self.decide(i, approve=False))
             self.buttons[a.approval_id] = (approve, reject)
-            rows.append(w.HBox([text, w.VBox([approve, reject])]))
+            side: list[w.Widget] = [approve, reject]
+            if a.kind in outgoing.REGISTRY and "parameters" in a.summary:
+                check = w.Button(description="今のデータで確認 / Check now", icon="search", layout=w.Layout(width="auto"))
+                check.on_click(lambda _b, ap=a, box=text: self.check_now(ap, box))
+                self.check_buttons[a.approval_id] = check
+                side.append(check)
+            rows.append(w.HBox([text, w.VBox(side)]))
         self.rows.children = rows
+
+    def check_now(self, a: Approval, box: w.HTML) -> None:
+        """For an outgoing file: count the selection again, so the approver judges today's data
+        (on demand: at a million people a selection takes seconds)."""
+        check = self.call(outgoing.recheck, a.approval_id)
+        if check is not None:
+            box.value = re.sub(r"<!--now-->.*<!--/now-->", lambda _m: f"<!--now-->{self._now_html(check)}<!--/now-->",
+                               box.value, flags=re.S)
+
+    @staticmethod
+    def _now_html(check: outgoing.Recheck) -> str:
+        if check.unchanged:
+            return (f"<span class='wb-approval-now' style='color:#2e7d32'>現在のデータで確認済み: {num(check.count_now)} 件"
+                    "（依頼時と同じ対象）/ checked against the data now: unchanged</span><br>")
+        return (f"<span class='wb-approval-now wb-approval-changed' style='color:#c62828'><b>依頼後に対象が変わりました</b>"
+                f"（依頼時 {num(check.count_then)} 件 → 現在 {num(check.count_now)} 件）。承認しても作成時に拒否されます。"
+                "依頼者に確認し直してもらってください。 / The selection changed since the request.</span><br>")
 
     def refresh(self) -> None:
         result = self.call(approvals.pending)

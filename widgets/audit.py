@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections import Counter
 from typing import Any
 
@@ -21,41 +20,20 @@ import traitlets as t
 from workbench import auditing, labels, media
 from workbench.clock import JST
 from workbench.permissions import Permission
+from workbench.policy import POLICY, is_bulk_export, is_out_of_hours
 
 from .common import ActionButton, App, bar_chart_svg, esc, fmt_datetime, html_table, num, wareki
 
-__all__ = ["BULK_THRESHOLD", "AuditApp", "AuditModel", "is_bulk_export", "is_out_of_hours"]
+__all__ = ["BULK_THRESHOLD", "AuditApp", "AuditModel"]
 
-#: An outgoing package of at least this many records is flagged.
-BULK_THRESHOLD = 1_000
-WORK_START, WORK_END = 8, 20  # JST
+#: The threshold and working hours are office policy (workbench/data/policy.json).
+BULK_THRESHOLD = POLICY.bulk_export_records
 OUTCOMES = [("すべて / all", ""), ("成功 / ok", "ok"), ("拒否 / denied", "denied"), ("差戻し / refused", "refused")]
 OUTCOME_JA = {"ok": "成功", "denied": "拒否", "refused": "差戻し"}
 
 
 def _when(record: dict[str, Any]) -> dt.datetime:
     return dt.datetime.fromisoformat(str(record["logged_at"]).replace("Z", "+00:00")).astimezone(JST)
-
-
-def _params(record: dict[str, Any]) -> dict[str, Any]:
-    try:
-        value = json.loads(record.get("params") or "{}")
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def is_out_of_hours(record: dict[str, Any]) -> bool:
-    when = _when(record)
-    return when.weekday() >= 5 or when.hour < WORK_START or when.hour >= WORK_END
-
-
-def is_bulk_export(record: dict[str, Any]) -> bool:
-    """An outgoing package (or an ``*export*`` operation) of ``BULK_THRESHOLD`` records or more."""
-    params = _params(record)
-    records = params.get("records", params.get("record_count", 0))
-    outgoing = "export" in record["operation"] or "package_id" in params
-    return bool(outgoing and isinstance(records, int) and records >= BULK_THRESHOLD)
 
 
 class AuditModel(t.HasTraits):
@@ -131,7 +109,7 @@ class AuditApp(App):
         items = []
         if late:
             items.append(f"<li>時間外・休日の操作 / out of hours: <b>{num(len(late))}</b> 件"
-                         f"（8:00前・20:00以降・土日）</li>")
+                         f"（{POLICY.work_start_hour}:00前・{POLICY.work_end_hour}:00以降・休日）</li>")
         if bulk:
             items.append(f"<li>大量の持ち出し / bulk exports ({num(BULK_THRESHOLD)} 件以上): <b>{num(len(bulk))}</b> 件</li>")
         self.alerts.value = (

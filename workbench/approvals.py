@@ -21,7 +21,7 @@ from .errors import ApprovalError, NotFound
 from .permissions import Permission
 from .workspace import Unit, service
 
-__all__ = ["KINDS", "Approval", "consume", "decide", "get", "params_digest", "pending", "register_kind", "request"]
+__all__ = ["KINDS", "Approval", "consume", "decide", "get", "load", "params_digest", "pending", "register_kind", "request"]
 
 #: Every kind of request, with what it is in staff words (Japanese, English).  Filled by the
 #: modules that ask for approvals (:func:`register_kind`: role grants, every outgoing file through
@@ -49,8 +49,14 @@ class Approval:
     decided_by: str | None
     decided_at: dt.datetime | None
 
+    @property
+    def kind_ja(self) -> str:
+        """What was asked for, in staff words (from :data:`KINDS`)."""
+        return KINDS.get(self.kind, (self.kind, self.kind))[0]
+
     def to_dict(self) -> dict[str, Any]:
-        return {k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in self.__dict__.items()}
+        out = {k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in self.__dict__.items()}
+        return {**out, "kind_ja": self.kind_ja}
 
 
 def params_digest(kind: str, params: Mapping[str, Any]) -> str:
@@ -69,6 +75,11 @@ def _row(row: tuple[Any, ...]) -> Approval:
     values = list(row)
     values[3] = json.loads(values[3])
     return Approval(*values)
+
+
+def load(unit: Unit, approval_id: str) -> Approval:
+    """One request, inside a service (no permission of its own: the caller's service decides)."""
+    return _load(unit, approval_id)
 
 
 def _load(unit: Unit, approval_id: str) -> Approval:

@@ -417,14 +417,14 @@ INFO_SPEC: OutgoingFileSpec[BatchParams, BatchPreview] = OutgoingFileSpec(
     permission=Permission.BATCHES_CREATE, label_ja="情報照会ファイルの作成", label_en="information query file (F2)",
     file_ja="情報照会ファイル", file_en="information query file",
     parameters=_parameters("info"), select=_select_batch, write=_write, records=("query_requests", "query_batches"),
-    release=_drop, nothing_en=_NOTHING_EN, nothing_ja=_NOTHING_JA,
+    release=_drop, nothing_en=_NOTHING_EN, nothing_ja=_NOTHING_JA, restore=lambda d: BatchParams(**d),
 )
 JUKI_SPEC: OutgoingFileSpec[BatchParams, BatchPreview] = OutgoingFileSpec(
     kind=APPROVAL_KINDS["juki"], package_kind=PACKAGE_KINDS["juki"], recipient=RECIPIENTS["juki"],
     permission=Permission.BATCHES_CREATE, label_ja="住基ネット照会ファイルの作成", label_en="Juki-net query file (F3)",
     file_ja="住基ネット照会ファイル", file_en="Juki-net query file",
     parameters=_parameters("juki"), select=_select_batch, write=_write, records=("query_requests", "query_batches"),
-    release=_drop, holds_numbers=True, nothing_en=_NOTHING_EN, nothing_ja=_NOTHING_JA,
+    release=_drop, holds_numbers=True, nothing_en=_NOTHING_EN, nothing_ja=_NOTHING_JA, restore=lambda d: BatchParams(**d),
 )
 SPECS: dict[str, OutgoingFileSpec[BatchParams, BatchPreview]] = {"info": INFO_SPEC, "juki": JUKI_SPEC}
 

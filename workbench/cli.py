@@ -201,9 +201,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> Any:
     report = auditing.verify(_login(args), anchor=args.anchor)
     ja, en = report.message()
     result = {**dataclasses.asdict(report), "message_ja": ja, "message_en": en}
-    if not report.ok:
-        raise _Reported(result, 7)
-    return result
+    return Exit(result, 0 if report.ok else 7)
 
 
 def cmd_audit_acknowledge(args: argparse.Namespace) -> Any:
@@ -215,7 +213,7 @@ def cmd_audit_anchor(args: argparse.Namespace) -> Any:
     if not result["anchored"]:
         report = result["report"]
         ja, en = report.message()
-        raise _Reported({**result, "report": dataclasses.asdict(report), "message_ja": ja, "message_en": en}, 7)
+        return Exit({**result, "report": dataclasses.asdict(report), "message_ja": ja, "message_en": en}, 7)
     return result
 
 
@@ -374,6 +372,10 @@ def cmd_targets_import(args: argparse.Namespace) -> Any:
                                   confirm_unlisted=args.confirm_unlisted)
 
 
+def cmd_package_sweep(args: argparse.Namespace) -> Any:
+    return media.sweep(_login(args))
+
+
 def _outgoing(args: argparse.Namespace, kind: str, step: str, *, wrap_request: bool = False, **params: Any) -> Any:
     """One dispatch for every outgoing file (``workbench.outgoing.REGISTRY``): preview, request, create."""
     from . import outgoing
@@ -524,9 +526,13 @@ def cmd_linkage_export(args: argparse.Namespace) -> Any:
 
 
 
-class _Reported(Exception):
-    def __init__(self, payload: Any, code: int) -> None:
-        self.payload, self.code = payload, code
+@dataclasses.dataclass(frozen=True)
+class Exit:
+    """A result printed on stdout with a non-default exit code (a failed verification is a
+    report, not an error: no exception carries it)."""
+
+    payload: Any
+    code: int
 
 
 # -- the parser -------------------------------------------------------------------------
@@ -648,6 +654,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--key", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--ledger", help="the receiving side's media ledger (default: OUT/ledger.jsonl)")
+    command("package sweep", cmd_package_sweep, "check outgoing/ and return_lists/ against the media ledger", g)
     p = command("package delivered", cmd_package_delivered, "record a copy handed over and delete it", g)
     p.add_argument("entry_id")
 
@@ -779,14 +786,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         result = args.handler(args)
-    except _Reported as rep:
-        _print(rep.payload)
-        return rep.code
     except WorkbenchError as exc:
         print(json.dumps(exc.to_dict(), ensure_ascii=False, indent=2), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    if isinstance(result, Exit):
+        _print(result.payload)
+        return result.code
     if result is not None:
         _print(result)
     return 0

@@ -361,8 +361,10 @@ class CycleRun:
             _end(self.session, cid, self.run_id, stage, status="waiting", detail=detail,
                  seconds=time.monotonic() - started, waiting_for={**wait.what, "en": wait.en, "ja": wait.ja},
                  reason=reason)
+            what: dict[str, Any] = {k: v for k, v in wait.what.items()
+                                    if isinstance(v, (str, int)) and k not in ("reason", "line")}
             raise CycleWaiting(f"Waiting — {reason}", f"待機中 — {stage}: {wait.ja}", stage=stage, cycle_run_id=cid,
-                               **{k: v for k, v in wait.what.items() if isinstance(v, (str, int))}) from None
+                               **what) from None
         except WorkbenchError as exc:
             reason = f"{stage}: {exc.message_en}"
             _end(self.session, cid, self.run_id, stage, status="failed", detail=detail,

@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 
 from . import media, outgoing
-from .errors import InvalidInput, NotFound
+from .errors import InvalidInput, NotFound, rows_refused
 from .formats import Column, Layout, read_table, write_table
 from .outgoing import ExportResult, OutgoingFileSpec
 from .permissions import Permission
@@ -251,16 +251,7 @@ def import_declared_income(unit: Unit, data: bytes, *, file_name: str) -> dict[s
                       "unknown_filing": ("申請番号と対象者の組が取込済みの手続にありません",
                                          "no procedure held names this person under this procedure ID"),
                       "duplicate_row": ("同じ申請番号・対象者の行が重複しています", "the same procedure and person appear twice")}
-            line, reason = problems[0]
-            raise InvalidInput(
-                f"The declared-income file was not imported: {len(problems)} problem(s); first: line {line}, "
-                f"{labels[reason][1]}. Nothing was changed.",
-                f"申告所得ファイルを取り込みませんでした: 誤り {len(problems)} 件。最初の誤り: {line} 行目 {labels[reason][0]}。"
-                "何も変更していません。",
-                reason="invalid_rows", line=line, invalid_lines=len({p[0] for p in problems}),
-                errors=[{"line": ln, "reason": r, "message_ja": labels[r][0], "message_en": labels[r][1]}
-                        for ln, r in problems[:100]],
-            )
+            raise rows_refused("declared-income file", "申告所得ファイル", problems, labels)
         import_id = "DI" + uuid.uuid4().hex[:10].upper()
         con.execute("DELETE FROM declared_incomes WHERE (procedure_id, person_id) IN"
                     " (SELECT (procedure_id, person_id) FROM _di)")

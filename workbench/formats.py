@@ -494,9 +494,7 @@ class Table:
 
 
 def _refuse(en: str, ja: str, *, reason: str, line: int | None = None, **details: object) -> InvalidInput:
-    if line is not None:
-        details["line"] = line
-    return InvalidInput(en, ja, reason=reason, **details)
+    return InvalidInput(en, ja, reason=reason, line=line, **details)
 
 
 def _header(text_head: str) -> list[str]:
@@ -597,7 +595,8 @@ def _record_lines(buf: np.ndarray, newlines: np.ndarray, inside: np.ndarray) -> 
     blank |= (buf[safe] == 0x0D) & ((nxt + 1 >= n) | (buf[safe2] == 0x0A))
     starts = real[~blank]
     # the header is the first record; it occupies line 1 and ends at the first real newline
-    return (starts + 2).astype(np.int64)
+    lines: np.ndarray = (starts + 2).astype(np.int64)
+    return lines
 
 
 def _slow_scan(text: str, width: int) -> tuple[list[int], list[tuple[int, int]]]:

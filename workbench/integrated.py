@@ -49,6 +49,7 @@ from .formats import read_table, write_table
 from .outgoing import ExportResult, OutgoingFileSpec
 from .permissions import Permission
 from .persons import number_cipher
+from .policy import POLICY
 from .workspace import Unit, service
 
 __all__ = [
@@ -64,7 +65,7 @@ REQUEST_KIND = "integrated_request"
 ANSWER_KIND = "integrated_answer"
 REQUEST_MEMBER = "integrated_request.csv"
 ANSWER_MEMBER = "integrated_answer.csv"
-MAX_LISTED = 100
+MAX_LISTED = POLICY.max_listed_problems  # office policy, workbench/data/policy.json
 
 #: Result codes of the ``integrated_answer`` layout → request status.
 RESULT_CODES = {"00": "answered", "10": "not_found", "90": "error"}

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import approvals, transfer
+from . import approvals, transfer, workspace
 from .errors import NotFound, PackageError
 from .permissions import Permission
 from .workspace import Unit, Workspace, service
@@ -32,6 +32,7 @@ __all__ = [
     "read_incoming",
     "recipient_key",
     "request_key_file",
+    "sweep",
     "unpack_own",
     "write_outgoing",
 ]
@@ -175,12 +176,8 @@ def mark_delivered(unit: Unit, entry_id: str) -> LedgerEntry:
             reason="not_outgoing",
         )
     unit.con.execute("UPDATE media_ledger SET deleted_at = ? WHERE entry_id = ?", [unit.now, entry_id])
-
-    def delete_copy() -> None:  # only once the deletion is recorded (a kill before: the sweep deletes it)
-        for folder in unit.workspace.PUBLISHED:
-            (unit.workspace.folder(folder) / entry.file_name).unlink(missing_ok=True)
-
-    unit.on_commit.append(delete_copy)
+    for folder in unit.workspace.PUBLISHED:  # deleted once the deletion is recorded, put back if not
+        unit.withdraw(unit.workspace.folder(folder) / entry.file_name)
     return _entry(unit, entry_id)
 
 
@@ -221,6 +218,16 @@ def _key_file_params(unit: Unit, recipient: str) -> dict[str, Any]:
             reason="already_issued",
         )
     return {"recipient": recipient, "key_version": version}
+
+
+@service(Permission.MEDIA_MANAGE)
+def sweep(unit: Unit) -> dict[str, int]:
+    """Check every file in outgoing/ and return_lists/ against the media ledger: publish or discard
+    what a killed process left, delete a copy recorded as delivered or a file with no ledger entry
+    (it never officially left).  Counts only."""
+    counts = workspace.sweep(unit.workspace, unit.con, full=True)
+    unit.params.update(counts)
+    return counts
 
 
 @service(Permission.KEYS_MANAGE)

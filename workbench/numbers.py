@@ -273,7 +273,8 @@ def _matrix_valid(matrix: np.ndarray) -> np.ndarray:
     """Per row of a (k, 12) ASCII byte matrix: all digits and the check digit matches."""
     digits = matrix - np.uint8(48)  # wraps: anything but 0-9 becomes > 9
     all_digits = (digits <= 9).all(axis=1)
-    return all_digits & (_check_digits(digits) == digits[:, 11])
+    valid: np.ndarray = all_digits & (_check_digits(digits) == digits[:, 11])
+    return valid
 
 
 def validate_numbers(values: NumberInput) -> NumberCheck:

@@ -40,9 +40,11 @@ __all__ = [
     "ExportResult",
     "OutgoingFileSpec",
     "OutgoingServices",
+    "Recheck",
     "SelectionPreview",
     "create",
     "preview",
+    "recheck",
     "register",
     "request",
     "spec_for",
@@ -117,6 +119,11 @@ class OutgoingFileSpec(Generic[ParamsT, PreviewT]):
     release: Callable[[Unit], None] | None = None
     #: The file carries Individual Numbers (said in the confirmation box).
     holds_numbers: bool = False
+    #: Stored approval parameters → typed parameters (default: ``parameters(**stored)``).
+    restore: Callable[[dict[str, Any]], ParamsT] | None = None
+
+    def restored(self, stored: Mapping[str, Any]) -> ParamsT:
+        return self.restore(dict(stored)) if self.restore is not None else self.parameters(**stored)
 
     def approval_params(self, params: ParamsT) -> dict[str, Any]:
         """The parameters an approval is bound to (the selection is bound separately)."""
@@ -196,7 +203,7 @@ def register(spec: OutgoingFileSpec[ParamsT, PreviewT], *, preview: str, request
         if found.count == 0:
             raise InvalidInput(spec.nothing_en, spec.nothing_ja, reason=spec.nothing_reason)
         summary = {"summary_ja": found.summary_ja(), "recipient": spec.recipient, **found.to_dict(),
-                   **_selection(found)}
+                   **_selection(found), "parameters": spec.approval_params(params)}
         summary.pop("selection_digest", None)
         return approvals.request(unit, spec.kind, spec.approval_params(params), summary, selection=_selection(found))
 
@@ -263,6 +270,39 @@ def request(session: Session, kind: str, **params: Any) -> approvals.Approval:
 def create(session: Session, kind: str, *, approval_id: str | None, **params: Any) -> ExportResult:
     """Step 3 for any kind: consume the approval and write the package."""
     return services_for(kind).create(session, approval_id=approval_id, **params)
+
+
+@dataclass(frozen=True)
+class Recheck:
+    """An outgoing file's approval request checked against the data now (for the approver's card)."""
+
+    approval_id: str
+    kind: str
+    count_then: int
+    count_now: int
+    unchanged: bool
+    summary_ja_now: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@service(Permission.APPROVALS_DECIDE)
+def recheck(unit: Unit, approval_id: str) -> Recheck:
+    """Count the selection of a pending request again, so the approver sees whether what they are
+    asked to approve is still what would be sent (counts only; issue 11 item 2)."""
+    approval = approvals.load(unit, approval_id)
+    spec = spec_for(approval.kind)
+    stored = approval.summary.get("parameters")
+    if not isinstance(stored, dict):
+        raise NotFound("This request was made before requests kept their parameters; ask for a new one.",
+                       "この依頼には条件が記録されていません（旧形式）。改めて依頼してもらってください。", reason="no_parameters")
+    params = spec.restored(stored)
+    now = _run_select(unit, spec, params)
+    then = int(approval.summary.get("count") or 0)
+    same = approvals.params_digest(spec.kind, {**spec.approval_params(params), **_selection(now)}) == approval.params_digest
+    unit.note(approval_id=approval_id, approval_kind=approval.kind, unchanged=same)
+    return Recheck(approval_id, approval.kind, then, int(now.count), same, now.summary_ja())
 
 
 def labels() -> Mapping[str, tuple[str, str]]:

@@ -24,9 +24,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import InvalidInput
+from .errors import InvalidInput, rows_refused
 from .formats import read_table
 from .permissions import Permission
+from .policy import POLICY
 from .query_rules import load_rules
 from .workspace import Unit, service
 
@@ -53,7 +54,7 @@ REASONS: dict[str, tuple[str, str]] = {
                             "this procedure ID is already held with different contents"),
 }
 
-MAX_LISTED = 100
+MAX_LISTED = POLICY.max_listed_problems  # office policy, workbench/data/policy.json
 
 _CONSENT = {"Y": True, "N": False, "1": True, "0": False, "有": True, "無": False, "同意": True, "不同意": False,
             "YES": True, "NO": False}
@@ -127,23 +128,8 @@ def _clean(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[tuple[np.ndarray, st
 
 
 def _refusal(issues: pd.DataFrame) -> InvalidInput:
-    counts = {str(k): int(v) for k, v in issues["reason"].value_counts().sort_index().items()}
-    shown = issues.head(MAX_LISTED)
-    errors = [
-        {"line": int(line), "reason": r, "message_ja": REASONS[r][0], "message_en": REASONS[r][1]}
-        for line, r in zip(shown["line"].tolist(), shown["reason"].tolist(), strict=True)
-    ]
-    first = errors[0]
-    bad_lines = int(issues["line"].nunique())
-    by_reason = ", ".join(f"{k}: {v}" for k, v in counts.items())
-    return InvalidInput(
-        f"The procedure file was not imported: {bad_lines} line(s) have problems ({by_reason}). "
-        f"First: line {first['line']}, {first['message_en']}. Nothing was changed; fix the file and import it again.",
-        f"手続ファイルを取り込みませんでした: {bad_lines} 行に誤りがあります（{by_reason}）。"
-        f"最初の誤り: {first['line']} 行目 {first['message_ja']}。何も変更していません。ファイルを修正して再度取り込んでください。",
-        reason="invalid_rows", line=first["line"], invalid_lines=bad_lines, problems=len(issues), counts=counts,
-        errors=errors,
-    )
+    return rows_refused("procedure file", "手続ファイル", zip(issues["line"].tolist(), issues["reason"].tolist(), strict=True),
+                        REASONS, limit=MAX_LISTED)
 
 
 @service(Permission.PROCEDURES_IMPORT)

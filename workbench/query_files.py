@@ -145,8 +145,8 @@ REQUEST_LAYOUT = FixedLayout("info_query", 1, REQUEST_FIELDS)
 ANSWER_LAYOUT = FixedLayout("info_answer", 1, ANSWER_FIELDS)
 
 
-def _refuse(en: str, ja: str, **details: object) -> InvalidInput:
-    return InvalidInput(en, ja, **details)
+def _refuse(en: str, ja: str, *, reason: str | None = None, line: int | None = None, **details: object) -> InvalidInput:
+    return InvalidInput(en, ja, reason=reason, line=line, **details)
 
 
 def write_fixed(frame: pd.DataFrame, layout: FixedLayout) -> bytes:

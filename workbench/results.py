@@ -67,6 +67,7 @@ from . import discrepancies, media
 from .errors import InvalidInput, NotFound
 from .formats import read_table
 from .permissions import Permission
+from .policy import POLICY
 from .query_files import ANSWER_LAYOUT, ANSWER_STATUS, CERTIFICATE_TYPES, read_fixed
 from .workspace import Unit, service
 
@@ -120,7 +121,7 @@ MALFORMED: dict[str, tuple[str, str]] = {
     "missing_value": ("該当ありの回答に必須の項目が空です", "a value required in a found answer is empty"),
 }
 
-MAX_LISTED = 100
+MAX_LISTED = POLICY.max_listed_problems  # office policy, workbench/data/policy.json
 
 
 # ------------------------------------------------------------------------------ summaries
@@ -227,12 +228,14 @@ def _parse_juki(members: dict[str, bytes]) -> pd.DataFrame:
 
 def _digits(s: pd.Series, pattern: str) -> np.ndarray:
     """True where the value is blank or fully matches ``pattern``."""
-    return ((s == "") | s.str.fullmatch(pattern).fillna(False)).to_numpy(dtype=bool)
+    ok: np.ndarray = ((s == "") | s.str.fullmatch(pattern).fillna(False)).to_numpy(dtype=bool)
+    return ok
 
 
 def _valid_date(s: pd.Series, fmt: str) -> np.ndarray:
     parsed = pd.to_datetime(s.where(s != "", None), format=fmt, errors="coerce")
-    return (s == "").to_numpy(dtype=bool) | parsed.notna().to_numpy(dtype=bool)
+    ok: np.ndarray = (s == "").to_numpy(dtype=bool) | parsed.notna().to_numpy(dtype=bool)
+    return ok
 
 
 def _check_info(f: pd.DataFrame) -> list[tuple[np.ndarray, str]]:
@@ -345,14 +348,16 @@ _INFO_PERSON_RULE = """
 """
 
 
-def _package(unit: Unit, path: str | Path, kind: Kind) -> tuple[dict[str, bytes], str, str, str, int]:
-    package = media.read_incoming(unit, Path(path), sender=SENDERS[kind], kind=PACKAGE_KINDS[kind])
+def _package(unit: Unit, path: str | Path | bytes, kind: Kind,
+             file_name: str | None = None) -> tuple[dict[str, bytes], str, str, str, int]:
+    source = path if isinstance(path, bytes) else Path(path)
+    package = media.read_incoming(unit, source, sender=SENDERS[kind], kind=PACKAGE_KINDS[kind], file_name=file_name)
     entry = unit.params.get("ledger_entry", "")
     return package.members, package.manifest.package_id, package.manifest.digest, str(entry), package.manifest.record_count
 
 
-def _import(unit: Unit, path: str | Path, kind: Kind) -> ResultImportSummary:
-    members, package_id, digest, entry, _ = _package(unit, path, kind)
+def _import(unit: Unit, path: str | Path | bytes, kind: Kind, file_name: str | None = None) -> ResultImportSummary:
+    members, package_id, digest, entry, _ = _package(unit, path, kind, file_name)
     con = unit.con
     done = con.execute("SELECT import_id, imported_at, rows FROM result_imports WHERE package_id = ?",
                        [package_id]).fetchone()
@@ -463,19 +468,21 @@ def _store(unit: Unit, kind: Kind, import_id: str, package_id: str) -> ResultImp
 
 # ------------------------------------------------------------------------------ services: F4, F5
 @service(Permission.RESULTS_IMPORT)
-def import_info_results(unit: Unit, path: str | Path) -> ResultImportSummary:
+def import_info_results(unit: Unit, path: str | Path | bytes, *, file_name: str | None = None) -> ResultImportSummary:
     """F4 ⑭: import an ``info_answer`` package from the linkage server, matched by request ID (C10).
 
     Malformed answers refuse the whole package with line numbers; orphans, wrong persons,
     conflicting duplicates and answers for closed requests are reported, not stored.
+    ``path`` may be the package's bytes (an upload), with ``file_name`` for the ledger.
     """
-    return _import(unit, path, "info")
+    return _import(unit, path, "info", file_name)
 
 
 @service(Permission.RESULTS_IMPORT)
-def import_juki_results(unit: Unit, path: str | Path) -> ResultImportSummary:
-    """F5 ⑰: import a ``juki_answer`` package from Juki-net (C10) and detect differences (C7)."""
-    return _import(unit, path, "juki")
+def import_juki_results(unit: Unit, path: str | Path | bytes, *, file_name: str | None = None) -> ResultImportSummary:
+    """F5 ⑰: import a ``juki_answer`` package from Juki-net (C10) and detect differences (C7).
+    ``path`` may be the package's bytes (an upload), with ``file_name`` for the ledger."""
+    return _import(unit, path, "juki", file_name)
 
 
 # ------------------------------------------------------------------------------ services: status

@@ -1,6 +1,7 @@
 """Pipeline runs: a cycle notebook executed by Papermill under a staff member's authority.
 
-DESIGN §10.  A pipeline is a parameterised notebook in ``pipelines/``.  Papermill's
+DESIGN §10.  A pipeline is a parameterised notebook shipped with the package
+(``pipelines/``, installed as package data).  Papermill's
 parameters must never carry personal data or secrets, so a logged-in person asks for a
 run with :func:`start` (or :func:`run`), which records the run and writes a one-time
 *run ticket* into ``runs/<run_id>/`` (mode 0600).  The notebook receives only the
@@ -18,6 +19,7 @@ import json
 import secrets
 import uuid
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +30,9 @@ from .workspace import Session, Unit, Workspace, service
 
 __all__ = ["PIPELINES", "PIPELINE_DIR", "RunInfo", "finish", "resume", "run", "runs", "start"]
 
-PIPELINE_DIR = Path(__file__).resolve().parent.parent / "pipelines"
+#: The cycle notebooks, shipped as package data (found wherever the package is installed).
+#: The cycle notebooks: the ``pipelines`` package's data (top-level ``pipelines/`` in the repository).
+PIPELINE_DIR = Path(str(resources.files("pipelines")))
 
 #: Pipeline name → the permission its requester must hold, and its allowed parameters.
 PIPELINES: dict[str, tuple[Permission, frozenset[str]]] = {

@@ -22,6 +22,7 @@ from . import (
     integrated,
     linkage,
     media,
+    outgoing,
     pending,
     persons,
     procedures,
@@ -36,7 +37,7 @@ __all__ = ["MODULES"]
 
 #: The modules that declare services, by name.
 MODULES = {m.__name__.rsplit(".", 1)[-1]: m for m in (
-    access, approvals, auditing, batch_accounts, batches, collection, cycle_runs, cycles, discrepancies, integrated, linkage, media, pending, persons,
-    procedures,
+    access, approvals, auditing, batch_accounts, batches, collection, cycle_runs, cycles, discrepancies, integrated,
+    linkage, media, outgoing, pending, persons, procedures,
     registration, results, runs, targets, users,
 )}

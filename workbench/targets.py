@@ -32,9 +32,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .errors import InvalidInput
+from .errors import InvalidInput, rows_refused
 from .formats import Table, read_table
 from .permissions import Permission
+from .policy import POLICY
 from .workspace import Unit, service
 
 __all__ = ["REASONS", "TargetImportSummary", "import_targets", "preview_targets", "validate_targets"]
@@ -52,7 +53,7 @@ REASONS: dict[str, tuple[str, str]] = {
 }
 
 #: Errors listed in a refusal; the rest are counted.
-MAX_LISTED = 100
+MAX_LISTED = POLICY.max_listed_problems  # office policy, workbench/data/policy.json
 
 _SEX = {"1": "1", "2": "2", "9": "9", "0": "9", "男": "1", "女": "2", "男性": "1", "女性": "2", "M": "1", "F": "2"}
 _STATUS = {"resident": "resident", "applicant": "applicant", "入居者": "resident", "入居申込者": "applicant",
@@ -182,23 +183,8 @@ def validate_targets(table: Table) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def _refusal(issues: pd.DataFrame) -> InvalidInput:
-    counts = {str(k): int(v) for k, v in issues["reason"].value_counts().sort_index().items()}
-    shown = issues.head(MAX_LISTED)
-    errors = [
-        {"line": int(line), "reason": reason, "message_ja": REASONS[reason][0], "message_en": REASONS[reason][1]}
-        for line, reason in zip(shown["line"].tolist(), shown["reason"].tolist(), strict=True)
-    ]
-    bad_lines = int(issues["line"].nunique())
-    first = errors[0]
-    by_reason_en = ", ".join(f"{k}: {v}" for k, v in counts.items())
-    return InvalidInput(
-        f"The target list was not imported: {bad_lines} line(s) have problems ({by_reason_en}). "
-        f"First: line {first['line']}, {first['message_en']}. Nothing was changed; fix the file and import it again.",
-        f"対象者リストを取り込みませんでした: {bad_lines} 行に誤りがあります（{by_reason_en}）。"
-        f"最初の誤り: {first['line']} 行目 {first['message_ja']}。何も変更していません。ファイルを修正して再度取り込んでください。",
-        reason="invalid_rows", line=first["line"], invalid_lines=bad_lines, problems=len(issues),
-        counts=counts, errors=errors,
-    )
+    return rows_refused("target list", "対象者リスト", zip(issues["line"].tolist(), issues["reason"].tolist(), strict=True),
+                        REASONS, limit=MAX_LISTED)
 
 
 # ------------------------------------------------------------------------------ comparison

@@ -261,38 +261,17 @@ class Workspace:
         return folder / final.name
 
     def sweep_files(self) -> dict[str, int]:
-        """Finish what a killed process left: a staged package whose ledger entry committed is
-        published; one whose transaction never committed is deleted; a copy already recorded as
-        delivered is deleted; a file in outgoing/ or return_lists/ with no ledger entry at all is
-        deleted (it never officially left).  Runs under the lock, so never races a live export."""
-        staged = [f for f in (self.path / "staging").glob("*/*") if f.is_file()]
-        published = [f for name in self.PUBLISHED if (self.path / name).is_dir()
-                     for f in (self.path / name).iterdir() if f.is_file()]
-        if not staged and not published:
+        """On open: finish what a killed process left in ``staging/`` (cheap when it is empty —
+        no database work at all).  The full check of outgoing/ and return_lists/ is the
+        ``media.sweep`` service (``workbench package sweep``)."""
+        if not any(f.is_file() for f in (self.path / "staging").glob("*/*")):
             return {}
-        counts = {"published": 0, "discarded": 0, "delivered_removed": 0, "untracked_removed": 0}
         with self.transaction("media.sweep", "system") as con:
-            names = sorted({f.name for f in staged + published})
-            rows = con.execute("SELECT file_name, deleted_at IS NOT NULL FROM media_ledger"
-                               " WHERE direction = 'out' AND file_name IN (SELECT unnest(?::VARCHAR[]))",
-                               [names]).fetchall()
-            live = {str(n) for n, deleted in rows if not deleted}
-            known = {str(n) for n, _ in rows}
-            for f in staged:
-                if f.name in live and f.parent.name in self.PUBLISHED:
-                    f.rename(self.path / f.parent.name / f.name)
-                    counts["published"] += 1
-                else:
-                    f.unlink(missing_ok=True)
-                    counts["discarded"] += 1
-            for f in published:
-                if f.name not in live:
-                    f.unlink(missing_ok=True)
-                    counts["delivered_removed" if f.name in known else "untracked_removed"] += 1
-            if any(counts.values()):
+            counts = sweep(self, con, full=False)
+            if counts:
                 audit.append(con, key=self.keyring.audit_key(), at=self.clock.now(), user_id="system",
                              operation="media.sweep", outcome="ok", target=None, params=counts)
-        return {k: v for k, v in counts.items() if v}
+        return counts
 
     # -- low-level unit of work (for services and system jobs) -------------------------
     @contextlib.contextmanager
@@ -442,6 +421,36 @@ class Workspace:
         return Session(self, user_id, tuple(row[4]), now)
 
 
+def sweep(ws: Workspace, con: duckdb.DuckDBPyConnection, *, full: bool) -> dict[str, int]:
+    """Make every file in outgoing/ and return_lists/ match a live media-ledger entry (C9, issue 10 item 2).
+
+    A staged package whose ledger entry committed is published; one whose transaction never
+    committed is deleted, and so is a staged copy whose delivery was recorded.  With ``full``,
+    a file in outgoing/ or return_lists/ whose copy was recorded as delivered, or that has no
+    ledger entry at all (it never officially left), is deleted too.  Call under the lock."""
+    staged = [f for f in (ws.path / "staging").glob("*/*") if f.is_file()]
+    published = [f for name in ws.PUBLISHED if (ws.path / name).is_dir()
+                 for f in (ws.path / name).iterdir() if f.is_file()] if full else []
+    counts = {"published": 0, "discarded": 0, "delivered_removed": 0, "untracked_removed": 0}
+    if staged or published:
+        names = sorted({f.name for f in staged + published})
+        rows = con.execute("SELECT file_name, deleted_at IS NOT NULL FROM media_ledger"
+                           " WHERE direction = 'out' AND file_name IN (SELECT unnest(?::VARCHAR[]))", [names]).fetchall()
+        live = {str(n) for n, deleted in rows if not deleted}
+        known = {str(n) for n, _ in rows}
+        for f in staged:
+            if f.name in live and f.parent.name in ws.PUBLISHED:
+                os.rename(f, ws.path / f.parent.name / f.name)
+                counts["published"] += 1
+            else:
+                f.unlink(missing_ok=True)
+                counts["discarded"] += 1
+        for f in published:
+            if f.name not in live:
+                f.unlink(missing_ok=True)
+                counts["delivered_removed" if f.name in known else "untracked_removed"] += 1
+    return {k: v for k, v in counts.items() if v}
+
 
 def _tighten_modes(root: Path, dirs: tuple[str, ...]) -> None:
     """A workspace made before files were private from creation: its folders to 0700 and
@@ -587,8 +596,8 @@ class Unit:
     params: dict[str, Any] = field(default_factory=dict)
     #: Packages written under a staging name, published (renamed into place) after the commit.
     staged: list[tuple[Path, Path]] = field(default_factory=list)
-    #: File work that must wait for the commit (deleting a delivered copy).
-    on_commit: list[Callable[[], None]] = field(default_factory=list)
+    #: Published files taken back (a delivered copy), deleted after the commit.
+    withdrawn: list[tuple[Path, Path]] = field(default_factory=list)
     _committed: bool = False
 
     @property
@@ -611,6 +620,15 @@ class Unit:
         self.staged.append((staging, final))
         return staging
 
+    def withdraw(self, current: Path) -> None:
+        """Take a published file back into staging; it is deleted once this call commits, and put
+        back if it does not (a kill in between: the sweep decides from the ledger)."""
+        if not current.exists():
+            return
+        staging = self.workspace.staging_path(current)
+        os.rename(current, staging)
+        self.withdrawn.append((staging, current))
+
     def committed(self) -> None:
         """After the commit: publish staged files, then the other file work.  A kill before this
         finishes is completed by :meth:`Workspace.sweep_files` on the next open."""
@@ -620,14 +638,17 @@ class Unit:
                 os.rename(staging, final)
         for folder in {final.parent for _, final in self.staged}:
             fsync_dir(folder)
-        for action in self.on_commit:
-            action()
+        for staging, _current in self.withdrawn:
+            staging.unlink(missing_ok=True)
 
     def abandoned(self) -> None:
         """The call failed: a staged file of an uncommitted transaction never appears."""
         if not self._committed:
             for staging, _final in self.staged:
                 staging.unlink(missing_ok=True)
+            for staging, current in self.withdrawn:
+                if staging.exists():
+                    os.rename(staging, current)
 
 
 def service(

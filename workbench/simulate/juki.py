@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from workbench import media, transfer
 from workbench.formats import read_table, write_table
+from workbench.simulate.answers import answer_packages, open_request, split_late_and_duplicate
 from workbench.simulate.world import World
 from workbench.workspace import Workspace
 
@@ -69,21 +69,7 @@ def answer_frames(
         "deceased": np.where(ok, np.where(p["deceased"].to_numpy(dtype=bool)[safe], "1", "0"), "").astype(object),
         "answered_at": answered_at,
     })
-    is_late = rng.random(n) < late
-    on_time, later = out[~is_late], out[is_late]
-    k = min(round(duplicate * n), len(on_time))
-    if k:
-        on_time = pd.concat([on_time, on_time.sample(n=k, random_state=seed)], ignore_index=True)
-    on_time = on_time.sample(frac=1.0, random_state=seed).reset_index(drop=True)
-    return on_time, later.reset_index(drop=True)
-
-
-def _write(ws: Workspace, path: Path, name: str, frame: pd.DataFrame, workspace_id: str) -> Path:
-    key, key_id = media.recipient_key(ws, "juki_net")
-    transfer.write_package(path, key=key, key_id=key_id, kind=ANSWER_KIND, recipient="housing_office",
-                           members=[(name, write_table(frame, "juki_answer", encoding="utf-8"))], record_count=len(frame),
-                           creator="juki_net", workspace_id=workspace_id)
-    return path
+    return split_late_and_duplicate(out, rng, seed=seed, late=late, duplicate=duplicate)
 
 
 def answer_package(
@@ -99,16 +85,9 @@ def answer_package(
     duplicate: float = 0.0,
 ) -> list[Path]:
     """Answer a ``juki_query`` package: the first answer package, then one of late answers if any."""
-    key, _ = media.recipient_key(ws, "juki_net")
-    package = transfer.read_package(Path(request_path), key=key)
+    package = open_request(ws, request_path, system="juki_net")
     requests = pd.concat([read_table(body, "juki_request").frame for body in package.members.values()], ignore_index=True)
     on_time, later = answer_frames(requests, world, seed=seed, not_found=not_found, error=error, late=late,
                                    duplicate=duplicate)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    stem = package.manifest.package_id[:12]
-    wid = package.manifest.workspace_id
-    paths = [_write(ws, out / f"juki_answer-{stem}-1.wbpkg", f"{stem}_answer_1.csv", on_time, wid)]
-    if len(later):
-        paths.append(_write(ws, out / f"juki_answer-{stem}-2.wbpkg", f"{stem}_answer_2.csv", later, wid))
-    return paths
+    return answer_packages(ws, package, out_dir, system="juki_net", kind=ANSWER_KIND, parts=[on_time, later],
+                           encode=lambda f: write_table(f, "juki_answer", encoding="utf-8"), suffix="csv")

@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from workbench import media, transfer
 from workbench.formats import read_table, write_table
+from workbench.simulate.answers import open_request, write_answer
 from workbench.workspace import Workspace
 
 __all__ = ["answer_file", "answer_package", "integrated_number_for"]
@@ -94,14 +94,9 @@ def answer_package(
     unknown: float = 0.0,
 ) -> Path:
     """Open the request package as the server, answer it, and write the answer package."""
-    key, key_id = media.recipient_key(ws, "linkage_server")
-    package = transfer.read_package(request_path, key=key)
+    package = open_request(ws, request_path, system="linkage_server")
     request_csv = next(iter(package.members.values()))
     body = answer_file(request_csv, seed=seed, unanswered=unanswered, not_found=not_found, duplicate=duplicate, unknown=unknown)
-    rows = body.count(b"\r\n") - 1
-    transfer.write_package(
-        out_path, key=key, key_id=key_id, kind="integrated_answer", recipient="housing_office",
-        members=[("integrated_answer.csv", body)], record_count=rows, creator="linkage_server",
-        workspace_id=package.manifest.workspace_id,
-    )
-    return Path(out_path)
+    return write_answer(ws, out_path, system="linkage_server", kind="integrated_answer",
+                        members=[("integrated_answer.csv", body)], record_count=body.count(b"\r\n") - 1,
+                        workspace_id=package.manifest.workspace_id)

@@ -31,9 +31,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from workbench import media, transfer
 from workbench.query_files import ANSWER_LAYOUT, REQUEST_LAYOUT, read_fixed, write_fixed
 from workbench.query_rules import load_rules
+from workbench.simulate.answers import answer_packages, open_request, split_late_and_duplicate
 from workbench.simulate.linkage import integrated_number_for
 from workbench.simulate.world import World
 from workbench.workspace import Workspace
@@ -118,20 +118,7 @@ def answer_frames(
     rr = ok & (info == "resident_register")
     out.loc[rr, "household_size"] = people["household_size"].to_numpy()[safe][rr].astype(str)
 
-    is_late = rng.random(n) < late
-    on_time, later = out[~is_late], out[is_late]
-    k = min(round(duplicate * n), len(on_time))
-    if k:
-        on_time = pd.concat([on_time, on_time.sample(n=k, random_state=seed)], ignore_index=True)
-    on_time = on_time.sample(frac=1.0, random_state=seed).reset_index(drop=True)
-    return on_time, later.reset_index(drop=True)
-
-
-def _write(ws: Workspace, path: Path, members: list[tuple[str, bytes]], rows: int, workspace_id: str) -> Path:
-    key, key_id = media.recipient_key(ws, "linkage_server")
-    transfer.write_package(path, key=key, key_id=key_id, kind=ANSWER_KIND, recipient="housing_office", members=members,
-                           record_count=rows, creator="linkage_server", workspace_id=workspace_id)
-    return path
+    return split_late_and_duplicate(out, rng, seed=seed, late=late, duplicate=duplicate)
 
 
 def answer_package(
@@ -147,19 +134,10 @@ def answer_package(
     duplicate: float = 0.0,
 ) -> list[Path]:
     """Answer an ``info_query`` package: the first answer package, then one of late answers if any."""
-    key, _ = media.recipient_key(ws, "linkage_server")
-    package = transfer.read_package(Path(request_path), key=key)
+    package = open_request(ws, request_path, system="linkage_server")
     frames = [read_fixed(body, REQUEST_LAYOUT)[0] for body in package.members.values()]
     requests = pd.concat(frames, ignore_index=True)
     on_time, later = answer_frames(requests, world, seed=seed, not_found=not_found, error=error, late=late,
                                    duplicate=duplicate)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    stem = package.manifest.package_id[:12]
-    wid = package.manifest.workspace_id
-    paths = [_write(ws, out / f"info_answer-{stem}-1.wbpkg", [(f"{stem}_answer_1.txt", write_fixed(on_time, ANSWER_LAYOUT))],
-                    len(on_time), wid)]
-    if len(later):
-        paths.append(_write(ws, out / f"info_answer-{stem}-2.wbpkg",
-                            [(f"{stem}_answer_2.txt", write_fixed(later, ANSWER_LAYOUT))], len(later), wid))
-    return paths
+    return answer_packages(ws, package, out_dir, system="linkage_server", kind=ANSWER_KIND, parts=[on_time, later],
+                           encode=lambda f: write_fixed(f, ANSWER_LAYOUT), suffix="txt")
