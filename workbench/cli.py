@@ -401,6 +401,32 @@ def cmd_linkage_export(args: argparse.Namespace) -> Any:
 
 
 
+# -- the end of the data's life (issue 12: F7 C8 C12 C11 F9 F10 C6) --
+
+def cmd_deletion(args: argparse.Namespace) -> Any:
+    from . import deletion
+
+    session = _login(args)
+    if args.command == "import":
+        path = Path(args.file)
+        return deletion.import_deletion_list(session, _read_input(path), file_name=path.name)
+    if args.command == "select":
+        return deletion.select_for_deletion(session, person_ids=args.person or [], reason=args.reason,
+                                            deceased=args.deceased)
+    if args.command == "preview":
+        return deletion.preview_deletion(session, args.list_id)
+    if args.command == "request":
+        return deletion.request_deletion(session, args.list_id)
+    if args.command == "apply":
+        return deletion.apply_and_purge(session, args.list_id, approval_id=args.approval, purge=args.purge)
+    if args.command == "purge":
+        return deletion.purge(session)
+    if args.command == "lists":
+        return deletion.open_lists(session)
+    return deletion.deletion_records(session, limit=args.limit)
+
+
+
 class _Reported(Exception):
     def __init__(self, payload: Any, code: int) -> None:
         self.payload, self.code = payload, code
@@ -592,6 +618,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--approval")
     p.add_argument("--procedure", required=True, help="P1-P6")
     p.add_argument("--year", type=int, required=True, help="fiscal year, e.g. 2026")
+
+    # -- lifecycle parser (issue 12) --
+    g = group("deletion", "F7/C8: bulk deletion of numbers and everything derived from them")
+    p = command("deletion import", cmd_deletion, "F7: import the housing system's deletion list (CSV, deletion_list layout) and preview it", g)
+    p.add_argument("file")
+    p = command("deletion select", cmd_deletion, "F7: a staff selection of people to delete (--person, repeatable; or --deceased)", g)
+    p.add_argument("--person", action="append", help="internal person number (repeatable)")
+    p.add_argument("--reason", required=True, help="moved_out, failed_screening, withdrew, deceased")
+    p.add_argument("--deceased", action="store_true", help="everyone marked deceased")
+    for verb, text in (("preview", "counts by reason and by kind of record"),
+                       ("request", "ask a second person to approve exactly this selection")):
+        p = command(f"deletion {verb}", cmd_deletion, f"F7: {text}", g)
+        p.add_argument("list_id")
+    p = command("deletion apply", cmd_deletion, "F7/C8: delete the approved selection and record it", g)
+    p.add_argument("list_id")
+    p.add_argument("--approval", required=True)
+    p.add_argument("--purge", choices=["now", "scheduled"], default="scheduled",
+                   help="now: rebuild the file at once (needs keys.manage); scheduled: leave it to the nightly run")
+    command("deletion purge", cmd_deletion, "erase the bytes of every deletion: rebuild the file under a new key", g)
+    command("deletion lists", cmd_deletion, "deletion lists waiting to be applied", g)
+    p = command("deletion records", cmd_deletion, "the deletion records (who, when, how, counts; no one named)", g)
+    p.add_argument("--limit", type=int, default=200)
 
     return parser
 

@@ -16,7 +16,19 @@ from .numbers import NumberCipher, mask_number
 from .permissions import Permission
 from .workspace import Unit, service
 
-__all__ = ["PersonView", "get", "number_cipher", "reveal_number"]
+__all__ = ["PersonView", "active_filter", "get", "not_suspended", "number_cipher", "reveal_number"]
+
+
+def not_suspended(alias: str = "p") -> str:
+    """SQL condition: the person ``alias.person_id`` has no open suspension of use (利用停止, F9)."""
+    return (f"NOT EXISTS (SELECT 1 FROM use_suspensions _s WHERE _s.person_id = {alias}.person_id"
+            " AND _s.lifted_at IS NULL)")
+
+
+def active_filter(alias: str = "p") -> str:
+    """SQL condition for a person who may be in a batch, export or statistic: on the current
+    target list, not deceased (C7, III-7 ⑩), and not suspended (F9).  ``alias`` names ``persons``."""
+    return f"({alias}.listed AND NOT {alias}.deceased AND {not_suspended(alias)})"
 
 
 def number_cipher(unit: Unit, version: int | None = None) -> NumberCipher:

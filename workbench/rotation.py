@@ -31,7 +31,7 @@ from .errors import WrongKey
 from .keys import Keyring
 from .numbers import BlindIndex, NumberCipher
 from .permissions import Permission
-from .store import Store
+from .store import Store, attach_sql
 from .workspace import Session, Workspace
 
 __all__ = ["RotationReport", "repair", "rotate"]
@@ -133,7 +133,7 @@ def rotate(session: Session) -> RotationReport:
             audit.append(con, key=ring.audit_key(), at=now, user_id=session.user_id, operation="keys.rotate",
                          outcome="ok", params={"new_version": new, "numbers": counts[0], "totp": counts[1]})
             con.execute("COMMIT")
-            con.execute(f"ATTACH '{fresh}' AS fresh (ENCRYPTION_KEY '{ring.database_key_hex(new)}')")
+            con.execute(attach_sql(fresh, "fresh", ring.database_key_hex(new)))
             con.execute("COPY FROM DATABASE wb TO fresh")
             con.execute("DETACH fresh")
             audit.write_head(con, key=ring.audit_key(), path=ws.heads_path, at=now)

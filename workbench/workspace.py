@@ -21,6 +21,7 @@ import datetime as dt
 import functools
 import inspect
 import json
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -76,6 +77,10 @@ class Settings:
     keyring_path: str = "keyring.json"
     #: A demo workspace may print current one-time codes for its demo accounts.
     demo: bool = False
+    #: TEST ONLY: write the database without DuckDB's encryption, so a test can byte-search
+    #: the workspace after a purge.  Honoured only inside a pytest run with the environment
+    #: variable ``WORKBENCH_TEST_PLAINTEXT_DB=1``; anywhere else the workspace refuses to open.
+    test_plaintext_database: bool = False
 
     @classmethod
     def load(cls, path: Path) -> Settings:
@@ -153,6 +158,13 @@ class Workspace:
                 "The keyring belongs to another workspace.",
                 "この鍵束は別のワークスペースのものです。",
             )
+        if settings.test_plaintext_database:
+            if os.environ.get("WORKBENCH_TEST_PLAINTEXT_DB") != "1" or "PYTEST_CURRENT_TEST" not in os.environ:
+                raise StoreError(
+                    "This workspace is set to keep its database unencrypted, which is allowed in tests only.",
+                    "このワークスペースはデータベースを暗号化しない設定です。これはテストでのみ許可されます。",
+                )
+            self.keyring.plaintext_for_tests = True
         self.lock = WorkspaceLock(path / "db.lock", timeout=settings.lock_timeout_seconds, on_wait=on_wait)
         self.store = Store(path / "db" / "workbench.duckdb", self.lock, self._db_key, path / "tmp")
 
