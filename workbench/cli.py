@@ -426,6 +426,24 @@ def cmd_deletion(args: argparse.Namespace) -> Any:
     return deletion.deletion_records(session, limit=args.limit)
 
 
+def cmd_backup(args: argparse.Namespace) -> Any:
+    from . import backup
+
+    return backup.backup(_login(args), args.out, keyring_out=args.keyring_out)
+
+
+def cmd_backup_verify(args: argparse.Namespace) -> Any:
+    from . import backup
+
+    return backup.verify_backup(args.file, keyring=args.keyring)
+
+
+def cmd_restore(args: argparse.Namespace) -> Any:
+    """No login: the workspace does not exist yet; the backup and its keyring copy are the authority."""
+    from . import backup
+
+    return backup.restore(args.file, into=args.into, keyring=args.keyring, journal=args.journal)
+
 
 class _Reported(Exception):
     def __init__(self, payload: Any, code: int) -> None:
@@ -640,6 +658,18 @@ def build_parser() -> argparse.ArgumentParser:
     command("deletion lists", cmd_deletion, "deletion lists waiting to be applied", g)
     p = command("deletion records", cmd_deletion, "the deletion records (who, when, how, counts; no one named)", g)
     p.add_argument("--limit", type=int, default=200)
+
+    p = command("backup", cmd_backup, "C12: write an encrypted, verifiable backup (database, settings, audit heads, deletion journal)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--keyring-out", help="also write a keyring copy here (never beside the backup)")
+    p = command("backup-verify", cmd_backup_verify, "C12: read a whole backup with its keyring copy and check it")
+    p.add_argument("file")
+    p.add_argument("--keyring", required=True)
+    p = command("restore", cmd_restore, "C12: restore a backup into a new workspace; verify the audit chain; re-apply deletions")
+    p.add_argument("file")
+    p.add_argument("--into", required=True)
+    p.add_argument("--keyring", required=True, help="the keyring copy taken with the backup")
+    p.add_argument("--journal", help="the newest deletion journal (default: the one in the backup)")
 
     return parser
 
