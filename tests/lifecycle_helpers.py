@@ -14,9 +14,11 @@ from workbench import deletion, formats, results
 from workbench.simulate import juki
 
 
-def office_with_results(world: World, tmp_path: Path) -> tuple[Office, Any]:
+def office_with_results(world: World, tmp_path: Path, before_batch: Any = None) -> tuple[Office, Any]:
     """Numbers, filings, one Juki-net round answered from an evolved world (so discrepancies exist)."""
     office = busy_office(world)
+    if before_batch is not None:
+        before_batch()
     result, _reqs = send_batch(world, "juki")
     later, _changes = office.pop.evolve(seed=3, move_rate=0.2, rename_rate=0.1, death_rate=0.1)
     paths = juki.answer_package(world.ws, result.path, later, tmp_path / "answers", seed=2)

@@ -444,6 +444,16 @@ def cmd_restore(args: argparse.Namespace) -> Any:
 
     return backup.restore(args.file, into=args.into, keyring=args.keyring, journal=args.journal)
 
+def cmd_retention(args: argparse.Namespace) -> Any:
+    from . import retention
+
+    session = _login(args)
+    if args.command == "rules":
+        return retention.rules(session)
+    if args.command == "set":
+        return retention.set_rule(session, args.kind, args.days)
+    return retention.apply(session, dry_run=args.command == "report")
+
 
 class _Reported(Exception):
     def __init__(self, payload: Any, code: int) -> None:
@@ -658,6 +668,14 @@ def build_parser() -> argparse.ArgumentParser:
     command("deletion lists", cmd_deletion, "deletion lists waiting to be applied", g)
     p = command("deletion records", cmd_deletion, "the deletion records (who, when, how, counts; no one named)", g)
     p.add_argument("--limit", type=int, default=200)
+
+    g = group("retention", "C11: retention rules as data")
+    command("retention rules", cmd_retention, "how long each kind of record is kept", g)
+    p = command("retention set", cmd_retention, "change one retention period (audited; the audit log keeps 7 years)", g)
+    p.add_argument("kind")
+    p.add_argument("days", type=int)
+    command("retention report", cmd_retention, "dry run: what is past its period now, and when the next item is due", g)
+    command("retention apply", cmd_retention, "delete everything past its retention period and record it", g)
 
     p = command("backup", cmd_backup, "C12: write an encrypted, verifiable backup (database, settings, audit heads, deletion journal)")
     p.add_argument("--out", required=True)

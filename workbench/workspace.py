@@ -153,6 +153,7 @@ class Workspace:
         self.key_source = key_source
         self.clock = clock
         self.keyring = Keyring.load(key_source)
+        self._keyring_raw = key_source.read()
         if self.keyring.workspace_id != settings.workspace_id:
             raise StoreError(
                 "The keyring belongs to another workspace.",
@@ -169,6 +170,13 @@ class Workspace:
         self.store = Store(path / "db" / "workbench.duckdb", self.lock, self._db_key, path / "tmp")
 
     def _db_key(self) -> str:
+        # Another process (a pipeline's purge, `keys rotate`) may have rotated the keys since this
+        # workspace was opened: pick up the keyring as it is now, under the lock.
+        raw = self.key_source.read()
+        if raw is not None and raw != self._keyring_raw:
+            fresh = Keyring.load(self.key_source)
+            fresh.plaintext_for_tests = self.keyring.plaintext_for_tests
+            self.keyring, self._keyring_raw = fresh, raw
         return self.keyring.database_key_hex()
 
     # -- files ----------------------------------------------------------------------
