@@ -454,6 +454,20 @@ def cmd_retention(args: argparse.Namespace) -> Any:
         return retention.set_rule(session, args.kind, args.days)
     return retention.apply(session, dry_run=args.command == "report")
 
+def cmd_disclosure(args: argparse.Namespace) -> Any:
+    from . import disclosure
+
+    session = _login(args)
+    if args.command == "show":
+        return disclosure.disclose(session, args.person_id, out=args.out)
+    if args.command == "correct":
+        return disclosure.correct(session, args.person_id, args.field, args.value, reason=args.reason)
+    if args.command == "suspend":
+        return disclosure.suspend(session, args.person_id, reason=args.reason)
+    if args.command == "lift":
+        return disclosure.lift_suspension(session, args.person_id, reason=args.reason)
+    return disclosure.suspensions(session)
+
 
 class _Reported(Exception):
     def __init__(self, payload: Any, code: int) -> None:
@@ -676,6 +690,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("days", type=int)
     command("retention report", cmd_retention, "dry run: what is past its period now, and when the next item is due", g)
     command("retention apply", cmd_retention, "delete everything past its retention period and record it", g)
+
+    g = group("disclosure", "F9: disclosure, correction and suspension-of-use requests")
+    p = command("disclosure show", cmd_disclosure, "F9: everything held on one person, as printable HTML in Japanese (written to --out)", g)
+    p.add_argument("person_id")
+    p.add_argument("--out", required=True, help="the HTML file to print and hand over (recorded in the media ledger)")
+    p = command("disclosure correct", cmd_disclosure, "F9: correct one held item (name, kana, sex, birth_date, address)", g)
+    p.add_argument("person_id")
+    p.add_argument("field", help="name, kana, sex, birth_date, address")
+    p.add_argument("value")
+    p.add_argument("--reason", required=True)
+    for verb, text in (("suspend", "suspend use: out of every batch, export and statistic until lifted"),
+                       ("lift", "lift a suspension of use")):
+        p = command(f"disclosure {verb}", cmd_disclosure, f"F9: {text}", g)
+        p.add_argument("person_id")
+        p.add_argument("--reason", required=True)
+    command("disclosure suspensions", cmd_disclosure, "F9: suspensions of use in force", g)
 
     p = command("backup", cmd_backup, "C12: write an encrypted, verifiable backup (database, settings, audit heads, deletion journal)")
     p.add_argument("--out", required=True)

@@ -112,7 +112,8 @@ class IntegratedImportSummary:
 APPROVAL_KIND = "integrated_request"
 
 _SELECTION = """FROM persons p JOIN person_numbers n USING (person_id)
-           WHERE NOT EXISTS (SELECT 1 FROM integrated_numbers i WHERE i.person_id = p.person_id)"""
+           WHERE NOT EXISTS (SELECT 1 FROM integrated_numbers i WHERE i.person_id = p.person_id)
+             AND p.person_id NOT IN (SELECT person_id FROM suspended_persons) /* F9 利用停止 */"""
 
 
 def _selection_params(unit: Unit) -> dict[str, Any]:

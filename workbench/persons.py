@@ -21,8 +21,7 @@ __all__ = ["PersonView", "active_filter", "get", "not_suspended", "number_cipher
 
 def not_suspended(alias: str = "p") -> str:
     """SQL condition: the person ``alias.person_id`` has no open suspension of use (利用停止, F9)."""
-    return (f"NOT EXISTS (SELECT 1 FROM use_suspensions _s WHERE _s.person_id = {alias}.person_id"
-            " AND _s.lifted_at IS NULL)")
+    return f"{alias}.person_id NOT IN (SELECT person_id FROM suspended_persons)"
 
 
 def active_filter(alias: str = "p") -> str:

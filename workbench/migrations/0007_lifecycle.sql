@@ -123,3 +123,7 @@ CREATE TABLE id_reviews (
     signed_off_by   VARCHAR,
     signed_off_at   TIMESTAMPTZ
 );
+
+-- Who is suspended now: every batch, export and statistic leaves them out (persons.active_filter).
+CREATE VIEW suspended_persons AS
+    SELECT DISTINCT person_id FROM use_suspensions WHERE lifted_at IS NULL;
