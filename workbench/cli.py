@@ -468,6 +468,41 @@ def cmd_disclosure(args: argparse.Namespace) -> Any:
         return disclosure.lift_suspension(session, args.person_id, reason=args.reason)
     return disclosure.suspensions(session)
 
+def cmd_inquiry(args: argparse.Namespace) -> Any:
+    from . import inquiries
+
+    session = _login(args)
+    if args.command == "add":
+        return inquiries.record(session, channel=args.channel, category=args.category, question=args.question,
+                                person_id=args.person, handled_by=args.handled_by)
+    if args.command == "close":
+        return inquiries.close(session, args.inquiry_id, response=args.response)
+    if args.command == "search":
+        return inquiries.search(session, text=args.text, person_id=args.person, status=args.status,
+                                channel=args.channel, month=args.month, limit=args.limit)
+    return inquiries.monthly(session, year=args.year)
+
+
+def cmd_idreview(args: argparse.Namespace) -> Any:
+    from . import idreview
+
+    session = _login(args)
+    if args.command == "start":
+        return idreview.start_review(session)
+    if args.command == "disable":
+        return idreview.disable_in_review(session, args.review_id, args.user_id, reason=args.reason)
+    if args.command == "signoff":
+        if args.approval:
+            return idreview.sign_off(session, args.review_id, approval_id=args.approval)
+        return {"approval_requested": idreview.request_signoff(session, args.review_id)}
+    return idreview.reviews(session)
+
+
+def cmd_deceased_confirm(args: argparse.Namespace) -> Any:
+    from . import deletion
+
+    return deletion.confirm_deceased(_login(args), args.discrepancy_id, note=args.note)
+
 
 class _Reported(Exception):
     def __init__(self, payload: Any, code: int) -> None:
@@ -706,6 +741,42 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("person_id")
         p.add_argument("--reason", required=True)
     command("disclosure suspensions", cmd_disclosure, "F9: suspensions of use in force", g)
+
+    g = group("inquiry", "F10: the inquiry log")
+    p = command("inquiry add", cmd_inquiry, "F10: record an inquiry (how received, about whom, what was asked)", g)
+    p.add_argument("--channel", required=True, help="phone, counter, mail, email, web")
+    p.add_argument("--category", required=True, help="handling, disclosure, collection, complaint, other")
+    p.add_argument("--question", required=True)
+    p.add_argument("--person", help="internal person number, if the inquiry is about someone held")
+    p.add_argument("--handled-by", help="user ID who handles it (default: you)")
+    p = command("inquiry close", cmd_inquiry, "F10: record how the inquiry was answered and close it", g)
+    p.add_argument("inquiry_id")
+    p.add_argument("--response", required=True)
+    p = command("inquiry search", cmd_inquiry, "F10: search by text, person, status, channel, month (YYYY-MM)", g)
+    p.add_argument("--text")
+    p.add_argument("--person")
+    p.add_argument("--status", choices=["open", "closed"])
+    p.add_argument("--channel")
+    p.add_argument("--month")
+    p.add_argument("--limit", type=int, default=200)
+    p = command("inquiry monthly", cmd_inquiry, "F10: monthly counts by channel and category", g)
+    p.add_argument("--year", type=int, required=True)
+
+    g = group("idreview", "C6: the yearly review of IDs and permissions")
+    command("idreview start", cmd_idreview, "C6: take stock of every ID (roles, dormant, overdue)", g)
+    p = command("idreview disable", cmd_idreview, "C6: disable IDs of people who left or no longer need them", g)
+    p.add_argument("review_id")
+    p.add_argument("user_id", nargs="+")
+    p.add_argument("--reason", required=True)
+    p = command("idreview signoff", cmd_idreview, "C6: request the second person's sign-off, or (--approval A) record it", g)
+    p.add_argument("review_id")
+    p.add_argument("--approval")
+    command("idreview list", cmd_idreview, "C6: past and open reviews", g)
+
+    g = group("deceased", "C7: deceased persons from Juki-net results")
+    p = command("deceased confirm", cmd_deceased_confirm, "C7: after review, mark the person of a death discrepancy deceased", g)
+    p.add_argument("discrepancy_id")
+    p.add_argument("--note")
 
     p = command("backup", cmd_backup, "C12: write an encrypted, verifiable backup (database, settings, audit heads, deletion journal)")
     p.add_argument("--out", required=True)

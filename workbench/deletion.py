@@ -614,3 +614,29 @@ def reapply_journal(ws: Workspace, entries: list[dict[str, Any]]) -> list[str]:
     if len(entries) > len(read_journal(path, key)):
         path.write_text("".join(json.dumps(e, sort_keys=True) + "\n" for e in entries), "ascii")
     return applied
+
+
+# ------------------------------------------------------------------------------ deceased persons (C7, III-7 ⑩)
+@service(Permission.DISCREPANCIES_REVIEW, target="discrepancy_id")
+def confirm_deceased(unit: Unit, discrepancy_id: str, *, note: str | None = None) -> dict[str, Any]:
+    """After review of a Juki-net result reporting a death: mark the person deceased (kept under the
+    same protection, left out of every batch and list) and resolve the discrepancy.  The person can
+    then be deleted by the same flow (``select_for_deletion(deceased=True, reason="deceased")``)."""
+    row = unit.con.execute("SELECT person_id, kind, status FROM discrepancies WHERE discrepancy_id = ?",
+                           [discrepancy_id]).fetchone()
+    unit.note(target=discrepancy_id)
+    if row is None:
+        raise NotFound(f"No discrepancy {discrepancy_id}.", f"相違 {discrepancy_id} はありません。", reason="not_found")
+    person_id, kind, status = row
+    if kind != "deceased":
+        raise InvalidInput("Only a Juki-net report of death can mark a person deceased.",
+                           "死亡の印は、住基ネットの死亡の回答（相違の種類「死亡」）からのみ付けられます。", reason="not_deceased")
+    if status == "resolved":
+        raise InvalidInput("This discrepancy is already resolved.", "この相違はすでに解決済みです。", reason="bad_transition")
+    unit.con.execute("UPDATE persons SET deceased = TRUE, updated_at = ? WHERE person_id = ?", [unit.now, person_id])
+    unit.con.execute("UPDATE discrepancies SET status = 'resolved', resolved_at = ?, resolved_by = ?,"
+                     " note = coalesce(?, note, '死亡を確認') WHERE discrepancy_id = ?",
+                     [unit.now, unit.user_id, note, discrepancy_id])
+    return {"discrepancy_id": discrepancy_id, "deceased": True,
+            "message_ja": "死亡を確認し、対象者に死亡の印を付けました。以後の照会・連携の対象外です。",
+            "message_en": "Death confirmed: the person is marked deceased and left out of later batches and lists."}
