@@ -13,8 +13,8 @@ from tests.conftest import World
 from tests.lifecycle_helpers import delete_people, deletion_csv, office_with_results, victim_households
 from tests.query_helpers import approve
 from tests.results_helpers import count
-from workbench import auditing, deletion, formats
-from workbench.errors import ApprovalError, InvalidInput, PermissionDenied, StoreError
+from workbench import auditing, deletion, formats, media
+from workbench.errors import ApprovalError, InvalidInput, NotFound, PermissionDenied, StoreError
 from workbench.store import MIGRATIONS
 
 
@@ -93,6 +93,8 @@ def test_delete_and_purge_leaves_no_trace_in_any_file(plain_world: World, tmp_pa
     # the audit chain verifies, and the transfer copies are marked
     assert auditing.verify(world.login("auditor")).ok
     assert count(world, "SELECT count(*) FROM media_destructions") == record.copies_marked
+    marks = deletion.destruction_marks(world.login("registrar"), pending_only=False)
+    assert len(marks) == record.copies_marked and all(m["destroyed_at"] for m in marks)  # local copies: gone now
 
 
 def test_every_person_table_is_covered_by_the_deletion() -> None:
@@ -173,8 +175,18 @@ def test_immediate_purge_and_deceased_selection(make_world: Callable[..., World]
     world.add_user("shiraishi", ["registrar", "operations"])
     office_with_results(world, tmp_path)
     victims = victim_households(world, 1)
+    # the query package was handed over before the deletion: the recipient must destroy its copy
+    for entry in media.ledger(world.login("auditor")):
+        if entry.direction == "out" and entry.deleted_at is None:
+            media.mark_delivered(world.login("query_operator"), entry.entry_id)
     record = delete_people(world, victims, "failed_screening", purge="now", applier="shiraishi")
     assert record.purge_mode == "now" and record.erased_at is not None
+    waiting = deletion.destruction_marks(world.login("registrar"))
+    assert waiting and all(m["destroyed_at"] is None for m in waiting)
+    deletion.confirm_destroyed(world.login("registrar"), waiting[0]["entry_id"])
+    assert len(deletion.destruction_marks(world.login("registrar"))) == len(waiting) - 1
+    with pytest.raises(NotFound):
+        deletion.confirm_destroyed(world.login("registrar"), waiting[0]["entry_id"])
     with pytest.raises(InvalidInput):
         deletion.select_for_deletion(world.login("registrar"), reason="deceased", deceased=True)  # no one marked yet
 

@@ -23,7 +23,11 @@ def test_deletion_screen_from_list_to_record(make_world: Callable[..., World], t
     app.import_button.click()
     assert app.banner.kind == "success", app.banner.text
     assert "退去" in text(app.preview_html.value) and "個人番号" in text(app.preview_html.value)
-    assert not any(v in app.preview_html.value for v in victims)  # counts only
+    assert all(v in app.preview_html.value for v in victims)  # who: internal numbers and reasons only
+    with world.ws.transaction("t", "t") as con:
+        names = [r[0] for r in con.execute("SELECT name FROM persons WHERE person_id IN (SELECT unnest(?::VARCHAR[]))",
+                                           [victims]).fetchall()]
+    assert not any(n in app.preview_html.value for n in names)
     app.request_button.click()
     approval_id = app.approval_id.value
     assert approval_id.startswith("A")

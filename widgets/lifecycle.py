@@ -111,6 +111,9 @@ class DeletionApp(App):
             f" / {num(p.persons)} people, {num(p.transfer_copies)} transfer copies to destroy</div>"
             + bar_chart_svg(reasons, title="削除理由別 / by reason")
             + html_table(["記録の種類", "kind", "件数"], records, numeric=[2])
+            + "<details><summary>対象者（宛名番号）/ who</summary>"
+            + html_table(["宛名番号", "削除理由"], [(pid, deletion.REASONS.get(r, (r,))[0]) for pid, r in p.people[:200]])
+            + "</details>"
         )
         self.request_button.disabled = p.persons == 0
 

@@ -423,6 +423,10 @@ def cmd_deletion(args: argparse.Namespace) -> Any:
         return deletion.purge(session)
     if args.command == "lists":
         return deletion.open_lists(session)
+    if args.command == "copies":
+        return deletion.destruction_marks(session, pending_only=not args.all)
+    if args.command == "copy-destroyed":
+        return deletion.confirm_destroyed(session, args.entry_id)
     return deletion.deletion_records(session, limit=args.limit)
 
 
@@ -715,6 +719,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="now: rebuild the file at once (needs keys.manage); scheduled: leave it to the nightly run")
     command("deletion purge", cmd_deletion, "erase the bytes of every deletion: rebuild the file under a new key", g)
     command("deletion lists", cmd_deletion, "deletion lists waiting to be applied", g)
+    p = command("deletion copies", cmd_deletion, "C9: transfer copies marked for destruction (waiting for the recipient)", g)
+    p.add_argument("--all", action="store_true", help="also those already destroyed")
+    p = command("deletion copy-destroyed", cmd_deletion, "C9: record that the recipient destroyed a marked copy", g)
+    p.add_argument("entry_id")
     p = command("deletion records", cmd_deletion, "the deletion records (who, when, how, counts; no one named)", g)
     p.add_argument("--limit", type=int, default=200)
 

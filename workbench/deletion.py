@@ -68,6 +68,8 @@ __all__ = [
 
 APPROVAL_KIND = "person_deletion"
 METHOD = "batch_delete"
+#: How many people a preview names (the counts cover everyone).
+PREVIEW_PEOPLE = 1000
 #: The signed deletion journal, beside the audit heads (no personal data: pseudonyms only).
 JOURNAL_FILE = Path("audit") / "deletion_journal.jsonl"
 
@@ -143,6 +145,8 @@ class DeletionPreview:
     message_ja: str = ""
     message_en: str = ""
     approval: approvals.Approval | None = None
+    #: Who is on the list (internal person number, reason), at most :data:`PREVIEW_PEOPLE` of them.
+    people: list[tuple[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         out = {k: v for k, v in self.__dict__.items() if k != "approval"}
@@ -349,6 +353,8 @@ def _preview(unit: Unit, list_id: str) -> DeletionPreview:
         "SELECT reason, count(*) FROM _del GROUP BY reason ORDER BY reason").fetchall()}
     counts = _counts(unit.con)
     copies = _copies(unit.con)
+    people = [(str(p), str(r)) for p, r in unit.con.execute(
+        "SELECT person_id, reason FROM _del ORDER BY person_id LIMIT ?", [PREVIEW_PEOPLE]).fetchall()]
     reasons_ja = "、".join(f"{REASONS[r][0]} {n}" for r, n in by_reason.items())
     reasons_en = ", ".join(f"{REASONS[r][1]} {n}" for r, n in by_reason.items())
     unit.note(target=list_id, persons=sel["persons"], by_reason=by_reason)
@@ -360,6 +366,7 @@ def _preview(unit: Unit, list_id: str) -> DeletionPreview:
         f"{sel['persons']:,} people ({reasons_en}) and everything derived from their numbers will be deleted: "
         f"{counts['person_numbers']:,} numbers, {counts['info_results'] + counts['juki_results']:,} query results; "
         f"{len(copies)} transfer copies will be marked for destruction.",
+        people=people,
     )
 
 
@@ -494,6 +501,33 @@ def open_lists(unit: Unit) -> list[dict[str, Any]]:
     unit.note(count=len(rows))
     return [{"list_id": r[0], "source": r[1], "file_name": r[2], "rows": r[3], "reasons": json.loads(r[4]),
              "created_at": r[5].isoformat(), "created_by": r[6]} for r in rows]
+
+
+@service(Permission.MEDIA_MANAGE)
+def destruction_marks(unit: Unit, *, pending_only: bool = True) -> list[dict[str, Any]]:
+    """Transfer copies marked for destruction (C9): deleted here at once, or waiting for the recipient."""
+    rows = unit.con.execute(
+        "SELECT d.entry_id, d.deletion_id, d.reason, d.requested_at, d.destroyed_at, d.confirmed_at, d.confirmed_by,"
+        " m.kind, m.recipient, m.file_name FROM media_destructions d JOIN media_ledger m USING (entry_id)"
+        + (" WHERE d.destroyed_at IS NULL" if pending_only else "") + " ORDER BY d.requested_at").fetchall()
+    keys = ("entry_id", "deletion_id", "reason", "requested_at", "destroyed_at", "confirmed_at", "confirmed_by",
+            "kind", "recipient", "file_name")
+    unit.note(count=len(rows))
+    return [{k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in zip(keys, r, strict=True)} for r in rows]
+
+
+@service(Permission.MEDIA_MANAGE, target="entry_id")
+def confirm_destroyed(unit: Unit, entry_id: str) -> dict[str, Any]:
+    """The recipient confirmed it destroyed a copy that held deleted people (破棄の確認)."""
+    unit.note(target=entry_id)
+    done = unit.con.execute(
+        "UPDATE media_destructions SET destroyed_at = ?, confirmed_at = ?, confirmed_by = ? WHERE entry_id = ?"
+        " AND destroyed_at IS NULL RETURNING deletion_id", [unit.now, unit.now, unit.user_id, entry_id]).fetchall()
+    if not done:
+        raise NotFound(f"No copy {entry_id} is waiting to be destroyed.", f"破棄待ちのコピー {entry_id} はありません。",
+                       reason="not_found")
+    return {"entry_id": entry_id, "deletions": [r[0] for r in done],
+            "message_ja": "送付先での破棄を記録しました。", "message_en": "Destruction by the recipient recorded."}
 
 
 @service(Permission.KEYS_MANAGE)
