@@ -28,16 +28,9 @@ import traitlets as t
 from workbench import backup, deletion, disclosure, inquiries, retention
 from workbench.permissions import Permission
 
-from .common import MESSAGES, App, bar_chart_svg, esc, fmt_datetime, html_table, num
+from .common import App, bar_chart_svg, esc, fmt_datetime, html_table, num
 
 __all__ = ["BackupApp", "DeletionApp", "DisclosureApp", "InquiryApp"]
-
-MESSAGES.update({
-    "app_deletion": ("個人番号の一括削除", "Bulk deletion"),
-    "app_disclosure": ("開示・訂正・利用停止", "Disclosure, correction, suspension"),
-    "app_inquiry": ("問合せ記録", "Inquiry log"),
-    "app_backup": ("バックアップ・保存期間", "Backup and retention"),
-})
 
 _STYLE = {"description_width": "160px"}
 REASON_OPTIONS = [(f"{ja} / {en}", code) for code, (ja, en) in deletion.REASONS.items()]
