@@ -204,3 +204,10 @@ def test_plaintext_switch_is_refused_outside_tests(make_world: Callable[..., Wor
     with pytest.raises(StoreError):
         Workspace.open(world.ws.path)
     assert formats.LAYOUTS["deletion_list"].version == 1
+
+
+def test_benchmark_script_runs_small() -> None:
+    from benchmarks import bench_lifecycle
+
+    steps = bench_lifecycle.main(["--persons", "300", "--delete", "0.2"])
+    assert [s["step"] for s in steps] == ["select+preview", "request", "apply", "purge", "backup", "restore"]

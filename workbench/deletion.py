@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import duckdb
+import pandas as pd
 
 from . import approvals, audit, formats
 from ._files import fsync_file
@@ -205,8 +206,13 @@ def _new_list(unit: Unit, source: str, rows: list[tuple[str, str, int | None]], 
     unit.con.execute("INSERT INTO deletion_lists VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?)",
                      [list_id, source, digest, file_name, len(rows), json.dumps(reasons, sort_keys=True),
                       unit.now, unit.user_id])
-    unit.con.executemany("INSERT INTO deletion_list_members VALUES (?, ?, ?, ?)",
-                         [(list_id, p, r, line) for p, r, line in rows])
+    members = pd.DataFrame({"person_id": [p for p, _, _ in rows], "reason": [r for _, r, _ in rows],
+                            "line": pd.array([line for _, _, line in rows], dtype="Int64")})
+    unit.con.register("_dlm", members)
+    try:
+        unit.con.execute("INSERT INTO deletion_list_members SELECT ?, person_id, reason, line FROM _dlm", [list_id])
+    finally:
+        unit.con.unregister("_dlm")
     unit.note(target=list_id, source=source, persons=len(rows), reasons=reasons)
     return list_id
 
