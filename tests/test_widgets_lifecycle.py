@@ -96,3 +96,33 @@ def test_disclosure_inquiry_and_backup_screens(make_world: Callable[..., World],
     assert BackupApp(world.login("registrar")).children[3:] == ()
     refused = DisclosureApp(world.login("analyst"))
     assert refused.banner.kind == "error"
+
+
+def test_id_review_and_death_confirmation_screens(make_world: Callable[..., World], tmp_path: Path) -> None:
+    from widgets.lifecycle import IdReviewApp
+    from widgets.review import ReviewApp
+
+    world = make_world()
+    office_with_results(world, tmp_path)
+    app = IdReviewApp(world.login("administrator"))
+    app.start_button.click()
+    assert app.banner.kind == "success" and app.review_id.value.startswith("IR")
+    app.user_ids.value = "analyst"
+    app.reason.value = "異動"
+    app.disable_button.click()
+    assert app.banner.kind == "success", app.banner.text
+    app.request_button.click()
+    approve(world, approvals.get(world.login("administrator"), app.approval_id.value))
+    app.signoff_button.click()
+    assert app.banner.kind == "success" and "記録済み" in text(app.history.value)
+
+    review = ReviewApp(world.login("reviewer"))
+    review.kind_filter.value = "deceased"
+    review.disc_refresh_button.click()
+    dead = [d for d in review.model.discrepancies if d.kind == "deceased"]
+    assert dead
+    review.disc_select.value = dead[0].discrepancy_id
+    assert not review.deceased_button.disabled
+    review.deceased_button.click()
+    assert review.banner.kind == "success", review.banner.text
+    assert count(world, "SELECT count(*) FROM persons WHERE deceased AND person_id = ?", [dead[0].person_id]) == 1

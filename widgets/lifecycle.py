@@ -9,6 +9,8 @@ suspension, the inquiry log, backup, retention and purge.
   disclosure document (printable, in a frame), a correction, suspension and its lifting.
 * :class:`InquiryApp` 問合せ記録 — reviewer (``requests.handle``): record, close, search,
   monthly counts.
+* :class:`IdReviewApp` ID・権限の棚卸し — administrator (``users.review``): the yearly review,
+  departures disabled, the second person's sign-off.
 * :class:`BackupApp` バックアップ・保存期間 — operations (``backup.run``, ``keys.manage``,
   ``retention.apply``): backup with the keyring copy elsewhere, the retention report and
   its application, the purge of deletions waiting for it.
@@ -25,12 +27,12 @@ from typing import Any
 import ipywidgets as w
 import traitlets as t
 
-from workbench import backup, deletion, disclosure, inquiries, retention
+from workbench import backup, deletion, disclosure, idreview, inquiries, retention
 from workbench.permissions import Permission
 
 from .common import App, bar_chart_svg, esc, fmt_datetime, html_table, num
 
-__all__ = ["BackupApp", "DeletionApp", "DisclosureApp", "InquiryApp"]
+__all__ = ["BackupApp", "DeletionApp", "DisclosureApp", "IdReviewApp", "InquiryApp"]
 
 _STYLE = {"description_width": "160px"}
 REASON_OPTIONS = [(f"{ja} / {en}", code) for code, (ja, en) in deletion.REASONS.items()]
@@ -378,3 +380,74 @@ class BackupApp(App):
         result = self.call(deletion.purge)
         if result is not None:
             self.banner.success(result["message_ja"], result["message_en"])
+
+
+class IdReviewApp(App):
+    """ID・権限の棚卸し (C6): take stock, disable departures, the second person's sign-off."""
+
+    title_key = "app_idreview"
+
+    def build(self) -> list[w.Widget]:
+        self.start_button = w.Button(description="棚卸しを開始 / Start the review", button_style="primary", icon="list")
+        self.start_button.on_click(lambda _b: self.start())
+        self.review_id = w.Text(description="棚卸し番号 / Review", style=_STYLE)
+        self.findings = w.HTML()
+        self.user_ids = w.Text(description="無効化するID / IDs", placeholder="tanaka, suzuki", style=_STYLE)
+        self.reason = w.Text(description="理由 / Reason", placeholder="退職・異動", style=_STYLE)
+        self.disable_button = w.Button(description="無効化 / Disable", button_style="danger", icon="ban")
+        self.disable_button.on_click(lambda _b: self.disable())
+        self.request_button = w.Button(description="承認を依頼 / Request sign-off", icon="paper-plane")
+        self.request_button.on_click(lambda _b: self.request())
+        self.approval_id = w.Text(description="承認番号 / Approval", style=_STYLE)
+        self.signoff_button = w.Button(description="承認済みの棚卸しを記録 / Record sign-off", icon="check")
+        self.signoff_button.on_click(lambda _b: self.sign_off())
+        self.history = w.HTML()
+        self.refresh()
+        return [self.start_button, self.review_id, self.findings,
+                w.HTML("<h4>退職・異動者のID / IDs of people who left</h4>"), self.user_ids, self.reason,
+                self.disable_button,
+                w.HTML("<h4>別の職員による確認 / Second person's sign-off</h4>"), self.request_button,
+                self.approval_id, self.signoff_button, w.HTML("<h4>履歴 / History</h4>"), self.history]
+
+    def _show(self, review: dict[str, Any]) -> None:
+        f = review["findings"]
+        self.review_id.value = review["review_id"]
+        self.findings.value = (
+            f"<div>有効なID <b>{num(len(f['active']))}</b>、90日以上未使用 <b>{num(len(f['dormant']))}</b>、"
+            f"点検期限超過 <b>{num(len(f['overdue']))}</b>、この棚卸しで無効化 <b>{num(len(f['disabled']))}</b></div>"
+            + html_table(["ユーザーID", "役割", "未使用"], [(u, "、".join(r), "○" if u in f["dormant"] else "")
+                                                        for u, r in f["active"].items()]))
+
+    def start(self) -> None:
+        review = self.call(idreview.start_review)
+        if review is not None:
+            self._show(review)
+            self.banner.success("棚卸しを開始しました。", "Review started.")
+
+    def disable(self) -> None:
+        ids = [x.strip() for x in self.user_ids.value.replace("、", ",").split(",") if x.strip()]
+        review = self.call(idreview.disable_in_review, self.review_id.value.strip(), ids, reason=self.reason.value)
+        if review is not None:
+            self._show(review)
+            self.user_ids.value = ""
+            self.banner.success(f"{len(ids)} 件のIDを無効化しました。", f"Disabled {len(ids)} ID(s).")
+
+    def request(self) -> None:
+        approval = self.call(idreview.request_signoff, self.review_id.value.strip())
+        if approval is not None:
+            self.approval_id.value = approval.approval_id
+            self.banner.success(f"承認を依頼しました（{approval.approval_id}）。", f"Sign-off requested ({approval.approval_id}).")
+
+    def sign_off(self) -> None:
+        review = self.call(idreview.sign_off, self.review_id.value.strip(), approval_id=self.approval_id.value.strip())
+        if review is not None:
+            self.banner.success(f"棚卸しを記録しました（確認者 {review['signed_off_by']}）。",
+                                f"Review signed off by {review['signed_off_by']}.")
+            self.refresh()
+
+    def refresh(self) -> None:
+        rows = self.call(idreview.reviews) or []
+        self.history.value = html_table(["棚卸し番号", "開始", "開始者", "状態", "確認者", "確認日時"],
+                                        [(r["review_id"], fmt_datetime(r["started_at"]), r["started_by"],
+                                          "記録済み" if r["status"] == "signed_off" else "実施中", r["signed_off_by"] or "",
+                                          fmt_datetime(r["signed_off_at"]) if r["signed_off_at"] else "") for r in rows])
