@@ -57,8 +57,15 @@ def test_delete_and_purge_leaves_no_trace_in_any_file(plain_world: World, tmp_pa
     theirs = strings(victims, pop, now) - strings(others, pop, now)
     numbers = set(pop.loc[victims, "individual_number"].astype(str))
     ws_root = world.ws.path
-    before = _found(_all_bytes(ws_root), theirs)
+    with world.ws.transaction("test.read", "system") as con:  # their ciphertexts and blind indexes, as stored
+        stored = [bytes(b) for row in con.execute(
+            "SELECT number_ct, number_index FROM person_numbers WHERE person_id IN (SELECT unnest(?::VARCHAR[]))",
+            [victims]).fetchall() for b in row]
+    files = _all_bytes(ws_root)
+    before = _found(files, theirs)
     assert before, "the test-only plaintext database must show names and addresses, or the search means nothing"
+    assert all(any(b in data for _, data in files) for b in stored), "stored number bytes must be findable before"
+    assert _found(files, set(victims)), "internal person numbers must be findable before"
 
     # others' data and counts before
     others_numbers = count(world, "SELECT count(*) FROM person_numbers WHERE person_id NOT IN (SELECT unnest(?::VARCHAR[]))", [victims])
@@ -82,6 +89,8 @@ def test_delete_and_purge_leaves_no_trace_in_any_file(plain_world: World, tmp_pa
     files = _all_bytes(ws_root)
     assert not _found(files, theirs), "a deleted person's name or address is still in a workspace file"
     assert not _found(files, numbers)
+    assert not any(b in data for _, data in files for b in stored), "a deleted number's ciphertext or blind index remains"
+    assert not _found(files, set(victims)), "a deleted person's internal number remains in a file"
     for table, _ in deletion.DERIVED:
         col = "person_id" if table not in ("linkage_export_members", "result_problems") else None
         if col:
