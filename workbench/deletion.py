@@ -477,7 +477,7 @@ def apply_and_purge(session: Session, list_id: str, *, approval_id: str,
         session.require(Permission.KEYS_MANAGE, "deletion.purge")
     record = apply_deletion(session, list_id, approval_id=approval_id, purge=purge)
     if purge == "now":
-        purge_report = globals()["purge"](session)
+        purge_report = _rebuild_and_record(session)
         record = next(r for r in deletion_records(session) if r.deletion_id == record.deletion_id)
         record.extra["purge"] = purge_report
     return record
@@ -556,9 +556,13 @@ def pending_purge(ws: Workspace) -> int:
 def purge(session: Session) -> dict[str, Any]:
     """Erase the bytes of every deletion so far (DESIGN §3): rebuild the database file under a new
     key with ``workbench.rotation.rotate`` (the old key is destroyed), then record when."""
+    session.require(Permission.KEYS_MANAGE, "deletion.purge")
+    return _rebuild_and_record(session)
+
+
+def _rebuild_and_record(session: Session) -> dict[str, Any]:
     from . import rotation
 
-    session.require(Permission.KEYS_MANAGE, "deletion.purge")
     started = session.workspace.clock.now()
     report = rotation.rotate(session)
     erased = record_erasure(session, started)
