@@ -88,6 +88,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "app_person": ("個人の照会", "One person"),
     "app_registration": ("対象者取込・番号登録", "Targets and registration"),
     "app_runs": ("定例処理の実行状況", "Cycle runs"),
+    "app_deletion": ("個人番号の一括削除", "Bulk deletion"),
+    "app_disclosure": ("開示・訂正・利用停止", "Disclosure, correction, suspension"),
+    "app_inquiry": ("問合せ記録", "Inquiry log"),
+    "app_backup": ("バックアップ・保存期間", "Backup and retention"),
+    "app_idreview": ("ID・権限の棚卸し", "Yearly ID review"),
     # confirm dialog
     "confirm_title": ("送付前の確認", "Check before sending"),
     "confirm_body": ("送付先「{recipient}」へ {count} 件を含むファイルを作成します。送付先と件数に誤りがないか確認してください。",

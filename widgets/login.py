@@ -58,6 +58,11 @@ APPS: tuple[AppEntry, ...] = (
     AppEntry("approvals", "approvals:ApprovalsApp", frozenset({P.APPROVALS_DECIDE})),
     AppEntry("admin", "admin:AdminApp", frozenset({P.USERS_MANAGE, P.USERS_REVIEW})),
     AppEntry("access", "access:AccessApp", frozenset({P.USERS_MANAGE})),
+    AppEntry("deletion", "lifecycle:DeletionApp", frozenset({P.DELETIONS_MANAGE})),
+    AppEntry("disclosure", "lifecycle:DisclosureApp", frozenset({P.REQUESTS_HANDLE})),
+    AppEntry("inquiry", "lifecycle:InquiryApp", frozenset({P.REQUESTS_HANDLE})),
+    AppEntry("idreview", "lifecycle:IdReviewApp", frozenset({P.USERS_REVIEW})),
+    AppEntry("backup", "lifecycle:BackupApp", frozenset({P.BACKUP_RUN, P.KEYS_MANAGE, P.RETENTION_APPLY})),
     AppEntry("runs", "runs:RunsApp", frozenset({P.BATCHES_CREATE, P.RESULTS_IMPORT, P.AUDIT_VERIFY, P.NUMBERS_REGISTER})),
     AppEntry("audit", "audit:AuditApp", frozenset({P.AUDIT_READ, P.AUDIT_VERIFY, P.LEDGER_READ})),
 )

@@ -144,6 +144,10 @@ class ReviewApp(App):
         self.resolved_button.on_click(lambda _b: self.resolve(action="resolved"))
         #: The result of 本人へ通知済み / 解決, beside those buttons (not at the top of a long page).
         self.disc_result = ErrorBanner()
+        # C7 / issue 12: a Juki-net death report, once checked, marks the person deceased.
+        self.deceased_button = ActionButton(description="死亡を確認（死亡の印）/ Confirm death", icon="user-times",
+                                        button_style="warning", disabled=True, layout=w.Layout(width="auto"))
+        self.deceased_button.on_click(lambda _b: self.confirm_deceased())
         self.disc_select.observe(lambda _c: self._enable_actions(), "value")
 
         self.notices = OutgoingFileFlow(
@@ -160,7 +164,7 @@ class ReviewApp(App):
             w.HBox([self.kind_filter, self.status_filter, self.disc_refresh_button]), self.disc_count,
             self.disc_chart, self.disc_table,
             w.HTML("<b>対応の記録 / record an action</b>"),
-            self.disc_select, self.disc_note, w.HBox([self.notified_button, self.resolved_button]),
+            self.disc_select, self.disc_note, w.HBox([self.notified_button, self.resolved_button, self.deceased_button]),
             self.disc_result,
             w.HTML(f"<h4>通知対象者リスト / notice list</h4><small>未対応の相違がある本人の一覧を{esc(ja)}（{esc(en)}）へ"
                    "送付し、通知文を印字してもらいます。承認者の承認が必要です。"
@@ -278,6 +282,19 @@ class ReviewApp(App):
         d = self._selected()
         self.notified_button.disabled = d is None or d.status != "open"
         self.resolved_button.disabled = d is None or d.status == "resolved"
+        self.deceased_button.disabled = d is None or d.kind != "deceased" or d.status == "resolved"
+
+    def confirm_deceased(self) -> None:
+        from workbench import deletion
+
+        d = self._selected()
+        if d is None or self.deceased_button.disabled:
+            return
+        done = self.call(deletion.confirm_deceased, d.discrepancy_id, note=self.disc_note.value.strip() or None)
+        if done is not None:
+            self.disc_note.value = ""
+            self.banner.success(done["message_ja"], done["message_en"])
+            self.refresh_discrepancies()
 
     def refresh_discrepancies(self) -> None:
         items = self.call(discrepancies.list_discrepancies, kind=self.kind_filter.value or None,

@@ -16,7 +16,7 @@ import traitlets as t
 
 from workbench import cycle_runs
 
-from .common import App, esc, html_table
+from .common import ActionButton, App, esc, html_table
 
 __all__ = ["STATUS_LABELS", "RunsApp", "RunsModel"]
 
@@ -47,7 +47,7 @@ class RunsApp(App):
         self.model = RunsModel()
         self.table = w.HTML()
         self.detail = w.HTML()
-        self.refresh_button = w.Button(description="更新 / Refresh", icon="refresh")
+        self.refresh_button = ActionButton(description="更新 / Refresh", icon="refresh")
         self.refresh_button.on_click(lambda _b: self.refresh())
         self.model.observe(self._show, "runs")
         self.refresh()

@@ -57,7 +57,7 @@ CYCLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
                                P.RESULTS_IMPORT, P.LINKAGE_EXPORT}),
     # Nightly: C11 expiry and purge, audit verification.  Issue 14: the retention rules
     # (retention.apply) will add their permission here when that service is merged.
-    "nightly": frozenset({P.SELF, P.RESULTS_IMPORT, P.AUDIT_VERIFY}),
+    "nightly": frozenset({P.SELF, P.RESULTS_IMPORT, P.AUDIT_VERIFY, P.RETENTION_APPLY}),
 }
 
 #: Powers a batch account never holds, whatever its cycle.

@@ -79,8 +79,8 @@ RECIPIENTS: dict[str, str] = {"info": "linkage_server", "juki": "juki_net"}
 
 #: Why a (person, information) pair was left out, in the order the rules are applied.
 EXCLUSIONS: dict[str, tuple[str, str]] = {
-    "not_covered": ("対象者リストに載っていないか、死亡により対象外です",
-                    "not on the current target list, or deceased"),
+    "not_covered": ("対象者リストに載っていないか、死亡または利用停止により対象外です",
+                    "not on the current target list, deceased, or use suspended"),
     "not_permitted": ("この手続では照会が認められていない情報です（U3）",
                       "this procedure is not permitted to query this information (U3)"),
     "not_filed": ("本人が届出・申請した手続ではないため、業務関係情報は照会できません（同一住所の世帯員, U3）",
@@ -216,7 +216,8 @@ WITH filed AS (            -- U3: people named in a filing of this procedure and
     WHERE h.procedure_code = $procedure AND h.fiscal_year = $year
     GROUP BY m.person_id),
 filers AS (
-    SELECT f.person_id, f.procedure_id, f.consent, p.address, (p.listed AND NOT p.deceased) AS covered,
+    SELECT f.person_id, f.procedure_id, f.consent, p.address,
+           (p.listed AND NOT p.deceased AND p.person_id NOT IN (SELECT person_id FROM suspended_persons) /* F9 利用停止 */) AS covered,
            EXISTS (SELECT 1 FROM person_numbers n WHERE n.person_id = f.person_id) AS has_number
     FROM filed f JOIN persons p USING (person_id)),
 addr AS (                  -- U1: an address is anchored by a covered filer who notified a number
@@ -226,7 +227,8 @@ addr AS (                  -- U1: an address is anchored by a covered filer who 
 universe AS (
     SELECT person_id, procedure_id, consent, 'filed' AS basis, TRUE AS anchored, covered FROM filers
     UNION ALL
-    SELECT p.person_id, a.procedure_id, FALSE, 'household', a.anchored, (p.listed AND NOT p.deceased)
+    SELECT p.person_id, a.procedure_id, FALSE, 'household', a.anchored,
+           (p.listed AND NOT p.deceased AND p.person_id NOT IN (SELECT person_id FROM suspended_persons) /* F9 利用停止 */)
     FROM persons p JOIN addr a ON p.address = a.address
     WHERE NOT EXISTS (SELECT 1 FROM filed f WHERE f.person_id = p.person_id))
 SELECT u.person_id, i.information, i.info_code, i.period, u.procedure_id, u.basis,

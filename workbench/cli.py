@@ -526,6 +526,118 @@ def cmd_linkage_export(args: argparse.Namespace) -> Any:
 
 
 
+# -- the end of the data's life (issue 12: F7 C8 C12 C11 F9 F10 C6) --
+
+def cmd_deletion(args: argparse.Namespace) -> Any:
+    from . import deletion
+
+    session = _login(args)
+    if args.command == "import":
+        path = Path(args.file)
+        return deletion.import_deletion_list(session, _read_input(path), file_name=path.name)
+    if args.command == "select":
+        return deletion.select_for_deletion(session, person_ids=args.person or [], reason=args.reason,
+                                            deceased=args.deceased)
+    if args.command == "preview":
+        return deletion.preview_deletion(session, args.list_id)
+    if args.command == "request":
+        return deletion.request_deletion(session, args.list_id)
+    if args.command == "apply":
+        return deletion.apply_and_purge(session, args.list_id, approval_id=args.approval, purge=args.purge)
+    if args.command == "purge":
+        return deletion.purge(session)
+    if args.command == "lists":
+        return deletion.open_lists(session)
+    if args.command == "copies":
+        return deletion.destruction_marks(session, pending_only=not args.all)
+    if args.command == "copy-destroyed":
+        return deletion.confirm_destroyed(session, args.entry_id)
+    return deletion.deletion_records(session, limit=args.limit)
+
+
+def cmd_backup(args: argparse.Namespace) -> Any:
+    from . import backup
+
+    return backup.backup(_login(args), args.out, keyring_out=args.keyring_out)
+
+
+def cmd_backup_verify(args: argparse.Namespace) -> Any:
+    from . import backup
+
+    return backup.verify_backup(args.file, keyring=args.keyring)
+
+
+def cmd_restore(args: argparse.Namespace) -> Any:
+    """No login: the workspace does not exist yet; the backup and its keyring copy are the authority."""
+    from . import backup
+
+    return backup.restore(args.file, into=args.into, keyring=args.keyring, journal=args.journal)
+
+def cmd_retention(args: argparse.Namespace) -> Any:
+    from . import retention
+
+    session = _login(args)
+    if args.command == "rules":
+        return retention.rules(session)
+    if args.command == "set":
+        return retention.set_rule(session, args.kind, args.days)
+    return retention.apply(session, dry_run=args.command == "report")
+
+def cmd_disclosure(args: argparse.Namespace) -> Any:
+    from . import disclosure
+
+    session = _login(args)
+    if args.command == "show":
+        return disclosure.disclose(session, args.person_id, out=args.out)
+    if args.command == "correct":
+        return disclosure.correct(session, args.person_id, args.field, args.value, reason=args.reason)
+    if args.command == "suspend":
+        return disclosure.suspend(session, args.person_id, reason=args.reason)
+    if args.command == "lift":
+        return disclosure.lift_suspension(session, args.person_id, reason=args.reason)
+    return disclosure.suspensions(session)
+
+def cmd_inquiry(args: argparse.Namespace) -> Any:
+    from . import inquiries
+
+    session = _login(args)
+    if args.command == "add":
+        return inquiries.record(session, channel=args.channel, category=args.category, question=args.question,
+                                person_id=args.person, handled_by=args.handled_by)
+    if args.command == "close":
+        return inquiries.close(session, args.inquiry_id, response=args.response)
+    if args.command == "search":
+        return inquiries.search(session, text=args.text, person_id=args.person, status=args.status,
+                                channel=args.channel, month=args.month, limit=args.limit)
+    return inquiries.monthly(session, year=args.year)
+
+
+def cmd_idreview(args: argparse.Namespace) -> Any:
+    from . import idreview
+
+    session = _login(args)
+    if args.command == "start":
+        return idreview.start_review(session)
+    if args.command == "disable":
+        return idreview.disable_in_review(session, args.review_id, args.user_id, reason=args.reason)
+    if args.command == "signoff":
+        if args.approval:
+            return idreview.sign_off(session, args.review_id, approval_id=args.approval)
+        return {"approval_requested": idreview.request_signoff(session, args.review_id)}
+    return idreview.reviews(session)
+
+
+def cmd_deceased_confirm(args: argparse.Namespace) -> Any:
+    from . import deletion
+
+    return deletion.confirm_deceased(_login(args), args.discrepancy_id, note=args.note)
+
+
+class _Reported(Exception):
+    def __init__(self, payload: Any, code: int) -> None:
+        self.payload, self.code = payload, code
+
+
 @dataclasses.dataclass(frozen=True)
 class Exit:
     """A result printed on stdout with a non-default exit code (a failed verification is a
@@ -777,6 +889,104 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--approval")
     p.add_argument("--procedure", required=True, help="P1-P6")
     p.add_argument("--year", type=int, required=True, help="fiscal year, e.g. 2026")
+
+    # -- lifecycle parser (issue 12) --
+    g = group("deletion", "F7/C8: bulk deletion of numbers and everything derived from them")
+    p = command("deletion import", cmd_deletion, "F7: import the housing system's deletion list (CSV, deletion_list layout) and preview it", g)
+    p.add_argument("file")
+    p = command("deletion select", cmd_deletion, "F7: a staff selection of people to delete (--person, repeatable; or --deceased)", g)
+    p.add_argument("--person", action="append", help="internal person number (repeatable)")
+    p.add_argument("--reason", required=True, help="moved_out, failed_screening, withdrew, deceased")
+    p.add_argument("--deceased", action="store_true", help="everyone marked deceased")
+    for verb, text in (("preview", "counts by reason and by kind of record"),
+                       ("request", "ask a second person to approve exactly this selection")):
+        p = command(f"deletion {verb}", cmd_deletion, f"F7: {text}", g)
+        p.add_argument("list_id")
+    p = command("deletion apply", cmd_deletion, "F7/C8: delete the approved selection and record it", g)
+    p.add_argument("list_id")
+    p.add_argument("--approval", required=True)
+    p.add_argument("--purge", choices=["now", "scheduled"], default="scheduled",
+                   help="now: rebuild the file at once (needs keys.manage); scheduled: leave it to the nightly run")
+    command("deletion purge", cmd_deletion, "erase the bytes of every deletion: rebuild the file under a new key", g)
+    command("deletion lists", cmd_deletion, "deletion lists waiting to be applied", g)
+    p = command("deletion copies", cmd_deletion, "C9: transfer copies marked for destruction (waiting for the recipient)", g)
+    p.add_argument("--all", action="store_true", help="also those already destroyed")
+    p = command("deletion copy-destroyed", cmd_deletion, "C9: record that the recipient destroyed a marked copy", g)
+    p.add_argument("entry_id")
+    p = command("deletion records", cmd_deletion, "the deletion records (who, when, how, counts; no one named)", g)
+    p.add_argument("--limit", type=int, default=200)
+
+    g = group("retention", "C11: retention rules as data")
+    command("retention rules", cmd_retention, "how long each kind of record is kept", g)
+    p = command("retention set", cmd_retention, "change one retention period (audited; the audit log keeps 7 years)", g)
+    p.add_argument("kind")
+    p.add_argument("days", type=int)
+    command("retention report", cmd_retention, "dry run: what is past its period now, and when the next item is due", g)
+    command("retention apply", cmd_retention, "delete everything past its retention period and record it", g)
+
+    g = group("disclosure", "F9: disclosure, correction and suspension-of-use requests")
+    p = command("disclosure show", cmd_disclosure, "F9: everything held on one person, as printable HTML in Japanese (written to --out)", g)
+    p.add_argument("person_id")
+    p.add_argument("--out", required=True, help="the HTML file to print and hand over (recorded in the media ledger)")
+    p = command("disclosure correct", cmd_disclosure, "F9: correct one held item (name, kana, sex, birth_date, address)", g)
+    p.add_argument("person_id")
+    p.add_argument("field", help="name, kana, sex, birth_date, address")
+    p.add_argument("value")
+    p.add_argument("--reason", required=True)
+    for verb, text in (("suspend", "suspend use: out of every batch, export and statistic until lifted"),
+                       ("lift", "lift a suspension of use")):
+        p = command(f"disclosure {verb}", cmd_disclosure, f"F9: {text}", g)
+        p.add_argument("person_id")
+        p.add_argument("--reason", required=True)
+    command("disclosure suspensions", cmd_disclosure, "F9: suspensions of use in force", g)
+
+    g = group("inquiry", "F10: the inquiry log")
+    p = command("inquiry add", cmd_inquiry, "F10: record an inquiry (how received, about whom, what was asked)", g)
+    p.add_argument("--channel", required=True, help="phone, counter, mail, email, web")
+    p.add_argument("--category", required=True, help="handling, disclosure, collection, complaint, other")
+    p.add_argument("--question", required=True)
+    p.add_argument("--person", help="internal person number, if the inquiry is about someone held")
+    p.add_argument("--handled-by", help="user ID who handles it (default: you)")
+    p = command("inquiry close", cmd_inquiry, "F10: record how the inquiry was answered and close it", g)
+    p.add_argument("inquiry_id")
+    p.add_argument("--response", required=True)
+    p = command("inquiry search", cmd_inquiry, "F10: search by text, person, status, channel, month (YYYY-MM)", g)
+    p.add_argument("--text")
+    p.add_argument("--person")
+    p.add_argument("--status", choices=["open", "closed"])
+    p.add_argument("--channel")
+    p.add_argument("--month")
+    p.add_argument("--limit", type=int, default=200)
+    p = command("inquiry monthly", cmd_inquiry, "F10: monthly counts by channel and category", g)
+    p.add_argument("--year", type=int, required=True)
+
+    g = group("idreview", "C6: the yearly review of IDs and permissions")
+    command("idreview start", cmd_idreview, "C6: take stock of every ID (roles, dormant, overdue)", g)
+    p = command("idreview disable", cmd_idreview, "C6: disable IDs of people who left or no longer need them", g)
+    p.add_argument("review_id")
+    p.add_argument("user_id", nargs="+")
+    p.add_argument("--reason", required=True)
+    p = command("idreview signoff", cmd_idreview, "C6: request the second person's sign-off, or (--approval A) record it", g)
+    p.add_argument("review_id")
+    p.add_argument("--approval")
+    command("idreview list", cmd_idreview, "C6: past and open reviews", g)
+
+    g = group("deceased", "C7: deceased persons from Juki-net results")
+    p = command("deceased confirm", cmd_deceased_confirm, "C7: after review, mark the person of a death discrepancy deceased", g)
+    p.add_argument("discrepancy_id")
+    p.add_argument("--note")
+
+    p = command("backup", cmd_backup, "C12: write an encrypted, verifiable backup (database, settings, audit heads, deletion journal)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--keyring-out", help="also write a keyring copy here (never beside the backup)")
+    p = command("backup-verify", cmd_backup_verify, "C12: read a whole backup with its keyring copy and check it")
+    p.add_argument("file")
+    p.add_argument("--keyring", required=True)
+    p = command("restore", cmd_restore, "C12: restore a backup into a new workspace; verify the audit chain; re-apply deletions")
+    p.add_argument("file")
+    p.add_argument("--into", required=True)
+    p.add_argument("--keyring", required=True, help="the keyring copy taken with the backup")
+    p.add_argument("--journal", help="the newest deletion journal (default: the one in the backup)")
 
     return parser
 

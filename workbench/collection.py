@@ -130,6 +130,7 @@ def _select_sql(wards: list[str] | None, status: list[str] | None) -> tuple[str,
         " strftime(p.birth_date, '%Y-%m-%d') AS birth_date, p.address, h.ward_code, p.status"
         " FROM persons p JOIN households h USING (household_id)"
         " WHERE p.listed AND NOT p.deceased"
+        " AND p.person_id NOT IN (SELECT person_id FROM suspended_persons) /* F9 利用停止 */"
         " AND NOT EXISTS (SELECT 1 FROM person_numbers n WHERE n.person_id = p.person_id)"
     )
     args: list[Any] = []

@@ -439,10 +439,17 @@ def stage_purge(ctx: StageContext) -> dict[str, Any]:
             "deletion_id": p.deletion_id}
 
 
-#: MERGE SLOT (issue 14 × retention): wire ``retention.apply`` here when it is merged, e.g.
-#: ``lambda ctx: retention.apply(ctx.session).counts()``, and add its permission to
-#: ``batch_accounts.CYCLE_PERMISSIONS["nightly"]``.  Until then the stage records that it is not wired.
-RETENTION_APPLY: Callable[[Session], dict[str, Any]] | None = None
+def _apply_retention(session: Session) -> dict[str, Any]:
+    """Every retention rule (C11, issue 12), applied; counts only."""
+    from . import retention
+
+    report = retention.apply(session, dry_run=False)
+    return {k: v for k, v in report.items() if isinstance(v, (int, float, bool, str))} | {
+        "rules": len(report.get("items", []))}
+
+
+#: The retention rules applied by the nightly cycle (``retention.apply``).
+RETENTION_APPLY: Callable[[Session], dict[str, Any]] | None = _apply_retention
 
 
 def stage_retention(ctx: StageContext) -> dict[str, Any]:

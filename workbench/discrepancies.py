@@ -341,7 +341,7 @@ SELECT d.person_id, any_value(p.household_id) AS household_id,
        list_sort(list_distinct(flatten(list(d.fields::JSON::VARCHAR[])))) AS field_list,
        string_agg(d.discrepancy_id, ';' ORDER BY d.discrepancy_id) AS discrepancy_ids
 FROM discrepancies d JOIN persons p USING (person_id)
-WHERE d.status = 'open' AND d.notice_export IS NULL
+WHERE d.status = 'open' AND d.notice_export IS NULL AND d.person_id NOT IN (SELECT person_id FROM suspended_persons) /* F9 利用停止 */
 GROUP BY d.person_id ORDER BY d.person_id
 """
 
@@ -373,7 +373,8 @@ class NoticePreview:
         return asdict(self)
 
 
-_NOTICE_WHERE = "d.status = 'open' AND d.notice_export IS NULL"
+_NOTICE_WHERE = ("d.status = 'open' AND d.notice_export IS NULL"
+                 " AND d.person_id NOT IN (SELECT person_id FROM suspended_persons) /* F9 利用停止 */")
 
 
 def _notice_select(unit: Unit, _params: NoticeParams) -> NoticePreview:
@@ -399,7 +400,8 @@ def _notice_write(unit: Unit, _params: NoticeParams, preview: NoticePreview, app
                                        approval_id=approval_id)
     notified = len(unit.con.execute(
         "UPDATE discrepancies SET status = 'person_notified', notified_at = ?, notified_by = ?, notice_export = ?"
-        " WHERE status = 'open' AND notice_export IS NULL RETURNING discrepancy_id",
+        " WHERE status = 'open' AND notice_export IS NULL AND person_id NOT IN (SELECT person_id FROM suspended_persons) /* F9 利用停止 */"
+        " RETURNING discrepancy_id",
         [unit.now, unit.user_id, export_id]).fetchall())
     unit.con.execute("INSERT INTO notice_exports VALUES (?, ?, ?, ?, ?, ?, ?)",
                      [export_id, approval_id, entry.entry_id, entry.package_id, len(out), unit.now, unit.user_id])

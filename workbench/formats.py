@@ -888,3 +888,21 @@ def write_table(frame: pd.DataFrame, layout: Layout | str, *, encoding: str = "u
             f"{line} 行目に CP932 で表せない文字があります。",
             reason="unencodable", line=line,
         ) from None
+
+
+# -- the end of the data's life (F7, C8) --
+DELETION_LIST = _layout(
+    "deletion_list", 1,
+    """削除対象者リスト（都住システム抽出, F7・C8）: 個人番号と関連データが不要になった者。1 行 1 人。
+
+    | column | 項目 | 値 |
+    |---|---|---|
+    | person_id | 宛名番号 | 対象者リストの宛名番号。ファイル内で一意 |
+    | reason | 削除理由 | moved_out（退去）/ failed_screening（資格審査不合格）/ withdrew（辞退・取下げ）/ deceased（死亡）。日本語の区分名も可 |
+    | decided_on | 決定日 | 任意。YYYY-MM-DD。列ごと省略可 |
+    """,
+    ("person_id", "宛名番号"), ("reason", "削除理由"), ("decided_on", "決定日", False),
+    limits={"person_id": _ID, "reason": 20, "decided_on": _DATE},
+)
+
+LAYOUTS[DELETION_LIST.name] = DELETION_LIST

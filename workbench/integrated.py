@@ -114,7 +114,8 @@ APPROVAL_KIND = "integrated_request"
 RECIPIENT = "linkage_server"
 
 _SELECTION = """FROM persons p JOIN person_numbers n USING (person_id)
-           WHERE NOT EXISTS (SELECT 1 FROM integrated_numbers i WHERE i.person_id = p.person_id)"""
+           WHERE NOT EXISTS (SELECT 1 FROM integrated_numbers i WHERE i.person_id = p.person_id)
+             AND p.person_id NOT IN (SELECT person_id FROM suspended_persons) /* F9 利用停止 */"""
 
 
 @dataclass(frozen=True)

@@ -106,6 +106,10 @@ class Keyring:
     #: The master version the database file is currently encrypted under.
     database_version: int
     _cache: dict[tuple[str, int], bytes] = field(default_factory=dict, repr=False)
+    #: TEST ONLY (never saved): the database file is written without DuckDB encryption, so a
+    #: byte search of the workspace means something.  Set only by ``Workspace`` when
+    #: ``Settings.test_plaintext_database`` is on inside a pytest run (see store.PLAINTEXT_FOR_TESTS).
+    plaintext_for_tests: bool = field(default=False, repr=False)
 
     # -- construction -------------------------------------------------------------
     @classmethod
@@ -201,6 +205,10 @@ class Keyring:
 
     def database_key_hex(self, version: int | None = None) -> str:
         """The DuckDB ENCRYPTION_KEY for the database file."""
+        if self.plaintext_for_tests:
+            from .store import PLAINTEXT_FOR_TESTS
+
+            return PLAINTEXT_FOR_TESTS
         return self.key("database", self.database_version if version is None else version).hex()
 
     # -- rotation steps (driven by workbench.rotation) ------------------------------

@@ -57,6 +57,9 @@ _MODULE_WORDS: dict[str, str] = {
     "linkage": "都住システム連携ファイル", "media": "媒体", "persons": "個人", "procedures": "手続情報", "registration": "番号登録",
     "results": "照会結果", "runs": "パイプライン", "pipeline": "パイプライン", "targets": "対象者リスト", "users": "ユーザー",
     "keys": "鍵", "rotation": "鍵の更新", "pending": "未処理の業務", "outgoing": "送付ファイル", "package": "パッケージ",
+    "backup": "バックアップ", "batch_accounts": "バッチアカウント", "cycle_runs": "定例処理の実行", "cycles": "定例処理",
+    "deletion": "一括削除", "disclosure": "開示・訂正・利用停止", "idreview": "ID・権限の棚卸し", "inquiries": "問合せ記録",
+    "retention": "保存期間", "stats": "統計", "mart": "統計", "audit": "操作ログ",
 }
 _VERB_WORDS: dict[str, str] = {
     "login": "ログイン", "logout": "ログアウト", "idle_timeout": "無操作によるログアウト", "session_ended": "セッション終了",
@@ -71,6 +74,16 @@ _VERB_WORDS: dict[str, str] = {
     "pending_work": "件数の参照", "sweep": "残存ファイルの整理", "register": "登録", "change_password": "パスワード変更",
     "password": "パスワード変更", "acknowledge": "確認の記録", "anchor": "外部保管", "repair": "修復",
     "handover_copy": "受け渡し用コピーの取り出し", "request_key_file": "鍵ファイル発行の承認依頼",
+    "record": "記録", "backup": "取得", "begin": "開始", "by": "参照", "checkpoint": "途中経過の記録", "end": "終了",
+    "state": "状態の参照", "claim": "実行権の取得", "listing": "一覧", "release": "実行権の解放", "status": "状況",
+    "figures": "件数の集計", "pending_integrated": "未取得の件数", "outgoing": "送付ファイルの確認", "recheck": "選択の再確認",
+    "apply": "適用", "confirm": "確認", "records": "記録の一覧", "marks": "破棄対象の一覧", "erasure": "消去の記録",
+    "select": "対象の選択", "correct": "訂正", "disclose": "開示", "lift": "利用停止の解除", "suspend": "利用停止",
+    "suspensions": "利用停止の一覧", "sign": "承認の記録", "reviews": "記録の一覧", "close": "完了", "monthly": "月別件数",
+    "rules": "規則の一覧", "set": "設定", "publish": "公表", "withdraw": "取下げ", "table": "集計表", "publications": "公表物の一覧",
+    "chart": "グラフ用データ", "integrated": "未取得の件数", "destroyed": "破棄の確認", "deceased": "死亡の確認",
+    "account": "作成", "accounts": "一覧", "keys": "鍵の失効", "key": "鍵ファイルの発行", "signoff": "承認依頼",
+    "lists": "一覧", "open": "一覧", "execution": "実行の参照",
 }
 
 
@@ -159,6 +172,7 @@ def operation_label(operation: str) -> str:
     if operation in _OPERATION_WORDS:
         return _OPERATION_WORDS[operation]
     module, _, verb = operation.partition(".")
+    verb = verb.lstrip("_")
     words = _MODULE_WORDS.get(module)
     if words is None:
         return operation

@@ -114,7 +114,8 @@ WITH todo AS (
     SELECT q.request_id, q.person_id, q.procedure_id, q.procedure_code, q.fiscal_year, q.information, q.kind
     FROM query_requests q
     WHERE q.procedure_code = $procedure AND q.fiscal_year = $year AND q.status IN ('answered', 'error')
-      AND NOT EXISTS (SELECT 1 FROM linkage_export_members m WHERE m.request_id = q.request_id)),
+      AND NOT EXISTS (SELECT 1 FROM linkage_export_members m WHERE m.request_id = q.request_id)
+      AND q.person_id NOT IN (SELECT person_id FROM suspended_persons) /* F9 利用停止 */),
 dq AS (
     SELECT person_id,
            string_agg(DISTINCT kind, ';' ORDER BY kind) FILTER (WHERE status <> 'resolved') AS kinds,

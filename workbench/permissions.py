@@ -46,6 +46,10 @@ class Permission(StrEnum):
     KEYS_MANAGE = "keys.manage"                # rotate keys, issue recipient key files
     MEDIA_MANAGE = "media.manage"              # record a transfer copy delivered and delete it
     BACKUP_RUN = "backup.run"
+    # the end of the data's life (issue 12)
+    DELETIONS_MANAGE = "deletions.manage"      # F7/C8: deletion lists, preview, request, apply
+    REQUESTS_HANDLE = "requests.handle"        # F9 disclosure/correction/suspension, F10 inquiry log
+    RETENTION_APPLY = "retention.apply"        # C11: retention rules report and nightly apply
 
 
 class Role(StrEnum):
@@ -65,16 +69,19 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.REGISTRAR: frozenset({
         P.SELF, P.TARGETS_IMPORT, P.COLLECTION_EXPORT, P.NUMBERS_REGISTER, P.INTEGRATED_MANAGE,
         P.PERSONS_VIEW, P.NUMBERS_REVEAL, P.PACKAGES_UNPACK, P.MEDIA_MANAGE,
+        P.DELETIONS_MANAGE,
     }),
     Role.QUERY_OPERATOR: frozenset({
         P.SELF, P.PROCEDURES_IMPORT, P.BATCHES_CREATE, P.RESULTS_IMPORT, P.LINKAGE_EXPORT,
         P.PERSONS_VIEW, P.PACKAGES_UNPACK, P.MEDIA_MANAGE,
+        P.RETENTION_APPLY,
     }),
-    Role.REVIEWER: frozenset({P.SELF, P.DISCREPANCIES_REVIEW, P.PERSONS_VIEW, P.NUMBERS_REVEAL}),
+    Role.REVIEWER: frozenset({P.SELF, P.DISCREPANCIES_REVIEW, P.PERSONS_VIEW, P.NUMBERS_REVEAL,
+                              P.REQUESTS_HANDLE}),
     Role.APPROVER: frozenset({P.SELF, P.APPROVALS_DECIDE}),
     Role.AUDITOR: frozenset({P.SELF, P.AUDIT_READ, P.AUDIT_VERIFY, P.LEDGER_READ, P.AUDIT_ACKNOWLEDGE, P.AUDIT_ANCHOR}),
     Role.ANALYST: frozenset({P.SELF, P.STATS_READ}),
-    Role.OPERATIONS: frozenset({P.SELF, P.KEYS_MANAGE, P.BACKUP_RUN, P.AUDIT_ANCHOR}),
+    Role.OPERATIONS: frozenset({P.SELF, P.KEYS_MANAGE, P.BACKUP_RUN, P.AUDIT_ANCHOR, P.RETENTION_APPLY}),
 }
 
 ROLE_LABELS: dict[Role, tuple[str, str]] = {

@@ -16,7 +16,18 @@ from .numbers import NumberCipher, mask_number
 from .permissions import Permission
 from .workspace import Unit, service
 
-__all__ = ["PersonView", "get", "number_cipher", "reveal_number"]
+__all__ = ["PersonView", "active_filter", "get", "not_suspended", "number_cipher", "reveal_number"]
+
+
+def not_suspended(alias: str = "p") -> str:
+    """SQL condition: the person ``alias.person_id`` has no open suspension of use (利用停止, F9)."""
+    return f"{alias}.person_id NOT IN (SELECT person_id FROM suspended_persons)"
+
+
+def active_filter(alias: str = "p") -> str:
+    """SQL condition for a person who may be in a batch, export or statistic: on the current
+    target list, not deceased (C7, III-7 ⑩), and not suspended (F9).  ``alias`` names ``persons``."""
+    return f"({alias}.listed AND NOT {alias}.deceased AND {not_suspended(alias)})"
 
 
 def number_cipher(unit: Unit, version: int | None = None) -> NumberCipher:

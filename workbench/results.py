@@ -82,6 +82,7 @@ __all__ = [
     "expire_requests",
     "import_info_results",
     "import_juki_results",
+    "purge_expired_results",
     "purge_results",
     "request_status",
 ]
@@ -551,8 +552,13 @@ def purge_results(unit: Unit) -> PurgeSummary:
     counted.  The batch becomes ``purged``.  DESIGN §3: the bytes stay in the database file
     until it is rebuilt (``workbench keys rotate``); the log records ``rebuild_needed``.
     """
+    return purge_expired_results(unit, int(unit.workspace.settings.result_retention_days))
+
+
+def purge_expired_results(unit: Unit, days: int) -> PurgeSummary:
+    """The body of :func:`purge_results` for a given retention period, inside the caller's unit of
+    work (the retention rules of ``workbench.retention`` pass theirs)."""
     con = unit.con
-    days = int(unit.workspace.settings.result_retention_days)
     cutoff = unit.now - dt.timedelta(days=days)
     batch_ids = [r[0] for r in con.execute(
         "SELECT batch_id FROM query_batches WHERE status = 'closed' AND closed_at <= ? ORDER BY batch_id",

@@ -45,7 +45,7 @@ from .errors import KeyringError, StoreError, WrongKey
 from .keys import Keyring
 from .numbers import BlindIndex, NumberCipher
 from .permissions import Permission
-from .store import Store
+from .store import Store, attach_sql
 from .workspace import Session, Workspace
 
 __all__ = ["STEPS", "RotationReport", "recover", "repair", "repair_workspace", "rotate"]
@@ -231,7 +231,7 @@ def _complete(ws: Workspace, journal: dict[str, Any], user_id: str, now: dt.date
                 audit.write_head(con, key=ring.audit_key(), path=ws.heads_path, at=now)
                 _write_journal(ws, journal, "reencrypted")
             con.execute("CHECKPOINT")
-            con.execute(f"ATTACH '{fresh}' AS fresh (ENCRYPTION_KEY '{ring.database_key_hex(new)}')")
+            con.execute(attach_sql(fresh, "fresh", ring.database_key_hex(new)))
             con.execute("COPY FROM DATABASE wb TO fresh")
             con.execute("DETACH fresh")
         finally:

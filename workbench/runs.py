@@ -39,6 +39,7 @@ PIPELINES: dict[str, tuple[Permission, frozenset[str]]] = {
     "audit_check": (Permission.AUDIT_VERIFY, frozenset()),
     "registration_cycle": (Permission.NUMBERS_REGISTER, frozenset({"targets_file", "return_file", "source"})),
     "query_retention": (Permission.RESULTS_IMPORT, frozenset({"answer_deadline_days"})),
+    "retention": (Permission.RETENTION_APPLY, frozenset({"dry_run"})),
 }
 
 

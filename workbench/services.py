@@ -13,12 +13,17 @@ from . import (
     access,
     approvals,
     auditing,
+    backup,
     batch_accounts,
     batches,
     collection,
     cycle_runs,
     cycles,
+    deletion,
+    disclosure,
     discrepancies,
+    idreview,
+    inquiries,
     integrated,
     linkage,
     media,
@@ -28,6 +33,7 @@ from . import (
     procedures,
     registration,
     results,
+    retention,
     runs,
     targets,
     users,
@@ -37,7 +43,7 @@ __all__ = ["MODULES"]
 
 #: The modules that declare services, by name.
 MODULES = {m.__name__.rsplit(".", 1)[-1]: m for m in (
-    access, approvals, auditing, batch_accounts, batches, collection, cycle_runs, cycles, discrepancies, integrated,
-    linkage, media, outgoing, pending, persons, procedures,
-    registration, results, runs, targets, users,
+    access, approvals, auditing, backup, batch_accounts, batches, collection, cycle_runs, cycles, deletion,
+    disclosure, discrepancies, idreview, inquiries, integrated, linkage, media, outgoing, pending, persons,
+    procedures, registration, results, retention, runs, targets, users,
 )}

@@ -31,7 +31,24 @@ import duckdb
 
 from .errors import LockTimeout, StoreError, WrongKey
 
-__all__ = ["MIGRATIONS", "LockHolder", "Store", "WorkspaceLock", "httpfs_extension_path"]
+__all__ = ["MIGRATIONS", "PLAINTEXT_FOR_TESTS", "LockHolder", "Store", "WorkspaceLock", "attach_sql",
+           "httpfs_extension_path"]
+
+#: TEST ONLY.  The "key" that means: attach the file without DuckDB encryption.  Only a
+#: keyring flagged by ``Workspace`` for a pytest run (``Settings.test_plaintext_database``
+#: and ``WORKBENCH_TEST_PLAINTEXT_DB=1``) ever hands it out; it is not valid hex, so it can
+#: never be mistaken for a key.
+PLAINTEXT_FOR_TESTS = "plaintext-for-tests-only"
+
+
+def attach_sql(db_path: Path, alias: str, key_hex: str) -> str:
+    """The ATTACH statement for an encrypted database file (plain only in the test-only mode)."""
+    if key_hex == PLAINTEXT_FOR_TESTS:
+        return f"ATTACH '{db_path}' AS {alias}"
+    if not re.fullmatch(r"[0-9a-f]{64}", key_hex):
+        raise StoreError("The database key is malformed.", "データベースの鍵の形式が誤っています。")
+    # The key is hex, so it cannot break out of the literal.
+    return f"ATTACH '{db_path}' AS {alias} (ENCRYPTION_KEY '{key_hex}')"
 
 
 def httpfs_extension_path() -> Path:
@@ -176,8 +193,7 @@ class Store:
             con.execute(f"LOAD '{httpfs_extension_path()}'")
             if temp_dir is not None:
                 con.execute(f"SET temp_directory = '{temp_dir}'")
-            # The key is hex, so it cannot break out of the literal.
-            con.execute(f"ATTACH '{db_path}' AS wb (ENCRYPTION_KEY '{key_hex}')")
+            con.execute(attach_sql(db_path, "wb", key_hex))
             con.execute("USE wb")
         except duckdb.Error as exc:
             con.close()

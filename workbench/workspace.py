@@ -86,6 +86,10 @@ class Settings:
     large_change_min: int = 50
     #: A demo workspace may print current one-time codes for its demo accounts.
     demo: bool = False
+    #: TEST ONLY: write the database without DuckDB's encryption, so a test can byte-search
+    #: the workspace after a purge.  Honoured only inside a pytest run with the environment
+    #: variable ``WORKBENCH_TEST_PLAINTEXT_DB=1``; anywhere else the workspace refuses to open.
+    test_plaintext_database: bool = False
 
     @classmethod
     def load(cls, path: Path) -> Settings:
@@ -165,15 +169,30 @@ class Workspace:
         self.key_source = key_source
         self.clock = clock
         self.keyring = Keyring.load(key_source)
+        self._keyring_raw = key_source.read()
         if self.keyring.workspace_id != settings.workspace_id:
             raise StoreError(
                 "The keyring belongs to another workspace.",
                 "この鍵束は別のワークスペースのものです。",
             )
+        if settings.test_plaintext_database:
+            if os.environ.get("WORKBENCH_TEST_PLAINTEXT_DB") != "1" or "PYTEST_CURRENT_TEST" not in os.environ:
+                raise StoreError(
+                    "This workspace is set to keep its database unencrypted, which is allowed in tests only.",
+                    "このワークスペースはデータベースを暗号化しない設定です。これはテストでのみ許可されます。",
+                )
+            self.keyring.plaintext_for_tests = True
         self.lock = WorkspaceLock(path / "db.lock", timeout=settings.lock_timeout_seconds, on_wait=on_wait)
         self.store = Store(path / "db" / "workbench.duckdb", self.lock, self._db_key, path / "tmp")
 
     def _db_key(self) -> str:
+        # Another process (a pipeline's purge, `keys rotate`) may have rotated the keys since this
+        # workspace was opened: pick up the keyring as it is now, under the lock.
+        raw = self.key_source.read()
+        if raw is not None and raw != self._keyring_raw:
+            fresh = Keyring.load(self.key_source)
+            fresh.plaintext_for_tests = self.keyring.plaintext_for_tests
+            self.keyring, self._keyring_raw = fresh, raw
         return self.keyring.database_key_hex()
 
     # -- files ----------------------------------------------------------------------
