@@ -83,6 +83,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "app_review": ("番号相違の確認", "Reviews"),
     "app_person": ("個人の照会", "One person"),
     "app_registration": ("対象者取込・番号登録", "Targets and registration"),
+    "app_stats": ("統計分析", "Statistics"),
     # confirm dialog
     "confirm_title": ("送付前の確認", "Check before sending"),
     "confirm_body": ("送付先「{recipient}」へ {count} 件を含むファイルを作成します。送付先と件数に誤りがないか確認してください。",

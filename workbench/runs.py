@@ -35,6 +35,7 @@ PIPELINES: dict[str, tuple[Permission, frozenset[str]]] = {
     "audit_check": (Permission.AUDIT_VERIFY, frozenset()),
     "registration_cycle": (Permission.NUMBERS_REGISTER, frozenset({"targets_file", "return_file", "source"})),
     "query_retention": (Permission.RESULTS_IMPORT, frozenset({"answer_deadline_days"})),
+    "stats_publish": (Permission.STATS_PUBLISH, frozenset({"k", "max_loss", "epsilon_budget"})),
 }
 
 TICKET_LIFETIME = dt.timedelta(minutes=30)

@@ -76,6 +76,8 @@ class Settings:
     keyring_path: str = "keyring.json"
     #: A demo workspace may print current one-time codes for its demo accounts.
     demo: bool = False
+    #: Where F8 statistics publications go (analysts read them without any key); relative paths are inside the workspace.
+    stats_root: str = "publications"
 
     @classmethod
     def load(cls, path: Path) -> Settings:
