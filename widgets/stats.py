@@ -143,6 +143,8 @@ class StatsApp(App):
         self.publication.options = options
         if current in [o[1] for o in options]:
             self.publication.value = current  # a newer publication never replaces the one open
+        elif options:
+            self.publication.value = options[0][1]  # nothing open yet: the newest
         if not options:
             self.banner.info("公表データがまだありません。統計担当に公表を依頼してください。",
                              "No publication yet; ask the statistics staff to publish one.")
