@@ -361,3 +361,15 @@ def test_cli_publish_and_table(world: World, tmp_path: Path, monkeypatch: pytest
     assert code == 0 and json.loads(out)[0]["publication_id"] == "S0001"
     frame = pd.read_csv(io.BytesIO((tmp_path / "t.csv").read_bytes()), skiprows=3, encoding="utf-8-sig")
     assert frame.columns[0] == "区市町村"
+
+
+@pytest.mark.slow
+def test_benchmark_script_runs_small(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, str(root / "benchmarks" / "bench_stats.py"), "--persons", "3000",
+                          "--min-count", "5", "--workdir", str(tmp_path)], check=True, capture_output=True, text=True,
+                         cwd=root, env={**__import__("os").environ, "PYTHONPATH": str(root)})
+    assert "publish (k=10)" in out.stdout and "table ward×age×sex" in out.stdout

@@ -353,11 +353,14 @@ class Publication:
         """The dimensions a table may use from this publication."""
         return [d.name for d in DIMENSIONS.values() if d.base in self.manifest["variables"]]
 
-    def frame(self) -> pd.DataFrame:
-        """The de-identified microdata (one row per person)."""
+    def frame(self, columns: list[str] | None = None) -> pd.DataFrame:
+        """The de-identified microdata (one row per person), or only some of its columns."""
         self._check_live()
-        if self._frame is None:
-            self._frame = pd.read_parquet(self.folder / MICRODATA)
+        if self._frame is not None:
+            return self._frame if columns is None else self._frame[columns]
+        if columns is not None:
+            return pd.read_parquet(self.folder / MICRODATA, columns=columns)
+        self._frame = pd.read_parquet(self.folder / MICRODATA)
         return self._frame
 
     # -- the ledger -----------------------------------------------------------------
@@ -448,14 +451,14 @@ class Publication:
         """Build, protect, check against earlier releases, record and return one table."""
         self._check_live()
         dims, groups = self._spec(rows, cols, layers, value, min_count, epsilon, merge)
-        frame = self.frame()
+        frame = self.frame([d.base for d in dims] + ([value] if value else []))
         codes = []
         for d, g in zip(dims, groups, strict=True):
             base_cats = self.categories(d.base)
             lookup = np.full(len(base_cats), -1, dtype=np.int64)
             for gi, (_label, members) in enumerate(g):
                 lookup[members] = gi
-            base_codes = pd.Categorical(frame[d.base], categories=base_cats).codes.astype(np.int64)
+            base_codes = pd.Index(base_cats).get_indexer(frame[d.base])
             codes.append(lookup[base_codes])
         cats = [[label for label, _ in g] for g in groups]
         sums = value is not None

@@ -147,7 +147,7 @@ class _Levels:
 
 def _ward_labels(codes: np.ndarray, level: int) -> tuple[np.ndarray, list[str]]:
     if level == 0:
-        names = np.asarray([WARD_NAMES.get(c, OTHER_WARD) for c in codes], dtype=object)
+        names = pd.Series(codes, dtype=object).map(WARD_NAMES).fillna(OTHER_WARD).to_numpy(dtype=object)
         order = [m.name for m in MUNICIPALITIES] + [OTHER_WARD]
     else:
         names = np.where(np.char.startswith(codes.astype(str), "131"), "区部", "市部").astype(object)
@@ -166,7 +166,7 @@ def _recode_rare(labels: np.ndarray, order: list[str], k: int, *, nominal: bool,
             if 0 < counts.get(cat, 0) < k and cat != other:
                 mapping[cat] = other
         if mapping:
-            labels = np.asarray([mapping.get(v, v) for v in labels], dtype=object)
+            labels = _relabel(labels, mapping)
         # "other" itself still rare: leave it to k-anonymity's local suppression
         return labels, mapping
     present = [c for c in order if counts.get(c, 0) > 0]
@@ -185,8 +185,13 @@ def _recode_rare(labels: np.ndarray, order: list[str], k: int, *, nominal: bool,
             for c in g:
                 mapping[c] = merged
     if mapping:
-        labels = np.asarray([mapping.get(v, v) for v in labels], dtype=object)
+        labels = _relabel(labels, mapping)
     return labels, mapping
+
+
+def _relabel(labels: np.ndarray, mapping: dict[str, str]) -> np.ndarray:
+    series = pd.Series(labels, dtype=object)
+    return series.map(mapping).fillna(series).to_numpy(dtype=object)
 
 
 def _merge_label(first: str, last: str) -> str:
@@ -279,8 +284,13 @@ def deidentify(src: pd.DataFrame, *, k: int, max_loss: float, seed: int | None =
         return cols, orders
 
     def class_sizes(cols: dict[str, np.ndarray]) -> np.ndarray:
-        key = pd.DataFrame({q: cols[q] for q in QUASI_IDENTIFIERS})
-        return key.groupby(list(QUASI_IDENTIFIERS), sort=False, dropna=False)[QUASI_IDENTIFIERS[0]].transform("size").to_numpy()
+        """The size of each record's equivalence class over the quasi-identifiers."""
+        key = np.zeros(n, dtype=np.int64)
+        for q in QUASI_IDENTIFIERS:
+            codes, uniques = pd.factorize(cols[q])
+            key = key * (len(uniques) + 1) + codes
+        _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+        return counts[inverse]
 
     def finish(cols: dict[str, np.ndarray], orders: dict[str, list[str]]) -> tuple[dict[str, int], np.ndarray]:
         """Local suppression (household size, then age band set to 不詳 in classes below k),
