@@ -373,3 +373,16 @@ def test_benchmark_script_runs_small(tmp_path: Path) -> None:
                           "--min-count", "5", "--workdir", str(tmp_path)], check=True, capture_output=True, text=True,
                          cwd=root, env={**__import__("os").environ, "PYTHONPATH": str(root)})
     assert "publish (k=10)" in out.stdout and "table ward×age×sex" in out.stdout
+
+
+def test_bad_publication_parameters_are_refused_and_nothing_is_written(world: World) -> None:
+    load_population(world, 500)
+    registrar = world.login("registrar")
+    for kwargs in (dict(k=1), dict(k=True), dict(max_loss=0.9), dict(epsilon_budget=-1.0)):
+        with pytest.raises(InvalidInput) as exc:
+            stats.publish(registrar, **kwargs)
+        assert exc.value.message_ja != exc.value.message_en
+    root = stats.stats_root(world.ws)
+    assert not root.exists() or not list(root.iterdir())
+    with pytest.raises(NotFound):
+        stats.withdraw(registrar, "S0001", reason="none there")
