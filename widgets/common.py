@@ -93,6 +93,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "app_inquiry": ("問合せ記録", "Inquiry log"),
     "app_backup": ("バックアップ・保存期間", "Backup and retention"),
     "app_idreview": ("ID・権限の棚卸し", "Yearly ID review"),
+    "app_stats": ("統計分析", "Statistics"),
     # confirm dialog
     "confirm_title": ("送付前の確認", "Check before sending"),
     "confirm_body": ("送付先「{recipient}」へ {count} 件を含むファイルを作成します。送付先と件数に誤りがないか確認してください。",

@@ -42,6 +42,7 @@ class Permission(StrEnum):
     AUDIT_ANCHOR = "audit.anchor"              # copy signed heads to a second place
     # statistics (analyst)
     STATS_READ = "stats.read"                  # F8, de-identified only
+    STATS_PUBLISH = "stats.publish"            # F8: build the de-identified mart from the identified store (staff)
     # operations (no personal data)
     KEYS_MANAGE = "keys.manage"                # rotate keys, issue recipient key files
     MEDIA_MANAGE = "media.manage"              # record a transfer copy delivered and delete it
@@ -70,6 +71,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         P.SELF, P.TARGETS_IMPORT, P.COLLECTION_EXPORT, P.NUMBERS_REGISTER, P.INTEGRATED_MANAGE,
         P.PERSONS_VIEW, P.NUMBERS_REVEAL, P.PACKAGES_UNPACK, P.MEDIA_MANAGE,
         P.DELETIONS_MANAGE,
+        P.STATS_PUBLISH,
     }),
     Role.QUERY_OPERATOR: frozenset({
         P.SELF, P.PROCEDURES_IMPORT, P.BATCHES_CREATE, P.RESULTS_IMPORT, P.LINKAGE_EXPORT,

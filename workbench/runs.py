@@ -40,6 +40,7 @@ PIPELINES: dict[str, tuple[Permission, frozenset[str]]] = {
     "registration_cycle": (Permission.NUMBERS_REGISTER, frozenset({"targets_file", "return_file", "source"})),
     "query_retention": (Permission.RESULTS_IMPORT, frozenset({"answer_deadline_days"})),
     "retention": (Permission.RETENTION_APPLY, frozenset({"dry_run"})),
+    "stats_publish": (Permission.STATS_PUBLISH, frozenset({"k", "max_loss", "epsilon_budget"})),
 }
 
 

@@ -35,6 +35,7 @@ from . import (
     results,
     retention,
     runs,
+    stats,
     targets,
     users,
 )
@@ -45,5 +46,5 @@ __all__ = ["MODULES"]
 MODULES = {m.__name__.rsplit(".", 1)[-1]: m for m in (
     access, approvals, auditing, backup, batch_accounts, batches, collection, cycle_runs, cycles, deletion,
     disclosure, discrepancies, idreview, inquiries, integrated, linkage, media, outgoing, pending, persons,
-    procedures, registration, results, retention, runs, targets, users,
+    procedures, registration, results, retention, runs, stats, targets, users,
 )}

@@ -90,6 +90,8 @@ class Settings:
     #: the workspace after a purge.  Honoured only inside a pytest run with the environment
     #: variable ``WORKBENCH_TEST_PLAINTEXT_DB=1``; anywhere else the workspace refuses to open.
     test_plaintext_database: bool = False
+    #: Where F8 statistics publications go (analysts read them without any key); relative paths are inside the workspace.
+    stats_root: str = "publications"
 
     @classmethod
     def load(cls, path: Path) -> Settings:

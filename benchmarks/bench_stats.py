@@ -1,0 +1,160 @@
+"""F8 benchmark: publish the de-identified mart from 1M people, then a suppressed 3-way table.
+
+Run: ``.venv/bin/python benchmarks/bench_stats.py [--persons 1000000] [--min-count 20]``.
+
+1. builds a workspace holding ``--persons`` targets (set-based, as bench_registration)
+   with an income result for each (not timed);
+2. in a fresh process, times ``stats.publish`` (k = 10): the source query, APPI rule 34
+   processing, k-anonymity, Parquet and manifest;
+3. in a fresh process, times ``stats.table`` for ward × age band × sex with primary and
+   secondary suppression and the LP audit (``--min-count``: the default 20 is above k = 10,
+   so that suppression has work to do — at 3 a k = 10 table has no small cell);
+4. floors, each in a fresh process: the source query plus writing the same Parquet (no
+   de-identification), and reading the Parquet plus the same group-by (no suppression).
+
+Targets: publish ≤ 30 s and < 2 GB; the table ≤ 5 s and < 1 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+HERE = Path(__file__).resolve()
+sys.path.insert(0, str(HERE.parent.parent))
+
+from benchmarks.bench_registration import _peak_mb, load_targets  # noqa: E402
+
+PASSWORD = "Bench-Pass-2026!"
+
+
+def prepare(workdir: Path, persons: int, seed: int) -> dict[str, Any]:
+    from workbench import Workspace, users
+    from workbench.simulate import generate_world
+
+    t0 = time.perf_counter()
+    ws = Workspace.init(workdir / "ws", scrypt_n=2**10)
+    for user, role in (("registrar", "registrar"), ("analyst", "analyst")):
+        enrol = users.create_initial_user(ws, user, user, PASSWORD, [role])
+        (workdir / f"{user}.secret").write_text(enrol.otpauth_uri.split("secret=")[1].split("&")[0])
+    world = generate_world(persons, seed=seed)
+    load_targets(ws, world)
+    pp = world.persons
+    inc = pd.DataFrame({"person_id": pp["person_id"].to_numpy(dtype=object),
+                        "income": pp["annual_income"].to_numpy(dtype=np.int64)})
+    with ws.transaction("bench.load_income", "system") as con:
+        con.register("inc", inc)
+        con.execute("INSERT INTO info_results (request_id, batch_id, person_id, information, status, taxable_income,"
+                    " import_id, imported_at) SELECT 'R' || person_id, 'B1', person_id, 'local_tax', '00', income,"
+                    " 'I1', now() FROM inc")
+        con.unregister("inc")
+    return {"prepare_s": time.perf_counter() - t0, "persons": persons}
+
+
+def _session(workdir: Path, user: str) -> Any:
+    from workbench import Workspace, credentials
+
+    ws = Workspace.open(workdir / "ws")
+    secret = (workdir / f"{user}.secret").read_text()
+    return ws.login(user, PASSWORD, credentials.totp_code(secret, ws.clock.now()))
+
+
+def measure_publish(workdir: Path) -> dict[str, Any]:
+    from workbench import stats
+
+    session = _session(workdir, "registrar")
+    t0 = time.perf_counter()
+    summary = stats.publish(session, k=10)
+    wall = time.perf_counter() - t0
+    rep = summary.manifest["k_anonymity"]
+    return {"wall_s": wall, "peak_mb": _peak_mb(), "publication_id": summary.publication_id,
+            "records": summary.records, "k": rep["achieved"], "removed": rep["records_removed"],
+            "generalisation": rep["generalisation"]}
+
+
+def measure_publish_floor(workdir: Path) -> dict[str, Any]:
+    from workbench import Workspace
+    from workbench.stats import _SOURCE
+
+    ws = Workspace.open(workdir / "ws")
+    t0 = time.perf_counter()
+    day = ws.clock.now().date()
+    with ws.transaction("bench.publish_floor", "system") as con:
+        frame = con.execute(_SOURCE, [day, day]).df()
+    frame.to_parquet(workdir / "floor.parquet", index=False)
+    return {"wall_s": time.perf_counter() - t0, "peak_mb": _peak_mb(), "rows": len(frame)}
+
+
+def measure_table(workdir: Path, min_count: int) -> dict[str, Any]:
+    from workbench import stats
+
+    session = _session(workdir, "analyst")
+    t0 = time.perf_counter()
+    table = stats.table(session, "S0001", "ward", "age_band", "sex", min_count=min_count)
+    wall = time.perf_counter() - t0
+    return {"wall_s": wall, "peak_mb": _peak_mb(), "cells": table.counts()}
+
+
+def measure_table_floor(workdir: Path) -> dict[str, Any]:
+    from workbench import Workspace, stats
+
+    ws = Workspace.open(workdir / "ws")
+    t0 = time.perf_counter()
+    frame = pd.read_parquet(stats.stats_root(ws) / "S0001" / "persons.parquet", columns=["ward", "age_band", "sex"])
+    counts = frame.groupby(["ward", "age_band", "sex"], observed=True).size()
+    return {"wall_s": time.perf_counter() - t0, "peak_mb": _peak_mb(), "cells": len(counts)}
+
+
+def _child(step: str, workdir: Path, *extra: str) -> dict[str, Any]:
+    out = subprocess.run([sys.executable, str(HERE), "--step", step, "--workdir", str(workdir), *extra],
+                         check=True, capture_output=True, text=True)
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--persons", type=int, default=1_000_000)
+    parser.add_argument("--min-count", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--workdir", type=Path)
+    parser.add_argument("--step", choices=["publish", "publish_floor", "table", "table_floor"], help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.step:
+        steps = {"publish": lambda: measure_publish(args.workdir), "publish_floor": lambda: measure_publish_floor(args.workdir),
+                 "table": lambda: measure_table(args.workdir, args.min_count),
+                 "table_floor": lambda: measure_table_floor(args.workdir)}
+        result = steps[args.step]()
+        print(json.dumps(result, ensure_ascii=False))
+        return result
+    with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
+        workdir = Path(tmp)
+        prep = prepare(workdir, args.persons, args.seed)
+        pfloor = _child("publish_floor", workdir)
+        pub = _child("publish", workdir)
+        tfloor = _child("table_floor", workdir)
+        tab = _child("table", workdir, "--min-count", str(args.min_count))
+    print(f"F8 statistics benchmark: {args.persons:,} people (prepared in {prep['prepare_s']:.1f} s)")
+    print(f"{'step':<34}{'wall s':>10}{'peak MB':>10}{'ratio':>8}")
+    for name, r, floor in (("publish (k=10)", pub, pfloor), ("  floor: query + Parquet", pfloor, None),
+                           (f"table ward×age×sex (min {args.min_count})", tab, tfloor),
+                           ("  floor: Parquet + group-by", tfloor, None)):
+        ratio = f"{r['wall_s'] / floor['wall_s']:.1f}x" if floor else ""
+        print(f"{name:<34}{r['wall_s']:>10.2f}{r['peak_mb']:>10.0f}{ratio:>8}")
+    print(f"publication: {pub['records']:,} records, k={pub['k']}, removed {pub['removed']:,}, "
+          f"generalisation {pub['generalisation'] or 'none'}")
+    print(f"table cells: {tab['cells']}")
+    return {"publish": pub, "publish_floor": pfloor, "table": tab, "table_floor": tfloor}
+
+
+if __name__ == "__main__":
+    main()

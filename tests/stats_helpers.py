@@ -1,0 +1,43 @@
+"""A workspace holding a synthetic population for the F8 statistics tests (set-based load)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.bench_registration import load_targets
+from workbench.simulate import World as Population
+from workbench.simulate import generate_world
+
+from .conftest import World
+
+
+def load_population(world: World, persons: int = 4000, seed: int = 7) -> Population:
+    """Targets for ``persons`` synthetic people, an income result for four in five of them
+    and a registered number (random ciphertext, not a real encryption) for two in three."""
+    population = generate_world(persons, seed=seed)
+    load_targets(world.ws, population)
+    pp = population.persons
+    rng = np.random.default_rng(seed)
+    with_income = pp[rng.random(len(pp)) < 0.8]
+    incomes = pd.DataFrame({
+        "request_id": [f"R{i:09d}" for i in range(len(with_income))],
+        "person_id": with_income["person_id"].to_numpy(dtype=object),
+        "income": with_income["annual_income"].to_numpy(dtype=np.int64),
+    })
+    registered = pp[rng.random(len(pp)) < 0.66]
+    numbers = pd.DataFrame({"person_id": registered["person_id"].to_numpy(dtype=object)})
+    numbers["ct"] = [rng.bytes(40) for _ in range(len(numbers))]
+    numbers["ix"] = [rng.bytes(32) for _ in range(len(numbers))]
+    now = world.clock.now()
+    with world.ws.transaction("test.load_statistics", "system") as con:
+        con.register("inc", incomes)
+        con.execute(
+            "INSERT INTO info_results (request_id, batch_id, person_id, information, status, taxable_income, import_id,"
+            " imported_at) SELECT request_id, 'B1', person_id, 'local_tax', '00', income, 'I1', ? FROM inc", [now])
+        con.register("num", numbers)
+        con.execute(
+            "INSERT INTO person_numbers SELECT person_id, ct, ix, 1, 'contractor', ?, 'registrar' FROM num", [now])
+        con.unregister("inc")
+        con.unregister("num")
+    return population
