@@ -133,7 +133,7 @@ def test_nightly_and_applications_notebooks(live, tmp_path: Path, capsys: pytest
     code, out, err = _cli(ws, night, "pipeline", "run", "nightly", capsys=capsys)
     assert code == 0, err
     text = (ws.path / out["notebook"]).read_text("utf-8")
-    assert "'retention_wired': False" in text and "'expired': 0" in text
+    assert "'retention_wired': True" in text and "'expired': 0" in text
 
     # Applications (P4): the stops are answered in process, the last run is the notebook (the report).
     apps = make_batch_account(world, admin, approver, "p4-batch", "applications", tmp_path / "p4.key")

@@ -159,7 +159,7 @@ def test_an_exception_in_a_stage_fails_the_run_and_the_rerun_continues(world: Wo
     final = cycle_runs.run_inline(night, "nightly", params)
     assert final.cycle_run_id == state.cycle_run_id and final.status == "succeeded"
     assert [s.attempts for s in final.stages] == [1, 2, 1, 1, 1]  # continued from the failed stage
-    assert stage(final, "retention").detail["wired"] is False  # the slot is marked, not pretended
+    assert stage(final, "retention").detail["wired"] is True  # retention.apply runs in the nightly cycle
     assert stage(final, "audit_verify").detail["ok"] and stage(final, "summary").detail["expired"] == 0
     assert counts(world.ws) == before
 

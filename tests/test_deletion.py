@@ -135,7 +135,9 @@ def test_refusals_change_nothing(make_world: Callable[..., World], tmp_path: Pat
         deletion.import_deletion_list(registrar, b"a,b\n1,2\n", file_name="x.csv")
     assert count(world, "SELECT count(*) FROM deletion_lists") == 0
     # the requester cannot approve; a different list cannot use the approval; a changed selection is refused
-    world.add_user("both", ["registrar", "approver"])
+    world.add_user("both", ["registrar"])
+    with world.ws.transaction("test.roles", "test") as con:  # an account from before incompatible pairs were refused
+        con.execute("UPDATE users SET roles = ['registrar', 'approver'] WHERE user_id = 'both'")
     p1 = deletion.import_deletion_list(registrar, deletion_csv([(v, "withdrew") for v in victims]), file_name="a.csv")
     req = deletion.request_deletion(world.login("both"), p1.list_id)
     assert req.approval is not None
@@ -181,15 +183,18 @@ def test_refusals_change_nothing(make_world: Callable[..., World], tmp_path: Pat
 
 def test_immediate_purge_and_deceased_selection(make_world: Callable[..., World], tmp_path: Path) -> None:
     world = make_world()
-    world.add_user("shiraishi", ["registrar", "operations"])
     office_with_results(world, tmp_path)
     victims = victim_households(world, 1)
     # the query package was handed over before the deletion: the recipient must destroy its copy
     for entry in media.ledger(world.login("auditor")):
         if entry.direction == "out" and entry.deleted_at is None:
             media.mark_delivered(world.login("query_operator"), entry.entry_id)
-    record = delete_people(world, victims, "failed_screening", purge="now", applier="shiraishi")
-    assert record.purge_mode == "now" and record.erased_at is not None
+    # separation of duties: the registrar deletes, operations (who holds the keys) erases the bytes at once
+    applied = delete_people(world, victims, "failed_screening", purge="scheduled")
+    assert applied.erased_at is None
+    deletion.purge(world.login("operations"))
+    record = next(r for r in deletion.deletion_records(world.login("registrar")) if r.deletion_id == applied.deletion_id)
+    assert record.erased_at is not None
     waiting = deletion.destruction_marks(world.login("registrar"))
     assert waiting and all(m["destroyed_at"] is None for m in waiting)
     deletion.confirm_destroyed(world.login("registrar"), waiting[0]["entry_id"])

@@ -83,7 +83,10 @@ def test_every_file_0600_every_folder_0700(tmp_path: Path, loose_umask: None, ca
     keyfile = tmp_path / "contractor.key"
     transfer.write_keyfile(keyfile, recipient="collection_contractor", key=key, key_id=key_id)
     out = tmp_path / "received" / "list"
-    assert main(["package", "unpack", str(exported.path), "--key", str(keyfile), "--out", str(out)]) == 0, capsys.readouterr().err
+    handed_over = tmp_path / "medium" / exported.path.name  # as the contractor receives it, outside the workspace
+    handed_over.parent.mkdir()
+    handed_over.write_bytes(exported.path.read_bytes())
+    assert main(["package", "unpack", str(handed_over), "--key", str(keyfile), "--out", str(out)]) == 0, capsys.readouterr().err
     assert _modes(out) == {}
     assert stat.S_IMODE(out.parent.stat().st_mode) == 0o700
     assert formats.read_table((out / collection.MEMBER_NAME).read_bytes(), "collection_list").rows == exported.record_count

@@ -73,6 +73,7 @@ def _outgoing(world: World) -> Path:
         _, path = media.write_outgoing(unit, kind="integrated_request", recipient="linkage_server",
                                        members=[("request.csv", b"request_id\r\nR1\r\n")], record_count=1,
                                        approval_id=None)
+    unit.committed()  # what a service's unit of work does after its commit: publish (issue 10 item 2)
     return path
 
 

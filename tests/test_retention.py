@@ -20,7 +20,7 @@ from workbench.errors import InvalidInput, PermissionDenied
 
 def test_report_then_apply_then_pipeline(make_world: Callable[..., World], tmp_path: Path) -> None:
     world = make_world()
-    world.add_user("yakan", ["query_operator", "operations"])  # the nightly run's user
+    world.add_user("yakan", ["operations"])  # the nightly run's user: retention and keys, no personal data
 
     def delete_one() -> None:  # before any package is written, so no transfer copy is destroyed by it
         with world.ws.transaction("test.read", "system") as con:
@@ -59,7 +59,7 @@ def test_nightly_pipeline_applies_and_purges(tmp_path: Path) -> None:
     ws = Workspace.init(tmp_path / "ws", scrypt_n=2**10)
     secrets = {}
     for user, roles in (("reg1", ["registrar"]), ("reg2", ["registrar"]), ("shonin", ["approver"]),
-                        ("yakan", ["query_operator", "operations"])):
+                        ("yakan", ["operations"])):
         uri = users.create_initial_user(ws, user, user, PASSWORD, roles).otpauth_uri
         secrets[user] = uri.split("secret=")[1].split("&")[0]
 
@@ -71,7 +71,7 @@ def test_nightly_pipeline_applies_and_purges(tmp_path: Path) -> None:
     pid = str(pop.persons["person_id"].iloc[0])
     reg1 = login("reg1")
     preview = deletion.select_for_deletion(reg1, person_ids=[pid], reason="moved_out")
-    req = deletion.request_deletion(login("reg2"), preview.list_id)
+    req = deletion.request_deletion(reg1, preview.list_id)  # the requester carries it out
     approvals.decide(login("shonin"), req.approval.approval_id, approve=True)  # type: ignore[union-attr]
     deletion.apply_deletion(reg1, preview.list_id, approval_id=req.approval.approval_id)  # type: ignore[union-attr]
     assert deletion.pending_purge(ws) == 1

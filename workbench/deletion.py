@@ -68,6 +68,7 @@ __all__ = [
 ]
 
 APPROVAL_KIND = "person_deletion"
+approvals.register_kind(APPROVAL_KIND, "個人番号等の一括削除", "bulk deletion of numbers")
 METHOD = "batch_delete"
 #: How many people a preview names (the counts cover everyone).
 PREVIEW_PEOPLE = 1000

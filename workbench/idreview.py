@@ -25,6 +25,7 @@ from .workspace import Unit, service
 __all__ = ["APPROVAL_KIND", "DORMANT_DAYS", "disable_in_review", "request_signoff", "reviews", "sign_off", "start_review"]
 
 APPROVAL_KIND = "id_review"
+approvals.register_kind(APPROVAL_KIND, "ID・権限の棚卸しの承認", "yearly ID review sign-off")
 DORMANT_DAYS = 90
 
 

@@ -190,11 +190,11 @@ class Workspace:
     def _db_key(self) -> str:
         # Another process (a pipeline's purge, `keys rotate`) may have rotated the keys since this
         # workspace was opened: pick up the keyring as it is now, under the lock.
+        # In place, so whoever holds this keyring (a rotation in progress) sees the same one.
         raw = self.key_source.read()
         if raw is not None and raw != self._keyring_raw:
-            fresh = Keyring.load(self.key_source)
-            fresh.plaintext_for_tests = self.keyring.plaintext_for_tests
-            self.keyring, self._keyring_raw = fresh, raw
+            self.keyring.refresh(self.key_source)
+            self._keyring_raw = raw
         return self.keyring.database_key_hex()
 
     # -- files ----------------------------------------------------------------------
