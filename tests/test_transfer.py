@@ -419,7 +419,7 @@ def test_frame_from_another_package_with_the_same_key(small: bytes, damaged: Pat
     assert reason_of(damaged) == "tampered"
 
 
-@pytest.mark.parametrize("extra", [b"\x00", os.urandom(100), b"WBPKG\x01"])
+@pytest.mark.parametrize("extra", [b"\x00", os.urandom(100), b"WBPKG\x01"], ids=["nul", "random", "magic"])
 def test_trailing_data(small: bytes, damaged: Path, extra: bytes) -> None:
     damaged.write_bytes(small + extra)
     err = refusal(damaged)
