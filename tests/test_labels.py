@@ -110,3 +110,25 @@ def test_no_screen_shows_a_raw_code(demo: Path, user_id: str) -> None:
     problems = {key: sorted(set(pattern.findall(_visible_text(values)))) for key, values in seen.items()}
     problems = {k: v for k, v in problems.items() if v}
     assert not problems, f"raw codes on {user_id}'s screens: {problems}"
+
+
+def test_the_approvers_card_reads_as_words(demo: Path, tmp_path: Path) -> None:
+    """Issue 11 item 2: the second person reads what kind of file, for which procedure and
+    information, and who is left out and why — in words, not ``resident_register``/``not_filed``."""
+    import shutil
+
+    from widgets.approvals import ApprovalsApp
+
+    path = tmp_path / "ws"
+    shutil.copytree(demo, path)
+    ws = Workspace.open(path)
+    query = _as(ws, "query")
+    for information in ("resident_register", "local_tax"):
+        batches.request_info_batch(query, procedure="P1", fiscal_year=2026, information=information)
+    app = ApprovalsApp(_as(ws, "approver"))
+    cards = [c for c in _descendants(app) if isinstance(c, w.HTML) and "wb-approval" in c.value]
+    assert len(cards) == 2
+    text = _visible_text([c.value for c in cards])
+    assert "収入の申告" in text and "住民票関係情報" in text and "地方税関係情報" in text
+    found = re.findall(r"(?<![A-Za-z0-9_])(" + "|".join(map(re.escape, RAW_CODES)) + r")(?![A-Za-z0-9_])", text)
+    assert not found, f"raw codes on the approver's card: {sorted(set(found))}"

@@ -12,9 +12,8 @@ from typing import Any
 import ipywidgets as w
 import traitlets as t
 
-from workbench import approvals, outgoing
+from workbench import approvals, labels, outgoing
 from workbench.approvals import Approval
-from workbench.media import RECIPIENTS
 
 from .common import ActionButton, App, esc, fmt_datetime, num
 
@@ -40,6 +39,26 @@ _SUMMARY_LABELS = {
 }
 
 
+#: The label-table domain of each summary key whose values (or dict keys) are codes.
+_CODE_DOMAINS = {
+    "information": "information", "excluded": "exclusion", "by_information": "information",
+    "procedure": "procedure", "by_status": "other", "status": "other", "discrepancy_status": "other",
+    "recipient": "recipient", "kind": "discrepancy",
+}
+
+
+def _words(key: str, code: object) -> str:
+    """A code in a summary as a clerk reads it: the Japanese word, the code beside it only for a
+    procedure (staff cite procedures by number, 「P1 収入の申告」)."""
+    domain = _CODE_DOMAINS.get(key)
+    if domain is None:
+        return str(code)
+    word = labels.ja(code, domain)
+    if key == "excluded":
+        word = word.split("（")[0]  # the reason's head; the card's lead sentence carries the rule
+    return f"{code} {word}" if key == "procedure" and word != str(code) else word
+
+
 def summary_html(summary: dict[str, Any]) -> str:
     parts = []
     lead = summary.get("summary_ja")
@@ -48,17 +67,17 @@ def summary_html(summary: dict[str, Any]) -> str:
             continue
         value = summary[key]
         if isinstance(value, dict):
-            shown: Any = "、".join(f"{k} {num(v) if isinstance(v, int) else v}" for k, v in value.items())
+            shown: Any = "、".join(f"{_words(key, k)} {num(v) + ' 件' if isinstance(v, int) else v}" for k, v in value.items())
         elif isinstance(value, list):
-            shown = "、".join(map(str, value))
+            shown = "、".join(_words(key, v) for v in value)
         elif value is None:
             shown = "すべて"
         elif key == "fiscal_year":
             shown = f"{value}年度"
-        elif key == "recipient":
-            shown = RECIPIENTS.get(str(value), (value,))[0]
+        elif isinstance(value, int) and not isinstance(value, bool):
+            shown = num(value)
         else:
-            shown = num(value) if isinstance(value, int) and not isinstance(value, bool) else value
+            shown = _words(key, value)
         parts.append(f"{esc(_SUMMARY_LABELS.get(key, key))}: <b>{esc(shown)}</b>")
     details = "、".join(parts)
     return (f"<span class='wb-approval-summary'>{esc(lead)}</span><br><small>{details}</small>" if lead else details)
