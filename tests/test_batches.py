@@ -342,3 +342,48 @@ def test_the_same_batch_cannot_be_made_twice(office: Office, world: World) -> No
         con.execute("UPDATE query_requests SET status = 'answered'")
     assert batches.preview_info_batch(world.login("query_operator"), procedure="P1", fiscal_year=2026).total == \
         done.record_count
+
+
+def _p4_filings(office: Office) -> tuple[bytes, dict[str, list[str]]]:
+    """P4 (move-in applications) by the household heads: half filed in April, half in May."""
+    persons = office.pop.persons
+    heads = persons[(persons["relation"] == "head") & ~persons["deceased"].astype(bool)]["person_id"].tolist()[:40]
+    by_month: dict[str, list[str]] = {"04": [], "05": []}
+    rows = []
+    for i, p in enumerate(heads):
+        month = "04" if i % 2 else "05"
+        by_month[month].append(f"P4-{i}")
+        rows.append((f"P4-{i}", "P4", "2026", f"2026-{month}-{10 + i % 15:02d}", p, p, "Y"))
+    return procedures_csv(rows), by_month
+
+
+def test_a_filing_date_range_limits_a_batch_to_those_filings(world: World) -> None:
+    """A monthly run (P4) asks about its month's applicants only, not again about an earlier month's."""
+    office = load_office(world)
+    csv, by_month = _p4_filings(office)
+    s = world.login("query_operator")
+    procedures.import_procedures(s, csv, file_name="p4.csv")
+    year = batches.preview_juki_batch(s, procedure="P4", fiscal_year=2026)
+    april = batches.preview_juki_batch(s, procedure="P4", fiscal_year=2026, filed_from="2026-04-01", filed_to="2026-04-30")
+    may = batches.preview_juki_batch(s, procedure="P4", fiscal_year=2026, filed_from="2026-05-01", filed_to="2026-05-31")
+    assert may.included_by_basis["filed"] > 0 and april.included_by_basis["filed"] > 0
+    assert may.included_by_basis["filed"] + april.included_by_basis["filed"] == year.included_by_basis["filed"]
+    assert (may.filed_from, may.filed_to) == ("2026-05-01", "2026-05-31") and "届出日 2026-05-01〜2026-05-31" in may.summary_ja()
+
+    approval = batches.request_juki_batch(s, procedure="P4", fiscal_year=2026, filed_from="2026-05-01", filed_to="2026-05-31")
+    approve(world, approval)
+    with pytest.raises(ApprovalError):  # the approval names the range: the whole year is another batch
+        batches.create_juki_batch(world.login("query_operator"), approval_id=approval.approval_id, procedure="P4",
+                                  fiscal_year=2026)
+    result = batches.create_juki_batch(world.login("query_operator"), approval_id=approval.approval_id, procedure="P4",
+                                       fiscal_year=2026, filed_from="2026-05-01", filed_to="2026-05-31")
+    reqs = requests_of(world, result.extra["batch_id"])
+    assert result.record_count == may.total and set(reqs["procedure_id"]) <= set(by_month["05"])
+
+
+@pytest.mark.parametrize("filed", [{"filed_from": "2026-05-32"}, {"filed_to": "May"},
+                                   {"filed_from": "2026-05-31", "filed_to": "2026-05-01"}])
+def test_a_bad_filing_date_range_is_refused_in_both_languages(world: World, filed: dict[str, str]) -> None:
+    with pytest.raises(InvalidInput) as err:
+        batches.preview_juki_batch(world.login("query_operator"), procedure="P4", fiscal_year=2026, **filed)
+    assert err.value.details["reason"] == "bad_filed_range" and err.value.message_ja and err.value.message_en

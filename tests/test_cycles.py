@@ -424,3 +424,30 @@ def test_a_person_without_every_stage_permission_is_refused_up_front(world: Worl
         runs.run(world.login("query_operator"), "income_declaration", params)
     assert "integrated.manage" in err.value.message_en and "バッチアカウント" in err.value.message_ja
     assert counts(world.ws) == before
+
+
+def test_the_monthly_applications_cycle_asks_about_its_months_filings_only(world: World, office, tmp_path: Path) -> None:
+    """P4: a May run does not ask again about April's applicants (their filing dates are April's)."""
+    from tests.query_helpers import procedures_csv
+    from workbench import batches
+
+    pop_office, _p1_batch, approver, _params = office
+    heads = pop_office.pop.persons
+    heads = heads[(heads["relation"] == "head") & ~heads["deceased"].astype(bool)]["person_id"].tolist()[:30]
+    path = tmp_path / "p4.csv"
+    path.write_bytes(procedures_csv([(f"P4-{i}", "P4", "2026", "2026-04-20" if i % 2 else "2026-05-12", p, p, "Y")
+                                     for i, p in enumerate(heads)]))
+    admin = world.login("administrator")
+    batch = batch_accounts.login(world.ws, make_batch_account(world, admin, approver, "p4-batch", "applications",
+                                                              tmp_path / "p4.key"))
+    params = {"month": "2026-05", "procedures_file": str(path)}
+    state = _until_stopped(batch, "applications", params)
+    while waiting_stage(state).stage != "batches_out":
+        approve_waiting(approver, state)
+        state = _until_stopped(batch, "applications", params)
+    preview = stage(state, "batches_out").detail["preview"]["juki"]
+    operator = world.login("query_operator")
+    may = batches.preview_juki_batch(operator, procedure="P4", fiscal_year=2026, filed_from="2026-05-01", filed_to="2026-05-31")
+    year = batches.preview_juki_batch(operator, procedure="P4", fiscal_year=2026)
+    assert preview["total"] == may.total < year.total
+    assert (preview["filed_from"], preview["filed_to"]) == ("2026-05-01", "2026-05-31")

@@ -57,3 +57,23 @@ def test_every_encrypted_number_column_is_rotated(world: World) -> None:
             ).fetchall()
         }
     assert found == {(col.table, col.ciphertext) for col in rotation.ENCRYPTED_NUMBERS}
+
+
+def test_another_process_notices_a_rotation_without_rereading_an_unchanged_keyring(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``Workspace._db_key`` reads the keyring file only when its stamp (inode, size, times) changed."""
+    from workbench import Workspace
+    from workbench.keys import FileKeySource
+
+    other = Workspace.open(world.ws.path, clock=world.clock)  # as a second process would
+    reads: list[object] = []
+    real_read = FileKeySource.read
+    monkeypatch.setattr(FileKeySource, "read", lambda self: reads.append(self) or real_read(self))
+    for _ in range(3):
+        other.audit_only("system", "test.unit", "ok")
+    assert reads == []  # unchanged keyring: stat only
+    rotation.rotate(world.login("operations"))  # by the first "process"
+    reads.clear()
+    other.audit_only("system", "test.unit", "ok")  # would fail on the old database key
+    assert reads and other.keyring.current == 2 and sorted(other.keyring.masters) == [2]
+    assert auditing.verify(world.login("auditor")).ok

@@ -19,7 +19,8 @@ from widgets.audit import AuditApp
 from widgets.login import LoginGate
 from widgets.person import PersonApp
 from widgets.registration import RegistrationApp
-from workbench import auditing, users
+from workbench import access, auditing, users
+from workbench.access_rules import parse_hours
 from workbench.clock import JST
 from workbench.demo import load_world
 from workbench.errors import InvalidInput
@@ -287,7 +288,7 @@ def test_audit_search_chart_and_alerts(world: World) -> None:
     app.search_button.click()
     assert app.banner.kind == "", app.banner.text
     assert "<svg" in app.chart.value and "records per day" in app.chart.value
-    assert "時間外" in text(app.alerts.value)
+    assert "時間外" not in text(app.alerts.value)  # the office has set no hours: every hour is open
     shown = text(app.table.value)
     assert "ログイン" in shown and "auth.login" not in shown
     assert "registrar" in shown and "auditor" in shown  # user IDs, not pseudonyms, for the auditor
@@ -300,24 +301,37 @@ def test_audit_search_chart_and_alerts(world: World) -> None:
     assert "該当 / matching: 1 件" in text(app.summary.value)
     app.ledger_button.click()
     assert "該当するものはありません" in text(app.ledger_table.value)
+    # the alert reads the office's set hours (one source, C13): setting them changes it
+    app.by_user.value, app.operation.value = "", "auth.*"
+    access.set_hours(world.login("administrator"), parse_hours(["mon-fri=08:30-18:00", "sat-sun=closed"]))
+    app.search_button.click()
+    assert "時間外・休日の操作 / out of hours: 1 件" in text(app.alerts.value), text(app.alerts.value)
+    assert "時間外" in text(app.table.value)
 
 
 def test_alert_rules() -> None:
-    """The rules are workbench policy (data), not screen code."""
+    """The rules are workbench policy (data), not screen code; the hours are the office's set hours (C13)."""
+    from workbench.access_rules import parse_hours
     from workbench.policy import POLICY, Policy, audit_alerts, is_bulk_export, is_out_of_hours
 
-    assert (POLICY.work_start_hour, POLICY.work_end_hour, POLICY.bulk_export_records) == (8, 20, 1000)
+    assert POLICY.bulk_export_records == 1000
+    office = {d: w for d, w in parse_hours(["mon-fri=08:00-20:00"]).items() if w is not None}
     weekday_day = {"logged_at": "2026-06-01T01:00:00.000000Z", "operation": "x", "params": "{}"}  # Mon 10:00 JST
     weekday_late = {**weekday_day, "logged_at": "2026-06-01T11:30:00.000000Z"}  # 20:30 JST
     early = {**weekday_day, "logged_at": "2026-05-31T22:59:00.000000Z"}  # Mon 07:59 JST
-    assert not is_out_of_hours(weekday_day) and is_out_of_hours(weekday_late) and is_out_of_hours(early)
+    saturday = {**weekday_day, "logged_at": "2026-06-06T01:00:00.000000Z"}  # Sat 10:00 JST
+    assert not is_out_of_hours(weekday_day, office) and is_out_of_hours(weekday_late, office)
+    assert is_out_of_hours(early, office) and is_out_of_hours(saturday, office)
     export = {**weekday_day, "operation": "collection.export", "params": '{"records": 5000}'}
     small = {**export, "params": '{"records": 10}'}
     assert is_bulk_export(export) and not is_bulk_export(small) and not is_bulk_export(weekday_day)
-    assert audit_alerts([weekday_day, weekday_late, early, export, small]) == {"out_of_hours": 2, "bulk_export": 1}
-    strict = Policy(9, 17, frozenset(range(5)), 5, 100)  # another office's policy
-    assert is_out_of_hours({**weekday_day, "logged_at": "2026-06-01T08:30:00Z"}, strict)  # 17:30 JST
-    assert is_bulk_export(small, strict)
+    assert audit_alerts([weekday_day, weekday_late, early, export, small], office) == {"out_of_hours": 2, "bulk_export": 1}
+    shorter = {d: w for d, w in parse_hours(["mon-fri=09:00-17:00"]).items() if w is not None}  # other hours
+    assert is_out_of_hours({**weekday_day, "logged_at": "2026-06-01T08:30:00Z"}, shorter)  # 17:30 JST
+    assert not is_out_of_hours({**weekday_day, "logged_at": "2026-06-01T08:30:00Z"}, office)
+    always = {d: w for d, w in parse_hours(["mon-sun=00:00-24:00"]).items() if w is not None}  # never set: all open
+    assert audit_alerts([weekday_late, early, saturday], always)["out_of_hours"] == 0
+    assert is_bulk_export(small, Policy(5, 100))
 
 
 # --------------------------------------------------------------------------- one person

@@ -3,8 +3,8 @@
 * verify the hash chain and signed heads, with the result in plain words;
 * search by user, operation, outcome and period (users and targets are matched by
   their pseudonym: the log never holds them in clear);
-* an activity chart of records per day, and alerts for work out of hours (before
-  8:00 or from 20:00 JST, weekends) and for bulk exports;
+* an activity chart of records per day, and alerts for work outside the office's set
+  hours (C13, ``workbench access hours``) and for bulk exports;
 * the media ledger (媒体管理簿).
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 import ipywidgets as w
 import traitlets as t
 
-from workbench import auditing, labels, media
+from workbench import access, auditing, labels, media
 from workbench.clock import JST
 from workbench.permissions import Permission
 from workbench.policy import POLICY, is_bulk_export, is_out_of_hours
@@ -26,7 +26,7 @@ from .common import ActionButton, App, bar_chart_svg, esc, fmt_datetime, html_ta
 
 __all__ = ["BULK_THRESHOLD", "AuditApp", "AuditModel"]
 
-#: The threshold and working hours are office policy (workbench/data/policy.json).
+#: The threshold is office policy (workbench/data/policy.json); the hours are the office's set hours.
 BULK_THRESHOLD = POLICY.bulk_export_records
 OUTCOMES = [("すべて / all", ""), ("成功 / ok", "ok"), ("拒否 / denied", "denied"), ("差戻し / refused", "refused")]
 OUTCOME_JA = {"ok": "成功", "denied": "拒否", "refused": "差戻し"}
@@ -39,6 +39,8 @@ def _when(record: dict[str, Any]) -> dt.datetime:
 class AuditModel(t.HasTraits):
     report = t.Dict()
     records: t.List[dict[str, Any]] = t.List()
+    #: The set hours the records were judged by (``AccessPolicy.hours``), read with each search.
+    hours: t.Dict[int, tuple[dt.time, dt.time]] = t.Dict()
     ledger: t.List[Any] = t.List()
 
 
@@ -104,12 +106,13 @@ class AuditApp(App):
         self.summary.value = f"<div>該当 / matching: <b>{num(len(records))}</b> 件（{num(len(days))} 日）</div>"
         self.chart.value = bar_chart_svg([(wareki(d, gregorian=False), per_day[d]) for d in days],
                                          title="1日あたりの操作件数 / records per day")
-        late = [r for r in records if is_out_of_hours(r)]
+        hours = self.model.hours
+        late = [r for r in records if is_out_of_hours(r, hours)]
         bulk = [r for r in records if is_bulk_export(r)]
         items = []
         if late:
             items.append(f"<li>時間外・休日の操作 / out of hours: <b>{num(len(late))}</b> 件"
-                         f"（{POLICY.work_start_hour}:00前・{POLICY.work_end_hour}:00以降・休日）</li>")
+                         f"（利用時間外・休日 / outside the set hours）</li>")
         if bulk:
             items.append(f"<li>大量の持ち出し / bulk exports ({num(BULK_THRESHOLD)} 件以上): <b>{num(len(bulk))}</b> 件</li>")
         self.alerts.value = (
@@ -118,7 +121,7 @@ class AuditApp(App):
         )
         rows = []
         for r in records[:500]:
-            flags = ("時間外 " if is_out_of_hours(r) else "") + ("大量 " if is_bulk_export(r) else "")
+            flags = ("時間外 " if is_out_of_hours(r, hours) else "") + ("大量 " if is_bulk_export(r) else "")
             who = r.get("user_id") or f"（仮名 {str(r['user_ref'])[:8]}）"
             rows.append((r["seq"], fmt_datetime(_when(r)), who, labels.operation_label(r["operation"]),
                          OUTCOME_JA.get(r["outcome"], r["outcome"]), flags.strip()))
@@ -153,6 +156,7 @@ class AuditApp(App):
                            operations=labels.operations_matching(word, labels.known_operations()) if by_words else None,
                            outcome=self.outcome.value or None, since=since, until=until, limit=100_000)
         if result is not None:
+            self.model.hours = getattr(self.call(access.policy), "hours", {})  # before the records: they are shown with them
             self.model.records = list(result)
 
     def load_ledger(self) -> None:

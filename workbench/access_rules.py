@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +21,8 @@ import duckdb
 from .clock import JST
 from .errors import AccessRefused, InvalidInput
 
-__all__ = ["END_OF_DAY", "WEEKDAYS", "AccessPolicy", "HourException", "Terminal", "check", "load_policy", "parse_hours"]
+__all__ = ["END_OF_DAY", "WEEKDAYS", "AccessPolicy", "HourException", "Terminal", "check", "load_policy", "parse_hours",
+           "within_set_hours"]
 
 #: Weekday keys as an administrator types them, Monday first (datetime.weekday()).
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -74,9 +76,7 @@ class AccessPolicy:
     terminals: tuple[Terminal, ...]
 
     def within_hours(self, user_id: str, at: dt.datetime) -> bool:
-        local = at.astimezone(JST)
-        window = self.hours.get(local.weekday())
-        if window is not None and window[0] <= local.time() <= window[1]:
+        if within_set_hours(self.hours, at):
             return True
         return any(e.user_id == user_id and e.starts_at <= at < e.ends_at for e in self.exceptions)
 
@@ -90,6 +90,14 @@ class AccessPolicy:
             "exceptions": [e.to_dict() for e in self.exceptions],
             "terminals": [t.to_dict() for t in self.terminals],
         }
+
+
+def within_set_hours(hours: Mapping[int, tuple[dt.time, dt.time]], at: dt.datetime) -> bool:
+    """Whether ``at`` falls in the office's set hours (weekday → opens, closes in Japan time; a
+    weekday without hours is closed).  Exceptions for one user are :meth:`AccessPolicy.within_hours`."""
+    local = at.astimezone(JST)
+    window = hours.get(local.weekday())
+    return window is not None and window[0] <= local.time() <= window[1]
 
 
 def _end_text(t: dt.time) -> str:

@@ -35,6 +35,7 @@ The audit record holds parameters and counts only.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -124,6 +125,9 @@ class BatchPreview:
     #: The exclusion codes present, with their Japanese and English reasons.
     reasons: dict[str, dict[str, str]] = field(default_factory=dict)
     selection_digest: str = ""
+    #: The filing dates the selection was limited to (ISO dates), if any.
+    filed_from: str | None = None
+    filed_to: str | None = None
 
     @property
     def count(self) -> int:
@@ -133,7 +137,9 @@ class BatchPreview:
         what = "住基ネットへ本人確認情報（基本 4 情報）の照会" if self.kind == "juki" else "中間サーバー経由で情報照会"
         infos = "" if self.kind == "juki" else f"（照会情報: {'、'.join(_info_ja(i) for i in self.information)}）"
         left = "、".join(f"{EXCLUSIONS[k][0].split('（')[0]} {n:,} 件" for k, n in self.excluded.items())
-        text = (f"{what}ファイルを作成します: 手続 {self.procedure}、{self.fiscal_year} 年度{infos}、"
+        filed = (f"（届出日 {self.filed_from or ''}〜{self.filed_to or ''}）"
+                 if self.filed_from or self.filed_to else "")
+        text = (f"{what}ファイルを作成します: 手続 {self.procedure}、{self.fiscal_year} 年度{filed}{infos}、"
                 f"{self.persons:,} 人・{self.total:,} 件（{self.files:,} ファイル）。")
         if self.kind == "juki":
             text += "このファイルには個人番号が含まれます。"
@@ -159,6 +165,28 @@ class BatchParams:
     fiscal_year: int
     information: list[str]
     records_per_file: int
+    #: Only filings made on or after / on or before these days (ISO dates), e.g. one month's
+    #: applications (P4) in a monthly cycle, so earlier months' applicants are not asked again.
+    filed_from: str | None = None
+    filed_to: str | None = None
+
+
+def _filed_range(filed_from: dt.date | str | None, filed_to: dt.date | str | None) -> tuple[str | None, str | None]:
+    out: list[str | None] = []
+    for name, value in (("filed_from", filed_from), ("filed_to", filed_to)):
+        if value is None or value == "":
+            out.append(None)
+            continue
+        try:
+            day = value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value).strip())
+        except ValueError:
+            raise InvalidInput(f"{name} must be a date as YYYY-MM-DD.", f"{name} は日付（YYYY-MM-DD）で指定してください。",
+                               reason="bad_filed_range") from None
+        out.append(day.isoformat())
+    if out[0] is not None and out[1] is not None and out[1] < out[0]:
+        raise InvalidInput("filed_to is before filed_from.", "届出日の終わり（filed_to）が始まり（filed_from）より前です。",
+                           reason="bad_filed_range")
+    return out[0], out[1]
 
 
 # ------------------------------------------------------------------------------ parameters
@@ -214,6 +242,7 @@ WITH filed AS (            -- U3: people named in a filing of this procedure and
            bool_or(m.consent) AS consent
     FROM housing_procedures h JOIN procedure_members m USING (procedure_id)
     WHERE h.procedure_code = $procedure AND h.fiscal_year = $year
+      AND ($filed_from IS NULL OR h.filed_on >= $filed_from::DATE) AND ($filed_to IS NULL OR h.filed_on <= $filed_to::DATE)
     GROUP BY m.person_id),
 filers AS (
     SELECT f.person_id, f.procedure_id, f.consent, p.address,
@@ -250,14 +279,16 @@ LEFT JOIN integrated_numbers g ON g.person_id = u.person_id
 """
 
 
-def _select(unit: Unit, rules: QueryRules, kind: Kind, procedure: str, year: int, infos: list[str]) -> None:
+def _select(unit: Unit, rules: QueryRules, kind: Kind, procedure: str, year: int, infos: list[str],
+            filed: tuple[str | None, str | None] = (None, None)) -> None:
     """Build ``_qsel``: every candidate (person, information) with its exclusion reason (NULL = included)."""
     con = unit.con
     con.register("_qinfo_df", _info_table(rules, kind, procedure, infos))
     con.execute("CREATE OR REPLACE TEMP TABLE _qinfo AS SELECT information::VARCHAR AS information, kind::VARCHAR AS kind,"
                 " permitted::BOOLEAN AS permitted, info_code::VARCHAR AS info_code, period::VARCHAR AS period FROM _qinfo_df")
     con.unregister("_qinfo_df")
-    con.execute(_SELECT, {"procedure": procedure, "year": year, "need_integrated": kind == "info"})
+    con.execute(_SELECT, {"procedure": procedure, "year": year, "need_integrated": kind == "info",
+                          "filed_from": filed[0], "filed_to": filed[1]})
 
 
 def _drop(unit: Unit) -> None:
@@ -302,17 +333,19 @@ def _note(unit: Unit, p: BatchPreview) -> None:
 
 def _parameters(kind: Kind) -> Callable[..., BatchParams]:
     def parameters(*, procedure: str, fiscal_year: int, information: Iterable[str] | str | None = None,
-                   records_per_file: int = RECORDS_PER_FILE) -> BatchParams:
+                   records_per_file: int = RECORDS_PER_FILE, filed_from: dt.date | str | None = None,
+                   filed_to: dt.date | str | None = None) -> BatchParams:
         _rules, code, year, infos = _params(kind, procedure, fiscal_year, information, records_per_file)
-        return BatchParams(kind, code, year, infos, records_per_file)
+        return BatchParams(kind, code, year, infos, records_per_file, *_filed_range(filed_from, filed_to))
     return parameters
 
 
 def _select_batch(unit: Unit, p: BatchParams) -> BatchPreview:
     """Build ``_qsel`` (kept for the writer; released by the outgoing flow) and count it."""
     kind: Kind = "info" if p.kind == "info" else "juki"
-    _select(unit, load_rules(), kind, p.procedure, p.fiscal_year, p.information)
+    _select(unit, load_rules(), kind, p.procedure, p.fiscal_year, p.information, (p.filed_from, p.filed_to))
     preview = _preview(unit, kind, p.procedure, p.fiscal_year, p.information, p.records_per_file)
+    preview.filed_from, preview.filed_to = p.filed_from, p.filed_to
     _note(unit, preview)
     return preview
 

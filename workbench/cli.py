@@ -454,7 +454,8 @@ def cmd_batch(args: argparse.Namespace) -> Any:
     from .batches import APPROVAL_KINDS
 
     common: dict[str, Any] = {"procedure": args.procedure, "fiscal_year": args.year,
-                              "records_per_file": args.records_per_file}
+                              "records_per_file": args.records_per_file,
+                              "filed_from": args.filed_from, "filed_to": args.filed_to}
     if args.kind == "info":
         common["information"] = args.information
     elif args.information:
@@ -906,6 +907,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--year", type=int, required=True, help="fiscal year, e.g. 2026")
         p.add_argument("--information", action="append", help="info only: information key (repeatable; default all permitted)")
         p.add_argument("--records-per-file", type=int, default=10_000)
+        p.add_argument("--filed-from", help="only filings made on or after this day (YYYY-MM-DD), e.g. one month's P4")
+        p.add_argument("--filed-to", help="only filings made on or before this day (YYYY-MM-DD)")
         if verb == "create":
             p.add_argument("--approval", required=True)
 

@@ -276,6 +276,17 @@ def _procedure(ctx: StageContext) -> tuple[str, int]:
     return "P4", year if month >= 4 else year - 1
 
 
+def _filed(ctx: StageContext) -> dict[str, str]:
+    """The monthly cycle (P4) asks about the month's filings only: an earlier month's applicants were
+    asked in that month's run (those still awaiting an answer are excluded anyway, ``outstanding``)."""
+    if "month" not in ctx.params:
+        return {}
+    year, month = (int(x) for x in str(ctx.params["month"]).split("-"))
+    first = dt.date(year, month, 1)
+    last = (first + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+    return {"filed_from": first.isoformat(), "filed_to": last.isoformat()}
+
+
 def stage_procedures_in(ctx: StageContext) -> dict[str, Any]:
     """⑧⑨ the procedures filed in the housing system, and (U4) the declared incomes, if given."""
     out: dict[str, Any] = {"procedure": _procedure(ctx)[0], "fiscal_year": _procedure(ctx)[1]}
@@ -331,17 +342,20 @@ def stage_batches_out(ctx: StageContext) -> dict[str, Any]:
     """F2 and F3: both batches for the procedure and year, approved together, written once approved."""
     s = ctx.session
     procedure, year = _procedure(ctx)
+    filed = _filed(ctx)
     if "preview" not in ctx.detail:  # exclusions by reason for the report (counts only), before anything is sent
-        previews = {"info": batches.preview_info_batch(s, procedure=procedure, fiscal_year=year),
-                    "juki": batches.preview_juki_batch(s, procedure=procedure, fiscal_year=year)}
-        ctx.detail["preview"] = {k: {"total": v.total, "persons": v.persons, "excluded": v.excluded}
+        previews = {"info": batches.preview_info_batch(s, procedure=procedure, fiscal_year=year, **filed),
+                    "juki": batches.preview_juki_batch(s, procedure=procedure, fiscal_year=year, **filed)}
+        ctx.detail["preview"] = {k: {"total": v.total, "persons": v.persons, "excluded": v.excluded, **filed}
                                  for k, v in previews.items()}
         ctx.save()
     done = _approved_exports(ctx, {
-        "info": (lambda: batches.request_info_batch(s, procedure=procedure, fiscal_year=year),
-                 lambda a: batches.create_info_batch(s, approval_id=a, procedure=procedure, fiscal_year=year), "information queries"),
-        "juki": (lambda: batches.request_juki_batch(s, procedure=procedure, fiscal_year=year),
-                 lambda a: batches.create_juki_batch(s, approval_id=a, procedure=procedure, fiscal_year=year), "Juki-net queries"),
+        "info": (lambda: batches.request_info_batch(s, procedure=procedure, fiscal_year=year, **filed),
+                 lambda a: batches.create_info_batch(s, approval_id=a, procedure=procedure, fiscal_year=year, **filed),
+                 "information queries"),
+        "juki": (lambda: batches.request_juki_batch(s, procedure=procedure, fiscal_year=year, **filed),
+                 lambda a: batches.create_juki_batch(s, approval_id=a, procedure=procedure, fiscal_year=year, **filed),
+                 "Juki-net queries"),
     })
     return {"info": done["info"], "juki": done["juki"]}
 

@@ -58,6 +58,15 @@ class FileKeySource:
         except FileNotFoundError:
             return None
 
+    def stamp(self) -> tuple[int, int, int, int] | None:
+        """What changes whenever the file is written (every write replaces it: a new inode), so a
+        reader can skip reading an unchanged keyring: (inode, size, mtime_ns, ctime_ns)."""
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return None
+        return st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
     def write(self, data: bytes) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".keyring-")

@@ -1,9 +1,11 @@
-"""Office policy as data (運用ルール): working hours, what counts as a bulk export, how many
-problem lines a refusal lists.
+"""Office policy as data (運用ルール): what counts as a bulk export, how many problem lines a
+refusal lists.
 
 The values live in ``workbench/data/policy.json`` (package data), so the office changes a
 threshold there, not in code or on a screen.  The audit alert rules (C4: work out of hours,
 bulk exports) are here too, so the auditor's screen, reports and the CLI flag the same records.
+Working hours have one source: the office's set hours (the ``working_hours`` table of C13,
+``workbench access hours``), which the out-of-hours rule is given (:func:`workbench.access.policy`).
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from .access_rules import within_set_hours
 from .clock import JST
 
-__all__ = ["POLICY", "Policy", "audit_alerts", "is_bulk_export", "is_out_of_hours", "load_policy"]
+__all__ = ["POLICY", "Hours", "Policy", "audit_alerts", "is_bulk_export", "is_out_of_hours", "load_policy"]
 
 FORMAT = "workbench-policy/1"
 
@@ -27,11 +30,6 @@ FORMAT = "workbench-policy/1"
 class Policy:
     """The office's thresholds (see ``data/policy.json``)."""
 
-    #: Work from this hour (inclusive) to ``work_end_hour`` (exclusive), JST, on working weekdays.
-    work_start_hour: int
-    work_end_hour: int
-    #: Monday = 0 … Sunday = 6.
-    working_weekdays: frozenset[int]
     #: An outgoing package of at least this many records is flagged for the auditor.
     bulk_export_records: int
     #: A refusal or import summary lists at most this many problem lines.
@@ -43,9 +41,7 @@ def load_policy() -> Policy:
     doc = json.loads(resources.files("workbench").joinpath("data/policy.json").read_text("utf-8"))
     if doc.get("format") != FORMAT:
         raise RuntimeError(f"workbench/data/policy.json: expected format {FORMAT}")
-    hours = doc["working_hours"]
-    return Policy(int(hours["start_hour"]), int(hours["end_hour"]), frozenset(int(d) for d in hours["working_weekdays"]),
-                  int(doc["bulk_export_records"]), int(doc["max_listed_problems"]))
+    return Policy(int(doc["bulk_export_records"]), int(doc["max_listed_problems"]))
 
 
 POLICY = load_policy()
@@ -67,11 +63,13 @@ def _params(record: Mapping[str, Any]) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def is_out_of_hours(record: Mapping[str, Any], policy: Policy = POLICY) -> bool:
-    """An audit record made outside working hours or on a day off (JST)."""
-    when = _when(record)
-    return (when.weekday() not in policy.working_weekdays or when.hour < policy.work_start_hour
-            or when.hour >= policy.work_end_hour)
+#: Weekday (Monday = 0) → (opens, closes), Japan time: ``AccessPolicy.hours``.
+Hours = Mapping[int, tuple[dt.time, dt.time]]
+
+
+def is_out_of_hours(record: Mapping[str, Any], hours: Hours) -> bool:
+    """An audit record made outside the office's set hours (a weekday without hours is a day off)."""
+    return not within_set_hours(hours, _when(record))
 
 
 def is_bulk_export(record: Mapping[str, Any], policy: Policy = POLICY) -> bool:
@@ -82,10 +80,10 @@ def is_bulk_export(record: Mapping[str, Any], policy: Policy = POLICY) -> bool:
     return bool(outgoing and isinstance(records, int) and records >= policy.bulk_export_records)
 
 
-def audit_alerts(records: Iterable[Mapping[str, Any]], policy: Policy = POLICY) -> dict[str, int]:
-    """C4 alerts over audit records: how many out of hours, how many bulk exports."""
+def audit_alerts(records: Iterable[Mapping[str, Any]], hours: Hours, policy: Policy = POLICY) -> dict[str, int]:
+    """C4 alerts over audit records: how many out of the set ``hours``, how many bulk exports."""
     late = bulk = 0
     for r in records:
-        late += is_out_of_hours(r, policy)
+        late += is_out_of_hours(r, hours)
         bulk += is_bulk_export(r, policy)
     return {"out_of_hours": late, "bulk_export": bulk}

@@ -14,16 +14,14 @@ and holds counts only.  A failed cell fails the run with a non-zero exit.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
-import secrets
 import uuid
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from . import audit
+from . import audit, tickets
 from .errors import InvalidInput, NotFound, SessionExpired, WorkbenchError
 from .permissions import Permission
 from .workspace import Session, Unit, Workspace, service
@@ -55,6 +53,9 @@ def _add_cycles() -> None:
 _add_cycles()
 
 TICKET_LIFETIME = dt.timedelta(minutes=30)
+#: Run tickets: found by the run's ID (and bound to it), claimed by the run starting.
+RUN_TICKETS = tickets.TicketKind("pipeline_runs", key="run_id", bound="run_id",
+                                 unclaimed="status = 'issued'", claim="status = 'running', started_at = ?")
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,7 @@ def start(unit: Unit, pipeline: str, params: dict[str, Any]) -> tuple[RunInfo, P
             permission=permission.value,
         )
     run_id = "R" + uuid.uuid4().hex[:11].upper()
-    ticket = secrets.token_urlsafe(32)
+    ticket, hashed = tickets.issue()
     folder = unit.workspace.folder("runs") / run_id
     folder.mkdir(mode=0o700)
     path = folder / "ticket"
@@ -120,7 +121,7 @@ def start(unit: Unit, pipeline: str, params: dict[str, Any]) -> tuple[RunInfo, P
     unit.con.execute(
         "INSERT INTO pipeline_runs VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL, 'issued', NULL)",
         [run_id, pipeline, json.dumps(params, ensure_ascii=False), unit.user_id,
-         hashlib.sha256(ticket.encode()).hexdigest(), unit.now, unit.now + TICKET_LIFETIME],
+         hashed, unit.now, unit.now + TICKET_LIFETIME],
     )
     unit.note(run_id=run_id, pipeline=pipeline)
     return _info(unit, run_id), folder
@@ -150,16 +151,13 @@ def resume(ws: Workspace, run_id: str) -> Session:
     refusal: WorkbenchError | None = None
     with ws.transaction("pipeline.resume", "pipeline") as con:
         row = con.execute(
-            "SELECT r.user_id, r.ticket_hash, r.expires_at, r.status, u.roles, u.disabled,"
-            " (SELECT b.cycle FROM batch_accounts b WHERE b.user_id = r.user_id)"
+            "SELECT r.user_id, u.roles, u.disabled, (SELECT b.cycle FROM batch_accounts b WHERE b.user_id = r.user_id)"
             " FROM pipeline_runs r JOIN users u USING (user_id) WHERE r.run_id = ?",
             [run_id],
         ).fetchone()
-        ok = (row is not None and ticket and secrets.compare_digest(row[1], hashlib.sha256(ticket.encode()).hexdigest())
-              and row[3] == "issued" and row[2] >= now and not row[5])
-        if ok:
-            con.execute("UPDATE pipeline_runs SET status = 'running', started_at = ? WHERE run_id = ?", [now, run_id])
-        else:
+        ok = tickets.claim(con, RUN_TICKETS, key=run_id, ticket=ticket, bound=run_id, now=now,
+                           holder_ok=row is not None and not row[2])
+        if not ok:
             refusal = SessionExpired(
                 "The run ticket is missing, used, expired or its requester is disabled; start the run again.",
                 "実行チケットがないか、使用済み・期限切れ、または依頼者が無効化されています。実行をやり直してください。",
@@ -169,11 +167,11 @@ def resume(ws: Workspace, run_id: str) -> Session:
     if refusal is not None:
         raise refusal
     assert row is not None
-    if row[6] is not None:  # a batch account: only its cycle's permissions (issue 14)
+    if row[3] is not None:  # a batch account: only its cycle's permissions (issue 14)
         from .batch_accounts import batch_session
 
-        return batch_session(ws, row[0], row[6], now)
-    return Session(ws, row[0], tuple(row[4]), now)
+        return batch_session(ws, row[0], row[3], now)
+    return Session(ws, row[0], tuple(row[1]), now)
 
 
 @service(Permission.SELF, while_alarm=True)

@@ -170,6 +170,7 @@ class Workspace:
         self.settings = settings
         self.key_source = key_source
         self.clock = clock
+        self._keyring_stamp = _stamp(key_source)  # before the read: a write in between is noticed next time
         self.keyring = Keyring.load(key_source)
         self._keyring_raw = key_source.read()
         if self.keyring.workspace_id != settings.workspace_id:
@@ -191,10 +192,15 @@ class Workspace:
         # Another process (a pipeline's purge, `keys rotate`) may have rotated the keys since this
         # workspace was opened: pick up the keyring as it is now, under the lock.
         # In place, so whoever holds this keyring (a rotation in progress) sees the same one.
-        raw = self.key_source.read()
-        if raw is not None and raw != self._keyring_raw:
-            self.keyring.refresh(self.key_source)
-            self._keyring_raw = raw
+        # A file whose stamp (inode, size, times) is unchanged is not read again: every write
+        # replaces the file, so a rotation always changes the stamp.
+        stamp = _stamp(self.key_source)
+        if stamp is None or stamp != self._keyring_stamp:
+            raw = self.key_source.read()
+            if raw is not None and raw != self._keyring_raw:
+                self.keyring.refresh(self.key_source)
+                self._keyring_raw = raw
+            self._keyring_stamp = stamp
         return self.keyring.database_key_hex()
 
     # -- files ----------------------------------------------------------------------
@@ -483,6 +489,12 @@ def _tighten_modes(root: Path, dirs: tuple[str, ...]) -> None:
         with contextlib.suppress(OSError):
             if path.exists() and not path.is_symlink() and path.stat().st_mode & 0o077:
                 path.chmod(mode)
+
+
+def _stamp(source: KeySource) -> tuple[int, ...] | None:
+    """The keyring file's stamp, or None for a source without one (it is read every time)."""
+    stamp = getattr(source, "stamp", None)
+    return stamp() if stamp is not None else None
 
 
 def _resolve(root: Path, path: str) -> Path:

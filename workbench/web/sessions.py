@@ -23,7 +23,7 @@ import secrets
 import threading
 from dataclasses import dataclass, field
 
-from .. import access_rules, audit
+from .. import access_rules, audit, tickets
 from ..access_rules import AccessPolicy
 from ..errors import AccessRefused, SessionExpired, WorkbenchError
 from ..workspace import Session, Workspace
@@ -38,6 +38,9 @@ __all__ = [
 
 #: A kernel must claim its ticket this soon after the server starts it.
 TICKET_LIFETIME = dt.timedelta(minutes=2)
+#: Kernel tickets: found by their hash, bound to the kernel's ID, claimed by setting ``used_at``.
+KERNEL_TICKETS = tickets.TicketKind("kernel_tickets", key="ticket_hash", bound="kernel_id",
+                                    unclaimed="used_at IS NULL", claim="used_at = ?")
 #: How long the server trusts its copy of the access policy before reading it again.
 POLICY_TTL = dt.timedelta(seconds=60)
 
@@ -210,11 +213,11 @@ class WebSessions:
 
 def issue_kernel_ticket(ws: Workspace, session: Session, kernel_id: str) -> str:
     """Record a one-time ticket for ``kernel_id`` to become ``session``; returns the ticket."""
-    ticket = secrets.token_urlsafe(32)
+    ticket, hashed = tickets.issue()
     now = ws.clock.now()
     with ws.transaction("auth.kernel_ticket", session.user_id) as con:
         con.execute("INSERT INTO kernel_tickets VALUES (?, ?, ?, ?, ?, ?, NULL)",
-                    [_hash(ticket), session.session_id, session.user_id, kernel_id, now, now + TICKET_LIFETIME])
+                    [hashed, session.session_id, session.user_id, kernel_id, now, now + TICKET_LIFETIME])
         audit.append(con, key=ws.keyring.audit_key(), at=now, user_id=session.user_id,
                      operation="auth.kernel_ticket", outcome="ok", params={"kernel_id": kernel_id})
     return ticket
@@ -225,15 +228,14 @@ def redeem_kernel_ticket(ws: Workspace, kernel_id: str, ticket: str) -> Session:
     now = ws.clock.now()
     refusal: WorkbenchError | None = None
     with ws.transaction("auth.kernel_session", "kernel") as con:
+        hashed = tickets.digest(ticket)
         row = con.execute(
-            "SELECT t.session_id, t.user_id, t.kernel_id, t.expires_at, t.used_at, u.roles, u.disabled, w.ended_at"
+            "SELECT t.session_id, t.user_id, u.roles, u.disabled, w.ended_at"
             " FROM kernel_tickets t JOIN users u USING (user_id) JOIN web_sessions w USING (session_id)"
-            " WHERE t.ticket_hash = ?", [_hash(ticket)]).fetchone()
-        ok = (row is not None and secrets.compare_digest(row[2], kernel_id) and row[4] is None
-              and row[3] >= now and not row[6] and row[7] is None)
-        if ok:
-            con.execute("UPDATE kernel_tickets SET used_at = ? WHERE ticket_hash = ?", [now, _hash(ticket)])
-        else:
+            " WHERE t.ticket_hash = ?", [hashed]).fetchone()
+        ok = tickets.claim(con, KERNEL_TICKETS, key=hashed, ticket=ticket, bound=kernel_id, now=now,
+                           holder_ok=row is not None and not row[3] and row[4] is None)
+        if not ok:
             refusal = SessionExpired(
                 "This screen was not opened by a live login; log in again.",
                 "この画面は有効なログインから開かれていません。再度ログインしてください。",
@@ -243,4 +245,4 @@ def redeem_kernel_ticket(ws: Workspace, kernel_id: str, ticket: str) -> Session:
     if refusal is not None:
         raise refusal
     assert row is not None
-    return Session(ws, row[1], tuple(row[5]), now, session_id=row[0])
+    return Session(ws, row[1], tuple(row[2]), now, session_id=row[0])

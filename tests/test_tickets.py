@@ -1,0 +1,64 @@
+"""One-time tickets (workbench.tickets): hash-stored, bound, claimed once, expiring — the same
+rules for the kernel ticket of a dashboard and the run ticket of a pipeline."""
+
+from __future__ import annotations
+
+import pytest
+
+from workbench import runs, users
+from workbench.errors import SessionExpired
+from workbench.web.sessions import TICKET_LIFETIME, WebSessions, redeem_kernel_ticket
+
+from .conftest import PASSWORD, World
+
+
+def _stored(world: World, sql: str) -> list[tuple[object, ...]]:
+    with world.ws.transaction("test.read", "test") as con:
+        return con.execute(sql).fetchall()
+
+
+def test_a_kernel_ticket_is_kept_as_its_hash_and_expires(world: World) -> None:
+    sessions = WebSessions(world.ws)
+    world.clock.advance(30)
+    _token, web = sessions.login("reviewer", PASSWORD, world.code("reviewer"), address="127.0.0.1")
+    ticket, _ = sessions.kernel_ticket(web, "k-1")
+    assert all(ticket not in str(row) for row in _stored(world, "SELECT * FROM kernel_tickets"))
+    world.clock.advance(TICKET_LIFETIME.total_seconds() + 1)
+    with pytest.raises(SessionExpired):
+        redeem_kernel_ticket(world.ws, "k-1", ticket)
+    assert _stored(world, "SELECT used_at FROM kernel_tickets") == [(None,)]  # a refusal claims nothing
+
+
+def _run_ticket(world: World) -> tuple[runs.RunInfo, str]:
+    info, folder = runs.start(world.login("auditor"), "audit_check", {})
+    return info, (folder / "ticket").read_text("ascii")
+
+
+def test_a_run_ticket_is_bound_to_its_run_and_claimed_once(world: World) -> None:
+    first, first_ticket = _run_ticket(world)
+    second, _ = _run_ticket(world)
+    assert all(first_ticket not in str(row) for row in _stored(world, "SELECT * FROM pipeline_runs"))
+    # the first run's ticket put in the second run's place does not start the second run
+    (world.ws.folder("runs") / second.run_id / "ticket").write_text(first_ticket, "ascii")
+    with pytest.raises(SessionExpired):
+        runs.resume(world.ws, second.run_id)
+    (world.ws.folder("runs") / first.run_id / "ticket").write_text(first_ticket, "ascii")
+    assert runs.resume(world.ws, first.run_id).user_id == "auditor"
+    (world.ws.folder("runs") / first.run_id / "ticket").write_text(first_ticket, "ascii")  # kept a copy
+    with pytest.raises(SessionExpired):
+        runs.resume(world.ws, first.run_id)
+    statuses = dict(_stored(world, "SELECT run_id, status FROM pipeline_runs"))  # type: ignore[arg-type]
+    assert statuses == {first.run_id: "running", second.run_id: "issued"}
+
+
+def test_a_run_ticket_expires_and_its_requester_must_still_be_enabled(world: World) -> None:
+    late, late_ticket = _run_ticket(world)
+    world.clock.advance(runs.TICKET_LIFETIME.total_seconds() + 1)
+    with pytest.raises(SessionExpired):
+        runs.resume(world.ws, late.run_id)
+    disabled, ticket = _run_ticket(world)
+    users.disable(world.login("administrator"), "auditor")
+    with pytest.raises(SessionExpired):
+        runs.resume(world.ws, disabled.run_id)
+    statuses = {r[0] for r in _stored(world, "SELECT status FROM pipeline_runs")}
+    assert statuses == {"issued"} and late_ticket != ticket
