@@ -41,6 +41,7 @@ __all__ = [
     "ConfirmOutgoing",
     "ErrorBanner",
     "Progress",
+    "READABLE_STYLE",
     "bar_chart_svg",
     "esc",
     "fmt_datetime",
@@ -214,6 +215,24 @@ class ActionButton(w.Button):
 
 #: The style the busy state needs; the login gate puts it on the page once.
 BUSY_STYLE = "<style>.wb-busy{pointer-events:none;opacity:.7}.wb-busy i.fa{animation:fa-spin 1s infinite linear}</style>"
+
+#: No label is ever cut (issue 11 item 11): a description, a button's words, a checkbox's or a
+#: tab's title, the chosen option of a list take the width they need, whatever width a widget
+#: was given; long words in HTML wrap.  The login gate puts it on the page with BUSY_STYLE.
+READABLE_STYLE = (
+    "<style>"
+    ".jupyter-widgets .widget-label,.jupyter-widgets .widget-label-basic,.widget-inline-hbox .widget-label"
+    "{min-width:max-content;overflow:visible;text-overflow:clip}"
+    ".jupyter-widgets.widget-button,.jupyter-widgets.widget-toggle-button,.jupyter-widgets.widget-upload,"
+    ".jupyter-widgets.jupyter-button{min-width:max-content;overflow:visible;text-overflow:clip}"
+    ".jupyter-widgets.widget-checkbox,.jupyter-widgets.widget-dropdown,.jupyter-widgets.widget-inline-hbox"
+    "{min-width:max-content}"
+    ".widget-dropdown>select{min-width:max-content}"
+    ".jupyter-widgets.widget-tab>.lm-TabBar .lm-TabBar-tab{flex:0 0 auto;max-width:none;overflow:visible}"
+    ".jupyter-widgets.widget-tab>.lm-TabBar .lm-TabBar-tabLabel{overflow:visible}"
+    ".widget-html-content{overflow-wrap:break-word}"
+    "</style>"
+)
 
 
 class ErrorBanner(w.HTML):
