@@ -110,6 +110,17 @@ _LABELS_JS = """
     if (el.scrollWidth > el.clientWidth + 1 && getComputedStyle(el).overflowX !== 'visible')
       out.push(el.tagName.toLowerCase() + ': ' + el.textContent.trim().slice(0, 80));
   }
+  // words past the right edge of the window are words nobody can read
+  const width = window.innerWidth;
+  for (const el of document.querySelectorAll('#rendered_cells *')) {
+    if (!el.offsetParent) continue;
+    const own = [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
+    let scrolled = false;  // a wide table in a box of its own that scrolls sideways can be read
+    for (let a = el.parentElement; a && a.id !== 'rendered_cells'; a = a.parentElement)
+      if (/(auto|scroll)/.test(getComputedStyle(a).overflowX) && a.scrollWidth > a.clientWidth) { scrolled = true; break; }
+    if (own && !scrolled && el.getBoundingClientRect().right > width + 1)
+      out.push('past the edge: ' + el.textContent.trim().slice(0, 80));
+  }
   return out;
 }
 """

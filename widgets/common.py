@@ -221,16 +221,18 @@ BUSY_STYLE = "<style>.wb-busy{pointer-events:none;opacity:.7}.wb-busy i.fa{anima
 #: was given; long words in HTML wrap.  The login gate puts it on the page with BUSY_STYLE.
 READABLE_STYLE = (
     "<style>"
-    ".jupyter-widgets .widget-label,.jupyter-widgets .widget-label-basic,.widget-inline-hbox .widget-label"
+    ".widget-inline-hbox>.widget-label,.widget-checkbox .widget-label-basic,.widget-checkbox label"
     "{min-width:max-content;overflow:visible;text-overflow:clip}"
+    ".jupyter-widgets.widget-label{white-space:normal;height:auto;line-height:1.5;overflow-wrap:break-word}"
     ".jupyter-widgets.widget-button,.jupyter-widgets.widget-toggle-button,.jupyter-widgets.widget-upload,"
     ".jupyter-widgets.jupyter-button{min-width:max-content;overflow:visible;text-overflow:clip}"
-    ".jupyter-widgets.widget-checkbox,.jupyter-widgets.widget-dropdown,.jupyter-widgets.widget-inline-hbox"
-    "{min-width:max-content}"
+    ".jupyter-widgets.widget-checkbox,.jupyter-widgets.widget-dropdown{min-width:max-content}"
+    ".jupyter-widgets.widget-html{min-width:0;max-width:100%}.widget-html-content{overflow-x:auto;max-width:100%}"
     ".widget-dropdown>select{min-width:max-content}"
     ".jupyter-widgets.widget-tab>.lm-TabBar .lm-TabBar-tab{flex:0 0 auto;max-width:none;overflow:visible}"
     ".jupyter-widgets.widget-tab>.lm-TabBar .lm-TabBar-tabLabel{overflow:visible}"
     ".widget-html-content{overflow-wrap:break-word}"
+    ".wb-table{line-height:1.4}.wb-table th{white-space:nowrap}.wb-table td{word-break:keep-all}"
     "</style>"
 )
 
