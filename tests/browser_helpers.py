@@ -80,8 +80,8 @@ RAW = re.compile(r"(?<![A-Za-z0-9_.-])(" + "|".join(map(re.escape, RAW_CODES)) +
 
 #: The rule for numbers in sentences: a count of 4 or more digits right before a counter word
 #: (件 行 人 名 世帯 通 回 個 枚) is written with thousands separators.  Years (followed by 年),
-#: IDs and reference numbers (no counter after them) are not counts and are left alone.
-BARE_COUNT = re.compile(r"(?<![\d,.\-:/A-Za-z_#])\d{4,}\s?(?:件|行|人|名|世帯|通|回|個|枚)")
+#: IDs and reference numbers (no counter after them) and ordinals (「12 行目」) are not counts.
+BARE_COUNT = re.compile(r"(?<![\d,.\-:/A-Za-z_#])\d{4,}\s?(?:件(?!目)|行(?!目)|人|名|世帯|通|回(?!目)|個|枚)")
 #: A year printed as a count (「2,026年」).
 YEAR_AS_COUNT = re.compile(r"(?<![\d,])\d,\d{3}\s?年(?!齢)")
 

@@ -15,10 +15,10 @@ import pytest
 
 from tests.browser_helpers import SIZES, log_in, page_problems, shot, wait_idle
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, UI_TIMEOUT, Server, server
-from workbench.demo import DEMO_USERS
-from workbench.workspace import Session
 from widgets.common import tr
 from widgets.login import APPS
+from workbench.demo import DEMO_USERS
+from workbench.workspace import Session
 
 pytestmark = pytest.mark.browser
 

@@ -36,12 +36,12 @@ from workbench.workspace import Session
 __all__ = [
     "BUSY_STYLE",
     "MESSAGES",
+    "READABLE_STYLE",
     "ActionButton",
     "App",
     "ConfirmOutgoing",
     "ErrorBanner",
     "Progress",
-    "READABLE_STYLE",
     "bar_chart_svg",
     "esc",
     "fmt_datetime",
