@@ -201,6 +201,9 @@ class ActionButton(w.Button):
             return
         description = str(getattr(self, "description", ""))
         icon = str(getattr(self, "icon", ""))
+        app = getattr(self, "_wb_app", None)
+        if app is not None:  # a new action starts: the messages of the last one go (issue 11 item 3)
+            app.clear_messages()
         self.add_class("wb-busy")
         self.description, self.icon = self.BUSY, "spinner"
         try:
@@ -405,6 +408,14 @@ def bar_chart_svg(data: Sequence[tuple[str, int | float]], *, title: str = "", w
 # --------------------------------------------------------------------------- the app base
 
 
+def _tree(widget: w.Widget) -> Iterator[w.Widget]:
+    stack = [widget]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(getattr(node, "children", ()))
+
+
 class App(w.VBox):
     """Base of every app: a session, a banner, and :meth:`call` for service calls.
 
@@ -423,6 +434,15 @@ class App(w.VBox):
         self.heading = w.HTML(f"<h3 style='margin:4px 0'>{esc(tr(self.title_key, 'ja'))} "
                               f"<small style='color:#666'>{esc(tr(self.title_key, 'en'))}</small></h3>")
         super().__init__([self.heading, self.banner, self.progress, *self.build()])
+        for node in _tree(self):
+            if isinstance(node, ActionButton):
+                node._wb_app = self
+
+    def clear_messages(self) -> None:
+        """Clear every message this app shows (its banner and those beside its controls)."""
+        for node in _tree(self):
+            if isinstance(node, ErrorBanner):
+                node.clear()
 
     def build(self) -> list[w.Widget]:
         """The app's views, below its heading and banner."""
