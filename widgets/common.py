@@ -36,6 +36,7 @@ from workbench.workspace import Session
 __all__ = [
     "BUSY_STYLE",
     "MESSAGES",
+    "READABLE_STYLE",
     "ActionButton",
     "App",
     "ConfirmOutgoing",
@@ -200,6 +201,9 @@ class ActionButton(w.Button):
             return
         description = str(getattr(self, "description", ""))
         icon = str(getattr(self, "icon", ""))
+        app = getattr(self, "_wb_app", None)
+        if app is not None:  # a new action starts: the messages of the last one go (issue 11 item 3)
+            app.clear_messages()
         self.add_class("wb-busy")
         self.description, self.icon = self.BUSY, "spinner"
         try:
@@ -214,6 +218,26 @@ class ActionButton(w.Button):
 
 #: The style the busy state needs; the login gate puts it on the page once.
 BUSY_STYLE = "<style>.wb-busy{pointer-events:none;opacity:.7}.wb-busy i.fa{animation:fa-spin 1s infinite linear}</style>"
+
+#: No label is ever cut (issue 11 item 11): a description, a button's words, a checkbox's or a
+#: tab's title, the chosen option of a list take the width they need, whatever width a widget
+#: was given; long words in HTML wrap.  The login gate puts it on the page with BUSY_STYLE.
+READABLE_STYLE = (
+    "<style>"
+    ".widget-inline-hbox>.widget-label,.widget-checkbox .widget-label-basic,.widget-checkbox label"
+    "{min-width:max-content;overflow:visible;text-overflow:clip}"
+    ".jupyter-widgets.widget-label{white-space:normal;height:auto;line-height:1.5;overflow-wrap:break-word}"
+    ".jupyter-widgets.widget-button,.jupyter-widgets.widget-toggle-button,.jupyter-widgets.widget-upload,"
+    ".jupyter-widgets.jupyter-button{min-width:max-content;overflow:visible;text-overflow:clip}"
+    ".jupyter-widgets.widget-checkbox,.jupyter-widgets.widget-dropdown{min-width:max-content}"
+    ".jupyter-widgets.widget-html{min-width:0;max-width:100%}.widget-html-content{overflow-x:auto;max-width:100%}"
+    ".widget-dropdown>select{min-width:max-content}"
+    ".jupyter-widgets.widget-tab>.lm-TabBar .lm-TabBar-tab{flex:0 0 auto;max-width:none;overflow:visible}"
+    ".jupyter-widgets.widget-tab>.lm-TabBar .lm-TabBar-tabLabel{overflow:visible}"
+    ".widget-html-content{overflow-wrap:break-word}"
+    ".wb-table{line-height:1.4}.wb-table th{white-space:nowrap}.wb-table td{word-break:keep-all}"
+    "</style>"
+)
 
 
 class ErrorBanner(w.HTML):
@@ -384,6 +408,14 @@ def bar_chart_svg(data: Sequence[tuple[str, int | float]], *, title: str = "", w
 # --------------------------------------------------------------------------- the app base
 
 
+def _tree(widget: w.Widget) -> Iterator[w.Widget]:
+    stack = [widget]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(getattr(node, "children", ()))
+
+
 class App(w.VBox):
     """Base of every app: a session, a banner, and :meth:`call` for service calls.
 
@@ -402,6 +434,15 @@ class App(w.VBox):
         self.heading = w.HTML(f"<h3 style='margin:4px 0'>{esc(tr(self.title_key, 'ja'))} "
                               f"<small style='color:#666'>{esc(tr(self.title_key, 'en'))}</small></h3>")
         super().__init__([self.heading, self.banner, self.progress, *self.build()])
+        for node in _tree(self):
+            if isinstance(node, ActionButton):
+                node._wb_app = self
+
+    def clear_messages(self) -> None:
+        """Clear every message this app shows (its banner and those beside its controls)."""
+        for node in _tree(self):
+            if isinstance(node, ErrorBanner):
+                node.clear()
 
     def build(self) -> list[w.Widget]:
         """The app's views, below its heading and banner."""

@@ -33,7 +33,7 @@ class HomeApp(App):
         self.cards = w.HBox([], layout=w.Layout(flex_flow="row wrap"))
         self.cards.add_class("wb-home")
         self.refresh_button = ActionButton(description="最新の件数に更新 / Refresh", icon="refresh",
-                                       layout=w.Layout(width="auto"))
+                                       layout=w.Layout(width="auto", align_self="flex-start"))
         self.refresh_button.on_click(lambda _b: self.refresh())
         self.items: list[PendingItem] = []
         self.open_buttons: dict[str, w.Button] = {}
@@ -63,7 +63,7 @@ class HomeApp(App):
                 self.open_buttons[item.key] = button
                 children.append(button)
             card = w.VBox(children, layout=w.Layout(border="1px solid #ccc", padding="8px 12px", margin="4px",
-                                                    width="260px"))
+                                                    min_width="260px", width="auto"))
             card.add_class(f"wb-pending-{item.key}")
             cards.append(card)
         self.cards.children = cards or [w.HTML("待っている業務はありません。/ Nothing is waiting.")]

@@ -430,7 +430,7 @@ class IdReviewApp(App):
         if review is not None:
             self._show(review)
             self.user_ids.value = ""
-            self.banner.success(f"{len(ids)} 件のIDを無効化しました。", f"Disabled {len(ids)} ID(s).")
+            self.banner.success(f"{len(ids):,} 件のIDを無効化しました。", f"Disabled {len(ids)} ID(s).")
 
     def request(self) -> None:
         approval = self.call(idreview.request_signoff, self.review_id.value.strip())

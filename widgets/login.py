@@ -23,7 +23,7 @@ from workbench.errors import SessionExpired, WorkbenchError
 from workbench.permissions import ROLE_LABELS, Permission, Role
 from workbench.workspace import Session
 
-from .common import BUSY_STYLE, ActionButton, App, ErrorBanner, esc, label, tr
+from .common import BUSY_STYLE, READABLE_STYLE, ActionButton, App, ErrorBanner, esc, label, tr
 
 __all__ = ["APPS", "AppEntry", "LoginGate", "LoginModel"]
 
@@ -109,7 +109,7 @@ class LoginGate(w.VBox):
         self.ended_box = w.HTML("")
         self.ended_box.add_class("wb-ended")
 
-        self.title.value = BUSY_STYLE + self.title.value
+        self.title.value = BUSY_STYLE + READABLE_STYLE + self.title.value
         super().__init__([self.title, self.banner])
         self.model.observe(self._render, "screen")
         if session is None:

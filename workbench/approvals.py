@@ -137,7 +137,7 @@ def consume(unit: Unit, approval_id: str | None, kind: str, params: Mapping[str,
         raise ApprovalError(
             f"The selection has changed since it was approved ({then} then, {now} now); "
             "preview again and request a new approval.",
-            f"承認後に対象が変わりました（承認時 {then} 件、現在 {now} 件）。再度確認し、改めて承認を依頼してください。",
+            f"承認後に対象が変わりました（承認時 {then:,} 件、現在 {now:,} 件）。再度確認し、改めて承認を依頼してください。",
             reason="population_changed", approved_count=then, count=now,
         )
     if approval.kind != kind or approval.params_digest != params_digest(kind, {**params, **(selection or {})}):

@@ -163,12 +163,12 @@ class AuditReport:
 
     def message(self) -> tuple[str, str]:
         if self.ok:
-            known = (f"（既知・確認済みの異常 {self.acknowledged} 件を除く）", f" (apart from {self.acknowledged} acknowledged)") \
+            known = (f"（既知・確認済みの異常 {self.acknowledged:,} 件を除く）", f" (apart from {self.acknowledged} acknowledged)") \
                 if self.acknowledged else ("", "")
-            anchored = (f"、アンカー {self.anchor_checked} 件", f" and {self.anchor_checked} anchored heads") \
+            anchored = (f"、アンカー {self.anchor_checked:,} 件", f" and {self.anchor_checked} anchored heads") \
                 if self.anchor_checked else ("", "")
             return (
-                f"操作ログ {self.records:,} 件の改ざんは検出されませんでした（署名付きヘッド {self.heads_checked} 件{anchored[0]}と照合）{known[0]}。",
+                f"操作ログ {self.records:,} 件の改ざんは検出されませんでした（署名付きヘッド {self.heads_checked:,} 件{anchored[0]}と照合）{known[0]}。",
                 f"No tampering found in {self.records:,} audit records (checked against {self.heads_checked} signed heads"
                 f"{anchored[1]}){known[1]}.",
             )

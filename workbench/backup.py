@@ -206,7 +206,7 @@ def restore(path: str | Path, *, into: str | Path, keyring: str | Path, journal:
             "audit_ok": True, "deletions_reapplied": reapplied,
             "purge_needed": bool(reapplied),
             "message_ja": "復元しました。操作ログの検証に成功しました。"
-                          + (f"バックアップ後の削除 {len(reapplied)} 件を再実行しました。"
+                          + (f"バックアップ後の削除 {len(reapplied):,} 件を再実行しました。"
                              "`workbench deletion purge` でファイルから消去してください。" if reapplied else ""),
             "message_en": "Restored; the audit log verifies."
                           + (f" {len(reapplied)} deletion(s) made after the backup were applied again;"

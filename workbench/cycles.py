@@ -332,8 +332,8 @@ def stage_integrated_in(ctx: StageContext) -> dict[str, Any]:
     if counts.get("open", 0):
         raise Waiting(f"answers from the linkage server to {batch_id} ({counts['open']} of {sum(counts.values())} "
                       f"unanswered, sent {request.get('sent_at')}); put the answer package in incoming/",
-                      f"統合宛名番号の依頼 {batch_id} への団体内統合宛名システムからの回答待ち（未回答 {counts['open']} 件 / "
-                      f"{sum(counts.values())} 件、{request.get('sent_at')} 送付）。回答パッケージを incoming/ に置いてください",
+                      f"統合宛名番号の依頼 {batch_id} への団体内統合宛名システムからの回答待ち（未回答 {counts['open']:,} 件 / "
+                      f"{sum(counts.values()):,} 件、{request.get('sent_at')} 送付）。回答パッケージを incoming/ に置いてください",
                       waiting="answers", batch_id=batch_id, unanswered=counts["open"], since=request.get("sent_at"))
     return {"batch_id": batch_id, "by_status": counts}
 
@@ -379,8 +379,8 @@ def stage_answers_in(ctx: StageContext) -> dict[str, Any]:
     if waiting:
         en = "; ".join(f"{'linkage server' if k == 'info' else 'Juki-net'} answers to {b} "
                        f"({c['pending']} of {sum(c.values())} unanswered, sent {t})" for k, b, c, t in waiting)
-        ja = "、".join(f"{'情報照会' if k == 'info' else '住基ネット照会'} {b} の回答待ち（未回答 {c['pending']} 件 / "
-                      f"{sum(c.values())} 件、{t} 送付）" for k, b, c, t in waiting)
+        ja = "、".join(f"{'情報照会' if k == 'info' else '住基ネット照会'} {b} の回答待ち（未回答 {c['pending']:,} 件 / "
+                      f"{sum(c.values()):,} 件、{t} 送付）" for k, b, c, t in waiting)
         raise Waiting(en + "; put the answer packages in incoming/", ja + "。回答パッケージを incoming/ に置いてください",
                       waiting="answers", batch_ids=[b for _, b, _, _ in waiting],
                       unanswered=sum(c["pending"] for _, _, c, _ in waiting), since=min(str(t) for *_, t in waiting))

@@ -260,7 +260,7 @@ def import_deletion_list(unit: Unit, data: bytes, *, file_name: str) -> Deletion
         raise InvalidInput(
             f"The deletion list was not imported: {len(problems)} row(s) are wrong "
             f"({'; '.join(labels[k][1] for k in kinds)}) on line(s) {shown}. Nothing was changed.",
-            f"削除対象者リストを取り込みませんでした。{len(problems)} 行に誤りがあります"
+            f"削除対象者リストを取り込みませんでした。{len(problems):,} 行に誤りがあります"
             f"（{'、'.join(labels[k][0] for k in kinds)}）: {shown} 行目。何も変更していません。",
             reason=kinds[0], line=problems[0][0], rejected=len(problems),
         )
@@ -289,7 +289,7 @@ def select_for_deletion(unit: Unit, *, person_ids: Iterable[str] = (), reason: s
     unknown = _unknown_people(unit, ids)
     if unknown:
         raise InvalidInput(f"{len(unknown)} of the selected people are not held; nothing was changed.",
-                           f"選択した人のうち {len(unknown)} 人は保有していません。何も変更していません。",
+                           f"選択した人のうち {len(unknown):,} 人は保有していません。何も変更していません。",
                            reason="unknown_person", rejected=len(unknown))
     list_id = _new_list(unit, "staff", [(p, code, None) for p in ids], digest=None, file_name=None)
     return _preview(unit, list_id)
@@ -369,7 +369,7 @@ def _preview(unit: Unit, list_id: str) -> DeletionPreview:
         list_id, source, sel["persons"], by_reason, counts, len(copies),
         f"{sel['persons']:,} 人（{reasons_ja}）の個人番号と関連データを削除します。"
         f"個人番号 {counts['person_numbers']:,} 件、照会結果 {counts['info_results'] + counts['juki_results']:,} 件、"
-        f"送付用コピー {len(copies)} 件に破棄の印を付けます。",
+        f"送付用コピー {len(copies):,} 件に破棄の印を付けます。",
         f"{sel['persons']:,} people ({reasons_en}) and everything derived from their numbers will be deleted: "
         f"{counts['person_numbers']:,} numbers, {counts['info_results'] + counts['juki_results']:,} query results; "
         f"{len(copies)} transfer copies will be marked for destruction.",
@@ -568,7 +568,7 @@ def _rebuild_and_record(session: Session) -> dict[str, Any]:
     report = rotation.rotate(session)
     erased = record_erasure(session, started)
     return {"rotation": report.to_dict(), "deletions_erased": erased,
-            "message_ja": f"データベースファイルを新しい鍵で再構築し、削除 {erased} 件のデータを消去しました（旧鍵は破棄）。",
+            "message_ja": f"データベースファイルを新しい鍵で再構築し、削除 {erased:,} 件のデータを消去しました（旧鍵は破棄）。",
             "message_en": f"The database file was rebuilt under a new key; the bytes of {erased} deletion(s) are erased"
                           " (the old key was destroyed)."}
 

@@ -186,7 +186,7 @@ def disclose(unit: Unit, person_id: str, *, out: str | None = None) -> Disclosur
                                  "等級", "世帯人員"], [list(i) for i in info]),
         _table("6. 住基ネット照会の結果", ["依頼番号", "処理結果", "氏名", "カナ", "性別", "生年月日", "住所", "死亡"],
                [list(j) for j in juki]),
-        f"<p>保存期間の経過により削除した照会結果: {int(purged[0]) if purged else 0} 件</p>",
+        f"<p>保存期間の経過により削除した照会結果: {int(purged[0]) if purged else 0:,} 件</p>",
         _table("7. 相違（届出の勧奨）", ["相違番号", "種類", "項目", "状態", "検出日時", "解決日時"],
                [[d[0], d[1], "、".join(json.loads(d[2])), d[3], d[4], d[5]] for d in discrepancies]),
         _table("8. 訂正の記録", ["訂正日時", "項目", "訂正前", "訂正後", "理由"],

@@ -264,7 +264,7 @@ def import_declared_income(unit: Unit, data: bytes, *, file_name: str) -> dict[s
     found = detect_income(unit)
     unit.note(target=import_id, rows=table.rows, discrepancies=found)
     return {"rows": table.rows, "import_id": import_id, "already_imported": False, "discrepancies": found,
-            "message_ja": f"申告所得 {table.rows} 件を取り込みました。", "message_en": f"Imported {table.rows} declared income(s)."}
+            "message_ja": f"申告所得 {table.rows:,} 件を取り込みました。", "message_en": f"Imported {table.rows} declared income(s)."}
 
 
 # ------------------------------------------------------------------------------ review

@@ -91,10 +91,11 @@ def rows_refused(what_en: str, what_ja: str, problems: Iterable[tuple[int, str]]
     first = errors[0]
     bad_lines = len({line for line, _r in found})
     by_reason = ", ".join(f"{k}: {v}" for k, v in counts.items())
+    by_reason_ja = "、".join(f"{labels[k][0]} {v:,} 行" for k, v in counts.items())
     return InvalidInput(
         f"The {what_en} was not imported: {bad_lines} line(s) have problems ({by_reason}). "
         f"First: line {first['line']}, {first['message_en']}. Nothing was changed; fix the file and import it again.",
-        f"{what_ja}を取り込みませんでした: {bad_lines} 行に誤りがあります（{by_reason}）。"
+        f"{what_ja}を取り込みませんでした: {bad_lines:,} 行に誤りがあります（{by_reason_ja}）。"
         f"最初の誤り: {first['line']} 行目 {first['message_ja']}。何も変更していません。ファイルを修正して再度取り込んでください。",
         reason="invalid_rows", line=int(first["line"]), invalid_lines=bad_lines, problems=len(found), counts=counts,
         errors=errors,

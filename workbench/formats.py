@@ -707,7 +707,7 @@ def _check_lengths(arrow: pa.Table, lines: np.ndarray, lay: Layout) -> None:
         raise _refuse(
             f"Line {line}: the value of {name} is longer than its maximum of {limit} characters "
             f"({count} such value(s) in all). Nothing was imported.",
-            f"{line} 行目: {_label(lay, name)}（{name}）の値が上限の {limit} 文字を超えています（同様の値が全部で {count} 件）。"
+            f"{line} 行目: {_label(lay, name)}（{name}）の値が上限の {limit} 文字を超えています（同様の値が全部で {count:,} 件）。"
             "何も取り込んでいません。",
             reason="too_long", line=line, column=name, max_length=limit, too_long=count,
         )
@@ -773,7 +773,7 @@ def _read_decoded(data: bytes, text: str, encoding: str, digest: str, lay: Layou
             raise _refuse(
                 f"Line {line}: {got} fields where the header has {len(names)} "
                 f"({len(bad)} such line(s) in all). Check for an unquoted comma or a missing value.",
-                f"{line} 行目: 項目数が {got} 個ですが、見出し行は {len(names)} 個です（同様の行が全部で {len(bad)} 行）。"
+                f"{line} 行目: 項目数が {got:,} 個ですが、見出し行は {len(names):,} 個です（同様の行が全部で {len(bad):,} 行）。"
                 "引用符で囲まれていないカンマや項目の欠落がないか確認してください。",
                 reason="field_count", line=line, expected=len(names), found=got, bad_lines=len(bad),
             )

@@ -228,7 +228,7 @@ def _answer_bytes(unit: Unit, source: bytes | str | Path, file_name: str | None)
     if len(members) != 1:
         raise InvalidInput(
             f"The answer package should hold one file, not {len(members)}.",
-            f"回答パッケージにはファイルが 1 つだけ入っているはずですが、{len(members)} 個あります。",
+            f"回答パッケージにはファイルが 1 つだけ入っているはずですが、{len(members):,} 個あります。",
             reason="bad_package_members",
         )
     return members[0][1], package.manifest.package_id

@@ -448,7 +448,7 @@ def _encode_numbers(numbers: Sequence[str], what: str) -> list[bytes]:
     raise InvalidInput(
         f"{what}: {len(bad)} value(s) are not normalised, valid Individual Numbers "
         f"(12 ASCII digits); positions (0-based): {shown}",
-        f"{what}: 正規化済みの有効な個人番号（半角数字12桁）でない値が {len(bad)} 件あります（位置、0始まり: {shown}）",
+        f"{what}: 正規化済みの有効な個人番号（半角数字12桁）でない値が {len(bad):,} 件あります（位置、0始まり: {shown}）",
         count=len(bad),
         positions=bad[:10],
     )
@@ -474,7 +474,7 @@ def _damaged(count: int, positions: list[int], table: str, column: str) -> Wrong
         f"{count} encrypted Individual Number(s) in {table}.{column} could not be decrypted: "
         f"wrong key, damaged data, or a value moved from another row or column; "
         f"positions (0-based): {shown}{more}",
-        f"{table}.{column} の暗号化された個人番号 {count} 件を復号できません。鍵が違う、"
+        f"{table}.{column} の暗号化された個人番号 {count:,} 件を復号できません。鍵が違う、"
         f"データが壊れている、または別の行・列から移された値です（位置、0始まり: {shown}{more}）",
         count=count,
         positions=positions[:10],
@@ -622,7 +622,7 @@ def _same_length(values: int, row_keys: int) -> None:
     if values != row_keys:
         raise InvalidInput(
             f"{values} value(s) but {row_keys} row key(s): they must pair up one to one",
-            f"値が {values} 件、行キーが {row_keys} 件です。1対1で対応させてください",
+            f"値が {values:,} 件、行キーが {row_keys:,} 件です。1対1で対応させてください",
         )
 
 

@@ -229,8 +229,8 @@ def import_procedures(unit: Unit, data: bytes, *, file_name: str) -> ProcedureIm
     )
     summary.message_en = (f"Imported: {summary.rows} rows; {summary.new_procedures} new procedure(s), "
                           f"{summary.unchanged_procedures} already held unchanged.")
-    summary.message_ja = (f"取り込みました: {summary.rows} 行。新規手続 {summary.new_procedures} 件、"
-                          f"取込済み（変更なし） {summary.unchanged_procedures} 件。")
+    summary.message_ja = (f"取り込みました: {summary.rows:,} 行。新規手続 {summary.new_procedures:,} 件、"
+                          f"取込済み（変更なし） {summary.unchanged_procedures:,} 件。")
     con.execute("INSERT INTO procedure_imports VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [import_id, table.digest, file_name, table.encoding, table.rows, json.dumps(summary.counts()),
                  unit.now, unit.user_id])

@@ -214,7 +214,7 @@ def read_fixed(data: bytes, layout: FixedLayout) -> tuple[pd.DataFrame, np.ndarr
             f"Line {line} is not a {layout.name} v{layout.version} record ({width} characters, fields at fixed places); "
             f"{int(bad.sum())} such line(s).",
             f"{line} 行目がレイアウト {layout.name} 第{layout.version}版 の形式（{width} 文字、固定位置の項目）ではありません"
-            f"（同様の行が {int(bad.sum())} 行）。",
+            f"（同様の行が {int(bad.sum()):,} 行）。",
             reason="bad_record", line=line, bad_lines=int(bad.sum()),
         )
     out: dict[str, np.ndarray] = {}

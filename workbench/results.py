@@ -289,7 +289,7 @@ def _refuse_malformed(f: pd.DataFrame, issues: list[tuple[np.ndarray, str]]) -> 
     raise InvalidInput(
         f"The answer package was not imported: {bad} line(s) are malformed ({by_reason}). First: file {first['member']} "
         f"line {first['line']}, {first['message_en']}. Nothing was changed.",
-        f"回答パッケージを取り込みませんでした: {bad} 行の形式が誤っています（{by_reason}）。最初の誤り: ファイル "
+        f"回答パッケージを取り込みませんでした: {bad:,} 行の形式が誤っています（{by_reason}）。最初の誤り: ファイル "
         f"{first['member']} の {first['line']} 行目 {first['message_ja']}。何も変更していません。",
         reason="invalid_answers", line=first["line"], invalid_lines=bad, counts=counts, errors=errors,
     )
@@ -461,9 +461,9 @@ def _store(unit: Unit, kind: Kind, import_id: str, package_id: str) -> ResultImp
     summary.message_en = (f"Imported {summary.stored} answer(s) ({summary.answered} answered, {summary.errors} error); "
                           f"{summary.duplicates_identical} identical repeat(s) counted once; {problems} line(s) not stored; "
                           f"{unanswered} request(s) still unanswered; {len(closed)} batch(es) closed.")
-    summary.message_ja = (f"回答 {summary.stored} 件を取り込みました（回答 {summary.answered} 件、エラー {summary.errors} 件）。"
-                          f"同一内容の重複 {summary.duplicates_identical} 件は 1 件として扱い、{problems} 行は取り込んでいません。"
-                          f"未回答 {unanswered} 件、終了したバッチ {len(closed)} 件。")
+    summary.message_ja = (f"回答 {summary.stored:,} 件を取り込みました（回答 {summary.answered:,} 件、エラー {summary.errors:,} 件）。"
+                          f"同一内容の重複 {summary.duplicates_identical:,} 件は 1 件として扱い、{problems:,} 行は取り込んでいません。"
+                          f"未回答 {unanswered:,} 件、終了したバッチ {len(closed):,} 件。")
     return summary
 
 
@@ -590,7 +590,7 @@ def purge_expired_results(unit: Unit, days: int) -> PurgeSummary:
     unit.note(target=deletion_id, retention_days=days, batch_ids=batch_ids, **counts)
     return PurgeSummary(
         deletion_id, days, batch_ids, counts, deleted > 0, _PURGE_METHOD,
-        f"保存期間（{days} 日）を過ぎた {len(batch_ids)} バッチの照会結果 {deleted} 件を削除し、削除記録 {deletion_id} を残しました。"
+        f"保存期間（{days} 日）を過ぎた {len(batch_ids):,} バッチの照会結果 {deleted:,} 件を削除し、削除記録 {deletion_id} を残しました。"
         "データベースファイルから完全に消去するには鍵の更新（workbench keys rotate）でファイルを再構築してください。",
         f"Deleted {deleted} result row(s) of {len(batch_ids)} batch(es) past the retention period ({days} days); "
         f"recorded as {deletion_id}. To erase the bytes from the database file, rebuild it (workbench keys rotate).",

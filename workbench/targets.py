@@ -396,8 +396,8 @@ def _run(unit: Unit, data: bytes, file_name: str, *, apply: bool, reapply: bool 
         summary.import_id = done[0]
     summary.message_en = (f"{verb_en}: {summary.rows} rows; new {summary.new}, changed {summary.changed + summary.relisted}, "
                           f"no longer listed {summary.unlisted}, unchanged {summary.unchanged}.")
-    summary.message_ja = (f"{verb_ja}: {summary.rows} 行。新規 {summary.new}、変更 {summary.changed + summary.relisted}、"
-                          f"対象外 {summary.unlisted}、変更なし {summary.unchanged}。")
+    summary.message_ja = (f"{verb_ja}: {summary.rows:,} 行。新規 {summary.new:,}、変更 {summary.changed + summary.relisted:,}、"
+                          f"対象外 {summary.unlisted:,}、変更なし {summary.unchanged:,}。")
     unit.note(target=summary.import_id, preview=not apply, encoding=table.encoding, reapplied=done is not None,
               **summary.counts)
     return summary

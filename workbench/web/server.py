@@ -67,6 +67,9 @@ log = logging.getLogger("workbench.web")
 
 #: The session cookie.
 COOKIE = "wb_session"
+#: "This browser was logged in": kept until logout, so when the session cookie has run out with
+#: the idle limit the login page can still say why (it holds nothing else).
+SEEN_COOKIE = "wb_seen"
 #: The environment variable that carries a kernel's one-time ticket.
 TICKET_ENV = "WORKBENCH_KERNEL_TICKET"
 #: The one dashboard the server renders; everything else is refused.
@@ -85,8 +88,32 @@ _MESSAGES = {
     "unknown_terminal": ("この端末は登録されていないため、ログアウトしました。", "Logged out: this terminal is not registered."),
     "terminal_changed": ("接続元が変わったため、ログアウトしました。再度ログインしてください。",
                          "Logged out: the connection came from another terminal; log in again."),
-    "ended": ("セッションが終了しました。再度ログインしてください。", "Your session has ended; log in again."),
+    "ended": ("セッションが終了しました（サーバーの再起動など）。再度ログインしてください。",
+              "Your session has ended (the server was restarted, for example); log in again."),
 }
+#: How often an open dashboard asks whether its session still lives, in milliseconds.
+STATE_POLL_MS = 5000
+#: Put into the dashboard's <head>: a page the browser restores from its back/forward cache
+#: (its kernel is gone) loads afresh; when the session ends (logout elsewhere, the idle limit,
+#: the hours, a restart) the screen is emptied at once and the login page says why.
+_PAGE_SCRIPT = """<script>
+(function () {
+  window.addEventListener('pageshow', function (e) { if (e.persisted) { location.reload(); } });
+  var fails = 0, done = false;
+  function gone(reason) {
+    if (done) { return; }
+    done = true;
+    document.body.replaceChildren();
+    location.replace('/login?ended=' + encodeURIComponent(reason || 'ended'));
+  }
+  setInterval(function () {
+    fetch('/session-state', {credentials: 'same-origin', cache: 'no-store'})
+      .then(function (r) { return r.json(); })
+      .then(function (s) { fails = 0; if (!s.live) { gone(s.ended); } })
+      .catch(function () { fails += 1; if (fails >= 2) { gone('ended'); } });
+  }, STATE_POLL_MS);
+})();
+</script>""".replace("STATE_POLL_MS", str(STATE_POLL_MS))
 
 
 def _sessions(handler: tornado.web.RequestHandler) -> WebSessions:
@@ -157,6 +184,7 @@ class WorkbenchIdentityProvider(IdentityProvider):
         web = _sessions(handler).lookup(handler.get_cookie(COOKIE), address=address, fingerprint=fingerprint)
         handler._wb_session = web  # type: ignore[attr-defined]
         if web is None:
+            handler._wb_ended = why_ended(handler)  # type: ignore[attr-defined]
             return None
         if not isinstance(handler, tornado.websocket.WebSocketHandler):
             set_session_cookie(handler, handler.get_cookie(COOKIE) or "")  # renewed on use
@@ -180,6 +208,16 @@ class WorkbenchAuthorizer(Authorizer):
             return False
         kernel_id = getattr(handler, "kernel_id", None) or handler.path_kwargs.get("kernel_id")
         return _sessions(handler).owns(getattr(handler, "_wb_session", None), kernel_id)
+
+
+def why_ended(handler: tornado.web.RequestHandler) -> str | None:
+    """Why this browser has no live session: its session's end reason; ``"idle"`` when the
+    session cookie itself ran out (it lives as long as the idle limit); ``None`` if it never
+    logged in (or logged out)."""
+    token = handler.get_cookie(COOKIE)
+    if token:
+        return _sessions(handler).ended_reason(token)
+    return "idle" if handler.get_cookie(SEEN_COOKIE) else None
 
 
 def set_session_cookie(handler: tornado.web.RequestHandler, token: str) -> None:
@@ -239,8 +277,8 @@ class LoginHandler(PlainErrors, JupyterHandler):
 
     @allow_unauthenticated
     def get(self) -> None:
-        ended = self.get_argument("ended", "")
-        ja, en = _MESSAGES.get(ended, ("", ""))
+        ended = self.get_argument("ended", "")[:40]
+        ja, en = _MESSAGES.get(ended, _MESSAGES["ended"] if ended else ("", ""))
         self._page(message=f"{html.escape(ja)}<br><span class='en'>{html.escape(en)}</span>" if ja else "",
                    kind="info")
 
@@ -271,6 +309,8 @@ class LoginHandler(PlainErrors, JupyterHandler):
                                f"<span class='en'>Something went wrong (reference {ref}); tell the operators.</span>")
             return
         set_session_cookie(self, token)
+        self.set_cookie(SEEN_COOKIE, "1", path="/", httponly=True, samesite="Strict",
+                        secure=self.request.protocol == "https")
         self.redirect(RENDER_URL)
 
 
@@ -291,6 +331,7 @@ class LogoutHandler(PlainErrors, JupyterHandler):
         if web is not None:
             await end_session(self.settings, web, "logout")
         self.clear_cookie(COOKIE, path="/")
+        self.clear_cookie(SEEN_COOKIE, path="/")
         self.redirect("/login?ended=" + (web.ended or "logout" if web else "ended"))
 
 
@@ -304,7 +345,26 @@ async def end_session(settings: dict[str, Any], web: WebSession, reason: str) ->
             await ensure_async(km.shutdown_kernel(kernel_id, now=True))
 
 
-class RootHandler(PlainErrors, JupyterHandler):
+class SaysWhy:
+    """Without a live session, to the login page with the reason the session ended."""
+
+    def get_login_url(self) -> str:
+        ended = getattr(self, "_wb_ended", None)
+        return "/login?ended=" + urllib.parse.quote(ended) if ended else "/login"
+
+
+class SessionState(tornado.web.RequestHandler):
+    """``/session-state``: whether this browser's session still lives, and if not why — for
+    the open dashboard to empty itself.  Asking does not count as use (the idle limit runs on)."""
+
+    def get(self) -> None:
+        address, fingerprint = _client(self)
+        web = _sessions(self).lookup(self.get_cookie(COOKIE), address=address, fingerprint=fingerprint, touch=False)
+        self.set_header("Cache-Control", "no-store")
+        self.finish({"live": web is not None, "ended": None if web else why_ended(self) or "ended"})
+
+
+class RootHandler(SaysWhy, PlainErrors, JupyterHandler):
     """``/`` leads to the dashboard (or, without a session, the login page)."""
 
     @tornado.web.authenticated
@@ -349,12 +409,27 @@ class OwnedKernel(PlainErrors, KernelHandler):
     """A kernel's model, for its owner only (the authorizer checks)."""
 
 
-class DashboardHandler(PlainErrors, TornadoVoilaHandler):
-    """Renders the dashboard in a kernel that belongs to the logged-in session."""
+class DashboardHandler(SaysWhy, PlainErrors, TornadoVoilaHandler):
+    """Renders the dashboard in a kernel that belongs to the logged-in session.
+
+    The page is never stored (``no-store``): Back and Forward fetch it afresh, with a kernel
+    of its own, instead of showing a copy whose kernel is gone (「model not found」)."""
+
+    _wb_script_added = False
 
     @property
     def kernel_manager(self) -> Any:
         return _TicketingKernelManager(self)
+
+    async def get(self, path: str | None = None) -> None:
+        self.set_header("Cache-Control", "no-store")
+        await super().get(path)
+
+    def write(self, chunk: str | bytes | dict[str, Any]) -> None:
+        if not self._wb_script_added and isinstance(chunk, str) and "</head>" in chunk:
+            chunk = chunk.replace("</head>", _PAGE_SCRIPT + "</head>", 1)
+            self._wb_script_added = True
+        super().write(chunk)
 
 
 class KernelWebsocket(PlainErrors, VoilaKernelWebsocketHandler):
@@ -455,7 +530,7 @@ class WorkbenchVoila(Voila):
             LoginHandler: LoginHandler,
             LogoutHandler: LogoutHandler,
         }
-        kept: list[Any] = [(r"/", RootHandler)]
+        kept: list[Any] = [(r"/", RootHandler), (r"/session-state", SessionState)]
         for spec in super().init_handlers():
             pattern, cls = spec[0], spec[1]
             if cls in swap:

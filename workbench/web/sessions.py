@@ -41,6 +41,8 @@ TICKET_LIFETIME = dt.timedelta(minutes=2)
 #: Kernel tickets: found by their hash, bound to the kernel's ID, claimed by setting ``used_at``.
 KERNEL_TICKETS = tickets.TicketKind("kernel_tickets", key="ticket_hash", bound="kernel_id",
                                     unclaimed="used_at IS NULL", claim="used_at = ?")
+#: How many ended sessions' reasons the server remembers, to tell their browsers why.
+ENDED_KEPT = 10_000
 #: How long the server trusts its copy of the access policy before reading it again.
 POLICY_TTL = dt.timedelta(seconds=60)
 
@@ -85,6 +87,8 @@ class WebSessions:
         self._mem = threading.RLock()
         self._policy: AccessPolicy | None = None
         self._policy_read: dt.datetime | None = None
+        #: cookie hash → why its session ended, for the login page to say (bounded, memory only).
+        self._ended: dict[str, str] = {}
 
     # -- the access policy, read at most once a minute ----------------------------------
     def policy(self, *, refresh: bool = False) -> AccessPolicy:
@@ -169,7 +173,10 @@ class WebSessions:
         with self._mem:
             self._sessions.pop(web.token_hash, None)
             kernels, web.kernels = set(web.kernels), set()
-        web.ended = web.ended or reason
+            web.ended = web.ended or reason
+            self._ended[web.token_hash] = web.ended
+            while len(self._ended) > ENDED_KEPT:
+                self._ended.pop(next(iter(self._ended)))
         operation = {"logout": "auth.logout", "idle": "auth.idle_timeout"}.get(web.ended, "auth.session_ended")
         with self._db:
             web.session.logout(operation=operation, reason=web.ended, kernels=len(kernels))
@@ -177,6 +184,18 @@ class WebSessions:
                 con.execute("UPDATE web_sessions SET ended_at = ?, end_reason = ? WHERE session_id = ?",
                             [self.workspace.clock.now(), web.ended, web.session_id])
         return kernels
+
+    def ended_reason(self, token: str | None) -> str | None:
+        """Why the session of this cookie is over (``None`` while it lives or with no cookie).
+        A cookie this server never issued — its session ended with a restart — is ``"ended"``."""
+        if not token:
+            return None
+        key = _hash(token)
+        with self._mem:
+            web = self._sessions.get(key)
+            if web is not None:
+                return web.ended
+            return self._ended.get(key, "ended")
 
     def close_stale(self) -> int:
         """At start-up: sessions a previous server left open ended with it; record that."""
