@@ -29,11 +29,13 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-import scipy.sparse as sp
+
+if TYPE_CHECKING:  # scipy is imported when a table is audited, not when a kernel starts
+    import scipy.sparse as sp
 
 __all__ = [
     "PRIMARY",
@@ -200,6 +202,8 @@ class _Bounds:
         self.highspy = highspy
         self.n = int(a_eq.shape[1])
         self.h = _quiet_highs()
+        import scipy.sparse as sp
+
         a = sp.csc_matrix(a_eq)
         lp = highspy.HighsLp()
         lp.num_col_, lp.num_row_ = self.n, int(a.shape[0])
@@ -276,6 +280,8 @@ def audit(grid: Grid, cells: BoolArray | None = None) -> dict[int, Interval]:
         data += sign[unknown].tolist()
         rhs.append(-float((sign[~unknown] * known[line[~unknown]]).sum()))
     n = len(sup_flat)
+    import scipy.sparse as sp
+
     a_eq = sp.csr_matrix((data, (rows, cols)), shape=(len(rhs), n))
     scale = _scale(grid.values)
     b_eq = np.asarray(rhs) / scale
@@ -434,6 +440,8 @@ def audit_releases(cells: list[ReleasedCell], variables: list[str], sizes: list[
         cols.append(idx)
         rhs.append(cell.value)
         r += 1
+    import scipy.sparse as sp
+
     a_eq = sp.csr_matrix((np.ones(sum(len(c) for c in cols)), (np.concatenate(rows) if rows else [],
                           np.concatenate(cols) if cols else [])), shape=(r, n))
     scale = _scale(np.asarray(rhs, dtype=float))
