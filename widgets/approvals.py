@@ -12,7 +12,7 @@ from typing import Any
 import ipywidgets as w
 import traitlets as t
 
-from workbench import approvals, outgoing
+from workbench import approvals, labels, outgoing
 from workbench.approvals import Approval
 from workbench.media import RECIPIENTS
 
@@ -40,6 +40,10 @@ _SUMMARY_LABELS = {
 }
 
 
+#: Where a summary's codes share a word table's domain (workbench.labels).
+_DOMAINS = {"excluded": "exclusion"}
+
+
 def summary_html(summary: dict[str, Any]) -> str:
     parts = []
     lead = summary.get("summary_ja")
@@ -47,10 +51,12 @@ def summary_html(summary: dict[str, Any]) -> str:
         if key not in summary:
             continue
         value = summary[key]
-        if isinstance(value, dict):
-            shown: Any = "、".join(f"{k} {num(v) if isinstance(v, int) else v}" for k, v in value.items())
+        domain = _DOMAINS.get(key)
+        if isinstance(value, dict):  # codes in words (issue 11 item 1)
+            shown: Any = "、".join(f"{labels.ja(k, domain)} {num(v) if isinstance(v, int) else v}"
+                                  for k, v in value.items())
         elif isinstance(value, list):
-            shown = "、".join(map(str, value))
+            shown = "、".join(labels.ja(v, domain) for v in value)
         elif value is None:
             shown = "すべて"
         elif key == "fiscal_year":
@@ -106,7 +112,7 @@ class ApprovalsApp(App):
             self.buttons[a.approval_id] = (approve, reject)
             side: list[w.Widget] = [approve, reject]
             if a.kind in outgoing.REGISTRY and "parameters" in a.summary:
-                check = w.Button(description="今のデータで確認 / Check now", icon="search", layout=w.Layout(width="auto"))
+                check = ActionButton(description="今のデータで確認 / Check now", icon="search", layout=w.Layout(width="auto"))
                 check.on_click(lambda _b, ap=a, box=text: self.check_now(ap, box))
                 self.check_buttons[a.approval_id] = check
                 side.append(check)
