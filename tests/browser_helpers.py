@@ -74,9 +74,10 @@ def shot(page: Any, name: str) -> None:
             page.set_viewport_size(size)
 
 
-#: A raw code from the label table, or a service's operation name, standing alone in the text.
+#: A raw code from the label table, or a service's operation name, standing alone in the text
+#: (not inside a file name such as ``return_list-20261130T100248-….wbpkg``).
 RAW = re.compile(r"(?<![A-Za-z0-9_.-])(" + "|".join(map(re.escape, RAW_CODES)) + "|"
-                 + "|".join(map(re.escape, sorted(SERVICES, key=len, reverse=True))) + r")(?![A-Za-z0-9_])")
+                 + "|".join(map(re.escape, sorted(SERVICES, key=len, reverse=True))) + r")(?![A-Za-z0-9_-])")
 
 #: The rule for numbers in sentences: a count of 4 or more digits right before a counter word
 #: (件 行 人 名 世帯 通 回 個 枚) is written with thousands separators.  Years (followed by 年),

@@ -134,11 +134,18 @@ def test_restart_sends_the_page_to_the_login_saying_the_session_ended(running: R
 
     page = log_in(browser, running.server, fresh_user(running.server, "reviewer"), SIZES["1400"])
     try:
+        _person_on_screen(page)
         stop(running.proc)
+        # the server is gone: the open page empties itself and heads for the login page
+        # the server is gone: after two failed polls the open page clears itself and says why
+        lost = page.locator(".wb-lost")
+        expect(lost).to_contain_text("サーバーとの接続が切れたため、画面を消去しました", timeout=30_000)
+        assert not page.locator(".wb-menu").count()
+        shot(page, "item9-restart-lost-1400")
         running.proc = _launch(running.server.workspace, running.port, running.server.log)
-        page.goto(running.server.url)  # the cookie of the ended session
+        lost.locator("a.wb-relogin").click()
         expect(page.locator(".wb-login")).to_be_visible()
-        expect(page.locator(".msg")).to_contain_text("セッションが終了しました")
+        expect(page.locator(".msg")).to_contain_text("セッションが終了しました（サーバーの再起動など）")
         shot(page, "item9-restart-1400")
     finally:
         page.context.close()

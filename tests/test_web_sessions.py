@@ -283,3 +283,29 @@ def test_kernel_tracebacks_stay_in_the_server_log(capfd: pytest.CaptureFixture[s
     finally:
         sys.stderr = stderr
         InteractiveShell.clear_instance()
+
+
+def test_an_ended_session_says_why(world: World) -> None:
+    """The login page names the reason (issue 11 item 9): the server remembers it per cookie."""
+    sessions = WebSessions(world.ws)
+    token, web = web_login(world, sessions, "registrar")
+    assert sessions.ended_reason(token) is None  # alive
+    assert sessions.ended_reason(None) is None  # never logged in
+    assert sessions.ended_reason("made-up") == "ended"  # a cookie this server never issued (a restart)
+    world.clock.advance(60 * world.ws.settings.idle_timeout_minutes + 1)
+    assert sessions.lookup(token, address=LOCAL, touch=False) is None
+    assert sessions.ended_reason(token) == "idle"  # marked by the lookup, before the sweep
+    sessions.end(web, "idle")  # type: ignore[arg-type]
+    assert sessions.ended_reason(token) == "idle"  # and after it
+    token2, web2 = web_login(world, sessions, "reviewer")
+    sessions.end(web2, "logout")  # type: ignore[arg-type]
+    assert sessions.ended_reason(token2) == "logout"
+
+
+def test_asking_whether_a_session_lives_is_not_use(world: World) -> None:
+    sessions = WebSessions(world.ws)
+    token, web = web_login(world, sessions, "registrar")
+    seen = web.last_seen  # type: ignore[attr-defined]
+    world.clock.advance(30)
+    found = sessions.lookup(token, address=LOCAL, touch=False)
+    assert found is web and found is not None and found.last_seen == seen

@@ -125,7 +125,7 @@ class ApprovalsApp(App):
             self.buttons[a.approval_id] = (approve, reject)
             side: list[w.Widget] = [approve, reject]
             if a.kind in outgoing.REGISTRY and "parameters" in a.summary:
-                check = w.Button(description="今のデータで確認 / Check now", icon="search", layout=w.Layout(width="auto"))
+                check = ActionButton(description="今のデータで確認 / Check now", icon="search", layout=w.Layout(width="auto"))
                 check.on_click(lambda _b, ap=a, box=text: self.check_now(ap, box))
                 self.check_buttons[a.approval_id] = check
                 side.append(check)

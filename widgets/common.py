@@ -386,7 +386,10 @@ def bar_chart_svg(data: Sequence[tuple[str, int | float]], *, title: str = "", w
     """A horizontal bar chart as inline SVG (no plotting library needed)."""
     if not data:
         return f'<div class="wb-empty">{esc(title)}: 該当なし / no data</div>'
-    label_w, value_w = 150, 80
+    # the labels take the width their words need (12 px a full-width character, 7 px a narrow one)
+    label_w = max(150, min(480, 12 + max(sum(12 if ord(c) > 0x2E7F else 7 for c in str(n)) for n, _ in data)))
+    value_w = 80
+    width = max(width, label_w + value_w + 200)
     plot_w = max(width - label_w - value_w, 50)
     top = 24 if title else 4
     height = top + len(data) * (bar_height + 4) + 4

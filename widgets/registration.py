@@ -212,8 +212,8 @@ class RegistrationApp(App):
             lines.append(f"このファイルは {esc(fmt_datetime(s.imported_at))} に {esc(s.imported_by)} が取込済みです。"
                          "変更はありません。 / Already imported; nothing changed.")
         self.reg_view.value = "<div class='wb-reg-summary'>" + "<br>".join(lines) + html_table(
-            ["結果", "件数"], [(OUTCOME_LABELS.get(k, k), v) for k, v in s.outcomes.items()], numeric=[1]) + "</div>"
-        chart = [(OUTCOME_LABELS.get(k, k), v) for k, v in s.outcomes.items()]
+            ["結果", "件数"], [(OUTCOME_LABELS.get(k) or labels.ja(k), v) for k, v in s.outcomes.items()], numeric=[1]) + "</div>"
+        chart = [(OUTCOME_LABELS.get(k) or labels.ja(k), v) for k, v in s.outcomes.items()]
         reasons = [(labels.ja(k, "return_reason"), v) for k, v in s.reasons.items()]
         self.chart.value = bar_chart_svg(chart, title="登録結果の内訳 / outcomes") + (
             bar_chart_svg(reasons, title="差戻し理由 / reasons for return", color="#c62828") if reasons else "")

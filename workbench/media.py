@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from . import approvals, transfer, workspace
+from .clock import JST
 from .errors import NotFound, PackageError
 from .permissions import Permission
 from .workspace import Unit, Workspace, service
@@ -111,7 +112,8 @@ def write_outgoing(
     if folder not in unit.workspace.PUBLISHED:
         raise ValueError(folder)
     key, key_id = recipient_key(unit.workspace, recipient)
-    stamp = unit.now.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%S")
+    # the date and time the screens show (JST), so a clerk finds the file by the time on screen
+    stamp = unit.now.astimezone(JST).strftime("%Y%m%dT%H%M%S")
     path = unit.workspace.folder(folder) / f"{kind}-{stamp}-{uuid.uuid4().hex[:8]}.wbpkg"
     staging = unit.stage(path)
     manifest = transfer.write_package(

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import html
 import inspect
+import json
 import logging
 import os
 import re
@@ -106,14 +107,24 @@ _PAGE_SCRIPT = """<script>
     document.body.replaceChildren();
     location.replace('/login?ended=' + encodeURIComponent(reason || 'ended'));
   }
+  function lost() {  // the server is gone (a restart): clear the screen here and say why
+    if (done) { return; }
+    done = true;
+    document.body.innerHTML = LOST_HTML;
+  }
   setInterval(function () {
     fetch('/session-state', {credentials: 'same-origin', cache: 'no-store'})
       .then(function (r) { return r.json(); })
       .then(function (s) { fails = 0; if (!s.live) { gone(s.ended); } })
-      .catch(function () { fails += 1; if (fails >= 2) { gone('ended'); } });
+      .catch(function () { fails += 1; if (fails >= 2) { lost(); } });
   }, STATE_POLL_MS);
 })();
-</script>""".replace("STATE_POLL_MS", str(STATE_POLL_MS))
+</script>""".replace("STATE_POLL_MS", str(STATE_POLL_MS)).replace("LOST_HTML", json.dumps(
+    "<main class='wb-lost' role='alert' style='max-width:560px;margin:8vh auto;padding:20px;background:#fff4e5;"
+    "font-family:sans-serif'><p>サーバーとの接続が切れたため、画面を消去しました（サーバーの再起動など）。"
+    "再度ログインしてください。<br><span style='color:#666'>The connection to the server was lost (a restart, "
+    "for example); the screen was cleared. Log in again.</span></p>"
+    "<p><a href='/login?ended=ended' class='wb-relogin'>ログイン画面へ / To the login page</a></p></main>"))
 
 
 def _sessions(handler: tornado.web.RequestHandler) -> WebSessions:
