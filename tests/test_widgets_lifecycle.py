@@ -121,7 +121,7 @@ def test_id_review_and_death_confirmation_screens(make_world: Callable[..., Worl
     review.disc_refresh_button.click()
     dead = [d for d in review.model.discrepancies if d.kind == "deceased"]
     assert dead
-    review.disc_select.value = dead[0].discrepancy_id
+    review.disc_grid.select(dead[0].discrepancy_id)
     assert not review.deceased_button.disabled
     review.deceased_button.click()
     assert review.banner.kind == "success", review.banner.text

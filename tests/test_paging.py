@@ -1,0 +1,106 @@
+"""Lists that page in the database (issue 11 item 6): totals and charts from the whole selection,
+the last page, sorting both ways, filters, and refusals of bad or hostile requests."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from tests.conftest import World
+from workbench import discrepancies
+from workbench.errors import InvalidInput, PermissionDenied
+from workbench.paging import MAX_LIMIT, PageRequest
+
+#: More than the old 1,000-row cap; the first 1,200 by detection time are all 転居, as in the report.
+MOVED, RENAMED, DECEASED = 1200, 300, 7
+TOTAL = MOVED + RENAMED + DECEASED
+
+
+@pytest.fixture
+def queue(world: World) -> World:
+    """1,507 discrepancies, inserted set-based (synthetic, no personal data but IDs)."""
+    start = dt.datetime(2026, 5, 1, tzinfo=dt.UTC)
+    with world.ws.transaction("test.seed", "test") as con:
+        con.execute(
+            "INSERT INTO discrepancies (discrepancy_id, request_id, batch_id, person_id, source, kind, fields, held,"
+            " reported, status, detected_at, note)"
+            " SELECT printf('D%07d', i), printf('R%07d', i), 'B1', printf('P%08d', i), 'juki',"
+            " CASE WHEN i < $m THEN 'moved' WHEN i < $m + $r THEN 'renamed' ELSE 'deceased' END,"
+            " '[\"address\"]', '{}', '{}', CASE WHEN i % 10 = 0 THEN 'resolved' ELSE 'open' END,"
+            " $start + i * INTERVAL 1 MINUTE, CASE WHEN i = 77 THEN '100%_電話' END"
+            " FROM range($n) t(i)", {"m": MOVED, "r": RENAMED, "n": TOTAL, "start": start})
+    return world
+
+
+def test_totals_and_chart_count_the_whole_selection(queue: World) -> None:
+    reviewer = queue.login("reviewer")
+    page = discrepancies.discrepancy_page(reviewer, PageRequest(limit=50))
+    assert len(page.rows) == 50 and page.total == TOTAL
+    assert page.groups["kind"] == {"moved": MOVED, "renamed": RENAMED, "deceased": DECEASED}
+    assert sum(page.groups["status"].values()) == TOTAL
+    assert {d.kind for d in page.rows} == {"moved"}  # the page alone would say 「all 転居」
+    assert page.summary_ja() == f"1–50 / 全 {TOTAL:,} 件"
+    # a field filter: the total and the chart follow the selection, not the page
+    open_only = discrepancies.discrepancy_page(reviewer, PageRequest(limit=10, filters={"status": "open"}))
+    assert open_only.total == TOTAL - len(range(0, TOTAL, 10)) and all(d.status == "open" for d in open_only.rows)
+    assert sum(open_only.groups["kind"].values()) == open_only.total
+
+
+def test_last_page_and_sorting_both_ways(queue: World) -> None:
+    reviewer = queue.login("reviewer")
+    last = discrepancies.discrepancy_page(reviewer, PageRequest(offset=1500, limit=MAX_LIMIT))
+    assert len(last.rows) == 7 and not last.has_next and last.has_previous and last.last == TOTAL
+    assert [d.discrepancy_id for d in last.rows][-1] == f"D{TOTAL - 1:07d}"
+    beyond = discrepancies.discrepancy_page(reviewer, PageRequest(offset=5000))
+    assert beyond.rows == [] and beyond.total == TOTAL
+    up = discrepancies.discrepancy_page(reviewer, PageRequest(sort="discrepancy_id", limit=3))
+    down = discrepancies.discrepancy_page(reviewer, PageRequest(sort="discrepancy_id", descending=True, limit=3))
+    assert [d.discrepancy_id for d in up.rows] == ["D0000000", "D0000001", "D0000002"]
+    assert [d.discrepancy_id for d in down.rows] == [f"D{TOTAL - i:07d}" for i in (1, 2, 3)]
+    by_kind = discrepancies.discrepancy_page(reviewer, PageRequest(sort="kind", limit=1))
+    assert by_kind.rows[0].kind == "deceased" and by_kind.sort == "kind"
+    # consecutive pages neither repeat nor skip a row
+    seen = [d.discrepancy_id for o in (0, 200, 400) for d in
+            discrepancies.discrepancy_page(reviewer, PageRequest(offset=o, limit=200, sort="kind")).rows]
+    assert len(seen) == len(set(seen)) == 600
+
+
+def test_text_filter_is_literal(queue: World) -> None:
+    reviewer = queue.login("reviewer")
+    one = discrepancies.discrepancy_page(reviewer, PageRequest(text="D0000077"))
+    assert [d.discrepancy_id for d in one.rows] == ["D0000077"] and one.total == 1
+    assert discrepancies.discrepancy_page(reviewer, PageRequest(text="p0000007")).total == 10  # case-insensitive
+    # % and _ are characters, not patterns; hostile text is a bound parameter
+    assert [d.note for d in discrepancies.discrepancy_page(reviewer, PageRequest(text="100%_")).rows] == ["100%_電話"]
+    for hostile in ("%", "_", "'; drop table discrepancies; --", "' OR '1'='1", "\\", "電話'--"):
+        page = discrepancies.discrepancy_page(reviewer, PageRequest(text=hostile))
+        assert page.total <= 1
+    with queue.ws.transaction("test.check", "test") as con:
+        assert con.execute("SELECT count(*) FROM discrepancies").fetchone() == (TOTAL,)
+
+
+@pytest.mark.parametrize(("request_", "reason"), [
+    (PageRequest(sort="detected_at; DROP TABLE discrepancies"), "bad_sort"),
+    (PageRequest(sort="held"), "bad_sort"),
+    (PageRequest(limit=MAX_LIMIT + 1), "bad_limit"),
+    (PageRequest(limit=0), "bad_limit"),
+    (PageRequest(offset=-1), "bad_offset"),
+    (PageRequest(text="x" * 10_000), "bad_filter"),
+    (PageRequest(text="a\x00b"), "bad_filter"),
+    (PageRequest(filters={"held": "x"}), "bad_filter"),
+    (PageRequest(filters={"kind": "moved' OR 1=1 --"}), "bad_filter"),
+])
+def test_bad_requests_are_refused_in_both_languages(queue: World, request_: PageRequest, reason: str) -> None:
+    reviewer = queue.login("reviewer")
+    with pytest.raises(InvalidInput) as caught:
+        discrepancies.discrepancy_page(reviewer, request_)
+    assert caught.value.reason == reason
+    assert caught.value.message_en and any("\u3040" <= c <= "\u9fff" for c in caught.value.message_ja)
+    assert "SELECT" not in caught.value.message_en and "SELECT" not in caught.value.message_ja
+
+
+def test_the_queue_page_needs_the_review_permission(queue: World) -> None:
+    for role in ("query_operator", "analyst", "auditor", "approver"):
+        with pytest.raises(PermissionDenied):
+            discrepancies.discrepancy_page(queue.login(role), PageRequest())
