@@ -88,6 +88,8 @@ def _table() -> Any:
 
 _TABLE_OPTIONS: dict[str, Any] = dict(
     paging=False, searching=False, info=False, ordering=False, showIndex=False, scrollX=True,
+    # a long page scrolls inside the grid, its header kept in view, the actions below it stay near
+    scrollY="min(60vh, 560px)", scrollCollapse=True,
     select={"style": "single", "info": False}, classes="display nowrap compact cell-border",
     layout={"topStart": None, "topEnd": None, "bottomStart": None, "bottomEnd": None},
     language={"emptyTable": "該当するものはありません"}, style="width:100%;margin:0",
@@ -146,7 +148,8 @@ class RecordGrid(w.VBox):
         self.table_box.add_class("wb-grid")
         if css_class:
             self.table_box.add_class(css_class)
-        super().__init__([w.HTML(GRID_STYLE), toolbar, self.table_box, pager], layout=w.Layout(width="100%"))
+        # the pager above the table: the count and 次へ are where the eye is, not below 50 rows
+        super().__init__([w.HTML(GRID_STYLE), toolbar, pager, self.table_box], layout=w.Layout(width="100%"))
         self.add_class("wb-record-grid")
         if autoload:
             self.refresh()
