@@ -4,13 +4,14 @@ the last page, sorting both ways, filters, and refusals of bad or hostile reques
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 
 from tests.conftest import World
 from workbench import discrepancies
 from workbench.errors import InvalidInput, PermissionDenied
-from workbench.paging import MAX_LIMIT, PageRequest
+from workbench.paging import MAX_LIMIT, MAX_TEXT, PageRequest
 
 #: More than the old 1,000-row cap; the first 1,200 by detection time are all 転居, as in the report.
 MOVED, RENAMED, DECEASED = 1200, 300, 7
@@ -104,3 +105,56 @@ def test_the_queue_page_needs_the_review_permission(queue: World) -> None:
     for role in ("query_operator", "analyst", "auditor", "approver"):
         with pytest.raises(PermissionDenied):
             discrepancies.discrepancy_page(queue.login(role), PageRequest())
+
+
+# --------------------------------------------------------------------------- every list that pages
+
+
+def _pages(world: World) -> list[tuple[str, Any, str]]:
+    """(role allowed, call(session, request), a role refused) for each list service."""
+    from workbench import cycle_runs, deletion, disclosure, inquiries, media, users
+
+    return [
+        ("administrator", users.user_page, "reviewer"),
+        ("auditor", media.ledger_page, "query_operator"),
+        ("reviewer", disclosure.suspension_page, "analyst"),
+        ("reviewer", inquiries.inquiry_page, "analyst"),
+        ("query_operator", cycle_runs.listing_page, ""),  # every role may list its own runs
+        ("registrar", lambda s, r: deletion.list_members_page(s, "L-none", r), "analyst"),
+    ]
+
+
+def test_every_list_refuses_a_bad_sort_key_and_takes_hostile_text(world: World) -> None:
+    from workbench.errors import NotFound
+
+    for role, call, _refused in _pages(world):
+        session = world.login(role)
+        with pytest.raises(InvalidInput) as caught:
+            call(session, PageRequest(sort="1; DROP TABLE users"))
+        assert caught.value.reason == "bad_sort"
+        for hostile in ("%", "_", "'; drop table users; --", "x" * MAX_TEXT):
+            try:
+                page = call(session, PageRequest(text=hostile))
+            except NotFound:  # the deletion list named does not exist
+                continue
+            assert page.total >= 0 and len(page.rows) <= page.limit
+        with pytest.raises(InvalidInput):
+            call(session, PageRequest(text="x" * 10_000))
+
+
+def test_every_list_refuses_a_role_without_the_right(world: World) -> None:
+    for _role, call, refused in _pages(world):
+        if refused:
+            with pytest.raises(PermissionDenied):
+                call(world.login(refused), PageRequest())
+
+
+def test_user_list_pages_and_counts_in_the_database(world: World) -> None:
+    from workbench import users
+
+    admin = world.login("administrator")
+    every = users.list_users(admin)
+    page = users.user_page(admin, PageRequest(limit=3, sort="user_id", descending=True))
+    assert page.total == len(every) and [u.user_id for u in page.rows] == sorted(u.user_id for u in every)[::-1][:3]
+    found = users.user_page(admin, PageRequest(text="AUDIT"))
+    assert [u.user_id for u in found.rows] == ["auditor"] and found.total == 1

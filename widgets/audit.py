@@ -23,6 +23,7 @@ from workbench.permissions import Permission
 from workbench.policy import POLICY, is_bulk_export, is_out_of_hours
 
 from .common import ActionButton, App, bar_chart_svg, esc, fmt_datetime, html_table, num, wareki
+from .grid import GridColumn, RecordGrid
 
 __all__ = ["BULK_THRESHOLD", "AuditApp", "AuditModel"]
 
@@ -77,7 +78,17 @@ class AuditApp(App):
 
         self.ledger_button = ActionButton(description="媒体管理簿 / Media ledger", icon="book")
         self.ledger_button.on_click(lambda _b: self.load_ledger())
-        self.ledger_table = w.HTML()
+        self.ledger_table = RecordGrid(
+            fetch=lambda r: self.call(media.ledger_page, r), key=lambda e: e.entry_id,
+            columns=[GridColumn("番号", lambda e: e.entry_id), GridColumn("日時", lambda e: fmt_datetime(e.recorded_at)),
+                     GridColumn("区分", lambda e: labels.ja(e.direction)), GridColumn("種別", lambda e: labels.ja(e.kind)),
+                     GridColumn("送付先", lambda e: labels.ja(e.recipient, "recipient")),
+                     GridColumn("件数", lambda e: e.record_count, numeric=True),
+                     GridColumn("担当", lambda e: e.user_id), GridColumn("承認", lambda e: e.approval_id or "-"),
+                     GridColumn("削除日時", lambda e: fmt_datetime(e.deleted_at) if e.deleted_at else "-")],
+            sorts=media.LEDGER_LIST.sort_options(), descending=True, placeholder="番号・ファイル名・担当・承認番号",
+            autoload=False, css_class="wb-ledger-table")
+        self.ledger_table.model.observe(lambda _c: setattr(self.model, "ledger", self.ledger_table.rows), "page")
         if self.session.can(Permission.LEDGER_READ):
             children += [w.HTML("<h4>媒体管理簿 / Media ledger (C9)</h4>"), self.ledger_button, self.ledger_table]
 
@@ -126,14 +137,7 @@ class AuditApp(App):
         self.table.value = more + html_table(["番号", "日時", "利用者", "操作", "結果", "注意"], rows, numeric=[0])
 
     def _show_ledger(self, _change: Any = None) -> None:
-        rows = [
-            (e.entry_id, fmt_datetime(e.recorded_at), "送付" if e.direction == "out" else "受領", labels.ja(e.kind),
-             labels.ja(e.recipient, "recipient"), e.record_count, e.user_id, e.approval_id or "-",
-             fmt_datetime(e.deleted_at) if e.deleted_at else "-")
-            for e in self.model.ledger
-        ]
-        self.ledger_table.value = html_table(
-            ["番号", "日時", "区分", "種別", "送付先", "件数", "担当", "承認", "削除日時"], rows, numeric=[5])
+        """The ledger grid shows itself (media.ledger_page); ``model.ledger`` is its page."""
 
     # -- handlers ------------------------------------------------------------------------
     def verify(self) -> None:
@@ -156,6 +160,4 @@ class AuditApp(App):
             self.model.records = list(result)
 
     def load_ledger(self) -> None:
-        result = self.call(media.ledger)
-        if result is not None:
-            self.model.ledger = list(result)
+        self.ledger_table.refresh()

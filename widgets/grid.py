@@ -108,11 +108,14 @@ class RecordGrid(w.VBox):
                  key: Callable[[Any], str], sorts: Sequence[tuple[str, str]], default_sort: str = "",
                  descending: bool = False, page_size: int = DEFAULT_LIMIT, searchable: bool = True,
                  placeholder: str = "番号・名前などの一部", on_select: Callable[[Any], None] | None = None,
-                 css_class: str = "", autoload: bool = True) -> None:
+                 css_class: str = "", autoload: bool = True, empty: str = "該当するものはありません",
+                 person_of: Callable[[Any], str | None] | None = None,
+                 on_person: Callable[[str], None] | None = None) -> None:
         self.model = GridModel(sort=default_sort or (sorts[0][1] if sorts else ""), descending=descending,
                                page_size=page_size)
         self._fetch, self.columns, self._key, self._on_select = fetch, list(columns), key, on_select
         self._syncing = False
+        self.empty = empty
         self.filter_text = w.Text(description="絞り込み", placeholder=placeholder, continuous_update=False,
                                   style={"description_width": "70px"}, layout=w.Layout(width="300px"))
         self.search_button = ActionButton(description="検索", icon="search", layout=w.Layout(width="auto"))
@@ -128,7 +131,13 @@ class RecordGrid(w.VBox):
         self.next_button = ActionButton(description="次へ", icon="chevron-right", disabled=True,
                                         layout=w.Layout(width="auto"))
         self.summary = w.HTML(layout=w.Layout(margin="0 8px"))
+        #: A row that is (or names) a person: 個人の照会 opens that person's page.
+        self._person_of, self._on_person = person_of, on_person
+        self.person_button = ActionButton(description="個人の照会を開く / Open person", icon="user", disabled=True,
+                                          layout=w.Layout(width="auto", display="flex" if person_of and on_person else "none"))
+        self.person_button.on_click(lambda _b: self.open_person())
         self.table = _table()
+        self.table.update(language={"emptyTable": empty})
         for control in (self.filter_text, self.sort_field, self.sort_direction, self.page_size):
             control.observe(self._changed, "value")
         self.search_button.on_click(lambda _b: self._changed())
@@ -140,7 +149,7 @@ class RecordGrid(w.VBox):
         filters = [self.filter_text, self.search_button] if searchable else []
         toolbar = w.HBox([*filters, self.sort_field, self.sort_direction],
                          layout=w.Layout(flex_flow="row wrap", align_items="center"))
-        pager = w.HBox([self.previous_button, self.next_button, self.summary, self.page_size],
+        pager = w.HBox([self.previous_button, self.next_button, self.summary, self.page_size, self.person_button],
                        layout=w.Layout(flex_flow="row wrap", align_items="center"))
         toolbar.add_class("wb-grid-toolbar")
         pager.add_class("wb-grid-toolbar")
@@ -196,6 +205,13 @@ class RecordGrid(w.VBox):
                 page = self._fetch(self.request()) or page
             self.model.page = page
 
+    def open_person(self) -> None:
+        """Open the chosen row's person (the person page's own service checks the permission)."""
+        row = self.selected_row
+        pid = self._person_of(row) if row is not None and self._person_of is not None else None
+        if pid and self._on_person is not None:
+            self._on_person(pid)
+
     def select(self, key: str) -> None:
         """Choose the row named ``key`` (as a click on it does)."""
         self.model.selected = key
@@ -211,8 +227,16 @@ class RecordGrid(w.VBox):
         import html
         import re
 
-        lines = ["\t".join(c.title for c in self.columns), *("\t".join(r) for r in getattr(self, "shown", []))]
+        shown = getattr(self, "shown", [])
+        lines = ["\t".join(c.title for c in self.columns), *("\t".join(r) for r in shown)]
+        if not shown:
+            lines.append(self.empty)
         return "\n".join(lines) + "\n" + html.unescape(re.sub(r"<[^>]+>", "", self.summary.value))
+
+    @property
+    def value(self) -> str:
+        """What the grid shows, as text: screen walks (the raw-code check) read it like an HTML widget's value."""
+        return self.text
 
     @property
     def selected_row(self) -> Any:
@@ -251,6 +275,8 @@ class RecordGrid(w.VBox):
         key = self.model.selected
         index = next((i for i, r in enumerate(self.rows) if self._key(r) == key), None) if key else None
         wanted = [index] if index is not None else []
+        row = self.selected_row
+        self.person_button.disabled = not (row is not None and self._person_of is not None and self._person_of(row))
         if list(self.table.selected_rows) != wanted:
             self._syncing = True
             try:

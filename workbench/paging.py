@@ -18,6 +18,7 @@ Japanese and English; the filter text is always a bound parameter compared liter
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -173,19 +174,27 @@ def _check(spec: ListSpec, request: PageRequest) -> tuple[str, dict[str, Any]]:
     return " AND ".join(clauses), params
 
 
-def fetch(con: duckdb.DuckDBPyConnection, spec: ListSpec, request: PageRequest, columns: str) -> Page[tuple[Any, ...]]:
+def fetch(con: duckdb.DuckDBPyConnection, spec: ListSpec, request: PageRequest, columns: str, *,
+          where: str = "TRUE", params: Mapping[str, Any] | None = None) -> Page[tuple[Any, ...]]:
     """One page of ``spec`` as raw rows of ``columns``, with the total and group counts of the
-    whole selection, all from the database."""
-    where, params = _check(spec, request)
+    whole selection, all from the database.  ``where`` narrows the list for this caller (e.g. to
+    the runs they may see), with its own named ``params`` (never the caller's text)."""
+    checked, bound = _check(spec, request)
+    where = f"{checked} AND ({where})"
+    params = {**bound, **(params or {})}
     sort = request.sort or spec.default_sort
     direction = "DESC" if request.descending else "ASC"
     base = f"FROM {spec.source} WHERE {where}"
-    (total,) = con.execute(f"SELECT count(*) {base}", params).fetchone() or (0,)
+
+    def run(sql: str) -> duckdb.DuckDBPyConnection:
+        # DuckDB refuses a named parameter the statement does not use
+        return con.execute(sql, {k: v for k, v in params.items() if re.search(rf"\${k}\b", sql)})
+
+    (total,) = run(f"SELECT count(*) {base}").fetchone() or (0,)
     groups: dict[str, dict[str, int]] = {}
     for name, expr in spec.groups.items():
-        groups[name] = {str(k): int(n) for k, n in con.execute(
-            f"SELECT {expr} AS g, count(*) {base} GROUP BY 1 ORDER BY 2 DESC, 1", params).fetchall()}
+        groups[name] = {str(k): int(n) for k, n in run(
+            f"SELECT {expr} AS g, count(*) {base} GROUP BY 1 ORDER BY 2 DESC, 1").fetchall()}
     order = f"{spec.sorts[sort].sql} {direction} NULLS LAST, {spec.tiebreak} {direction}"
-    rows = con.execute(f"SELECT {columns} {base} ORDER BY {order} LIMIT {int(request.limit)} OFFSET {int(request.offset)}",
-                       params).fetchall()
+    rows = run(f"SELECT {columns} {base} ORDER BY {order} LIMIT {int(request.limit)} OFFSET {int(request.offset)}").fetchall()
     return Page(rows, int(total), request.offset, request.limit, sort, request.descending, groups)
