@@ -158,3 +158,38 @@ def test_user_list_pages_and_counts_in_the_database(world: World) -> None:
     assert page.total == len(every) and [u.user_id for u in page.rows] == sorted(u.user_id for u in every)[::-1][:3]
     found = users.user_page(admin, PageRequest(text="AUDIT"))
     assert [u.user_id for u in found.rows] == ["auditor"] and found.total == 1
+
+
+def test_audit_log_pages_with_chart_and_alerts_of_every_match(world: World) -> None:
+    from collections import Counter
+
+    from workbench import auditing
+    from workbench.clock import JST
+    from workbench.policy import _when, audit_alerts
+
+    world.clock.set(dt.datetime(2026, 6, 6, 22, 30, tzinfo=JST))  # a Saturday night
+    for _ in range(3):
+        world.login("registrar")
+    world.clock.set(dt.datetime(2026, 6, 8, 7, 59, tzinfo=JST))  # before hours on a Monday
+    world.login("registrar")
+    world.clock.set(dt.datetime(2026, 6, 8, 10, 0, tzinfo=JST))
+    auditor = world.login("auditor")
+    every = auditing.search(auditor, limit=100_000)
+    page = auditing.search_page(auditor, PageRequest(limit=5))
+    assert len(page.rows) == 5 and page.total >= len(every)
+    truth = audit_alerts(auditing.search(auditor, limit=100_000))
+    page = auditing.search_page(auditor, PageRequest(limit=5))
+    assert page.groups["out_of_hours"].get("yes", 0) == truth["out_of_hours"] >= 4
+    assert page.groups["bulk_export"].get("yes", 0) == truth["bulk_export"]
+    days = Counter(_when(r).date().isoformat() for r in auditing.search(auditor, limit=100_000))
+    page = auditing.search_page(auditor, PageRequest(limit=5))
+    assert {d: n for d, n in page.groups["day"].items() if d != "2026-06-08"} == {d: n for d, n in days.items() if d != "2026-06-08"}
+    # the same filters as search: by user (pseudonym), by operation words
+    mine = auditing.search_page(auditor, PageRequest(), user_id="registrar", operation="auth.login")
+    assert mine.total == 4 and all(r["user_id"] == "registrar" and r["out_of_hours"] for r in mine.rows)
+    up = auditing.search_page(auditor, PageRequest(limit=3, descending=False))
+    assert [r["seq"] for r in up.rows] == sorted(r["seq"] for r in up.rows) and up.rows[0]["seq"] <= 2
+    with pytest.raises(InvalidInput):
+        auditing.search_page(auditor, PageRequest(sort="params"))
+    with pytest.raises(PermissionDenied):
+        auditing.search_page(world.login("reviewer"), PageRequest())

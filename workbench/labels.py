@@ -84,6 +84,7 @@ _VERB_WORDS: dict[str, str] = {
     "chart": "グラフ用データ", "integrated": "未取得の件数", "destroyed": "破棄の確認", "deceased": "死亡の確認",
     "account": "作成", "accounts": "一覧", "keys": "鍵の失効", "key": "鍵ファイルの発行", "signoff": "承認依頼",
     "lists": "一覧", "open": "一覧", "execution": "実行の参照",
+    "page": "一覧の表示",
 }
 
 
