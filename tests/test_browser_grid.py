@@ -41,6 +41,7 @@ def grid_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     ws = Workspace.open(workspace)
     # a second reviewer, so the two window sizes never reuse one account's one-time code
     users.create_initial_user(ws, "reviewer2", "審査担当2", DEMO_PASSWORD, ["reviewer"])
+    users.create_initial_user(ws, "auditor2", "監査担当2", DEMO_PASSWORD, ["auditor"])
     with ws.transaction("test.seed", "test") as con:
         con.execute(
             "INSERT INTO discrepancies (discrepancy_id, request_id, batch_id, person_id, source, kind, fields, held,"
@@ -167,6 +168,35 @@ def test_reviewer_pages_sorts_filters_and_opens_a_person(grid_server: Server, ch
     except urllib.error.HTTPError as exc:
         status = exc.code
     assert status in (401, 403), (asset, status)
+    page.get_by_role("button", name="ログアウト / Log out").click()
+    page.context.close()
+    assert "Traceback" not in grid_server.log.read_text(errors="replace")
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_auditor_pages_the_log_and_the_ledger(grid_server: Server, chromium: Any, size: str) -> None:
+    from playwright.sync_api import expect
+
+    user = {"wide": "auditor", "narrow": "auditor2"}[size]
+    page = _log_in(chromium, grid_server, SIZES[size], user)
+    page.locator(".wb-menu").get_by_role("button", name="操作ログ監査").click()
+    page.get_by_role("button", name="検索 / Search").click()
+    grid = page.locator(".wb-record-grid").first
+    count = grid.locator(".wb-grid-count")
+    expect(count).to_contain_text(re.compile(r"1–[\d,]+ / 全 [\d,]+ 件"))
+    total = int(re.search(r"全 ([\d,]+) 件", count.inner_text()).group(1).replace(",", ""))  # type: ignore[union-attr]
+    expect(page.locator(".wb-audit-table table.dataTable tbody tr")).to_have_count(min(50, total))
+    summary = page.get_by_text(re.compile("該当 / matching"))
+    expect(summary).to_contain_text(f"{total:,}")  # the count is of every match, not of the page
+    text = page.locator(".wb-audit-table").inner_text()
+    assert "ログイン" in text and "auth.login" not in text
+    page.screenshot(path=str(ARTIFACTS / f"grid-{size}-4-audit.png"))
+    page.get_by_role("button", name="媒体管理簿 / Media ledger").click()
+    expect(page.locator(".wb-ledger-table")).to_contain_text(re.compile("差戻リスト|番号収集リスト|対象者リスト"))
+    ledger_text = page.locator(".wb-ledger-table").inner_text()
+    assert not re.search(r"\b(return_list|collection_list|housing_office)\b", ledger_text)
+    page.locator(".wb-ledger-table").scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / f"grid-{size}-5-ledger.png"))
     page.get_by_role("button", name="ログアウト / Log out").click()
     page.context.close()
     assert "Traceback" not in grid_server.log.read_text(errors="replace")

@@ -88,7 +88,7 @@ class AuditApp(App):
                 self.search_button, self.summary, self.chart, self.alerts, self.table,
             ]
 
-        self.ledger_button = ActionButton(description="媒体管理簿 / Media ledger", icon="book")
+        self.ledger_button = ActionButton(description="媒体管理簿 / Media ledger", icon="book", layout=w.Layout(width="auto"))
         self.ledger_button.on_click(lambda _b: self.load_ledger())
         self.ledger_table = RecordGrid(
             fetch=lambda r: self.call(media.ledger_page, r), key=lambda e: e.entry_id,
