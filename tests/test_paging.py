@@ -193,3 +193,30 @@ def test_audit_log_pages_with_chart_and_alerts_of_every_match(world: World) -> N
         auditing.search_page(auditor, PageRequest(sort="params"))
     with pytest.raises(PermissionDenied):
         auditing.search_page(world.login("reviewer"), PageRequest())
+
+
+def test_the_queue_pages_from_the_cli(queue: World, monkeypatch: pytest.MonkeyPatch,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from workbench import cli
+
+    monkeypatch.setenv("WORKBENCH_PASSWORD", "Test-Pass-2026!")
+    monkeypatch.setattr(cli, "_workspace", lambda args: queue.ws)
+
+    def run(*argv: str) -> tuple[int, Any, str]:
+        queue.clock.advance(30)
+        monkeypatch.setenv("WORKBENCH_USER", "reviewer")
+        monkeypatch.setenv("WORKBENCH_TOTP", queue.code("reviewer"))
+        code = cli.main(["-w", str(queue.ws.path), "discrepancies", "list", *argv])
+        out = capsys.readouterr()
+        return code, json.loads(out.out) if code == 0 else None, out.err
+
+    code, page, _ = run("--offset", "1500", "--limit", "50")
+    assert code == 0 and page["total"] == TOTAL and len(page["rows"]) == 7
+    assert page["groups"]["kind"] == {"moved": MOVED, "renamed": RENAMED, "deceased": DECEASED}
+    code, page, _ = run("--sort", "discrepancy_id", "--desc", "--limit", "2", "--kind", "renamed")
+    assert [r["discrepancy_id"] for r in page["rows"]] == [f"D{MOVED + RENAMED - 1:07d}", f"D{MOVED + RENAMED - 2:07d}"]
+    assert page["total"] == RENAMED
+    code, _, err = run("--sort", "held")
+    assert code != 0 and "並べ替え" in err and "Traceback" not in err
