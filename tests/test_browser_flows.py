@@ -235,7 +235,7 @@ def test_reviewer_sees_juki_discrepancies(server: Server, browser: Any) -> None:
     expect(table).to_contain_text("未対応")
     notified = page.get_by_role("button", name="本人へ通知済み / Notified")
     expect(notified).to_be_disabled()  # nothing is chosen for the reviewer
-    page.locator(".widget-dropdown", has_text="相違番号").locator("select").select_option(index=0)
+    table.locator("tbody tr").first.click()  # a row of the grid is the current item (issue 11 item 6)
     expect(notified).to_be_enabled()
     page.screenshot(path=str(ARTIFACTS / "flow-3-discrepancies.png"), full_page=True)
     log_out(page)

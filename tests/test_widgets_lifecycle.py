@@ -23,11 +23,12 @@ def test_deletion_screen_from_list_to_record(make_world: Callable[..., World], t
     app.import_button.click()
     assert app.banner.kind == "success", app.banner.text
     assert "退去" in text(app.preview_html.value) and "個人番号" in text(app.preview_html.value)
-    assert all(v in app.preview_html.value for v in victims)  # who: internal numbers and reasons only
+    assert all(v in app.people_grid.value for v in victims)  # who: internal numbers and reasons only
+    assert f"全 {len(victims)} 件" in app.people_grid.value and "退去" in app.people_grid.value
     with world.ws.transaction("t", "t") as con:
         names = [r[0] for r in con.execute("SELECT name FROM persons WHERE person_id IN (SELECT unnest(?::VARCHAR[]))",
                                            [victims]).fetchall()]
-    assert not any(n in app.preview_html.value for n in names)
+    assert not any(n in app.preview_html.value + app.people_grid.value for n in names)
     app.request_button.click()
     approval_id = app.approval_id.value
     assert approval_id.startswith("A")
@@ -121,7 +122,7 @@ def test_id_review_and_death_confirmation_screens(make_world: Callable[..., Worl
     review.disc_refresh_button.click()
     dead = [d for d in review.model.discrepancies if d.kind == "deceased"]
     assert dead
-    review.disc_select.value = dead[0].discrepancy_id
+    review.disc_grid.select(dead[0].discrepancy_id)
     assert not review.deceased_button.disabled
     review.deceased_button.click()
     assert review.banner.kind == "success", review.banner.text

@@ -16,7 +16,8 @@ from workbench import credentials, users
 from workbench.permissions import ROLE_LABELS, Permission, Role
 from workbench.users import UserInfo
 
-from .common import ActionButton, App, esc, fmt_datetime, html_table, num
+from .common import ActionButton, App, esc, fmt_datetime, num
+from .grid import GridColumn, RecordGrid
 
 __all__ = ["AdminApp", "AdminModel"]
 
@@ -43,8 +44,17 @@ class AdminApp(App):
         self.can_manage = self.session.can(Permission.USERS_MANAGE)
         self.can_review = self.session.can(Permission.USERS_REVIEW)
 
-        # users list
-        self.users_table = w.HTML()
+        # users list: a grid paging in the database; a chosen row is the user the forms below act on
+        self.users_table = RecordGrid(
+            fetch=lambda r: self.call(users.user_page, r), key=lambda u: u.user_id,
+            columns=[GridColumn("ユーザーID", lambda u: u.user_id), GridColumn("氏名", lambda u: u.display_name),
+                     GridColumn("役割", lambda u: role_names(u.roles)),
+                     GridColumn("状態", lambda u: "無効" if u.disabled else ("ロック中" if u.locked else "有効")),
+                     GridColumn("登録日時", lambda u: fmt_datetime(u.created_at)),
+                     GridColumn("最終ログイン", lambda u: fmt_datetime(u.last_login_at)),
+                     GridColumn("最終点検", lambda u: fmt_datetime(u.reviewed_at))],
+            sorts=users.USER_LIST.sort_options(), placeholder="ユーザーID・氏名・役割", autoload=False,
+            on_select=lambda u: self._user_chosen(u), css_class="wb-users-table")
         self.refresh_button = ActionButton(description="一覧を更新 / Refresh", icon="refresh")
         self.refresh_button.on_click(lambda _b: self.refresh())
 
@@ -106,16 +116,14 @@ class AdminApp(App):
 
     # -- views --------------------------------------------------------------------------
     def _show_users(self, _change: Any = None) -> None:
-        rows = [
-            (u.user_id, u.display_name, role_names(u.roles), "無効" if u.disabled else ("ロック中" if u.locked else "有効"),
-             fmt_datetime(u.last_login_at), fmt_datetime(u.reviewed_at))
-            for u in self.model.users
-        ]
-        self.users_table.value = (
-            f"<div>登録ユーザー / users: <b>{num(len(rows))}</b> 件</div>"
-            + html_table(["ユーザーID", "氏名", "役割", "状態", "最終ログイン", "最終点検"], rows)
-        )
+        kept = self.user_pick.value
         self.user_pick.options = [u.user_id for u in self.model.users]
+        if kept in self.user_pick.options:
+            self.user_pick.value = kept  # never move the choice by itself
+
+    def _user_chosen(self, user: Any) -> None:
+        if user is not None and user.user_id in self.user_pick.options:
+            self.user_pick.value = user.user_id
 
     def _show_qr(self, _change: Any = None) -> None:
         uri = self.model.enrolment_uri
@@ -152,6 +160,7 @@ class AdminApp(App):
         result = self.call(users.list_users)
         if result is not None:
             self.model.users = list(result)
+            self.users_table.refresh()
 
     def add_user(self) -> None:
         password = self.new_password.value

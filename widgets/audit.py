@@ -11,18 +11,19 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
 from typing import Any
 
 import ipywidgets as w
 import traitlets as t
 
-from workbench import access, auditing, labels, media
+from workbench import auditing, labels, media
 from workbench.clock import JST
+from workbench.paging import Page, PageRequest
 from workbench.permissions import Permission
-from workbench.policy import POLICY, is_bulk_export, is_out_of_hours
+from workbench.policy import POLICY
 
-from .common import ActionButton, App, bar_chart_svg, esc, fmt_datetime, html_table, num, wareki
+from .common import ActionButton, App, bar_chart_svg, esc, fmt_datetime, num, wareki
+from .grid import GridColumn, RecordGrid
 
 __all__ = ["BULK_THRESHOLD", "AuditApp", "AuditModel"]
 
@@ -39,8 +40,6 @@ def _when(record: dict[str, Any]) -> dt.datetime:
 class AuditModel(t.HasTraits):
     report = t.Dict()
     records: t.List[dict[str, Any]] = t.List()
-    #: The set hours the records were judged by (``AccessPolicy.hours``), read with each search.
-    hours: t.Dict[int, tuple[dt.time, dt.time]] = t.Dict()
     ledger: t.List[Any] = t.List()
 
 
@@ -69,7 +68,19 @@ class AuditApp(App):
         self.summary = w.HTML()
         self.chart = w.HTML()
         self.alerts = w.HTML()
-        self.table = w.HTML()
+        #: The log, a page at a time from the database; the chart and the alerts count every match.
+        self.table = RecordGrid(
+            fetch=self._fetch_records, key=lambda r: str(r["seq"]),
+            columns=[GridColumn("番号", lambda r: r["seq"], numeric=True), GridColumn("日時", lambda r: fmt_datetime(_when(r))),
+                     GridColumn("利用者", lambda r: r.get("user_id") or f"（仮名 {str(r['user_ref'])[:8]}）"),
+                     GridColumn("操作", lambda r: labels.operation_label(r["operation"])),
+                     GridColumn("結果", lambda r: OUTCOME_JA.get(r["outcome"], labels.ja(r["outcome"]))),
+                     GridColumn("注意", lambda r: " ".join(w for w, on in (("時間外", r["out_of_hours"]), ("大量", r["bulk_export"]))
+                                                           if on))],
+            sorts=auditing.LOG_LIST.sort_options(), descending=True, searchable=False, autoload=False,
+            css_class="wb-audit-table")
+        self.table.model.observe(lambda _c: self._show_records(), "page")
+        self._filters: dict[str, Any] = {}
         if self.session.can(Permission.AUDIT_READ):
             children += [
                 w.HTML("<h4>操作ログ検索 / Search</h4>"),
@@ -77,9 +88,19 @@ class AuditApp(App):
                 self.search_button, self.summary, self.chart, self.alerts, self.table,
             ]
 
-        self.ledger_button = ActionButton(description="媒体管理簿 / Media ledger", icon="book")
+        self.ledger_button = ActionButton(description="媒体管理簿 / Media ledger", icon="book", layout=w.Layout(width="auto"))
         self.ledger_button.on_click(lambda _b: self.load_ledger())
-        self.ledger_table = w.HTML()
+        self.ledger_table = RecordGrid(
+            fetch=lambda r: self.call(media.ledger_page, r), key=lambda e: e.entry_id,
+            columns=[GridColumn("番号", lambda e: e.entry_id), GridColumn("日時", lambda e: fmt_datetime(e.recorded_at)),
+                     GridColumn("区分", lambda e: labels.ja(e.direction)), GridColumn("種別", lambda e: labels.ja(e.kind)),
+                     GridColumn("送付先", lambda e: labels.ja(e.recipient, "recipient")),
+                     GridColumn("件数", lambda e: e.record_count, numeric=True),
+                     GridColumn("担当", lambda e: e.user_id), GridColumn("承認", lambda e: e.approval_id or "-"),
+                     GridColumn("削除日時", lambda e: fmt_datetime(e.deleted_at) if e.deleted_at else "-")],
+            sorts=media.LEDGER_LIST.sort_options(), descending=True, placeholder="番号・ファイル名・担当・承認番号",
+            autoload=False, css_class="wb-ledger-table")
+        self.ledger_table.model.observe(lambda _c: setattr(self.model, "ledger", self.ledger_table.rows), "page")
         if self.session.can(Permission.LEDGER_READ):
             children += [w.HTML("<h4>媒体管理簿 / Media ledger (C9)</h4>"), self.ledger_button, self.ledger_table]
 
@@ -100,43 +121,29 @@ class AuditApp(App):
         )
 
     def _show_records(self, _change: Any = None) -> None:
-        records: list[dict[str, Any]] = self.model.records
-        per_day = Counter(_when(r).date() for r in records)
-        days = sorted(per_day)
-        self.summary.value = f"<div>該当 / matching: <b>{num(len(records))}</b> 件（{num(len(days))} 日）</div>"
-        self.chart.value = bar_chart_svg([(wareki(d, gregorian=False), per_day[d]) for d in days],
+        page = self.table.model.page
+        if page is None:
+            return
+        self.model.records = list(page.rows)
+        per_day = sorted(page.groups.get("day", {}).items())
+        self.summary.value = f"<div>該当 / matching: <b>{num(page.total)}</b> 件（{num(len(per_day))} 日）</div>"
+        self.chart.value = bar_chart_svg([(wareki(dt.date.fromisoformat(d), gregorian=False), n) for d, n in per_day],
                                          title="1日あたりの操作件数 / records per day")
-        hours = self.model.hours
-        late = [r for r in records if is_out_of_hours(r, hours)]
-        bulk = [r for r in records if is_bulk_export(r)]
+        late = page.groups.get("out_of_hours", {}).get("yes", 0)
+        bulk = page.groups.get("bulk_export", {}).get("yes", 0)
         items = []
         if late:
-            items.append(f"<li>時間外・休日の操作 / out of hours: <b>{num(len(late))}</b> 件"
-                         f"（利用時間外・休日 / outside the set hours）</li>")
+            items.append(f"<li>時間外・休日の操作 / out of hours: <b>{num(late)}</b> 件"
+                         "（利用時間外・休日 / outside the set hours）</li>")
         if bulk:
-            items.append(f"<li>大量の持ち出し / bulk exports ({num(BULK_THRESHOLD)} 件以上): <b>{num(len(bulk))}</b> 件</li>")
+            items.append(f"<li>大量の持ち出し / bulk exports ({num(BULK_THRESHOLD)} 件以上): <b>{num(bulk)}</b> 件</li>")
         self.alerts.value = (
             "<div class='wb-alerts' style='background:#fff4e5;padding:6px 10px'><b>注意 / alerts</b><ul>"
             + "".join(items) + "</ul></div>" if items else "<div class='wb-alerts'>注意事項なし / no alerts</div>"
         )
-        rows = []
-        for r in records[:500]:
-            flags = ("時間外 " if is_out_of_hours(r, hours) else "") + ("大量 " if is_bulk_export(r) else "")
-            who = r.get("user_id") or f"（仮名 {str(r['user_ref'])[:8]}）"
-            rows.append((r["seq"], fmt_datetime(_when(r)), who, labels.operation_label(r["operation"]),
-                         OUTCOME_JA.get(r["outcome"], r["outcome"]), flags.strip()))
-        more = "<div>先頭 500 件を表示 / first 500 shown</div>" if len(records) > 500 else ""
-        self.table.value = more + html_table(["番号", "日時", "利用者", "操作", "結果", "注意"], rows, numeric=[0])
 
     def _show_ledger(self, _change: Any = None) -> None:
-        rows = [
-            (e.entry_id, fmt_datetime(e.recorded_at), "送付" if e.direction == "out" else "受領", labels.ja(e.kind),
-             labels.ja(e.recipient, "recipient"), e.record_count, e.user_id, e.approval_id or "-",
-             fmt_datetime(e.deleted_at) if e.deleted_at else "-")
-            for e in self.model.ledger
-        ]
-        self.ledger_table.value = html_table(
-            ["番号", "日時", "区分", "種別", "送付先", "件数", "担当", "承認", "削除日時"], rows, numeric=[5])
+        """The ledger grid shows itself (media.ledger_page); ``model.ledger`` is its page."""
 
     # -- handlers ------------------------------------------------------------------------
     def verify(self) -> None:
@@ -151,15 +158,14 @@ class AuditApp(App):
         word = self.operation.value.strip()
         # Japanese words ("照会ファイル", "ログアウト") name the operations they describe.
         by_words = word and not word.isascii()
-        result = self.call(auditing.search, user_id=self.by_user.value.strip() or None,
-                           operation=None if by_words else (word or None),
-                           operations=labels.operations_matching(word, labels.known_operations()) if by_words else None,
-                           outcome=self.outcome.value or None, since=since, until=until, limit=100_000)
-        if result is not None:
-            self.model.hours = getattr(self.call(access.policy), "hours", {})  # before the records: they are shown with them
-            self.model.records = list(result)
+        self._filters = dict(user_id=self.by_user.value.strip() or None, operation=None if by_words else (word or None),
+                             operations=labels.operations_matching(word, labels.known_operations()) if by_words else None,
+                             outcome=self.outcome.value or None, since=since, until=until)
+        self.table.model.offset = 0
+        self.table.refresh()
+
+    def _fetch_records(self, request: PageRequest) -> Page[dict[str, Any]] | None:
+        return self.call(auditing.search_page, request, **self._filters)
 
     def load_ledger(self) -> None:
-        result = self.call(media.ledger)
-        if result is not None:
-            self.model.ledger = list(result)
+        self.ledger_table.refresh()

@@ -26,11 +26,13 @@ import traitlets as t
 
 from workbench import batches, linkage, procedures, results
 from workbench.errors import InvalidInput
+from workbench.labels import ja as code_ja
 from workbench.media import RECIPIENTS
 from workbench.permissions import Permission
 from workbench.query_rules import current_fiscal_year, load_rules
 
-from .common import ActionButton, App, bar_chart_svg, esc, html_table, num, wareki
+from .common import ActionButton, App, bar_chart_svg, esc, fmt_datetime, html_table, num, wareki
+from .grid import GridColumn, RecordGrid
 from .outgoing import OutgoingFileFlow
 from .registration import uploaded
 
@@ -147,8 +149,25 @@ class BatchesApp(App):
         shown: list[w.Widget] = []
         if self.session.can(Permission.PROCEDURES_IMPORT):
             shown.append(procedures_box)
+        #: The batches made, a page at a time from the database: who made each, when, under which approval.
+        self.batch_list = RecordGrid(
+            fetch=lambda r: self.call(batches.batch_page, r), key=lambda b: b.batch_id,
+            columns=[GridColumn("照会番号", lambda b: b.batch_id),
+                     GridColumn("種類", lambda b: "住基ネット照会" if b.kind == "juki" else "情報照会"),
+                     GridColumn("手続", lambda b: self._procedure_label(b.procedure)),
+                     GridColumn("年度", lambda b: fiscal_year_label(b.fiscal_year)),
+                     GridColumn("件数", lambda b: b.request_count, numeric=True),
+                     GridColumn("ファイル数", lambda b: b.file_count, numeric=True),
+                     GridColumn("状態", lambda b: STATUS_LABELS.get(b.status, code_ja(b.status))),
+                     GridColumn("作成者", lambda b: b.created_by), GridColumn("作成日時", lambda b: fmt_datetime(b.created_at)),
+                     GridColumn("承認番号", lambda b: b.approval_id),
+                     GridColumn("完了日時", lambda b: fmt_datetime(b.closed_at) if b.closed_at else "-")],
+            sorts=batches.BATCH_LIST.sort_options(), descending=True, placeholder="照会番号・手続・作成者・承認番号",
+            autoload=False, empty="作成済みの照会ファイルはありません / no batches yet", css_class="wb-batch-list")
         if self.session.can(Permission.BATCHES_CREATE):
-            shown += [batch_box, self.status_view]
+            shown += [batch_box, self.status_view,
+                      w.HTML("<h4>作成済みの照会ファイル / batches made</h4>"), self.batch_list]
+            self.batch_list.refresh()
         self.linkage_box = self._build_linkage(style)
         if self.session.can(Permission.LINKAGE_EXPORT):
             shown.append(self.linkage_box)
@@ -234,6 +253,10 @@ class BatchesApp(App):
     def _info_label(self, key: str) -> str:
         info = self.rules.information.get(key)
         return info.label_ja if info is not None else JUKI_LABEL
+
+    def _procedure_label(self, code: str) -> str:
+        proc = self.rules.procedures.get(code)
+        return f"{code} {proc.label_ja}" if proc is not None else code_ja(code, "procedure")
 
     def _show_preview(self, p: batches.BatchPreview | None) -> None:
         if p is None:

@@ -428,6 +428,8 @@ class App(w.VBox):
     """
 
     title_key = "app_title"
+    #: Opens 個人の照会 on a person (set by the login gate; a row that is a person calls it).
+    person_opener: Callable[[str], object] | None = None
 
     def __init__(self, session: Session, *, on_expired: Callable[[SessionExpired], None] | None = None) -> None:
         self.session = session
@@ -450,6 +452,11 @@ class App(w.VBox):
     def build(self) -> list[w.Widget]:
         """The app's views, below its heading and banner."""
         return []
+
+    def open_person_page(self, person_id: str) -> None:
+        """A row that is a person was chosen: open that person's page (where the gate allows it)."""
+        if self.person_opener is not None and person_id:
+            self.person_opener(person_id)
 
     def close_all_views(self) -> None:
         """Close this app's widgets, so nothing it showed stays in the page or the kernel."""

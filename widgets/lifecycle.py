@@ -27,10 +27,12 @@ from typing import Any
 import ipywidgets as w
 import traitlets as t
 
-from workbench import backup, deletion, disclosure, idreview, inquiries, retention
+from workbench import backup, deletion, disclosure, idreview, inquiries, labels, retention
+from workbench.paging import Page, PageRequest
 from workbench.permissions import Permission
 
 from .common import ActionButton, App, bar_chart_svg, esc, fmt_datetime, html_table, num
+from .grid import GridColumn, RecordGrid
 
 __all__ = ["BackupApp", "DeletionApp", "DisclosureApp", "IdReviewApp", "InquiryApp"]
 
@@ -61,6 +63,15 @@ class DeletionApp(App):
         self.select_button = ActionButton(description="選択して件数確認 / Select and preview", icon="list")
         self.select_button.on_click(lambda _b: self.select())
         self.preview_html = w.HTML()
+        #: Who is on the list, a page at a time from the database; a row's person opens with 個人の照会.
+        self.people_grid = RecordGrid(
+            fetch=self._fetch_people, key=lambda r: r["person_id"],
+            columns=[GridColumn("宛名番号", lambda r: r["person_id"]),
+                     GridColumn("削除理由", lambda r: deletion.REASONS.get(r["reason"], (labels.ja(r["reason"]),))[0]),
+                     GridColumn("ファイルの行", lambda r: r["line"], numeric=True)],
+            sorts=deletion.MEMBER_LIST.sort_options(), placeholder="宛名番号", autoload=False,
+            person_of=lambda r: r["person_id"], on_person=self.open_person_page, css_class="wb-deletion-people")
+        self.people_grid.layout.display = "none"
         self.request_button = ActionButton(description="承認を依頼 / Request approval", icon="paper-plane", disabled=True)
         self.request_button.on_click(lambda _b: self.request())
         self.approval_id = w.Text(description="承認番号 / Approval", placeholder="A…", style=_STYLE)
@@ -80,7 +91,8 @@ class DeletionApp(App):
             w.HTML("<h4>1. 削除対象者 / Who is to be deleted</h4>"), w.HBox([self.upload, self.import_button]),
             w.HTML("<div>または職員による指定 / or a staff selection:</div>"), self.person_ids, self.reason,
             self.deceased, self.select_button,
-            w.HTML("<h4>2. 件数の確認と承認 / Preview and approval</h4>"), self.preview_html, self.request_button,
+            w.HTML("<h4>2. 件数の確認と承認 / Preview and approval</h4>"), self.preview_html, self.people_grid,
+            self.request_button,
             w.HTML("<h4>3. 削除の実行 / Delete</h4>"), self.approval_id, self.purge_mode, self.confirm, self.apply_button,
             w.HTML("<h4>削除記録 / Deletion records</h4>"), self.refresh_button, self.records_html,
         ]
@@ -97,6 +109,7 @@ class DeletionApp(App):
         p = self.model.preview
         if p is None:
             self.preview_html.value = ""
+            self.people_grid.layout.display = "none"
             self.request_button.disabled = True
             return
         reasons = [(f"{deletion.REASONS[r][0]}", n) for r, n in p.by_reason.items() if r in deletion.REASONS]
@@ -106,11 +119,18 @@ class DeletionApp(App):
             f" / {num(p.persons)} people, {num(p.transfer_copies)} transfer copies to destroy</div>"
             + bar_chart_svg(reasons, title="削除理由別 / by reason")
             + html_table(["記録の種類", "kind", "件数"], records, numeric=[2])
-            + "<details><summary>対象者（宛名番号）/ who</summary>"
-            + html_table(["宛名番号", "削除理由"], [(pid, deletion.REASONS.get(r, (r,))[0]) for pid, r in p.people[:200]])
-            + "</details>"
+            + "<div><b>対象者（宛名番号）/ who</b></div>"
         )
+        self.people_grid.layout.display = "flex"
+        self.people_grid.model.offset = 0
+        self.people_grid.refresh()
         self.request_button.disabled = p.persons == 0
+
+    def _fetch_people(self, request: PageRequest) -> Page[dict[str, Any]] | None:
+        p = self.model.preview
+        if p is None:
+            return None
+        return self.call(deletion.list_members_page, p.list_id, request)
 
     def _show_records(self, _change: Any = None) -> None:
         rows = [(r.deletion_id, fmt_datetime(r.applied_at), r.requested_by, r.approved_by or "", r.method, r.persons,
@@ -198,7 +218,15 @@ class DisclosureApp(App):
         self.suspend_button.on_click(lambda _b: self.suspend())
         self.lift_button = ActionButton(description="停止を解除 / Lift", icon="play")
         self.lift_button.on_click(lambda _b: self.lift())
-        self.suspensions_html = w.HTML()
+        #: Suspensions in force; a chosen row is the person the forms above act on (宛名番号 filled in).
+        self.suspensions_html = RecordGrid(
+            fetch=lambda r: self.call(disclosure.suspension_page, r), key=lambda r: r["suspension_id"],
+            columns=[GridColumn("停止番号", lambda r: r["suspension_id"]), GridColumn("宛名番号", lambda r: r["person_id"]),
+                     GridColumn("理由", lambda r: r["reason"]), GridColumn("停止日時", lambda r: fmt_datetime(r["suspended_at"])),
+                     GridColumn("担当", lambda r: r["suspended_by"])],
+            sorts=disclosure.SUSPENSION_LIST.sort_options(), descending=True, placeholder="停止番号・宛名番号・理由",
+            on_select=lambda r: self._suspension_chosen(r), person_of=lambda r: r["person_id"],
+            on_person=self.open_person_page, css_class="wb-suspensions", autoload=False)
         self.refresh_suspensions()
         return [w.HBox([self.person_id, self.disclose_button]), self.document,
                 w.HTML("<h4>訂正 / Correction</h4>"), self.field, self.new_value, self.reason, self.correct_button,
@@ -252,11 +280,11 @@ class DisclosureApp(App):
             self.refresh_suspensions()
 
     def refresh_suspensions(self) -> None:
-        rows = self.call(disclosure.suspensions) or []
-        self.suspensions_html.value = (f"<div>利用停止中 / suspended: <b>{num(len(rows))}</b> 人</div>"
-                                       + html_table(["停止番号", "宛名番号", "理由", "停止日時", "担当"],
-                                                    [(r["suspension_id"], r["person_id"], r["reason"],
-                                                      fmt_datetime(r["suspended_at"]), r["suspended_by"]) for r in rows]))
+        self.suspensions_html.refresh()
+
+    def _suspension_chosen(self, row: dict[str, Any] | None) -> None:
+        if row is not None:
+            self.person_id.value = row["person_id"]
 
 
 class InquiryApp(App):
@@ -277,10 +305,18 @@ class InquiryApp(App):
         self.response = w.Textarea(description="対応 / Response", style=_STYLE, layout=w.Layout(width="520px"))
         self.close_button = ActionButton(description="対応を記録して完了 / Close", icon="check")
         self.close_button.on_click(lambda _b: self.close())
-        self.search_text = w.Text(description="検索 / Search", style=_STYLE)
-        self.search_button = ActionButton(description="検索 / Search", icon="search")
-        self.search_button.on_click(lambda _b: self.search())
-        self.results = w.HTML()
+        #: The log, a page at a time from the database; a chosen row fills 問合せ番号, its person opens with 個人の照会.
+        self.results = RecordGrid(
+            fetch=lambda r: self.call(inquiries.inquiry_page, r), key=lambda q: q.inquiry_id,
+            columns=[GridColumn("問合せ番号", lambda q: q.inquiry_id), GridColumn("受付日時", lambda q: fmt_datetime(q.received_at)),
+                     GridColumn("方法", lambda q: inquiries.CHANNELS.get(q.channel, (labels.ja(q.channel),))[0]),
+                     GridColumn("区分", lambda q: inquiries.CATEGORIES.get(q.category, (labels.ja(q.category),))[0]),
+                     GridColumn("宛名番号", lambda q: q.person_id or "-"), GridColumn("内容", lambda q: q.question[:60]),
+                     GridColumn("担当", lambda q: q.handled_by), GridColumn("状態", lambda q: "完了" if q.status == "closed" else "対応中"),
+                     GridColumn("完了日時", lambda q: fmt_datetime(q.closed_at) if q.closed_at else "-")],
+            sorts=inquiries.INQUIRY_LIST.sort_options(), descending=True, placeholder="問合せ番号・宛名番号・内容",
+            on_select=lambda q: self._inquiry_chosen(q), person_of=lambda q: q.person_id,
+            on_person=self.open_person_page, css_class="wb-inquiries", autoload=False)
         self.year = w.BoundedIntText(description="年 / Year", min=2000, max=2100, value=self.session.workspace.clock.now().year,
                                      style=_STYLE)
         self.monthly_button = ActionButton(description="月別件数 / Monthly counts", icon="bar-chart")
@@ -290,7 +326,7 @@ class InquiryApp(App):
         return [w.HTML("<h4>問合せの記録 / Record an inquiry</h4>"), self.channel, self.category, self.person,
                 self.question, self.record_button,
                 w.HTML("<h4>対応と完了 / Answer and close</h4>"), self.inquiry_id, self.response, self.close_button,
-                w.HTML("<h4>検索 / Search</h4>"), w.HBox([self.search_text, self.search_button]), self.results,
+                w.HTML("<h4>問合せの一覧 / The log</h4>"), self.results,
                 w.HTML("<h4>月別件数 / Monthly report</h4>"), w.HBox([self.year, self.monthly_button]), self.monthly_html]
 
     def record(self) -> None:
@@ -310,13 +346,12 @@ class InquiryApp(App):
             self.search()
 
     def search(self) -> None:
-        found = self.call(inquiries.search, text=self.search_text.value.strip() or None)
-        if found is None:
-            return
-        self.results.value = (f"<div>{num(len(found))} 件</div>" + html_table(
-            ["問合せ番号", "受付日時", "方法", "区分", "内容", "担当", "状態"],
-            [(q.inquiry_id, fmt_datetime(q.received_at), inquiries.CHANNELS[q.channel][0], inquiries.CATEGORIES[q.category][0],
-              q.question[:60], q.handled_by, "完了" if q.status == "closed" else "対応中") for q in found]))
+        """The log again (the grid's own filter box searches number, person and text)."""
+        self.results.refresh()
+
+    def _inquiry_chosen(self, q: Any) -> None:
+        if q is not None:
+            self.inquiry_id.value = q.inquiry_id
 
     def monthly(self) -> None:
         report = self.call(inquiries.monthly, year=int(self.year.value))

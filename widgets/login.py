@@ -197,10 +197,21 @@ class LoginGate(w.VBox):
         for k, b in self.menu_buttons.items():
             b.button_style = "info" if k == key else ""
         self.app = entry.load()(session, on_expired=self.expired)
+        self.app.person_opener = self.open_person
         self.model.current_app = key
         if self.model.screen == "menu":  # the app may have expired the session while starting
             self.app_area.children = [self.app]
         return self.app
+
+    def open_person(self, person_id: str) -> App | None:
+        """個人の照会, opened on one person (a row of a list that is a person).  Refused as the menu
+        refuses it without ``persons.view``; the page is the person app's own service (checked, audited)."""
+        from .person import PersonApp
+
+        app = self.open_app("person")
+        if isinstance(app, PersonApp):
+            app.show(person_id)
+        return app
 
     def expired(self, exc: SessionExpired) -> None:
         """The service layer ended the session: clear the screen and say why."""

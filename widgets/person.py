@@ -102,6 +102,11 @@ class PersonApp(App):
             return
         self.model.person = self.call(persons.get, pid)
 
+    def show(self, person_id: str) -> None:
+        """Open on one person (from a row of another list)."""
+        self.person_id.value = person_id
+        self.lookup()
+
     def reveal(self) -> None:
         p: PersonView | None = self.model.person
         if p is None or not self.can_reveal:

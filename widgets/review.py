@@ -25,13 +25,15 @@ from typing import Any
 import ipywidgets as w
 import traitlets as t
 
-from workbench import discrepancies, registration
+from workbench import discrepancies, labels, registration
 from workbench.discrepancies import Discrepancy
 from workbench.media import RECIPIENTS
+from workbench.paging import Page, PageRequest
 from workbench.permissions import Permission
 from workbench.registration import ReviewItem
 
-from .common import ActionButton, App, ErrorBanner, bar_chart_svg, esc, fmt_datetime, html_table, num
+from .common import ActionButton, App, ErrorBanner, bar_chart_svg, esc, fmt_datetime, num
+from .grid import GridColumn, RecordGrid
 from .outgoing import OutgoingFileFlow
 
 __all__ = ["FIELD_LABELS", "KIND_LABELS", "SOURCE_LABELS", "STATUS_LABELS", "ReviewApp", "ReviewModel"]
@@ -128,12 +130,34 @@ class ReviewApp(App):
         self.disc_refresh_button = ActionButton(description="表示 / Show", icon="refresh")
         self.disc_refresh_button.on_click(lambda _b: self.refresh_discrepancies())
         for widget in (self.kind_filter, self.status_filter):
-            widget.observe(lambda _c: self.refresh_discrepancies(), "value")
+            widget.observe(lambda _c: self._filters_changed(), "value")
         self.disc_count = w.HTML()
-        self.disc_table = w.HTML()
         self.disc_chart = w.HTML()
-        self.disc_select = w.Dropdown(description="相違番号 / ID", style=style, options=[], value=None,
-                                      layout=w.Layout(width="420px"))
+        #: The queue as a data grid paging in the database; a chosen row is the current item.
+        self.disc_grid = RecordGrid(
+            fetch=self._fetch_discrepancies, key=lambda d: d.discrepancy_id,
+            columns=[
+                GridColumn("相違番号", lambda d: d.discrepancy_id),
+                GridColumn("宛名番号", lambda d: d.person_id),
+                GridColumn("種類", lambda d: KIND_LABELS.get(d.kind, labels.ja(d.kind, "discrepancy"))),
+                GridColumn("相違項目", lambda d: "、".join(FIELD_LABELS.get(f, f) for f in d.fields)),
+                GridColumn("保有情報", lambda d: _pair(d, "held")),
+                GridColumn("照会結果", lambda d: _pair(d, "reported")),
+                GridColumn("状態", lambda d: STATUS_LABELS.get(d.status, labels.ja(d.status))),
+                GridColumn("検知日時", lambda d: fmt_datetime(d.detected_at)),
+                GridColumn("対応者", lambda d: d.resolved_by or d.notified_by or "-"),
+                GridColumn("対応日時", lambda d: fmt_datetime(d.resolved_at or d.notified_at)
+                           if (d.resolved_at or d.notified_at) else "-"),
+                GridColumn("メモ", lambda d: d.note or ""),
+            ],
+            sorts=discrepancies.QUEUE.sort_options(), default_sort="detected_at",
+            placeholder="相違番号・宛名番号・メモ", on_select=lambda _d: self._chosen(), css_class="wb-discrepancy-table",
+            autoload=False)
+        self.disc_table = self.disc_grid
+        #: The chosen row's person, right below the actions (persons.get, permission-checked and audited).
+        self.disc_person = w.VBox([])
+        self.disc_current = w.HTML("<div class='wb-current'>一覧の行を選ぶと、その相違が対象になります。"
+                                   " / Choose a row in the list.</div>")
         self.disc_note = w.Text(description="メモ / Note", style=style, placeholder="例: 電話で連絡済み",
                                 layout=w.Layout(width="420px"))
         self.notified_button = ActionButton(description="本人へ通知済み / Notified", icon="envelope", disabled=True,
@@ -148,24 +172,23 @@ class ReviewApp(App):
         self.deceased_button = ActionButton(description="死亡を確認（死亡の印）/ Confirm death", icon="user-times",
                                         button_style="warning", disabled=True, layout=w.Layout(width="auto"))
         self.deceased_button.on_click(lambda _b: self.confirm_deceased())
-        self.disc_select.observe(lambda _c: self._enable_actions(), "value")
 
         self.notices = OutgoingFileFlow(
             discrepancies.NOTICE_SPEC, session=self.session, call=self.call, banner=self.banner,
             request_label="通知対象者リストの承認を依頼 / Request approval",
             extra=lambda r: [("出力番号", r.extra.get("export_id", "-")), ("相違件数", num(r.extra.get("discrepancies")))],
             on_created=lambda _r: self.refresh_discrepancies())
-        self.model.observe(self._show_discrepancies, "discrepancies")
+        self.disc_grid.model.observe(self._show_discrepancies, "page")
         ja, en = RECIPIENTS[NOTICE_RECIPIENT]
         return w.VBox([
             w.HTML("<h4>照会結果の相違 / query-result discrepancies (C7)</h4>"
                    "<small>照会結果が保有情報と異なるもの（転居・氏名変更・死亡・性別・生年月日・所得）。"
                    "本人に届出を勧奨し、対応を記録してください。 / Results that differ from what is held.</small>"),
             w.HBox([self.kind_filter, self.status_filter, self.disc_refresh_button]), self.disc_count,
-            self.disc_chart, self.disc_table,
-            w.HTML("<b>対応の記録 / record an action</b>"),
-            self.disc_select, self.disc_note, w.HBox([self.notified_button, self.resolved_button, self.deceased_button]),
-            self.disc_result,
+            self.disc_chart, self.disc_grid,
+            w.HTML("<b>対応の記録 / record an action</b>"), self.disc_current, self.disc_note,
+            w.HBox([self.notified_button, self.resolved_button, self.deceased_button]),
+            self.disc_result, self.disc_person,
             w.HTML(f"<h4>通知対象者リスト / notice list</h4><small>未対応の相違がある本人の一覧を{esc(ja)}（{esc(en)}）へ"
                    "送付し、通知文を印字してもらいます。承認者の承認が必要です。"
                    " / The list of people to prompt, for the housing system, after a second person's approval.</small>"),
@@ -251,32 +274,41 @@ class ReviewApp(App):
         self.refresh()
 
     # -- query-result discrepancies ------------------------------------------------------------
+    def _fetch_discrepancies(self, request: PageRequest) -> Page[Discrepancy] | None:
+        filters = {"kind": self.kind_filter.value, "status": self.status_filter.value}
+        request = PageRequest(request.offset, request.limit, request.sort, request.descending, request.text,
+                              {k: v for k, v in filters.items() if v})
+        return self.call(discrepancies.discrepancy_page, request)
+
     def _show_discrepancies(self, _change: Any = None) -> None:
-        items: list[Discrepancy] = self.model.discrepancies
-        self.disc_count.value = f"<div style='padding:6px'>該当 / shown: <b>{num(len(items))}</b> 件</div>"
-        self.disc_table.value = "<div class='wb-discrepancy-table'>" + html_table(
-            ["相違番号", "宛名番号", "種類", "相違項目", "保有情報", "照会結果", "状態", "検知日時", "メモ"],
-            [(d.discrepancy_id, d.person_id, KIND_LABELS.get(d.kind, d.kind),
-              "、".join(FIELD_LABELS.get(f, f) for f in d.fields), _pair(d, "held"), _pair(d, "reported"),
-              STATUS_LABELS.get(d.status, d.status), fmt_datetime(d.detected_at), d.note or "") for d in items],
-            empty="該当する相違はありません / no discrepancies") + "</div>"
-        by_kind: dict[str, int] = {}
-        for d in items:
-            name = KIND_LABELS.get(d.kind, d.kind)
-            by_kind[name] = by_kind.get(name, 0) + 1
-        self.disc_chart.value = bar_chart_svg(list(by_kind.items()), title="種類別の件数 / by kind",
+        page: Page[Discrepancy] | None = self.disc_grid.model.page
+        total = page.total if page is not None else 0
+        self.disc_count.value = f"<div style='padding:6px'>該当 / matching: <b>{num(total)}</b> 件</div>"
+        by_kind = [(KIND_LABELS.get(k, labels.ja(k, "discrepancy")), n) for k, n in (page.groups.get("kind", {}) if page else {}).items()]
+        self.disc_chart.value = bar_chart_svg(by_kind, title="種類別の件数（該当するすべて） / by kind (all matching)",
                                               color="#ad1457") if by_kind else ""
-        options = [(f"{d.discrepancy_id} {KIND_LABELS.get(d.kind, d.kind)}（{STATUS_LABELS.get(d.status, d.status)}）",
-                    d.discrepancy_id) for d in items if d.status != "resolved"]
-        # Never move the selection by itself: keep the item the reviewer was working on (a
-        # second click must not act on the next person); nothing is chosen until they choose.
-        kept = self.disc_select.value
-        self.disc_select.options = options
-        self.disc_select.value = kept if any(v == kept for _l, v in options) else None
-        self._enable_actions()
+        self.model.discrepancies = list(page.rows) if page is not None else []
+        self._chosen(open_person=False)
 
     def _selected(self) -> Discrepancy | None:
-        return next((d for d in self.model.discrepancies if d.discrepancy_id == self.disc_select.value), None)
+        d: Discrepancy | None = self.disc_grid.selected_row
+        return d
+
+    def _chosen(self, *, open_person: bool = True) -> None:
+        """The reviewer chose a row (or the chosen row left the list): it is the current item."""
+        d = self._selected()
+        if d is None:
+            self.disc_current.value = ("<div class='wb-current'>一覧の行を選ぶと、その相違が対象になります。"
+                                       " / Choose a row in the list.</div>")
+            self.disc_person.children = []
+        else:
+            self.disc_current.value = (
+                f"<div class='wb-current' style='padding:4px 8px;border-left:4px solid #ad1457'>対象 / current: "
+                f"<b>{esc(d.discrepancy_id)}</b>　宛名番号 {esc(d.person_id)}　"
+                f"{esc(KIND_LABELS.get(d.kind, labels.ja(d.kind, 'discrepancy')))}（{esc(STATUS_LABELS.get(d.status, labels.ja(d.status)))}）</div>")
+            if open_person:
+                self.open_person(d.person_id, area=self.disc_person)
+        self._enable_actions()
 
     def _enable_actions(self) -> None:
         d = self._selected()
@@ -297,10 +329,13 @@ class ReviewApp(App):
             self.refresh_discrepancies()
 
     def refresh_discrepancies(self) -> None:
-        items = self.call(discrepancies.list_discrepancies, kind=self.kind_filter.value or None,
-                          status=self.status_filter.value or None)
-        if items is not None:
-            self.model.discrepancies = list(items)
+        """The page again (after an action), the chosen row kept while it is listed."""
+        self.disc_grid.refresh()
+
+    def _filters_changed(self) -> None:
+        """種類・状態 changed: the first page of the new selection."""
+        self.disc_grid.model.offset = 0
+        self.disc_grid.refresh()
 
     def resolve(self, *, action: str) -> None:
         d = self._selected()
@@ -319,7 +354,7 @@ class ReviewApp(App):
         self.disc_result.success(f"{done.discrepancy_id} を「{word}」にしました。",
                                  f"{done.discrepancy_id} is now {discrepancies.STATUSES[done.status][1]}.")
 
-    def open_person(self, person_id: str) -> None:
+    def open_person(self, person_id: str, *, area: w.VBox | None = None) -> None:
         """The person's page below the queue (numbers masked; a reveal there is audited)."""
         if not self.session.can(Permission.PERSONS_VIEW):
             return
@@ -328,4 +363,4 @@ class ReviewApp(App):
         page = PersonApp(self.session, on_expired=self.on_expired)
         page.person_id.value = person_id
         page.lookup()
-        self.person_area.children = [page]
+        (area or self.person_area).children = [page]

@@ -16,7 +16,8 @@ import traitlets as t
 
 from workbench import cycle_runs
 
-from .common import ActionButton, App, esc, html_table
+from .common import ActionButton, App, esc, fmt_datetime
+from .grid import GridColumn, RecordGrid
 
 __all__ = ["STATUS_LABELS", "RunsApp", "RunsModel"]
 
@@ -45,7 +46,19 @@ class RunsApp(App):
 
     def build(self) -> list[w.Widget]:
         self.model = RunsModel()
-        self.table = w.HTML()
+        self.table = RecordGrid(
+            fetch=lambda r: self.call(cycle_runs.listing_page, r), key=lambda r: r["run_id"],
+            columns=[GridColumn("処理 / pipeline", lambda r: r["pipeline"]), GridColumn("実行 / run", lambda r: r["run_id"]),
+                     GridColumn("定例処理 / cycle run", lambda r: r.get("cycle_run_id") or ""),
+                     GridColumn("実行者 / by", lambda r: r["user_id"]),
+                     GridColumn("開始 / started", lambda r: fmt_datetime(r["created_at"])),
+                     GridColumn("実行の状態 / run", lambda r: _status(r["status"])),
+                     GridColumn("定例処理の状態 / cycle", lambda r: _status(r.get("cycle_status")) if r.get("cycle_run_id") else ""),
+                     GridColumn("段階 / stages", _stages), GridColumn("理由・待機 / reason", lambda r: r.get("reason") or ""),
+                     GridColumn("報告 / report", lambda r: r.get("report") or "")],
+            sorts=cycle_runs.RUN_LIST.sort_options(), descending=True, placeholder="実行ID・処理・実行者",
+            autoload=False, empty="実行はありません / no runs", css_class="wb-runs-table")
+        self.table.model.observe(lambda _c: setattr(self.model, "runs", self.table.rows), "page")
         self.detail = w.HTML()
         self.refresh_button = ActionButton(description="更新 / Refresh", icon="refresh")
         self.refresh_button.on_click(lambda _b: self.refresh())
@@ -54,19 +67,9 @@ class RunsApp(App):
         return [self.refresh_button, self.table, self.detail]
 
     def refresh(self) -> None:
-        runs = self.call(cycle_runs.listing, limit=30)
-        if runs is not None:
-            self.model.runs = runs
+        self.table.refresh()
 
     def _show(self, _change: Any = None) -> None:
-        rows = [(r["pipeline"], r["run_id"], r.get("cycle_run_id") or "", r["user_id"], r["created_at"][:16],
-                 _status(r["status"]), _status(r.get("cycle_status")) if r.get("cycle_run_id") else "",
-                 _stages(r), r.get("reason") or "", r.get("report") or "")
-                for r in self.model.runs]
-        self.table.value = html_table(
-            ["処理 / pipeline", "実行 / run", "定例処理 / cycle run", "実行者 / by", "開始 / started",
-             "実行の状態 / run", "定例処理の状態 / cycle", "段階 / stages", "理由・待機 / reason", "報告 / report"],
-            rows, empty="実行はありません / no runs")
         waiting = [r for r in self.model.runs if r.get("cycle_status") == "waiting"]
         latest = {r["cycle_run_id"]: r for r in reversed(waiting)}
         self.detail.value = "".join(

@@ -11,11 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from . import audit
+from .access_rules import load_policy as load_access_policy
 from .errors import InvalidInput
+from .paging import ListSpec, Page, PageRequest, SortKey, fetch
 from .permissions import Permission
+from .policy import POLICY, is_bulk_export, is_out_of_hours
 from .workspace import Unit, service
 
-__all__ = ["acknowledge", "anchor", "search", "verify"]
+__all__ = ["acknowledge", "anchor", "search", "search_page", "verify"]
 
 
 @service(Permission.AUDIT_VERIFY)
@@ -133,38 +136,100 @@ def search(
     """Records matching every given filter, newest first.  Users and targets are
     matched by their pseudonym, so the log itself never holds them in clear."""
     key = unit.workspace.keyring.audit_key()
-    where: list[str] = []
-    args: list[Any] = []
-    if user_id:
-        where.append("user_ref = ?")
-        args.append(audit.pseudonym(key, user_id))
-    if target:
-        where.append("target_ref = ?")
-        args.append(audit.pseudonym(key, target))
-    if operation:
-        where.append("operation LIKE ?")
-        args.append(operation.replace("*", "%"))
-    if operations is not None:  # the operations a word names (labels.operations_matching)
-        where.append("list_contains(?, operation)")
-        args.append(list(operations))
-    if outcome:
-        where.append("outcome = ?")
-        args.append(outcome)
-    if since:
-        where.append("logged_at >= ?")
-        args.append(since.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S"))
-    if until:
-        where.append("logged_at < ?")
-        args.append(until.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S"))
-    sql = "SELECT seq, logged_at, user_ref, operation, target_ref, params, outcome FROM audit_log"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    rows = unit.con.execute(sql + " ORDER BY seq DESC LIMIT ?", [*args, limit]).fetchall()
+    where, params = _log_where(key, user_id=user_id, target=target, operation=operation, operations=operations,
+                               since=since, until=until, outcome=outcome)
+    rows = unit.con.execute(f"SELECT {_LOG_COLUMNS} FROM audit_log WHERE {where} ORDER BY seq DESC LIMIT $limit",
+                            {**params, "limit": int(limit)}).fetchall()
     unit.note(count=len(rows), filters=sorted(k for k, v in
               {"user": user_id, "target": target, "operation": operation, "since": since, "until": until}.items() if v))
-    cols = ("seq", "logged_at", "user_ref", "operation", "target_ref", "params", "outcome")
-    # The auditor reads user IDs, not pseudonyms: staff IDs are resolved; a pseudonym no
-    # current user has (a deleted account) stays as it is.
+    names = _user_names(unit, key)
+    return [{**dict(zip(_LOG_FIELDS, r, strict=True)), "user_id": names.get(r[2])} for r in rows]
+
+
+_LOG_FIELDS = ("seq", "logged_at", "user_ref", "operation", "target_ref", "params", "outcome")
+_LOG_COLUMNS = ", ".join(_LOG_FIELDS)
+
+
+def _log_where(key: bytes, *, user_id: str | None, target: str | None, operation: str | None,
+               operations: Sequence[str] | None, since: dt.datetime | None, until: dt.datetime | None,
+               outcome: str | None) -> tuple[str, dict[str, Any]]:
+    """The WHERE clause of a log search and its named parameters (users and targets by pseudonym)."""
+    where: list[str] = []
+    params: dict[str, Any] = {}
+    if user_id:
+        where.append("user_ref = $user_ref")
+        params["user_ref"] = audit.pseudonym(key, user_id)
+    if target:
+        where.append("target_ref = $target_ref")
+        params["target_ref"] = audit.pseudonym(key, target)
+    if operation:
+        where.append("operation LIKE $operation")
+        params["operation"] = operation.replace("*", "%")
+    if operations is not None:  # the operations a word names (labels.operations_matching)
+        where.append("list_contains($operations, operation)")
+        params["operations"] = list(operations)
+    if outcome:
+        where.append("outcome = $outcome")
+        params["outcome"] = outcome
+    if since:
+        where.append("logged_at >= $since")
+        params["since"] = since.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    if until:
+        where.append("logged_at < $until")
+        params["until"] = until.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return " AND ".join(where) or "TRUE", params
+
+
+def _user_names(unit: Unit, key: bytes) -> dict[str, str]:
+    """The auditor reads user IDs, not pseudonyms: staff IDs are resolved; a pseudonym no
+    current user has (a deleted account) stays as it is."""
     names = {audit.pseudonym(key, u): u for (u,) in unit.con.execute("SELECT user_id FROM users").fetchall()}
     names.update({audit.pseudonym(key, u): u for u in ("system", "web", "kernel", "pipeline")})
-    return [{**dict(zip(cols, r, strict=True)), "user_id": names.get(r[2])} for r in rows]
+    return names
+
+
+# ------------------------------------------------------------------------------ the log, a page at a time
+#: The moment in JST (the log stores UTC ISO 8601 text).
+_JST = "(CAST(replace(replace(logged_at, 'Z', ''), '+00:00', '') AS TIMESTAMP) + INTERVAL 9 HOUR)"
+#: C4 alerts in SQL, as policy.is_out_of_hours / is_bulk_export say them for one record: out of the
+#: office's set hours (the ``working_hours`` table of C13; a weekday without hours is a day off).
+_LATE = (f"NOT EXISTS (SELECT 1 FROM working_hours h WHERE h.weekday = isodow({_JST}) - 1"
+         f" AND CAST({_JST} AS TIME) BETWEEN h.opens AND h.closes)")
+_COUNT = ("CASE WHEN json_type(params, '$.records') IN ('BIGINT', 'UBIGINT') THEN CAST(json_extract(params, '$.records') AS BIGINT)"
+          " WHEN json_exists(params, '$.records') THEN 0"
+          " WHEN json_type(params, '$.record_count') IN ('BIGINT', 'UBIGINT') THEN CAST(json_extract(params, '$.record_count') AS BIGINT)"
+          " ELSE 0 END")
+_BULK = (f"((operation LIKE '%export%' OR json_exists(params, '$.package_id')) AND {_COUNT} >= {int(POLICY.bulk_export_records)})")
+
+#: The audit log as a list paging in the database; the chart (per day) and the alerts count every match.
+LOG_LIST = ListSpec(
+    "操作ログ", "audit log", "audit_log",
+    sorts={"seq": SortKey("seq", "番号（日時）", "number (time)"), "operation": SortKey("operation", "操作", "operation"),
+           "outcome": SortKey("outcome", "結果", "outcome")},
+    default_sort="seq", tiebreak="seq",
+    groups={"day": f"strftime({_JST}, '%Y-%m-%d')", "out_of_hours": f"CASE WHEN {_LATE} THEN 'yes' ELSE 'no' END",
+            "bulk_export": f"CASE WHEN {_BULK} THEN 'yes' ELSE 'no' END"},
+)
+
+
+@service(Permission.AUDIT_READ)
+def search_page(unit: Unit, request: PageRequest, *, user_id: str | None = None, target: str | None = None,
+                operation: str | None = None, operations: Sequence[str] | None = None, since: dt.datetime | None = None,
+                until: dt.datetime | None = None, outcome: str | None = None) -> Page[dict[str, Any]]:
+    """:func:`search`, one page at a time: the filters are the same, the total, the records per day
+    (``groups["day"]``, JST) and the C4 alerts (``groups["out_of_hours"]``, ``groups["bulk_export"]``)
+    count every match in the database, and each row of the page carries its own alert flags."""
+    key = unit.workspace.keyring.audit_key()
+    where, params = _log_where(key, user_id=user_id, target=target, operation=operation, operations=operations,
+                               since=since, until=until, outcome=outcome)
+    page = fetch(unit.con, LOG_LIST, request, _LOG_COLUMNS, where=where, params=params)
+    unit.note(count=len(page.rows), total=page.total, offset=page.offset, filters=sorted(
+        k for k, v in {"user": user_id, "target": target, "operation": operation, "since": since, "until": until}.items() if v))
+    names = _user_names(unit, key)
+    hours = load_access_policy(unit.con, unit.now).hours
+
+    def row(r: tuple[Any, ...]) -> dict[str, Any]:
+        record = {**dict(zip(_LOG_FIELDS, r, strict=True)), "user_id": names.get(r[2])}
+        return {**record, "out_of_hours": is_out_of_hours(record, hours), "bulk_export": is_bulk_export(record)}
+
+    return page.map(row)

@@ -50,19 +50,22 @@ from .clock import JST
 from .errors import InvalidInput
 from .formats import write_table
 from .outgoing import ExportResult, OutgoingFileSpec
+from .paging import ListSpec, Page, PageRequest, SortKey, fetch
 from .permissions import Permission
 from .persons import number_cipher
 from .query_files import RECORDS_PER_FILE, REQUEST_LAYOUT, split_records, write_fixed
 from .query_rules import QueryRules, check_fiscal_year, load_rules
-from .workspace import Unit
+from .workspace import Unit, service
 
 __all__ = [
     "APPROVAL_KINDS",
     "EXCLUSIONS",
     "PACKAGE_KINDS",
     "SPECS",
+    "BatchInfo",
     "BatchParams",
     "BatchPreview",
+    "batch_page",
     "create_info_batch",
     "create_juki_batch",
     "preview_info_batch",
@@ -480,3 +483,42 @@ preview_juki_batch = _juki.preview
 request_juki_batch = _juki.request
 #: F3 step 3: request IDs (C10) and one ``juki_query`` package for Juki-net with the numbers (C9).
 create_juki_batch = _juki.create
+
+
+# ------------------------------------------------------------------------------ the batches made
+@dataclass(frozen=True)
+class BatchInfo:
+    """One query batch made (照会ファイル): what, how many, its state, who made it and when, under which approval."""
+
+    batch_id: str
+    kind: str
+    procedure: str
+    fiscal_year: int
+    request_count: int
+    file_count: int
+    status: str
+    created_at: Any
+    created_by: str
+    approval_id: str
+    closed_at: Any
+
+
+#: The query batches made, as a list paging in the database.
+BATCH_LIST = ListSpec(
+    "照会ファイルの一覧", "batch list", "query_batches",
+    sorts={"created_at": SortKey("created_at", "作成日時", "made"), "batch_id": SortKey("batch_id", "照会番号", "batch"),
+           "procedure": SortKey("procedure_code", "手続", "procedure"), "fiscal_year": SortKey("fiscal_year", "年度", "year"),
+           "request_count": SortKey("request_count", "件数", "requests"), "status": SortKey("status", "状態", "state")},
+    default_sort="created_at", tiebreak="batch_id", search=("batch_id", "procedure_code", "created_by", "approval_id"),
+    filters={"kind": ("kind", {"info": 1, "juki": 1}), "status": ("status", {"sent": 1, "closed": 1})},
+    groups={"status": "status", "kind": "kind"},
+)
+
+
+@service(Permission.BATCHES_CREATE)
+def batch_page(unit: Unit, request: PageRequest) -> Page[BatchInfo]:
+    """One page of the query batches made, sorted and filtered in the database (counts of every match)."""
+    page = fetch(unit.con, BATCH_LIST, request, "batch_id, kind, procedure_code, fiscal_year, request_count, file_count,"
+                 " status, created_at, created_by, approval_id, closed_at")
+    unit.note(count=len(page.rows), total=page.total, offset=page.offset, filters=dict(request.filters))
+    return page.map(lambda r: BatchInfo(*r))

@@ -497,6 +497,13 @@ def cmd_results_purge(args: argparse.Namespace) -> Any:
 def cmd_discrepancies_list(args: argparse.Namespace) -> Any:
     from . import discrepancies
 
+    if args.offset is not None or args.sort or args.desc or args.text:  # one page, paged in the database (issue 11)
+        from .paging import PageRequest
+
+        filters = {k: v for k, v in {"status": args.status, "kind": args.kind}.items() if v}
+        return discrepancies.discrepancy_page(_login(args), PageRequest(
+            offset=args.offset or 0, limit=min(args.limit, 200), sort=args.sort, descending=args.desc,
+            text=args.text or "", filters=filters))
     return discrepancies.list_discrepancies(_login(args), status=args.status, kind=args.kind, limit=args.limit)
 
 
@@ -925,6 +932,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--status", choices=["open", "person_notified", "resolved"])
     p.add_argument("--kind")
     p.add_argument("--limit", type=int, default=1000)
+    p.add_argument("--offset", type=int, help="one page from this row (≤ 200 rows), with the total and counts by kind")
+    p.add_argument("--sort", help="detected_at, discrepancy_id, person_id, kind, status or acted_at")
+    p.add_argument("--desc", action="store_true", help="sort descending")
+    p.add_argument("--text", help="rows whose number, person, note or batch contains this text")
     p = command("discrepancies resolve", cmd_discrepancies_resolve, "C7: mark a discrepancy notified or resolved", g)
     p.add_argument("discrepancy_id")
     action = p.add_mutually_exclusive_group(required=True)

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import InvalidInput, NotFound, PermissionDenied, WorkbenchError
+from .paging import ListSpec, Page, PageRequest, SortKey, fetch
 from .permissions import Permission
 from .workspace import Session, Unit, service
 
@@ -48,6 +49,7 @@ __all__ = [
     "attach",
     "claim",
     "listing",
+    "listing_page",
     "release",
     "status",
 ]
@@ -447,6 +449,41 @@ def status(unit: Unit, run: str) -> CycleState:
     return state
 
 
+def _run_item(unit: Unit, row: tuple[Any, ...]) -> dict[str, Any]:
+    """One pipeline run as the listing shows it, with its cycle's stages, status and reason."""
+    run_id, pipeline, user_id, run_status, created_at, notebook, cycle_run_id = row
+    item: dict[str, Any] = {"run_id": run_id, "pipeline": pipeline, "user_id": user_id, "status": run_status,
+                            "created_at": created_at.isoformat(), "report": notebook}
+    if cycle_run_id:
+        state = _state(unit, cycle_run_id)
+        item.update(cycle_run_id=cycle_run_id, cycle_status=state.status, reason=state.reason,
+                    stages=[{"stage": s.stage, "status": s.status} for s in state.stages])
+    return item
+
+
+#: Pipeline runs as a list paging in the database (the caller's own, and every run of a pipeline they hold).
+RUN_LIST = ListSpec(
+    "実行の一覧", "run list", "pipeline_runs p LEFT JOIN cycle_executions e USING (run_id)",
+    sorts={"created_at": SortKey("p.created_at", "開始日時", "started"), "pipeline": SortKey("p.pipeline", "処理", "pipeline"),
+           "user_id": SortKey("p.user_id", "実行者", "by"), "status": SortKey("p.status", "実行の状態", "state")},
+    default_sort="created_at", tiebreak="p.run_id", search=("p.run_id", "p.pipeline", "p.user_id", "e.cycle_run_id"),
+    groups={"status": "p.status"},
+)
+
+
+@service(Permission.SELF)
+def listing_page(unit: Unit, request: PageRequest) -> Page[dict[str, Any]]:
+    """One page of the runs :func:`listing` would show, sorted and filtered in the database."""
+    from .runs import PIPELINES
+
+    owned = [name for name, (perm, _) in PIPELINES.items() if unit.session.can(perm)]
+    page = fetch(unit.con, RUN_LIST, request,
+                 "p.run_id, p.pipeline, p.user_id, p.status, p.created_at, p.notebook, e.cycle_run_id",
+                 where="p.user_id = $me OR list_contains($owned, p.pipeline)", params={"me": unit.user_id, "owned": owned})
+    unit.note(count=len(page.rows), total=page.total, offset=page.offset)
+    return page.map(lambda r: _run_item(unit, r))
+
+
 @service(Permission.SELF)
 def listing(unit: Unit, *, limit: int = 20) -> list[dict[str, Any]]:
     """``workbench pipeline list``: the latest pipeline runs the caller may see — their own, and every run
@@ -459,14 +496,6 @@ def listing(unit: Unit, *, limit: int = 20) -> list[dict[str, Any]]:
         " FROM pipeline_runs p LEFT JOIN cycle_executions e USING (run_id)"
         " WHERE p.user_id = ? OR list_contains(?, p.pipeline) ORDER BY p.created_at DESC LIMIT ?",
         [unit.user_id, owned, int(limit)]).fetchall()
-    out: list[dict[str, Any]] = []
-    for run_id, pipeline, user_id, run_status, created_at, notebook, cycle_run_id in rows:
-        item: dict[str, Any] = {"run_id": run_id, "pipeline": pipeline, "user_id": user_id, "status": run_status,
-                                "created_at": created_at.isoformat(), "report": notebook}
-        if cycle_run_id:
-            state = _state(unit, cycle_run_id)
-            item.update(cycle_run_id=cycle_run_id, cycle_status=state.status, reason=state.reason,
-                        stages=[{"stage": s.stage, "status": s.status} for s in state.stages])
-        out.append(item)
+    out = [_run_item(unit, r) for r in rows]
     unit.note(count=len(out))
     return out

@@ -46,6 +46,7 @@ import pandas as pd
 from . import approvals, audit, formats
 from ._files import fsync_file
 from .errors import InvalidInput, NotFound, StoreError
+from .paging import ListSpec, Page, PageRequest, SortKey, fetch
 from .permissions import Permission
 from .workspace import Session, Unit, Workspace, service
 
@@ -59,6 +60,7 @@ __all__ = [
     "apply_deletion",
     "deletion_records",
     "import_deletion_list",
+    "list_members_page",
     "preview_deletion",
     "purge",
     "read_journal",
@@ -489,6 +491,28 @@ def _load(con: duckdb.DuckDBPyConnection, deletion_id: str) -> DeletionRecord:
     if row is None:
         raise NotFound(f"No deletion {deletion_id}.", f"削除記録 {deletion_id} はありません。")
     return _record(row)
+
+
+#: Who is on an open deletion list (削除対象者), as a list paging in the database.
+MEMBER_LIST = ListSpec(
+    "削除対象者", "people on the deletion list", "deletion_list_members",
+    sorts={"person_id": SortKey("person_id", "宛名番号", "person"), "reason": SortKey("reason", "削除理由", "reason"),
+           "line": SortKey("line", "行", "line")},
+    default_sort="person_id", tiebreak="person_id", search=("person_id",),
+    filters={"reason": ("reason", REASONS)}, groups={"reason": "reason"},
+)
+
+
+@service(Permission.DELETIONS_MANAGE, target="list_id")
+def list_members_page(unit: Unit, list_id: str, request: PageRequest) -> Page[dict[str, Any]]:
+    """One page of the people on a deletion list (宛名番号, reason, line in the file): the counts by
+    reason are of the whole list.  An applied list names no one any more (only counts stay)."""
+    unit.note(target=list_id)
+    page = fetch(unit.con, MEMBER_LIST, request, "person_id, reason, line", where="list_id = $list", params={"list": list_id})
+    if unit.con.execute("SELECT 1 FROM deletion_lists WHERE list_id = ?", [list_id]).fetchone() is None:
+        raise NotFound(f"No deletion list {list_id}.", f"削除リスト {list_id} はありません。", reason="not_found")
+    unit.note(count=len(page.rows), total=page.total, offset=page.offset)
+    return page.map(lambda r: {"person_id": r[0], "reason": r[1], "line": r[2]})
 
 
 @service(Permission.DELETIONS_MANAGE)

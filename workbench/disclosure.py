@@ -30,11 +30,12 @@ from typing import Any
 from . import audit
 from .errors import InvalidInput, NotFound
 from .numbers import mask_number
+from .paging import ListSpec, Page, PageRequest, SortKey, fetch
 from .permissions import Permission
 from .persons import _number
 from .workspace import Unit, service
 
-__all__ = ["CORRECTABLE", "Disclosure", "correct", "disclose", "lift_suspension", "suspend", "suspensions"]
+__all__ = ["CORRECTABLE", "Disclosure", "correct", "disclose", "lift_suspension", "suspend", "suspension_page", "suspensions"]
 
 #: What a correction request may change, with its label.
 CORRECTABLE: dict[str, tuple[str, str]] = {
@@ -308,6 +309,26 @@ def lift_suspension(unit: Unit, person_id: str, *, reason: str) -> dict[str, Any
     unit.note(suspension_id=lifted[0][0])
     return {"suspension_id": lifted[0][0], "person_id": person_id,
             "message_ja": "利用停止を解除しました。", "message_en": "The suspension was lifted."}
+
+
+#: Suspensions in force (利用停止中) as a list paging in the database.
+SUSPENSION_LIST = ListSpec(
+    "利用停止の一覧", "suspension list", "use_suspensions",
+    sorts={"suspended_at": SortKey("suspended_at", "停止日時", "suspended"),
+           "person_id": SortKey("person_id", "宛名番号", "person"),
+           "suspension_id": SortKey("suspension_id", "停止番号", "number")},
+    default_sort="suspended_at", tiebreak="suspension_id", search=("suspension_id", "person_id", "reason", "suspended_by"),
+    where="lifted_at IS NULL",
+)
+
+
+@service(Permission.REQUESTS_HANDLE)
+def suspension_page(unit: Unit, request: PageRequest) -> Page[dict[str, Any]]:
+    """One page of the suspensions in force, who suspended and when (the total is of every match)."""
+    page = fetch(unit.con, SUSPENSION_LIST, request, "suspension_id, person_id, reason, suspended_at, suspended_by")
+    unit.note(count=len(page.rows), total=page.total, offset=page.offset)
+    return page.map(lambda r: {"suspension_id": r[0], "person_id": r[1], "reason": r[2], "suspended_at": r[3].isoformat(),
+                               "suspended_by": r[4]})
 
 
 @service(Permission.REQUESTS_HANDLE)

@@ -47,6 +47,7 @@ from . import media, outgoing
 from .errors import InvalidInput, NotFound, rows_refused
 from .formats import Column, Layout, read_table, write_table
 from .outgoing import ExportResult, OutgoingFileSpec
+from .paging import ListSpec, Page, PageRequest, SortKey, fetch
 from .permissions import Permission
 from .workspace import Unit, service
 
@@ -60,6 +61,7 @@ __all__ = [
     "NoticePreview",
     "detect_income",
     "detect_juki",
+    "discrepancy_page",
     "import_declared_income",
     "list_discrepancies",
     "notice_list",
@@ -301,6 +303,35 @@ def list_discrepancies(unit: Unit, *, status: str | None = None, kind: str | Non
         {"status": status, "kind": kind, "limit": int(limit)}).fetchall()
     unit.note(status=status, kind=kind, count=len(rows))
     return [_row(r) for r in rows]
+
+
+#: The review queue as a list that pages in the database (issue 11 item 6).
+QUEUE = ListSpec(
+    "相違の一覧", "discrepancy list", "discrepancies",
+    sorts={
+        "detected_at": SortKey("detected_at", "検知日時", "detected"),
+        "discrepancy_id": SortKey("discrepancy_id", "相違番号", "discrepancy number"),
+        "person_id": SortKey("person_id", "宛名番号", "person"),
+        "kind": SortKey("kind", "種類", "kind"),
+        "status": SortKey("status", "状態", "state"),
+        "acted_at": SortKey("coalesce(resolved_at, notified_at)", "対応日時", "acted"),
+    },
+    default_sort="detected_at", tiebreak="discrepancy_id",
+    search=("discrepancy_id", "person_id", "note", "batch_id"),
+    filters={"status": ("status", STATUSES), "kind": ("kind", KINDS)},
+    groups={"kind": "kind", "status": "status"},
+)
+
+
+@service(Permission.DISCREPANCIES_REVIEW)
+def discrepancy_page(unit: Unit, request: PageRequest) -> Page[Discrepancy]:
+    """C7: one page of the review queue, sorted and filtered in the database; ``total`` and the
+    counts by kind and state (``groups``) are over the whole selection, not the page.  The audit
+    record holds the filters and the counts only (never the filter text, which may name someone)."""
+    page = fetch(unit.con, QUEUE, request, _COLUMNS)
+    unit.note(filters=dict(request.filters), text=bool(request.text.strip()), sort=page.sort, offset=page.offset,
+              count=len(page.rows), total=page.total)
+    return page.map(_row)
 
 
 @service(Permission.DISCREPANCIES_REVIEW, target="discrepancy_id")

@@ -16,10 +16,11 @@ from typing import Any
 
 from .clock import JST
 from .errors import InvalidInput, NotFound
+from .paging import ListSpec, Page, PageRequest, SortKey, fetch
 from .permissions import Permission
 from .workspace import Unit, service
 
-__all__ = ["CATEGORIES", "CHANNELS", "Inquiry", "close", "monthly", "record", "search"]
+__all__ = ["CATEGORIES", "CHANNELS", "Inquiry", "close", "inquiry_page", "monthly", "record", "search"]
 
 CHANNELS: dict[str, tuple[str, str]] = {
     "phone": ("電話", "telephone"),
@@ -149,6 +150,29 @@ def search(unit: Unit, *, text: str | None = None, person_id: str | None = None,
     unit.note(count=len(rows), filters=sorted(k for k, v in {"text": text, "person": person_id, "status": status,
                                                              "channel": channel, "month": month}.items() if v))
     return [Inquiry(*r) for r in rows]
+
+
+#: The inquiry log (問合せ記録) as a list paging in the database.
+INQUIRY_LIST = ListSpec(
+    "問合せ記録", "inquiry log", "inquiries",
+    sorts={"received_at": SortKey("received_at", "受付日時", "received"), "inquiry_id": SortKey("inquiry_id", "問合せ番号", "number"),
+           "person_id": SortKey("person_id", "宛名番号", "person"), "status": SortKey("status", "状態", "state"),
+           "closed_at": SortKey("closed_at", "完了日時", "closed")},
+    default_sort="received_at", tiebreak="inquiry_id",
+    search=("inquiry_id", "person_id", "question", "response", "handled_by"),
+    filters={"status": ("status", {"open": 1, "closed": 1}), "channel": ("channel", CHANNELS),
+             "category": ("category", CATEGORIES)},
+    groups={"status": "status", "category": "category"},
+)
+
+
+@service(Permission.REQUESTS_HANDLE)
+def inquiry_page(unit: Unit, request: PageRequest) -> Page[Inquiry]:
+    """One page of the inquiry log, sorted and filtered in the database; counts by state and
+    category are of every match.  The audit record holds counts only, never the filter text."""
+    page = fetch(unit.con, INQUIRY_LIST, request, _COLUMNS)
+    unit.note(count=len(page.rows), total=page.total, offset=page.offset, filters=dict(request.filters))
+    return page.map(lambda r: Inquiry(*r))
 
 
 @service(Permission.REQUESTS_HANDLE)

@@ -59,7 +59,7 @@ _MODULE_WORDS: dict[str, str] = {
     "keys": "鍵", "rotation": "鍵の更新", "pending": "未処理の業務", "outgoing": "送付ファイル", "package": "パッケージ",
     "backup": "バックアップ", "batch_accounts": "バッチアカウント", "cycle_runs": "定例処理の実行", "cycles": "定例処理",
     "deletion": "一括削除", "disclosure": "開示・訂正・利用停止", "idreview": "ID・権限の棚卸し", "inquiries": "問合せ記録",
-    "retention": "保存期間", "stats": "統計", "mart": "統計",
+    "retention": "保存期間", "stats": "統計", "mart": "統計", "demo": "デモ",
 }
 _VERB_WORDS: dict[str, str] = {
     "login": "ログイン", "logout": "ログアウト", "idle_timeout": "無操作によるログアウト", "session_ended": "セッション終了",
@@ -84,6 +84,7 @@ _VERB_WORDS: dict[str, str] = {
     "chart": "グラフ用データ", "integrated": "未取得の件数", "destroyed": "破棄の確認", "deceased": "死亡の確認",
     "account": "作成", "accounts": "一覧", "keys": "鍵の失効", "key": "鍵ファイルの発行", "signoff": "承認依頼",
     "lists": "一覧", "open": "一覧", "execution": "実行の参照",
+    "page": "一覧の表示", "code": "ワンタイムコードの表示",
 }
 
 

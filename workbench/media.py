@@ -20,6 +20,7 @@ from typing import Any
 from . import approvals, transfer, workspace
 from .clock import JST
 from .errors import NotFound, PackageError
+from .paging import ListSpec, Page, PageRequest, SortKey, fetch
 from .permissions import Permission
 from .workspace import Unit, Workspace, service
 
@@ -29,6 +30,7 @@ __all__ = [
     "handover_copy",
     "issue_key_file",
     "ledger",
+    "ledger_page",
     "mark_delivered",
     "read_incoming",
     "recipient_key",
@@ -164,6 +166,27 @@ def ledger(unit: Unit, *, limit: int = 1000) -> list[LedgerEntry]:
     rows = unit.con.execute(f"SELECT {_ENTRY} FROM media_ledger ORDER BY recorded_at DESC LIMIT ?", [limit]).fetchall()
     unit.note(count=len(rows))
     return [LedgerEntry(*r) for r in rows]
+
+
+#: The media ledger (媒体管理簿) as a list paging in the database.
+LEDGER_LIST = ListSpec(
+    "媒体管理簿", "media ledger", "media_ledger",
+    sorts={"recorded_at": SortKey("recorded_at", "日時", "recorded"), "entry_id": SortKey("entry_id", "番号", "entry"),
+           "kind": SortKey("kind", "種別", "kind"), "recipient": SortKey("recipient", "送付先", "recipient"),
+           "record_count": SortKey("record_count", "件数", "records"), "user_id": SortKey("user_id", "担当", "by")},
+    default_sort="recorded_at", tiebreak="entry_id",
+    search=("entry_id", "package_id", "file_name", "user_id", "approval_id"),
+    filters={"direction": ("direction", {"in": 1, "out": 1}), "recipient": ("recipient", RECIPIENTS)},
+    groups={"kind": "kind", "direction": "direction"},
+)
+
+
+@service(Permission.LEDGER_READ)
+def ledger_page(unit: Unit, request: PageRequest) -> Page[LedgerEntry]:
+    """One page of the media ledger, sorted and filtered in the database (counts of every match)."""
+    page = fetch(unit.con, LEDGER_LIST, request, _ENTRY)
+    unit.note(count=len(page.rows), total=page.total, offset=page.offset, filters=dict(request.filters))
+    return page.map(lambda r: LedgerEntry(*r))
 
 
 @service(Permission.MEDIA_MANAGE)

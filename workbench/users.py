@@ -14,6 +14,7 @@ from typing import Any
 
 from . import approvals, credentials
 from .errors import InvalidInput, NotFound
+from .paging import ListSpec, Page, PageRequest, SortKey, fetch
 from .permissions import ROLE_LABELS, Permission, Role, role_conflicts
 from .workspace import Unit, Workspace, service
 
@@ -29,6 +30,7 @@ __all__ = [
     "request_grant",
     "review",
     "revoke",
+    "user_page",
 ]
 
 GRANT_KIND = "role_grant"
@@ -171,6 +173,25 @@ def list_users(unit: Unit) -> list[UserInfo]:
     rows = unit.con.execute(f"SELECT {_INFO} FROM users ORDER BY user_id", [unit.now]).fetchall()
     unit.note(count=len(rows))
     return [_to_info(r) for r in rows]
+
+
+#: The user list (ユーザー一覧) as a list paging in the database.
+USER_LIST = ListSpec(
+    "ユーザー一覧", "user list", "users",
+    sorts={"user_id": SortKey("user_id", "ユーザーID", "user ID"), "display_name": SortKey("display_name", "氏名", "name"),
+           "last_login_at": SortKey("last_login_at", "最終ログイン", "last login"),
+           "created_at": SortKey("created_at", "登録日時", "created")},
+    default_sort="user_id", tiebreak="user_id", search=("user_id", "display_name", "array_to_string(roles, ',')"),
+    filters={"state": ("CASE WHEN disabled THEN 'disabled' ELSE 'active' END", {"active": 1, "disabled": 1})},
+)
+
+
+@service(Permission.USERS_MANAGE)
+def user_page(unit: Unit, request: PageRequest) -> Page[UserInfo]:
+    """One page of the users, sorted and filtered in the database (the total is of every match)."""
+    page = fetch(unit.con, USER_LIST, request, _INFO.replace("?", "$now"), params={"now": unit.now})
+    unit.note(count=len(page.rows), total=page.total, offset=page.offset)
+    return page.map(_to_info)
 
 
 @service(Permission.USERS_REVIEW)

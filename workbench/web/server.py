@@ -546,8 +546,10 @@ class WorkbenchVoila(Voila):
             pattern, cls = spec[0], spec[1]
             if cls in swap:
                 kept.append((pattern, swap[cls], *spec[2:]))
-            elif cls.__name__ in ("ThemesHandler", "FileFindHandler"):  # JupyterHandlers: authenticated
-                kept.append(spec)
+            elif cls.__name__ in ("ThemesHandler", "FileFindHandler"):
+                # static files (the widgets' front-ends, e.g. anywidget's under /voila/labextensions): tornado's
+                # StaticFileHandler.get is not authenticated, so these too answer only a live session
+                kept.append((pattern, _guarded(cls), *spec[2:]))
             elif cls is TornadoVoilaHandler and pattern.endswith("/voila/render/(.*)"):
                 kept.append((pattern[: -len("(.*)")] + f"({re.escape(DASHBOARD)})", DashboardHandler, *spec[2:]))
         return kept
