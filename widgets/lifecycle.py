@@ -276,7 +276,7 @@ class InquiryApp(App):
         self.inquiry_id = w.Text(description="問合せ番号 / Inquiry", style=_STYLE)
         self.response = w.Textarea(description="対応 / Response", style=_STYLE, layout=w.Layout(width="520px"))
         self.close_button = ActionButton(description="対応を記録して完了 / Close", icon="check")
-        self.close_button.on_click(lambda _b: self.close())
+        self.close_button.on_click(lambda _b: self.close_inquiry())
         self.search_text = w.Text(description="検索 / Search", style=_STYLE)
         self.search_button = ActionButton(description="検索 / Search", icon="search")
         self.search_button.on_click(lambda _b: self.search())
@@ -302,7 +302,9 @@ class InquiryApp(App):
             self.banner.success(f"問合せを記録しました（{q.inquiry_id}）。", f"Inquiry recorded ({q.inquiry_id}).")
             self.search()
 
-    def close(self) -> None:
+    def close_inquiry(self) -> None:
+        # Not ``close``: that is ipywidgets' Widget.close, which the gate calls on every widget of an
+        # app it leaves (close_all_views) and Python calls on collection — it must not close an inquiry.
         q = self.call(inquiries.close, self.inquiry_id.value.strip(), response=self.response.value)
         if q is not None:
             self.response.value = ""
