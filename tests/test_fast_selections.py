@@ -131,7 +131,7 @@ def test_batch_candidates_equal_the_reference_query(office: tuple[Workspace, int
 def test_preview_counts_agree_with_the_candidates(office: tuple[Workspace, int]) -> None:
     ws, year = office
     fast, _reference = _candidates(ws, "info", "P1", year)
-    preview = outgoing.preview(_session(ws, "query"), "info_query_batch", procedure="P1", fiscal_year=year)
+    preview: Any = outgoing.preview(_session(ws, "query"), "info_query_batch", procedure="P1", fiscal_year=year)
     included = fast[fast["reason"].isna()]
     assert preview.total == len(included)
     assert preview.persons == included["person_id"].nunique()
@@ -161,3 +161,18 @@ def test_selection_digest_is_order_free_and_moves_with_the_selection(office: tup
     assert _digest(ws, [*rows, "P99999999"]) != base             # one added
     assert _digest(ws, [*rows[:-1], "P99999999"]) != base        # one replaced
     assert _digest(ws, []) != base and _digest(ws, []) == _digest(ws, [])
+
+
+def test_dashboard_benchmark_runs_small(tmp_path: Path) -> None:
+    """benchmarks/bench_dashboard.py builds its office and times every preview (no browser), so it cannot rot."""
+    from benchmarks.bench_dashboard import main as bench_main
+
+    out = bench_main(["--persons", "2000", "--workspace", str(tmp_path / "ws"), "--no-browser", "--only", "previews",
+                      "--json", str(tmp_path / "figures.json")])
+    names = [f["what"] for f in out["figures"]]
+    assert out["persons"] == 2000
+    assert any("P1" in n for n in names) and any("notice list" in n for n in names) and len(names) == 8
+    assert all(f["seconds"] > 0 and f["target_s"] == 3.0 for f in out["figures"])
+    # reused, not rebuilt, the second time
+    again = bench_main(["--persons", "2000", "--workspace", str(tmp_path / "ws"), "--no-browser", "--only", "home"])
+    assert again["persons"] == 2000 and len(again["figures"]) == 8
