@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -28,11 +28,10 @@ from typing import Any
 
 import numpy as np
 
-PASSWORD = "Bench-Pass-2026!"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+from benchmarks import BENCH_PASSWORD as PASSWORD
+from benchmarks import peak_mb
 
 
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
@@ -67,7 +66,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         def step(name: str, rows: int, fn: Any) -> Any:
             t0 = time.perf_counter()
             result = fn()
-            line = {"step": name, "rows": rows, "wall_s": round(time.perf_counter() - t0, 2), "peak_mb": round(_peak_mb())}
+            line = {"step": name, "rows": rows, "wall_s": round(time.perf_counter() - t0, 2), "peak_mb": round(peak_mb())}
             print(json.dumps(line), flush=True)
             out.append(line)
             return result

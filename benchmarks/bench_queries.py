@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,10 +39,10 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.bench_registration import _peak_mb, load_targets
+from benchmarks import BENCH_PASSWORD as PASSWORD
+from benchmarks import child, load_targets, peak_mb
 
 HERE = Path(__file__).resolve()
-PASSWORD = "Bench-Pass-2026!"
 STATE = "state.json"
 #: One user per login: a one-time code cannot be used twice within its 30-second step.
 USERS = {"op_request": "query_operator", "op_create": "query_operator", "op_import": "query_operator",
@@ -137,19 +136,19 @@ def measure(workdir: Path, step: str) -> dict[str, Any]:
                                         information="local_tax")
         wall = time.perf_counter() - t0
         _save(workdir, request_package=str(out.path), batch_id=out.extra["batch_id"])
-        return {"wall_s": wall, "peak_mb": _peak_mb(), "records": out.record_count}
+        return {"wall_s": wall, "peak_mb": peak_mb(), "records": out.record_count}
     if step == "import":
         session = _login(workdir, "op_import")
         t0 = time.perf_counter()
         summary = results.import_info_results(session, state["answer_package"])
         wall = time.perf_counter() - t0
-        return {"wall_s": wall, "peak_mb": _peak_mb(), "records": summary.stored, "closed": summary.batches_closed}
+        return {"wall_s": wall, "peak_mb": peak_mb(), "records": summary.stored, "closed": summary.batches_closed}
     session = _login(workdir, "op_linkage")
     t0 = time.perf_counter()
     out = linkage.export_linkage(session, approval_id=state["linkage_approval"], procedure="P1", fiscal_year=2026)
     wall = time.perf_counter() - t0
     _save(workdir, linkage_package=str(out.path))
-    return {"wall_s": wall, "peak_mb": _peak_mb(), "records": out.record_count}
+    return {"wall_s": wall, "peak_mb": peak_mb(), "records": out.record_count}
 
 
 def measure_floor(workdir: Path, step: str) -> dict[str, Any]:
@@ -202,16 +201,11 @@ def measure_floor(workdir: Path, step: str) -> dict[str, Any]:
                                workspace_id=ws.settings.workspace_id)
     wall = time.perf_counter() - t0
     out.unlink(missing_ok=True)
-    return {"wall_s": wall, "peak_mb": _peak_mb(), "records": rows}
+    return {"wall_s": wall, "peak_mb": peak_mb(), "records": rows}
 
 
 def _child(workdir: Path, step: str, floor: bool = False) -> dict[str, Any]:
-    argv = [sys.executable, str(HERE), "--workdir", str(workdir), "--step", step] + (["--floor"] if floor else [])
-    proc = subprocess.run(argv, check=False, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"step {step} failed:\n{proc.stderr[-3000:]}")
-    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return result
+    return child(HERE, step, workdir, *(["--floor"] if floor else []))
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,44 +27,14 @@ from typing import Any
 import numpy as np
 
 HERE = Path(__file__).resolve()
+sys.path.insert(0, str(HERE.parent.parent))
+
+from benchmarks import BENCH_PASSWORD as PASSWORD  # noqa: E402
+from benchmarks import child, load_targets, peak_mb  # noqa: E402
+
+__all__ = ["load_targets", "main"]
+
 SECRET_FILE = "registrar.secret"
-PASSWORD = "Bench-Pass-2026!"
-
-
-def load_targets(ws: Any, world: Any) -> dict[str, int]:
-    """Load a synthetic world as the target list, no numbers registered (set-based)."""
-    now = ws.clock.now()
-    hh = world.households[["household_id", "ward_code", "address", "housing_type", "status", "phone"]]
-    pp = world.persons[["person_id", "household_id", "relation", "name", "kana", "sex", "birth_date", "address",
-                        "status", "deceased"]]
-    with ws.transaction("bench.load_targets", "system") as con:
-        con.register("hh", hh)
-        con.register("pp", pp)
-        con.execute(
-            "INSERT INTO households (household_id, ward_code, address, housing_type, status, phone, listed, updated_at)"
-            " SELECT household_id, ward_code, address, housing_type, status, phone, TRUE, ? FROM hh", [now])
-        con.execute(
-            "INSERT INTO persons (person_id, household_id, relation, name, kana, sex, birth_date, address, status,"
-            " listed, deceased, updated_at) SELECT person_id, household_id, relation, name, kana, sex,"
-            " birth_date::DATE, address, status, TRUE, deceased, ? FROM pp", [now])
-        con.unregister("hh")
-        con.unregister("pp")
-    return {"households": len(hh), "persons": len(pp)}
-
-
-def _peak_mb() -> float:
-    """This process's peak resident memory (MB).
-
-    ``VmHWM`` belongs to the process image, so unlike ``ru_maxrss`` it does not inherit
-    the parent's peak across fork + exec.
-    """
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:  # pragma: no cover - not Linux
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def prepare(workdir: Path, persons: int, error_rate: float, seed: int) -> dict[str, Any]:
@@ -100,7 +68,7 @@ def measure_register(workdir: Path) -> dict[str, Any]:
     t0 = time.perf_counter()
     summary = registration.register(session, data, source="contractor", file_name="return.csv")
     wall = time.perf_counter() - t0
-    return {"wall_s": wall, "peak_mb": _peak_mb(), "rows": summary.rows, "outcomes": summary.outcomes}
+    return {"wall_s": wall, "peak_mb": peak_mb(), "rows": summary.rows, "outcomes": summary.outcomes}
 
 
 def measure_floor(workdir: Path) -> dict[str, Any]:
@@ -132,14 +100,7 @@ def measure_floor(workdir: Path) -> dict[str, Any]:
     wall = time.perf_counter() - t0
     with ws.transaction("bench.floor_teardown", "system") as con:
         con.execute("DROP TABLE bench_scratch")
-    return {"wall_s": wall, "peak_mb": _peak_mb(), "rows": table.rows}
-
-
-def _child(step: str, workdir: Path) -> dict[str, Any]:
-    out = subprocess.run([sys.executable, str(HERE), "--step", step, "--workdir", str(workdir)],
-                         check=True, capture_output=True, text=True)
-    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
+    return {"wall_s": wall, "peak_mb": peak_mb(), "rows": table.rows}
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -157,8 +118,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         workdir = Path(tmp)
         prep = prepare(workdir, args.persons, args.error_rate, args.seed)
-        floor = _child("floor", workdir)
-        reg = _child("register", workdir)
+        floor = child(HERE, "floor", workdir)
+        reg = child(HERE, "register", workdir)
     rows = prep["rows"]
     ratio = reg["wall_s"] / floor["wall_s"] if floor["wall_s"] else float("inf")
     print(f"F1 registration benchmark: {rows:,} rows, {args.error_rate:.0%} mistakes, "

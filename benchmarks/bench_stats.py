@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,9 +31,8 @@ import pandas as pd
 HERE = Path(__file__).resolve()
 sys.path.insert(0, str(HERE.parent.parent))
 
-from benchmarks.bench_registration import _peak_mb, load_targets  # noqa: E402
-
-PASSWORD = "Bench-Pass-2026!"
+from benchmarks import BENCH_PASSWORD as PASSWORD  # noqa: E402
+from benchmarks import child, load_targets, peak_mb  # noqa: E402
 
 
 def prepare(workdir: Path, persons: int, seed: int) -> dict[str, Any]:
@@ -76,7 +74,7 @@ def measure_publish(workdir: Path) -> dict[str, Any]:
     summary = stats.publish(session, k=10)
     wall = time.perf_counter() - t0
     rep = summary.manifest["k_anonymity"]
-    return {"wall_s": wall, "peak_mb": _peak_mb(), "publication_id": summary.publication_id,
+    return {"wall_s": wall, "peak_mb": peak_mb(), "publication_id": summary.publication_id,
             "records": summary.records, "k": rep["achieved"], "removed": rep["records_removed"],
             "generalisation": rep["generalisation"]}
 
@@ -91,7 +89,7 @@ def measure_publish_floor(workdir: Path) -> dict[str, Any]:
     with ws.transaction("bench.publish_floor", "system") as con:
         frame = con.execute(_SOURCE, [day, day]).df()
     frame.to_parquet(workdir / "floor.parquet", index=False)
-    return {"wall_s": time.perf_counter() - t0, "peak_mb": _peak_mb(), "rows": len(frame)}
+    return {"wall_s": time.perf_counter() - t0, "peak_mb": peak_mb(), "rows": len(frame)}
 
 
 def measure_table(workdir: Path, min_count: int) -> dict[str, Any]:
@@ -101,7 +99,7 @@ def measure_table(workdir: Path, min_count: int) -> dict[str, Any]:
     t0 = time.perf_counter()
     table = stats.table(session, "S0001", "ward", "age_band", "sex", min_count=min_count)
     wall = time.perf_counter() - t0
-    return {"wall_s": wall, "peak_mb": _peak_mb(), "cells": table.counts()}
+    return {"wall_s": wall, "peak_mb": peak_mb(), "cells": table.counts()}
 
 
 def measure_table_floor(workdir: Path) -> dict[str, Any]:
@@ -111,14 +109,7 @@ def measure_table_floor(workdir: Path) -> dict[str, Any]:
     t0 = time.perf_counter()
     frame = pd.read_parquet(stats.stats_root(ws) / "S0001" / "persons.parquet", columns=["ward", "age_band", "sex"])
     counts = frame.groupby(["ward", "age_band", "sex"], observed=True).size()
-    return {"wall_s": time.perf_counter() - t0, "peak_mb": _peak_mb(), "cells": len(counts)}
-
-
-def _child(step: str, workdir: Path, *extra: str) -> dict[str, Any]:
-    out = subprocess.run([sys.executable, str(HERE), "--step", step, "--workdir", str(workdir), *extra],
-                         check=True, capture_output=True, text=True)
-    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
+    return {"wall_s": time.perf_counter() - t0, "peak_mb": peak_mb(), "cells": len(counts)}
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -139,10 +130,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         workdir = Path(tmp)
         prep = prepare(workdir, args.persons, args.seed)
-        pfloor = _child("publish_floor", workdir)
-        pub = _child("publish", workdir)
-        tfloor = _child("table_floor", workdir)
-        tab = _child("table", workdir, "--min-count", str(args.min_count))
+        pfloor = child(HERE, "publish_floor", workdir)
+        pub = child(HERE, "publish", workdir)
+        tfloor = child(HERE, "table_floor", workdir)
+        tab = child(HERE, "table", workdir, "--min-count", str(args.min_count))
     print(f"F8 statistics benchmark: {args.persons:,} people (prepared in {prep['prepare_s']:.1f} s)")
     print(f"{'step':<34}{'wall s':>10}{'peak MB':>10}{'ratio':>8}")
     for name, r, floor in (("publish (k=10)", pub, pfloor), ("  floor: query + Parquet", pfloor, None),

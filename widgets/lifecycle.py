@@ -304,7 +304,7 @@ class InquiryApp(App):
         self.inquiry_id = w.Text(description="問合せ番号 / Inquiry", style=_STYLE)
         self.response = w.Textarea(description="対応 / Response", style=_STYLE, layout=w.Layout(width="520px"))
         self.close_button = ActionButton(description="対応を記録して完了 / Close", icon="check")
-        self.close_button.on_click(lambda _b: self.close())
+        self.close_button.on_click(lambda _b: self.close_inquiry())
         #: The log, a page at a time from the database; a chosen row fills 問合せ番号, its person opens with 個人の照会.
         self.results = RecordGrid(
             fetch=lambda r: self.call(inquiries.inquiry_page, r), key=lambda q: q.inquiry_id,
@@ -338,7 +338,9 @@ class InquiryApp(App):
             self.banner.success(f"問合せを記録しました（{q.inquiry_id}）。", f"Inquiry recorded ({q.inquiry_id}).")
             self.search()
 
-    def close(self) -> None:
+    def close_inquiry(self) -> None:
+        # Not ``close``: that is ipywidgets' Widget.close, which the gate calls on every widget of an
+        # app it leaves (close_all_views) and Python calls on collection — it must not close an inquiry.
         q = self.call(inquiries.close, self.inquiry_id.value.strip(), response=self.response.value)
         if q is not None:
             self.response.value = ""

@@ -46,6 +46,7 @@ import pandas as pd
 from . import approvals, audit, formats
 from ._files import fsync_file
 from .errors import InvalidInput, NotFound, StoreError
+from .outgoing import digest_sql
 from .paging import ListSpec, Page, PageRequest, SortKey, fetch
 from .permissions import Permission
 from .workspace import Session, Unit, Workspace, service
@@ -307,6 +308,9 @@ def _open_list(unit: Unit, list_id: str) -> tuple[str, str]:
     return str(row[0]), str(row[1])
 
 
+_DIGEST = digest_sql("person_id || ':' || reason")
+
+
 def _selection(con: duckdb.DuckDBPyConnection, list_id: str) -> dict[str, Any]:
     """Build ``_del`` / ``_delreq`` for the list; what an approval is bound to."""
     con.execute(
@@ -316,7 +320,7 @@ def _selection(con: duckdb.DuckDBPyConnection, list_id: str) -> dict[str, Any]:
                 " WHERE person_id IN (SELECT person_id FROM _del)")
     listed, persons, digest = con.execute(
         "SELECT (SELECT count(*) FROM deletion_list_members WHERE list_id = $l), count(*),"
-        " sha256(coalesce(string_agg(person_id || ':' || reason, ',' ORDER BY person_id), '')) FROM _del",
+        f" {_DIGEST} FROM _del",
         {"l": list_id}).fetchone()  # type: ignore[misc]
     return {"list_id": list_id, "listed": int(listed), "persons": int(persons), "selection_digest": str(digest)}
 

@@ -411,7 +411,7 @@ _NOTICE_WHERE = ("d.status = 'open' AND d.notice_export IS NULL"
 def _notice_select(unit: Unit, _params: NoticeParams) -> NoticePreview:
     persons, count, digest = unit.con.execute(
         "SELECT count(DISTINCT d.person_id), count(*),"
-        " sha256(coalesce(string_agg(d.discrepancy_id, ',' ORDER BY d.discrepancy_id), ''))"
+        f" {outgoing.digest_sql('d.discrepancy_id')}"
         f" FROM discrepancies d JOIN persons p USING (person_id) WHERE {_NOTICE_WHERE}").fetchone()  # type: ignore[misc]
     by_kind = {str(k): int(n) for k, n in unit.con.execute(
         f"SELECT d.kind, count(*) FROM discrepancies d JOIN persons p USING (person_id) WHERE {_NOTICE_WHERE}"

@@ -142,7 +142,7 @@ class IntegratedPreview:
 def _select(unit: Unit, _params: IntegratedParams) -> IntegratedPreview:
     """What an approval is bound to: the count and a digest of exactly who is selected."""
     count, digest = unit.con.execute(
-        f"SELECT count(*), coalesce(sha256(string_agg(p.person_id, ',' ORDER BY p.person_id)), '') {_SELECTION}"
+        f"SELECT count(*), {outgoing.digest_sql('p.person_id')} {_SELECTION}"
     ).fetchone()  # type: ignore[misc]
     return IntegratedPreview(int(count), str(digest))
 

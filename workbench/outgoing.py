@@ -43,12 +43,26 @@ __all__ = [
     "Recheck",
     "SelectionPreview",
     "create",
+    "digest_sql",
     "preview",
     "recheck",
     "register",
     "request",
     "spec_for",
 ]
+
+
+def digest_sql(row: str) -> str:
+    """A SQL aggregate: the digest of exactly which rows are selected (an approval is bound to it).
+
+    ``row`` is a SQL expression naming one selected row (e.g. ``person_id`` or
+    ``information || ':' || person_id``); the rows of a selection are distinct.  The digest does not
+    depend on the order of the rows, so it needs no sort: SHA-256 of the count and the XOR of every
+    row's 128-bit MD5.  Sorting 2,000,000 strings for ``string_agg(… ORDER BY …)`` took 11 s at a
+    1,000,000-person office.  It detects a selection that moved since the approval (not an adversary
+    forging one: the selection is made by the workbench from its own data).
+    """
+    return f"sha256(count(*)::VARCHAR || ':' || coalesce(bit_xor(md5_number(({row})::VARCHAR))::VARCHAR, ''))"
 
 
 @dataclass(frozen=True)
