@@ -26,6 +26,8 @@ class World:
         self.ws = ws
         self.clock = clock
         self.secrets: dict[str, str] = {}
+        #: The fresh world this one is a copy of (see ``make_world``), or None.
+        self.template: Path | None = None
 
     def add_user(self, user_id: str, roles: list[str]) -> None:
         enrolment = users.create_initial_user(self.ws, user_id, user_id, PASSWORD, roles)
@@ -45,6 +47,15 @@ START = dt.datetime(2026, 6, 1, 10, 0, tzinfo=JST)
 @pytest.fixture
 def clock() -> FixedClock:
     return FixedClock(START)
+
+
+def copy_world(source: Path, world: World, end: dt.datetime) -> None:
+    """Make ``world`` (a fresh copy of a template) a copy of ``source``, a later state of the same
+    template reached with the clock at ``end``: files and modes, the clock, a newly opened workspace."""
+    shutil.rmtree(world.ws.path)
+    shutil.copytree(source, world.ws.path, copy_function=shutil.copy2)
+    world.ws = Workspace.open(world.ws.path, clock=world.clock)
+    world.clock.set(end)
 
 
 def _build_world(path: Path, clock: FixedClock, settings: dict[str, Any]) -> World:
@@ -88,6 +99,7 @@ def make_world(tmp_path: Path, clock: FixedClock, world_templates: WorldTemplate
         shutil.copytree(folder, tmp_path / name, copy_function=shutil.copy2)  # keeps every file's mode
         world = World(Workspace.open(tmp_path / name, clock=clock), clock)
         world.secrets = dict(secrets)
+        world.template = folder
         return world
 
     return make
@@ -118,7 +130,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
         return None
     from xdist.scheduler import LoadScopeScheduling
 
-    class SharedFixturesTogether(LoadScopeScheduling):
+    class SharedFixturesTogether(LoadScopeScheduling):  # type: ignore[misc]
         def _split_scope(self, nodeid: str) -> str:
             file = nodeid.split("::", 1)[0]
             return file if _shares_a_fixture(config.rootpath / file) else nodeid
