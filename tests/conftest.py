@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import re
+import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,6 +26,8 @@ class World:
         self.ws = ws
         self.clock = clock
         self.secrets: dict[str, str] = {}
+        #: The fresh world this one is a copy of (see ``make_world``), or None.
+        self.template: Path | None = None
 
     def add_user(self, user_id: str, roles: list[str]) -> None:
         enrolment = users.create_initial_user(self.ws, user_id, user_id, PASSWORD, roles)
@@ -35,20 +41,65 @@ class World:
         return self.ws.login(user_id, PASSWORD, self.code(user_id))
 
 
+START = dt.datetime(2026, 6, 1, 10, 0, tzinfo=JST)
+
+
 @pytest.fixture
 def clock() -> FixedClock:
-    return FixedClock(dt.datetime(2026, 6, 1, 10, 0, tzinfo=JST))
+    return FixedClock(START)
+
+
+def copy_world(source: Path, world: World, end: dt.datetime) -> None:
+    """Make ``world`` (a fresh copy of a template) a copy of ``source``, a later state of the same
+    template reached with the clock at ``end``: files and modes, the clock, a newly opened workspace."""
+    shutil.rmtree(world.ws.path)
+    shutil.copytree(source, world.ws.path, copy_function=shutil.copy2)
+    world.ws = Workspace.open(world.ws.path, clock=world.clock)
+    world.clock.set(end)
+
+
+def _build_world(path: Path, clock: FixedClock, settings: dict[str, Any]) -> World:
+    ws = Workspace.init(path, clock=clock, **settings)
+    world = World(ws, clock)
+    for role in Role:
+        world.add_user(role.value, [role.value])
+    return world
+
+
+class WorldTemplates:
+    """Fresh worlds built once per test process, by name and settings: (folder, TOTP secrets).
+    A test gets a copy (files, modes and all), exactly as :func:`_build_world` would have left it:
+    the same workspace ID and keys in every test that uses the same name, never shared between tests."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.built: dict[tuple[Any, ...], tuple[Path, dict[str, str]]] = {}
+
+    def get(self, name: str, settings: dict[str, Any]) -> tuple[Path, dict[str, str]]:
+        key = (name, *sorted(settings.items()))
+        if key not in self.built:
+            folder = self.root / f"t{len(self.built)}" / name
+            self.built[key] = (folder, _build_world(folder, FixedClock(START), settings).secrets)
+        return self.built[key]
+
+
+@pytest.fixture(scope="session")
+def world_templates(tmp_path_factory: pytest.TempPathFactory) -> WorldTemplates:
+    return WorldTemplates(tmp_path_factory.mktemp("world-templates"))
 
 
 @pytest.fixture
-def make_world(tmp_path: Path, clock: FixedClock) -> Callable[..., World]:
-    def make(name: str = "ws", **settings: object) -> World:
+def make_world(tmp_path: Path, clock: FixedClock, world_templates: WorldTemplates) -> Callable[..., World]:
+    def make(name: str = "ws", **settings: Any) -> World:
         settings.setdefault("scrypt_n", 2**10)
         settings.setdefault("lock_timeout_seconds", 10.0)
-        ws = Workspace.init(tmp_path / name, clock=clock, **settings)
-        world = World(ws, clock)
-        for role in Role:
-            world.add_user(role.value, [role.value])
+        if type(clock) is not FixedClock or clock.now() != START:  # a test that moved the clock first: build it
+            return _build_world(tmp_path / name, clock, settings)
+        folder, secrets = world_templates.get(name, settings)
+        shutil.copytree(folder, tmp_path / name, copy_function=shutil.copy2)  # keeps every file's mode
+        world = World(Workspace.open(tmp_path / name, clock=clock), clock)
+        world.secrets = dict(secrets)
+        world.template = folder
         return world
 
     return make
@@ -57,3 +108,31 @@ def make_world(tmp_path: Path, clock: FixedClock) -> Callable[..., World]:
 @pytest.fixture
 def world(make_world: Callable[..., World]) -> World:
     return make_world()
+
+
+_SHARED = re.compile(r"""scope=["'](module|class|package)["']""")
+
+
+@functools.cache
+def _shares_a_fixture(path: Path) -> bool:
+    try:
+        return bool(_SHARED.search(path.read_text("utf-8")))
+    except OSError:
+        return False
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``-n 2 --dist loadgroup`` (./dev test): the tests of a file with a module-scoped fixture (a
+    server, a demo workspace) run in one process, so it is built once; every other test goes to
+    whichever process is free, so the two finish together.  (pytest-xdist's own loadgroup reads
+    ``xdist_group`` marks through a node attribute pytest 9 no longer uses, so it is done here.)"""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedFixturesTogether(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            file = nodeid.split("::", 1)[0]
+            return file if _shares_a_fixture(config.rootpath / file) else nodeid
+
+    return SharedFixturesTogether(config, log)

@@ -2,20 +2,48 @@
 
 from __future__ import annotations
 
+import copy
+import datetime as dt
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from tests.conftest import World
+from tests.conftest import START, World, copy_world
 from tests.query_helpers import Office, approve
 from tests.results_helpers import busy_office, send_batch
-from workbench import deletion, formats, results
+from workbench import FixedClock, Workspace, deletion, formats, results
 from workbench.simulate import juki
+
+#: office_with_results, built once per process for each fresh world: template → (folder, answers, clock, office, later).
+_BUILT: dict[Path, tuple[Path, Path, dt.datetime, Office, Any]] = {}
 
 
 def office_with_results(world: World, tmp_path: Path, before_batch: Any = None) -> tuple[Office, Any]:
-    """Numbers, filings, one Juki-net round answered from an evolved world (so discrepancies exist)."""
+    """Numbers, filings, one Juki-net round answered from an evolved world (so discrepancies exist).
+
+    On a fresh world copied from a template (nothing done yet) the same state is built once per
+    process and copied, files, modes and clock: the steps are deterministic, so the copy is what
+    building it here would leave."""
+    if before_batch is not None or world.template is None or world.clock.now() != START:
+        return _office_with_results(world, tmp_path, before_batch)
+    if world.template not in _BUILT:
+        root = world.template.parent / f"office-{len(_BUILT)}"
+        shutil.copytree(world.template, root / "ws", copy_function=shutil.copy2)
+        clock = FixedClock(START)
+        built = World(Workspace.open(root / "ws", clock=clock), clock)
+        built.secrets = dict(world.secrets)
+        office, later = _office_with_results(built, root / "tmp")
+        _BUILT[world.template] = (root / "ws", root / "tmp", built.clock.now(), office, later)
+    folder, answers, end, office, later = _BUILT[world.template]
+    copy_world(folder, world, end)
+    if answers.exists():
+        shutil.copytree(answers, tmp_path, dirs_exist_ok=True, copy_function=shutil.copy2)
+    return Office(world, copy.deepcopy(office.pop), dict(office.who)), copy.deepcopy(later)
+
+
+def _office_with_results(world: World, tmp_path: Path, before_batch: Any = None) -> tuple[Office, Any]:
     office = busy_office(world)
     if before_batch is not None:
         before_batch()
