@@ -58,7 +58,7 @@ TARGETS = {"login": 2.0, "home": 3.0, "app": 1.0, "list": 1.0, "preview": 3.0}
 #: The demo account that has each role's menu (workbench.demo.DEMO_USERS).
 ROLE_USERS = ("registrar", "query", "reviewer", "approver", "auditor", "analyst", "ops", "admin")
 
-#: Page size of a list page until the grid's DB-side paging is connected (see ``list_pages``).
+#: Rows of one list page (the grid's default page size).
 PAGE = 50
 
 
@@ -91,29 +91,29 @@ def _session(ws: Any, user_id: str) -> Any:
 
 
 def list_pages(ws: Any) -> list[tuple[str, str, Callable[[int], Any]]]:
-    """Each list a screen shows: (user, name, page(offset) → rows).
-
-    ===== GRID PAGE FUNCTION (issue 11 item 6) =====
-    Until the ``grid`` helper's DB-side paging (``workbench/paging.py``) is merged, a page is the
-    list service the screen calls today, whose size is a LIMIT: the first page is the call, the
-    "next page" the same call (the services cannot skip rows).  After the merge, replace each
-    ``page`` below by the grid's page function for that list, ``page(offset)`` returning
-    ``PAGE`` rows from ``offset`` with the whole selection's count.
-    """
-    from workbench import approvals, auditing, discrepancies, media, registration, stats, users
+    """Each list a screen shows, as its grid asks for it (issue 11 item 6): (user, name,
+    page(offset) → one page of ``PAGE`` rows from ``offset``, with the whole selection's count
+    and chart groups, all from the database)."""
+    from workbench import approvals, auditing, batches, cycle_runs, discrepancies, media, registration, stats, users
+    from workbench.paging import PageRequest
 
     def s(user: str) -> Any:
         return _session(ws, user)
 
+    def req(offset: int, **filters: str) -> PageRequest:
+        return PageRequest(offset=offset, limit=PAGE, filters=filters)
+
     return [
         ("reviewer", "相違の一覧 / discrepancies (open)",
-         lambda off: discrepancies.list_discrepancies(s("reviewer"), status="open")),
-        ("reviewer", "相違の一覧 / discrepancies (all)", lambda off: discrepancies.list_discrepancies(s("reviewer"))),
-        ("registrar", "登録の確認待ち / registration reviews", lambda off: registration.review_queue(s("registrar"))),
+         lambda off: discrepancies.discrepancy_page(s("reviewer"), req(off, status="open"))),
+        ("reviewer", "相違の一覧 / discrepancies (all)", lambda off: discrepancies.discrepancy_page(s("reviewer"), req(off))),
+        ("registrar", "登録の確認待ち / registration reviews", lambda off: registration.review_page(s("registrar"), req(off))),
+        ("query", "作成済みの照会ファイル / batches made", lambda off: batches.batch_page(s("query"), req(off))),
         ("approver", "承認待ち / approvals pending", lambda off: approvals.pending(s("approver"))),
-        ("auditor", "操作ログ / audit log", lambda off: auditing.search(s("auditor"), limit=100_000)),
-        ("auditor", "媒体管理台帳 / media ledger", lambda off: media.ledger(s("auditor"))),
-        ("admin", "ユーザー / users", lambda off: users.list_users(s("admin"))),
+        ("auditor", "操作ログ / audit log", lambda off: auditing.search_page(s("auditor"), req(off))),
+        ("auditor", "媒体管理簿 / media ledger", lambda off: media.ledger_page(s("auditor"), req(off))),
+        ("admin", "ユーザー / users", lambda off: users.user_page(s("admin"), req(off))),
+        ("ops", "定例処理 / pipeline runs", lambda off: cycle_runs.listing_page(s("ops"), req(off))),
         ("analyst", "公表 / publications", lambda off: stats.publications(s("analyst"))),
     ]
 
@@ -177,10 +177,11 @@ def measure_services(ws: Any, year: int, *, only: str | None = None) -> list[Fig
                     add("service", f"app {entry.key} ({user})", sec, "app")
     if only in (None, "lists"):
         for user, name, page in list_pages(ws):
-            sec, rows = timed(functools.partial(page, 0))
-            add("service", f"list {name} ({user}): first page", sec, "list", f"{len(rows):,} rows")
-            sec, rows = timed(functools.partial(page, PAGE))
-            add("service", f"list {name} ({user}): next page", sec, "list", f"{len(rows):,} rows")
+            for label, offset in (("first page", 0), ("next page", PAGE)):
+                sec, got = timed(functools.partial(page, offset))
+                rows = getattr(got, "rows", got)
+                total = f" of {got.total:,}" if hasattr(got, "total") else ""
+                add("service", f"list {name} ({user}): {label}", sec, "list", f"{len(rows):,} rows{total}")
     if only in (None, "previews"):
         for _user, name, call in previews(ws, year):
             sec, p = timed(call)

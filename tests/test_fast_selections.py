@@ -176,3 +176,7 @@ def test_dashboard_benchmark_runs_small(tmp_path: Path) -> None:
     # reused, not rebuilt, the second time
     again = bench_main(["--persons", "2000", "--workspace", str(tmp_path / "ws"), "--no-browser", "--only", "home"])
     assert again["persons"] == 2000 and len(again["figures"]) == 8
+    # every list as its grid pages it: a first and a next page each, with the whole selection's count
+    lists = bench_main(["--persons", "2000", "--workspace", str(tmp_path / "ws"), "--no-browser", "--only", "lists"])
+    pages = [f for f in lists["figures"] if f["what"].startswith("list ")]
+    assert len(pages) == 20 and any("registration reviews" in f["what"] and " of " in f["note"] for f in pages)

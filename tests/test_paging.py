@@ -223,3 +223,24 @@ def test_the_queue_pages_from_the_cli(queue: World, monkeypatch: pytest.MonkeyPa
     assert page["total"] == RENAMED
     code, _, err = run("--sort", "held")
     assert code != 0 and "並べ替え" in err and "Traceback" not in err
+
+
+def test_operations_watch_every_run_without_its_report(world: World) -> None:
+    """Issue 11 item 10: operations see pipeline runs (state and stages, to notice a stuck or
+    failed cycle) on their own screen; the report of a run they do not own is not named to them."""
+    from widgets.login import APPS
+    from widgets.runs import RunsApp
+    from workbench import cycle_runs, runs
+
+    info, _folder = runs.start(world.login("auditor"), "audit_check", {})
+    runs.finish(world.login("auditor"), info.run_id, succeeded=True, notebook="runs/x/audit_check.ipynb")
+    ops = world.login("operations")
+    assert any(e.key == "runs" and e.permitted(ops) for e in APPS)
+    page = cycle_runs.listing_page(ops, PageRequest())
+    (run,) = [r for r in page.rows if r["run_id"] == info.run_id]
+    assert run["status"] == "succeeded" and run["report"] is None
+    mine = cycle_runs.listing_page(world.login("auditor"), PageRequest())
+    assert [r["report"] for r in mine.rows if r["run_id"] == info.run_id] == ["runs/x/audit_check.ipynb"]
+    assert cycle_runs.listing_page(world.login("reviewer"), PageRequest()).total == 0  # neither owner nor operations
+    app = RunsApp(ops)
+    assert "操作ログの改ざん検査" in app.table.text and "audit_check" not in app.table.text

@@ -271,13 +271,16 @@ def reviewed(world: World) -> dict[str, Any]:
 def test_review_queue_masked_confirm_then_accept_or_reject(world: World, reviewed: dict[str, Any]) -> None:
     app = ReviewApp(world.login("registrar"))
     assert len(app.model.reviews) == 2 and "2 件" in text(app.review_count.value)
-    screen = all_html(app)
+    assert "全 2 件" in app.review_grid.text
+    assert app.accept_button.disabled and app.reject_button.disabled  # nothing chosen, nothing to act on
+    screen = all_html(app) + app.review_grid.text
     for n in reviewed["held"] + reviewed["new"]:
         assert n not in screen
         assert "********" + n[-4:] in screen
     first, second = app.model.reviews
-    accept = app.row_buttons[first.review_id][0]
-    accept.click()  # first click only shows what will happen
+    app.review_grid.select(first.review_id)  # as a click on its row
+    assert first.review_id in text(app.review_current.value) and not app.accept_button.disabled
+    app.accept_button.click()  # first click only shows what will happen
     assert app.model.pending == (first.review_id, True) and len(app.model.reviews) == 2
     confirm = text(app.review_confirm.children[0].value)
     assert "置き換えます" in confirm and first.person_id in confirm
@@ -285,27 +288,51 @@ def test_review_queue_masked_confirm_then_accept_or_reject(world: World, reviewe
     cancel.click()
     assert app.model.pending is None and app.review_confirm.children == ()
 
-    accept.click()
+    app.accept_button.click()
     app.review_confirm.children[1].children[0].click()
-    assert app.banner.kind == "success", app.banner.text
+    assert app.review_result.kind == "success", app.review_result.text
     assert [r.review_id for r in app.model.reviews] == [second.review_id]
+    # the decided row left the list and the selection did not move to the next person by itself
+    assert app.review_grid.model.selected == "" and app.accept_button.disabled
     s = world.login("registrar")
     i = reviewed["ids"].index(first.person_id)
     assert persons.reveal_number(s, first.person_id) == reviewed["new"][i]
 
-    reject = app.row_buttons[second.review_id][1]
-    reject.click()
+    app.review_grid.select(second.review_id)
+    app.reject_button.click()
     assert "そのまま" in text(app.review_confirm.children[0].value)
     app.review_confirm.children[1].children[0].click()
-    assert app.model.reviews == [] and "確認待ちはありません" in text(app.review_rows.children[0].value)
+    assert app.model.reviews == [] and "確認待ちはありません" in app.review_grid.text
     j = reviewed["ids"].index(second.person_id)
     assert persons.reveal_number(world.login("registrar"), second.person_id) == reviewed["held"][j]
+
+
+def test_review_queue_pages_in_the_database(world: World, reviewed: dict[str, Any]) -> None:
+    from workbench import registration
+    from workbench.errors import InvalidInput, PermissionDenied
+    from workbench.paging import PageRequest
+
+    s = world.login("registrar")
+    page = registration.review_page(s, PageRequest(limit=1))
+    assert page.total == 2 and len(page.rows) == 1 and page.groups["source"] == {"contractor": 2}
+    second = registration.review_page(s, PageRequest(offset=1, limit=1))
+    assert {page.rows[0].review_id, second.rows[0].review_id} == {r.review_id for r in registration.review_queue(s)}
+    down = registration.review_page(s, PageRequest(sort="review_id", descending=True))
+    assert [r.review_id for r in down.rows] == sorted((r.review_id for r in down.rows), reverse=True)
+    one = registration.review_page(s, PageRequest(text=page.rows[0].person_id))
+    assert [r.person_id for r in one.rows] == [page.rows[0].person_id]
+    assert registration.review_page(s, PageRequest(text="%")).total == 0  # literal text, not a pattern
+    with pytest.raises(InvalidInput):
+        registration.review_page(s, PageRequest(sort="number_ct"))
+    with pytest.raises(PermissionDenied):
+        registration.review_page(world.login("reviewer"), PageRequest())
 
 
 def test_review_opens_the_persons_page(world: World, reviewed: dict[str, Any]) -> None:
     app = ReviewApp(world.login("registrar"))
     item = app.model.reviews[0]
-    app.row_buttons[item.review_id][2].click()
+    app.review_grid.select(item.review_id)
+    app.review_person_button.click()
     (page,) = app.person_area.children
     assert item.person_id in text(page.details.value)
     assert "*" in text(page.number.value)
@@ -317,9 +344,10 @@ def test_review_decided_elsewhere_is_refused_in_plain_words(world: World, review
     other = ReviewApp(world.login("registrar"))
     other.ask(item.review_id, accept=False)
     other.decide(item.review_id, accept=False)
-    app.ask(item.review_id, accept=True)
-    app.decide(item.review_id, accept=True)
-    assert app.banner.kind == "error" and "処理済み" in app.banner.text
+    app.review_grid.select(item.review_id)
+    app.accept_button.click()
+    app.review_confirm.children[1].children[0].click()
+    assert app.review_result.kind == "error" and "処理済み" in app.review_result.text  # beside the buttons
 
 
 # --------------------------------------------------------------------------- F1b integrated numbers

@@ -64,7 +64,8 @@ APPS: tuple[AppEntry, ...] = (
     AppEntry("idreview", "lifecycle:IdReviewApp", frozenset({P.USERS_REVIEW})),
     AppEntry("backup", "lifecycle:BackupApp", frozenset({P.BACKUP_RUN, P.KEYS_MANAGE, P.RETENTION_APPLY})),
     AppEntry("stats", "stats:StatsApp", frozenset({P.STATS_READ})),
-    AppEntry("runs", "runs:RunsApp", frozenset({P.BATCHES_CREATE, P.RESULTS_IMPORT, P.AUDIT_VERIFY, P.NUMBERS_REGISTER})),
+    AppEntry("runs", "runs:RunsApp",
+             frozenset({P.BATCHES_CREATE, P.RESULTS_IMPORT, P.AUDIT_VERIFY, P.NUMBERS_REGISTER, P.BACKUP_RUN})),
     AppEntry("audit", "audit:AuditApp", frozenset({P.AUDIT_READ, P.AUDIT_VERIFY, P.LEDGER_READ})),
 )
 

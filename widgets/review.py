@@ -90,11 +90,41 @@ class ReviewApp(App):
         self.person_area = w.VBox([])
         sections: list[w.Widget] = []
 
-        # -- registration reviews (numbers.register)
+        # -- registration reviews (numbers.register): a grid paging in the database; a chosen row
+        #    is the current item, its actions and their result right below it
         self.can_register = self.session.can(Permission.NUMBERS_REGISTER)
         self.review_count = w.HTML()
-        self.review_rows = w.VBox([])
+        self.review_grid = RecordGrid(
+            fetch=lambda r: self.call(registration.review_page, r), key=lambda r: r.review_id,
+            columns=[
+                GridColumn("確認番号", lambda r: r.review_id),
+                GridColumn("宛名番号", lambda r: r.person_id),
+                GridColumn("登録済みの番号", lambda r: r.held_number_masked or "未登録"),
+                GridColumn("届いた番号", lambda r: r.new_number_masked),
+                GridColumn("取込元", lambda r: SOURCE_LABELS.get(r.source, labels.ja(r.source))),
+                GridColumn("取込番号", lambda r: r.import_id),
+                GridColumn("行", lambda r: r.line, numeric=True),
+                GridColumn("受付日時", lambda r: fmt_datetime(r.created_at)),
+                GridColumn("受付者", lambda r: r.created_by),
+            ],
+            sorts=registration.REVIEW_LIST.sort_options(), default_sort="created_at",
+            placeholder="確認番号・宛名番号・取込番号", on_select=lambda _r: self._review_chosen(),
+            css_class="wb-review-table", autoload=False, empty="確認待ちはありません / none pending")
+        self.review_rows = self.review_grid
+        self.review_current = w.HTML()
+        self.accept_button = ActionButton(description="採用（置き換え）/ Accept", button_style="warning", icon="check",
+                                          disabled=True, layout=w.Layout(width="auto"))
+        self.reject_button = ActionButton(description="不採用 / Reject", icon="times", disabled=True,
+                                          layout=w.Layout(width="auto"))
+        self.review_person_button = ActionButton(description="個人の照会 / Person", icon="user", disabled=True,
+                                                 layout=w.Layout(width="auto"))
+        self.accept_button.on_click(lambda _b: self._ask_current(accept=True))
+        self.reject_button.on_click(lambda _b: self._ask_current(accept=False))
+        self.review_person_button.on_click(lambda _b: self._open_review_person())
         self.review_confirm = w.VBox([])
+        #: The decision's result, beside the buttons that made it (not at the top of a long page).
+        self.review_result = ErrorBanner()
+        self.review_grid.model.observe(self._show_reviews, "page")
         self.refresh_button = ActionButton(description="更新 / Refresh", icon="refresh")
         self.refresh_button.on_click(lambda _b: self.refresh())
         if self.can_register:
@@ -103,10 +133,12 @@ class ReviewApp(App):
                        "<small>既に個人番号がある人について、異なる番号が届きました。登録内容は変更していません。"
                        "本人確認書類などで確かめてから、採用（置き換え）か不採用を選んでください。"
                        " / A different number arrived for someone who has one; nothing was changed.</small>"),
-                w.HBox([self.refresh_button, self.review_count]), self.review_rows, self.review_confirm,
+                w.HBox([self.refresh_button, self.review_count]), self.review_grid,
+                self.review_current, w.HBox([self.accept_button, self.reject_button, self.review_person_button]),
+                self.review_confirm, self.review_result,
             ]))
-            self.model.observe(self._show_reviews, "reviews")
             self.model.observe(self._show_pending, "pending")
+            self._review_chosen()
 
         # -- query-result discrepancies (discrepancies.review)
         self.can_review = self.session.can(Permission.DISCREPANCIES_REVIEW)
@@ -197,33 +229,41 @@ class ReviewApp(App):
 
     # -- views -------------------------------------------------------------------------------
     def _show_reviews(self, _change: Any = None) -> None:
-        items: list[ReviewItem] = self.model.reviews
-        self.review_count.value = f"<div style='padding:6px'>確認待ち / pending: <b>{num(len(items))}</b> 件</div>"
-        self.row_buttons = {}
-        rows: list[w.Widget] = []
-        if not items:
-            rows.append(w.HTML("<div class='wb-empty'>確認待ちはありません / none pending</div>"))
-        can_view = self.session.can(Permission.PERSONS_VIEW)
-        for r in items:
-            text = w.HTML(
-                f"<div class='wb-review' style='border:1px solid #ccc;padding:6px 10px;margin:2px 0'>"
-                f"<b>{esc(r.review_id)}</b>　宛名番号 / person: <b>{esc(r.person_id)}</b><br>"
+        page: Page[ReviewItem] | None = self.review_grid.model.page
+        total = page.total if page is not None else 0
+        self.review_count.value = f"<div style='padding:6px'>確認待ち / pending: <b>{num(total)}</b> 件</div>"
+        self.model.reviews = list(page.rows) if page is not None else []
+        self._review_chosen()
+
+    def _review_chosen(self) -> None:
+        """The registrar chose a row (or the chosen row left the list): it is the current item."""
+        r: ReviewItem | None = self.review_grid.selected_row
+        if r is None:
+            self.review_current.value = ("<div class='wb-current'>一覧の行を選ぶと、その確認待ちが対象になります。"
+                                         " / Choose a row in the list.</div>")
+            self.model.pending = None
+        else:
+            self.review_current.value = (
+                f"<div class='wb-current wb-review' style='padding:4px 8px;border-left:4px solid #e65100'>対象 / current: "
+                f"<b>{esc(r.review_id)}</b>　宛名番号 / person: <b>{esc(r.person_id)}</b>　"
                 f"登録済みの番号 / held: <span class='wb-number'>{esc(r.held_number_masked or '未登録')}</span>"
                 f"　→　届いた番号 / received: <span class='wb-number'>{esc(r.new_number_masked)}</span><br>"
                 f"<small>取込元: {esc(SOURCE_LABELS.get(r.source, r.source))}　取込番号 {esc(r.import_id)} の "
-                f"{num(r.line)} 行目　受付: {esc(fmt_datetime(r.created_at))}（{esc(r.created_by)}）</small></div>",
-                layout=w.Layout(width="70%"),
-            )
-            accept = ActionButton(description="採用（置き換え）/ Accept", button_style="warning", icon="check")
-            reject = ActionButton(description="不採用 / Reject", icon="times")
-            person = ActionButton(description="個人の照会 / Person", icon="user", disabled=not can_view)
-            accept.on_click(lambda _b, i=r.review_id: self.ask(i, accept=True))
-            reject.on_click(lambda _b, i=r.review_id: self.ask(i, accept=False))
-            person.on_click(lambda _b, p=r.person_id: self.open_person(p))
-            self.row_buttons[r.review_id] = (accept, reject, person)
-            rows.append(w.HBox([text, w.VBox([accept, reject, person])]))
-        self.review_rows.children = rows
-        self.model.pending = None
+                f"{num(r.line)} 行目　受付: {esc(fmt_datetime(r.created_at))}（{esc(r.created_by)}）</small></div>")
+            if self.model.pending is not None and self.model.pending[0] != r.review_id:
+                self.model.pending = None
+        self.accept_button.disabled = self.reject_button.disabled = r is None
+        self.review_person_button.disabled = r is None or not self.session.can(Permission.PERSONS_VIEW)
+
+    def _ask_current(self, *, accept: bool) -> None:
+        r: ReviewItem | None = self.review_grid.selected_row
+        if r is not None:
+            self.ask(r.review_id, accept=accept)
+
+    def _open_review_person(self) -> None:
+        r: ReviewItem | None = self.review_grid.selected_row
+        if r is not None:
+            self.open_person(r.person_id)
 
     def _show_pending(self, _change: Any = None) -> None:
         pending = self.model.pending
@@ -248,12 +288,11 @@ class ReviewApp(App):
 
     # -- handlers ----------------------------------------------------------------------------
     def refresh(self) -> None:
-        items = self.call(registration.review_queue)
-        if items is not None:
-            self.model.reviews = list(items)
+        self.review_grid.refresh()
 
     def ask(self, review_id: str, *, accept: bool) -> None:
         """First click: show what the decision will do; nothing is changed yet."""
+        self.review_result.clear()
         self.model.pending = None
         self.model.pending = (review_id, accept)
 
@@ -261,17 +300,17 @@ class ReviewApp(App):
         if self.model.pending != (review_id, accept):
             return
         self.model.pending = None
-        result = self.call(registration.resolve_review, review_id, accept=accept)
+        result = self.call_beside(self.review_result, registration.resolve_review, review_id, accept=accept)
         if result is None:
             return
         self.model.decided = {**self.model.decided, review_id: result.status}
         if accept:
-            self.banner.success(f"{review_id} を採用しました。届いた番号に置き換えました。",
-                                f"Accepted {review_id}; the received number replaced the held one.")
+            self.review_result.success(f"{review_id} を採用しました。届いた番号に置き換えました。",
+                                       f"Accepted {review_id}; the received number replaced the held one.")
         else:
-            self.banner.success(f"{review_id} を不採用にしました。登録済みの番号のままです。",
-                                f"Rejected {review_id}; the held number stays.")
-        self.refresh()
+            self.review_result.success(f"{review_id} を不採用にしました。登録済みの番号のままです。",
+                                       f"Rejected {review_id}; the held number stays.")
+        self.refresh()  # the decided row leaves the list; nothing else is chosen by itself
 
     # -- query-result discrepancies ------------------------------------------------------------
     def _fetch_discrepancies(self, request: PageRequest) -> Page[Discrepancy] | None:

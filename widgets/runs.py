@@ -14,7 +14,7 @@ from typing import Any
 import ipywidgets as w
 import traitlets as t
 
-from workbench import cycle_runs
+from workbench import cycle_runs, labels
 
 from .common import ActionButton, App, esc, fmt_datetime
 from .grid import GridColumn, RecordGrid
@@ -34,7 +34,7 @@ def _status(value: str | None) -> str:
 
 
 def _stages(run: dict[str, Any]) -> str:
-    return " ".join(f"{_MARKS.get(s['status'], '?')}{s['stage']}" for s in run.get("stages") or [])
+    return " ".join(f"{_MARKS.get(s['status'], '?')}{labels.ja(s['stage'], 'stage')}" for s in run.get("stages") or [])
 
 
 class RunsModel(t.HasTraits):
@@ -48,7 +48,7 @@ class RunsApp(App):
         self.model = RunsModel()
         self.table = RecordGrid(
             fetch=lambda r: self.call(cycle_runs.listing_page, r), key=lambda r: r["run_id"],
-            columns=[GridColumn("処理 / pipeline", lambda r: r["pipeline"]), GridColumn("実行 / run", lambda r: r["run_id"]),
+            columns=[GridColumn("処理 / pipeline", lambda r: labels.ja(r["pipeline"], "pipeline")), GridColumn("実行 / run", lambda r: r["run_id"]),
                      GridColumn("定例処理 / cycle run", lambda r: r.get("cycle_run_id") or ""),
                      GridColumn("実行者 / by", lambda r: r["user_id"]),
                      GridColumn("開始 / started", lambda r: fmt_datetime(r["created_at"])),
@@ -73,5 +73,5 @@ class RunsApp(App):
         waiting = [r for r in self.model.runs if r.get("cycle_status") == "waiting"]
         latest = {r["cycle_run_id"]: r for r in reversed(waiting)}
         self.detail.value = "".join(
-            f"<div style='margin-top:6px'>⏸ <b>{esc(r['pipeline'])} {esc(cid)}</b>: {esc(r.get('reason') or '')}</div>"
+            f"<div style='margin-top:6px'>⏸ <b>{esc(labels.ja(r['pipeline'], 'pipeline'))} {esc(cid)}</b>: {esc(r.get('reason') or '')}</div>"
             for cid, r in latest.items())

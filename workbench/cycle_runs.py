@@ -473,15 +473,28 @@ RUN_LIST = ListSpec(
 
 @service(Permission.SELF)
 def listing_page(unit: Unit, request: PageRequest) -> Page[dict[str, Any]]:
-    """One page of the runs :func:`listing` would show, sorted and filtered in the database."""
+    """One page of the runs :func:`listing` would show, sorted and filtered in the database.
+
+    Operations (運用担当, who run the machine: ``backup.run``) also watch every run's state and
+    stages, so that a stuck or failed cycle is seen; the report of a run they do not own is not
+    named to them (it is the owning role's)."""
     from .runs import PIPELINES
 
     owned = [name for name, (perm, _) in PIPELINES.items() if unit.session.can(perm)]
+    monitor = unit.session.can(Permission.BACKUP_RUN)
     page = fetch(unit.con, RUN_LIST, request,
                  "p.run_id, p.pipeline, p.user_id, p.status, p.created_at, p.notebook, e.cycle_run_id",
-                 where="p.user_id = $me OR list_contains($owned, p.pipeline)", params={"me": unit.user_id, "owned": owned})
+                 where="p.user_id = $me OR list_contains($owned, p.pipeline) OR $monitor",
+                 params={"me": unit.user_id, "owned": owned, "monitor": monitor})
     unit.note(count=len(page.rows), total=page.total, offset=page.offset)
-    return page.map(lambda r: _run_item(unit, r))
+
+    def item(row: tuple[Any, ...]) -> dict[str, Any]:
+        run = _run_item(unit, row)
+        if run["user_id"] != unit.user_id and run["pipeline"] not in owned:
+            run["report"] = None
+        return run
+
+    return page.map(item)
 
 
 @service(Permission.SELF)

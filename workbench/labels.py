@@ -50,6 +50,13 @@ _OWN: dict[str, tuple[str, str]] = {
     "issued": ("発行済み", "issued"), "running": ("実行中", "running"), "succeeded": ("成功", "succeeded"), "failed": ("失敗", "failed"),
 }
 
+#: Pipelines that are not resumable cycles (workbench.runs.PIPELINES); the cycles name themselves.
+_PIPELINES: dict[str, tuple[str, str]] = {
+    "audit_check": ("操作ログの改ざん検査", "audit log check"), "registration_cycle": ("番号登録の定例処理", "registration cycle"),
+    "query_retention": ("照会結果の保存期間処理", "query-result retention"), "retention": ("保存期間の適用", "retention rules"),
+    "stats_publish": ("統計の公表", "statistics publication"),
+}
+
 #: The words for an audit operation's module and verb.
 _MODULE_WORDS: dict[str, str] = {
     "auth": "ログイン", "access": "利用時間・端末", "approvals": "承認", "auditing": "操作ログ", "audit": "操作ログ",
@@ -96,6 +103,8 @@ def _assemble() -> dict[str, dict[str, tuple[str, str]]]:
     from .query_rules import load_rules
 
     rules = load_rules()
+    from .cycles import CYCLES
+
     return {
         "return_reason": {**numbers.REASONS, **registration.REASONS},
         "procedure_reason": dict(procedures.REASONS),
@@ -107,6 +116,9 @@ def _assemble() -> dict[str, dict[str, tuple[str, str]]]:
         "information": {k: (v.label_ja, v.label_en) for k, v in rules.information.items()},
         "procedure": {k: (v.label_ja, v.label_en) for k, v in rules.procedures.items()},
         "other": dict(_OWN),
+        # last: where a pipeline or stage shares a word with another domain, the other wins
+        "pipeline": {**_PIPELINES, **{name: (c.title_ja, c.title_en) for name, c in CYCLES.items()}},
+        "stage": {s.name: (s.title_ja, s.title_en) for c in CYCLES.values() for s in c.stages},
     }
 
 

@@ -44,6 +44,7 @@ from .errors import InvalidInput, NotFound
 from .media import write_outgoing
 from .numbers import REASONS as NUMBER_REASONS
 from .numbers import BlindIndex, mask_number, validate_numbers
+from .paging import ListSpec, Page, PageRequest, SortKey, fetch
 from .permissions import Permission
 from .persons import number_cipher
 from .workspace import Unit, service
@@ -56,6 +57,7 @@ __all__ = [
     "preview_registration",
     "register",
     "resolve_review",
+    "review_page",
     "review_queue",
 ]
 
@@ -676,26 +678,58 @@ def preview_registration(unit: Unit, data: bytes, *, source: Source, file_name: 
     return _run(unit, data, source, file_name, preview=True)
 
 
+_REVIEW_COLUMNS = ("review_id, person_id, import_id, line, source, number_ct, key_version, status, created_at, created_by,"
+                   " held_ct, held_v")
+
+#: The registrar's queue of C7 reviews as a list that pages in the database (issue 11 item 6):
+#: the pending ones, with the number held for the person (both decrypted only for the page, masked).
+REVIEW_LIST = ListSpec(
+    "番号相違の確認待ち", "pending number reviews",
+    "(SELECT r.*, n.number_ct AS held_ct, n.key_version AS held_v"
+    " FROM registration_reviews r LEFT JOIN person_numbers n USING (person_id)) AS reviews",
+    sorts={
+        "created_at": SortKey("created_at", "受付日時", "received"),
+        "review_id": SortKey("review_id", "確認番号", "review number"),
+        "person_id": SortKey("person_id", "宛名番号", "person"),
+        "import_id": SortKey("import_id, line", "取込番号・行", "import and line"),
+    },
+    default_sort="created_at", tiebreak="review_id",
+    search=("review_id", "person_id", "import_id"),
+    filters={"source": ("source", {"contractor": "contractor", "portal": "portal"})},
+    groups={"source": "source"},
+    where="status = 'pending'",
+)
+
+
+def _review_item(unit: Unit, row: tuple[Any, ...]) -> ReviewItem:
+    review_id, person_id, import_id, line, source, new_ct, new_v, status, at, by, held_ct, held_v = row
+    new = number_cipher(unit, new_v).decrypt(new_ct, review_id, table="registration_reviews", column="number_ct")
+    held = None
+    if held_ct is not None:
+        held = mask_number(number_cipher(unit, held_v).decrypt(
+            held_ct, person_id, table="person_numbers", column="number_ct"))
+    return ReviewItem(review_id, person_id, import_id, int(line), source, held, mask_number(new), status, at, by)
+
+
 @service(Permission.NUMBERS_REGISTER)
 def review_queue(unit: Unit) -> list[ReviewItem]:
     """C7: pending reviews (a different number received for a person who has one), masked."""
     rows = unit.con.execute(
-        "SELECT r.review_id, r.person_id, r.import_id, r.line, r.source, r.number_ct, r.key_version, r.status,"
-        " r.created_at, r.created_by, n.number_ct, n.key_version"
-        " FROM registration_reviews r LEFT JOIN person_numbers n USING (person_id)"
-        " WHERE r.status = 'pending' ORDER BY r.created_at, r.import_id, r.line"
-    ).fetchall()
-    items = []
-    for (review_id, person_id, import_id, line, source, new_ct, new_v, status, at, by, held_ct, held_v) in rows:
-        new = number_cipher(unit, new_v).decrypt(new_ct, review_id, table="registration_reviews", column="number_ct")
-        held = None
-        if held_ct is not None:
-            held = mask_number(number_cipher(unit, held_v).decrypt(
-                held_ct, person_id, table="person_numbers", column="number_ct"))
-        items.append(ReviewItem(review_id, person_id, import_id, int(line), source, held, mask_number(new),
-                                status, at, by))
+        f"SELECT {_REVIEW_COLUMNS} FROM {REVIEW_LIST.source} WHERE {REVIEW_LIST.where}"
+        " ORDER BY created_at, import_id, line").fetchall()
+    items = [_review_item(unit, r) for r in rows]
     unit.note(count=len(items))
     return items
+
+
+@service(Permission.NUMBERS_REGISTER)
+def review_page(unit: Unit, request: PageRequest) -> Page[ReviewItem]:
+    """C7: one page of the pending reviews, sorted and filtered in the database; ``total`` and the
+    counts by source are over the whole queue.  Only the page's numbers are decrypted (masked)."""
+    page = fetch(unit.con, REVIEW_LIST, request, _REVIEW_COLUMNS)
+    unit.note(filters=dict(request.filters), text=bool(request.text.strip()), sort=page.sort, offset=page.offset,
+              count=len(page.rows), total=page.total)
+    return page.map(lambda r: _review_item(unit, r))
 
 
 @service(Permission.NUMBERS_REGISTER)
