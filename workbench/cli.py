@@ -432,6 +432,11 @@ def cmd_register(args: argparse.Namespace) -> Any:
 def cmd_review_list(args: argparse.Namespace) -> Any:
     from . import registration
 
+    if args.offset is not None or args.sort or args.desc or args.text:  # one page, paged in the database (issue 11)
+        from .paging import PageRequest
+
+        return registration.review_page(_login(args), PageRequest(
+            offset=args.offset or 0, limit=min(args.limit, 200), sort=args.sort, descending=args.desc, text=args.text or ""))
     return registration.review_queue(_login(args))
 
 
@@ -893,7 +898,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", required=True, choices=["contractor", "portal"])
     p.add_argument("--preview", action="store_true", help="check only; write nothing")
     g = group("review", "C7: numbers that differ from the one held")
-    command("review list", cmd_review_list, "pending reviews, numbers masked", g)
+    p = command("review list", cmd_review_list, "pending reviews, numbers masked", g)
+    p.add_argument("--limit", type=int, default=200, help="rows of one page (≤ 200)")
+    p.add_argument("--offset", type=int, help="one page from this row, with the total and counts by source")
+    p.add_argument("--sort", help="created_at, review_id, person_id or import_id")
+    p.add_argument("--desc", action="store_true", help="sort descending")
+    p.add_argument("--text", help="reviews whose number, person or import contains this text")
     p = command("review resolve", cmd_review_resolve, "accept (replace the held number) or reject a review", g)
     p.add_argument("review_id")
     decision = p.add_mutually_exclusive_group(required=True)
