@@ -523,6 +523,26 @@ def test_home_screen_counts_waiting_work_and_opens_it(world: World) -> None:
     assert mine == {"my_approved_requests": 0}
 
 
+def test_operations_and_auditors_see_their_own_waiting_work(world: World) -> None:
+    """Issue 11 item 10: operations see stopped cycles and failed runs, auditors unacknowledged
+    audit alarms — each with one click to the screen where it is dealt with."""
+    from widgets.home import HomeApp
+    from workbench import pending, runs
+
+    info, _folder = runs.start(world.login("auditor"), "audit_check", {})
+    runs.finish(world.login("auditor"), info.run_id, succeeded=False, notebook=None)
+    ops = {i.key: (i.count, i.app) for i in pending.pending_work(world.login("operations"))}
+    assert ops["runs_failed"] == (1, "runs") and ops["cycles_stopped"] == (0, "runs")
+    assert "audit_alarms" not in ops and "approvals_waiting" not in ops
+    audit = {i.key: i.count for i in pending.pending_work(world.login("auditor"))}
+    assert audit["audit_alarms"] == 0 and "runs_failed" not in audit
+    gate = LoginGate(world.login("operations"), idle_check_seconds=None)
+    home = gate.app
+    assert isinstance(home, HomeApp)
+    home.open_buttons["runs_failed"].click()
+    assert gate.model.current_app == "runs"
+
+
 def test_action_button_shows_it_is_working_and_cannot_start_twice() -> None:
     button = common.ActionButton(description="作成 / Make", icon="check")
     seen: list[tuple[str, str, bool]] = []

@@ -72,6 +72,14 @@ SOURCES: tuple[_Source, ...] = (
     _Source("copies_not_delivered", P.MEDIA_MANAGE, "", "受け渡しが済んでいない送付ファイル", "outgoing files not yet handed over",
             "SELECT count(*), min(recorded_at) FROM media_ledger WHERE direction = 'out' AND deleted_at IS NULL"
             " AND user_id = ?", _me),
+    # operations run the machine: a cycle that failed or waits is theirs to notice (the runs screen)
+    _Source("cycles_stopped", P.BACKUP_RUN, "runs", "止まっている定例処理（失敗・待機中）", "cycles failed or waiting",
+            "SELECT count(*), min(updated_at) FROM cycle_runs WHERE status IN ('failed', 'waiting')", lambda _u: []),
+    _Source("runs_failed", P.BACKUP_RUN, "runs", "失敗したパイプラインの実行", "pipeline runs that failed",
+            "SELECT count(*), min(created_at) FROM pipeline_runs WHERE status = 'failed'", lambda _u: []),
+    # auditors: an audit-log alarm holds the workbench closed until it is acknowledged (C4)
+    _Source("audit_alarms", P.AUDIT_VERIFY, "audit", "確認されていない操作ログの警報", "audit alarms not acknowledged",
+            "SELECT count(*), min(raised_at) FROM audit_alarms WHERE acknowledged_at IS NULL", lambda _u: []),
 )
 
 
