@@ -183,7 +183,8 @@ def test_query_batch_requested_approved_and_made(server: Server, browser: Any) -
     approval_id = requested.locator("b").inner_text().strip()
     assert approval_id
     make = query.get_by_role("button", name="承認済みの情報照会ファイルを作成 / Make file")
-    expect(make).to_be_enabled()
+    expect(make).to_be_disabled()  # not before the approval (issue 11 item 4); the state says why
+    expect(query.locator(".wb-approval-state")).to_contain_text("承認待ち", timeout=UI_TIMEOUT)
     query.screenshot(path=str(ARTIFACTS / "flow-2-batch-requested.png"), full_page=True)
 
     # the approver, in a browser context of their own
@@ -200,7 +201,11 @@ def test_query_batch_requested_approved_and_made(server: Server, browser: Any) -
     approver.screenshot(path=str(ARTIFACTS / "flow-2-approved.png"), full_page=True)
     log_out(approver)
 
-    # back to the query operator: make the file behind the check before sending
+    # back to the query operator: the approval checked on the same screen, then the file behind
+    # the check before sending
+    query.get_by_role("button", name="承認の状況を確認 / Check approval").click()
+    expect(query.locator(".wb-approval-state")).to_contain_text("承認済み", timeout=UI_TIMEOUT)
+    expect(make).to_be_enabled()
     make.click()
     confirm = query.locator(".wb-confirm")
     expect(confirm).to_contain_text("団体内統合宛名システム（中間サーバー連携）", timeout=UI_TIMEOUT)

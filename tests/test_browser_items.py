@@ -239,6 +239,8 @@ def test_items_2_5_8_query_batch_approved_once(server: Server, browser: Any) -> 
         expect(approver.locator(".wb-banner")).to_contain_text(f"{approval_id} を承認しました", timeout=UI_TIMEOUT)
 
         # the file is made once
+        query.get_by_role("button", name="承認の状況を確認 / Check approval").click()
+        expect(query.locator(".wb-approval-state")).to_contain_text("承認済み", timeout=UI_TIMEOUT)
         query.get_by_role("button", name="承認済みの情報照会ファイルを作成 / Make file").click()
         query.locator(".widget-checkbox", has_text="送付先と件数を確認しました").locator("input").check()
         query.get_by_role("button", name="作成する").click()

@@ -120,7 +120,7 @@ EXPECTED_MENUS = {
     "reviewer": {"person", "review", "disclosure", "inquiry"},
     "auditor": {"audit", "runs"},
     "analyst": {"stats"},
-    "operations": {"backup"},
+    "operations": {"backup", "runs"},
 }
 
 

@@ -21,8 +21,9 @@ from widgets.login import LoginGate
 from widgets.packages import DeliverControl, PackageBox
 from widgets.registration import RegistrationApp
 from widgets.review import ReviewApp
-from workbench import formats, media, persons
+from workbench import batches, formats, media, persons
 from workbench.demo import load_world
+from workbench.errors import WorkbenchError
 from workbench.numbers import generate_numbers
 from workbench.simulate import generate_world, linkage
 
@@ -138,12 +139,14 @@ def test_info_batch_preview_approval_confirm_package_and_delivery(office: Office
     assert app.batch.request_button.disabled  # one request per preview
     assert approval_id in text(app.batch.approval_view.value)
 
-    # Making the file before approval is refused in plain words; nothing is written.
+    # Before approval the file cannot be made: the button is off and the state says why, beside it;
+    # the service refuses it as well (nothing is written).
+    assert app.batch.create_button.disabled and app.batch.model.approval_state == "pending"
+    assert "承認待ち" in text(app.batch.approval_state_view.value)
     app.batch.create_button.click()
-    (dialog,) = app.batch.confirm_area.children
-    dialog.check.value = True
-    dialog.ok.click()
-    assert app.banner.kind == "error" and app.batch.model.result is None
+    assert app.batch.confirm_area.children == () and app.batch.model.result is None
+    with pytest.raises(WorkbenchError):
+        batches.create_info_batch(world.login("query_operator"), approval_id=approval_id, procedure="P1", fiscal_year=2026)
 
     shown = approve_in_queue(world, approval_id)
     assert "8" in shown
@@ -607,14 +610,15 @@ def test_notice_list_approval_confirm_and_package(world: World, discrepant: Offi
     assert approval_id.startswith("A") and approval_id in text(app.notices.approval_view.value)
     assert f"{persons} 件" in text(app.notices.approval_view.value)
 
-    # before approval: refused, nothing written
+    # before approval: the button is off and the state says why, beside it; nothing written
+    assert app.notices.create_button.disabled and "承認待ち" in text(app.notices.approval_state_view.value)
     app.notices.create_button.click()
-    (dialog,) = app.notices.confirm_area.children
-    dialog.check.value = True
-    dialog.ok.click()
-    assert app.banner.kind == "error" and app.notices.model.result is None
-
+    assert app.notices.confirm_area.children == () and app.notices.model.result is None
+    # once approved, 承認の状況を確認 on the same screen turns it on
     shown = approve_in_queue(world, approval_id)
+    app.notices.check_button.click()
+    assert app.notices.model.approval_state == "approved" and not app.notices.create_button.disabled
+
     assert "通知対象者リストの送付" in shown and "都住システム" in shown and str(persons) in shown
 
     app = ReviewApp(world.login("reviewer"))

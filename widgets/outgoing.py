@@ -7,7 +7,9 @@ preview (charts, tables):
 
 1. 件数を確認 — the kind's preview service; its Japanese summary is shown at once;
 2. 承認を依頼 — the approval request; the approval number is filled in for the next step;
-3. 承認済みの…を作成 — counts again (the selection may have moved), then the check before
+3. 承認済みの…を作成 — enabled only once the approval number names an approved request of
+   this kind by this person (looked up when the number is entered, and again with
+   承認の状況を確認); counts again (the selection may have moved), then the check before
    sending (:class:`~widgets.common.ConfirmOutgoing`: recipient, count, approval);
 4. 作成する — the create service; the package and its media-ledger entry are shown with
    「受け渡し済み」 for someone holding ``media.manage`` (:class:`~widgets.packages.PackageBox`).
@@ -19,13 +21,14 @@ clicking into a refusal.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import ipywidgets as w
 import traitlets as t
 
-from workbench import outgoing
+from workbench import approvals, labels, outgoing
 from workbench.outgoing import ExportResult, OutgoingFileSpec
 
 from .common import ActionButton, ConfirmOutgoing, ErrorBanner, esc, fmt_datetime, num, tr
@@ -38,6 +41,26 @@ class FlowModel(t.HasTraits):
     preview = t.Any(None)
     approval = t.Any(None)
     result = t.Any(None)
+    #: What the approval number entered names: its status (``approved``, ``pending``, …),
+    #: ``other_kind`` / ``not_yours`` when it is not for this file by this person, or "".
+    approval_state = t.Unicode("")
+
+
+#: An approval number as the workbench issues them (A + 11 hex digits).
+_APPROVAL_ID = re.compile(r"^A[0-9A-F]{11}$")
+
+#: What the state of the entered approval means for the 作成 button, in words.
+_STATE_WORDS: dict[str, tuple[str, str]] = {
+    "approved": ("承認済みです。作成できます。", "approved: the file can be made"),
+    "pending": ("承認待ちです。承認者が承認した後に「承認の状況を確認」を押してください。",
+                "waiting for approval; check again once it is approved"),
+    "rejected": ("却下されました。この承認番号では作成できません。", "rejected"),
+    "expired": ("期限が切れました。もう一度承認を依頼してください。", "expired: request approval again"),
+    "used": ("この承認番号は使用済みです。", "already used"),
+    "other_kind": ("この承認番号は別の種類の依頼のものです。", "this approval is for another kind of file"),
+    "not_yours": ("この承認番号は他の人の依頼です。依頼した本人だけが作成できます。",
+                  "only the person who requested it can make the file"),
+}
 
 
 class OutgoingFileFlow(w.VBox):
@@ -77,17 +100,25 @@ class OutgoingFileFlow(w.VBox):
                                   layout=w.Layout(width="420px"))
         self.create_button = ActionButton(description=f"承認済みの{spec.file_ja}を作成 / Make file", icon="file-archive-o",
                                       disabled=True, layout=w.Layout(width="auto"))
+        self.check_button = ActionButton(description="承認の状況を確認 / Check approval", icon="refresh",
+                                         disabled=True, layout=w.Layout(width="auto"))
+        #: What the entered approval number names, beside it (before anyone clicks 作成).
+        self.approval_state_view = w.HTML()
         self.confirm_area = w.VBox([])
         self.package_area = w.VBox([])
         self.preview_button.on_click(lambda _b: self.preview())
         self.request_button.on_click(lambda _b: self.request())
         self.create_button.on_click(lambda _b: self.confirm())
-        self.approval_id.observe(lambda _c: self._enable(), "value")
+        self.check_button.on_click(lambda _b: self.check_approval())
+        self.approval_id.observe(lambda _c: self._approval_typed(), "value")
+        self.model.observe(lambda _c: self._show_state(), "approval_state")
         self.model.observe(lambda _c: self._show_preview(), "preview")
         self.model.observe(lambda _c: self._show_result(), "result")
         super().__init__([
             w.HBox([self.preview_button, self.request_button]), self.view, *detail, self.approval_view,
-            w.HBox([self.approval_id, self.create_button]), self.confirm_area, self.package_area,
+            w.HBox([self.approval_id, self.check_button, self.create_button],
+                   layout=w.Layout(flex_flow="row wrap", align_items="center")),
+            self.approval_state_view, self.confirm_area, self.package_area,
         ])
         self.add_class("wb-outgoing")
         self.add_class(f"wb-outgoing-{spec.kind}")
@@ -112,7 +143,44 @@ class OutgoingFileFlow(w.VBox):
         ready = self._ready()
         self.preview_button.disabled = not ready
         self.request_button.disabled = p is None or not p.count or self.model.approval is not None
-        self.create_button.disabled = not ready or not self.approval_id.value.strip()
+        self.check_button.disabled = not _APPROVAL_ID.match(self.approval_id.value.strip())
+        self.create_button.disabled = not ready or self.model.approval_state != "approved"
+
+    # -- the approval entered ----------------------------------------------------------------
+    def _approval_typed(self) -> None:
+        """A complete approval number was entered (typed, pasted, or filled in by 承認を依頼):
+        look it up once, so 作成 is offered only for an approved request of this kind by this person."""
+        self.model.approval_state = ""
+        if _APPROVAL_ID.match(self.approval_id.value.strip()):
+            self.check_approval()
+        self._enable()
+
+    def check_approval(self) -> None:
+        approval_id = self.approval_id.value.strip()
+        if not _APPROVAL_ID.match(approval_id):
+            self.model.approval_state = ""
+            return
+        a = self._call(approvals.get, approval_id)
+        if a is None:
+            self.model.approval_state = ""
+        elif a.kind != self.spec.kind:
+            self.model.approval_state = "other_kind"
+        elif a.requested_by != self.session.user_id:
+            self.model.approval_state = "not_yours"
+        else:
+            self.model.approval_state = a.status
+        self._enable()
+
+    def _show_state(self) -> None:
+        state = self.model.approval_state
+        if not state:
+            self.approval_state_view.value = ""
+            return
+        ja, en = _STATE_WORDS.get(state, (labels.ja(state), labels.en(state)))
+        color = "#2e7d32" if state == "approved" else "#c62828"
+        self.approval_state_view.value = (f"<div class='wb-approval-state' style='color:{color}'>"
+                                          f"{esc(self.approval_id.value.strip())}: {esc(ja)} / {esc(en)}</div>")
+        self._enable()
 
     def _show_preview(self) -> None:
         self._enable()
