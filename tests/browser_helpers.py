@@ -118,7 +118,9 @@ _LABELS_JS = """
     const own = [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
     let scrolled = false;  // a wide table in a box of its own that scrolls sideways can be read
     for (let a = el.parentElement; a && a.id !== 'rendered_cells'; a = a.parentElement)
-      if (/(auto|scroll)/.test(getComputedStyle(a).overflowX) && a.scrollWidth > a.clientWidth) { scrolled = true; break; }
+      // (a grid's header row is clipped and scrolled with its body: DataTables' .dt-scroll-head)
+      if ((/(auto|scroll)/.test(getComputedStyle(a).overflowX) || a.classList.contains('dt-scroll-head'))
+          && a.scrollWidth > a.clientWidth) { scrolled = true; break; }
     if (own && !scrolled && el.getBoundingClientRect().right > width + 1)
       out.push('past the edge: ' + el.textContent.trim().slice(0, 80));
   }

@@ -203,7 +203,7 @@ def test_query_batch_requested_approved_and_made(server: Server, browser: Any) -
 
     # back to the query operator: the approval checked on the same screen, then the file behind
     # the check before sending
-    query.get_by_role("button", name="承認の状況を確認 / Check approval").click()
+    query.get_by_role("button", name="承認の状況を確認 / Check approval", disabled=False).click()
     expect(query.locator(".wb-approval-state")).to_contain_text("承認済み", timeout=UI_TIMEOUT)
     expect(make).to_be_enabled()
     make.click()

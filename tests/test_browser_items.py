@@ -161,10 +161,15 @@ def test_item_3_result_beside_its_button_and_stale_message_cleared(server: Serve
     page = log_in(browser, server, fresh_user(server, "reviewer"), SIZES["1024"])
     try:
         open_app(page, "review")
-        select = page.locator(".widget-dropdown", has_text="相違番号").locator("select")
-        select.select_option(index=1)
-        chosen = select.input_value()
+        table = page.locator(".wb-discrepancy-table")
+        row = table.locator("tbody tr").nth(1)
+        expect(row).to_be_visible(timeout=UI_TIMEOUT)
+        chosen = row.locator("td").first.inner_text().strip()
+        row.click()  # a row of the grid is the current item
+        current = page.locator(".wb-current")
+        expect(current).to_contain_text(chosen, timeout=UI_TIMEOUT)
         notified = page.get_by_role("button", name="本人へ通知済み / Notified")
+        expect(notified).to_be_enabled(timeout=UI_TIMEOUT)
         notified.click()
         wait_idle(page)
         result = page.locator(".wb-banner", has_text="本人へ通知済み").first
@@ -173,7 +178,8 @@ def test_item_3_result_beside_its_button_and_stale_message_cleared(server: Serve
         box, button = result.bounding_box(), notified.bounding_box()
         assert box and button and abs(box["y"] - button["y"]) < 200, (box, button)  # beside the button
         # the selection never moves to someone else by itself (a notified item leaves the open list)
-        assert select.input_value() in (chosen, ""), (chosen, select.input_value())
+        expect(table.locator("tbody tr.selected")).to_have_count(0, timeout=UI_TIMEOUT)
+        expect(notified).to_be_disabled()
         at_both_sizes(page, "item3-result-beside")
         page.get_by_role("button", name="表示 / Show").click()  # the next action: the old message goes
         wait_idle(page)
@@ -239,7 +245,7 @@ def test_items_2_5_8_query_batch_approved_once(server: Server, browser: Any) -> 
         expect(approver.locator(".wb-banner")).to_contain_text(f"{approval_id} を承認しました", timeout=UI_TIMEOUT)
 
         # the file is made once
-        query.get_by_role("button", name="承認の状況を確認 / Check approval").click()
+        query.get_by_role("button", name="承認の状況を確認 / Check approval", disabled=False).click()
         expect(query.locator(".wb-approval-state")).to_contain_text("承認済み", timeout=UI_TIMEOUT)
         query.get_by_role("button", name="承認済みの情報照会ファイルを作成 / Make file").click()
         query.locator(".widget-checkbox", has_text="送付先と件数を確認しました").locator("input").check()

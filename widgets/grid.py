@@ -123,7 +123,7 @@ class RecordGrid(w.VBox):
                                      style={"description_width": "70px"}, layout=w.Layout(width="230px"))
         self.sort_direction = w.Dropdown(options=[("昇順（古い・小さい順）", False), ("降順（新しい・大きい順）", True)],
                                          value=descending, layout=w.Layout(width="190px"))
-        self.page_size = w.Dropdown(description="表示件数", options=[(f"{n} 件", n) for n in PAGE_SIZES],
+        self.page_size = w.Dropdown(description="表示件数", options=[(f"{n:,} 件", n) for n in PAGE_SIZES],
                                     value=page_size if page_size in PAGE_SIZES else DEFAULT_LIMIT,
                                     style={"description_width": "70px"}, layout=w.Layout(width="160px"))
         self.previous_button = ActionButton(description="前へ", icon="chevron-left", disabled=True,

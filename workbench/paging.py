@@ -138,7 +138,7 @@ def _check(spec: ListSpec, request: PageRequest) -> tuple[str, dict[str, Any]]:
                            "ページの開始位置は 0 以上の整数で指定してください。", reason="bad_offset")
     if isinstance(request.limit, bool) or not isinstance(request.limit, int) or not 1 <= request.limit <= MAX_LIMIT:
         raise InvalidInput(f"A page holds 1 to {MAX_LIMIT} rows.",
-                           f"1ページの件数は 1〜{MAX_LIMIT} 件で指定してください。", reason="bad_limit")
+                           f"1ページの件数は 1〜{MAX_LIMIT:,} 件で指定してください。", reason="bad_limit")
     if request.sort is not None and request.sort not in spec.sorts:
         raise InvalidInput(f"The {spec.name_en} cannot be sorted by that; use one of {', '.join(spec.sorts)}.",
                            f"{spec.name_ja}はその項目では並べ替えられません"
