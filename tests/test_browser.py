@@ -8,11 +8,13 @@ missing (``./dev setup`` installs it).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,6 +41,40 @@ class Server:
     log: Path
 
 
+def launch_server(workspace: Path, log: Path, port: int, *, idle_minutes: float | None = None) -> subprocess.Popen[bytes]:
+    """``workbench serve``'s Voila command on ``port`` over ``workspace``, answering /login; the
+    caller stops it (:func:`workbench.serve.stop`).  Every browser and web-server test starts its
+    server here."""
+    env = dict(os.environ, WORKBENCH_WORKSPACE=str(workspace))
+    command = voila_command(port) if idle_minutes is None else voila_command(port, idle_minutes=idle_minutes)
+    with log.open("ab") as out:
+        proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/login", proc, timeout=START_TIMEOUT, log=log)
+    except Exception:
+        stop(proc)
+        raise
+    return proc
+
+
+@contextlib.contextmanager
+def chromium_browser() -> Iterator[Any]:
+    """Debian's Chromium through Playwright (no browser download), closed afterwards; the test is
+    skipped only where ``/usr/bin/chromium`` is missing."""
+    from playwright.sync_api import sync_playwright
+
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is missing; install it with ./dev setup (apt-get install chromium)")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     if not CHROMIUM.exists():
@@ -48,14 +84,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     build_demo(workspace, persons=PERSONS)
     port = free_port()
     log = root / "voila.log"
-    env = dict(os.environ, WORKBENCH_WORKSPACE=str(workspace))
-    with log.open("wb") as out:
-        proc = subprocess.Popen(voila_command(port), env=env, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+    proc = launch_server(workspace, log, port)
     try:
-        base = f"http://127.0.0.1:{port}"
-        wait_until_up(base + "/", proc, timeout=START_TIMEOUT, log=log)
-        yield Server(base + "/voila/render/index.ipynb", workspace, log)
+        yield Server(f"http://127.0.0.1:{port}/voila/render/index.ipynb", workspace, log)
     finally:
         stop(proc)
 

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, PERSONS, UI_TIMEOUT, Server, server
+from tests.test_browser import ARTIFACTS, PERSONS, UI_TIMEOUT, Server, chromium_browser, server
 from workbench import Workspace
 from workbench.demo import DEMO_PASSWORD, current_code
 from workbench.simulate import generate_world
@@ -37,18 +37,8 @@ VIEWPORT = {"width": 1280, "height": 1200}
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    if not CHROMIUM.exists():
-        pytest.skip("/usr/bin/chromium is missing; install it with ./dev setup (apt-get install chromium)")
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
+    with chromium_browser() as launched:
+        yield launched
 
 def log_in(browser: Any, server: Server, user_id: str, role_ja: str) -> Any:
     """A fresh context and page, logged in through the form with the account's current code."""

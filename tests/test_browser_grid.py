@@ -9,9 +9,7 @@ refused without a session.  Screenshots go to ``test-artifacts/grid-*.png``.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
-import subprocess
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -19,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from tests.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, START_TIMEOUT, UI_TIMEOUT, Server
+from tests.test_browser import ARTIFACTS, CHROMIUM, UI_TIMEOUT, Server, chromium_browser, launch_server
 from workbench import Workspace, users
 from workbench.demo import DEMO_PASSWORD, build_demo, current_code
-from workbench.serve import free_port, stop, voila_command, wait_until_up
+from workbench.serve import free_port, stop
 
 pytestmark = pytest.mark.browser
 
@@ -53,30 +51,17 @@ def grid_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             {"n": EXTRA, "start": dt.datetime(2026, 5, 1, tzinfo=dt.UTC)})
     port = free_port()
     log = root / "voila.log"
-    env = dict(os.environ, WORKBENCH_WORKSPACE=str(workspace))
-    with log.open("wb") as out:
-        proc = subprocess.Popen(voila_command(port), env=env, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+    proc = launch_server(workspace, log, port)
     try:
-        base = f"http://127.0.0.1:{port}"
-        wait_until_up(base + "/", proc, timeout=START_TIMEOUT, log=log)
-        yield Server(base + "/voila/render/index.ipynb", workspace, log)
+        yield Server(f"http://127.0.0.1:{port}/voila/render/index.ipynb", workspace, log)
     finally:
         stop(proc)
 
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
+    with chromium_browser() as launched:
+        yield launched
 
 def _log_in(browser: Any, server: Server, viewport: dict[str, int], user_id: str) -> Any:
     from playwright.sync_api import expect

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from tests.browser_helpers import SIZES, fresh_user, log_in, page_problems, shot, wait_idle
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, PERSONS, UI_TIMEOUT, Server, server
+from tests.test_browser import PERSONS, UI_TIMEOUT, Server, chromium_browser, server
 from widgets.common import tr
 from widgets.login import APPS
 from workbench.demo import DEMO_USERS
@@ -34,17 +34,8 @@ __all__ = ["server"]
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    if not CHROMIUM.exists():
-        pytest.skip("/usr/bin/chromium is missing; install it with ./dev setup (apt-get install chromium)")
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
+    with chromium_browser() as launched:
+        yield launched
 
 def _menu(server: Server, user_id: str) -> list[str]:
     from workbench import Workspace

@@ -14,7 +14,6 @@ A demo server with a 15-second idle limit, in real Chromium at both screen sizes
 from __future__ import annotations
 
 import datetime as dt
-import os
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,11 +23,11 @@ from typing import Any
 import pytest
 
 from tests.browser_helpers import SIZES, fresh_user, log_in, shot
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, PERSONS, START_TIMEOUT, UI_TIMEOUT, Server
+from tests.test_browser import CHROMIUM, PERSONS, UI_TIMEOUT, Server, chromium_browser, launch_server
 from workbench import Workspace, access
 from workbench.clock import JST
 from workbench.demo import _as, build_demo
-from workbench.serve import free_port, stop, voila_command, wait_until_up
+from workbench.serve import free_port, stop
 from workbench.simulate import generate_world
 
 pytestmark = pytest.mark.browser
@@ -44,16 +43,7 @@ class Running:
 
 
 def _launch(workspace: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, WORKBENCH_WORKSPACE=str(workspace))
-    with log.open("ab") as out:
-        proc = subprocess.Popen(voila_command(port, idle_minutes=IDLE_MINUTES), env=env, stdout=out,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-    try:
-        wait_until_up(f"http://127.0.0.1:{port}/login", proc, timeout=START_TIMEOUT, log=log)
-    except Exception:
-        stop(proc)
-        raise
-    return proc
+    return launch_server(workspace, log, port, idle_minutes=IDLE_MINUTES)
 
 
 @pytest.fixture(scope="module")
@@ -78,15 +68,8 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
+    with chromium_browser() as launched:
+        yield launched
 
 def _person_on_screen(page: Any) -> str:
     """Look a person up in 個人の照会; returns the name shown."""

@@ -11,7 +11,6 @@ import asyncio
 import datetime as dt
 import http.cookiejar
 import json
-import os
 import re
 import subprocess
 import sys
@@ -26,13 +25,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.test_browser import launch_server
 from workbench import Workspace, credentials, users
-from workbench.serve import free_port, stop, voila_command, wait_until_up
+from workbench.serve import free_port, stop
 
 pytestmark = pytest.mark.slow
 
 PASSWORD = "Test-Pass-2026!"
-START_TIMEOUT = 90.0
 
 
 @dataclass
@@ -72,17 +71,8 @@ def _start(root: Path, *, idle_minutes: float, users_: list[str]) -> Server:
         secrets[user] = enrolment.otpauth_uri.split("secret=")[1].split("&")[0]
     port = free_port()
     log = root / "server.log"
-    env = dict(os.environ, WORKBENCH_WORKSPACE=str(ws.path))
-    with log.open("wb") as out:
-        proc = subprocess.Popen(voila_command(port, idle_minutes=idle_minutes), env=env, stdout=out,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(base + "/login", proc, timeout=START_TIMEOUT, log=log)
-    except Exception:
-        stop(proc)
-        raise
-    return Server(base, ws.path, log, proc, secrets)
+    proc = launch_server(ws.path, log, port, idle_minutes=idle_minutes)
+    return Server(f"http://127.0.0.1:{port}", ws.path, log, proc, secrets)
 
 
 @pytest.fixture(scope="module")
