@@ -40,6 +40,23 @@ class World:
         self.clock.advance(30)  # a fresh TOTP step for every login
         return self.ws.login(user_id, PASSWORD, self.code(user_id))
 
+    def cli(self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], user_id: str,
+            *argv: str) -> tuple[int, Any, str]:
+        """``workbench … --json`` as ``user_id`` on this workspace: (exit code, the JSON printed or
+        None, what went to stderr)."""
+        import json
+
+        from workbench import cli
+
+        monkeypatch.setenv("WORKBENCH_PASSWORD", PASSWORD)
+        monkeypatch.setattr(cli, "_workspace", lambda args: self.ws)
+        self.clock.advance(30)
+        monkeypatch.setenv("WORKBENCH_USER", user_id)
+        monkeypatch.setenv("WORKBENCH_TOTP", self.code(user_id))
+        code = cli.main(["-w", str(self.ws.path), *argv])
+        out = capsys.readouterr()
+        return code, json.loads(out.out) if code == 0 else None, out.err
+
 
 START = dt.datetime(2026, 6, 1, 10, 0, tzinfo=JST)
 

@@ -200,20 +200,8 @@ def test_audit_log_pages_with_chart_and_alerts_of_every_match(world: World) -> N
 
 def test_the_queue_pages_from_the_cli(queue: World, monkeypatch: pytest.MonkeyPatch,
                                       capsys: pytest.CaptureFixture[str]) -> None:
-    import json
-
-    from workbench import cli
-
-    monkeypatch.setenv("WORKBENCH_PASSWORD", "Test-Pass-2026!")
-    monkeypatch.setattr(cli, "_workspace", lambda args: queue.ws)
-
     def run(*argv: str) -> tuple[int, Any, str]:
-        queue.clock.advance(30)
-        monkeypatch.setenv("WORKBENCH_USER", "reviewer")
-        monkeypatch.setenv("WORKBENCH_TOTP", queue.code("reviewer"))
-        code = cli.main(["-w", str(queue.ws.path), "discrepancies", "list", *argv])
-        out = capsys.readouterr()
-        return code, json.loads(out.out) if code == 0 else None, out.err
+        return queue.cli(monkeypatch, capsys, "reviewer", "discrepancies", "list", *argv)
 
     code, page, _ = run("--offset", "1500", "--limit", "50")
     assert code == 0 and page["total"] == TOTAL and len(page["rows"]) == 7

@@ -335,18 +335,8 @@ def test_review_queue_pages_from_the_cli(world: World, reviewed: dict[str, Any],
                                          capsys: pytest.CaptureFixture[str]) -> None:
     import json
 
-    from workbench import cli
-
-    monkeypatch.setenv("WORKBENCH_PASSWORD", "Test-Pass-2026!")
-    monkeypatch.setattr(cli, "_workspace", lambda args: world.ws)
-
     def run(*argv: str) -> tuple[int, Any, str]:
-        world.clock.advance(30)
-        monkeypatch.setenv("WORKBENCH_USER", "registrar")
-        monkeypatch.setenv("WORKBENCH_TOTP", world.code("registrar"))
-        code = cli.main(["-w", str(world.ws.path), "review", "list", *argv])
-        out = capsys.readouterr()
-        return code, json.loads(out.out) if code == 0 else None, out.err
+        return world.cli(monkeypatch, capsys, "registrar", "review", "list", *argv)
 
     code, page, _ = run("--offset", "1", "--limit", "1")
     assert code == 0 and page["total"] == 2 and len(page["rows"]) == 1 and page["groups"]["source"] == {"contractor": 2}
