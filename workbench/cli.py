@@ -429,14 +429,30 @@ def cmd_register(args: argparse.Namespace) -> Any:
     return fn(_login(args), data, source=args.source, file_name=path.name)
 
 
+def _page_options(p: argparse.ArgumentParser, *, sorts: str, text: str) -> None:
+    """The options of a list that pages in the database (issue 11): one page instead of the whole list."""
+    p.add_argument("--offset", type=int, help="one page from this row (≤ 200 rows), with the total and counts")
+    p.add_argument("--sort", help=sorts)
+    p.add_argument("--desc", action="store_true", help="sort descending")
+    p.add_argument("--text", help=text)
+
+
+def _page_request(args: argparse.Namespace, **filters: str | None) -> Any:
+    """The page the options of :func:`_page_options` ask for, or None when none was given."""
+    if args.offset is None and not (args.sort or args.desc or args.text):
+        return None
+    from .paging import MAX_LIMIT, PageRequest
+
+    return PageRequest(offset=args.offset or 0, limit=min(args.limit, MAX_LIMIT), sort=args.sort, descending=args.desc,
+                       text=args.text or "", filters={k: v for k, v in filters.items() if v})
+
+
 def cmd_review_list(args: argparse.Namespace) -> Any:
     from . import registration
 
-    if args.offset is not None or args.sort or args.desc or args.text:  # one page, paged in the database (issue 11)
-        from .paging import PageRequest
-
-        return registration.review_page(_login(args), PageRequest(
-            offset=args.offset or 0, limit=min(args.limit, 200), sort=args.sort, descending=args.desc, text=args.text or ""))
+    request = _page_request(args)
+    if request is not None:
+        return registration.review_page(_login(args), request)
     return registration.review_queue(_login(args))
 
 
@@ -502,13 +518,9 @@ def cmd_results_purge(args: argparse.Namespace) -> Any:
 def cmd_discrepancies_list(args: argparse.Namespace) -> Any:
     from . import discrepancies
 
-    if args.offset is not None or args.sort or args.desc or args.text:  # one page, paged in the database (issue 11)
-        from .paging import PageRequest
-
-        filters = {k: v for k, v in {"status": args.status, "kind": args.kind}.items() if v}
-        return discrepancies.discrepancy_page(_login(args), PageRequest(
-            offset=args.offset or 0, limit=min(args.limit, 200), sort=args.sort, descending=args.desc,
-            text=args.text or "", filters=filters))
+    request = _page_request(args, status=args.status, kind=args.kind)
+    if request is not None:
+        return discrepancies.discrepancy_page(_login(args), request)
     return discrepancies.list_discrepancies(_login(args), status=args.status, kind=args.kind, limit=args.limit)
 
 
@@ -900,10 +912,8 @@ def build_parser() -> argparse.ArgumentParser:
     g = group("review", "C7: numbers that differ from the one held")
     p = command("review list", cmd_review_list, "pending reviews, numbers masked", g)
     p.add_argument("--limit", type=int, default=200, help="rows of one page (≤ 200)")
-    p.add_argument("--offset", type=int, help="one page from this row, with the total and counts by source")
-    p.add_argument("--sort", help="created_at, review_id, person_id or import_id")
-    p.add_argument("--desc", action="store_true", help="sort descending")
-    p.add_argument("--text", help="reviews whose number, person or import contains this text")
+    _page_options(p, sorts="created_at, review_id, person_id or import_id",
+                  text="reviews whose number, person or import contains this text")
     p = command("review resolve", cmd_review_resolve, "accept (replace the held number) or reject a review", g)
     p.add_argument("review_id")
     decision = p.add_mutually_exclusive_group(required=True)
@@ -942,10 +952,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--status", choices=["open", "person_notified", "resolved"])
     p.add_argument("--kind")
     p.add_argument("--limit", type=int, default=1000)
-    p.add_argument("--offset", type=int, help="one page from this row (≤ 200 rows), with the total and counts by kind")
-    p.add_argument("--sort", help="detected_at, discrepancy_id, person_id, kind, status or acted_at")
-    p.add_argument("--desc", action="store_true", help="sort descending")
-    p.add_argument("--text", help="rows whose number, person, note or batch contains this text")
+    _page_options(p, sorts="detected_at, discrepancy_id, person_id, kind, status or acted_at",
+                  text="rows whose number, person, note or batch contains this text")
     p = command("discrepancies resolve", cmd_discrepancies_resolve, "C7: mark a discrepancy notified or resolved", g)
     p.add_argument("discrepancy_id")
     action = p.add_mutually_exclusive_group(required=True)
