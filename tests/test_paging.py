@@ -227,6 +227,8 @@ def test_operations_watch_every_run_without_its_report(world: World) -> None:
     page = cycle_runs.listing_page(ops, PageRequest())
     (run,) = [r for r in page.rows if r["run_id"] == info.run_id]
     assert run["status"] == "succeeded" and run["report"] is None
+    # the CLI (workbench pipeline list) lists exactly what the screen does
+    assert [r for r in cycle_runs.listing(ops) if r["run_id"] == info.run_id] == [run]
     mine = cycle_runs.listing_page(world.login("auditor"), PageRequest())
     assert [r["report"] for r in mine.rows if r["run_id"] == info.run_id] == ["runs/x/audit_check.ipynb"]
     assert cycle_runs.listing_page(world.login("reviewer"), PageRequest()).total == 0  # neither owner nor operations

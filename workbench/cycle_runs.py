@@ -471,44 +471,46 @@ RUN_LIST = ListSpec(
 )
 
 
-@service(Permission.SELF)
-def listing_page(unit: Unit, request: PageRequest) -> Page[dict[str, Any]]:
-    """One page of the runs :func:`listing` would show, sorted and filtered in the database.
-
-    Operations (運用担当, who run the machine: ``backup.run``) also watch every run's state and
-    stages, so that a stuck or failed cycle is seen; the report of a run they do not own is not
-    named to them (it is the owning role's)."""
+def _visible(unit: Unit) -> tuple[str, dict[str, Any], list[str]]:
+    """Which runs the caller may list: their own, every run of a pipeline whose permission they
+    hold, and — for operations (運用担当, who run the machine: ``backup.run``) — every run's state
+    and stages, so that a stuck or failed cycle is seen.  Returns the WHERE clause over
+    ``pipeline_runs p``, its parameters and the pipelines the caller owns."""
     from .runs import PIPELINES
 
     owned = [name for name, (perm, _) in PIPELINES.items() if unit.session.can(perm)]
-    monitor = unit.session.can(Permission.BACKUP_RUN)
+    return ("p.user_id = $me OR list_contains($owned, p.pipeline) OR $monitor",
+            {"me": unit.user_id, "owned": owned, "monitor": unit.session.can(Permission.BACKUP_RUN)}, owned)
+
+
+def _listed(unit: Unit, row: tuple[Any, ...], owned: list[str]) -> dict[str, Any]:
+    """A run as listed: the report of a run the caller does not own is not named to them."""
+    run = _run_item(unit, row)
+    if run["user_id"] != unit.user_id and run["pipeline"] not in owned:
+        run["report"] = None
+    return run
+
+
+@service(Permission.SELF)
+def listing_page(unit: Unit, request: PageRequest) -> Page[dict[str, Any]]:
+    """One page of the runs :func:`listing` shows, sorted and filtered in the database."""
+    where, params, owned = _visible(unit)
     page = fetch(unit.con, RUN_LIST, request,
                  "p.run_id, p.pipeline, p.user_id, p.status, p.created_at, p.notebook, e.cycle_run_id",
-                 where="p.user_id = $me OR list_contains($owned, p.pipeline) OR $monitor",
-                 params={"me": unit.user_id, "owned": owned, "monitor": monitor})
+                 where=where, params=params)
     unit.note(count=len(page.rows), total=page.total, offset=page.offset)
-
-    def item(row: tuple[Any, ...]) -> dict[str, Any]:
-        run = _run_item(unit, row)
-        if run["user_id"] != unit.user_id and run["pipeline"] not in owned:
-            run["report"] = None
-        return run
-
-    return page.map(item)
+    return page.map(lambda r: _listed(unit, r, owned))
 
 
 @service(Permission.SELF)
 def listing(unit: Unit, *, limit: int = 20) -> list[dict[str, Any]]:
-    """``workbench pipeline list``: the latest pipeline runs the caller may see — their own, and every run
-    of a pipeline whose permission they hold — with each cycle's stages, status and report path."""
-    from .runs import PIPELINES
-
-    owned = [name for name, (perm, _) in PIPELINES.items() if unit.session.can(perm)]
+    """``workbench pipeline list``: the latest pipeline runs the caller may see (:func:`_visible`),
+    with each cycle's stages, status and report path."""
+    where, params, owned = _visible(unit)
     rows = unit.con.execute(
         "SELECT p.run_id, p.pipeline, p.user_id, p.status, p.created_at, p.notebook, e.cycle_run_id"
-        " FROM pipeline_runs p LEFT JOIN cycle_executions e USING (run_id)"
-        " WHERE p.user_id = ? OR list_contains(?, p.pipeline) ORDER BY p.created_at DESC LIMIT ?",
-        [unit.user_id, owned, int(limit)]).fetchall()
-    out = [_run_item(unit, r) for r in rows]
+        f" FROM pipeline_runs p LEFT JOIN cycle_executions e USING (run_id) WHERE {where}"
+        " ORDER BY p.created_at DESC LIMIT $limit", {**params, "limit": int(limit)}).fetchall()
+    out = [_listed(unit, r, owned) for r in rows]
     unit.note(count=len(out))
     return out
