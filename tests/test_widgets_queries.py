@@ -59,7 +59,7 @@ def test_menu_offers_the_new_screens_by_permission(world: World) -> None:
     assert "batches" not in gate.menu_buttons
     review = gate.open_app("review")
     assert isinstance(review, ReviewApp)
-    assert review.review_rows not in descendants(review)  # the registrar's queue only
+    assert review.review_grid not in descendants(review)  # the registrar's queue only
     assert review.discrepancy_box in descendants(review) and review.banner.kind != "error"
     assert "全 0 件" in review.disc_grid.text and review.model.discrepancies == []
     gate = LoginGate(world.login("registrar"), idle_check_seconds=None)
@@ -522,7 +522,7 @@ def test_discrepancy_queue_filters_fields_and_actions(world: World, discrepant: 
 
     app = ReviewApp(world.login("reviewer"))
     assert app.banner.kind != "error", app.banner.text
-    assert app.review_rows not in descendants(app)
+    assert app.review_grid not in descendants(app)
     expected = discrepancies.list_discrepancies(world.login("reviewer"), status="open")
     assert expected and [d.discrepancy_id for d in app.model.discrepancies] == [d.discrepancy_id for d in expected][:50]
     table = app.disc_grid.text

@@ -169,7 +169,6 @@ class OutgoingFileFlow(w.VBox):
             self.model.approval_state = "not_yours"
         else:
             self.model.approval_state = a.status
-        self._enable()
 
     def _show_state(self) -> None:
         state = self.model.approval_state

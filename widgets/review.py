@@ -110,7 +110,6 @@ class ReviewApp(App):
             sorts=registration.REVIEW_LIST.sort_options(), default_sort="created_at",
             placeholder="確認番号・宛名番号・取込番号", on_select=lambda _r: self._review_chosen(),
             css_class="wb-review-table", autoload=False, empty="確認待ちはありません / none pending")
-        self.review_rows = self.review_grid
         self.review_current = w.HTML()
         self.accept_button = ActionButton(description="採用（置き換え）/ Accept", button_style="warning", icon="check",
                                           disabled=True, layout=w.Layout(width="auto"))
@@ -185,7 +184,6 @@ class ReviewApp(App):
             sorts=discrepancies.QUEUE.sort_options(), default_sort="detected_at",
             placeholder="相違番号・宛名番号・メモ", on_select=lambda _d: self._chosen(), css_class="wb-discrepancy-table",
             autoload=False)
-        self.disc_table = self.disc_grid
         #: The chosen row's person, right below the actions (persons.get, permission-checked and audited).
         self.disc_person = w.VBox([])
         self.disc_current = w.HTML("<div class='wb-current'>一覧の行を選ぶと、その相違が対象になります。"
