@@ -13,7 +13,7 @@ from typing import Any
 from . import audit
 from .access_rules import load_policy as load_access_policy
 from .errors import InvalidInput
-from .paging import ListSpec, Page, PageRequest, SortKey, fetch
+from .paging import ListSpec, Page, PageRequest, SortKey, fetch_page
 from .permissions import Permission
 from .policy import POLICY, is_bulk_export, is_out_of_hours
 from .workspace import Unit, service
@@ -222,8 +222,7 @@ def search_page(unit: Unit, request: PageRequest, *, user_id: str | None = None,
     key = unit.workspace.keyring.audit_key()
     where, params = _log_where(key, user_id=user_id, target=target, operation=operation, operations=operations,
                                since=since, until=until, outcome=outcome)
-    page = fetch(unit.con, LOG_LIST, request, _LOG_COLUMNS, where=where, params=params)
-    unit.note(count=len(page.rows), total=page.total, offset=page.offset, filters=sorted(
+    page = fetch_page(unit, LOG_LIST, request, _LOG_COLUMNS, where=where, params=params, by=sorted(
         k for k, v in {"user": user_id, "target": target, "operation": operation, "since": since, "until": until}.items() if v))
     names = _user_names(unit, key)
     hours = load_access_policy(unit.con, unit.now).hours

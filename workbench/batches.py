@@ -50,7 +50,7 @@ from .clock import JST
 from .errors import InvalidInput
 from .formats import write_table
 from .outgoing import ExportResult, OutgoingFileSpec
-from .paging import ListSpec, Page, PageRequest, SortKey, fetch
+from .paging import ListSpec, Page, PageRequest, SortKey, fetch_page
 from .permissions import Permission
 from .persons import number_cipher
 from .query_files import RECORDS_PER_FILE, REQUEST_LAYOUT, split_records, write_fixed
@@ -548,7 +548,6 @@ BATCH_LIST = ListSpec(
 @service(Permission.BATCHES_CREATE)
 def batch_page(unit: Unit, request: PageRequest) -> Page[BatchInfo]:
     """One page of the query batches made, sorted and filtered in the database (counts of every match)."""
-    page = fetch(unit.con, BATCH_LIST, request, "batch_id, kind, procedure_code, fiscal_year, request_count, file_count,"
-                 " status, created_at, created_by, approval_id, closed_at")
-    unit.note(count=len(page.rows), total=page.total, offset=page.offset, filters=dict(request.filters))
+    page = fetch_page(unit, BATCH_LIST, request, "batch_id, kind, procedure_code, fiscal_year, request_count, file_count,"
+                      " status, created_at, created_by, approval_id, closed_at")
     return page.map(lambda r: BatchInfo(*r))

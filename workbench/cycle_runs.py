@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import InvalidInput, NotFound, PermissionDenied, WorkbenchError
-from .paging import ListSpec, Page, PageRequest, SortKey, fetch
+from .paging import ListSpec, Page, PageRequest, SortKey, fetch_page
 from .permissions import Permission
 from .workspace import Session, Unit, service
 
@@ -495,10 +495,9 @@ def _listed(unit: Unit, row: tuple[Any, ...], owned: list[str]) -> dict[str, Any
 def listing_page(unit: Unit, request: PageRequest) -> Page[dict[str, Any]]:
     """One page of the runs :func:`listing` shows, sorted and filtered in the database."""
     where, params, owned = _visible(unit)
-    page = fetch(unit.con, RUN_LIST, request,
-                 "p.run_id, p.pipeline, p.user_id, p.status, p.created_at, p.notebook, e.cycle_run_id",
-                 where=where, params=params)
-    unit.note(count=len(page.rows), total=page.total, offset=page.offset)
+    page = fetch_page(unit, RUN_LIST, request,
+                      "p.run_id, p.pipeline, p.user_id, p.status, p.created_at, p.notebook, e.cycle_run_id",
+                      where=where, params=params)
     return page.map(lambda r: _listed(unit, r, owned))
 
 

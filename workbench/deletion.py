@@ -47,7 +47,7 @@ from . import approvals, audit, formats
 from ._files import fsync_file
 from .errors import InvalidInput, NotFound, StoreError
 from .outgoing import digest_sql
-from .paging import ListSpec, Page, PageRequest, SortKey, fetch
+from .paging import ListSpec, Page, PageRequest, SortKey, fetch_page
 from .permissions import Permission
 from .workspace import Session, Unit, Workspace, service
 
@@ -512,10 +512,10 @@ def list_members_page(unit: Unit, list_id: str, request: PageRequest) -> Page[di
     """One page of the people on a deletion list (宛名番号, reason, line in the file): the counts by
     reason are of the whole list.  An applied list names no one any more (only counts stay)."""
     unit.note(target=list_id)
-    page = fetch(unit.con, MEMBER_LIST, request, "person_id, reason, line", where="list_id = $list", params={"list": list_id})
+    page = fetch_page(unit, MEMBER_LIST, request, "person_id, reason, line", where="list_id = $list",
+                      params={"list": list_id})  # first: a bad request is refused as such, whatever the list
     if unit.con.execute("SELECT 1 FROM deletion_lists WHERE list_id = ?", [list_id]).fetchone() is None:
         raise NotFound(f"No deletion list {list_id}.", f"削除リスト {list_id} はありません。", reason="not_found")
-    unit.note(count=len(page.rows), total=page.total, offset=page.offset)
     return page.map(lambda r: {"person_id": r[0], "reason": r[1], "line": r[2]})
 
 

@@ -30,7 +30,7 @@ from typing import Any
 from . import audit
 from .errors import InvalidInput, NotFound
 from .numbers import mask_number
-from .paging import ListSpec, Page, PageRequest, SortKey, fetch
+from .paging import ListSpec, Page, PageRequest, SortKey, fetch_page
 from .permissions import Permission
 from .persons import _number
 from .workspace import Unit, service
@@ -325,8 +325,7 @@ SUSPENSION_LIST = ListSpec(
 @service(Permission.REQUESTS_HANDLE)
 def suspension_page(unit: Unit, request: PageRequest) -> Page[dict[str, Any]]:
     """One page of the suspensions in force, who suspended and when (the total is of every match)."""
-    page = fetch(unit.con, SUSPENSION_LIST, request, "suspension_id, person_id, reason, suspended_at, suspended_by")
-    unit.note(count=len(page.rows), total=page.total, offset=page.offset)
+    page = fetch_page(unit, SUSPENSION_LIST, request, "suspension_id, person_id, reason, suspended_at, suspended_by")
     return page.map(lambda r: {"suspension_id": r[0], "person_id": r[1], "reason": r[2], "suspended_at": r[3].isoformat(),
                                "suspended_by": r[4]})
 

@@ -47,7 +47,7 @@ from . import media, outgoing
 from .errors import InvalidInput, NotFound, rows_refused
 from .formats import Column, Layout, read_table, write_table
 from .outgoing import ExportResult, OutgoingFileSpec
-from .paging import ListSpec, Page, PageRequest, SortKey, fetch
+from .paging import ListSpec, Page, PageRequest, SortKey, fetch_page
 from .permissions import Permission
 from .workspace import Unit, service
 
@@ -328,9 +328,7 @@ def discrepancy_page(unit: Unit, request: PageRequest) -> Page[Discrepancy]:
     """C7: one page of the review queue, sorted and filtered in the database; ``total`` and the
     counts by kind and state (``groups``) are over the whole selection, not the page.  The audit
     record holds the filters and the counts only (never the filter text, which may name someone)."""
-    page = fetch(unit.con, QUEUE, request, _COLUMNS)
-    unit.note(filters=dict(request.filters), text=bool(request.text.strip()), sort=page.sort, offset=page.offset,
-              count=len(page.rows), total=page.total)
+    page = fetch_page(unit, QUEUE, request, _COLUMNS)
     return page.map(_row)
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from .clock import JST
 from .errors import InvalidInput, NotFound
-from .paging import ListSpec, Page, PageRequest, SortKey, fetch
+from .paging import ListSpec, Page, PageRequest, SortKey, fetch_page
 from .permissions import Permission
 from .workspace import Unit, service
 
@@ -170,8 +170,7 @@ INQUIRY_LIST = ListSpec(
 def inquiry_page(unit: Unit, request: PageRequest) -> Page[Inquiry]:
     """One page of the inquiry log, sorted and filtered in the database; counts by state and
     category are of every match.  The audit record holds counts only, never the filter text."""
-    page = fetch(unit.con, INQUIRY_LIST, request, _COLUMNS)
-    unit.note(count=len(page.rows), total=page.total, offset=page.offset, filters=dict(request.filters))
+    page = fetch_page(unit, INQUIRY_LIST, request, _COLUMNS)
     return page.map(lambda r: Inquiry(*r))
 
 

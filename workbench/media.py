@@ -20,7 +20,7 @@ from typing import Any
 from . import approvals, transfer, workspace
 from .clock import JST
 from .errors import NotFound, PackageError
-from .paging import ListSpec, Page, PageRequest, SortKey, fetch
+from .paging import ListSpec, Page, PageRequest, SortKey, fetch_page
 from .permissions import Permission
 from .workspace import Unit, Workspace, service
 
@@ -184,8 +184,7 @@ LEDGER_LIST = ListSpec(
 @service(Permission.LEDGER_READ)
 def ledger_page(unit: Unit, request: PageRequest) -> Page[LedgerEntry]:
     """One page of the media ledger, sorted and filtered in the database (counts of every match)."""
-    page = fetch(unit.con, LEDGER_LIST, request, _ENTRY)
-    unit.note(count=len(page.rows), total=page.total, offset=page.offset, filters=dict(request.filters))
+    page = fetch_page(unit, LEDGER_LIST, request, _ENTRY)
     return page.map(lambda r: LedgerEntry(*r))
 
 

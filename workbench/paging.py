@@ -21,13 +21,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import duckdb
 
 from .errors import InvalidInput
 
-__all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "MAX_TEXT", "ListSpec", "Page", "PageRequest", "SortKey", "fetch"]
+if TYPE_CHECKING:
+    from .workspace import Unit
+
+__all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "MAX_TEXT", "ListSpec", "Page", "PageRequest", "SortKey", "fetch", "fetch_page"]
 
 #: The most rows one page may carry.
 MAX_LIMIT = 200
@@ -198,3 +201,14 @@ def fetch(con: duckdb.DuckDBPyConnection, spec: ListSpec, request: PageRequest, 
     order = f"{spec.sorts[sort].sql} {direction} NULLS LAST, {spec.tiebreak} {direction}"
     rows = run(f"SELECT {columns} {base} ORDER BY {order} LIMIT {int(request.limit)} OFFSET {int(request.offset)}").fetchall()
     return Page(rows, int(total), request.offset, request.limit, sort, request.descending, groups)
+
+
+def fetch_page(unit: Unit, spec: ListSpec, request: PageRequest, columns: str, *, where: str = "TRUE",
+               params: Mapping[str, Any] | None = None, **note: Any) -> Page[tuple[Any, ...]]:
+    """:func:`fetch` inside a service, with the same audit note for every list: the field
+    filters, whether free text was given (never the text: it may name someone), the sort, the
+    offset and the counts; ``note`` adds what the service's own filters were."""
+    page = fetch(unit.con, spec, request, columns, where=where, params=params)
+    unit.note(filters=dict(request.filters), text=bool(request.text.strip()), sort=page.sort, offset=page.offset,
+              count=len(page.rows), total=page.total, **note)
+    return page

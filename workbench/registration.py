@@ -44,7 +44,7 @@ from .errors import InvalidInput, NotFound
 from .media import write_outgoing
 from .numbers import REASONS as NUMBER_REASONS
 from .numbers import BlindIndex, mask_number, validate_numbers
-from .paging import ListSpec, Page, PageRequest, SortKey, fetch
+from .paging import ListSpec, Page, PageRequest, SortKey, fetch_page
 from .permissions import Permission
 from .persons import number_cipher
 from .workspace import Unit, service
@@ -726,9 +726,7 @@ def review_queue(unit: Unit) -> list[ReviewItem]:
 def review_page(unit: Unit, request: PageRequest) -> Page[ReviewItem]:
     """C7: one page of the pending reviews, sorted and filtered in the database; ``total`` and the
     counts by source are over the whole queue.  Only the page's numbers are decrypted (masked)."""
-    page = fetch(unit.con, REVIEW_LIST, request, _REVIEW_COLUMNS)
-    unit.note(filters=dict(request.filters), text=bool(request.text.strip()), sort=page.sort, offset=page.offset,
-              count=len(page.rows), total=page.total)
+    page = fetch_page(unit, REVIEW_LIST, request, _REVIEW_COLUMNS)
     return page.map(lambda r: _review_item(unit, r))
 
 

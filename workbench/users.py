@@ -14,7 +14,7 @@ from typing import Any
 
 from . import approvals, credentials
 from .errors import InvalidInput, NotFound
-from .paging import ListSpec, Page, PageRequest, SortKey, fetch
+from .paging import ListSpec, Page, PageRequest, SortKey, fetch_page
 from .permissions import ROLE_LABELS, Permission, Role, role_conflicts
 from .workspace import Unit, Workspace, service
 
@@ -189,8 +189,7 @@ USER_LIST = ListSpec(
 @service(Permission.USERS_MANAGE)
 def user_page(unit: Unit, request: PageRequest) -> Page[UserInfo]:
     """One page of the users, sorted and filtered in the database (the total is of every match)."""
-    page = fetch(unit.con, USER_LIST, request, _INFO.replace("?", "$now"), params={"now": unit.now})
-    unit.note(count=len(page.rows), total=page.total, offset=page.offset)
+    page = fetch_page(unit, USER_LIST, request, _INFO.replace("?", "$now"), params={"now": unit.now})
     return page.map(_to_info)
 
 
