@@ -169,10 +169,11 @@ def build_office(path: Path, *, persons: int = 1_000_000, seed: int = 1, publish
     approval and the statistics publication go through the real services.  The demo accounts
     (``workbench demo-code``) log in with the real password hashing.
     """
-    from workbench import Workspace, audit
+    from workbench import Workspace
+    from workbench.controls.users import create_initial_user
+    from workbench.core import audit
     from workbench.demo import DEMO_PASSWORD, DEMO_USERS, load_world
     from workbench.simulate import generate_world
-    from workbench.users import create_initial_user
 
     t_all = time.perf_counter()
 
@@ -296,10 +297,10 @@ def build_office(path: Path, *, persons: int = 1_000_000, seed: int = 1, publish
 def _load_reviews(ws: Any, con: Any, person_ids: list[str], now: Any) -> None:
     import pandas as pd
 
-    from workbench.numbers import BlindIndex, NumberCipher
+    from workbench.core.numbers import BlindIndex, NumberCipher
     ring = ws.keyring
     ids = [f"RV-BENCH-{i:07d}" for i in range(1, len(person_ids) + 1)]
-    from workbench.numbers import generate_numbers
+    from workbench.core.numbers import generate_numbers
 
     numbers = [str(n) for n in generate_numbers(len(person_ids), np.random.default_rng(len(person_ids)))]
     cts = NumberCipher(ring.key("numbers"), ring.current).encrypt_many(
@@ -315,8 +316,8 @@ def _load_reviews(ws: Any, con: Any, person_ids: list[str], now: Any) -> None:
 
 def _publish(ws: Any, _t: float) -> None:
     """F8: last year's local-tax answers for every filer, and one publication (through the service)."""
-    from workbench import stats
     from workbench.demo import _as
+    from workbench.statistics import publishing
 
     with ws.transaction("bench.load_income", "system") as con:
         con.execute("""INSERT INTO info_results (request_id, batch_id, person_id, information, status, taxable_income,
@@ -324,4 +325,4 @@ def _publish(ws: Any, _t: float) -> None:
                        SELECT 'R-' || person_id, 'QB-BENCH-OLD', person_id, 'local_tax', '00',
                               (hash(person_id) % 6000000)::BIGINT, 'RI-BENCH-OLD', now()
                        FROM persons""")
-    stats.publish(_as(ws, "registrar"), k=10)
+    publishing.publish(_as(ws, "registrar"), k=10)

@@ -84,8 +84,8 @@ class Figure:
 # ------------------------------------------------------------------------------ services
 def _session(ws: Any, user_id: str) -> Any:
     """The demo account acting as after a login (no one-time code used)."""
+    from workbench.core.workspace import Session
     from workbench.demo import DEMO_USERS
-    from workbench.workspace import Session
 
     return Session(ws, user_id, tuple(DEMO_USERS[user_id]), ws.clock.now())
 
@@ -94,8 +94,14 @@ def list_pages(ws: Any) -> list[tuple[str, str, Callable[[int], Any]]]:
     """Each list a screen shows, as its grid asks for it (issue 11 item 6): (user, name,
     page(offset) → one page of ``PAGE`` rows from ``offset``, with the whole selection's count
     and chart groups, all from the database)."""
-    from workbench import approvals, auditing, batches, cycle_runs, discrepancies, media, registration, stats, users
-    from workbench.paging import PageRequest
+    from workbench.controls import audit_log, users
+    from workbench.core import approvals
+    from workbench.core.paging import PageRequest
+    from workbench.cycles import engine
+    from workbench.files import media
+    from workbench.intake import registration
+    from workbench.queries import batches, discrepancies
+    from workbench.statistics import publishing
 
     def s(user: str) -> Any:
         return _session(ws, user)
@@ -110,17 +116,19 @@ def list_pages(ws: Any) -> list[tuple[str, str, Callable[[int], Any]]]:
         ("registrar", "登録の確認待ち / registration reviews", lambda off: registration.review_page(s("registrar"), req(off))),
         ("query", "作成済みの照会ファイル / batches made", lambda off: batches.batch_page(s("query"), req(off))),
         ("approver", "承認待ち / approvals pending", lambda off: approvals.pending(s("approver"))),
-        ("auditor", "操作ログ / audit log", lambda off: auditing.search_page(s("auditor"), req(off))),
+        ("auditor", "操作ログ / audit log", lambda off: audit_log.search_page(s("auditor"), req(off))),
         ("auditor", "媒体管理簿 / media ledger", lambda off: media.ledger_page(s("auditor"), req(off))),
         ("admin", "ユーザー / users", lambda off: users.user_page(s("admin"), req(off))),
-        ("ops", "定例処理 / pipeline runs", lambda off: cycle_runs.listing_page(s("ops"), req(off))),
-        ("analyst", "公表 / publications", lambda off: stats.publications(s("analyst"))),
+        ("ops", "定例処理 / pipeline runs", lambda off: engine.listing_page(s("ops"), req(off))),
+        ("analyst", "公表 / publications", lambda off: publishing.publications(s("analyst"))),
     ]
 
 
 def previews(ws: Any, year: int) -> list[tuple[str, str, Callable[[], Any]]]:
     """Each preview a screen offers: (user, name, call)."""
-    from workbench import deletion, outgoing, stats
+    from workbench.files import outgoing
+    from workbench.lifecycle import deletion
+    from workbench.statistics import publishing
 
     def s(user: str) -> Any:
         return _session(ws, user)
@@ -141,14 +149,14 @@ def previews(ws: Any, year: int) -> list[tuple[str, str, Callable[[], Any]]]:
         ("registrar", "一括削除 10,000 人 / deletion of 10,000",
          lambda: deletion.select_for_deletion(s("registrar"), person_ids=chosen, reason="moved_out")),
         ("analyst", "統計表 区×年齢×性別 / statistics table",
-         lambda: stats.table(s("analyst"), _publication(ws), "ward", "age_band", "sex")),
+         lambda: publishing.table(s("analyst"), _publication(ws), "ward", "age_band", "sex")),
     ]
 
 
 def _publication(ws: Any) -> str:
-    from workbench import stats
+    from workbench.statistics import publishing
 
-    return stats.publications(_session(ws, "analyst"))[0].publication_id
+    return publishing.publications(_session(ws, "analyst"))[0].publication_id
 
 
 def measure_services(ws: Any, year: int, *, only: str | None = None) -> list[Figure]:
@@ -203,7 +211,7 @@ def _count(p: Any) -> str:
 # ------------------------------------------------------------------------------ browser
 @contextlib.contextmanager
 def server(workspace: Path) -> Iterator[tuple[str, float]]:
-    from workbench.serve import free_port, stop, voila_command, wait_until_up
+    from workbench.web.serve import free_port, stop, voila_command, wait_until_up
 
     port = free_port()
     env = dict(os.environ, WORKBENCH_WORKSPACE=str(workspace))

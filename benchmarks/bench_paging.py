@@ -1,7 +1,7 @@
 """How long one page of a list takes at full size (issue 11 item 6): the review queue.
 
 Builds a workspace and inserts ``--rows`` discrepancies set-based (synthetic IDs, no personal
-data), then times :func:`workbench.discrepancies.discrepancy_page` — the service every
+data), then times :func:`workbench.queries.discrepancies.discrepancy_page` — the service every
 queue page goes through, with its total and counts by kind and state over the whole
 selection — as the reviewer uses it:
 
@@ -27,9 +27,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from workbench import FixedClock, Workspace, credentials, discrepancies, users
-from workbench.clock import JST
-from workbench.paging import PageRequest
+from workbench import FixedClock, Workspace
+from workbench.controls import users
+from workbench.core import credentials
+from workbench.core.clock import JST
+from workbench.core.paging import PageRequest
+from workbench.queries import discrepancies
 
 PASSWORD = "Bench-Pass-2026!"
 

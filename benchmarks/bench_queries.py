@@ -64,7 +64,8 @@ def _save(workdir: Path, **values: Any) -> None:
 
 
 def _login(workdir: Path, user: str) -> Any:
-    from workbench import Workspace, credentials
+    from workbench import Workspace
+    from workbench.core import credentials
 
     ws = Workspace.open(workdir / "ws")
     secret = _state(workdir)["secrets"][user]
@@ -84,8 +85,11 @@ def prepare(workdir: Path, persons: int, seed: int) -> Any:
     """Workspace, targets, numbers, integrated numbers, filings, approved batch (not timed)."""
     import pyarrow as pa
 
-    from workbench import Workspace, approvals, batches, users
-    from workbench.numbers import BlindIndex, NumberCipher
+    from workbench import Workspace
+    from workbench.controls import users
+    from workbench.core import approvals
+    from workbench.core.numbers import BlindIndex, NumberCipher
+    from workbench.queries import batches
     from workbench.simulate import generate_world
     from workbench.simulate.linkage import integrated_number_for
 
@@ -126,7 +130,7 @@ def prepare(workdir: Path, persons: int, seed: int) -> Any:
 
 
 def measure(workdir: Path, step: str) -> dict[str, Any]:
-    from workbench import batches, linkage, results
+    from workbench.queries import batches, linkage_file, results
 
     state = _state(workdir)
     if step == "create":
@@ -145,7 +149,7 @@ def measure(workdir: Path, step: str) -> dict[str, Any]:
         return {"wall_s": wall, "peak_mb": peak_mb(), "records": summary.stored, "closed": summary.batches_closed}
     session = _login(workdir, "op_linkage")
     t0 = time.perf_counter()
-    out = linkage.export_linkage(session, approval_id=state["linkage_approval"], procedure="P1", fiscal_year=2026)
+    out = linkage_file.export_linkage(session, approval_id=state["linkage_approval"], procedure="P1", fiscal_year=2026)
     wall = time.perf_counter() - t0
     _save(workdir, linkage_package=str(out.path))
     return {"wall_s": wall, "peak_mb": peak_mb(), "records": out.record_count}
@@ -153,9 +157,10 @@ def measure(workdir: Path, step: str) -> dict[str, Any]:
 
 def measure_floor(workdir: Path, step: str) -> dict[str, Any]:
     """Reading and writing the same data, nothing else (see the module docstring)."""
-    from workbench import Workspace, formats, media, transfer
-    from workbench.linkage import LINKAGE_LAYOUT, RECORDS_PER_MEMBER
-    from workbench.query_files import ANSWER_LAYOUT, REQUEST_LAYOUT, read_fixed, split_records, write_fixed
+    from workbench import Workspace
+    from workbench.files import formats, media, transfer
+    from workbench.files.query_files import ANSWER_LAYOUT, REQUEST_LAYOUT, read_fixed, split_records, write_fixed
+    from workbench.queries.linkage_file import LINKAGE_LAYOUT, RECORDS_PER_MEMBER
 
     ws = Workspace.open(workdir / "ws")
     state = _state(workdir)
@@ -221,7 +226,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(json.dumps(result))
         return result
 
-    from workbench import Workspace, approvals, linkage
+    from workbench import Workspace
+    from workbench.core import approvals
+    from workbench.queries import linkage_file
     from workbench.simulate import linkage_server
 
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
@@ -239,7 +246,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         out["answer_s"] = time.perf_counter() - t1
         del world
         out["import"] = _child(workdir, "import")
-        approval = linkage.request_linkage(_as(workdir, "op_linkage"), procedure="P1", fiscal_year=2026)
+        approval = linkage_file.request_linkage(_as(workdir, "op_linkage"), procedure="P1", fiscal_year=2026)
         approvals.decide(_login(workdir, "approver_2"), approval.approval_id, approve=True)
         _save(workdir, linkage_approval=approval.approval_id)
         out["linkage"] = _child(workdir, "linkage")

@@ -38,7 +38,8 @@ SECRET_FILE = "registrar.secret"
 
 
 def prepare(workdir: Path, persons: int, error_rate: float, seed: int) -> dict[str, Any]:
-    from workbench import Workspace, users
+    from workbench import Workspace
+    from workbench.controls import users
     from workbench.simulate import generate_world
     from workbench.simulate.contractor import contractor_return_with_truth
 
@@ -60,7 +61,9 @@ def prepare(workdir: Path, persons: int, error_rate: float, seed: int) -> dict[s
 
 
 def measure_register(workdir: Path) -> dict[str, Any]:
-    from workbench import Workspace, credentials, registration
+    from workbench import Workspace
+    from workbench.core import credentials
+    from workbench.intake import registration
 
     ws = Workspace.open(workdir / "ws")
     session = ws.login("registrar", PASSWORD, credentials.totp_code((workdir / SECRET_FILE).read_text(), ws.clock.now()))
@@ -74,8 +77,9 @@ def measure_register(workdir: Path) -> dict[str, Any]:
 def measure_floor(workdir: Path) -> dict[str, Any]:
     import pyarrow as pa
 
-    from workbench import Workspace, formats
-    from workbench.numbers import BlindIndex, NumberCipher
+    from workbench import Workspace
+    from workbench.core.numbers import BlindIndex, NumberCipher
+    from workbench.files import formats
 
     ws = Workspace.open(workdir / "ws")
     data = (workdir / "return.csv").read_bytes()

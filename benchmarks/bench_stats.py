@@ -36,7 +36,8 @@ from benchmarks import child, load_targets, peak_mb  # noqa: E402
 
 
 def prepare(workdir: Path, persons: int, seed: int) -> dict[str, Any]:
-    from workbench import Workspace, users
+    from workbench import Workspace
+    from workbench.controls import users
     from workbench.simulate import generate_world
 
     t0 = time.perf_counter()
@@ -59,7 +60,8 @@ def prepare(workdir: Path, persons: int, seed: int) -> dict[str, Any]:
 
 
 def _session(workdir: Path, user: str) -> Any:
-    from workbench import Workspace, credentials
+    from workbench import Workspace
+    from workbench.core import credentials
 
     ws = Workspace.open(workdir / "ws")
     secret = (workdir / f"{user}.secret").read_text()
@@ -67,11 +69,11 @@ def _session(workdir: Path, user: str) -> Any:
 
 
 def measure_publish(workdir: Path) -> dict[str, Any]:
-    from workbench import stats
+    from workbench.statistics import publishing
 
     session = _session(workdir, "registrar")
     t0 = time.perf_counter()
-    summary = stats.publish(session, k=10)
+    summary = publishing.publish(session, k=10)
     wall = time.perf_counter() - t0
     rep = summary.manifest["k_anonymity"]
     return {"wall_s": wall, "peak_mb": peak_mb(), "publication_id": summary.publication_id,
@@ -81,7 +83,7 @@ def measure_publish(workdir: Path) -> dict[str, Any]:
 
 def measure_publish_floor(workdir: Path) -> dict[str, Any]:
     from workbench import Workspace
-    from workbench.stats import _SOURCE
+    from workbench.statistics.publishing import _SOURCE
 
     ws = Workspace.open(workdir / "ws")
     t0 = time.perf_counter()
@@ -93,21 +95,22 @@ def measure_publish_floor(workdir: Path) -> dict[str, Any]:
 
 
 def measure_table(workdir: Path, min_count: int) -> dict[str, Any]:
-    from workbench import stats
+    from workbench.statistics import publishing
 
     session = _session(workdir, "analyst")
     t0 = time.perf_counter()
-    table = stats.table(session, "S0001", "ward", "age_band", "sex", min_count=min_count)
+    table = publishing.table(session, "S0001", "ward", "age_band", "sex", min_count=min_count)
     wall = time.perf_counter() - t0
     return {"wall_s": wall, "peak_mb": peak_mb(), "cells": table.counts()}
 
 
 def measure_table_floor(workdir: Path) -> dict[str, Any]:
-    from workbench import Workspace, stats
+    from workbench import Workspace
+    from workbench.statistics import publishing
 
     ws = Workspace.open(workdir / "ws")
     t0 = time.perf_counter()
-    frame = pd.read_parquet(stats.stats_root(ws) / "S0001" / "persons.parquet", columns=["ward", "age_band", "sex"])
+    frame = pd.read_parquet(publishing.stats_root(ws) / "S0001" / "persons.parquet", columns=["ward", "age_band", "sex"])
     counts = frame.groupby(["ward", "age_band", "sex"], observed=True).size()
     return {"wall_s": time.perf_counter() - t0, "peak_mb": peak_mb(), "cells": len(counts)}
 

@@ -17,8 +17,8 @@ from typing import Any
 from tests.test_browser import ARTIFACTS, UI_TIMEOUT, Server
 from tests.test_labels import RAW_CODES
 from workbench import SERVICES, Workspace
+from workbench.controls.users import create_initial_user
 from workbench.demo import DEMO_PASSWORD, current_code
-from workbench.users import create_initial_user
 
 __all__ = ["SIZES", "fresh_user", "log_in", "page_problems", "shot", "wait_idle"]
 

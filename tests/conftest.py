@@ -12,9 +12,11 @@ from typing import Any
 
 import pytest
 
-from workbench import FixedClock, Session, Workspace, credentials, users
-from workbench.clock import JST
-from workbench.permissions import Role
+from workbench import FixedClock, Session, Workspace
+from workbench.controls import users
+from workbench.core import credentials
+from workbench.core.clock import JST
+from workbench.core.permissions import Role
 
 PASSWORD = "Test-Pass-2026!"
 

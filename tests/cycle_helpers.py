@@ -7,7 +7,11 @@ from typing import Any
 
 from tests.conftest import World
 from tests.query_helpers import Office, procedures_csv
-from workbench import Session, Workspace, approvals, batch_accounts, cycle_runs, media, transfer
+from workbench import Session, Workspace
+from workbench.controls import batch_accounts
+from workbench.core import approvals
+from workbench.cycles import engine
+from workbench.files import media, transfer
 from workbench.simulate import juki, linkage_server
 from workbench.simulate import linkage as linkage_sim
 
@@ -31,15 +35,15 @@ def procedures_file(office: Office, folder: Path, procedure: str, year: int, *, 
     return path
 
 
-def stage(state: cycle_runs.CycleState, name: str) -> cycle_runs.StageInfo:
+def stage(state: engine.CycleState, name: str) -> engine.StageInfo:
     return next(s for s in state.stages if s.stage == name)
 
 
-def waiting_stage(state: cycle_runs.CycleState) -> cycle_runs.StageInfo:
+def waiting_stage(state: engine.CycleState) -> engine.StageInfo:
     return next(s for s in state.stages if s.status == "waiting")
 
 
-def answer(ws: Workspace, office: Office, state: cycle_runs.CycleState, *, incoming: Path | None = None,
+def answer(ws: Workspace, office: Office, state: engine.CycleState, *, incoming: Path | None = None,
            which: str | None = None) -> list[Path]:
     """Play the linkage server and Juki-net: answer what the waiting stage (or ``which``) sent, into ``incoming/``."""
     folder = incoming or ws.folder("incoming")
@@ -65,7 +69,7 @@ def malformed_info_answer(ws: Workspace, path: Path) -> Path:
     return path
 
 
-def approve_waiting(approver: Session, state: cycle_runs.CycleState) -> list[str]:
+def approve_waiting(approver: Session, state: engine.CycleState) -> list[str]:
     ids = list(waiting_stage(state).waiting_for["approval_ids"])  # type: ignore[index]
     for approval_id in ids:
         approvals.decide(approver, approval_id, approve=True)

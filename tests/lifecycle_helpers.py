@@ -13,7 +13,10 @@ import pandas as pd
 from tests.conftest import START, World, copy_world
 from tests.query_helpers import Office, approve
 from tests.results_helpers import busy_office, send_batch
-from workbench import FixedClock, Workspace, deletion, formats, results
+from workbench import FixedClock, Workspace
+from workbench.files import formats
+from workbench.lifecycle import deletion
+from workbench.queries import results
 from workbench.simulate import juki
 
 #: office_with_results, built once per process for each fresh world: template → (folder, answers, clock, office, later).

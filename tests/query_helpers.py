@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 
 from tests.conftest import World
-from workbench import approvals, formats
+from workbench.core import approvals
 from workbench.demo import load_world
+from workbench.files import formats
 from workbench.simulate import generate_world
 from workbench.simulate.linkage import integrated_number_for
 from workbench.simulate.world import World as Population
@@ -89,7 +90,7 @@ def scenario(world: World) -> Office:
         ("R-6", "P1", "2025", "2025-05-05", who["X"], who["X"], "Y"),
         ("R-7", "P1", "2026", "2026-05-06", who["Z"], who["Z"], "Y"),
     ]
-    from workbench import procedures
+    from workbench.queries import procedures
 
     procedures.import_procedures(world.login("query_operator"), procedures_csv(rows), file_name="procedures.csv")
     return office

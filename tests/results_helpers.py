@@ -9,8 +9,9 @@ import pandas as pd
 
 from tests.conftest import World
 from tests.query_helpers import Office, approve, load_office, procedures_csv, requests_of
-from workbench import batches, formats, media, procedures, transfer
-from workbench.query_files import ANSWER_LAYOUT, REQUEST_LAYOUT, read_fixed, write_fixed
+from workbench.files import formats, media, transfer
+from workbench.files.query_files import ANSWER_LAYOUT, REQUEST_LAYOUT, read_fixed, write_fixed
+from workbench.queries import batches, procedures
 
 
 def busy_office(world: World) -> Office:

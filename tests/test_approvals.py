@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from workbench import approvals, users
-from workbench.errors import ApprovalError, PermissionDenied
+from workbench.controls import users
+from workbench.core import approvals
+from workbench.core.errors import ApprovalError, PermissionDenied
 
 from .conftest import World
 

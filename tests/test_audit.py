@@ -8,9 +8,10 @@ from collections.abc import Callable
 import duckdb
 import pytest
 
-from workbench import audit, auditing, users
-from workbench.errors import AuditFailure
-from workbench.store import Store
+from workbench.controls import audit_log, users
+from workbench.core import audit
+from workbench.core.errors import AuditFailure
+from workbench.core.store import Store
 
 from .conftest import World
 
@@ -33,7 +34,7 @@ def _busy(world: World) -> None:
 
 
 def _verify(world: World) -> audit.AuditReport:
-    return auditing.verify(world.login("auditor"))
+    return audit_log.verify(world.login("auditor"))
 
 
 def test_log_holds_no_identifier_in_clear(world: World) -> None:
@@ -108,9 +109,9 @@ def test_operation_fails_closed_when_audit_cannot_be_written(world: World, monke
 def test_search_by_user_target_operation(world: World) -> None:
     _busy(world)
     auditor = world.login("auditor")
-    hits = auditing.search(auditor, target="staff2")
+    hits = audit_log.search(auditor, target="staff2")
     assert [h["operation"] for h in hits] == ["users.add"]
-    assert auditing.search(auditor, operation="users.*", user_id="administrator")
+    assert audit_log.search(auditor, operation="users.*", user_id="administrator")
 
 
 def test_cli_verify_reports_a_broken_chain_with_exit_code_7(world: World, monkeypatch: pytest.MonkeyPatch,

@@ -17,10 +17,13 @@ import duckdb
 import numpy as np
 import pytest
 
-from workbench import auditing, credentials, media, persons, rotation, users
 from workbench.cli import main
+from workbench.controls import audit_log, users
+from workbench.core import credentials, rotation
+from workbench.core.errors import AuditIntegrityError, InvalidInput, PermissionDenied
 from workbench.demo import load_world
-from workbench.errors import AuditIntegrityError, InvalidInput, PermissionDenied
+from workbench.files import media
+from workbench.intake import persons
 from workbench.simulate import generate_world
 
 from .conftest import PASSWORD, World
@@ -58,7 +61,7 @@ def test_an_edited_record_stops_writes_and_reveals_until_an_auditor_acknowledges
     _raw(world, lambda con: con.execute("UPDATE audit_log SET params = '{}' WHERE seq = 5"))
     users.add(world.login("administrator"), "before", "前", "Another-Pass-2026!")  # nobody has looked yet
     auditor = world.login("auditor")
-    report = auditing.verify(auditor)
+    report = audit_log.verify(auditor)
     assert not report.ok and report.first_bad_seq == 5 and "edited" in (report.reason or "")
     # The commands of the report: refused, from the CLI too, and each refusal is in the log.
     world.add_user("kanri2", ["administrator"])  # the CLI logs in on the real clock, the fixtures on a fixed one
@@ -72,23 +75,23 @@ def test_an_edited_record_stops_writes_and_reveals_until_an_auditor_acknowledges
         persons.get(world.login("registrar"), person_id)
     # What the investigation needs still works.
     auditor = world.login("auditor")
-    assert auditing.search(auditor, operation="users.add", outcome="refused")
+    assert audit_log.search(auditor, operation="users.add", outcome="refused")
     assert media.ledger(auditor) == []
-    assert not auditing.verify(auditor).ok
+    assert not audit_log.verify(auditor).ok
     # Only an auditor records what happened, and must say what.
     with pytest.raises(PermissionDenied):
-        auditing.acknowledge(world.login("administrator"), "見なかったことにする")
+        audit_log.acknowledge(world.login("administrator"), "見なかったことにする")
     with pytest.raises(InvalidInput):
-        auditing.acknowledge(auditor, "  ")
-    done = auditing.acknowledge(auditor, "記録5番はテストで改変。バックアップと照合済み。")
+        audit_log.acknowledge(auditor, "  ")
+    done = audit_log.acknowledge(auditor, "記録5番はテストで改変。バックアップと照合済み。")
     assert [5, "edited"] in [list(p) for p in done["problems"]]
     assert users.add(world.login("administrator"), "after", "後", "Another-Pass-2026!").user_id == "after"
     assert persons.reveal_number(world.login("reviewer"), person_id) == number
-    report = auditing.verify(world.login("auditor"))
+    report = audit_log.verify(world.login("auditor"))
     assert report.ok and report.acknowledged >= 1, report.message()
     # Damage after the acknowledgement is found again, even behind the acknowledged record.
     _raw(world, lambda con: con.execute("UPDATE audit_log SET outcome = 'ok?' WHERE seq = 8"))
-    report = auditing.verify(world.login("auditor"))
+    report = audit_log.verify(world.login("auditor"))
     assert not report.ok and report.first_bad_seq == 8
     _stopped(world, person_id)
 
@@ -101,7 +104,7 @@ def test_an_edited_last_record_is_caught_at_the_next_unit_of_work(world: World, 
     with pytest.raises(AuditIntegrityError):  # no key rotation either
         rotation.rotate(world.login("operations"))
     assert set(world.ws.keyring.masters) == {1}
-    hits = auditing.search(world.login("auditor"), operation="audit.alarm")
+    hits = audit_log.search(world.login("auditor"), operation="audit.alarm")
     assert len(hits) == 1 and json.loads(hits[0]["params"])["reason"] == "edited"
 
 
@@ -109,14 +112,14 @@ def test_a_truncated_tail_is_caught_at_the_next_unit_of_work(world: World, perso
     _busy(world)
     _raw(world, lambda con: con.execute("DELETE FROM audit_log WHERE seq > (SELECT max(seq) - 2 FROM audit_log)"))
     _stopped(world, person[0])
-    report = auditing.verify(world.login("auditor"))
+    report = audit_log.verify(world.login("auditor"))
     assert not report.ok and "truncated" in (report.reason or "")
 
 
 def test_a_deleted_heads_file_is_a_failure_not_a_pass(world: World, person: tuple[str, str]) -> None:
     _busy(world)
     world.ws.heads_path.unlink()
-    report = auditing.verify(world.login("auditor"))  # the login writes a fresh heads file; the alarm stays
+    report = audit_log.verify(world.login("auditor"))  # the login writes a fresh heads file; the alarm stays
     assert not report.ok and "heads file is missing" in (report.reason or "")
     _stopped(world, person[0])
 
@@ -130,55 +133,55 @@ def test_restoring_an_older_copy_is_caught_by_the_anchor(world: World, person: t
     shutil.copy(ws.heads_path, backup / "heads.jsonl")
     users.add(world.login("administrator"), "later1", "後日", "Another-Pass-2026!")
     anchor = tmp_path / "elsewhere" / "anchor.jsonl"
-    done = auditing.anchor(world.login("operations"), str(anchor))
+    done = audit_log.anchor(world.login("operations"), str(anchor))
     assert done["anchored"] and anchor.stat().st_mode & 0o777 == 0o600
-    assert auditing.verify(world.login("auditor"), anchor=str(anchor)).ok
+    assert audit_log.verify(world.login("auditor"), anchor=str(anchor)).ok
     # Roll back the database and the heads file together, as an attacker would.
     shutil.copy(backup / "workbench.duckdb", ws.db_path)
     shutil.copy(backup / "heads.jsonl", ws.heads_path)
     # The next anchoring notices, and does not anchor over the rollback: it raises the alarm.
-    again = auditing.anchor(world.login("operations"), str(anchor))
+    again = audit_log.anchor(world.login("operations"), str(anchor))
     assert not again["anchored"] and "truncated" in (again["report"].reason or "")
     assert len(anchor.read_text().splitlines()) == 1
-    report = auditing.verify(world.login("auditor"), anchor=str(anchor))
+    report = audit_log.verify(world.login("auditor"), anchor=str(anchor))
     assert not report.ok and "truncated" in (report.reason or ""), report.message()
     _stopped(world, person[0])
     with pytest.raises(AuditIntegrityError):
-        auditing.anchor(world.login("operations"), str(anchor))
+        audit_log.anchor(world.login("operations"), str(anchor))
 
 
 def test_a_missing_or_shorter_heads_file_fails_against_the_anchor(world: World, tmp_path: Path) -> None:
     _busy(world)
     anchor = tmp_path / "anchor.jsonl"
-    auditing.anchor(world.login("auditor"), str(anchor))
+    audit_log.anchor(world.login("auditor"), str(anchor))
     lines = world.ws.heads_path.read_text().splitlines()
     world.ws.heads_path.write_text("\n".join(lines[: len(lines) // 2]) + "\n")  # the log itself untouched
-    report = auditing.verify(world.login("auditor"), anchor=str(anchor))
+    report = audit_log.verify(world.login("auditor"), anchor=str(anchor))
     assert not report.ok and "heads file is truncated" in (report.reason or ""), report.message()
 
 
 def test_a_missing_or_forged_anchor_is_a_failure(world: World, tmp_path: Path) -> None:
     _busy(world)
-    report = auditing.verify(world.login("auditor"), anchor=str(tmp_path / "nowhere.jsonl"))
+    report = audit_log.verify(world.login("auditor"), anchor=str(tmp_path / "nowhere.jsonl"))
     assert not report.ok and "anchor file is missing" in (report.reason or "")
-    auditing.acknowledge(world.login("auditor"), "アンカーの保存先を誤って指定した")
+    audit_log.acknowledge(world.login("auditor"), "アンカーの保存先を誤って指定した")
     anchor = tmp_path / "anchor.jsonl"
-    auditing.anchor(world.login("auditor"), str(anchor))
+    audit_log.anchor(world.login("auditor"), str(anchor))
     line = json.loads(anchor.read_text())
     line["seq"] += 100
     anchor.write_text(json.dumps(line) + "\n")
-    report = auditing.verify(world.login("auditor"), anchor=str(anchor))
+    report = audit_log.verify(world.login("auditor"), anchor=str(anchor))
     assert not report.ok and "anchor forged" in (report.reason or "")
     anchor.write_bytes(b"\xff\xfe garbage\n")
-    report = auditing.verify(world.login("auditor"), anchor=str(anchor))
+    report = audit_log.verify(world.login("auditor"), anchor=str(anchor))
     assert not report.ok and "anchor forged" in (report.reason or "")
 
 
 def test_who_may_anchor_and_where(world: World) -> None:
     with pytest.raises(PermissionDenied):
-        auditing.anchor(world.login("registrar"), "/tmp/x.jsonl")
+        audit_log.anchor(world.login("registrar"), "/tmp/x.jsonl")
     with pytest.raises(InvalidInput):
-        auditing.anchor(world.login("operations"), str(world.ws.path / "audit" / "anchor.jsonl"))
+        audit_log.anchor(world.login("operations"), str(world.ws.path / "audit" / "anchor.jsonl"))
 
 
 def test_anchor_and_verify_from_the_cli(world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

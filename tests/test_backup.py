@@ -9,8 +9,10 @@ import pytest
 
 from tests.conftest import World
 from tests.lifecycle_helpers import delete_people, office_with_results, victim_households
-from workbench import Workspace, auditing, backup, deletion
-from workbench.errors import InvalidInput, KeyringError, PackageError, PermissionDenied, StoreError, WrongKey
+from workbench import Workspace
+from workbench.controls import audit_log
+from workbench.core.errors import InvalidInput, KeyringError, PackageError, PermissionDenied, StoreError, WrongKey
+from workbench.lifecycle import backup, deletion
 
 
 def _count(ws: Workspace, sql: str, params: list[object] | None = None) -> int:
@@ -55,7 +57,7 @@ def test_restore_drill(make_world: Callable[..., World], tmp_path: Path) -> None
     # the audit chain of the restored workspace verifies (login needs the users, restored with the data)
     world2 = World(ws2, world.clock)
     world2.secrets = world.secrets
-    assert auditing.verify(world2.login("auditor")).ok
+    assert audit_log.verify(world2.login("auditor")).ok
     # restoring twice into the same folder is refused; the same journal again changes nothing
     with pytest.raises(InvalidInput):
         backup.restore(b1, into=tmp_path / "restored", keyring=k1)

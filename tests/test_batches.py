@@ -13,10 +13,11 @@ import pytest
 
 from tests.conftest import World
 from tests.query_helpers import Office, approve, as_set, load_office, procedures_csv, requests_of, scenario, unique
-from workbench import batches, formats, media, procedures, transfer
-from workbench.errors import ApprovalError, InvalidInput, PermissionDenied
-from workbench.query_files import ANSWER_LAYOUT, REQUEST_LAYOUT, read_fixed
-from workbench.query_rules import load_rules
+from workbench.core.errors import ApprovalError, InvalidInput, PermissionDenied
+from workbench.files import formats, media, transfer
+from workbench.files.query_files import ANSWER_LAYOUT, REQUEST_LAYOUT, read_fixed
+from workbench.queries import batches, procedures
+from workbench.queries.query_rules import load_rules
 from workbench.simulate import juki, linkage_server
 from workbench.simulate.linkage import integrated_number_for
 

@@ -1,6 +1,6 @@
 """The dashboards in a real browser: Voila as ``workbench serve`` runs it, driven by Chromium.
 
-Starts :func:`workbench.serve.voila_command` on a free 127.0.0.1 port over a small demo
+Starts :func:`workbench.web.serve.voila_command` on a free 127.0.0.1 port over a small demo
 workspace, logs in as the registrar, checks the menu and opens one app.  Screenshots go
 to ``test-artifacts/`` (git-ignored).  Skipped only if Debian's ``/usr/bin/chromium`` is
 missing (``./dev setup`` installs it).
@@ -20,8 +20,8 @@ import pytest
 
 from workbench import Workspace
 from workbench.demo import DEMO_PASSWORD, build_demo, current_code
-from workbench.serve import free_port, stop, voila_command, wait_until_up
 from workbench.simulate import generate_world
+from workbench.web.serve import free_port, stop, voila_command, wait_until_up
 
 pytestmark = pytest.mark.browser
 
@@ -43,7 +43,7 @@ class Server:
 
 def launch_server(workspace: Path, log: Path, port: int, *, idle_minutes: float | None = None) -> subprocess.Popen[bytes]:
     """``workbench serve``'s Voila command on ``port`` over ``workspace``, answering /login; the
-    caller stops it (:func:`workbench.serve.stop`).  Every browser and web-server test starts its
+    caller stops it (:func:`workbench.web.serve.stop`).  Every browser and web-server test starts its
     server here."""
     env = dict(os.environ, WORKBENCH_WORKSPACE=str(workspace))
     command = voila_command(port) if idle_minutes is None else voila_command(port, idle_minutes=idle_minutes)
@@ -146,8 +146,8 @@ def _procedure_file(persons: int) -> tuple[bytes, int]:
 
     import pandas as pd
 
-    from workbench import formats
-    from workbench.clock import JST
+    from workbench.core.clock import JST
+    from workbench.files import formats
 
     now = dt.datetime.now(JST)
     year = now.year if now.month >= 4 else now.year - 1

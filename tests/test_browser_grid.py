@@ -18,9 +18,10 @@ from typing import Any
 import pytest
 
 from tests.test_browser import ARTIFACTS, CHROMIUM, UI_TIMEOUT, Server, chromium_browser, launch_server
-from workbench import Workspace, users
+from workbench import Workspace
+from workbench.controls import users
 from workbench.demo import DEMO_PASSWORD, build_demo, current_code
-from workbench.serve import free_port, stop
+from workbench.web.serve import free_port, stop
 
 pytestmark = pytest.mark.browser
 

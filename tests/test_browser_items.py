@@ -24,8 +24,8 @@ from tests.browser_helpers import SIZES, fresh_user, log_in, page_problems, shot
 from tests.test_browser import PERSONS, UI_TIMEOUT, Server, chromium_browser, server
 from widgets.common import tr
 from widgets.login import APPS
+from workbench.core.workspace import Session
 from workbench.demo import DEMO_USERS
-from workbench.workspace import Session
 
 pytestmark = pytest.mark.browser
 
@@ -184,7 +184,8 @@ def test_items_2_5_8_query_batch_approved_once(server: Server, browser: Any) -> 
     card in plain Japanese with counts checked now; 5: the same batch cannot be made twice."""
     from playwright.sync_api import expect
 
-    from workbench import Workspace, approvals
+    from workbench import Workspace
+    from workbench.core import approvals
     from workbench.demo import _as
 
     query_id, approver_id = fresh_user(server, "query_operator"), fresh_user(server, "approver")
@@ -262,7 +263,7 @@ def test_items_1_4_7_registrar_large_change_and_return_list(server: Server, brow
     from playwright.sync_api import expect
 
     from tests.test_browser_flows import _unregistered_return
-    from workbench import formats
+    from workbench.files import formats
     from workbench.simulate import generate_world
     from workbench.simulate.housing import target_frame
 

@@ -24,11 +24,12 @@ import pytest
 
 from tests.browser_helpers import SIZES, fresh_user, log_in, shot
 from tests.test_browser import CHROMIUM, PERSONS, UI_TIMEOUT, Server, chromium_browser, launch_server
-from workbench import Workspace, access
-from workbench.clock import JST
+from workbench import Workspace
+from workbench.controls import access
+from workbench.core.clock import JST
 from workbench.demo import _as, build_demo
-from workbench.serve import free_port, stop
 from workbench.simulate import generate_world
+from workbench.web.serve import free_port, stop
 
 pytestmark = pytest.mark.browser
 

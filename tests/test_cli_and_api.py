@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 import workbench
-from workbench import credentials
 from workbench.cli import COMMANDS, build_parser, main
+from workbench.core import credentials
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,7 +28,7 @@ def test_public_api_is_pinned() -> None:
     assert sorted(workbench.__all__) == sorted([
         "__version__", "Workspace", "Session", "Settings", "Unit", "service", "SERVICES", "Permission",
         "Role", "Clock", "SystemClock", "FixedClock", "KeySource", "FileKeySource", "MemoryKeySource",
-        "Keyring", "WorkbenchError", "errors", "approvals", "audit", "credentials", "media", "persons", "runs", "services",
+        "Keyring", "WorkbenchError", "errors", "approvals", "audit", "credentials", "media", "persons", "pipeline_runs", "services",
         "users",
     ])
     for name in workbench.__all__:
@@ -42,7 +42,8 @@ def test_exported_members() -> None:
 
     import types
 
-    from workbench import outgoing, services
+    from workbench import services
+    from workbench.files import outgoing
 
     def public(name: str) -> bool:
         value = getattr(workbench, name)

@@ -7,10 +7,13 @@ import json
 import numpy as np
 import pytest
 
-from workbench import approvals, collection, demo, transfer
-from workbench.errors import ApprovalError, InvalidInput, PermissionDenied
-from workbench.formats import read_table
-from workbench.media import recipient_key
+from workbench import demo
+from workbench.core import approvals
+from workbench.core.errors import ApprovalError, InvalidInput, PermissionDenied
+from workbench.files import transfer
+from workbench.files.formats import read_table
+from workbench.files.media import recipient_key
+from workbench.intake import collection
 from workbench.simulate.world import generate_world
 
 
@@ -115,8 +118,8 @@ def test_nothing_to_export_and_permission(world) -> None:  # type: ignore[no-unt
 def test_approver_rechecks_a_request_against_the_data_now(loaded) -> None:  # type: ignore[no-untyped-def]
     """Issue 11 item 2: the approver's card can count the selection again (counts only)."""
     from widgets.approvals import ApprovalsApp
-    from workbench import outgoing
-    from workbench.errors import PermissionDenied as Denied
+    from workbench.core.errors import PermissionDenied as Denied
+    from workbench.files import outgoing
 
     world, _pop, reg = loaded
     a = collection.request_collection_export(world.login("registrar"))

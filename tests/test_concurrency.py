@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from workbench import Workspace, auditing
-from workbench.errors import LockTimeout
-from workbench.workspace import Settings
+from workbench import Workspace
+from workbench.controls import audit_log
+from workbench.core.errors import LockTimeout
+from workbench.core.workspace import Settings
 
 from .conftest import World
 
@@ -48,9 +49,9 @@ def test_many_processes_write_without_lock_errors_or_lost_writes(make_world: Cal
         assert p.returncode == 0, err
         assert "lock" not in err.lower()
     auditor = world.login("auditor")
-    writes = auditing.search(auditor, operation="test.write", limit=1000)
+    writes = audit_log.search(auditor, operation="test.write", limit=1000)
     assert len(writes) == 60
-    assert auditing.verify(auditor).ok
+    assert audit_log.verify(auditor).ok
 
 
 def test_lock_wait_is_bounded_and_names_the_holder(world: World) -> None:
@@ -98,4 +99,4 @@ def test_sigkill_mid_write_leaves_before_or_after(world: World, tmp_path: Path) 
     with again.transaction("test.check", "check") as con:
         count = con.execute("SELECT count(*) FROM scratch").fetchone()[0]
     assert count == 1000
-    assert auditing.verify(world.login("auditor")).ok
+    assert audit_log.verify(world.login("auditor")).ok

@@ -1,4 +1,4 @@
-"""Tests for workbench.credentials: passwords, policy, TOTP, enrolment URI/QR, lock-out."""
+"""Tests for workbench.core.credentials: passwords, policy, TOTP, enrolment URI/QR, lock-out."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from cryptography.hazmat.primitives.twofactor.hotp import HOTP
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workbench import credentials as c
-from workbench.clock import JST, FixedClock
-from workbench.errors import InvalidInput
+from workbench.core import credentials as c
+from workbench.core.clock import JST, FixedClock
+from workbench.core.errors import InvalidInput
 
 FAST = {"n": 2**10, "r": 8, "p": 1}
 UTC = dt.UTC

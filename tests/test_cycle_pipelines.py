@@ -15,8 +15,10 @@ import pytest
 from tests.conftest import PASSWORD, World
 from tests.cycle_helpers import answer, approve_waiting, make_batch_account, procedures_file, waiting_stage
 from tests.query_helpers import Office, load_office
-from workbench import Session, Workspace, cli, credentials, cycle_runs
-from workbench.permissions import Role
+from workbench import Session, Workspace, cli
+from workbench.core import credentials
+from workbench.core.permissions import Role
+from workbench.cycles import engine
 from workbench.simulate.linkage import integrated_number_for
 
 pytestmark = pytest.mark.slow
@@ -77,7 +79,7 @@ def test_income_declaration_year_under_the_batch_account(live, tmp_path: Path,
     assert code == 10 and err["error"] == "waiting", err
     code, shown, _ = _cli(ws, key, "pipeline", "status", err["run_id"], capsys=capsys)
     assert code == 0 and shown["status"] == "waiting"
-    state = cycle_runs.status(_operator(world), shown["cycle_run_id"])
+    state = engine.status(_operator(world), shown["cycle_run_id"])
     ids = waiting_stage(state).waiting_for["approval_ids"]  # type: ignore[index]
     assert len(ids) == 2 and all(i in err["message_en"] and i in err["message_ja"] for i in ids)
     assert "requested" in err["message_en"] and "承認" in err["message_ja"]
@@ -86,7 +88,7 @@ def test_income_declaration_year_under_the_batch_account(live, tmp_path: Path,
     approve_waiting(approver, state)
     code, _, err = _cli(ws, key, *run, capsys=capsys)
     assert code == 10 and "answers" in err["message_en"] and "回答待ち" in err["message_ja"], err
-    state = cycle_runs.status(_operator(world), err["cycle_run_id"])
+    state = engine.status(_operator(world), err["cycle_run_id"])
     sent = next(s for s in state.stages if s.stage == "batches_out").detail
     assert sent["info"]["batch_id"] in err["message_en"] and sent["juki"]["batch_id"] in err["message_en"]
 
@@ -94,7 +96,7 @@ def test_income_declaration_year_under_the_batch_account(live, tmp_path: Path,
     answer(ws, office, state)
     code, _, err = _cli(ws, key, *run, capsys=capsys)
     assert code == 10 and "linkage_out" in err["message_en"], err
-    approve_waiting(approver, cycle_runs.status(_operator(world), err["cycle_run_id"]))
+    approve_waiting(approver, engine.status(_operator(world), err["cycle_run_id"]))
 
     # 4. Completes.
     code, out, err = _cli(ws, key, *run, capsys=capsys)
@@ -139,14 +141,14 @@ def test_nightly_and_applications_notebooks(live, tmp_path: Path, capsys: pytest
     apps = make_batch_account(world, admin, approver, "p4-batch", "applications", tmp_path / "p4.key")
     file = procedures_file(office, tmp_path, "P4", 2027)
     params = {"month": "2027-05", "procedures_file": str(file)}
-    from workbench import batch_accounts
+    from workbench.controls import batch_accounts
 
     session = batch_accounts.login(ws, apps)
     for _ in range(3):
         try:
-            cycle_runs.run_inline(session, "applications", params)
-        except cycle_runs.CycleWaiting as exc:
-            state = cycle_runs.status(session, exc.details["cycle_run_id"])
+            engine.run_inline(session, "applications", params)
+        except engine.CycleWaiting as exc:
+            state = engine.status(session, exc.details["cycle_run_id"])
             if waiting_stage(state).waiting_for["waiting"] == "approval":  # type: ignore[index]
                 approve_waiting(approver, state)
             else:
@@ -189,12 +191,12 @@ def test_a_killed_run_leaves_the_database_consistent_and_the_next_run_completes(
 
     code, _, err = _cli(ws, night, "pipeline", "run", "nightly", capsys=capsys)
     assert code == 0, err
-    state = cycle_runs.status(batch_login(ws, night), claimed[0])
+    state = engine.status(batch_login(ws, night), claimed[0])
     assert state.status == "succeeded" and all(s.status == "done" for s in state.stages)
     assert len(state.runs) == 2
 
 
 def batch_login(ws: Workspace, key: Path) -> Session:
-    from workbench import batch_accounts
+    from workbench.controls import batch_accounts
 
     return batch_accounts.login(ws, key)

@@ -23,10 +23,15 @@ from tests.cycle_helpers import (
     waiting_stage,
 )
 from tests.query_helpers import load_office, population
-from workbench import Session, approvals, batch_accounts, cli, cycle_runs, cycles, persons, results, runs
-from workbench.cycle_runs import CycleBusy, CycleWaiting, StageFailed
-from workbench.errors import AuthenticationFailed, InvalidInput, PermissionDenied, SessionExpired, WorkbenchError
-from workbench.permissions import Permission
+from workbench import Session, cli
+from workbench.controls import batch_accounts
+from workbench.core import approvals
+from workbench.core.errors import AuthenticationFailed, InvalidInput, PermissionDenied, SessionExpired, WorkbenchError
+from workbench.core.permissions import Permission
+from workbench.cycles import catalogue, engine, pipeline_runs
+from workbench.cycles.engine import CycleBusy, CycleWaiting, StageFailed
+from workbench.intake import persons
+from workbench.queries import results
 
 
 @pytest.fixture
@@ -39,15 +44,15 @@ def office(world: World, tmp_path: Path):
     return pop_office, batch, approver, params
 
 
-def _until_stopped(batch: Session, cycle: str, params: dict[str, str]) -> cycle_runs.CycleState:
+def _until_stopped(batch: Session, cycle: str, params: dict[str, str]) -> engine.CycleState:
     try:
-        return cycle_runs.run_inline(batch, cycle, params)
+        return engine.run_inline(batch, cycle, params)
     except (CycleWaiting, StageFailed) as exc:
-        return cycle_runs.status(batch, exc.details["cycle_run_id"])
+        return engine.status(batch, exc.details["cycle_run_id"])
 
 
 def drive(world: World, office, batch: Session, approver: Session, params: dict[str, str],
-          limit: int = 8) -> cycle_runs.CycleState:
+          limit: int = 8) -> engine.CycleState:
     """Run the cycle as the scheduler would: every stop is answered by the outside world, then re-run."""
     for _ in range(limit):
         state = _until_stopped(batch, "income_declaration", params)
@@ -70,9 +75,9 @@ def test_income_declaration_stops_for_approvals_and_answers_and_resumes(world: W
     params = {"fiscal_year": "2026", "procedures_file": str(procedures_file(office, tmp_path, "P1", 2026))}
 
     with pytest.raises(CycleWaiting) as first:
-        cycle_runs.run_inline(batch, "income_declaration", params)
+        engine.run_inline(batch, "income_declaration", params)
     assert first.value.exit_code == 10
-    state = cycle_runs.status(batch, first.value.details["cycle_run_id"])
+    state = engine.status(batch, first.value.details["cycle_run_id"])
     waiting = waiting_stage(state)
     assert waiting.stage == "integrated_out" and stage(state, "procedures_in").status == "done"
     approval_id = waiting.waiting_for["approval_ids"][0]  # type: ignore[index]
@@ -82,7 +87,7 @@ def test_income_declaration_stops_for_approvals_and_answers_and_resumes(world: W
     # Re-run while the approval is still pending: the same wait, nothing new asked or written.
     before = counts(world.ws)
     with pytest.raises(CycleWaiting) as again:
-        cycle_runs.run_inline(batch, "income_declaration", params)
+        engine.run_inline(batch, "income_declaration", params)
     assert approval_id in again.value.message_en
     assert counts(world.ws) == before
 
@@ -112,7 +117,7 @@ def test_income_declaration_stops_for_approvals_and_answers_and_resumes(world: W
     assert stage(state, "discrepancy_report").detail["discrepancies"]["moved"]["open"] > 0
     approve_waiting(approver, state)
 
-    final = cycle_runs.run_inline(batch, "income_declaration", params)
+    final = engine.run_inline(batch, "income_declaration", params)
     assert final.status == "succeeded"
     assert all(s.status == "done" for s in final.stages)
     figures = stage(final, "report").detail["figures"]
@@ -121,14 +126,14 @@ def test_income_declaration_stops_for_approvals_and_answers_and_resumes(world: W
 
     # Re-running a finished cycle changes nothing.
     before = counts(world.ws)
-    again_state = cycle_runs.run_inline(batch, "income_declaration", params)
+    again_state = engine.run_inline(batch, "income_declaration", params)
     assert again_state.cycle_run_id == final.cycle_run_id and again_state.status == "succeeded"
     assert counts(world.ws) == before
 
     # Everything was done as the batch account, and it is audited as itself.
-    from workbench import auditing
+    from workbench.controls import audit_log
 
-    records = auditing.search(world.login("auditor"), user_id="p1", limit=10_000)
+    records = audit_log.search(world.login("auditor"), user_id="p1", limit=10_000)
     operations = {r["operation"] for r in records if r["outcome"] == "ok"}
     assert {"auth.batch_login", "batches.create_info_batch", "linkage.export_linkage",
             "integrated.create_integrated_request", "cycle_runs.claim"} <= operations
@@ -146,17 +151,17 @@ def test_an_exception_in_a_stage_fails_the_run_and_the_rerun_continues(world: Wo
 
     monkeypatch.setattr(results, "purge_results", broken)
     with pytest.raises(StageFailed) as err:
-        cycle_runs.run_inline(night, "nightly", params)
+        engine.run_inline(night, "nightly", params)
     assert err.value.exit_code == 11
     assert "purge: unexpected RuntimeError" in err.value.message_en and "\n" not in err.value.message_en
     assert "123456789012" not in err.value.message_en + err.value.message_ja  # the exception's text is never repeated
-    state = cycle_runs.status(night, err.value.details["cycle_run_id"])
+    state = engine.status(night, err.value.details["cycle_run_id"])
     assert state.status == "failed" and state.reason == "purge: unexpected RuntimeError"
     assert [s.status for s in state.stages] == ["done", "failed", "pending", "pending", "pending"]
     before = counts(world.ws)
 
     monkeypatch.undo()
-    final = cycle_runs.run_inline(night, "nightly", params)
+    final = engine.run_inline(night, "nightly", params)
     assert final.cycle_run_id == state.cycle_run_id and final.status == "succeeded"
     assert [s.attempts for s in final.stages] == [1, 2, 1, 1, 1]  # continued from the failed stage
     assert stage(final, "retention").detail["wired"] is True  # retention.apply runs in the nightly cycle
@@ -173,10 +178,10 @@ def test_a_malformed_answer_package_fails_the_stage_and_is_set_aside(world: Worl
     malformed_info_answer(world.ws, world.ws.folder("incoming") / "a-bad.wbpkg")
     before = counts(world.ws)
     with pytest.raises(StageFailed) as err:
-        cycle_runs.run_inline(batch, "income_declaration", params)
+        engine.run_inline(batch, "income_declaration", params)
     assert "a-bad.wbpkg" in err.value.message_en and "refused" in err.value.message_en
     assert "a-bad.wbpkg" in err.value.message_ja and "\n" not in err.value.message_en
-    state = cycle_runs.status(batch, err.value.details["cycle_run_id"])
+    state = engine.status(batch, err.value.details["cycle_run_id"])
     assert state.status == "failed" and stage(state, "answers_in").status == "failed"
     after = counts(world.ws)
     assert after["info_results"] == before["info_results"] == 0 and after["query_requests"] == before["query_requests"]
@@ -195,35 +200,35 @@ def _dead_pid() -> int:
 
 def test_a_killed_run_is_taken_over_and_a_live_one_refuses_a_second(world: World, office) -> None:
     _, batch, _, params = office
-    checked = cycles.check_params("income_declaration", params, world.ws)
+    checked = catalogue.check_params("income_declaration", params, world.ws)
     # A run that was killed mid-stage: the cycle is held by a process that no longer exists.
-    state = cycle_runs.claim(batch, "income_declaration", checked, "RKILLED00001", pid=_dead_pid())
-    cycle_runs._begin(batch, state.cycle_run_id, "RKILLED00001", "procedures_in")
+    state = engine.claim(batch, "income_declaration", checked, "RKILLED00001", pid=_dead_pid())
+    engine._begin(batch, state.cycle_run_id, "RKILLED00001", "procedures_in")
     state = _until_stopped(batch, "income_declaration", params)
     assert state.status == "waiting" and stage(state, "procedures_in").status == "done"
     assert stage(state, "procedures_in").attempts == 2
 
     # A live run holds the cycle: a second run of the same cycle is refused clearly, nothing changes.
-    cycle_runs.claim(batch, "income_declaration", checked, "RLIVE0000001", pid=os.getpid())
+    engine.claim(batch, "income_declaration", checked, "RLIVE0000001", pid=os.getpid())
     before = counts(world.ws)
     with pytest.raises(CycleBusy) as busy:
-        cycle_runs.run_inline(batch, "income_declaration", params)
+        engine.run_inline(batch, "income_declaration", params)
     assert "RLIVE0000001" in busy.value.message_en and "実行中" in busy.value.message_ja
     assert counts(world.ws) == before
     # Even with other parameters: one run of a cycle at a time.
     with pytest.raises(CycleBusy):
-        cycle_runs.run_inline(batch, "income_declaration", {**params, "fiscal_year": "2025"})
+        engine.run_inline(batch, "income_declaration", {**params, "fiscal_year": "2025"})
 
     # Nobody else can move the stages of a run they do not hold, even knowing its IDs.
     with pytest.raises(CycleBusy):
-        cycle_runs._begin(world.login("query_operator"), state.cycle_run_id, "RLIVE0000001", "batches_out")
+        engine._begin(world.login("query_operator"), state.cycle_run_id, "RLIVE0000001", "batches_out")
 
     # Lost lock: the holder changed under a running execution; its next stage transition is refused.
-    run = cycle_runs.CycleRun(batch, "RSTALE000001", cycle_runs.status(batch, state.cycle_run_id))
+    run = engine.CycleRun(batch, "RSTALE000001", engine.status(batch, state.cycle_run_id))
     with pytest.raises(CycleBusy) as lost:
         run.run("batches_out")
     assert "lost lock" in lost.value.message_en
-    cycle_runs.release(batch, state.cycle_run_id, "RLIVE0000001", notebook=None, error="test: released")
+    engine.release(batch, state.cycle_run_id, "RLIVE0000001", notebook=None, error="test: released")
 
 
 # ------------------------------------------------------------------------------ bad input
@@ -241,7 +246,7 @@ def test_bad_parameters_are_refused_in_both_languages_and_change_nothing(world: 
     _, batch, _, _ = office
     before = counts(world.ws)
     with pytest.raises(InvalidInput) as err:
-        runs.run(batch, "income_declaration", params)
+        pipeline_runs.run(batch, "income_declaration", params)
     assert err.value.details["reason"] == reason
     assert err.value.message_ja != err.value.message_en and "パラメータ" in err.value.message_ja
     assert "山田" not in err.value.message_en + err.value.message_ja
@@ -319,7 +324,7 @@ def test_batch_account_holds_only_its_cycle(world: World, office, tmp_path: Path
     for perms in batch_accounts.CYCLE_PERMISSIONS.values():
         assert not perms & batch_accounts.NEVER
     with pytest.raises(PermissionDenied):
-        runs.run(batch, "nightly")  # only its own cycle
+        pipeline_runs.run(batch, "nightly")  # only its own cycle
     assert not batch.can(Permission.APPROVALS_DECIDE) and not batch.can(Permission.NUMBERS_REVEAL)
 
 
@@ -397,13 +402,13 @@ def test_runs_widget_shows_the_latest_runs_to_the_owning_roles(world: World, off
 
     _, batch, _, params = office
     # A scheduled run that stopped waiting (the pipeline-run record and the cycle it worked on).
-    checked = cycles.check_params("income_declaration", params, world.ws)
-    info, _folder = runs.start(batch, "income_declaration", checked)
-    state = cycle_runs.claim(batch, "income_declaration", checked, info.run_id)
+    checked = catalogue.check_params("income_declaration", params, world.ws)
+    info, _folder = pipeline_runs.start(batch, "income_declaration", checked)
+    state = engine.claim(batch, "income_declaration", checked, info.run_id)
     with pytest.raises(CycleWaiting):
-        cycle_runs.CycleRun(batch, info.run_id, state).run_all()
-    cycle_runs.release(batch, state.cycle_run_id, info.run_id, notebook="runs/x/income_declaration.ipynb")
-    runs.finish(batch, info.run_id, succeeded=False, notebook="runs/x/income_declaration.ipynb", status="waiting")
+        engine.CycleRun(batch, info.run_id, state).run_all()
+    engine.release(batch, state.cycle_run_id, info.run_id, notebook="runs/x/income_declaration.ipynb")
+    pipeline_runs.finish(batch, info.run_id, succeeded=False, notebook="runs/x/income_declaration.ipynb", status="waiting")
 
     app = RunsApp(world.login("query_operator"))
     html = app.table.value
@@ -421,7 +426,7 @@ def test_a_person_without_every_stage_permission_is_refused_up_front(world: Worl
     _, _, _, params = office
     before = counts(world.ws)
     with pytest.raises(PermissionDenied) as err:
-        runs.run(world.login("query_operator"), "income_declaration", params)
+        pipeline_runs.run(world.login("query_operator"), "income_declaration", params)
     assert "integrated.manage" in err.value.message_en and "バッチアカウント" in err.value.message_ja
     assert counts(world.ws) == before
 
@@ -429,7 +434,7 @@ def test_a_person_without_every_stage_permission_is_refused_up_front(world: Worl
 def test_the_monthly_applications_cycle_asks_about_its_months_filings_only(world: World, office, tmp_path: Path) -> None:
     """P4: a May run does not ask again about April's applicants (their filing dates are April's)."""
     from tests.query_helpers import procedures_csv
-    from workbench import batches
+    from workbench.queries import batches
 
     pop_office, _p1_batch, approver, _params = office
     heads = pop_office.pop.persons

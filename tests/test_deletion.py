@@ -13,9 +13,11 @@ from tests.conftest import World
 from tests.lifecycle_helpers import delete_people, deletion_csv, office_with_results, victim_households
 from tests.query_helpers import approve
 from tests.results_helpers import count
-from workbench import auditing, deletion, formats, media
-from workbench.errors import ApprovalError, InvalidInput, NotFound, PermissionDenied, StoreError
-from workbench.store import MIGRATIONS
+from workbench.controls import audit_log
+from workbench.core.errors import ApprovalError, InvalidInput, NotFound, PermissionDenied, StoreError
+from workbench.core.store import MIGRATIONS
+from workbench.files import formats, media
+from workbench.lifecycle import deletion
 
 
 def _all_bytes(root: Path) -> list[tuple[Path, bytes]]:
@@ -100,7 +102,7 @@ def test_delete_and_purge_leaves_no_trace_in_any_file(plain_world: World, tmp_pa
     assert count(world, "SELECT count(*) FROM juki_results") == others_results
     assert _found(files, strings(others[:20], pop) - theirs)
     # the audit chain verifies, and the transfer copies are marked
-    assert auditing.verify(world.login("auditor")).ok
+    assert audit_log.verify(world.login("auditor")).ok
     assert count(world, "SELECT count(*) FROM media_destructions") == record.copies_marked
     marks = deletion.destruction_marks(world.login("registrar"), pending_only=False)
     assert len(marks) == record.copies_marked and all(m["destroyed_at"] for m in marks)  # local copies: gone now
@@ -141,7 +143,7 @@ def test_refusals_change_nothing(make_world: Callable[..., World], tmp_path: Pat
     p1 = deletion.import_deletion_list(registrar, deletion_csv([(v, "withdrew") for v in victims]), file_name="a.csv")
     req = deletion.request_deletion(world.login("both"), p1.list_id)
     assert req.approval is not None
-    from workbench import approvals
+    from workbench.core import approvals
 
     with pytest.raises(ApprovalError) as own:
         approvals.decide(world.login("both"), req.approval.approval_id, approve=True)

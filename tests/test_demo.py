@@ -49,7 +49,7 @@ def test_demo_10000_leaves_no_plain_personal_data(tmp_path: Path) -> None:
 
 def test_demo_codes_only_in_demo_workspaces(tmp_path: Path) -> None:
     ws = Workspace.init(tmp_path / "real")
-    from workbench.errors import PermissionDenied
+    from workbench.core.errors import PermissionDenied
 
     with pytest.raises(PermissionDenied):
         current_code(ws, "admin")

@@ -11,8 +11,12 @@ import pytest
 from tests.conftest import World
 from tests.lifecycle_helpers import office_with_results, victim_households
 from tests.results_helpers import count
-from workbench import auditing, batches, collection, disclosure, linkage, media, persons
-from workbench.errors import InvalidInput, NotFound, PermissionDenied
+from workbench.controls import audit_log
+from workbench.core.errors import InvalidInput, NotFound, PermissionDenied
+from workbench.files import media
+from workbench.intake import collection, persons
+from workbench.lifecycle import disclosure
+from workbench.queries import batches, linkage_file
 
 
 @pytest.fixture
@@ -36,7 +40,7 @@ def test_disclosure_holds_everything_and_who_accessed(busy: tuple[World, str], t
     assert doc.path and Path(doc.path).stat().st_mode & 0o777 == 0o600
     assert any(e.kind == "disclosure" for e in media.ledger(world.login("auditor")))
     # the audit record of the disclosure names no one in clear
-    rec = auditing.search(world.login("auditor"), operation="disclosure.disclose")[0]
+    rec = audit_log.search(world.login("auditor"), operation="disclosure.disclose")[0]
     assert pid not in json.dumps(rec, ensure_ascii=False) and view.name not in json.dumps(rec, ensure_ascii=False)
     with pytest.raises(NotFound):
         disclosure.disclose(world.login("reviewer"), "NOBODY")
@@ -52,7 +56,7 @@ def test_correction_old_and_new_audited_and_refusals(busy: tuple[World, str]) ->
     after = persons.get(world.login("reviewer"), pid)
     assert after.name == "訂正 太郎"
     assert count(world, "SELECT count(*) FROM corrections WHERE old_value = ? AND new_value = ?", [before.name, "訂正 太郎"]) == 1
-    rec = auditing.search(world.login("auditor"), operation="disclosure.correct", outcome="ok")[0]
+    rec = audit_log.search(world.login("auditor"), operation="disclosure.correct", outcome="ok")[0]
     params = json.loads(rec["params"])
     assert params["field"] == "name" and params["correction_id"] == result["correction_id"]
     assert params["old_digest"] != params["new_digest"] and before.name not in rec["params"] and "訂正" not in rec["params"]
@@ -77,14 +81,14 @@ def test_suspension_keeps_the_person_out_of_every_batch_and_export(busy: tuple[W
     op = world.login("query_operator")
     juki_before = batches.preview_juki_batch(op, procedure="P1", fiscal_year=2026)
     info_before = batches.preview_info_batch(op, procedure="P1", fiscal_year=2026)
-    link_before = linkage.preview_linkage(world.login("query_operator"), procedure="P1", fiscal_year=2026)
+    link_before = linkage_file.preview_linkage(world.login("query_operator"), procedure="P1", fiscal_year=2026)
     disclosure.suspend(world.login("reviewer"), pid, reason="本人からの利用停止請求")
     with pytest.raises(InvalidInput):
         disclosure.suspend(world.login("reviewer"), pid, reason="again")
     op = world.login("query_operator")
     juki_after = batches.preview_juki_batch(op, procedure="P1", fiscal_year=2026)
     info_after = batches.preview_info_batch(op, procedure="P1", fiscal_year=2026)
-    link_after = linkage.preview_linkage(world.login("query_operator"), procedure="P1", fiscal_year=2026)
+    link_after = linkage_file.preview_linkage(world.login("query_operator"), procedure="P1", fiscal_year=2026)
     assert juki_after.persons == juki_before.persons - 1
     assert info_after.persons == info_before.persons - 1
     assert juki_after.excluded.get("not_covered", 0) > juki_before.excluded.get("not_covered", 0)

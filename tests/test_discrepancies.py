@@ -11,8 +11,9 @@ import pytest
 from tests.conftest import World
 from tests.query_helpers import Office, approve
 from tests.results_helpers import busy_office, count, frame, send_batch
-from workbench import discrepancies, formats, media, results, transfer
-from workbench.errors import ApprovalError, InvalidInput, NotFound, PermissionDenied
+from workbench.core.errors import ApprovalError, InvalidInput, NotFound, PermissionDenied
+from workbench.files import formats, media, transfer
+from workbench.queries import discrepancies, results
 from workbench.simulate import juki, linkage_server
 
 

@@ -16,10 +16,12 @@ import pandas as pd
 import pytest
 
 from benchmarks import build_office
-from workbench import Workspace, batches, outgoing
+from workbench import Workspace
+from workbench.core.workspace import Session
 from workbench.demo import DEMO_USERS
-from workbench.query_rules import load_rules
-from workbench.workspace import Session
+from workbench.files import outgoing
+from workbench.queries import batches
+from workbench.queries.query_rules import load_rules
 
 #: The candidate query as it was before it was made set-based per person (correlated EXISTS for
 #: outstanding queries, numbers joined per person × information): the reference.

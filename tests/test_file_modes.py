@@ -13,12 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from workbench import Workspace, approvals, collection, credentials, formats, media, registration, runs, targets, transfer, users
+from workbench import Workspace
 from workbench.cli import main
+from workbench.controls import users
+from workbench.core import approvals, credentials
+from workbench.core.store import Store
+from workbench.cycles import pipeline_runs
+from workbench.files import formats, media, transfer
+from workbench.intake import collection, registration, targets
 from workbench.simulate.contractor import contractor_return
 from workbench.simulate.housing import target_extract
 from workbench.simulate.world import generate_world
-from workbench.store import Store
 
 PASSWORD = "Test-Pass-2026!"
 
@@ -63,7 +68,7 @@ def test_every_file_0600_every_folder_0700(tmp_path: Path, loose_umask: None, ca
     a = collection.request_collection_export(registrar)
     approvals.decide(login("approver"), a.approval_id, approve=True)
     exported = collection.export_collection(registrar, approval_id=a.approval_id)
-    info = runs.run(login("auditor"), "audit_check")
+    info = pipeline_runs.run(login("auditor"), "audit_check")
     assert info.status == "succeeded" and (ws.path / info.notebook).exists()
     # the database's WAL while a connection is open after a commit, and the holder file meanwhile
     with ws.lock.hold("test.write", "test"):

@@ -1,4 +1,4 @@
-"""workbench.formats: decoding, layouts, read_table refusals with line numbers (DESIGN §7)."""
+"""workbench.files.formats: decoding, layouts, read_table refusals with line numbers (DESIGN §7)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workbench import formats
-from workbench.errors import InvalidInput
+from workbench.core.errors import InvalidInput
+from workbench.files import formats
 
 HEADER = "person_id,household_id,relation,name,kana,sex,birth_date,address,ward_code,housing_type,status,phone"
 ROW1 = "P1,H1,head,髙橋　一郎,タカハシ　イチロウ,1,1950-01-02,東京都足立区花畑1丁目1番1号,13121,都営住宅,resident,03-0000-0000"

@@ -17,10 +17,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from workbench import approvals, collection, demo, formats, integrated, media, procedures, registration, targets, transfer
+from workbench import demo
 from workbench.cli import _jsonable, main
-from workbench.discrepancies import DECLARED_INCOME, import_declared_income
-from workbench.errors import InvalidInput, WorkbenchError
+from workbench.core import approvals
+from workbench.core.errors import InvalidInput, WorkbenchError
+from workbench.files import formats, media, transfer
+from workbench.intake import collection, integrated, registration, targets
+from workbench.queries import procedures
+from workbench.queries.discrepancies import DECLARED_INCOME, import_declared_income
 from workbench.simulate.housing import target_frame
 from workbench.simulate.world import generate_world
 
@@ -149,7 +153,7 @@ def test_fuzz_arbitrary_bytes_refused_cleanly(data: bytes, layout: Any) -> None:
 @given(edits=st.lists(st.tuples(st.floats(0, 1), st.sampled_from([b"\r", b"\n", b",", b"\xff", b" ", b"\r\n", b"x"])), max_size=4))
 def test_fuzz_fixed_width_answers_refused_cleanly(edits: list[tuple[float, bytes]]) -> None:
     """The fixed-width answer files (F4) too: read, or refused with a line and reason."""
-    from workbench import query_files
+    from workbench.files import query_files
 
     layout = query_files.ANSWER_LAYOUT
     frame = pd.DataFrame({f.name: ["1" * min(f.width, 3)] * 3 for f in layout.fields})
@@ -266,8 +270,8 @@ def test_neutraliser_on_owasp_list() -> None:
 
 
 def test_every_layout_people_open_is_neutralised() -> None:
-    from workbench.discrepancies import NOTICE_LAYOUT
-    from workbench.linkage import LINKAGE_LAYOUT
+    from workbench.queries.discrepancies import NOTICE_LAYOUT
+    from workbench.queries.linkage_file import LINKAGE_LAYOUT
 
     people = [*(lay for lay in formats.LAYOUTS.values() if lay.for_people), NOTICE_LAYOUT, LINKAGE_LAYOUT]
     assert {lay.name for lay in people} == {"collection_list", "return_list", "notice_list", "linkage_file"}
@@ -356,10 +360,10 @@ def _cli(world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFi
     monkeypatch.setenv("WORKBENCH_USER", user)
     monkeypatch.setenv("WORKBENCH_PASSWORD", PASSWORD)
     monkeypatch.setenv("WORKBENCH_TOTP", world.code(user))
-    from workbench import clock as clock_module
+    from workbench.core import clock as clock_module
 
     monkeypatch.setattr(clock_module, "SystemClock", lambda: world.clock)
-    monkeypatch.setattr("workbench.workspace.SystemClock", lambda: world.clock)
+    monkeypatch.setattr("workbench.core.workspace.SystemClock", lambda: world.clock)
     code = main(["-w", str(world.ws.path), *argv])
     captured = capsys.readouterr()
     return code, captured.out, captured.err

@@ -12,8 +12,10 @@ from tests.conftest import World
 from tests.lifecycle_helpers import office_with_results
 from tests.query_helpers import approve
 from tests.results_helpers import count
-from workbench import batches, deletion, idreview, inquiries
-from workbench.errors import ApprovalError, InvalidInput, NotFound, PermissionDenied
+from workbench.controls import idreview
+from workbench.core.errors import ApprovalError, InvalidInput, NotFound, PermissionDenied
+from workbench.lifecycle import deletion, inquiries
+from workbench.queries import batches
 
 
 def test_inquiry_log_record_search_monthly(world: World) -> None:

@@ -8,10 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workbench import approvals, demo, integrated, transfer
-from workbench.errors import ApprovalError, InvalidInput, PackageError, PermissionDenied
-from workbench.formats import read_table, write_table
-from workbench.media import recipient_key
+from workbench import demo
+from workbench.core import approvals
+from workbench.core.errors import ApprovalError, InvalidInput, PackageError, PermissionDenied
+from workbench.files import transfer
+from workbench.files.formats import read_table, write_table
+from workbench.files.media import recipient_key
+from workbench.intake import integrated
 from workbench.simulate import linkage
 from workbench.simulate.world import generate_world
 

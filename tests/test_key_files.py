@@ -11,10 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from workbench import approvals, auditing, credentials, media, rotation
 from workbench.cli import main
-from workbench.errors import ApprovalError, PackageError, PermissionDenied
-from workbench.workspace import Unit
+from workbench.controls import audit_log
+from workbench.core import approvals, credentials, rotation
+from workbench.core.errors import ApprovalError, PackageError, PermissionDenied
+from workbench.core.workspace import Unit
+from workbench.files import media
 
 from .conftest import PASSWORD, World
 
@@ -49,7 +51,7 @@ def test_a_key_file_is_recorded_and_issued_once_per_key_version(world: World, tm
     with pytest.raises(PackageError) as err:
         media.request_key_file(ops, "linkage_server")
     assert err.value.details["reason"] == "already_issued"
-    hits = auditing.search(world.login("auditor"), operation="media.issue_key_file", outcome="ok")
+    hits = audit_log.search(world.login("auditor"), operation="media.issue_key_file", outcome="ok")
     assert len(hits) == 1 and json.loads(hits[0]["params"])["recipient"] == "linkage_server"
     _issue(world, "juki_net", tmp_path / "juki.key")  # another recipient is another key
     rotation.rotate(world.login("operations"))  # a new key version: one new key file each
@@ -105,7 +107,7 @@ def test_unpacking_the_workspaces_own_package_inside_it_is_audited(
     assert json.loads(capsys.readouterr().out)["audited_in"] == str(world.ws.path)
     assert (tmp_path / "reg" / "request.csv").exists()
     auditor = world.login("auditor")
-    hits = auditing.search(auditor, operation="media.unpack_own")
+    hits = audit_log.search(auditor, operation="media.unpack_own")
     assert [h["outcome"] for h in hits] == ["ok", "denied"]
     assert json.loads(hits[0]["params"])["records"] == 1
 

@@ -9,10 +9,14 @@ from typing import Any
 import ipywidgets as w
 import pytest
 
-from workbench import SERVICES, Workspace, batches, discrepancies, labels, media, numbers, procedures, registration
-from workbench.approvals import KINDS as APPROVAL_KINDS
+from workbench import SERVICES, Workspace
+from workbench.core import labels, numbers
+from workbench.core.approvals import KINDS as APPROVAL_KINDS
+from workbench.core.permissions import ROLE_LABELS
 from workbench.demo import DEMO_USERS, _as, build_demo
-from workbench.permissions import ROLE_LABELS
+from workbench.files import media
+from workbench.intake import registration
+from workbench.queries import batches, discrepancies, procedures
 
 
 def test_every_domain_code_has_japanese_words() -> None:

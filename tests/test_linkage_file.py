@@ -12,8 +12,9 @@ import pytest
 from tests.conftest import World
 from tests.query_helpers import Office, approve
 from tests.results_helpers import busy_office, count, frame, send_batch
-from workbench import formats, linkage, media, results, transfer
-from workbench.errors import ApprovalError, InvalidInput, PermissionDenied
+from workbench.core.errors import ApprovalError, InvalidInput, PermissionDenied
+from workbench.files import formats, media, transfer
+from workbench.queries import linkage_file, results
 from workbench.simulate import juki, linkage_server
 from workbench.simulate.linkage import integrated_number_for
 
@@ -28,15 +29,15 @@ def _unpack(path: Path, world: World) -> tuple[pd.DataFrame, bytes]:
     package = transfer.read_package(path, key=key)
     assert package.manifest.kind == "linkage_file" and package.manifest.recipient == "housing_system"
     body = b"".join(package.members.values())
-    table = pd.concat([formats.read_table(b, linkage.LINKAGE_LAYOUT).frame for b in package.members.values()],
+    table = pd.concat([formats.read_table(b, linkage_file.LINKAGE_LAYOUT).frame for b in package.members.values()],
                       ignore_index=True)
     return table, body
 
 
 def _export(world: World) -> Any:
-    approval = linkage.request_linkage(world.login("query_operator"), procedure="P1", fiscal_year=2026)
+    approval = linkage_file.request_linkage(world.login("query_operator"), procedure="P1", fiscal_year=2026)
     approve(world, approval)
-    return linkage.export_linkage(world.login("query_operator"), approval_id=approval.approval_id, procedure="P1",
+    return linkage_file.export_linkage(world.login("query_operator"), approval_id=approval.approval_id, procedure="P1",
                                   fiscal_year=2026)
 
 
@@ -50,17 +51,17 @@ def test_linkage_file_keyed_by_internal_number(office: Office, world: World, tmp
     results.import_info_results(op, ipaths[0])
     results.import_juki_results(op, jpaths[0])
 
-    preview = linkage.preview_linkage(world.login("query_operator"), procedure="P1", fiscal_year=2026)
+    preview = linkage_file.preview_linkage(world.login("query_operator"), procedure="P1", fiscal_year=2026)
     answered = count(world, "SELECT count(*) FROM query_requests WHERE status IN ('answered', 'error')")
     assert preview.total == answered and preview.already_exported == 0
     assert set(preview.by_information) == {"resident_register", "local_tax", "juki"}
     assert preview.discrepancy_status["open"] > 0
     with pytest.raises(ApprovalError):
-        linkage.export_linkage(world.login("query_operator"), approval_id=None, procedure="P1", fiscal_year=2026)
+        linkage_file.export_linkage(world.login("query_operator"), approval_id=None, procedure="P1", fiscal_year=2026)
     with pytest.raises(PermissionDenied):
-        linkage.preview_linkage(world.login("reviewer"), procedure="P1", fiscal_year=2026)
+        linkage_file.preview_linkage(world.login("reviewer"), procedure="P1", fiscal_year=2026)
     with pytest.raises(InvalidInput):
-        linkage.preview_linkage(world.login("query_operator"), procedure="P1", fiscal_year=26)
+        linkage_file.preview_linkage(world.login("query_operator"), procedure="P1", fiscal_year=26)
 
     out = _export(world)
     assert out.record_count == answered and out.ledger_entry.kind == "linkage_file"
@@ -90,13 +91,13 @@ def test_linkage_file_keyed_by_internal_number(office: Office, world: World, tmp
 
     # late answers go out in the next export, only they; then nothing is left to send
     results.import_info_results(world.login("query_operator"), ipaths[1])
-    again = linkage.preview_linkage(world.login("query_operator"), procedure="P1", fiscal_year=2026)
+    again = linkage_file.preview_linkage(world.login("query_operator"), procedure="P1", fiscal_year=2026)
     assert again.total == len(ireqs) + len(jreqs) - answered and again.already_exported == answered
     second = _export(world)
     table2, _ = _unpack(second.path, world)
     assert not set(table2["request_id"]) & set(table["request_id"])
     with pytest.raises(InvalidInput) as exc:
-        linkage.request_linkage(world.login("query_operator"), procedure="P1", fiscal_year=2026)
+        linkage_file.request_linkage(world.login("query_operator"), procedure="P1", fiscal_year=2026)
     assert exc.value.details["reason"] == "nothing_to_send"
 
     with world.ws.transaction("t", "t") as con:
@@ -109,11 +110,11 @@ def test_approval_is_bound_to_the_results(office: Office, world: World, tmp_path
     info, _ = send_batch(world, "info", information="local_tax")
     paths = linkage_server.answer_package(world.ws, info.path, office.pop, tmp_path, seed=2, late=0.2)
     results.import_info_results(world.login("query_operator"), paths[0])
-    approval = linkage.request_linkage(world.login("query_operator"), procedure="P1", fiscal_year=2026)
+    approval = linkage_file.request_linkage(world.login("query_operator"), procedure="P1", fiscal_year=2026)
     approve(world, approval)
     results.import_info_results(world.login("query_operator"), paths[1])   # more results since the approval
     with pytest.raises(ApprovalError) as exc:
-        linkage.export_linkage(world.login("query_operator"), approval_id=approval.approval_id, procedure="P1",
+        linkage_file.export_linkage(world.login("query_operator"), approval_id=approval.approval_id, procedure="P1",
                                fiscal_year=2026)
     assert exc.value.details["reason"] == "population_changed"
     assert count(world, "SELECT count(*) FROM linkage_exports") == 0

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from workbench import credentials, users
-from workbench.errors import AccountDisabled, AuthenticationFailed
+from workbench.controls import users
+from workbench.core import credentials
+from workbench.core.errors import AccountDisabled, AuthenticationFailed
 
 from .conftest import PASSWORD, World
 
@@ -27,7 +28,7 @@ def _wrong_code(world: World, user_id: str) -> str:
 
 
 def _reasons(world: World, user_id: str) -> list[str]:
-    from workbench import audit
+    from workbench.core import audit
 
     ref = audit.pseudonym(world.ws.keyring.audit_key(), user_id)
     with world.ws.transaction("test.read", "test") as con:

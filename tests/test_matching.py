@@ -1,4 +1,4 @@
-"""workbench.matching: the four basic items normalised for comparison (F1, C1)."""
+"""workbench.intake.matching: the four basic items normalised for comparison (F1, C1)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workbench.matching import (
+from workbench.intake.matching import (
     VARIANT_KANJI,
     address_key,
     normalize_address,

@@ -1,4 +1,4 @@
-"""Tests for workbench.numbers: check digit, normalisation, masking, cipher, blind index.
+"""Tests for workbench.core.numbers: check digit, normalisation, masking, cipher, blind index.
 
 python-stdnum's ``stdnum.jp.in_`` is the independent oracle for the check digit.
 """
@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from stdnum.jp import in_ as stdnum_in
 
-from workbench.errors import InvalidInput, KeyringError, WrongKey
-from workbench.numbers import (
+from workbench.core.errors import InvalidInput, KeyringError, WrongKey
+from workbench.core.numbers import (
     REASONS,
     BlindIndex,
     NumberCheck,

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from tests.conftest import World
-from workbench import discrepancies
-from workbench.errors import InvalidInput, PermissionDenied
-from workbench.paging import MAX_LIMIT, MAX_TEXT, PageRequest
+from workbench.core.errors import InvalidInput, PermissionDenied
+from workbench.core.paging import MAX_LIMIT, MAX_TEXT, PageRequest
+from workbench.queries import discrepancies
 
 #: More than the old 1,000-row cap; the first 1,200 by detection time are all 転居, as in the report.
 MOVED, RENAMED, DECEASED = 1200, 300, 7
@@ -112,20 +112,23 @@ def test_the_queue_page_needs_the_review_permission(queue: World) -> None:
 
 def _pages(world: World) -> list[tuple[str, Any, str]]:
     """(role allowed, call(session, request), a role refused) for each list service."""
-    from workbench import cycle_runs, deletion, disclosure, inquiries, media, users
+    from workbench.controls import users
+    from workbench.cycles import engine
+    from workbench.files import media
+    from workbench.lifecycle import deletion, disclosure, inquiries
 
     return [
         ("administrator", users.user_page, "reviewer"),
         ("auditor", media.ledger_page, "query_operator"),
         ("reviewer", disclosure.suspension_page, "analyst"),
         ("reviewer", inquiries.inquiry_page, "analyst"),
-        ("query_operator", cycle_runs.listing_page, ""),  # every role may list its own runs
+        ("query_operator", engine.listing_page, ""),  # every role may list its own runs
         ("registrar", lambda s, r: deletion.list_members_page(s, "L-none", r), "analyst"),
     ]
 
 
 def test_every_list_refuses_a_bad_sort_key_and_takes_hostile_text(world: World) -> None:
-    from workbench.errors import NotFound
+    from workbench.core.errors import NotFound
 
     for role, call, _refused in _pages(world):
         session = world.login(role)
@@ -150,7 +153,7 @@ def test_every_list_refuses_a_role_without_the_right(world: World) -> None:
 
 
 def test_user_list_pages_and_counts_in_the_database(world: World) -> None:
-    from workbench import users
+    from workbench.controls import users
 
     admin = world.login("administrator")
     every = users.list_users(admin)
@@ -163,10 +166,10 @@ def test_user_list_pages_and_counts_in_the_database(world: World) -> None:
 def test_audit_log_pages_with_chart_and_alerts_of_every_match(world: World) -> None:
     from collections import Counter
 
-    from workbench import access, auditing
-    from workbench.access_rules import parse_hours
-    from workbench.clock import JST
-    from workbench.policy import _when, audit_alerts
+    from workbench.controls import access, audit_log
+    from workbench.core.access_rules import parse_hours
+    from workbench.core.clock import JST
+    from workbench.core.policy import _when, audit_alerts
 
     world.clock.set(dt.datetime(2026, 6, 6, 22, 30, tzinfo=JST))  # a Saturday night
     for _ in range(3):
@@ -177,25 +180,25 @@ def test_audit_log_pages_with_chart_and_alerts_of_every_match(world: World) -> N
     # the office sets its hours (C13) after those logins: the alert judges every record by them
     office = access.set_hours(world.login("administrator"), parse_hours(["mon-fri=08:30-18:00", "sat-sun=closed"])).hours
     auditor = world.login("auditor")
-    every = auditing.search(auditor, limit=100_000)
-    page = auditing.search_page(auditor, PageRequest(limit=5))
+    every = audit_log.search(auditor, limit=100_000)
+    page = audit_log.search_page(auditor, PageRequest(limit=5))
     assert len(page.rows) == 5 and page.total >= len(every)
-    truth = audit_alerts(auditing.search(auditor, limit=100_000), office)
-    page = auditing.search_page(auditor, PageRequest(limit=5))
+    truth = audit_alerts(audit_log.search(auditor, limit=100_000), office)
+    page = audit_log.search_page(auditor, PageRequest(limit=5))
     assert page.groups["out_of_hours"].get("yes", 0) == truth["out_of_hours"] >= 4
     assert page.groups["bulk_export"].get("yes", 0) == truth["bulk_export"]
-    days = Counter(_when(r).date().isoformat() for r in auditing.search(auditor, limit=100_000))
-    page = auditing.search_page(auditor, PageRequest(limit=5))
+    days = Counter(_when(r).date().isoformat() for r in audit_log.search(auditor, limit=100_000))
+    page = audit_log.search_page(auditor, PageRequest(limit=5))
     assert {d: n for d, n in page.groups["day"].items() if d != "2026-06-08"} == {d: n for d, n in days.items() if d != "2026-06-08"}
     # the same filters as search: by user (pseudonym), by operation words
-    mine = auditing.search_page(auditor, PageRequest(), user_id="registrar", operation="auth.login")
+    mine = audit_log.search_page(auditor, PageRequest(), user_id="registrar", operation="auth.login")
     assert mine.total == 4 and all(r["user_id"] == "registrar" and r["out_of_hours"] for r in mine.rows)
-    up = auditing.search_page(auditor, PageRequest(limit=3, descending=False))
+    up = audit_log.search_page(auditor, PageRequest(limit=3, descending=False))
     assert [r["seq"] for r in up.rows] == sorted(r["seq"] for r in up.rows) and up.rows[0]["seq"] <= 2
     with pytest.raises(InvalidInput):
-        auditing.search_page(auditor, PageRequest(sort="params"))
+        audit_log.search_page(auditor, PageRequest(sort="params"))
     with pytest.raises(PermissionDenied):
-        auditing.search_page(world.login("reviewer"), PageRequest())
+        audit_log.search_page(world.login("reviewer"), PageRequest())
 
 
 def test_the_queue_pages_from_the_cli(queue: World, monkeypatch: pytest.MonkeyPatch,
@@ -218,19 +221,19 @@ def test_operations_watch_every_run_without_its_report(world: World) -> None:
     failed cycle) on their own screen; the report of a run they do not own is not named to them."""
     from widgets.login import APPS
     from widgets.runs import RunsApp
-    from workbench import cycle_runs, runs
+    from workbench.cycles import engine, pipeline_runs
 
-    info, _folder = runs.start(world.login("auditor"), "audit_check", {})
-    runs.finish(world.login("auditor"), info.run_id, succeeded=True, notebook="runs/x/audit_check.ipynb")
+    info, _folder = pipeline_runs.start(world.login("auditor"), "audit_check", {})
+    pipeline_runs.finish(world.login("auditor"), info.run_id, succeeded=True, notebook="runs/x/audit_check.ipynb")
     ops = world.login("operations")
     assert any(e.key == "runs" and e.permitted(ops) for e in APPS)
-    page = cycle_runs.listing_page(ops, PageRequest())
+    page = engine.listing_page(ops, PageRequest())
     (run,) = [r for r in page.rows if r["run_id"] == info.run_id]
     assert run["status"] == "succeeded" and run["report"] is None
     # the CLI (workbench pipeline list) lists exactly what the screen does
-    assert [r for r in cycle_runs.listing(ops) if r["run_id"] == info.run_id] == [run]
-    mine = cycle_runs.listing_page(world.login("auditor"), PageRequest())
+    assert [r for r in engine.listing(ops) if r["run_id"] == info.run_id] == [run]
+    mine = engine.listing_page(world.login("auditor"), PageRequest())
     assert [r["report"] for r in mine.rows if r["run_id"] == info.run_id] == ["runs/x/audit_check.ipynb"]
-    assert cycle_runs.listing_page(world.login("reviewer"), PageRequest()).total == 0  # neither owner nor operations
+    assert engine.listing_page(world.login("reviewer"), PageRequest()).total == 0  # neither owner nor operations
     app = RunsApp(ops)
     assert "操作ログの改ざん検査" in app.table.text and "audit_check" not in app.table.text

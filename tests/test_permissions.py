@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from workbench import SERVICES, auditing
-from workbench.errors import PermissionDenied
-from workbench.permissions import ROLE_PERMISSIONS, Permission, Role
+from workbench import SERVICES
+from workbench.controls import audit_log
+from workbench.core.errors import PermissionDenied
+from workbench.core.permissions import ROLE_PERMISSIONS, Permission, Role
 
 from .conftest import World
 
@@ -36,9 +37,12 @@ def test_every_service_is_known_however_the_tests_are_run() -> None:
     from workbench import services
 
     root = pathlib.Path(services.__file__).parent
-    declaring = {p.stem for p in root.glob("*.py")
-                 if re.search(r"^@service\(|outgoing\.register\(", p.read_text("utf-8"), re.M)
-                 and p.stem != "workspace"}
+    declaring = set()
+    for p in root.rglob("*.py"):
+        text = p.read_text("utf-8")
+        if re.search(r"^@service\(|outgoing\.register\(", text, re.M) and p.stem != "workspace":
+            prefix = re.search(r'^SERVICE_PREFIX = "(\w+)"', text, re.M)
+            declaring.add(prefix.group(1) if prefix else p.stem)
     assert declaring == set(services.MODULES)
     assert len(SERVICES) == SERVICE_COUNT, sorted(SERVICES)
     for info in SERVICES.values():
@@ -63,7 +67,7 @@ def test_matrix(world: World, role: Role) -> None:
         else:
             assert allowed, f"{role.value} ran {info.operation}"
     auditor = world.login("auditor")
-    records = auditing.search(auditor, user_id=role.value, outcome="denied", limit=10_000)
+    records = audit_log.search(auditor, user_id=role.value, outcome="denied", limit=10_000)
     assert len(records) == denied
     # every role x service pair was tried: the denied ones are exactly those outside the role
     assert denied == sum(1 for i in SERVICES.values() if i.permission not in ROLE_PERMISSIONS[role])

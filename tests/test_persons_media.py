@@ -8,12 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from workbench import approvals, auditing, media, persons, transfer
 from workbench.cli import main
+from workbench.controls import audit_log
+from workbench.core import approvals
+from workbench.core.errors import PackageError, PermissionDenied
+from workbench.core.workspace import Unit
 from workbench.demo import load_world
-from workbench.errors import PackageError, PermissionDenied
+from workbench.files import media, transfer
+from workbench.intake import persons
 from workbench.simulate import generate_world
-from workbench.workspace import Unit
 
 from .conftest import World
 
@@ -35,7 +38,7 @@ def test_number_masked_unless_revealed_and_reveal_audited(world: World, people) 
     assert persons.reveal_number(reviewer, row["person_id"]) == row["individual_number"]
     with pytest.raises(PermissionDenied):
         persons.reveal_number(world.login("query_operator"), row["person_id"])
-    hits = auditing.search(world.login("auditor"), target=row["person_id"], operation="persons.reveal_number")
+    hits = audit_log.search(world.login("auditor"), target=row["person_id"], operation="persons.reveal_number")
     assert [h["outcome"] for h in hits] == ["denied", "ok"]
 
 

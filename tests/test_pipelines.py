@@ -9,9 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from workbench import Workspace, credentials, runs, users
-from workbench.errors import InvalidInput, PermissionDenied, SessionExpired
-from workbench.store import Store
+from workbench import Workspace
+from workbench.controls import users
+from workbench.core import credentials
+from workbench.core.errors import InvalidInput, PermissionDenied, SessionExpired
+from workbench.core.store import Store
+from workbench.cycles import pipeline_runs
 
 pytestmark = pytest.mark.slow
 
@@ -36,7 +39,7 @@ def live(tmp_path: Path):
 def test_audit_check_runs_and_keeps_counts_only(live) -> None:
     ws, login = live
     session = login("kansa")
-    info = runs.run(session, "audit_check")
+    info = pipeline_runs.run(session, "audit_check")
     assert info.status == "succeeded"
     executed = ws.path / info.notebook
     cells = json.loads(executed.read_text("utf-8"))["cells"]
@@ -44,7 +47,7 @@ def test_audit_check_runs_and_keeps_counts_only(live) -> None:
     assert "'ok': True" in outputs
     assert not (executed.parent / "ticket").exists()
     with pytest.raises(SessionExpired):
-        runs.resume(ws, info.run_id)  # the ticket was used once and deleted
+        pipeline_runs.resume(ws, info.run_id)  # the ticket was used once and deleted
 
 
 def test_tampered_log_fails_the_run(live) -> None:
@@ -55,17 +58,17 @@ def test_tampered_log_fails_the_run(live) -> None:
         con.execute("UPDATE audit_log SET operation = 'x' WHERE seq = 2")
         con.close()
     with pytest.raises(InvalidInput) as err:
-        runs.run(session, "audit_check")
+        pipeline_runs.run(session, "audit_check")
     assert "cell" in err.value.message_en
-    assert runs.runs(session)[0].status == "failed"
+    assert pipeline_runs.runs(session)[0].status == "failed"
 
 
 def test_requester_needs_the_pipelines_permission(live) -> None:
     _, login = live
     with pytest.raises(PermissionDenied):
-        runs.run(login("bunseki"), "audit_check")
+        pipeline_runs.run(login("bunseki"), "audit_check")
     with pytest.raises(InvalidInput):
-        runs.run(login("kansa"), "audit_check", {"name": "山田"})
+        pipeline_runs.run(login("kansa"), "audit_check", {"name": "山田"})
 
 
 def test_registration_cycle_from_files(tmp_path: Path) -> None:
@@ -80,7 +83,7 @@ def test_registration_cycle_from_files(tmp_path: Path) -> None:
     people = generate_world(300, seed=11)
     (tmp_path / "targets.csv").write_bytes(target_extract(people, seed=1))
     (tmp_path / "return.csv").write_bytes(contractor_return(people, seed=2, error_rate=0.1))
-    info = runs.run(session, "registration_cycle",
+    info = pipeline_runs.run(session, "registration_cycle",
                     {"targets_file": str(tmp_path / "targets.csv"), "return_file": str(tmp_path / "return.csv")})
     assert info.status == "succeeded"
     text = (ws.path / info.notebook).read_text("utf-8")
@@ -96,7 +99,7 @@ def test_query_retention_runs_for_the_query_operator(tmp_path: Path) -> None:
     uri = users.create_initial_user(ws, "shoukai", "shoukai", PASSWORD, ["query_operator"]).otpauth_uri
     secret = uri.split("secret=")[1].split("&")[0]
     session = ws.login("shoukai", PASSWORD, credentials.totp_code(secret, dt.datetime.now(dt.UTC)))
-    info = runs.run(session, "query_retention", {"answer_deadline_days": "30"})
+    info = pipeline_runs.run(session, "query_retention", {"answer_deadline_days": "30"})
     assert info.status == "succeeded"
     text = (ws.path / info.notebook).read_text("utf-8")
     assert "'expired': 0" in text and "'batches_purged': 0" in text

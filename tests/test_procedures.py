@@ -8,8 +8,8 @@ import pytest
 
 from tests.conftest import World
 from tests.query_helpers import Office, load_office, procedures_csv
-from workbench import procedures
-from workbench.errors import InvalidInput, PermissionDenied
+from workbench.core.errors import InvalidInput, PermissionDenied
+from workbench.queries import procedures
 
 
 @pytest.fixture

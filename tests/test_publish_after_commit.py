@@ -24,8 +24,11 @@ import numpy as np
 import pytest
 
 from tests.conftest import World
-from workbench import Workspace, approvals, collection, demo, media, transfer
-from workbench.errors import PermissionDenied
+from workbench import Workspace, demo
+from workbench.core import approvals
+from workbench.core.errors import PermissionDenied
+from workbench.files import media, transfer
+from workbench.intake import collection
 from workbench.simulate.world import generate_world
 
 CHILD = textwrap.dedent(
@@ -135,7 +138,7 @@ def test_collection_export_killed_at_each_step(loaded: World, tmp_path: Path, st
 def test_return_list_killed_before_and_after_commit(loaded: World, tmp_path: Path, step: str) -> None:
     import pandas as pd
 
-    from workbench import formats
+    from workbench.files import formats
     with loaded.ws.transaction("test.read", "test") as con:
         ids = [r[0] for r in con.execute("SELECT person_id FROM persons ORDER BY person_id LIMIT 3").fetchall()]
     bad = pd.DataFrame({"person_id": ids, "individual_number": ["123456789012"] * 3, "identity_checked": "1",

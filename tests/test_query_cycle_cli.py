@@ -12,7 +12,8 @@ import pytest
 
 from tests.conftest import World
 from tests.query_helpers import load_office, procedures_csv
-from workbench import auditing, cli
+from workbench import cli
+from workbench.controls import audit_log
 from workbench.simulate import juki, linkage_server
 
 pytestmark = pytest.mark.slow
@@ -66,7 +67,7 @@ def test_full_query_cycle_from_the_cli(world: World, tmp_path: Path, monkeypatch
     out = approved("query_operator", "linkage", "export", *p1)
     assert out["ledger_entry"]["kind"] == "linkage_file" and out["record_count"] > 0
 
-    records = auditing.search(world.login("auditor"), limit=10_000)
+    records = audit_log.search(world.login("auditor"), limit=10_000)
     operations = {r["operation"] for r in records if r["outcome"] == "ok"}
     assert {"procedures.import_procedures", "batches.create_info_batch", "batches.create_juki_batch",
             "results.import_info_results", "results.import_juki_results", "discrepancies.list_discrepancies",

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from workbench import formats
-from workbench.errors import InvalidInput
-from workbench.query_files import (
+from workbench.core.errors import InvalidInput
+from workbench.files import formats
+from workbench.files.query_files import (
     ANSWER_LAYOUT,
     RECORDS_PER_FILE,
     REQUEST_FIELDS,
@@ -16,7 +16,7 @@ from workbench.query_files import (
     split_records,
     write_fixed,
 )
-from workbench.query_rules import load_rules
+from workbench.queries.query_rules import load_rules
 
 
 def _request_frame(n: int) -> pd.DataFrame:

@@ -52,7 +52,7 @@ def test_the_check_finds_a_bare_count() -> None:
 
 
 def test_num_and_a_refusal_write_separators_and_words() -> None:
-    from workbench.errors import rows_refused
+    from workbench.core.errors import rows_refused
 
     assert num(10200) == "10,200" and num(None) == "-" and num(2.5) == "2.5"
     exc = rows_refused("target list", "対象者リスト", [(n, "check_digit") for n in range(2, 10202)],

@@ -13,9 +13,10 @@ import pytest
 from benchmarks.bench_registration import load_targets
 from benchmarks.bench_registration import main as bench_main
 from tests.conftest import World
-from workbench import formats, media, persons, registration, transfer
-from workbench.errors import InvalidInput, PermissionDenied
-from workbench.numbers import generate_numbers
+from workbench.core.errors import InvalidInput, PermissionDenied
+from workbench.core.numbers import generate_numbers
+from workbench.files import formats, media, transfer
+from workbench.intake import persons, registration
 from workbench.simulate import generate_world
 from workbench.simulate.contractor import contractor_return_with_truth
 from workbench.simulate.portal import portal_download_with_truth
@@ -288,7 +289,7 @@ def test_multi_chunk_columns_are_validated_whole() -> None:
     """A large file is read in blocks; its number column arrives as a multi-chunk Arrow array."""
     import pyarrow as pa
 
-    from workbench.numbers import validate_numbers
+    from workbench.core.numbers import validate_numbers
 
     series = pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([["123456789018"], ["123456789018", ""]])))
     check = validate_numbers(registration._as_arrow(series))

@@ -22,9 +22,10 @@ from tests.results_helpers import (
     sent_requests,
     write_answer,
 )
-from workbench import media, results
-from workbench.errors import InvalidInput, NotFound, PackageError, PermissionDenied
-from workbench.query_files import ANSWER_LAYOUT
+from workbench.core.errors import InvalidInput, NotFound, PackageError, PermissionDenied
+from workbench.files import media
+from workbench.files.query_files import ANSWER_LAYOUT
+from workbench.queries import results
 from workbench.simulate import juki, linkage_server
 
 
@@ -279,7 +280,7 @@ def test_expiry_late_answers_after_deadline_and_purge(office: Office, world: Wor
                                         " AND outcome = 'ok' ORDER BY seq DESC LIMIT 1 OFFSET 1").fetchone()[0])
     assert params["info_results"] == stored and params["retention_days"] == 90
     # Rotation rebuilds the file, which erases the deleted rows' bytes: recorded as such.
-    from workbench import rotation
+    from workbench.core import rotation
 
     assert rotation.rotate(world.login("operations")).deletions_erased == 1
     assert count(world, "SELECT count(*) FROM result_deletions WHERE rebuilt_at IS NOT NULL") == 1

@@ -13,9 +13,13 @@ from tests.conftest import PASSWORD, World
 from tests.lifecycle_helpers import delete_people, office_with_results
 from tests.query_helpers import population
 from tests.results_helpers import count
-from workbench import Session, Workspace, approvals, credentials, deletion, retention, runs, users
+from workbench import Session, Workspace
+from workbench.controls import users
+from workbench.core import approvals, credentials
+from workbench.core.errors import InvalidInput, PermissionDenied
+from workbench.cycles import pipeline_runs
 from workbench.demo import load_world
-from workbench.errors import InvalidInput, PermissionDenied
+from workbench.lifecycle import deletion, retention
 
 
 def test_report_then_apply_then_pipeline(make_world: Callable[..., World], tmp_path: Path) -> None:
@@ -75,7 +79,7 @@ def test_nightly_pipeline_applies_and_purges(tmp_path: Path) -> None:
     approvals.decide(login("shonin"), req.approval.approval_id, approve=True)  # type: ignore[union-attr]
     deletion.apply_deletion(reg1, preview.list_id, approval_id=req.approval.approval_id)  # type: ignore[union-attr]
     assert deletion.pending_purge(ws) == 1
-    info = runs.run(login("yakan"), "retention", {"dry_run": "0"})
+    info = pipeline_runs.run(login("yakan"), "retention", {"dry_run": "0"})
     assert info.status == "succeeded"
     text = (ws.path / str(info.notebook)).read_text("utf-8")
     assert "'purged': True" in text and "'deletions_erased': 1" in text

@@ -5,11 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from workbench import auditing, persons, rotation
+from workbench.controls import audit_log
+from workbench.core import rotation
+from workbench.core.errors import KeyringError, PermissionDenied, WrongKey
+from workbench.core.store import Store
 from workbench.demo import load_world
-from workbench.errors import KeyringError, PermissionDenied, WrongKey
+from workbench.intake import persons
 from workbench.simulate import generate_world
-from workbench.store import Store
 
 from .conftest import World
 
@@ -31,7 +33,7 @@ def test_rotate_moves_everything(world: World) -> None:
         Store.open_connection(world.ws.db_path, old_db_key)
     reviewer = world.login("reviewer")  # TOTP secrets were re-encrypted
     assert persons.reveal_number(reviewer, first["person_id"]) == first["individual_number"]
-    assert auditing.verify(world.login("auditor")).ok
+    assert audit_log.verify(world.login("auditor")).ok
 
 
 def test_only_operations_may_rotate(world: World) -> None:
@@ -63,7 +65,7 @@ def test_another_process_notices_a_rotation_without_rereading_an_unchanged_keyri
         world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     """``Workspace._db_key`` reads the keyring file only when its stamp (inode, size, times) changed."""
     from workbench import Workspace
-    from workbench.keys import FileKeySource
+    from workbench.core.keys import FileKeySource
 
     other = Workspace.open(world.ws.path, clock=world.clock)  # as a second process would
     reads: list[object] = []
@@ -76,4 +78,4 @@ def test_another_process_notices_a_rotation_without_rereading_an_unchanged_keyri
     reads.clear()
     other.audit_only("system", "test.unit", "ok")  # would fail on the old database key
     assert reads and other.keyring.current == 2 and sorted(other.keyring.masters) == [2]
-    assert auditing.verify(world.login("auditor")).ok
+    assert audit_log.verify(world.login("auditor")).ok

@@ -14,11 +14,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from workbench import Workspace, auditing, persons, rotation
+from workbench import Workspace
 from workbench.cli import main
+from workbench.controls import audit_log
+from workbench.core import rotation
+from workbench.core.errors import KeyringError
+from workbench.core.numbers import BlindIndex, NumberCipher
 from workbench.demo import load_world
-from workbench.errors import KeyringError
-from workbench.numbers import BlindIndex, NumberCipher
+from workbench.intake import persons
 from workbench.simulate import generate_world
 
 from .conftest import World
@@ -28,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CHILD = textwrap.dedent("""
     import os, signal, sys
     from workbench import Workspace, rotation
-    from workbench.workspace import Session
+    from workbench.core.workspace import Session
 
     path, kill_at, mode = sys.argv[1:4]
 
@@ -79,7 +82,7 @@ def _check_whole(world: World, numbers: dict[str, str], *, versions: set[int]) -
     fresh.secrets = world.secrets
     someone = next(iter(numbers))
     assert persons.reveal_number(fresh.login("reviewer"), someone) == numbers[someone]  # TOTP secret decrypts too
-    report = auditing.verify(fresh.login("auditor"))
+    report = audit_log.verify(fresh.login("auditor"))
     assert report.ok, report.message()
 
 

@@ -6,9 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from workbench import approvals, collection, demo, users
-from workbench.errors import ApprovalError, InvalidInput
-from workbench.permissions import INCOMPATIBLE_ROLES, Role, role_conflicts
+from workbench import demo
+from workbench.controls import users
+from workbench.core import approvals
+from workbench.core.errors import ApprovalError, InvalidInput
+from workbench.core.permissions import INCOMPATIBLE_ROLES, Role, role_conflicts
+from workbench.intake import collection
 from workbench.simulate.world import generate_world
 
 from .conftest import PASSWORD, World

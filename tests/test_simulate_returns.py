@@ -7,8 +7,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from workbench import formats, matching
-from workbench.numbers import validate_numbers
+from workbench.core.numbers import validate_numbers
+from workbench.files import formats
+from workbench.intake import matching
 from workbench.simulate import generate_world
 from workbench.simulate.contractor import DEFECTS as CONTRACTOR_DEFECTS
 from workbench.simulate.contractor import contractor_return, contractor_return_with_truth

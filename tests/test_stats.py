@@ -13,11 +13,13 @@ import pytest
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
-from workbench import auditing, credentials, stats
-from workbench import disclosure_control as disclosure
 from workbench.cli import main
-from workbench.errors import InvalidInput, NotFound, PermissionDenied, WorkbenchError
-from workbench.mart import TOTAL, Mart, StatTable, neutralise
+from workbench.controls import audit_log
+from workbench.core import credentials
+from workbench.core.errors import InvalidInput, NotFound, PermissionDenied, WorkbenchError
+from workbench.statistics import publishing
+from workbench.statistics import statistical_control as disclosure
+from workbench.statistics.mart import TOTAL, Mart, StatTable, neutralise
 
 from .conftest import PASSWORD, World
 from .stats_helpers import load_population
@@ -26,7 +28,7 @@ from .stats_helpers import load_population
 @pytest.fixture
 def published(world: World) -> tuple[World, str]:
     load_population(world, 4000)
-    summary = stats.publish(world.login("registrar"), k=3, max_loss=0.05, epsilon_budget=1.0)
+    summary = publishing.publish(world.login("registrar"), k=3, max_loss=0.05, epsilon_budget=1.0)
     return world, summary.publication_id
 
 
@@ -66,7 +68,7 @@ def _interval_by_scipy(table: StatTable, target: tuple[int, ...]) -> tuple[float
 
 def test_publication_is_a_separate_file_set_with_its_manifest(published: tuple[World, str]) -> None:
     world, pub_id = published
-    root = stats.stats_root(world.ws)
+    root = publishing.stats_root(world.ws)
     folder = root / pub_id
     assert pub_id == "S0001"
     assert sorted(p.name for p in folder.iterdir()) == ["activity.parquet", "ledger", "manifest.json", "persons.parquet"]
@@ -90,7 +92,7 @@ def test_pycanon_agrees_on_k(published: tuple[World, str]) -> None:
     from pycanon import anonymity
 
     world, pub_id = published
-    folder = stats.stats_root(world.ws) / pub_id
+    folder = publishing.stats_root(world.ws) / pub_id
     manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
     frame = pd.read_parquet(folder / "persons.parquet").astype({"income": "float64"})
     k = anonymity.k_anonymity(frame, manifest["k_anonymity"]["quasi_identifiers"])
@@ -99,7 +101,7 @@ def test_pycanon_agrees_on_k(published: tuple[World, str]) -> None:
 
 def test_k_too_high_for_the_population_generalises_and_reports_the_loss(world: World) -> None:
     load_population(world, 1500)
-    summary = stats.publish(world.login("registrar"), k=10)
+    summary = publishing.publish(world.login("registrar"), k=10)
     rep = summary.manifest["k_anonymity"]
     assert rep["achieved"] >= 10
     assert rep["generalisation"], "k=10 over 1,500 people needs coarser categories"
@@ -108,10 +110,10 @@ def test_k_too_high_for_the_population_generalises_and_reports_the_loss(world: W
 
 def test_numbered_publications_are_kept_and_never_replace_one_in_use(published: tuple[World, str]) -> None:
     world, first = published
-    mart = Mart(stats.stats_root(world.ws))
+    mart = Mart(publishing.stats_root(world.ws))
     opened = mart.open(first)
     before = (opened.folder / "persons.parquet").read_bytes()
-    second = stats.publish(world.login("registrar"), k=3).publication_id
+    second = publishing.publish(world.login("registrar"), k=3).publication_id
     assert second == "S0002"
     assert (opened.folder / "persons.parquet").read_bytes() == before
     assert opened.publication_id == first and opened.table("sex").publication_id == first
@@ -121,23 +123,23 @@ def test_numbered_publications_are_kept_and_never_replace_one_in_use(published: 
 def test_only_staff_publish_and_the_denial_is_audited(world: World) -> None:
     analyst = world.login("analyst")
     with pytest.raises(PermissionDenied):
-        stats.publish(analyst)
+        publishing.publish(analyst)
     with pytest.raises(PermissionDenied):
-        stats.withdraw(analyst, "S0001", reason="x")
-    records = auditing.search(world.login("auditor"), user_id="analyst", outcome="denied", limit=100)
+        publishing.withdraw(analyst, "S0001", reason="x")
+    records = audit_log.search(world.login("auditor"), user_id="analyst", outcome="denied", limit=100)
     assert {r["operation"] for r in records} == {"stats.publish", "stats.withdraw"}
 
 
 def test_withdrawn_publication_is_refused_and_its_microdata_deleted(published: tuple[World, str]) -> None:
     world, pub_id = published
-    pub = Mart(stats.stats_root(world.ws)).open(pub_id)
+    pub = Mart(publishing.stats_root(world.ws)).open(pub_id)
     with pytest.raises(InvalidInput):
-        stats.withdraw(world.login("registrar"), pub_id, reason=" ")
-    info = stats.withdraw(world.login("registrar"), pub_id, reason="誤りのため / found an error")
+        publishing.withdraw(world.login("registrar"), pub_id, reason=" ")
+    info = publishing.withdraw(world.login("registrar"), pub_id, reason="誤りのため / found an error")
     assert info.status == "withdrawn"
     assert not (pub.folder / "persons.parquet").exists()
     with pytest.raises(InvalidInput) as exc:
-        stats.table(world.login("analyst"), pub_id, "sex")
+        publishing.table(world.login("analyst"), pub_id, "sex")
     assert "取り下げ" in exc.value.message_ja and "withdrawn" in exc.value.message_en
     with pytest.raises(InvalidInput):
         pub.table("sex")  # the analyst's already-open object refuses too
@@ -156,11 +158,11 @@ def test_three_way_table_is_suppressed_and_no_cell_can_be_recovered(published: t
 
 
 def _check_three_way(world: World, pub_id: str, dims: tuple[str, str, str], min_count: int) -> None:
-    t = stats.table(world.login("analyst"), pub_id, *dims, min_count=min_count)
+    t = publishing.table(world.login("analyst"), pub_id, *dims, min_count=min_count)
     counts = t.counts()
     assert counts["primary"] > 0 and counts["secondary"] > 0
     # released values equal a direct count of the microdata
-    frame = Mart(stats.stats_root(world.ws)).open(pub_id).frame()
+    frame = Mart(publishing.stats_root(world.ws)).open(pub_id).frame()
     direct = frame.groupby(list(dims)).size()
     for (a, b, c), n in direct.items():
         idx = (t.categories[0].index(a), t.categories[1].index(b), t.categories[2].index(c))
@@ -179,9 +181,9 @@ def _check_three_way(world: World, pub_id: str, dims: tuple[str, str, str], min_
 
 def test_sum_table_uses_the_dominance_rule(published: tuple[World, str]) -> None:
     world, pub_id = published
-    t = stats.table(world.login("analyst"), pub_id, "ward", "household_size", value="income")
+    t = publishing.table(world.login("analyst"), pub_id, "ward", "household_size", value="income")
     assert t.measure == "sum"
-    frame = Mart(stats.stats_root(world.ws)).open(pub_id).frame()
+    frame = Mart(publishing.stats_root(world.ws)).open(pub_id).frame()
     for (ward, size), group in frame.groupby(["ward", "household_size"]):
         values = group["income"].fillna(0).astype(float).sort_values(ascending=False)
         idx = (t.categories[0].index(ward), t.categories[1].index(size))
@@ -213,7 +215,7 @@ def test_csv_and_xlsx_exports(published: tuple[World, str], tmp_path: Path) -> N
     from openpyxl import load_workbook
 
     world, pub_id = published
-    t = stats.table(world.login("analyst"), pub_id, "ward", "sex")
+    t = publishing.table(world.login("analyst"), pub_id, "ward", "sex")
     data = t.to_csv(tmp_path / "t.csv")
     assert data.startswith(b"\xef\xbb\xbf")
     text = data.decode("utf-8-sig")
@@ -244,14 +246,14 @@ def test_formula_neutralisation() -> None:
 def test_same_table_with_one_ward_merged_cannot_reveal_a_suppressed_cell(published: tuple[World, str]) -> None:
     world, pub_id = published
     analyst = world.login("analyst")
-    first = stats.table(analyst, pub_id, "ward", "sex", min_count=20)
+    first = publishing.table(analyst, pub_id, "ward", "sex", min_count=20)
     primaries = [i for i in zip(*np.nonzero(first.state == disclosure.PRIMARY), strict=True)
                  if i[0] < len(first.categories[0]) - 1]
     assert primaries, "the fixture should give at least one small ward × sex cell"
     ward = first.categories[0][int(primaries[0][0])]
     other = next(w for w in first.categories[0][:-1] if w != ward)
-    second = stats.table(analyst, pub_id, "ward", "sex", min_count=20, merge={"ward": {"結合": [ward, other]}})
-    pub = Mart(stats.stats_root(world.ws)).open(pub_id)
+    second = publishing.table(analyst, pub_id, "ward", "sex", min_count=20, merge={"ward": {"結合": [ward, other]}})
+    pub = Mart(publishing.stats_root(world.ws)).open(pub_id)
     releases = pub.releases()
     assert [r["release_id"] for r in releases] == [first.release_id, second.release_id]
     # differencing the two releases narrows no primary cell below its protection
@@ -274,7 +276,7 @@ def test_same_table_with_one_ward_merged_cannot_reveal_a_suppressed_cell(publish
 def test_bad_input_is_refused_in_both_languages_and_nothing_is_released(published: tuple[World, str]) -> None:
     world, pub_id = published
     analyst = world.login("analyst")
-    pub = Mart(stats.stats_root(world.ws)).open(pub_id)
+    pub = Mart(publishing.stats_root(world.ws)).open(pub_id)
     cases = [
         dict(rows="name"),
         dict(rows="ward", cols="address"),
@@ -288,15 +290,15 @@ def test_bad_input_is_refused_in_both_languages_and_nothing_is_released(publishe
     ]
     for kwargs in cases:
         with pytest.raises(WorkbenchError) as exc:
-            stats.table(analyst, pub_id, **kwargs)
+            publishing.table(analyst, pub_id, **kwargs)
         assert exc.value.message_ja != exc.value.message_en, kwargs
         assert exc.value.message_ja and exc.value.message_en
     with pytest.raises(NotFound):
-        stats.table(analyst, "S9999", "ward")
+        publishing.table(analyst, "S9999", "ward")
     with pytest.raises(NotFound):
-        stats.table(analyst, "../../etc", "ward")
+        publishing.table(analyst, "../../etc", "ward")
     assert pub.releases() == []
-    refused = auditing.search(world.login("auditor"), user_id="analyst", operation="stats.table", outcome="refused",
+    refused = audit_log.search(world.login("auditor"), user_id="analyst", operation="stats.table", outcome="refused",
                               limit=100)
     assert len(refused) == len(cases) + 2
 
@@ -304,15 +306,15 @@ def test_bad_input_is_refused_in_both_languages_and_nothing_is_released(publishe
 def test_differential_privacy_budget_cannot_be_overspent(published: tuple[World, str]) -> None:
     world, pub_id = published
     analyst = world.login("analyst")
-    t = stats.table(analyst, pub_id, "age_group", "sex", epsilon=0.6)
+    t = publishing.table(analyst, pub_id, "age_group", "sex", epsilon=0.6)
     assert t.epsilon == 0.6 and t.accuracy_95 is not None and t.accuracy_95 > 0
     assert t.counts()["primary"] == 0 and "95%" in t.notes[0][1]
     with pytest.raises(InvalidInput) as exc:
-        stats.table(analyst, pub_id, "ward", epsilon=0.5)
+        publishing.table(analyst, pub_id, "ward", epsilon=0.5)
     assert exc.value.details["epsilon_left"] == pytest.approx(0.4)
     assert "残り" in exc.value.message_ja
-    stats.table(analyst, pub_id, "sex", epsilon=0.4)
-    pub = Mart(stats.stats_root(world.ws)).open(pub_id)
+    publishing.table(analyst, pub_id, "sex", epsilon=0.4)
+    pub = Mart(publishing.stats_root(world.ws)).open(pub_id)
     assert pub.epsilon_left() == pytest.approx(0.0)
     assert len(pub.releases()) == 2
 
@@ -322,7 +324,7 @@ def test_the_mart_is_read_without_any_workspace(published: tuple[World, str], tm
 
     world, pub_id = published
     copy = tmp_path / "analyst-share"
-    shutil.copytree(stats.stats_root(world.ws), copy)
+    shutil.copytree(publishing.stats_root(world.ws), copy)
     shutil.rmtree(world.ws.path)  # keyring, database and all
     pub = Mart(copy).open(pub_id)
     t = pub.table("ward", "age_group", released_by="analyst")
@@ -381,9 +383,9 @@ def test_bad_publication_parameters_are_refused_and_nothing_is_written(world: Wo
     registrar = world.login("registrar")
     for kwargs in (dict(k=1), dict(k=True), dict(max_loss=0.9), dict(epsilon_budget=-1.0)):
         with pytest.raises(InvalidInput) as exc:
-            stats.publish(registrar, **kwargs)
+            publishing.publish(registrar, **kwargs)
         assert exc.value.message_ja != exc.value.message_en
-    root = stats.stats_root(world.ws)
+    root = publishing.stats_root(world.ws)
     assert not root.exists() or not list(root.iterdir())
     with pytest.raises(NotFound):
-        stats.withdraw(registrar, "S0001", reason="none there")
+        publishing.withdraw(registrar, "S0001", reason="none there")

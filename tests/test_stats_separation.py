@@ -13,9 +13,12 @@ import pandas as pd
 import pytest
 
 import workbench
-from workbench import SERVICES, auditing, runs, stats
-from workbench.errors import PermissionDenied
-from workbench.permissions import ROLE_PERMISSIONS, Permission, Role
+from workbench import SERVICES
+from workbench.controls import audit_log
+from workbench.core.errors import PermissionDenied
+from workbench.core.permissions import ROLE_PERMISSIONS, Permission, Role
+from workbench.cycles import pipeline_runs
+from workbench.statistics import publishing
 
 from .conftest import PASSWORD, World
 from .stats_helpers import load_population
@@ -53,7 +56,7 @@ def test_every_identified_service_refuses_the_analyst_and_is_audited(world: Worl
         refused.append(info.operation)
     assert "stats.publish" in refused and any(o.startswith("persons.") for o in refused)
     assert len(refused) >= 20
-    records = auditing.search(world.login("auditor"), user_id="analyst", outcome="denied", limit=10_000)
+    records = audit_log.search(world.login("auditor"), user_id="analyst", outcome="denied", limit=10_000)
     assert sorted(r["operation"] for r in records) == sorted(refused)
 
 
@@ -73,12 +76,12 @@ def test_the_analyst_api_imports_no_key_or_database_code() -> None:
 def test_mart_files_hold_no_identifier_name_address_phone_or_birth_date(world: World) -> None:
     population = load_population(world, 3000)
     registrar = world.login("registrar")
-    summary = stats.publish(registrar, k=3)
+    summary = publishing.publish(registrar, k=3)
     analyst = world.login("analyst")
-    stats.table(analyst, summary.publication_id, "ward", "age_band", "sex")
-    stats.table(analyst, summary.publication_id, "household_size", value="income")
-    stats.table(analyst, summary.publication_id, "sex", epsilon=0.2)
-    folder = stats.stats_root(world.ws) / summary.publication_id
+    publishing.table(analyst, summary.publication_id, "ward", "age_band", "sex")
+    publishing.table(analyst, summary.publication_id, "household_size", value="income")
+    publishing.table(analyst, summary.publication_id, "sex", epsilon=0.2)
+    folder = publishing.stats_root(world.ws) / summary.publication_id
     blobs = [p.read_bytes() for p in folder.rglob("*") if p.is_file()]
     # the Parquet files decoded too, so compression cannot hide a value from the scan
     for p in folder.glob("*.parquet"):
@@ -100,7 +103,7 @@ def test_stats_app_builds_a_suppressed_table_charts_and_exports(world: World) ->
     from widgets.stats import StatsApp
 
     load_population(world, 3000)
-    pub = stats.publish(world.login("registrar"), k=3).publication_id
+    pub = publishing.publish(world.login("registrar"), k=3).publication_id
     app = StatsApp(world.login("analyst"))
     assert app.publication.value == pub
     app.rows.value, app.cols.value, app.layers.value, app.min_count.value = "ward", "age_band", "sex", 10
@@ -134,7 +137,8 @@ def test_publish_pipeline_and_analyst_notebook_run_top_to_bottom(tmp_path: Path)
 
     import papermill
 
-    from workbench import SystemClock, Workspace, credentials
+    from workbench import SystemClock, Workspace
+    from workbench.core import credentials
 
     # the real clock: the notebook's kernel checks the run ticket's expiry
     ws = Workspace.init(tmp_path / "live", scrypt_n=2**10)
@@ -146,20 +150,20 @@ def test_publish_pipeline_and_analyst_notebook_run_top_to_bottom(tmp_path: Path)
         return ws.login(user, PASSWORD, credentials.totp_code(live.secrets[user], dt.datetime.now(dt.UTC)))
 
     load_population(live, 2500)
-    info = runs.run(login("registrar"), "stats_publish", {"k": 3, "max_loss": "0.05", "epsilon_budget": "0.5"})
+    info = pipeline_runs.run(login("registrar"), "stats_publish", {"k": 3, "max_loss": "0.05", "epsilon_budget": "0.5"})
     assert info.status == "succeeded"
     executed = json.loads((ws.path / str(info.notebook)).read_text("utf-8"))
     text = json.dumps(executed, ensure_ascii=False)
     assert "S0001" in text and "k_achieved" in text
     with pytest.raises(workbench.WorkbenchError):
-        runs.run(login("analyst"), "stats_publish", {})
+        pipeline_runs.run(login("analyst"), "stats_publish", {})
     out = tmp_path / "analyst_example.ipynb"
     papermill.execute_notebook(
         str(ROOT / "notebooks" / "analyst_example.ipynb"), str(out),
-        parameters={"publications": str(stats.stats_root(ws)), "publication_id": "S0001"},
+        parameters={"publications": str(publishing.stats_root(ws)), "publication_id": "S0001"},
         kernel_name="python3", progress_bar=False, cwd=str(tmp_path),
     )
     assert (tmp_path / "S0001_T0001.xlsx").exists()
     releases = [json.loads(line) for line in
-                (stats.stats_root(ws) / "S0001" / "ledger" / "releases.jsonl").read_text("utf-8").splitlines()]
+                (publishing.stats_root(ws) / "S0001" / "ledger" / "releases.jsonl").read_text("utf-8").splitlines()]
     assert [r["release_id"] for r in releases] == ["T0001", "T0002", "T0003"]

@@ -7,9 +7,9 @@ import json
 import pandas as pd
 import pytest
 
-from workbench import targets
-from workbench.errors import InvalidInput, PermissionDenied
-from workbench.formats import write_table
+from workbench.core.errors import InvalidInput, PermissionDenied
+from workbench.files.formats import write_table
+from workbench.intake import targets
 from workbench.simulate.housing import target_extract, target_frame
 from workbench.simulate.world import generate_world
 

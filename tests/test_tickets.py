@@ -1,12 +1,13 @@
-"""One-time tickets (workbench.tickets): hash-stored, bound, claimed once, expiring — the same
+"""One-time tickets (workbench.core.tickets): hash-stored, bound, claimed once, expiring — the same
 rules for the kernel ticket of a dashboard and the run ticket of a pipeline."""
 
 from __future__ import annotations
 
 import pytest
 
-from workbench import runs, users
-from workbench.errors import SessionExpired
+from workbench.controls import users
+from workbench.core.errors import SessionExpired
+from workbench.cycles import pipeline_runs
 from workbench.web.sessions import TICKET_LIFETIME, WebSessions, redeem_kernel_ticket
 
 from .conftest import PASSWORD, World
@@ -29,8 +30,8 @@ def test_a_kernel_ticket_is_kept_as_its_hash_and_expires(world: World) -> None:
     assert _stored(world, "SELECT used_at FROM kernel_tickets") == [(None,)]  # a refusal claims nothing
 
 
-def _run_ticket(world: World) -> tuple[runs.RunInfo, str]:
-    info, folder = runs.start(world.login("auditor"), "audit_check", {})
+def _run_ticket(world: World) -> tuple[pipeline_runs.RunInfo, str]:
+    info, folder = pipeline_runs.start(world.login("auditor"), "audit_check", {})
     return info, (folder / "ticket").read_text("ascii")
 
 
@@ -41,24 +42,24 @@ def test_a_run_ticket_is_bound_to_its_run_and_claimed_once(world: World) -> None
     # the first run's ticket put in the second run's place does not start the second run
     (world.ws.folder("runs") / second.run_id / "ticket").write_text(first_ticket, "ascii")
     with pytest.raises(SessionExpired):
-        runs.resume(world.ws, second.run_id)
+        pipeline_runs.resume(world.ws, second.run_id)
     (world.ws.folder("runs") / first.run_id / "ticket").write_text(first_ticket, "ascii")
-    assert runs.resume(world.ws, first.run_id).user_id == "auditor"
+    assert pipeline_runs.resume(world.ws, first.run_id).user_id == "auditor"
     (world.ws.folder("runs") / first.run_id / "ticket").write_text(first_ticket, "ascii")  # kept a copy
     with pytest.raises(SessionExpired):
-        runs.resume(world.ws, first.run_id)
+        pipeline_runs.resume(world.ws, first.run_id)
     statuses = dict(_stored(world, "SELECT run_id, status FROM pipeline_runs"))  # type: ignore[arg-type]
     assert statuses == {first.run_id: "running", second.run_id: "issued"}
 
 
 def test_a_run_ticket_expires_and_its_requester_must_still_be_enabled(world: World) -> None:
     late, late_ticket = _run_ticket(world)
-    world.clock.advance(runs.TICKET_LIFETIME.total_seconds() + 1)
+    world.clock.advance(pipeline_runs.TICKET_LIFETIME.total_seconds() + 1)
     with pytest.raises(SessionExpired):
-        runs.resume(world.ws, late.run_id)
+        pipeline_runs.resume(world.ws, late.run_id)
     disabled, ticket = _run_ticket(world)
     users.disable(world.login("administrator"), "auditor")
     with pytest.raises(SessionExpired):
-        runs.resume(world.ws, disabled.run_id)
+        pipeline_runs.resume(world.ws, disabled.run_id)
     statuses = {r[0] for r in _stored(world, "SELECT status FROM pipeline_runs")}
     assert statuses == {"issued"} and late_ticket != ticket

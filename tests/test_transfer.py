@@ -1,4 +1,4 @@
-"""Tests for workbench.transfer: transfer packages (媒体・送付ファイル) and their key files.
+"""Tests for workbench.files.transfer: transfer packages (媒体・送付ファイル) and their key files.
 
 Every refusal is produced by damaging a real package file on disk, the way a bad copy,
 a wrong key or an edit would reach the receiving side.
@@ -21,8 +21,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from workbench import transfer as t
-from workbench.errors import KeyringError, PackageError
+from workbench.core.errors import KeyringError, PackageError
+from workbench.files import transfer as t
 
 PACKAGES_KEY = bytes(range(32))
 OTHER_WORKSPACE_PACKAGES_KEY = bytes(range(1, 33))

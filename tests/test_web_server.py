@@ -26,8 +26,10 @@ from pathlib import Path
 import pytest
 
 from tests.test_browser import launch_server
-from workbench import Workspace, credentials, users
-from workbench.serve import free_port, stop
+from workbench import Workspace
+from workbench.controls import users
+from workbench.core import credentials
+from workbench.web.serve import free_port, stop
 
 pytestmark = pytest.mark.slow
 

@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 
 from tests.conftest import PASSWORD, World
-from workbench import access, approvals, auditing
-from workbench.access_rules import parse_hours
-from workbench.clock import JST
-from workbench.errors import AccessRefused, ApprovalError, InvalidInput, SessionExpired
+from workbench.controls import access, audit_log
+from workbench.core import approvals
+from workbench.core.access_rules import parse_hours
+from workbench.core.clock import JST
+from workbench.core.errors import AccessRefused, ApprovalError, InvalidInput, SessionExpired
 from workbench.web.sessions import WebSessions, redeem_kernel_ticket
 
 LOCAL = "127.0.0.1"
@@ -26,7 +27,7 @@ def web_login(world: World, sessions: WebSessions, user: str, *, address: str | 
 
 
 def audit_ops(world: World, operation: str) -> list[dict[str, Any]]:
-    records = auditing.search(world.login("auditor"), operation=operation)
+    records = audit_log.search(world.login("auditor"), operation=operation)
     return [{**r, "params": json.loads(r["params"]) if isinstance(r["params"], str) else r["params"]} for r in records]
 
 

@@ -19,11 +19,11 @@ from widgets.audit import AuditApp
 from widgets.login import LoginGate
 from widgets.person import PersonApp
 from widgets.registration import RegistrationApp
-from workbench import access, auditing, users
-from workbench.access_rules import parse_hours
-from workbench.clock import JST
+from workbench.controls import access, audit_log, users
+from workbench.core.access_rules import parse_hours
+from workbench.core.clock import JST
+from workbench.core.errors import InvalidInput
 from workbench.demo import load_world
-from workbench.errors import InvalidInput
 from workbench.simulate import generate_world
 
 
@@ -166,7 +166,7 @@ def test_session_expired_clears_the_screen(world: World, people: dict[str, Any])
     assert gate.model.screen == "ended" and gate.session is None and gate.app is None
     assert "操作がなかったため" in text(gate.ended_box.value)
     assert gate.app_area.children == () and app.comm is None  # the app's widgets are closed
-    found = auditing.search(world.login("auditor"), operation="auth.idle_timeout")
+    found = audit_log.search(world.login("auditor"), operation="auth.idle_timeout")
     assert len(found) == 1
 
 
@@ -311,8 +311,8 @@ def test_audit_search_chart_and_alerts(world: World) -> None:
 
 def test_alert_rules() -> None:
     """The rules are workbench policy (data), not screen code; the hours are the office's set hours (C13)."""
-    from workbench.access_rules import parse_hours
-    from workbench.policy import POLICY, Policy, audit_alerts, is_bulk_export, is_out_of_hours
+    from workbench.core.access_rules import parse_hours
+    from workbench.core.policy import POLICY, Policy, audit_alerts, is_bulk_export, is_out_of_hours
 
     assert POLICY.bulk_export_records == 1000
     office = {d: w for d, w in parse_hours(["mon-fri=08:00-20:00"]).items() if w is not None}
@@ -359,7 +359,7 @@ def test_reveal_for_reviewer_is_audited(world: World, people: dict[str, Any]) ->
     assert "記録されています" in app.banner.text
     app.search_button.click()  # a new look-up hides it again
     assert people["number"] not in text(app.number.value)
-    log = auditing.search(world.login("auditor"), operation="persons.reveal_number", target=people["with_number"])
+    log = audit_log.search(world.login("auditor"), operation="persons.reveal_number", target=people["with_number"])
     assert [r["outcome"] for r in log] == ["ok"]
     assert people["number"] not in str(log)
 
@@ -420,7 +420,8 @@ def test_registration_flow(world: World) -> None:
 
 def test_registration_reapplies_an_older_target_list_only_on_purpose(world: World) -> None:
     """Issue 10 item 14: an older list is named as older and applied again only when ticked."""
-    from workbench import formats, targets
+    from workbench.files import formats
+    from workbench.intake import targets
     from workbench.simulate.housing import target_frame
 
     frame = target_frame(generate_world(30, seed=5), seed=1, date_format="%Y-%m-%d")
@@ -458,7 +459,7 @@ def test_registration_needs_a_file(world: World) -> None:
 
 def test_collection_export_needs_approval_and_confirmation(world: World) -> None:
     housing = pytest.importorskip("workbench.simulate.housing")
-    pytest.importorskip("workbench.collection")
+    pytest.importorskip("workbench.intake.collection")
     population = generate_world(30, seed=12)
     app = RegistrationApp(world.login("registrar"))
     upload(app.target_upload, "targets.csv", housing.target_extract(population))
@@ -527,10 +528,11 @@ def test_operations_and_auditors_see_their_own_waiting_work(world: World) -> Non
     """Issue 11 item 10: operations see stopped cycles and failed runs, auditors unacknowledged
     audit alarms — each with one click to the screen where it is dealt with."""
     from widgets.home import HomeApp
-    from workbench import pending, runs
+    from workbench import pending
+    from workbench.cycles import pipeline_runs
 
-    info, _folder = runs.start(world.login("auditor"), "audit_check", {})
-    runs.finish(world.login("auditor"), info.run_id, succeeded=False, notebook=None)
+    info, _folder = pipeline_runs.start(world.login("auditor"), "audit_check", {})
+    pipeline_runs.finish(world.login("auditor"), info.run_id, succeeded=False, notebook=None)
     ops = {i.key: (i.count, i.app) for i in pending.pending_work(world.login("operations"))}
     assert ops["runs_failed"] == (1, "runs") and ops["cycles_stopped"] == (0, "runs")
     assert "audit_alarms" not in ops and "approvals_waiting" not in ops

@@ -11,8 +11,9 @@ from widgets.lifecycle import DisclosureApp, InquiryApp
 from widgets.login import LoginGate
 from widgets.person import PersonApp
 from widgets.review import ReviewApp
-from workbench import disclosure, discrepancies
-from workbench.paging import PageRequest
+from workbench.core.paging import PageRequest
+from workbench.lifecycle import disclosure
+from workbench.queries import discrepancies
 
 __all__ = ["queue"]  # the fixture, re-exported so pytest finds it here
 

@@ -11,7 +11,7 @@ from tests.query_helpers import approve
 from tests.results_helpers import count
 from tests.test_widgets import text, upload
 from widgets.lifecycle import BackupApp, DeletionApp, DisclosureApp, InquiryApp
-from workbench import approvals
+from workbench.core import approvals
 
 
 def test_deletion_screen_from_list_to_record(make_world: Callable[..., World], tmp_path: Path) -> None:

@@ -21,10 +21,12 @@ from widgets.login import LoginGate
 from widgets.packages import DeliverControl, PackageBox
 from widgets.registration import RegistrationApp
 from widgets.review import ReviewApp
-from workbench import batches, formats, media, persons
+from workbench.core.errors import WorkbenchError
+from workbench.core.numbers import generate_numbers
 from workbench.demo import load_world
-from workbench.errors import WorkbenchError
-from workbench.numbers import generate_numbers
+from workbench.files import formats, media
+from workbench.intake import persons
+from workbench.queries import batches
 from workbench.simulate import generate_world, linkage
 
 
@@ -311,9 +313,9 @@ def test_review_queue_masked_confirm_then_accept_or_reject(world: World, reviewe
 
 
 def test_review_queue_pages_in_the_database(world: World, reviewed: dict[str, Any]) -> None:
-    from workbench import registration
-    from workbench.errors import InvalidInput, PermissionDenied
-    from workbench.paging import PageRequest
+    from workbench.core.errors import InvalidInput, PermissionDenied
+    from workbench.core.paging import PageRequest
+    from workbench.intake import registration
 
     s = world.login("registrar")
     page = registration.review_page(s, PageRequest(limit=1))
@@ -450,7 +452,7 @@ def test_collection_package_can_be_marked_delivered(world: World) -> None:
 
 
 def test_batch_screen_charts_requests_by_status(office: Office, world: World, tmp_path: Path) -> None:
-    from workbench import results
+    from workbench.queries import results
 
     app = BatchesApp(world.login("query_operator"))
     assert app.status_view.value == ""  # nothing sent yet: no chart
@@ -486,9 +488,11 @@ def test_batch_screen_charts_requests_by_status(office: Office, world: World, tm
 
 def test_every_approval_kind_has_a_japanese_name() -> None:
     from widgets.approvals import KIND_LABELS
-    from workbench import batches, collection, discrepancies, integrated, linkage, users
+    from workbench.controls import users
+    from workbench.intake import collection, integrated
+    from workbench.queries import batches, discrepancies, linkage_file
 
-    used = {users.GRANT_KIND, collection.APPROVAL_KIND, integrated.APPROVAL_KIND, linkage.APPROVAL_KIND,
+    used = {users.GRANT_KIND, collection.APPROVAL_KIND, integrated.APPROVAL_KIND, linkage_file.APPROVAL_KIND,
             discrepancies.NOTICE_APPROVAL_KIND, *batches.APPROVAL_KINDS.values()}
     assert used <= set(KIND_LABELS) and "integrated_export" not in KIND_LABELS
     for kind in used:
@@ -506,7 +510,7 @@ def test_every_approval_kind_has_a_japanese_name() -> None:
 @pytest.fixture
 def discrepant(world: World, tmp_path: Path) -> Office:
     from tests.results_helpers import busy_office, send_batch
-    from workbench import results
+    from workbench.queries import results
     from workbench.simulate import juki
 
     office = busy_office(world)
@@ -518,7 +522,7 @@ def discrepant(world: World, tmp_path: Path) -> Office:
 
 
 def test_discrepancy_queue_filters_fields_and_actions(world: World, discrepant: Office) -> None:
-    from workbench import discrepancies
+    from workbench.queries import discrepancies
 
     app = ReviewApp(world.login("reviewer"))
     assert app.banner.kind != "error", app.banner.text
@@ -583,7 +587,7 @@ def test_discrepancy_queue_filters_fields_and_actions(world: World, discrepant: 
 
 
 def test_notice_list_approval_confirm_and_package(world: World, discrepant: Office) -> None:
-    from workbench import discrepancies
+    from workbench.queries import discrepancies
 
     app = ReviewApp(world.login("reviewer"))
     assert app.notices.create_button.disabled
@@ -642,7 +646,7 @@ def test_notice_list_approval_confirm_and_package(world: World, discrepant: Offi
 
 
 def test_linkage_file_preview_approval_confirm_and_package(world: World, discrepant: Office) -> None:
-    from workbench import linkage
+    from workbench.queries import linkage_file
 
     app = BatchesApp(world.login("query_operator"))
     assert app.linkage_box in descendants(app)
@@ -650,7 +654,7 @@ def test_linkage_file_preview_approval_confirm_and_package(world: World, discrep
     assert app.linkage.request_button.disabled and app.linkage.create_button.disabled
     app.linkage.preview_button.click()
     p = app.linkage.model.preview
-    expected = linkage.preview_linkage(world.login("query_operator"), procedure="P1", fiscal_year=2026)
+    expected = linkage_file.preview_linkage(world.login("query_operator"), procedure="P1", fiscal_year=2026)
     assert p is not None and p.total == expected.total > 0, app.banner.text
     summary = text(app.lk_summary.value)
     assert f"{p.total} 件" in summary and "住基ネット本人確認情報" in summary and "未対応の相違あり" in summary

@@ -8,8 +8,9 @@ import stat
 import duckdb
 import pytest
 
-from workbench import Workspace, users
-from workbench.errors import (
+from workbench import Workspace
+from workbench.controls import users
+from workbench.core.errors import (
     AccountDisabled,
     AuthenticationFailed,
     KeyringError,
@@ -17,7 +18,7 @@ from workbench.errors import (
     StoreError,
     WrongKey,
 )
-from workbench.keys import FileKeySource, Keyring
+from workbench.core.keys import FileKeySource, Keyring
 
 from .conftest import PASSWORD, World
 
@@ -74,9 +75,9 @@ def test_login_and_logout_are_audited(world: World) -> None:
     session = world.login("administrator")
     session.logout()
     auditor = world.login("auditor")
-    from workbench import auditing
+    from workbench.controls import audit_log
 
-    ops = [r["operation"] for r in auditing.search(auditor, user_id="administrator")]
+    ops = [r["operation"] for r in audit_log.search(auditor, user_id="administrator")]
     assert ops[:2] == ["auth.logout", "auth.login"]
 
 

@@ -11,10 +11,11 @@ import datetime as dt
 
 import ipywidgets as w
 
-from workbench import access, access_rules
-from workbench.access_rules import WEEKDAYS, AccessPolicy
-from workbench.clock import JST
-from workbench.errors import InvalidInput, WorkbenchError
+from workbench.controls import access
+from workbench.core import access_rules
+from workbench.core.access_rules import WEEKDAYS, AccessPolicy
+from workbench.core.clock import JST
+from workbench.core.errors import InvalidInput, WorkbenchError
 
 from .common import ActionButton, App, ErrorBanner, fmt_datetime, html_table
 

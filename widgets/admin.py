@@ -12,9 +12,10 @@ from typing import Any
 import ipywidgets as w
 import traitlets as t
 
-from workbench import credentials, users
-from workbench.permissions import ROLE_LABELS, Permission, Role
-from workbench.users import UserInfo
+from workbench.controls import users
+from workbench.controls.users import UserInfo
+from workbench.core import credentials
+from workbench.core.permissions import ROLE_LABELS, Permission, Role
 
 from .common import ActionButton, App, esc, fmt_datetime, num
 from .grid import GridColumn, RecordGrid

@@ -12,15 +12,16 @@ from typing import Any
 import ipywidgets as w
 import traitlets as t
 
-from workbench import approvals, labels, outgoing
-from workbench.approvals import Approval
+from workbench.core import approvals, labels
+from workbench.core.approvals import Approval
+from workbench.files import outgoing
 
 from .common import ActionButton, App, esc, fmt_datetime, num
 
 __all__ = ["KIND_LABELS", "ApprovalsApp", "ApprovalsModel"]
 
 #: What each kind of request is, in staff words: from the workbench's registry of approval kinds
-#: (role grants and every outgoing file, workbench.outgoing.REGISTRY), not a list kept here.
+#: (role grants and every outgoing file, workbench.files.outgoing.REGISTRY), not a list kept here.
 KIND_LABELS: Mapping[str, tuple[str, str]] = approvals.KINDS
 
 #: Summary keys an approver reads as words (the rest are internal: digests, per-row detail).

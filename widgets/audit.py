@@ -16,11 +16,13 @@ from typing import Any
 import ipywidgets as w
 import traitlets as t
 
-from workbench import auditing, labels, media
-from workbench.clock import JST
-from workbench.paging import Page, PageRequest
-from workbench.permissions import Permission
-from workbench.policy import POLICY
+from workbench.controls import audit_log
+from workbench.core import labels
+from workbench.core.clock import JST
+from workbench.core.paging import Page, PageRequest
+from workbench.core.permissions import Permission
+from workbench.core.policy import POLICY
+from workbench.files import media
 
 from .common import ActionButton, App, bar_chart_svg, esc, fmt_datetime, num, wareki
 from .grid import GridColumn, RecordGrid
@@ -77,7 +79,7 @@ class AuditApp(App):
                      GridColumn("結果", lambda r: OUTCOME_JA.get(r["outcome"], labels.ja(r["outcome"]))),
                      GridColumn("注意", lambda r: " ".join(w for w, on in (("時間外", r["out_of_hours"]), ("大量", r["bulk_export"]))
                                                            if on))],
-            sorts=auditing.LOG_LIST.sort_options(), descending=True, searchable=False, autoload=False,
+            sorts=audit_log.LOG_LIST.sort_options(), descending=True, searchable=False, autoload=False,
             css_class="wb-audit-table")
         self.table.model.observe(lambda _c: self._show_records(), "page")
         self._filters: dict[str, Any] = {}
@@ -147,7 +149,7 @@ class AuditApp(App):
 
     # -- handlers ------------------------------------------------------------------------
     def verify(self) -> None:
-        report = self.call(auditing.verify)
+        report = self.call(audit_log.verify)
         if report is not None:
             ja, en = report.message()
             self.model.report = {"ok": report.ok, "records": report.records, "ja": ja, "en": en}
@@ -165,7 +167,7 @@ class AuditApp(App):
         self.table.refresh()
 
     def _fetch_records(self, request: PageRequest) -> Page[dict[str, Any]] | None:
-        return self.call(auditing.search_page, request, **self._filters)
+        return self.call(audit_log.search_page, request, **self._filters)
 
     def load_ledger(self) -> None:
         self.ledger_table.refresh()

@@ -1,7 +1,7 @@
 """照会ファイルの作成 — the query operator's screen (⑧⑨ procedures, F2 information queries, F3 Juki-net).
 
 1. **手続ファイルの取込** (⑧⑨): the procedures filed in the housing system, uploaded and
-   checked whole (:func:`workbench.procedures.import_procedures`); a refused file lists
+   checked whole (:func:`workbench.queries.procedures.import_procedures`); a refused file lists
    its first wrong lines with the reason in plain words.
 2. **照会ファイルの作成** (F2/F3): choose the procedure (P1–P6), the fiscal year (shown
    with 和暦) and, for F2, the information kinds the procedure may ask (U3).  *Preview*
@@ -24,12 +24,12 @@ from typing import Any
 import ipywidgets as w
 import traitlets as t
 
-from workbench import batches, linkage, procedures, results
-from workbench.errors import InvalidInput
-from workbench.labels import ja as code_ja
-from workbench.media import RECIPIENTS
-from workbench.permissions import Permission
-from workbench.query_rules import current_fiscal_year, load_rules
+from workbench.core.errors import InvalidInput
+from workbench.core.labels import ja as code_ja
+from workbench.core.permissions import Permission
+from workbench.files.media import RECIPIENTS
+from workbench.queries import batches, linkage_file, procedures, results
+from workbench.queries.query_rules import current_fiscal_year, load_rules
 
 from .common import ActionButton, App, bar_chart_svg, esc, fmt_datetime, html_table, num, wareki
 from .grid import GridColumn, RecordGrid
@@ -180,12 +180,12 @@ class BatchesApp(App):
                                   options=list(self.fiscal_year.options), value=self.fiscal_year.value)
         self.lk_summary = w.HTML()
         self.linkage = OutgoingFileFlow(
-            linkage.SPEC, session=self.session, call=self.call, banner=self.banner, params=self.linkage_params,
+            linkage_file.SPEC, session=self.session, call=self.call, banner=self.banner, params=self.linkage_params,
             detail=[self.lk_summary], on_preview=self._show_linkage, request_label="作成の承認を依頼 / Request approval",
             extra=lambda r: [("出力番号", r.extra.get("export_id", "-")), ("人数", num(r.extra.get("persons")))])
         for widget in (self.lk_procedure, self.lk_year):
             widget.observe(lambda _c: self.linkage.reset(), "value")
-        ja, en = RECIPIENTS[linkage.RECIPIENT]
+        ja, en = RECIPIENTS[linkage_file.RECIPIENT]
         return w.VBox([
             w.HTML(f"<h4>{esc(ja)}連携ファイルの作成 / linkage file for the {esc(en)} (F6)</h4>"
                    "<small>照会結果を宛名番号で送ります（個人番号は含めません）。未送付の結果のみが対象です。"
@@ -196,7 +196,7 @@ class BatchesApp(App):
     def linkage_params(self) -> dict[str, Any]:
         return {"procedure": self.lk_procedure.value, "fiscal_year": int(self.lk_year.value)}
 
-    def _show_linkage(self, p: linkage.LinkagePreview | None) -> None:
+    def _show_linkage(self, p: linkage_file.LinkagePreview | None) -> None:
         if p is None:
             self.lk_summary.value = ""
             return

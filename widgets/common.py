@@ -28,10 +28,10 @@ from typing import Any, ClassVar, TypeVar
 import ipywidgets as w
 import traitlets as t
 
-from workbench.clock import JST
-from workbench.errors import SessionExpired, WorkbenchError
-from workbench.media import RECIPIENTS
-from workbench.workspace import Session
+from workbench.core.clock import JST
+from workbench.core.errors import SessionExpired, WorkbenchError
+from workbench.core.workspace import Session
+from workbench.files.media import RECIPIENTS
 
 __all__ = [
     "BUSY_STYLE",
@@ -422,8 +422,8 @@ def _tree(widget: w.Widget) -> Iterator[w.Widget]:
 class App(w.VBox):
     """Base of every app: a session, a banner, and :meth:`call` for service calls.
 
-    ``call`` shows a :class:`~workbench.errors.WorkbenchError` in the banner in plain
-    words; on :class:`~workbench.errors.SessionExpired` it hands over to
+    ``call`` shows a :class:`~workbench.core.errors.WorkbenchError` in the banner in plain
+    words; on :class:`~workbench.core.errors.SessionExpired` it hands over to
     ``on_expired`` (the login gate returns to its login screen).
     """
 

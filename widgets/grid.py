@@ -1,7 +1,7 @@
 """一覧表 — one data grid for every list of people or records (issue 11 item 6).
 
 :class:`RecordGrid` shows one page of a list that pages in the database
-(:mod:`workbench.paging`): the database sorts, filters and counts the whole selection, the
+(:mod:`workbench.core.paging`): the database sorts, filters and counts the whole selection, the
 grid shows the page and 「1–50 / 全 12,345 件」.  Its toolbar has the filter box (絞り込み),
 the sort field and direction (並べ替え・昇順/降順), 前へ / 次へ and the page size.
 
@@ -29,7 +29,7 @@ import ipywidgets as w
 import pandas as pd
 import traitlets as t
 
-from workbench.paging import DEFAULT_LIMIT, MAX_LIMIT, Page, PageRequest
+from workbench.core.paging import DEFAULT_LIMIT, MAX_LIMIT, Page, PageRequest
 
 from .common import ActionButton, esc, num
 
@@ -72,7 +72,7 @@ class GridModel(t.HasTraits):
     filters = t.Dict()
     #: The key of the row the person chose ("" when none).
     selected = t.Unicode("")
-    #: The last page fetched (workbench.paging.Page), or None.
+    #: The last page fetched (workbench.core.paging.Page), or None.
     page = t.Any(None)
 
 
@@ -99,8 +99,8 @@ _TABLE_OPTIONS: dict[str, Any] = dict(
 class RecordGrid(w.VBox):
     """A list that pages in the database, as a data grid with a toolbar.
 
-    ``fetch`` takes a :class:`~workbench.paging.PageRequest` and returns a
-    :class:`~workbench.paging.Page` (or ``None`` when the service refused; the app's banner
+    ``fetch`` takes a :class:`~workbench.core.paging.PageRequest` and returns a
+    :class:`~workbench.core.paging.Page` (or ``None`` when the service refused; the app's banner
     says why).  ``key`` names a row (its record number); ``sorts`` are the list's sort keys
     as (Japanese words, key).  ``on_select`` is called with the chosen row (or ``None``)."""
 

@@ -11,9 +11,9 @@ from collections.abc import Callable
 import ipywidgets as w
 
 from workbench import pending
-from workbench.errors import SessionExpired
+from workbench.core.errors import SessionExpired
+from workbench.core.workspace import Session
 from workbench.pending import PendingItem
-from workbench.workspace import Session
 
 from .common import ActionButton, App, esc, fmt_datetime, num
 

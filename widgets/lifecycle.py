@@ -27,9 +27,11 @@ from typing import Any
 import ipywidgets as w
 import traitlets as t
 
-from workbench import backup, deletion, disclosure, idreview, inquiries, labels, retention
-from workbench.paging import Page, PageRequest
-from workbench.permissions import Permission
+from workbench.controls import idreview
+from workbench.core import labels
+from workbench.core.paging import Page, PageRequest
+from workbench.core.permissions import Permission
+from workbench.lifecycle import backup, deletion, disclosure, inquiries, retention
 
 from .common import ActionButton, App, bar_chart_svg, esc, fmt_datetime, html_table, num
 from .grid import GridColumn, RecordGrid

@@ -3,7 +3,7 @@
 The web server, not this widget, decides who someone is (DESIGN §10): it serves the login
 page and starts this dashboard's kernel for one web session, with a one-time ticket.
 :meth:`LoginGate.from_server` exchanges the ticket for that person's session; tests pass a
-:class:`~workbench.workspace.Session` instead.  The menu shows only what the roles permit,
+:class:`~workbench.core.workspace.Session` instead.  The menu shows only what the roles permit,
 but every service still checks its own permission.  When the session ends (logout, the
 idle limit, the end of the set hours) the screen is cleared at once — a timer in the kernel
 watches the idle limit — and says why, with the way back to the login page.
@@ -19,9 +19,9 @@ import ipywidgets as w
 import traitlets as t
 from IPython.display import display
 
-from workbench.errors import SessionExpired, WorkbenchError
-from workbench.permissions import ROLE_LABELS, Permission, Role
-from workbench.workspace import Session
+from workbench.core.errors import SessionExpired, WorkbenchError
+from workbench.core.permissions import ROLE_LABELS, Permission, Role
+from workbench.core.workspace import Session
 
 from .common import BUSY_STYLE, READABLE_STYLE, ActionButton, App, ErrorBanner, esc, label, tr
 

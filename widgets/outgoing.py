@@ -1,7 +1,7 @@
 """One screen component for every outgoing file (送付ファイル): preview → approval request →
 confirm → create → hand-over.
 
-:class:`OutgoingFileFlow` runs the flow of :mod:`workbench.outgoing` for any registered kind,
+:class:`OutgoingFileFlow` runs the flow of :mod:`workbench.files.outgoing` for any registered kind,
 so each screen only supplies its parameter controls and, if it wants, its own drawing of the
 preview (charts, tables):
 
@@ -28,8 +28,9 @@ from typing import Any
 import ipywidgets as w
 import traitlets as t
 
-from workbench import approvals, labels, outgoing
-from workbench.outgoing import ExportResult, OutgoingFileSpec
+from workbench.core import approvals, labels
+from workbench.files import outgoing
+from workbench.files.outgoing import ExportResult, OutgoingFileSpec
 
 from .common import ActionButton, ConfirmOutgoing, ErrorBanner, esc, fmt_datetime, num, tr
 from .packages import PackageBox

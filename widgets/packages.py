@@ -3,7 +3,7 @@
 :class:`PackageBox` shows one outgoing transfer package (ledger entry number, recipient
 in Japanese and English, record count, file, approval, time in 和暦) and, for someone
 holding ``media.manage``, the button that records the copy as handed over — which
-deletes the copy in ``outgoing/`` (:func:`workbench.media.mark_delivered`).  Because
+deletes the copy in ``outgoing/`` (:func:`workbench.files.media.mark_delivered`).  Because
 the deletion cannot be undone, the button stays disabled until the person ticks that
 the hand-over is complete.
 """
@@ -16,9 +16,9 @@ from typing import Any
 
 import ipywidgets as w
 
-from workbench import media
-from workbench.media import RECIPIENTS, LedgerEntry
-from workbench.permissions import Permission
+from workbench.core.permissions import Permission
+from workbench.files import media
+from workbench.files.media import RECIPIENTS, LedgerEntry
 
 from .common import ActionButton, esc, fmt_datetime, html_table
 

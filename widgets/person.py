@@ -12,9 +12,9 @@ from typing import Any
 import ipywidgets as w
 import traitlets as t
 
-from workbench import persons
-from workbench.permissions import Permission
-from workbench.persons import PersonView
+from workbench.core.permissions import Permission
+from workbench.intake import persons
+from workbench.intake.persons import PersonView
 
 from .common import ActionButton, App, esc, fmt_datetime, wareki
 

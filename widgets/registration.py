@@ -16,8 +16,9 @@ from typing import Any
 import ipywidgets as w
 import traitlets as t
 
-from workbench import collection, integrated, labels, registration, targets
-from workbench.permissions import Permission
+from workbench.core import labels
+from workbench.core.permissions import Permission
+from workbench.intake import collection, integrated, registration, targets
 
 from .common import ActionButton, App, ConfirmOutgoing, bar_chart_svg, esc, fmt_datetime, html_table, num, tr
 from .outgoing import OutgoingFileFlow

@@ -4,10 +4,10 @@
   Individual Number for a person who already has one.  Nothing was changed; the
   registrar compares the two (both masked), opens the person's page if needed, and
   accepts (the received number replaces the held one) or rejects
-  (:func:`workbench.registration.review_queue`, :func:`~workbench.registration.resolve_review`).
+  (:func:`workbench.intake.registration.review_queue`, :func:`~workbench.intake.registration.resolve_review`).
   Each decision is confirmed once more and recorded with who and when.
 * **照会結果の相違** (reviewer, ``discrepancies.review``): the discrepancy queue of
-  query results (:mod:`workbench.discrepancies`), filtered by kind and state, as a table
+  query results (:mod:`workbench.queries.discrepancies`), filtered by kind and state, as a table
   naming the fields that differ with the value held and the value reported; a chosen row
   is marked 本人へ通知済み or 解決 with a note (who and when are recorded by the service).
   The 通知対象者リスト for the housing system: request approval (the approver uses
@@ -25,12 +25,14 @@ from typing import Any
 import ipywidgets as w
 import traitlets as t
 
-from workbench import discrepancies, labels, registration
-from workbench.discrepancies import Discrepancy
-from workbench.media import RECIPIENTS
-from workbench.paging import Page, PageRequest
-from workbench.permissions import Permission
-from workbench.registration import ReviewItem
+from workbench.core import labels
+from workbench.core.paging import Page, PageRequest
+from workbench.core.permissions import Permission
+from workbench.files.media import RECIPIENTS
+from workbench.intake import registration
+from workbench.intake.registration import ReviewItem
+from workbench.queries import discrepancies
+from workbench.queries.discrepancies import Discrepancy
 
 from .common import ActionButton, App, ErrorBanner, bar_chart_svg, esc, fmt_datetime, num
 from .grid import GridColumn, RecordGrid
@@ -354,7 +356,7 @@ class ReviewApp(App):
         self.deceased_button.disabled = d is None or d.kind != "deceased" or d.status == "resolved"
 
     def confirm_deceased(self) -> None:
-        from workbench import deletion
+        from workbench.lifecycle import deletion
 
         d = self._selected()
         if d is None or self.deceased_button.disabled:

@@ -5,7 +5,7 @@ cells marked "x" (and true zeros "-"), export it as CSV or Excel; and charts peo
 rather look at than read: an age pyramid by sex, income bands by ward, household sizes,
 people by ward in code order, and registration and query progress by month.  Japanese
 labels, drawn with matplotlib in Noto Sans CJK JP.  Every figure comes through a
-``workbench.stats`` service, so each is permission-checked and audited.
+``workbench.statistics.publishing`` service, so each is permission-checked and audited.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 import traitlets as t
 
-from workbench import stats
-from workbench.mart import DIMENSIONS, TOTAL, StatTable
+from workbench.statistics import publishing
+from workbench.statistics.mart import DIMENSIONS, TOTAL, StatTable
 
 from .common import ActionButton, App, esc, num
 
@@ -161,7 +161,7 @@ class StatsApp(App):
 
     # -- handlers --------------------------------------------------------------------------
     def refresh(self) -> None:
-        result = self.call(stats.publications)
+        result = self.call(publishing.publications)
         if result is not None:
             self.model.publications = list(result)
 
@@ -170,7 +170,7 @@ class StatsApp(App):
             self.banner.info("公表データを選んでください。", "Choose a publication.")
             return
         eps = float(self.epsilon.value) or None
-        result = self.call(stats.table, self.publication.value, self.rows.value, self.cols.value or None,
+        result = self.call(publishing.table, self.publication.value, self.rows.value, self.cols.value or None,
                            self.layers.value or None, value=self.value.value or None,
                            min_count=int(self.min_count.value), epsilon=eps)
         if result is not None:
@@ -193,13 +193,13 @@ class StatsApp(App):
         if not self.publication.value:
             self.banner.info("公表データを選んでください。", "Choose a publication.")
             return
-        data = self.call(stats.chart_data, self.publication.value)
+        data = self.call(publishing.chart_data, self.publication.value)
         if data is not None:
             self.model.charts = charts(data)
 
 
 def charts(data: dict[str, pd.DataFrame]) -> dict[str, bytes]:
-    """PNG charts with Japanese labels from :func:`workbench.stats.chart_data`."""
+    """PNG charts with Japanese labels from :func:`workbench.statistics.publishing.chart_data`."""
     _font()
     import matplotlib.pyplot as plt
 

@@ -7,13 +7,19 @@ The public surface is what ``__all__`` lists; everything else is internal.
 
 from __future__ import annotations
 
+from workbench import services
+from workbench.controls import users
+
 # `services` imports every service module, so SERVICES is complete whatever a caller imports.
-from . import approvals, audit, credentials, errors, media, persons, runs, services, users
-from .clock import Clock, FixedClock, SystemClock
-from .errors import WorkbenchError
-from .keys import FileKeySource, Keyring, KeySource, MemoryKeySource
-from .permissions import Permission, Role
-from .workspace import SERVICES, Session, Settings, Unit, Workspace, service
+from workbench.core import approvals, audit, credentials, errors
+from workbench.core.clock import Clock, FixedClock, SystemClock
+from workbench.core.errors import WorkbenchError
+from workbench.core.keys import FileKeySource, Keyring, KeySource, MemoryKeySource
+from workbench.core.permissions import Permission, Role
+from workbench.core.workspace import SERVICES, Session, Settings, Unit, Workspace, service
+from workbench.cycles import pipeline_runs
+from workbench.files import media
+from workbench.intake import persons
 
 __version__ = "0.1.0"
 
@@ -40,7 +46,7 @@ __all__ = [
     "errors",
     "media",
     "persons",
-    "runs",
+    "pipeline_runs",
     "service",
     "services",
     "users",

@@ -19,11 +19,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import access, access_rules, approvals, auditing, media, pending, persons, rotation, runs, transfer, users
-from ._files import private_umask, write_private
-from .clock import JST
-from .errors import InvalidInput, WorkbenchError
-from .workspace import Session, Workspace
+from workbench import pending
+from workbench.controls import access, audit_log, users
+from workbench.core import access_rules, approvals, rotation
+from workbench.core.clock import JST
+from workbench.core.errors import InvalidInput, WorkbenchError
+from workbench.core.private_files import private_umask, write_private
+from workbench.core.workspace import Session, Workspace
+from workbench.cycles import pipeline_runs
+from workbench.files import media, transfer
+from workbench.intake import persons
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
@@ -75,7 +80,7 @@ def _login(args: argparse.Namespace) -> Session:
     ws = _workspace(args)
     key = getattr(args, "batch_key", None) or os.environ.get("WORKBENCH_BATCH_KEY")
     if key:  # a batch account (issue 14): the key file, no password or one-time code
-        from . import batch_accounts
+        from workbench.controls import batch_accounts
 
         return batch_accounts.login(ws, key)
     user = args.user or os.environ.get("WORKBENCH_USER") or input("ユーザーID / user ID: ")
@@ -100,19 +105,19 @@ def cmd_init(args: argparse.Namespace) -> Any:
 
 
 def cmd_demo(args: argparse.Namespace) -> Any:
-    from .demo import build_demo
+    from workbench.demo import build_demo
 
     return build_demo(Path(args.path), persons=args.persons, seed=args.seed)
 
 
 def cmd_demo_code(args: argparse.Namespace) -> Any:
-    from .demo import current_code
+    from workbench.demo import current_code
 
     return {"user_id": args.user_id, "code": current_code(_workspace(args), args.user_id)}
 
 
 def cmd_serve(args: argparse.Namespace) -> Any:
-    from .serve import serve
+    from workbench.web.serve import serve
 
     serve(Path(args.path), port=args.port, trust_proxy=args.trust_proxy)
     return None
@@ -198,18 +203,18 @@ def cmd_approvals_decide(args: argparse.Namespace) -> Any:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> Any:
-    report = auditing.verify(_login(args), anchor=args.anchor)
+    report = audit_log.verify(_login(args), anchor=args.anchor)
     ja, en = report.message()
     result = {**dataclasses.asdict(report), "message_ja": ja, "message_en": en}
     return Exit(result, 0 if report.ok else 7)
 
 
 def cmd_audit_acknowledge(args: argparse.Namespace) -> Any:
-    return auditing.acknowledge(_login(args), args.note)
+    return audit_log.acknowledge(_login(args), args.note)
 
 
 def cmd_audit_anchor(args: argparse.Namespace) -> Any:
-    result = auditing.anchor(_login(args), args.to)
+    result = audit_log.anchor(_login(args), args.to)
     if not result["anchored"]:
         report = result["report"]
         ja, en = report.message()
@@ -218,7 +223,7 @@ def cmd_audit_anchor(args: argparse.Namespace) -> Any:
 
 
 def cmd_audit_search(args: argparse.Namespace) -> Any:
-    return auditing.search(_login(args), user_id=args.by, target=args.target, operation=args.operation,
+    return audit_log.search(_login(args), user_id=args.by, target=args.target, operation=args.operation,
                            outcome=args.outcome, limit=args.limit)
 
 
@@ -286,7 +291,7 @@ def _own_workspace(args: argparse.Namespace, workspace_id: str) -> Path | None:
     """The workspace that made this package, if the unpacking happens inside it: the
     workspace named by ``--workspace``/``WORKBENCH_WORKSPACE``, or one that holds the
     package, the output folder or the current directory."""
-    from .workspace import SETTINGS_FILE, Settings
+    from workbench.core.workspace import SETTINGS_FILE, Settings
 
     candidates = []
     named = args.workspace or os.environ.get("WORKBENCH_WORKSPACE")
@@ -319,23 +324,23 @@ def cmd_pipeline_run(args: argparse.Namespace) -> Any:
         if not sep:
             raise InvalidInput(f"Write parameters as NAME=VALUE, not {item!r}.", f"パラメータは 名前=値 の形で指定してください: {item!r}")
         params[name] = value
-    return runs.run(_login(args), args.pipeline, params)
+    return pipeline_runs.run(_login(args), args.pipeline, params)
 
 
 def cmd_pipeline_list(args: argparse.Namespace) -> Any:
-    from . import cycle_runs
+    from workbench.cycles import engine
 
-    return cycle_runs.listing(_login(args), limit=args.limit)
+    return engine.listing(_login(args), limit=args.limit)
 
 
 def cmd_pipeline_status(args: argparse.Namespace) -> Any:
-    from . import cycle_runs
+    from workbench.cycles import engine
 
-    return cycle_runs.status(_login(args), args.run)
+    return engine.status(_login(args), args.run)
 
 
 def cmd_batch_account(args: argparse.Namespace) -> Any:
-    from . import batch_accounts
+    from workbench.controls import batch_accounts
 
     session = _login(args)
     if args.command == "add":
@@ -352,7 +357,7 @@ def cmd_batch_account(args: argparse.Namespace) -> Any:
 # -- targets commands (F0, F0b, F1b) --
 
 def _read_input(path: Path) -> bytes:
-    from .formats import MAX_FILE_BYTES, too_large
+    from workbench.files.formats import MAX_FILE_BYTES, too_large
 
     try:
         if path.stat().st_size > MAX_FILE_BYTES:  # refused before reading it into memory
@@ -363,7 +368,7 @@ def _read_input(path: Path) -> bytes:
 
 
 def cmd_targets_import(args: argparse.Namespace) -> Any:
-    from . import targets
+    from workbench.intake import targets
 
     path = Path(args.file)
     if args.preview:
@@ -377,8 +382,8 @@ def cmd_package_sweep(args: argparse.Namespace) -> Any:
 
 
 def _outgoing(args: argparse.Namespace, kind: str, step: str, *, wrap_request: bool = False, **params: Any) -> Any:
-    """One dispatch for every outgoing file (``workbench.outgoing.REGISTRY``): preview, request, create."""
-    from . import outgoing
+    """One dispatch for every outgoing file (``workbench.files.outgoing.REGISTRY``): preview, request, create."""
+    from workbench.files import outgoing
 
     session = _login(args)
     if step == "preview":
@@ -395,20 +400,20 @@ def _step(args: argparse.Namespace) -> str:
 
 
 def cmd_collection(args: argparse.Namespace) -> Any:
-    from .collection import APPROVAL_KIND
+    from workbench.intake.collection import APPROVAL_KIND
 
     step = {"preview": "preview", "request": "request", "export": "create"}[args.command]
     return _outgoing(args, APPROVAL_KIND, step, wards=args.ward, status=args.status)
 
 
 def cmd_integrated_request(args: argparse.Namespace) -> Any:
-    from .integrated import APPROVAL_KIND
+    from workbench.intake.integrated import APPROVAL_KIND
 
     return _outgoing(args, APPROVAL_KIND, _step(args), wrap_request=True)
 
 
 def cmd_integrated_import(args: argparse.Namespace) -> Any:
-    from . import integrated
+    from workbench.intake import integrated
 
     path = Path(args.file)
     if not path.is_file():
@@ -421,7 +426,7 @@ def cmd_integrated_import(args: argparse.Namespace) -> Any:
 # -- registration commands (F1) --
 
 def cmd_register(args: argparse.Namespace) -> Any:
-    from . import registration
+    from workbench.intake import registration
 
     path = Path(args.file)
     data = _read_input(path)
@@ -441,14 +446,14 @@ def _page_request(args: argparse.Namespace, **filters: str | None) -> Any:
     """The page the options of :func:`_page_options` ask for, or None when none was given."""
     if args.offset is None and not (args.sort or args.desc or args.text):
         return None
-    from .paging import MAX_LIMIT, PageRequest
+    from workbench.core.paging import MAX_LIMIT, PageRequest
 
     return PageRequest(offset=args.offset or 0, limit=min(args.limit, MAX_LIMIT), sort=args.sort, descending=args.desc,
                        text=args.text or "", filters={k: v for k, v in filters.items() if v})
 
 
 def cmd_review_list(args: argparse.Namespace) -> Any:
-    from . import registration
+    from workbench.intake import registration
 
     request = _page_request(args)
     if request is not None:
@@ -457,7 +462,7 @@ def cmd_review_list(args: argparse.Namespace) -> Any:
 
 
 def cmd_review_resolve(args: argparse.Namespace) -> Any:
-    from . import registration
+    from workbench.intake import registration
 
     return registration.resolve_review(_login(args), args.review_id, accept=args.accept)
 
@@ -465,14 +470,14 @@ def cmd_review_resolve(args: argparse.Namespace) -> Any:
 # -- query commands (⑧⑨ procedures, F2 information queries, F3 Juki-net) --
 
 def cmd_procedures_import(args: argparse.Namespace) -> Any:
-    from . import procedures
+    from workbench.queries import procedures
 
     path = Path(args.file)
     return procedures.import_procedures(_login(args), _read_input(path), file_name=path.name)
 
 
 def cmd_batch(args: argparse.Namespace) -> Any:
-    from .batches import APPROVAL_KINDS
+    from workbench.queries.batches import APPROVAL_KINDS
 
     common: dict[str, Any] = {"procedure": args.procedure, "fiscal_year": args.year,
                               "records_per_file": args.records_per_file,
@@ -487,7 +492,7 @@ def cmd_batch(args: argparse.Namespace) -> Any:
 # -- results commands (F4, F5, C11, C7, F6) --
 
 def cmd_batch_import_results(args: argparse.Namespace) -> Any:
-    from . import results
+    from workbench.queries import results
 
     path = Path(args.file)
     if not path.is_file():
@@ -504,19 +509,19 @@ def cmd_batch_import_results(args: argparse.Namespace) -> Any:
 
 
 def cmd_batch_expire(args: argparse.Namespace) -> Any:
-    from . import results
+    from workbench.queries import results
 
     return results.expire_requests(_login(args), older_than_days=args.days)
 
 
 def cmd_results_purge(args: argparse.Namespace) -> Any:
-    from . import results
+    from workbench.queries import results
 
     return results.purge_results(_login(args))
 
 
 def cmd_discrepancies_list(args: argparse.Namespace) -> Any:
-    from . import discrepancies
+    from workbench.queries import discrepancies
 
     request = _page_request(args, status=args.status, kind=args.kind)
     if request is not None:
@@ -525,26 +530,26 @@ def cmd_discrepancies_list(args: argparse.Namespace) -> Any:
 
 
 def cmd_discrepancies_resolve(args: argparse.Namespace) -> Any:
-    from . import discrepancies
+    from workbench.queries import discrepancies
 
     return discrepancies.resolve_discrepancy(_login(args), args.discrepancy_id, action=args.action, note=args.note)
 
 
 def cmd_discrepancies_notices(args: argparse.Namespace) -> Any:
-    from .discrepancies import NOTICE_APPROVAL_KIND
+    from workbench.queries.discrepancies import NOTICE_APPROVAL_KIND
 
     return _outgoing(args, NOTICE_APPROVAL_KIND, _step(args), wrap_request=True)
 
 
 def cmd_declared_income_import(args: argparse.Namespace) -> Any:
-    from . import discrepancies
+    from workbench.queries import discrepancies
 
     path = Path(args.file)
     return discrepancies.import_declared_income(_login(args), _read_input(path), file_name=path.name)
 
 
 def cmd_linkage_export(args: argparse.Namespace) -> Any:
-    from .linkage import APPROVAL_KIND
+    from workbench.queries.linkage_file import APPROVAL_KIND
 
     return _outgoing(args, APPROVAL_KIND, _step(args), wrap_request=True, procedure=args.procedure,
                      fiscal_year=args.year)
@@ -554,7 +559,7 @@ def cmd_linkage_export(args: argparse.Namespace) -> Any:
 # -- the end of the data's life (issue 12: F7 C8 C12 C11 F9 F10 C6) --
 
 def cmd_deletion(args: argparse.Namespace) -> Any:
-    from . import deletion
+    from workbench.lifecycle import deletion
 
     session = _login(args)
     if args.command == "import":
@@ -581,25 +586,25 @@ def cmd_deletion(args: argparse.Namespace) -> Any:
 
 
 def cmd_backup(args: argparse.Namespace) -> Any:
-    from . import backup
+    from workbench.lifecycle import backup
 
     return backup.backup(_login(args), args.out, keyring_out=args.keyring_out)
 
 
 def cmd_backup_verify(args: argparse.Namespace) -> Any:
-    from . import backup
+    from workbench.lifecycle import backup
 
     return backup.verify_backup(args.file, keyring=args.keyring)
 
 
 def cmd_restore(args: argparse.Namespace) -> Any:
     """No login: the workspace does not exist yet; the backup and its keyring copy are the authority."""
-    from . import backup
+    from workbench.lifecycle import backup
 
     return backup.restore(args.file, into=args.into, keyring=args.keyring, journal=args.journal)
 
 def cmd_retention(args: argparse.Namespace) -> Any:
-    from . import retention
+    from workbench.lifecycle import retention
 
     session = _login(args)
     if args.command == "rules":
@@ -609,7 +614,7 @@ def cmd_retention(args: argparse.Namespace) -> Any:
     return retention.apply(session, dry_run=args.command == "report")
 
 def cmd_disclosure(args: argparse.Namespace) -> Any:
-    from . import disclosure
+    from workbench.lifecycle import disclosure
 
     session = _login(args)
     if args.command == "show":
@@ -623,7 +628,7 @@ def cmd_disclosure(args: argparse.Namespace) -> Any:
     return disclosure.suspensions(session)
 
 def cmd_inquiry(args: argparse.Namespace) -> Any:
-    from . import inquiries
+    from workbench.lifecycle import inquiries
 
     session = _login(args)
     if args.command == "add":
@@ -638,7 +643,7 @@ def cmd_inquiry(args: argparse.Namespace) -> Any:
 
 
 def cmd_idreview(args: argparse.Namespace) -> Any:
-    from . import idreview
+    from workbench.controls import idreview
 
     session = _login(args)
     if args.command == "start":
@@ -653,31 +658,31 @@ def cmd_idreview(args: argparse.Namespace) -> Any:
 
 
 def cmd_deceased_confirm(args: argparse.Namespace) -> Any:
-    from . import deletion
+    from workbench.lifecycle import deletion
 
     return deletion.confirm_deceased(_login(args), args.discrepancy_id, note=args.note)
 
 
 def cmd_stats_publish(args: argparse.Namespace) -> Any:
-    from . import stats
+    from workbench.statistics import publishing
 
     as_of = dt.date.fromisoformat(args.as_of) if args.as_of else None
-    result = stats.publish(_login(args), k=args.k, max_loss=args.max_loss, epsilon_budget=args.epsilon_budget,
+    result = publishing.publish(_login(args), k=args.k, max_loss=args.max_loss, epsilon_budget=args.epsilon_budget,
                            as_of=as_of)
     result.manifest = {}
     return result
 
 
 def cmd_stats_withdraw(args: argparse.Namespace) -> Any:
-    from . import stats
+    from workbench.statistics import publishing
 
-    return stats.withdraw(_login(args), args.publication_id, reason=args.reason)
+    return publishing.withdraw(_login(args), args.publication_id, reason=args.reason)
 
 
 def cmd_stats_list(args: argparse.Namespace) -> Any:
-    from . import stats
+    from workbench.statistics import publishing
 
-    return stats.publications(_login(args))
+    return publishing.publications(_login(args))
 
 
 def _merges(items: list[str] | None) -> dict[str, dict[str, list[str]]]:
@@ -695,9 +700,9 @@ def _merges(items: list[str] | None) -> dict[str, dict[str, list[str]]]:
 
 
 def cmd_stats_table(args: argparse.Namespace) -> Any:
-    from . import stats
+    from workbench.statistics import publishing
 
-    result = stats.table(_login(args), args.publication, args.rows, args.cols, args.layers, value=args.value,
+    result = publishing.table(_login(args), args.publication, args.rows, args.cols, args.layers, value=args.value,
                          min_count=args.min_count, epsilon=args.epsilon, merge=_merges(args.merge) or None)
     if args.csv:
         result.to_csv(args.csv)
@@ -855,7 +860,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     g = group("pipeline", "Papermill cycle notebooks")
     p = command("pipeline run", cmd_pipeline_run, "run a cycle notebook under your authority (-p NAME=VALUE)", g)
-    p.add_argument("pipeline", help=", ".join(sorted(runs.PIPELINES)))
+    p.add_argument("pipeline", help=", ".join(sorted(pipeline_runs.PIPELINES)))
     p.add_argument("-p", "--param", action="append", help="NAME=VALUE: IDs, years and paths only")
     p = command("pipeline list", cmd_pipeline_list, "the latest runs you may see, with cycle stages and report", g)
     p.add_argument("--limit", type=int, default=20)

@@ -13,12 +13,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import audit, credentials
-from .errors import PermissionDenied
-from .numbers import BlindIndex, NumberCipher
-from .simulate import generate_world
-from .users import create_initial_user
-from .workspace import Session, Workspace
+from workbench.controls.users import create_initial_user
+from workbench.core import audit, credentials
+from workbench.core.errors import PermissionDenied
+from workbench.core.numbers import BlindIndex, NumberCipher
+from workbench.core.workspace import Session, Workspace
+from workbench.simulate import generate_world
 
 __all__ = ["DEMO_PASSWORD", "DEMO_USERS", "build_demo", "current_code", "load_world"]
 
@@ -82,10 +82,10 @@ def build_demo(path: Path, *, persons: int = 10_000, seed: int = 1, registered_s
     usual mistakes and of a few more from a portal download (F1): the workspace shows
     registrations, a review queue and return lists, every step audited.
     """
-    from . import registration, targets
-    from .simulate.contractor import contractor_return
-    from .simulate.housing import target_extract
-    from .simulate.portal import portal_download
+    from workbench.intake import registration, targets
+    from workbench.simulate.contractor import contractor_return
+    from workbench.simulate.housing import target_extract
+    from workbench.simulate.portal import portal_download
 
     ws = Workspace.init(path, demo=True)
     for user_id, roles in DEMO_USERS.items():
@@ -126,7 +126,7 @@ def _as(ws: Workspace, user_id: str) -> Session:
 
 
 def _approved(ws: Workspace, approval_id: str) -> str:
-    from . import approvals
+    from workbench.core import approvals
 
     approvals.decide(_as(ws, "approver"), approval_id, approve=True)
     return approval_id
@@ -139,8 +139,10 @@ def _demo_queries(ws: Workspace, world: Any, *, seed: int) -> dict[str, int]:
     the demo."""
     import tempfile
 
-    from . import batches, formats, integrated, procedures, results
-    from .simulate import juki, linkage
+    from workbench.files import formats
+    from workbench.intake import integrated
+    from workbench.queries import batches, procedures, results
+    from workbench.simulate import juki, linkage
 
     registrar, query = _as(ws, "registrar"), _as(ws, "query")
     approval = integrated.request_integrated_request(registrar).approval_id

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .permissions import Permission
-from .workspace import Unit, service
+from workbench.core.permissions import Permission
+from workbench.core.workspace import Unit, service
 
 __all__ = ["PendingItem", "pending_work"]
 

@@ -9,42 +9,21 @@ whatever a caller imports, every service is known.  A new service module is adde
 
 from __future__ import annotations
 
-from . import (
-    access,
-    approvals,
-    auditing,
-    backup,
-    batch_accounts,
-    batches,
-    collection,
-    cycle_runs,
-    cycles,
-    deletion,
-    disclosure,
-    discrepancies,
-    idreview,
-    inquiries,
-    integrated,
-    linkage,
-    media,
-    outgoing,
-    pending,
-    persons,
-    procedures,
-    registration,
-    results,
-    retention,
-    runs,
-    stats,
-    targets,
-    users,
-)
+from workbench import pending
+from workbench.controls import access, audit_log, batch_accounts, idreview, users
+from workbench.core import approvals
+from workbench.cycles import catalogue, engine, pipeline_runs
+from workbench.files import media, outgoing
+from workbench.intake import collection, integrated, persons, registration, targets
+from workbench.lifecycle import backup, deletion, disclosure, inquiries, retention
+from workbench.queries import batches, discrepancies, linkage_file, procedures, results
+from workbench.statistics import publishing
 
 __all__ = ["MODULES"]
 
 #: The modules that declare services, by name.
-MODULES = {m.__name__.rsplit(".", 1)[-1]: m for m in (
-    access, approvals, auditing, backup, batch_accounts, batches, collection, cycle_runs, cycles, deletion,
-    disclosure, discrepancies, idreview, inquiries, integrated, linkage, media, outgoing, pending, persons,
-    procedures, registration, results, retention, runs, stats, targets, users,
+MODULES = {getattr(m, "SERVICE_PREFIX", m.__name__.rsplit(".", 1)[-1]): m for m in (
+    access, approvals, audit_log, backup, batch_accounts, batches, collection, engine, catalogue, deletion,
+    disclosure, discrepancies, idreview, inquiries, integrated, linkage_file, media, outgoing, pending, persons,
+    procedures, registration, results, retention, pipeline_runs, publishing, targets, users,
 )}

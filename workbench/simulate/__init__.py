@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from .world import World, generate_world
+from workbench.simulate.world import World, generate_world
 
 __all__ = ["World", "generate_world"]

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from workbench import media, transfer
-from workbench.workspace import Workspace
+from workbench.core.workspace import Workspace
+from workbench.files import media, transfer
 
 __all__ = ["answer_packages", "open_request", "split_late_and_duplicate", "write_answer"]
 

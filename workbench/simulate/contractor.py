@@ -18,14 +18,13 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from workbench import formats
-from workbench.numbers import is_valid_number
-
-from .world import World
+from workbench.core.numbers import is_valid_number
+from workbench.files import formats
+from workbench.simulate.world import World
 
 __all__ = ["DEFECTS", "contractor_return", "contractor_return_with_truth"]
 
-#: Mistake → (expected outcome, expected reason code of :data:`workbench.registration.REASONS`).
+#: Mistake → (expected outcome, expected reason code of :data:`workbench.intake.registration.REASONS`).
 DEFECTS: dict[str, tuple[str, str | None]] = {
     "check_digit": ("returned", "check_digit"),
     "transposed": ("returned", "check_digit"),

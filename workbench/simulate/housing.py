@@ -2,7 +2,7 @@
 
 DESIGN §8.  :func:`target_extract` writes what the housing business system would hand
 over for F0: one row per living person of the :class:`~workbench.simulate.world.World`
-in the ``housing_targets`` layout (:data:`workbench.formats.LAYOUTS`), as bytes in
+in the ``housing_targets`` layout (:data:`workbench.files.formats.LAYOUTS`), as bytes in
 UTF-8, UTF-8 with BOM or CP932.  Everyone in the world is a resident or applicant, so
 everyone is a target; the extract does not carry Individual Numbers (those are what
 collection is for).  Deceased persons are left out, as the housing system removes them.
@@ -25,7 +25,7 @@ import codecs
 import numpy as np
 import pandas as pd
 
-from workbench.formats import write_table
+from workbench.files.formats import write_table
 from workbench.simulate.world import World
 
 __all__ = ["CP932_SUBSTITUTES", "target_extract", "target_frame"]

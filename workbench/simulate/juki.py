@@ -5,7 +5,7 @@ it opens a ``juki_query`` package with the ``juki_net`` key, reads the
 ``juki_request`` CSV members, looks each Individual Number up in a
 :class:`~workbench.simulate.world.World` — pass ``world.evolve(...)[0]`` so that moves,
 marriages (new surname) and deaths since the target list was loaded show up — and
-writes ``juki_answer`` packages (CSV, :data:`workbench.formats.LAYOUTS`) with the
+writes ``juki_answer`` packages (CSV, :data:`workbench.files.formats.LAYOUTS`) with the
 current four basic items and a deceased flag, each answer carrying its request ID (C10).
 
 Configurable imperfections, shares of the requests, deterministic for ``seed``:
@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from workbench.formats import read_table, write_table
+from workbench.core.workspace import Workspace
+from workbench.files.formats import read_table, write_table
 from workbench.simulate.answers import answer_packages, open_request, split_late_and_duplicate
 from workbench.simulate.world import World
-from workbench.workspace import Workspace
 
 __all__ = ["ANSWER_KIND", "answer_frames", "answer_package"]
 

@@ -1,7 +1,7 @@
 """Simulator of the linkage server's integrated-number answers (団体内統合利用番号の回答, F1b).
 
 DESIGN §8.  The linkage server (団体内統合宛名システム) answers an ``integrated_request``
-file with an ``integrated_answer`` file (layouts in :data:`workbench.formats.LAYOUTS`).
+file with an ``integrated_answer`` file (layouts in :data:`workbench.files.formats.LAYOUTS`).
 Each answer carries the request ID it answers (C10).  The integrated number is a
 stable function of the Individual Number (the server gives one person one number): 15
 digits from SHA-256 — invented, like everything the simulators produce.
@@ -15,8 +15,8 @@ Configurable imperfections, as shares of the requests (deterministic for ``seed`
 
 :func:`answer_package` plays the server end to end: it opens the request package with
 the ``linkage_server`` key (the key file the office issued to the server,
-:func:`workbench.media.recipient_key`) and writes the answer package with the same key,
-as :func:`workbench.integrated.import_integrated_answers` expects.
+:func:`workbench.files.media.recipient_key`) and writes the answer package with the same key,
+as :func:`workbench.intake.integrated.import_integrated_answers` expects.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from workbench.formats import read_table, write_table
+from workbench.core.workspace import Workspace
+from workbench.files.formats import read_table, write_table
 from workbench.simulate.answers import open_request, write_answer
-from workbench.workspace import Workspace
 
 __all__ = ["answer_file", "answer_package", "integrated_number_for"]
 

@@ -2,11 +2,11 @@
 
 DESIGN §8.  :func:`answer_package` plays the linkage server (団体内統合宛名システム /
 中間サーバー) end to end: it opens an ``info_query`` package with the linkage server's
-key (:func:`workbench.media.recipient_key`), reads every member in the
-:data:`workbench.query_files.REQUEST_LAYOUT`, looks each person up **by integrated
+key (:func:`workbench.files.media.recipient_key`), reads every member in the
+:data:`workbench.files.query_files.REQUEST_LAYOUT`, looks each person up **by integrated
 number** in a :class:`~workbench.simulate.world.World` (pass an evolved world to answer
 from a later year), and writes ``info_answer`` packages in
-:data:`workbench.query_files.ANSWER_LAYOUT`, each answer carrying its request ID (C10).
+:data:`workbench.files.query_files.ANSWER_LAYOUT`, each answer carrying its request ID (C10).
 
 Payloads (invented, like everything here): local tax → tax year, taxable income
 (``annual_income``) and 課税/非課税 (taxable above 1,000,000 yen, illustrative);
@@ -31,12 +31,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from workbench.query_files import ANSWER_LAYOUT, REQUEST_LAYOUT, read_fixed, write_fixed
-from workbench.query_rules import load_rules
+from workbench.core.workspace import Workspace
+from workbench.files.query_files import ANSWER_LAYOUT, REQUEST_LAYOUT, read_fixed, write_fixed
+from workbench.queries.query_rules import load_rules
 from workbench.simulate.answers import answer_packages, open_request, split_late_and_duplicate
 from workbench.simulate.linkage import integrated_number_for
 from workbench.simulate.world import World
-from workbench.workspace import Workspace
 
 __all__ = ["ANSWER_KIND", "TAXABLE_FROM", "answer_frames", "answer_package"]
 

@@ -19,9 +19,9 @@ import unicodedata
 import numpy as np
 import pandas as pd
 
-from workbench import formats, matching
-
-from .world import World
+from workbench.files import formats
+from workbench.intake import matching
+from workbench.simulate.world import World
 
 __all__ = ["DEFECTS", "portal_download", "portal_download_with_truth"]
 

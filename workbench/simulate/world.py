@@ -11,7 +11,7 @@ Everything here is invented.  Names are drawn from Faker's ``ja_JP`` pairs (kanj
 kana) widened with a table of common surnames and given names by generation; town names
 are real Tokyo towns, but chome, block, building and room numbers are random, and
 building names only follow the pattern of real 都営 estates.  Individual Numbers come
-from :func:`workbench.numbers.generate_numbers`: valid check digits, random bodies.
+from :func:`workbench.core.numbers.generate_numbers`: valid check digits, random bodies.
 
 Speed: the population is built from small pools with vectorised numpy sampling, never a
 Faker call per person (1,000,000 persons in a few seconds).
@@ -51,7 +51,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from workbench.numbers import generate_numbers
+from workbench.core.numbers import generate_numbers
 
 __all__ = [
     "CHANGE_KINDS",

@@ -2,7 +2,7 @@
 
 ダッシュボードのカーネル側。The server starts each kernel for one web session, with a
 one-time ticket in its environment.  :func:`session_from_server` exchanges it, once, for
-that person's :class:`~workbench.workspace.Session`; the ticket is removed from the
+that person's :class:`~workbench.core.workspace.Session`; the ticket is removed from the
 environment at once.  :func:`keep_tracebacks_in_server` makes sure an error in a widget
 callback is logged in the server's log with a reference number and never sent to the
 browser.
@@ -19,9 +19,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..errors import SessionExpired
-from ..workspace import Session, Workspace
-from .sessions import redeem_kernel_ticket
+from workbench.core.errors import SessionExpired
+from workbench.core.workspace import Session, Workspace
+from workbench.web.sessions import redeem_kernel_ticket
 
 __all__ = ["TICKET_ENV", "WORKSPACE_ENV", "current_kernel_id", "keep_tracebacks_in_server", "session_from_server"]
 

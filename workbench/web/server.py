@@ -50,9 +50,9 @@ from voila.static_file_handler import MultiStaticFileHandler, TemplateStaticFile
 from voila.tornado.handler import TornadoVoilaHandler
 from voila.tornado.kernel_websocket_handler import VoilaKernelWebsocketHandler, read_header_from_binary_message
 
-from ..errors import WorkbenchError
-from ..workspace import Workspace
-from .sessions import WebSession, WebSessions
+from workbench.core.errors import WorkbenchError
+from workbench.core.workspace import Workspace
+from workbench.web.sessions import WebSession, WebSessions
 
 __all__ = [
     "COOKIE",

@@ -23,10 +23,10 @@ import secrets
 import threading
 from dataclasses import dataclass, field
 
-from .. import access_rules, audit, tickets
-from ..access_rules import AccessPolicy
-from ..errors import AccessRefused, SessionExpired, WorkbenchError
-from ..workspace import Session, Workspace
+from workbench.core import access_rules, audit, tickets
+from workbench.core.access_rules import AccessPolicy
+from workbench.core.errors import AccessRefused, SessionExpired, WorkbenchError
+from workbench.core.workspace import Session, Workspace
 
 __all__ = [
     "TICKET_LIFETIME",

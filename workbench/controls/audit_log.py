@@ -1,0 +1,238 @@
+"""Services over the audit log: verify the chain and search it (auditor, C4); anchor its
+signed heads elsewhere, and acknowledge a broken log (fail closed, issue 10)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from workbench.core import audit
+from workbench.core.access_rules import load_policy as load_access_policy
+from workbench.core.errors import InvalidInput
+from workbench.core.paging import ListSpec, Page, PageRequest, SortKey, fetch_page
+from workbench.core.permissions import Permission
+from workbench.core.policy import POLICY, is_bulk_export, is_out_of_hours
+from workbench.core.workspace import Unit, service
+
+#: Audited operation names keep this module's name before the 2026-12 move into packages, so the
+#: seven-year audit log and its words stay one vocabulary (see ``workspace.service``).
+SERVICE_PREFIX = "auditing"
+
+__all__ = ["acknowledge", "anchor", "search", "search_page", "verify"]
+
+
+@service(Permission.AUDIT_VERIFY)
+def verify(unit: Unit, *, anchor: str | None = None) -> audit.AuditReport:
+    """Check every record's hash and chain, and the signed heads exported beside the log;
+    with ``anchor``, also the signed heads kept elsewhere (``audit anchor``), which catch a
+    workspace restored from an older copy.  A problem no auditor has acknowledged raises an
+    alarm that stops every write and reveal until one does (``acknowledge``)."""
+    ws = unit.workspace
+    key = ws.keyring.audit_key()
+    report = audit.verify(
+        unit.con, key=key, heads=audit.read_heads(ws.heads_path),
+        anchor=None if anchor is None else audit.read_anchor(Path(anchor)),
+        heads_index=None if anchor is None else audit.heads_index(ws.heads_path),
+        workspace_id=ws.settings.workspace_id, known=audit.alarm_problems(unit.con),
+    )
+    unit.note(ok=report.ok, records=report.records, first_bad_seq=report.first_bad_seq, anchored=anchor is not None)
+    if not report.ok:
+        accepted = audit.epochs(unit.con)[2]
+        found = [p for p in report.problems if p not in accepted]
+        alarm = audit.raise_alarm(unit.con, key=key, at=unit.now, source="anchor" if anchor else "verify",
+                                  problems=found, user_id=unit.user_id)
+        unit.note(alarm_id=alarm)
+    return report
+
+
+#: The longest note an auditor can record with an acknowledgement.
+NOTE_MAX = 2000
+
+
+@service(Permission.AUDIT_ACKNOWLEDGE)
+def acknowledge(unit: Unit, note: str) -> dict[str, Any]:
+    """Record what happened to a broken log (確認記録), and lift the stop on writes and reveals.
+
+    Every problem verification finds now is accepted from here on, and a new epoch of
+    signed heads begins; damage found later raises a new alarm.  The note stays inside the
+    encrypted store; the log records only its length."""
+    note = (note or "").strip()
+    if not note or len(note) > NOTE_MAX:
+        raise InvalidInput(
+            f"Write what happened and what was done (1–{NOTE_MAX} characters) with --note.",
+            f"経緯と対応を --note に記入してください（1〜{NOTE_MAX} 文字）。",
+        )
+    ws = unit.workspace
+    alarms = audit.open_alarms(unit.con)
+    if not alarms:
+        raise InvalidInput("No audit alarm is open; there is nothing to acknowledge.",
+                           "未確認の操作ログの異常はありません。")
+    report = audit.verify(unit.con, key=ws.keyring.audit_key(), heads=audit.read_heads(ws.heads_path),
+                          workspace_id=ws.settings.workspace_id)
+    problems = sorted(set(report.problems) | set(audit.alarm_problems(unit.con)))
+    epoch = audit.current_epoch(unit.con) + 1
+    last = unit.con.execute("SELECT coalesce(max(seq), 0) FROM audit_log").fetchone()
+    baseline = int(last[0]) if last else 0
+    unit.con.execute("INSERT INTO audit_epochs VALUES (?, ?, ?, ?, ?, ?)",
+                     [epoch, unit.now, baseline, unit.user_id, note, json.dumps([list(p) for p in problems])])
+    unit.con.execute(
+        "UPDATE audit_alarms SET acknowledged_at = ?, acknowledged_by = ?, epoch = ? WHERE acknowledged_at IS NULL",
+        [unit.now, unit.user_id, epoch],
+    )
+    unit.note(epoch=epoch, alarms=len(alarms), problems=len(problems), note_chars=len(note))
+    return {"epoch": epoch, "alarms": [a["alarm_id"] for a in alarms], "problems": problems,
+            "baseline_seq": baseline, "acknowledged_by": unit.user_id}
+
+
+@service(Permission.AUDIT_ANCHOR)
+def anchor(unit: Unit, to: str) -> dict[str, Any]:
+    """Append the newest signed head to an anchor file outside the workspace (another disk,
+    a mounted share; print it for paper).  The file is first checked against the log: an
+    anchor that shows the workspace was rolled back raises an alarm instead."""
+    ws = unit.workspace
+    path = Path(to).expanduser().resolve()
+    if path.is_relative_to(ws.path.resolve()):
+        raise InvalidInput("The anchor must be kept outside the workspace folder (another disk or system).",
+                           "アンカーはワークスペースの外（別のディスクやシステム）に保存してください。")
+    key = ws.keyring.audit_key()
+    earlier = audit.read_anchor(path)
+    if earlier:
+        report = audit.verify(unit.con, key=key, heads=audit.read_heads(ws.heads_path), anchor=earlier,
+                              heads_index=audit.heads_index(ws.heads_path), workspace_id=ws.settings.workspace_id)
+        if not report.ok:
+            accepted = audit.epochs(unit.con)[2]
+            alarm = audit.raise_alarm(unit.con, key=key, at=unit.now, source="anchor",
+                                      problems=[p for p in report.problems if p not in accepted], user_id=unit.user_id)
+            unit.note(anchored=False, alarm_id=alarm, first_bad_seq=report.first_bad_seq)
+            return {"anchored": False, "report": report, "alarm_id": alarm}
+    head = audit.last_head(ws.heads_path)
+    if head is None:
+        raise InvalidInput("The log has no signed head yet; nothing to anchor.", "署名付きヘッドがまだないため、アンカーできません。")
+    line = audit.anchor_line(key, head, workspace_id=ws.settings.workspace_id, at=unit.now)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    with os.fdopen(fd, "a", encoding="utf-8") as f:
+        f.write(json.dumps(line) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    unit.note(anchored=True, seq=line["seq"], lines=len(earlier) + 1)
+    return {"anchored": True, "path": str(path), "seq": line["seq"], "epoch": line.get("epoch", 0),
+            "hash": line["hash"], "lines": len(earlier) + 1}
+
+
+@service(Permission.AUDIT_READ)
+def search(
+    unit: Unit,
+    *,
+    user_id: str | None = None,
+    target: str | None = None,
+    operation: str | None = None,
+    operations: Sequence[str] | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    outcome: str | None = None,
+    limit: int = 1000,
+) -> list[dict[str, Any]]:
+    """Records matching every given filter, newest first.  Users and targets are
+    matched by their pseudonym, so the log itself never holds them in clear."""
+    key = unit.workspace.keyring.audit_key()
+    where, params = _log_where(key, user_id=user_id, target=target, operation=operation, operations=operations,
+                               since=since, until=until, outcome=outcome)
+    rows = unit.con.execute(f"SELECT {_LOG_COLUMNS} FROM audit_log WHERE {where} ORDER BY seq DESC LIMIT $limit",
+                            {**params, "limit": int(limit)}).fetchall()
+    unit.note(count=len(rows), filters=sorted(k for k, v in
+              {"user": user_id, "target": target, "operation": operation, "since": since, "until": until}.items() if v))
+    names = _user_names(unit, key)
+    return [{**dict(zip(_LOG_FIELDS, r, strict=True)), "user_id": names.get(r[2])} for r in rows]
+
+
+_LOG_FIELDS = ("seq", "logged_at", "user_ref", "operation", "target_ref", "params", "outcome")
+_LOG_COLUMNS = ", ".join(_LOG_FIELDS)
+
+
+def _log_where(key: bytes, *, user_id: str | None, target: str | None, operation: str | None,
+               operations: Sequence[str] | None, since: dt.datetime | None, until: dt.datetime | None,
+               outcome: str | None) -> tuple[str, dict[str, Any]]:
+    """The WHERE clause of a log search and its named parameters (users and targets by pseudonym)."""
+    where: list[str] = []
+    params: dict[str, Any] = {}
+    if user_id:
+        where.append("user_ref = $user_ref")
+        params["user_ref"] = audit.pseudonym(key, user_id)
+    if target:
+        where.append("target_ref = $target_ref")
+        params["target_ref"] = audit.pseudonym(key, target)
+    if operation:
+        where.append("operation LIKE $operation")
+        params["operation"] = operation.replace("*", "%")
+    if operations is not None:  # the operations a word names (labels.operations_matching)
+        where.append("list_contains($operations, operation)")
+        params["operations"] = list(operations)
+    if outcome:
+        where.append("outcome = $outcome")
+        params["outcome"] = outcome
+    if since:
+        where.append("logged_at >= $since")
+        params["since"] = since.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    if until:
+        where.append("logged_at < $until")
+        params["until"] = until.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return " AND ".join(where) or "TRUE", params
+
+
+def _user_names(unit: Unit, key: bytes) -> dict[str, str]:
+    """The auditor reads user IDs, not pseudonyms: staff IDs are resolved; a pseudonym no
+    current user has (a deleted account) stays as it is."""
+    names = {audit.pseudonym(key, u): u for (u,) in unit.con.execute("SELECT user_id FROM users").fetchall()}
+    names.update({audit.pseudonym(key, u): u for u in ("system", "web", "kernel", "pipeline")})
+    return names
+
+
+# ------------------------------------------------------------------------------ the log, a page at a time
+#: The moment in JST (the log stores UTC ISO 8601 text).
+_JST = "(CAST(replace(replace(logged_at, 'Z', ''), '+00:00', '') AS TIMESTAMP) + INTERVAL 9 HOUR)"
+#: C4 alerts in SQL, as policy.is_out_of_hours / is_bulk_export say them for one record: out of the
+#: office's set hours (the ``working_hours`` table of C13; a weekday without hours is a day off).
+_LATE = (f"NOT EXISTS (SELECT 1 FROM working_hours h WHERE h.weekday = isodow({_JST}) - 1"
+         f" AND CAST({_JST} AS TIME) BETWEEN h.opens AND h.closes)")
+_COUNT = ("CASE WHEN json_type(params, '$.records') IN ('BIGINT', 'UBIGINT') THEN CAST(json_extract(params, '$.records') AS BIGINT)"
+          " WHEN json_exists(params, '$.records') THEN 0"
+          " WHEN json_type(params, '$.record_count') IN ('BIGINT', 'UBIGINT') THEN CAST(json_extract(params, '$.record_count') AS BIGINT)"
+          " ELSE 0 END")
+_BULK = (f"((operation LIKE '%export%' OR json_exists(params, '$.package_id')) AND {_COUNT} >= {int(POLICY.bulk_export_records)})")
+
+#: The audit log as a list paging in the database; the chart (per day) and the alerts count every match.
+LOG_LIST = ListSpec(
+    "操作ログ", "audit log", "audit_log",
+    sorts={"seq": SortKey("seq", "番号（日時）", "number (time)"), "operation": SortKey("operation", "操作", "operation"),
+           "outcome": SortKey("outcome", "結果", "outcome")},
+    default_sort="seq", tiebreak="seq",
+    groups={"day": f"strftime({_JST}, '%Y-%m-%d')", "out_of_hours": f"CASE WHEN {_LATE} THEN 'yes' ELSE 'no' END",
+            "bulk_export": f"CASE WHEN {_BULK} THEN 'yes' ELSE 'no' END"},
+)
+
+
+@service(Permission.AUDIT_READ)
+def search_page(unit: Unit, request: PageRequest, *, user_id: str | None = None, target: str | None = None,
+                operation: str | None = None, operations: Sequence[str] | None = None, since: dt.datetime | None = None,
+                until: dt.datetime | None = None, outcome: str | None = None) -> Page[dict[str, Any]]:
+    """:func:`search`, one page at a time: the filters are the same, the total, the records per day
+    (``groups["day"]``, JST) and the C4 alerts (``groups["out_of_hours"]``, ``groups["bulk_export"]``)
+    count every match in the database, and each row of the page carries its own alert flags."""
+    key = unit.workspace.keyring.audit_key()
+    where, params = _log_where(key, user_id=user_id, target=target, operation=operation, operations=operations,
+                               since=since, until=until, outcome=outcome)
+    page = fetch_page(unit, LOG_LIST, request, _LOG_COLUMNS, where=where, params=params, by=sorted(
+        k for k, v in {"user": user_id, "target": target, "operation": operation, "since": since, "until": until}.items() if v))
+    names = _user_names(unit, key)
+    hours = load_access_policy(unit.con, unit.now).hours
+
+    def row(r: tuple[Any, ...]) -> dict[str, Any]:
+        record = {**dict(zip(_LOG_FIELDS, r, strict=True)), "user_id": names.get(r[2])}
+        return {**record, "out_of_hours": is_out_of_hours(record, hours), "bulk_export": is_bulk_export(record)}
+
+    return page.map(row)

@@ -1,0 +1,179 @@
+"""The access policy as data (C13): set hours, exceptions, registered terminals.
+
+利用時間と登録端末の規則。Pure functions over the tables of migration 0007; the services
+that change them are in :mod:`workbench.controls.access`.  :func:`check` is the one place the
+policy is applied: by :meth:`Workspace.login` for every login (the command line is held
+to the same hours; it runs on the server itself, so it names no terminal), and by the
+web server on every request.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+
+from workbench.core.clock import JST
+from workbench.core.errors import AccessRefused, InvalidInput
+
+__all__ = ["END_OF_DAY", "WEEKDAYS", "AccessPolicy", "HourException", "Terminal", "check", "load_policy", "parse_hours",
+           "within_set_hours"]
+
+#: Weekday keys as an administrator types them, Monday first (datetime.weekday()).
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+WEEKDAYS_JA = ("月", "火", "水", "木", "金", "土", "日")
+END_OF_DAY = dt.time(23, 59, 59, 999999)
+
+
+@dataclass(frozen=True)
+class Terminal:
+    terminal_id: str
+    kind: str          # address | certificate
+    value: str
+    label: str
+    registered_by: str
+    registered_at: dt.datetime
+
+    def matches(self, address: str | None, fingerprint: str | None) -> bool:
+        if self.kind == "certificate":
+            return fingerprint is not None and fingerprint.lower() == self.value.lower()
+        if address is None:
+            return False
+        try:
+            return ipaddress.ip_address(address) in ipaddress.ip_network(self.value, strict=False)
+        except ValueError:
+            return False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in self.__dict__.items()}
+
+
+@dataclass(frozen=True)
+class HourException:
+    exception_id: str
+    user_id: str
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    reason: str
+    approval_id: str
+    granted_by: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in self.__dict__.items()}
+
+
+@dataclass(frozen=True)
+class AccessPolicy:
+    """The hours, the exceptions still running or to come, and the registered terminals."""
+
+    hours: dict[int, tuple[dt.time, dt.time]]
+    exceptions: tuple[HourException, ...]
+    terminals: tuple[Terminal, ...]
+
+    def within_hours(self, user_id: str, at: dt.datetime) -> bool:
+        if within_set_hours(self.hours, at):
+            return True
+        return any(e.user_id == user_id and e.starts_at <= at < e.ends_at for e in self.exceptions)
+
+    def terminal_for(self, address: str | None, fingerprint: str | None) -> Terminal | None:
+        return next((t for t in self.terminals if t.matches(address, fingerprint)), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "hours": {WEEKDAYS[d]: (None if d not in self.hours else
+                                    f"{self.hours[d][0]:%H:%M}-{_end_text(self.hours[d][1])}") for d in range(7)},
+            "exceptions": [e.to_dict() for e in self.exceptions],
+            "terminals": [t.to_dict() for t in self.terminals],
+        }
+
+
+def within_set_hours(hours: Mapping[int, tuple[dt.time, dt.time]], at: dt.datetime) -> bool:
+    """Whether ``at`` falls in the office's set hours (weekday → opens, closes in Japan time; a
+    weekday without hours is closed).  Exceptions for one user are :meth:`AccessPolicy.within_hours`."""
+    local = at.astimezone(JST)
+    window = hours.get(local.weekday())
+    return window is not None and window[0] <= local.time() <= window[1]
+
+
+def _end_text(t: dt.time) -> str:
+    return "24:00" if t == END_OF_DAY else f"{t:%H:%M}"
+
+
+def load_policy(con: duckdb.DuckDBPyConnection, now: dt.datetime) -> AccessPolicy:
+    hours = {int(d): (o, c) for d, o, c in con.execute("SELECT weekday, opens, closes FROM working_hours").fetchall()}
+    exceptions = tuple(HourException(*r) for r in con.execute(
+        "SELECT exception_id, user_id, starts_at, ends_at, reason, approval_id, granted_by FROM hour_exceptions"
+        " WHERE ends_at > ? ORDER BY starts_at", [now]).fetchall())
+    terminals = tuple(Terminal(*r) for r in con.execute(
+        "SELECT terminal_id, kind, value, label, registered_by, registered_at FROM terminals"
+        " WHERE removed_at IS NULL ORDER BY terminal_id").fetchall())
+    return AccessPolicy(hours, exceptions, terminals)
+
+
+def check(policy: AccessPolicy, user_id: str, at: dt.datetime, *, web: bool,
+          address: str | None = None, fingerprint: str | None = None) -> Terminal | None:
+    """Refuse use outside the hours, or (for the web) from an unregistered terminal.
+
+    Returns the terminal the request came from (``None`` for the command line)."""
+    terminal = None
+    if web:
+        terminal = policy.terminal_for(address, fingerprint)
+        if terminal is None:
+            raise AccessRefused(
+                "This terminal is not registered for the workbench; ask the administrator to register it.",
+                "この端末はワークベンチの利用端末として登録されていません。システム管理者に登録を依頼してください。",
+                reason="unknown_terminal",
+            )
+    if not policy.within_hours(user_id, at):
+        raise AccessRefused(
+            "The workbench may not be used at this hour; use outside the set hours needs an approved exception.",
+            "現在は利用時間外です。時間外に利用するには、承認を受けた時間外利用の申請が必要です。",
+            reason="out_of_hours",
+        )
+    return terminal
+
+
+# -- parsing what an administrator types -------------------------------------------------
+
+_RANGE = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
+
+
+def parse_hours(specs: list[str]) -> dict[int, tuple[dt.time, dt.time] | None]:
+    """``["mon-fri=08:30-18:00", "sat=closed"]`` → weekday → (opens, closes) or None (closed)."""
+    out: dict[int, tuple[dt.time, dt.time] | None] = {}
+    for spec in specs:
+        days, _, hours = spec.strip().lower().partition("=")
+        first, _, last = days.partition("-")
+        if first not in WEEKDAYS or (last and last not in WEEKDAYS) or not hours:
+            raise _bad_hours(spec)
+        a, b = WEEKDAYS.index(first), WEEKDAYS.index(last or first)
+        if b < a:
+            raise _bad_hours(spec)
+        window: tuple[dt.time, dt.time] | None = None
+        if hours != "closed":
+            m = _RANGE.match(hours)
+            if not m:
+                raise _bad_hours(spec)
+            h1, m1, h2, m2 = (int(x) for x in m.groups())
+            if h1 > 23 or m1 > 59 or m2 > 59 or h2 > 24 or (h2 == 24 and m2 != 0):
+                raise _bad_hours(spec)
+            opens = dt.time(h1, m1)
+            closes = END_OF_DAY if h2 == 24 else dt.time(h2, m2)
+            if closes <= opens:
+                raise _bad_hours(spec)
+            window = (opens, closes)
+        for d in range(a, b + 1):
+            out[d] = window
+    return out
+
+
+def _bad_hours(spec: str) -> InvalidInput:
+    return InvalidInput(
+        f"Cannot read the hours {spec[:40]!r}; write e.g. mon-fri=08:30-18:00 or sat=closed.",
+        f"利用時間 {spec[:40]!r} を読み取れません。mon-fri=08:30-18:00 や sat=closed のように指定してください。",
+    )

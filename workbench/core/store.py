@@ -1,0 +1,277 @@
+"""The encrypted DuckDB store, its cross-process lock and its migrations.
+
+DESIGN §3.  DuckDB admits either one read-write process or several read-only ones,
+and Voila runs one kernel process per browser tab, so no process keeps the database
+open: each unit of work takes an OS file lock, opens the encrypted file, runs one
+transaction, commits and closes.  A process that waits for the lock sees who holds
+it ("waiting for <operation> by <user> since <time>") and gives up after a bounded
+wait with :class:`~workbench.core.errors.LockTimeout`, never a raw DuckDB lock error.
+
+The file is encrypted with DuckDB's AES-256-GCM database encryption (data blocks, WAL
+and temporary files).  Writing encrypted files needs the OpenSSL-backed ``httpfs``
+extension, which the pinned ``duckdb-extension-httpfs`` package ships for exactly the
+pinned DuckDB version; it is loaded by path with auto-install and auto-load off.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import os
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+
+from workbench.core.errors import LockTimeout, StoreError, WrongKey
+
+__all__ = ["MIGRATIONS", "PLAINTEXT_FOR_TESTS", "LockHolder", "Store", "WorkspaceLock", "attach_sql",
+           "httpfs_extension_path"]
+
+#: TEST ONLY.  The "key" that means: attach the file without DuckDB encryption.  Only a
+#: keyring flagged by ``Workspace`` for a pytest run (``Settings.test_plaintext_database``
+#: and ``WORKBENCH_TEST_PLAINTEXT_DB=1``) ever hands it out; it is not valid hex, so it can
+#: never be mistaken for a key.
+PLAINTEXT_FOR_TESTS = "plaintext-for-tests-only"
+
+
+def attach_sql(db_path: Path, alias: str, key_hex: str) -> str:
+    """The ATTACH statement for an encrypted database file (plain only in the test-only mode)."""
+    if key_hex == PLAINTEXT_FOR_TESTS:
+        return f"ATTACH '{db_path}' AS {alias}"
+    if not re.fullmatch(r"[0-9a-f]{64}", key_hex):
+        raise StoreError("The database key is malformed.", "データベースの鍵の形式が誤っています。")
+    # The key is hex, so it cannot break out of the literal.
+    return f"ATTACH '{db_path}' AS {alias} (ENCRYPTION_KEY '{key_hex}')"
+
+
+def httpfs_extension_path() -> Path:
+    """The signed httpfs extension shipped for the installed DuckDB version."""
+    import duckdb_extension_httpfs
+
+    base = Path(duckdb_extension_httpfs.__file__).parent / "extensions"
+    path = base / f"v{duckdb.__version__}" / "httpfs.duckdb_extension"
+    if not path.exists():
+        raise StoreError(
+            f"The httpfs extension for DuckDB {duckdb.__version__} is not installed; "
+            "install the duckdb-extension-httpfs package of the same version.",
+            f"DuckDB {duckdb.__version__} 用の httpfs 拡張がありません。同じ版の "
+            "duckdb-extension-httpfs をインストールしてください。",
+        )
+    return path
+
+
+# -- the lock ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    operation: str
+    user: str
+    pid: int
+    since: str
+
+    def describe(self) -> tuple[str, str]:
+        return (
+            f"{self.user} による「{self.operation}」の処理（{self.since} から）を待っています",
+            f"waiting for {self.operation} by {self.user} since {self.since}",
+        )
+
+
+class WorkspaceLock:
+    """An exclusive ``flock`` on a file in the workspace, with a bounded, visible wait."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        timeout: float = 30.0,
+        on_wait: Callable[[LockHolder | None], None] | None = None,
+    ) -> None:
+        self.path = path
+        self.holder_path = path.with_suffix(".holder")
+        self.timeout = timeout
+        self.on_wait = on_wait
+
+    def holder(self) -> LockHolder | None:
+        try:
+            return LockHolder(**json.loads(self.holder_path.read_text("utf-8")))
+        except (OSError, ValueError, TypeError):
+            return None
+
+    @contextlib.contextmanager
+    def hold(self, operation: str, user: str) -> Iterator[None]:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            deadline = time.monotonic() + self.timeout
+            delay = 0.01
+            reported = False
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    holder = self.holder()
+                    if not reported and self.on_wait is not None:
+                        self.on_wait(holder)
+                        reported = True
+                    if time.monotonic() >= deadline:
+                        ja, en = holder.describe() if holder else ("他の処理を待っています", "waiting for another operation")
+                        raise LockTimeout(
+                            f"The workspace stayed busy for {self.timeout:g} s ({en}); try again shortly.",
+                            f"ワークスペースが {self.timeout:g} 秒間使用中でした（{ja}）。しばらくしてから再実行してください。",
+                            holder=holder.__dict__ if holder else None,
+                        ) from None
+                    time.sleep(delay)
+                    delay = min(delay * 2, 0.2)
+            since = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+            self.holder_path.write_text(
+                json.dumps({"operation": operation, "user": user, "pid": os.getpid(), "since": since}),
+                "utf-8",
+            )
+            try:
+                yield
+            finally:
+                with contextlib.suppress(OSError):
+                    self.holder_path.write_text("", "utf-8")
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+
+# -- migrations -------------------------------------------------------------------
+
+_MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+
+def _migrations() -> list[tuple[int, str, str]]:
+    found = []
+    for entry in resources.files("workbench.migrations").iterdir():
+        m = _MIGRATION_NAME.match(entry.name)
+        if m:
+            found.append((int(m.group(1)), m.group(2), entry.read_text("utf-8")))
+    found.sort()
+    versions = [v for v, _, _ in found]
+    if versions != list(range(1, len(versions) + 1)):
+        raise StoreError("Migrations are not numbered 1..N without gaps.", "マイグレーション番号に欠番があります。")
+    return found
+
+
+MIGRATIONS = _migrations()
+
+
+# -- the store --------------------------------------------------------------------
+
+
+class Store:
+    """Opens the encrypted database for one unit of work at a time."""
+
+    def __init__(self, db_path: Path, lock: WorkspaceLock, key_hex: Callable[[], str], temp_dir: Path) -> None:
+        self.db_path = db_path
+        self.lock = lock
+        self._key_hex = key_hex
+        self.temp_dir = temp_dir
+
+    @staticmethod
+    def open_connection(db_path: Path, key_hex: str, temp_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
+        """Open the encrypted file as the default catalog ``wb``.  Caller holds the lock."""
+        con = duckdb.connect(
+            ":memory:",
+            config={
+                "autoinstall_known_extensions": False,
+                "autoload_known_extensions": False,
+                "threads": 2,
+            },
+        )
+        try:
+            con.execute(f"LOAD '{httpfs_extension_path()}'")
+            if temp_dir is not None:
+                con.execute(f"SET temp_directory = '{temp_dir}'")
+            con.execute(attach_sql(db_path, "wb", key_hex))
+            con.execute("USE wb")
+        except duckdb.Error as exc:
+            con.close()
+            text = str(exc).lower()
+            if "encrypt" in text or "key" in text:
+                raise WrongKey(
+                    "The database cannot be opened with this keyring's key (wrong key or damaged file);"
+                    " after an interrupted key rotation, run `workbench keys repair`.",
+                    "この鍵束の鍵ではデータベースを開けません（鍵の誤りまたはファイルの破損）。"
+                    "鍵の更新が中断した場合は `workbench keys repair` を実行してください。",
+                ) from None
+            raise StoreError(
+                "The database file is damaged or not a workbench database; restore it from backup.",
+                "データベースファイルが破損しているか、ワークベンチのデータベースではありません。バックアップから復元してください。",
+                cause=type(exc).__name__,
+            ) from None
+        return con
+
+    @contextlib.contextmanager
+    def transaction(
+        self,
+        operation: str,
+        user: str,
+        *,
+        after_commit: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Lock, open, ``BEGIN``; commit on success, roll back on any error; close.
+
+        ``after_commit`` runs once the commit is durable, still under the lock (the
+        audit head is written there, so heads never run ahead of the log).
+        """
+        with self.lock.hold(operation, user):
+            con = self.open_connection(self.db_path, self._key_hex(), self.temp_dir)
+            try:
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    yield con
+                except BaseException:
+                    with contextlib.suppress(duckdb.Error):
+                        con.execute("ROLLBACK")
+                    raise
+                con.execute("COMMIT")
+                if after_commit is not None:
+                    after_commit(con)
+            finally:
+                con.close()
+
+    def migrate(self, user: str = "system") -> list[int]:
+        """Apply every migration not yet applied, each in its own transaction."""
+        applied: list[int] = []
+        with self.lock.hold("migrate", user):
+            con = self.open_connection(self.db_path, self._key_hex(), self.temp_dir)
+            try:
+                con.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                    " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
+                )
+                done = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
+                newest = max((v for v, _, _ in MIGRATIONS), default=0)
+                if done and max(done) > newest:
+                    raise StoreError(
+                        "This database was written by a newer workbench; upgrade the software.",
+                        "このデータベースは新しい版のワークベンチで作成されています。ソフトウェアを更新してください。",
+                    )
+                for version, name, sql in MIGRATIONS:
+                    if version in done:
+                        continue
+                    con.execute("BEGIN TRANSACTION")
+                    try:
+                        con.execute(sql)
+                        con.execute(
+                            "INSERT INTO schema_migrations VALUES (?, ?, now())", [version, name]
+                        )
+                        con.execute("COMMIT")
+                    except BaseException:
+                        con.execute("ROLLBACK")
+                        raise
+                    applied.append(version)
+            finally:
+                con.close()
+        return applied

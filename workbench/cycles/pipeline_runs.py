@@ -1,0 +1,302 @@
+"""Pipeline runs: a cycle notebook executed by Papermill under a staff member's authority.
+
+DESIGN §10.  A pipeline is a parameterised notebook shipped with the package
+(``pipelines/``, installed as package data).  Papermill's
+parameters must never carry personal data or secrets, so a logged-in person asks for a
+run with :func:`start` (or :func:`run`), which records the run and writes a one-time
+*run ticket* into ``runs/<run_id>/`` (mode 0600).  The notebook receives only the
+workspace path and the run ID; it calls :meth:`resume` to get a session with its
+requester's current roles — each service still checks its own permission — and the
+ticket file is deleted as soon as it is used.  The executed notebook is kept beside it
+and holds counts only.  A failed cell fails the run with a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from workbench.core import audit, tickets
+from workbench.core.errors import InvalidInput, NotFound, SessionExpired, WorkbenchError
+from workbench.core.permissions import Permission
+from workbench.core.workspace import Session, Unit, Workspace, service
+
+#: Audited operation names keep this module's name before the 2026-12 move into packages, so the
+#: seven-year audit log and its words stay one vocabulary (see ``workspace.service``).
+SERVICE_PREFIX = "runs"
+
+__all__ = ["PIPELINES", "PIPELINE_DIR", "RunInfo", "finish", "resume", "run", "runs", "start"]
+
+#: The cycle notebooks, shipped as package data (found wherever the package is installed).
+#: The cycle notebooks: the ``pipelines`` package's data (top-level ``pipelines/`` in the repository).
+PIPELINE_DIR = Path(str(resources.files("pipelines")))
+
+#: Pipeline name → the permission its requester must hold, and its allowed parameters.
+PIPELINES: dict[str, tuple[Permission, frozenset[str]]] = {
+    "audit_check": (Permission.AUDIT_VERIFY, frozenset()),
+    "registration_cycle": (Permission.NUMBERS_REGISTER, frozenset({"targets_file", "return_file", "source"})),
+    "query_retention": (Permission.RESULTS_IMPORT, frozenset({"answer_deadline_days"})),
+    "retention": (Permission.RETENTION_APPLY, frozenset({"dry_run"})),
+    "stats_publish": (Permission.STATS_PUBLISH, frozenset({"k", "max_loss", "epsilon_budget"})),
+}
+
+
+def _add_cycles() -> None:
+    """The resumable cycles (issue 14, :mod:`workbench.cycles.catalogue`) are pipelines too."""
+    from workbench.cycles.catalogue import CYCLES
+
+    for name, cycle in CYCLES.items():
+        PIPELINES[name] = (cycle.permission, frozenset(cycle.params))
+
+
+_add_cycles()
+
+TICKET_LIFETIME = dt.timedelta(minutes=30)
+#: Run tickets: found by the run's ID (and bound to it), claimed by the run starting.
+RUN_TICKETS = tickets.TicketKind("pipeline_runs", key="run_id", bound="run_id",
+                                 unclaimed="status = 'issued'", claim="status = 'running', started_at = ?")
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    run_id: str
+    pipeline: str
+    params: dict[str, Any]
+    user_id: str
+    status: str
+    created_at: dt.datetime
+    notebook: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in self.__dict__.items()}
+
+
+def _check(pipeline: str, params: dict[str, Any]) -> Permission:
+    if pipeline not in PIPELINES:
+        raise InvalidInput(f"Unknown pipeline {pipeline!r}; known: {', '.join(PIPELINES)}.",
+                           f"不明なパイプライン {pipeline!r} です。")
+    permission, allowed = PIPELINES[pipeline]
+    extra = set(params) - allowed
+    if extra:
+        raise InvalidInput(f"Parameters not allowed for {pipeline}: {', '.join(sorted(extra))}.",
+                           f"{pipeline} に指定できないパラメータです: {', '.join(sorted(extra))}")
+    for name, value in params.items():
+        if not isinstance(value, (str, int)) or len(str(value)) > 500:
+            raise InvalidInput(f"Parameter {name} must be a short ID, year or path.",
+                               f"パラメータ {name} は短いID・年度・パスのみ指定できます。")
+    return permission
+
+
+# A pipeline is only a way of calling services, each refused on its own while the audit
+# log is found broken; its run record must still open and close (audit_check finds it).
+@service(Permission.SELF, while_alarm=True)
+def start(unit: Unit, pipeline: str, params: dict[str, Any]) -> tuple[RunInfo, Path]:
+    """Record a run and write its one-time ticket; returns the run and its folder."""
+    permission = _check(pipeline, params)
+    batch_cycle = getattr(unit.session, "batch_cycle", None)
+    if batch_cycle is not None and batch_cycle != pipeline:
+        from workbench.core.errors import PermissionDenied
+
+        raise PermissionDenied(
+            f"This batch account may run {batch_cycle} only, not {pipeline}.",
+            f"このバッチ用アカウントが実行できるのは {batch_cycle} のみで、{pipeline} は実行できません。",
+            permission=permission.value,
+        )
+    if not unit.session.can(permission):
+        from workbench.core.errors import PermissionDenied
+
+        raise PermissionDenied(
+            f"Running {pipeline} needs the permission {permission.value!r}.",
+            f"{pipeline} の実行には権限 {permission.value!r} が必要です。",
+            permission=permission.value,
+        )
+    run_id = "R" + uuid.uuid4().hex[:11].upper()
+    ticket, hashed = tickets.issue()
+    folder = unit.workspace.folder("runs") / run_id
+    folder.mkdir(mode=0o700)
+    path = folder / "ticket"
+    path.touch(mode=0o600)
+    path.write_text(ticket, "ascii")
+    unit.con.execute(
+        "INSERT INTO pipeline_runs VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL, 'issued', NULL)",
+        [run_id, pipeline, json.dumps(params, ensure_ascii=False), unit.user_id,
+         hashed, unit.now, unit.now + TICKET_LIFETIME],
+    )
+    unit.note(run_id=run_id, pipeline=pipeline)
+    return _info(unit, run_id), folder
+
+
+def _info(unit: Unit, run_id: str) -> RunInfo:
+    row = unit.con.execute(
+        "SELECT run_id, pipeline, params, user_id, status, created_at, notebook FROM pipeline_runs WHERE run_id = ?",
+        [run_id],
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"No pipeline run {run_id}.", f"パイプライン実行 {run_id} はありません。")
+    values = list(row)
+    values[2] = json.loads(values[2])
+    return RunInfo(*values)
+
+
+def resume(ws: Workspace, run_id: str) -> Session:
+    """Inside the notebook: exchange the run's one-time ticket for its requester's session."""
+    path = ws.folder("runs") / run_id / "ticket"
+    try:
+        ticket = path.read_text("ascii")
+    except (FileNotFoundError, ValueError):
+        ticket = ""
+    path.unlink(missing_ok=True)
+    now = ws.clock.now()
+    refusal: WorkbenchError | None = None
+    with ws.transaction("pipeline.resume", "pipeline") as con:
+        row = con.execute(
+            "SELECT r.user_id, u.roles, u.disabled, (SELECT b.cycle FROM batch_accounts b WHERE b.user_id = r.user_id)"
+            " FROM pipeline_runs r JOIN users u USING (user_id) WHERE r.run_id = ?",
+            [run_id],
+        ).fetchone()
+        ok = tickets.claim(con, RUN_TICKETS, key=run_id, ticket=ticket, bound=run_id, now=now,
+                           holder_ok=row is not None and not row[2])
+        if not ok:
+            refusal = SessionExpired(
+                "The run ticket is missing, used, expired or its requester is disabled; start the run again.",
+                "実行チケットがないか、使用済み・期限切れ、または依頼者が無効化されています。実行をやり直してください。",
+            )
+        audit.append(con, key=ws.keyring.audit_key(), at=now, user_id=row[0] if row else "pipeline",
+                     operation="pipeline.resume", outcome="ok" if ok else "denied", params={"run_id": run_id})
+    if refusal is not None:
+        raise refusal
+    assert row is not None
+    if row[3] is not None:  # a batch account: only its cycle's permissions (issue 14)
+        from workbench.controls.batch_accounts import batch_session
+
+        return batch_session(ws, row[0], row[3], now)
+    return Session(ws, row[0], tuple(row[1]), now)
+
+
+@service(Permission.SELF, while_alarm=True)
+def finish(unit: Unit, run_id: str, *, succeeded: bool, notebook: str | None, status: str | None = None) -> RunInfo:
+    unit.con.execute(
+        "UPDATE pipeline_runs SET status = ?, finished_at = ?, notebook = ? WHERE run_id = ? AND user_id = ?",
+        [status or ("succeeded" if succeeded else "failed"), unit.now, notebook, run_id, unit.user_id],
+    )
+    unit.note(run_id=run_id, succeeded=succeeded)
+    return _info(unit, run_id)
+
+
+@service(Permission.SELF, while_alarm=True)
+def runs(unit: Unit, *, limit: int = 100) -> list[RunInfo]:
+    """The caller's own runs, newest first."""
+    rows = unit.con.execute(
+        "SELECT run_id FROM pipeline_runs WHERE user_id = ? ORDER BY created_at DESC LIMIT ?", [unit.user_id, limit]
+    ).fetchall()
+    return [_info(unit, r[0]) for r in rows]
+
+
+def run(session: Session, pipeline: str, params: dict[str, Any] | None = None) -> RunInfo:
+    """Start a run and execute its notebook with Papermill; raise if a cell fails."""
+    import papermill
+
+    params = dict(params or {})
+    ws = session.workspace
+    cycle = _is_cycle(pipeline)
+    if cycle:
+        from workbench.cycles.catalogue import check_params
+
+        params = check_params(pipeline, params, ws)  # refused before anything is recorded
+        from workbench.controls.batch_accounts import CYCLE_PERMISSIONS
+
+        missing = sorted(p.value for p in CYCLE_PERMISSIONS[pipeline] - session.permissions)
+        if missing:
+            from workbench.core.errors import PermissionDenied
+
+            ws.audit_only(session.user_id, "runs.start", "denied", pipeline=pipeline, permission=missing[0])
+            raise PermissionDenied(
+                f"Running {pipeline} needs every permission its stages use; you lack {', '.join(missing)}. "
+                "Schedule it under its batch account (workbench batch-account).",
+                f"{pipeline} の実行には各段階の権限がすべて必要ですが、{', '.join(missing)} がありません。"
+                "定例処理用のバッチアカウント（workbench batch-account）で実行してください。",
+                permission=missing[0])
+    info, folder = start(session, pipeline, params)
+    output = folder / f"{pipeline}.ipynb"
+    report = str(output.relative_to(ws.path))
+    cycle_run_id: str | None = None
+    if cycle:
+        from workbench.cycles import engine
+
+        try:
+            cycle_run_id = engine.claim(session, pipeline, params, info.run_id).cycle_run_id
+        except WorkbenchError:
+            (folder / "ticket").unlink(missing_ok=True)
+            finish(session, info.run_id, succeeded=False, notebook=None, status="refused")
+            raise
+    succeeded = False
+    status: str | None = None
+    failure: WorkbenchError | None = None
+    error: str | None = None
+    try:
+        papermill.execute_notebook(
+            str(PIPELINE_DIR / f"{pipeline}.ipynb"), str(output),
+            parameters={"workspace": str(ws.path.resolve()), "run_id": info.run_id, **params},
+            kernel_name="python3", progress_bar=False, cwd=str(folder),
+        )
+        succeeded = True
+    except papermill.PapermillExecutionError as exc:
+        # The message names the cell and error type only: the error text may quote data.
+        error = f"the notebook failed in cell {exc.exec_count}: {exc.ename}"
+        failure = InvalidInput(
+            f"Pipeline {pipeline} failed in cell {exc.exec_count}: {exc.ename}; see {report}.",
+            f"パイプライン {pipeline} のセル {exc.exec_count} で失敗しました（{exc.ename}）。{report} を確認してください。",
+            run_id=info.run_id,
+        )
+    except Exception as exc:  # the kernel died or could not start: the type only
+        if not cycle:
+            raise
+        error = f"the notebook stopped: {type(exc).__name__}"
+        failure = InvalidInput(f"Pipeline {pipeline} stopped: {type(exc).__name__}; see {report}.",
+                               f"パイプライン {pipeline} が停止しました（{type(exc).__name__}）。{report} を確認してください。",
+                               run_id=info.run_id)
+    finally:
+        (folder / "ticket").unlink(missing_ok=True)
+        if cycle_run_id is not None:
+            from workbench.cycles import engine
+
+            state = engine.release(session, cycle_run_id, info.run_id, notebook=report if output.exists() else None,
+                                       error=error)
+            failure, status = _cycle_outcome(pipeline, info.run_id, state, failure)
+        final = finish(session, info.run_id, succeeded=succeeded and failure is None,
+                       notebook=report if output.exists() else None, status=status)
+    if failure is not None:
+        raise failure
+    return final
+
+
+def _is_cycle(pipeline: str) -> bool:
+    from workbench.cycles.catalogue import CYCLES
+
+    return pipeline in CYCLES
+
+
+def _cycle_outcome(pipeline: str, run_id: str, state: Any, failure: WorkbenchError | None
+                   ) -> tuple[WorkbenchError | None, str | None]:
+    """The cycle's state in the database, not the notebook, says how the run ended."""
+    from workbench.cycles.engine import CycleWaiting, StageFailed
+
+    ids = {"run_id": run_id, "cycle_run_id": state.cycle_run_id}
+    if state.status == "waiting":
+        stage = next((s for s in state.stages if s.status == "waiting"), None)
+        ja = (stage.waiting_for or {}).get("ja", "") if stage else ""
+        return CycleWaiting(
+            f"{pipeline} {state.cycle_run_id} stopped, waiting — {state.reason}. Run it again later to continue.",
+            f"{pipeline} {state.cycle_run_id} は待機のため停止しました — {stage.stage if stage else ''}: {ja}。"
+            "後で同じパラメータで再実行すると続きから再開します。", **ids), "waiting"
+    if state.status == "failed":
+        return StageFailed(
+            f"{pipeline} {state.cycle_run_id} failed — {state.reason}. Fix the cause and run it again to continue.",
+            f"{pipeline} {state.cycle_run_id} が失敗しました — {state.reason}。原因を取り除き、再実行すると続きから再開します。",
+            **ids), "failed"
+    return failure, None

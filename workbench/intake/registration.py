@@ -1,0 +1,803 @@
+"""F1: bulk registration of Individual Numbers (個人番号一括登録).
+
+Two sources feed it: the collection contractor's digitised returns (layout
+``contractor_return``: one row per returned form, keyed by the person number of the
+collection list) and the My Number portal download (layout ``portal_download``: LoGo
+form submissions, matched to the target list by the four basic items).
+
+Every row is checked as part of the whole batch, then
+
+* **registered** — a valid number (C2) for a listed, living person in the target list
+  (C1) whose identity check is recorded as done (C3), held by no one else;
+* **already_registered** — the person already holds this very number: nothing changes;
+* **review** — the person already holds a *different* number: it is not overwritten but
+  queued for a registrar (C7, :func:`review_queue`, :func:`resolve_review`);
+* **returned** — anything else: the row goes on the return list (差戻リスト) with its
+  line number and a reason code from :data:`REASONS` (Japanese and English).
+
+All of it happens in one transaction (:func:`workbench.core.workspace.service`): the new
+numbers are inserted set-based (one ``INSERT … SELECT`` from an Arrow table, numbers
+encrypted with :class:`~workbench.core.numbers.NumberCipher` and indexed with the HMAC
+:class:`~workbench.core.numbers.BlindIndex`), the return list is written as a transfer
+package with its media-ledger entry (C9), and the file's SHA-256 is recorded so the
+same file imported again changes nothing.  A structurally broken file (empty,
+header only, wrong columns, wrong field count, bad encoding) is refused as a whole by
+:mod:`workbench.files.formats`.  The audit record holds counts only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from workbench.core.errors import InvalidInput, NotFound
+from workbench.core.numbers import REASONS as NUMBER_REASONS
+from workbench.core.numbers import BlindIndex, mask_number, validate_numbers
+from workbench.core.paging import ListSpec, Page, PageRequest, SortKey, fetch_page
+from workbench.core.permissions import Permission
+from workbench.core.workspace import Unit, service
+from workbench.files import formats
+from workbench.files.media import write_outgoing
+from workbench.intake import matching
+from workbench.intake.persons import number_cipher
+
+__all__ = [
+    "OUTCOMES",
+    "REASONS",
+    "RegistrationSummary",
+    "ReviewItem",
+    "preview_registration",
+    "register",
+    "resolve_review",
+    "review_page",
+    "review_queue",
+]
+
+Source = Literal["contractor", "portal"]
+
+#: Layout of each source in :data:`workbench.files.formats.LAYOUTS`.
+SOURCE_LAYOUTS: dict[str, str] = {"contractor": "contractor_return", "portal": "portal_download"}
+
+#: Outcomes of a row, in the order the summary lists them.
+OUTCOMES = ("registered", "already_registered", "review", "returned")
+
+#: Why a row was returned (差戻理由): code → (Japanese, English), for staff and the contractor.
+REASONS: dict[str, tuple[str, str]] = {
+    **NUMBER_REASONS,
+    "duplicate_row": (
+        "前の行と同じ内容の重複行です（1回だけ処理しました）",
+        "This row repeats an earlier row exactly (it was processed once)",
+    ),
+    "unknown_person": (
+        "宛名番号が対象者リストにありません",
+        "The person number is not in the target list",
+    ),
+    "not_listed": (
+        "対象者リストから外れている人です（転出・辞退など）",
+        "The person is no longer on the target list (moved out, withdrew, etc.)",
+    ),
+    "deceased": (
+        "死亡により対象外の人です",
+        "The person has died and is no longer covered",
+    ),
+    "identity_not_checked": (
+        "本人確認（番号確認・身元確認）が済んでいません",
+        "The identity check (number and identity confirmation) has not been done",
+    ),
+    "number_repeated_in_file": (
+        "同じ個人番号がファイル内で別の人の番号として記載されています",
+        "The same Individual Number is given for another person elsewhere in this file",
+    ),
+    "person_repeated_in_file": (
+        "同じ人について、ファイル内で異なる個人番号が記載されています",
+        "Different Individual Numbers are given for this person in this file",
+    ),
+    "number_held_by_other": (
+        "この個人番号は既に別の人の番号として登録されています",
+        "This Individual Number is already registered for another person",
+    ),
+    "portal_no_match": (
+        "氏名・生年月日などが対象者リストの誰とも一致しません",
+        "The name, birth date and other details match no one in the target list",
+    ),
+    "portal_name_mismatch": (
+        "氏名が対象者リストと一致しません（フリガナと生年月日は一致）",
+        "The name does not match the target list (the kana and birth date do)",
+    ),
+    "portal_birth_date_mismatch": (
+        "生年月日が対象者リストと一致しません（氏名は一致）",
+        "The birth date does not match the target list (the name does)",
+    ),
+    "portal_birth_date_unreadable": (
+        "生年月日を日付として読み取れません",
+        "The birth date cannot be read as a date",
+    ),
+    "portal_sex_mismatch": (
+        "性別が対象者リストと一致しません（氏名と生年月日は一致）",
+        "The sex does not match the target list (the name and birth date do)",
+    ),
+    "portal_address_mismatch": (
+        "住所が対象者リストと一致しません（氏名と生年月日は一致）",
+        "The address does not match the target list (the name and birth date do)",
+    ),
+    "portal_ambiguous": (
+        "対象者リストに同じ氏名・生年月日の人が複数いて、1人に特定できません",
+        "Several people in the target list share this name and birth date; the person cannot be identified",
+    ),
+}
+
+#: Values of the 本人確認 column that mean "checked" (after NFKC and trimming).
+IDENTITY_CHECKED = frozenset({"1", "済", "済み", "確認済", "確認済み", "○", "〇", "TRUE", "Y", "YES"})
+
+#: At most this many returned rows are listed in a summary (the package has them all).
+SUMMARY_RETURN_LIMIT = 1000
+
+_RETURN_COLUMNS = ("line", "reason_code", "reason_ja", "reason_en", "person_id", "submission_id")
+
+
+# ------------------------------------------------------------------------------ results
+
+
+@dataclass
+class RegistrationSummary:
+    """What a registration did (or, for a preview, would do): counts only, no numbers.
+
+    ``outcomes``: rows by outcome (:data:`OUTCOMES`); ``reasons``: returned rows by
+    reason code (:data:`REASONS`); ``returns``: the first returned rows (line, reason,
+    no personal data); ``return_list``: the media-ledger entry of the return-list
+    package and ``return_list_path`` its file.  ``already_imported``: this exact file
+    (same SHA-256) was imported before, on ``imported_at`` by ``imported_by``; nothing
+    was changed.
+    """
+
+    source: str
+    file_name: str
+    digest: str
+    rows: int
+    preview: bool
+    already_imported: bool
+    import_id: str | None
+    imported_at: dt.datetime | None
+    imported_by: str | None
+    encoding: str | None
+    outcomes: dict[str, int]
+    reasons: dict[str, int]
+    returns: list[dict[str, Any]] = field(default_factory=list)
+    return_list: dict[str, Any] | None = None
+    return_list_path: str | None = None
+
+    @property
+    def registered(self) -> int:
+        return self.outcomes.get("registered", 0)
+
+    @property
+    def returned(self) -> int:
+        return self.outcomes.get("returned", 0)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in self.__dict__.items():
+            out[key] = value.isoformat() if isinstance(value, dt.datetime) else value
+        return out
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    """One pending C7 review: a person's held number and a different one received (masked)."""
+
+    review_id: str
+    person_id: str
+    import_id: str
+    line: int
+    source: str
+    held_number_masked: str | None
+    new_number_masked: str
+    status: str
+    created_at: dt.datetime
+    created_by: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in self.__dict__.items()}
+
+
+# ------------------------------------------------------------------------------ helpers
+
+
+def _clean(series: pd.Series) -> pa.Array:
+    """IDs and flags as written, NFKC-normalised and trimmed (Arrow kernels, no Python loop)."""
+    return pc.utf8_trim_whitespace(pc.utf8_normalize(_as_arrow(series), "NFKC"))
+
+
+def _codes(values: Any) -> np.ndarray:
+    """Integer codes of a text column in order of first appearance (missing is one code)."""
+    arr = values if isinstance(values, pa.Array) else pa.array(values, type=pa.string(), from_pandas=True)
+    encoded = pc.dictionary_encode(pc.fill_null(arr, "\x00missing"))
+    return np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _duplicated(key: pa.Array) -> np.ndarray:
+    """True for each row whose key appeared on an earlier row.
+
+    Dictionary codes are handed out in order of first appearance, so a row is a first
+    occurrence exactly when its code is larger than every code before it.
+    """
+    codes = _codes(key)
+    if not len(codes):
+        return np.zeros(0, dtype=bool)
+    before = np.maximum.accumulate(np.concatenate([[-1], codes[:-1]]))
+    return np.asarray(codes <= before, dtype=bool)
+
+
+def _conflicts(group: np.ndarray, other: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Rows in ``mask`` whose ``group`` value comes with more than one ``other`` value among ``mask`` rows."""
+    out = np.zeros(len(mask), dtype=bool)
+    rows = np.flatnonzero(mask)
+    if rows.size < 2:
+        return out
+    g = _codes(np.asarray(group, dtype=object)[rows])
+    o = _codes(np.asarray(other, dtype=object)[rows])
+    order = np.argsort(g, kind="stable")
+    gs, os_ = g[order], o[order]
+    start = np.concatenate([[True], gs[1:] != gs[:-1]])
+    starts = np.flatnonzero(start)
+    bad = np.minimum.reduceat(os_, starts) != np.maximum.reduceat(os_, starts)
+    out[rows[order[bad[np.cumsum(start) - 1]]]] = True
+    return out
+
+
+def _blobs(values: list[bytes]) -> pa.Array:
+    return pa.array(values, type=pa.binary())
+
+
+def _as_arrow(series: pd.Series) -> pa.Array:
+    """One Arrow string array for a text column.
+
+    A large file is read in blocks, so the column may be a multi-chunk Arrow array;
+    ``validate_numbers`` takes a Series of it for non-text values, hence combine here.
+    """
+    arr = pa.array(series, from_pandas=True)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    return arr.cast(pa.string())
+
+
+def _nullable(series: pd.Series) -> pa.Array:
+    """Text column with ``""`` as null."""
+    values = series.astype(str).to_numpy(dtype=object)
+    return pa.array(values, type=pa.string(), mask=values == "")
+
+
+def _set_reason(reasons: np.ndarray, mask: np.ndarray, code: str) -> None:
+    """Give ``code`` to rows in ``mask`` that have no reason yet (the first reason wins)."""
+    reasons[mask & pd.isna(reasons)] = code
+
+
+def _open_rows(reasons: np.ndarray) -> np.ndarray:
+    return np.asarray(pd.isna(reasons), dtype=bool)
+
+
+def _check_person_state(unit: Unit, reasons: np.ndarray, person_ids: np.ndarray, mask: np.ndarray) -> None:
+    """C1: the person must be in the target list, listed and not deceased (rows in ``mask``).
+
+    One set-based join of the rows' person IDs against ``persons``.
+    """
+    rows = np.flatnonzero(mask)
+    if not rows.size:
+        return
+    probe = pa.table({"row": pa.array(rows, type=pa.int64()),
+                      "person_id": pa.array(np.asarray(person_ids, dtype=object)[rows], type=pa.string())})
+    unit.con.register("reg_people", probe)
+    try:
+        state = unit.con.execute(
+            "SELECT r.row, p.person_id IS NOT NULL AS found, coalesce(p.listed, FALSE) AS listed,"
+            " coalesce(p.deceased, FALSE) AS deceased FROM reg_people r LEFT JOIN persons p USING (person_id)"
+        ).to_arrow_table()
+    finally:
+        unit.con.unregister("reg_people")
+    at = state["row"].to_numpy()
+    found = np.zeros(len(reasons), dtype=bool)
+    listed = np.zeros(len(reasons), dtype=bool)
+    deceased = np.zeros(len(reasons), dtype=bool)
+    found[at] = state["found"].to_numpy(zero_copy_only=False)
+    listed[at] = state["listed"].to_numpy(zero_copy_only=False)
+    deceased[at] = state["deceased"].to_numpy(zero_copy_only=False)
+    _set_reason(reasons, mask & ~found, "unknown_person")
+    _set_reason(reasons, mask & found & deceased, "deceased")
+    _set_reason(reasons, mask & found & ~listed, "not_listed")
+
+
+# ---------------------------------------------------------------------- portal matching
+
+
+def _match_portal(unit: Unit, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Match portal rows to the target list by the four basic items (F1, C1).
+
+    Candidates are found by birth date + normalised name; several candidates are told
+    apart by kana, then sex and address.  Without a candidate, kana + birth date (→ the
+    name differs) and name alone (→ the birth date differs) say which item failed.
+    With one candidate, sex and address must agree too.  Returns (person_id or None,
+    reason or None) per row.
+    """
+    n = len(frame)
+    person = np.full(n, None, dtype=object)
+    reason = np.full(n, None, dtype=object)
+    rows = pd.DataFrame({
+        "row": np.arange(n),
+        "n": matching.normalize_name(frame["name"]).to_numpy(dtype=object),
+        "k": matching.normalize_kana(frame["kana"]).to_numpy(dtype=object),
+        "b": matching.normalize_date(frame["birth_date"]).to_numpy(),
+        "s": matching.normalize_sex(frame["sex"]).to_numpy(dtype=object),
+        "a": matching.normalize_address(frame["address"]).to_numpy(dtype=object),
+        "ak": matching.address_key(frame["address"]).to_numpy(dtype=object),
+    })
+    people = unit.con.execute("SELECT person_id, name, kana, sex, birth_date, address FROM persons").df()
+    cand = pd.DataFrame({
+        "person_id": people["person_id"].to_numpy(dtype=object),
+        "n": matching.normalize_name(people["name"]).to_numpy(dtype=object),
+        "k": matching.normalize_kana(people["kana"]).to_numpy(dtype=object),
+        "b": matching.normalize_date(people["birth_date"]).to_numpy(),
+        "s": matching.normalize_sex(people["sex"]).to_numpy(dtype=object),
+        "a": matching.normalize_address(people["address"]).to_numpy(dtype=object),
+        "ak": matching.address_key(people["address"]).to_numpy(dtype=object),
+    })
+    bad_date = rows["b"].isna().to_numpy()
+    both = rows.merge(cand, on=["n", "b"], suffixes=("", "_p"))
+    # several candidates: keep those agreeing on kana, then on sex and address
+    size = both.groupby("row")["person_id"].transform("size")
+    multi = size > 1
+    if multi.any():
+        kana_ok = both["k"] == both["k_p"]
+        has_kana = kana_ok.groupby(both["row"]).transform("any")
+        both = both[~multi | ~has_kana | kana_ok]
+        size = both.groupby("row")["person_id"].transform("size")
+        multi = size > 1
+        if multi.any():
+            full = (both["s"] == both["s_p"]) & ((both["a"] == both["a_p"]) | (both["ak"] == both["ak_p"]))
+            has_full = full.groupby(both["row"]).transform("any")
+            both = both[~multi | ~has_full | full]
+    counts = both.groupby("row").size()
+    ambiguous = counts.index[counts.to_numpy() > 1].to_numpy()
+    reason[ambiguous] = "portal_ambiguous"
+    single = both[both["row"].isin(counts.index[counts.to_numpy() == 1])]
+    srow = single["row"].to_numpy()
+    sex_ok = (single["s"] == single["s_p"]).to_numpy()
+    addr_ok = ((single["a"] == single["a_p"]) | (single["ak"] == single["ak_p"])).to_numpy()
+    reason[srow[~sex_ok]] = "portal_sex_mismatch"
+    reason[srow[sex_ok & ~addr_ok]] = "portal_address_mismatch"
+    person[srow[sex_ok & addr_ok]] = single["person_id"].to_numpy(dtype=object)[sex_ok & addr_ok]
+
+    none = np.ones(n, dtype=bool)
+    none[counts.index.to_numpy()] = False
+    if none.any():
+        rest = rows[none]
+        by_kana = set(rest.merge(cand[["k", "b"]].dropna(), on=["k", "b"])["row"].tolist())
+        by_name = set(rest.merge(cand[["n"]].dropna().drop_duplicates(), on="n")["row"].tolist())
+        for r in rest["row"].to_numpy():
+            if r in by_name:
+                reason[r] = "portal_birth_date_unreadable" if bad_date[r] else "portal_birth_date_mismatch"
+            elif r in by_kana:
+                reason[r] = "portal_name_mismatch"
+            elif bad_date[r]:
+                reason[r] = "portal_birth_date_unreadable"
+            else:
+                reason[r] = "portal_no_match"
+    return person, reason
+
+
+# ------------------------------------------------------------------------------ the work
+
+
+@dataclass
+class _Plan:
+    """The checked batch: per row the outcome, reason, person and number (internal)."""
+
+    table: formats.Table
+    source: str
+    outcome: np.ndarray
+    reason: np.ndarray
+    person: np.ndarray
+    submission: np.ndarray
+    numbers: np.ndarray
+    index: list[bytes | None]
+
+
+def _plan(unit: Unit, table: formats.Table, source: str) -> _Plan:
+    frame = table.frame
+    n = len(frame)
+    reasons = np.full(n, None, dtype=object)
+
+    check = validate_numbers(_as_arrow(frame["individual_number"]))
+    numbers = check.numbers
+    num_text = pa.array(numbers, type=pa.string())
+    identity_text = _clean(frame["identity_checked"])
+    identity = pc.is_in(identity_text, value_set=pa.array(sorted(IDENTITY_CHECKED))).to_numpy(zero_copy_only=False)
+
+    if source == "contractor":
+        person_text = _clean(frame["person_id"])
+        raw_person = person_text.to_numpy(zero_copy_only=False)
+        submission = np.full(n, None, dtype=object)
+        key_parts = [person_text, num_text, identity_text]
+    else:
+        raw_person = np.full(n, None, dtype=object)
+        submission = _clean(frame["submission_id"]).to_numpy(zero_copy_only=False)
+        key_parts = [_as_arrow(frame[c]) for c in ("name", "kana", "sex", "birth_date", "address")]
+        key_parts += [num_text, identity_text]
+    duplicate = _duplicated(pc.binary_join_element_wise(*key_parts, "\x1f", null_handling="replace"))
+    _set_reason(reasons, duplicate, "duplicate_row")
+    bad_number = _open_rows(reasons) & ~check.ok
+    reasons[bad_number] = check.reasons[bad_number]
+
+    if source == "contractor":
+        person = raw_person
+        _check_person_state(unit, reasons, person, _open_rows(reasons))
+        who = raw_person
+    else:
+        matched, match_reason = _match_portal(unit, frame)
+        open_rows = _open_rows(reasons)
+        has_reason = ~pd.isna(match_reason)
+        reasons[open_rows & has_reason] = match_reason[open_rows & has_reason]
+        person = matched
+        found = ~pd.isna(person)
+        _check_person_state(unit, reasons, np.where(found, person, ""), _open_rows(reasons) & found)
+        who = np.where(found, person, "submission:" + submission.astype(str))
+    _set_reason(reasons, ~identity, "identity_not_checked")
+
+    # In-file conflicts among rows with a valid number (exact duplicates aside).
+    considered = check.ok & ~duplicate
+    _set_reason(reasons, _conflicts(numbers, who, considered), "number_repeated_in_file")
+    real_person = considered & ~pd.isna(person) & (np.asarray(person, dtype=object) != "")
+    _set_reason(reasons, _conflicts(person, numbers, real_person), "person_repeated_in_file")
+
+    # Compare with what is held, through the blind index (never the number in clear).
+    outcome = np.full(n, "returned", dtype=object)
+    index: list[bytes | None] = [None] * n
+    candidates = np.flatnonzero(_open_rows(reasons))
+    if candidates.size:
+        blind = BlindIndex(unit.workspace.keyring.key("blind_index"))
+        digests = blind.digest_many(numbers[candidates].tolist())
+        for i, d in zip(candidates.tolist(), digests, strict=True):
+            index[i] = d
+        probe = pa.table({
+            "row": pa.array(candidates, type=pa.int64()),
+            "person_id": pa.array(person[candidates].astype(str), type=pa.string()),
+            "number_index": _blobs(digests),
+        })
+        unit.con.register("reg_probe", probe)
+        try:
+            held = unit.con.execute(
+                "SELECT r.row, h.person_id AS holder, o.person_id IS NOT NULL AS has_own"
+                " FROM reg_probe r"
+                " LEFT JOIN person_numbers h ON h.number_index = r.number_index"
+                " LEFT JOIN person_numbers o ON o.person_id = r.person_id"
+                " ORDER BY r.row"
+            ).to_arrow_table()
+        finally:
+            unit.con.unregister("reg_probe")
+        rows = held["row"].to_numpy()
+        holder = held["holder"].to_numpy(zero_copy_only=False)
+        has_own = held["has_own"].to_numpy(zero_copy_only=False)
+        other = ~pd.isna(holder) & (holder != person[rows])
+        held_by_other = np.zeros(n, dtype=bool)
+        held_by_other[rows[other]] = True
+        _set_reason(reasons, held_by_other, "number_held_by_other")
+        same = ~pd.isna(holder) & (holder == person[rows])
+        outcome[rows[same]] = "already_registered"
+        outcome[rows[~same & ~other & has_own]] = "review"
+        outcome[rows[~same & ~other & ~has_own]] = "registered"
+    outcome[~_open_rows(reasons)] = "returned"
+    return _Plan(table, source, outcome, reasons, person, submission, numbers, index)
+
+
+def _counts(plan: _Plan) -> tuple[dict[str, int], dict[str, int]]:
+    outcomes = {k: int(np.count_nonzero(plan.outcome == k)) for k in OUTCOMES}
+    codes, counts = np.unique(plan.reason[~pd.isna(plan.reason)].astype(str), return_counts=True)
+    return outcomes, {str(c): int(k) for c, k in zip(codes, counts, strict=True)}
+
+
+def _returns(plan: _Plan, *, with_ids: bool) -> pd.DataFrame:
+    """The return list rows: line, reason code and words; person/submission IDs if asked."""
+    mask = plan.outcome == "returned"
+    codes = plan.reason[mask].astype(str)
+    ja = np.array([REASONS[c][0] for c in codes], dtype=object)
+    en = np.array([REASONS[c][1] for c in codes], dtype=object)
+    data: dict[str, Any] = {"line": plan.table.lines[mask], "reason_code": codes, "reason_ja": ja, "reason_en": en}
+    if with_ids:
+        person = plan.person[mask]
+        # a portal row's candidate is named only once all four items matched (C1)
+        data["person_id"] = np.where(pd.isna(person), "", person).astype(str)
+        sub = plan.submission[mask]
+        data["submission_id"] = np.where(pd.isna(sub), "", sub).astype(str)
+    return pd.DataFrame(data)
+
+
+def _return_csv(frame: pd.DataFrame) -> bytes:
+    """The return list as CSV, UTF-8 with BOM (opens in Excel), CRLF."""
+    # the return_list layout is for people: every cell is neutralised against formula injection
+    return formats.write_table(frame[list(_RETURN_COLUMNS)].astype(str), formats.RETURN_LIST, encoding="utf-8-sig")
+
+
+def _check_source(source: str) -> str:
+    if source not in SOURCE_LAYOUTS:
+        raise InvalidInput(
+            f"Unknown source {source!r}; use contractor or portal.",
+            f"不明な取込元 {source!r} です。contractor（収集委託事業者）または portal（マイナポータル）を指定してください。",
+            reason="unknown_source",
+        )
+    return source
+
+
+def _earlier(unit: Unit, digest: str) -> tuple[Any, ...] | None:
+    return unit.con.execute(
+        "SELECT import_id, imported_at, imported_by, rows, outcomes, return_entry_id, encoding"
+        " FROM registration_imports WHERE digest = ?",
+        [digest],
+    ).fetchone()
+
+
+def _run(unit: Unit, data: bytes, source: str, file_name: str, *, preview: bool) -> RegistrationSummary:
+    _check_source(source)
+    digest = hashlib.sha256(data).hexdigest()
+    unit.note(source=source, preview=preview)
+    earlier = _earlier(unit, digest)
+    if earlier is not None:
+        import_id, at, by, rows, outcomes_json, earlier_entry, encoding = earlier
+        stored = json.loads(outcomes_json)
+        unit.note(target=import_id, already_imported=True, rows=rows)
+        return RegistrationSummary(
+            source=source, file_name=file_name, digest=digest, rows=rows, preview=preview, already_imported=True,
+            import_id=import_id, imported_at=at, imported_by=by, encoding=encoding,
+            outcomes=stored["outcomes"], reasons=stored["reasons"],
+            return_list={"entry_id": earlier_entry} if earlier_entry else None,
+        )
+    table = formats.read_table(data, SOURCE_LAYOUTS[source])
+    plan = _plan(unit, table, source)
+    outcomes, reasons = _counts(plan)
+    returns = _returns(plan, with_ids=not preview)
+    shown = [
+        {"line": int(r.line), "reason": r.reason_code, "reason_ja": r.reason_ja, "reason_en": r.reason_en}
+        for r in returns.head(SUMMARY_RETURN_LIMIT).itertuples(index=False)
+    ]
+    unit.params.update(already_imported=False, rows=table.rows, **outcomes, **{f"reason_{k}": v for k, v in reasons.items()})
+    summary = RegistrationSummary(
+        source=source, file_name=file_name, digest=digest, rows=table.rows, preview=preview, already_imported=False,
+        import_id=None, imported_at=None, imported_by=None, encoding=table.encoding,
+        outcomes=outcomes, reasons=reasons, returns=shown,
+    )
+    if preview:
+        return summary
+
+    import_id = "I" + uuid.uuid4().hex[:15].upper()
+    unit.note(target=import_id)
+    con = unit.con
+    ring = unit.workspace.keyring
+    cipher = number_cipher(unit)
+
+    reg = np.flatnonzero(plan.outcome == "registered")
+    if reg.size:
+        ids = plan.person[reg].astype(str).tolist()
+        cts = cipher.encrypt_many(plan.numbers[reg].tolist(), ids, table="person_numbers", column="number_ct")
+        new = pa.table({
+            "person_id": pa.array(ids, type=pa.string()),
+            "number_ct": _blobs(cts),
+            "number_index": _blobs([plan.index[i] for i in reg.tolist()]),  # type: ignore[misc]
+        })
+        del cts
+        con.register("reg_new", new)
+        try:
+            con.execute(
+                "INSERT INTO person_numbers SELECT person_id, number_ct, number_index, ?, ?, ?, ? FROM reg_new",
+                [ring.current, source, unit.now, unit.user_id],
+            )
+        finally:
+            con.unregister("reg_new")
+
+    rev = np.flatnonzero(plan.outcome == "review")
+    if rev.size:
+        review_ids = ["R" + uuid.uuid4().hex[:15].upper() for _ in range(rev.size)]
+        cts = cipher.encrypt_many(plan.numbers[rev].tolist(), review_ids, table="registration_reviews", column="number_ct")
+        queued = pa.table({
+            "review_id": pa.array(review_ids, type=pa.string()),
+            "line": pa.array(table.lines[rev], type=pa.int64()),
+            "person_id": pa.array(plan.person[rev].astype(str), type=pa.string()),
+            "number_ct": _blobs(cts),
+            "number_index": _blobs([plan.index[i] for i in rev.tolist()]),  # type: ignore[misc]
+        })
+        con.register("reg_review", queued)
+        try:
+            # the same new number already waiting for the same person is not queued twice
+            con.execute(
+                "INSERT INTO registration_reviews SELECT q.review_id, ?, q.line, q.person_id, q.number_ct,"
+                " q.number_index, ?, ?, 'pending', ?, ?, NULL, NULL FROM reg_review q"
+                " WHERE NOT EXISTS (SELECT 1 FROM registration_reviews r WHERE r.status = 'pending'"
+                "   AND r.person_id = q.person_id AND r.number_index = q.number_index)",
+                [import_id, ring.current, source, unit.now, unit.user_id],
+            )
+        finally:
+            con.unregister("reg_review")
+
+    entry_id: str | None = None
+    if len(returns):
+        entry, path = write_outgoing(
+            unit, kind="return_list", recipient="collection_contractor",
+            members=[("return_list.csv", _return_csv(returns))], record_count=len(returns),
+            approval_id=None, folder="return_lists",
+        )
+        entry_id = entry.entry_id
+        summary.return_list = entry.to_dict()
+        summary.return_list_path = str(path)
+        kept = pa.table({
+            "line": pa.array(returns["line"].to_numpy(), type=pa.int64()),
+            "reason": pa.array(returns["reason_code"].to_numpy(dtype=object), type=pa.string()),
+            "person_id": _nullable(returns["person_id"]),
+            "submission_id": _nullable(returns["submission_id"]),
+        })
+        con.register("reg_returns", kept)
+        try:
+            con.execute(
+                "INSERT INTO registration_returns SELECT ?, line, reason, person_id, submission_id FROM reg_returns",
+                [import_id],
+            )
+        finally:
+            con.unregister("reg_returns")
+
+    con.execute(
+        "INSERT INTO registration_imports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [import_id, digest, source, file_name, table.encoding, table.rows,
+         json.dumps({"outcomes": outcomes, "reasons": reasons}), entry_id, unit.now, unit.user_id],
+    )
+    summary.import_id = import_id
+    summary.imported_at = unit.now
+    summary.imported_by = unit.user_id
+    return summary
+
+
+# ------------------------------------------------------------------------------ services
+
+
+@service(Permission.NUMBERS_REGISTER)
+def register(unit: Unit, data: bytes, *, source: Source, file_name: str) -> RegistrationSummary:
+    """F1: register the numbers of one file in one transaction; return list for the rest.
+
+    C1 (target list), C2 (check digit), C3 (identity checked), C7 (a different number
+    goes to review).  The same file again (same SHA-256) changes nothing and says so.
+    """
+    return _run(unit, data, source, file_name, preview=False)
+
+
+@service(Permission.NUMBERS_REGISTER)
+def preview_registration(unit: Unit, data: bytes, *, source: Source, file_name: str) -> RegistrationSummary:
+    """F1: the same checks as :func:`register`, counts and reasons only; nothing is written."""
+    return _run(unit, data, source, file_name, preview=True)
+
+
+_REVIEW_COLUMNS = ("review_id, person_id, import_id, line, source, number_ct, key_version, status, created_at, created_by,"
+                   " held_ct, held_v")
+
+#: The registrar's queue of C7 reviews as a list that pages in the database (issue 11 item 6):
+#: the pending ones, with the number held for the person (both decrypted only for the page, masked).
+REVIEW_LIST = ListSpec(
+    "番号相違の確認待ち", "pending number reviews",
+    "(SELECT r.*, n.number_ct AS held_ct, n.key_version AS held_v"
+    " FROM registration_reviews r LEFT JOIN person_numbers n USING (person_id)) AS reviews",
+    sorts={
+        "created_at": SortKey("created_at", "受付日時", "received"),
+        "review_id": SortKey("review_id", "確認番号", "review number"),
+        "person_id": SortKey("person_id", "宛名番号", "person"),
+        "import_id": SortKey("import_id, line", "取込番号・行", "import and line"),
+    },
+    default_sort="created_at", tiebreak="review_id",
+    search=("review_id", "person_id", "import_id"),
+    filters={"source": ("source", {"contractor": "contractor", "portal": "portal"})},
+    groups={"source": "source"},
+    where="status = 'pending'",
+)
+
+
+def _review_item(unit: Unit, row: tuple[Any, ...]) -> ReviewItem:
+    review_id, person_id, import_id, line, source, new_ct, new_v, status, at, by, held_ct, held_v = row
+    new = number_cipher(unit, new_v).decrypt(new_ct, review_id, table="registration_reviews", column="number_ct")
+    held = None
+    if held_ct is not None:
+        held = mask_number(number_cipher(unit, held_v).decrypt(
+            held_ct, person_id, table="person_numbers", column="number_ct"))
+    return ReviewItem(review_id, person_id, import_id, int(line), source, held, mask_number(new), status, at, by)
+
+
+@service(Permission.NUMBERS_REGISTER)
+def review_queue(unit: Unit) -> list[ReviewItem]:
+    """C7: pending reviews (a different number received for a person who has one), masked."""
+    rows = unit.con.execute(
+        f"SELECT {_REVIEW_COLUMNS} FROM {REVIEW_LIST.source} WHERE {REVIEW_LIST.where}"
+        " ORDER BY created_at, import_id, line").fetchall()
+    items = [_review_item(unit, r) for r in rows]
+    unit.note(count=len(items))
+    return items
+
+
+@service(Permission.NUMBERS_REGISTER)
+def review_page(unit: Unit, request: PageRequest) -> Page[ReviewItem]:
+    """C7: one page of the pending reviews, sorted and filtered in the database; ``total`` and the
+    counts by source are over the whole queue.  Only the page's numbers are decrypted (masked)."""
+    page = fetch_page(unit, REVIEW_LIST, request, _REVIEW_COLUMNS)
+    return page.map(lambda r: _review_item(unit, r))
+
+
+@service(Permission.NUMBERS_REGISTER)
+def resolve_review(unit: Unit, review_id: str, *, accept: bool) -> ReviewItem:
+    """C7: accept (the received number replaces the held one, re-encrypted) or reject a review.
+
+    Who decided and when is recorded on the review.  Accepting is refused if the new
+    number has meanwhile been registered for someone else, or the person is no longer
+    listed.
+    """
+    unit.note(target=review_id, accept=accept)
+    con = unit.con
+    row = con.execute(
+        "SELECT person_id, number_ct, number_index, key_version, status, source FROM registration_reviews"
+        " WHERE review_id = ?",
+        [review_id],
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"No review {review_id}.", f"確認待ち {review_id} はありません。")
+    person_id, ct, index, version, status, source = row
+    if status != "pending":
+        raise InvalidInput(
+            f"Review {review_id} has already been decided ({status}).",
+            f"確認待ち {review_id} は既に処理済みです（{status}）。",
+            reason="already_decided",
+        )
+    if accept:
+        holder = con.execute(
+            "SELECT person_id FROM person_numbers WHERE number_index = ? AND person_id <> ?", [index, person_id]
+        ).fetchone()
+        if holder is not None:
+            raise InvalidInput(
+                "The received number is now registered for another person; it cannot replace the held one.",
+                "受け付けた個人番号は現在別の人の番号として登録されているため、置き換えできません。",
+                reason="number_held_by_other",
+            )
+        state = con.execute("SELECT listed, deceased FROM persons WHERE person_id = ?", [person_id]).fetchone()
+        if state is None or not state[0] or state[1]:
+            raise InvalidInput(
+                "The person is no longer on the target list; the number cannot be registered.",
+                "対象者リストから外れているため、個人番号を登録できません。",
+                reason="not_listed",
+            )
+        number = number_cipher(unit, version).decrypt(ct, review_id, table="registration_reviews", column="number_ct")
+        cipher = number_cipher(unit)
+        new_ct = cipher.encrypt(number, person_id, table="person_numbers", column="number_ct")
+        del number
+        held = con.execute("SELECT 1 FROM person_numbers WHERE person_id = ?", [person_id]).fetchone()
+        if held is not None:
+            con.execute(
+                "UPDATE person_numbers SET number_ct = ?, number_index = ?, key_version = ?, source = ?,"
+                " registered_at = ?, registered_by = ? WHERE person_id = ?",
+                [new_ct, index, cipher.key_version, source, unit.now, unit.user_id, person_id],
+            )
+        else:
+            con.execute(
+                "INSERT INTO person_numbers VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [person_id, new_ct, index, cipher.key_version, source, unit.now, unit.user_id],
+            )
+    con.execute(
+        "UPDATE registration_reviews SET status = ?, decided_at = ?, decided_by = ? WHERE review_id = ?",
+        ["accepted" if accept else "rejected", unit.now, unit.user_id, review_id],
+    )
+    r = con.execute(
+        "SELECT review_id, person_id, import_id, line, source, status, created_at, created_by"
+        " FROM registration_reviews WHERE review_id = ?",
+        [review_id],
+    ).fetchone()
+    assert r is not None
+    masked = mask_number(number_cipher(unit, version).decrypt(
+        ct, review_id, table="registration_reviews", column="number_ct"))
+    return ReviewItem(r[0], r[1], r[2], int(r[3]), r[4], None, masked, r[5], r[6], r[7])
