@@ -42,18 +42,27 @@ from workbench.core.errors import (
     AccountDisabled,
     AuthenticationFailed,
     InvalidInput,
+    KeyringError,
     PermissionDenied,
     SessionExpired,
     StoreError,
     WorkbenchError,
 )
-from workbench.core.keys import FileKeySource, Keyring, KeySource
+from workbench.core.keys import (
+    FileKeySource,
+    KeyEncryptionKey,
+    Keyring,
+    KeySource,
+    WrappedKeySource,
+    locate_kek,
+    refuse_inside,
+)
 from workbench.core.numbers import SecretCipher
 from workbench.core.permissions import Permission, permissions_for
 from workbench.core.private_files import fsync_dir, private_umask, write_private
 from workbench.core.store import LockHolder, Store, WorkspaceLock
 
-__all__ = ["SERVICES", "ServiceInfo", "Session", "Settings", "Unit", "Workspace", "service"]
+__all__ = ["SERVICES", "ServiceInfo", "Session", "Settings", "Unit", "Workspace", "default_key_source", "service"]
 
 SETTINGS_FILE = "workspace.json"
 FORMAT = "workbench-workspace/1"
@@ -79,8 +88,12 @@ class Settings:
     approval_ttl_hours: int = 72
     #: Query results are deleted this many days after the batch closes (C11).
     result_retention_days: int = 90
-    #: Where the keyring file lives; relative paths are inside the workspace.
+    #: Where the keyring file lives; relative paths are inside the workspace.  It is kept wrapped
+    #: by the key-encryption key (KEK), which is never in the workspace (issue 19).
     keyring_path: str = "keyring.json"
+    #: The KEK file's absolute path, outside the workspace (the path only, never the key), used when
+    #: neither ``WORKBENCH_KEK_FILE`` nor a systemd credential ``workbench-kek`` names one.
+    kek_file: str | None = None
     #: An import that takes more people off the target list than this share of those listed (and
     #: at least ``large_change_min``) needs a confirmation naming the number (issue 11 item 4).
     large_change_share: float = 0.1
@@ -225,13 +238,32 @@ class Workspace:
         path: str | Path,
         *,
         key_source: KeySource | None = None,
+        kek: KeyEncryptionKey | None = None,
         clock: Clock | None = None,
         **settings: Any,
     ) -> Workspace:
-        """Create a new, empty workspace folder with a fresh keyring."""
+        """Create a new, empty workspace folder with a fresh keyring.
+
+        The keyring is wrapped by the key-encryption key ``kek`` (else the one
+        ``WORKBENCH_KEK_FILE`` or the systemd credential names), which must be outside the
+        folder; a ``kek`` given here is recorded in the setting ``kek_file`` (its path only).
+        A ``key_source`` injected instead decides itself where and how the keyring is kept."""
         root = Path(path)
         if (root / SETTINGS_FILE).exists():
             raise InvalidInput(f"{root} is already a workspace.", f"{root} はすでにワークスペースです。")
+        if key_source is None:
+            if kek is not None:
+                settings.setdefault("kek_file", str(kek.path) if kek.path is not None else None)
+            named = settings.get("kek_file")
+            kek = kek or locate_kek(str(_resolve(root, named)) if named else None)
+            if kek is None:
+                raise KeyringError(
+                    "A new workspace needs a key-encryption key (KEK) outside its folder: create one with "
+                    "`workbench keys kek-new FILE` and pass --kek-file FILE (or set WORKBENCH_KEK_FILE).",
+                    "新しいワークスペースには、フォルダーの外に置く鍵暗号化鍵（KEK）が必要です。"
+                    "`workbench keys kek-new FILE` で作成し、--kek-file FILE で指定してください（または WORKBENCH_KEK_FILE）。",
+                    reason="kek_missing")
+            refuse_inside(kek, root)
         private_umask()
         root.mkdir(parents=True, exist_ok=True)
         root.chmod(0o700)
@@ -239,7 +271,7 @@ class Workspace:
             (root / name).mkdir(exist_ok=True, mode=0o700)
         clock = clock or SystemClock()
         cfg = Settings(workspace_id=uuid.uuid4().hex, created_at=clock.now().isoformat(), **settings)
-        source = key_source or FileKeySource(root / cfg.keyring_path)
+        source = key_source or WrappedKeySource(FileKeySource(_resolve(root, cfg.keyring_path)), kek)
         Keyring.create(cfg.workspace_id).save(source)
         cfg.save(root / SETTINGS_FILE)
         ws = cls(root, cfg, key_source=source, clock=clock)
@@ -278,8 +310,14 @@ class Workspace:
         root = Path(path)
         cfg = Settings.load(root / SETTINGS_FILE)
         _tighten_modes(root, cls.DIRS)
-        source = key_source or FileKeySource(_resolve(root, cfg.keyring_path))
+        source = key_source or default_key_source(root, cfg)
         return cls(root, cfg, key_source=source, clock=clock or SystemClock(), on_wait=on_wait)
+
+    @property
+    def kek(self) -> KeyEncryptionKey | None:
+        """The key-encryption key the keyring is wrapped by (None for an injected source that keeps
+        the keyring some other way)."""
+        return self.key_source.kek if isinstance(self.key_source, WrappedKeySource) else None
 
     # -- files published after the commit (issue 10 item 2) ----------------------------------
     def staging_path(self, final: Path) -> Path:
@@ -496,6 +534,16 @@ def _stamp(source: KeySource) -> tuple[int, ...] | None:
     """The keyring file's stamp, or None for a source without one (it is read every time)."""
     stamp = getattr(source, "stamp", None)
     return stamp() if stamp is not None else None
+
+
+def default_key_source(root: Path, settings: Settings, kek: KeyEncryptionKey | None = None) -> WrappedKeySource:
+    """The workspace's keyring file, wrapped by ``kek`` or else the KEK found outside the folder
+    (``WORKBENCH_KEK_FILE``, the systemd credential, the setting ``kek_file``); a KEK inside the
+    folder is refused.  With none found, reading the keyring says what is missing."""
+    kek = kek or locate_kek(str(_resolve(root, settings.kek_file)) if settings.kek_file else None)
+    if kek is not None:
+        refuse_inside(kek, root)
+    return WrappedKeySource(FileKeySource(_resolve(root, settings.keyring_path)), kek)
 
 
 def _resolve(root: Path, path: str) -> Path:
