@@ -24,6 +24,7 @@ from workbench.controls import access, audit_log, users
 from workbench.core import access_rules, approvals, rotation
 from workbench.core.clock import JST
 from workbench.core.errors import InvalidInput, WorkbenchError
+from workbench.core.keys import KEK_ENV, KeyEncryptionKey, locate_kek
 from workbench.core.private_files import private_umask, write_private
 from workbench.core.workspace import Session, Workspace
 from workbench.cycles import pipeline_runs
@@ -93,7 +94,7 @@ def _login(args: argparse.Namespace) -> Session:
 # Each takes the parsed arguments and returns what to print.
 
 def cmd_init(args: argparse.Namespace) -> Any:
-    ws = Workspace.init(args.path)
+    ws = Workspace.init(args.path, kek=_kek_file(args.kek_file))
     created: list[dict[str, Any]] = []
     out = {"workspace": str(ws.path), "workspace_id": ws.settings.workspace_id, "users": created}
     for user_id, roles, env in ((args.admin, ["administrator"], "WORKBENCH_ADMIN_PASSWORD"),
@@ -107,7 +108,7 @@ def cmd_init(args: argparse.Namespace) -> Any:
 def cmd_demo(args: argparse.Namespace) -> Any:
     from workbench.demo import build_demo
 
-    return build_demo(Path(args.path), persons=args.persons, seed=args.seed)
+    return build_demo(Path(args.path), persons=args.persons, seed=args.seed, kek=_demo_kek(args))
 
 
 def cmd_demo_code(args: argparse.Namespace) -> Any:
@@ -119,6 +120,7 @@ def cmd_demo_code(args: argparse.Namespace) -> Any:
 def cmd_serve(args: argparse.Namespace) -> Any:
     from workbench.web.serve import serve
 
+    _kek_to_environment(args.kek_file)
     serve(Path(args.path), port=args.port, trust_proxy=args.trust_proxy)
     return None
 
@@ -247,6 +249,53 @@ def cmd_keys_issue(args: argparse.Namespace) -> Any:
             raise InvalidInput("Name the key file to write with --out.", "書き出す鍵ファイルを --out で指定してください。")
         return media.issue_key_file(session, args.recipient, args.out, approval_id=args.approval)
     return {"approval_requested": media.request_key_file(session, args.recipient)}
+
+
+# -- the key-encryption key (issue 19 item 3) --
+
+def _kek_file(path: str | None) -> KeyEncryptionKey | None:
+    """The KEK file named on the command line (else the environment or the setting decide)."""
+    return KeyEncryptionKey.from_file(path) if path else None
+
+
+def _kek_to_environment(path: str | None) -> None:
+    """``serve --kek-file``: the web server and its kernels find the KEK as every process does."""
+    if path:
+        KeyEncryptionKey.from_file(path)  # refused here, not in a kernel
+        os.environ[KEK_ENV] = str(Path(path).resolve())
+
+
+def _demo_kek(args: argparse.Namespace) -> KeyEncryptionKey:
+    """A demo's KEK: ``--kek-file`` (made if missing), else ``WORKBENCH_KEK_FILE``, else ``.demo-kek``
+    beside the workspace folder (made if missing) — never inside it."""
+    path = args.kek_file or os.environ.get(KEK_ENV) or str(Path(args.path).resolve().parent / ".demo-kek")
+    return KeyEncryptionKey.from_file(path) if Path(path).exists() else KeyEncryptionKey.create_file(path)
+
+
+def cmd_keys_kek_new(args: argparse.Namespace) -> Any:
+    kek = KeyEncryptionKey.create_file(args.file)
+    return {"kek_file": str(kek.path), "kek_id": kek.kek_id,
+            "message_ja": "鍵暗号化鍵（KEK）を作成しました（モード 0600）。ワークスペースやバックアップとは別の場所に置いてください。",
+            "message_en": "Key-encryption key written (mode 0600). Keep it apart from the workspace and its backups."}
+
+
+def cmd_keys_wrap(args: argparse.Namespace) -> Any:
+    """No login: an unwrapped keyring is readable by whoever holds the folder until this runs."""
+    kek = _kek_file(args.kek_file) or locate_kek()
+    if kek is None:
+        raise InvalidInput("Name the KEK file with --kek-file (or WORKBENCH_KEK_FILE).",
+                           "--kek-file（または WORKBENCH_KEK_FILE）で KEK ファイルを指定してください。", reason="kek_missing")
+    if args.keyring:
+        return rotation.wrap_keyring_copy(args.keyring, kek)
+    path = args.workspace or os.environ.get("WORKBENCH_WORKSPACE")
+    if not path:
+        raise InvalidInput("Name the workspace with --workspace or WORKBENCH_WORKSPACE.",
+                           "--workspace または WORKBENCH_WORKSPACE でワークスペースを指定してください。")
+    return rotation.wrap_workspace(path, kek)
+
+
+def cmd_keys_rewrap(args: argparse.Namespace) -> Any:
+    return rotation.rewrap(_login(args), KeyEncryptionKey.from_file(args.new_kek_file))
 
 
 def cmd_ledger(args: argparse.Namespace) -> Any:
@@ -594,14 +643,15 @@ def cmd_backup(args: argparse.Namespace) -> Any:
 def cmd_backup_verify(args: argparse.Namespace) -> Any:
     from workbench.lifecycle import backup
 
-    return backup.verify_backup(args.file, keyring=args.keyring)
+    return backup.verify_backup(args.file, keyring=args.keyring, kek=_kek_file(args.kek_file))
 
 
 def cmd_restore(args: argparse.Namespace) -> Any:
     """No login: the workspace does not exist yet; the backup and its keyring copy are the authority."""
     from workbench.lifecycle import backup
 
-    return backup.restore(args.file, into=args.into, keyring=args.keyring, journal=args.journal)
+    return backup.restore(args.file, into=args.into, keyring=args.keyring, journal=args.journal,
+                          kek=_kek_file(args.kek_file))
 
 def cmd_retention(args: argparse.Namespace) -> Any:
     from workbench.lifecycle import retention
@@ -754,11 +804,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path")
     p.add_argument("--admin", required=True)
     p.add_argument("--approver", required=True)
+    p.add_argument("--kek-file", help="the key-encryption key file, outside the workspace (or WORKBENCH_KEK_FILE)")
 
     p = command("demo", cmd_demo, "build a demo workspace from the synthetic population")
     p.add_argument("--path", default="demo-workspace")
     p.add_argument("--persons", type=int, default=10_000)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--kek-file", help="the demo's key-encryption key, made if missing (default: WORKBENCH_KEK_FILE,"
+                   " else .demo-kek beside the workspace folder)")
 
     p = command("demo-code", cmd_demo_code, "demo workspaces only: the current one-time code of a demo account")
     p.add_argument("user_id")
@@ -768,6 +821,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8866)
     p.add_argument("--trust-proxy", action="store_true",
                    help="behind a TLS reverse proxy: client address and certificate fingerprint from its headers")
+    p.add_argument("--kek-file", help="the key-encryption key file, outside the workspace (or WORKBENCH_KEK_FILE)")
 
     def group(name: str, help_text: str) -> Any:
         g = sub.add_parser(name, help=help_text)
@@ -839,6 +893,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--recipient", required=True, choices=sorted(media.RECIPIENTS))
     p.add_argument("--approval")
     p.add_argument("--out")
+    p = command("keys kek-new", cmd_keys_kek_new, "write a new key-encryption key file (0600), outside any workspace", g)
+    p.add_argument("file")
+    p = command("keys wrap", cmd_keys_wrap,
+                "wrap an old workspace's unwrapped keyring (or --keyring FILE, a copy) by a KEK (no login)", g)
+    p.add_argument("--kek-file", help="the KEK file, outside the workspace (or WORKBENCH_KEK_FILE)")
+    p.add_argument("--keyring", help="wrap this loose keyring copy instead of the workspace's keyring")
+    p = command("keys rewrap", cmd_keys_rewrap, "wrap the keyring by a new KEK (keys.manage)", g)
+    p.add_argument("--new-kek-file", required=True)
 
     p = command("ledger", cmd_ledger, "the media ledger of packages written and read")
     p.add_argument("--limit", type=int, default=100)
@@ -1072,11 +1134,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("backup-verify", cmd_backup_verify, "C12: read a whole backup with its keyring copy and check it")
     p.add_argument("file")
     p.add_argument("--keyring", required=True)
+    p.add_argument("--kek-file", help="the key-encryption key file, outside the workspace (or WORKBENCH_KEK_FILE)")
     p = command("restore", cmd_restore, "C12: restore a backup into a new workspace; verify the audit chain; re-apply deletions")
     p.add_argument("file")
     p.add_argument("--into", required=True)
     p.add_argument("--keyring", required=True, help="the keyring copy taken with the backup")
     p.add_argument("--journal", help="the newest deletion journal (default: the one in the backup)")
+    p.add_argument("--kek-file", help="the key-encryption key file, outside the workspace (or WORKBENCH_KEK_FILE)")
 
     # -- statistics parser (F8) --
     g = group("stats", "F8: de-identified statistics")

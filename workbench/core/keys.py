@@ -295,6 +295,11 @@ class KeyEncryptionKey:
         return f"KeyEncryptionKey(id={self.kek_id}, origin={self.origin!r})"
 
     @property
+    def from_environment(self) -> bool:
+        """Named by ``WORKBENCH_KEK_FILE`` or a systemd credential (so not recorded in a setting)."""
+        return self.origin == KEK_ENV or self.origin.startswith("systemd credential")
+
+    @property
     def kek_id(self) -> str:
         """A public fingerprint (names the KEK in a wrapped keyring and in messages; reveals nothing)."""
         return _hkdf(self._secret, "", "workbench:kek-id")[:8].hex()
