@@ -9,7 +9,10 @@ The audit pseudonym key has its own root that rotation keeps: the log is retaine
 seven years (C4) and searching it by user or person must keep working across rotations.
 
 Where the master keys are kept is pluggable (:class:`KeySource`), so a deployment can
-hold them in an HSM or the OS keystore instead of a file.
+hold them in an HSM or the OS keystore instead of a file.  The workspace's own source is a
+:class:`WrappedKeySource`: the file holds the keyring only wrapped (AES-256-GCM) by a
+key-encryption key that is not in the workspace folder (issue 19), so a copy of the folder
+or a backup opens nothing.
 """
 
 from __future__ import annotations
