@@ -21,7 +21,7 @@ from typing import Any
 
 from workbench import pending
 from workbench.controls import access, audit_log, users
-from workbench.core import access_rules, approvals, rotation
+from workbench.core import access_rules, approvals, channel, rotation
 from workbench.core.clock import JST
 from workbench.core.errors import InvalidInput, WorkbenchError
 from workbench.core.keys import KEK_ENV, KeyEncryptionKey, locate_kek
@@ -77,17 +77,33 @@ def _workspace(args: argparse.Namespace) -> Workspace:
     return Workspace.open(path, on_wait=waiting)
 
 
+# -- the data server or the workspace itself (issue 19): one code path ----------------------
+
+
+def _connection(args: argparse.Namespace) -> channel.Remote | channel.Embedded:
+    """The workspace's data server when one answers for it (``workbench serve`` runs one), else the
+    workspace opened here, as before."""
+    path = args.workspace or os.environ.get("WORKBENCH_WORKSPACE")
+    if path:
+        hello = channel.probe(channel.socket_for(path))
+        if hello is not None:
+            return channel.Remote(channel.socket_for(path), hello)
+    return channel.Embedded(_workspace(args))
+
+
 def _login(args: argparse.Namespace) -> Session:
-    ws = _workspace(args)
+    conn = _connection(args)
     key = getattr(args, "batch_key", None) or os.environ.get("WORKBENCH_BATCH_KEY")
     if key:  # a batch account (issue 14): the key file, no password or one-time code
         from workbench.controls import batch_accounts
 
-        return batch_accounts.login(ws, key)
+        if isinstance(conn, channel.Remote):
+            return conn.batch_login(batch_accounts.read_key(key))
+        return batch_accounts.login(conn.workspace, key)
     user = args.user or os.environ.get("WORKBENCH_USER") or input("ユーザーID / user ID: ")
     password = _secret("WORKBENCH_PASSWORD", "パスワード / password: ")
     code = _secret("WORKBENCH_TOTP", "ワンタイムコード / one-time code: ")
-    return ws.login(user, password, code)
+    return conn.login(user, password, code)
 
 
 # -- commands -------------------------------------------------------------------------

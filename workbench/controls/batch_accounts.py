@@ -43,6 +43,8 @@ __all__ = [
     "issue_key",
     "list_accounts",
     "login",
+    "login_with",
+    "read_key",
     "request_account",
     "revoke_keys",
 ]
@@ -253,9 +255,21 @@ def _read_key(path: Path) -> dict[str, Any]:
     return dict(doc)
 
 
+def read_key(key_path: str | Path) -> dict[str, Any]:
+    """A batch key file's contents (refused if others may read it or it is not one)."""
+    return _read_key(Path(key_path))
+
+
 def login(ws: Workspace, key_path: str | Path) -> Session:
     """Log a batch account in with its key file; refuse a revoked, expired, foreign or exposed key."""
-    doc = _read_key(Path(key_path))
+    return login_with(ws, _read_key(Path(key_path)))
+
+
+def login_with(ws: Workspace, doc: dict[str, Any]) -> Session:
+    """Log a batch account in with the contents of its key file (the data server gets them from
+    its client, which read its own file)."""
+    if not all(isinstance(doc.get(k), str) for k in ("user_id", "key_id", "secret")):
+        raise _refused("This is not a batch key file.", "バッチ用の鍵ファイルではありません。", "key_format")
     user_id = str(doc["user_id"])
     now = ws.clock.now()
     refusal: WorkbenchError | None = None

@@ -54,7 +54,7 @@ from workbench.core.numbers import BlindIndex, NumberCipher
 from workbench.core.permissions import Permission
 from workbench.core.private_files import fsync_dir, fsync_file
 from workbench.core.store import Store, WorkspaceLock, attach_sql
-from workbench.core.workspace import SETTINGS_FILE, Session, Settings, Workspace
+from workbench.core.workspace import SETTINGS_FILE, Session, Settings, Workspace, composite
 
 __all__ = ["STEPS", "RotationReport", "recover", "repair", "repair_workspace", "rewrap", "rotate", "wrap_keyring_copy",
            "wrap_workspace"]
@@ -272,6 +272,7 @@ def _complete(ws: Workspace, journal: dict[str, Any], user_id: str, now: dt.date
                           numbers=counts[0], totp_secrets=counts[1], deletions_erased=erased)
 
 
+@composite("keys.rotate")
 def rotate(session: Session) -> RotationReport:
     """Move every ciphertext and the database file to a new key version (``keys.manage``)."""
     ws = session.workspace

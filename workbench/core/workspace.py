@@ -60,9 +60,10 @@ from workbench.core.keys import (
 from workbench.core.numbers import SecretCipher
 from workbench.core.permissions import Permission, permissions_for
 from workbench.core.private_files import fsync_dir, private_umask, write_private
-from workbench.core.store import LockHolder, Store, WorkspaceLock
+from workbench.core.store import LockHolder, ResidentStore, Store, WorkspaceLock
 
-__all__ = ["SERVICES", "ServiceInfo", "Session", "Settings", "Unit", "Workspace", "default_key_source", "service"]
+__all__ = ["COMPOSITES", "SERVICES", "ServiceInfo", "Session", "Settings", "Unit", "Workspace", "composite",
+           "default_key_source", "service"]
 
 SETTINGS_FILE = "workspace.json"
 FORMAT = "workbench-workspace/1"
@@ -339,19 +340,29 @@ class Workspace:
                              operation="media.sweep", outcome="ok", target=None, params=counts)
         return counts
 
+    # -- the data server (issue 19) ------------------------------------------------------
+    def become_resident(self, reads: frozenset[str]) -> ResidentStore:
+        """Keep the database open in this process from now on (the data server): reads run
+        concurrently, writes queue fairly; see :class:`~workbench.core.store.ResidentStore`."""
+        if not isinstance(self.store, ResidentStore):
+            self.store = ResidentStore(self.store, reads=reads, timeout=self.settings.lock_timeout_seconds)
+        return self.store
+
     # -- low-level unit of work (for services and system jobs) -------------------------
     @contextlib.contextmanager
     def transaction(self, operation: str, user_id: str, *,
-                    after_commit: Callable[[], None] | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+                    after_commit: Callable[[], None] | None = None,
+                    writes: bool | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
         """One transaction under the lock; after the commit (still under the lock) ``after_commit``
-        runs (files are published) and the signed audit head is exported."""
+        runs (files are published) and the signed audit head is exported.  ``writes=False``: the
+        unit changes nothing but the audit log (in the data server it does not queue behind writers)."""
 
         def export_head(con: duckdb.DuckDBPyConnection) -> None:
             if after_commit is not None:
                 after_commit()
             audit.write_head(con, key=self.keyring.audit_key(), path=self.heads_path, at=self.clock.now())
 
-        with self.store.transaction(operation, user_id, after_commit=export_head) as con:
+        with self.store.transaction(operation, user_id, after_commit=export_head, writes=writes) as con:
             self._check_tail(con)
             yield con
 
@@ -360,7 +371,13 @@ class Workspace:
         every unit of work.  A problem raises an alarm, committed at once on its own so the
         refusal that follows cannot roll it back (fail closed, issue 10)."""
         key = self.keyring.audit_key()
-        problem = audit.tail_problem(con, key=key, heads_path=self.heads_path)
+        store = self.store
+        if isinstance(store, ResidentStore) and store.resident:
+            # Other units commit meanwhile: check against the newest commit, inside the audit lane.
+            with store.checked() as fresh:
+                problem = audit.tail_problem(fresh, key=key, heads_path=self.heads_path)
+        else:
+            problem = audit.tail_problem(con, key=key, heads_path=self.heads_path)
         if problem is None:
             return
         con.execute("ROLLBACK")  # nothing was done in this unit yet
@@ -371,7 +388,7 @@ class Workspace:
 
     def audit_only(self, user_id: str, operation: str, outcome: str, **params: Any) -> None:
         """Record an event that did no other work (a denial, a refusal, a failed login)."""
-        with self.transaction(operation, user_id) as con:
+        with self.transaction(operation, user_id, writes=False) as con:
             audit.append(
                 con, key=self.keyring.audit_key(), at=self.clock.now(), user_id=user_id,
                 operation=operation, outcome=outcome, target=params.pop("target", None), params=params,
@@ -756,6 +773,33 @@ def service(
 
         call.service_info = info  # type: ignore[attr-defined]
         SERVICES[name] = dataclasses.replace(info, entry=call)
+        return call
+
+    return decorate
+
+
+#: Jobs made of several units of work or of file work around them (key rotation, purge, backup),
+#: by name: over the data server the client names the job and the server runs it, alone.
+COMPOSITES: dict[str, Callable[..., Any]] = {}
+
+
+def composite(name: str) -> Callable[[Callable[Concatenate[Session, P], R]], Callable[Concatenate[Session, P], R]]:
+    """Declare a job that needs the workspace itself, not one unit of work.  Called with a session
+    of the data server's client, it runs in the server (which holds the file alone meanwhile);
+    with an embedded session, here, as before."""
+
+    def decorate(fn: Callable[Concatenate[Session, P], R]) -> Callable[Concatenate[Session, P], R]:
+        if name in COMPOSITES:
+            raise RuntimeError(f"duplicate composite {name}")
+        COMPOSITES[name] = fn
+
+        @functools.wraps(fn)
+        def call(session: Session, /, *args: P.args, **kwargs: P.kwargs) -> R:
+            forward = getattr(session, "forward_composite", None)
+            if forward is not None:
+                return forward(name, args, kwargs)  # type: ignore[no-any-return]
+            return fn(session, *args, **kwargs)
+
         return call
 
     return decorate

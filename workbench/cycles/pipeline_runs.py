@@ -24,7 +24,7 @@ from typing import Any
 from workbench.core import audit, tickets
 from workbench.core.errors import InvalidInput, NotFound, SessionExpired, WorkbenchError
 from workbench.core.permissions import Permission
-from workbench.core.workspace import Session, Unit, Workspace, service
+from workbench.core.workspace import Session, Unit, Workspace, composite, service
 
 #: Audited operation names keep this module's name before the 2026-12 move into packages, so the
 #: seven-year audit log and its words stay one vocabulary (see ``workspace.service``).
@@ -197,6 +197,7 @@ def runs(unit: Unit, *, limit: int = 100) -> list[RunInfo]:
     return [_info(unit, r[0]) for r in rows]
 
 
+@composite("pipeline.run")
 def run(session: Session, pipeline: str, params: dict[str, Any] | None = None) -> RunInfo:
     """Start a run and execute its notebook with Papermill; raise if a cell fails."""
     import papermill

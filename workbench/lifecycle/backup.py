@@ -35,7 +35,7 @@ from workbench.core import audit
 from workbench.core.errors import AuditIntegrityError, InvalidInput, PackageError, WrongKey
 from workbench.core.keys import FileKeySource, KeyEncryptionKey, Keyring, KeySource, WrappedKeySource, locate_kek, refuse_inside
 from workbench.core.permissions import Permission
-from workbench.core.workspace import SETTINGS_FILE, Session, Settings, Unit, Workspace, service
+from workbench.core.workspace import SETTINGS_FILE, Session, Settings, Unit, Workspace, composite, service
 from workbench.files import transfer
 from workbench.lifecycle import deletion
 
@@ -72,6 +72,7 @@ def _record_backup(unit: Unit, manifest: dict[str, Any], file_name: str, keyring
               bytes=sum(m["size"] for m in manifest["members"]))
 
 
+@composite("backup.backup")
 def backup(session: Session, out: str | Path, *, keyring_out: str | Path | None = None) -> dict[str, Any]:
     """Write an encrypted, verifiable backup of the workspace to ``out`` (``backup.run``)."""
     ws = session.workspace

@@ -48,7 +48,7 @@ from workbench.core.errors import InvalidInput, NotFound, StoreError
 from workbench.core.paging import ListSpec, Page, PageRequest, SortKey, fetch_page
 from workbench.core.permissions import Permission
 from workbench.core.private_files import fsync_file
-from workbench.core.workspace import Session, Unit, Workspace, service
+from workbench.core.workspace import Session, Unit, Workspace, composite, service
 from workbench.files import formats
 from workbench.files.outgoing import digest_sql
 
@@ -477,6 +477,7 @@ def apply_deletion(unit: Unit, list_id: str, *, approval_id: str,
     return _load(con, deletion_id)
 
 
+@composite("deletion.apply_and_purge")
 def apply_and_purge(session: Session, list_id: str, *, approval_id: str,
                     purge: Literal["now", "scheduled"] = "scheduled") -> DeletionRecord:
     """Apply the deletion; with ``purge="now"`` rebuild the file at once (needs ``keys.manage`` too,
@@ -583,6 +584,7 @@ def pending_purge(ws: Workspace) -> int:
         return int(row[0]) if row else 0
 
 
+@composite("deletion.purge")
 def purge(session: Session) -> dict[str, Any]:
     """Erase the bytes of every deletion so far (DESIGN §3): rebuild the database file under a new
     key with ``workbench.core.rotation.rotate`` (the old key is destroyed), then record when."""
