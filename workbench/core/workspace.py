@@ -171,6 +171,8 @@ class Workspace:
         self.settings = settings
         self.key_source = key_source
         self.clock = clock
+        #: Called before every commit; raising refuses it (a pipeline kernel whose runner died).
+        self.commit_guard: Callable[[], None] | None = None
         self._keyring_stamp = _stamp(key_source)  # before the read: a write in between is noticed next time
         self.keyring = Keyring.load(key_source)
         self._keyring_raw = key_source.read()
@@ -316,6 +318,8 @@ class Workspace:
         with self.store.transaction(operation, user_id, after_commit=export_head) as con:
             self._check_tail(con)
             yield con
+            if self.commit_guard is not None:
+                self.commit_guard()  # raising here rolls the transaction back
 
     def _check_tail(self, con: duckdb.DuckDBPyConnection) -> None:
         """The cheap check of the log's tail against the newest signed head, at the start of
