@@ -121,12 +121,28 @@ class DeletionApp(App):
             f" / {num(p.persons)} people, {num(p.transfer_copies)} transfer copies to destroy</div>"
             + bar_chart_svg(reasons, title="削除理由別 / by reason")
             + html_table(["記録の種類", "kind", "件数"], records, numeric=[2])
+            + self._pending_html(p)
             + "<div><b>対象者（宛名番号）/ who</b></div>"
         )
+        self.confirm.description = (
+            "削除は取り消せず、受け渡し前の送付ファイルも破棄されることを確認しました / I understand this cannot be undone"
+            " and destroys the files not yet handed over" if p.pending_files
+            else "削除は取り消せないことを確認しました / I understand this cannot be undone")
         self.people_grid.layout.display = "flex"
         self.people_grid.model.offset = 0
         self.people_grid.refresh()
         self.request_button.disabled = p.persons == 0
+
+    @staticmethod
+    def _pending_html(p: deletion.DeletionPreview) -> str:
+        """Files not yet handed over that the deletion destroys (issue 22 item 5): named before anyone confirms."""
+        if not p.pending_files:
+            return ""
+        rows = [(f["entry_id"], f["file_name"], labels.ja(f["kind"]), f["records"], f["persons_deleted"])
+                for f in p.pending_files]
+        return ("<div style='color:#a61b1b'><b>受け渡し前の送付ファイルが破棄されます / files not yet handed over will be"
+                " destroyed</b> — 他の人の分も含みます。先に受け渡す場合は、受け渡してから件数確認をやり直してください。</div>"
+                + html_table(["媒体番号", "ファイル", "種類", "全件数", "うち削除対象"], rows, numeric=[3, 4]))
 
     def _fetch_people(self, request: PageRequest) -> Page[dict[str, Any]] | None:
         p = self.model.preview
@@ -176,8 +192,9 @@ class DeletionApp(App):
         p = self.model.preview
         if p is None or not self.confirm.value:
             return
+        # The files the person saw in the preview: if others are waiting now, the service refuses (nothing lost).
         record = self.call(deletion.apply_and_purge, p.list_id, approval_id=self.approval_id.value.strip(),
-                           purge=self.purge_mode.value)
+                           purge=self.purge_mode.value, discard_files=[f["entry_id"] for f in p.pending_files])
         self.confirm.value = False
         if record is not None:
             erased = "ファイルからも消去しました。" if record.erased_at else "ファイルからの消去は夜間処理で行います。"

@@ -91,7 +91,7 @@ def _connection(args: argparse.Namespace) -> channel.Remote | channel.Embedded:
     return channel.Embedded(_workspace(args))
 
 
-def _login(args: argparse.Namespace) -> Session:
+def _login(args: argparse.Namespace, *, hours_recovery: bool = False) -> Session:
     conn = _connection(args)
     key = getattr(args, "batch_key", None) or os.environ.get("WORKBENCH_BATCH_KEY")
     if key:  # a batch account (issue 14): the key file, no password or one-time code
@@ -103,7 +103,7 @@ def _login(args: argparse.Namespace) -> Session:
     user = args.user or os.environ.get("WORKBENCH_USER") or input("ユーザーID / user ID: ")
     password = _secret("WORKBENCH_PASSWORD", "パスワード / password: ")
     code = _secret("WORKBENCH_TOTP", "ワンタイムコード / one-time code: ")
-    return conn.login(user, password, code)
+    return conn.login(user, password, code, hours_recovery=hours_recovery)
 
 
 # -- commands -------------------------------------------------------------------------
@@ -146,12 +146,16 @@ def cmd_pending(args: argparse.Namespace) -> Any:
 
 
 def cmd_access_show(args: argparse.Namespace) -> Any:
-    return access.policy(_login(args))
+    return access.policy(_login(args, hours_recovery=True))
 
 
 def cmd_access_hours(args: argparse.Namespace) -> Any:
     hours = access_rules.parse_hours(args.days)  # refused before anyone is asked for a password
-    return access.set_hours(_login(args), hours)
+    # An administrator may log in here outside the hours, only to change them (C13: hours set by mistake).
+    session = _login(args, hours_recovery=True)
+    if args.preview:
+        return access.preview_hours(session, hours)
+    return access.set_hours(session, hours, confirm_ending=args.confirm)
 
 
 def _period(args: argparse.Namespace) -> tuple[dt.datetime, dt.datetime]:
@@ -416,6 +420,8 @@ def cmd_batch_account(args: argparse.Namespace) -> Any:
         return batch_accounts.issue_key(session, args.user_id, args.out, days=args.days)
     if args.command == "revoke":
         return batch_accounts.revoke_keys(session, args.user_id, key_id=args.key_id)
+    if args.command == "hours":
+        return batch_accounts.set_hours(session, args.user_id, access_rules.parse_hours(args.days))
     return batch_accounts.list_accounts(session)
 
 
@@ -638,7 +644,8 @@ def cmd_deletion(args: argparse.Namespace) -> Any:
     if args.command == "request":
         return deletion.request_deletion(session, args.list_id)
     if args.command == "apply":
-        return deletion.apply_and_purge(session, args.list_id, approval_id=args.approval, purge=args.purge)
+        return deletion.apply_and_purge(session, args.list_id, approval_id=args.approval, purge=args.purge,
+                                        discard_files=args.discard_file or [])
     if args.command == "purge":
         return deletion.purge(session)
     if args.command == "lists":
@@ -866,6 +873,8 @@ def build_parser() -> argparse.ArgumentParser:
     command("access show", cmd_access_show, "the set hours, approved exceptions and registered terminals", g)
     p = command("access hours", cmd_access_hours, "set the hours by weekday, e.g. mon-fri=08:30-18:00 sat-sun=closed", g)
     p.add_argument("days", nargs="+")
+    p.add_argument("--preview", action="store_true", help="only show what the change would do now (whose sessions end)")
+    p.add_argument("--confirm", action="store_true", help="go ahead although the change ends sessions now (yours too)")
     p = command("access exception", cmd_access_exception,
                 "request use outside the hours for one user and period; with --approval, carry it out", g)
     p.add_argument("user_id")
@@ -959,7 +968,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("batch-account revoke", cmd_batch_account, "revoke a batch account's keys at once", g)
     p.add_argument("user_id")
     p.add_argument("--key-id")
-    command("batch-account list", cmd_batch_account, "batch accounts, their cycle and keys", g)
+    command("batch-account list", cmd_batch_account, "batch accounts, their cycle, keys and hours", g)
+    p = command("batch-account hours", cmd_batch_account,
+                "C13: declare when a batch account may run, e.g. mon-sun=01:00-06:00 (its own hours, not the office's)", g)
+    p.add_argument("user_id")
+    p.add_argument("days", nargs="+")
 
     # -- targets parser (F0, F0b, F1b) --
     g = group("targets", "F0: the target list from the housing business system")
@@ -1075,6 +1088,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--approval", required=True)
     p.add_argument("--purge", choices=["now", "scheduled"], default="scheduled",
                    help="now: rebuild the file at once (needs keys.manage); scheduled: leave it to the nightly run")
+    p.add_argument("--discard-file", action="append", metavar="ENTRY",
+                   help="a file not yet handed over that holds people on the list (as the preview names it): confirm"
+                        " its destruction; every such file must be named, or nothing is deleted")
     command("deletion purge", cmd_deletion, "erase the bytes of every deletion: rebuild the file under a new key", g)
     command("deletion lists", cmd_deletion, "deletion lists waiting to be applied", g)
     p = command("deletion copies", cmd_deletion, "C9: transfer copies marked for destruction (waiting for the recipient)", g)

@@ -474,8 +474,8 @@ class Embedded:
     def __init__(self, workspace: Workspace) -> None:
         self.workspace = workspace
 
-    def login(self, user_id: str, password: str, totp_code: str) -> Session:
-        return self.workspace.login(user_id, password, totp_code)
+    def login(self, user_id: str, password: str, totp_code: str, *, hours_recovery: bool = False) -> Session:
+        return self.workspace.login(user_id, password, totp_code, hours_recovery=hours_recovery)
 
 
 
@@ -497,8 +497,9 @@ class Remote:
             raise
         return RemoteSession(channel, str(reply["token"]), reply)
 
-    def login(self, user_id: str, password: str, totp_code: str) -> RemoteSession:
-        return self._session("login", user_id=user_id, password=password, totp=totp_code)
+    def login(self, user_id: str, password: str, totp_code: str, *, hours_recovery: bool = False) -> RemoteSession:
+        # The socket admits only the server's own OS account: this is the server's command line (C13's way back).
+        return self._session("login", user_id=user_id, password=password, totp=totp_code, hours_recovery=hours_recovery)
 
     def batch_login(self, key: dict[str, Any]) -> RemoteSession:
         """A batch account: the contents of its key file, read by the client (the file is its own)."""

@@ -48,6 +48,7 @@ _OWN: dict[str, tuple[str, str]] = {
     "already_registered": ("登録済み（同じ番号）", "already registered (same number)"),
     # pipeline runs
     "issued": ("発行済み", "issued"), "running": ("実行中", "running"), "succeeded": ("成功", "succeeded"), "failed": ("失敗", "failed"),
+    "abandoned": ("中断（実行元が停止）", "abandoned (its runner stopped)"),
 }
 
 #: Pipelines that are not resumable cycles (workbench.cycles.pipeline_runs.PIPELINES); the cycles name themselves.

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from workbench.core import audit
 from workbench.core.errors import InvalidInput, KeyringError, StoreError, WrongKey
@@ -92,36 +93,46 @@ ENCRYPTED_NUMBERS = (
 
 
 def _reencrypt_numbers(con: duckdb.DuckDBPyConnection, ring: Keyring, new: int, col: EncryptedNumbers) -> int:
-    rows = con.execute(
-        f"SELECT {col.row_key}, {col.ciphertext}, {col.version} FROM {col.table} ORDER BY {col.row_key}"
-    ).fetchall()
-    if not rows:
+    """Re-encrypt one column set-based: the rows come out and go back as Arrow columns, joined in one
+    UPDATE (issue 22 item 8: row-by-row inserts took 32 s for 90,000 numbers)."""
+    src = con.execute(
+        f"SELECT {col.row_key}::VARCHAR AS k, {col.ciphertext} AS ct, {col.version} AS v FROM {col.table}"
+        f" ORDER BY {col.row_key}"
+    ).to_arrow_table()
+    if src.num_rows == 0:
         return 0
-    plain: list[str] = [""] * len(rows)
+    ids: list[str] = src.column("k").to_pylist()
+    old_cts: list[bytes] = src.column("ct").to_pylist()
+    versions: list[int] = src.column("v").to_pylist()
+    plain: list[str] = [""] * len(ids)
     by_version: dict[int, list[int]] = {}
-    for i, row in enumerate(rows):
-        by_version.setdefault(int(row[2]), []).append(i)
+    for i, v in enumerate(versions):
+        by_version.setdefault(int(v), []).append(i)
     for v, idx in by_version.items():
         old = NumberCipher(ring.key("numbers", v), v)
-        clear = old.decrypt_many([rows[i][1] for i in idx], [rows[i][0] for i in idx],
+        clear = old.decrypt_many([old_cts[i] for i in idx], [ids[i] for i in idx],
                                  table=col.table, column=col.ciphertext)
         for i, c in zip(idx, clear, strict=True):
             plain[i] = c
-    ids = [r[0] for r in rows]
+    del old_cts
     cts = NumberCipher(ring.key("numbers", new), new).encrypt_many(plain, ids, table=col.table, column=col.ciphertext)
     idxs = BlindIndex(ring.key("blind_index", new)).digest_many(plain)
     del plain
-    con.execute("CREATE OR REPLACE TEMP TABLE rekey (k VARCHAR, ct BLOB, bi BLOB)")
-    con.executemany("INSERT INTO rekey VALUES (?, ?, ?)", list(zip(ids, cts, idxs, strict=True)))
+    rekey = pa.table({"k": pa.array(ids, pa.string()), "ct": pa.array(cts, pa.binary()), "bi": pa.array(idxs, pa.binary())})
+    con.register("_rekey_arrow", rekey)
+    try:
+        con.execute("CREATE OR REPLACE TEMP TABLE rekey AS SELECT k, ct, bi FROM _rekey_arrow")
+    finally:
+        con.unregister("_rekey_arrow")
     # Two steps, because a blind index may be UNIQUE and old and new values could collide mid-update.
     con.execute(f"UPDATE {col.table} SET {col.blind_index} = ('tmp:' || {col.row_key})::BLOB")
     con.execute(
         f"UPDATE {col.table} AS t SET {col.ciphertext} = r.ct, {col.blind_index} = r.bi, {col.version} = ?"
-        f" FROM rekey r WHERE t.{col.row_key} = r.k",
+        f" FROM rekey r WHERE t.{col.row_key}::VARCHAR = r.k",
         [new],
     )
     con.execute("DROP TABLE rekey")
-    return len(rows)
+    return len(ids)
 
 
 def _reencrypt(con: duckdb.DuckDBPyConnection, ring: Keyring, new: int, totp_cipher: Any) -> tuple[int, int]:

@@ -185,6 +185,8 @@ class Workspace:
         self.settings = settings
         self.key_source = key_source
         self.clock = clock
+        #: Called before every commit; raising refuses it (a pipeline kernel whose runner died).
+        self.commit_guard: Callable[[], None] | None = None
         self._keyring_stamp = _stamp(key_source)  # before the read: a write in between is noticed next time
         self.keyring = Keyring.load(key_source)
         self._keyring_raw = key_source.read()
@@ -365,6 +367,8 @@ class Workspace:
         with self.store.transaction(operation, user_id, after_commit=export_head, writes=writes) as con:
             self._check_tail(con)
             yield con
+            if self.commit_guard is not None:
+                self.commit_guard()  # raising here rolls the transaction back
 
     def _check_tail(self, con: duckdb.DuckDBPyConnection) -> None:
         """The cheap check of the log's tail against the newest signed head, at the start of
@@ -404,7 +408,7 @@ class Workspace:
         return audit.pseudonym(self.keyring.audit_key(), "login-failure:" + user_id)
 
     def login(self, user_id: str, password: str, totp_code: str, *, web: bool = False,
-              address: str | None = None, fingerprint: str | None = None) -> Session:
+              address: str | None = None, fingerprint: str | None = None, hours_recovery: bool = False) -> Session:
         """Check password and one-time code, then the set hours and (for the web server,
         ``web=True``) the registered terminal (C13); return a session or raise a refusal that
         tells nothing.
@@ -453,6 +457,7 @@ class Workspace:
         else:
             reason = None
         access_refusal: AccessRefused | None = None
+        recovery = False
         with self.transaction("auth.login", user_id) as con:
             if reason is None:
                 try:
@@ -460,6 +465,11 @@ class Workspace:
                                        address=address, fingerprint=fingerprint)
                 except AccessRefused as exc:
                     access_refusal, reason = exc, str(exc.details.get("reason", "access_refused"))
+                    # The way back (C13): hours set by mistake must not lock the office out until they open
+                    # again; an administrator at the server's command line may log in only to change them.
+                    if (reason == "out_of_hours" and hours_recovery and not web and row is not None
+                            and Permission.USERS_MANAGE in permissions_for(tuple(row[4]))):
+                        access_refusal, reason, recovery = None, None, True
             if reason is None:
                 # Re-check the step under the lock: two logins with one code must not both win.
                 updated = con.execute(
@@ -489,7 +499,8 @@ class Workspace:
                                 [now + dt.timedelta(seconds=delay), value])
             audit.append(
                 con, key=self.keyring.audit_key(), at=now, user_id=user_id, operation="auth.login",
-                outcome="ok" if reason is None else "denied", params={} if reason is None else {"reason": reason},
+                outcome="ok" if reason is None else "denied",
+                params=({"out_of_hours": "hours_recovery"} if recovery else {}) if reason is None else {"reason": reason},
             )
         if access_refusal is not None:
             raise access_refusal
@@ -501,7 +512,14 @@ class Workspace:
         if reason is not None:
             raise _login_failed()
         assert row is not None
-        return Session(self, user_id, tuple(row[4]), now)
+        session = Session(self, user_id, tuple(row[4]), now)
+        if recovery:
+            session.only = HOURS_RECOVERY_OPERATIONS
+        return session
+
+
+#: What an administrator let in outside the set hours may do: read and change the hours (C13).
+HOURS_RECOVERY_OPERATIONS = frozenset({"access.policy", "access.preview_hours", "access.set_hours", "auth.logout"})
 
 
 def sweep(ws: Workspace, con: duckdb.DuckDBPyConnection, *, full: bool) -> dict[str, int]:
@@ -592,6 +610,9 @@ class Session:
         self.session_id = session_id or uuid.uuid4().hex
         self.last_activity = now
         self.closed = False
+        #: The only operations this session may run, or ``None`` for all its permissions allow: an
+        #: administrator let in outside the set hours may only change them (C13, the office's way back).
+        self.only: frozenset[str] | None = None
 
     def __repr__(self) -> str:
         return f"Session(user_id={self.user_id!r}, roles={list(self.roles)!r})"
@@ -630,6 +651,14 @@ class Session:
     def require(self, permission: Permission, operation: str, *, target: str | None = None) -> dt.datetime:
         """Refuse (and audit the denial) unless the session is live and holds ``permission``."""
         now = self._touch(operation)
+        if self.only is not None and operation not in self.only:
+            self.workspace.audit_only(self.user_id, operation, "denied", permission=permission.value, target=target,
+                                      reason="hours_recovery_only")
+            raise PermissionDenied(
+                f"Outside the set hours this log-in may only change the hours, not run {operation}.",
+                f"利用時間外のこのログインでは、利用時間の変更のみ行えます（「{operation}」は行えません）。",
+                permission=permission.value, reason="hours_recovery_only",
+            )
         if permission not in self.permissions:
             self.workspace.audit_only(self.user_id, operation, "denied", permission=permission.value, target=target)
             raise PermissionDenied(

@@ -250,7 +250,8 @@ class DataServer:
             return {"server": "workbench", "protocol": 1, "server_id": self.server_id}
         if op == "login":
             user, password, code = (str(message.get(k, "")) for k in ("user_id", "password", "totp"))
-            return self.grant(ws.login(user, password, code), "login")
+            return self.grant(ws.login(user, password, code, hours_recovery=message.get("hours_recovery") is True),
+                              "login")
         if op == "batch_login":
             doc = channel.decode(message.get("key"))
             if not isinstance(doc, dict):
