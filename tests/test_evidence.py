@@ -168,13 +168,26 @@ def test_records_show_in_the_report_and_export(world: World, tmp_path: Path) -> 
     assert html.index("概要") < html.index("約束ごとの結果") < html.index("F0 ")
     assert "令和8年6月" in html and "Traceback" not in html and "{'" not in html
     pdf = report.write_pdf(tmp_path / "r.pdf").read_bytes()
-    assert pdf.startswith(b"%PDF") and b"FontFile" in pdf  # the Japanese font is embedded
+    assert pdf.startswith(b"%PDF") and b"NotoSansCJK" in _inflated(pdf)  # the Japanese font is embedded
     import openpyxl
 
     book = openpyxl.load_workbook(report.write_xlsx(tmp_path / "r.xlsx"))
     assert {"概要", "約束ごとの結果", "件数", "例外"} <= set(book.sheetnames)
     rows = list(book["約束ごとの結果"].iter_rows(values_only=True))
     assert len(rows) == len(evidence.PROMISES) + 1
+
+
+def _inflated(pdf: bytes) -> bytes:
+    """The PDF with its compressed streams inflated (font names live in object streams)."""
+    import zlib
+
+    out = [pdf]
+    for m in re.finditer(rb"stream\r?\n", pdf):
+        try:
+            out.append(zlib.decompressobj().decompress(pdf[m.end():m.end() + 2_000_000]))
+        except zlib.error:
+            continue
+    return b"".join(out)
 
 
 def test_cli_commands(world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
@@ -208,3 +221,52 @@ def test_cli_commands(world: World, monkeypatch: pytest.MonkeyPatch, capsys: pyt
     code, out, err = world.cli(monkeypatch, capsys, "auditor", "evidence", "show", "--month", "June")
     assert code == 2 and "YYYY-MM" in err
     assert PASSWORD
+
+
+@pytest.mark.slow
+def test_the_evidence_pipeline_writes_the_report_without_personal_data(tmp_path: Path) -> None:
+    """Done when: ``workbench pipeline run evidence -p month=…`` writes the report; every promise is in it
+    with its evidence or 「記録なし」; the first page says what to do; no resident's data in any file."""
+    from tests.query_helpers import load_office
+    from workbench import Session, Workspace
+    from workbench.core import credentials
+    from workbench.core.permissions import Role
+    from workbench.cycles import pipeline_runs
+    from workbench.simulate.linkage import integrated_number_for
+
+    class LiveWorld(World):
+        def login(self, user_id: str) -> Session:
+            return self.ws.login(user_id, PASSWORD, credentials.totp_code(self.secrets[user_id], dt.datetime.now(dt.UTC)))
+
+    ws = Workspace.init(tmp_path / "ws", scrypt_n=2**10)
+    world = LiveWorld(ws, ws.clock)  # type: ignore[arg-type]
+    for role in (Role.ADMINISTRATOR, Role.AUDITOR):
+        world.add_user(role.value, [role.value])
+    office = load_office(world)
+    month = dt.datetime.now(JST).strftime("%Y-%m")
+    info = pipeline_runs.run(world.login("auditor"), "evidence", {"month": month})
+    assert info.status == "succeeded"
+    executed = ws.path / str(info.notebook)
+    text = executed.read_text("utf-8")
+    book = __import__("json").loads(text)
+    outputs = __import__("json").dumps([c.get("outputs") for c in book["cells"]], ensure_ascii=False)
+    first = outputs.index("概要")
+    assert first < outputs.index("対応が必要な事項") < outputs.index("今月の結果")  # the summary, then every promise
+    for pid in evidence.PROMISES:
+        assert f"{pid} " in outputs, pid
+    assert "記録なし" in outputs and "image/png" in outputs and "Traceback" not in outputs
+    folder = executed.parent
+    names = {p.suffix for p in folder.iterdir()}
+    assert {".html", ".pdf", ".xlsx", ".ipynb"} <= names
+    p = office.pop.persons
+    values = [str(v) for v in [*p["person_id"], *p["individual_number"], *p["name"], *p["kana"], *p["address"],
+                               *(integrated_number_for(x) for x in p["individual_number"])] if str(v).strip()]
+    for f in folder.iterdir():
+        body = f.read_text("utf-8", errors="replace") if f.suffix != ".pdf" else _inflated(f.read_bytes()).decode(
+            "latin-1")
+        leaked = [v for v in values if v in body]
+        assert not leaked, f"{len(leaked)} personal value(s) in {f.name}"
+    with pytest.raises(InvalidInput):
+        pipeline_runs.run(world.login("auditor"), "evidence", {"month": "山田"})
+    with pytest.raises(PermissionDenied):
+        pipeline_runs.run(world.login("administrator"), "evidence", {"month": month})

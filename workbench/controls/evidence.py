@@ -39,7 +39,7 @@ from workbench.core.permissions import ROLE_LABELS, Permission, Role, role_confl
 from workbench.core.workspace import Unit, service
 from workbench.files import outgoing
 
-__all__ = ["PROMISES", "STATUSES", "EvidenceReport", "Promise", "Section", "monthly"]
+__all__ = ["PROBES", "PROMISES", "STATUSES", "EvidenceReport", "Promise", "Section", "cell_text", "html_to_pdf", "monthly"]
 
 STATUSES: dict[str, tuple[str, str]] = {
     "held": ("守られている", "held"), "exceptions": ("例外あり", "exceptions"), "no_evidence": ("記録なし", "no evidence"),
@@ -253,7 +253,7 @@ class EvidenceReport:
                 if rows:
                     cols = list(rows[0])
                     parts.append(f"<h3>{e(title)}</h3>")
-                    parts.append(_html_table(cols, [[_cell(r.get(c)) for c in cols] for r in rows]))
+                    parts.append(_html_table(cols, [[cell_text(r.get(c)) for c in cols] for r in rows]))
         parts.append("</body></html>")
         return "\n".join(parts)
 
@@ -288,7 +288,7 @@ class EvidenceReport:
             for title, rows in s.tables.items():
                 if rows:
                     name = f"{s.promise.promise_id} {title}"[:31]
-                    sheets[name] = pd.DataFrame([{c: _cell(v) for c, v in r.items()} for r in rows])
+                    sheets[name] = pd.DataFrame([{c: cell_text(v) for c, v in r.items()} for r in rows])
         with pd.ExcelWriter(out, engine="openpyxl") as writer:
             for name, frame in sheets.items():
                 frame.to_excel(writer, sheet_name=name.replace("/", "・")[:31], index=False)
@@ -304,7 +304,7 @@ def html_to_pdf(text: str, path: str | Path) -> Path:
     return out
 
 
-def _cell(value: Any) -> str:
+def cell_text(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -377,7 +377,7 @@ class _Month:
         return [(jst_text(t), self.names.get(u, "（登録のないID）")) for t, u in rows]
 
     def ledger(self, kinds: list[str] | None = None, direction: str | None = None) -> int:
-        extra, params = "TRUE", []
+        extra, params = "TRUE", list[Any]()
         if kinds is not None:
             extra, params = "list_contains(?, kind)", [kinds]
         if direction:
@@ -614,10 +614,13 @@ def _c4(m: _Month, s: Section) -> None:
                  "異常の確認記録": m.ops(["auditing.acknowledge"])}
     for at, source in m.con.execute("SELECT raised_at, source FROM audit_alarms WHERE raised_at >= ? AND raised_at < ?"
                                     " ORDER BY raised_at", [m.start, m.end]).fetchall():
-        s.exceptions.append(f"{jst_text(at)} 操作ログの異常を検出（{ {'verify': '検証', 'tail_check': '末尾の確認', 'anchor': '外部保管との照合'}.get(source, source)}）")
+        s.exceptions.append(f"{jst_text(at)} 操作ログの異常を検出（{_ALARM_SOURCES.get(source, source)}）")
     if not verified[0] and not verified[1]:
         s.exceptions.append("今月は操作ログの検証が一度も行われていません")
     _activity(s, "操作ログの記録")
+
+
+_ALARM_SOURCES = {"verify": "検証", "tail_check": "末尾の確認", "anchor": "外部保管との照合"}
 
 
 def _c5(m: _Month, s: Section) -> None:
@@ -688,8 +691,8 @@ def _c9(m: _Month, s: Section) -> None:
                  "受け渡し後の複製削除": m.between("media_ledger", "deleted_at")}
     _unapproved(m, s, kinds)
     keep = m.one("SELECT keep_days FROM retention_rules WHERE kind = 'transfer_copies'") or 30
-    for entry, kind, at in m.con.execute(
-            "SELECT entry_id, kind, recorded_at FROM media_ledger WHERE direction = 'out' AND deleted_at IS NULL"
+    for entry, at in m.con.execute(
+            "SELECT entry_id, recorded_at FROM media_ledger WHERE direction = 'out' AND deleted_at IS NULL"
             " AND list_contains(?, kind) AND recorded_at < ? ORDER BY recorded_at",
             [kinds, m.end - dt.timedelta(days=keep)]).fetchall():
         s.exceptions.append(f"{entry}（{wareki(at)}作成）の送付用コピーが {keep} 日を過ぎても削除されていません")
@@ -903,5 +906,5 @@ def monthly(unit: Unit, month: str) -> EvidenceReport:
         "SELECT strftime(CAST(replace(logged_at, 'Z', '') AS TIMESTAMP) + INTERVAL 9 HOUR, '%d'), count(*) FROM audit_log"
         " WHERE logged_at >= ? AND logged_at < ? GROUP BY 1 ORDER BY 1", [m.log_from, m.log_to]).fetchall())
     report = EvidenceReport(year, mon, unit.now.astimezone(JST), unit.user_id, sections, {k: int(v) for k, v in per_day.items()})
-    unit.note(month=f"{year:04d}-{mon:02d}", **report.counts())
+    unit.note(None, month=f"{year:04d}-{mon:02d}", **report.counts())
     return report

@@ -118,3 +118,94 @@ def charts(state: CycleState) -> Any:
          "照会の状態 / requests by status", "#DA8BC3")
     fig.suptitle(f"{state.cycle} {state.cycle_run_id}", fontsize=14)
     return fig
+
+
+# ------------------------------------------------------------------------------ the monthly evidence report (issue 23)
+def previous_month(now: Any) -> str:
+    """``YYYY-MM`` of the month before ``now`` in Japan time (the monthly run reports the month just ended)."""
+    from workbench.core.dates import jst
+
+    local = jst(now)
+    year, month = (local.year, local.month - 1) if local.month > 1 else (local.year - 1, 12)
+    return f"{year:04d}-{month:02d}"
+
+
+def _md_table(headers: list[str], rows: list[list[Any]]) -> str:
+    def cell(v: Any) -> str:
+        return str(v).replace("|", "｜").replace("\n", " ")
+
+    return "\n".join(["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers),
+                      *("| " + " | ".join(cell(c) for c in r) + " |" for r in rows)])
+
+
+def evidence_summary_markdown(report: Any) -> str:
+    """The first page: what happened, what needs action and by whom, in sentences and one table."""
+    from workbench.core.dates import jst_text
+
+    parts = [f"## 概要（{report.month_ja}） / Summary",
+             f"作成: {jst_text(report.made_at)}　作成者: {report.made_by}", "",
+             *(f"- {line}" for line in report.summary_lines()), ""]
+    actions = report.actions()
+    if actions:
+        parts += ["### 対応が必要な事項 / What needs action", "",
+                  _md_table(["項目", "約束", "対応すること", "担当"],
+                            [[a["promise"], a["title"], a["what"], a["who"]] for a in actions])]
+    return "\n".join(parts)
+
+
+def evidence_overview(report: Any) -> pd.DataFrame:
+    """One row per promise: its one-line result, who acts on an exception, where the evidence is."""
+    from workbench.core.permissions import ROLE_LABELS
+
+    return pd.DataFrame([{"項目": s.promise.promise_id, "約束": s.promise.title_ja, "今月の結果": s.line_ja,
+                          "担当": ROLE_LABELS[s.promise.owner][0], "根拠": s.promise.sources_ja}
+                         for s in report.sections]).set_index("項目")
+
+
+def evidence_section_markdown(section: Any) -> str:
+    """A promise's section: the one line, what was counted, the exceptions."""
+    from workbench.core.permissions import ROLE_LABELS
+
+    p = section.promise
+    parts = [f"### {p.promise_id} {p.title_ja}",
+             f"**今月の結果: {section.line_ja}**（評価書 {p.where}、担当: {ROLE_LABELS[p.owner][0]}）"]
+    if section.note:
+        parts.append(section.note)
+    if section.figures:
+        parts.append(_md_table(["記録", "件数"], [[k, f"{v:,}"] for k, v in section.figures.items()]))
+    if section.exceptions:
+        parts.append("例外:\n\n" + "\n".join(f"- {x}" for x in section.exceptions))
+    return "\n\n".join(parts)
+
+
+def evidence_tables(section: Any) -> dict[str, pd.DataFrame]:
+    """A section's tables with dates in 和暦 and Japan time, numbers with separators."""
+    from workbench.controls.evidence import cell_text
+
+    return {title: pd.DataFrame([{c: cell_text(v) for c, v in r.items()} for r in rows])
+            for title, rows in section.tables.items() if rows}
+
+
+def evidence_charts(report: Any) -> Any:
+    """Two charts, each in one unit: promises by result (項目), audit records per day (件)."""
+    import matplotlib.pyplot as plt
+
+    from workbench.controls.evidence import STATUSES
+
+    use_japanese_font()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4), layout="constrained")
+    counts = report.counts()
+    words = [STATUSES[k][0] for k in counts]
+    left.bar(words, list(counts.values()), color=["#2e7d32", "#c62828", "#9e9e9e"])
+    left.set_title("約束ごとの今月の結果（項目数）")
+    left.set_ylabel("項目")
+    for i, v in enumerate(counts.values()):
+        left.text(i, v, f"{v:,}", ha="center", va="bottom")
+    days = list(report.per_day)
+    right.bar([str(int(d)) for d in days], [report.per_day[d] for d in days], color="#4C72B0")
+    right.set_title(f"操作ログの記録件数（日別、{report.month_ja}）")
+    right.set_xlabel("日")
+    right.set_ylabel("件")
+    if not days:
+        right.text(0.5, 0.5, "記録なし", ha="center", va="center", transform=right.transAxes)
+    return fig
