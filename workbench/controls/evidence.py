@@ -36,6 +36,7 @@ from workbench.core.clock import JST
 from workbench.core.dates import jst_text, month_bounds, parse_month, wareki, wareki_month
 from workbench.core.errors import InvalidInput
 from workbench.core.permissions import ROLE_LABELS, Permission, Role, role_conflicts
+from workbench.core.printing import pdf_bytes
 from workbench.core.workspace import Unit, service
 from workbench.files import outgoing
 
@@ -297,10 +298,8 @@ class EvidenceReport:
 
 def html_to_pdf(text: str, path: str | Path) -> Path:
     """Print an HTML document to PDF with WeasyPrint (fonts found by fontconfig: Noto Sans CJK JP)."""
-    import weasyprint
-
     out = Path(path)
-    weasyprint.HTML(string=text).write_pdf(out)
+    out.write_bytes(pdf_bytes(text))
     return out
 
 
