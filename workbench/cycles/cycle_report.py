@@ -38,14 +38,25 @@ def _titles(cycle: str) -> dict[str, str]:
 
 def stage_table(state: CycleState) -> pd.DataFrame:
     """One row per stage: state, attempts, working seconds, start and end (JST)."""
+    from workbench.core.dates import jst_text
+
     titles = _titles(state.cycle)
+
+    def status(s: Any) -> str:
+        word = str(STATUS_JA.get(s.status, s.status))
+        waiting = (s.waiting_for or {}).get("ja") if s.status == "waiting" else None
+        if waiting:  # 「承認待ち: …」, never a code or a traceback
+            kind = (s.waiting_for or {}).get("waiting")
+            return f"{'承認待ち' if kind == 'approval' else '回答待ち' if kind == 'answers' else word}: {waiting}"
+        return word
+
     return pd.DataFrame([{
-        "段階 / stage": titles.get(s.stage, s.stage),
-        "状態 / status": f"{STATUS_JA.get(s.status, s.status)} / {s.status}",
-        "試行 / attempts": s.attempts,
-        "処理秒 / seconds": round(s.seconds, 1),
-        "開始 / started": s.started_at.isoformat(timespec="seconds") if s.started_at else "",
-        "終了 / finished": s.finished_at.isoformat(timespec="seconds") if s.finished_at else "",
+        "段階": titles.get(s.stage, s.stage).split(" / ")[0],
+        "状態": status(s),
+        "試行回数": s.attempts,
+        "処理時間（秒）": round(s.seconds, 1),
+        "開始（日本時間）": jst_text(s.started_at) if s.started_at else "",
+        "終了（日本時間）": jst_text(s.finished_at) if s.finished_at else "",
     } for s in state.stages])
 
 
@@ -68,6 +79,13 @@ def step_counts(state: CycleState) -> dict[str, int]:
     out["C7 相違 discrepancies"] = sum(int(n) for by in found.values() for n in by.values())
     out["F6 連携 linkage"] = int((d.get("linkage_out", {}).get("linkage") or {}).get("records", 0))
     return out
+
+
+def _ward_name(code: str) -> str:
+    """A ward or city by name (the code table of Tokyo's municipalities), the code if unknown."""
+    from workbench.simulate.world import MUNICIPALITIES
+
+    return next((m.name for m in MUNICIPALITIES if m.code == str(code)), str(code))
 
 
 def charts(state: CycleState) -> Any:
@@ -98,17 +116,17 @@ def charts(state: CycleState) -> Any:
     figures = _detail(state, "report").get("figures") or {}
     wards = figures.get("by_ward") or {}
     top = sorted(wards, key=lambda w: -sum(wards[w].values()))[:20]
-    bars(ax[1], {w: float(sum(wards[w].values())) for w in top}, "区市町村コード別の照会件数 / queries by ward (top 20)",
+    bars(ax[1], {_ward_name(w): float(sum(wards[w].values())) for w in top}, "区市町村別の照会件数（件、上位20） / queries by ward",
          "#55A868")
     preview = _detail(state, "batches_out").get("preview") or {}
     excluded: dict[str, float] = {}
     for kind in ("info", "juki"):
         for reason, n in (preview.get(kind, {}).get("excluded") or {}).items():
-            label = f"{EXCLUSIONS.get(reason, (reason,))[0][:24]}… ({reason})"
+            label = EXCLUSIONS.get(reason, (reason,))[0][:28]
             excluded[label] = excluded.get(label, 0) + float(n)
     bars(ax[2], excluded, "照会対象外の理由 / exclusions by reason", "#C44E52")
     found = figures.get("discrepancies") or _detail(state, "discrepancy_report").get("discrepancies") or {}
-    bars(ax[3], {f"{KINDS.get(k, (k,))[0]} ({k})": float(sum(v.values())) for k, v in found.items()},
+    bars(ax[3], {KINDS.get(k, (k,))[0]: float(sum(v.values())) for k, v in found.items()},
          "相違の種類 / discrepancies by kind", "#8172B2")
     titles = _titles(state.cycle)
     bars(ax[4], {titles[s.stage].split(" / ")[0]: float(s.seconds) for s in state.stages}, "段階ごとの処理時間（秒） / "
