@@ -202,9 +202,11 @@ def disclose(unit: Unit, person_id: str, *, out: str | None = None) -> Disclosur
             ["登録の経路", {"contractor": "委託事業者による収集", "portal": "マイナポータル"}.get(reg[0], reg[0]) if reg else "", None],
             ["団体内統合利用番号", integrated[0] if integrated else "（取得なし）", integrated[1] if integrated else None],
         ]),
-        _table("3. 届出・申請された手続", ["申請番号", "手続", "年度", "届出日", "情報照会への同意"], [list(f) for f in filings]),
+        _table("3. 届出・申請された手続", ["申請番号", "手続", "年度", "届出日", "情報照会への同意"],
+               [[f[0], _word(f[1], "procedure"), f[2], f[3], f[4]] for f in filings]),
         _table("4. 情報照会・住基ネット照会", ["依頼番号", "照会先", "手続", "年度", "照会情報", "状態", "照会日時"],
-               [[q[0], q[1], _word(q[2], "procedure"), q[3], _word(q[4], "information"), _word(q[5]), q[6]]
+               [[q[0], q[1], _word(q[2], "procedure"), q[3],
+                 "本人確認情報（住基ネット）" if q[4] == "juki" else _word(q[4], "information"), _word(q[5]), q[6]]
                 for q in queries]),
         _table("5. 情報照会の結果", ["依頼番号", "情報", "状態", "課税年度", "所得金額", "課税区分", "生活保護", "手帳種別",
                                  "等級", "世帯人員"],
