@@ -803,6 +803,98 @@ class Exit:
     code: int
 
 
+# -- issue 23: the monthly evidence report and the office's records (one block, to port as a module) --
+def cmd_evidence(args: argparse.Namespace) -> Any:
+    from workbench.controls import evidence
+
+    report = evidence.monthly(_login(args), args.month)
+    out = report.to_dict()
+    if args.out:
+        folder = Path(args.out)
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        stem = folder / f"evidence-{args.month}"
+        out["files"] = [str(report.write_html(stem.with_suffix(".html"))), str(report.write_pdf(stem.with_suffix(".pdf"))),
+                        str(report.write_xlsx(stem.with_suffix(".xlsx")))]
+    return out
+
+
+def cmd_records(args: argparse.Namespace) -> Any:
+    from workbench.controls import records
+
+    session = _login(args)
+    if args.command == "training-add":
+        return records.record_training(session, held_on=args.date, title=args.title, topic=args.topic,
+                                       minutes=args.minutes, attendees=args.attendee or [])
+    if args.command == "inspection-add":
+        return records.record_inspection_item(session, fiscal_year=args.year, item=args.item, result=args.result,
+                                              finding=args.finding, follow_up=args.follow_up, due_on=args.due,
+                                              closed_on=args.closed)
+    if args.command == "kits":
+        return records.record_kits(session, batch=args.batch, direction=args.direction, kits=args.kits,
+                                   moved_on=args.date, note=args.note)
+    if args.command == "incident-add":
+        return records.record_incident(session, kind=args.kind, summary=args.summary, persons=args.persons,
+                                       discovered_at=args.discovered, occurred_at=args.occurred,
+                                       unauthorised=args.unauthorised)
+    if args.command == "incident-event":
+        return records.add_incident_event(session, args.incident_id, event=args.event, at=args.at, note=args.note)
+    listing: dict[str, Callable[[], Any]] = {
+        "training": lambda: records.training(session), "kits": lambda: records.kit_reconciliation(session),
+        "incidents": lambda: records.incidents(session),
+        "inspection": lambda: records.inspection(session, args.year or _fiscal_year_now()),
+    }
+    return listing[args.kind]()
+
+
+def _fiscal_year_now() -> int:
+    today = dt.date.today()
+    return today.year if today.month >= 4 else today.year - 1
+
+
+def _evidence_commands(command: Callable[..., argparse.ArgumentParser], group: Callable[[str, str], Any]) -> None:
+    g = group("evidence", "the monthly evidence report: every promise of the assessment and what the system did")
+    p = command("evidence show", cmd_evidence, "the month's evidence, promise by promise (auditor)", g)
+    p.add_argument("--month", required=True, help="YYYY-MM, Japan time")
+    p.add_argument("--out", help="also write the report as HTML and PDF and the evidence tables as xlsx into this folder")
+    g = group("records", "the office's records: training, self-inspection, contractor kits, incidents (administrator)")
+    p = command("records training-add", cmd_records, "record a training session and who attended (staff IDs)", g)
+    p.add_argument("--date", required=True, help="YYYY-MM-DD")
+    p.add_argument("--title", required=True)
+    p.add_argument("--topic", required=True, help="my_number_basics, security, incident_response, system_operation, other")
+    p.add_argument("--minutes", required=True)
+    p.add_argument("--attendee", action="append", help="a staff user ID; repeat for each")
+    p = command("records inspection-add", cmd_records, "record one item of the yearly self-inspection", g)
+    p.add_argument("--year", required=True, help="fiscal year (April to March)")
+    p.add_argument("--item", required=True, help="a checklist item, e.g. ids_reviewed, training_done, backups_tested")
+    p.add_argument("--result", required=True, choices=["ok", "finding"])
+    p.add_argument("--finding")
+    p.add_argument("--follow-up")
+    p.add_argument("--due", help="YYYY-MM-DD: when the follow-up is due (needed for a finding)")
+    p.add_argument("--closed", help="YYYY-MM-DD: when the follow-up was completed")
+    p = command("records kits", cmd_records, "record collection kits handed out to the contractor, returned or lost", g)
+    p.add_argument("--batch", required=True)
+    p.add_argument("--direction", required=True, choices=["handed_out", "returned", "lost"])
+    p.add_argument("--kits", required=True)
+    p.add_argument("--date", required=True, help="YYYY-MM-DD")
+    p.add_argument("--note")
+    p = command("records incident-add", cmd_records, "open an incident; prints its reporting deadlines", g)
+    p.add_argument("--kind", required=True, help="leak, loss, damage, wrong_recipient, unauthorised_access, other")
+    p.add_argument("--summary", required=True, help="what happened, without personal data")
+    p.add_argument("--persons", required=True, help="how many people are affected")
+    p.add_argument("--discovered", required=True, help="when the office knew, e.g. 2026-11-04T10:30 (Japan time)")
+    p.add_argument("--occurred", help="when it happened, if known")
+    p.add_argument("--unauthorised", action="store_true", help="caused or possibly caused with an unfair purpose (60 days)")
+    p = command("records incident-event", cmd_records, "add a step to an incident's timeline (reports, notice, closed)", g)
+    p.add_argument("incident_id")
+    p.add_argument("--event", required=True,
+                   help="contained, preliminary_report, final_report, persons_notified, recurrence_prevention, closed")
+    p.add_argument("--at", required=True, help="e.g. 2026-11-06T15:00 (Japan time)")
+    p.add_argument("--note")
+    p = command("records list", cmd_records, "list training, the self-inspection, kit reconciliation or incidents", g)
+    p.add_argument("kind", choices=["training", "inspection", "kits", "incidents"])
+    p.add_argument("--year", help="fiscal year of the self-inspection (default: the current one)")
+# -- end of the issue 23 block --
+
 # -- the parser -------------------------------------------------------------------------
 
 #: Every command path and its handler; a test checks each is in the README.
@@ -1198,6 +1290,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--xlsx", help="also write Excel")
     p.add_argument("--json", action="store_true", help="print JSON instead of the table")
 
+    _evidence_commands(command, group)
     return parser
 
 

@@ -80,6 +80,9 @@ SOURCES: tuple[_Source, ...] = (
     # auditors: an audit-log alarm holds the workbench closed until it is acknowledged (C4)
     _Source("audit_alarms", P.AUDIT_VERIFY, "audit", "確認されていない操作ログの警報", "audit alarms not acknowledged",
             "SELECT count(*), min(raised_at) FROM audit_alarms WHERE acknowledged_at IS NULL", lambda _u: []),
+    # the office's records (issue 23): an open incident has reporting deadlines running
+    _Source("incidents_open", P.RECORDS_MANAGE, "records", "対応中の漏えい等事案（報告期限あり）", "open incidents (reports due)",
+            "SELECT count(*), min(discovered_at) FROM incidents WHERE status = 'open'", lambda _u: []),
 )
 
 

@@ -10,7 +10,7 @@ whatever a caller imports, every service is known.  A new service module is adde
 from __future__ import annotations
 
 from workbench import pending
-from workbench.controls import access, audit_log, batch_accounts, idreview, users
+from workbench.controls import access, audit_log, batch_accounts, evidence, idreview, records, users
 from workbench.core import approvals
 from workbench.cycles import catalogue, engine, pipeline_runs
 from workbench.files import media, outgoing
@@ -24,6 +24,6 @@ __all__ = ["MODULES"]
 #: The modules that declare services, by name.
 MODULES = {getattr(m, "SERVICE_PREFIX", m.__name__.rsplit(".", 1)[-1]): m for m in (
     access, approvals, audit_log, backup, batch_accounts, batches, collection, engine, catalogue, deletion,
-    disclosure, discrepancies, idreview, inquiries, integrated, linkage_file, media, outgoing, pending, persons,
-    procedures, registration, results, retention, pipeline_runs, publishing, targets, users,
+    disclosure, discrepancies, evidence, idreview, inquiries, integrated, linkage_file, media, outgoing, pending, persons,
+    procedures, records, registration, results, retention, pipeline_runs, publishing, targets, users,
 )}

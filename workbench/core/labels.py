@@ -56,6 +56,7 @@ _PIPELINES: dict[str, tuple[str, str]] = {
     "audit_check": ("操作ログの改ざん検査", "audit log check"), "registration_cycle": ("番号登録の定例処理", "registration cycle"),
     "query_retention": ("照会結果の保存期間処理", "query-result retention"), "retention": ("保存期間の適用", "retention rules"),
     "stats_publish": ("統計の公表", "statistics publication"),
+    "evidence": ("月次の運用状況報告", "monthly evidence report"),
 }
 
 #: The words for an audit operation's module and verb.
@@ -68,6 +69,7 @@ _MODULE_WORDS: dict[str, str] = {
     "backup": "バックアップ", "batch_accounts": "バッチアカウント", "cycle_runs": "定例処理の実行", "cycles": "定例処理",
     "deletion": "一括削除", "disclosure": "開示・訂正・利用停止", "idreview": "ID・権限の棚卸し", "inquiries": "問合せ記録",
     "retention": "保存期間", "stats": "統計", "mart": "統計", "demo": "デモ",
+    "evidence": "運用状況報告", "records": "組織の記録",
 }
 _VERB_WORDS: dict[str, str] = {
     "login": "ログイン", "logout": "ログアウト", "idle_timeout": "無操作によるログアウト", "session_ended": "セッション終了",
@@ -182,6 +184,12 @@ _OPERATION_WORDS: dict[str, str] = {
     "media.issue_key_file": "媒体：鍵ファイルの発行",
     "media.unpack_own": "媒体：自組織の送付ファイルの開封",
     "users.review": "ユーザー：年次の見直し",
+    "evidence.monthly": "運用状況報告：月次報告の作成",
+    "records.record_training": "組織の記録：研修の記録", "records.training": "組織の記録：研修の一覧",
+    "records.record_inspection_item": "組織の記録：自己点検の記録", "records.inspection": "組織の記録：自己点検の一覧",
+    "records.record_kits": "組織の記録：収集キットの交付・返却", "records.kit_reconciliation": "組織の記録：収集キットの照合",
+    "records.record_incident": "組織の記録：事案の記録", "records.add_incident_event": "組織の記録：事案の経過の記録",
+    "records.incidents": "組織の記録：事案の一覧",
 }
 
 

@@ -46,6 +46,8 @@ PIPELINES: dict[str, tuple[Permission, frozenset[str]]] = {
     "query_retention": (Permission.RESULTS_IMPORT, frozenset({"answer_deadline_days"})),
     "retention": (Permission.RETENTION_APPLY, frozenset({"dry_run"})),
     "stats_publish": (Permission.STATS_PUBLISH, frozenset({"k", "max_loss", "epsilon_budget"})),
+    # issue 23: the month's evidence, promise by promise (``-p month=2026-11``; default: last month)
+    "evidence": (Permission.AUDIT_READ, frozenset({"month"})),
 }
 
 
