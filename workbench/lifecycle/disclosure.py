@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from workbench.core import audit
+from workbench.core import audit, labels
 from workbench.core.errors import InvalidInput, NotFound
 from workbench.core.numbers import mask_number
 from workbench.core.paging import ListSpec, Page, PageRequest, SortKey, fetch_page
@@ -123,8 +123,8 @@ def disclose(unit: Unit, person_id: str, *, out: str | None = None) -> Disclosur
     reg = con.execute("SELECT source, registered_at FROM person_numbers WHERE person_id = ?", [person_id]).fetchone()
     integrated = con.execute("SELECT integrated_number, obtained_at FROM integrated_numbers WHERE person_id = ?",
                              [person_id]).fetchone()
-    sex_ja = {"1": "男", "2": "女", "9": "その他・不明"}.get(str(sex), str(sex))
-    status_ja = {"resident": "入居者", "applicant": "入居申込者"}.get(str(status), str(status))
+    sex_ja = labels.ja(sex, "sex")
+    status_ja = labels.ja(status, "person_status")
     key = unit.workspace.keyring.audit_key()
     users = _user_names(unit, key)
     filings = con.execute(
@@ -177,7 +177,7 @@ def disclose(unit: Unit, person_id: str, *, out: str | None = None) -> Disclosur
         ]),
         _table("2. 個人番号・団体内統合利用番号", ["項目", "内容", "取得・登録日時"], [
             ["個人番号", shown_number, reg[1] if reg else None],
-            ["登録の経路", {"contractor": "委託事業者による収集", "portal": "マイナポータル"}.get(reg[0], reg[0]) if reg else "", None],
+            ["登録の経路", labels.ja(reg[0], "source") if reg else "", None],
             ["団体内統合利用番号", integrated[0] if integrated else "（取得なし）", integrated[1] if integrated else None],
         ]),
         _table("3. 届出・申請された手続", ["申請番号", "手続", "年度", "届出日", "情報照会への同意"], [list(f) for f in filings]),
