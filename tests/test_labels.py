@@ -146,6 +146,8 @@ def _words(widget: w.Widget) -> list[str]:
     while stack:
         node = stack.pop()
         for attr in ("value", "description", "placeholder", "tooltip"):
+            if attr == "value" and isinstance(node, (w.Dropdown, w.Select, w.RadioButtons, w.ToggleButtons)):
+                continue  # a choice shows its option's words (below); its value is the code behind them
             value = getattr(node, attr, None)
             if isinstance(value, str):
                 out.append(value)
