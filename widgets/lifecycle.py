@@ -69,7 +69,7 @@ class DeletionApp(App):
         self.people_grid = RecordGrid(
             fetch=self._fetch_people, key=lambda r: r["person_id"],
             columns=[GridColumn("宛名番号", lambda r: r["person_id"]),
-                     GridColumn("削除理由", lambda r: deletion.REASONS.get(r["reason"], (labels.ja(r["reason"]),))[0]),
+                     GridColumn("削除理由", lambda r: labels.ja(r["reason"], "deletion_reason")),
                      GridColumn("ファイルの行", lambda r: r["line"], numeric=True)],
             sorts=deletion.MEMBER_LIST.sort_options(), placeholder="宛名番号", autoload=False,
             person_of=lambda r: r["person_id"], on_person=self.open_person_page, css_class="wb-deletion-people")
@@ -152,7 +152,7 @@ class DeletionApp(App):
 
     def _show_records(self, _change: Any = None) -> None:
         rows = [(r.deletion_id, fmt_datetime(r.applied_at), r.requested_by, r.approved_by or "", r.method, r.persons,
-                 "、".join(f"{deletion.REASONS.get(k, (k,))[0]} {v}" for k, v in r.reasons.items()),
+                 "、".join(f"{labels.ja(k, 'deletion_reason')} {v}" for k, v in r.reasons.items()),
                  fmt_datetime(r.erased_at) if r.erased_at else "未消去 / waiting")
                 for r in self.model.records]
         self.records_html.value = html_table(
@@ -328,8 +328,8 @@ class InquiryApp(App):
         self.results = RecordGrid(
             fetch=lambda r: self.call(inquiries.inquiry_page, r), key=lambda q: q.inquiry_id,
             columns=[GridColumn("問合せ番号", lambda q: q.inquiry_id), GridColumn("受付日時", lambda q: fmt_datetime(q.received_at)),
-                     GridColumn("方法", lambda q: inquiries.CHANNELS.get(q.channel, (labels.ja(q.channel),))[0]),
-                     GridColumn("区分", lambda q: inquiries.CATEGORIES.get(q.category, (labels.ja(q.category),))[0]),
+                     GridColumn("方法", lambda q: labels.ja(q.channel, "inquiry_channel")),
+                     GridColumn("区分", lambda q: labels.ja(q.category, "inquiry_category")),
                      GridColumn("宛名番号", lambda q: q.person_id or "-"), GridColumn("内容", lambda q: q.question[:60]),
                      GridColumn("担当", lambda q: q.handled_by), GridColumn("状態", lambda q: "完了" if q.status == "closed" else "対応中"),
                      GridColumn("完了日時", lambda q: fmt_datetime(q.closed_at) if q.closed_at else "-")],

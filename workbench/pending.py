@@ -65,7 +65,7 @@ SOURCES: tuple[_Source, ...] = (
             " AND requested_by = ?", _now_and_me),
     _Source("registration_reviews", P.NUMBERS_REGISTER, "review", "確認待ちの番号相違（登録）", "registration reviews waiting",
             "SELECT count(*), min(created_at) FROM registration_reviews WHERE status = 'pending'", lambda _u: []),
-    _Source("discrepancies_open", P.DISCREPANCIES_REVIEW, "review", "未処理の照会結果の相違", "open discrepancies",
+    _Source("discrepancies_open", P.DISCREPANCIES_REVIEW, "review", "未対応の照会結果の相違", "open discrepancies",
             "SELECT count(*), min(detected_at) FROM discrepancies WHERE status = 'open'", lambda _u: []),
     _Source("answers_waiting", P.RESULTS_IMPORT, "batches", "回答待ちの照会", "queries waiting for answers",
             "SELECT count(*), min(status_at) FROM query_requests WHERE status = 'sent'", lambda _u: []),

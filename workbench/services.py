@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from workbench import pending
 from workbench.controls import access, audit_log, batch_accounts, evidence, idreview, records, users
-from workbench.core import approvals
+from workbench.core import approvals, places
 from workbench.cycles import catalogue, engine, pipeline_runs
 from workbench.files import media, outgoing
 from workbench.intake import collection, integrated, persons, registration, targets
@@ -19,7 +19,7 @@ from workbench.lifecycle import backup, deletion, disclosure, inquiries, retenti
 from workbench.queries import batches, discrepancies, linkage_file, procedures, results
 from workbench.statistics import publishing
 
-__all__ = ["MODULES"]
+__all__ = ["MODULES", "WORDS_ONLY"]
 
 #: The modules that declare services, by name.
 MODULES = {getattr(m, "SERVICE_PREFIX", m.__name__.rsplit(".", 1)[-1]): m for m in (
@@ -27,3 +27,7 @@ MODULES = {getattr(m, "SERVICE_PREFIX", m.__name__.rsplit(".", 1)[-1]): m for m 
     disclosure, discrepancies, evidence, idreview, inquiries, integrated, linkage_file, media, outgoing, pending, persons,
     procedures, records, registration, results, retention, pipeline_runs, publishing, targets, users,
 )}
+
+#: Modules that declare no service but register words with ``workbench.core.labels`` (service
+#: modules register theirs as they are imported above), so the words table is complete too.
+WORDS_ONLY = (places,)

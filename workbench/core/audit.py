@@ -36,11 +36,13 @@ from typing import Any
 
 import duckdb
 
+from workbench.core import labels
 from workbench.core.errors import AuditFailure, AuditIntegrityError
 from workbench.core.store import LANES
 
 __all__ = [
     "GENESIS",
+    "OUTCOMES",
     "PROBLEMS",
     "AuditRecord",
     "AuditReport",
@@ -64,6 +66,12 @@ __all__ = [
 
 GENESIS = "0" * 64
 _FIELDS = ("seq", "logged_at", "user_ref", "operation", "target_ref", "params", "outcome")
+
+#: How an audited operation ended (the record's ``outcome``): done, refused a permission, or
+#: refused with a reason.
+OUTCOMES: dict[str, tuple[str, str]] = {"ok": ("成功", "succeeded"), "denied": ("拒否", "denied"),
+                                        "refused": ("差戻し", "refused")}
+labels.register("outcome", OUTCOMES)
 
 
 def pseudonym(key: bytes, identifier: str) -> str:

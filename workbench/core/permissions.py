@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from workbench.core import labels
+
 __all__ = ["INCOMPATIBLE_ROLES", "ROLE_LABELS", "ROLE_PERMISSIONS", "Permission", "Role", "permissions_for", "role_conflicts"]
 
 
@@ -101,6 +103,7 @@ ROLE_LABELS: dict[Role, tuple[str, str]] = {
     Role.ANALYST: ("統計分析担当", "analyst"),
     Role.OPERATIONS: ("運用担当", "operations"),
 }
+labels.register("role", {role.value: words for role, words in ROLE_LABELS.items()})
 
 
 def permissions_for(roles: list[str] | tuple[str, ...]) -> frozenset[Permission]:

@@ -13,13 +13,13 @@ from typing import Any
 
 import pandas as pd
 
+from workbench.core import labels as code_words
 from workbench.cycles.engine import CycleState
 
 __all__ = ["JAPANESE_FONTS", "charts", "stage_table", "step_counts", "use_japanese_font"]
 
 JAPANESE_FONTS = ["Noto Sans CJK JP", "Noto Sans JP", "IPAexGothic", "DejaVu Sans"]
 
-STATUS_JA = {"pending": "未実行", "running": "実行中", "waiting": "待機中", "failed": "失敗", "done": "完了"}
 
 
 def use_japanese_font() -> None:
@@ -43,7 +43,7 @@ def stage_table(state: CycleState) -> pd.DataFrame:
     titles = _titles(state.cycle)
 
     def status(s: Any) -> str:
-        word = str(STATUS_JA.get(s.status, s.status))
+        word = code_words.ja(s.status, "stage_status")
         waiting = (s.waiting_for or {}).get("ja") if s.status == "waiting" else None
         if waiting:  # 「承認待ち: …」, never a code or a traceback
             kind = (s.waiting_for or {}).get("waiting")
@@ -81,20 +81,10 @@ def step_counts(state: CycleState) -> dict[str, int]:
     return out
 
 
-def _ward_name(code: str) -> str:
-    """A ward or city by name (the code table of Tokyo's municipalities), the code if unknown."""
-    from workbench.simulate.world import MUNICIPALITIES
-
-    return next((m.name for m in MUNICIPALITIES if m.code == str(code)), str(code))
-
-
 def charts(state: CycleState) -> Any:
     """The report's five charts in one figure: counts by step, by ward, exclusions by reason,
     discrepancies by kind, time per step."""
     import matplotlib.pyplot as plt
-
-    from workbench.queries.batches import EXCLUSIONS
-    from workbench.queries.discrepancies import KINDS
 
     use_japanese_font()
     fig, axes = plt.subplots(3, 2, figsize=(15, 14), layout="constrained")
@@ -116,17 +106,17 @@ def charts(state: CycleState) -> Any:
     figures = _detail(state, "report").get("figures") or {}
     wards = figures.get("by_ward") or {}
     top = sorted(wards, key=lambda w: -sum(wards[w].values()))[:20]
-    bars(ax[1], {_ward_name(w): float(sum(wards[w].values())) for w in top}, "区市町村別の照会件数（件、上位20） / queries by ward",
+    bars(ax[1], {code_words.ja(w, "ward"): float(sum(wards[w].values())) for w in top}, "区市町村別の照会件数（件、上位20） / queries by ward",
          "#55A868")
     preview = _detail(state, "batches_out").get("preview") or {}
     excluded: dict[str, float] = {}
     for kind in ("info", "juki"):
         for reason, n in (preview.get(kind, {}).get("excluded") or {}).items():
-            label = EXCLUSIONS.get(reason, (reason,))[0][:28]
+            label = code_words.short(reason, "exclusion")
             excluded[label] = excluded.get(label, 0) + float(n)
     bars(ax[2], excluded, "照会対象外の理由 / exclusions by reason", "#C44E52")
     found = figures.get("discrepancies") or _detail(state, "discrepancy_report").get("discrepancies") or {}
-    bars(ax[3], {KINDS.get(k, (k,))[0]: float(sum(v.values())) for k, v in found.items()},
+    bars(ax[3], {code_words.ja(k, "discrepancy"): float(sum(v.values())) for k, v in found.items()},
          "相違の種類 / discrepancies by kind", "#8172B2")
     titles = _titles(state.cycle)
     bars(ax[4], {titles[s.stage].split(" / ")[0]: float(s.seconds) for s in state.stages}, "段階ごとの処理時間（秒） / "

@@ -34,6 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from workbench.core import labels
 from workbench.core.errors import InvalidInput, NotFound, PermissionDenied, WorkbenchError
 from workbench.core.paging import ListSpec, Page, PageRequest, SortKey, fetch_page
 from workbench.core.permissions import Permission
@@ -44,6 +45,7 @@ from workbench.core.workspace import Session, Unit, service
 SERVICE_PREFIX = "cycle_runs"
 
 __all__ = [
+    "STAGE_STATUSES",
     "CycleBusy",
     "CycleRun",
     "CycleWaiting",
@@ -57,6 +59,13 @@ __all__ = [
     "release",
     "status",
 ]
+
+#: Where a stage of a cycle run stands (cycle_stages.status).
+STAGE_STATUSES: dict[str, tuple[str, str]] = {
+    "pending": ("未実行", "not started"), "running": ("実行中", "running"), "waiting": ("待機中", "waiting"),
+    "failed": ("失敗", "failed"), "done": ("完了", "done"),
+}
+labels.register("stage_status", STAGE_STATUSES)
 
 
 class CycleWaiting(WorkbenchError):

@@ -24,7 +24,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from workbench.core import audit, tickets
+from workbench.core import audit, labels, tickets
 from workbench.core.errors import InvalidInput, NotFound, SessionExpired, WorkbenchError
 from workbench.core.permissions import Permission
 from workbench.core.workspace import Session, Unit, Workspace, composite, service
@@ -49,6 +49,19 @@ PIPELINES: dict[str, tuple[Permission, frozenset[str]]] = {
     # issue 23: the month's evidence, promise by promise (``-p month=2026-11``; default: last month)
     "evidence": (Permission.AUDIT_READ, frozenset({"month"})),
 }
+labels.register("pipeline", {
+    "audit_check": ("操作ログの改ざん検査", "audit log check"), "registration_cycle": ("番号登録の定例処理", "registration cycle"),
+    "query_retention": ("照会結果の保存期間処理", "query-result retention"), "retention": ("保存期間の適用", "retention rules"),
+    "stats_publish": ("統計の公表", "statistics publication"),
+    "evidence": ("月次の運用状況報告", "monthly evidence report"),
+})
+#: Where a run stands (pipeline runs and cycle runs alike).
+RUN_STATUSES: dict[str, tuple[str, str]] = {
+    "issued": ("発行済み", "issued"), "running": ("実行中", "running"), "waiting": ("待機中", "waiting"),
+    "succeeded": ("完了", "succeeded"), "failed": ("失敗", "failed"), "refused": ("拒否", "refused"),
+    "abandoned": ("中断（実行元が停止）", "abandoned (its runner stopped)"),
+}
+labels.register("run_status", RUN_STATUSES)
 
 
 def _add_cycles() -> None:

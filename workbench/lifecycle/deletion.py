@@ -43,7 +43,7 @@ from typing import Any, Literal
 import duckdb
 import pandas as pd
 
-from workbench.core import approvals, audit
+from workbench.core import approvals, audit, labels
 from workbench.core.errors import InvalidInput, NotFound, StoreError
 from workbench.core.paging import ListSpec, Page, PageRequest, SortKey, fetch_page
 from workbench.core.permissions import Permission
@@ -86,6 +86,12 @@ REASONS: dict[str, tuple[str, str]] = {
     "withdrew": ("入居辞退・申込取下げ", "withdrew"),
     "deceased": ("死亡", "deceased"),
 }
+labels.register("deletion_reason", REASONS)
+#: Why a row of a deletion list is refused.
+labels.register("deletion_list_problem", {
+    "missing_person": ("宛名番号なし", "no person ID"), "bad_reason": ("削除理由の誤り", "unknown reason"),
+    "duplicate": ("同じ人の重複", "person listed twice"), "unknown_person": ("対象者リストにない人", "person not held"),
+})
 _REASON_ALIASES = {ja: code for code, (ja, _en) in REASONS.items()} | {
     "辞退": "withdrew", "取下げ": "withdrew", "不合格": "failed_screening", "転出": "moved_out",
 }
@@ -261,14 +267,11 @@ def import_deletion_list(unit: Unit, data: bytes, *, file_name: str) -> Deletion
         problems.sort()
         shown = ", ".join(f"{line}" for line, _ in problems[:20])
         kinds = sorted({k for _, k in problems})
-        labels = {"missing_person": ("宛名番号なし", "no person ID"), "bad_reason": ("削除理由の誤り", "unknown reason"),
-                  "duplicate": ("同じ人の重複", "person listed twice"),
-                  "unknown_person": ("対象者リストにない人", "person not held")}
         raise InvalidInput(
             f"The deletion list was not imported: {len(problems)} row(s) are wrong "
-            f"({'; '.join(labels[k][1] for k in kinds)}) on line(s) {shown}. Nothing was changed.",
+            f"({'; '.join(labels.en(k, 'deletion_list_problem') for k in kinds)}) on line(s) {shown}. Nothing was changed.",
             f"削除対象者リストを取り込みませんでした。{len(problems):,} 行に誤りがあります"
-            f"（{'、'.join(labels[k][0] for k in kinds)}）: {shown} 行目。何も変更していません。",
+            f"（{'、'.join(labels.ja(k, 'deletion_list_problem') for k in kinds)}）: {shown} 行目。何も変更していません。",
             reason=kinds[0], line=problems[0][0], rejected=len(problems),
         )
     if unit.con.execute("SELECT 1 FROM deletion_lists WHERE digest = ? AND status = 'open'", [table.digest]).fetchone():

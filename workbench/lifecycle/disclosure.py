@@ -81,7 +81,6 @@ def _wareki(value: Any) -> str:
 
 
 #: The codes a citizen would otherwise read in the document, in words (issue 23).
-_SEX = {"1": "男", "2": "女", "9": "その他・不明"}
 _TAX_STATUS = {"1": "課税", "2": "非課税"}
 _JUKI_RESULTS = {"00": "該当あり", "10": "該当なし", "90": "照会エラー"}
 _FIELD_WORDS = {"name": "氏名", "kana": "氏名カナ", "sex": "性別", "birth_date": "生年月日", "address": "住所",
@@ -145,8 +144,8 @@ def disclose(unit: Unit, person_id: str, *, out: str | None = None) -> Disclosur
     reg = con.execute("SELECT source, registered_at FROM person_numbers WHERE person_id = ?", [person_id]).fetchone()
     integrated = con.execute("SELECT integrated_number, obtained_at FROM integrated_numbers WHERE person_id = ?",
                              [person_id]).fetchone()
-    sex_ja = _SEX.get(str(sex), str(sex))
-    status_ja = {"resident": "入居者", "applicant": "入居申込者"}.get(str(status), str(status))
+    sex_ja = labels.ja(sex, "sex")
+    status_ja = labels.ja(status, "person_status")
     key = unit.workspace.keyring.audit_key()
     users = _user_names(unit, key)
     filings = con.execute(
@@ -199,7 +198,7 @@ def disclose(unit: Unit, person_id: str, *, out: str | None = None) -> Disclosur
         ]),
         _table("2. 個人番号・団体内統合利用番号", ["項目", "内容", "取得・登録日時"], [
             ["個人番号", shown_number, reg[1] if reg else None],
-            ["登録の経路", {"contractor": "委託事業者による収集", "portal": "マイナポータル"}.get(reg[0], reg[0]) if reg else "", None],
+            ["登録の経路", labels.ja(reg[0], "source") if reg else "", None],
             ["団体内統合利用番号", integrated[0] if integrated else "（取得なし）", integrated[1] if integrated else None],
         ]),
         _table("3. 届出・申請された手続", ["申請番号", "手続", "年度", "届出日", "情報照会への同意"],
@@ -214,7 +213,7 @@ def disclose(unit: Unit, person_id: str, *, out: str | None = None) -> Disclosur
                  _yes_no(i[6], "受給あり", "受給なし"), CERTIFICATE_TYPES.get(str(i[7]), _word(i[7], "information")),
                  i[8], i[9]] for i in info]),
         _table("6. 住基ネット照会の結果", ["依頼番号", "処理結果", "氏名", "カナ", "性別", "生年月日", "住所", "死亡"],
-               [[j[0], _JUKI_RESULTS.get(str(j[1]), j[1]), j[2], j[3], _SEX.get(str(j[4]), j[4] or ""), j[5], j[6], j[7]]
+               [[j[0], _JUKI_RESULTS.get(str(j[1]), j[1]), j[2], j[3], labels.ja(str(j[4]), "sex") if j[4] else "", j[5], j[6], j[7]]
                 for j in juki]),
         f"<p>保存期間の経過により削除した照会結果: {int(purged[0]) if purged else 0:,} 件</p>",
         _table("7. 相違（届出の勧奨）", ["相違番号", "種類", "項目", "状態", "検出日時", "解決日時"],
