@@ -72,7 +72,7 @@ def test_promises_broken_on_purpose_are_exceptions(world: World) -> None:
                                        discovered_at=dt.datetime(2026, 6, 6, 9, 0, tzinfo=JST))
     assert incident["preliminary_due"] == dt.date(2026, 6, 11) and incident["final_due"] == dt.date(2026, 7, 6)
     # C13: the office opens 08:30-18:00 on weekdays; someone tries at night.
-    access.set_hours(admin, parse_hours(["mon-fri=08:30-18:00", "sat-sun=closed"]))
+    access.set_hours(admin, parse_hours(["mon-fri=08:30-18:00", "sat-sun=closed"]), confirm_ending=True)
     world.clock.set(dt.datetime(2026, 6, 16, 22, 15, tzinfo=JST))
     with pytest.raises(AccessRefused):
         world.login("registrar")
