@@ -164,15 +164,16 @@ def build_office(path: Path, *, persons: int = 1_000_000, seed: int = 1, publish
     """A demo workspace of ``persons`` people in the state of a busy office, built set-based.
 
     Not through the services row by row (that would take hours at 1,000,000): the synthetic
-    world is loaded with :func:`workbench.demo.load_world` and the derived tables with a few
+    world is loaded with :func:`tests.direct_load.load_world` and the derived tables with a few
     ``INSERT … SELECT`` in the shapes the services write (:data:`OFFICE_SHAPE`).  The pending
     approval and the statistics publication go through the real services.  The demo accounts
     (``workbench demo-code``) log in with the real password hashing.
     """
+    from tests.direct_load import load_world
     from workbench import Workspace
     from workbench.controls.users import create_initial_user
     from workbench.core import audit
-    from workbench.demo import DEMO_PASSWORD, DEMO_USERS, load_world
+    from workbench.demo import DEMO_PASSWORD, DEMO_USERS
     from workbench.simulate import generate_world
 
     t_all = time.perf_counter()

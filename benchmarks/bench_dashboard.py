@@ -97,7 +97,7 @@ def list_pages(ws: Any) -> list[tuple[str, str, Callable[[int], Any]]]:
     from workbench.controls import audit_log, users
     from workbench.core import approvals
     from workbench.core.paging import PageRequest
-    from workbench.cycles import engine
+    from workbench.cycles import pipeline_runs
     from workbench.files import media
     from workbench.intake import registration
     from workbench.queries import batches, discrepancies
@@ -119,7 +119,7 @@ def list_pages(ws: Any) -> list[tuple[str, str, Callable[[int], Any]]]:
         ("auditor", "操作ログ / audit log", lambda off: audit_log.search_page(s("auditor"), req(off))),
         ("auditor", "媒体管理簿 / media ledger", lambda off: media.ledger_page(s("auditor"), req(off))),
         ("admin", "ユーザー / users", lambda off: users.user_page(s("admin"), req(off))),
-        ("ops", "定例処理 / pipeline runs", lambda off: engine.listing_page(s("ops"), req(off))),
+        ("ops", "定例処理 / pipeline runs", lambda off: pipeline_runs.listing_page(s("ops"), req(off))),
         ("analyst", "公表 / publications", lambda off: publishing.publications(s("analyst"))),
     ]
 
@@ -160,7 +160,7 @@ def _publication(ws: Any) -> str:
 
 
 def measure_services(ws: Any, year: int, *, only: str | None = None) -> list[Figure]:
-    from widgets.login import APPS
+    from widgets.dashboard import APPS
     from workbench import pending
 
     figures: list[Figure] = []
@@ -286,7 +286,7 @@ def _preview_click(page: Any, kind: str) -> tuple[float, bool]:
 def measure_browser(workspace: Path, users: tuple[str, ...] = ROLE_USERS) -> list[Figure]:
     from playwright.sync_api import expect, sync_playwright
 
-    from widgets.login import APPS
+    from widgets.dashboard import APPS
     from workbench import Workspace
 
     expect.set_options(timeout=TIMEOUT_MS)

@@ -91,7 +91,7 @@ def prepare(workdir: Path, persons: int, seed: int) -> Any:
     from workbench.core.numbers import BlindIndex, NumberCipher
     from workbench.queries import batches
     from workbench.simulate import generate_world
-    from workbench.simulate.linkage import integrated_number_for
+    from workbench.simulate.integrated_numbers import integrated_number_for
 
     ws = Workspace.init(workdir / "ws", scrypt_n=2**10)
     secrets = {}
@@ -229,7 +229,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from workbench import Workspace
     from workbench.core import approvals
     from workbench.queries import linkage_file
-    from workbench.simulate import linkage_server
+    from workbench.simulate import intermediate_server
 
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         workdir = Path(tmp)
@@ -240,7 +240,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         out["create"] = _child(workdir, "create")
         t1 = time.perf_counter()
         ws = Workspace.open(workdir / "ws")
-        paths = linkage_server.answer_package(ws, _state(workdir)["request_package"], world, workdir / "answers",
+        paths = intermediate_server.answer_package(ws, _state(workdir)["request_package"], world, workdir / "answers",
                                               seed=args.seed)
         _save(workdir, answer_package=str(paths[0]))
         out["answer_s"] = time.perf_counter() - t1

@@ -21,7 +21,7 @@ from workbench.core.permissions import Role
 PASSWORD = "Test-Pass-2026!"
 
 
-class World:
+class StaffedWorkspace:
     """A workspace plus the helpers tests need to act as its staff."""
 
     def __init__(self, ws: Workspace, clock: FixedClock) -> None:
@@ -68,7 +68,7 @@ def clock() -> FixedClock:
     return FixedClock(START)
 
 
-def copy_world(source: Path, world: World, end: dt.datetime) -> None:
+def copy_world(source: Path, world: StaffedWorkspace, end: dt.datetime) -> None:
     """Make ``world`` (a fresh copy of a template) a copy of ``source``, a later state of the same
     template reached with the clock at ``end``: files and modes, the clock, a newly opened workspace."""
     shutil.rmtree(world.ws.path)
@@ -77,9 +77,9 @@ def copy_world(source: Path, world: World, end: dt.datetime) -> None:
     world.clock.set(end)
 
 
-def _build_world(path: Path, clock: FixedClock, settings: dict[str, Any]) -> World:
+def _build_world(path: Path, clock: FixedClock, settings: dict[str, Any]) -> StaffedWorkspace:
     ws = Workspace.init(path, clock=clock, **settings)
-    world = World(ws, clock)
+    world = StaffedWorkspace(ws, clock)
     for role in Role:
         world.add_user(role.value, [role.value])
     return world
@@ -108,15 +108,15 @@ def world_templates(tmp_path_factory: pytest.TempPathFactory) -> WorldTemplates:
 
 
 @pytest.fixture
-def make_world(tmp_path: Path, clock: FixedClock, world_templates: WorldTemplates) -> Callable[..., World]:
-    def make(name: str = "ws", **settings: Any) -> World:
+def make_world(tmp_path: Path, clock: FixedClock, world_templates: WorldTemplates) -> Callable[..., StaffedWorkspace]:
+    def make(name: str = "ws", **settings: Any) -> StaffedWorkspace:
         settings.setdefault("scrypt_n", 2**10)
         settings.setdefault("lock_timeout_seconds", 10.0)
         if type(clock) is not FixedClock or clock.now() != START:  # a test that moved the clock first: build it
             return _build_world(tmp_path / name, clock, settings)
         folder, secrets = world_templates.get(name, settings)
         shutil.copytree(folder, tmp_path / name, copy_function=shutil.copy2)  # keeps every file's mode
-        world = World(Workspace.open(tmp_path / name, clock=clock), clock)
+        world = StaffedWorkspace(Workspace.open(tmp_path / name, clock=clock), clock)
         world.secrets = dict(secrets)
         world.template = folder
         return world
@@ -125,7 +125,7 @@ def make_world(tmp_path: Path, clock: FixedClock, world_templates: WorldTemplate
 
 
 @pytest.fixture
-def world(make_world: Callable[..., World]) -> World:
+def world(make_world: Callable[..., StaffedWorkspace]) -> StaffedWorkspace:
     return make_world()
 
 

@@ -12,19 +12,19 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import PASSWORD, World
+from tests.conftest import PASSWORD, StaffedWorkspace
 from tests.cycle_helpers import answer, approve_waiting, make_batch_account, procedures_file, waiting_stage
 from tests.query_helpers import Office, load_office
 from workbench import Session, Workspace, cli
 from workbench.core import credentials
 from workbench.core.permissions import Role
 from workbench.cycles import engine
-from workbench.simulate.linkage import integrated_number_for
+from workbench.simulate.integrated_numbers import integrated_number_for
 
 pytestmark = pytest.mark.slow
 
 
-class LiveWorld(World):
+class LiveWorld(StaffedWorkspace):
     """On the real clock (the notebook's kernel checks the run ticket against it); one login per person."""
 
     def login(self, user_id: str) -> Session:

@@ -35,20 +35,50 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 
 from workbench.core import audit
+from workbench.core.clock import Clock
 from workbench.core.errors import KeyringError, StoreError, WrongKey
-from workbench.core.keys import Keyring
-from workbench.core.numbers import BlindIndex, NumberCipher
+from workbench.core.keys import Keyring, KeySource
+from workbench.core.numbers import BlindIndex, NumberCipher, SecretCipher
 from workbench.core.permissions import Permission
 from workbench.core.private_files import fsync_dir, fsync_file
-from workbench.core.store import Store, attach_sql
-from workbench.core.workspace import Session, Workspace
+from workbench.core.store import Store, WorkspaceLock, attach_sql
 
 __all__ = ["STEPS", "RotationReport", "recover", "repair", "repair_workspace", "rotate"]
+
+
+class Workspace(Protocol):
+    """What a rotation needs of :class:`workbench.core.workspace.Workspace`.  The workspace builds on
+    this module (:meth:`Workspace.open` recovers an interrupted rotation), so this module names
+    only the parts it uses instead of importing it: no circle."""
+
+    path: Path
+    key_source: KeySource
+    keyring: Keyring
+    lock: WorkspaceLock
+    store: Store
+    clock: Clock
+
+    @property
+    def db_path(self) -> Path: ...
+    @property
+    def heads_path(self) -> Path: ...
+    def totp_cipher(self, version: int | None = None) -> SecretCipher: ...
+    def audit_only(self, user_id: str, operation: str, outcome: str, **params: Any) -> None: ...
+
+
+class Session(Protocol):
+    """What :func:`rotate` needs of :class:`workbench.core.workspace.Session`."""
+
+    @property
+    def workspace(self) -> Workspace: ...
+    @property
+    def user_id(self) -> str: ...
+    def require(self, permission: Permission, operation: str, *, target: str | None = None) -> dt.datetime: ...
 
 
 @dataclass(frozen=True)

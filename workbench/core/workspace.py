@@ -35,7 +35,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import duckdb
 
-from workbench.core import access_rules, audit, credentials
+from workbench.core import access_rules, audit, credentials, rotation
 from workbench.core.clock import Clock, SystemClock
 from workbench.core.errors import (
     AccessRefused,
@@ -48,7 +48,7 @@ from workbench.core.errors import (
     WorkbenchError,
 )
 from workbench.core.keys import FileKeySource, Keyring, KeySource
-from workbench.core.numbers import SecretCipher
+from workbench.core.numbers import NumberCipher, SecretCipher
 from workbench.core.permissions import Permission, permissions_for
 from workbench.core.private_files import fsync_dir, private_umask, write_private
 from workbench.core.store import LockHolder, Store, WorkspaceLock
@@ -257,8 +257,6 @@ class Workspace:
     ) -> Workspace:
         """Open an existing workspace: finish or roll back a key rotation a crash interrupted,
         then bring its schema up to date."""
-        from workbench.core import rotation  # it builds on the workspace
-
         ws = cls.load(path, key_source=key_source, clock=clock, on_wait=on_wait)
         rotation.recover(ws)
         ws.store.migrate()
@@ -338,6 +336,11 @@ class Workspace:
                 con, key=self.keyring.audit_key(), at=self.clock.now(), user_id=user_id,
                 operation=operation, outcome=outcome, target=params.pop("target", None), params=params,
             )
+
+    def number_cipher(self, version: int | None = None) -> NumberCipher:
+        """The cipher for Individual Numbers under key ``version`` (default: the current one)."""
+        v = self.keyring.current if version is None else version
+        return NumberCipher(self.keyring.key("numbers", v), v)
 
     def totp_cipher(self, version: int | None = None) -> SecretCipher:
         v = self.keyring.current if version is None else version
@@ -527,6 +530,8 @@ class Session:
         self.session_id = session_id or uuid.uuid4().hex
         self.last_activity = now
         self.closed = False
+        #: A batch account's session (issue 14) may run this one cycle only; ``None`` for a person.
+        self.batch_cycle: str | None = None
 
     def __repr__(self) -> str:
         return f"Session(user_id={self.user_id!r}, roles={list(self.roles)!r})"

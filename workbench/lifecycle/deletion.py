@@ -404,11 +404,6 @@ def request_deletion(unit: Unit, list_id: str) -> DeletionPreview:
     return preview
 
 
-def deletion_params(unit: Unit, list_id: str) -> dict[str, Any]:
-    """The exact parameters an approval of this list is bound to (for tests and screens)."""
-    return _selection(unit.con, list_id)
-
-
 # ------------------------------------------------------------------------------ the deletion itself
 def _erase(con: duckdb.DuckDBPyConnection, ws: Workspace, *, deletion_id: str, now: dt.datetime) -> tuple[dict[str, int], int]:
     """Delete everyone in ``_del`` and everything derived; mark transfer copies.  Caller's transaction."""

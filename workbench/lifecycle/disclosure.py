@@ -33,7 +33,7 @@ from workbench.core.numbers import mask_number
 from workbench.core.paging import ListSpec, Page, PageRequest, SortKey, fetch_page
 from workbench.core.permissions import Permission
 from workbench.core.workspace import Unit, service
-from workbench.intake.persons import _number
+from workbench.intake import persons
 
 __all__ = ["CORRECTABLE", "Disclosure", "correct", "disclose", "lift_suspension", "suspend", "suspension_page", "suspensions"]
 
@@ -117,7 +117,7 @@ def disclose(unit: Unit, person_id: str, *, out: str | None = None) -> Disclosur
     if row is None:
         raise NotFound("No such person is held.", "該当する人の情報は保有していません。", reason="not_found")
     name, kana, sex, birth, address, status, listed, deceased, household, phone, housing, ward = row
-    number = _number(unit, person_id)
+    number = persons.held_number(unit, person_id)
     reveal = unit.session.can(Permission.NUMBERS_REVEAL)
     shown_number = (number if reveal else mask_number(number)) if number else "（登録なし）"
     reg = con.execute("SELECT source, registered_at FROM person_numbers WHERE person_id = ?", [person_id]).fetchone()
