@@ -423,6 +423,8 @@ _QUERY_STAGES = (
 _QUERY_PARAMS: dict[str, tuple[str, Any]] = {"procedures_file": ("file", ""), "declared_income_file": ("file", ""),
                                              "incoming_dir": ("dir", "")}
 
+#: The catalogue: every resumable cycle, registered with the engine below (``engine.CYCLES`` is the
+#: engine's registry of the same cycles; the engine imports nothing from here).
 CYCLES: dict[str, Cycle] = {
     "income_declaration": Cycle(
         "income_declaration", "収入申告（年次, P1）", "income declaration (yearly, P1)", Permission.BATCHES_CREATE,
