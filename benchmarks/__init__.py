@@ -1,10 +1,10 @@
 """Shared scaffolding of the benchmarks: set-based workspaces, timing, memory, child processes, tables.
 
 Every benchmark builds its workspace without going through the services row by row (a
-1,000,000-person world is loaded with a few ``INSERT … SELECT``), times the services as staff
+1,000,000-person world is loaded with a few ``INSERT … SELECT`` by the direct loaders the tests use too,
+``tests.direct_load``: ``load_targets`` and ``load_world``), times the services as staff
 call them, and prints a table.  What they share lives here:
 
-* :func:`load_targets` — a synthetic world as the target list, no numbers (F0 state);
 * :func:`build_office` — a whole office at full size for the dashboards: targets, registered
   numbers, integrated numbers, P1 filings, a Juki-net round with hundreds of thousands of
   discrepancies, an information batch still waiting for answers, registration returns and
@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-__all__ = ["BENCH_PASSWORD", "build_office", "child", "load_targets", "machine", "peak_mb", "print_table", "timed"]
+__all__ = ["BENCH_PASSWORD", "build_office", "child", "machine", "peak_mb", "print_table", "timed"]
 
 BENCH_PASSWORD = "Bench-Pass-2026!"
 T = TypeVar("T")
@@ -123,27 +123,6 @@ def _fmt(v: Any) -> str:
 
 
 # ------------------------------------------------------------------------------ worlds
-def load_targets(ws: Any, world: Any) -> dict[str, int]:
-    """Load a synthetic world as the target list, no numbers registered (set-based)."""
-    now = ws.clock.now()
-    hh = world.households[["household_id", "ward_code", "address", "housing_type", "status", "phone"]]
-    pp = world.persons[["person_id", "household_id", "relation", "name", "kana", "sex", "birth_date", "address",
-                        "status", "deceased"]]
-    with ws.transaction("bench.load_targets", "system") as con:
-        con.register("hh", hh)
-        con.register("pp", pp)
-        con.execute(
-            "INSERT INTO households (household_id, ward_code, address, housing_type, status, phone, listed, updated_at)"
-            " SELECT household_id, ward_code, address, housing_type, status, phone, TRUE, ? FROM hh", [now])
-        con.execute(
-            "INSERT INTO persons (person_id, household_id, relation, name, kana, sex, birth_date, address, status,"
-            " listed, deceased, updated_at) SELECT person_id, household_id, relation, name, kana, sex,"
-            " birth_date::DATE, address, status, TRUE, deceased, ? FROM pp", [now])
-        con.unregister("hh")
-        con.unregister("pp")
-    return {"households": len(hh), "persons": len(pp)}
-
-
 #: The office's shape at full size (shares of the population); the figures a clerk meets.
 OFFICE_SHAPE = {
     "registered": 0.70,          # numbers held

@@ -40,7 +40,8 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import BENCH_PASSWORD as PASSWORD
-from benchmarks import child, load_targets, peak_mb
+from benchmarks import child, peak_mb
+from tests.direct_load import load_targets
 
 HERE = Path(__file__).resolve()
 STATE = "state.json"

@@ -15,8 +15,9 @@ import pandas as pd
 from workbench.core import audit
 from workbench.core.numbers import BlindIndex
 from workbench.core.workspace import Workspace
+from workbench.simulate import World
 
-__all__ = ["load_world"]
+__all__ = ["load_targets", "load_world"]
 
 
 def load_world(ws: Workspace, persons: pd.DataFrame, households: pd.DataFrame, *, registered: np.ndarray) -> dict[str, int]:
@@ -54,3 +55,24 @@ def load_world(ws: Workspace, persons: pd.DataFrame, households: pd.DataFrame, *
         audit.append(con, key=ring.audit_key(), at=now, user_id="system", operation="demo.load_world",
                      outcome="ok", params=counts)
     return counts
+
+
+def load_targets(ws: Workspace, world: World) -> dict[str, int]:
+    """Load a synthetic world as the target list, no numbers registered (set-based)."""
+    now = ws.clock.now()
+    hh = world.households[["household_id", "ward_code", "address", "housing_type", "status", "phone"]]
+    pp = world.persons[["person_id", "household_id", "relation", "name", "kana", "sex", "birth_date", "address",
+                        "status", "deceased"]]
+    with ws.transaction("bench.load_targets", "system") as con:
+        con.register("hh", hh)
+        con.register("pp", pp)
+        con.execute(
+            "INSERT INTO households (household_id, ward_code, address, housing_type, status, phone, listed, updated_at)"
+            " SELECT household_id, ward_code, address, housing_type, status, phone, TRUE, ? FROM hh", [now])
+        con.execute(
+            "INSERT INTO persons (person_id, household_id, relation, name, kana, sex, birth_date, address, status,"
+            " listed, deceased, updated_at) SELECT person_id, household_id, relation, name, kana, sex,"
+            " birth_date::DATE, address, status, TRUE, deceased, ? FROM pp", [now])
+        con.unregister("hh")
+        con.unregister("pp")
+    return {"households": len(hh), "persons": len(pp)}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from benchmarks.bench_registration import load_targets
+from tests.direct_load import load_targets
 from workbench.simulate import World as Population
 from workbench.simulate import generate_world
 

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmarks.bench_registration import load_targets
 from benchmarks.bench_registration import main as bench_main
 from tests.conftest import StaffedWorkspace
+from tests.direct_load import load_targets
 from workbench.core.errors import InvalidInput, PermissionDenied
 from workbench.core.numbers import generate_numbers
 from workbench.files import formats, media, transfer
