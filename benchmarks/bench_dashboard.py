@@ -2,7 +2,7 @@
 
 Run: ``.venv/bin/python benchmarks/bench_dashboard.py [--persons 1000000] [--workspace PATH]``.
 
-1. builds a whole office of ``--persons`` people set-based (:func:`benchmarks.build_office`:
+1. builds a whole office of ``--persons`` people set-based (:func:`tests.direct_load.build_office`:
    numbers, integrated numbers, P1 filings, a Juki-net round with hundreds of thousands of
    discrepancies, a batch waiting for answers, return lists, reviews, a publication) — or reuses
    the one at ``--workspace`` (built there the first time, so it is built once and reused while
@@ -43,7 +43,8 @@ HERE = Path(__file__).resolve()
 sys.path.insert(0, str(HERE.parent.parent))
 
 import benchmarks  # noqa: E402
-from benchmarks import build_office, machine, print_table, timed  # noqa: E402
+from benchmarks import machine, print_table, timed  # noqa: E402
+from tests.direct_load import build_office  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import re
 import shutil
 from collections.abc import Callable
@@ -46,8 +47,6 @@ class StaffedWorkspace:
             *argv: str) -> tuple[int, Any, str]:
         """``workbench … --json`` as ``user_id`` on this workspace: (exit code, the JSON printed or
         None, what went to stderr)."""
-        import json
-
         from workbench import cli
 
         monkeypatch.setenv("WORKBENCH_PASSWORD", PASSWORD)
@@ -61,6 +60,26 @@ class StaffedWorkspace:
 
 
 START = dt.datetime(2026, 6, 1, 10, 0, tzinfo=JST)
+
+_BENCHMARK = ("import importlib, json, sys\n"
+              "out, name = sys.argv[1:3]\n"
+              "result = importlib.import_module('benchmarks.' + name).main(sys.argv[3:])\n"
+              "open(out, 'w').write(json.dumps(result, default=str))\n")
+
+
+def run_benchmark(tmp_path: Path, name: str, *argv: str) -> Any:
+    """Run ``benchmarks/<name>.py`` as a program, as an operator would (tests never import
+    ``benchmarks``), and return what its ``main`` returned, through JSON."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    out = tmp_path / f"{name}-{len(list(tmp_path.glob(name + '-*.json')))}.json"
+    env = dict(os.environ, PYTHONPATH=str(root))
+    subprocess.run([sys.executable, "-c", _BENCHMARK, str(out), name, *argv], cwd=root, env=env, check=True,
+                   timeout=1800, stdout=subprocess.DEVNULL)
+    return json.loads(out.read_text("utf-8"))
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import StaffedWorkspace
+from tests.conftest import StaffedWorkspace, run_benchmark
 from tests.lifecycle_helpers import delete_people, deletion_csv, office_with_results, victim_households
 from tests.query_helpers import approve
 from tests.results_helpers import count
@@ -222,8 +222,6 @@ def test_plaintext_switch_is_refused_outside_tests(make_world: Callable[..., Sta
     assert formats.LAYOUTS["deletion_list"].version == 1
 
 
-def test_benchmark_script_runs_small() -> None:
-    from benchmarks import bench_lifecycle
-
-    steps = bench_lifecycle.main(["--persons", "300", "--delete", "0.2"])
+def test_benchmark_script_runs_small(tmp_path: Path) -> None:
+    steps = run_benchmark(tmp_path, "bench_lifecycle", "--persons", "300", "--delete", "0.2")
     assert [s["step"] for s in steps] == ["select+preview", "request", "apply", "purge", "backup", "restore"]

@@ -138,6 +138,18 @@ def test_the_private_name_check_sees_both_forms(tmp_path: Path) -> None:
         "workbench.sample:1 from workbench.controls.users import _check", "workbench.sample:3 sdc._mask"]
 
 
+def test_tests_never_import_benchmarks() -> None:
+    """Issue 18 item 6: the direct loaders are the tests' (``tests/direct_load.py``); benchmarks may use
+    them, never the other way round.  A test that checks a benchmark runs it as a program."""
+    found = []
+    for path in sorted((ROOT.parent / "tests").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            found += [f"{path.name}:{node.lineno}" for n in names if n.split(".")[0] == "benchmarks"]
+    assert not found, found
+
+
 def _strongly_connected(graph: dict[str, set[str]]) -> list[set[str]]:
     """Tarjan's algorithm, iterative enough for a package of this size."""
     index: dict[str, int] = {}

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from tests.conftest import StaffedWorkspace
+from tests.conftest import StaffedWorkspace, run_benchmark
 from tests.query_helpers import Office, approve
 from tests.results_helpers import busy_office, count, frame, send_batch
 from workbench.core.errors import ApprovalError, InvalidInput, PermissionDenied
@@ -158,9 +158,7 @@ def test_cli_discrepancies_and_linkage(office: Office, world: StaffedWorkspace, 
 
 
 def test_benchmark_script_runs_small(tmp_path: Path) -> None:
-    from benchmarks.bench_queries import main as bench_main
-
-    result = bench_main(["--persons", "3000", "--workdir", str(tmp_path)])
+    result = run_benchmark(tmp_path, "bench_queries", "--persons", "3000", "--workdir", str(tmp_path))
     assert result["as_expected"]
     for step in ("create", "import", "linkage"):
         assert result[step]["wall_s"] > 0 and result[step]["peak_mb"] > 0

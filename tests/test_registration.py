@@ -10,8 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmarks.bench_registration import main as bench_main
-from tests.conftest import StaffedWorkspace
+from tests.conftest import StaffedWorkspace, run_benchmark
 from tests.direct_load import load_targets
 from workbench.core.errors import InvalidInput, PermissionDenied
 from workbench.core.numbers import generate_numbers
@@ -281,7 +280,7 @@ def test_audit_holds_counts_only(loaded: StaffedWorkspace, population: Any) -> N
 
 
 def test_benchmark_script_runs_small(tmp_path: Path) -> None:
-    result = bench_main(["--persons", "2000", "--workdir", str(tmp_path)])
+    result = run_benchmark(tmp_path, "bench_registration", "--persons", "2000", "--workdir", str(tmp_path))
     assert result["as_expected"] and result["rows"] == 2000
 
 
