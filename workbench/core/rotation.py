@@ -48,10 +48,10 @@ from workbench.core.permissions import Permission
 from workbench.core.private_files import fsync_dir, fsync_file
 from workbench.core.store import Store, WorkspaceLock, attach_sql
 
-__all__ = ["STEPS", "RotationReport", "recover", "repair", "repair_workspace", "rotate"]
+__all__ = ["STEPS", "RotationReport", "RotationSession", "RotationWorkspace", "recover", "repair", "repair_workspace", "rotate"]
 
 
-class Workspace(Protocol):
+class RotationWorkspace(Protocol):
     """What a rotation needs of :class:`workbench.core.workspace.Workspace`.  The workspace builds on
     this module (:meth:`Workspace.open` recovers an interrupted rotation), so this module names
     only the parts it uses instead of importing it: no circle."""
@@ -71,11 +71,11 @@ class Workspace(Protocol):
     def audit_only(self, user_id: str, operation: str, outcome: str, **params: Any) -> None: ...
 
 
-class Session(Protocol):
+class RotationSession(Protocol):
     """What :func:`rotate` needs of :class:`workbench.core.workspace.Session`."""
 
     @property
-    def workspace(self) -> Workspace: ...
+    def workspace(self) -> RotationWorkspace: ...
     @property
     def user_id(self) -> str: ...
     def require(self, permission: Permission, operation: str, *, target: str | None = None) -> dt.datetime: ...
@@ -172,11 +172,11 @@ def _reached(step: str) -> None:
         fault_hook(step)
 
 
-def _journal_path(ws: Workspace) -> Path:
+def _journal_path(ws: RotationWorkspace) -> Path:
     return ws.path / JOURNAL
 
 
-def _read_journal(ws: Workspace) -> dict[str, Any] | None:
+def _read_journal(ws: RotationWorkspace) -> dict[str, Any] | None:
     try:
         doc = json.loads(_journal_path(ws).read_text("utf-8"))
     except FileNotFoundError:
@@ -195,7 +195,7 @@ def _read_journal(ws: Workspace) -> dict[str, Any] | None:
     return dict(doc)
 
 
-def _write_journal(ws: Workspace, journal: dict[str, Any], step: str) -> None:
+def _write_journal(ws: RotationWorkspace, journal: dict[str, Any], step: str) -> None:
     journal["step"] = step
     path = _journal_path(ws)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".rotation-")
@@ -213,7 +213,7 @@ def _write_journal(ws: Workspace, journal: dict[str, Any], step: str) -> None:
     _reached(step)
 
 
-def _fresh_path(ws: Workspace) -> Path:
+def _fresh_path(ws: RotationWorkspace) -> Path:
     return ws.db_path.with_name(ws.db_path.name + ".rotating")
 
 
@@ -221,7 +221,7 @@ def _wal(path: Path) -> Path:
     return path.with_name(path.name + ".wal")
 
 
-def _opening_version(ws: Workspace, prefer: int) -> int:
+def _opening_version(ws: RotationWorkspace, prefer: int) -> int:
     """The key version that opens the database file now (``prefer`` tried first)."""
     ring = ws.keyring
     for version in [prefer, *sorted((v for v in ring.masters if v != prefer), reverse=True)]:
@@ -233,7 +233,7 @@ def _opening_version(ws: Workspace, prefer: int) -> int:
     raise WrongKey("No key in the keyring opens the database.", "鍵束のどの鍵でもデータベースを開けません。")
 
 
-def _complete(ws: Workspace, journal: dict[str, Any], user_id: str, now: dt.datetime) -> RotationReport:
+def _complete(ws: RotationWorkspace, journal: dict[str, Any], user_id: str, now: dt.datetime) -> RotationReport:
     """Carry a journaled rotation from wherever it stopped to its end.  Caller holds the lock."""
     ring = ws.keyring
     new = int(journal["new"])
@@ -293,7 +293,7 @@ def _complete(ws: Workspace, journal: dict[str, Any], user_id: str, now: dt.date
                           numbers=counts[0], totp_secrets=counts[1], deletions_erased=erased)
 
 
-def rotate(session: Session) -> RotationReport:
+def rotate(session: RotationSession) -> RotationReport:
     """Move every ciphertext and the database file to a new key version (``keys.manage``)."""
     ws = session.workspace
     session.require(Permission.KEYS_MANAGE, "keys.rotate")
@@ -321,7 +321,7 @@ def rotate(session: Session) -> RotationReport:
         return _complete(ws, journal, session.user_id, now)
 
 
-def _recover_locked(ws: Workspace, now: dt.datetime) -> dict[str, Any] | None:
+def _recover_locked(ws: RotationWorkspace, now: dt.datetime) -> dict[str, Any] | None:
     journal = _read_journal(ws)
     if journal is None:
         return None
@@ -335,7 +335,7 @@ def _recover_locked(ws: Workspace, now: dt.datetime) -> dict[str, Any] | None:
     return {"rotation": "completed", "step": journal["step"], "database_version": report.new_version}
 
 
-def recover(ws: Workspace) -> dict[str, Any] | None:
+def recover(ws: RotationWorkspace) -> dict[str, Any] | None:
     """Finish or roll back a rotation a crash interrupted (called by :meth:`Workspace.open`).
 
     Returns what was done, or ``None`` when no rotation was interrupted."""
@@ -346,7 +346,7 @@ def recover(ws: Workspace) -> dict[str, Any] | None:
         return _recover_locked(ws, ws.clock.now())
 
 
-def repair_workspace(ws: Workspace) -> dict[str, Any]:
+def repair_workspace(ws: RotationWorkspace) -> dict[str, Any]:
     """``workbench keys repair``: finish an interrupted rotation, or (with no journal) make the
     keyring name the key version that opens the database file.  Needs no login: it runs on the
     files, by whoever holds the keyring, and is audited as ``system``."""
@@ -363,7 +363,7 @@ def repair_workspace(ws: Workspace) -> dict[str, Any]:
     return done
 
 
-def repair(ws: Workspace) -> int:
+def repair(ws: RotationWorkspace) -> int:
     """After a crash mid-rotation: find the key version that opens the file, record it."""
     ring = ws.keyring
     for version in sorted(ring.masters, reverse=True):
