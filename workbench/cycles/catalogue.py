@@ -38,6 +38,7 @@ from workbench.cycles.engine import Cycle, Stage, StageContext, Waiting, registe
 from workbench.files import transfer
 from workbench.intake import integrated
 from workbench.intake.collection import ExportResult
+from workbench.lifecycle import retention
 from workbench.queries import batches, discrepancies, linkage_file, procedures, results
 
 #: Audited operation names keep this module's name before the 2026-12 move into packages, so the
@@ -370,8 +371,6 @@ def stage_purge(ctx: StageContext) -> dict[str, Any]:
 
 def _apply_retention(session: Session) -> dict[str, Any]:
     """Every retention rule (C11, issue 12), applied; counts only."""
-    from workbench.lifecycle import retention
-
     report = retention.apply(session, dry_run=False)
     return {k: v for k, v in report.items() if isinstance(v, (int, float, bool, str))} | {
         "rules": len(report.get("items", []))}

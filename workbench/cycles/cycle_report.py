@@ -14,6 +14,8 @@ from typing import Any
 import pandas as pd
 
 from workbench.cycles.engine import CYCLES, CycleState
+from workbench.queries.batches import EXCLUSIONS
+from workbench.queries.discrepancies import KINDS
 
 __all__ = ["JAPANESE_FONTS", "charts", "stage_table", "step_counts", "use_japanese_font"]
 
@@ -72,9 +74,6 @@ def charts(state: CycleState) -> Any:
     """The report's five charts in one figure: counts by step, by ward, exclusions by reason,
     discrepancies by kind, time per step."""
     import matplotlib.pyplot as plt
-
-    from workbench.queries.batches import EXCLUSIONS
-    from workbench.queries.discrepancies import KINDS
 
     use_japanese_font()
     fig, axes = plt.subplots(3, 2, figsize=(15, 14), layout="constrained")
