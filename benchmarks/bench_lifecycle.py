@@ -41,10 +41,10 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
 
+    from tests.direct_load import load_world
     from workbench import FixedClock, Workspace
     from workbench.controls import users
     from workbench.core import approvals, credentials
-    from workbench.demo import load_world
     from workbench.lifecycle import backup, deletion
     from workbench.simulate import generate_world
 

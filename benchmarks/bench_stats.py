@@ -32,7 +32,8 @@ HERE = Path(__file__).resolve()
 sys.path.insert(0, str(HERE.parent.parent))
 
 from benchmarks import BENCH_PASSWORD as PASSWORD  # noqa: E402
-from benchmarks import child, load_targets, peak_mb  # noqa: E402
+from benchmarks import child, peak_mb  # noqa: E402
+from tests.direct_load import load_targets  # noqa: E402
 
 
 def prepare(workdir: Path, persons: int, seed: int) -> dict[str, Any]:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from benchmarks.bench_registration import load_targets
+from tests.direct_load import load_targets
 from workbench.simulate import World as Population
 from workbench.simulate import generate_world
 
-from .conftest import World
+from .conftest import StaffedWorkspace
 
 
-def load_population(world: World, persons: int = 4000, seed: int = 7) -> Population:
+def load_population(world: StaffedWorkspace, persons: int = 4000, seed: int = 7) -> Population:
     """Targets for ``persons`` synthetic people, an income result for four in five of them
     and a registered number (random ciphertext, not a real encryption) for two in three."""
     population = generate_world(persons, seed=seed)

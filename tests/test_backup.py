@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import World
+from tests.conftest import StaffedWorkspace
 from tests.lifecycle_helpers import delete_people, office_with_results, victim_households
 from workbench import Workspace
 from workbench.controls import audit_log
@@ -22,7 +22,7 @@ def _count(ws: Workspace, sql: str, params: list[object] | None = None) -> int:
         return int(con.execute(sql, params or []).fetchone()[0])  # type: ignore[index]
 
 
-def test_restore_drill(make_world: Callable[..., World], tmp_path: Path) -> None:
+def test_restore_drill(make_world: Callable[..., StaffedWorkspace], tmp_path: Path) -> None:
     world = make_world()
     office_with_results(world, tmp_path)
     victims = victim_households(world, 2)
@@ -57,7 +57,7 @@ def test_restore_drill(make_world: Callable[..., World], tmp_path: Path) -> None
     assert _count(ws2, "SELECT count(*) FROM person_numbers") == live_numbers
     assert _count(ws2, "SELECT count(*) FROM persons") == live_persons
     # the audit chain of the restored workspace verifies (login needs the users, restored with the data)
-    world2 = World(ws2, world.clock)
+    world2 = StaffedWorkspace(ws2, world.clock)
     world2.secrets = world.secrets
     assert audit_log.verify(world2.login("auditor")).ok
     # restoring twice into the same folder is refused; the same journal again changes nothing
@@ -71,7 +71,7 @@ def test_restore_drill(make_world: Callable[..., World], tmp_path: Path) -> None
                   " (SELECT unnest(?::VARCHAR[]))", [victims]) == len(victims)
 
 
-def test_wrong_key_corrupted_backup_and_permissions(make_world: Callable[..., World], tmp_path: Path) -> None:
+def test_wrong_key_corrupted_backup_and_permissions(make_world: Callable[..., StaffedWorkspace], tmp_path: Path) -> None:
     world = make_world()
     other = make_world("other")
     ops = world.login("operations")

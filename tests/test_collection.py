@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from workbench import demo
+from tests.direct_load import load_world
 from workbench.core import approvals
 from workbench.core.errors import ApprovalError, InvalidInput, PermissionDenied
 from workbench.files import transfer
@@ -22,7 +22,7 @@ def loaded(world):  # type: ignore[no-untyped-def]
     pop = generate_world(400, seed=11)
     reg = np.zeros(len(pop.persons), dtype=bool)
     reg[::2] = True
-    demo.load_world(world.ws, pop.persons, pop.households, registered=reg)
+    load_world(world.ws, pop.persons, pop.households, registered=reg)
     return world, pop, reg
 
 

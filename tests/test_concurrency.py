@@ -18,7 +18,7 @@ from workbench.controls import audit_log
 from workbench.core.errors import LockTimeout
 from workbench.core.workspace import Settings
 
-from .conftest import World
+from .conftest import StaffedWorkspace
 
 pytestmark = pytest.mark.slow
 
@@ -33,7 +33,7 @@ WRITER = textwrap.dedent(
 )
 
 
-def test_many_processes_write_without_lock_errors_or_lost_writes(make_world: Callable[..., World], tmp_path: Path) -> None:
+def test_many_processes_write_without_lock_errors_or_lost_writes(make_world: Callable[..., StaffedWorkspace], tmp_path: Path) -> None:
     # With the shipped wait (30 s), not the tests' shorter one: on a loaded machine (the suite on
     # two processes beside other work) four writers could otherwise time out waiting their turn.
     world = make_world(lock_timeout_seconds=Settings.lock_timeout_seconds)
@@ -54,7 +54,7 @@ def test_many_processes_write_without_lock_errors_or_lost_writes(make_world: Cal
     assert audit_log.verify(auditor).ok
 
 
-def test_lock_wait_is_bounded_and_names_the_holder(world: World) -> None:
+def test_lock_wait_is_bounded_and_names_the_holder(world: StaffedWorkspace) -> None:
     ws = Workspace.open(world.ws.path, clock=world.clock)
     ws.lock.timeout = 0.3
     seen = []
@@ -82,7 +82,7 @@ KILLED = textwrap.dedent(
 )
 
 
-def test_sigkill_mid_write_leaves_before_or_after(world: World, tmp_path: Path) -> None:
+def test_sigkill_mid_write_leaves_before_or_after(world: StaffedWorkspace, tmp_path: Path) -> None:
     ws = world.ws
     with ws.transaction("test.setup", "setup") as con:
         con.execute("CREATE TABLE scratch (i BIGINT, s VARCHAR)")

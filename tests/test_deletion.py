@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import World
+from tests.conftest import StaffedWorkspace, run_benchmark
 from tests.lifecycle_helpers import delete_people, deletion_csv, office_with_results, victim_households
 from tests.query_helpers import approve
 from tests.results_helpers import count
@@ -34,12 +34,12 @@ def _found(files: list[tuple[Path, bytes]], needles: set[str]) -> set[str]:
 
 
 @pytest.fixture
-def plain_world(make_world: Callable[..., World], monkeypatch: pytest.MonkeyPatch) -> World:
+def plain_world(make_world: Callable[..., StaffedWorkspace], monkeypatch: pytest.MonkeyPatch) -> StaffedWorkspace:
     monkeypatch.setenv("WORKBENCH_TEST_PLAINTEXT_DB", "1")
     return make_world("plain", test_plaintext_database=True)
 
 
-def test_delete_and_purge_leaves_no_trace_in_any_file(plain_world: World, tmp_path: Path) -> None:
+def test_delete_and_purge_leaves_no_trace_in_any_file(plain_world: StaffedWorkspace, tmp_path: Path) -> None:
     world = plain_world
     office, later = office_with_results(world, tmp_path)
     victims = victim_households(world, 3)
@@ -119,7 +119,7 @@ def test_every_person_table_is_covered_by_the_deletion() -> None:
             assert name in covered, f"{name} holds people but the deletion does not cover it"
 
 
-def test_refusals_change_nothing(make_world: Callable[..., World], tmp_path: Path) -> None:
+def test_refusals_change_nothing(make_world: Callable[..., StaffedWorkspace], tmp_path: Path) -> None:
     world = make_world()
     office_with_results(world, tmp_path)
     victims = victim_households(world, 2)
@@ -184,7 +184,7 @@ def test_refusals_change_nothing(make_world: Callable[..., World], tmp_path: Pat
             deletion.preview_deletion(world.login(role), p1.list_id)
 
 
-def test_a_deletion_names_the_unsent_files_it_would_destroy_and_waits(make_world: Callable[..., World], tmp_path: Path) -> None:
+def test_a_deletion_names_the_unsent_files_it_would_destroy_and_waits(make_world: Callable[..., StaffedWorkspace], tmp_path: Path) -> None:
     """Issue 22 item 5: deleting 4 people destroyed undelivered files covering 1,136 and 183 others, unannounced."""
     world = make_world()
     office_with_results(world, tmp_path)
@@ -220,7 +220,7 @@ def test_a_deletion_names_the_unsent_files_it_would_destroy_and_waits(make_world
     assert destroyed == len(files)
 
 
-def test_immediate_purge_and_deceased_selection(make_world: Callable[..., World], tmp_path: Path) -> None:
+def test_immediate_purge_and_deceased_selection(make_world: Callable[..., StaffedWorkspace], tmp_path: Path) -> None:
     world = make_world()
     office_with_results(world, tmp_path)
     victims = victim_households(world, 1)
@@ -244,7 +244,7 @@ def test_immediate_purge_and_deceased_selection(make_world: Callable[..., World]
         deletion.select_for_deletion(world.login("registrar"), reason="deceased", deceased=True)  # no one marked yet
 
 
-def test_plaintext_switch_is_refused_outside_tests(make_world: Callable[..., World], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_plaintext_switch_is_refused_outside_tests(make_world: Callable[..., StaffedWorkspace], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WORKBENCH_TEST_PLAINTEXT_DB", "1")
     world = make_world("p2", test_plaintext_database=True)
     monkeypatch.delenv("WORKBENCH_TEST_PLAINTEXT_DB")
@@ -259,8 +259,6 @@ def test_plaintext_switch_is_refused_outside_tests(make_world: Callable[..., Wor
     assert formats.LAYOUTS["deletion_list"].version == 1
 
 
-def test_benchmark_script_runs_small() -> None:
-    from benchmarks import bench_lifecycle
-
-    steps = bench_lifecycle.main(["--persons", "300", "--delete", "0.2"])
+def test_benchmark_script_runs_small(tmp_path: Path) -> None:
+    steps = run_benchmark(tmp_path, "bench_lifecycle", "--persons", "300", "--delete", "0.2")
     assert [s["step"] for s in steps] == ["select+preview", "request", "apply", "purge", "backup", "restore"]

@@ -8,14 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workbench import demo
+from tests.direct_load import load_world
 from workbench.core import approvals
 from workbench.core.errors import ApprovalError, InvalidInput, PackageError, PermissionDenied
 from workbench.files import transfer
 from workbench.files.formats import read_table, write_table
 from workbench.files.media import recipient_key
 from workbench.intake import integrated
-from workbench.simulate import linkage
+from workbench.simulate import integrated_numbers
 from workbench.simulate.world import generate_world
 
 
@@ -24,7 +24,7 @@ def loaded(world):  # type: ignore[no-untyped-def]
     pop = generate_world(300, seed=5)
     reg = np.zeros(len(pop.persons), dtype=bool)
     reg[:200] = True
-    demo.load_world(world.ws, pop.persons, pop.households, registered=reg)
+    load_world(world.ws, pop.persons, pop.households, registered=reg)
     return world, pop, reg
 
 
@@ -66,7 +66,7 @@ def test_request_answer_cycle(loaded, tmp_path) -> None:  # type: ignore[no-unty
     truth = dict(zip(pop.persons["person_id"], pop.persons["individual_number"], strict=True))
     assert all(truth[p] == n for p, n in zip(table.frame["person_id"], table.frame["individual_number"], strict=True))
 
-    answer = linkage.answer_package(world.ws, req.path, tmp_path / "answer.wbpkg", seed=3,
+    answer = integrated_numbers.answer_package(world.ws, req.path, tmp_path / "answer.wbpkg", seed=3,
                                     unanswered=0.1, not_found=0.05, duplicate=0.05, unknown=0.03)
     summary = integrated.import_integrated_answers(s, str(answer))
     assert summary.package_id is not None
@@ -76,7 +76,7 @@ def test_request_answer_cycle(loaded, tmp_path) -> None:  # type: ignore[no-unty
     assert {p["reason"] for p in summary.problems} == {"duplicate", "unknown"}
     stored = dict(_rows(world, "SELECT person_id, integrated_number FROM integrated_numbers"))
     assert len(stored) == summary.stored
-    assert all(linkage.integrated_number_for(truth[p]) == n for p, n in stored.items())
+    assert all(integrated_numbers.integrated_number_for(truth[p]) == n for p, n in stored.items())
     assert _rows(world, "SELECT count(*) FROM media_ledger WHERE direction = 'in' AND kind = 'integrated_answer'") == [(1,)]
     # the same file again changes nothing
     again = integrated.import_integrated_answers(s, str(answer))

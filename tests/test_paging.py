@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import World
+from tests.conftest import StaffedWorkspace
 from workbench.core.errors import InvalidInput, PermissionDenied
 from workbench.core.paging import MAX_LIMIT, MAX_TEXT, PageRequest
 from workbench.queries import discrepancies
@@ -19,7 +19,7 @@ TOTAL = MOVED + RENAMED + DECEASED
 
 
 @pytest.fixture
-def queue(world: World) -> World:
+def queue(world: StaffedWorkspace) -> StaffedWorkspace:
     """1,507 discrepancies, inserted set-based (synthetic, no personal data but IDs)."""
     start = dt.datetime(2026, 5, 1, tzinfo=dt.UTC)
     with world.ws.transaction("test.seed", "test") as con:
@@ -34,7 +34,7 @@ def queue(world: World) -> World:
     return world
 
 
-def test_totals_and_chart_count_the_whole_selection(queue: World) -> None:
+def test_totals_and_chart_count_the_whole_selection(queue: StaffedWorkspace) -> None:
     reviewer = queue.login("reviewer")
     page = discrepancies.discrepancy_page(reviewer, PageRequest(limit=50))
     assert len(page.rows) == 50 and page.total == TOTAL
@@ -48,7 +48,7 @@ def test_totals_and_chart_count_the_whole_selection(queue: World) -> None:
     assert sum(open_only.groups["kind"].values()) == open_only.total
 
 
-def test_last_page_and_sorting_both_ways(queue: World) -> None:
+def test_last_page_and_sorting_both_ways(queue: StaffedWorkspace) -> None:
     reviewer = queue.login("reviewer")
     last = discrepancies.discrepancy_page(reviewer, PageRequest(offset=1500, limit=MAX_LIMIT))
     assert len(last.rows) == 7 and not last.has_next and last.has_previous and last.last == TOTAL
@@ -67,7 +67,7 @@ def test_last_page_and_sorting_both_ways(queue: World) -> None:
     assert len(seen) == len(set(seen)) == 600
 
 
-def test_text_filter_is_literal(queue: World) -> None:
+def test_text_filter_is_literal(queue: StaffedWorkspace) -> None:
     reviewer = queue.login("reviewer")
     one = discrepancies.discrepancy_page(reviewer, PageRequest(text="D0000077"))
     assert [d.discrepancy_id for d in one.rows] == ["D0000077"] and one.total == 1
@@ -92,7 +92,7 @@ def test_text_filter_is_literal(queue: World) -> None:
     (PageRequest(filters={"held": "x"}), "bad_filter"),
     (PageRequest(filters={"kind": "moved' OR 1=1 --"}), "bad_filter"),
 ])
-def test_bad_requests_are_refused_in_both_languages(queue: World, request_: PageRequest, reason: str) -> None:
+def test_bad_requests_are_refused_in_both_languages(queue: StaffedWorkspace, request_: PageRequest, reason: str) -> None:
     reviewer = queue.login("reviewer")
     with pytest.raises(InvalidInput) as caught:
         discrepancies.discrepancy_page(reviewer, request_)
@@ -101,7 +101,7 @@ def test_bad_requests_are_refused_in_both_languages(queue: World, request_: Page
     assert "SELECT" not in caught.value.message_en and "SELECT" not in caught.value.message_ja
 
 
-def test_the_queue_page_needs_the_review_permission(queue: World) -> None:
+def test_the_queue_page_needs_the_review_permission(queue: StaffedWorkspace) -> None:
     for role in ("query_operator", "analyst", "auditor", "approver"):
         with pytest.raises(PermissionDenied):
             discrepancies.discrepancy_page(queue.login(role), PageRequest())
@@ -110,10 +110,10 @@ def test_the_queue_page_needs_the_review_permission(queue: World) -> None:
 # --------------------------------------------------------------------------- every list that pages
 
 
-def _pages(world: World) -> list[tuple[str, Any, str]]:
+def _pages(world: StaffedWorkspace) -> list[tuple[str, Any, str]]:
     """(role allowed, call(session, request), a role refused) for each list service."""
     from workbench.controls import users
-    from workbench.cycles import engine
+    from workbench.cycles import pipeline_runs
     from workbench.files import media
     from workbench.lifecycle import deletion, disclosure, inquiries
 
@@ -122,12 +122,12 @@ def _pages(world: World) -> list[tuple[str, Any, str]]:
         ("auditor", media.ledger_page, "query_operator"),
         ("reviewer", disclosure.suspension_page, "analyst"),
         ("reviewer", inquiries.inquiry_page, "analyst"),
-        ("query_operator", engine.listing_page, ""),  # every role may list its own runs
+        ("query_operator", pipeline_runs.listing_page, ""),  # every role may list its own runs
         ("registrar", lambda s, r: deletion.list_members_page(s, "L-none", r), "analyst"),
     ]
 
 
-def test_every_list_refuses_a_bad_sort_key_and_takes_hostile_text(world: World) -> None:
+def test_every_list_refuses_a_bad_sort_key_and_takes_hostile_text(world: StaffedWorkspace) -> None:
     from workbench.core.errors import NotFound
 
     for role, call, _refused in _pages(world):
@@ -145,14 +145,14 @@ def test_every_list_refuses_a_bad_sort_key_and_takes_hostile_text(world: World) 
             call(session, PageRequest(text="x" * 10_000))
 
 
-def test_every_list_refuses_a_role_without_the_right(world: World) -> None:
+def test_every_list_refuses_a_role_without_the_right(world: StaffedWorkspace) -> None:
     for _role, call, refused in _pages(world):
         if refused:
             with pytest.raises(PermissionDenied):
                 call(world.login(refused), PageRequest())
 
 
-def test_user_list_pages_and_counts_in_the_database(world: World) -> None:
+def test_user_list_pages_and_counts_in_the_database(world: StaffedWorkspace) -> None:
     from workbench.controls import users
 
     admin = world.login("administrator")
@@ -163,7 +163,7 @@ def test_user_list_pages_and_counts_in_the_database(world: World) -> None:
     assert [u.user_id for u in found.rows] == ["auditor"] and found.total == 1
 
 
-def test_audit_log_pages_with_chart_and_alerts_of_every_match(world: World) -> None:
+def test_audit_log_pages_with_chart_and_alerts_of_every_match(world: StaffedWorkspace) -> None:
     from collections import Counter
 
     from workbench.controls import access, audit_log
@@ -201,7 +201,7 @@ def test_audit_log_pages_with_chart_and_alerts_of_every_match(world: World) -> N
         audit_log.search_page(world.login("reviewer"), PageRequest())
 
 
-def test_the_queue_pages_from_the_cli(queue: World, monkeypatch: pytest.MonkeyPatch,
+def test_the_queue_pages_from_the_cli(queue: StaffedWorkspace, monkeypatch: pytest.MonkeyPatch,
                                       capsys: pytest.CaptureFixture[str]) -> None:
     def run(*argv: str) -> tuple[int, Any, str]:
         return queue.cli(monkeypatch, capsys, "reviewer", "discrepancies", "list", *argv)
@@ -216,24 +216,24 @@ def test_the_queue_pages_from_the_cli(queue: World, monkeypatch: pytest.MonkeyPa
     assert code != 0 and "並べ替え" in err and "Traceback" not in err
 
 
-def test_operations_watch_every_run_without_its_report(world: World) -> None:
+def test_operations_watch_every_run_without_its_report(world: StaffedWorkspace) -> None:
     """Issue 11 item 10: operations see pipeline runs (state and stages, to notice a stuck or
     failed cycle) on their own screen; the report of a run they do not own is not named to them."""
-    from widgets.login import APPS
+    from widgets.dashboard import APPS
     from widgets.runs import RunsApp
-    from workbench.cycles import engine, pipeline_runs
+    from workbench.cycles import pipeline_runs
 
     info, _folder = pipeline_runs.start(world.login("auditor"), "audit_check", {})
     pipeline_runs.finish(world.login("auditor"), info.run_id, succeeded=True, notebook="runs/x/audit_check.ipynb")
     ops = world.login("operations")
     assert any(e.key == "runs" and e.permitted(ops) for e in APPS)
-    page = engine.listing_page(ops, PageRequest())
+    page = pipeline_runs.listing_page(ops, PageRequest())
     (run,) = [r for r in page.rows if r["run_id"] == info.run_id]
     assert run["status"] == "succeeded" and run["report"] is None
     # the CLI (workbench pipeline list) lists exactly what the screen does
-    assert [r for r in engine.listing(ops) if r["run_id"] == info.run_id] == [run]
-    mine = engine.listing_page(world.login("auditor"), PageRequest())
+    assert [r for r in pipeline_runs.listing(ops) if r["run_id"] == info.run_id] == [run]
+    mine = pipeline_runs.listing_page(world.login("auditor"), PageRequest())
     assert [r["report"] for r in mine.rows if r["run_id"] == info.run_id] == ["runs/x/audit_check.ipynb"]
-    assert engine.listing_page(world.login("reviewer"), PageRequest()).total == 0  # neither owner nor operations
+    assert pipeline_runs.listing_page(world.login("reviewer"), PageRequest()).total == 0  # neither owner nor operations
     app = RunsApp(ops)
     assert "操作ログの改ざん検査" in app.table.text and "audit_check" not in app.table.text

@@ -9,7 +9,7 @@ from workbench.controls import audit_log
 from workbench.core.errors import PermissionDenied
 from workbench.core.permissions import ROLE_PERMISSIONS, Permission, Role
 
-from .conftest import World
+from .conftest import StaffedWorkspace
 
 
 def test_every_permission_is_granted_to_some_role() -> None:
@@ -51,7 +51,7 @@ def test_every_service_is_known_however_the_tests_are_run() -> None:
 
 
 @pytest.mark.parametrize("role", list(Role))
-def test_matrix(world: World, role: Role) -> None:
+def test_matrix(world: StaffedWorkspace, role: Role) -> None:
     session = world.login(role.value)
     denied = 0
     for info in sorted(SERVICES.values(), key=lambda i: i.operation):

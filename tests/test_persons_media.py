@@ -8,28 +8,28 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.direct_load import load_world
 from workbench.cli import main
 from workbench.controls import audit_log
 from workbench.core import approvals
 from workbench.core.errors import PackageError, PermissionDenied
 from workbench.core.workspace import Unit
-from workbench.demo import load_world
 from workbench.files import media, transfer
 from workbench.intake import persons
 from workbench.simulate import generate_world
 
-from .conftest import World
+from .conftest import StaffedWorkspace
 
 
 @pytest.fixture
-def people(world: World):
+def people(world: StaffedWorkspace):
     people = generate_world(30, seed=5)
     registered = np.arange(len(people.persons)) % 2 == 0
     load_world(world.ws, people.persons, people.households, registered=registered)
     return people.persons
 
 
-def test_number_masked_unless_revealed_and_reveal_audited(world: World, people) -> None:
+def test_number_masked_unless_revealed_and_reveal_audited(world: StaffedWorkspace, people) -> None:
     row = people.iloc[0]
     reviewer = world.login("reviewer")
     view = persons.get(reviewer, row["person_id"])
@@ -42,7 +42,7 @@ def test_number_masked_unless_revealed_and_reveal_audited(world: World, people) 
     assert [h["outcome"] for h in hits] == ["denied", "ok"]
 
 
-def _package(world: World, tmp_path) -> tuple[media.LedgerEntry, object]:
+def _package(world: StaffedWorkspace, tmp_path) -> tuple[media.LedgerEntry, object]:
     session = world.login("registrar")
     units: list[Unit] = []
     with world.ws.transaction("test.package", session.user_id, after_commit=lambda: units[0].committed()) as con:
@@ -55,14 +55,14 @@ def _package(world: World, tmp_path) -> tuple[media.LedgerEntry, object]:
     return written
 
 
-def _key_file(world: World, recipient: str, path: Path) -> None:
+def _key_file(world: StaffedWorkspace, recipient: str, path: Path) -> None:
     ops = world.login("operations")
     request = media.request_key_file(ops, recipient)
     approvals.decide(world.login("approver"), request.approval_id, approve=True)
     media.issue_key_file(ops, recipient, str(path), approval_id=request.approval_id)
 
 
-def test_outgoing_package_is_in_the_ledger_and_opens_with_the_key_file(world: World, tmp_path, monkeypatch, capsys) -> None:
+def test_outgoing_package_is_in_the_ledger_and_opens_with_the_key_file(world: StaffedWorkspace, tmp_path, monkeypatch, capsys) -> None:
     entry, path = _package(world, tmp_path)
     entries = media.ledger(world.login("auditor"))
     assert [e.entry_id for e in entries] == [entry.entry_id]
@@ -82,7 +82,7 @@ def test_outgoing_package_is_in_the_ledger_and_opens_with_the_key_file(world: Wo
     assert "wrong_key" in capsys.readouterr().err
 
 
-def test_delivered_copy_is_deleted_and_recorded(world: World, tmp_path) -> None:
+def test_delivered_copy_is_deleted_and_recorded(world: StaffedWorkspace, tmp_path) -> None:
     entry, path = _package(world, tmp_path)
     done = media.mark_delivered(world.login("registrar"), entry.entry_id)
     assert done.deleted_at is not None and not path.exists()  # type: ignore[attr-defined]
@@ -90,7 +90,7 @@ def test_delivered_copy_is_deleted_and_recorded(world: World, tmp_path) -> None:
         media.mark_delivered(world.login("registrar"), entry.entry_id)
 
 
-def test_damaged_package_is_refused(world: World, tmp_path) -> None:
+def test_damaged_package_is_refused(world: StaffedWorkspace, tmp_path) -> None:
     _, path = _package(world, tmp_path)
     data = bytearray(path.read_bytes())  # type: ignore[attr-defined]
     data[-20] ^= 1

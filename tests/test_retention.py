@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import PASSWORD, World
+from tests.conftest import PASSWORD, StaffedWorkspace
+from tests.direct_load import load_world
 from tests.lifecycle_helpers import delete_people, office_with_results
 from tests.query_helpers import population
 from tests.results_helpers import count
@@ -18,11 +19,10 @@ from workbench.controls import users
 from workbench.core import approvals, credentials
 from workbench.core.errors import InvalidInput, PermissionDenied
 from workbench.cycles import pipeline_runs
-from workbench.demo import load_world
 from workbench.lifecycle import deletion, retention
 
 
-def test_report_then_apply_then_pipeline(make_world: Callable[..., World], tmp_path: Path) -> None:
+def test_report_then_apply_then_pipeline(make_world: Callable[..., StaffedWorkspace], tmp_path: Path) -> None:
     world = make_world()
     world.add_user("yakan", ["operations"])  # the nightly run's user: retention and keys, no personal data
 
@@ -88,7 +88,7 @@ def test_nightly_pipeline_applies_and_purges(tmp_path: Path) -> None:
     assert not leaked
 
 
-def test_rules_are_data_with_limits(world: World) -> None:
+def test_rules_are_data_with_limits(world: StaffedWorkspace) -> None:
     op = world.login("query_operator")
     assert retention.set_rule(op, "transfer_copies", 7)["old_days"] == 30
     assert {r["kind"]: r["keep_days"] for r in retention.rules(op)}["transfer_copies"] == 7

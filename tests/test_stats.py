@@ -17,16 +17,15 @@ from workbench.cli import main
 from workbench.controls import audit_log
 from workbench.core import credentials
 from workbench.core.errors import InvalidInput, NotFound, PermissionDenied, WorkbenchError
-from workbench.statistics import publishing
-from workbench.statistics import statistical_control as disclosure
+from workbench.statistics import publishing, statistical_control
 from workbench.statistics.mart import TOTAL, Mart, StatTable, neutralise
 
-from .conftest import PASSWORD, World
+from .conftest import PASSWORD, StaffedWorkspace
 from .stats_helpers import load_population
 
 
 @pytest.fixture
-def published(world: World) -> tuple[World, str]:
+def published(world: StaffedWorkspace) -> tuple[StaffedWorkspace, str]:
     load_population(world, 4000)
     summary = publishing.publish(world.login("registrar"), k=3, max_loss=0.05, epsilon_budget=1.0)
     return world, summary.publication_id
@@ -35,7 +34,7 @@ def published(world: World) -> tuple[World, str]:
 def _interval_by_scipy(table: StatTable, target: tuple[int, ...]) -> tuple[float, float]:
     """An independent audit: scipy's linprog over the released table's additive structure."""
     shape = table.state.shape
-    suppressed = np.isin(table.state, (disclosure.PRIMARY, disclosure.SECONDARY, disclosure.LEDGER))
+    suppressed = np.isin(table.state, (statistical_control.PRIMARY, statistical_control.SECONDARY, statistical_control.LEDGER))
     var = -np.ones(suppressed.size, dtype=int)
     var[np.flatnonzero(suppressed)] = np.arange(int(suppressed.sum()))
     flat = np.arange(suppressed.size).reshape(shape)
@@ -66,7 +65,7 @@ def _interval_by_scipy(table: StatTable, target: tuple[int, ...]) -> tuple[float
 # ------------------------------------------------------------------------------ publication
 
 
-def test_publication_is_a_separate_file_set_with_its_manifest(published: tuple[World, str]) -> None:
+def test_publication_is_a_separate_file_set_with_its_manifest(published: tuple[StaffedWorkspace, str]) -> None:
     world, pub_id = published
     root = publishing.stats_root(world.ws)
     folder = root / pub_id
@@ -88,7 +87,7 @@ def test_publication_is_a_separate_file_set_with_its_manifest(published: tuple[W
     assert int(frame.groupby(qi).size().min()) == manifest["k_anonymity"]["achieved"]
 
 
-def test_pycanon_agrees_on_k(published: tuple[World, str]) -> None:
+def test_pycanon_agrees_on_k(published: tuple[StaffedWorkspace, str]) -> None:
     from pycanon import anonymity
 
     world, pub_id = published
@@ -99,7 +98,7 @@ def test_pycanon_agrees_on_k(published: tuple[World, str]) -> None:
     assert k == manifest["k_anonymity"]["achieved"] >= manifest["k_anonymity"]["required"]
 
 
-def test_k_too_high_for_the_population_generalises_and_reports_the_loss(world: World) -> None:
+def test_k_too_high_for_the_population_generalises_and_reports_the_loss(world: StaffedWorkspace) -> None:
     load_population(world, 1500)
     summary = publishing.publish(world.login("registrar"), k=10)
     rep = summary.manifest["k_anonymity"]
@@ -108,7 +107,7 @@ def test_k_too_high_for_the_population_generalises_and_reports_the_loss(world: W
     assert rep["records_removed"] <= 0.05 * 1500
 
 
-def test_numbered_publications_are_kept_and_never_replace_one_in_use(published: tuple[World, str]) -> None:
+def test_numbered_publications_are_kept_and_never_replace_one_in_use(published: tuple[StaffedWorkspace, str]) -> None:
     world, first = published
     mart = Mart(publishing.stats_root(world.ws))
     opened = mart.open(first)
@@ -120,7 +119,7 @@ def test_numbered_publications_are_kept_and_never_replace_one_in_use(published: 
     assert [p.publication_id for p in mart.publications()] == [first, second]
 
 
-def test_only_staff_publish_and_the_denial_is_audited(world: World) -> None:
+def test_only_staff_publish_and_the_denial_is_audited(world: StaffedWorkspace) -> None:
     analyst = world.login("analyst")
     with pytest.raises(PermissionDenied):
         publishing.publish(analyst)
@@ -130,7 +129,7 @@ def test_only_staff_publish_and_the_denial_is_audited(world: World) -> None:
     assert {r["operation"] for r in records} == {"stats.publish", "stats.withdraw"}
 
 
-def test_withdrawn_publication_is_refused_and_its_microdata_deleted(published: tuple[World, str]) -> None:
+def test_withdrawn_publication_is_refused_and_its_microdata_deleted(published: tuple[StaffedWorkspace, str]) -> None:
     world, pub_id = published
     pub = Mart(publishing.stats_root(world.ws)).open(pub_id)
     with pytest.raises(InvalidInput):
@@ -149,7 +148,7 @@ def test_withdrawn_publication_is_refused_and_its_microdata_deleted(published: t
 # ------------------------------------------------------------------------------ tables
 
 
-def test_three_way_table_is_suppressed_and_no_cell_can_be_recovered(published: tuple[World, str]) -> None:
+def test_three_way_table_is_suppressed_and_no_cell_can_be_recovered(published: tuple[StaffedWorkspace, str]) -> None:
     world, pub_id = published
     # Over quasi-identifiers only, every non-zero cell already holds >= k people: suppression
     # bites with a minimum count above k, or with a dimension that is not a quasi-identifier.
@@ -157,7 +156,7 @@ def test_three_way_table_is_suppressed_and_no_cell_can_be_recovered(published: t
         _check_three_way(world, pub_id, dims, min_count)
 
 
-def _check_three_way(world: World, pub_id: str, dims: tuple[str, str, str], min_count: int) -> None:
+def _check_three_way(world: StaffedWorkspace, pub_id: str, dims: tuple[str, str, str], min_count: int) -> None:
     t = publishing.table(world.login("analyst"), pub_id, *dims, min_count=min_count)
     counts = t.counts()
     assert counts["primary"] > 0 and counts["secondary"] > 0
@@ -172,14 +171,14 @@ def _check_three_way(world: World, pub_id: str, dims: tuple[str, str, str], min_
     total = t.cell_value((len(t.categories[0]) - 1, len(t.categories[1]) - 1, len(t.categories[2]) - 1))
     assert total == len(frame)
     # every primary cell: its interval, found by an independent LP, is at least 3 wide
-    for index in zip(*np.nonzero(t.state == disclosure.PRIMARY), strict=True):
+    for index in zip(*np.nonzero(t.state == statistical_control.PRIMARY), strict=True):
         low, high = _interval_by_scipy(t, tuple(int(i) for i in index))
         assert high - low >= min_count - 1e-6, (index, low, high)
     shown = t.to_frame()
     assert "x" in shown.to_numpy() and TOTAL in shown.to_numpy()
 
 
-def test_sum_table_uses_the_dominance_rule(published: tuple[World, str]) -> None:
+def test_sum_table_uses_the_dominance_rule(published: tuple[StaffedWorkspace, str]) -> None:
     world, pub_id = published
     t = publishing.table(world.login("analyst"), pub_id, "ward", "household_size", value="income")
     assert t.measure == "sum"
@@ -197,21 +196,21 @@ def test_sum_table_uses_the_dominance_rule(published: tuple[World, str]) -> None
 
 def test_true_zero_is_a_dash_and_suppressed_is_x() -> None:
     codes = [np.array([0, 0, 0, 0, 1, 1, 1, 1, 1, 1]), np.array([0, 0, 0, 1, 0, 0, 0, 0, 0, 1])]
-    grid = disclosure.build_grid(codes, [["a", "b"], ["p", "q"]], ["ward", "sex"])
-    disclosure.primary_suppression(grid, min_count=3)
-    disclosure.protect(grid, min_count=3)
+    grid = statistical_control.build_grid(codes, [["a", "b"], ["p", "q"]], ["ward", "sex"])
+    statistical_control.primary_suppression(grid, min_count=3)
+    statistical_control.protect(grid, min_count=3)
     t = StatTable("S0001", "T0001", ["ward", "sex"], [["a", "b", TOTAL], ["p", "q", TOTAL]], "count", None,
                   grid.values, grid.state, 3, "", "")
     assert t.cell_text((0, 1)) == "x"  # 1 person
     codes2 = [np.array([0, 0, 0, 1, 1, 1]), np.array([0, 0, 0, 0, 0, 0])]
-    grid2 = disclosure.build_grid(codes2, [["a", "b"], ["p", "q"]], ["ward", "sex"])
-    disclosure.primary_suppression(grid2, min_count=3)
+    grid2 = statistical_control.build_grid(codes2, [["a", "b"], ["p", "q"]], ["ward", "sex"])
+    statistical_control.primary_suppression(grid2, min_count=3)
     t2 = StatTable("S0001", "T0001", ["ward", "sex"], [["a", "b", TOTAL], ["p", "q", TOTAL]], "count", None,
                    grid2.values, grid2.state, 3, "", "")
     assert t2.cell_text((0, 1)) == "-" and t2.cell_text((0, 0)) == "3"
 
 
-def test_csv_and_xlsx_exports(published: tuple[World, str], tmp_path: Path) -> None:
+def test_csv_and_xlsx_exports(published: tuple[StaffedWorkspace, str], tmp_path: Path) -> None:
     from openpyxl import load_workbook
 
     world, pub_id = published
@@ -243,11 +242,11 @@ def test_formula_neutralisation() -> None:
 # ------------------------------------------------------------------------------ the release ledger
 
 
-def test_same_table_with_one_ward_merged_cannot_reveal_a_suppressed_cell(published: tuple[World, str]) -> None:
+def test_same_table_with_one_ward_merged_cannot_reveal_a_suppressed_cell(published: tuple[StaffedWorkspace, str]) -> None:
     world, pub_id = published
     analyst = world.login("analyst")
     first = publishing.table(analyst, pub_id, "ward", "sex", min_count=20)
-    primaries = [i for i in zip(*np.nonzero(first.state == disclosure.PRIMARY), strict=True)
+    primaries = [i for i in zip(*np.nonzero(first.state == statistical_control.PRIMARY), strict=True)
                  if i[0] < len(first.categories[0]) - 1]
     assert primaries, "the fixture should give at least one small ward × sex cell"
     ward = first.categories[0][int(primaries[0][0])]
@@ -260,10 +259,10 @@ def test_same_table_with_one_ward_merged_cannot_reveal_a_suppressed_cell(publish
     cells = []
     for r in releases:
         for c in r["cells"]:
-            cells.append(disclosure.ReleasedCell(c["cover"], c["v"], c["s"] == "primary", c["need"], r["release_id"],
+            cells.append(statistical_control.ReleasedCell(c["cover"], c["v"], c["s"] == "primary", c["need"], r["release_id"],
                                                  tuple(c["i"])))
     sizes = [len(pub.categories("ward")), len(pub.categories("sex"))]
-    assert disclosure.audit_releases(cells, ["ward", "sex"], sizes) == []
+    assert statistical_control.audit_releases(cells, ["ward", "sex"], sizes) == []
     # and the naive attack on the cell itself fails: the merged cell or its partner is hidden
     w_idx, s_idx = int(primaries[0][0]), int(primaries[0][1])
     merged_row = second.categories[0].index("結合")
@@ -273,7 +272,7 @@ def test_same_table_with_one_ward_merged_cannot_reveal_a_suppressed_cell(publish
     assert w_idx >= 0
 
 
-def test_bad_input_is_refused_in_both_languages_and_nothing_is_released(published: tuple[World, str]) -> None:
+def test_bad_input_is_refused_in_both_languages_and_nothing_is_released(published: tuple[StaffedWorkspace, str]) -> None:
     world, pub_id = published
     analyst = world.login("analyst")
     pub = Mart(publishing.stats_root(world.ws)).open(pub_id)
@@ -303,7 +302,7 @@ def test_bad_input_is_refused_in_both_languages_and_nothing_is_released(publishe
     assert len(refused) == len(cases) + 2
 
 
-def test_differential_privacy_budget_cannot_be_overspent(published: tuple[World, str]) -> None:
+def test_differential_privacy_budget_cannot_be_overspent(published: tuple[StaffedWorkspace, str]) -> None:
     world, pub_id = published
     analyst = world.login("analyst")
     t = publishing.table(analyst, pub_id, "age_group", "sex", epsilon=0.6)
@@ -319,7 +318,7 @@ def test_differential_privacy_budget_cannot_be_overspent(published: tuple[World,
     assert len(pub.releases()) == 2
 
 
-def test_the_mart_is_read_without_any_workspace(published: tuple[World, str], tmp_path: Path) -> None:
+def test_the_mart_is_read_without_any_workspace(published: tuple[StaffedWorkspace, str], tmp_path: Path) -> None:
     import shutil
 
     world, pub_id = published
@@ -334,7 +333,7 @@ def test_the_mart_is_read_without_any_workspace(published: tuple[World, str], tm
 # ------------------------------------------------------------------------------ the CLI
 
 
-def test_cli_publish_and_table(world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+def test_cli_publish_and_table(world: StaffedWorkspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                capsys: pytest.CaptureFixture[str]) -> None:
     load_population(world, 3000)
     for extra in ("analyst2", "analyst3", "analyst4"):  # one login per user and 30-second step (TOTP reuse)
@@ -378,7 +377,7 @@ def test_benchmark_script_runs_small(tmp_path: Path) -> None:
     assert "publish (k=10)" in out.stdout and "table ward×age×sex" in out.stdout
 
 
-def test_bad_publication_parameters_are_refused_and_nothing_is_written(world: World) -> None:
+def test_bad_publication_parameters_are_refused_and_nothing_is_written(world: StaffedWorkspace) -> None:
     load_population(world, 500)
     registrar = world.login("registrar")
     for kwargs in (dict(k=1), dict(k=True), dict(max_loss=0.9), dict(epsilon_budget=-1.0)):

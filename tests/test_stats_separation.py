@@ -20,7 +20,7 @@ from workbench.core.permissions import ROLE_PERMISSIONS, Permission, Role
 from workbench.cycles import pipeline_runs
 from workbench.statistics import publishing
 
-from .conftest import PASSWORD, World
+from .conftest import PASSWORD, StaffedWorkspace
 from .stats_helpers import load_population
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,7 +42,7 @@ def test_analyst_holds_only_de_identified_permissions() -> None:
     assert holders and Role.ANALYST not in holders
 
 
-def test_every_identified_service_refuses_the_analyst_and_is_audited(world: World) -> None:
+def test_every_identified_service_refuses_the_analyst_and_is_audited(world: StaffedWorkspace) -> None:
     _all_services()
     analyst = world.login("analyst")
     refused = []
@@ -73,7 +73,7 @@ def test_the_analyst_api_imports_no_key_or_database_code() -> None:
     assert not [m for m in imported if any(part in forbidden for part in m.split("."))], imported
 
 
-def test_mart_files_hold_no_identifier_name_address_phone_or_birth_date(world: World) -> None:
+def test_mart_files_hold_no_identifier_name_address_phone_or_birth_date(world: StaffedWorkspace) -> None:
     population = load_population(world, 3000)
     registrar = world.login("registrar")
     summary = publishing.publish(registrar, k=3)
@@ -99,7 +99,7 @@ def test_mart_files_hold_no_identifier_name_address_phone_or_birth_date(world: W
     assert not found, f"{len(found)} identifying values found in the mart"
 
 
-def test_stats_app_builds_a_suppressed_table_charts_and_exports(world: World) -> None:
+def test_stats_app_builds_a_suppressed_table_charts_and_exports(world: StaffedWorkspace) -> None:
     from widgets.stats import StatsApp
 
     load_population(world, 3000)
@@ -124,7 +124,7 @@ def test_stats_app_builds_a_suppressed_table_charts_and_exports(world: World) ->
     assert app.banner.kind == "error" and "差分プライバシー" in app.banner.text
 
 
-def test_stats_app_is_refused_to_other_roles(world: World) -> None:
+def test_stats_app_is_refused_to_other_roles(world: StaffedWorkspace) -> None:
     from widgets.stats import StatsApp
 
     app = StatsApp(world.login("registrar"))
@@ -142,7 +142,7 @@ def test_publish_pipeline_and_analyst_notebook_run_top_to_bottom(tmp_path: Path)
 
     # the real clock: the notebook's kernel checks the run ticket's expiry
     ws = Workspace.init(tmp_path / "live", scrypt_n=2**10)
-    live = World(ws, SystemClock())  # type: ignore[arg-type]
+    live = StaffedWorkspace(ws, SystemClock())  # type: ignore[arg-type]
     live.add_user("registrar", ["registrar"])
     live.add_user("analyst", ["analyst"])
 

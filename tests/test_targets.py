@@ -69,11 +69,11 @@ def test_changed_unlisted_relisted(world, pop) -> None:  # type: ignore[no-untyp
 def test_numbers_kept_when_unlisted(world, pop) -> None:  # type: ignore[no-untyped-def]
     import numpy as np
 
-    from workbench import demo
+    from tests.direct_load import load_world
 
     reg = np.zeros(len(pop.persons), dtype=bool)
     reg[:10] = True
-    demo.load_world(world.ws, pop.persons, pop.households, registered=reg)
+    load_world(world.ws, pop.persons, pop.households, registered=reg)
     s = world.login("registrar")
     frame = target_frame(pop, seed=2)
     summary = targets.import_targets(s, write_table(frame.iloc[10:], "housing_targets"), file_name="x.csv")

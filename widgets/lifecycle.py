@@ -358,7 +358,7 @@ class InquiryApp(App):
             self.search()
 
     def close_inquiry(self) -> None:
-        # Not ``close``: that is ipywidgets' Widget.close, which the gate calls on every widget of an
+        # Not ``close``: that is ipywidgets' Widget.close, which the dashboard calls on every widget of an
         # app it leaves (close_all_views) and Python calls on collection — it must not close an inquiry.
         q = self.call(inquiries.close, self.inquiry_id.value.strip(), response=self.response.value)
         if q is not None:

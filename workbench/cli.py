@@ -21,7 +21,7 @@ from typing import Any
 
 from workbench import pending
 from workbench.controls import access, audit_log, users
-from workbench.core import access_rules, approvals, channel, rotation
+from workbench.core import access_rules, approvals, channel, keyring_admin, rotation
 from workbench.core.clock import JST
 from workbench.core.errors import InvalidInput, WorkbenchError
 from workbench.core.keys import KEK_ENV, KeyEncryptionKey, locate_kek
@@ -202,7 +202,13 @@ def cmd_user_list(args: argparse.Namespace) -> Any:
 
 
 def cmd_user_review(args: argparse.Namespace) -> Any:
-    return users.review(_login(args), confirm=args.confirm)
+    if args.confirm:  # the old path that recorded the review without a second person (issue 18 item 5)
+        raise InvalidInput(
+            "user review --confirm no longer records the review: IDs count as reviewed only through the signed-off "
+            "review (workbench idreview start, then idreview signoff with a second person's approval).",
+            "user review --confirm では点検を記録できません。IDの点検は ID・権限の棚卸し（workbench idreview start の後、"
+            "別の職員の承認を得て idreview signoff）でのみ記録されます。", reason="use_idreview")
+    return users.review(_login(args))
 
 
 def cmd_user_grant(args: argparse.Namespace) -> Any:
@@ -306,16 +312,16 @@ def cmd_keys_wrap(args: argparse.Namespace) -> Any:
         raise InvalidInput("Name the KEK file with --kek-file (or WORKBENCH_KEK_FILE).",
                            "--kek-file（または WORKBENCH_KEK_FILE）で KEK ファイルを指定してください。", reason="kek_missing")
     if args.keyring:
-        return rotation.wrap_keyring_copy(args.keyring, kek)
+        return keyring_admin.wrap_keyring_copy(args.keyring, kek)
     path = args.workspace or os.environ.get("WORKBENCH_WORKSPACE")
     if not path:
         raise InvalidInput("Name the workspace with --workspace or WORKBENCH_WORKSPACE.",
                            "--workspace または WORKBENCH_WORKSPACE でワークスペースを指定してください。")
-    return rotation.wrap_workspace(path, kek)
+    return keyring_admin.wrap_workspace(path, kek)
 
 
 def cmd_keys_rewrap(args: argparse.Namespace) -> Any:
-    return rotation.rewrap(_login(args), KeyEncryptionKey.from_file(args.new_kek_file))
+    return keyring_admin.rewrap(_login(args), KeyEncryptionKey.from_file(args.new_kek_file))
 
 
 def cmd_ledger(args: argparse.Namespace) -> Any:
@@ -397,9 +403,7 @@ def cmd_pipeline_run(args: argparse.Namespace) -> Any:
 
 
 def cmd_pipeline_list(args: argparse.Namespace) -> Any:
-    from workbench.cycles import engine
-
-    return engine.listing(_login(args), limit=args.limit)
+    return pipeline_runs.listing(_login(args), limit=args.limit)
 
 
 def cmd_pipeline_status(args: argparse.Namespace) -> Any:
@@ -789,11 +793,6 @@ def cmd_stats_table(args: argparse.Namespace) -> Any:
     return None
 
 
-class _Reported(Exception):
-    def __init__(self, payload: Any, code: int) -> None:
-        self.payload, self.code = payload, code
-
-
 @dataclasses.dataclass(frozen=True)
 class Exit:
     """A result printed on stdout with a non-default exit code (a failed verification is a
@@ -950,7 +949,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("user_id")
     command("user list", cmd_user_list, "list user IDs and roles", g)
     p = command("user review", cmd_user_review, "the yearly review of IDs and permissions", g)
-    p.add_argument("--confirm", action="store_true", help="record that the review was done now")
+    p.add_argument("--confirm", action="store_true", help="refused: record a review with idreview start / signoff")
     p = command("user grant", cmd_user_grant, "request a role grant, or carry it out with --approval", g)
     p.add_argument("user_id")
     p.add_argument("role")

@@ -35,8 +35,9 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import duckdb
 
-from workbench.core import access_rules, audit, credentials
+from workbench.core import access_rules, audit, credentials, rotation
 from workbench.core.clock import Clock, SystemClock
+from workbench.core.composites import COMPOSITES, composite
 from workbench.core.errors import (
     AccessRefused,
     AccountDisabled,
@@ -57,7 +58,7 @@ from workbench.core.keys import (
     locate_kek,
     refuse_inside,
 )
-from workbench.core.numbers import SecretCipher
+from workbench.core.numbers import NumberCipher, SecretCipher
 from workbench.core.permissions import Permission, permissions_for
 from workbench.core.private_files import fsync_dir, private_umask, write_private
 from workbench.core.store import LockHolder, ResidentStore, Store, WorkspaceLock
@@ -292,8 +293,6 @@ class Workspace:
     ) -> Workspace:
         """Open an existing workspace: finish or roll back a key rotation a crash interrupted,
         then bring its schema up to date."""
-        from workbench.core import rotation  # it builds on the workspace
-
         ws = cls.load(path, key_source=key_source, clock=clock, on_wait=on_wait)
         rotation.recover(ws)
         ws.store.migrate()
@@ -397,6 +396,11 @@ class Workspace:
                 con, key=self.keyring.audit_key(), at=self.clock.now(), user_id=user_id,
                 operation=operation, outcome=outcome, target=params.pop("target", None), params=params,
             )
+
+    def number_cipher(self, version: int | None = None) -> NumberCipher:
+        """The cipher for Individual Numbers under key ``version`` (default: the current one)."""
+        v = self.keyring.current if version is None else version
+        return NumberCipher(self.keyring.key("numbers", v), v)
 
     def totp_cipher(self, version: int | None = None) -> SecretCipher:
         v = self.keyring.current if version is None else version
@@ -613,6 +617,8 @@ class Session:
         #: The only operations this session may run, or ``None`` for all its permissions allow: an
         #: administrator let in outside the set hours may only change them (C13, the office's way back).
         self.only: frozenset[str] | None = None
+        #: A batch account's session (issue 14) may run this one cycle only; ``None`` for a person.
+        self.batch_cycle: str | None = None
 
     def __repr__(self) -> str:
         return f"Session(user_id={self.user_id!r}, roles={list(self.roles)!r})"
@@ -807,28 +813,3 @@ def service(
     return decorate
 
 
-#: Jobs made of several units of work or of file work around them (key rotation, purge, backup),
-#: by name: over the data server the client names the job and the server runs it, alone.
-COMPOSITES: dict[str, Callable[..., Any]] = {}
-
-
-def composite(name: str) -> Callable[[Callable[Concatenate[Session, P], R]], Callable[Concatenate[Session, P], R]]:
-    """Declare a job that needs the workspace itself, not one unit of work.  Called with a session
-    of the data server's client, it runs in the server (which holds the file alone meanwhile);
-    with an embedded session, here, as before."""
-
-    def decorate(fn: Callable[Concatenate[Session, P], R]) -> Callable[Concatenate[Session, P], R]:
-        if name in COMPOSITES:
-            raise RuntimeError(f"duplicate composite {name}")
-        COMPOSITES[name] = fn
-
-        @functools.wraps(fn)
-        def call(session: Session, /, *args: P.args, **kwargs: P.kwargs) -> R:
-            forward = getattr(session, "forward_composite", None)
-            if forward is not None:
-                return forward(name, args, kwargs)  # type: ignore[no-any-return]
-            return fn(session, *args, **kwargs)
-
-        return call
-
-    return decorate

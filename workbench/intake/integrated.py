@@ -51,7 +51,6 @@ from workbench.core.workspace import Unit, service
 from workbench.files import media, outgoing, transfer
 from workbench.files.formats import read_table, write_table
 from workbench.files.outgoing import ExportResult, OutgoingFileSpec
-from workbench.intake.persons import number_cipher
 
 __all__ = [
     "ANSWER_KIND",
@@ -65,12 +64,8 @@ __all__ = [
 REQUEST_KIND = "integrated_request"
 ANSWER_KIND = "integrated_answer"
 REQUEST_MEMBER = "integrated_request.csv"
-ANSWER_MEMBER = "integrated_answer.csv"
 labels.register("package", {ANSWER_KIND: ("統合宛名番号の回答", "integrated-number answers")})
 MAX_LISTED = POLICY.max_listed_problems  # office policy, workbench/data/policy.json
-
-#: Result codes of the ``integrated_answer`` layout → request status.
-RESULT_CODES = {"00": "answered", "10": "not_found", "90": "error"}
 
 #: Per-answer problems: reason code → (Japanese, English).
 PROBLEMS: dict[str, tuple[str, str]] = {
@@ -165,7 +160,7 @@ def _write(unit: Unit, _params: IntegratedParams, _preview: IntegratedPreview, a
     versions = rows["key_version"].to_numpy()
     for version in np.unique(versions):
         sel = np.flatnonzero(versions == version)
-        numbers[sel] = number_cipher(unit, int(version)).decrypt_many(
+        numbers[sel] = unit.workspace.number_cipher(int(version)).decrypt_many(
             rows["number_ct"].to_numpy()[sel].tolist(), ids[sel].tolist(), table="person_numbers", column="number_ct"
         )
     request_ids = np.char.add(f"{batch_id}-", np.char.zfill(np.arange(1, len(rows) + 1).astype(str), 7))

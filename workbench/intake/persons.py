@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from workbench.core.errors import NotFound
-from workbench.core.numbers import NumberCipher, mask_number
+from workbench.core.numbers import mask_number
 from workbench.core.permissions import Permission
 from workbench.core.workspace import Unit, service
 
-__all__ = ["PersonView", "active_filter", "get", "not_suspended", "number_cipher", "reveal_number"]
+__all__ = ["PersonView", "active_filter", "get", "held_number", "not_suspended", "reveal_number"]
 
 
 def not_suspended(alias: str = "p") -> str:
@@ -28,12 +28,6 @@ def active_filter(alias: str = "p") -> str:
     """SQL condition for a person who may be in a batch, export or statistic: on the current
     target list, not deceased (C7, III-7 ⑩), and not suspended (F9).  ``alias`` names ``persons``."""
     return f"({alias}.listed AND NOT {alias}.deceased AND {not_suspended(alias)})"
-
-
-def number_cipher(unit: Unit, version: int | None = None) -> NumberCipher:
-    ring = unit.workspace.keyring
-    v = ring.current if version is None else version
-    return NumberCipher(ring.key("numbers", v), v)
 
 
 @dataclass(frozen=True)
@@ -55,13 +49,15 @@ class PersonView:
         return {k: (v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else v) for k, v in self.__dict__.items()}
 
 
-def _number(unit: Unit, person_id: str) -> str | None:
+def held_number(unit: Unit, person_id: str) -> str | None:
+    """The person's registered Individual Number in clear, or ``None``: for the caller's own permitted
+    use inside its unit of work (the masked page, the reveal, the disclosure document)."""
     row = unit.con.execute(
         "SELECT number_ct, key_version FROM person_numbers WHERE person_id = ?", [person_id]
     ).fetchone()
     if row is None:
         return None
-    return number_cipher(unit, row[1]).decrypt(row[0], person_id, table="person_numbers", column="number_ct")
+    return unit.workspace.number_cipher(row[1]).decrypt(row[0], person_id, table="person_numbers", column="number_ct")
 
 
 @service(Permission.PERSONS_VIEW, target="person_id")
@@ -76,7 +72,7 @@ def get(unit: Unit, person_id: str) -> PersonView:
     ).fetchone()
     if row is None:
         raise NotFound("No such person in the target list.", "対象者リストに該当する人がいません。")
-    number = _number(unit, person_id)
+    number = held_number(unit, person_id)
     return PersonView(*row[:10], number_masked=mask_number(number) if number else None, registered_at=row[10])  # type: ignore[misc]
 
 
@@ -84,7 +80,7 @@ def get(unit: Unit, person_id: str) -> PersonView:
 def reveal_number(unit: Unit, person_id: str) -> str:
     """The Individual Number in clear, for a permitted task; this reveal is audited."""
     unit.note(target=person_id)
-    number = _number(unit, person_id)
+    number = held_number(unit, person_id)
     if number is None:
         raise NotFound("No number is registered for this person.", "この人の個人番号は登録されていません。")
     return number

@@ -49,7 +49,6 @@ from workbench.core.workspace import Unit, service
 from workbench.files import formats
 from workbench.files.media import write_outgoing
 from workbench.intake import matching
-from workbench.intake.persons import number_cipher
 
 __all__ = [
     "OUTCOMES",
@@ -591,7 +590,7 @@ def _run(unit: Unit, data: bytes, source: str, file_name: str, *, preview: bool)
     unit.note(target=import_id)
     con = unit.con
     ring = unit.workspace.keyring
-    cipher = number_cipher(unit)
+    cipher = unit.workspace.number_cipher()
 
     reg = np.flatnonzero(plan.outcome == "registered")
     if reg.size:
@@ -716,10 +715,10 @@ REVIEW_LIST = ListSpec(
 
 def _review_item(unit: Unit, row: tuple[Any, ...]) -> ReviewItem:
     review_id, person_id, import_id, line, source, new_ct, new_v, status, at, by, held_ct, held_v = row
-    new = number_cipher(unit, new_v).decrypt(new_ct, review_id, table="registration_reviews", column="number_ct")
+    new = unit.workspace.number_cipher(new_v).decrypt(new_ct, review_id, table="registration_reviews", column="number_ct")
     held = None
     if held_ct is not None:
-        held = mask_number(number_cipher(unit, held_v).decrypt(
+        held = mask_number(unit.workspace.number_cipher(held_v).decrypt(
             held_ct, person_id, table="person_numbers", column="number_ct"))
     return ReviewItem(review_id, person_id, import_id, int(line), source, held, mask_number(new), status, at, by)
 
@@ -784,8 +783,8 @@ def resolve_review(unit: Unit, review_id: str, *, accept: bool) -> ReviewItem:
                 "対象者リストから外れているため、個人番号を登録できません。",
                 reason="not_listed",
             )
-        number = number_cipher(unit, version).decrypt(ct, review_id, table="registration_reviews", column="number_ct")
-        cipher = number_cipher(unit)
+        number = unit.workspace.number_cipher(version).decrypt(ct, review_id, table="registration_reviews", column="number_ct")
+        cipher = unit.workspace.number_cipher()
         new_ct = cipher.encrypt(number, person_id, table="person_numbers", column="number_ct")
         del number
         held = con.execute("SELECT 1 FROM person_numbers WHERE person_id = ?", [person_id]).fetchone()
@@ -810,6 +809,6 @@ def resolve_review(unit: Unit, review_id: str, *, accept: bool) -> ReviewItem:
         [review_id],
     ).fetchone()
     assert r is not None
-    masked = mask_number(number_cipher(unit, version).decrypt(
+    masked = mask_number(unit.workspace.number_cipher(version).decrypt(
         ct, review_id, table="registration_reviews", column="number_ct"))
     return ReviewItem(r[0], r[1], r[2], int(r[3]), r[4], None, masked, r[5], r[6], r[7])

@@ -32,10 +32,11 @@ from pathlib import Path
 from typing import Any
 
 from workbench.core import audit
+from workbench.core.composites import composite
 from workbench.core.errors import AuditIntegrityError, InvalidInput, PackageError, WrongKey
 from workbench.core.keys import FileKeySource, KeyEncryptionKey, Keyring, KeySource, WrappedKeySource, locate_kek, refuse_inside
 from workbench.core.permissions import Permission
-from workbench.core.workspace import SETTINGS_FILE, Session, Settings, Unit, Workspace, composite, service
+from workbench.core.workspace import SETTINGS_FILE, Session, Settings, Unit, Workspace, service
 from workbench.files import transfer
 from workbench.lifecycle import deletion
 

@@ -44,11 +44,12 @@ import duckdb
 import pandas as pd
 
 from workbench.core import approvals, audit, labels
+from workbench.core.composites import composite
 from workbench.core.errors import InvalidInput, NotFound, StoreError
 from workbench.core.paging import ListSpec, Page, PageRequest, SortKey, fetch_page
 from workbench.core.permissions import Permission
 from workbench.core.private_files import fsync_file
-from workbench.core.workspace import Session, Unit, Workspace, composite, service
+from workbench.core.workspace import Session, Unit, Workspace, service
 from workbench.files import formats
 from workbench.files.outgoing import digest_sql
 
@@ -435,11 +436,6 @@ def request_deletion(unit: Unit, list_id: str) -> DeletionPreview:
         "list_id": list_id, "persons": preview.persons, "by_reason": preview.by_reason,
         "person_numbers": preview.by_record["person_numbers"], "transfer_copies": preview.transfer_copies})
     return preview
-
-
-def deletion_params(unit: Unit, list_id: str) -> dict[str, Any]:
-    """The exact parameters an approval of this list is bound to (for tests and screens)."""
-    return _selection(unit.con, list_id)
 
 
 # ------------------------------------------------------------------------------ the deletion itself

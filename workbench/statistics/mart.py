@@ -582,17 +582,17 @@ class Publication:
                 return added
             # the new table's published cell that overlaps the failing cell most cheaply
             cell = failing[0][0]
-            target_mask = sdc._atom_mask(cell.cover, variables, sizes)
+            target_mask = sdc.atom_mask(cell.cover, variables, sizes)
             best, best_value = None, float("inf")
             for nc in new_cells:
                 if nc.value is None or nc.value == 0:
                     continue
-                if (sdc._atom_mask(nc.cover, variables, sizes) & target_mask).any() and nc.value < best_value:
+                if (sdc.atom_mask(nc.cover, variables, sizes) & target_mask).any() and nc.value < best_value:
                     best, best_value = nc, nc.value
             if best is None:
                 break
             grid.state[best.index] = sdc.LEDGER
-            sdc._close_single_lines(grid, grid.state)
+            sdc.close_single_lines(grid, grid.state)
             added += 1
         raise _refuse(
             "This table cannot be released: combined with earlier tables from the same publication it would "

@@ -26,7 +26,6 @@ See docs/decisions.md (Statistics) for why this method and these protection leve
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -44,9 +43,11 @@ __all__ = [
     "ZERO",
     "Grid",
     "Interval",
+    "atom_mask",
     "audit",
     "audit_releases",
     "build_grid",
+    "close_single_lines",
     "primary_suppression",
     "protect",
 ]
@@ -316,7 +317,7 @@ def _cost(grid: Grid, candidate: BoolArray, suppressed: BoolArray) -> FloatArray
     return np.where(candidate, cost, np.inf)
 
 
-def _close_single_lines(grid: Grid, state: IntArray) -> bool:
+def close_single_lines(grid: Grid, state: IntArray) -> bool:
     """Wherever a line holds exactly one suppressed cell, suppress its cheapest partner.
     Returns whether anything was added."""
     added = False
@@ -359,7 +360,7 @@ def protect(grid: Grid, *, min_count: int = 3, sums: bool = False, ratio: float 
     pending = grid.state == PRIMARY
     final: dict[int, Interval] = {}
     for _ in range(max_rounds):
-        _close_single_lines(grid, state)
+        close_single_lines(grid, state)
         intervals = audit(grid, pending)
         failing = [t for t, iv in intervals.items() if iv.width < need[t] - tol]
         final.update(intervals)
@@ -405,7 +406,7 @@ class ReleasedCell:
     index: tuple[int, ...]
 
 
-def _atom_mask(cover: dict[str, list[int] | None], variables: list[str], sizes: list[int]) -> BoolArray:
+def atom_mask(cover: dict[str, list[int] | None], variables: list[str], sizes: list[int]) -> BoolArray:
     masks = []
     for var, n in zip(variables, sizes, strict=True):
         m = np.zeros(n, dtype=bool)
@@ -435,7 +436,7 @@ def audit_releases(cells: list[ReleasedCell], variables: list[str], sizes: list[
     for cell in cells:
         if cell.value is None:
             continue
-        idx = np.flatnonzero(_atom_mask(cell.cover, variables, sizes))
+        idx = np.flatnonzero(atom_mask(cell.cover, variables, sizes))
         rows.append(np.full(len(idx), r))
         cols.append(idx)
         rhs.append(cell.value)
@@ -451,13 +452,9 @@ def audit_releases(cells: list[ReleasedCell], variables: list[str], sizes: list[
     solver = _Bounds(a_eq, b_eq) if targets else None
     for cell in targets:
         assert solver is not None
-        c = _atom_mask(cell.cover, variables, sizes).astype(float)
+        c = atom_mask(cell.cover, variables, sizes).astype(float)
         low, high = solver.interval(c)
         low, high = low * scale, high * scale
         if high - low < cell.need - 1e-6 * scale:
             failing.append((cell, Interval(low, high)))
     return failing
-
-
-def iter_cells(shape: tuple[int, ...]) -> itertools.product[tuple[int, ...]]:
-    return itertools.product(*(range(n) for n in shape))
