@@ -177,7 +177,9 @@ def test_approval_required_and_bound(office: Office, world: World) -> None:
     assert done.record_count == 13 and done.extra["files"] == 1
     with pytest.raises(ApprovalError) as exc:
         batches.create_info_batch(s, approval_id=fresh.approval_id, procedure="P1", fiscal_year=2026)
-    assert exc.value.details["reason"] in ("used", "population_changed", "params_mismatch")
+    # issue 24 item 5: the true reason, not "given for different parameters" (the selection moved on once sent)
+    assert exc.value.details["reason"] == "used" and "already been used" in exc.value.message_en
+    assert "使用済み" in exc.value.message_ja
 
 
 def test_juki_batch_carries_numbers_only_in_the_package(office: Office, world: World) -> None:

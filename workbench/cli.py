@@ -412,15 +412,22 @@ def cmd_integrated_request(args: argparse.Namespace) -> Any:
     return _outgoing(args, APPROVAL_KIND, _step(args), wrap_request=True)
 
 
+def _incoming_options(p: argparse.ArgumentParser) -> None:
+    """The options of every command that imports an incoming file (``workbench.files.incoming``)."""
+    p.add_argument("--preview", action="store_true", help="read and check the file; say what importing would change")
+    p.add_argument("--keep", action="store_true",
+                   help="leave the file where it is after the import (default: a package moves to incoming/done/,"
+                        " a plain file is deleted, recorded in the media ledger)")
+
+
 def cmd_integrated_import(args: argparse.Namespace) -> Any:
+    from workbench.files import incoming
     from workbench.intake import integrated
 
-    path = Path(args.file)
-    if not path.is_file():
-        raise InvalidInput(f"Cannot read the file {path.name}.", f"ファイル {path.name} を読めません。")
-    # A transfer package (preferred) is opened with the linkage server's key; a bare CSV is read as it is.
-    source: bytes | str = str(path) if path.suffix == ".wbpkg" else _read_input(path)
-    return integrated.import_integrated_answers(_login(args), source)
+    session = _login(args)  # first: every refusal is audited (issue 24)
+    if args.preview:
+        return integrated.preview_integrated_answers(session, args.file)
+    return incoming.receive(session, args.file, kinds=(integrated.ANSWER_KIND,), remove_source=not args.keep)
 
 
 # -- registration commands (F1) --
@@ -492,20 +499,15 @@ def cmd_batch(args: argparse.Namespace) -> Any:
 # -- results commands (F4, F5, C11, C7, F6) --
 
 def cmd_batch_import_results(args: argparse.Namespace) -> Any:
+    from workbench.files import incoming
     from workbench.queries import results
 
-    path = Path(args.file)
-    if not path.is_file():
-        raise InvalidInput(f"Cannot read the file {path.name}.", f"ファイル {path.name} を読めません。")
-    # The clear header only chooses the importer; the importer verifies the package completely.
-    kind = transfer.peek_header(path).kind
-    if kind == "info_answer":
-        return results.import_info_results(_login(args), str(path))
-    if kind == "juki_answer":
-        return results.import_juki_results(_login(args), str(path))
-    raise InvalidInput(f"{path.name} is not an answer package (info_answer or juki_answer).",
-                       f"{path.name} は照会結果のパッケージ（info_answer / juki_answer）ではありません。",
-                       reason="wrong_kind")
+    # Log in first: every refusal, the header's included, is audited against the person running it (issue 24).
+    session = _login(args)
+    kinds = (results.INFO_SPEC.kind, results.JUKI_SPEC.kind)
+    if args.preview:
+        return incoming.preview(session, incoming.kind_of(args.file, kinds), args.file)
+    return incoming.receive(session, args.file, kinds=kinds, remove_source=not args.keep)
 
 
 def cmd_batch_expire(args: argparse.Namespace) -> Any:
@@ -908,6 +910,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--approval")
     p = command("integrated import", cmd_integrated_import, "F1b: import the linkage server's answers (.wbpkg or CSV)", g)
     p.add_argument("file")
+    _incoming_options(p)
 
     # -- registration parser (F1) --
     p = command("register", cmd_register, "F1: register Individual Numbers from a contractor return or portal download")
@@ -948,6 +951,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("batch import-results", cmd_batch_import_results,
                 "F4/F5: import an answer package (info or Juki-net, from its kind)", g)
     p.add_argument("file")
+    _incoming_options(p)
     p = command("batch expire", cmd_batch_expire, "C11: mark requests unanswered past the deadline as expired", g)
     p.add_argument("--days", type=int, help="answer deadline in days (default 30)")
     g = group("results", "C11: query results")

@@ -13,7 +13,7 @@ from workbench import pending
 from workbench.controls import access, audit_log, batch_accounts, idreview, users
 from workbench.core import approvals
 from workbench.cycles import catalogue, engine, pipeline_runs
-from workbench.files import media, outgoing
+from workbench.files import incoming, media, outgoing
 from workbench.intake import collection, integrated, persons, registration, targets
 from workbench.lifecycle import backup, deletion, disclosure, inquiries, retention
 from workbench.queries import batches, discrepancies, linkage_file, procedures, results
@@ -24,6 +24,6 @@ __all__ = ["MODULES"]
 #: The modules that declare services, by name.
 MODULES = {getattr(m, "SERVICE_PREFIX", m.__name__.rsplit(".", 1)[-1]): m for m in (
     access, approvals, audit_log, backup, batch_accounts, batches, collection, engine, catalogue, deletion,
-    disclosure, discrepancies, idreview, inquiries, integrated, linkage_file, media, outgoing, pending, persons,
+    disclosure, discrepancies, idreview, incoming, inquiries, integrated, linkage_file, media, outgoing, pending, persons,
     procedures, registration, results, retention, pipeline_runs, publishing, targets, users,
 )}

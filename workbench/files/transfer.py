@@ -560,7 +560,7 @@ class _Prefix:
     frames_offset: int
 
 
-def peek_header(path: str | os.PathLike[str]) -> PackageHeader:
+def peek_header(path: str | os.PathLike[str] | bytes) -> PackageHeader:
     """The package's clear outer header, to choose the key.  **Untrusted** until
     :func:`read_package` (or :func:`verify_package`) has verified the package."""
     with _open(path) as (f, size):
