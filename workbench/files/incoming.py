@@ -252,10 +252,19 @@ def _empty(spec: IncomingFileSpec[Any], members: int) -> InvalidInput:
                    "回答が欠けていないか送付元に確認してください。", reason="empty_package", members=members)
 
 
-def _guarded(spec: IncomingFileSpec[Any], fn: Callable[[], ResultT]) -> ResultT:
-    """Run a spec's reader: a refusal stays as it is; anything else becomes one clear refusal."""
+#: A layout reader's refusals that mean "nothing in it": refused as ``empty_package``, the same for every kind.
+_EMPTY_REASONS = frozenset({"empty", "no_records"})
+
+
+def _guarded(spec: IncomingFileSpec[Any], received: Received, fn: Callable[[], ResultT]) -> ResultT:
+    """Run a spec's reader: a refusal stays as it is (an empty member is refused as an empty file, the same
+    for every kind); anything else becomes one clear refusal."""
     try:
         return fn()
+    except InvalidInput as exc:
+        if exc.reason in _EMPTY_REASONS:
+            raise _empty(spec, len(received.members)) from None
+        raise
     except WorkbenchError:
         raise
     except (ValueError, KeyError, IndexError, TypeError, UnicodeError, OverflowError, ArithmeticError) as exc:
@@ -270,7 +279,7 @@ def _guarded(spec: IncomingFileSpec[Any], fn: Callable[[], ResultT]) -> ResultT:
 
 def _changes(unit: Unit, spec: IncomingFileSpec[Any], received: Received) -> Changes:
     try:
-        found = _guarded(spec, lambda: spec.preview(unit, received))
+        found = _guarded(spec, received, lambda: spec.preview(unit, received))
     finally:
         if spec.release is not None:
             spec.release(unit)
@@ -321,7 +330,7 @@ def register(spec: IncomingFileSpec[ResultT], *, preview: str, import_: str) -> 
         declared = received.package.manifest.record_count if received.package is not None else 0
         entry = _record(unit, spec, received, declared)
         try:
-            result = _guarded(spec, lambda: spec.apply(unit, received))
+            result = _guarded(spec, received, lambda: spec.apply(unit, received))
         finally:
             if spec.release is not None:
                 spec.release(unit)
