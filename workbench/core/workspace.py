@@ -56,6 +56,8 @@ from workbench.core.store import LockHolder, Store, WorkspaceLock
 __all__ = ["SERVICES", "ServiceInfo", "Session", "Settings", "Unit", "Workspace", "service"]
 
 SETTINGS_FILE = "workspace.json"
+#: A folder holding this file is a restore still being built (issue 24 item 1): it never opens as a workspace.
+RESTORE_MARKER = "RESTORE-UNFINISHED"
 FORMAT = "workbench-workspace/1"
 
 P = ParamSpec("P")
@@ -254,12 +256,13 @@ class Workspace:
         key_source: KeySource | None = None,
         clock: Clock | None = None,
         on_wait: Callable[[LockHolder | None], None] | None = None,
+        restoring: bool = False,
     ) -> Workspace:
         """Open an existing workspace: finish or roll back a key rotation a crash interrupted,
-        then bring its schema up to date."""
+        then bring its schema up to date.  (``restoring``: the restore building this folder opens it.)"""
         from workbench.core import rotation  # it builds on the workspace
 
-        ws = cls.load(path, key_source=key_source, clock=clock, on_wait=on_wait)
+        ws = cls.load(path, key_source=key_source, clock=clock, on_wait=on_wait, restoring=restoring)
         rotation.recover(ws)
         ws.store.migrate()
         ws.sweep_files()
@@ -273,9 +276,17 @@ class Workspace:
         key_source: KeySource | None = None,
         clock: Clock | None = None,
         on_wait: Callable[[LockHolder | None], None] | None = None,
+        restoring: bool = False,
     ) -> Workspace:
         """Settings and keyring only, without touching the database (``keys repair``)."""
         root = Path(path)
+        if (root / RESTORE_MARKER).exists() and not restoring:
+            raise StoreError(
+                "This folder is a restore that did not finish (it was interrupted); it is not a workspace. "
+                "Run the restore again: it removes this folder first.",
+                "このフォルダーは中断された復元の途中のもので、ワークスペースではありません。"
+                "復元をやり直してください（このフォルダーは最初に削除されます）。",
+                reason="unfinished_restore")
         cfg = Settings.load(root / SETTINGS_FILE)
         _tighten_modes(root, cls.DIRS)
         source = key_source or FileKeySource(_resolve(root, cfg.keyring_path))

@@ -405,8 +405,13 @@ def write_package(
     workspace_id: str,
     approval_id: str | None = None,
     created_at: str | None = None,
+    unfinished: str | os.PathLike[str] | None = None,
 ) -> Manifest:
     """Write a transfer package to ``path`` and return its manifest.
+
+    With ``unfinished``, the package is written at that name (created exclusively) and left there when
+    complete; the caller renames it to ``path`` once it has recorded it (a backup: the name tells a
+    half-written file from a finished one, issue 24 item 2).
 
     ``key`` is the recipient's key (:func:`recipient_key`), ``key_id`` its identifier
     (normally :func:`key_id_for`), written in the clear header.  ``members`` is consumed
@@ -434,7 +439,7 @@ def write_package(
             raise _bad_argument("created_at") from None
 
     target = Path(path)
-    if os.path.lexists(target):
+    if os.path.lexists(target) or (unfinished is not None and os.path.lexists(unfinished)):
         raise _exists()
     directory = target.parent
     package_id = uuid.uuid4().hex
@@ -513,8 +518,12 @@ def write_package(
                 raise _bad_argument("members (too many for one manifest)")
             end = bytes([_T_END]) + (counter + 1).to_bytes(4, "big") + total.to_bytes(8, "big")
 
-            fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=".wbpkg-", suffix=".tmp")
-            tmp = Path(tmp_name)
+            if unfinished is not None:
+                fd = os.open(unfinished, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                tmp = Path(unfinished)
+            else:
+                fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=".wbpkg-", suffix=".tmp")
+                tmp = Path(tmp_name)
             os.fchmod(fd, 0o600)
             with os.fdopen(fd, "wb") as out:
                 out.write(prefix)
@@ -525,7 +534,8 @@ def write_package(
                 out.write(sealer.seal(counter, end, final=True))
                 out.flush()
                 os.fsync(out.fileno())
-        _publish(tmp, target)
+        if unfinished is None:
+            _publish(tmp, target)
         tmp = None
         fsync_dir(directory)
     except OSError as exc:
