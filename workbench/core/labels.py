@@ -66,7 +66,7 @@ _MODULE_WORDS: dict[str, str] = {
     "keys": "鍵", "rotation": "鍵の更新", "pending": "未処理の業務", "outgoing": "送付ファイル", "package": "パッケージ",
     "backup": "バックアップ", "batch_accounts": "バッチアカウント", "cycle_runs": "定例処理の実行", "cycles": "定例処理",
     "deletion": "一括削除", "disclosure": "開示・訂正・利用停止", "idreview": "ID・権限の棚卸し", "inquiries": "問合せ記録",
-    "retention": "保存期間", "stats": "統計", "mart": "統計", "demo": "デモ",
+    "retention": "保存期間", "stats": "統計", "mart": "統計", "demo": "デモ", "incoming": "受領ファイル",
 }
 _VERB_WORDS: dict[str, str] = {
     "login": "ログイン", "logout": "ログアウト", "idle_timeout": "無操作によるログアウト", "session_ended": "セッション終了",
@@ -92,6 +92,7 @@ _VERB_WORDS: dict[str, str] = {
     "account": "作成", "accounts": "一覧", "keys": "鍵の失効", "key": "鍵ファイルの発行", "signoff": "承認依頼",
     "lists": "一覧", "open": "一覧", "execution": "実行の参照",
     "page": "一覧の表示", "code": "ワンタイムコードの表示",
+    "dispose": "取込済みファイルの移動・削除", "settle": "中断したバックアップの整理",
 }
 
 
@@ -100,7 +101,7 @@ def _assemble() -> dict[str, dict[str, tuple[str, str]]]:
     from workbench.core import numbers
     from workbench.core.approvals import KINDS as APPROVAL_KINDS
     from workbench.core.permissions import ROLE_LABELS
-    from workbench.files import media
+    from workbench.files import incoming, media
     from workbench.intake import registration
     from workbench.queries import batches, discrepancies, procedures
     from workbench.queries.query_rules import load_rules
@@ -122,6 +123,8 @@ def _assemble() -> dict[str, dict[str, tuple[str, str]]]:
         # last: where a pipeline or stage shares a word with another domain, the other wins
         "pipeline": {**_PIPELINES, **{name: (c.title_ja, c.title_en) for name, c in CYCLES.items()}},
         "stage": {s.name: (s.title_ja, s.title_en) for c in CYCLES.values() for s in c.stages},
+        # last too: an answer line's ``ok`` is 「取り込む回答」 only where the domain is named
+        "incoming_outcome": incoming.outcome_words(),
     }
 
 

@@ -60,6 +60,7 @@ __all__ = [
     "dispose",
     "import_file",
     "kind_of",
+    "outcome_words",
     "preview",
     "receive",
     "register",
@@ -161,6 +162,8 @@ class IncomingFileSpec(Generic[ResultT]):
     holds_personal_data: bool = True
     #: Drop whatever ``preview`` or ``apply`` left behind (temporary tables); called after each step.
     release: Callable[[Unit], None] | None = None
+    #: The words of the outcomes its preview counts (``Changes.changes``), for the confirmation box.
+    outcomes: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
     @property
     def sender_ja(self) -> str:
@@ -467,6 +470,14 @@ def dispose(unit: Unit, path: str, kind: str) -> dict[str, Any]:
             else "取り込んだ平文のファイルを削除しました。",
             "message_en": "The imported package was moved to incoming/done/." if is_package
             else "The imported plaintext file was deleted."}
+
+
+def outcome_words() -> dict[str, tuple[str, str]]:
+    """Every registered kind's outcome codes in words (the ``incoming_outcome`` domain of the labels table)."""
+    words: dict[str, tuple[str, str]] = {}
+    for spec in REGISTRY.values():
+        words.update(spec.outcomes)
+    return words
 
 
 def labels() -> Mapping[str, tuple[str, str]]:

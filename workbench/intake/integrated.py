@@ -369,7 +369,8 @@ ANSWER_SPEC: incoming.IncomingFileSpec[IntegratedImportSummary] = incoming.Incom
     label_ja="団体内統合利用番号の取込", label_en="integrated-number answers import",
     file_ja="統合利用番号の回答ファイル", file_en="integrated-number answer file",
     preview=_preview_answers, apply=_apply_answers, count=lambda summary: summary.rows,
-    already=lambda summary: summary.already_imported, bare=True, release=_release)
+    already=lambda summary: summary.already_imported, bare=True, release=_release,
+    outcomes={"ok": ("取り込む回答", "stored"), **PROBLEMS})
 _answers = incoming.register(ANSWER_SPEC, preview="integrated.preview_integrated_answers",
                              import_="integrated.import_integrated_answers")
 #: F1b ⑥: what importing an answer file would change (counts by outcome), nothing stored.

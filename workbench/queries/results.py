@@ -125,6 +125,12 @@ MALFORMED: dict[str, tuple[str, str]] = {
     "missing_value": ("該当ありの回答に必須の項目が空です", "a value required in a found answer is empty"),
 }
 
+#: Every outcome of an answer line (what a preview counts) → (Japanese, English).
+OUTCOMES: dict[str, tuple[str, str]] = {
+    "ok": ("取り込む回答", "stored"), "duplicate": ("同一内容の重複（1 件として扱う）", "identical repeat (counted once)"),
+    **PROBLEMS,
+}
+
 MAX_LISTED = POLICY.max_listed_problems  # office policy, workbench/data/policy.json
 
 
@@ -511,7 +517,7 @@ def _spec(kind: Kind) -> incoming.IncomingFileSpec[ResultImportSummary]:
         preview=lambda unit, received: _preview(unit, received, kind),
         apply=lambda unit, received: _import(unit, received, kind),
         count=lambda summary: summary.rows, already=lambda summary: summary.already_imported,
-        release=_release)
+        release=_release, outcomes=OUTCOMES)
 
 
 #: F4 ⑭ as an incoming file: an ``info_answer`` package from the linkage server, matched by request ID (C10).
