@@ -434,15 +434,20 @@ def dispose(unit: Unit, path: str, kind: str) -> dict[str, Any]:
                                f"「{spec.label_ja}」に必要な権限 {spec.permission.value!r} がありません。",
                                permission=spec.permission.value)
     source = Path(path)
-    data, name = _bytes_of(source)
-    digest = hashlib.sha256(data).hexdigest()
-    is_package = data.startswith(transfer.MAGIC)
+    name = source.name
+    try:
+        with source.open("rb") as f:
+            is_package = f.read(len(transfer.MAGIC)) == transfer.MAGIC
+    except OSError:
+        raise _refuse("unreadable_file", f"The file {name} cannot be read (missing, a folder, or not permitted).",
+                      f"ファイル {name} を読めません（存在しない・フォルダー・権限がない）。") from None
     if is_package:
-        package_id = transfer.peek_header(data).package_id
+        package_id = transfer.peek_header(source).package_id
         row = unit.con.execute(
             "SELECT entry_id FROM media_ledger WHERE direction = 'in' AND package_id = ? AND kind = ?"
             " ORDER BY recorded_at DESC LIMIT 1", [package_id, spec.kind]).fetchone()
     else:
+        digest = hashlib.sha256(_bytes_of(source)[0]).hexdigest()
         row = unit.con.execute(
             "SELECT entry_id FROM media_ledger WHERE direction = 'in' AND digest = ? AND kind = ?"
             " ORDER BY recorded_at DESC LIMIT 1", [digest, spec.kind]).fetchone()
