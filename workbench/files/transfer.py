@@ -647,9 +647,9 @@ def unpack_package(
     """
     _check_key(key, "key")
     target = Path(out)
-    target.mkdir(mode=0o700, parents=True, exist_ok=True)
-    for stale in target.glob(_UNPACK_STAGING + "*"):  # a killed earlier run's partial plaintext
-        shutil.rmtree(stale, ignore_errors=True)
+    if target.is_dir():
+        for stale in target.glob(_UNPACK_STAGING + "*"):  # a killed earlier run's partial plaintext
+            shutil.rmtree(stale, ignore_errors=True)
     sizes: list[int] = []
 
     def limit(index: int, size: int) -> None:
@@ -675,6 +675,7 @@ def unpack_package(
             "（台帳）と同じ名前です。何も上書き・書き出ししていません。新しい空のフォルダーに展開してください。",
             clashes=len(clashes),
         )
+    target.mkdir(mode=0o700, parents=True, exist_ok=True)  # only now: a refused package leaves no folder
     staging = Path(tempfile.mkdtemp(prefix=_UNPACK_STAGING, dir=target))
     handles: list[IO[bytes]] = []
     placed: list[Path] = []
