@@ -228,3 +228,29 @@ def test_fuzz_through_the_import_service(world: World, tmp_path: Path, at: float
     with pytest.raises(WorkbenchError):
         results.import_info_results(world.login("query_operator"), bytes(data), file_name="fuzz.wbpkg")
     assert len(_refusals(world, "query_operator")) == before + 1
+
+
+def test_a_plain_procedures_file_goes_the_same_way(world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """The housing system's procedures extract (issue 22 item 3): previewed, imported, in the media ledger, and
+    the plaintext removed from where it was given; an empty one refused like an empty answer package."""
+    from tests.query_helpers import load_office, procedures_csv
+
+    office = load_office(world)
+    head = office.pop.persons["person_id"].iloc[0]
+    plain = tmp_path / "procedures.csv"
+    plain.write_bytes(procedures_csv([("R-1", "P1", "2026", "2026-05-01", head, head, "Y")]))
+    code, seen, err = world.cli(monkeypatch, capsys, "query_operator", "procedures", "import", "--preview", str(plain))
+    assert code == 0, err
+    assert seen["count"] == 1 and seen["changes"] == {"new_procedures": 1, "unchanged_procedures": 0} and plain.exists()
+    code, done, err = world.cli(monkeypatch, capsys, "query_operator", "procedures", "import", str(plain))
+    assert code == 0, err
+    assert done["new_procedures"] == 1 and done["disposal"]["action"] == "deleted" and not plain.exists()
+    entry = media.ledger(world.login("auditor"))[0]
+    assert (entry.direction, entry.kind, entry.record_count, entry.file_name) == ("in", "housing_procedures", 1,
+                                                                                   "procedures.csv")
+    assert entry.deleted_at is not None
+    header_only = tmp_path / "empty.csv"
+    header_only.write_bytes(procedures_csv([]))
+    code, _, err = world.cli(monkeypatch, capsys, "query_operator", "procedures", "import", str(header_only))
+    assert code == 2 and json.loads(err)["reason"] == "empty_package" and header_only.exists()

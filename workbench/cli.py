@@ -499,10 +499,13 @@ def cmd_review_resolve(args: argparse.Namespace) -> Any:
 # -- query commands (⑧⑨ procedures, F2 information queries, F3 Juki-net) --
 
 def cmd_procedures_import(args: argparse.Namespace) -> Any:
+    from workbench.files import incoming
     from workbench.queries import procedures
 
-    path = Path(args.file)
-    return procedures.import_procedures(_login(args), _read_input(path), file_name=path.name)
+    session = _login(args)  # first: every refusal is audited (issue 24)
+    if args.preview:
+        return procedures.preview_procedures(session, args.file)
+    return incoming.receive(session, args.file, kinds=(procedures.SPEC.kind,), remove_source=not args.keep)
 
 
 def cmd_batch(args: argparse.Namespace) -> Any:
@@ -959,6 +962,7 @@ def build_parser() -> argparse.ArgumentParser:
     g = group("procedures", "⑧⑨: procedures filed in the housing system")
     p = command("procedures import", cmd_procedures_import, "⑧⑨: import procedures filed (CSV, housing_procedures layout)", g)
     p.add_argument("file")
+    _incoming_options(p)
     g = group("batch", "F2/F3: information-query and Juki-net query batches")
     for verb, text in (("preview", "counts by procedure x information x exclusion reason (U1-U3)"),
                        ("request", "ask a second person to approve exactly this batch"),
