@@ -114,7 +114,7 @@ class IncomingFileFlow(w.VBox):
             self.view.value = ""
             return
         rows = "".join(
-            f"<tr><td style='padding:1px 8px'>{esc(labels.ja(code, 'incoming_outcome'))}</td>"
+            f"<tr><td style='padding:1px 8px'>{esc(labels.ja(code, incoming.outcome_domain(p.kind)))}</td>"
             f"<td style='padding:1px 8px;text-align:right'>{num(n)} 件</td></tr>" for code, n in p.changes.items())
         spec = self.specs[p.kind]
         note = ("<div style='color:#c62828'>このファイルは取込済みです。取り込んでも何も変わりません。"
@@ -133,14 +133,11 @@ class IncomingFileFlow(w.VBox):
         if r is None:
             self.result_view.value = ""
             return
-        counts = r.counts() if hasattr(r, "counts") else {}
-        shown = "".join(f"<li>{esc(labels.ja(k, 'incoming_outcome'))}: {num(v)}</li>"
-                        for k, v in counts.items() if v and k != "rows")
+        # The kind's own summary says what was done, counts in words (no code is shown).
         self.result_view.value = (
             f"<div class='wb-incoming-result' style='padding:4px 0'><b>取込結果 / imported</b>: "
             f"{esc(getattr(r, 'message_ja', '') or '取り込みました。')}"
-            f"<br><small>{esc(getattr(r, 'message_en', '') or 'Imported.')}</small>"
-            + (f"<ul>{shown}</ul>" if shown else "") + "</div>")
+            f"<br><small>{esc(getattr(r, 'message_en', '') or 'Imported.')}</small></div>")
 
     # -- steps -----------------------------------------------------------------------------
     def preview(self) -> None:

@@ -20,7 +20,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-__all__ = ["EVENTS", "en", "ja", "known_operations", "label", "labels", "operation_label", "operations_matching"]
+from workbench.core import label_registry
+from workbench.core.label_registry import register
+
+__all__ = ["EVENTS", "en", "ja", "known_operations", "label", "labels", "operation_label", "operations_matching",
+           "register"]
 
 #: Codes that belong to no single module: statuses, outcomes, package and ledger kinds.
 _OWN: dict[str, tuple[str, str]] = {
@@ -101,7 +105,7 @@ def _assemble() -> dict[str, dict[str, tuple[str, str]]]:
     from workbench.core import numbers
     from workbench.core.approvals import KINDS as APPROVAL_KINDS
     from workbench.core.permissions import ROLE_LABELS
-    from workbench.files import incoming, media
+    from workbench.files import media
     from workbench.intake import registration
     from workbench.queries import batches, discrepancies, procedures
     from workbench.queries.query_rules import load_rules
@@ -123,17 +127,20 @@ def _assemble() -> dict[str, dict[str, tuple[str, str]]]:
         # last: where a pipeline or stage shares a word with another domain, the other wins
         "pipeline": {**_PIPELINES, **{name: (c.title_ja, c.title_en) for name, c in CYCLES.items()}},
         "stage": {s.name: (s.title_ja, s.title_en) for c in CYCLES.values() for s in c.stages},
-        # last too: an answer line's ``ok`` is 「取り込む回答」 only where the domain is named
-        "incoming_outcome": incoming.outcome_words(),
+        # last too: registered domains (an answer line's ``ok`` is 「取り込む回答」 only where the domain is named)
+        **{domain: dict(words) for domain, words in label_registry.REGISTERED.items()},
     }
 
 
 _TABLE: dict[str, dict[str, tuple[str, str]]] | None = None
 
+_VERSION = -1
+
 
 def _domains() -> dict[str, dict[str, tuple[str, str]]]:
-    global _TABLE
-    if _TABLE is None:
+    global _TABLE, _VERSION
+    if _TABLE is None or _VERSION != label_registry.version():
+        _VERSION = label_registry.version()
         _TABLE = _assemble()
     return _TABLE
 

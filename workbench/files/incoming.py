@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from workbench.core import label_registry
 from workbench.core.errors import InvalidInput, NotFound, PackageError, PermissionDenied, WorkbenchError
 from workbench.core.permissions import Permission
 from workbench.core.workspace import Session, Unit, service
@@ -60,7 +61,7 @@ __all__ = [
     "dispose",
     "import_file",
     "kind_of",
-    "outcome_words",
+    "outcome_domain",
     "preview",
     "receive",
     "register",
@@ -162,7 +163,8 @@ class IncomingFileSpec(Generic[ResultT]):
     holds_personal_data: bool = True
     #: Drop whatever ``preview`` or ``apply`` left behind (temporary tables); called after each step.
     release: Callable[[Unit], None] | None = None
-    #: The words of the outcomes its preview counts (``Changes.changes``), for the confirmation box.
+    #: The words of the outcomes its preview counts (``Changes.changes``), for the confirmation box; registered
+    #: in the labels table under :func:`outcome_domain`.
     outcomes: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
     @property
@@ -360,6 +362,7 @@ def register(spec: IncomingFileSpec[ResultT], *, preview: str, import_: str) -> 
     )
     REGISTRY[spec.kind] = spec
     _SERVICES[spec.kind] = made
+    label_registry.register(outcome_domain(spec.kind), spec.outcomes)
     return made
 
 
@@ -477,12 +480,10 @@ def dispose(unit: Unit, path: str, kind: str) -> dict[str, Any]:
             else "The imported plaintext file was deleted."}
 
 
-def outcome_words() -> dict[str, tuple[str, str]]:
-    """Every registered kind's outcome codes in words (the ``incoming_outcome`` domain of the labels table)."""
-    words: dict[str, tuple[str, str]] = {}
-    for spec in REGISTRY.values():
-        words.update(spec.outcomes)
-    return words
+def outcome_domain(kind: str) -> str:
+    """The domain of the labels table holding one kind's outcome words (the same code may mean another
+    thing for another kind: a ``duplicate`` F4 answer is counted once, a ``duplicate`` F1b answer is not stored)."""
+    return f"incoming_outcome.{kind}"
 
 
 def labels() -> Mapping[str, tuple[str, str]]:
