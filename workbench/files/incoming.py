@@ -340,7 +340,14 @@ def register(spec: IncomingFileSpec[ResultT], *, preview: str, import_: str) -> 
             if spec.release is not None:
                 spec.release(unit)
         count = int(spec.count(result))
-        if count == 0 and not spec.already(result):
+        if spec.already(result):
+            # Imported before: nothing changed, and the ledger keeps the one line of the first import (the
+            # audit record says it was read again).
+            unit.con.execute("DELETE FROM media_ledger WHERE entry_id = ?", [entry.entry_id])
+            unit.params.pop("ledger_entry", None)
+            unit.note(records=count)
+            return result
+        if count == 0:
             raise _empty(spec, len(received.members))  # the import is rolled back with the refusal
         if count != declared:
             unit.con.execute("UPDATE media_ledger SET record_count = ? WHERE entry_id = ?", [count, entry.entry_id])
