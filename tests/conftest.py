@@ -197,3 +197,9 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
             return file if _shares_a_fixture(config.rootpath / file) else nodeid
 
     return SharedFixturesTogether(config, log)
+
+
+@pytest.fixture(autouse=True)
+def _received_ledger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``package unpack``'s receiving ledger defaults to the person's home: a test's goes to its own folder."""
+    monkeypatch.setenv("WORKBENCH_RECEIVED_LEDGER", str(tmp_path / "received-ledger.jsonl"))

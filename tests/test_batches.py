@@ -168,7 +168,8 @@ def test_approval_required_and_bound(office: Office, world: StaffedWorkspace) ->
     assert exc.value.details["reason"] == "population_changed"
     with world.ws.transaction("t", "t") as con:
         assert con.execute("SELECT count(*) FROM query_requests").fetchone()[0] == 0  # type: ignore[index]
-        assert con.execute("SELECT count(*) FROM media_ledger").fetchone()[0] == 0  # type: ignore[index]
+        # nothing went out (the procedures files read in are in the ledger as incoming files, C9)
+        assert con.execute("SELECT count(*) FROM media_ledger WHERE direction = 'out'").fetchone()[0] == 0  # type: ignore[index]
     assert not list(world.ws.folder("outgoing").iterdir())
     fresh = batches.request_info_batch(s, procedure="P1", fiscal_year=2026)
     approve(world, fresh)
@@ -177,7 +178,9 @@ def test_approval_required_and_bound(office: Office, world: StaffedWorkspace) ->
     assert done.record_count == 13 and done.extra["files"] == 1
     with pytest.raises(ApprovalError) as exc:
         batches.create_info_batch(s, approval_id=fresh.approval_id, procedure="P1", fiscal_year=2026)
-    assert exc.value.details["reason"] in ("used", "population_changed", "params_mismatch")
+    # issue 24 item 5: the true reason, not "given for different parameters" (the selection moved on once sent)
+    assert exc.value.details["reason"] == "used" and "already been used" in exc.value.message_en
+    assert "使用済み" in exc.value.message_ja
 
 
 def test_juki_batch_carries_numbers_only_in_the_package(office: Office, world: StaffedWorkspace) -> None:

@@ -74,7 +74,8 @@ def test_outgoing_package_is_in_the_ledger_and_opens_with_the_key_file(world: St
     path = Path(shutil.copy(path, handed_over))  # type: ignore[arg-type]
     assert main(["package", "unpack", str(path), "--key", str(keyfile), "--out", str(tmp_path / "out")]) == 0
     assert (tmp_path / "out" / "list.csv").read_bytes() == b"person_id\r\nP1\r\n"
-    ledger = (tmp_path / "out" / "ledger.jsonl").read_text("utf-8").splitlines()
+    assert not (tmp_path / "out" / "ledger.jsonl").exists()  # the ledger is never inside --out unless named
+    ledger = (tmp_path / "received-ledger.jsonl").read_text("utf-8").splitlines()
     assert len(ledger) == 1 and '"record_count": 1' in ledger[0]
     other = tmp_path / "juki.key"
     _key_file(world, "juki_net", other)

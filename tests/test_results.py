@@ -164,7 +164,7 @@ def test_malformed_packages_are_refused_whole_with_line_numbers(office: Office, 
 
     assert len(ANSWER_LAYOUT.names) == 14
     err = _refused(world, write_answer(world, tmp_path / "4.wbpkg", [("empty.txt", b"")]))
-    assert err.details["reason"] == "empty"
+    assert err.details["reason"] == "empty_package"  # the same refusal for every kind of incoming file (issue 24)
 
     # nothing was half-imported: the good package still imports completely
     ok = results.import_info_results(_operator(world), write_answer(world, tmp_path / "5.wbpkg", [("ok.txt", good)]))
@@ -310,10 +310,18 @@ def test_cli_import_expire_purge(office: Office, world: StaffedWorkspace, tmp_pa
         assert code == expect, out.err
         return json.loads(out.out) if expect == 0 else json.loads(out.err)
 
-    assert run("batch", "import-results", str(info[0]))["kind"] == "info"
+    preview = run("batch", "import-results", "--preview", str(info[0]))
+    assert preview["kind"] == "info_answer" and preview["count"] > 0 and info[0].exists()  # nothing taken or stored
+    first = run("batch", "import-results", str(info[0]))
+    assert first["kind"] == "info" and first["stored"] == preview["changes"]["ok"]
+    # the medium's copy is taken away once imported, and the ledger says when (C9, issue 22 item 3)
+    assert not info[0].exists() and first["disposal"]["action"] == "moved"
+    done = world.ws.path / first["disposal"]["moved_to"]
+    assert done.is_file() and done.parent == world.ws.folder("incoming") / "done"
     assert run("batch", "import-results", str(jk[0]))["kind"] == "juki"
-    assert run("batch", "import-results", str(info[0]))["already_imported"] is True
-    assert run("batch", "import-results", str(result.path), expect=2)["reason"] == "wrong_kind"
+    assert run("batch", "import-results", "--keep", str(done))["already_imported"] is True
+    assert done.is_file()
+    assert run("batch", "import-results", str(result.path), expect=8)["reason"] == "wrong_kind"
     assert run("batch", "expire", "--days", "0")["expired"] == 0
     assert run("results", "purge")["deletion_id"] is None
 

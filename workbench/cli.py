@@ -25,7 +25,7 @@ from workbench.core import access_rules, approvals, channel, keyring_admin, rota
 from workbench.core.clock import JST
 from workbench.core.errors import InvalidInput, WorkbenchError
 from workbench.core.keys import KEK_ENV, KeyEncryptionKey, locate_kek
-from workbench.core.private_files import private_umask, write_private
+from workbench.core.private_files import private_umask
 from workbench.core.workspace import Session, Workspace
 from workbench.cycles import pipeline_runs
 from workbench.files import media, transfer
@@ -332,34 +332,56 @@ def cmd_package_delivered(args: argparse.Namespace) -> Any:
     return media.mark_delivered(_login(args), args.entry_id)
 
 
+def _received_ledger(args: argparse.Namespace) -> Path:
+    """The receiving side's media ledger: ``--ledger``, else ``WORKBENCH_RECEIVED_LEDGER``, else
+    ``$XDG_DATA_HOME/workbench/received-ledger.jsonl`` — never inside the output folder unless named."""
+    if args.ledger:
+        return Path(args.ledger)
+    if os.environ.get("WORKBENCH_RECEIVED_LEDGER"):
+        return Path(os.environ["WORKBENCH_RECEIVED_LEDGER"])
+    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "workbench" / "received-ledger.jsonl"
+
+
 def cmd_package_unpack(args: argparse.Namespace) -> Any:
-    """The receiving side: no workspace, only the key file that was handed over."""
+    """The receiving side: no workspace, only the key file that was handed over.  All or nothing, bounded
+    (``transfer.unpack_package``): nothing is written until the whole package verifies, nothing overwritten."""
     private_umask()  # the folder 0700 and every member 0600 from creation, never chmod-ed later
     recipient, key, _ = transfer.read_keyfile(Path(args.key))
-    package = transfer.read_package(Path(args.file), key=key)
-    own = _own_workspace(args, package.manifest.workspace_id)
-    if own is not None:
-        # The workspace's own package opened inside it: log in, and the service audits it.
-        args.workspace = str(own)
-        package = media.unpack_own(_login(args), str(Path(args.file).resolve()), str(Path(args.key).resolve()))
+    limits = {"max_member": args.max_member_mb << 20, "max_total": args.max_package_mb << 20}
+    ledger_path = _received_ledger(args)
     out = Path(args.out)
-    out.mkdir(mode=0o700, parents=True, exist_ok=True)
-    written = []
-    for name, data in package.members.items():
-        target = out / Path(name).name
-        if target.exists():
-            raise InvalidInput(f"{target} already exists.", f"{target} はすでに存在します。")
-        write_private(target, data)
-        written.append(str(target))
-    # The receiving side's own media ledger (C9): one line per package read.
-    manifest = package.manifest
-    entry = {"read_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "package_id": manifest.package_id,
-             "kind": manifest.kind, "record_count": manifest.record_count, "digest": manifest.digest,
-             "creator": manifest.creator, "recipient": recipient, "file": Path(args.file).name}
-    with (Path(args.ledger) if args.ledger else out / "ledger.jsonl").open("a", encoding="utf-8") as ledger:
-        ledger.write(json.dumps(entry, ensure_ascii=False) + "\n")
-    return {"recipient": recipient, "manifest": manifest.to_dict(), "written": written, "ledger_entry": entry,
-            "audited_in": None if own is None else str(own)}
+    if out.exists() and not out.is_dir():
+        raise InvalidInput(f"{out} is not a folder.", f"{out} はフォルダーではありません。", reason="not_a_folder")
+    own: list[Path] = []
+
+    def verified(manifest: transfer.Manifest) -> None:
+        root = _own_workspace(args, manifest.workspace_id)
+        if root is not None:
+            # The workspace's own package opened inside it: log in, and the service audits it.
+            args.workspace = str(root)
+            media.unpack_own(_login(args), str(Path(args.file).resolve()), str(Path(args.key).resolve()))
+            own.append(root)
+
+    entry: dict[str, Any] = {}
+
+    def record(manifest: transfer.Manifest) -> None:
+        # The receiving side's own media ledger (C9): one line per package read, written before the
+        # members appear (a kill after it leaves no member: the staging folder is removed next time).
+        entry.update({"read_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                      "package_id": manifest.package_id, "kind": manifest.kind,
+                      "record_count": manifest.record_count, "digest": manifest.digest, "creator": manifest.creator,
+                      "recipient": recipient, "file": Path(args.file).name})
+        ledger_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with ledger_path.open("a", encoding="utf-8") as ledger:
+            ledger.write(json.dumps(entry, ensure_ascii=False) + "\n")
+            ledger.flush()
+            os.fsync(ledger.fileno())
+
+    manifest, written = transfer.unpack_package(Path(args.file), key=key, out=out, reserved=[ledger_path],
+                                                on_verified=verified, before_publish=record, **limits)
+    return {"recipient": recipient, "manifest": manifest.to_dict(), "written": [str(p) for p in written],
+            "ledger": str(ledger_path), "ledger_entry": entry, "audited_in": str(own[0]) if own else None}
 
 
 def _own_workspace(args: argparse.Namespace, workspace_id: str) -> Path | None:
@@ -487,15 +509,22 @@ def cmd_integrated_request(args: argparse.Namespace) -> Any:
     return _outgoing(args, APPROVAL_KIND, _step(args), wrap_request=True)
 
 
+def _incoming_options(p: argparse.ArgumentParser) -> None:
+    """The options of every command that imports an incoming file (``workbench.files.incoming``)."""
+    p.add_argument("--preview", action="store_true", help="read and check the file; say what importing would change")
+    p.add_argument("--keep", action="store_true",
+                   help="leave the file where it is after the import (default: a package moves to incoming/done/,"
+                        " a plain file is deleted, recorded in the media ledger)")
+
+
 def cmd_integrated_import(args: argparse.Namespace) -> Any:
+    from workbench.files import incoming
     from workbench.intake import integrated
 
-    path = Path(args.file)
-    if not path.is_file():
-        raise InvalidInput(f"Cannot read the file {path.name}.", f"ファイル {path.name} を読めません。")
-    # A transfer package (preferred) is opened with the linkage server's key; a bare CSV is read as it is.
-    source: bytes | str = str(path) if path.suffix == ".wbpkg" else _read_input(path)
-    return integrated.import_integrated_answers(_login(args), source)
+    session = _login(args)  # first: every refusal is audited (issue 24)
+    if args.preview:
+        return integrated.preview_integrated_answers(session, args.file)
+    return incoming.receive(session, args.file, kinds=(integrated.ANSWER_KIND,), remove_source=not args.keep)
 
 
 # -- registration commands (F1) --
@@ -545,10 +574,13 @@ def cmd_review_resolve(args: argparse.Namespace) -> Any:
 # -- query commands (⑧⑨ procedures, F2 information queries, F3 Juki-net) --
 
 def cmd_procedures_import(args: argparse.Namespace) -> Any:
+    from workbench.files import incoming
     from workbench.queries import procedures
 
-    path = Path(args.file)
-    return procedures.import_procedures(_login(args), _read_input(path), file_name=path.name)
+    session = _login(args)  # first: every refusal is audited (issue 24)
+    if args.preview:
+        return procedures.preview_procedures(session, args.file)
+    return incoming.receive(session, args.file, kinds=(procedures.SPEC.kind,), remove_source=not args.keep)
 
 
 def cmd_batch(args: argparse.Namespace) -> Any:
@@ -567,20 +599,15 @@ def cmd_batch(args: argparse.Namespace) -> Any:
 # -- results commands (F4, F5, C11, C7, F6) --
 
 def cmd_batch_import_results(args: argparse.Namespace) -> Any:
+    from workbench.files import incoming
     from workbench.queries import results
 
-    path = Path(args.file)
-    if not path.is_file():
-        raise InvalidInput(f"Cannot read the file {path.name}.", f"ファイル {path.name} を読めません。")
-    # The clear header only chooses the importer; the importer verifies the package completely.
-    kind = transfer.peek_header(path).kind
-    if kind == "info_answer":
-        return results.import_info_results(_login(args), str(path))
-    if kind == "juki_answer":
-        return results.import_juki_results(_login(args), str(path))
-    raise InvalidInput(f"{path.name} is not an answer package (info_answer or juki_answer).",
-                       f"{path.name} は照会結果のパッケージ（info_answer / juki_answer）ではありません。",
-                       reason="wrong_kind")
+    # Log in first: every refusal, the header's included, is audited against the person running it (issue 24).
+    session = _login(args)
+    kinds = (results.INFO_SPEC.kind, results.JUKI_SPEC.kind)
+    if args.preview:
+        return incoming.preview(session, incoming.kind_of(args.file, kinds), args.file)
+    return incoming.receive(session, args.file, kinds=kinds, remove_source=not args.keep)
 
 
 def cmd_batch_expire(args: argparse.Namespace) -> Any:
@@ -1026,7 +1053,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.add_argument("--key", required=True)
     p.add_argument("--out", required=True)
-    p.add_argument("--ledger", help="the receiving side's media ledger (default: OUT/ledger.jsonl)")
+    p.add_argument("--ledger", help="the receiving side's media ledger (default: WORKBENCH_RECEIVED_LEDGER or"
+                                    " ~/.local/share/workbench/received-ledger.jsonl; never inside --out unless named)")
+    p.add_argument("--max-member-mb", type=int, default=transfer.MAX_UNPACK_MEMBER >> 20,
+                   help="refuse a package with a member larger than this (MiB)")
+    p.add_argument("--max-package-mb", type=int, default=transfer.MAX_UNPACK_TOTAL >> 20,
+                   help="refuse a package whose members together are larger than this (MiB)")
     command("package sweep", cmd_package_sweep, "check outgoing/ and return_lists/ against the media ledger", g)
     p = command("package delivered", cmd_package_delivered, "record a copy handed over and delete it", g)
     p.add_argument("entry_id")
@@ -1090,6 +1122,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--approval")
     p = command("integrated import", cmd_integrated_import, "F1b: import the linkage server's answers (.wbpkg or CSV)", g)
     p.add_argument("file")
+    _incoming_options(p)
 
     # -- registration parser (F1) --
     p = command("register", cmd_register, "F1: register Individual Numbers from a contractor return or portal download")
@@ -1111,6 +1144,7 @@ def build_parser() -> argparse.ArgumentParser:
     g = group("procedures", "⑧⑨: procedures filed in the housing system")
     p = command("procedures import", cmd_procedures_import, "⑧⑨: import procedures filed (CSV, housing_procedures layout)", g)
     p.add_argument("file")
+    _incoming_options(p)
     g = group("batch", "F2/F3: information-query and Juki-net query batches")
     for verb, text in (("preview", "counts by procedure x information x exclusion reason (U1-U3)"),
                        ("request", "ask a second person to approve exactly this batch"),
@@ -1130,6 +1164,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("batch import-results", cmd_batch_import_results,
                 "F4/F5: import an answer package (info or Juki-net, from its kind)", g)
     p.add_argument("file")
+    _incoming_options(p)
     p = command("batch expire", cmd_batch_expire, "C11: mark requests unanswered past the deadline as expired", g)
     p.add_argument("--days", type=int, help="answer deadline in days (default 30)")
     g = group("results", "C11: query results")

@@ -140,6 +140,13 @@ def consume(unit: Unit, approval_id: str | None, kind: str, params: Mapping[str,
             f"{kind} には別の職員の承認が必要です。先に承認を依頼してください。",
         )
     approval = _load(unit, approval_id)
+    if approval.kind == kind and approval.status == "used":
+        # The true reason first: once used, the selection it was bound to has usually moved on (the file
+        # was made), and "given for different parameters" would send the person looking for a wrong cause.
+        raise ApprovalError(
+            "This approval has already been used; an approval carries out one action once. Request a new approval.",
+            "この承認はすでに使用済みです（承認は 1 回の実行にのみ使えます）。改めて承認を依頼してください。",
+            reason="used")
     if (approval.kind == kind and selection is not None and approval.status in ("approved", "pending")
             and approval.params_digest != params_digest(kind, {**params, **selection})
             and approval.summary.get("parameters_digest") == params_digest(kind, params)):
@@ -162,8 +169,6 @@ def consume(unit: Unit, approval_id: str | None, kind: str, params: Mapping[str,
             "この承認は依頼した本人しか実行できません。",
             reason="not_requester",
         )
-    if approval.status == "used":
-        raise ApprovalError("This approval has already been used.", "この承認はすでに使用済みです。", reason="used")
     if approval.status != "approved":
         raise ApprovalError(
             f"The approval is {approval.status}, not approved.",

@@ -46,7 +46,7 @@ _MODULE_WORDS: dict[str, str] = {
     "backup": "バックアップ", "batch_accounts": "バッチアカウント", "cycle_runs": "定例処理の実行", "cycles": "定例処理",
     "deletion": "一括削除", "disclosure": "開示・訂正・利用停止", "idreview": "ID・権限の棚卸し", "inquiries": "問合せ記録",
     "retention": "保存期間", "stats": "統計", "mart": "統計", "demo": "デモ",
-    "evidence": "運用状況報告", "records": "組織の記録",
+    "evidence": "運用状況報告", "records": "組織の記録", "incoming": "受領ファイル",
 }
 _VERB_WORDS: dict[str, str] = {
     "login": "ログイン", "logout": "ログアウト", "idle_timeout": "無操作によるログアウト", "session_ended": "セッション終了",
@@ -73,6 +73,7 @@ _VERB_WORDS: dict[str, str] = {
     "lists": "一覧", "open": "一覧", "execution": "実行の参照",
     "page": "一覧の表示", "code": "ワンタイムコードの表示",
     "wrap": "鍵束の保護（鍵暗号化鍵）", "rewrap": "鍵束の再保護（鍵暗号化鍵の変更）",
+    "dispose": "取込済みファイルの移動・削除", "settle": "中断したバックアップの整理",
 }
 
 
@@ -98,6 +99,7 @@ def register(domain: str, words: Mapping[str, tuple[str, str]], *, short: Mappin
                        f"コード表「{domain}」で一つのコードに二つの語が登録されました。")
     table.update(new)
     shorts.update(short or {})
+
 
 
 def domains() -> list[str]:

@@ -67,6 +67,8 @@ __all__ = ["COMPOSITES", "SERVICES", "ServiceInfo", "Session", "Settings", "Unit
            "default_key_source", "service"]
 
 SETTINGS_FILE = "workspace.json"
+#: A folder holding this file is a restore still being built (issue 24 item 1): it never opens as a workspace.
+RESTORE_MARKER = "RESTORE-UNFINISHED"
 FORMAT = "workbench-workspace/1"
 
 P = ParamSpec("P")
@@ -290,10 +292,11 @@ class Workspace:
         key_source: KeySource | None = None,
         clock: Clock | None = None,
         on_wait: Callable[[LockHolder | None], None] | None = None,
+        restoring: bool = False,
     ) -> Workspace:
         """Open an existing workspace: finish or roll back a key rotation a crash interrupted,
-        then bring its schema up to date."""
-        ws = cls.load(path, key_source=key_source, clock=clock, on_wait=on_wait)
+        then bring its schema up to date.  (``restoring``: the restore building this folder opens it.)"""
+        ws = cls.load(path, key_source=key_source, clock=clock, on_wait=on_wait, restoring=restoring)
         rotation.recover(ws)
         ws.store.migrate()
         ws.sweep_files()
@@ -307,9 +310,17 @@ class Workspace:
         key_source: KeySource | None = None,
         clock: Clock | None = None,
         on_wait: Callable[[LockHolder | None], None] | None = None,
+        restoring: bool = False,
     ) -> Workspace:
         """Settings and keyring only, without touching the database (``keys repair``)."""
         root = Path(path)
+        if (root / RESTORE_MARKER).exists() and not restoring:
+            raise StoreError(
+                "This folder is a restore that did not finish (it was interrupted); it is not a workspace. "
+                "Run the restore again: it removes this folder first.",
+                "このフォルダーは中断された復元の途中のもので、ワークスペースではありません。"
+                "復元をやり直してください（このフォルダーは最初に削除されます）。",
+                reason="unfinished_restore")
         cfg = Settings.load(root / SETTINGS_FILE)
         _tighten_modes(root, cls.DIRS)
         source = key_source or default_key_source(root, cfg)

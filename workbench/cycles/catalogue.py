@@ -35,7 +35,7 @@ from workbench.core.errors import ApprovalError, InvalidInput, PackageError, Wor
 from workbench.core.permissions import Permission
 from workbench.core.workspace import Session, Unit, service
 from workbench.cycles.engine import Cycle, Stage, StageContext, Waiting, register
-from workbench.files import transfer
+from workbench.files import incoming, transfer
 from workbench.intake import integrated
 from workbench.intake.collection import ExportResult
 from workbench.lifecycle import retention
@@ -151,24 +151,22 @@ def _incoming(ctx: StageContext) -> Path:
     return Path(given) if given else ctx.session.workspace.folder("incoming")
 
 
-def _import_packages(ctx: StageContext, kind: str, importer: Callable[[Session, str], Any]) -> list[dict[str, Any]]:
-    """Import every ``kind`` package waiting in the incoming folder, oldest name first; each imported
-    package moves to ``done/``, a refused one to ``refused/`` and fails the stage with the reason."""
+def _import_packages(ctx: StageContext, kind: str) -> list[dict[str, Any]]:
+    """Import every ``kind`` package waiting in the incoming folder, oldest name first, through the one
+    incoming path (:func:`workbench.files.incoming.receive`: checked, audited, in the media ledger); each
+    imported package moves to ``done/``, a refused one to ``refused/`` and fails the stage with the reason."""
     folder = _incoming(ctx)
-    done = ctx.session.workspace.folder("incoming") / "done"
     refused = ctx.session.workspace.folder("incoming") / "refused"
     out = []
     for path in sorted(folder.glob("*.wbpkg")):
         try:
             header_kind = transfer.peek_header(path).kind
         except PackageError:
-            header_kind = None
-        if header_kind is not None and header_kind != kind:
+            header_kind = kind  # a damaged header: the import refuses it with the reason, audited
+        if header_kind != kind:
             continue
         try:
-            if header_kind is None:
-                raise PackageError("The package header is damaged.", "パッケージのヘッダーが破損しています。")
-            summary = importer(ctx.session, str(path))
+            receipt = incoming.receive(ctx.session, str(path), kinds=(kind,))
         except (InvalidInput, PackageError) as exc:
             refused.mkdir(mode=0o700, exist_ok=True)
             shutil.move(str(path), refused / path.name)
@@ -176,8 +174,7 @@ def _import_packages(ctx: StageContext, kind: str, importer: Callable[[Session, 
                                f"{exc.message_en}",
                                f"回答パッケージ {path.name} を受け付けず incoming/refused/ に移しました: {exc.message_ja}",
                                reason="answer_refused") from None
-        done.mkdir(mode=0o700, exist_ok=True)
-        shutil.move(str(path), done / path.name)
+        summary = receipt.result
         counts = summary.counts() if hasattr(summary, "counts") else {}
         out.append({"package": path.name, "kind": kind, **counts,
                     "already_imported": bool(getattr(summary, "already_imported", False))})
@@ -241,7 +238,7 @@ def stage_integrated_in(ctx: StageContext) -> dict[str, Any]:
     batch_id = request.get("batch_id")
     if not batch_id:
         return {"nothing_requested": True}
-    imported = _import_packages(ctx, integrated.ANSWER_KIND, integrated.import_integrated_answers)
+    imported = _import_packages(ctx, integrated.ANSWER_KIND)
     ctx.detail.setdefault("imports", []).extend(imported)
     ctx.save()
     counts = integrated_pending(ctx.session, batch_id)
@@ -279,8 +276,8 @@ def stage_batches_out(ctx: StageContext) -> dict[str, Any]:
 def stage_answers_in(ctx: StageContext) -> dict[str, Any]:
     """F4 and F5: import the answer packages; wait until no request of the two batches is unanswered."""
     out = ctx.earlier["batches_out"]
-    imported = (_import_packages(ctx, "info_answer", results.import_info_results)
-                + _import_packages(ctx, "juki_answer", results.import_juki_results))
+    imported = (_import_packages(ctx, "info_answer")
+                + _import_packages(ctx, "juki_answer"))
     ctx.detail.setdefault("imports", []).extend(imported)
     ctx.save()
     waiting = []
