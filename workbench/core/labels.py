@@ -46,6 +46,9 @@ _OWN: dict[str, tuple[str, str]] = {
     "juki_answer": ("住基ネット照会の回答", "Juki-net answers"), "linkage_file": ("都住システム連携ファイル", "housing-system linkage file"),
     "notice_list": ("通知対象者リスト", "notice list"), "return_list": ("差戻リスト", "return list"),
     "already_registered": ("登録済み（同じ番号）", "already registered (same number)"),
+    # F8 release ledger kinds (issue 21)
+    "stats_table": ("集計表", "table"), "stats_chart": ("グラフ", "chart"), "stats_export": ("ファイル出力", "export"),
+    "stats_dp": ("差分プライバシー集計", "differentially private table"),
     # pipeline runs
     "issued": ("発行済み", "issued"), "running": ("実行中", "running"), "succeeded": ("成功", "succeeded"), "failed": ("失敗", "failed"),
 }
@@ -180,6 +183,12 @@ _OPERATION_WORDS: dict[str, str] = {
     "media.issue_key_file": "媒体：鍵ファイルの発行",
     "media.unpack_own": "媒体：自組織の送付ファイルの開封",
     "users.review": "ユーザー：年次の見直し",
+    "stats.restore_budget": "統計：ε予算の回復",
+    "stats.request_budget_restore": "統計：ε予算の回復の承認依頼",
+    "stats.dp_preview": "統計：差分プライバシーの事前確認",
+    "stats.budget": "統計：ε予算の参照",
+    "stats.releases": "統計：公表記録の一覧",
+    "stats.describe": "統計：公表データの説明",
 }
 
 

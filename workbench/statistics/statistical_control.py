@@ -461,3 +461,108 @@ def audit_releases(cells: list[ReleasedCell], variables: list[str], sizes: list[
 
 def iter_cells(shape: tuple[int, ...]) -> itertools.product[tuple[int, ...]]:
     return itertools.product(*(range(n) for n in shape))
+
+
+# ------------------------------------------------------------------------------ perturbed tables
+
+
+def _all_lines_matrix(shape: tuple[int, ...]) -> sp.csr_matrix:
+    """Every additive line of a table with margins (interior cells − total = 0), as rows of a
+    sparse matrix over all cells."""
+    import scipy.sparse as sparse
+
+    flat_index = np.arange(int(np.prod(shape))).reshape(shape)
+    rows: list[IntArray] = []
+    cols: list[IntArray] = []
+    data: list[FloatArray] = []
+    r = 0
+    for axis, n in enumerate(shape):
+        lines = np.moveaxis(flat_index, axis, -1).reshape(-1, n)
+        m = len(lines)
+        rows.append(np.repeat(np.arange(r, r + m), n))
+        cols.append(lines.ravel())
+        sign = np.ones(n)
+        sign[-1] = -1.0
+        data.append(np.tile(sign, m))
+        r += m
+    return sparse.csr_matrix((np.concatenate(data), (np.concatenate(rows), np.concatenate(cols))),
+                             shape=(r, int(np.prod(shape))))
+
+
+class _BoxBounds(_Bounds):
+    """Like :class:`_Bounds` (``A x = 0``) with a box ``lo ≤ x ≤ hi`` on every variable."""
+
+    def __init__(self, a_eq: sp.spmatrix, lo: FloatArray, hi: FloatArray) -> None:
+        super().__init__(a_eq, np.zeros(a_eq.shape[0]))
+        inf = self.highspy.kHighsInf
+        self.h.changeColsBounds(self.n, self.cols, np.asarray(lo, dtype=float),
+                                np.where(np.isinf(hi), inf, np.asarray(hi, dtype=float)))
+
+
+def audit_noisy(shape: tuple[int, ...], lo: FloatArray, hi: FloatArray, targets: Sequence[int]) -> dict[int, Interval]:
+    """What an attacker who knows every rule derives about each target cell of one perturbed
+    table: every true cell (interior and margins) is unknown, the lines add up, a published
+    cell lies within the p-table's noise of what was printed (``lo``…``hi``), a "-" is 0 and an
+    "x" is at least 1.  Returns each target's interval (HiGHS, exact LP)."""
+    if not len(targets):
+        return {}
+    a_eq = _all_lines_matrix(shape)
+    finite_hi = hi[np.isfinite(hi)]
+    scale = _scale(np.concatenate([lo, finite_hi]) if len(finite_hi) else lo)
+    solver = _BoxBounds(a_eq, lo / scale, hi / scale)
+    out: dict[int, Interval] = {}
+    n = a_eq.shape[1]
+    for t in targets:
+        c = np.zeros(n)
+        c[int(t)] = 1.0
+        low, high = solver.interval(c)
+        out[int(t)] = Interval(low * scale, high * scale if np.isfinite(high) else float("inf"))
+    return out
+
+
+def protect_noisy(state: IntArray, published: FloatArray, bound: FloatArray, need: FloatArray, *, x_low: float,
+                  max_rounds: int = 200) -> dict[int, Interval]:
+    """Secondary suppression for a perturbed table: while the LP audit (:func:`audit_noisy`)
+    narrows a primary cell below ``need``, suppress the smallest published cell on one of its
+    lines.  ``state`` is changed in place; returns the final intervals of the primary cells.
+
+    Suppressing a cell replaces its box by ``[x_low, ∞)``, which only widens every interval, so
+    a cell that passed is not audited again."""
+    shape = state.shape
+    pending = [int(t) for t in np.flatnonzero(state.ravel() == PRIMARY)]
+    final: dict[int, Interval] = {}
+
+    def boxes() -> tuple[FloatArray, FloatArray]:
+        flat_state = state.ravel()
+        lo = np.maximum(published.ravel() - bound.ravel(), 0.0)
+        hi = published.ravel() + bound.ravel()
+        hidden = np.isin(flat_state, (PRIMARY, SECONDARY, LEDGER))
+        lo = np.where(hidden, x_low, lo)
+        hi = np.where(hidden, np.inf, hi)
+        zero = flat_state == ZERO
+        return np.where(zero, 0.0, lo), np.where(zero, 0.0, hi)
+
+    for _ in range(max_rounds):
+        lo, hi = boxes()
+        intervals = audit_noisy(shape, lo, hi, pending)
+        final.update(intervals)
+        tol = 1e-6 * _scale(np.abs(published.ravel()))
+        failing = [t for t, iv in intervals.items() if iv.width < need.ravel()[t] - tol]
+        if not failing:
+            return final
+        pending = failing
+        for t in failing:
+            target = np.unravel_index(t, shape)
+            neighbour = np.zeros(shape, dtype=bool)
+            for axis in range(len(shape)):
+                sl: list[Any] = list(target)
+                sl[axis] = slice(None)
+                neighbour[tuple(sl)] = True
+            candidate = neighbour & (state == PUBLISHED)
+            if not candidate.any():
+                candidate = state == PUBLISHED
+            if not candidate.any():
+                return final
+            cost = np.where(candidate, published, np.inf)
+            state.flat[int(np.argmin(cost))] = SECONDARY
+    raise RuntimeError("secondary suppression did not converge")
