@@ -513,6 +513,10 @@ def build(records: Records, s: TableSpec, *, publication_id: str, release_id: st
             state[(counts > 0) & (counts < s.min_count)] = sdc.PRIMARY
         need = np.full(full, float(max(s.min_count, 1)))
         x_low = 1.0
+    elif s.measure == "quantile":
+        values, labels = _quantiles(records, s, flat, shape, counts)
+        state[(counts > 0) & (counts < max(s.min_count, QUANTILE_MIN))] = sdc.PRIMARY
+        bound, need, x_low = np.zeros(full), np.zeros(full), 0.0
     else:
         assert records.income is not None
         income = np.nan_to_num(np.clip(records.income, 0, None), nan=0.0)
@@ -526,13 +530,9 @@ def build(records: Records, s: TableSpec, *, publication_id: str, release_id: st
             values, bound = shown_sums, ck.sum_bound(top[..., 0])
             need = np.maximum(0.25 * sums, 1.0)
             x_low = 0.0
-        elif s.measure == "mean":
+        else:
             values = np.where(shown_counts > 0, shown_sums / np.maximum(shown_counts, 1), 0.0)
             values = np.round(values / 1000) * 1000
-            bound, need, x_low = np.zeros(full), np.zeros(full), 0.0
-        else:
-            values, labels = _quantiles(records, s, flat, shape, counts)
-            state[(counts > 0) & (counts < max(s.min_count, QUANTILE_MIN))] = sdc.PRIMARY
             bound, need, x_low = np.zeros(full), np.zeros(full), 0.0
     if (state == sdc.PRIMARY).any() and s.measure in ("count", "sum"):
         if state.size > MAX_SUPPRESSED_CELLS:
