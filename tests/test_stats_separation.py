@@ -150,7 +150,9 @@ def test_publish_pipeline_and_analyst_notebook_run_top_to_bottom(tmp_path: Path)
     papermill.execute_notebook(
         str(ROOT / "notebooks" / "analyst_example.ipynb"), str(out),
         parameters={"workspace": str(ws.path), "user": "analyst", "password": PASSWORD,
-                    "totp": credentials.totp_code(live.secrets["analyst"], dt.datetime.now(dt.UTC))},
+                    # the next step's code: this step's was just used for the refused run above
+                    "totp": credentials.totp_code(live.secrets["analyst"],
+                                                  dt.datetime.now(dt.UTC) + dt.timedelta(seconds=30))},
         kernel_name="python3", progress_bar=False, cwd=str(tmp_path),
     )
     assert (tmp_path / "ward_household_income.xlsx").exists()
@@ -166,5 +168,6 @@ def login_again(ws: workbench.Workspace, live: World) -> workbench.Session:
 
     from workbench.core import credentials
 
-    time.sleep(31)  # the notebook used this step's one-time code
-    return ws.login("analyst", PASSWORD, credentials.totp_code(live.secrets["analyst"], dt.datetime.now(dt.UTC)))
+    time.sleep(31)  # the notebook used the code of the step after the one it started in
+    return ws.login("analyst", PASSWORD, credentials.totp_code(live.secrets["analyst"],
+                                                               dt.datetime.now(dt.UTC) + dt.timedelta(seconds=30)))

@@ -506,6 +506,7 @@ def build(records: Records, s: TableSpec, *, publication_id: str, release_id: st
     shown_counts = ck.perturb_counts(counts, keysum, records.shift).astype(np.float64)
     state = np.where(counts == 0, sdc.ZERO, sdc.PUBLISHED).astype(np.int64)
     labels = None
+    truth: FloatArray | None = None
     if s.measure == "count":
         values = shown_counts
         bound = np.full(full, float(ck.MAX_NOISE))
@@ -513,6 +514,7 @@ def build(records: Records, s: TableSpec, *, publication_id: str, release_id: st
             state[(counts > 0) & (counts < s.min_count)] = sdc.PRIMARY
         need = np.full(full, float(max(s.min_count, 1)))
         x_low = 1.0
+        truth = counts.astype(np.float64)
     elif s.measure == "quantile":
         values, labels = _quantiles(records, s, flat, shape, counts)
         state[(counts > 0) & (counts < max(s.min_count, QUANTILE_MIN))] = sdc.PRIMARY
@@ -530,6 +532,7 @@ def build(records: Records, s: TableSpec, *, publication_id: str, release_id: st
             values, bound = shown_sums, ck.sum_bound(top[..., 0])
             need = np.maximum(0.25 * sums, 1.0)
             x_low = 0.0
+            truth = np.asarray(sums, dtype=np.float64)
         else:
             values = np.where(shown_counts > 0, shown_sums / np.maximum(shown_counts, 1), 0.0)
             values = np.round(values / 1000) * 1000
@@ -542,7 +545,8 @@ def build(records: Records, s: TableSpec, *, publication_id: str, release_id: st
                 f"秘匿（x）とその検証は {MAX_SUPPRESSED_CELLS:,} セルまでです（この表は {state.size:,} セル）。"
                 "項目を減らすか粗い区分にするか、最小セル度数 0（攪乱のみ）にしてください。", reason="too_many_cells")
         before = int((state == sdc.PRIMARY).sum())
-        sdc.protect_noisy(state, values, bound, need, x_low=x_low)
+        # the true table is one point the attacker cannot rule out: a witness for the audit
+        sdc.protect_noisy(state, values, bound, need, x_low=x_low, truth=truth)
         added = int((state == sdc.SECONDARY).sum())
         notes.append((f"度数 {s.min_count} 未満などのセル {before:,} 個と、差し引きで推計されないための {added:,} 個を x で秘匿しました。",
                       f"{before + added:,} cell(s) shown as x: small or dominated cells and the cells that keep them "
