@@ -21,6 +21,16 @@ are counts (度数) or sums (合計) with the number of contributors behind each
   tables (the same table with one ward merged, a table and its sub-table) cannot narrow
   a suppressed cell either.
 
+* **Perturbed tables** (:func:`protect_noisy`, what the statistics service uses): every cell is
+  unknown to the attacker within its box (a shown number ± the p-table's bound and at least 1,
+  "-" = 0, "x" ≥ 1), the lines add up.  The audit needs each primary cell's interval to be at
+  least its claim wide, and proves that cheaply: any two points the attacker cannot rule out
+  bound the width from below, so the true table, every LP optimum and the optima of a small LP
+  over the "x" cells alone (the published cells held at their true values) are kept and checked
+  in numpy; a cell they already spread is proven without an LP of its own.  A cell its lines
+  alone hold too narrow fails without an LP.  Only the rest get their exact min and max from one
+  HiGHS model of the whole table, warm-started across cells and rounds.
+
 See docs/decisions.md (Statistics) for why this method and these protection levels.
 """
 
