@@ -647,6 +647,17 @@ def _spread(lp: _NoisyLP, seen: _Witnesses, targets: IntArray, need: FloatArray,
             return
 
 
+def _witness_cell(lp: _NoisyLP, seen: _Witnesses, t: int, need: FloatArray) -> bool:
+    """The min and max of cell ``t`` over ``lp`` as witnesses; whether ``t`` is proven now."""
+    c = np.zeros(lp.full)
+    for sign in (-1.0, 1.0):
+        c[t] = sign
+        seen.add(lp.solve(c)[1])
+        if seen.width(np.asarray([t]))[0] >= need[t] - 1e-6:
+            return True
+    return False
+
+
 def _audit_noisy(lp: _NoisyLP, seen: _Witnesses, targets: IntArray, need: FloatArray,
                  exact: bool = False, binding: dict[int, IntArray] | None = None,
                  published: BoolArray | None = None, verdict: bool = True) -> dict[int, Interval]:
@@ -661,23 +672,30 @@ def _audit_noisy(lp: _NoisyLP, seen: _Witnesses, targets: IntArray, need: FloatA
         return out
     if not exact:
         _spread(lp, seen, targets, need)
+    misses = 0
     for t in targets:
         t = int(t)
         if not exact and seen.width(np.asarray([t]))[0] >= need[t] - tol:
+            continue
+        if not verdict:
+            # a model that only gathers witnesses is left once it stops proving cells
+            if misses >= 10:
+                break
+            misses += 1
+            if _witness_cell(lp, seen, t, need):
+                misses = 0
             continue
         c = np.zeros(lp.full)
         c[t] = -1.0
         neg_high, x = lp.solve(c)
         seen.add(x)
         high = -neg_high
-        if not exact and max(high if verdict else -np.inf, seen.high[t]) - seen.low[t] >= need[t] - tol:
+        if not exact and max(high, seen.high[t]) - seen.low[t] >= need[t] - tol:
             continue
         tight = lp.tight() if binding is not None else None
         c[t] = 1.0
         low, x = lp.solve(c)
         seen.add(x)
-        if not verdict:
-            continue
         out[t] = Interval(low, high)
         if binding is not None and tight is not None and published is not None:
             both = np.union1d(tight, lp.tight())
@@ -728,6 +746,16 @@ def _line_widths(state: IntArray, lo: FloatArray, hi: FloatArray, cells: IntArra
         rest = tuple(w for a, w in enumerate(where) if a != axis)
         others_inf = n_inf[rest] - own_inf.astype(np.int64)
         out[:, axis] = np.where(others_inf > 0, np.inf, total[rest] - own)
+    return out
+
+
+def _on_lines(shape: tuple[int, ...], cells: IntArray) -> BoolArray:
+    """The cells sharing a line with any of ``cells``."""
+    mark = np.zeros(shape, dtype=bool)
+    mark.flat[cells] = True
+    out = np.zeros(shape, dtype=bool)
+    for axis in range(len(shape)):
+        out |= mark.any(axis=axis, keepdims=True)
     return out
 
 
@@ -799,6 +827,12 @@ def protect_noisy(state: IntArray, published: FloatArray, bound: FloatArray, nee
                 hidden = np.flatnonzero(np.isin(state.ravel(), (PRIMARY, SECONDARY, LEDGER)))
                 _audit_noisy(_NoisyLP(model, hidden, base), seen, pending, need_s, verdict=False)
             open_ = pending[seen.width(pending) < need_s[pending] - tol]
+            if len(open_) and base is not None:
+                # then with the published cells on their lines free within their boxes too
+                near = np.flatnonzero((_on_lines(shape, open_) & (state == PUBLISHED)).ravel())
+                cols = np.union1d(hidden, near)
+                _audit_noisy(_NoisyLP(model, cols, base), seen, open_, need_s, verdict=False)
+                open_ = open_[seen.width(open_) < need_s[open_] - tol]
             if len(open_) and lp is None:
                 lp = _NoisyLP(model)
             elif len(open_) and lp is not None:
