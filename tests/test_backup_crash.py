@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import World
+from tests.conftest import StaffedWorkspace
 from tests.lifecycle_helpers import delete_people, office_with_results, victim_households
 from workbench import FileKeySource, Workspace
 from workbench.core import audit
@@ -66,14 +66,14 @@ def _count(ws: Workspace, sql: str, params: list[object] | None = None) -> int:
         return int(con.execute(sql, params or []).fetchone()[0])  # type: ignore[index]
 
 
-def _backups_in_ledger(world: World) -> set[str]:
+def _backups_in_ledger(world: StaffedWorkspace) -> set[str]:
     with world.ws.transaction("test.read", "system") as con:
         return {r[0] for r in con.execute("SELECT file_name FROM media_ledger WHERE kind = ?",
                                           [backup.BACKUP_KIND]).fetchall()}
 
 
 @pytest.mark.parametrize("step", ["writing", "written", "recorded", "renamed"])
-def test_a_killed_backup_leaves_no_file_the_ledger_does_not_know(world: World, tmp_path: Path, step: str) -> None:
+def test_a_killed_backup_leaves_no_file_the_ledger_does_not_know(world: StaffedWorkspace, tmp_path: Path, step: str) -> None:
     folder = tmp_path / "backups"
     folder.mkdir()
     ring = tmp_path / "keys" / "ring.json"
@@ -114,7 +114,7 @@ def test_a_killed_backup_leaves_no_file_the_ledger_does_not_know(world: World, t
 
 
 @pytest.fixture
-def deleted_after_backup(make_world: Callable[..., World], tmp_path: Path) -> tuple[World, list[str], Path, Path]:
+def deleted_after_backup(make_world: Callable[..., StaffedWorkspace], tmp_path: Path) -> tuple[StaffedWorkspace, list[str], Path, Path]:
     """An office backed up, then some people deleted (the journal outside the backup names them)."""
     world = make_world()
     office_with_results(world, tmp_path)
@@ -127,7 +127,7 @@ def deleted_after_backup(make_world: Callable[..., World], tmp_path: Path) -> tu
 
 @pytest.mark.parametrize("step", ["staged", "verified", "reapplied", "recorded", "unmarked"])
 def test_no_killed_restore_leaves_a_workspace_with_a_deleted_person(
-        deleted_after_backup: tuple[World, list[str], Path, Path], tmp_path: Path, step: str) -> None:
+        deleted_after_backup: tuple[StaffedWorkspace, list[str], Path, Path], tmp_path: Path, step: str) -> None:
     world, victims, b1, k1 = deleted_after_backup
     journal = world.ws.path / deletion.JOURNAL_FILE
     target = tmp_path / "restored"

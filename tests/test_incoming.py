@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import World
+from tests.conftest import StaffedWorkspace
 from tests.results_helpers import count, write_answer
 from workbench.core.errors import InvalidInput, NotFound, PackageError, PermissionDenied, WorkbenchError
 from workbench.files import incoming, media, transfer
@@ -27,7 +27,7 @@ from workbench.intake import integrated
 from workbench.queries import results
 
 
-def _refusals(world: World, user: str) -> list[dict[str, Any]]:
+def _refusals(world: StaffedWorkspace, user: str) -> list[dict[str, Any]]:
     """Refused audit records of ``user`` (their params), oldest first."""
     from workbench.core import audit
 
@@ -38,7 +38,7 @@ def _refusals(world: World, user: str) -> list[dict[str, Any]]:
     return [{"operation": op, **json.loads(p)} for op, p in rows]
 
 
-def _answer(world: World, path: Path, members: list[tuple[str, bytes]], *, kind: str = "info", rows: int = 1) -> Path:
+def _answer(world: StaffedWorkspace, path: Path, members: list[tuple[str, bytes]], *, kind: str = "info", rows: int = 1) -> Path:
     """An answer package as its sender makes it (the linkage server answers F4 and F1b, Juki-net F5)."""
     if kind != "integrated":
         return write_answer(world, path, members, kind=kind, rows=rows)
@@ -49,11 +49,11 @@ def _answer(world: World, path: Path, members: list[tuple[str, bytes]], *, kind:
     return path
 
 
-def _valid_package(world: World, path: Path) -> Path:
+def _valid_package(world: StaffedWorkspace, path: Path) -> Path:
     return write_answer(world, path, [("a.txt", b"x" * 40)])
 
 
-def _hostile_files(world: World, tmp_path: Path) -> dict[str, bytes]:
+def _hostile_files(world: StaffedWorkspace, tmp_path: Path) -> dict[str, bytes]:
     """The header cases of issue 24 (18 of them), as bytes."""
     good = _valid_package(world, tmp_path / "good.wbpkg").read_bytes()
     header_len = int.from_bytes(good[6:10], "big")
@@ -71,7 +71,7 @@ def _hostile_files(world: World, tmp_path: Path) -> dict[str, bytes]:
     return cases
 
 
-def test_header_refusals_are_audited_against_the_person(world: World, tmp_path: Path,
+def test_header_refusals_are_audited_against_the_person(world: StaffedWorkspace, tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch,
                                                         capsys: pytest.CaptureFixture[str]) -> None:
     """``batch import-results`` logs in first: every refusal, from the header or the body, is in the audit log
@@ -98,7 +98,7 @@ def test_header_refusals_are_audited_against_the_person(world: World, tmp_path: 
     assert count(world, "SELECT count(*) FROM media_ledger") == 0
 
 
-def test_a_file_that_is_not_there_is_refused_after_login(world: World, tmp_path: Path,
+def test_a_file_that_is_not_there_is_refused_after_login(world: StaffedWorkspace, tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = world.cli(monkeypatch, capsys, "query_operator", "batch", "import-results", str(tmp_path / "nope"))
@@ -108,7 +108,7 @@ def test_a_file_that_is_not_there_is_refused_after_login(world: World, tmp_path:
 
 @pytest.mark.parametrize("kind", ["info", "juki", "integrated"])
 @pytest.mark.parametrize("members", [[], [("a", b"")], "header_only"], ids=["no_member", "empty_member", "header_only"])
-def test_an_empty_package_is_refused_the_same_way_for_every_kind(world: World, tmp_path: Path, kind: str,
+def test_an_empty_package_is_refused_the_same_way_for_every_kind(world: StaffedWorkspace, tmp_path: Path, kind: str,
                                                                   members: Any) -> None:
     """Issue 24: an empty, correctly signed Juki-net package crashed with a traceback (no audit record), the same
     for information answers was accepted as 0 rows.  Now: one refusal, one reason, audited, for every kind."""
@@ -129,7 +129,7 @@ def test_an_empty_package_is_refused_the_same_way_for_every_kind(world: World, t
     assert count(world, "SELECT count(*) FROM media_ledger") == 0
 
 
-def test_preview_then_import_exactly_what_was_seen(world: World, tmp_path: Path) -> None:
+def test_preview_then_import_exactly_what_was_seen(world: StaffedWorkspace, tmp_path: Path) -> None:
     """The screen's shape: preview (nothing stored, no ledger line), then import with the preview's digest;
     another file under the same name is refused; the import is in the media ledger (who, kind, how many)."""
     body = b"request_id,person_id,result_code,integrated_number\r\nR1,P1,10,\r\n"
@@ -150,7 +150,7 @@ def test_preview_then_import_exactly_what_was_seen(world: World, tmp_path: Path)
         ("in", "integrated_answer", 1, "registrar", "a.wbpkg")]
 
 
-def test_a_bare_file_is_deleted_after_import_and_the_ledger_says_so(world: World, tmp_path: Path) -> None:
+def test_a_bare_file_is_deleted_after_import_and_the_ledger_says_so(world: StaffedWorkspace, tmp_path: Path) -> None:
     plain = tmp_path / "answers.csv"
     plain.write_bytes(b"request_id,person_id,result_code,integrated_number\r\nR1,P1,10,\r\n")
     receipt = incoming.receive(world.login("registrar"), str(plain), kinds=("integrated_answer",))
@@ -216,7 +216,7 @@ def test_fuzz_the_package_reader_header_included(package_bytes: tuple[bytes, byt
 
 @settings(max_examples=12, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(at=st.floats(0, 1), blob=st.binary(min_size=1, max_size=4), cut=st.booleans())
-def test_fuzz_through_the_import_service(world: World, tmp_path: Path, at: float, blob: bytes, cut: bool) -> None:
+def test_fuzz_through_the_import_service(world: StaffedWorkspace, tmp_path: Path, at: float, blob: bytes, cut: bool) -> None:
     """The same through the service: a refusal (audited), never another exception."""
     data = bytearray(_valid_package(world, tmp_path / f"f{uuid.uuid4().hex}.wbpkg").read_bytes())
     pos = int(at * (len(data) - 1))
@@ -230,7 +230,7 @@ def test_fuzz_through_the_import_service(world: World, tmp_path: Path, at: float
     assert len(_refusals(world, "query_operator")) == before + 1
 
 
-def test_a_plain_procedures_file_goes_the_same_way(world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+def test_a_plain_procedures_file_goes_the_same_way(world: StaffedWorkspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     """The housing system's procedures extract (issue 22 item 3): previewed, imported, in the media ledger, and
     the plaintext removed from where it was given; an empty one refused like an empty answer package."""

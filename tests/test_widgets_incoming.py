@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.conftest import World
+from tests.conftest import StaffedWorkspace
 from tests.results_helpers import busy_office, count, send_batch
 from tests.test_widgets import text, upload
 from widgets.batches import BatchesApp
@@ -17,7 +17,7 @@ from widgets.incoming import IncomingFileFlow
 from workbench.simulate import juki, linkage_server
 
 
-def test_the_query_screen_imports_answers_preview_confirm_result(world: World, tmp_path: Path) -> None:
+def test_the_query_screen_imports_answers_preview_confirm_result(world: StaffedWorkspace, tmp_path: Path) -> None:
     office = busy_office(world)
     result, reqs = send_batch(world, "info", information="local_tax")
     jresult, _ = send_batch(world, "juki")
@@ -67,7 +67,7 @@ def test_the_query_screen_imports_answers_preview_confirm_result(world: World, t
     assert flow.model.preview is None and flow.import_button.disabled
 
 
-def test_a_file_swapped_after_the_preview_is_refused_by_the_service(world: World, tmp_path: Path) -> None:
+def test_a_file_swapped_after_the_preview_is_refused_by_the_service(world: StaffedWorkspace, tmp_path: Path) -> None:
     office = busy_office(world)
     result, _ = send_batch(world, "info", information="local_tax")
     first = linkage_server.answer_package(world.ws, result.path, office.pop, tmp_path / "a", seed=1)
@@ -83,7 +83,7 @@ def test_a_file_swapped_after_the_preview_is_refused_by_the_service(world: World
     assert count(world, "SELECT count(*) FROM info_results") == 0
 
 
-def test_the_answers_box_only_for_those_who_may_import(world: World) -> None:
+def test_the_answers_box_only_for_those_who_may_import(world: StaffedWorkspace) -> None:
     registrar = BatchesApp(world.login("registrar"))
     assert registrar.answers_box not in registrar.children
     operator = BatchesApp(world.login("query_operator"))

@@ -168,6 +168,12 @@ _OPERATION_WORDS: dict[str, str] = {
     "records.record_kits": "組織の記録：収集キットの交付・返却", "records.kit_reconciliation": "組織の記録：収集キットの照合",
     "records.record_incident": "組織の記録：事案の記録", "records.add_incident_event": "組織の記録：事案の経過の記録",
     "records.incidents": "組織の記録：事案の一覧",
+    "stats.restore_budget": "統計：ε予算の回復",
+    "stats.request_budget_restore": "統計：ε予算の回復の承認依頼",
+    "stats.dp_preview": "統計：差分プライバシーの事前確認",
+    "stats.budget": "統計：ε予算の参照",
+    "stats.releases": "統計：公表記録の一覧",
+    "stats.describe": "統計：公表データの説明",
 }
 
 

@@ -108,8 +108,9 @@ class Settings:
     #: the workspace after a purge.  Honoured only inside a pytest run with the environment
     #: variable ``WORKBENCH_TEST_PLAINTEXT_DB=1``; anywhere else the workspace refuses to open.
     test_plaintext_database: bool = False
-    #: Where F8 statistics publications go (analysts read them without any key); relative paths are inside the workspace.
-    stats_root: str = "publications"
+    #: F8: each analyst's differential-privacy budget (ε) for one fiscal year; spent ε comes back only
+    #: through a second person's approval (``workbench stats budget-restore``).
+    stats_epsilon_budget: float = 1.0
 
     @classmethod
     def load(cls, path: Path) -> Settings:

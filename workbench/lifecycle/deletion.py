@@ -118,6 +118,8 @@ DERIVED: tuple[tuple[str, str], ...] = (
     ("use_suspensions", "person_id IN (SELECT person_id FROM _del)"),
     ("corrections", "person_id IN (SELECT person_id FROM _del)"),
     ("deletion_list_members", "person_id IN (SELECT person_id FROM _del)"),
+    ("stats_source", "person_id IN (SELECT person_id FROM _del)"),
+    ("stats_record_keys", "person_id IN (SELECT person_id FROM _del)"),
     ("persons", "person_id IN (SELECT person_id FROM _del)"),
 )
 
