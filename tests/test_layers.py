@@ -37,6 +37,9 @@ KNOWN_UPWARD: set[tuple[str, str]] = {
         "cycles.catalogue", "files.media", "intake.registration", "queries.batches", "queries.discrepancies",
         "queries.procedures", "queries.query_rules")),
     ("workbench.statistics.publishing", "workbench.simulate.world"),
+    # labels.ward_name reads the ward code table where it lives today (issue 20 item 5); it moves to
+    # core with issue 18 item 2 of the labels branch, and this entry goes with it.
+    ("workbench.core.labels", "workbench.simulate.world"),
 }
 
 #: Module circles still to be broken; none may be added.

@@ -13,14 +13,17 @@ named without a new entry.
 * :func:`ja` / :func:`en` — the word for a code (the code itself if unknown, so nothing is hidden);
 * :func:`label` — 「日本語 / English」 for buttons and headers;
 * :func:`operation_label` — an audit operation in words;
-* :func:`operations_matching` — the audit operations a Japanese or English word names, for search.
+* :func:`operations_matching` — the audit operations a Japanese or English word names, for search;
+* :func:`ward_name` — a ward or municipality code (13101 …) as its name (千代田区 …).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
-__all__ = ["EVENTS", "en", "ja", "known_operations", "label", "labels", "operation_label", "operations_matching"]
+__all__ = ["EVENTS", "en", "ja", "known_operations", "label", "labels", "operation_label", "operations_matching",
+           "ward_name", "ward_names"]
 
 #: Codes that belong to no single module: statuses, outcomes, package and ledger kinds.
 _OWN: dict[str, tuple[str, str]] = {
@@ -211,7 +214,37 @@ def known_operations() -> list[str]:
     return sorted(set(SERVICES) | set(EVENTS))
 
 
+def _plain(text: str) -> str:
+    """Lower case, NFKC, without spaces and the separators of a code (``batches.import_results``
+    reads as ``batchesimportresults``), so any part of the words matches."""
+    import unicodedata
+
+    return "".join(c for c in unicodedata.normalize("NFKC", text).lower() if c not in " \u3000._-：:・")
+
+
 def operations_matching(word: str, operations: Iterable[str]) -> list[str]:
-    """The operations whose code or words contain ``word`` (Japanese or English)."""
-    word = word.strip().lower()
-    return [op for op in operations if word and (word in op.lower() or word in operation_label(op).lower())]
+    """The operations whose code or words contain ``word``, any part of them, Japanese or English
+    (``ファイル``, ``照会 作成``, ``reveal``, ``import results``); width, case and spaces do not matter."""
+    key = _plain(word)
+    if not key:
+        return []
+    return [op for op in operations if key in _plain(op) or key in _plain(operation_label(op))]
+
+
+# ------------------------------------------------------------------------------ places (issue 20 item 5)
+@functools.cache
+def ward_names() -> dict[str, str]:
+    """Ward and municipality code (全国地方公共団体コード without its check digit) → name."""
+    # The one place the code table is read: it moves from the simulator into core (issue 18),
+    # and then only this import changes.
+    from workbench.simulate.world import MUNICIPALITIES
+
+    return {m.code: m.name for m in MUNICIPALITIES}
+
+
+def ward_name(code: object) -> str:
+    """``13101`` → 「千代田区」; an unknown code is shown as it is (nothing is hidden), and
+    a missing one as 「不明」."""
+    if code is None or str(code).strip() == "":
+        return "不明"
+    return ward_names().get(str(code).strip(), str(code))
