@@ -86,4 +86,5 @@ def delete_people(world: World, people: list[str], reason: str = "moved_out", *,
     assert requested.approval is not None
     approve(world, requested.approval)
     return deletion.apply_and_purge(world.login(applier), preview.list_id,
-                                    approval_id=requested.approval.approval_id, purge=purge)  # type: ignore[arg-type]
+                                    approval_id=requested.approval.approval_id, purge=purge,  # type: ignore[arg-type]
+                                    expected_digest=requested.selection_digest)

@@ -109,5 +109,6 @@ def test_deceased_marked_after_review_excluded_and_deletable(make_world: Callabl
     assert preview.persons == len(dead) and preview.by_reason == {"deceased": len(dead)}
     req = deletion.request_deletion(world.login("registrar"), preview.list_id)
     approve(world, req.approval)  # type: ignore[arg-type]
-    deletion.apply_deletion(world.login("registrar"), preview.list_id, approval_id=req.approval.approval_id)  # type: ignore[union-attr]
+    deletion.apply_deletion(world.login("registrar"), preview.list_id, approval_id=req.approval.approval_id,  # type: ignore[union-attr]
+                            expected_digest=preview.selection_digest)
     assert count(world, "SELECT count(*) FROM persons WHERE deceased") == 0

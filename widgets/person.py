@@ -149,7 +149,7 @@ class PersonApp(App):
             self.banner.info("該当する人がいません。宛名番号、氏名またはカナを確かめてください。",
                              "No one matches; check the person ID, name or kana.")
         elif page.total == 1 and persons.search_terms(text)[0] == "person_id":
-            self.open(page.rows[0].person_id)
+            self.open_one(page.rows[0].person_id)
 
     def _fetch_found(self, request: PageRequest) -> Page[PersonHit] | None:
         if not self.model.searched:
@@ -158,9 +158,9 @@ class PersonApp(App):
 
     def _found_chosen(self, hit: PersonHit | None) -> None:
         if hit is not None:
-            self.open(hit.person_id)
+            self.open_one(hit.person_id)
 
-    def open(self, person_id: str) -> None:
+    def open_one(self, person_id: str) -> None:
         """Show one person's page (its own service checks the right and audits the view)."""
         self.model.revealed = ""
         self.model.person = self.call(persons.get, person_id)

@@ -581,7 +581,8 @@ def cmd_deletion(args: argparse.Namespace) -> Any:
     if args.command == "request":
         return deletion.request_deletion(session, args.list_id)
     if args.command == "apply":
-        return deletion.apply_and_purge(session, args.list_id, approval_id=args.approval, purge=args.purge)
+        return deletion.apply_and_purge(session, args.list_id, approval_id=args.approval, purge=args.purge,
+                                        expected_count=args.expected_count)
     if args.command == "purge":
         return deletion.purge(session)
     if args.command == "lists":
@@ -1012,6 +1013,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--approval", required=True)
     p.add_argument("--purge", choices=["now", "scheduled"], default="scheduled",
                    help="now: rebuild the file at once (needs keys.manage); scheduled: leave it to the nightly run")
+    p.add_argument("--expected-count", type=int, required=True,
+                   help="how many people the preview showed; refused if the list has moved since")
     command("deletion purge", cmd_deletion, "erase the bytes of every deletion: rebuild the file under a new key", g)
     command("deletion lists", cmd_deletion, "deletion lists waiting to be applied", g)
     p = command("deletion copies", cmd_deletion, "C9: transfer copies marked for destruction (waiting for the recipient)", g)

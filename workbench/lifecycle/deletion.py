@@ -153,6 +153,15 @@ class DeletionPreview:
     approval: approvals.Approval | None = None
     #: Who is on the list (internal person number, reason), at most :data:`PREVIEW_PEOPLE` of them.
     people: list[tuple[str, str]] = field(default_factory=list)
+    #: SHA-256 over who is selected (as the approval binds it): what the person saw, handed back
+    #: to :func:`apply_deletion` as ``expected_digest`` (issue 20 item 7).
+    selection_digest: str = ""
+
+    def consequence_ja(self) -> str:
+        """What 削除を実行 does, in words, for the confirm beside the button."""
+        return (f"{self.persons:,} 人の個人番号と関連データ（照会結果・相違・手続の記録など）を削除し、"
+                f"送付用コピー {self.transfer_copies:,} 件に破棄の印を付けます。削除記録には人数と理由だけが残ります。"
+                "取り消せません。")
 
     def to_dict(self) -> dict[str, Any]:
         out = {k: v for k, v in self.__dict__.items() if k != "approval"}
@@ -380,7 +389,7 @@ def _preview(unit: Unit, list_id: str) -> DeletionPreview:
         f"{sel['persons']:,} people ({reasons_en}) and everything derived from their numbers will be deleted: "
         f"{counts['person_numbers']:,} numbers, {counts['info_results'] + counts['juki_results']:,} query results; "
         f"{len(copies)} transfer copies will be marked for destruction.",
-        people=people,
+        people=people, selection_digest=sel["selection_digest"],
     )
 
 
@@ -447,17 +456,41 @@ def _erase(con: duckdb.DuckDBPyConnection, ws: Workspace, *, deletion_id: str, n
     return counts, len(copies)
 
 
+def _check_expected(sel: dict[str, Any], expected_count: int | None, expected_digest: str | None) -> None:
+    """The service does not trust the screen (issue 20 item 7): the caller hands back what the person
+    saw — the preview's ``selection_digest`` or its count — and a selection that moved is refused."""
+    if expected_count is None and not expected_digest:
+        raise InvalidInput(
+            "Preview the list first and pass what you saw (the preview's count or digest); nothing was deleted.",
+            "先に件数を確認し、確認した内容（人数またはダイジェスト）を指定してください。削除はしていません。",
+            reason="preview_required")
+    moved = ((expected_digest and expected_digest != sel["selection_digest"])
+             or (expected_count is not None and int(expected_count) != sel["persons"]))
+    if moved:
+        raise InvalidInput(
+            f"The list has changed since it was previewed ({expected_count if expected_count is not None else '?'} "
+            f"then, {sel['persons']} now); preview it again. Nothing was deleted.",
+            f"確認した後に削除リストの対象が変わりました（確認時 "
+            f"{f'{int(expected_count):,}' if expected_count is not None else '不明'} 人、現在 {sel['persons']:,} 人）。"
+            "もう一度件数を確認してください。削除はしていません。",
+            reason="selection_changed", count=sel["persons"])
+
+
 @service(Permission.DELETIONS_MANAGE, target="list_id")
 def apply_deletion(unit: Unit, list_id: str, *, approval_id: str,
-                   purge: Literal["now", "scheduled"] = "scheduled") -> DeletionRecord:
+                   purge: Literal["now", "scheduled"] = "scheduled", expected_count: int | None = None,
+                   expected_digest: str | None = None) -> DeletionRecord:
     """Delete exactly the approved selection, in one unit of work, and record it (C8).
 
+    ``expected_count`` / ``expected_digest`` are what the person saw in the preview (its ``persons``
+    and ``selection_digest``); one is required, and a list that moved since is refused.
     Use :func:`apply_and_purge` for ``purge="now"``: the rebuild runs after this unit commits."""
     if purge not in ("now", "scheduled"):
         raise InvalidInput("purge must be now or scheduled.", "消去の時期は now（直ちに）または scheduled（定時）です。",
                            reason="bad_purge")
     _open_list(unit, list_id)
     params = _selection(unit.con, list_id)
+    _check_expected(params, expected_count, expected_digest)
     approval = approvals.consume(unit, approval_id, APPROVAL_KIND, params)
     con = unit.con
     by_reason = {r: int(n) for r, n in con.execute("SELECT reason, count(*) FROM _del GROUP BY reason ORDER BY reason").fetchall()}
@@ -478,12 +511,14 @@ def apply_deletion(unit: Unit, list_id: str, *, approval_id: str,
 
 
 def apply_and_purge(session: Session, list_id: str, *, approval_id: str,
-                    purge: Literal["now", "scheduled"] = "scheduled") -> DeletionRecord:
+                    purge: Literal["now", "scheduled"] = "scheduled", expected_count: int | None = None,
+                    expected_digest: str | None = None) -> DeletionRecord:
     """Apply the deletion; with ``purge="now"`` rebuild the file at once (needs ``keys.manage`` too,
     checked before anything is deleted)."""
     if purge == "now":
         session.require(Permission.KEYS_MANAGE, "deletion.purge")
-    record = apply_deletion(session, list_id, approval_id=approval_id, purge=purge)
+    record = apply_deletion(session, list_id, approval_id=approval_id, purge=purge, expected_count=expected_count,
+                            expected_digest=expected_digest)
     if purge == "now":
         purge_report = _rebuild_and_record(session)
         record = next(r for r in deletion_records(session) if r.deletion_id == record.deletion_id)
@@ -583,10 +618,20 @@ def pending_purge(ws: Workspace) -> int:
         return int(row[0]) if row else 0
 
 
-def purge(session: Session) -> dict[str, Any]:
+def purge(session: Session, *, expected_waiting: int | None = None) -> dict[str, Any]:
     """Erase the bytes of every deletion so far (DESIGN §3): rebuild the database file under a new
-    key with ``workbench.core.rotation.rotate`` (the old key is destroyed), then record when."""
+    key with ``workbench.core.rotation.rotate`` (the old key is destroyed), then record when.
+
+    ``expected_waiting`` is how many deletions the person saw waiting (:func:`pending_purge`); if
+    another deletion arrived since, the purge is refused so they confirm what it covers."""
     session.require(Permission.KEYS_MANAGE, "deletion.purge")
+    if expected_waiting is not None:
+        waiting = pending_purge(session.workspace)
+        if waiting != int(expected_waiting):
+            raise InvalidInput(
+                f"{waiting} deletion(s) wait for the purge now, not {expected_waiting} as shown; look again.",
+                f"消去を待つ削除は現在 {waiting:,} 件です（表示は {int(expected_waiting):,} 件）。確認し直してください。",
+                reason="selection_changed", count=waiting)
     return _rebuild_and_record(session)
 
 
