@@ -167,9 +167,8 @@ def test_audit_log_pages_with_chart_and_alerts_of_every_match(world: World) -> N
     from collections import Counter
 
     from workbench.controls import access, audit_log
-    from workbench.core.access_rules import parse_hours
+    from workbench.core.access_rules import hours_history, parse_hours
     from workbench.core.clock import JST
-    from workbench.core.access_rules import hours_history
     from workbench.core.errors import AccessRefused
     from workbench.core.policy import _when, audit_alerts, is_out_of_hours
 

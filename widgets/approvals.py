@@ -51,9 +51,15 @@ _CODE_DOMAINS = {
 }
 
 
+#: Summary keys whose values (or dict keys) are ward or municipality codes.
+_WARD_KEYS = frozenset({"by_ward", "wards", "ward", "ward_code"})
+
+
 def _words(key: str, code: object) -> str:
     """A code in a summary as a clerk reads it: the Japanese word, the code beside it only for a
     procedure (staff cite procedures by number, 「P1 収入の申告」)."""
+    if key in _WARD_KEYS:
+        return labels.ward_name(code)  # 13101 → 千代田区 (issue 20 item 5)
     domain = _CODE_DOMAINS.get(key)
     if domain is None:
         return str(code)

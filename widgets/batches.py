@@ -28,6 +28,7 @@ from workbench.core.errors import InvalidInput
 from workbench.core.labels import ja as code_ja
 from workbench.core.permissions import Permission
 from workbench.files.media import RECIPIENTS
+from workbench.files.query_files import ANSWER_STATUS
 from workbench.queries import batches, linkage_file, procedures, results
 from workbench.queries.query_rules import current_fiscal_year, load_rules
 
@@ -73,6 +74,12 @@ def fiscal_year_label(year: int) -> str:
 
 
 #: F6 discrepancy states (U4) in staff words.
+def _result_words(code: object) -> str:
+    """A result code as a clerk reads it: 「00 正常（情報あり）」 (issue 20 item 5)."""
+    words = ANSWER_STATUS.get(str(code))
+    return f"{code} {words[0]}" if words else str(code)
+
+
 LINKAGE_STATES: dict[str, str] = {"none": "相違なし", "open": "未対応の相違あり", "person_notified": "本人へ通知済み",
                                   "resolved": "相違は解決済み"}
 
@@ -201,7 +208,7 @@ class BatchesApp(App):
             self.lk_summary.value = ""
             return
         labels = {k: v.label_ja for k, v in self.rules.information.items()}
-        rows = [(labels.get(info, JUKI_LABEL if info in ("", "juki", "None") else info), code, n)
+        rows = [(labels.get(info, JUKI_LABEL if info in ("", "juki", "None") else info), _result_words(code), n)
                 for info, codes in p.by_information.items() for code, n in codes.items()]
         states = [(LINKAGE_STATES.get(k, k), v) for k, v in p.discrepancy_status.items()]
         self.lk_summary.value = (

@@ -317,7 +317,8 @@ class RegistrationApp(App):
         self.collection_chart.value = (
             f"<div class='wb-collection-summary'>番号未収集の対象者 / people still owing a number: "
             f"<b>{num(p.total)}</b> 人（{esc(by_status)}）</div>"
-            + bar_chart_svg(sorted(p.by_ward.items()), title="区市町村別 / by ward", color="#00695c")
+            + bar_chart_svg([(labels.ward_name(code), n) for code, n in sorted(p.by_ward.items())],
+                            title="区市町村別 / by ward", color="#00695c")
         )
 
     def _cancel(self) -> None:

@@ -37,6 +37,7 @@ _OWN: dict[str, tuple[str, str]] = {
     "error": ("エラー", "error"), "closed": ("完了", "closed"), "purged": ("結果削除済み", "results purged"),
     # discrepancies and reviews
     "open": ("未処理", "open"), "person_notified": ("本人へ通知済み", "person notified"), "resolved": ("解決", "resolved"),
+    "none": ("相違なし", "no discrepancy"),
     "accepted": ("受入れ", "accepted"),
     # persons
     "resident": ("入居者", "resident"), "applicant": ("申込者", "applicant"),
@@ -247,4 +248,6 @@ def ward_name(code: object) -> str:
     a missing one as 「不明」."""
     if code is None or str(code).strip() == "":
         return "不明"
-    return ward_names().get(str(code).strip(), str(code))
+    text, names = str(code).strip(), ward_names()
+    # with its check digit (131016) or without (13101)
+    return names.get(text) or (names.get(text[:5]) if len(text) == 6 else None) or text
