@@ -181,3 +181,23 @@ def test_retention_apply_refuses_when_what_is_due_moved(world: World) -> None:
         retention.apply(operator, dry_run=False, expected_due=due + 5)
     assert err.value.details["reason"] == "selection_changed" and "削除はしていません" in err.value.message_ja
     assert retention.apply(operator, dry_run=False, expected_due=due)["dry_run"] is False
+
+
+def test_registration_refuses_when_the_file_would_now_do_otherwise(world: World) -> None:
+    from workbench.intake import registration, targets
+    from workbench.simulate.contractor import contractor_return
+    from workbench.simulate.housing import target_extract
+
+    pop = generate_world(40, seed=4)
+    registrar = world.login("registrar")
+    targets.import_targets(registrar, target_extract(pop, seed=1), file_name="t.csv")
+    data = contractor_return(pop, seed=2, error_rate=0.3)
+    seen = registration.preview_registration(registrar, data, source="contractor", file_name="r.csv")
+    assert seen.registered > 0
+    wrong = {**seen.outcomes, "registered": seen.registered + 1}
+    with pytest.raises(InvalidInput) as err:
+        registration.register(world.login("registrar"), data, source="contractor", file_name="r.csv", expected_outcomes=wrong)
+    assert err.value.details["reason"] == "selection_changed" and "登録はしていません" in err.value.message_ja
+    done = registration.register(world.login("registrar"), data, source="contractor", file_name="r.csv",
+                                 expected_outcomes=dict(seen.outcomes))
+    assert done.registered == seen.registered and not done.already_imported

@@ -223,7 +223,8 @@ class RegistrationApp(App):
             if returned:
                 self.reg_confirm_area.children = [ConfirmOutgoing(
                     "collection_contractor", returned, on_confirm=self.register, on_cancel=self._cancel,
-                    detail=f"登録できない {num(returned)} 件は差戻リストとして送付用パッケージになります。",
+                    detail=f"個人番号 {num(s.registered)} 件を登録し、"
+                           f"登録できない {num(returned)} 件は差戻リストとして送付用パッケージになります。",
                 )]
             else:
                 ok = ActionButton(description="登録する / Register", button_style="warning", icon="check")
@@ -296,7 +297,9 @@ class RegistrationApp(App):
         if got is None or self.model.reg_preview is None:
             return
         name, data = got
-        result = self.call(registration.register, data, source=self.source.value, file_name=name)
+        # what the person confirmed goes with the request: the service refuses if the file would now do otherwise
+        result = self.call(registration.register, data, source=self.source.value, file_name=name,
+                           expected_outcomes=dict(self.model.reg_preview.outcomes))
         if result is not None:
             self.model.reg_result = result
             self.banner.success(
