@@ -145,21 +145,24 @@ def test_refusals_change_nothing(make_world: Callable[..., World], tmp_path: Pat
     assert req.approval is not None
     from workbench.core import approvals
 
+    def _seen(list_id: str) -> str:  # what the registrar sees in the preview now (issue 20 item 7)
+        return deletion.preview_deletion(world.login("registrar"), list_id).selection_digest
+
     with pytest.raises(ApprovalError) as own:
         approvals.decide(world.login("both"), req.approval.approval_id, approve=True)
     assert own.value.details["reason"] == "self_approval"
     with pytest.raises(ApprovalError):  # not yet approved
-        deletion.apply_deletion(world.login("registrar"), p1.list_id, approval_id=req.approval.approval_id)
+        deletion.apply_deletion(world.login("registrar"), p1.list_id, expected_digest=_seen(p1.list_id), approval_id=req.approval.approval_id)
     approve(world, req.approval)
     p2 = deletion.select_for_deletion(world.login("registrar"), person_ids=victims[:1], reason="withdrew")
     with pytest.raises(ApprovalError):
-        deletion.apply_deletion(world.login("registrar"), p2.list_id, approval_id=req.approval.approval_id)
+        deletion.apply_deletion(world.login("registrar"), p2.list_id, expected_digest=_seen(p2.list_id), approval_id=req.approval.approval_id)
     # someone on list 1 is deleted through list 2 first: list 1's selection changed
     req2 = deletion.request_deletion(world.login("registrar"), p2.list_id)
     approve(world, req2.approval)  # type: ignore[arg-type]
-    deletion.apply_deletion(world.login("registrar"), p2.list_id, approval_id=req2.approval.approval_id)  # type: ignore[union-attr]
+    deletion.apply_deletion(world.login("registrar"), p2.list_id, expected_digest=_seen(p2.list_id), approval_id=req2.approval.approval_id)  # type: ignore[union-attr]
     with pytest.raises(ApprovalError) as changed:
-        deletion.apply_deletion(world.login("registrar"), p1.list_id, approval_id=req.approval.approval_id)
+        deletion.apply_deletion(world.login("registrar"), p1.list_id, expected_digest=_seen(p1.list_id), approval_id=req.approval.approval_id)
     assert changed.value.details["reason"] == "params_mismatch"
     assert count(world, "SELECT count(*) FROM persons") == held - 1
     # an expired approval
@@ -167,14 +170,14 @@ def test_refusals_change_nothing(make_world: Callable[..., World], tmp_path: Pat
     approve(world, req3.approval)  # type: ignore[arg-type]
     world.clock.advance(4 * 24 * 3600)
     with pytest.raises(ApprovalError) as expired:
-        deletion.apply_deletion(world.login("registrar"), p1.list_id, approval_id=req3.approval.approval_id)  # type: ignore[union-attr]
+        deletion.apply_deletion(world.login("registrar"), p1.list_id, expected_digest=_seen(p1.list_id), approval_id=req3.approval.approval_id)  # type: ignore[union-attr]
     assert expired.value.details["reason"] == "expired"
     assert count(world, "SELECT count(*) FROM persons") == held - 1
     # immediate purge without keys.manage is refused before anything is deleted
     req4 = deletion.request_deletion(world.login("registrar"), p1.list_id)
     approve(world, req4.approval)  # type: ignore[arg-type]
     with pytest.raises(PermissionDenied):
-        deletion.apply_and_purge(world.login("registrar"), p1.list_id, approval_id=req4.approval.approval_id,  # type: ignore[union-attr]
+        deletion.apply_and_purge(world.login("registrar"), p1.list_id, expected_digest=_seen(p1.list_id), approval_id=req4.approval.approval_id,  # type: ignore[union-attr]
                                  purge="now")
     assert count(world, "SELECT count(*) FROM persons") == held - 1
     # no one without the permission gets in
