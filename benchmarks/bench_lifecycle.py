@@ -80,7 +80,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         request = step("request", len(chosen), lambda: deletion.request_deletion(reg, preview.list_id))
         approvals.decide(login("shonin"), request.approval.approval_id, approve=True)
         step("apply", len(chosen), lambda: deletion.apply_deletion(reg, preview.list_id,
-                                                                   approval_id=request.approval.approval_id))
+                                                                   approval_id=request.approval.approval_id,
+                                                                   expected_digest=preview.selection_digest))
         ops = login("ops")
         step("purge", args.persons - len(chosen), lambda: deletion.purge(ops))
         step("backup", args.persons - len(chosen),

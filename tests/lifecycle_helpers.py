@@ -88,4 +88,5 @@ def delete_people(world: StaffedWorkspace, people: list[str], reason: str = "mov
     # As a person who read the preview: the files not yet handed over that it names are destroyed knowingly.
     return deletion.apply_and_purge(world.login(applier), preview.list_id,
                                     approval_id=requested.approval.approval_id, purge=purge,  # type: ignore[arg-type]
-                                    discard_files=[f["entry_id"] for f in requested.pending_files])
+                                    discard_files=[f["entry_id"] for f in requested.pending_files],
+                                    expected_digest=requested.selection_digest)

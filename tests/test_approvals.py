@@ -48,7 +48,7 @@ def test_rejected_and_expired(world: StaffedWorkspace) -> None:
     r1 = users.request_grant(admin, "temp1", "analyst")
     r2 = users.request_grant(admin, "temp1", "auditor")
     approver = world.login("approver")
-    approvals.decide(approver, r1.approval_id, approve=False)
+    approvals.decide(approver, r1.approval_id, approve=False, reason="対象のIDが違います")
     with pytest.raises(ApprovalError):
         users.grant(admin, "temp1", "analyst", approval_id=r1.approval_id)
     approvals.decide(approver, r2.approval_id, approve=True)

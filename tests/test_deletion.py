@@ -145,22 +145,25 @@ def test_refusals_change_nothing(make_world: Callable[..., StaffedWorkspace], tm
     assert req.approval is not None
     from workbench.core import approvals
 
+    def _seen(list_id: str) -> str:  # what the registrar sees in the preview now (issue 20 item 7)
+        return deletion.preview_deletion(world.login("registrar"), list_id).selection_digest
+
     with pytest.raises(ApprovalError) as own:
         approvals.decide(world.login("both"), req.approval.approval_id, approve=True)
     assert own.value.details["reason"] == "self_approval"
     with pytest.raises(ApprovalError):  # not yet approved
-        deletion.apply_deletion(world.login("registrar"), p1.list_id, approval_id=req.approval.approval_id)
+        deletion.apply_deletion(world.login("registrar"), p1.list_id, expected_digest=_seen(p1.list_id), approval_id=req.approval.approval_id)
     approve(world, req.approval)
     p2 = deletion.select_for_deletion(world.login("registrar"), person_ids=victims[:1], reason="withdrew")
     with pytest.raises(ApprovalError):
-        deletion.apply_deletion(world.login("registrar"), p2.list_id, approval_id=req.approval.approval_id)
+        deletion.apply_deletion(world.login("registrar"), p2.list_id, expected_digest=_seen(p2.list_id), approval_id=req.approval.approval_id)
     # someone on list 1 is deleted through list 2 first: list 1's selection changed
     req2 = deletion.request_deletion(world.login("registrar"), p2.list_id)
     approve(world, req2.approval)  # type: ignore[arg-type]
-    deletion.apply_deletion(world.login("registrar"), p2.list_id, approval_id=req2.approval.approval_id,  # type: ignore[union-attr]
-                            discard_files=[f["entry_id"] for f in req2.pending_files])
+    deletion.apply_deletion(world.login("registrar"), p2.list_id, expected_digest=_seen(p2.list_id),  # type: ignore[union-attr]
+                            approval_id=req2.approval.approval_id, discard_files=[f["entry_id"] for f in req2.pending_files])
     with pytest.raises(ApprovalError) as changed:
-        deletion.apply_deletion(world.login("registrar"), p1.list_id, approval_id=req.approval.approval_id)
+        deletion.apply_deletion(world.login("registrar"), p1.list_id, expected_digest=_seen(p1.list_id), approval_id=req.approval.approval_id)
     assert changed.value.details["reason"] == "params_mismatch"
     assert count(world, "SELECT count(*) FROM persons") == held - 1
     # an expired approval
@@ -168,14 +171,14 @@ def test_refusals_change_nothing(make_world: Callable[..., StaffedWorkspace], tm
     approve(world, req3.approval)  # type: ignore[arg-type]
     world.clock.advance(4 * 24 * 3600)
     with pytest.raises(ApprovalError) as expired:
-        deletion.apply_deletion(world.login("registrar"), p1.list_id, approval_id=req3.approval.approval_id)  # type: ignore[union-attr]
+        deletion.apply_deletion(world.login("registrar"), p1.list_id, expected_digest=_seen(p1.list_id), approval_id=req3.approval.approval_id)  # type: ignore[union-attr]
     assert expired.value.details["reason"] == "expired"
     assert count(world, "SELECT count(*) FROM persons") == held - 1
     # immediate purge without keys.manage is refused before anything is deleted
     req4 = deletion.request_deletion(world.login("registrar"), p1.list_id)
     approve(world, req4.approval)  # type: ignore[arg-type]
     with pytest.raises(PermissionDenied):
-        deletion.apply_and_purge(world.login("registrar"), p1.list_id, approval_id=req4.approval.approval_id,  # type: ignore[union-attr]
+        deletion.apply_and_purge(world.login("registrar"), p1.list_id, expected_digest=_seen(p1.list_id), approval_id=req4.approval.approval_id,  # type: ignore[union-attr]
                                  purge="now")
     assert count(world, "SELECT count(*) FROM persons") == held - 1
     # no one without the permission gets in
@@ -205,14 +208,14 @@ def test_a_deletion_names_the_unsent_files_it_would_destroy_and_waits(make_world
     # Not named, or only some named: the deletion waits; nothing is deleted and the approval is not used up.
     for named in ([], list(files)[:-1] if len(files) > 1 else ["M00000000000"]):
         with pytest.raises(InvalidInput) as refused:
-            deletion.apply_deletion(world.login("registrar"), preview.list_id,
+            deletion.apply_deletion(world.login("registrar"), preview.list_id, expected_digest=preview.selection_digest,
                                     approval_id=requested.approval.approval_id, discard_files=named)
         assert refused.value.reason == "pending_files"
         assert all(e in refused.value.message_ja for e in files)
         assert count(world, "SELECT count(*) FROM persons") == held and all(p.exists() for p in files.values())
     # Named as the preview showed them (in any case): deleted, the files destroyed and recorded as such.
     record = deletion.apply_deletion(world.login("registrar"), preview.list_id, approval_id=requested.approval.approval_id,
-                                     discard_files=[e.lower() for e in files])
+                                     discard_files=[e.lower() for e in files], expected_digest=preview.selection_digest)
     assert record.persons == len(victims) and record.copies_marked >= len(files)
     assert not any(p.exists() for p in files.values())
     destroyed = count(world, "SELECT count(*) FROM media_destructions WHERE destroyed_at IS NOT NULL AND entry_id IN"

@@ -145,5 +145,6 @@ def test_deceased_marked_after_review_excluded_and_deletable(make_world: Callabl
     req = deletion.request_deletion(world.login("registrar"), preview.list_id)
     approve(world, req.approval)  # type: ignore[arg-type]
     deletion.apply_deletion(world.login("registrar"), preview.list_id, approval_id=req.approval.approval_id,  # type: ignore[union-attr]
-                            discard_files=[f["entry_id"] for f in req.pending_files])
+                            discard_files=[f["entry_id"] for f in req.pending_files],
+                            expected_digest=preview.selection_digest)
     assert count(world, "SELECT count(*) FROM persons WHERE deceased") == 0

@@ -52,7 +52,7 @@ def test_lifecycle_from_the_cli(world: StaffedWorkspace, tmp_path: Path, monkeyp
 
     backup_file, key_copy = tmp_path / "bk" / "before.wbbak", tmp_path / "keys" / "before.json"
     assert run("operations", "backup", "--out", str(backup_file), "--keyring-out", str(key_copy))["keyring_copy"]
-    record = run("registrar", "deletion", "apply", list_id, "--approval", approval_id)
+    record = run("registrar", "deletion", "apply", list_id, "--approval", approval_id, "--expected-count", str(len(victims)))
     assert record["persons"] == len(victims) and record["erased_at"] is None
     assert run("operations", "deletion", "purge")["deletions_erased"] == 1
     assert run("registrar", "deletion", "records")[0]["erased_at"]

@@ -167,9 +167,10 @@ def test_audit_log_pages_with_chart_and_alerts_of_every_match(world: StaffedWork
     from collections import Counter
 
     from workbench.controls import access, audit_log
-    from workbench.core.access_rules import parse_hours
+    from workbench.core.access_rules import hours_history, parse_hours
     from workbench.core.clock import JST
-    from workbench.core.policy import _when, audit_alerts
+    from workbench.core.errors import AccessRefused
+    from workbench.core.policy import _when, audit_alerts, is_out_of_hours
 
     world.clock.set(dt.datetime(2026, 6, 6, 22, 30, tzinfo=JST))  # a Saturday night
     for _ in range(3):
@@ -177,22 +178,32 @@ def test_audit_log_pages_with_chart_and_alerts_of_every_match(world: StaffedWork
     world.clock.set(dt.datetime(2026, 6, 8, 7, 59, tzinfo=JST))  # before hours on a Monday
     world.login("registrar")
     world.clock.set(dt.datetime(2026, 6, 8, 10, 0, tzinfo=JST))
-    # the office sets its hours (C13) after those logins: the alert judges every record by them
-    office = access.set_hours(world.login("administrator"), parse_hours(["mon-fri=08:30-18:00", "sat-sun=closed"])).hours
+    # the office sets its hours (C13) after those logins: each record is judged by the hours in force
+    # when it was made (issue 20 item 9), so those logins, made while every hour was open, are not late
+    access.set_hours(world.login("administrator"), parse_hours(["mon-fri=08:30-18:00", "sat-sun=closed"]))
+    world.clock.set(dt.datetime(2026, 6, 8, 19, 0, tzinfo=JST))  # after hours, under the new hours
+    with pytest.raises(AccessRefused):
+        world.login("registrar")  # refused, and recorded: a late record
+    world.clock.set(dt.datetime(2026, 6, 8, 10, 30, tzinfo=JST))
+    with world.ws.transaction("test.read", "system") as con:
+        history = hours_history(con)
     auditor = world.login("auditor")
     every = audit_log.search(auditor, limit=100_000)
     page = audit_log.search_page(auditor, PageRequest(limit=5))
     assert len(page.rows) == 5 and page.total >= len(every)
-    truth = audit_alerts(audit_log.search(auditor, limit=100_000), office)
+    records = audit_log.search(auditor, limit=100_000)
+    truth = {"out_of_hours": sum(is_out_of_hours(r, history.hours_at(_when(r))) for r in records),
+             "bulk_export": audit_alerts(records, {})["bulk_export"]}
     page = audit_log.search_page(auditor, PageRequest(limit=5))
-    assert page.groups["out_of_hours"].get("yes", 0) == truth["out_of_hours"] >= 4
+    assert page.groups["out_of_hours"].get("yes", 0) == truth["out_of_hours"] == 1
     assert page.groups["bulk_export"].get("yes", 0) == truth["bulk_export"]
     days = Counter(_when(r).date().isoformat() for r in audit_log.search(auditor, limit=100_000))
     page = audit_log.search_page(auditor, PageRequest(limit=5))
     assert {d: n for d, n in page.groups["day"].items() if d != "2026-06-08"} == {d: n for d, n in days.items() if d != "2026-06-08"}
     # the same filters as search: by user (pseudonym), by operation words
     mine = audit_log.search_page(auditor, PageRequest(), user_id="registrar", operation="auth.login")
-    assert mine.total == 4 and all(r["user_id"] == "registrar" and r["out_of_hours"] for r in mine.rows)
+    assert mine.total == 5 and all(r["user_id"] == "registrar" for r in mine.rows)
+    assert [r["out_of_hours"] for r in mine.rows] == [False, False, False, False, True]  # oldest first
     up = audit_log.search_page(auditor, PageRequest(limit=3, descending=False))
     assert [r["seq"] for r in up.rows] == sorted(r["seq"] for r in up.rows) and up.rows[0]["seq"] <= 2
     with pytest.raises(InvalidInput):

@@ -77,7 +77,8 @@ def test_nightly_pipeline_applies_and_purges(tmp_path: Path) -> None:
     preview = deletion.select_for_deletion(reg1, person_ids=[pid], reason="moved_out")
     req = deletion.request_deletion(reg1, preview.list_id)  # the requester carries it out
     approvals.decide(login("shonin"), req.approval.approval_id, approve=True)  # type: ignore[union-attr]
-    deletion.apply_deletion(reg1, preview.list_id, approval_id=req.approval.approval_id)  # type: ignore[union-attr]
+    deletion.apply_deletion(reg1, preview.list_id, approval_id=req.approval.approval_id,  # type: ignore[union-attr]
+                            expected_count=preview.persons)
     assert deletion.pending_purge(ws) == 1
     info = pipeline_runs.run(login("yakan"), "retention", {"dry_run": "0"})
     assert info.status == "succeeded"

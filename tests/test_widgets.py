@@ -23,7 +23,7 @@ from widgets.registration import RegistrationApp
 from workbench.controls import access, audit_log, users
 from workbench.core.access_rules import parse_hours
 from workbench.core.clock import JST
-from workbench.core.errors import InvalidInput
+from workbench.core.errors import AccessRefused, InvalidInput
 from workbench.simulate import contractor, generate_world, housing
 
 
@@ -271,6 +271,9 @@ def test_approver_rejects(world: StaffedWorkspace) -> None:
     users.request_grant(world.login("administrator"), "analyst", "auditor")
     queue = ApprovalsApp(world.login("approver"))
     (approval_id,) = queue.buttons
+    queue.buttons[approval_id][1].click()  # 却下 waits for a reason (issue 20 item 6)
+    assert approval_id not in queue.model.decided
+    queue.reasons[approval_id].value = "監査の役割は兼務できません"
     queue.buttons[approval_id][1].click()
     assert queue.model.decided[approval_id] == "rejected"
 
@@ -322,9 +325,19 @@ def test_audit_search_chart_and_alerts(world: StaffedWorkspace) -> None:
     assert "該当 / matching: 1 件" in text(app.summary.value)
     app.ledger_button.click()
     assert "該当するものはありません" in text(app.ledger_table.value)
-    # the alert reads the office's set hours (one source, C13): setting them changes it
+    # the alert reads the office's set hours (one source, C13) in force when each record was made
+    # (issue 20 item 9): setting them leaves the Saturday login before them ordinary, and a login
+    # on the next Saturday night is late
     app.by_user.value, app.operation.value = "", "auth.*"
     access.set_hours(world.login("administrator"), parse_hours(["mon-fri=08:30-18:00", "sat-sun=closed"]))
+    app.search_button.click()
+    assert "時間外" not in text(app.alerts.value), text(app.alerts.value)
+    world.clock.set(dt.datetime(2026, 6, 13, 22, 30, tzinfo=JST))
+    with pytest.raises(AccessRefused):
+        world.login("registrar")  # refused, and recorded
+    world.clock.set(dt.datetime(2026, 6, 15, 10, 0, tzinfo=JST))
+    app = AuditApp(world.login("auditor"))  # a new day, a new login
+    app.since.value, app.until.value, app.operation.value = dt.date(2026, 5, 1), dt.date(2026, 6, 15), "auth.*"
     app.search_button.click()
     assert "時間外・休日の操作 / out of hours: 1 件" in text(app.alerts.value), text(app.alerts.value)
     assert "時間外" in text(app.table.value)

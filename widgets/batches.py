@@ -31,6 +31,7 @@ from workbench.core.labels import ja as code_ja
 from workbench.core.labels import short as code_short
 from workbench.core.permissions import Permission
 from workbench.files.media import RECIPIENTS
+from workbench.files.query_files import ANSWER_STATUS
 from workbench.queries import batches, linkage_file, procedures, results
 from workbench.queries.query_rules import current_fiscal_year, load_rules
 
@@ -55,6 +56,12 @@ def fiscal_year_label(year: int) -> str:
     """``2026`` → ``2026年度（令和8年度）``; 2019 is 令和元年度."""
     era = wareki(dt.date(year, 5, 1), gregorian=False)  # the era that names the fiscal year
     return f"{year}年度（{era.split('年')[0]}年度）"
+
+
+def _result_words(code: object) -> str:
+    """A result code as a clerk reads it: 「00 正常（情報あり）」 (issue 20 item 5)."""
+    words = ANSWER_STATUS.get(str(code))
+    return f"{code} {words[0]}" if words else str(code)
 
 
 class BatchesModel(t.HasTraits):
@@ -199,7 +206,7 @@ class BatchesApp(App):
             self.lk_summary.value = ""
             return
         labels = {k: v.label_ja for k, v in self.rules.information.items()}
-        rows = [(labels.get(info, JUKI_LABEL if info in ("", "juki", "None") else info), code, n)
+        rows = [(labels.get(info, JUKI_LABEL if info in ("", "juki", "None") else info), _result_words(code), n)
                 for info, codes in p.by_information.items() for code, n in codes.items()]
         states = [(code_ja(k, "linkage_state"), v) for k, v in p.discrepancy_status.items()]
         self.lk_summary.value = (

@@ -227,7 +227,8 @@ def cmd_approvals_list(args: argparse.Namespace) -> Any:
 
 
 def cmd_approvals_decide(args: argparse.Namespace) -> Any:
-    return approvals.decide(_login(args), args.approval_id, approve=args.command == "approve")
+    return approvals.decide(_login(args), args.approval_id, approve=args.command == "approve",
+                            reason=getattr(args, "reason", None))
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> Any:
@@ -412,6 +413,13 @@ def cmd_person_show(args: argparse.Namespace) -> Any:
     if args.reveal:
         view["number"] = persons.reveal_number(session, args.person_id)
     return view
+
+
+def cmd_person_search(args: argparse.Namespace) -> Any:
+    from workbench.core.paging import MAX_LIMIT, PageRequest
+
+    return persons.search(_login(args), args.text, PageRequest(offset=args.offset, limit=min(args.limit, MAX_LIMIT),
+                                                               sort=args.sort, descending=args.desc))
 
 
 def cmd_pipeline_run(args: argparse.Namespace) -> Any:
@@ -676,7 +684,7 @@ def cmd_deletion(args: argparse.Namespace) -> Any:
         return deletion.request_deletion(session, args.list_id)
     if args.command == "apply":
         return deletion.apply_and_purge(session, args.list_id, approval_id=args.approval, purge=args.purge,
-                                        discard_files=args.discard_file or [])
+                                        discard_files=args.discard_file or [], expected_count=args.expected_count)
     if args.command == "purge":
         return deletion.purge(session)
     if args.command == "lists":
@@ -1032,6 +1040,7 @@ def build_parser() -> argparse.ArgumentParser:
     for verb in ("approve", "reject"):
         p = command(f"approvals {verb}", cmd_approvals_decide, f"{verb} another person's request", g)
         p.add_argument("approval_id")
+    p.add_argument("--reason", required=True, help="why it is rejected; shown to the person who asked")
 
     g = group("audit", "the audit log")
     p = command("audit verify", cmd_audit_verify, "verify the hash chain and signed heads", g)
@@ -1087,6 +1096,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("person show", cmd_person_show, "one person, number masked (--reveal: audited)", g)
     p.add_argument("person_id")
     p.add_argument("--reveal", action="store_true")
+    p = command("person search", cmd_person_search, "find people by 宛名番号, name or kana (masked, audited)", g)
+    p.add_argument("text", help="a 宛名番号 in any width or case, or a name or kana")
+    p.add_argument("--offset", type=int, default=0)
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--sort", choices=["kana", "person_id", "birth_date"])
+    p.add_argument("--desc", action="store_true")
 
     g = group("pipeline", "Papermill cycle notebooks")
     p = command("pipeline run", cmd_pipeline_run, "run a cycle notebook under your authority (-p NAME=VALUE)", g)
@@ -1237,6 +1252,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--discard-file", action="append", metavar="ENTRY",
                    help="a file not yet handed over that holds people on the list (as the preview names it): confirm"
                         " its destruction; every such file must be named, or nothing is deleted")
+    p.add_argument("--expected-count", type=int, required=True,
+                   help="how many people the preview showed; refused if the list has moved since")
     command("deletion purge", cmd_deletion, "erase the bytes of every deletion: rebuild the file under a new key", g)
     command("deletion lists", cmd_deletion, "deletion lists waiting to be applied", g)
     p = command("deletion copies", cmd_deletion, "C9: transfer copies marked for destruction (waiting for the recipient)", g)

@@ -21,7 +21,8 @@ Audit operations get their words from the module and the verb (``batches.preview
 * :func:`short` — the short form a chart or a narrow column shows, where the module gave one;
 * :func:`label` — 「日本語 / English」 for buttons and headers;
 * :func:`operation_label` — an audit operation in words;
-* :func:`operations_matching` — the audit operations a Japanese or English word names, for search.
+* :func:`operations_matching` — the audit operations a Japanese or English word names, for search;
+* :func:`ward_name` — a ward or municipality code (13101 …) as its name (千代田区 …).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 __all__ = ["EVENTS", "TwoWords", "domains", "en", "ja", "label", "labels", "operation_label",
-           "operations_matching", "register", "short"]
+           "operations_matching", "register", "short", "ward_name", "ward_names"]
 
 #: Words, by domain then code: (Japanese, English).  Filled by :func:`register` only.
 _TABLE: dict[str, dict[str, tuple[str, str]]] = {}
@@ -198,7 +199,32 @@ EVENTS = ("auth.login", "auth.logout", "auth.idle_timeout", "auth.session_ended"
           "auth.kernel_ticket", "auth.kernel_session", "media.sweep", "pipeline.resume")
 
 
+def _plain(text: str) -> str:
+    """Lower case, NFKC, without spaces and the separators of a code (``batches.import_results``
+    reads as ``batchesimportresults``), so any part of the words matches."""
+    import unicodedata
+
+    return "".join(c for c in unicodedata.normalize("NFKC", text).lower() if c not in " \u3000._-：:・")
+
+
 def operations_matching(word: str, operations: Iterable[str]) -> list[str]:
-    """The operations whose code or words contain ``word`` (Japanese or English)."""
-    word = word.strip().lower()
-    return [op for op in operations if word and (word in op.lower() or word in operation_label(op).lower())]
+    """The operations whose code or words contain ``word``, any part of them, Japanese or English
+    (``ファイル``, ``照会 作成``, ``reveal``, ``import results``); width, case and spaces do not matter."""
+    key = _plain(word)
+    if not key:
+        return []
+    return [op for op in operations if key in _plain(op) or key in _plain(operation_label(op))]
+
+
+# ------------------------------------------------------------------------------ places (issue 20 item 5)
+def ward_names() -> dict[str, str]:
+    """Ward and municipality code → name, as :mod:`workbench.core.places` registered them (domain ``ward``)."""
+    return {code: words[0] for code, words in _TABLE.get("ward", {}).items()}
+
+
+def ward_name(code: object) -> str:
+    """``13101`` (or ``131016`` with its check digit) → 「千代田区」; an unknown code is shown as it is
+    (nothing is hidden), and a missing one as 「不明」."""
+    if code is None or str(code).strip() == "":
+        return "不明"
+    return ja(str(code).strip(), "ward")

@@ -130,9 +130,11 @@ def _approved_exports(ctx: StageContext, steps: dict[str, tuple[Callable[[], app
             del ctx.detail[f"{key}_approval"]
             ctx.save()
             state = "rejected" if approval.status == "rejected" else "expired"
-            raise InvalidInput(f"The approval {approval_id} was {state}; re-run the cycle to request a new one.",
+            why = approvals.rejection_words(approval) if state == "rejected" else ("", "")
+            raise InvalidInput(f"The approval {approval_id} was {state}; re-run the cycle to request a new one. {why[1]}",
                                f"承認 {approval_id} は{'却下' if state == 'rejected' else '期限切れ'}になりました。"
-                               "再実行すると新たに承認を依頼します。", reason=f"approval_{state}", approval_id=approval_id)
+                               f"再実行すると新たに承認を依頼します。{why[0]}", reason=f"approval_{state}",
+                               approval_id=approval_id)
         ctx.save()
     if pending:
         ids = ", ".join(a.approval_id for a in pending)

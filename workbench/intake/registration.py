@@ -554,7 +554,8 @@ def _earlier(unit: Unit, digest: str) -> tuple[Any, ...] | None:
     ).fetchone()
 
 
-def _run(unit: Unit, data: bytes, source: str, file_name: str, *, preview: bool) -> RegistrationSummary:
+def _run(unit: Unit, data: bytes, source: str, file_name: str, *, preview: bool,
+         expected: dict[str, int] | None = None) -> RegistrationSummary:
     _check_source(source)
     digest = hashlib.sha256(data).hexdigest()
     unit.note(source=source, preview=preview)
@@ -585,6 +586,17 @@ def _run(unit: Unit, data: bytes, source: str, file_name: str, *, preview: bool)
     )
     if preview:
         return summary
+    if expected is not None and {k: int(v) for k, v in expected.items() if v} != {k: v for k, v in outcomes.items() if v}:
+        # what the person confirmed is not what this file would do now (the target list or the
+        # numbers held moved since the preview): nothing is registered (issue 20 item 7)
+        then = int(expected.get("registered", 0))
+        raise InvalidInput(
+            f"The file would now register {outcomes.get('registered', 0)} number(s) and return "
+            f"{outcomes.get('returned', 0)}, not what the preview showed ({then} registered); preview it again. "
+            "Nothing was registered.",
+            f"確認時と結果が変わりました（確認時の登録 {then:,} 件、現在 {outcomes.get('registered', 0):,} 件・"
+            f"差戻し {outcomes.get('returned', 0):,} 件）。もう一度確認してください。登録はしていません。",
+            reason="selection_changed", count=int(outcomes.get("registered", 0)))
 
     import_id = "I" + uuid.uuid4().hex[:15].upper()
     unit.note(target=import_id)
@@ -675,13 +687,16 @@ def _run(unit: Unit, data: bytes, source: str, file_name: str, *, preview: bool)
 
 
 @service(Permission.NUMBERS_REGISTER)
-def register(unit: Unit, data: bytes, *, source: Source, file_name: str) -> RegistrationSummary:
+def register(unit: Unit, data: bytes, *, source: Source, file_name: str,
+             expected_outcomes: dict[str, int] | None = None) -> RegistrationSummary:
     """F1: register the numbers of one file in one transaction; return list for the rest.
 
     C1 (target list), C2 (check digit), C3 (identity checked), C7 (a different number
     goes to review).  The same file again (same SHA-256) changes nothing and says so.
+    ``expected_outcomes`` is the preview the person confirmed (its ``outcomes``): if the file
+    would now do something else, nothing is registered (the screen passes it; issue 20 item 7).
     """
-    return _run(unit, data, source, file_name, preview=False)
+    return _run(unit, data, source, file_name, preview=False, expected=expected_outcomes)
 
 
 @service(Permission.NUMBERS_REGISTER)
