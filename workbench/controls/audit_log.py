@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from workbench.core import anchor as anchor_mod
 from workbench.core import audit
 from workbench.core.access_rules import load_policy as load_access_policy
 from workbench.core.errors import InvalidInput
@@ -38,8 +39,10 @@ def verify(unit: Unit, *, anchor: str | None = None) -> audit.AuditReport:
         anchor=None if anchor is None else audit.read_anchor(Path(anchor)),
         heads_index=None if anchor is None else audit.heads_index(ws.heads_path),
         workspace_id=ws.settings.workspace_id, known=audit.alarm_problems(unit.con),
+        external=anchor_mod.read_lines(ws.anchor_path), external_key=ws.keyring.anchor_key(),
     )
-    unit.note(ok=report.ok, records=report.records, first_bad_seq=report.first_bad_seq, anchored=anchor is not None)
+    unit.note(ok=report.ok, records=report.records, first_bad_seq=report.first_bad_seq, anchored=anchor is not None,
+              external_anchor=True)
     if not report.ok:
         accepted = audit.epochs(unit.con)[2]
         found = [p for p in report.problems if p not in accepted]
@@ -72,7 +75,8 @@ def acknowledge(unit: Unit, note: str) -> dict[str, Any]:
         raise InvalidInput("No audit alarm is open; there is nothing to acknowledge.",
                            "未確認の操作ログの異常はありません。")
     report = audit.verify(unit.con, key=ws.keyring.audit_key(), heads=audit.read_heads(ws.heads_path),
-                          workspace_id=ws.settings.workspace_id)
+                          workspace_id=ws.settings.workspace_id,
+                          external=anchor_mod.read_lines(ws.anchor_path), external_key=ws.keyring.anchor_key())
     problems = sorted(set(report.problems) | set(audit.alarm_problems(unit.con)))
     epoch = audit.current_epoch(unit.con) + 1
     last = unit.con.execute("SELECT coalesce(max(seq), 0) FROM audit_log").fetchone()

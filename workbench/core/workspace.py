@@ -35,7 +35,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import duckdb
 
-from workbench.core import access_rules, audit, credentials
+from workbench.core import access_rules, anchor, audit, credentials
 from workbench.core.clock import Clock, SystemClock
 from workbench.core.errors import (
     AccessRefused,
@@ -107,6 +107,10 @@ class Settings:
     test_plaintext_database: bool = False
     #: Where F8 statistics publications go (analysts read them without any key); relative paths are inside the workspace.
     stats_root: str = "publications"
+    #: The folder outside the workspace where signed audit heads are appended after every commit and the
+    #: current deletion journal is kept (issue 22); ``WORKBENCH_AUDIT_ANCHOR_DIR`` wins over it, and
+    #: without either it is ``workbench-anchors`` beside the KEK file (see ``workbench.core.anchor``).
+    audit_anchor_dir: str | None = None
 
     @classmethod
     def load(cls, path: Path) -> Settings:
@@ -187,6 +191,7 @@ class Workspace:
         self.clock = clock
         #: Called before every commit; raising refuses it (a pipeline kernel whose runner died).
         self.commit_guard: Callable[[], None] | None = None
+        self._anchor_dir: Path | None = None
         self._keyring_stamp = _stamp(key_source)  # before the read: a write in between is noticed next time
         self.keyring = Keyring.load(key_source)
         self._keyring_raw = key_source.read()
@@ -228,6 +233,28 @@ class Workspace:
     @property
     def heads_path(self) -> Path:
         return self.path / "audit" / "heads.jsonl"
+
+    def anchor_dir(self) -> Path:
+        """The folder outside the workspace that holds its audit anchor and current deletion journal."""
+        if self._anchor_dir is None:
+            kek = self.kek
+            self._anchor_dir = anchor.destination(workspace_path=self.path, setting=self.settings.audit_anchor_dir,
+                                                  kek_path=kek.path if kek is not None else None)
+        return self._anchor_dir
+
+    @property
+    def anchor_path(self) -> Path:
+        return anchor.anchor_path(self.anchor_dir(), self.settings.workspace_id, self.path)
+
+    def write_anchor(self, head: dict[str, Any] | None, *, sync: bool = False, kind: str = "head",
+                     **extra: Any) -> dict[str, Any] | None:
+        """Append a signed head to the anchor outside the workspace (after every commit)."""
+        if head is None:
+            return None
+        line = anchor.make_line(self.keyring.anchor_key(), head, workspace_id=self.settings.workspace_id,
+                                at=self.clock.now(), kind=kind, **extra)
+        anchor.append_line(self.anchor_path, line, sync=sync)
+        return line
 
     def folder(self, name: str) -> Path:
         if name not in self.DIRS:
@@ -362,7 +389,8 @@ class Workspace:
         def export_head(con: duckdb.DuckDBPyConnection) -> None:
             if after_commit is not None:
                 after_commit()
-            audit.write_head(con, key=self.keyring.audit_key(), path=self.heads_path, at=self.clock.now())
+            head = audit.write_head(con, key=self.keyring.audit_key(), path=self.heads_path, at=self.clock.now())
+            self.write_anchor(head)  # and outside the workspace, append-only (issue 22 item 2)
 
         with self.store.transaction(operation, user_id, after_commit=export_head, writes=writes) as con:
             self._check_tail(con)
@@ -379,9 +407,9 @@ class Workspace:
         if isinstance(store, ResidentStore) and store.resident:
             # Other units commit meanwhile: check against the newest commit, inside the audit lane.
             with store.checked() as fresh:
-                problem = audit.tail_problem(fresh, key=key, heads_path=self.heads_path)
+                problem = audit.tail_problem(fresh, key=key, heads_path=self.heads_path) or self._anchor_problem(fresh)
         else:
-            problem = audit.tail_problem(con, key=key, heads_path=self.heads_path)
+            problem = audit.tail_problem(con, key=key, heads_path=self.heads_path) or self._anchor_problem(con)
         if problem is None:
             return
         con.execute("ROLLBACK")  # nothing was done in this unit yet
@@ -389,6 +417,10 @@ class Workspace:
         audit.raise_alarm(con, key=key, at=self.clock.now(), source="tail_check", problems=[problem])
         con.execute("COMMIT")
         con.execute("BEGIN TRANSACTION")
+
+    def _anchor_problem(self, con: duckdb.DuckDBPyConnection) -> tuple[int, str] | None:
+        return audit.external_tail_problem(con, key=self.keyring.anchor_key(), path=self.anchor_path,
+                                           workspace_id=self.settings.workspace_id)
 
     def audit_only(self, user_id: str, operation: str, outcome: str, **params: Any) -> None:
         """Record an event that did no other work (a denial, a refusal, a failed login)."""
