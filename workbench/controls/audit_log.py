@@ -23,7 +23,7 @@ from workbench.core.workspace import Unit, service
 #: seven-year audit log and its words stay one vocabulary (see ``workspace.service``).
 SERVICE_PREFIX = "auditing"
 
-__all__ = ["acknowledge", "anchor", "search", "search_page", "verify"]
+__all__ = ["acknowledge", "anchor", "anchor_outside", "search", "search_page", "verify"]
 
 
 @service(Permission.AUDIT_VERIFY)
@@ -126,6 +126,33 @@ def anchor(unit: Unit, to: str) -> dict[str, Any]:
     unit.note(anchored=True, seq=line["seq"], lines=len(earlier) + 1)
     return {"anchored": True, "path": str(path), "seq": line["seq"], "epoch": line.get("epoch", 0),
             "hash": line["hash"], "lines": len(earlier) + 1}
+
+
+@service(Permission.AUDIT_VERIFY)
+def anchor_outside(unit: Unit) -> dict[str, Any]:
+    """The anchor the workbench keeps by itself (issue 22 item 2): append the newest signed head to it now,
+    flushed to disk (the nightly cycle does, and every commit appends its head anyway), and say where
+    it is, how many lines it has and whether Linux holds it append-only (``chattr +a``)."""
+    ws = unit.workspace
+    head = audit.last_head(ws.heads_path)
+    if head is None:
+        raise InvalidInput("The log has no signed head yet; nothing to anchor.", "署名付きヘッドがまだないため、アンカーできません。")
+    line = ws.write_anchor(head, sync=True)
+    assert line is not None
+    path = ws.anchor_path
+    with path.open("rb") as f:
+        lines = sum(1 for _ in f)
+    protection = anchor_mod.protection(path)
+    unit.note(seq=line["seq"], lines=lines, protection=protection)
+    return {"path": str(path), "seq": line["seq"], "lines": lines, "protection": protection,
+            "message_ja": "外部アンカーに署名付きヘッドを追記しました。" + (
+                "追記専用（chattr +a）で保護されています。" if protection == "append_only" else
+                "このファイルは追記専用属性（chattr +a）を持ちません。保存先のフォルダーをワークスペースの利用者が"
+                "書き換えられないアカウントの所有にしてください。"),
+            "message_en": "The newest signed head was appended to the anchor outside the workspace. " + (
+                "Linux holds the file append-only (chattr +a)." if protection == "append_only" else
+                "The file is not append-only (chattr +a needs root): make the anchor folder belong to an account the"
+                " workspace's users are not.")}
 
 
 @service(Permission.AUDIT_READ)

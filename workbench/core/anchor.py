@@ -42,8 +42,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ANCHOR_ENV", "CHATTR_ENV", "append_line", "anchor_path", "checkpoint_mac", "destination",
-           "journal_path", "last_line", "make_line", "protection", "read_lines", "refuse_inside"]
+__all__ = ["ANCHOR_ENV", "CHATTR_ENV", "anchor_path", "append_line", "checkpoint_mac", "destination", "journal_path",
+           "last_line", "line_ok", "make_line", "protection", "read_lines", "refuse_inside"]
 
 #: The environment variable naming the anchor folder (wins over the setting).
 ANCHOR_ENV = "WORKBENCH_AUDIT_ANCHOR_DIR"

@@ -601,3 +601,30 @@ def external_tail_problem(con: duckdb.DuckDBPyConnection, *, key: bytes, path: P
     if row[0] != line["hash"]:
         return seq, "head_mismatch"
     return None
+
+
+def prune(con: duckdb.DuckDBPyConnection, *, key: bytes, anchor_key: bytes, workspace_id: str, cutoff: dt.datetime,
+          at: dt.datetime, user_id: str, heads: list[dict[str, Any]], external: list[dict[str, Any]],
+          dry_run: bool = False) -> dict[str, Any]:
+    """The 7-year pruning (C4): delete the records written up to ``cutoff`` and leave a signed
+    checkpoint (the last record pruned: its number and hash), so the chain that remains verifies.
+
+    The whole log is verified first; a log that does not verify is not pruned (the evidence stays).
+    Returns ``{"due", "pruned", "checkpoint"}``; the caller writes the checkpoint to the anchor."""
+    row = con.execute("SELECT max(seq), count(*) FROM audit_log WHERE logged_at <= ?", [_utc(cutoff)]).fetchone()
+    last, due = (int(row[0]) if row and row[0] is not None else 0), (int(row[1]) if row else 0)
+    if not due or dry_run:
+        return {"due": due, "pruned": 0, "checkpoint": None}
+    report = verify(con, key=key, heads=heads, workspace_id=workspace_id, external=external, external_key=anchor_key,
+                    known=alarm_problems(con))
+    if not report.ok:
+        return {"due": due, "pruned": 0, "checkpoint": None, "refused": report.reason}
+    hash_row = con.execute("SELECT hash FROM audit_log WHERE seq = ?", [last]).fetchone()
+    assert hash_row is not None
+    when = _utc(at)
+    mac = anchor_mod.checkpoint_mac(anchor_key, workspace_id=workspace_id, seq=last, hash_=str(hash_row[0]),
+                                    pruned=due, at=when)
+    con.execute("DELETE FROM audit_log WHERE seq <= ?", [last])
+    con.execute("INSERT INTO audit_checkpoints VALUES (?, ?, ?, ?, ?, ?)", [last, hash_row[0], due, when, mac, user_id])
+    return {"due": due, "pruned": due,
+            "checkpoint": {"seq": last, "hash": str(hash_row[0]), "pruned": due, "at": when, "epoch": current_epoch(con)}}
