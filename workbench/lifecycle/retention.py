@@ -196,7 +196,7 @@ def apply(unit: Unit, *, dry_run: bool = True) -> dict[str, Any]:
     counts: dict[str, Any] = {f"due_{i.kind}": i.due_now for i in items}
     counts.update({f"deleted_{i.kind}": i.deleted for i in items})
     unit.params.update(dry_run=dry_run, **counts)
-    return {"dry_run": dry_run, "items": [i.to_dict() for i in items], "purge_needed": purge_needed,
+    return {"dry_run": dry_run, "items": [i.to_dict() for i in items], "purge_needed": purge_needed, **counts,
             "message_ja": ("保存期間を過ぎた記録の一覧です（削除はしていません）。" if dry_run
                            else "保存期間を過ぎた記録を削除しました。"),
             "message_en": ("Records past their retention period (nothing deleted)." if dry_run
