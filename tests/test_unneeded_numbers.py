@@ -16,6 +16,7 @@ import pytest
 from tests.conftest import World
 from tests.cycle_helpers import make_batch_account
 from tests.query_helpers import approve
+from widgets.lifecycle import DeletionApp
 from workbench import demo, pending
 from workbench.controls import batch_accounts
 from workbench.core.errors import PermissionDenied
@@ -78,6 +79,11 @@ def test_people_off_the_target_list_are_proposed_for_deletion(world: World, tmp_
     assert later["superseded"] == [first] and _proposals(world) == 8
     lists = {x["list_id"]: x for x in deletion.open_lists(world.login("registrar"))}
     assert first not in lists and lists[later["list_id"]]["source"] == "proposal"
+    # on the screen: 個人番号の一括削除 opens the proposal
+    app = DeletionApp(world.login("registrar"))
+    app.proposal_button.click()
+    assert app.model.preview is not None and app.model.preview.list_id == later["list_id"]
+    assert "保存期間の経過" in app.preview_html.value
     # the registrar reviews it like any deletion list: preview (with the reason in words), approval, apply
     preview = deletion.preview_deletion(world.login("registrar"), later["list_id"])
     assert preview.persons == 8 and preview.by_reason == {"retention_expired": 8}
