@@ -203,3 +203,22 @@ def test_checkpoint_mac_is_not_the_head_mac() -> None:
     key = b"k" * 32
     mac = anchor.checkpoint_mac(key, workspace_id="w", seq=1, hash_="h", pruned=1, at="t")
     assert mac != hmac.new(key, b"audit-head:[1,\"h\",\"t\"]", hashlib.sha256).hexdigest()
+
+
+def test_an_anchor_folder_that_cannot_be_written_refuses_work_before_it_starts(
+        world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from workbench import Workspace
+    from workbench.core.errors import StoreError
+
+    from .conftest import PASSWORD, key_source
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv(anchor.ANCHOR_ENV, str(blocker / "anchors"))
+    ws = Workspace.open(world.ws.path, clock=world.clock, key_source=key_source(world.ws.path))
+    before = len(world.ws.heads_path.read_text().splitlines())
+    world.clock.advance(30)
+    with pytest.raises(StoreError) as refused:
+        ws.login("administrator", PASSWORD, world.code("administrator"))
+    assert refused.value.reason == "anchor_unwritable" and "アンカー" in str(refused.value)
+    assert len(world.ws.heads_path.read_text().splitlines()) == before  # nothing was committed

@@ -95,7 +95,7 @@ _VERB_WORDS: dict[str, str] = {
     "account": "作成", "accounts": "一覧", "keys": "鍵の失効", "key": "鍵ファイルの発行", "signoff": "承認依頼",
     "lists": "一覧", "open": "一覧", "execution": "実行の参照",
     "page": "一覧の表示", "code": "ワンタイムコードの表示",
-    "check_unneeded": "日次点検（削除の提案）",
+    "check_unneeded": "日次点検（削除の提案）", "anchor_outside": "外部アンカーへの追記",
     "wrap": "鍵束の保護（鍵暗号化鍵）", "rewrap": "鍵束の再保護（鍵暗号化鍵の変更）",
 }
 

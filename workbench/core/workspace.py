@@ -238,8 +238,23 @@ class Workspace:
         """The folder outside the workspace that holds its audit anchor and current deletion journal."""
         if self._anchor_dir is None:
             kek = self.kek
-            self._anchor_dir = anchor.destination(workspace_path=self.path, setting=self.settings.audit_anchor_dir,
-                                                  kek_path=kek.path if kek is not None else None)
+            beside = kek.path if kek is not None and not kek.origin.startswith("systemd credential") else None
+            folder = anchor.destination(workspace_path=self.path, setting=self.settings.audit_anchor_dir,
+                                        kek_path=beside)
+            try:
+                folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+                writable = os.access(folder, os.W_OK | os.X_OK)
+            except OSError:
+                writable = False
+            if not writable:  # refused before any work, never after a commit
+                raise StoreError(
+                    f"The audit anchor folder {folder} cannot be written by this account, so no work is done: set "
+                    f"{anchor.ANCHOR_ENV} (or the setting audit_anchor_dir) to a folder outside the workspace this account"
+                    " may append to.",
+                    f"操作ログのアンカーの保存先 {folder} にこのアカウントで書き込めないため、処理を行いません。"
+                    f"{anchor.ANCHOR_ENV}（または設定 audit_anchor_dir）に、ワークスペースの外でこのアカウントが追記できる"
+                    "フォルダーを指定してください。", reason="anchor_unwritable")
+            self._anchor_dir = folder
         return self._anchor_dir
 
     @property
