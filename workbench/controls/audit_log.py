@@ -76,7 +76,9 @@ def acknowledge(unit: Unit, note: str) -> dict[str, Any]:
                            "未確認の操作ログの異常はありません。")
     report = audit.verify(unit.con, key=ws.keyring.audit_key(), heads=audit.read_heads(ws.heads_path),
                           workspace_id=ws.settings.workspace_id,
-                          external=anchor_mod.read_lines(ws.anchor_path), external_key=ws.keyring.anchor_key())
+                          # every anchor line, so a later verify's spread meets only problems accepted here
+                          external=anchor_mod.read_lines(ws.anchor_path, keep=1 << 40),
+                          external_key=ws.keyring.anchor_key())
     problems = sorted(set(report.problems) | set(audit.alarm_problems(unit.con)))
     epoch = audit.current_epoch(unit.con) + 1
     last = unit.con.execute("SELECT coalesce(max(seq), 0) FROM audit_log").fetchone()
