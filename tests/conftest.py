@@ -17,6 +17,7 @@ import pytest
 from workbench import FixedClock, Session, Workspace
 from workbench.controls import users
 from workbench.core import credentials
+from workbench.core.anchor import ANCHOR_ENV, CHATTR_ENV
 from workbench.core.clock import JST
 from workbench.core.keys import KEK_ENV, FileKeySource, KeyEncryptionKey, WrappedKeySource
 from workbench.core.permissions import Role
@@ -79,6 +80,18 @@ def test_kek(tmp_path_factory: pytest.TempPathFactory) -> KeyEncryptionKey:
     return _KEK[0]
 
 
+@pytest.fixture(autouse=True)
+def audit_anchor_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test's audit anchors and current deletion journal in a folder of its own (issue 22): test
+    workspaces copied from one template share a workspace ID, so a shared folder would mix their
+    histories.  No ``chattr +a`` in tests (an append-only file could not be cleaned up); the test
+    of the attribute asks for it itself."""
+    folder = tmp_path / "audit-anchors"
+    monkeypatch.setenv(ANCHOR_ENV, str(folder))
+    monkeypatch.setenv(CHATTR_ENV, "0")
+    return folder
+
+
 def key_source(path: Path) -> WrappedKeySource:
     """The injected key source of a test workspace at ``path``: its keyring file under the test KEK."""
     return WrappedKeySource(FileKeySource(path / "keyring.json"), _KEK[0])
@@ -113,6 +126,7 @@ def clock() -> FixedClock:
 def copy_world(source: Path, world: StaffedWorkspace, end: dt.datetime) -> None:
     """Make ``world`` (a fresh copy of a template) a copy of ``source``, a later state of the same
     template reached with the clock at ``end``: files and modes, the clock, a newly opened workspace."""
+    world.ws.anchor_path.unlink(missing_ok=True)  # another history now lives at this path: a new anchor
     shutil.rmtree(world.ws.path)
     shutil.copytree(source, world.ws.path, copy_function=shutil.copy2)
     world.ws = Workspace.open(world.ws.path, clock=world.clock, key_source=key_source(world.ws.path))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import World
+from tests.conftest import StaffedWorkspace
 from widgets.audit import AuditApp
 from workbench.controls import access, audit_log
 from workbench.core import labels
@@ -23,13 +23,13 @@ MONDAY_EVENING = dt.datetime(2026, 6, 1, 20, 0, tzinfo=JST)
 TUESDAY_MORNING = dt.datetime(2026, 6, 2, 10, 0, tzinfo=JST)
 
 
-def _late(world: World) -> dict[str, bool]:
+def _late(world: StaffedWorkspace) -> dict[str, bool]:
     """Each registrar login: late or not, oldest first (seq → flag)."""
     page = audit_log.search_page(world.login("auditor"), PageRequest(limit=200), user_id="registrar", operation="auth.login")
     return {str(r["logged_at"]): bool(r["out_of_hours"]) for r in page.rows}
 
 
-def _evening_then_hours(world: World) -> None:
+def _evening_then_hours(world: StaffedWorkspace) -> None:
     world.clock.set(MONDAY_EVENING)  # every hour is open (the default): ordinary work
     for _ in range(3):
         world.login("registrar")
@@ -37,7 +37,7 @@ def _evening_then_hours(world: World) -> None:
     access.set_hours(world.login("administrator"), parse_hours(["mon-fri=08:30-18:00", "sat-sun=closed"]))
 
 
-def test_records_before_an_hours_change_are_judged_by_the_old_hours(world: World) -> None:
+def test_records_before_an_hours_change_are_judged_by_the_old_hours(world: StaffedWorkspace) -> None:
     _evening_then_hours(world)
     world.login("registrar")  # Tuesday 10:00, inside the new hours
     flags = list(_late(world).values())
@@ -54,7 +54,7 @@ def test_records_before_an_hours_change_are_judged_by_the_old_hours(world: World
     assert page.groups["out_of_hours"].get("yes", 0) == 1
 
 
-def test_the_migration_rebuilds_the_history_from_the_log(world: World) -> None:
+def test_the_migration_rebuilds_the_history_from_the_log(world: StaffedWorkspace) -> None:
     """A workspace from before the history (the demo's 233 of 238): the hours set in the log are
     replayed, so the records before the change are judged by the hours of their day."""
     _evening_then_hours(world)
@@ -71,8 +71,8 @@ def test_the_migration_rebuilds_the_history_from_the_log(world: World) -> None:
     assert list(_late(world).values()) == [False, False, False]
 
 
-def test_each_row_names_its_target_and_operations_are_found_by_any_part_of_their_words(world: World) -> None:
-    from workbench.demo import load_world
+def test_each_row_names_its_target_and_operations_are_found_by_any_part_of_their_words(world: StaffedWorkspace) -> None:
+    from tests.direct_load import load_world
     from workbench.simulate import generate_world
 
     pop = generate_world(10, seed=3)
@@ -92,7 +92,7 @@ def test_each_row_names_its_target_and_operations_are_found_by_any_part_of_their
     assert labels.operations_matching("   ", known) == [] and labels.operations_matching("存在しない操作", known) == []
 
 
-def test_the_screen_opens_on_today_with_targets_and_a_chosen_records_details(world: World, tmp_path: Path) -> None:
+def test_the_screen_opens_on_today_with_targets_and_a_chosen_records_details(world: StaffedWorkspace, tmp_path: Path) -> None:
     world.clock.set(dt.datetime(2026, 5, 20, 10, 0, tzinfo=JST))
     world.login("registrar")  # an older day: not on the opening list
     world.clock.set(TUESDAY_MORNING)

@@ -64,11 +64,12 @@ def test_restore_drill(make_world: Callable[..., StaffedWorkspace], tmp_path: Pa
     with pytest.raises(InvalidInput):
         backup.restore(b1, into=tmp_path / "restored", keyring=k1)
     assert deletion.reapply_journal(ws2, deletion.read_journal(journal, ws2.keyring.audit_key())) == []
-    # a restore without the newest journal would bring them back: the journal is what keeps them deleted
+    # a restore naming no journal finds the current one outside the workspace by itself (issue 22 item 1):
+    # it never falls back on the backup's own, older journal
     plain = backup.restore(b1, into=tmp_path / "no-journal", keyring=k1, clock=world.clock)
-    assert plain["deletions_reapplied"] == []
+    assert len(plain["deletions_reapplied"]) == 1
     assert _count(Workspace.open(tmp_path / "no-journal"), "SELECT count(*) FROM persons WHERE person_id IN"
-                  " (SELECT unnest(?::VARCHAR[]))", [victims]) == len(victims)
+                  " (SELECT unnest(?::VARCHAR[]))", [victims]) == 0
 
 
 def test_wrong_key_corrupted_backup_and_permissions(make_world: Callable[..., StaffedWorkspace], tmp_path: Path) -> None:

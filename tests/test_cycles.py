@@ -157,13 +157,13 @@ def test_an_exception_in_a_stage_fails_the_run_and_the_rerun_continues(world: St
     assert "123456789012" not in err.value.message_en + err.value.message_ja  # the exception's text is never repeated
     state = engine.status(night, err.value.details["cycle_run_id"])
     assert state.status == "failed" and state.reason == "purge: unexpected RuntimeError"
-    assert [s.status for s in state.stages] == ["done", "failed", "pending", "pending", "pending"]
+    assert [s.status for s in state.stages] == ["done", "failed", "pending", "pending", "pending", "pending", "pending"]
     before = counts(world.ws)
 
     monkeypatch.undo()
     final = engine.run_inline(night, "nightly", params)
     assert final.cycle_run_id == state.cycle_run_id and final.status == "succeeded"
-    assert [s.attempts for s in final.stages] == [1, 2, 1, 1, 1]  # continued from the failed stage
+    assert [s.attempts for s in final.stages] == [1, 2, 1, 1, 1, 1, 1]  # continued from the failed stage
     assert stage(final, "retention").detail["wired"] is True  # retention.apply runs in the nightly cycle
     assert stage(final, "audit_verify").detail["ok"] and stage(final, "summary").detail["expired"] == 0
     assert counts(world.ws) == before

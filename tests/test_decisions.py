@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import World
+from tests.conftest import StaffedWorkspace
+from tests.direct_load import load_world
 from widgets.approvals import ApprovalsApp
 from widgets.common import ErrorBanner
 from widgets.lifecycle import DeletionApp
@@ -23,7 +24,6 @@ from widgets.outgoing import OutgoingFileFlow
 from workbench.controls import audit_log
 from workbench.core import approvals
 from workbench.core.errors import ApprovalError, InvalidInput
-from workbench.demo import load_world
 from workbench.intake import collection
 from workbench.lifecycle import deletion, retention
 from workbench.simulate import generate_world
@@ -32,7 +32,7 @@ REASON = "対象の区が違います。江東区だけで依頼し直してく�
 
 
 @pytest.fixture
-def people(world: World) -> pd.DataFrame:
+def people(world: StaffedWorkspace) -> pd.DataFrame:
     pop = generate_world(30, seed=7)
     load_world(world.ws, pop.persons, pop.households, registered=np.arange(len(pop.persons)) % 3 == 0)
     return pop.persons
@@ -48,7 +48,7 @@ def _websocket_click(button: object) -> None:
 
 
 # ------------------------------------------------------------------------------ 却下 with a reason
-def test_a_rejection_needs_a_reason_kept_shown_and_audited(world: World, people: pd.DataFrame) -> None:
+def test_a_rejection_needs_a_reason_kept_shown_and_audited(world: StaffedWorkspace, people: pd.DataFrame) -> None:
     request = collection.request_collection_export(world.login("registrar"))
     approver = world.login("approver")
     for missing in (None, "", "   ", "\u3000"):
@@ -76,7 +76,7 @@ def test_a_rejection_needs_a_reason_kept_shown_and_audited(world: World, people:
     assert len([r for r in records if r["outcome"] != "ok"]) == 6
 
 
-def test_the_requester_sees_the_reason_where_the_state_is_shown(world: World, people: pd.DataFrame) -> None:
+def test_the_requester_sees_the_reason_where_the_state_is_shown(world: StaffedWorkspace, people: pd.DataFrame) -> None:
     registrar = world.login("registrar")
     request = collection.request_collection_export(registrar)
     approvals.decide(world.login("approver"), request.approval_id, approve=False, reason=REASON)
@@ -89,7 +89,7 @@ def test_the_requester_sees_the_reason_where_the_state_is_shown(world: World, pe
     assert REASON in flow.approval_state_view.value and "却下" in flow.approval_state_view.value
 
 
-def test_the_approvals_screen_asks_for_the_reason(world: World, people: pd.DataFrame) -> None:
+def test_the_approvals_screen_asks_for_the_reason(world: StaffedWorkspace, people: pd.DataFrame) -> None:
     request = collection.request_collection_export(world.login("registrar"))
     app = ApprovalsApp(world.login("approver"))
     _approve, reject = app.buttons[request.approval_id]
@@ -105,7 +105,7 @@ def test_the_approvals_screen_asks_for_the_reason(world: World, people: pd.DataF
     assert approvals.get(world.login("registrar"), request.approval_id).reason == REASON
 
 
-def test_cli_reject_needs_reason(world: World, people: pd.DataFrame, monkeypatch: pytest.MonkeyPatch,
+def test_cli_reject_needs_reason(world: StaffedWorkspace, people: pd.DataFrame, monkeypatch: pytest.MonkeyPatch,
                                  capsys: pytest.CaptureFixture[str]) -> None:
     request = collection.request_collection_export(world.login("registrar"))
     with pytest.raises(SystemExit):
@@ -116,7 +116,7 @@ def test_cli_reject_needs_reason(world: World, people: pd.DataFrame, monkeypatch
 
 
 # ------------------------------------------------------------------------------ services take what was seen
-def _approved_list(world: World, person_ids: list[str]) -> tuple[deletion.DeletionPreview, str]:
+def _approved_list(world: StaffedWorkspace, person_ids: list[str]) -> tuple[deletion.DeletionPreview, str]:
     preview = deletion.select_for_deletion(world.login("registrar"), person_ids=person_ids, reason="moved_out")
     requested = deletion.request_deletion(world.login("registrar"), preview.list_id)
     assert requested.approval is not None
@@ -124,14 +124,14 @@ def _approved_list(world: World, person_ids: list[str]) -> tuple[deletion.Deleti
     return preview, requested.approval.approval_id
 
 
-def _held(world: World, person_ids: list[str]) -> int:
+def _held(world: StaffedWorkspace, person_ids: list[str]) -> int:
     with world.ws.transaction("test.read", "system") as con:
         row = con.execute("SELECT count(*) FROM persons WHERE person_id IN (SELECT unnest(?::VARCHAR[]))",
                           [person_ids]).fetchone()
     return int(row[0]) if row else 0
 
 
-def test_deletion_refuses_without_or_against_what_was_seen(world: World, people: pd.DataFrame) -> None:
+def test_deletion_refuses_without_or_against_what_was_seen(world: StaffedWorkspace, people: pd.DataFrame) -> None:
     victims = [str(p) for p in people["person_id"].iloc[:3]]
     preview, approval_id = _approved_list(world, victims)
     registrar = world.login("registrar")
@@ -150,7 +150,7 @@ def test_deletion_refuses_without_or_against_what_was_seen(world: World, people:
     assert record.persons == 3 and _held(world, victims) == 0
 
 
-def test_a_disabled_delete_button_clicked_over_the_websocket_deletes_nothing(world: World, people: pd.DataFrame) -> None:
+def test_a_disabled_delete_button_clicked_over_the_websocket_deletes_nothing(world: StaffedWorkspace, people: pd.DataFrame) -> None:
     victims = [str(p) for p in people["person_id"].iloc[3:5]]
     app = DeletionApp(world.login("registrar"))
     app.person_ids.value = "\n".join(victims)
@@ -173,7 +173,7 @@ def test_a_disabled_delete_button_clicked_over_the_websocket_deletes_nothing(wor
     assert _held(world, victims) == 0
 
 
-def test_retention_apply_refuses_when_what_is_due_moved(world: World) -> None:
+def test_retention_apply_refuses_when_what_is_due_moved(world: StaffedWorkspace) -> None:
     operator = world.login("query_operator")
     report = retention.apply(operator, dry_run=True)
     due = sum(int(i["due_now"]) for i in report["items"])
@@ -183,7 +183,7 @@ def test_retention_apply_refuses_when_what_is_due_moved(world: World) -> None:
     assert retention.apply(operator, dry_run=False, expected_due=due)["dry_run"] is False
 
 
-def test_registration_refuses_when_the_file_would_now_do_otherwise(world: World) -> None:
+def test_registration_refuses_when_the_file_would_now_do_otherwise(world: StaffedWorkspace) -> None:
     from workbench.intake import registration, targets
     from workbench.simulate.contractor import contractor_return
     from workbench.simulate.housing import target_extract

@@ -41,7 +41,9 @@ def test_lifecycle_from_the_cli(world: StaffedWorkspace, tmp_path: Path, monkeyp
     list_id = preview["list_id"]
     assert run("registrar", "deletion", "lists")[0]["list_id"] == list_id
     assert run("registrar", "deletion", "preview", list_id)["by_record"]["person_numbers"] == len(victims)
-    approval_id = run("registrar", "deletion", "request", list_id)["approval"]["approval_id"]
+    requested = run("registrar", "deletion", "request", list_id)
+    approval_id = requested["approval"]["approval_id"]
+    discards = [a for f in requested["pending_files"] for a in ("--discard-file", f["entry_id"])]
     run("approver", "approvals", "approve", approval_id)
 
     # bad input: wrong layout, unknown person; a refusal is bilingual and exits non-zero
@@ -52,7 +54,8 @@ def test_lifecycle_from_the_cli(world: StaffedWorkspace, tmp_path: Path, monkeyp
 
     backup_file, key_copy = tmp_path / "bk" / "before.wbbak", tmp_path / "keys" / "before.json"
     assert run("operations", "backup", "--out", str(backup_file), "--keyring-out", str(key_copy))["keyring_copy"]
-    record = run("registrar", "deletion", "apply", list_id, "--approval", approval_id, "--expected-count", str(len(victims)))
+    record = run("registrar", "deletion", "apply", list_id, "--approval", approval_id, "--expected-count", str(len(victims)),
+                 *discards)
     assert record["persons"] == len(victims) and record["erased_at"] is None
     assert run("operations", "deletion", "purge")["deletions_erased"] == 1
     assert run("registrar", "deletion", "records")[0]["erased_at"]
@@ -60,6 +63,14 @@ def test_lifecycle_from_the_cli(world: StaffedWorkspace, tmp_path: Path, monkeyp
     restored = run("operations", "restore", str(backup_file), "--into", str(tmp_path / "restored"),
                    "--keyring", str(key_copy), "--journal", str(world.ws.path / "audit" / "deletion_journal.jsonl"))
     assert restored["audit_ok"] and len(restored["deletions_reapplied"]) == 1
+    # naming no journal: the current one, outside the workspace, is found and re-applied (issue 22 item 1)
+    found = run("operations", "restore", str(backup_file), "--into", str(tmp_path / "restored-2"),
+                "--keyring", str(key_copy))
+    assert found["deletions_reapplied"] == restored["deletions_reapplied"]
+    # the daily check and the anchor from the command line
+    assert run("query_operator", "retention", "check-numbers")["persons"] == 0
+    outside = run("auditor", "audit", "anchor-outside")
+    assert outside["protection"] in ("append_only", "none") and outside["lines"] > 0
     ws2 = Workspace.open(tmp_path / "restored")
     with ws2.transaction("t", "t") as con:
         assert con.execute("SELECT count(*) FROM persons WHERE person_id IN (SELECT unnest(?::VARCHAR[]))",

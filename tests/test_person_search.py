@@ -10,13 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import World
+from tests.conftest import StaffedWorkspace
+from tests.direct_load import load_world
 from widgets.person import PersonApp
 from workbench.controls import audit_log
 from workbench.core import search_keys
 from workbench.core.errors import InvalidInput, PermissionDenied
 from workbench.core.paging import PageRequest
-from workbench.demo import load_world
 from workbench.intake import persons
 from workbench.simulate import generate_world
 
@@ -26,7 +26,7 @@ PERCENT = "P00000004"
 
 
 @pytest.fixture
-def people(world: World) -> pd.DataFrame:
+def people(world: StaffedWorkspace) -> pd.DataFrame:
     pop = generate_world(30, seed=5)
     load_world(world.ws, pop.persons, pop.households, registered=np.arange(len(pop.persons)) % 2 == 0)
     with world.ws.transaction("test.names", "system") as con:
@@ -39,7 +39,7 @@ def _ids(page: Any) -> list[str]:
     return [h.person_id for h in page.rows]
 
 
-def test_the_three_inputs_that_found_no_one(world: World, people: pd.DataFrame) -> None:
+def test_the_three_inputs_that_found_no_one(world: StaffedWorkspace, people: pd.DataFrame) -> None:
     clerk = world.login("reviewer")
     for typed in ("p00000015", "Ｐ００００００１５", "P0000 0015", "ｐ－００００００１５"):
         assert _ids(persons.search(clerk, typed)) == ["P00000015"], typed
@@ -49,13 +49,13 @@ def test_the_three_inputs_that_found_no_one(world: World, people: pd.DataFrame) 
         assert "P00000015" in _ids(persons.search(clerk, typed)), "a name finds them"
 
 
-def test_kana_in_either_script_width_and_spaces(world: World, people: pd.DataFrame) -> None:
+def test_kana_in_either_script_width_and_spaces(world: StaffedWorkspace, people: pd.DataFrame) -> None:
     clerk = world.login("reviewer")
     for typed in ("たかはし さきこ", "タカハシサキコ", "ﾀｶﾊｼ ｻｷｺ", "たかはし"):
         assert VARIANT in _ids(persons.search(clerk, typed)), typed
 
 
-def test_old_and_variant_kanji_fold(world: World, people: pd.DataFrame) -> None:
+def test_old_and_variant_kanji_fold(world: StaffedWorkspace, people: pd.DataFrame) -> None:
     clerk = world.login("reviewer")
     for typed in ("高橋崎子", "高橋 﨑子", "髙橋", "高橋　崎子"):
         assert VARIANT in _ids(persons.search(clerk, typed)), typed
@@ -65,7 +65,7 @@ def test_old_and_variant_kanji_fold(world: World, people: pd.DataFrame) -> None:
     assert search_keys.variants()["髙"] == "高" and search_keys.name_key("齋藤 ﾊﾅｺ") == "斎藤ハナコ"
 
 
-def test_wildcards_and_sql_are_literal_text(world: World, people: pd.DataFrame) -> None:
+def test_wildcards_and_sql_are_literal_text(world: StaffedWorkspace, people: pd.DataFrame) -> None:
     clerk = world.login("reviewer")
     assert _ids(persons.search(clerk, "%")) == [PERCENT]  # the one name with a % in it, not everyone
     assert _ids(persons.search(clerk, "_")) == [PERCENT]
@@ -75,7 +75,7 @@ def test_wildcards_and_sql_are_literal_text(world: World, people: pd.DataFrame) 
     assert persons.search(clerk, "p00000015").total == 1  # the table is still there
 
 
-def test_results_are_masked_and_paged(world: World, people: pd.DataFrame) -> None:
+def test_results_are_masked_and_paged(world: StaffedWorkspace, people: pd.DataFrame) -> None:
     clerk = world.login("reviewer")
     found = persons.search(clerk, "P00000001")
     hit = found.rows[0]
@@ -89,7 +89,7 @@ def test_results_are_masked_and_paged(world: World, people: pd.DataFrame) -> Non
         assert _ids(persons.search(clerk, "ア", PageRequest(offset=2, limit=2, sort="person_id")))[0] not in _ids(everyone)
 
 
-def test_every_search_is_audited_without_its_text(world: World, people: pd.DataFrame) -> None:
+def test_every_search_is_audited_without_its_text(world: StaffedWorkspace, people: pd.DataFrame) -> None:
     clerk = world.login("reviewer")
     persons.search(clerk, "たかはし")
     persons.search(clerk, "Ｐ００００００１５")
@@ -104,7 +104,7 @@ def test_every_search_is_audited_without_its_text(world: World, people: pd.DataF
     assert audit_log.search(world.login("auditor"), target="P00000015", operation="persons.search")
 
 
-def test_garbage_and_the_wrong_right_are_refused(world: World, people: pd.DataFrame) -> None:
+def test_garbage_and_the_wrong_right_are_refused(world: StaffedWorkspace, people: pd.DataFrame) -> None:
     clerk = world.login("reviewer")
     for bad in ("", "   ", "\u3000", "x" * 61, "a\x00b", "abc\x1b[2J"):
         with pytest.raises(InvalidInput) as err:
@@ -119,7 +119,7 @@ def test_garbage_and_the_wrong_right_are_refused(world: World, people: pd.DataFr
     assert len(denied) == 4
 
 
-def test_cli_person_search(world: World, people: pd.DataFrame, monkeypatch: pytest.MonkeyPatch,
+def test_cli_person_search(world: StaffedWorkspace, people: pd.DataFrame, monkeypatch: pytest.MonkeyPatch,
                            capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _err = world.cli(monkeypatch, capsys, "reviewer", "person", "search", "Ｐ００００００１５")
     assert code == 0 and out["total"] == 1 and out["rows"][0]["person_id"] == "P00000015"
@@ -128,7 +128,7 @@ def test_cli_person_search(world: World, people: pd.DataFrame, monkeypatch: pyte
     assert code != 0 and out is None and "権限" in err
 
 
-def test_the_screen_one_box_a_grid_and_a_row_opens_the_person(world: World, people: pd.DataFrame) -> None:
+def test_the_screen_one_box_a_grid_and_a_row_opens_the_person(world: StaffedWorkspace, people: pd.DataFrame) -> None:
     app = PersonApp(world.login("reviewer"))
     app.person_id.value = "たかはし　さきこ"
     app.search_button.click()

@@ -43,7 +43,7 @@ def test_report_then_apply_then_pipeline(make_world: Callable[..., StaffedWorksp
     report = retention.apply(world.login("query_operator"), dry_run=True)
     items = {i["kind"]: i for i in report["items"]}
     assert set(items) == {"query_results", "transfer_copies", "return_lists", "deleted_traces", "audit_records",
-                          "executed_notebooks", "closed_inquiries"}
+                          "executed_notebooks", "closed_inquiries", "backups", "unlisted_numbers"}
     assert items["query_results"]["due_now"] == 1 and items["transfer_copies"]["due_now"] == len(outgoing)
     assert items["audit_records"]["keep_days"] == 2555 and items["audit_records"]["due_now"] == 0
     assert all(i["deleted"] == 0 for i in items.values())

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from widgets.login import LoginGate
-
 from tests.conftest import StaffedWorkspace
+from widgets.dashboard import Dashboard
 from widgets.home import HomeApp
 from widgets.records import EvidenceApp, RecordsApp
 from workbench.controls import records
@@ -55,9 +54,9 @@ def test_evidence_screen_summary_first(world: StaffedWorkspace) -> None:
 
 
 def test_the_menu_opens_both_screens(world: StaffedWorkspace) -> None:
-    gate = LoginGate(world.login("auditor"), idle_check_seconds=None)
+    gate = Dashboard(world.login("auditor"), idle_check_seconds=None)
     gate.menu_buttons["evidence"].click()
     assert isinstance(gate.app, EvidenceApp)
-    gate = LoginGate(world.login("administrator"), idle_check_seconds=None)
+    gate = Dashboard(world.login("administrator"), idle_check_seconds=None)
     gate.menu_buttons["records"].click()
     assert isinstance(gate.app, RecordsApp)

@@ -67,6 +67,9 @@ class DeletionApp(App):
         self.deceased = w.Checkbox(description="死亡の印がある全員 / everyone marked deceased", indent=False)
         self.select_button = ActionButton(description="選択して件数確認 / Select and preview", icon="list")
         self.select_button.on_click(lambda _b: self.select())
+        #: The daily check's proposal of people off the target list who still hold a number (issue 22 item 4).
+        self.proposal_button = ActionButton(description="削除の提案を開く / Open the deletion proposal", icon="lightbulb-o")
+        self.proposal_button.on_click(lambda _b: self.open_proposal())
         self.preview_html = w.HTML()
         #: Who is on the list, a page at a time from the database; a row's person opens with 個人の照会.
         self.people_grid = RecordGrid(
@@ -98,6 +101,8 @@ class DeletionApp(App):
             w.HTML("<h4>1. 削除対象者 / Who is to be deleted</h4>"), w.HBox([self.upload, self.import_button]),
             w.HTML("<div>または職員による指定 / or a staff selection:</div>"), self.person_ids, self.reason,
             self.deceased, self.select_button,
+            w.HTML("<div>または日次点検の提案（対象者リストから外れた人の個人番号）/ or the daily check's proposal:</div>"),
+            self.proposal_button,
             w.HTML("<h4>2. 件数の確認と承認 / Preview and approval</h4>"), self.preview_html, self.people_grid,
             self.request_button,
             w.HTML("<h4>3. 削除の実行 / Delete</h4>"), self.approval_id, self.purge_mode, self.consequence, self.confirm,
@@ -186,6 +191,18 @@ class DeletionApp(App):
         ids = [x.strip() for x in self.person_ids.value.splitlines() if x.strip()]
         preview = self.call(deletion.select_for_deletion, person_ids=ids, reason=self.reason.value,
                             deceased=self.deceased.value)
+        if preview is not None:
+            self.model.preview = preview
+            self.banner.success(preview.message_ja, preview.message_en)
+
+    def open_proposal(self) -> None:
+        lists = self.call(deletion.open_lists) or []
+        proposals = [x for x in lists if x["source"] == "proposal"]
+        if not proposals:
+            self.banner.info("削除の提案はありません（対象者リストから外れて番号を持つ人はいません）。",
+                             "There is no deletion proposal (no one off the target list holds a number).")
+            return
+        preview = self.call(deletion.preview_deletion, proposals[-1]["list_id"])
         if preview is not None:
             self.model.preview = preview
             self.banner.success(preview.message_ja, preview.message_en)

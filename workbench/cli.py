@@ -30,6 +30,7 @@ from workbench.core.workspace import Session, Workspace
 from workbench.cycles import pipeline_runs
 from workbench.files import media, transfer
 from workbench.intake import persons
+from workbench.lifecycle import unneeded
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
@@ -249,6 +250,16 @@ def cmd_audit_anchor(args: argparse.Namespace) -> Any:
         ja, en = report.message()
         return Exit({**result, "report": dataclasses.asdict(report), "message_ja": ja, "message_en": en}, 7)
     return result
+
+
+# -- issue 22 items 2 and 4 (branch escapes): thin handlers over the services ------------------------
+def cmd_audit_anchor_outside(args: argparse.Namespace) -> Any:
+    return audit_log.anchor_outside(_login(args))
+
+
+def cmd_retention_check_numbers(args: argparse.Namespace) -> Any:
+    return unneeded.check_unneeded(_login(args))
+# -- end of issue 22 handlers ------------------------------------------------------------------------
 
 
 def cmd_audit_search(args: argparse.Namespace) -> Any:
@@ -1050,6 +1061,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--note", required=True, help="what happened and what was done")
     p = command("audit anchor", cmd_audit_anchor, "append the newest signed head to an anchor file elsewhere", g)
     p.add_argument("--to", required=True, help="the anchor file, outside the workspace (another disk)")
+    command("audit anchor-outside", cmd_audit_anchor_outside,
+            "append the newest signed head to the anchor outside the workspace now; where, lines, append-only?", g)
     p = command("audit search", cmd_audit_search, "search records by user, target, operation, outcome", g)
     p.add_argument("--by", help="user ID")
     p.add_argument("--target", help="target identifier (matched by pseudonym)")
@@ -1270,6 +1283,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("days", type=int)
     command("retention report", cmd_retention, "dry run: what is past its period now, and when the next item is due", g)
     command("retention apply", cmd_retention, "delete everything past its retention period and record it", g)
+    command("retention check-numbers", cmd_retention_check_numbers,
+            "the daily check: propose people off the target list who hold a number for deletion", g)
 
     g = group("disclosure", "F9: disclosure, correction and suspension-of-use requests")
     p = command("disclosure show", cmd_disclosure, "F9: everything held on one person, as printable HTML in Japanese (written to --out)", g)

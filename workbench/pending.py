@@ -72,6 +72,11 @@ SOURCES: tuple[_Source, ...] = (
     _Source("copies_not_delivered", P.MEDIA_MANAGE, "", "受け渡しが済んでいない送付ファイル", "outgoing files not yet handed over",
             "SELECT count(*), min(recorded_at) FROM media_ledger WHERE direction = 'out' AND deleted_at IS NULL"
             " AND user_id = ?", _me),
+    # the daily check of numbers no longer needed (issue 22 item 4): the registrar reviews the proposal
+    _Source("deletion_proposals", P.DELETIONS_MANAGE, "deletion", "削除の提案（不要になった個人番号）",
+            "deletion proposals (numbers no longer needed)",
+            "SELECT count(*), min(l.created_at) FROM deletion_list_members m JOIN deletion_lists l USING (list_id)"
+            " WHERE l.source = 'proposal' AND l.status = 'open'", lambda _u: []),
     # operations run the machine: a cycle that failed or waits is theirs to notice (the runs screen)
     _Source("cycles_stopped", P.BACKUP_RUN, "runs", "止まっている定例処理（失敗・待機中）", "cycles failed or waiting",
             "SELECT count(*), min(updated_at) FROM cycle_runs WHERE status IN ('failed', 'waiting')", lambda _u: []),

@@ -15,7 +15,7 @@ from workbench.core import approvals, places
 from workbench.cycles import catalogue, engine, pipeline_runs
 from workbench.files import incoming, media, outgoing
 from workbench.intake import collection, integrated, persons, registration, targets
-from workbench.lifecycle import backup, deletion, disclosure, inquiries, retention
+from workbench.lifecycle import backup, deletion, disclosure, inquiries, retention, unneeded
 from workbench.queries import batches, discrepancies, linkage_file, procedures, results
 from workbench.statistics import publishing
 
@@ -25,7 +25,7 @@ __all__ = ["MODULES", "WORDS_ONLY"]
 MODULES = {getattr(m, "SERVICE_PREFIX", m.__name__.rsplit(".", 1)[-1]): m for m in (
     access, approvals, audit_log, backup, batch_accounts, batches, collection, engine, catalogue, deletion,
     disclosure, discrepancies, evidence, idreview, incoming, inquiries, integrated, linkage_file, media, outgoing, pending,
-    persons, procedures, records, registration, results, retention, pipeline_runs, publishing, targets, users,
+    persons, procedures, records, registration, results, retention, pipeline_runs, publishing, targets, unneeded, users,
 )}
 
 #: Modules that declare no service but register words with ``workbench.core.labels`` (service

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from workbench.core import anchor as anchor_mod
 from workbench.core import audit, labels
 from workbench.core.access_rules import hours_history
 from workbench.core.errors import InvalidInput
@@ -22,7 +23,7 @@ from workbench.core.workspace import SERVICES, Unit, service
 #: seven-year audit log and its words stay one vocabulary (see ``workspace.service``).
 SERVICE_PREFIX = "auditing"
 
-__all__ = ["acknowledge", "anchor", "known_operations", "search", "search_page", "verify"]
+__all__ = ["acknowledge", "anchor", "anchor_outside", "known_operations", "search", "search_page", "verify"]
 
 
 def known_operations() -> list[str]:
@@ -44,8 +45,10 @@ def verify(unit: Unit, *, anchor: str | None = None) -> audit.AuditReport:
         anchor=None if anchor is None else audit.read_anchor(Path(anchor)),
         heads_index=None if anchor is None else audit.heads_index(ws.heads_path),
         workspace_id=ws.settings.workspace_id, known=audit.alarm_problems(unit.con),
+        external=anchor_mod.read_lines(ws.anchor_path), external_key=ws.keyring.anchor_key(),
     )
-    unit.note(ok=report.ok, records=report.records, first_bad_seq=report.first_bad_seq, anchored=anchor is not None)
+    unit.note(ok=report.ok, records=report.records, first_bad_seq=report.first_bad_seq, anchored=anchor is not None,
+              external_anchor=True)
     if not report.ok:
         accepted = audit.epochs(unit.con)[2]
         found = [p for p in report.problems if p not in accepted]
@@ -78,7 +81,10 @@ def acknowledge(unit: Unit, note: str) -> dict[str, Any]:
         raise InvalidInput("No audit alarm is open; there is nothing to acknowledge.",
                            "未確認の操作ログの異常はありません。")
     report = audit.verify(unit.con, key=ws.keyring.audit_key(), heads=audit.read_heads(ws.heads_path),
-                          workspace_id=ws.settings.workspace_id)
+                          workspace_id=ws.settings.workspace_id,
+                          # every anchor line, so a later verify's spread meets only problems accepted here
+                          external=anchor_mod.read_lines(ws.anchor_path, keep=1 << 40),
+                          external_key=ws.keyring.anchor_key())
     problems = sorted(set(report.problems) | set(audit.alarm_problems(unit.con)))
     epoch = audit.current_epoch(unit.con) + 1
     last = unit.con.execute("SELECT coalesce(max(seq), 0) FROM audit_log").fetchone()
@@ -128,6 +134,33 @@ def anchor(unit: Unit, to: str) -> dict[str, Any]:
     unit.note(anchored=True, seq=line["seq"], lines=len(earlier) + 1)
     return {"anchored": True, "path": str(path), "seq": line["seq"], "epoch": line.get("epoch", 0),
             "hash": line["hash"], "lines": len(earlier) + 1}
+
+
+@service(Permission.AUDIT_VERIFY)
+def anchor_outside(unit: Unit) -> dict[str, Any]:
+    """The anchor the workbench keeps by itself (issue 22 item 2): append the newest signed head to it now,
+    flushed to disk (the nightly cycle does, and every commit appends its head anyway), and say where
+    it is, how many lines it has and whether Linux holds it append-only (``chattr +a``)."""
+    ws = unit.workspace
+    head = audit.last_head(ws.heads_path)
+    if head is None:
+        raise InvalidInput("The log has no signed head yet; nothing to anchor.", "署名付きヘッドがまだないため、アンカーできません。")
+    line = ws.write_anchor(head, sync=True)
+    assert line is not None
+    path = ws.anchor_path
+    with path.open("rb") as f:
+        lines = sum(1 for _ in f)
+    protection = anchor_mod.protection(path)
+    unit.note(seq=line["seq"], lines=lines, protection=protection)
+    return {"path": str(path), "seq": line["seq"], "lines": lines, "protection": protection,
+            "message_ja": "外部アンカーに署名付きヘッドを追記しました。" + (
+                "追記専用（chattr +a）で保護されています。" if protection == "append_only" else
+                "このファイルは追記専用属性（chattr +a）を持ちません。保存先のフォルダーをワークスペースの利用者が"
+                "書き換えられないアカウントの所有にしてください。"),
+            "message_en": "The newest signed head was appended to the anchor outside the workspace. " + (
+                "Linux holds the file append-only (chattr +a)." if protection == "append_only" else
+                "The file is not append-only (chattr +a needs root): make the anchor folder belong to an account the"
+                " workspace's users are not.")}
 
 
 @service(Permission.AUDIT_READ)

@@ -36,6 +36,7 @@ from typing import Any
 
 import duckdb
 
+from workbench.core import anchor as anchor_mod
 from workbench.core import labels
 from workbench.core.errors import AuditFailure, AuditIntegrityError
 from workbench.core.store import LANES
@@ -155,6 +156,8 @@ PROBLEMS: dict[str, tuple[str, str]] = {
     "rolled_back": ("巻き戻し: 署名付きヘッドより古いデータベースです", "rolled back: the database is older than a signed head"),
     "anchor_missing": ("アンカーのファイルがないか空です", "the anchor file is missing or empty"),
     "anchor_forged": ("アンカーの改ざん、または別のワークスペースのアンカー", "anchor forged, damaged or of another workspace"),
+    "checkpoint_forged": ("削除（7 年経過）のチェックポイントの署名が不正です",
+                          "the pruning checkpoint's signature is not valid"),
 }
 
 #: Problems kept per verification (a wholly rewritten log should not fill memory).
@@ -215,6 +218,8 @@ def verify(
     heads_index: set[tuple[int, int, str]] | None = None,
     workspace_id: str | None = None,
     known: Iterable[tuple[int, str]] = (),
+    external: list[dict[str, Any]] | None = None,
+    external_key: bytes | None = None,
 ) -> AuditReport:
     """Walk the whole chain, check the signed heads (and an anchor, if given), and name the
     first problem no auditor has acknowledged.
@@ -225,9 +230,11 @@ def verify(
     log and (``heads_index``: every (epoch, seq, hash) in the heads file) in the heads file.
     ``known`` are problems found earlier (an open alarm's), which fail the report until
     acknowledged even if the evidence is gone (a deleted heads file written afresh).
+    ``external`` are the lines of the anchor outside the workspace (:mod:`workbench.core.anchor`),
+    MAC'd with ``external_key``, which also signs the pruning checkpoint: records before a valid
+    checkpoint were pruned (7 years, C4), and the chain starts from the checkpoint's hash.
     """
     epoch, baselines, accepted = epochs(con)
-    cur = con.execute(f"SELECT {', '.join(_FIELDS)}, prev_hash, hash FROM audit_log ORDER BY seq")
     problems: list[tuple[int, str]] = []
 
     def found(seq: int, code: str) -> None:
@@ -238,7 +245,18 @@ def verify(
         found(seq, code)
     prev, expected_seq, count, last_seq = GENESIS, 1, 0, 0
     hashes: dict[int, str] = {}
-    wanted = {int(h.get("seq", 0)) for h in [*(heads or []), *(anchor or [])]}
+    floor = 0  # records up to here were pruned under a signed checkpoint
+    cp = latest_checkpoint(con)
+    if cp is not None:
+        if external_key is None or workspace_id is None or not checkpoint_ok(external_key, cp, workspace_id):
+            found(int(cp["seq"]) + 1, "checkpoint_forged")
+        else:
+            floor = int(cp["seq"])
+            prev, expected_seq, last_seq = str(cp["hash"]), floor + 1, floor
+            hashes[floor] = str(cp["hash"])
+    cur = con.execute(f"SELECT {', '.join(_FIELDS)}, prev_hash, hash FROM audit_log WHERE seq > ? ORDER BY seq",
+                      [floor])
+    wanted = {int(h.get("seq", 0)) for h in [*(heads or []), *(anchor or []), *(external or [])]}
     while rows := cur.fetchmany(10_000):
         for row in rows:
             rec = AuditRecord(*row)
@@ -259,7 +277,18 @@ def verify(
         if not hmac.compare_digest(str(head.get("mac", "")), _head_mac(key, head)):
             found(int(head.get("seq", 0) or 0), "head_forged")
             continue
+        if int(head["seq"]) < floor:
+            continue  # its record was pruned
         checked += _check_head(head, epoch, last_seq, hashes, found)
+    if external is not None and external_key is not None and workspace_id is not None:
+        for line in _heads_to_check(external, epoch, baselines):
+            if not anchor_mod.line_ok(external_key, line, workspace_id):
+                found(int(line.get("seq", 0) or 0), "anchor_forged")
+            elif line.get("kind") == "checkpoint":
+                if int(line["seq"]) > floor and int(line["seq"]) > last_seq:
+                    found(last_seq + 1, "truncated")  # pruned further than the database says
+            elif int(line["seq"]) >= floor:
+                checked += _check_head(line, epoch, last_seq, hashes, found)
     anchored = 0
     if anchor is not None:
         if not anchor:
@@ -531,3 +560,79 @@ def alarm_problems(con: duckdb.DuckDBPyConnection) -> list[tuple[int, str]]:
     """Every problem recorded with an alarm not yet acknowledged."""
     rows = con.execute("SELECT problems FROM audit_alarms WHERE acknowledged_at IS NULL ORDER BY raised_at").fetchall()
     return [(int(seq), str(code)) for row in rows for seq, code in json.loads(row[0])]
+
+
+# -- the external anchor and the pruning checkpoint (issue 22 item 2) -------------------------
+
+
+def latest_checkpoint(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
+    """The newest pruning checkpoint (the last record pruned), or None."""
+    try:
+        row = con.execute("SELECT seq, hash, pruned, pruned_at, mac FROM audit_checkpoints ORDER BY seq DESC LIMIT 1").fetchone()
+    except duckdb.CatalogException:
+        return None
+    if row is None:
+        return None
+    return {"seq": int(row[0]), "hash": str(row[1]), "pruned": int(row[2]), "at": str(row[3]), "mac": str(row[4])}
+
+
+def checkpoint_ok(key: bytes, cp: Mapping[str, Any], workspace_id: str) -> bool:
+    want = anchor_mod.checkpoint_mac(key, workspace_id=workspace_id, seq=int(cp["seq"]), hash_=str(cp["hash"]),
+                                     pruned=int(cp["pruned"]), at=str(cp["at"]))
+    return hmac.compare_digest(str(cp.get("mac", "")), want)
+
+
+def external_tail_problem(con: duckdb.DuckDBPyConnection, *, key: bytes, path: Path,
+                          workspace_id: str) -> tuple[int, str] | None:
+    """The cheap check of the newest line of the anchor outside the workspace: the database must
+    hold that record as signed (a log cut short, rolled back with its heads, or re-signed fails)."""
+    line = anchor_mod.last_line(path)
+    if line is None:
+        return None
+    seq = int(line.get("seq", 0) or 0)
+    if not anchor_mod.line_ok(key, line, workspace_id):
+        return seq, "anchor_forged"
+    if int(line.get("epoch", 0)) > current_epoch(con):
+        return seq, "rolled_back"
+    last = con.execute("SELECT max(seq) FROM audit_log").fetchone()
+    last_seq = int(last[0]) if last and last[0] is not None else 0
+    if seq > last_seq:
+        return last_seq + 1, "truncated"
+    if line.get("kind") == "checkpoint":
+        return None
+    row = con.execute("SELECT hash FROM audit_log WHERE seq = ?", [seq]).fetchone()
+    if row is None:
+        cp = latest_checkpoint(con)
+        if cp is not None and seq <= int(cp["seq"]):
+            return None  # pruned
+        return seq, "missing"
+    if row[0] != line["hash"]:
+        return seq, "head_mismatch"
+    return None
+
+
+def prune(con: duckdb.DuckDBPyConnection, *, key: bytes, anchor_key: bytes, workspace_id: str, cutoff: dt.datetime,
+          at: dt.datetime, user_id: str, heads: list[dict[str, Any]], external: list[dict[str, Any]],
+          dry_run: bool = False) -> dict[str, Any]:
+    """The 7-year pruning (C4): delete the records written up to ``cutoff`` and leave a signed
+    checkpoint (the last record pruned: its number and hash), so the chain that remains verifies.
+
+    The whole log is verified first; a log that does not verify is not pruned (the evidence stays).
+    Returns ``{"due", "pruned", "checkpoint"}``; the caller writes the checkpoint to the anchor."""
+    row = con.execute("SELECT max(seq), count(*) FROM audit_log WHERE logged_at <= ?", [_utc(cutoff)]).fetchone()
+    last, due = (int(row[0]) if row and row[0] is not None else 0), (int(row[1]) if row else 0)
+    if not due or dry_run:
+        return {"due": due, "pruned": 0, "checkpoint": None}
+    report = verify(con, key=key, heads=heads, workspace_id=workspace_id, external=external, external_key=anchor_key,
+                    known=alarm_problems(con))
+    if not report.ok:
+        return {"due": due, "pruned": 0, "checkpoint": None, "refused": report.reason}
+    hash_row = con.execute("SELECT hash FROM audit_log WHERE seq = ?", [last]).fetchone()
+    assert hash_row is not None
+    when = _utc(at)
+    mac = anchor_mod.checkpoint_mac(anchor_key, workspace_id=workspace_id, seq=last, hash_=str(hash_row[0]),
+                                    pruned=due, at=when)
+    con.execute("DELETE FROM audit_log WHERE seq <= ?", [last])
+    con.execute("INSERT INTO audit_checkpoints VALUES (?, ?, ?, ?, ?, ?)", [last, hash_row[0], due, when, mac, user_id])
+    return {"due": due, "pruned": due,
+            "checkpoint": {"seq": last, "hash": str(hash_row[0]), "pruned": due, "at": when, "epoch": current_epoch(con)}}

@@ -219,6 +219,11 @@ class Keyring:
         """The key for audit pseudonyms and signed heads (kept across rotations)."""
         return _hkdf(self.audit_root, self.workspace_id, "workbench:audit")
 
+    def anchor_key(self) -> bytes:
+        """The key that signs the audit anchor outside the workspace and the pruning checkpoint
+        (issue 22): derived under the audit root, never stored; the audit key does not give it."""
+        return _hkdf(self.audit_root, self.workspace_id, "workbench:audit-anchor")
+
     def database_key_hex(self, version: int | None = None) -> str:
         """The DuckDB ENCRYPTION_KEY for the database file."""
         if self.plaintext_for_tests:

@@ -47,7 +47,7 @@ _MODULE_WORDS: dict[str, str] = {
     "backup": "バックアップ", "batch_accounts": "バッチアカウント", "cycle_runs": "定例処理の実行", "cycles": "定例処理",
     "deletion": "一括削除", "disclosure": "開示・訂正・利用停止", "idreview": "ID・権限の棚卸し", "inquiries": "問合せ記録",
     "retention": "保存期間", "stats": "統計", "mart": "統計", "demo": "デモ",
-    "evidence": "運用状況報告", "records": "組織の記録", "incoming": "受領ファイル",
+    "evidence": "運用状況報告", "records": "組織の記録", "incoming": "受領ファイル", "unneeded": "不要になった個人番号",
 }
 _VERB_WORDS: dict[str, str] = {
     "login": "ログイン", "logout": "ログアウト", "idle_timeout": "無操作によるログアウト", "session_ended": "セッション終了",
@@ -73,6 +73,7 @@ _VERB_WORDS: dict[str, str] = {
     "account": "作成", "accounts": "一覧", "keys": "鍵の失効", "key": "鍵ファイルの発行", "signoff": "承認依頼",
     "lists": "一覧", "open": "一覧", "execution": "実行の参照",
     "page": "一覧の表示", "code": "ワンタイムコードの表示",
+    "check_unneeded": "日次点検（削除の提案）", "anchor_outside": "外部アンカーへの追記",
     "wrap": "鍵束の保護（鍵暗号化鍵）", "rewrap": "鍵束の再保護（鍵暗号化鍵の変更）",
     "dispose": "取込済みファイルの移動・削除", "settle": "中断したバックアップの整理",
 }

@@ -35,7 +35,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import duckdb
 
-from workbench.core import access_rules, audit, credentials, rotation
+from workbench.core import access_rules, anchor, audit, credentials, rotation
 from workbench.core.clock import Clock, SystemClock
 from workbench.core.composites import COMPOSITES, composite
 from workbench.core.errors import (
@@ -111,6 +111,10 @@ class Settings:
     #: F8: each analyst's differential-privacy budget (ε) for one fiscal year; spent ε comes back only
     #: through a second person's approval (``workbench stats budget-restore``).
     stats_epsilon_budget: float = 1.0
+    #: The folder outside the workspace where signed audit heads are appended after every commit and the
+    #: current deletion journal is kept (issue 22); ``WORKBENCH_AUDIT_ANCHOR_DIR`` wins over it, and
+    #: without either it is ``workbench-anchors`` beside the KEK file (see ``workbench.core.anchor``).
+    audit_anchor_dir: str | None = None
 
     @classmethod
     def load(cls, path: Path) -> Settings:
@@ -191,6 +195,7 @@ class Workspace:
         self.clock = clock
         #: Called before every commit; raising refuses it (a pipeline kernel whose runner died).
         self.commit_guard: Callable[[], None] | None = None
+        self._anchor_dir: Path | None = None
         self._keyring_stamp = _stamp(key_source)  # before the read: a write in between is noticed next time
         self.keyring = Keyring.load(key_source)
         self._keyring_raw = key_source.read()
@@ -232,6 +237,43 @@ class Workspace:
     @property
     def heads_path(self) -> Path:
         return self.path / "audit" / "heads.jsonl"
+
+    def anchor_dir(self) -> Path:
+        """The folder outside the workspace that holds its audit anchor and current deletion journal."""
+        if self._anchor_dir is None:
+            kek = self.kek
+            beside = kek.path if kek is not None and not kek.origin.startswith("systemd credential") else None
+            folder = anchor.destination(workspace_path=self.path, setting=self.settings.audit_anchor_dir,
+                                        kek_path=beside)
+            try:
+                folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+                writable = os.access(folder, os.W_OK | os.X_OK)
+            except OSError:
+                writable = False
+            if not writable:  # refused before any work, never after a commit
+                raise StoreError(
+                    f"The audit anchor folder {folder} cannot be written by this account, so no work is done: set "
+                    f"{anchor.ANCHOR_ENV} (or the setting audit_anchor_dir) to a folder outside the workspace this account"
+                    " may append to.",
+                    f"操作ログのアンカーの保存先 {folder} にこのアカウントで書き込めないため、処理を行いません。"
+                    f"{anchor.ANCHOR_ENV}（または設定 audit_anchor_dir）に、ワークスペースの外でこのアカウントが追記できる"
+                    "フォルダーを指定してください。", reason="anchor_unwritable")
+            self._anchor_dir = folder
+        return self._anchor_dir
+
+    @property
+    def anchor_path(self) -> Path:
+        return anchor.anchor_path(self.anchor_dir(), self.settings.workspace_id, self.path)
+
+    def write_anchor(self, head: dict[str, Any] | None, *, sync: bool = False, kind: str = "head",
+                     **extra: Any) -> dict[str, Any] | None:
+        """Append a signed head to the anchor outside the workspace (after every commit)."""
+        if head is None:
+            return None
+        line = anchor.make_line(self.keyring.anchor_key(), head, workspace_id=self.settings.workspace_id,
+                                at=self.clock.now(), kind=kind, **extra)
+        anchor.append_line(self.anchor_path, line, sync=sync)
+        return line
 
     def folder(self, name: str) -> Path:
         if name not in self.DIRS:
@@ -373,7 +415,8 @@ class Workspace:
         def export_head(con: duckdb.DuckDBPyConnection) -> None:
             if after_commit is not None:
                 after_commit()
-            audit.write_head(con, key=self.keyring.audit_key(), path=self.heads_path, at=self.clock.now())
+            head = audit.write_head(con, key=self.keyring.audit_key(), path=self.heads_path, at=self.clock.now())
+            self.write_anchor(head)  # and outside the workspace, append-only (issue 22 item 2)
 
         with self.store.transaction(operation, user_id, after_commit=export_head, writes=writes) as con:
             self._check_tail(con)
@@ -390,9 +433,9 @@ class Workspace:
         if isinstance(store, ResidentStore) and store.resident:
             # Other units commit meanwhile: check against the newest commit, inside the audit lane.
             with store.checked() as fresh:
-                problem = audit.tail_problem(fresh, key=key, heads_path=self.heads_path)
+                problem = audit.tail_problem(fresh, key=key, heads_path=self.heads_path) or self._anchor_problem(fresh)
         else:
-            problem = audit.tail_problem(con, key=key, heads_path=self.heads_path)
+            problem = audit.tail_problem(con, key=key, heads_path=self.heads_path) or self._anchor_problem(con)
         if problem is None:
             return
         con.execute("ROLLBACK")  # nothing was done in this unit yet
@@ -400,6 +443,10 @@ class Workspace:
         audit.raise_alarm(con, key=key, at=self.clock.now(), source="tail_check", problems=[problem])
         con.execute("COMMIT")
         con.execute("BEGIN TRANSACTION")
+
+    def _anchor_problem(self, con: duckdb.DuckDBPyConnection) -> tuple[int, str] | None:
+        return audit.external_tail_problem(con, key=self.keyring.anchor_key(), path=self.anchor_path,
+                                           workspace_id=self.settings.workspace_id)
 
     def audit_only(self, user_id: str, operation: str, outcome: str, **params: Any) -> None:
         """Record an event that did no other work (a denial, a refusal, a failed login)."""

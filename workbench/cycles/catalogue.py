@@ -11,7 +11,8 @@ Cycles (each a Papermill notebook of the same name):
 
 * ``income_declaration`` — yearly, P1 (収入の申告), ``fiscal_year``;
 * ``applications`` — monthly, P4 (入居の申込み), ``month`` (its fiscal year is derived);
-* ``nightly`` — C11 expiry and purge, the retention-rules slot, audit verification.
+* ``nightly`` — C11 expiry and purge, the retention rules (backups included), the daily check of numbers
+  no longer needed, audit verification and the audit anchor outside the workspace.
 
 Both P1 and P4 have the same shape: procedures in → integrated numbers for those without
 (F1b) → information and Juki-net batches out (F2/F3) → answers in (F4/F5) → discrepancy
@@ -38,7 +39,7 @@ from workbench.cycles.engine import Cycle, Stage, StageContext, Waiting, registe
 from workbench.files import incoming, transfer
 from workbench.intake import integrated
 from workbench.intake.collection import ExportResult
-from workbench.lifecycle import retention
+from workbench.lifecycle import retention, unneeded
 from workbench.queries import batches, discrepancies, linkage_file, procedures, results
 
 #: Audited operation names keep this module's name before the 2026-12 move into packages, so the
@@ -396,6 +397,20 @@ def stage_audit_verify(ctx: StageContext) -> dict[str, Any]:
     return {"ok": True, "records": report.records, "heads_checked": report.heads_checked}
 
 
+def stage_unneeded_numbers(ctx: StageContext) -> dict[str, Any]:
+    """F7/C8 (issue 22 item 4): people off the target list who still hold a number, proposed for deletion."""
+    found = unneeded.check_unneeded(ctx.session)
+    return {"persons": found["persons"], "by_reason": found["by_reason"], "proposal": found["list_id"],
+            "changed": found["changed"]}
+
+
+def stage_audit_anchor(ctx: StageContext) -> dict[str, Any]:
+    """C4 (issue 22 item 2): the newest signed head appended to the anchor outside the workspace, flushed
+    to disk; says whether Linux keeps the anchor append-only."""
+    done = audit_log.anchor_outside(ctx.session)
+    return {"seq": done["seq"], "protection": done["protection"], "lines": done["lines"]}
+
+
 def stage_nightly_summary(ctx: StageContext) -> dict[str, Any]:
     """What changed tonight, in one place."""
     e, p = ctx.earlier["expire"], ctx.earlier["purge"]
@@ -403,7 +418,10 @@ def stage_nightly_summary(ctx: StageContext) -> dict[str, Any]:
             "batches_purged": p.get("batches_purged", 0),
             "rows_deleted": sum(v for k, v in (p.get("rows_deleted") or {}).items() if k != "discrepancies_kept_open"),
             "retention_wired": ctx.earlier["retention"].get("wired", False),
-            "audit_records": ctx.earlier["audit_verify"].get("records", 0)}
+            "backups_destroyed": ctx.earlier["retention"].get("deleted_backups", 0),
+            "numbers_proposed_for_deletion": ctx.earlier["unneeded_numbers"].get("persons", 0),
+            "audit_records": ctx.earlier["audit_verify"].get("records", 0),
+            "audit_anchor": ctx.earlier["audit_anchor"].get("protection", "")}
 
 
 _QUERY_STAGES = (
@@ -436,7 +454,10 @@ CYCLES: dict[str, Cycle] = {
         (Stage("expire", "回答期限切れの処理（C11）", "expire unanswered requests (C11)", stage_expire),
          Stage("purge", "照会結果の消去（C11）", "purge results (C11)", stage_purge),
          Stage("retention", "保存期間の適用", "retention rules", stage_retention),
+         Stage("unneeded_numbers", "不要になった個人番号の点検（削除の提案）", "numbers no longer needed (deletion proposal)",
+               stage_unneeded_numbers),
          Stage("audit_verify", "操作ログの検証（C4）", "audit verification (C4)", stage_audit_verify),
+         Stage("audit_anchor", "操作ログの外部アンカー（C4）", "audit anchor outside the workspace (C4)", stage_audit_anchor),
          Stage("summary", "変更の要約", "summary of what changed", stage_nightly_summary))),
 }
 labels.register("pipeline", {name: (c.title_ja, c.title_en) for name, c in CYCLES.items()})

@@ -18,9 +18,11 @@ rotation (and every purge) destroys old versions in the live keyring.
 ``restore`` builds a *new* workspace folder from a backup and a keyring copy, checks the
 audit chain against the signed heads, and then re-applies the deletion journal
 (:mod:`workbench.lifecycle.deletion`): people deleted after the backup was taken are deleted again,
-so a restore never brings them back.  Pass the newest journal (``--journal``; it holds
-only keyed pseudonyms, so it can be copied off the machine freely); without it, the
-journal inside the backup is used.
+so a restore never brings them back.  The journal re-applied is the *current* one, kept outside the
+workspace beside the audit anchor (:mod:`workbench.lifecycle.backup_retention`), or a copy named with
+``--journal`` (it holds only keyed pseudonyms); a restore that finds neither is refused, never
+silently run on the backup's own, older journal.  Backups older than the retention rule ``backups``
+are destroyed by the nightly cycle (``backup_retention``).
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from workbench.core.permissions import Permission
 from workbench.core.private_files import fsync_dir, write_private
 from workbench.core.workspace import RESTORE_MARKER, SETTINGS_FILE, Session, Settings, Unit, Workspace, service
 from workbench.files import transfer
-from workbench.lifecycle import deletion
+from workbench.lifecycle import backup_retention, deletion
 
 __all__ = ["BACKUP_KIND", "UNFINISHED", "backup", "restore", "settle", "verify_backup"]
 
@@ -79,11 +81,15 @@ def _step(name: str) -> None:
 
 
 @service(Permission.BACKUP_RUN)
-def _record_backup(unit: Unit, manifest: dict[str, Any], file_name: str, keyring_copy: bool) -> None:
+def _record_backup(unit: Unit, manifest: dict[str, Any], file_name: str, keyring_copy: bool,
+                   place: str | None = None, keyring_place: str | None = None) -> None:
     entry_id = "M" + uuid.uuid4().hex[:11].upper()
     unit.con.execute(
         "INSERT INTO media_ledger VALUES (?, ?, 'out', ?, ?, ?, 'backup', 1, ?, ?, NULL, NULL)",
         [entry_id, unit.now, BACKUP_KIND, manifest["package_id"], file_name, manifest["digest"], unit.user_id])
+    if place is not None:  # where it is, so the retention rule for backups can destroy it (issue 22 item 1)
+        backup_retention.record_place(unit.con, entry_id, path=Path(place),
+                                      keyring_copy=Path(keyring_place) if keyring_place else None, at=unit.now)
     unit.note(target=manifest["package_id"], ledger_entry=entry_id, keyring_copy=keyring_copy,
               bytes=sum(m["size"] for m in manifest["members"]))
 
@@ -183,7 +189,8 @@ def backup(session: Session, out: str | Path, *, keyring_out: str | Path | None 
                 record_count=1, creator=session.user_id, workspace_id=ws.settings.workspace_id,
                 created_at=now.isoformat(), unfinished=partial)
         _step("written")
-        _record_backup(session, manifest.to_dict(), out.name, keyring_out is not None)
+        _record_backup(session, manifest.to_dict(), out.name, keyring_out is not None, str(out),
+                       str(keyring_out) if keyring_out is not None else None)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
@@ -263,6 +270,44 @@ def _staging_for(target: Path) -> Path:
     return target.parent / f".{target.name}.restoring"
 
 
+def _current_journal(package: transfer.Package, ring: Keyring, target: Path, kek: KeyEncryptionKey,
+                     journal: str | Path | None) -> list[dict[str, Any]]:
+    """The deletion journal a restore re-applies: ``journal`` if named, else the current one outside the
+    workspace (issue 22 item 1).  A restore never falls back silently on the backup's own, older journal:
+    without the current one it is refused; a journal that lacks a deletion the backup's own records is
+    not the current one and is refused too."""
+    key = ring.audit_key()
+    own_raw = package.members.get("deletion_journal.jsonl", b"")
+    own = [json.loads(line) for line in own_raw.decode("ascii").splitlines() if line.strip()]
+    if journal is not None:
+        where = Path(journal)
+        entries = deletion.read_journal(where, key)
+    else:
+        settings = Settings(**{k: v for k, v in json.loads(package.members[SETTINGS_FILE]).items()
+                               if k in Settings.__dataclass_fields__})
+        where, known = backup_retention.external_journal(target, settings, kek)
+        if where.exists():
+            entries = deletion.read_journal(where, key)
+        elif known and not own:
+            entries = []  # the workspace's anchor folder, and no deletion was ever journaled
+        else:
+            raise InvalidInput(
+                f"The current deletion journal was not found ({where}): without it this restore could bring back people"
+                " deleted after the backup was taken, so it is refused. Make the anchor folder reachable (setting "
+                "audit_anchor_dir or WORKBENCH_AUDIT_ANCHOR_DIR), or name the newest copy of the journal with --journal.",
+                f"現在の削除ジャーナルが見つかりません（{where}）。これがないと、バックアップ後に削除した人が復元される"
+                "おそれがあるため、復元しません。アンカーの保存先（設定 audit_anchor_dir または WORKBENCH_AUDIT_ANCHOR_DIR）"
+                "を参照できるようにするか、--journal で最新の削除ジャーナルを指定してください。", reason="journal_missing")
+    missing = {str(e.get("deletion_id")) for e in own} - {str(e["deletion_id"]) for e in entries}
+    if missing:
+        raise InvalidInput(
+            f"The deletion journal {where} is older than the backup (it lacks {len(missing)} deletion(s) the backup"
+            " records): it is not the current one. Name the newest journal with --journal.",
+            f"削除ジャーナル {where} はバックアップより古く（バックアップにある削除 {len(missing):,} 件がありません）、"
+            "現在のものではありません。--journal で最新の削除ジャーナルを指定してください。", reason="journal_older")
+    return entries
+
+
 def restore(path: str | Path, *, into: str | Path, keyring: str | Path, journal: str | Path | None = None,
             clock: Any = None, kek: KeyEncryptionKey | None = None) -> dict[str, Any]:
     """Build a new workspace in ``into`` from a backup, all or nothing (issue 24 item 1).
@@ -287,9 +332,7 @@ def restore(path: str | Path, *, into: str | Path, keyring: str | Path, journal:
         refuse_inside(kek, target)
     ring, package, meta = _open_backup(Path(path), Path(keyring), kek)
     assert kek is not None  # _open_backup refused a missing one
-    entries: list[dict[str, Any]] | None = None
-    if journal is not None:
-        entries = deletion.read_journal(Path(journal), ring.audit_key())
+    entries = _current_journal(package, ring, target, kek, journal)
     staging = _staging_for(target)
     left_over = staging.exists()
     if left_over:  # a killed restore's folder: never a workspace; removed before anything else
@@ -327,8 +370,6 @@ def restore(path: str | Path, *, into: str | Path, keyring: str | Path, journal:
                 raise AuditIntegrityError(f"The restored audit log does not verify: {en}",
                                           f"復元した操作ログの検証に失敗しました: {ja}")
         _step("verified")
-        if entries is None:
-            entries = deletion.read_journal(ws.path / deletion.JOURNAL_FILE, ws.keyring.audit_key())
         reapplied = deletion.reapply_journal(ws, entries)
         _step("reapplied")
         with ws.transaction("backup.restore", "system") as con:

@@ -5,7 +5,9 @@ moved out, failed screening, withdrew or died no longer need their numbers.  The
 
 1. **a deletion list**: the housing system's file (layout ``deletion_list``), refused
    whole with line numbers if any row names an unknown person or a bad reason — or a
-   staff selection (people already on the target list, or every deceased person);
+   staff selection (people already on the target list, or every deceased person) — or the daily
+   check's proposal of people off the target list who still hold a number
+   (:mod:`workbench.lifecycle.unneeded`);
 2. **preview**: counts by reason and by kind of record, nothing changed;
 3. **request**: a second person's approval bound to exactly who is on the list (a
    digest of the selection) — a changed selection needs a new approval;
@@ -43,7 +45,7 @@ from typing import Any, Literal
 import duckdb
 import pandas as pd
 
-from workbench.core import approvals, audit, labels
+from workbench.core import anchor, approvals, audit, labels
 from workbench.core.composites import composite
 from workbench.core.errors import InvalidInput, NotFound, StoreError
 from workbench.core.paging import ListSpec, Page, PageRequest, SortKey, fetch_page
@@ -52,6 +54,7 @@ from workbench.core.private_files import fsync_file
 from workbench.core.workspace import Session, Unit, Workspace, service
 from workbench.files import formats
 from workbench.files.outgoing import digest_sql
+from workbench.lifecycle import backup_retention
 
 __all__ = [
     "APPROVAL_KIND",
@@ -86,6 +89,9 @@ REASONS: dict[str, tuple[str, str]] = {
     "failed_screening": ("資格審査不合格", "failed screening"),
     "withdrew": ("入居辞退・申込取下げ", "withdrew"),
     "deceased": ("死亡", "deceased"),
+    # proposed by the daily check of numbers no longer needed (workbench.lifecycle.unneeded, issue 22 item 4)
+    "unlisted": ("対象者リストから外れた", "no longer on the target list"),
+    "retention_expired": ("保存期間の経過（対象者リスト外）", "past retention (off the target list)"),
 }
 labels.register("deletion_reason", REASONS)
 #: Why a row of a deletion list is refused.
@@ -120,6 +126,7 @@ DERIVED: tuple[tuple[str, str], ...] = (
     ("deletion_list_members", "person_id IN (SELECT person_id FROM _del)"),
     ("stats_source", "person_id IN (SELECT person_id FROM _del)"),
     ("stats_record_keys", "person_id IN (SELECT person_id FROM _del)"),
+    ("unlisted_since", "person_id IN (SELECT person_id FROM _del)"),
     ("persons", "person_id IN (SELECT person_id FROM _del)"),
 )
 
@@ -142,6 +149,7 @@ RECORD_LABELS: dict[str, tuple[str, str]] = {
     "use_suspensions": ("利用停止", "suspensions of use"),
     "corrections": ("訂正記録", "corrections"),
     "deletion_list_members": ("他の削除リストへの掲載", "entries on other deletion lists"),
+    "unlisted_since": ("対象者リスト外の記録（日次点検）", "off-the-list marks (daily check)"),
     "persons": ("対象者（氏名・住所等）", "persons (name, address …)"),
     "households": ("世帯（全員削除の世帯）", "households left empty"),
     "housing_procedures": ("手続（申請者のみの届出）", "filings left without members"),
@@ -241,6 +249,12 @@ def _new_list(unit: Unit, source: str, rows: list[tuple[str, str, int | None]], 
         unit.con.unregister("_dlm")
     unit.note(target=list_id, source=source, persons=len(rows), reasons=reasons)
     return list_id
+
+
+def new_list(unit: Unit, source: str, rows: list[tuple[str, str, int | None]], *, digest: str) -> str:
+    """A deletion list made by the workbench itself (``proposal``: the daily check of numbers no longer
+    needed), in the caller's unit of work; the registrar reviews it like any other list."""
+    return _new_list(unit, source, rows, digest=digest, file_name=None)
 
 
 def _unknown_people(unit: Unit, person_ids: list[str]) -> set[str]:
@@ -709,18 +723,31 @@ def _journal_mac(key: bytes, body: dict[str, Any]) -> str:
 
 
 def _append_journal(ws: Workspace, deletion_id: str, at: dt.datetime, person_ids: list[str]) -> None:
+    """Append the signed entry to the current journal outside the workspace (where every restore finds
+    it, append-only: issue 22 item 1) and to the workspace's own copy (carried in its backups)."""
     key = ws.keyring.audit_key()
     path = _journal_path(ws)
-    entries = read_journal(path, key)
+    external = backup_retention.journal_file(ws)
+    local = read_journal(path, key)
+    current = read_journal(external, key) if external.exists() else []
+    if not current and local:  # the first deletion since the journal moved outside: carry the earlier ones over
+        for entry in local:
+            anchor.append_line(external, entry)
+        current = list(local)
     body = {"deletion_id": deletion_id, "at": at.astimezone(dt.UTC).isoformat(),
             "refs": sorted(audit.pseudonym(key, p) for p in person_ids),
-            "prev": entries[-1]["mac"] if entries else "0" * 64}
-    line = json.dumps({**body, "mac": _journal_mac(key, body)}, sort_keys=True) + "\n"
+            "prev": current[-1]["mac"] if current else "0" * 64}
+    entry = {**body, "mac": _journal_mac(key, body)}
+    anchor.append_line(external, entry, sync=True)
+    line = json.dumps(entry, sort_keys=True) + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="ascii") as f:
-        f.write(line)
-        f.flush()
-        os.fsync(f.fileno())
+    if [e["mac"] for e in local] == [e["mac"] for e in current]:
+        with path.open("a", encoding="ascii") as f:
+            f.write(line)
+            f.flush()
+            os.fsync(f.fileno())
+    else:  # the workspace's copy fell behind (a restored folder): it becomes a copy of the current one
+        path.write_text("".join(json.dumps(e, sort_keys=True) + "\n" for e in [*current, entry]), "ascii")
     fsync_file(path)
 
 

@@ -9,8 +9,13 @@ One table, ``retention_rules`` (seeded by migration 0007), one row per kind:
 ``deleted_traces``     deletion records of people deleted (counts only), once their bytes
                        are erased; the signed deletion journal itself is kept (a restore of
                        an older backup needs it)
-``audit_records``      the audit log: 7 years (C4).  Reported; not pruned, because the hash
-                       chain starts at its first record (pruning needs an anchored chain)
+``audit_records``      the audit log: 7 years (C4).  Pruned under a signed checkpoint (the
+                       last record pruned, signed with the anchor key, also in the anchor
+                       outside the workspace), so the remaining chain still verifies
+``backups``            backup files (and their keyring copies), from the day taken: destroyed
+                       and recorded in the media ledger (:mod:`workbench.lifecycle.backup_retention`)
+``unlisted_numbers``   numbers of people off the target list, from the day the daily check saw
+                       them off it: proposed for deletion (:mod:`workbench.lifecycle.unneeded`)
 ``executed_notebooks`` executed pipeline notebooks in ``runs/``, from the run's end
 ``closed_inquiries``   inquiry log entries (F10), from the day closed
 =====================  ===================================================================
@@ -29,9 +34,11 @@ import shutil
 from dataclasses import dataclass
 from typing import Any
 
+from workbench.core import anchor, audit
 from workbench.core.errors import InvalidInput
 from workbench.core.permissions import Permission
 from workbench.core.workspace import Unit, service
+from workbench.lifecycle import backup_retention, unneeded
 
 __all__ = ["MIN_DAYS", "RetentionItem", "apply", "rules", "set_rule"]
 
@@ -106,6 +113,22 @@ def _files(unit: Unit, folder: str, cutoff: dt.datetime, keep: int, dry_run: boo
     return len(due), 0 if dry_run else len(due), nxt
 
 
+def _prune_audit(unit: Unit, cutoff: dt.datetime, dry_run: bool) -> tuple[int, int, str]:
+    """C4: records older than the period are pruned under a signed checkpoint (the chain still verifies)."""
+    ws = unit.workspace
+    done = audit.prune(unit.con, key=ws.keyring.audit_key(), anchor_key=ws.keyring.anchor_key(),
+                       workspace_id=ws.settings.workspace_id, cutoff=cutoff, at=unit.now, user_id=unit.user_id,
+                       heads=audit.read_heads(ws.heads_path), external=anchor.read_lines(ws.anchor_path),
+                       dry_run=dry_run)
+    if done["checkpoint"] is not None:
+        cp = done["checkpoint"]
+        ws.write_anchor(cp, sync=True, kind="checkpoint", pruned=cp["pruned"])
+        unit.params.update(audit_checkpoint_seq=cp["seq"])
+    if done.get("refused"):
+        return done["due"], 0, "not pruned: the audit log does not verify"
+    return done["due"], done["pruned"], "pruned under a signed checkpoint; the remaining chain verifies"
+
+
 @service(Permission.RETENTION_APPLY)
 def apply(unit: Unit, *, dry_run: bool = True, expected_due: int | None = None) -> dict[str, Any]:
     """Report (``dry_run``) or delete everything past its retention period, rule by rule.
@@ -159,9 +182,13 @@ def _apply(unit: Unit, *, dry_run: bool) -> dict[str, Any]:
                 deleted = due
             note = "the signed deletion journal is kept"
         elif kind == "audit_records":
-            due = int(con.execute("SELECT count(*) FROM audit_log WHERE logged_at <= ?",  # type: ignore[index]
-                                  [cutoff.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")]).fetchone()[0])
-            note = "reported only: the hash chain is not pruned"
+            due, deleted, note = _prune_audit(unit, cutoff, dry_run)
+        elif kind == "backups":
+            due, deleted, nxt = backup_retention.apply_rule(unit, cutoff, keep, dry_run)
+            note = "backup files and their keyring copies destroyed, recorded in the media ledger"
+        elif kind == "unlisted_numbers":
+            due, nxt = unneeded.due_counts(unit, cutoff, keep)
+            note = "proposed for deletion by the daily check; the registrar decides"
         elif kind == "executed_notebooks":
             rows = con.execute("SELECT run_id, finished_at FROM pipeline_runs WHERE notebook IS NOT NULL"
                                " AND finished_at IS NOT NULL ORDER BY finished_at").fetchall()
@@ -185,7 +212,7 @@ def _apply(unit: Unit, *, dry_run: bool) -> dict[str, Any]:
     counts: dict[str, Any] = {f"due_{i.kind}": i.due_now for i in items}
     counts.update({f"deleted_{i.kind}": i.deleted for i in items})
     unit.params.update(dry_run=dry_run, **counts)
-    return {"dry_run": dry_run, "items": [i.to_dict() for i in items], "purge_needed": purge_needed,
+    return {"dry_run": dry_run, "items": [i.to_dict() for i in items], "purge_needed": purge_needed, **counts,
             "message_ja": ("保存期間を過ぎた記録の一覧です（削除はしていません）。" if dry_run
                            else "保存期間を過ぎた記録を削除しました。"),
             "message_en": ("Records past their retention period (nothing deleted)." if dry_run
