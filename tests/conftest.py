@@ -51,7 +51,7 @@ class World:
         from workbench import cli
 
         monkeypatch.setenv("WORKBENCH_PASSWORD", PASSWORD)
-        monkeypatch.setattr(cli, "_workspace", lambda args: self.ws)
+        monkeypatch.setattr("workbench.cli._common.open_workspace", lambda args: self.ws)
         self.clock.advance(30)
         monkeypatch.setenv("WORKBENCH_USER", user_id)
         monkeypatch.setenv("WORKBENCH_TOTP", self.code(user_id))

@@ -121,7 +121,7 @@ def test_cli_verify_reports_a_broken_chain_with_exit_code_7(world: World, monkey
 
     _busy(world)
     monkeypatch.setenv("WORKBENCH_PASSWORD", "Test-Pass-2026!")
-    monkeypatch.setattr(cli, "_workspace", lambda args: world.ws)
+    monkeypatch.setattr("workbench.cli._common.open_workspace", lambda args: world.ws)
 
     def verify() -> tuple[int, dict[str, object]]:
         world.clock.advance(30)

@@ -284,10 +284,9 @@ def test_juki_simulator_reports_moves_renames_deaths(busy: Office, world: World,
 
 def test_cli_procedures_and_batch_flow(world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                        capsys: pytest.CaptureFixture[str]) -> None:
-    from workbench import cli
     from workbench.cli import main
 
-    monkeypatch.setattr(cli, "_workspace", lambda args: world.ws)  # the fixed test clock drives the one-time codes
+    monkeypatch.setattr("workbench.cli._common.open_workspace", lambda args: world.ws)  # the fixed test clock drives the one-time codes
 
     office = load_office(world)
     head = str(office.pop.persons["person_id"].iloc[0])

@@ -256,7 +256,7 @@ def test_bad_parameters_are_refused_in_both_languages_and_change_nothing(world: 
 
 def test_unknown_cycle_and_parameters_from_the_cli(world: World, office, monkeypatch: pytest.MonkeyPatch,
                                                    capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    monkeypatch.setattr(cli, "_workspace", lambda args: world.ws)
+    monkeypatch.setattr("workbench.cli._common.open_workspace", lambda args: world.ws)
     key = tmp_path / "p1.key"
     before = counts(world.ws)
     for argv, ja in ((["pipeline", "run", "harvest"], "不明なパイプライン"),
@@ -334,7 +334,7 @@ def test_cli_batch_account_refusals_in_both_languages(world: World, office, tmp_
     pop, batch, _, params = office
     state = _until_stopped(batch, "income_declaration", params)
     approval_id = waiting_stage(state).waiting_for["approval_ids"][0]  # type: ignore[index]
-    monkeypatch.setattr(cli, "_workspace", lambda args: world.ws)
+    monkeypatch.setattr("workbench.cli._common.open_workspace", lambda args: world.ws)
     key = str(tmp_path / "p1.key")
     person_id = str(pop.pop.persons["person_id"].iloc[0])
     for argv in (["approvals", "approve", approval_id], ["person", "show", person_id, "--reveal"],
@@ -375,7 +375,7 @@ def test_status_and_list_show_stages_to_the_owning_roles(world: World, office, m
     _, batch, _, params = office
     state = _until_stopped(batch, "income_declaration", params)
     monkeypatch.setenv("WORKBENCH_PASSWORD", "Test-Pass-2026!")
-    monkeypatch.setattr(cli, "_workspace", lambda args: world.ws)
+    monkeypatch.setattr("workbench.cli._common.open_workspace", lambda args: world.ws)
 
     def run(user: str, *argv: str) -> tuple[int, str, str]:
         world.clock.advance(30)

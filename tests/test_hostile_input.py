@@ -18,7 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from workbench import demo
-from workbench.cli import _jsonable, main
+from workbench.cli import main
+from workbench.cli._common import jsonable
 from workbench.core import approvals
 from workbench.core.errors import InvalidInput, WorkbenchError
 from workbench.files import formats, media, transfer
@@ -407,7 +408,7 @@ def test_no_importer_quotes_a_field_value(world: World, pop: Any, tmp_path: Path
                 output += [out, err]
                 continue
             try:  # the service itself, for the rest
-                output.append(json.dumps(_jsonable(services[layout_name](session, data)), ensure_ascii=False))
+                output.append(json.dumps(jsonable(services[layout_name](session, data)), ensure_ascii=False))
             except WorkbenchError as err:
                 refusals += 1
                 assert err.message_ja and err.message_en, (layout_name, case)

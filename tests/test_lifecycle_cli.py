@@ -19,7 +19,7 @@ def test_lifecycle_from_the_cli(world: World, tmp_path: Path, monkeypatch: pytes
     office_with_results(world, tmp_path)
     victims = victim_households(world, 2)
     monkeypatch.setenv("WORKBENCH_PASSWORD", "Test-Pass-2026!")
-    monkeypatch.setattr(cli, "_workspace", lambda args: world.ws)  # the test's fixed clock
+    monkeypatch.setattr("workbench.cli._common.open_workspace", lambda args: world.ws)  # the test's fixed clock
 
     def call(user: str, *argv: str) -> tuple[int, str, str]:
         world.clock.advance(30)

@@ -300,7 +300,7 @@ def test_cli_register_and_review(loaded: World, population: Any, tmp_path: Path,
                                  capsys: pytest.CaptureFixture[str]) -> None:
     from workbench import cli
 
-    monkeypatch.setattr(cli, "_workspace", lambda args: loaded.ws)
+    monkeypatch.setattr("workbench.cli._common.open_workspace", lambda args: loaded.ws)
     a, na = person(population, 30)
     new_a = str(generate_numbers(1, np.random.default_rng(5))[0])
     first, second = tmp_path / "r1.csv", tmp_path / "r2.csv"

@@ -294,7 +294,7 @@ def test_cli_import_expire_purge(office: Office, world: World, tmp_path: Path, m
                                  capsys: pytest.CaptureFixture[str]) -> None:
     from workbench import cli
 
-    monkeypatch.setattr(cli, "_workspace", lambda args: world.ws)
+    monkeypatch.setattr("workbench.cli._common.open_workspace", lambda args: world.ws)
     monkeypatch.setenv("WORKBENCH_PASSWORD", "Test-Pass-2026!")
     result, _ = send_batch(world, "info", information="local_tax")
     jresult, _ = send_batch(world, "juki")

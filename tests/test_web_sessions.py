@@ -217,7 +217,7 @@ def test_cli_sets_hours_and_registers_terminals(world: World, monkeypatch: pytes
         monkeypatch.setenv("WORKBENCH_USER", "administrator")
         monkeypatch.setenv("WORKBENCH_PASSWORD", PASSWORD)
         monkeypatch.setenv("WORKBENCH_TOTP", world.code("administrator"))
-        monkeypatch.setattr("workbench.cli.Workspace.open", lambda *_a, **_k: world.ws)
+        monkeypatch.setattr("workbench.core.workspace.Workspace.open", lambda *_a, **_k: world.ws)
         code = main(["-w", str(world.ws.path), *argv])
         out = capsys.readouterr()
         return code, out.out, out.err
