@@ -6,10 +6,11 @@ import datetime as dt
 import functools
 import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+import duckdb
 import pytest
 
 from workbench import FixedClock, Session, Workspace
@@ -60,7 +61,29 @@ class World:
         return code, json.loads(out.out) if code == 0 else None, out.err
 
 
+class LiveWorld(World):
+    """A world on the real clock, for notebooks run by Papermill (their kernel checks the run ticket
+    against it): one-time codes of now, one login per person and step.  ``clock`` is the fixed clock
+    of the base class only; the workspace keeps its own real one."""
+
+    def __init__(self, ws: Workspace) -> None:
+        super().__init__(ws, FixedClock(dt.datetime.now(dt.UTC)))
+
+    def code(self, user_id: str) -> str:
+        return credentials.totp_code(self.secrets[user_id], dt.datetime.now(dt.UTC))
+
+    def login(self, user_id: str) -> Session:
+        return self.ws.login(user_id, PASSWORD, self.code(user_id))
+
+
 START = dt.datetime(2026, 6, 1, 10, 0, tzinfo=JST)
+
+
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -> Any:
+    """The first value of the first row a query returns (a count, a status); the test fails if no row came."""
+    row = con.execute(sql, list(params)).fetchone()
+    assert row is not None, f"no row: {sql}"
+    return row[0]
 
 
 @pytest.fixture
@@ -107,8 +130,14 @@ def world_templates(tmp_path_factory: pytest.TempPathFactory) -> WorldTemplates:
     return WorldTemplates(tmp_path_factory.mktemp("world-templates"))
 
 
+class MakeWorld(Protocol):
+    """The ``make_world`` fixture: a fresh world in the test's folder ``name``, with workspace settings."""
+
+    def __call__(self, name: str = "ws", **settings: Any) -> World: ...
+
+
 @pytest.fixture
-def make_world(tmp_path: Path, clock: FixedClock, world_templates: WorldTemplates) -> Callable[..., World]:
+def make_world(tmp_path: Path, clock: FixedClock, world_templates: WorldTemplates) -> MakeWorld:
     def make(name: str = "ws", **settings: Any) -> World:
         settings.setdefault("scrypt_n", 2**10)
         settings.setdefault("lock_timeout_seconds", 10.0)
@@ -125,7 +154,7 @@ def make_world(tmp_path: Path, clock: FixedClock, world_templates: WorldTemplate
 
 
 @pytest.fixture
-def world(make_world: Callable[..., World]) -> World:
+def world(make_world: MakeWorld) -> World:
     return make_world()
 
 

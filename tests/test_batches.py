@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import World
+from tests.conftest import World, scalar
 from tests.query_helpers import Office, approve, as_set, load_office, procedures_csv, requests_of, scenario, unique
 from workbench.core.errors import ApprovalError, InvalidInput, PermissionDenied
 from workbench.files import formats, media, transfer
@@ -32,11 +32,11 @@ def office(world: World) -> Office:
 
 def _unlisted_others(office: Office) -> int:
     with office.world.ws.transaction("t", "t") as con:
-        return int(con.execute(  # type: ignore[index]
-            "SELECT count(*) FROM persons WHERE NOT listed AND household_id IN"
+        return int(scalar(
+            con, "SELECT count(*) FROM persons WHERE NOT listed AND household_id IN"
             " (SELECT household_id FROM persons WHERE person_id IN (SELECT unnest(?::VARCHAR[])))",
             [[office.who[k] for k in "ADEG"]],
-        ).fetchone()[0])
+        ))
 
 
 def test_rules_u1_u2_u3_preview_and_created_requests(office: Office, world: World) -> None:
@@ -167,8 +167,8 @@ def test_approval_required_and_bound(office: Office, world: World) -> None:
         batches.create_info_batch(s, approval_id=approval.approval_id, procedure="P1", fiscal_year=2026)
     assert exc.value.details["reason"] == "population_changed"
     with world.ws.transaction("t", "t") as con:
-        assert con.execute("SELECT count(*) FROM query_requests").fetchone()[0] == 0  # type: ignore[index]
-        assert con.execute("SELECT count(*) FROM media_ledger").fetchone()[0] == 0  # type: ignore[index]
+        assert scalar(con, "SELECT count(*) FROM query_requests") == 0
+        assert scalar(con, "SELECT count(*) FROM media_ledger") == 0
     assert not list(world.ws.folder("outgoing").iterdir())
     fresh = batches.request_info_batch(s, procedure="P1", fiscal_year=2026)
     approve(world, fresh)
@@ -337,7 +337,7 @@ def test_the_same_batch_cannot_be_made_twice(office: Office, world: World) -> No
     # Another information kind is not a duplicate; Juki-net is its own information.
     assert batches.preview_juki_batch(s, procedure="P1", fiscal_year=2026).total > 0
     with world.ws.transaction("t", "t") as con:
-        assert con.execute("SELECT count(*) FROM query_requests").fetchone()[0] == done.record_count  # type: ignore[index]
+        assert scalar(con, "SELECT count(*) FROM query_requests") == done.record_count
         # once answered (or expired) the question may be asked again
         con.execute("UPDATE query_requests SET status = 'answered'")
     assert batches.preview_info_batch(world.login("query_operator"), procedure="P1", fiscal_year=2026).total == \

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import World
+from tests.conftest import MakeWorld, World
 from tests.lifecycle_helpers import office_with_results
 from tests.query_helpers import approve
 from tests.results_helpers import count
@@ -83,7 +82,7 @@ def test_yearly_id_review_loop(world: World) -> None:
         idreview.start_review(world.login("approver"))
 
 
-def test_deceased_marked_after_review_excluded_and_deletable(make_world: Callable[..., World], tmp_path: Path) -> None:
+def test_deceased_marked_after_review_excluded_and_deletable(make_world: MakeWorld, tmp_path: Path) -> None:
     world = make_world()
     office_with_results(world, tmp_path)
     with world.ws.transaction("t", "t") as con:
@@ -108,6 +107,7 @@ def test_deceased_marked_after_review_excluded_and_deletable(make_world: Callabl
     preview = deletion.select_for_deletion(world.login("registrar"), reason="deceased", deceased=True)
     assert preview.persons == len(dead) and preview.by_reason == {"deceased": len(dead)}
     req = deletion.request_deletion(world.login("registrar"), preview.list_id)
-    approve(world, req.approval)  # type: ignore[arg-type]
-    deletion.apply_deletion(world.login("registrar"), preview.list_id, approval_id=req.approval.approval_id)  # type: ignore[union-attr]
+    assert req.approval is not None
+    approve(world, req.approval)
+    deletion.apply_deletion(world.login("registrar"), preview.list_id, approval_id=req.approval.approval_id)
     assert count(world, "SELECT count(*) FROM persons WHERE deceased") == 0

@@ -66,7 +66,7 @@ def _modules() -> dict[str, set[str]]:
                 deps |= {a.name for a in node.names if a.name.startswith("workbench")}
         graph[name] = deps
     known = set(graph)
-    return {m: {_owner(d, known) for d in deps} - {None, m} for m, deps in graph.items()}  # type: ignore[misc]
+    return {m: {o for d in deps if (o := _owner(d, known)) is not None} - {m} for m, deps in graph.items()}
 
 
 def _owner(dotted: str, known: set[str]) -> str | None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import World
+from tests.conftest import World, scalar
 from tests.lifecycle_helpers import deletion_csv, office_with_results, victim_households
 from workbench import Workspace, cli
 
@@ -62,8 +62,8 @@ def test_lifecycle_from_the_cli(world: World, tmp_path: Path, monkeypatch: pytes
     assert restored["audit_ok"] and len(restored["deletions_reapplied"]) == 1
     ws2 = Workspace.open(tmp_path / "restored")
     with ws2.transaction("t", "t") as con:
-        assert con.execute("SELECT count(*) FROM persons WHERE person_id IN (SELECT unnest(?::VARCHAR[]))",
-                           [victims]).fetchone()[0] == 0  # type: ignore[index]
+        assert scalar(con, "SELECT count(*) FROM persons WHERE person_id IN (SELECT unnest(?::VARCHAR[]))",
+                      [victims]) == 0
     code, _, err = call("operations", "restore", str(backup_file), "--into", str(tmp_path / "r2"),
                         "--keyring", str(world.ws.path / "keyring.json"))
     assert code == 6 and json.loads(err)["error"] == "wrong_key"

@@ -12,7 +12,7 @@ import pytest
 
 from benchmarks.bench_registration import load_targets
 from benchmarks.bench_registration import main as bench_main
-from tests.conftest import World
+from tests.conftest import World, scalar
 from workbench.core.errors import InvalidInput, PermissionDenied
 from workbench.core.numbers import generate_numbers
 from workbench.files import formats, media, transfer
@@ -51,7 +51,7 @@ def outcome_by_line(summary: registration.RegistrationSummary) -> dict[int, str]
 
 def held(world: World) -> int:
     with world.ws.transaction("t", "t") as con:
-        return int(con.execute("SELECT count(*) FROM person_numbers").fetchone()[0])  # type: ignore[index]
+        return int(scalar(con, "SELECT count(*) FROM person_numbers"))
 
 
 def test_contractor_return_matches_truth_and_return_list_package(loaded: World, population: Any) -> None:
@@ -211,7 +211,8 @@ def test_bom_and_japanese_header_are_read(loaded: World, population: Any) -> Non
 
 def test_unknown_source_and_permission(loaded: World) -> None:
     with pytest.raises(InvalidInput):
-        registration.register(loaded.login("registrar"), b"x", source="fax", file_name="x")  # type: ignore[arg-type]
+        fax: Any = "fax"  # no such source, on purpose
+        registration.register(loaded.login("registrar"), b"x", source=fax, file_name="x")
     with pytest.raises(PermissionDenied):
         registration.register(loaded.login("reviewer"), b"x", source="contractor", file_name="x")
     with pytest.raises(PermissionDenied):

@@ -6,6 +6,7 @@ import datetime as dt
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -277,7 +278,7 @@ def test_bad_input_is_refused_in_both_languages_and_nothing_is_released(publishe
     world, pub_id = published
     analyst = world.login("analyst")
     pub = Mart(publishing.stats_root(world.ws)).open(pub_id)
-    cases = [
+    cases: list[dict[str, Any]] = [
         dict(rows="name"),
         dict(rows="ward", cols="address"),
         dict(rows="ward", value="income", epsilon=0.1),

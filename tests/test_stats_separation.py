@@ -20,7 +20,7 @@ from workbench.core.permissions import ROLE_PERMISSIONS, Permission, Role
 from workbench.cycles import pipeline_runs
 from workbench.statistics import publishing
 
-from .conftest import PASSWORD, World
+from .conftest import LiveWorld, World
 from .stats_helpers import load_population
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -133,21 +133,18 @@ def test_stats_app_is_refused_to_other_roles(world: World) -> None:
 
 @pytest.mark.slow
 def test_publish_pipeline_and_analyst_notebook_run_top_to_bottom(tmp_path: Path) -> None:
-    import datetime as dt
 
     import papermill
 
-    from workbench import SystemClock, Workspace
-    from workbench.core import credentials
+    from workbench import Workspace
 
     # the real clock: the notebook's kernel checks the run ticket's expiry
     ws = Workspace.init(tmp_path / "live", scrypt_n=2**10)
-    live = World(ws, SystemClock())  # type: ignore[arg-type]
+    live = LiveWorld(ws)
     live.add_user("registrar", ["registrar"])
     live.add_user("analyst", ["analyst"])
 
-    def login(user: str) -> workbench.Session:
-        return ws.login(user, PASSWORD, credentials.totp_code(live.secrets[user], dt.datetime.now(dt.UTC)))
+    login = live.login
 
     load_population(live, 2500)
     info = pipeline_runs.run(login("registrar"), "stats_publish", {"k": 3, "max_loss": "0.05", "epsilon_budget": "0.5"})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import stat
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -43,7 +44,7 @@ def test_reopen_runs_no_migration_twice(world: World) -> None:
     assert again.store.migrate() == []
 
 
-def test_wrong_keyring_is_refused(world: World, tmp_path) -> None:
+def test_wrong_keyring_is_refused(world: World, tmp_path: Path) -> None:
     other = Keyring.create(world.ws.settings.workspace_id)
     source = FileKeySource(tmp_path / "other-keyring.json")
     other.save(source)
