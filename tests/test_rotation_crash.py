@@ -30,7 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 CHILD = textwrap.dedent("""
     import os, signal, sys
-    from workbench import Workspace, rotation
+    from workbench import Workspace
+    from workbench.core import rotation
     from workbench.core.workspace import Session
 
     path, kill_at, mode = sys.argv[1:4]

@@ -22,8 +22,7 @@ from workbench.controls import batch_accounts
 from workbench.core.errors import InvalidInput, WorkbenchError
 from workbench.core.paging import MAX_LIMIT, PageRequest
 from workbench.core.workspace import Session, Workspace
-from workbench.files import outgoing
-from workbench.files.formats import MAX_FILE_BYTES, too_large
+from workbench.files import formats, outgoing
 
 __all__ = [
     "COMMANDS", "Exit", "Handler", "Subcommands", "command", "group", "jsonable", "login", "open_workspace",
@@ -138,8 +137,8 @@ def login(args: argparse.Namespace) -> Session:
 
 def read_input(path: Path) -> bytes:
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:  # refused before reading it into memory
-            raise too_large(path.stat().st_size)
+        if path.stat().st_size > formats.MAX_FILE_BYTES:  # refused before reading it into memory (the limit read now)
+            raise formats.too_large(path.stat().st_size)
         return path.read_bytes()
     except OSError:
         raise InvalidInput(f"Cannot read the file {path.name}.", f"ファイル {path.name} を読めません。") from None
