@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import os
 import re
 import shutil
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from workbench import FixedClock, Session, Workspace
 from workbench.controls import users
 from workbench.core import credentials
 from workbench.core.clock import JST
+from workbench.core.keys import KEK_ENV, FileKeySource, KeyEncryptionKey, WrappedKeySource
 from workbench.core.permissions import Role
 
 PASSWORD = "Test-Pass-2026!"
@@ -78,6 +80,26 @@ class LiveWorld(World):
 
 START = dt.datetime(2026, 6, 1, 10, 0, tzinfo=JST)
 
+#: The test process's key-encryption key (issue 19): a file outside every workspace, made once per
+#: process by :func:`test_kek`.  The worlds below get it through their injected key source.
+_KEK: list[KeyEncryptionKey] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def test_kek(tmp_path_factory: pytest.TempPathFactory) -> KeyEncryptionKey:
+    """The KEK every test workspace is wrapped by.  Also named by ``WORKBENCH_KEK_FILE`` for this
+    process and its children (CLI runs, pipelines, the web server and its kernels), as a deployment
+    names it for its services; a test about a missing KEK removes it."""
+    if not _KEK:
+        _KEK.append(KeyEncryptionKey.create_file(tmp_path_factory.mktemp("kek") / "workbench.kek"))
+        os.environ[KEK_ENV] = str(_KEK[0].path)
+    return _KEK[0]
+
+
+def key_source(path: Path) -> WrappedKeySource:
+    """The injected key source of a test workspace at ``path``: its keyring file under the test KEK."""
+    return WrappedKeySource(FileKeySource(path / "keyring.json"), _KEK[0])
+
 
 def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -> Any:
     """The first value of the first row a query returns (a count, a status); the test fails if no row came."""
@@ -96,12 +118,12 @@ def copy_world(source: Path, world: World, end: dt.datetime) -> None:
     template reached with the clock at ``end``: files and modes, the clock, a newly opened workspace."""
     shutil.rmtree(world.ws.path)
     shutil.copytree(source, world.ws.path, copy_function=shutil.copy2)
-    world.ws = Workspace.open(world.ws.path, clock=world.clock)
+    world.ws = Workspace.open(world.ws.path, clock=world.clock, key_source=key_source(world.ws.path))
     world.clock.set(end)
 
 
 def _build_world(path: Path, clock: FixedClock, settings: dict[str, Any]) -> World:
-    ws = Workspace.init(path, clock=clock, **settings)
+    ws = Workspace.init(path, clock=clock, key_source=key_source(path), **settings)
     world = World(ws, clock)
     for role in Role:
         world.add_user(role.value, [role.value])
@@ -126,7 +148,7 @@ class WorldTemplates:
 
 
 @pytest.fixture(scope="session")
-def world_templates(tmp_path_factory: pytest.TempPathFactory) -> WorldTemplates:
+def world_templates(tmp_path_factory: pytest.TempPathFactory, test_kek: KeyEncryptionKey) -> WorldTemplates:
     return WorldTemplates(tmp_path_factory.mktemp("world-templates"))
 
 
@@ -145,7 +167,7 @@ def make_world(tmp_path: Path, clock: FixedClock, world_templates: WorldTemplate
             return _build_world(tmp_path / name, clock, settings)
         folder, secrets = world_templates.get(name, settings)
         shutil.copytree(folder, tmp_path / name, copy_function=shutil.copy2)  # keeps every file's mode
-        world = World(Workspace.open(tmp_path / name, clock=clock), clock)
+        world = World(Workspace.open(tmp_path / name, clock=clock, key_source=key_source(tmp_path / name)), clock)
         world.secrets = dict(secrets)
         world.template = folder
         return world

@@ -85,5 +85,7 @@ def delete_people(world: World, people: list[str], reason: str = "moved_out", *,
     requested = deletion.request_deletion(world.login("registrar"), preview.list_id)
     assert requested.approval is not None
     approve(world, requested.approval)
+    # As a person who read the preview: the files not yet handed over that it names are destroyed knowingly.
     return deletion.apply_and_purge(world.login(applier), preview.list_id,
-                                    approval_id=requested.approval.approval_id, purge=purge)
+                                    approval_id=requested.approval.approval_id, purge=purge,
+                                    discard_files=[f["entry_id"] for f in requested.pending_files])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from tests.lifecycle_helpers import delete_people, office_with_results, victim_h
 from workbench import Workspace
 from workbench.controls import audit_log
 from workbench.core.errors import InvalidInput, KeyringError, PackageError, PermissionDenied, StoreError, WrongKey
+from workbench.core.keys import FileKeySource, WrappedKeySource
 from workbench.lifecycle import backup, deletion
 
 
@@ -40,7 +42,7 @@ def test_restore_drill(make_world: MakeWorld, tmp_path: Path) -> None:
 
     # the live keyring cannot open the old backup any more (its key version was destroyed)
     live_ring = tmp_path / "keys" / "live.json"
-    world.ws.keyring.save(__import__("workbench").FileKeySource(live_ring))
+    world.ws.keyring.save(WrappedKeySource(FileKeySource(live_ring), world.ws.kek))
     with pytest.raises(WrongKey):
         backup.restore(b1, into=tmp_path / "r0", keyring=live_ring)
     assert not (tmp_path / "r0").exists()
@@ -82,7 +84,7 @@ def test_wrong_key_corrupted_backup_and_permissions(make_world: MakeWorld, tmp_p
         backup.backup(world.login("operations"), tmp_path / "b" / "b3.wbbak", keyring_out=world.ws.path / "k3.json")
     # another workspace's keyring
     ko = tmp_path / "k" / "other.json"
-    other.ws.keyring.save(__import__("workbench").FileKeySource(ko))
+    other.ws.keyring.save(WrappedKeySource(FileKeySource(ko), other.ws.kek))
     with pytest.raises(WrongKey):
         backup.restore(b, into=tmp_path / "r1", keyring=ko)
     # a flipped bit, a truncated file
@@ -98,7 +100,9 @@ def test_wrong_key_corrupted_backup_and_permissions(make_world: MakeWorld, tmp_p
         backup.verify_backup(cut, keyring=k)
     # a damaged keyring copy, a forged journal
     kd = tmp_path / "k" / "damaged.json"
-    kd.write_text(k.read_text().replace('"current": 1', '"current": 2'))
+    doc = json.loads(k.read_text())
+    doc["wraps"][0]["ciphertext"] = doc["wraps"][0]["ciphertext"].replace("A", "B", 1).replace("a", "b", 1)
+    kd.write_text(json.dumps(doc))
     with pytest.raises(KeyringError):
         backup.restore(b, into=tmp_path / "r3", keyring=kd)
     jf = tmp_path / "k" / "journal.jsonl"

@@ -144,7 +144,7 @@ def test_end_of_hours_empties_the_screen_and_says_why(running: Running, browser:
     hours = access.policy(_as(ws, "admin")).hours.get(today)
     try:
         name = _person_on_screen(page)
-        access.set_hours(_as(ws, "admin"), {today: None})  # closed today
+        access.set_hours(_as(ws, "admin"), {today: None}, confirm_ending=True)  # closed today
         login = page.locator(".wb-login")
         for _ in range(20):  # the clerk keeps working (so the idle limit does not come first)
             try:

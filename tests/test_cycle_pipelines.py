@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import LiveWorld
+from tests.conftest import LiveWorld, scalar
 from tests.cycle_helpers import answer, approve_waiting, make_batch_account, procedures_file, waiting_for
 from tests.query_helpers import Office, load_office
 from workbench import Session, Workspace, cli
@@ -197,3 +197,82 @@ def batch_login(ws: Workspace, key: Path) -> Session:
     from workbench.controls import batch_accounts
 
     return batch_accounts.login(ws, key)
+
+
+def _kernels_of(runner_pid: int) -> list[int]:
+    """Processes started for a runner: their environment names it (see pipeline_runs.RUNNER_ENV)."""
+    import os
+
+    from workbench.cycles.pipeline_runs import RUNNER_ENV
+
+    mark = f"{RUNNER_ENV}={runner_pid}".encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != runner_pid:
+            try:
+                with open(f"/proc/{entry}/environ", "rb") as f:
+                    if mark in f.read().split(b"\0"):
+                        found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+def test_a_runner_killed_in_any_stage_takes_its_kernel_with_it_and_nothing_more_is_written(
+        live: Live, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 22 item 6: SIGKILL of ``workbench pipeline run`` left the kernel running on its own (it wrote
+    the Juki-net file after its parent died) and the run showed "running" for ever."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from workbench.cycles.catalogue import CYCLES
+
+    world, _, admin, approver = live
+    ws = world.ws
+    night = make_batch_account(world, admin, approver, "night", "nightly", tmp_path / "night.key")
+    stages = [s.name for s in CYCLES["nightly"].stages]
+    for stage in stages:
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+               engine.PAUSE_ENV: stage, engine.PAUSE_ENV + "_SECONDS": "30"}
+        proc = subprocess.Popen([sys.executable, "-m", "workbench", "-w", str(ws.path), "--batch-key", str(night),
+                                 "pipeline", "run", "nightly"], env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 180
+        inside = None
+        while time.monotonic() < deadline and inside is None and proc.poll() is None:
+            time.sleep(0.3)
+            with ws.transaction("test.read", "system") as con:
+                inside = con.execute("SELECT cycle_run_id FROM cycle_stages WHERE stage = ? AND status = 'running'",
+                                     [stage]).fetchone()
+        assert inside is not None, f"the run never reached {stage}"
+        kernels = _kernels_of(proc.pid)
+        assert kernels, "the notebook's kernel runs beside its runner"
+        with ws.transaction("test.read", "system") as con:
+            records = scalar(con, "SELECT count(*) FROM audit_log")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        gone_by = time.monotonic() + 30
+        while time.monotonic() < gone_by and _kernels_of(proc.pid):
+            time.sleep(0.2)
+        assert not _kernels_of(proc.pid), f"the kernel outlived its runner (killed in {stage})"
+        time.sleep(1)
+        with ws.transaction("test.read", "system") as con:
+            after = scalar(con, "SELECT count(*) FROM audit_log")
+            status = scalar(con, "SELECT status FROM cycle_stages WHERE stage = ? AND cycle_run_id = ?",
+                            [stage, inside[0]])
+        assert after == records and status == "running", "nothing is written after the runner's death"
+        # The next look at the runs finds the ghost: abandoned, with the stage it reached.
+        listed = engine.listing(batch_login(ws, night))
+        ghost = next(r for r in listed if r["status"] == "abandoned")
+        assert ghost["pipeline"] == "nightly"
+        with ws.transaction("test.read", "system") as con:
+            reason = scalar(con, "SELECT reason FROM cycle_runs WHERE cycle_run_id = ?", [inside[0]])
+        assert f"stage {stage}" in reason
+    code, _, err = _cli(ws, night, "pipeline", "run", "nightly", capsys=capsys)
+    assert code == 0, err
+    assert inside is not None
+    state = engine.status(batch_login(ws, night), inside[0])
+    assert state.status == "succeeded" and all(s.status == "done" for s in state.stages)

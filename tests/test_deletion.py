@@ -157,7 +157,8 @@ def test_refusals_change_nothing(make_world: MakeWorld, tmp_path: Path) -> None:
     req2 = deletion.request_deletion(world.login("registrar"), p2.list_id)
     assert req2.approval is not None
     approve(world, req2.approval)
-    deletion.apply_deletion(world.login("registrar"), p2.list_id, approval_id=req2.approval.approval_id)
+    deletion.apply_deletion(world.login("registrar"), p2.list_id, approval_id=req2.approval.approval_id,
+                            discard_files=[f["entry_id"] for f in req2.pending_files])
     with pytest.raises(ApprovalError) as changed:
         deletion.apply_deletion(world.login("registrar"), p1.list_id, approval_id=req.approval.approval_id)
     assert changed.value.details["reason"] == "params_mismatch"
@@ -183,6 +184,42 @@ def test_refusals_change_nothing(make_world: MakeWorld, tmp_path: Path) -> None:
     for role in ("query_operator", "reviewer", "auditor", "operations", "analyst"):
         with pytest.raises(PermissionDenied):
             deletion.preview_deletion(world.login(role), p1.list_id)
+
+
+def test_a_deletion_names_the_unsent_files_it_would_destroy_and_waits(make_world: MakeWorld, tmp_path: Path) -> None:
+    """Issue 22 item 5: deleting 4 people destroyed undelivered files covering 1,136 and 183 others, unannounced."""
+    world = make_world()
+    office_with_results(world, tmp_path)
+    victims = victim_households(world, 1)
+    registrar = world.login("registrar")
+    preview = deletion.import_deletion_list(registrar, deletion_csv([(p, "moved_out") for p in victims]), file_name="d.csv")
+    # The preview names every file not yet handed over that holds them, and how many others it holds.
+    assert preview.pending_files, "the Juki-net batch is still waiting in outgoing/"
+    for f in preview.pending_files:
+        assert 0 < f["persons_deleted"] <= len(victims) < f["records"]
+    assert "受け渡し前の送付ファイル" in preview.message_ja and "not yet handed over" in preview.message_en
+    files = {f["entry_id"]: world.ws.folder("outgoing") / f["file_name"] for f in preview.pending_files}
+    assert all(p.exists() for p in files.values())
+    requested = deletion.request_deletion(world.login("registrar"), preview.list_id)
+    assert requested.approval is not None
+    approve(world, requested.approval)
+    held = count(world, "SELECT count(*) FROM persons")
+    # Not named, or only some named: the deletion waits; nothing is deleted and the approval is not used up.
+    for named in ([], list(files)[:-1] if len(files) > 1 else ["M00000000000"]):
+        with pytest.raises(InvalidInput) as refused:
+            deletion.apply_deletion(world.login("registrar"), preview.list_id,
+                                    approval_id=requested.approval.approval_id, discard_files=named)
+        assert refused.value.reason == "pending_files"
+        assert all(e in refused.value.message_ja for e in files)
+        assert count(world, "SELECT count(*) FROM persons") == held and all(p.exists() for p in files.values())
+    # Named as the preview showed them (in any case): deleted, the files destroyed and recorded as such.
+    record = deletion.apply_deletion(world.login("registrar"), preview.list_id, approval_id=requested.approval.approval_id,
+                                     discard_files=[e.lower() for e in files])
+    assert record.persons == len(victims) and record.copies_marked >= len(files)
+    assert not any(p.exists() for p in files.values())
+    destroyed = count(world, "SELECT count(*) FROM media_destructions WHERE destroyed_at IS NOT NULL AND entry_id IN"
+                             f" ({', '.join(repr(e) for e in files)})")
+    assert destroyed == len(files)
 
 
 def test_immediate_purge_and_deceased_selection(make_world: MakeWorld, tmp_path: Path) -> None:

@@ -34,7 +34,12 @@ def test_disclosure_holds_everything_and_who_accessed(busy: tuple[World, str], t
     assert doc.html.startswith("<!DOCTYPE html>") and 'lang="ja"' in doc.html
     assert view.name in doc.html and view.address in doc.html
     assert doc.sections["queries"] >= 1 and doc.sections["juki_results"] >= 1 and doc.sections["discrepancies"] >= 1
-    assert "registrar（registrar）" in doc.html and "persons.get" in doc.html  # who accessed, from the audit trail
+    assert "registrar（registrar）" in doc.html and "個人：参照" in doc.html  # who accessed, from the audit trail
+    # issue 23: every code in words from the label table, none raw
+    for raw in ("persons.get", "ai_no_techo", "local_tax", ">answered<", ">False<", ">True<", ">00<", ">P1<", ">juki<"):
+        assert raw not in doc.html, raw
+    printed = disclosure.disclose(world.login("reviewer"), pid, out=str(tmp_path / "kaiji.pdf"))
+    assert printed.path and Path(printed.path).read_bytes().startswith(b"%PDF")
     assert "令和" in doc.html
     assert doc.path and Path(doc.path).stat().st_mode & 0o777 == 0o600
     assert any(e.kind == "disclosure" for e in media.ledger(world.login("auditor")))

@@ -109,5 +109,6 @@ def test_deceased_marked_after_review_excluded_and_deletable(make_world: MakeWor
     req = deletion.request_deletion(world.login("registrar"), preview.list_id)
     assert req.approval is not None
     approve(world, req.approval)
-    deletion.apply_deletion(world.login("registrar"), preview.list_id, approval_id=req.approval.approval_id)
+    deletion.apply_deletion(world.login("registrar"), preview.list_id, approval_id=req.approval.approval_id,
+                            discard_files=[f["entry_id"] for f in req.pending_files])
     assert count(world, "SELECT count(*) FROM persons WHERE deceased") == 0

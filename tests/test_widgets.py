@@ -113,12 +113,12 @@ def test_progress_and_chart() -> None:
 # --------------------------------------------------------------------------- login gate
 
 EXPECTED_MENUS = {
-    "administrator": {"admin", "access", "idreview"},
+    "administrator": {"admin", "access", "idreview", "records"},
     "approver": {"approvals"},
     "registrar": {"registration", "person", "review", "runs", "deletion"},
     "query_operator": {"person", "batches", "runs", "backup"},
     "reviewer": {"person", "review", "disclosure", "inquiry"},
-    "auditor": {"audit", "runs"},
+    "auditor": {"audit", "runs", "evidence"},
     "analyst": {"stats"},
     "operations": {"backup", "runs"},
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import stat
 from pathlib import Path
@@ -55,12 +56,21 @@ def test_wrong_keyring_is_refused(world: World, tmp_path: Path) -> None:
 
 def test_damaged_keyring_is_refused(world: World) -> None:
     path = world.ws.path / "keyring.json"
-    doc = json.loads(path.read_text())
+    good = path.read_text()
+    doc = json.loads(good)
     doc["current"] = 7
     path.write_text(json.dumps(doc))
     with pytest.raises(KeyringError) as err:
         Workspace.open(world.ws.path)
-    assert "damaged" in err.value.message_en
+    assert "damaged" in err.value.message_en and err.value.reason == "keyring_damaged"
+    doc = json.loads(good)  # the wrapped keyring itself altered: authenticated, so refused
+    ct = bytearray(base64.b64decode(doc["wraps"][0]["ciphertext"]))
+    ct[5] ^= 1
+    doc["wraps"][0]["ciphertext"] = base64.b64encode(bytes(ct)).decode()
+    path.write_text(json.dumps(doc))
+    with pytest.raises(KeyringError) as err:
+        Workspace.open(world.ws.path)
+    assert err.value.reason == "keyring_tampered" and "改変" in err.value.message_ja
 
 
 def test_damaged_database_is_refused(world: World) -> None:

@@ -36,6 +36,9 @@ class AccessApp(App):
         self.hours_button = ActionButton(description="利用時間を設定 / Set hours", icon="clock-o")
         self.hours_button.on_click(lambda _b: self.set_hours())
         self.hours_result = ErrorBanner()
+        #: Shown when a change would end sessions now (the administrator's own too): a second, explicit yes.
+        self.hours_confirm = w.Checkbox(description="セッションが終了することを確認しました / I accept that sessions end",
+                                        indent=False, layout=w.Layout(display="none"))
 
         self.address = w.Text(description="アドレス / Address", placeholder="192.0.2.0/28", style=style)
         self.terminal_label = w.Text(description="端末名 / Label", style=style)
@@ -62,7 +65,7 @@ class AccessApp(App):
             self.policy_view,
             w.HTML("<h4>利用時間 / Set hours</h4><div style='color:#555'>曜日ごとに日本時間で指定します。"
                    "例: <code>mon-fri=08:30-18:00 sat-sun=closed</code></div>"),
-            w.HBox([self.hours, self.hours_button]), self.hours_result,
+            w.HBox([self.hours, self.hours_button]), self.hours_confirm, self.hours_result,
             w.HTML("<h4>登録端末 / Registered terminals</h4>"),
             w.HBox([self.address, self.terminal_label, self.add_button]),
             w.HBox([self.remove_pick, self.remove_button]), self.terminal_result,
@@ -102,7 +105,18 @@ class AccessApp(App):
         except WorkbenchError as exc:
             self.hours_result.error(exc)
             return
-        policy = self.call_beside(self.hours_result, access.set_hours, parsed)
+        confirmed = self.hours_confirm.value
+        if not confirmed:
+            change = self.call_beside(self.hours_result, access.preview_hours, parsed)
+            if change is None:
+                return
+            if change.ended:  # the effect first, in words; nothing is changed until the person says yes
+                self.hours_result.info(change.message_ja, change.message_en)
+                self.hours_confirm.layout.display = "flex"
+                return
+        policy = self.call_beside(self.hours_result, access.set_hours, parsed, confirm_ending=confirmed)
+        self.hours_confirm.value = False
+        self.hours_confirm.layout.display = "none"
         if policy is not None:
             self.show(policy)
             self.hours_result.success("利用時間を設定しました。", "The hours were set.")

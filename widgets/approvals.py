@@ -43,8 +43,9 @@ _SUMMARY_LABELS = {
 #: The label-table domain of each summary key whose values (or dict keys) are codes.
 _CODE_DOMAINS = {
     "information": "information", "excluded": "exclusion", "by_information": "information",
-    "procedure": "procedure", "by_status": "other", "status": "other", "discrepancy_status": "other",
-    "recipient": "recipient", "kind": "discrepancy",
+    "procedure": "procedure", "by_status": "person_status", "status": "person_status",
+    "discrepancy_status": "linkage_state", "recipient": "recipient", "kind": "discrepancy", "by_ward": "ward",
+    "wards": "ward",
 }
 
 
@@ -54,9 +55,8 @@ def _words(key: str, code: object) -> str:
     domain = _CODE_DOMAINS.get(key)
     if domain is None:
         return str(code)
-    word = labels.ja(code, domain)
-    if key == "excluded":
-        word = word.split("（")[0]  # the reason's head; the card's lead sentence carries the rule
+    # an exclusion by its short name; the card's lead sentence carries the rule
+    word = labels.short(code, domain) if key == "excluded" else labels.ja(code, domain)
     return f"{code} {word}" if key == "procedure" and word != str(code) else word
 
 

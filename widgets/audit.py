@@ -31,8 +31,7 @@ __all__ = ["BULK_THRESHOLD", "AuditApp", "AuditModel"]
 
 #: The threshold is office policy (workbench/data/policy.json); the hours are the office's set hours.
 BULK_THRESHOLD = POLICY.bulk_export_records
-OUTCOMES = [("すべて / all", ""), ("成功 / ok", "ok"), ("拒否 / denied", "denied"), ("差戻し / refused", "refused")]
-OUTCOME_JA = {"ok": "成功", "denied": "拒否", "refused": "差戻し"}
+OUTCOMES = [("すべて / all", ""), *[(labels.label(code, "outcome"), code) for code in labels.labels("outcome")]]
 
 
 def _when(record: dict[str, Any]) -> dt.datetime:
@@ -76,7 +75,7 @@ class AuditApp(App):
             columns=[GridColumn("番号", lambda r: r["seq"], numeric=True), GridColumn("日時", lambda r: fmt_datetime(_when(r))),
                      GridColumn("利用者", lambda r: r.get("user_id") or f"（仮名 {str(r['user_ref'])[:8]}）"),
                      GridColumn("操作", lambda r: labels.operation_label(r["operation"])),
-                     GridColumn("結果", lambda r: OUTCOME_JA.get(r["outcome"], labels.ja(r["outcome"]))),
+                     GridColumn("結果", lambda r: labels.ja(r["outcome"], "outcome")),
                      GridColumn("注意", lambda r: " ".join(w for w, on in (("時間外", r["out_of_hours"]), ("大量", r["bulk_export"]))
                                                            if on))],
             sorts=audit_log.LOG_LIST.sort_options(), descending=True, searchable=False, autoload=False,
@@ -95,7 +94,7 @@ class AuditApp(App):
         self.ledger_table = RecordGrid(
             fetch=lambda r: self.call(media.ledger_page, r), key=lambda e: e.entry_id,
             columns=[GridColumn("番号", lambda e: e.entry_id), GridColumn("日時", lambda e: fmt_datetime(e.recorded_at)),
-                     GridColumn("区分", lambda e: labels.ja(e.direction)), GridColumn("種別", lambda e: labels.ja(e.kind)),
+                     GridColumn("区分", lambda e: labels.ja(e.direction, "direction")), GridColumn("種別", lambda e: labels.ja(e.kind, "package")),
                      GridColumn("送付先", lambda e: labels.ja(e.recipient, "recipient")),
                      GridColumn("件数", lambda e: e.record_count, numeric=True),
                      GridColumn("担当", lambda e: e.user_id), GridColumn("承認", lambda e: e.approval_id or "-"),
@@ -161,7 +160,7 @@ class AuditApp(App):
         # Japanese words ("照会ファイル", "ログアウト") name the operations they describe.
         by_words = word and not word.isascii()
         self._filters = dict(user_id=self.by_user.value.strip() or None, operation=None if by_words else (word or None),
-                             operations=labels.operations_matching(word, labels.known_operations()) if by_words else None,
+                             operations=labels.operations_matching(word, audit_log.known_operations()) if by_words else None,
                              outcome=self.outcome.value or None, since=since, until=until)
         self.table.model.offset = 0
         self.table.refresh()

@@ -26,6 +26,7 @@ import traitlets as t
 
 from workbench.core.errors import InvalidInput
 from workbench.core.labels import ja as code_ja
+from workbench.core.labels import short as code_short
 from workbench.core.permissions import Permission
 from workbench.files.media import RECIPIENTS
 from workbench.queries import batches, linkage_file, procedures, results
@@ -36,7 +37,7 @@ from .grid import GridColumn, RecordGrid
 from .outgoing import OutgoingFileFlow
 from .registration import uploaded
 
-__all__ = ["KINDS", "REASON_SHORT", "BatchesApp", "BatchesModel", "fiscal_year_label"]
+__all__ = ["KINDS", "BatchesApp", "BatchesModel", "fiscal_year_label"]
 
 #: F2 / F3: the label of the choice (the rest is the outgoing-file spec, batches.SPECS).
 KINDS: dict[str, dict[str, Any]] = {
@@ -44,37 +45,13 @@ KINDS: dict[str, dict[str, Any]] = {
     "juki": {"label": "住基ネット照会（本人確認情報）/ Juki-net (F3)", "recipient": batches.RECIPIENTS["juki"]},
 }
 
-#: Short plain words for the chart (the table gives the full reason from batches.EXCLUSIONS).
-REASON_SHORT: dict[str, str] = {
-    "included": "照会する",
-    "not_covered": "リスト外・死亡",
-    "not_permitted": "この手続では不可",
-    "not_filed": "本人の届出なし",
-    "household_no_number": "同住所に番号届出なし",
-    "no_number": "個人番号の届出なし",
-    "no_consent": "照会への同意なし",
-    "no_integrated_number": "統合宛名番号が未取得",
-    "outstanding": "回答待ちの照会あり",
-}
-
-JUKI_LABEL = "住基ネット本人確認情報（基本4情報）"
-
-#: Query-request statuses (for the chart, when result import exists).
-STATUS_LABELS: dict[str, str] = {
-    "answered": "回答あり", "sent": "回答待ち", "created": "回答待ち", "pending": "回答待ち", "error": "エラー",
-    "expired": "期限切れ", "not_found": "該当なし",
-}
+JUKI_LABEL = code_ja("juki", "information")
 
 
 def fiscal_year_label(year: int) -> str:
     """``2026`` → ``2026年度（令和8年度）``; 2019 is 令和元年度."""
     era = wareki(dt.date(year, 5, 1), gregorian=False)  # the era that names the fiscal year
     return f"{year}年度（{era.split('年')[0]}年度）"
-
-
-#: F6 discrepancy states (U4) in staff words.
-LINKAGE_STATES: dict[str, str] = {"none": "相違なし", "open": "未対応の相違あり", "person_notified": "本人へ通知済み",
-                                  "resolved": "相違は解決済み"}
 
 
 class BatchesModel(t.HasTraits):
@@ -158,7 +135,7 @@ class BatchesApp(App):
                      GridColumn("年度", lambda b: fiscal_year_label(b.fiscal_year)),
                      GridColumn("件数", lambda b: b.request_count, numeric=True),
                      GridColumn("ファイル数", lambda b: b.file_count, numeric=True),
-                     GridColumn("状態", lambda b: STATUS_LABELS.get(b.status, code_ja(b.status))),
+                     GridColumn("状態", lambda b: code_ja(b.status, "query_status")),
                      GridColumn("作成者", lambda b: b.created_by), GridColumn("作成日時", lambda b: fmt_datetime(b.created_at)),
                      GridColumn("承認番号", lambda b: b.approval_id),
                      GridColumn("完了日時", lambda b: fmt_datetime(b.closed_at) if b.closed_at else "-")],
@@ -203,7 +180,7 @@ class BatchesApp(App):
         labels = {k: v.label_ja for k, v in self.rules.information.items()}
         rows = [(labels.get(info, JUKI_LABEL if info in ("", "juki", "None") else info), code, n)
                 for info, codes in p.by_information.items() for code, n in codes.items()]
-        states = [(LINKAGE_STATES.get(k, k), v) for k, v in p.discrepancy_status.items()]
+        states = [(code_ja(k, "linkage_state"), v) for k, v in p.discrepancy_status.items()]
         self.lk_summary.value = (
             "<div class='wb-linkage-summary' style='padding:4px 0'>"
             f"<b>確認（未作成）/ preview, nothing written</b>: {esc(p.procedure)}、{esc(fiscal_year_label(p.fiscal_year))}<br>"
@@ -279,7 +256,7 @@ class BatchesApp(App):
         if not p.total:
             self.summary.value += ("<div style='color:#c62828'>照会ルール（U1〜U3）を満たす照会がないため、"
                                    "承認の依頼はできません。 / No query satisfies the rules; nothing to request.</div>")
-        chart = [(REASON_SHORT["included"], p.total)] + [(REASON_SHORT.get(k, k), v) for k, v in p.excluded.items()]
+        chart = [(code_short("included", "exclusion"), p.total)] + [(code_short(k, "exclusion"), v) for k, v in p.excluded.items()]
         self.chart.value = bar_chart_svg(chart, title="照会する件数と照会しない理由 / included and why left out",
                                          color="#1565c0")
         order = {k: i for i, k in enumerate(["included", *batches.EXCLUSIONS])}
@@ -324,7 +301,7 @@ class BatchesApp(App):
             return
         merged: dict[str, int] = {}
         for key, value in dict(counts).items():
-            name = STATUS_LABELS.get(str(key), str(key))
+            name = code_ja(key, "query_status")
             merged[name] = merged.get(name, 0) + int(value)
         self.status_view.value = "<h4>照会の状況 / requests by status</h4>" + bar_chart_svg(
             list(merged.items()), title="照会の状況 / status", color="#00695c")

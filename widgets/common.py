@@ -94,6 +94,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "app_inquiry": ("問合せ記録", "Inquiry log"),
     "app_backup": ("バックアップ・保存期間", "Backup and retention"),
     "app_idreview": ("ID・権限の棚卸し", "Yearly ID review"),
+    "app_records": ("組織の記録（研修・自己点検・収集キット・事案）", "Office records"),
+    "app_evidence": ("運用状況報告（月次）", "Monthly evidence report"),
     "app_stats": ("統計分析", "Statistics"),
     # confirm dialog
     "confirm_title": ("送付前の確認", "Check before sending"),

@@ -69,7 +69,7 @@ class DeletionApp(App):
         self.people_grid = RecordGrid(
             fetch=self._fetch_people, key=lambda r: r["person_id"],
             columns=[GridColumn("宛名番号", lambda r: r["person_id"]),
-                     GridColumn("削除理由", lambda r: deletion.REASONS.get(r["reason"], (labels.ja(r["reason"]),))[0]),
+                     GridColumn("削除理由", lambda r: labels.ja(r["reason"], "deletion_reason")),
                      GridColumn("ファイルの行", lambda r: r["line"], numeric=True)],
             sorts=deletion.MEMBER_LIST.sort_options(), placeholder="宛名番号", autoload=False,
             person_of=lambda r: r["person_id"], on_person=self.open_person_page, css_class="wb-deletion-people")
@@ -121,12 +121,28 @@ class DeletionApp(App):
             f" / {num(p.persons)} people, {num(p.transfer_copies)} transfer copies to destroy</div>"
             + bar_chart_svg(reasons, title="削除理由別 / by reason")
             + html_table(["記録の種類", "kind", "件数"], records, numeric=[2])
+            + self._pending_html(p)
             + "<div><b>対象者（宛名番号）/ who</b></div>"
         )
+        self.confirm.description = (
+            "削除は取り消せず、受け渡し前の送付ファイルも破棄されることを確認しました / I understand this cannot be undone"
+            " and destroys the files not yet handed over" if p.pending_files
+            else "削除は取り消せないことを確認しました / I understand this cannot be undone")
         self.people_grid.layout.display = "flex"
         self.people_grid.model.offset = 0
         self.people_grid.refresh()
         self.request_button.disabled = p.persons == 0
+
+    @staticmethod
+    def _pending_html(p: deletion.DeletionPreview) -> str:
+        """Files not yet handed over that the deletion destroys (issue 22 item 5): named before anyone confirms."""
+        if not p.pending_files:
+            return ""
+        rows = [(f["entry_id"], f["file_name"], labels.ja(f["kind"]), f["records"], f["persons_deleted"])
+                for f in p.pending_files]
+        return ("<div style='color:#a61b1b'><b>受け渡し前の送付ファイルが破棄されます / files not yet handed over will be"
+                " destroyed</b> — 他の人の分も含みます。先に受け渡す場合は、受け渡してから件数確認をやり直してください。</div>"
+                + html_table(["媒体番号", "ファイル", "種類", "全件数", "うち削除対象"], rows, numeric=[3, 4]))
 
     def _fetch_people(self, request: PageRequest) -> Page[dict[str, Any]] | None:
         p = self.model.preview
@@ -136,7 +152,7 @@ class DeletionApp(App):
 
     def _show_records(self, _change: Any = None) -> None:
         rows = [(r.deletion_id, fmt_datetime(r.applied_at), r.requested_by, r.approved_by or "", r.method, r.persons,
-                 "、".join(f"{deletion.REASONS.get(k, (k,))[0]} {v}" for k, v in r.reasons.items()),
+                 "、".join(f"{labels.ja(k, 'deletion_reason')} {v}" for k, v in r.reasons.items()),
                  fmt_datetime(r.erased_at) if r.erased_at else "未消去 / waiting")
                 for r in self.model.records]
         self.records_html.value = html_table(
@@ -176,8 +192,9 @@ class DeletionApp(App):
         p = self.model.preview
         if p is None or not self.confirm.value:
             return
+        # The files the person saw in the preview: if others are waiting now, the service refuses (nothing lost).
         record = self.call(deletion.apply_and_purge, p.list_id, approval_id=self.approval_id.value.strip(),
-                           purge=self.purge_mode.value)
+                           purge=self.purge_mode.value, discard_files=[f["entry_id"] for f in p.pending_files])
         self.confirm.value = False
         if record is not None:
             erased = "ファイルからも消去しました。" if record.erased_at else "ファイルからの消去は夜間処理で行います。"
@@ -311,8 +328,8 @@ class InquiryApp(App):
         self.results = RecordGrid(
             fetch=lambda r: self.call(inquiries.inquiry_page, r), key=lambda q: q.inquiry_id,
             columns=[GridColumn("問合せ番号", lambda q: q.inquiry_id), GridColumn("受付日時", lambda q: fmt_datetime(q.received_at)),
-                     GridColumn("方法", lambda q: inquiries.CHANNELS.get(q.channel, (labels.ja(q.channel),))[0]),
-                     GridColumn("区分", lambda q: inquiries.CATEGORIES.get(q.category, (labels.ja(q.category),))[0]),
+                     GridColumn("方法", lambda q: labels.ja(q.channel, "inquiry_channel")),
+                     GridColumn("区分", lambda q: labels.ja(q.category, "inquiry_category")),
                      GridColumn("宛名番号", lambda q: q.person_id or "-"), GridColumn("内容", lambda q: q.question[:60]),
                      GridColumn("担当", lambda q: q.handled_by), GridColumn("状態", lambda q: "完了" if q.status == "closed" else "対応中"),
                      GridColumn("完了日時", lambda q: fmt_datetime(q.closed_at) if q.closed_at else "-")],

@@ -67,6 +67,8 @@ APPS: tuple[AppEntry, ...] = (
     AppEntry("runs", "runs:RunsApp",
              frozenset({P.BATCHES_CREATE, P.RESULTS_IMPORT, P.AUDIT_VERIFY, P.NUMBERS_REGISTER, P.BACKUP_RUN})),
     AppEntry("audit", "audit:AuditApp", frozenset({P.AUDIT_READ, P.AUDIT_VERIFY, P.LEDGER_READ})),
+    AppEntry("evidence", "records:EvidenceApp", frozenset({P.AUDIT_READ})),
+    AppEntry("records", "records:RecordsApp", frozenset({P.RECORDS_MANAGE})),
 )
 
 #: Where the server's login and logout pages are.

@@ -176,7 +176,7 @@ class OutgoingFileFlow(w.VBox):
         if not state:
             self.approval_state_view.value = ""
             return
-        ja, en = _STATE_WORDS.get(state, (labels.ja(state), labels.en(state)))
+        ja, en = _STATE_WORDS.get(state, (labels.ja(state, "approval_status"), labels.en(state, "approval_status")))
         color = "#2e7d32" if state == "approved" else "#c62828"
         self.approval_state_view.value = (f"<div class='wb-approval-state' style='color:{color}'>"
                                           f"{esc(self.approval_id.value.strip())}: {esc(ja)} / {esc(en)}</div>")

@@ -12,6 +12,7 @@ from typing import Any
 import ipywidgets as w
 import traitlets as t
 
+from workbench.core import labels
 from workbench.core.permissions import Permission
 from workbench.intake import persons
 from workbench.intake.persons import PersonView
@@ -20,8 +21,6 @@ from .common import ActionButton, App, esc, fmt_datetime, wareki
 
 __all__ = ["PersonApp", "PersonModel"]
 
-SEX = {"1": "男", "2": "女", "M": "男", "F": "女"}
-STATUS = {"resident": "入居者", "applicant": "入居申込者"}
 
 
 class PersonModel(t.HasTraits):
@@ -67,8 +66,8 @@ class PersonApp(App):
             return
         rows = [
             ("宛名番号", p.person_id), ("世帯番号", p.household_id), ("氏名", p.name), ("カナ", p.kana),
-            ("性別", SEX.get(p.sex, p.sex)), ("生年月日", wareki(p.birth_date)), ("住所", p.address),
-            ("区分", STATUS.get(p.status, p.status)),
+            ("性別", labels.ja(p.sex, "sex")), ("生年月日", wareki(p.birth_date)), ("住所", p.address),
+            ("区分", labels.ja(p.status, "person_status")),
             ("対象者リスト", "掲載" if p.listed else "非掲載"), ("死亡", "あり" if p.deceased else "-"),
             ("番号登録日時", fmt_datetime(p.registered_at) if p.registered_at else "未登録"),
         ]

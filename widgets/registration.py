@@ -26,15 +26,9 @@ from .packages import DeliverControl
 
 __all__ = ["RegistrationApp", "RegistrationModel", "uploaded"]
 
-STATUSES = [("すべて / all", ""), ("入居者 / residents", "resident"), ("入居申込者 / applicants", "applicant")]
+STATUSES = [("すべて / all", ""), *[(labels.label(code, "person_status"), code) for code in labels.labels("person_status")]]
 
-SOURCES = [("収集委託事業者の返送分 / contractor returns", "contractor"),
-           ("マイナポータル ダウンロード / My Number portal", "portal")]
-
-OUTCOME_LABELS = {"registered": "登録", "unchanged": "登録済み（変更なし）", "review": "要確認（番号相違）",
-                  "returned": "差戻し"}
-
-_STATUS_JA = {"resident": "入居者", "applicant": "入居申込者"}
+SOURCES = [(labels.label(code, "source"), code) for code in labels.labels("source")]
 
 #: F1b answer import: count → words (IntegratedImportSummary.counts()).
 INTEGRATED_COUNTS = [("stored", "取得（保存）"), ("not_found", "該当なし"), ("errors", "相手方エラー"),
@@ -213,8 +207,8 @@ class RegistrationApp(App):
             lines.append(f"このファイルは {esc(fmt_datetime(s.imported_at))} に {esc(s.imported_by)} が取込済みです。"
                          "変更はありません。 / Already imported; nothing changed.")
         self.reg_view.value = "<div class='wb-reg-summary'>" + "<br>".join(lines) + html_table(
-            ["結果", "件数"], [(OUTCOME_LABELS.get(k) or labels.ja(k), v) for k, v in s.outcomes.items()], numeric=[1]) + "</div>"
-        chart = [(OUTCOME_LABELS.get(k) or labels.ja(k), v) for k, v in s.outcomes.items()]
+            ["結果", "件数"], [(labels.ja(k, "registration_outcome"), v) for k, v in s.outcomes.items()], numeric=[1]) + "</div>"
+        chart = [(labels.ja(k, "registration_outcome"), v) for k, v in s.outcomes.items()]
         reasons = [(labels.ja(k, "return_reason"), v) for k, v in s.reasons.items()]
         self.chart.value = bar_chart_svg(chart, title="登録結果の内訳 / outcomes") + (
             bar_chart_svg(reasons, title="差戻し理由 / reasons for return", color="#c62828") if reasons else "")
@@ -313,11 +307,11 @@ class RegistrationApp(App):
         if p is None:
             self.collection_chart.value = ""
             return
-        by_status = "、".join(f"{_STATUS_JA.get(k, k)} {num(v)} 人" for k, v in p.by_status.items())
+        by_status = "、".join(f"{labels.ja(k, 'person_status')} {num(v)} 人" for k, v in p.by_status.items())
         self.collection_chart.value = (
             f"<div class='wb-collection-summary'>番号未収集の対象者 / people still owing a number: "
             f"<b>{num(p.total)}</b> 人（{esc(by_status)}）</div>"
-            + bar_chart_svg(sorted(p.by_ward.items()), title="区市町村別 / by ward", color="#00695c")
+            + bar_chart_svg([(labels.ja(k, "ward"), v) for k, v in sorted(p.by_ward.items())], title="区市町村別 / by ward", color="#00695c")
         )
 
     def _cancel(self) -> None:

@@ -38,21 +38,8 @@ from .common import ActionButton, App, ErrorBanner, bar_chart_svg, esc, fmt_date
 from .grid import GridColumn, RecordGrid
 from .outgoing import OutgoingFileFlow
 
-__all__ = ["FIELD_LABELS", "KIND_LABELS", "SOURCE_LABELS", "STATUS_LABELS", "ReviewApp", "ReviewModel"]
+__all__ = ["ReviewApp", "ReviewModel"]
 
-SOURCE_LABELS: dict[str, str] = {"contractor": "収集委託事業者の返送分", "portal": "マイナポータル"}
-
-#: Discrepancy kinds in staff words (the service's KINDS give the longer form).
-KIND_LABELS: dict[str, str] = {
-    "moved": "転居", "renamed": "氏名変更", "deceased": "死亡", "sex_differs": "性別相違",
-    "birth_date_differs": "生年月日相違", "income_differs": "所得相違",
-}
-STATUS_LABELS: dict[str, str] = {k: v[0] for k, v in discrepancies.STATUSES.items()}
-#: The fields a discrepancy names, in Japanese.
-FIELD_LABELS: dict[str, str] = {
-    "address": "住所", "name": "氏名", "kana": "カナ", "deceased": "死亡", "sex": "性別", "birth_date": "生年月日",
-    "taxable_income": "所得金額", "declared_income": "申告所得", "tax_year": "課税年度",
-}
 NOTICE_RECIPIENT = discrepancies.NOTICE_RECIPIENT
 
 
@@ -62,7 +49,7 @@ def _value(field: str, value: Any) -> str:
     if field == "deceased":
         return "死亡" if value in (True, "1", 1) else "生存"
     if field == "sex":
-        return {"1": "男", "2": "女"}.get(str(value), str(value))
+        return labels.ja(value, "sex")
     if isinstance(value, int) and not isinstance(value, bool):
         return f"{num(value)} 円" if "income" in field else str(value)
     return str(value)
@@ -72,7 +59,7 @@ def _pair(d: Discrepancy, key: str) -> str:
     """held / reported for the fields that differ (and for income, the declared amount)."""
     values = d.held if key == "held" else d.reported
     names = d.fields if key == "reported" or d.kind != "income_differs" else ["declared_income"]
-    return "、".join(f"{FIELD_LABELS.get(f, f)}: {_value(f, values.get(f))}" for f in names)
+    return "、".join(f"{labels.ja(f, 'discrepancy_field')}: {_value(f, values.get(f))}" for f in names)
 
 
 class ReviewModel(t.HasTraits):
@@ -103,7 +90,7 @@ class ReviewApp(App):
                 GridColumn("宛名番号", lambda r: r.person_id),
                 GridColumn("登録済みの番号", lambda r: r.held_number_masked or "未登録"),
                 GridColumn("届いた番号", lambda r: r.new_number_masked),
-                GridColumn("取込元", lambda r: SOURCE_LABELS.get(r.source, labels.ja(r.source))),
+                GridColumn("取込元", lambda r: labels.ja(r.source, "source")),
                 GridColumn("取込番号", lambda r: r.import_id),
                 GridColumn("行", lambda r: r.line, numeric=True),
                 GridColumn("受付日時", lambda r: fmt_datetime(r.created_at)),
@@ -157,9 +144,9 @@ class ReviewApp(App):
     def _build_discrepancies(self) -> w.VBox:
         style = {"description_width": "110px"}
         self.kind_filter = w.Dropdown(description="種類 / Kind", style=style, value="",
-                                      options=[("すべて / all", ""), *[(v, k) for k, v in KIND_LABELS.items()]])
+                                      options=[("すべて / all", ""), *[(ja, k) for k, (ja, _en) in discrepancies.KINDS.items()]])
         self.status_filter = w.Dropdown(description="状態 / State", style=style, value="open",
-                                        options=[("すべて / all", ""), *[(v, k) for k, v in STATUS_LABELS.items()]])
+                                        options=[("すべて / all", ""), *[(ja, k) for k, (ja, _en) in discrepancies.STATUSES.items()]])
         self.disc_refresh_button = ActionButton(description="表示 / Show", icon="refresh")
         self.disc_refresh_button.on_click(lambda _b: self.refresh_discrepancies())
         for widget in (self.kind_filter, self.status_filter):
@@ -172,11 +159,11 @@ class ReviewApp(App):
             columns=[
                 GridColumn("相違番号", lambda d: d.discrepancy_id),
                 GridColumn("宛名番号", lambda d: d.person_id),
-                GridColumn("種類", lambda d: KIND_LABELS.get(d.kind, labels.ja(d.kind, "discrepancy"))),
-                GridColumn("相違項目", lambda d: "、".join(FIELD_LABELS.get(f, f) for f in d.fields)),
+                GridColumn("種類", lambda d: labels.ja(d.kind, "discrepancy")),
+                GridColumn("相違項目", lambda d: "、".join(labels.ja(f, "discrepancy_field") for f in d.fields)),
                 GridColumn("保有情報", lambda d: _pair(d, "held")),
                 GridColumn("照会結果", lambda d: _pair(d, "reported")),
-                GridColumn("状態", lambda d: STATUS_LABELS.get(d.status, labels.ja(d.status))),
+                GridColumn("状態", lambda d: labels.ja(d.status, "discrepancy_status")),
                 GridColumn("検知日時", lambda d: fmt_datetime(d.detected_at)),
                 GridColumn("対応者", lambda d: d.resolved_by or d.notified_by or "-"),
                 GridColumn("対応日時", lambda d: fmt_datetime(d.resolved_at or d.notified_at)
@@ -248,7 +235,7 @@ class ReviewApp(App):
                 f"<b>{esc(r.review_id)}</b>　宛名番号 / person: <b>{esc(r.person_id)}</b>　"
                 f"登録済みの番号 / held: <span class='wb-number'>{esc(r.held_number_masked or '未登録')}</span>"
                 f"　→　届いた番号 / received: <span class='wb-number'>{esc(r.new_number_masked)}</span><br>"
-                f"<small>取込元: {esc(SOURCE_LABELS.get(r.source, r.source))}　取込番号 {esc(r.import_id)} の "
+                f"<small>取込元: {esc(labels.ja(r.source, 'source'))}　取込番号 {esc(r.import_id)} の "
                 f"{num(r.line)} 行目　受付: {esc(fmt_datetime(r.created_at))}（{esc(r.created_by)}）</small></div>")
             if self.model.pending is not None and self.model.pending[0] != r.review_id:
                 self.model.pending = None
@@ -323,7 +310,7 @@ class ReviewApp(App):
         page: Page[Discrepancy] | None = self.disc_grid.model.page
         total = page.total if page is not None else 0
         self.disc_count.value = f"<div style='padding:6px'>該当 / matching: <b>{num(total)}</b> 件</div>"
-        by_kind = [(KIND_LABELS.get(k, labels.ja(k, "discrepancy")), n) for k, n in (page.groups.get("kind", {}) if page else {}).items()]
+        by_kind = [(labels.ja(k, "discrepancy"), n) for k, n in (page.groups.get("kind", {}) if page else {}).items()]
         self.disc_chart.value = bar_chart_svg(by_kind, title="種類別の件数（該当するすべて） / by kind (all matching)",
                                               color="#ad1457") if by_kind else ""
         self.model.discrepancies = list(page.rows) if page is not None else []
@@ -344,7 +331,7 @@ class ReviewApp(App):
             self.disc_current.value = (
                 f"<div class='wb-current' style='padding:4px 8px;border-left:4px solid #ad1457'>対象 / current: "
                 f"<b>{esc(d.discrepancy_id)}</b>　宛名番号 {esc(d.person_id)}　"
-                f"{esc(KIND_LABELS.get(d.kind, labels.ja(d.kind, 'discrepancy')))}（{esc(STATUS_LABELS.get(d.status, labels.ja(d.status)))}）</div>")
+                f"{esc(labels.ja(d.kind, 'discrepancy'))}（{esc(labels.ja(d.status, 'discrepancy_status'))}）</div>")
             if open_person:
                 self.open_person(d.person_id, area=self.disc_person)
         self._enable_actions()
@@ -389,9 +376,8 @@ class ReviewApp(App):
             return
         self.disc_note.value = ""
         self.refresh_discrepancies()
-        word = STATUS_LABELS.get(done.status, done.status)
-        self.disc_result.success(f"{done.discrepancy_id} を「{word}」にしました。",
-                                 f"{done.discrepancy_id} is now {discrepancies.STATUSES[done.status][1]}.")
+        self.disc_result.success(f"{done.discrepancy_id} を「{labels.ja(done.status, 'discrepancy_status')}」にしました。",
+                                 f"{done.discrepancy_id} is now {labels.en(done.status, 'discrepancy_status')}.")
 
     def open_person(self, person_id: str, *, area: w.VBox | None = None) -> None:
         """The person's page below the queue (numbers masked; a reveal there is audited)."""

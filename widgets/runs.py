@@ -20,18 +20,13 @@ from workbench.cycles import engine
 from .common import ActionButton, App, esc, fmt_datetime
 from .grid import GridColumn, RecordGrid
 
-__all__ = ["STATUS_LABELS", "RunsApp", "RunsModel"]
-
-STATUS_LABELS: dict[str, str] = {
-    "issued": "発行済み", "running": "実行中", "waiting": "待機中", "failed": "失敗", "succeeded": "完了",
-    "refused": "拒否", "pending": "未実行", "done": "完了",
-}
+__all__ = ["RunsApp", "RunsModel"]
 
 _MARKS = {"done": "✔", "waiting": "⏸", "failed": "✖", "running": "▶", "pending": "·"}
 
 
 def _status(value: str | None) -> str:
-    return f"{STATUS_LABELS.get(value or '', value or '-')} / {value or '-'}"
+    return f"{labels.ja(value, 'run_status') if value else '-'} / {value or '-'}"
 
 
 def _stages(run: dict[str, Any]) -> str:

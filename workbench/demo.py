@@ -16,6 +16,7 @@ import pandas as pd
 from workbench.controls.users import create_initial_user
 from workbench.core import audit, credentials
 from workbench.core.errors import PermissionDenied
+from workbench.core.keys import KeyEncryptionKey
 from workbench.core.numbers import BlindIndex, NumberCipher
 from workbench.core.workspace import Session, Workspace
 from workbench.simulate import generate_world
@@ -74,10 +75,12 @@ def load_world(ws: Workspace, persons: pd.DataFrame, households: pd.DataFrame, *
     return counts
 
 
-def build_demo(path: Path, *, persons: int = 10_000, seed: int = 1, registered_share: float = 0.7) -> dict[str, Any]:
+def build_demo(path: Path, *, persons: int = 10_000, seed: int = 1, registered_share: float = 0.7,
+               kek: KeyEncryptionKey | None = None) -> dict[str, Any]:
     """Create a demo workspace at ``path`` through the real flows, and say how to log in.
 
-    The registrar imports the housing system's target list (F0), then registers the
+    The keyring is wrapped by ``kek`` (recorded in the setting ``kek_file``), else by the KEK the
+    environment names.  The registrar imports the housing system's target list (F0), then registers the
     numbers of ``registered_share`` of the people from a contractor return with the
     usual mistakes and of a few more from a portal download (F1): the workspace shows
     registrations, a review queue and return lists, every step audited.
@@ -87,7 +90,7 @@ def build_demo(path: Path, *, persons: int = 10_000, seed: int = 1, registered_s
     from workbench.simulate.housing import target_extract
     from workbench.simulate.portal import portal_download
 
-    ws = Workspace.init(path, demo=True)
+    ws = Workspace.init(path, demo=True, kek=kek)
     for user_id, roles in DEMO_USERS.items():
         create_initial_user(ws, user_id, f"デモ {user_id}", DEMO_PASSWORD, roles)
     world = generate_world(persons, seed=seed)
@@ -116,6 +119,7 @@ def build_demo(path: Path, *, persons: int = 10_000, seed: int = 1, registered_s
         "users": dict(DEMO_USERS),
         "password": DEMO_PASSWORD,
         "one_time_code": f"workbench -w {ws.path} demo-code USER",
+        "kek_file": ws.settings.kek_file or "WORKBENCH_KEK_FILE",
         "dashboards": "http://127.0.0.1:8866/",
     }
 

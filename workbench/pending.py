@@ -65,7 +65,7 @@ SOURCES: tuple[_Source, ...] = (
             " AND requested_by = ?", _now_and_me),
     _Source("registration_reviews", P.NUMBERS_REGISTER, "review", "確認待ちの番号相違（登録）", "registration reviews waiting",
             "SELECT count(*), min(created_at) FROM registration_reviews WHERE status = 'pending'", lambda _u: []),
-    _Source("discrepancies_open", P.DISCREPANCIES_REVIEW, "review", "未処理の照会結果の相違", "open discrepancies",
+    _Source("discrepancies_open", P.DISCREPANCIES_REVIEW, "review", "未対応の照会結果の相違", "open discrepancies",
             "SELECT count(*), min(detected_at) FROM discrepancies WHERE status = 'open'", lambda _u: []),
     _Source("answers_waiting", P.RESULTS_IMPORT, "batches", "回答待ちの照会", "queries waiting for answers",
             "SELECT count(*), min(status_at) FROM query_requests WHERE status = 'sent'", lambda _u: []),
@@ -80,6 +80,9 @@ SOURCES: tuple[_Source, ...] = (
     # auditors: an audit-log alarm holds the workbench closed until it is acknowledged (C4)
     _Source("audit_alarms", P.AUDIT_VERIFY, "audit", "確認されていない操作ログの警報", "audit alarms not acknowledged",
             "SELECT count(*), min(raised_at) FROM audit_alarms WHERE acknowledged_at IS NULL", lambda _u: []),
+    # the office's records (issue 23): an open incident has reporting deadlines running
+    _Source("incidents_open", P.RECORDS_MANAGE, "records", "対応中の漏えい等事案（報告期限あり）", "open incidents (reports due)",
+            "SELECT count(*), min(discovered_at) FROM incidents WHERE status = 'open'", lambda _u: []),
 )
 
 

@@ -10,8 +10,8 @@ whatever a caller imports, every service is known.  A new service module is adde
 from __future__ import annotations
 
 from workbench import pending
-from workbench.controls import access, audit_log, batch_accounts, idreview, users
-from workbench.core import approvals
+from workbench.controls import access, audit_log, batch_accounts, evidence, idreview, records, users
+from workbench.core import approvals, places
 from workbench.cycles import catalogue, engine, pipeline_runs
 from workbench.files import media, outgoing
 from workbench.intake import collection, integrated, persons, registration, targets
@@ -19,11 +19,15 @@ from workbench.lifecycle import backup, deletion, disclosure, inquiries, retenti
 from workbench.queries import batches, discrepancies, linkage_file, procedures, results
 from workbench.statistics import publishing
 
-__all__ = ["MODULES"]
+__all__ = ["MODULES", "WORDS_ONLY"]
 
 #: The modules that declare services, by name.
 MODULES = {getattr(m, "SERVICE_PREFIX", m.__name__.rsplit(".", 1)[-1]): m for m in (
     access, approvals, audit_log, backup, batch_accounts, batches, collection, engine, catalogue, deletion,
-    disclosure, discrepancies, idreview, inquiries, integrated, linkage_file, media, outgoing, pending, persons,
-    procedures, registration, results, retention, pipeline_runs, publishing, targets, users,
+    disclosure, discrepancies, evidence, idreview, inquiries, integrated, linkage_file, media, outgoing, pending, persons,
+    procedures, records, registration, results, retention, pipeline_runs, publishing, targets, users,
 )}
+
+#: Modules that declare no service but register words with ``workbench.core.labels`` (service
+#: modules register theirs as they are imported above), so the words table is complete too.
+WORDS_ONLY = (places,)

@@ -29,6 +29,7 @@ from workbench.cli import (
     deletion,
     disclosure,
     discrepancies,
+    evidence,
     idreview,
     inquiry,
     integrated,
@@ -39,6 +40,7 @@ from workbench.cli import (
     person,
     pipeline,
     procedures,
+    records,
     registration,
     retention,
     stats,
@@ -55,7 +57,7 @@ __all__ = ["COMMANDS", "GROUPS", "build_parser", "main"]
 GROUPS: tuple[ModuleType, ...] = (
     workspace, users, pending, access, approvals, audit, keys, package, person, pipeline, batch_account,
     targets, collection, integrated, registration, procedures, batch, discrepancies, linkage,
-    deletion, retention, disclosure, inquiry, idreview, deceased, backup, stats,
+    deletion, retention, disclosure, inquiry, idreview, deceased, backup, stats, evidence, records,
 )
 
 

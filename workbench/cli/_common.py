@@ -19,13 +19,16 @@ from pathlib import Path
 from typing import Any, TypeAlias
 
 from workbench.controls import batch_accounts
+from workbench.core import channel
 from workbench.core.errors import InvalidInput, WorkbenchError
+from workbench.core.keys import KeyEncryptionKey
 from workbench.core.paging import MAX_LIMIT, PageRequest
 from workbench.core.workspace import Session, Workspace
 from workbench.files import formats, outgoing
 
 __all__ = [
-    "COMMANDS", "Exit", "Handler", "Subcommands", "command", "group", "jsonable", "login", "open_workspace",
+    "COMMANDS", "Exit", "Handler", "Subcommands", "command", "connection", "group", "jsonable", "kek_file", "kek_option",
+    "login", "open_workspace",
     "outgoing_file", "outgoing_step", "page_options", "page_request", "print_json", "print_refusal", "read_input",
     "secret", "workspace_path",
 ]
@@ -111,26 +114,53 @@ def workspace_path(args: argparse.Namespace) -> str:
     return path
 
 
+def _waiting(holder: Any) -> None:
+    """Say on stderr who holds the workspace while this command waits for it."""
+    if holder is not None:
+        ja, en = holder.describe()
+        print(f"{ja} / {en}", file=sys.stderr)
+
+
 def open_workspace(args: argparse.Namespace) -> Workspace:
-    path = workspace_path(args)
-
-    def waiting(holder: Any) -> None:
-        if holder is not None:
-            ja, en = holder.describe()
-            print(f"{ja} / {en}", file=sys.stderr)
-
-    return Workspace.open(path, on_wait=waiting)
+    return Workspace.open(workspace_path(args), on_wait=_waiting)
 
 
-def login(args: argparse.Namespace) -> Session:
-    ws = open_workspace(args)
+def connection(args: argparse.Namespace) -> channel.Remote | channel.Embedded:
+    """The workspace's data server when one answers for it (``workbench serve`` runs one), else the
+    workspace opened here by :func:`open_workspace`, as before (issue 19: one code path)."""
+    path = args.workspace or os.environ.get("WORKBENCH_WORKSPACE")
+    if path:
+        hello = channel.probe(channel.socket_for(path))
+        if hello is not None:
+            return channel.Remote(channel.socket_for(path), hello)
+    return channel.Embedded(open_workspace(args))
+
+
+def login(args: argparse.Namespace, *, hours_recovery: bool = False) -> Session:
+    """Log in through :func:`connection`. ``hours_recovery``: an administrator may log in outside the
+    hours, only to read and change them (C13: hours set by mistake)."""
+    conn = connection(args)
     key = getattr(args, "batch_key", None) or os.environ.get("WORKBENCH_BATCH_KEY")
     if key:  # a batch account (issue 14): the key file, no password or one-time code
-        return batch_accounts.login(ws, key)
+        if isinstance(conn, channel.Remote):  # the client reads its own key file and sends its contents
+            return conn.batch_login(batch_accounts.read_key(key))
+        return batch_accounts.login(conn.workspace, key)
     user = args.user or os.environ.get("WORKBENCH_USER") or input("ユーザーID / user ID: ")
     password = secret("WORKBENCH_PASSWORD", "パスワード / password: ")
     code = secret("WORKBENCH_TOTP", "ワンタイムコード / one-time code: ")
-    return ws.login(user, password, code)
+    return conn.login(user, password, code, hours_recovery=hours_recovery)
+
+
+# -- the key-encryption key (issue 19 item 3) ---------------------------------------------
+
+def kek_file(path: str | None) -> KeyEncryptionKey | None:
+    """The KEK file named on the command line (else the environment or the setting decide)."""
+    return KeyEncryptionKey.from_file(path) if path else None
+
+
+def kek_option(p: argparse.ArgumentParser) -> None:
+    """``--kek-file``: the key-encryption key file, outside the workspace."""
+    p.add_argument("--kek-file", help="the key-encryption key file, outside the workspace (or WORKBENCH_KEK_FILE)")
 
 
 # -- input files, outgoing files, pages ---------------------------------------------------

@@ -7,6 +7,7 @@ from typing import Any
 
 from workbench.cli._common import Subcommands, command, group, login
 from workbench.controls import batch_accounts
+from workbench.core import access_rules
 
 __all__ = ["register"]
 
@@ -25,7 +26,11 @@ def register(sub: Subcommands) -> None:
     p = command(g, "batch-account revoke", cmd_batch_account, "revoke a batch account's keys at once")
     p.add_argument("user_id")
     p.add_argument("--key-id")
-    command(g, "batch-account list", cmd_batch_account, "batch accounts, their cycle and keys")
+    command(g, "batch-account list", cmd_batch_account, "batch accounts, their cycle, keys and hours")
+    p = command(g, "batch-account hours", cmd_batch_account,
+                "C13: declare when a batch account may run, e.g. mon-sun=01:00-06:00 (its own hours, not the office's)")
+    p.add_argument("user_id")
+    p.add_argument("days", nargs="+")
 
 
 def cmd_batch_account(args: argparse.Namespace) -> Any:
@@ -38,4 +43,6 @@ def cmd_batch_account(args: argparse.Namespace) -> Any:
         return batch_accounts.issue_key(session, args.user_id, args.out, days=args.days)
     if args.command == "revoke":
         return batch_accounts.revoke_keys(session, args.user_id, key_id=args.key_id)
+    if args.command == "hours":
+        return batch_accounts.set_hours(session, args.user_id, access_rules.parse_hours(args.days))
     return batch_accounts.list_accounts(session)

@@ -29,6 +29,9 @@ def register(sub: Subcommands) -> None:
     p.add_argument("--approval", required=True)
     p.add_argument("--purge", choices=["now", "scheduled"], default="scheduled",
                    help="now: rebuild the file at once (needs keys.manage); scheduled: leave it to the nightly run")
+    p.add_argument("--discard-file", action="append", metavar="ENTRY",
+                   help="a file not yet handed over that holds people on the list (as the preview names it): confirm"
+                        " its destruction; every such file must be named, or nothing is deleted")
     command(g, "deletion purge", cmd_deletion, "erase the bytes of every deletion: rebuild the file under a new key")
     command(g, "deletion lists", cmd_deletion, "deletion lists waiting to be applied")
     p = command(g, "deletion copies", cmd_deletion, "C9: transfer copies marked for destruction (waiting for the recipient)")
@@ -52,7 +55,8 @@ def cmd_deletion(args: argparse.Namespace) -> Any:
     if args.command == "request":
         return deletion.request_deletion(session, args.list_id)
     if args.command == "apply":
-        return deletion.apply_and_purge(session, args.list_id, approval_id=args.approval, purge=args.purge)
+        return deletion.apply_and_purge(session, args.list_id, approval_id=args.approval, purge=args.purge,
+                                        discard_files=args.discard_file or [])
     if args.command == "purge":
         return deletion.purge(session)
     if args.command == "lists":

@@ -13,13 +13,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import ipaddress
 import re
 import uuid
+from dataclasses import dataclass
+from typing import Any
 
-from workbench.core import approvals
-from workbench.core.access_rules import AccessPolicy, HourException, Terminal, load_policy
+from workbench.core import approvals, audit
+from workbench.core.access_rules import AccessPolicy, HourException, Terminal, load_policy, within_set_hours
 from workbench.core.clock import JST
 from workbench.core.errors import InvalidInput, NotFound
 from workbench.core.permissions import Permission
@@ -27,8 +30,10 @@ from workbench.core.workspace import Unit, service
 
 __all__ = [
     "EXCEPTION_KIND",
+    "HoursChange",
     "grant_exception",
     "policy",
+    "preview_hours",
     "register_terminal",
     "remove_terminal",
     "request_exception",
@@ -50,15 +55,76 @@ def policy(unit: Unit) -> AccessPolicy:
     return load_policy(unit.con, unit.now)
 
 
+@dataclass(frozen=True)
+class HoursChange:
+    """What a change of the set hours does now (C13): whether it closes the office at this moment,
+    for whom among those working, and for the administrator making it."""
+
+    closes_now: bool
+    closes_for_you: bool
+    #: User IDs active within the idle limit whose sessions the change ends now (no running exception).
+    ended: tuple[str, ...]
+    message_ja: str
+    message_en: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _change(unit: Unit, hours: dict[int, tuple[dt.time, dt.time] | None]) -> HoursChange:
+    current = load_policy(unit.con, unit.now)
+    merged = {d: w for d, w in current.hours.items() if d not in hours} | {d: w for d, w in hours.items() if w is not None}
+    after = dataclasses.replace(current, hours=merged)
+    since = unit.now - dt.timedelta(minutes=unit.workspace.settings.idle_timeout_minutes)
+    key = unit.workspace.keyring.audit_key()
+    people = [u for (u,) in unit.con.execute(
+        "SELECT user_id FROM users WHERE NOT disabled AND user_id NOT IN (SELECT user_id FROM batch_accounts)").fetchall()]
+    by_ref = {audit.pseudonym(key, u): u for u in people}
+    active = {by_ref[r] for (r,) in unit.con.execute(
+        "SELECT DISTINCT user_ref FROM audit_log WHERE logged_at >= ?", [since.astimezone(dt.UTC).isoformat()]).fetchall()
+        if r in by_ref} | {unit.user_id}
+    ended = tuple(sorted(u for u in active if current.within_hours(u, unit.now) and not after.within_hours(u, unit.now)))
+    closes_now = within_set_hours(current.hours, unit.now) and not within_set_hours(merged, unit.now)
+    you = unit.user_id in ended
+    if ended:
+        others = len(ended) - (1 if you else 0)
+        ja = (f"この変更で今は利用時間外になり、利用中の {len(ended):,} 人" + ("（あなたを含む）" if you else "")
+              + "のセッションがすぐに終了します。" + ("あなた自身もログアウトされ、時間内になるまでこの画面からは戻せません"
+              "（サーバーのコマンド `workbench access hours` でのみ変更できます）。" if you else ""))
+        en = (f"This change closes the office now: {len(ended):,} sessions end at once"
+              + (f", yours included ({others:,} others)" if you else "") + "."
+              + (" You will be logged out and can undo it only with `workbench access hours` on the server." if you else ""))
+    else:
+        ja, en = "この変更で今すぐ終了するセッションはありません。", "This change ends no session now."
+    return HoursChange(closes_now, you, ended, ja, en)
+
+
 @service(Permission.USERS_MANAGE)
-def set_hours(unit: Unit, hours: dict[int, tuple[dt.time, dt.time] | None]) -> AccessPolicy:
-    """Change the set hours for the weekdays given; other weekdays stay as they are."""
+def preview_hours(unit: Unit, hours: dict[int, tuple[dt.time, dt.time] | None]) -> HoursChange:
+    """What changing the hours would do now, before anything is changed (C13)."""
+    change = _change(unit, hours)
+    unit.note(closes_now=change.closes_now, sessions_ended=len(change.ended))
+    return change
+
+
+@service(Permission.USERS_MANAGE)
+def set_hours(unit: Unit, hours: dict[int, tuple[dt.time, dt.time] | None], *,
+              confirm_ending: bool = False) -> AccessPolicy:
+    """Change the set hours for the weekdays given; other weekdays stay as they are.
+
+    A change that ends anyone's session now (the administrator's own included) is refused unless
+    ``confirm_ending`` says the person saw :func:`preview_hours`'s effect and means it."""
+    change = _change(unit, hours)
+    if change.ended and not confirm_ending:
+        raise InvalidInput(change.message_en + " Confirm to go ahead; nothing was changed.",
+                           change.message_ja + "実行するには確認が必要です。何も変更していません。",
+                           reason="ends_sessions", sessions=len(change.ended))
     for day, window in hours.items():
         unit.con.execute("DELETE FROM working_hours WHERE weekday = ?", [day])
         if window is not None:
             unit.con.execute("INSERT INTO working_hours VALUES (?, ?, ?)", [day, window[0], window[1]])
     result = load_policy(unit.con, unit.now)
-    unit.note(hours=result.to_dict()["hours"])
+    unit.note(hours=result.to_dict()["hours"], sessions_ended=len(change.ended))
     return result
 
 

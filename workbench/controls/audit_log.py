@@ -10,19 +10,25 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from workbench.core import audit
+from workbench.core import audit, labels
 from workbench.core.access_rules import load_policy as load_access_policy
 from workbench.core.errors import InvalidInput
 from workbench.core.paging import ListSpec, Page, PageRequest, SortKey, fetch_page
 from workbench.core.permissions import Permission
 from workbench.core.policy import POLICY, is_bulk_export, is_out_of_hours
-from workbench.core.workspace import Unit, service
+from workbench.core.workspace import SERVICES, Unit, service
 
 #: Audited operation names keep this module's name before the 2026-12 move into packages, so the
 #: seven-year audit log and its words stay one vocabulary (see ``workspace.service``).
 SERVICE_PREFIX = "auditing"
 
-__all__ = ["acknowledge", "anchor", "search", "search_page", "verify"]
+__all__ = ["acknowledge", "anchor", "known_operations", "search", "search_page", "verify"]
+
+
+def known_operations() -> list[str]:
+    """Every operation the audit log can hold: each service, and the events recorded outside
+    any service (:data:`workbench.core.labels.EVENTS`), for a search by words."""
+    return sorted(set(SERVICES) | set(labels.EVENTS))
 
 
 @service(Permission.AUDIT_VERIFY)

@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from workbench.core import approvals, audit, credentials
-from workbench.core.errors import AuthenticationFailed, InvalidInput, NotFound, SessionExpired, WorkbenchError
+from workbench.core.access_rules import END_OF_DAY, WEEKDAYS, within_set_hours
+from workbench.core.errors import AccessRefused, AuthenticationFailed, InvalidInput, NotFound, SessionExpired, WorkbenchError
 from workbench.core.permissions import Permission
 from workbench.core.workspace import Session, Unit, Workspace, service
 
@@ -43,8 +44,11 @@ __all__ = [
     "issue_key",
     "list_accounts",
     "login",
+    "login_with",
+    "read_key",
     "request_account",
     "revoke_keys",
+    "set_hours",
 ]
 
 P = Permission
@@ -144,6 +148,9 @@ def add_account(unit: Unit, user_id: str, cycle: str, *, approval_id: str | None
          cipher.key_version, unit.now, unit.user_id])
     unit.con.execute("INSERT INTO batch_accounts VALUES (?, ?, ?, ?, ?)",
                      [user_id, cycle, unit.now, unit.user_id, approval_id])
+    # Declared from the start, every day all day, until the administrator narrows them (set_hours).
+    unit.con.executemany("INSERT INTO batch_account_hours VALUES (?, ?, ?, ?)",
+                         [[user_id, d, dt.time(0, 0), END_OF_DAY] for d in range(7)])
     return {"user_id": user_id, "cycle": cycle, "permissions": sorted(p.value for p in CYCLE_PERMISSIONS[cycle])}
 
 
@@ -212,6 +219,34 @@ def revoke_keys(unit: Unit, user_id: str, *, key_id: str | None = None) -> dict[
     return {"user_id": user_id, "revoked": sorted(revoked)}
 
 
+def _hours(con: Any, user_id: str) -> dict[int, tuple[dt.time, dt.time]]:
+    return {int(d): (o, c) for d, o, c in con.execute(
+        "SELECT weekday, opens, closes FROM batch_account_hours WHERE user_id = ?", [user_id]).fetchall()}
+
+
+def _hours_text(hours: dict[int, tuple[dt.time, dt.time]]) -> dict[str, str | None]:
+    return {WEEKDAYS[d]: (None if d not in hours else
+                          f"{hours[d][0]:%H:%M}-{'24:00' if hours[d][1] == END_OF_DAY else format(hours[d][1], '%H:%M')}")
+            for d in range(7)}
+
+
+@service(Permission.USERS_MANAGE, target="user_id")
+def set_hours(unit: Unit, user_id: str, hours: dict[int, tuple[dt.time, dt.time] | None]) -> dict[str, Any]:
+    """Declare when a batch account may run (C13), by weekday in Japan time; weekdays not given stay.
+
+    A batch account does not follow the office's set hours (its cycles run at night), but hours of
+    its own: a stolen key file is of no use outside them."""
+    if unit.con.execute("SELECT 1 FROM batch_accounts WHERE user_id = ?", [user_id]).fetchone() is None:
+        raise NotFound(f"No batch account {user_id}.", f"バッチ用アカウント {user_id} はありません。")
+    for day, window in hours.items():
+        unit.con.execute("DELETE FROM batch_account_hours WHERE user_id = ? AND weekday = ?", [user_id, day])
+        if window is not None:
+            unit.con.execute("INSERT INTO batch_account_hours VALUES (?, ?, ?, ?)", [user_id, day, window[0], window[1]])
+    declared = _hours_text(_hours(unit.con, user_id))
+    unit.note(target=user_id, hours=declared)
+    return {"user_id": user_id, "hours": declared}
+
+
 @service(Permission.USERS_MANAGE)
 def list_accounts(unit: Unit) -> list[dict[str, Any]]:
     """Batch accounts, their cycle and keys (IDs and dates only)."""
@@ -226,7 +261,8 @@ def list_accounts(unit: Unit) -> list[dict[str, Any]]:
                     "SELECT key_id, issued_at, expires_at, revoked_at, last_used_at FROM batch_credentials"
                     " WHERE user_id = ? ORDER BY issued_at", [user_id]).fetchall()]
         out.append({"user_id": user_id, "cycle": cycle, "created_at": created_at.isoformat(), "disabled": disabled,
-                    "permissions": sorted(p.value for p in CYCLE_PERMISSIONS.get(cycle, frozenset())), "keys": keys})
+                    "permissions": sorted(p.value for p in CYCLE_PERMISSIONS.get(cycle, frozenset())), "keys": keys,
+                    "hours": _hours_text(_hours(unit.con, user_id))})
     unit.note(count=len(out))
     return out
 
@@ -253,9 +289,21 @@ def _read_key(path: Path) -> dict[str, Any]:
     return dict(doc)
 
 
+def read_key(key_path: str | Path) -> dict[str, Any]:
+    """A batch key file's contents (refused if others may read it or it is not one)."""
+    return _read_key(Path(key_path))
+
+
 def login(ws: Workspace, key_path: str | Path) -> Session:
     """Log a batch account in with its key file; refuse a revoked, expired, foreign or exposed key."""
-    doc = _read_key(Path(key_path))
+    return login_with(ws, _read_key(Path(key_path)))
+
+
+def login_with(ws: Workspace, doc: dict[str, Any]) -> Session:
+    """Log a batch account in with the contents of its key file (the data server gets them from
+    its client, which read its own file)."""
+    if not all(isinstance(doc.get(k), str) for k in ("user_id", "key_id", "secret")):
+        raise _refused("This is not a batch key file.", "バッチ用の鍵ファイルではありません。", "key_format")
     user_id = str(doc["user_id"])
     now = ws.clock.now()
     refusal: WorkbenchError | None = None
@@ -280,6 +328,10 @@ def login(ws: Workspace, key_path: str | Path) -> Session:
                                      "新しい鍵を依頼してください。", reason="key_expired")
         elif row[3]:
             refusal = _refused("This batch account is disabled.", "このバッチ用アカウントは無効化されています。", "disabled")
+        elif not within_set_hours(_hours(con, user_id), now):
+            refusal = AccessRefused("This batch account may not run at this hour (outside the hours declared for it).",
+                                    "このバッチ用アカウントは現在は利用できません（このアカウントに定めた利用時間外です）。",
+                                    reason="out_of_hours")
         else:
             cycle = str(row[4])
             con.execute("UPDATE batch_credentials SET last_used_at = ? WHERE key_id = ?", [now, doc["key_id"]])

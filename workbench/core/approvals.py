@@ -17,11 +17,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from workbench.core import labels
 from workbench.core.errors import ApprovalError, NotFound
 from workbench.core.permissions import Permission
 from workbench.core.workspace import Unit, service
 
-__all__ = ["KINDS", "Approval", "consume", "decide", "get", "load", "params_digest", "pending", "register_kind", "request"]
+__all__ = ["KINDS", "STATUSES", "Approval", "consume", "decide", "get", "load", "params_digest", "pending", "register_kind", "request"]
 
 #: Every kind of request, with what it is in staff words (Japanese, English).  Filled by the
 #: modules that ask for approvals (:func:`register_kind`: role grants, every outgoing file through
@@ -34,6 +35,15 @@ def register_kind(kind: str, label_ja: str, label_en: str) -> None:
     if kind in KINDS and KINDS[kind] != (label_ja, label_en):
         raise RuntimeError(f"approval kind {kind} declared twice")
     KINDS[kind] = (label_ja, label_en)
+    labels.register("approval", {kind: (label_ja, label_en)})
+
+
+#: What becomes of a request.
+STATUSES: dict[str, tuple[str, str]] = {
+    "pending": ("承認待ち", "pending"), "approved": ("承認済み", "approved"), "rejected": ("却下", "rejected"),
+    "used": ("使用済み", "used"), "expired": ("期限切れ", "expired"),
+}
+labels.register("approval_status", STATUSES)
 
 
 @dataclass(frozen=True)
@@ -157,7 +167,7 @@ def consume(unit: Unit, approval_id: str | None, kind: str, params: Mapping[str,
     if approval.status != "approved":
         raise ApprovalError(
             f"The approval is {approval.status}, not approved.",
-            f"承認依頼の状態が「{_STATUS_JA.get(approval.status, approval.status)}」のため実行できません。",
+            f"承認依頼の状態が「{labels.ja(approval.status, 'approval_status')}」のため実行できません。",
             reason=approval.status,
         )
     if unit.now > approval.expires_at:
@@ -165,9 +175,6 @@ def consume(unit: Unit, approval_id: str | None, kind: str, params: Mapping[str,
     unit.con.execute("UPDATE approvals SET status = 'used', used_at = ? WHERE approval_id = ?", [unit.now, approval_id])
     unit.note(approval_id=approval_id)
     return approval
-
-
-_STATUS_JA = {"pending": "承認待ち", "approved": "承認済み", "rejected": "却下", "used": "使用済み"}
 
 
 @service(Permission.APPROVALS_DECIDE)
@@ -193,7 +200,7 @@ def decide(unit: Unit, approval_id: str, *, approve: bool) -> Approval:
     if approval.status != "pending":
         raise ApprovalError(
             f"The request is already {approval.status}.",
-            f"この依頼はすでに「{_STATUS_JA.get(approval.status, approval.status)}」です。",
+            f"この依頼はすでに「{labels.ja(approval.status, 'approval_status')}」です。",
             reason=approval.status,
         )
     if unit.now > approval.expires_at:

@@ -36,10 +36,13 @@ from typing import Any
 
 import duckdb
 
+from workbench.core import labels
 from workbench.core.errors import AuditFailure, AuditIntegrityError
+from workbench.core.store import LANES
 
 __all__ = [
     "GENESIS",
+    "OUTCOMES",
     "PROBLEMS",
     "AuditRecord",
     "AuditReport",
@@ -63,6 +66,12 @@ __all__ = [
 
 GENESIS = "0" * 64
 _FIELDS = ("seq", "logged_at", "user_ref", "operation", "target_ref", "params", "outcome")
+
+#: How an audited operation ended (the record's ``outcome``): done, refused a permission, or
+#: refused with a reason.
+OUTCOMES: dict[str, tuple[str, str]] = {"ok": ("成功", "succeeded"), "denied": ("拒否", "denied"),
+                                        "refused": ("差戻し", "refused")}
+labels.register("outcome", OUTCOMES)
 
 
 def pseudonym(key: bytes, identifier: str) -> str:
@@ -108,7 +117,9 @@ def append(
 ) -> AuditRecord:
     """Append one record in the caller's open transaction; raise AuditFailure if it cannot."""
     try:
-        last = con.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+        lane = LANES.get(id(con))  # in the data server: the chain's tail is kept in memory
+        last = lane.reserve(con) if lane is not None else \
+            con.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
         seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
         rec_params = json.dumps(dict(params or {}), ensure_ascii=False, sort_keys=True, default=str)
         record = AuditRecord(
@@ -117,6 +128,8 @@ def append(
         )
         record = dataclasses.replace(record, hash=record.computed_hash())
         con.execute("INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", list(dataclasses.astuple(record)))
+        if lane is not None:
+            lane.record(con, record.seq, record.hash)
     except duckdb.Error as exc:
         raise AuditFailure(
             "The audit record could not be written, so the operation was not carried out.",

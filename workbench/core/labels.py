@@ -1,16 +1,24 @@
-"""One table of what every code a person may see means, in Japanese and English (issue 11).
+"""One table of what every code a person may see means, in Japanese and English (issues 11, 18).
 
-コード表。Return reasons, exclusion reasons, discrepancy kinds, recipients, ledger and
-package kinds, approval kinds, statuses, roles, information kinds and audit operations:
-the CLI, the dashboards and the reports all read their words here, so a clerk never meets
-``check_digit`` or ``discrepancies.list_discrepancies``.  The table is assembled from the
-domain's own tables (each module keeps the words for the codes it defines) plus the
-statuses and kinds that have no module of their own; audit operations get their words from
-the module and the verb (``batches.preview`` → 照会ファイル：事前確認) so a new service is
-named without a new entry.
+コード表。Return reasons, exclusion reasons, discrepancy kinds and states, recipients, ledger
+and package kinds, approval kinds, statuses, roles, information kinds, wards and audit
+operations: the CLI, the dashboards and the reports all read their words here, so a clerk
+never meets ``check_digit`` or ``discrepancies.list_discrepancies``, and one code reads the
+same on every screen.
 
-* :func:`labels` — the whole table;
+**Each module registers the codes it defines** (:func:`register`, at its import: the
+discrepancy kinds in ``queries/discrepancies``, the wards in ``core/places``, …); this module
+imports no feature module, so the words depend on the features and never the other way.
+``workbench/services.py`` imports every service module (and ``import workbench`` imports it),
+so the table is complete however the package is imported.  A code registered twice in one
+domain with two different words is refused at import (:class:`TwoWords`): one word per code.
+Audit operations get their words from the module and the verb (``batches.preview`` →
+照会ファイル：事前確認) so a new service is named without a new entry.
+
+* :func:`register` — a module's codes and words, by domain (``discrepancy``, ``ward``, …);
+* :func:`labels` — one domain's table, or every code;
 * :func:`ja` / :func:`en` — the word for a code (the code itself if unknown, so nothing is hidden);
+* :func:`short` — the short form a chart or a narrow column shows, where the module gave one;
 * :func:`label` — 「日本語 / English」 for buttons and headers;
 * :func:`operation_label` — an audit operation in words;
 * :func:`operations_matching` — the audit operations a Japanese or English word names, for search.
@@ -18,44 +26,15 @@ named without a new entry.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
-__all__ = ["EVENTS", "en", "ja", "known_operations", "label", "labels", "operation_label", "operations_matching"]
+__all__ = ["EVENTS", "TwoWords", "domains", "en", "ja", "label", "labels", "operation_label",
+           "operations_matching", "register", "short"]
 
-#: Codes that belong to no single module: statuses, outcomes, package and ledger kinds.
-_OWN: dict[str, tuple[str, str]] = {
-    # outcomes of an audited operation
-    "ok": ("成功", "succeeded"), "denied": ("拒否", "denied"), "refused": ("差戻し", "refused"),
-    # approval statuses
-    "pending": ("承認待ち", "pending"), "approved": ("承認済み", "approved"), "rejected": ("却下", "rejected"),
-    "used": ("使用済み", "used"), "expired": ("期限切れ", "expired"),
-    # query requests and batches
-    "created": ("作成済み", "created"), "sent": ("回答待ち", "waiting for the answer"), "answered": ("回答あり", "answered"),
-    "error": ("エラー", "error"), "closed": ("完了", "closed"), "purged": ("結果削除済み", "results purged"),
-    # discrepancies and reviews
-    "open": ("未処理", "open"), "person_notified": ("本人へ通知済み", "person notified"), "resolved": ("解決", "resolved"),
-    "accepted": ("受入れ", "accepted"),
-    # persons
-    "resident": ("入居者", "resident"), "applicant": ("申込者", "applicant"),
-    # directions and package kinds in the media ledger (媒体管理簿)
-    "out": ("送付", "outgoing"), "in": ("受領", "incoming"),
-    "housing_office": ("都営住宅経営部（当部）", "housing office (this office)"),
-    "collection_list": ("番号収集リスト", "collection list"), "integrated_request": ("統合宛名番号の取得依頼", "integrated-number request"),
-    "integrated_answer": ("統合宛名番号の回答", "integrated-number answers"), "info_query": ("情報照会ファイル", "information query file"),
-    "juki_query": ("住基ネット照会ファイル", "Juki-net query file"), "info_answer": ("情報照会の回答", "information query answers"),
-    "juki_answer": ("住基ネット照会の回答", "Juki-net answers"), "linkage_file": ("都住システム連携ファイル", "housing-system linkage file"),
-    "notice_list": ("通知対象者リスト", "notice list"), "return_list": ("差戻リスト", "return list"),
-    "already_registered": ("登録済み（同じ番号）", "already registered (same number)"),
-    # pipeline runs
-    "issued": ("発行済み", "issued"), "running": ("実行中", "running"), "succeeded": ("成功", "succeeded"), "failed": ("失敗", "failed"),
-}
-
-#: Pipelines that are not resumable cycles (workbench.cycles.pipeline_runs.PIPELINES); the cycles name themselves.
-_PIPELINES: dict[str, tuple[str, str]] = {
-    "audit_check": ("操作ログの改ざん検査", "audit log check"), "registration_cycle": ("番号登録の定例処理", "registration cycle"),
-    "query_retention": ("照会結果の保存期間処理", "query-result retention"), "retention": ("保存期間の適用", "retention rules"),
-    "stats_publish": ("統計の公表", "statistics publication"),
-}
+#: Words, by domain then code: (Japanese, English).  Filled by :func:`register` only.
+_TABLE: dict[str, dict[str, tuple[str, str]]] = {}
+#: Short Japanese forms, by domain then code, for charts and narrow columns.
+_SHORT: dict[str, dict[str, str]] = {}
 
 #: The words for an audit operation's module and verb.
 _MODULE_WORDS: dict[str, str] = {
@@ -67,6 +46,7 @@ _MODULE_WORDS: dict[str, str] = {
     "backup": "バックアップ", "batch_accounts": "バッチアカウント", "cycle_runs": "定例処理の実行", "cycles": "定例処理",
     "deletion": "一括削除", "disclosure": "開示・訂正・利用停止", "idreview": "ID・権限の棚卸し", "inquiries": "問合せ記録",
     "retention": "保存期間", "stats": "統計", "mart": "統計", "demo": "デモ",
+    "evidence": "運用状況報告", "records": "組織の記録",
 }
 _VERB_WORDS: dict[str, str] = {
     "login": "ログイン", "logout": "ログアウト", "idle_timeout": "無操作によるログアウト", "session_ended": "セッション終了",
@@ -92,67 +72,61 @@ _VERB_WORDS: dict[str, str] = {
     "account": "作成", "accounts": "一覧", "keys": "鍵の失効", "key": "鍵ファイルの発行", "signoff": "承認依頼",
     "lists": "一覧", "open": "一覧", "execution": "実行の参照",
     "page": "一覧の表示", "code": "ワンタイムコードの表示",
+    "wrap": "鍵束の保護（鍵暗号化鍵）", "rewrap": "鍵束の再保護（鍵暗号化鍵の変更）",
 }
 
 
-def _assemble() -> dict[str, dict[str, tuple[str, str]]]:
-    """The domain's own tables, by domain; the codes without a module under ``other``."""
-    from workbench.core import numbers
-    from workbench.core.approvals import KINDS as APPROVAL_KINDS
-    from workbench.core.permissions import ROLE_LABELS
-    from workbench.files import media
-    from workbench.intake import registration
-    from workbench.queries import batches, discrepancies, procedures
-    from workbench.queries.query_rules import load_rules
-
-    rules = load_rules()
-    from workbench.cycles.catalogue import CYCLES
-
-    return {
-        "return_reason": {**numbers.REASONS, **registration.REASONS},
-        "procedure_reason": dict(procedures.REASONS),
-        "exclusion": dict(batches.EXCLUSIONS),
-        "discrepancy": dict(discrepancies.KINDS),
-        "recipient": dict(media.RECIPIENTS),
-        "approval": dict(APPROVAL_KINDS),
-        "role": {r.value: words for r, words in ROLE_LABELS.items()},
-        "information": {k: (v.label_ja, v.label_en) for k, v in rules.information.items()},
-        "procedure": {k: (v.label_ja, v.label_en) for k, v in rules.procedures.items()},
-        "other": dict(_OWN),
-        # last: where a pipeline or stage shares a word with another domain, the other wins
-        "pipeline": {**_PIPELINES, **{name: (c.title_ja, c.title_en) for name, c in CYCLES.items()}},
-        "stage": {s.name: (s.title_ja, s.title_en) for c in CYCLES.values() for s in c.stages},
-    }
+class TwoWords(RuntimeError):
+    """One code given two words (a programming error, found when the second module is imported)."""
 
 
-_TABLE: dict[str, dict[str, tuple[str, str]]] | None = None
+def register(domain: str, words: Mapping[str, tuple[str, str]], *, short: Mapping[str, str] | None = None) -> None:
+    """Declare the words of the codes a module defines: ``{code: (日本語, English)}`` in ``domain``
+    (``short``: shorter Japanese forms for charts, for some of them).  Called at the module's
+    import; registering the same words again is harmless, other words for a registered code are
+    refused, so no two screens can name one code differently."""
+    table = _TABLE.setdefault(domain, {})
+    shorts = _SHORT.setdefault(domain, {})
+    new = {str(code): (str(pair[0]), str(pair[1])) for code, pair in words.items()}
+    clashes = [f"{code}: {table[code][0]} / {word[0]}" for code, word in new.items() if table.get(code, word) != word]
+    clashes += [f"{code}: {shorts[code]} / {word}" for code, word in (short or {}).items()
+                if shorts.get(code, word) != word]
+    unknown = sorted(set(short or {}) - set(new) - set(table))
+    if clashes or unknown:
+        raise TwoWords(f"labels: two words for one code in {domain!r} ({'; '.join(clashes)}), "
+                       f"or a short form without a word ({', '.join(unknown)}) — "
+                       f"コード表「{domain}」で一つのコードに二つの語が登録されました。")
+    table.update(new)
+    shorts.update(short or {})
 
 
-def _domains() -> dict[str, dict[str, tuple[str, str]]]:
-    global _TABLE
-    if _TABLE is None:
-        _TABLE = _assemble()
-    return _TABLE
+def domains() -> list[str]:
+    """The registered domains, in the order they were first registered."""
+    return list(_TABLE)
 
 
 def labels(domain: str | None = None) -> dict[str, tuple[str, str]]:
     """The table of one domain (``exclusion``, ``discrepancy``, …), or every code (the first
-    domain wins where two domains use the same code, e.g. ``deceased``)."""
-    domains = _domains()
+    registered domain wins where two domains use the same code, e.g. ``deceased``; pass the
+    domain wherever the code is shared)."""
     if domain is not None:
-        return dict(domains[domain])
+        if domain not in _TABLE:
+            raise KeyError(f"no words registered for the domain {domain!r} (is its module imported?)")
+        return dict(_TABLE[domain])
     flat: dict[str, tuple[str, str]] = {}
-    for table in domains.values():
+    for table in _TABLE.values():
         for code, words in table.items():
             flat.setdefault(code, words)
     return flat
 
 
 def _words(code: object, domain: str | None) -> tuple[str, str] | None:
-    domains = _domains()
-    if domain is not None and str(code) in domains[domain]:
-        return domains[domain][str(code)]
-    return labels().get(str(code))
+    if domain is not None and str(code) in _TABLE.get(domain, {}):
+        return _TABLE[domain][str(code)]
+    for table in _TABLE.values():
+        if str(code) in table:
+            return table[str(code)]
+    return None
 
 
 def ja(code: object, domain: str | None = None) -> str:
@@ -165,6 +139,12 @@ def ja(code: object, domain: str | None = None) -> str:
 def en(code: object, domain: str | None = None) -> str:
     words = _words(code, domain)
     return words[1] if words else str(code)
+
+
+def short(code: object, domain: str) -> str:
+    """The short Japanese form of ``code`` for a chart or a narrow column (its word where the
+    module gave no short form)."""
+    return _SHORT.get(domain, {}).get(str(code)) or ja(code, domain)
 
 
 def label(code: object, domain: str | None = None) -> str:
@@ -180,6 +160,12 @@ _OPERATION_WORDS: dict[str, str] = {
     "media.issue_key_file": "媒体：鍵ファイルの発行",
     "media.unpack_own": "媒体：自組織の送付ファイルの開封",
     "users.review": "ユーザー：年次の見直し",
+    "evidence.monthly": "運用状況報告：月次報告の作成",
+    "records.record_training": "組織の記録：研修の記録", "records.training": "組織の記録：研修の一覧",
+    "records.record_inspection_item": "組織の記録：自己点検の記録", "records.inspection": "組織の記録：自己点検の一覧",
+    "records.record_kits": "組織の記録：収集キットの交付・返却", "records.kit_reconciliation": "組織の記録：収集キットの照合",
+    "records.record_incident": "組織の記録：事案の記録", "records.add_incident_event": "組織の記録：事案の経過の記録",
+    "records.incidents": "組織の記録：事案の一覧",
 }
 
 
@@ -202,13 +188,6 @@ def operation_label(operation: str) -> str:
 #: Operations recorded outside any service (logins, sessions, start-up sweeps).
 EVENTS = ("auth.login", "auth.logout", "auth.idle_timeout", "auth.session_ended", "auth.web_session",
           "auth.kernel_ticket", "auth.kernel_session", "media.sweep", "pipeline.resume")
-
-
-def known_operations() -> list[str]:
-    """Every operation the audit log can hold: each service, and the events above."""
-    from workbench.core.workspace import SERVICES
-
-    return sorted(set(SERVICES) | set(EVENTS))
 
 
 def operations_matching(word: str, operations: Iterable[str]) -> list[str]:

@@ -41,6 +41,7 @@ import pyarrow.compute as pc
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from workbench.core import labels
 from workbench.core.errors import InvalidInput, KeyringError, WrongKey
 
 __all__ = [
@@ -81,6 +82,7 @@ REASONS: dict[str, tuple[str, str]] = {
         "The Individual Number's check digit is wrong (probably a typing error)",
     ),
 }
+labels.register("return_reason", REASONS)
 
 # ---------------------------------------------------------------------------
 # Check digit

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from workbench.core import labels
+
 __all__ = ["INCOMPATIBLE_ROLES", "ROLE_LABELS", "ROLE_PERMISSIONS", "Permission", "Role", "permissions_for", "role_conflicts"]
 
 
@@ -51,6 +53,8 @@ class Permission(StrEnum):
     DELETIONS_MANAGE = "deletions.manage"      # F7/C8: deletion lists, preview, request, apply
     REQUESTS_HANDLE = "requests.handle"        # F9 disclosure/correction/suspension, F10 inquiry log
     RETENTION_APPLY = "retention.apply"        # C11: retention rules report and nightly apply
+    # the office's own records (issue 23): training, self-inspection, contractor kits, incidents
+    RECORDS_MANAGE = "records.manage"
 
 
 class Role(StrEnum):
@@ -66,7 +70,10 @@ class Role(StrEnum):
 
 P = Permission
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.ADMINISTRATOR: frozenset({P.SELF, P.USERS_MANAGE, P.USERS_REVIEW}),
+    # The administrator also keeps the office's records (training, self-inspection, kits, incidents):
+    # they hold staff IDs and counts, never a resident's data, and the auditor reads them in the
+    # monthly evidence report (issue 23).
+    Role.ADMINISTRATOR: frozenset({P.SELF, P.USERS_MANAGE, P.USERS_REVIEW, P.RECORDS_MANAGE}),
     Role.REGISTRAR: frozenset({
         P.SELF, P.TARGETS_IMPORT, P.COLLECTION_EXPORT, P.NUMBERS_REGISTER, P.INTEGRATED_MANAGE,
         P.PERSONS_VIEW, P.NUMBERS_REVEAL, P.PACKAGES_UNPACK, P.MEDIA_MANAGE,
@@ -96,6 +103,7 @@ ROLE_LABELS: dict[Role, tuple[str, str]] = {
     Role.ANALYST: ("統計分析担当", "analyst"),
     Role.OPERATIONS: ("運用担当", "operations"),
 }
+labels.register("role", {role.value: words for role, words in ROLE_LABELS.items()})
 
 
 def permissions_for(roles: list[str] | tuple[str, ...]) -> frozenset[Permission]:

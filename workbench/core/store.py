@@ -21,6 +21,7 @@ import fcntl
 import json
 import os
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -31,8 +32,8 @@ import duckdb
 
 from workbench.core.errors import LockTimeout, StoreError, WrongKey
 
-__all__ = ["MIGRATIONS", "PLAINTEXT_FOR_TESTS", "LockHolder", "Store", "WorkspaceLock", "attach_sql",
-           "httpfs_extension_path"]
+__all__ = ["LANES", "MIGRATIONS", "PLAINTEXT_FOR_TESTS", "AuditLane", "FairQueue", "LockHolder", "ResidentStore", "Store",
+           "WorkspaceLock", "attach_sql", "httpfs_extension_path"]
 
 #: TEST ONLY.  The "key" that means: attach the file without DuckDB encryption.  Only a
 #: keyring flagged by ``Workspace`` for a pytest run (``Settings.test_plaintext_database``
@@ -219,11 +220,13 @@ class Store:
         user: str,
         *,
         after_commit: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+        writes: bool | None = None,
     ) -> Iterator[duckdb.DuckDBPyConnection]:
         """Lock, open, ``BEGIN``; commit on success, roll back on any error; close.
 
         ``after_commit`` runs once the commit is durable, still under the lock (the
-        audit head is written there, so heads never run ahead of the log).
+        audit head is written there, so heads never run ahead of the log).  ``writes`` (whether
+        the unit changes more than the audit log) matters only to :class:`ResidentStore`.
         """
         with self.lock.hold(operation, user):
             con = self.open_connection(self.db_path, self._key_hex(), self.temp_dir)
@@ -275,3 +278,251 @@ class Store:
             finally:
                 con.close()
         return applied
+
+
+# -- the resident store: one process keeps the database open (issue 19) -------------------------
+
+
+class FairQueue:
+    """First come, first served: the writers' queue of the data server.  A wait is bounded
+    (:class:`LockTimeout` naming who holds it) and a writer that gave up keeps no one else waiting."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._cond = threading.Condition()
+        self._next = 0
+        self._serving = 0
+        self._abandoned: set[int] = set()
+        self.holder: LockHolder | None = None
+
+    def waiting(self) -> int:
+        with self._cond:
+            return self._next - self._serving - len(self._abandoned)
+
+    def _advance(self) -> None:
+        self._serving += 1
+        while self._serving in self._abandoned:
+            self._abandoned.discard(self._serving)
+            self._serving += 1
+
+    @contextlib.contextmanager
+    def hold(self, operation: str, user: str) -> Iterator[None]:
+        with self._cond:
+            ticket = self._next
+            self._next += 1
+            deadline = time.monotonic() + self.timeout
+            while self._serving != ticket:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    self._abandoned.add(ticket)
+                    holder = self.holder
+                    ja, en = holder.describe() if holder else ("他の処理を待っています", "waiting for another operation")
+                    raise LockTimeout(
+                        f"The workspace stayed busy for {self.timeout:g} s ({en}); try again shortly.",
+                        f"ワークスペースが {self.timeout:g} 秒間使用中でした（{ja}）。しばらくしてから再実行してください。",
+                        holder=holder.__dict__ if holder else None,
+                    )
+                self._cond.wait(remaining)
+            self.holder = LockHolder(operation, user, os.getpid(),
+                                     dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+        try:
+            yield
+        finally:
+            with self._cond:
+                self.holder = None
+                self._advance()
+                self._cond.notify_all()
+
+
+class AuditLane:
+    """Audit records are appended, committed and their signed head written one transaction at a
+    time, in chain order, while the transactions' work runs concurrently.  The chain's tail is
+    kept here, so a transaction whose snapshot is older than the newest record still chains to
+    it (DuckDB checks the key's uniqueness against every commit)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.tail: tuple[int, str] | None = None
+        self._held: dict[int, tuple[int, str] | None] = {}
+
+    def load(self, con: duckdb.DuckDBPyConnection) -> None:
+        with self.lock:
+            row = con.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+            self.tail = (int(row[0]), str(row[1])) if row else None
+
+    def enter(self, con: duckdb.DuckDBPyConnection) -> None:
+        if id(con) not in self._held:
+            self.lock.acquire()
+            self._held[id(con)] = None
+
+    def reserve(self, con: duckdb.DuckDBPyConnection) -> tuple[int, str] | None:
+        """The last record this transaction chains to (entering the lane until it ends)."""
+        self.enter(con)
+        return self._held[id(con)] or self.tail
+
+    def record(self, con: duckdb.DuckDBPyConnection, seq: int, hash_: str) -> None:
+        self._held[id(con)] = (seq, hash_)
+
+    def finish(self, con: duckdb.DuckDBPyConnection, *, committed: bool, root: duckdb.DuckDBPyConnection) -> None:
+        if id(con) not in self._held:
+            return
+        mine = self._held.pop(id(con))
+        try:
+            if committed and mine is not None:
+                self.tail = mine
+            elif not committed and mine is not None:
+                self.load(root)  # a part committed midway (an alarm) may have moved the tail
+        finally:
+            self.lock.release()
+
+
+#: The lane of each open resident transaction, by connection (read by ``audit.append``).
+LANES: dict[int, AuditLane] = {}
+
+
+class ResidentStore(Store):
+    """The data server's store: the database stays open in this process (DESIGN §3, issue 19).
+
+    Every unit of work gets its own cursor (DuckDB's MVCC within one process): reads run at once
+    and never wait for a writer; writes queue first come, first served (:class:`FairQueue`); the
+    audit records, commits and signed heads go one at a time in chain order (:class:`AuditLane`).
+    The workspace's file lock is held for the server's whole life, so no embedded process opens
+    the file beside it.  :meth:`exclusive` hands the file back for one job that rebuilds or copies
+    it (key rotation, purge, backup): new units wait, running ones finish, the connection closes,
+    the job runs as an embedded process would, and the file is opened again (with the new key)."""
+
+    def __init__(self, store: Store, *, reads: frozenset[str], timeout: float) -> None:
+        super().__init__(store.db_path, store.lock, store._key_hex, store.temp_dir)
+        self.reads = reads
+        self.queue = FairQueue(timeout)
+        self.lane = AuditLane()
+        self._gate = threading.Condition()
+        self._active = 0
+        self._exclusive: int | None = None
+        self._exclusive_wanted = 0
+        self._closed = False
+        self._hold = contextlib.ExitStack()
+        self._root: duckdb.DuckDBPyConnection | None = None
+        self._open()
+
+    @property
+    def resident(self) -> bool:
+        """Whether this thread works on the open database (not the one running an exclusive job)."""
+        return self._exclusive != threading.get_ident()
+
+    def _open(self) -> None:
+        self._hold.enter_context(self.lock.hold("server", "workbench server"))
+        try:
+            self._root = self.open_connection(self.db_path, self._key_hex(), self.temp_dir)
+            self.lane.load(self._root)
+        except BaseException:
+            self._hold.close()
+            raise
+
+    def _close(self) -> None:
+        if self._root is not None:
+            with contextlib.suppress(duckdb.Error):
+                self._root.execute("CHECKPOINT")
+            self._root.close()
+            self._root = None
+        self._hold.close()
+
+    def close(self) -> None:
+        with self._gate:
+            self._exclusive_wanted += 1
+            while self._active or self._exclusive is not None:
+                self._gate.wait()
+            self._closed = True
+            self._close()
+            self._gate.notify_all()
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        if self._root is None:
+            raise StoreError("The data server has closed the database.", "データサーバーはデータベースを閉じています。")
+        con = self._root.cursor()
+        con.execute("USE wb")  # a cursor starts in the in-memory catalog
+        return con
+
+    @contextlib.contextmanager
+    def _entered(self) -> Iterator[None]:
+        with self._gate:
+            while self._exclusive is not None or self._exclusive_wanted:
+                if self._closed:
+                    raise StoreError("The data server has closed the database.",
+                                     "データサーバーはデータベースを閉じています。")
+                self._gate.wait()
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._gate:
+                self._active -= 1
+                self._gate.notify_all()
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """The file for one job alone, run in this thread as an embedded process would."""
+        with self._gate:
+            self._exclusive_wanted += 1
+            while self._active or self._exclusive is not None:
+                self._gate.wait()
+            self._exclusive_wanted -= 1
+            self._exclusive = threading.get_ident()
+        try:
+            self._close()
+            try:
+                yield
+            finally:
+                self._open()
+        finally:
+            with self._gate:
+                self._exclusive = None
+                self._gate.notify_all()
+
+    @contextlib.contextmanager
+    def checked(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A fresh cursor inside the audit lane: it sees every commit and none happens meanwhile."""
+        with self.lane.lock:
+            con = self.cursor()
+            try:
+                yield con
+            finally:
+                con.close()
+
+    @contextlib.contextmanager
+    def transaction(
+        self,
+        operation: str,
+        user: str,
+        *,
+        after_commit: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+        writes: bool | None = None,
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
+        if self._exclusive == threading.get_ident():
+            with super().transaction(operation, user, after_commit=after_commit) as con:
+                yield con
+            return
+        if writes is None:
+            writes = operation not in self.reads
+        with self._entered(), (self.queue.hold(operation, user) if writes else contextlib.nullcontext()):
+            con = self.cursor()
+            LANES[id(con)] = self.lane
+            committed = False
+            try:
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    yield con
+                except BaseException:
+                    with contextlib.suppress(duckdb.Error):
+                        con.execute("ROLLBACK")
+                    raise
+                self.lane.enter(con)  # commits and heads in chain order
+                con.execute("COMMIT")
+                committed = True
+                if after_commit is not None:
+                    after_commit(con)
+            finally:
+                assert self._root is not None
+                self.lane.finish(con, committed=committed, root=self._root)
+                LANES.pop(id(con), None)
+                con.close()

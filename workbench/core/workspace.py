@@ -42,18 +42,28 @@ from workbench.core.errors import (
     AccountDisabled,
     AuthenticationFailed,
     InvalidInput,
+    KeyringError,
     PermissionDenied,
     SessionExpired,
     StoreError,
     WorkbenchError,
 )
-from workbench.core.keys import FileKeySource, Keyring, KeySource
+from workbench.core.keys import (
+    FileKeySource,
+    KeyEncryptionKey,
+    Keyring,
+    KeySource,
+    WrappedKeySource,
+    locate_kek,
+    refuse_inside,
+)
 from workbench.core.numbers import SecretCipher
 from workbench.core.permissions import Permission, permissions_for
 from workbench.core.private_files import fsync_dir, private_umask, write_private
-from workbench.core.store import LockHolder, Store, WorkspaceLock
+from workbench.core.store import LockHolder, ResidentStore, Store, WorkspaceLock
 
-__all__ = ["SERVICES", "ServiceInfo", "Session", "Settings", "Unit", "Workspace", "service"]
+__all__ = ["COMPOSITES", "SERVICES", "ServiceInfo", "Session", "Settings", "Unit", "Workspace", "composite",
+           "default_key_source", "service"]
 
 SETTINGS_FILE = "workspace.json"
 FORMAT = "workbench-workspace/1"
@@ -79,8 +89,12 @@ class Settings:
     approval_ttl_hours: int = 72
     #: Query results are deleted this many days after the batch closes (C11).
     result_retention_days: int = 90
-    #: Where the keyring file lives; relative paths are inside the workspace.
+    #: Where the keyring file lives; relative paths are inside the workspace.  It is kept wrapped
+    #: by the key-encryption key (KEK), which is never in the workspace (issue 19).
     keyring_path: str = "keyring.json"
+    #: The KEK file's absolute path, outside the workspace (the path only, never the key), used when
+    #: neither ``WORKBENCH_KEK_FILE`` nor a systemd credential ``workbench-kek`` names one.
+    kek_file: str | None = None
     #: An import that takes more people off the target list than this share of those listed (and
     #: at least ``large_change_min``) needs a confirmation naming the number (issue 11 item 4).
     large_change_share: float = 0.1
@@ -171,6 +185,8 @@ class Workspace:
         self.settings = settings
         self.key_source = key_source
         self.clock = clock
+        #: Called before every commit; raising refuses it (a pipeline kernel whose runner died).
+        self.commit_guard: Callable[[], None] | None = None
         self._keyring_stamp = _stamp(key_source)  # before the read: a write in between is noticed next time
         self.keyring = Keyring.load(key_source)
         self._keyring_raw = key_source.read()
@@ -225,13 +241,32 @@ class Workspace:
         path: str | Path,
         *,
         key_source: KeySource | None = None,
+        kek: KeyEncryptionKey | None = None,
         clock: Clock | None = None,
         **settings: Any,
     ) -> Workspace:
-        """Create a new, empty workspace folder with a fresh keyring."""
+        """Create a new, empty workspace folder with a fresh keyring.
+
+        The keyring is wrapped by the key-encryption key ``kek`` (else the one
+        ``WORKBENCH_KEK_FILE`` or the systemd credential names), which must be outside the
+        folder; a ``kek`` given here is recorded in the setting ``kek_file`` (its path only).
+        A ``key_source`` injected instead decides itself where and how the keyring is kept."""
         root = Path(path)
         if (root / SETTINGS_FILE).exists():
             raise InvalidInput(f"{root} is already a workspace.", f"{root} はすでにワークスペースです。")
+        if key_source is None:
+            if kek is not None:
+                settings.setdefault("kek_file", str(kek.path) if kek.path is not None else None)
+            named = settings.get("kek_file")
+            kek = kek or locate_kek(str(_resolve(root, named)) if named else None)
+            if kek is None:
+                raise KeyringError(
+                    "A new workspace needs a key-encryption key (KEK) outside its folder: create one with "
+                    "`workbench keys kek-new FILE` and pass --kek-file FILE (or set WORKBENCH_KEK_FILE).",
+                    "新しいワークスペースには、フォルダーの外に置く鍵暗号化鍵（KEK）が必要です。"
+                    "`workbench keys kek-new FILE` で作成し、--kek-file FILE で指定してください（または WORKBENCH_KEK_FILE）。",
+                    reason="kek_missing")
+            refuse_inside(kek, root)
         private_umask()
         root.mkdir(parents=True, exist_ok=True)
         root.chmod(0o700)
@@ -239,7 +274,7 @@ class Workspace:
             (root / name).mkdir(exist_ok=True, mode=0o700)
         clock = clock or SystemClock()
         cfg = Settings(workspace_id=uuid.uuid4().hex, created_at=clock.now().isoformat(), **settings)
-        source = key_source or FileKeySource(root / cfg.keyring_path)
+        source = key_source or WrappedKeySource(FileKeySource(_resolve(root, cfg.keyring_path)), kek)
         Keyring.create(cfg.workspace_id).save(source)
         cfg.save(root / SETTINGS_FILE)
         ws = cls(root, cfg, key_source=source, clock=clock)
@@ -278,8 +313,14 @@ class Workspace:
         root = Path(path)
         cfg = Settings.load(root / SETTINGS_FILE)
         _tighten_modes(root, cls.DIRS)
-        source = key_source or FileKeySource(_resolve(root, cfg.keyring_path))
+        source = key_source or default_key_source(root, cfg)
         return cls(root, cfg, key_source=source, clock=clock or SystemClock(), on_wait=on_wait)
+
+    @property
+    def kek(self) -> KeyEncryptionKey | None:
+        """The key-encryption key the keyring is wrapped by (None for an injected source that keeps
+        the keyring some other way)."""
+        return self.key_source.kek if isinstance(self.key_source, WrappedKeySource) else None
 
     # -- files published after the commit (issue 10 item 2) ----------------------------------
     def staging_path(self, final: Path) -> Path:
@@ -301,28 +342,46 @@ class Workspace:
                              operation="media.sweep", outcome="ok", target=None, params=counts)
         return counts
 
+    # -- the data server (issue 19) ------------------------------------------------------
+    def become_resident(self, reads: frozenset[str]) -> ResidentStore:
+        """Keep the database open in this process from now on (the data server): reads run
+        concurrently, writes queue fairly; see :class:`~workbench.core.store.ResidentStore`."""
+        if not isinstance(self.store, ResidentStore):
+            self.store = ResidentStore(self.store, reads=reads, timeout=self.settings.lock_timeout_seconds)
+        return self.store
+
     # -- low-level unit of work (for services and system jobs) -------------------------
     @contextlib.contextmanager
     def transaction(self, operation: str, user_id: str, *,
-                    after_commit: Callable[[], None] | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+                    after_commit: Callable[[], None] | None = None,
+                    writes: bool | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
         """One transaction under the lock; after the commit (still under the lock) ``after_commit``
-        runs (files are published) and the signed audit head is exported."""
+        runs (files are published) and the signed audit head is exported.  ``writes=False``: the
+        unit changes nothing but the audit log (in the data server it does not queue behind writers)."""
 
         def export_head(con: duckdb.DuckDBPyConnection) -> None:
             if after_commit is not None:
                 after_commit()
             audit.write_head(con, key=self.keyring.audit_key(), path=self.heads_path, at=self.clock.now())
 
-        with self.store.transaction(operation, user_id, after_commit=export_head) as con:
+        with self.store.transaction(operation, user_id, after_commit=export_head, writes=writes) as con:
             self._check_tail(con)
             yield con
+            if self.commit_guard is not None:
+                self.commit_guard()  # raising here rolls the transaction back
 
     def _check_tail(self, con: duckdb.DuckDBPyConnection) -> None:
         """The cheap check of the log's tail against the newest signed head, at the start of
         every unit of work.  A problem raises an alarm, committed at once on its own so the
         refusal that follows cannot roll it back (fail closed, issue 10)."""
         key = self.keyring.audit_key()
-        problem = audit.tail_problem(con, key=key, heads_path=self.heads_path)
+        store = self.store
+        if isinstance(store, ResidentStore) and store.resident:
+            # Other units commit meanwhile: check against the newest commit, inside the audit lane.
+            with store.checked() as fresh:
+                problem = audit.tail_problem(fresh, key=key, heads_path=self.heads_path)
+        else:
+            problem = audit.tail_problem(con, key=key, heads_path=self.heads_path)
         if problem is None:
             return
         con.execute("ROLLBACK")  # nothing was done in this unit yet
@@ -333,7 +392,7 @@ class Workspace:
 
     def audit_only(self, user_id: str, operation: str, outcome: str, **params: Any) -> None:
         """Record an event that did no other work (a denial, a refusal, a failed login)."""
-        with self.transaction(operation, user_id) as con:
+        with self.transaction(operation, user_id, writes=False) as con:
             audit.append(
                 con, key=self.keyring.audit_key(), at=self.clock.now(), user_id=user_id,
                 operation=operation, outcome=outcome, target=params.pop("target", None), params=params,
@@ -349,7 +408,7 @@ class Workspace:
         return audit.pseudonym(self.keyring.audit_key(), "login-failure:" + user_id)
 
     def login(self, user_id: str, password: str, totp_code: str, *, web: bool = False,
-              address: str | None = None, fingerprint: str | None = None) -> Session:
+              address: str | None = None, fingerprint: str | None = None, hours_recovery: bool = False) -> Session:
         """Check password and one-time code, then the set hours and (for the web server,
         ``web=True``) the registered terminal (C13); return a session or raise a refusal that
         tells nothing.
@@ -398,6 +457,7 @@ class Workspace:
         else:
             reason = None
         access_refusal: AccessRefused | None = None
+        recovery = False
         with self.transaction("auth.login", user_id) as con:
             if reason is None:
                 try:
@@ -405,6 +465,11 @@ class Workspace:
                                        address=address, fingerprint=fingerprint)
                 except AccessRefused as exc:
                     access_refusal, reason = exc, str(exc.details.get("reason", "access_refused"))
+                    # The way back (C13): hours set by mistake must not lock the office out until they open
+                    # again; an administrator at the server's command line may log in only to change them.
+                    if (reason == "out_of_hours" and hours_recovery and not web and row is not None
+                            and Permission.USERS_MANAGE in permissions_for(tuple(row[4]))):
+                        access_refusal, reason, recovery = None, None, True
             if reason is None:
                 # Re-check the step under the lock: two logins with one code must not both win.
                 updated = con.execute(
@@ -434,7 +499,8 @@ class Workspace:
                                 [now + dt.timedelta(seconds=delay), value])
             audit.append(
                 con, key=self.keyring.audit_key(), at=now, user_id=user_id, operation="auth.login",
-                outcome="ok" if reason is None else "denied", params={} if reason is None else {"reason": reason},
+                outcome="ok" if reason is None else "denied",
+                params=({"out_of_hours": "hours_recovery"} if recovery else {}) if reason is None else {"reason": reason},
             )
         if access_refusal is not None:
             raise access_refusal
@@ -446,7 +512,14 @@ class Workspace:
         if reason is not None:
             raise _login_failed()
         assert row is not None
-        return Session(self, user_id, tuple(row[4]), now)
+        session = Session(self, user_id, tuple(row[4]), now)
+        if recovery:
+            session.only = HOURS_RECOVERY_OPERATIONS
+        return session
+
+
+#: What an administrator let in outside the set hours may do: read and change the hours (C13).
+HOURS_RECOVERY_OPERATIONS = frozenset({"access.policy", "access.preview_hours", "access.set_hours", "auth.logout"})
 
 
 def sweep(ws: Workspace, con: duckdb.DuckDBPyConnection, *, full: bool) -> dict[str, int]:
@@ -498,6 +571,16 @@ def _stamp(source: KeySource) -> tuple[int, ...] | None:
     return stamp() if stamp is not None else None
 
 
+def default_key_source(root: Path, settings: Settings, kek: KeyEncryptionKey | None = None) -> WrappedKeySource:
+    """The workspace's keyring file, wrapped by ``kek`` or else the KEK found outside the folder
+    (``WORKBENCH_KEK_FILE``, the systemd credential, the setting ``kek_file``); a KEK inside the
+    folder is refused.  With none found, reading the keyring says what is missing."""
+    kek = kek or locate_kek(str(_resolve(root, settings.kek_file)) if settings.kek_file else None)
+    if kek is not None:
+        refuse_inside(kek, root)
+    return WrappedKeySource(FileKeySource(_resolve(root, settings.keyring_path)), kek)
+
+
 def _resolve(root: Path, path: str) -> Path:
     p = Path(path)
     return p if p.is_absolute() else root / p
@@ -527,6 +610,9 @@ class Session:
         self.session_id = session_id or uuid.uuid4().hex
         self.last_activity = now
         self.closed = False
+        #: The only operations this session may run, or ``None`` for all its permissions allow: an
+        #: administrator let in outside the set hours may only change them (C13, the office's way back).
+        self.only: frozenset[str] | None = None
 
     def __repr__(self) -> str:
         return f"Session(user_id={self.user_id!r}, roles={list(self.roles)!r})"
@@ -565,6 +651,14 @@ class Session:
     def require(self, permission: Permission, operation: str, *, target: str | None = None) -> dt.datetime:
         """Refuse (and audit the denial) unless the session is live and holds ``permission``."""
         now = self._touch(operation)
+        if self.only is not None and operation not in self.only:
+            self.workspace.audit_only(self.user_id, operation, "denied", permission=permission.value, target=target,
+                                      reason="hours_recovery_only")
+            raise PermissionDenied(
+                f"Outside the set hours this log-in may only change the hours, not run {operation}.",
+                f"利用時間外のこのログインでは、利用時間の変更のみ行えます（「{operation}」は行えません）。",
+                permission=permission.value, reason="hours_recovery_only",
+            )
         if permission not in self.permissions:
             self.workspace.audit_only(self.user_id, operation, "denied", permission=permission.value, target=target)
             raise PermissionDenied(
@@ -708,6 +802,33 @@ def service(
 
         call.service_info = info  # type: ignore[attr-defined]
         SERVICES[name] = dataclasses.replace(info, entry=call)
+        return call
+
+    return decorate
+
+
+#: Jobs made of several units of work or of file work around them (key rotation, purge, backup),
+#: by name: over the data server the client names the job and the server runs it, alone.
+COMPOSITES: dict[str, Callable[..., Any]] = {}
+
+
+def composite(name: str) -> Callable[[Callable[Concatenate[Session, P], R]], Callable[Concatenate[Session, P], R]]:
+    """Declare a job that needs the workspace itself, not one unit of work.  Called with a session
+    of the data server's client, it runs in the server (which holds the file alone meanwhile);
+    with an embedded session, here, as before."""
+
+    def decorate(fn: Callable[Concatenate[Session, P], R]) -> Callable[Concatenate[Session, P], R]:
+        if name in COMPOSITES:
+            raise RuntimeError(f"duplicate composite {name}")
+        COMPOSITES[name] = fn
+
+        @functools.wraps(fn)
+        def call(session: Session, /, *args: P.args, **kwargs: P.kwargs) -> R:
+            forward = getattr(session, "forward_composite", None)
+            if forward is not None:
+                return forward(name, args, kwargs)  # type: ignore[no-any-return]
+            return fn(session, *args, **kwargs)
+
         return call
 
     return decorate

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.controls import audit_log
-from workbench.core import approvals
+from workbench.core import approvals, labels
 from workbench.core.clock import JST
 from workbench.core.errors import ApprovalError, InvalidInput, PackageError, WorkbenchError
 from workbench.core.permissions import Permission
@@ -532,3 +532,6 @@ CYCLES: dict[str, Cycle] = {
          Stage("audit_verify", "操作ログの検証（C4）", "audit verification (C4)", stage_audit_verify),
          Stage("summary", "変更の要約", "summary of what changed", stage_nightly_summary))),
 }
+labels.register("pipeline", {name: (c.title_ja, c.title_en) for name, c in CYCLES.items()})
+for _cycle in CYCLES.values():
+    labels.register("stage", {s.name: (s.title_ja, s.title_en) for s in _cycle.stages})

@@ -34,6 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from workbench.core import labels
 from workbench.core.errors import InvalidInput, NotFound, PermissionDenied, WorkbenchError
 from workbench.core.paging import ListSpec, Page, PageRequest, SortKey, fetch_page
 from workbench.core.permissions import Permission
@@ -44,6 +45,7 @@ from workbench.core.workspace import Session, Unit, service
 SERVICE_PREFIX = "cycle_runs"
 
 __all__ = [
+    "STAGE_STATUSES",
     "CycleBusy",
     "CycleRun",
     "CycleWaiting",
@@ -57,6 +59,13 @@ __all__ = [
     "release",
     "status",
 ]
+
+#: Where a stage of a cycle run stands (cycle_stages.status).
+STAGE_STATUSES: dict[str, tuple[str, str]] = {
+    "pending": ("未実行", "not started"), "running": ("実行中", "running"), "waiting": ("待機中", "waiting"),
+    "failed": ("失敗", "failed"), "done": ("完了", "done"),
+}
+labels.register("stage_status", STAGE_STATUSES)
 
 
 class CycleWaiting(WorkbenchError):
@@ -183,6 +192,10 @@ def _alive(host: str | None, pid: int | None) -> bool:
     except PermissionError:
         return True
     return True
+
+
+#: Tests only: the stage named here waits once it is marked running, so a test can kill the run inside it.
+PAUSE_ENV = "WORKBENCH_TEST_PAUSE_STAGE"
 
 
 def _interrupt(unit: Unit, cycle_run_id: str, why: str) -> None:
@@ -356,6 +369,8 @@ class CycleRun:
                               f"段階 {undone[0]} が終わる前に {stage} は開始できません。")
         cid = self.state.cycle_run_id
         _begin(self.session, cid, self.run_id, stage)
+        if os.environ.get(PAUSE_ENV) == stage:  # the kill tests hold a stage open (a pause changes nothing)
+            time.sleep(float(os.environ.get(PAUSE_ENV + "_SECONDS", "60")))
         detail = dict(info.detail)
         ctx = StageContext(self.session, self.params, {s.stage: s.detail for s in self.state.stages}, detail,
                            lambda: _checkpoint(self.session, cid, self.run_id, stage, detail))
@@ -495,9 +510,32 @@ def _listed(unit: Unit, row: tuple[Any, ...], owned: list[str]) -> dict[str, Any
     return run
 
 
+def abandon_ghosts(unit: Unit) -> list[str]:
+    """Runs whose runner process on this host is gone (killed, lost) are marked ``abandoned``, and a
+    cycle one of them held is failed naming the stage it reached (issue 22 item 6: killed runs showed
+    "running" for ever).  Returns the run IDs marked."""
+    host = socket.gethostname()
+    ghosts = [str(run_id) for run_id, pid in unit.con.execute(
+        "SELECT run_id, runner_pid FROM pipeline_runs WHERE status IN ('issued', 'running') AND runner_host = ?"
+        " AND runner_pid IS NOT NULL", [host]).fetchall() if not _alive(host, int(pid))]
+    for run_id in ghosts:
+        unit.con.execute("UPDATE pipeline_runs SET status = 'abandoned', finished_at = ? WHERE run_id = ?",
+                         [unit.now, run_id])
+        for cycle_run_id, stage in unit.con.execute(
+                "SELECT r.cycle_run_id, (SELECT s.stage FROM cycle_stages s WHERE s.cycle_run_id = r.cycle_run_id"
+                " AND s.status = 'running' ORDER BY s.seq LIMIT 1) FROM cycle_runs r"
+                " WHERE r.holder = ? AND r.status = 'running'", [run_id]).fetchall():
+            _interrupt(unit, cycle_run_id, f"abandoned: the process running it stopped during stage {stage}"
+                       if stage else "abandoned: the process running it stopped between stages")
+    if ghosts:
+        unit.note(abandoned=len(ghosts))
+    return ghosts
+
+
 @service(Permission.SELF)
 def listing_page(unit: Unit, request: PageRequest) -> Page[dict[str, Any]]:
     """One page of the runs :func:`listing` shows, sorted and filtered in the database."""
+    abandon_ghosts(unit)
     where, params, owned = _visible(unit)
     page = fetch_page(unit, RUN_LIST, request,
                       "p.run_id, p.pipeline, p.user_id, p.status, p.created_at, p.notebook, e.cycle_run_id",
@@ -509,6 +547,7 @@ def listing_page(unit: Unit, request: PageRequest) -> Page[dict[str, Any]]:
 def listing(unit: Unit, *, limit: int = 20) -> list[dict[str, Any]]:
     """``workbench pipeline list``: the latest pipeline runs the caller may see (:func:`_visible`),
     with each cycle's stages, status and report path."""
+    abandon_ghosts(unit)
     where, params, owned = _visible(unit)
     rows = unit.con.execute(
         "SELECT p.run_id, p.pipeline, p.user_id, p.status, p.created_at, p.notebook, e.cycle_run_id"

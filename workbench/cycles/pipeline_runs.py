@@ -15,22 +15,25 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import socket
+import threading
 import uuid
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from workbench.core import audit, tickets
+from workbench.core import audit, labels, tickets
 from workbench.core.errors import InvalidInput, NotFound, SessionExpired, WorkbenchError
 from workbench.core.permissions import Permission
-from workbench.core.workspace import Session, Unit, Workspace, service
+from workbench.core.workspace import Session, Unit, Workspace, composite, service
 
 #: Audited operation names keep this module's name before the 2026-12 move into packages, so the
 #: seven-year audit log and its words stay one vocabulary (see ``workspace.service``).
 SERVICE_PREFIX = "runs"
 
-__all__ = ["PIPELINES", "PIPELINE_DIR", "RunInfo", "finish", "resume", "run", "runs", "start"]
+__all__ = ["PIPELINES", "PIPELINE_DIR", "RUNNER_ENV", "RunInfo", "RunnerGone", "finish", "resume", "run", "runs", "start"]
 
 #: The cycle notebooks, shipped as package data (found wherever the package is installed).
 #: The cycle notebooks: the ``pipelines`` package's data (top-level ``pipelines/`` in the repository).
@@ -43,7 +46,22 @@ PIPELINES: dict[str, tuple[Permission, frozenset[str]]] = {
     "query_retention": (Permission.RESULTS_IMPORT, frozenset({"answer_deadline_days"})),
     "retention": (Permission.RETENTION_APPLY, frozenset({"dry_run"})),
     "stats_publish": (Permission.STATS_PUBLISH, frozenset({"k", "max_loss", "epsilon_budget"})),
+    # issue 23: the month's evidence, promise by promise (``-p month=2026-11``; default: last month)
+    "evidence": (Permission.AUDIT_READ, frozenset({"month"})),
 }
+labels.register("pipeline", {
+    "audit_check": ("操作ログの改ざん検査", "audit log check"), "registration_cycle": ("番号登録の定例処理", "registration cycle"),
+    "query_retention": ("照会結果の保存期間処理", "query-result retention"), "retention": ("保存期間の適用", "retention rules"),
+    "stats_publish": ("統計の公表", "statistics publication"),
+    "evidence": ("月次の運用状況報告", "monthly evidence report"),
+})
+#: Where a run stands (pipeline runs and cycle runs alike).
+RUN_STATUSES: dict[str, tuple[str, str]] = {
+    "issued": ("発行済み", "issued"), "running": ("実行中", "running"), "waiting": ("待機中", "waiting"),
+    "succeeded": ("完了", "succeeded"), "failed": ("失敗", "failed"), "refused": ("拒否", "refused"),
+    "abandoned": ("中断（実行元が停止）", "abandoned (its runner stopped)"),
+}
+labels.register("run_status", RUN_STATUSES)
 
 
 def _add_cycles() -> None:
@@ -122,10 +140,14 @@ def start(unit: Unit, pipeline: str, params: dict[str, Any]) -> tuple[RunInfo, P
     path = folder / "ticket"
     path.touch(mode=0o600)
     path.write_text(ticket, "ascii")
+    from workbench.cycles import engine
+
+    engine.abandon_ghosts(unit)
     unit.con.execute(
-        "INSERT INTO pipeline_runs VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL, 'issued', NULL)",
+        "INSERT INTO pipeline_runs (run_id, pipeline, params, user_id, ticket_hash, created_at, expires_at, status,"
+        " runner_host, runner_pid) VALUES (?, ?, ?, ?, ?, ?, ?, 'issued', ?, ?)",
         [run_id, pipeline, json.dumps(params, ensure_ascii=False), unit.user_id,
-         hashed, unit.now, unit.now + TICKET_LIFETIME],
+         hashed, unit.now, unit.now + TICKET_LIFETIME, socket.gethostname(), os.getpid()],
     )
     unit.note(run_id=run_id, pipeline=pipeline)
     return _info(unit, run_id), folder
@@ -143,8 +165,55 @@ def _info(unit: Unit, run_id: str) -> RunInfo:
     return RunInfo(*values)
 
 
+#: The runner's process ID, handed to the notebook's kernel through its environment (not a parameter).
+RUNNER_ENV = "WORKBENCH_RUNNER_PID"
+#: How often the kernel looks for its runner.
+WATCH_SECONDS = 0.2
+
+
+class RunnerGone(WorkbenchError):
+    """The process that started this run is gone: the kernel must not write anything more."""
+
+    code = "runner_gone"
+
+
+def _runner_gone() -> RunnerGone:
+    return RunnerGone("The pipeline's runner stopped; this notebook writes nothing more and ends.",
+                      "パイプラインの実行元が停止したため、このノートブックは何も書き込まずに終了します。")
+
+
+def _bind_to_runner(ws: Workspace) -> None:
+    """The runner and its kernel live and die together (issue 22 item 6): Papermill starts the kernel
+    in a session of its own, so a killed runner left it running — and it wrote the Juki-net file after
+    its parent died.  Here the kernel refuses to commit once the runner is gone (checked before every
+    commit: no write after the parent's death) and a watchdog ends it within :data:`WATCH_SECONDS`."""
+    value = os.environ.get(RUNNER_ENV)
+    if not value:
+        return  # a notebook run by hand in JupyterLab: no runner to follow
+    runner = int(value)
+
+    def alive() -> bool:
+        return os.getppid() == runner  # once the runner dies the kernel is re-parented: no PID reuse race
+
+    if not alive():
+        raise _runner_gone()
+
+    def guard() -> None:
+        if not alive():
+            raise _runner_gone()
+
+    def watch() -> None:
+        while alive():
+            threading.Event().wait(WATCH_SECONDS)
+        os._exit(70)  # EX_SOFTWARE: nothing below runs, nothing more is written
+
+    ws.commit_guard = guard
+    threading.Thread(target=watch, name="workbench-runner-watch", daemon=True).start()
+
+
 def resume(ws: Workspace, run_id: str) -> Session:
     """Inside the notebook: exchange the run's one-time ticket for its requester's session."""
+    _bind_to_runner(ws)
     path = ws.folder("runs") / run_id / "ticket"
     try:
         ticket = path.read_text("ascii")
@@ -197,6 +266,7 @@ def runs(unit: Unit, *, limit: int = 100) -> list[RunInfo]:
     return [_info(unit, r[0]) for r in rows]
 
 
+@composite("pipeline.run")
 def run(session: Session, pipeline: str, params: dict[str, Any] | None = None) -> RunInfo:
     """Start a run and execute its notebook with Papermill; raise if a cell fails."""
     import papermill
@@ -238,6 +308,8 @@ def run(session: Session, pipeline: str, params: dict[str, Any] | None = None) -
     status: str | None = None
     failure: WorkbenchError | None = None
     error: str | None = None
+    previous_runner = os.environ.get(RUNNER_ENV)
+    os.environ[RUNNER_ENV] = str(os.getpid())  # the kernel inherits it: see _bind_to_runner
     try:
         papermill.execute_notebook(
             str(PIPELINE_DIR / f"{pipeline}.ipynb"), str(output),
@@ -261,6 +333,10 @@ def run(session: Session, pipeline: str, params: dict[str, Any] | None = None) -
                                f"パイプライン {pipeline} が停止しました（{type(exc).__name__}）。{report} を確認してください。",
                                run_id=info.run_id)
     finally:
+        if previous_runner is None:
+            os.environ.pop(RUNNER_ENV, None)
+        else:
+            os.environ[RUNNER_ENV] = previous_runner
         (folder / "ticket").unlink(missing_ok=True)
         if cycle_run_id is not None:
             from workbench.cycles import engine

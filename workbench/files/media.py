@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from workbench.core import approvals, workspace
+from workbench.core import approvals, labels, workspace
 from workbench.core.clock import JST
 from workbench.core.errors import NotFound, PackageError
 from workbench.core.paging import ListSpec, Page, PageRequest, SortKey, fetch_page
@@ -49,6 +49,12 @@ RECIPIENTS: dict[str, tuple[str, str]] = {
     "housing_system": ("都住システム", "housing business system"),
     "archive": ("保管用", "archive"),
 }
+#: Which way a package went, as the ledger (媒体管理簿) says it.
+DIRECTIONS: dict[str, tuple[str, str]] = {"out": ("送付", "outgoing"), "in": ("受領", "incoming")}
+labels.register("recipient", RECIPIENTS)
+#: Packages that come back name the office itself as their recipient.
+labels.register("recipient", {"housing_office": ("都営住宅経営部（当部）", "housing office (this office)")})
+labels.register("direction", DIRECTIONS)
 
 
 @dataclass(frozen=True)
@@ -224,6 +230,7 @@ def handover_copy(unit: Unit, entry_id: str) -> tuple[str, bytes]:
 
 
 KEY_FILE_KIND = "key_file"
+labels.register("package", {KEY_FILE_KIND: ("鍵ファイル", "key file")})
 approvals.register_kind(KEY_FILE_KIND, "送付先の鍵ファイルの発行", "recipient key file")
 
 

@@ -32,6 +32,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from workbench.core import approvals
 from workbench.core.errors import InvalidInput, NotFound
+from workbench.core.labels import register as register_words
 from workbench.core.permissions import Permission
 from workbench.core.workspace import Session, Unit, service
 from workbench.files import media
@@ -208,6 +209,7 @@ def register(spec: OutgoingFileSpec[ParamsT, PreviewT], *, preview: str, request
         raise RuntimeError(f"duplicate outgoing file kind {spec.kind}")
     if spec.recipient not in media.RECIPIENTS:
         raise RuntimeError(f"unknown recipient {spec.recipient}")
+    register_words("package", {spec.package_kind: (spec.file_ja, spec.file_en)})
 
     def _preview(unit: Unit, /, **kwargs: Any) -> PreviewT:
         return _run_select(unit, spec, spec.parameters(**kwargs))

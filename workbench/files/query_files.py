@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from workbench.core import labels
 from workbench.core.errors import InvalidInput
 
 __all__ = [
@@ -122,6 +123,10 @@ ANSWER_STATUS: dict[str, tuple[str, str]] = {
 
 #: certificate_type codes of the answer → information key / label.
 CERTIFICATE_TYPES: dict[str, str] = {"00": "なし", "01": "身体障害者手帳", "02": "精神障害者保健福祉手帳", "03": "愛の手帳"}
+labels.register("answer_status", ANSWER_STATUS)
+labels.register("certificate", {"00": ("なし", "none"), "01": ("身体障害者手帳", "physical disability certificate"),
+                                "02": ("精神障害者保健福祉手帳", "mental health certificate"),
+                                "03": ("愛の手帳", "Ai-no-techo (Tokyo's certificate for intellectual disability)")})
 
 #: The information-query answer (照会結果) record.
 ANSWER_FIELDS: tuple[FixedField, ...] = _fields(

@@ -32,6 +32,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from workbench.core import labels
 from workbench.core.errors import InvalidInput
 from workbench.core.permissions import Permission
 from workbench.core.workspace import Unit
@@ -54,7 +55,6 @@ APPROVAL_KIND = "collection_export"
 PACKAGE_KIND = "collection_list"
 RECIPIENT = "collection_contractor"
 MEMBER_NAME = "collection_list.csv"
-_STATUS_JA = {"resident": "入居者", "applicant": "入居申込者"}
 _STATUS = {"resident": "resident", "applicant": "applicant", "入居者": "resident", "入居申込者": "applicant"}
 
 
@@ -74,7 +74,7 @@ class CollectionPreview:
         return self.total
 
     def summary_ja(self) -> str:
-        cohort = "、".join(_STATUS_JA.get(s, s) for s in self.status) if self.status else "入居者・入居申込者"
+        cohort = "、".join(labels.ja(s, "person_status") for s in self.status) if self.status else "入居者・入居申込者"
         wards = "、".join(self.wards) if self.wards else "全区市町村"
         return (f"番号収集委託事業者へ、個人番号が未収集の対象者 {self.total:,} 人の番号収集リストを送付します"
                 f"（{wards}、{cohort}）。個人番号は含みません。")

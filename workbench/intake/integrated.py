@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from workbench.core import labels
 from workbench.core.errors import InvalidInput
 from workbench.core.permissions import Permission
 from workbench.core.policy import POLICY
@@ -65,6 +66,7 @@ REQUEST_KIND = "integrated_request"
 ANSWER_KIND = "integrated_answer"
 REQUEST_MEMBER = "integrated_request.csv"
 ANSWER_MEMBER = "integrated_answer.csv"
+labels.register("package", {ANSWER_KIND: ("統合宛名番号の回答", "integrated-number answers")})
 MAX_LISTED = POLICY.max_listed_problems  # office policy, workbench/data/policy.json
 
 #: Result codes of the ``integrated_answer`` layout → request status.
@@ -79,6 +81,7 @@ PROBLEMS: dict[str, tuple[str, str]] = {
     "malformed": ("処理結果コードまたは団体内統合利用番号の形式が誤っています", "the result code or integrated number is malformed"),
     "conflict": ("この団体内統合利用番号は既に別の人に付いています", "the integrated number already belongs to another person"),
 }
+labels.register("integrated_answer_problem", PROBLEMS)
 
 
 @dataclass

@@ -39,6 +39,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from workbench.core import labels
 from workbench.core.errors import InvalidInput, NotFound
 from workbench.core.numbers import REASONS as NUMBER_REASONS
 from workbench.core.numbers import BlindIndex, mask_number, validate_numbers
@@ -134,6 +135,17 @@ REASONS: dict[str, tuple[str, str]] = {
         "Several people in the target list share this name and birth date; the person cannot be identified",
     ),
 }
+labels.register("return_reason", REASONS)
+labels.register("registration_outcome", {
+    "registered": ("登録", "registered"), "already_registered": ("登録済み（同じ番号）", "already registered (same number)"),
+    "review": ("要確認（番号相違）", "to review (another number held)"), "returned": ("差戻し", "returned"),
+})
+labels.register("source", {"contractor": ("収集委託事業者の返送分", "contractor returns"),
+                           "portal": ("マイナポータル", "My Number portal")})
+#: A number that differs from the one held waits for a person's decision (確認待ち).
+labels.register("review_status", {"pending": ("確認待ち", "waiting for review"), "accepted": ("受入れ", "accepted"),
+                                  "rejected": ("却下", "rejected")})
+labels.register("package", {"return_list": ("差戻リスト", "return list")})
 
 #: Values of the 本人確認 column that mean "checked" (after NFKC and trimming).
 IDENTITY_CHECKED = frozenset({"1", "済", "済み", "確認済", "確認済み", "○", "〇", "TRUE", "Y", "YES"})
@@ -752,7 +764,7 @@ def resolve_review(unit: Unit, review_id: str, *, accept: bool) -> ReviewItem:
     if status != "pending":
         raise InvalidInput(
             f"Review {review_id} has already been decided ({status}).",
-            f"確認待ち {review_id} は既に処理済みです（{status}）。",
+            f"確認待ち {review_id} は既に処理済みです（{labels.ja(status, 'review_status')}）。",
             reason="already_decided",
         )
     if accept:

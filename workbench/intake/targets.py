@@ -32,13 +32,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from workbench.core import labels
 from workbench.core.errors import InvalidInput, rows_refused
 from workbench.core.permissions import Permission
 from workbench.core.policy import POLICY
 from workbench.core.workspace import Unit, service
 from workbench.files.formats import Table, read_table
 
-__all__ = ["REASONS", "TargetImportSummary", "import_targets", "preview_targets", "validate_targets"]
+__all__ = ["REASONS", "SEXES", "STATUSES", "TargetImportSummary", "import_targets", "preview_targets", "validate_targets"]
 
 #: Row-level reason codes with their Japanese and English messages.
 REASONS: dict[str, tuple[str, str]] = {
@@ -51,6 +52,14 @@ REASONS: dict[str, tuple[str, str]] = {
     "bad_ward_code": ("区市町村コードが誤っています（数字 5 桁または 6 桁）", "the ward code is not 5 or 6 digits"),
     "duplicate_person": ("同じ宛名番号がファイル内で重複しています", "the same person ID appears more than once in the file"),
 }
+
+#: Who a person is to the housing office (入居区分), as staff say it.
+STATUSES: dict[str, tuple[str, str]] = {"resident": ("入居者", "resident"), "applicant": ("入居申込者", "applicant")}
+#: Sex codes as stored (1, 2, 9, as the target-list layout says).
+SEXES: dict[str, tuple[str, str]] = {"1": ("男", "male"), "2": ("女", "female"), "9": ("その他・不明", "other or not known")}
+labels.register("target_reason", REASONS)
+labels.register("person_status", STATUSES)
+labels.register("sex", SEXES)
 
 #: Errors listed in a refusal; the rest are counted.
 MAX_LISTED = POLICY.max_listed_problems  # office policy, workbench/data/policy.json

@@ -9,7 +9,9 @@ recorded in the audit log and the media ledger.
 
 The keyring is **not** in it.  ``backup --keyring-out`` writes a copy of the keyring to a
 different place (refused in the backup's own folder or inside the workspace): the key
-and the data are kept apart.  A backup can only be restored with a keyring that still
+and the data are kept apart.  The copy is wrapped by the same key-encryption key (KEK) as the
+live keyring (issue 19), so a backup and its keyring copy together still open nothing without
+the KEK, which is kept outside both.  A backup can only be restored with a keyring that still
 holds the key version it was made under, so keep the keyring copy taken with it — a key
 rotation (and every purge) destroys old versions in the live keyring.
 
@@ -31,9 +33,9 @@ from typing import Any
 
 from workbench.core import audit
 from workbench.core.errors import AuditIntegrityError, InvalidInput, PackageError, WrongKey
-from workbench.core.keys import FileKeySource, Keyring
+from workbench.core.keys import FileKeySource, KeyEncryptionKey, Keyring, KeySource, WrappedKeySource, locate_kek, refuse_inside
 from workbench.core.permissions import Permission
-from workbench.core.workspace import SETTINGS_FILE, Session, Settings, Unit, Workspace, service
+from workbench.core.workspace import SETTINGS_FILE, Session, Settings, Unit, Workspace, composite, service
 from workbench.files import transfer
 from workbench.lifecycle import deletion
 
@@ -70,6 +72,7 @@ def _record_backup(unit: Unit, manifest: dict[str, Any], file_name: str, keyring
               bytes=sum(m["size"] for m in manifest["members"]))
 
 
+@composite("backup.backup")
 def backup(session: Session, out: str | Path, *, keyring_out: str | Path | None = None) -> dict[str, Any]:
     """Write an encrypted, verifiable backup of the workspace to ``out`` (``backup.run``)."""
     ws = session.workspace
@@ -103,7 +106,7 @@ def backup(session: Session, out: str | Path, *, keyring_out: str | Path | None 
             out, key=key, key_id=key_id, kind=BACKUP_KIND, recipient=_RECIPIENT, members=members,
             record_count=1, creator=session.user_id, workspace_id=ws.settings.workspace_id, created_at=now.isoformat())
     if keyring_out is not None:
-        ring.save(FileKeySource(keyring_out))
+        ring.save(_copy_source(Path(keyring_out), ws.kek))
     try:
         _record_backup(session, manifest.to_dict(), out.name, keyring_out is not None)
     except BaseException:
@@ -116,8 +119,19 @@ def backup(session: Session, out: str | Path, *, keyring_out: str | Path | None 
             "message_en": "Backup written. Keep the keyring copy in another place than the backup."}
 
 
-def _open_backup(path: Path, keyring_path: Path) -> tuple[Keyring, transfer.Package, dict[str, Any]]:
-    ring = Keyring.load(FileKeySource(keyring_path))
+def _copy_source(path: Path, kek: KeyEncryptionKey | None) -> KeySource:
+    """A keyring copy: wrapped by the KEK (a workspace whose keyring an injected source keeps
+    without one writes it as that source would, plain)."""
+    return FileKeySource(path) if kek is None else WrappedKeySource(FileKeySource(path), kek)
+
+
+def _kek(kek: KeyEncryptionKey | None) -> KeyEncryptionKey | None:
+    return kek if kek is not None else locate_kek()
+
+
+def _open_backup(path: Path, keyring_path: Path,
+                 kek: KeyEncryptionKey | None) -> tuple[Keyring, transfer.Package, dict[str, Any]]:
+    ring = Keyring.load(WrappedKeySource(FileKeySource(keyring_path), _kek(kek)))
     header = transfer.peek_header(path)
     if header.kind != BACKUP_KIND:
         raise PackageError("This file is not a workspace backup.", "このファイルはワークスペースのバックアップではありません。",
@@ -142,22 +156,32 @@ def _open_backup(path: Path, keyring_path: Path) -> tuple[Keyring, transfer.Pack
     return ring, package, meta
 
 
-def verify_backup(path: str | Path, *, keyring: str | Path) -> dict[str, Any]:
-    """Read the whole backup with the keyring copy: every frame authenticated, digest checked."""
-    _, package, meta = _open_backup(Path(path), Path(keyring))
+def verify_backup(path: str | Path, *, keyring: str | Path, kek: KeyEncryptionKey | None = None) -> dict[str, Any]:
+    """Read the whole backup with the keyring copy (wrapped by ``kek``, else the KEK
+    ``WORKBENCH_KEK_FILE`` or the systemd credential names): every frame authenticated, digest checked."""
+    _, package, meta = _open_backup(Path(path), Path(keyring), kek)
     return {"ok": True, "package_id": package.manifest.package_id, "created_at": meta["created_at"],
             "created_by": meta["created_by"], "members": [m.name for m in package.manifest.members],
             "message_ja": "バックアップは完全で、改ざんされていません。", "message_en": "The backup is complete and unaltered."}
 
 
 def restore(path: str | Path, *, into: str | Path, keyring: str | Path, journal: str | Path | None = None,
-            clock: Any = None) -> dict[str, Any]:
-    """Build a new workspace in ``into`` from a backup; verify the audit chain; re-apply deletions."""
+            clock: Any = None, kek: KeyEncryptionKey | None = None) -> dict[str, Any]:
+    """Build a new workspace in ``into`` from a backup; verify the audit chain; re-apply deletions.
+
+    The keyring copy is opened with ``kek`` (else the KEK ``WORKBENCH_KEK_FILE`` or the systemd
+    credential names), and the new workspace's keyring is wrapped by the same KEK, which must be
+    outside the new folder; a ``kek`` given here is recorded in its setting ``kek_file``."""
     target = Path(into)
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise InvalidInput(f"{target} exists and is not empty; restore into a new folder.",
                            f"{target} は空ではありません。新しいフォルダーに復元してください。", reason="exists")
-    ring, package, meta = _open_backup(Path(path), Path(keyring))
+    named = kek is not None
+    kek = _kek(kek)
+    if kek is not None:
+        refuse_inside(kek, target)
+    ring, package, meta = _open_backup(Path(path), Path(keyring), kek)
+    assert kek is not None  # _open_backup refused a missing one
     entries: list[dict[str, Any]] | None = None
     if journal is not None:
         entries = deletion.read_journal(Path(journal), ring.audit_key())
@@ -179,10 +203,13 @@ def restore(path: str | Path, *, into: str | Path, keyring: str | Path, journal:
             dest.chmod(0o600)
         settings = Settings.load(target / SETTINGS_FILE)
         settings.keyring_path = "keyring.json"
+        if named:
+            settings.kek_file = str(kek.path)
         settings.save(target / SETTINGS_FILE)
         ring.database_version = int(meta["database_version"])
-        ring.save(FileKeySource(target / "keyring.json"))
-        ws = Workspace.open(target, clock=clock)
+        source = WrappedKeySource(FileKeySource(target / "keyring.json"), kek)
+        ring.save(source)
+        ws = Workspace.open(target, clock=clock, key_source=source)
         with ws.transaction("backup.restore", "system") as con:
             report = audit.verify(con, key=ws.keyring.audit_key(), heads=audit.read_heads(ws.heads_path))
             if not report.ok:

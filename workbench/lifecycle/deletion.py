@@ -43,12 +43,12 @@ from typing import Any, Literal
 import duckdb
 import pandas as pd
 
-from workbench.core import approvals, audit
+from workbench.core import approvals, audit, labels
 from workbench.core.errors import InvalidInput, NotFound, StoreError
 from workbench.core.paging import ListSpec, Page, PageRequest, SortKey, fetch_page
 from workbench.core.permissions import Permission
 from workbench.core.private_files import fsync_file
-from workbench.core.workspace import Session, Unit, Workspace, service
+from workbench.core.workspace import Session, Unit, Workspace, composite, service
 from workbench.files import formats
 from workbench.files.outgoing import digest_sql
 
@@ -86,6 +86,12 @@ REASONS: dict[str, tuple[str, str]] = {
     "withdrew": ("入居辞退・申込取下げ", "withdrew"),
     "deceased": ("死亡", "deceased"),
 }
+labels.register("deletion_reason", REASONS)
+#: Why a row of a deletion list is refused.
+labels.register("deletion_list_problem", {
+    "missing_person": ("宛名番号なし", "no person ID"), "bad_reason": ("削除理由の誤り", "unknown reason"),
+    "duplicate": ("同じ人の重複", "person listed twice"), "unknown_person": ("対象者リストにない人", "person not held"),
+})
 _REASON_ALIASES = {ja: code for code, (ja, _en) in REASONS.items()} | {
     "辞退": "withdrew", "取下げ": "withdrew", "不合格": "failed_screening", "転出": "moved_out",
 }
@@ -153,6 +159,9 @@ class DeletionPreview:
     approval: approvals.Approval | None = None
     #: Who is on the list (internal person number, reason), at most :data:`PREVIEW_PEOPLE` of them.
     people: list[tuple[str, str]] = field(default_factory=list)
+    #: Files not yet handed over that hold someone on the list: the deletion destroys them, so applying it
+    #: needs their ledger entries named in ``discard_files`` (issue 22 item 5).
+    pending_files: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         out = {k: v for k, v in self.__dict__.items() if k != "approval"}
@@ -258,14 +267,11 @@ def import_deletion_list(unit: Unit, data: bytes, *, file_name: str) -> Deletion
         problems.sort()
         shown = ", ".join(f"{line}" for line, _ in problems[:20])
         kinds = sorted({k for _, k in problems})
-        labels = {"missing_person": ("宛名番号なし", "no person ID"), "bad_reason": ("削除理由の誤り", "unknown reason"),
-                  "duplicate": ("同じ人の重複", "person listed twice"),
-                  "unknown_person": ("対象者リストにない人", "person not held")}
         raise InvalidInput(
             f"The deletion list was not imported: {len(problems)} row(s) are wrong "
-            f"({'; '.join(labels[k][1] for k in kinds)}) on line(s) {shown}. Nothing was changed.",
+            f"({'; '.join(labels.en(k, 'deletion_list_problem') for k in kinds)}) on line(s) {shown}. Nothing was changed.",
             f"削除対象者リストを取り込みませんでした。{len(problems):,} 行に誤りがあります"
-            f"（{'、'.join(labels[k][0] for k in kinds)}）: {shown} 行目。何も変更していません。",
+            f"（{'、'.join(labels.ja(k, 'deletion_list_problem') for k in kinds)}）: {shown} 行目。何も変更していません。",
             reason=kinds[0], line=problems[0][0], rejected=len(problems),
         )
     if unit.con.execute("SELECT 1 FROM deletion_lists WHERE digest = ? AND status = 'open'", [table.digest]).fetchone():
@@ -326,25 +332,35 @@ def _selection(con: duckdb.DuckDBPyConnection, list_id: str) -> dict[str, Any]:
     return {"list_id": list_id, "listed": int(listed), "persons": int(persons), "selection_digest": str(digest)}
 
 
-def _copies(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str, Any]]:
-    """Ledger entries of transfer copies that held anyone in ``_del``: (entry, file, folder, deleted_at)."""
+def _copies(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str, Any, int, int]]:
+    """Ledger entries of transfer copies that held anyone in ``_del``:
+    (entry, file, kind, deleted_at, everyone in it, of them to be deleted)."""
     return [tuple(r) for r in con.execute("""
         WITH e AS (
-            SELECT x.ledger_entry AS entry_id FROM collection_exports x
-              WHERE x.export_id IN (SELECT export_id FROM collection_export_members WHERE person_id IN (SELECT person_id FROM _del))
-            UNION SELECT b.ledger_entry FROM integrated_batches b
-              WHERE b.batch_id IN (SELECT batch_id FROM integrated_requests WHERE person_id IN (SELECT person_id FROM _del))
-            UNION SELECT b.ledger_entry FROM query_batches b
-              WHERE b.batch_id IN (SELECT batch_id FROM query_requests WHERE person_id IN (SELECT person_id FROM _del))
-            UNION SELECT n.ledger_entry FROM notice_exports n
-              WHERE n.export_id IN (SELECT notice_export FROM discrepancies WHERE person_id IN (SELECT person_id FROM _del))
-            UNION SELECT l.ledger_entry FROM linkage_exports l
-              WHERE l.export_id IN (SELECT export_id FROM linkage_export_members WHERE request_id IN (SELECT request_id FROM _delreq))
-            UNION SELECT r.return_entry_id FROM registration_imports r
-              WHERE r.return_entry_id IS NOT NULL
-                AND r.import_id IN (SELECT import_id FROM registration_returns WHERE person_id IN (SELECT person_id FROM _del)))
-        SELECT m.entry_id, m.file_name, m.kind, m.deleted_at FROM media_ledger m JOIN e USING (entry_id)
-        WHERE m.direction = 'out' ORDER BY m.entry_id""").fetchall()]
+            SELECT x.ledger_entry AS entry_id, m.person_id FROM collection_exports x
+              JOIN collection_export_members m USING (export_id) WHERE m.person_id IN (SELECT person_id FROM _del)
+            UNION SELECT b.ledger_entry, r.person_id FROM integrated_batches b
+              JOIN integrated_requests r USING (batch_id) WHERE r.person_id IN (SELECT person_id FROM _del)
+            UNION SELECT b.ledger_entry, r.person_id FROM query_batches b
+              JOIN query_requests r USING (batch_id) WHERE r.person_id IN (SELECT person_id FROM _del)
+            UNION SELECT n.ledger_entry, d.person_id FROM notice_exports n
+              JOIN discrepancies d ON d.notice_export = n.export_id WHERE d.person_id IN (SELECT person_id FROM _del)
+            UNION SELECT l.ledger_entry, q.person_id FROM linkage_exports l
+              JOIN linkage_export_members lm USING (export_id) JOIN query_requests q ON q.request_id = lm.request_id
+              WHERE lm.request_id IN (SELECT request_id FROM _delreq)
+            UNION SELECT r.return_entry_id, rr.person_id FROM registration_imports r
+              JOIN registration_returns rr USING (import_id)
+              WHERE r.return_entry_id IS NOT NULL AND rr.person_id IN (SELECT person_id FROM _del))
+        SELECT m.entry_id, m.file_name, m.kind, m.deleted_at, m.record_count, count(DISTINCT e.person_id)
+        FROM media_ledger m JOIN e USING (entry_id)
+        WHERE m.direction = 'out' GROUP BY ALL ORDER BY m.entry_id""").fetchall()]
+
+
+def _pending_files(copies: list[tuple[str, str, str, Any, int, int]]) -> list[dict[str, Any]]:
+    """The copies still waiting in the workspace to be handed over (受け渡し前): deleting the people destroys
+    them, so the preview names them and the deletion waits until the person confirms it knows."""
+    return [{"entry_id": e, "file_name": f, "kind": k, "records": int(total), "persons_deleted": int(hit)}
+            for e, f, k, deleted_at, total, hit in copies if deleted_at is None]
 
 
 def _counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
@@ -367,21 +383,38 @@ def _preview(unit: Unit, list_id: str) -> DeletionPreview:
         "SELECT reason, count(*) FROM _del GROUP BY reason ORDER BY reason").fetchall()}
     counts = _counts(unit.con)
     copies = _copies(unit.con)
+    pending = _pending_files(copies)
     people = [(str(p), str(r)) for p, r in unit.con.execute(
         "SELECT person_id, reason FROM _del ORDER BY person_id LIMIT ?", [PREVIEW_PEOPLE]).fetchall()]
     reasons_ja = "、".join(f"{REASONS[r][0]} {n}" for r, n in by_reason.items())
     reasons_en = ", ".join(f"{REASONS[r][1]} {n}" for r, n in by_reason.items())
-    unit.note(target=list_id, persons=sel["persons"], by_reason=by_reason)
+    unit.note(target=list_id, persons=sel["persons"], by_reason=by_reason, pending_files=len(pending))
     return DeletionPreview(
         list_id, source, sel["persons"], by_reason, counts, len(copies),
         f"{sel['persons']:,} 人（{reasons_ja}）の個人番号と関連データを削除します。"
         f"個人番号 {counts['person_numbers']:,} 件、照会結果 {counts['info_results'] + counts['juki_results']:,} 件、"
-        f"送付用コピー {len(copies):,} 件に破棄の印を付けます。",
+        f"送付用コピー {len(copies):,} 件に破棄の印を付けます。" + _pending_ja(pending),
         f"{sel['persons']:,} people ({reasons_en}) and everything derived from their numbers will be deleted: "
         f"{counts['person_numbers']:,} numbers, {counts['info_results'] + counts['juki_results']:,} query results; "
-        f"{len(copies)} transfer copies will be marked for destruction.",
-        people=people,
+        f"{len(copies):,} transfer copies will be marked for destruction." + _pending_en(pending),
+        people=people, pending_files=pending,
     )
+
+
+def _pending_ja(pending: list[dict[str, Any]]) -> str:
+    if not pending:
+        return ""
+    total = sum(f["records"] for f in pending)
+    return (f"受け渡し前の送付ファイル {len(pending):,} 件（計 {total:,} 件分、他の人も含む）にこの削除の対象者が含まれ、"
+            "削除するとこれらのファイルは破棄されます。先に受け渡すか、破棄を確認してから実行してください。")
+
+
+def _pending_en(pending: list[dict[str, Any]]) -> str:
+    if not pending:
+        return ""
+    total = sum(f["records"] for f in pending)
+    return (f" {len(pending):,} files not yet handed over ({total:,} records in all, others included) hold people"
+            " on this list and would be destroyed: hand them over first, or confirm their destruction.")
 
 
 @service(Permission.DELETIONS_MANAGE, target="list_id")
@@ -434,7 +467,7 @@ def _erase(con: duckdb.DuckDBPyConnection, ws: Workspace, *, deletion_id: str, n
         "DELETE FROM households h WHERE h.household_id IN (SELECT household_id FROM _delhh)"
         " AND NOT EXISTS (SELECT 1 FROM persons p WHERE p.household_id = h.household_id) RETURNING household_id"
     ).fetchall())
-    for entry_id, file_name, _kind, deleted_at in copies:
+    for entry_id, file_name, _kind, deleted_at, _total, _hit in copies:
         local = deleted_at is None
         if local:
             for folder in ("outgoing", "return_lists"):
@@ -449,16 +482,21 @@ def _erase(con: duckdb.DuckDBPyConnection, ws: Workspace, *, deletion_id: str, n
 
 @service(Permission.DELETIONS_MANAGE, target="list_id")
 def apply_deletion(unit: Unit, list_id: str, *, approval_id: str,
-                   purge: Literal["now", "scheduled"] = "scheduled") -> DeletionRecord:
+                   purge: Literal["now", "scheduled"] = "scheduled", discard_files: Iterable[str] = ()) -> DeletionRecord:
     """Delete exactly the approved selection, in one unit of work, and record it (C8).
 
-    Use :func:`apply_and_purge` for ``purge="now"``: the rebuild runs after this unit commits."""
+    Files not yet handed over that hold someone on the list are destroyed with them; they are never
+    destroyed silently: ``discard_files`` must name exactly those ledger entries (as the preview listed
+    them), or the deletion waits.  Use :func:`apply_and_purge` for ``purge="now"``: the rebuild runs after
+    this unit commits."""
     if purge not in ("now", "scheduled"):
         raise InvalidInput("purge must be now or scheduled.", "消去の時期は now（直ちに）または scheduled（定時）です。",
                            reason="bad_purge")
     _open_list(unit, list_id)
     params = _selection(unit.con, list_id)
     approval = approvals.consume(unit, approval_id, APPROVAL_KIND, params)
+    # After the approval's own checks; a refusal here rolls the unit back, so the approval stays unused.
+    _check_discards(_pending_files(_copies(unit.con)), discard_files)
     con = unit.con
     by_reason = {r: int(n) for r, n in con.execute("SELECT reason, count(*) FROM _del GROUP BY reason ORDER BY reason").fetchall()}
     person_ids = [r[0] for r in con.execute("SELECT person_id FROM _del ORDER BY person_id").fetchall()]
@@ -477,13 +515,27 @@ def apply_deletion(unit: Unit, list_id: str, *, approval_id: str,
     return _load(con, deletion_id)
 
 
+def _check_discards(pending: list[dict[str, Any]], discard_files: Iterable[str]) -> None:
+    named = {str(e).strip().upper() for e in discard_files if str(e).strip()}
+    waiting = {f["entry_id"] for f in pending}
+    if named != waiting:
+        listing = "、".join(f"{f['entry_id']}（{f['file_name']}、{f['records']:,} 件）" for f in pending) or "なし"
+        listing_en = ", ".join(f"{f['entry_id']} ({f['file_name']}, {f['records']:,} records)" for f in pending) or "none"
+        raise InvalidInput(
+            f"The files not yet handed over that hold people on this list are: {listing_en}. Hand them over first,"
+            " or name exactly these to confirm their destruction; nothing was deleted.",
+            f"この削除の対象者を含む受け渡し前の送付ファイル: {listing}。先に受け渡すか、これらの破棄を確認して"
+            "（すべてを指定して）実行してください。何も削除していません。", reason="pending_files")
+
+
+@composite("deletion.apply_and_purge")
 def apply_and_purge(session: Session, list_id: str, *, approval_id: str,
-                    purge: Literal["now", "scheduled"] = "scheduled") -> DeletionRecord:
+                    purge: Literal["now", "scheduled"] = "scheduled", discard_files: Iterable[str] = ()) -> DeletionRecord:
     """Apply the deletion; with ``purge="now"`` rebuild the file at once (needs ``keys.manage`` too,
     checked before anything is deleted)."""
     if purge == "now":
         session.require(Permission.KEYS_MANAGE, "deletion.purge")
-    record = apply_deletion(session, list_id, approval_id=approval_id, purge=purge)
+    record = apply_deletion(session, list_id, approval_id=approval_id, purge=purge, discard_files=tuple(discard_files))
     if purge == "now":
         purge_report = _rebuild_and_record(session)
         record = next(r for r in deletion_records(session) if r.deletion_id == record.deletion_id)
@@ -583,6 +635,7 @@ def pending_purge(ws: Workspace) -> int:
         return int(row[0]) if row else 0
 
 
+@composite("deletion.purge")
 def purge(session: Session) -> dict[str, Any]:
     """Erase the bytes of every deletion so far (DESIGN §3): rebuild the database file under a new
     key with ``workbench.core.rotation.rotate`` (the old key is destroyed), then record when."""

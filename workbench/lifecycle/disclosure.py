@@ -27,13 +27,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from workbench.core import audit
+from workbench.core import audit, labels
 from workbench.core.errors import InvalidInput, NotFound
 from workbench.core.numbers import mask_number
 from workbench.core.paging import ListSpec, Page, PageRequest, SortKey, fetch_page
 from workbench.core.permissions import Permission
+from workbench.core.printing import pdf_bytes
 from workbench.core.workspace import Unit, service
+from workbench.files.query_files import CERTIFICATE_TYPES
 from workbench.intake.persons import _number
+from workbench.lifecycle.inquiries import CATEGORIES, CHANNELS
 
 __all__ = ["CORRECTABLE", "Disclosure", "correct", "disclose", "lift_suspension", "suspend", "suspension_page", "suspensions"]
 
@@ -77,6 +80,23 @@ def _wareki(value: Any) -> str:
     return text
 
 
+#: The codes a citizen would otherwise read in the document, in words (issue 23).
+_TAX_STATUS = {"1": "課税", "2": "非課税"}
+_JUKI_RESULTS = {"00": "該当あり", "10": "該当なし", "90": "照会エラー"}
+_FIELD_WORDS = {"name": "氏名", "kana": "氏名カナ", "sex": "性別", "birth_date": "生年月日", "address": "住所",
+                "deceased": "死亡", "income": "所得金額", "taxable_income": "所得金額", "household_size": "世帯人員",
+                "assistance": "生活保護", "certificate_type": "手帳種別", "certificate_grade": "等級"}
+
+
+def _word(code: Any, domain: str | None = None) -> str:
+    """A code in the words of the label table (an unknown code is shown as it is, never hidden)."""
+    return "" if code is None else labels.ja(code, domain)
+
+
+def _yes_no(value: Any, yes: str, no: str) -> str:
+    return "" if value is None else (yes if value else no)
+
+
 def _table(title: str, headers: list[str], rows: list[list[Any]], empty: str = "該当する記録はありません。") -> str:
     out = [f"<h2>{html.escape(title)}</h2>"]
     if not rows:
@@ -107,7 +127,8 @@ def _user_names(unit: Unit, key: bytes) -> dict[str, str]:
 
 @service(Permission.REQUESTS_HANDLE, target="person_id")
 def disclose(unit: Unit, person_id: str, *, out: str | None = None) -> Disclosure:
-    """Everything held about one person, as printable HTML in Japanese (開示請求への回答)."""
+    """Everything held about one person, as printable HTML in Japanese (開示請求への回答), every code in
+    words from the label table; with ``out`` ending ``.pdf`` the document is written as PDF."""
     unit.note(target=person_id)
     con = unit.con
     row = con.execute(
@@ -123,8 +144,8 @@ def disclose(unit: Unit, person_id: str, *, out: str | None = None) -> Disclosur
     reg = con.execute("SELECT source, registered_at FROM person_numbers WHERE person_id = ?", [person_id]).fetchone()
     integrated = con.execute("SELECT integrated_number, obtained_at FROM integrated_numbers WHERE person_id = ?",
                              [person_id]).fetchone()
-    sex_ja = {"1": "男", "2": "女", "9": "その他・不明"}.get(str(sex), str(sex))
-    status_ja = {"resident": "入居者", "applicant": "入居申込者"}.get(str(status), str(status))
+    sex_ja = labels.ja(sex, "sex")
+    status_ja = labels.ja(status, "person_status")
     key = unit.workspace.keyring.audit_key()
     users = _user_names(unit, key)
     filings = con.execute(
@@ -160,8 +181,8 @@ def disclose(unit: Unit, person_id: str, *, out: str | None = None) -> Disclosur
     accesses = con.execute(
         "SELECT logged_at, operation, outcome, user_ref FROM audit_log WHERE target_ref = ? ORDER BY seq",
         [audit.pseudonym(key, person_id)]).fetchall()
-    access_rows = [[dt.datetime.fromisoformat(a[0].replace("Z", "+00:00")), a[1], a[2], users.get(a[3], "（不明な利用者）")]
-                   for a in accesses]
+    access_rows = [[dt.datetime.fromisoformat(a[0].replace("Z", "+00:00")), labels.operation_label(a[1]), _word(a[2]),
+                    users.get(a[3], "（不明な利用者）")] for a in accesses]
     now = unit.now
     parts = [
         "<!DOCTYPE html>", '<html lang="ja"><head><meta charset="utf-8">',
@@ -177,23 +198,33 @@ def disclose(unit: Unit, person_id: str, *, out: str | None = None) -> Disclosur
         ]),
         _table("2. 個人番号・団体内統合利用番号", ["項目", "内容", "取得・登録日時"], [
             ["個人番号", shown_number, reg[1] if reg else None],
-            ["登録の経路", {"contractor": "委託事業者による収集", "portal": "マイナポータル"}.get(reg[0], reg[0]) if reg else "", None],
+            ["登録の経路", labels.ja(reg[0], "source") if reg else "", None],
             ["団体内統合利用番号", integrated[0] if integrated else "（取得なし）", integrated[1] if integrated else None],
         ]),
-        _table("3. 届出・申請された手続", ["申請番号", "手続", "年度", "届出日", "情報照会への同意"], [list(f) for f in filings]),
+        _table("3. 届出・申請された手続", ["申請番号", "手続", "年度", "届出日", "情報照会への同意"],
+               [[f[0], _word(f[1], "procedure"), f[2], f[3], f[4]] for f in filings]),
         _table("4. 情報照会・住基ネット照会", ["依頼番号", "照会先", "手続", "年度", "照会情報", "状態", "照会日時"],
-               [list(q) for q in queries]),
+               [[q[0], q[1], _word(q[2], "procedure"), q[3],
+                 "本人確認情報（住基ネット）" if q[4] == "juki" else _word(q[4], "information"), _word(q[5]), q[6]]
+                for q in queries]),
         _table("5. 情報照会の結果", ["依頼番号", "情報", "状態", "課税年度", "所得金額", "課税区分", "生活保護", "手帳種別",
-                                 "等級", "世帯人員"], [list(i) for i in info]),
+                                 "等級", "世帯人員"],
+               [[i[0], _word(i[1], "information"), _word(i[2]), i[3], i[4], _TAX_STATUS.get(str(i[5]), i[5] or ""),
+                 _yes_no(i[6], "受給あり", "受給なし"), CERTIFICATE_TYPES.get(str(i[7]), _word(i[7], "information")),
+                 i[8], i[9]] for i in info]),
         _table("6. 住基ネット照会の結果", ["依頼番号", "処理結果", "氏名", "カナ", "性別", "生年月日", "住所", "死亡"],
-               [list(j) for j in juki]),
+               [[j[0], _JUKI_RESULTS.get(str(j[1]), j[1]), j[2], j[3], labels.ja(str(j[4]), "sex") if j[4] else "", j[5], j[6], j[7]]
+                for j in juki]),
         f"<p>保存期間の経過により削除した照会結果: {int(purged[0]) if purged else 0:,} 件</p>",
         _table("7. 相違（届出の勧奨）", ["相違番号", "種類", "項目", "状態", "検出日時", "解決日時"],
-               [[d[0], d[1], "、".join(json.loads(d[2])), d[3], d[4], d[5]] for d in discrepancies]),
+               [[d[0], _word(d[1], "discrepancy"), "、".join(_FIELD_WORDS.get(f, f) for f in json.loads(d[2])), _word(d[3]),
+                 d[4], d[5]] for d in discrepancies]),
         _table("8. 訂正の記録", ["訂正日時", "項目", "訂正前", "訂正後", "理由"],
                [[c[0], CORRECTABLE.get(c[1], (c[1],))[0], c[2], c[3], c[4]] for c in corrections]),
         _table("9. 利用停止", ["停止日時", "理由", "解除日時", "解除理由"], [list(s) for s in suspended]),
-        _table("10. 問合せの記録", ["受付日時", "受付方法", "区分", "状態", "完了日時"], [list(i) for i in inquiries]),
+        _table("10. 問合せの記録", ["受付日時", "受付方法", "区分", "状態", "完了日時"],
+               [[i[0], CHANNELS.get(i[1], (i[1],))[0], CATEGORIES.get(i[2], (i[2],))[0],
+                 "完了" if i[3] == "closed" else "対応中", i[4]] for i in inquiries]),
         _table("11. あなたの情報を扱った操作の記録（操作ログより）", ["日時", "操作", "結果", "操作者"], access_rows),
         "<p>以上</p></body></html>",
     ]
@@ -207,7 +238,8 @@ def disclose(unit: Unit, person_id: str, *, out: str | None = None) -> Disclosur
         target = Path(out)
         if target.exists():
             raise InvalidInput(f"{target.name} already exists.", f"{target.name} はすでに存在します。", reason="exists")
-        data = document.encode("utf-8")
+        # ``.pdf``: printed (WeasyPrint, Japanese fonts embedded); anything else: the HTML itself.
+        data = pdf_bytes(document) if target.suffix.lower() == ".pdf" else document.encode("utf-8")
         target.write_bytes(data)
         target.chmod(0o600)
         entry_id = "M" + uuid.uuid4().hex[:11].upper()

@@ -14,6 +14,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from workbench.core import labels
 from workbench.core.clock import JST
 from workbench.core.errors import InvalidInput, NotFound
 from workbench.core.paging import ListSpec, Page, PageRequest, SortKey, fetch_page
@@ -36,6 +37,8 @@ CATEGORIES: dict[str, tuple[str, str]] = {
     "complaint": ("苦情", "complaint"),
     "other": ("その他", "other"),
 }
+labels.register("inquiry_channel", CHANNELS)
+labels.register("inquiry_category", CATEGORIES)
 
 
 @dataclass(frozen=True)

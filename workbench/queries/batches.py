@@ -45,6 +45,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from workbench.core import labels
 from workbench.core.clock import JST
 from workbench.core.errors import InvalidInput
 from workbench.core.paging import ListSpec, Page, PageRequest, SortKey, fetch_page
@@ -60,8 +61,10 @@ from workbench.queries.query_rules import QueryRules, check_fiscal_year, load_ru
 __all__ = [
     "APPROVAL_KINDS",
     "EXCLUSIONS",
+    "EXCLUSIONS_SHORT",
     "PACKAGE_KINDS",
     "SPECS",
+    "STATUSES",
     "BatchInfo",
     "BatchParams",
     "BatchPreview",
@@ -99,6 +102,23 @@ EXCLUSIONS: dict[str, tuple[str, str]] = {
     "outstanding": ("同じ手続・年度・情報の照会を送付済みで、回答を待っています（二重照会の防止）",
                     "a query for the same procedure, year and information was sent and its answer is awaited"),
 }
+#: The same reasons in a few words, for a chart's bars.
+EXCLUSIONS_SHORT: dict[str, str] = {
+    "not_covered": "リスト外・死亡", "not_permitted": "この手続では不可", "not_filed": "本人の届出なし",
+    "household_no_number": "同住所に番号届出なし", "no_number": "個人番号の届出なし", "no_consent": "照会への同意なし",
+    "no_integrated_number": "統合宛名番号が未取得", "outstanding": "回答待ちの照会あり",
+}
+#: A pair that is not left out is queried (``included``), beside the reasons in the same domain.
+labels.register("exclusion", {**EXCLUSIONS, "included": ("照会対象", "included")}, short=EXCLUSIONS_SHORT)
+#: Juki-net queries ask for the basic four items, which the rules table (information kinds) does not list.
+labels.register("information", {"juki": ("住基ネット本人確認情報（基本4情報）", "Juki-net identity information (basic four items)")})
+#: Where a query request or batch stands (query_requests.status, query_batches.status).
+STATUSES: dict[str, tuple[str, str]] = {
+    "created": ("作成済み", "created"), "sent": ("回答待ち", "waiting for the answer"), "answered": ("回答あり", "answered"),
+    "error": ("エラー", "error"), "closed": ("完了", "closed"), "purged": ("結果削除済み", "results purged"),
+    "expired": ("期限切れ", "expired"),
+}
+labels.register("query_status", STATUSES)
 
 _JUKI = "juki"
 
@@ -346,9 +366,8 @@ def _preview(unit: Unit, kind: Kind, procedure: str, year: int, infos: list[str]
         by_info.setdefault(info, {})[outcome] = int(n)
         if outcome != "included":
             excluded[outcome] = excluded.get(outcome, 0) + int(n)
-        label = EXCLUSIONS.get(outcome, ("照会対象", "included"))
         rows.append({"procedure": procedure, "information": info, "outcome": outcome, "count": int(n),
-                     "label_ja": label[0], "label_en": label[1]})
+                     "label_ja": labels.ja(outcome, "exclusion"), "label_en": labels.en(outcome, "exclusion")})
     order = list(EXCLUSIONS)
     excluded = {k: excluded[k] for k in order if k in excluded}
     return BatchPreview(

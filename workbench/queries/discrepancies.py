@@ -43,6 +43,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from workbench.core import labels
 from workbench.core.errors import InvalidInput, NotFound, rows_refused
 from workbench.core.paging import ListSpec, Page, PageRequest, SortKey, fetch_page
 from workbench.core.permissions import Permission
@@ -53,6 +54,7 @@ from workbench.files.outgoing import ExportResult, OutgoingFileSpec
 
 __all__ = [
     "DECLARED_INCOME",
+    "FIELDS",
     "KINDS",
     "NOTICE_LAYOUT",
     "NOTICE_SPEC",
@@ -72,18 +74,35 @@ __all__ = [
 
 #: kind → (Japanese, English).
 KINDS: dict[str, tuple[str, str]] = {
-    "moved": ("転居（住所の相違）", "moved (address differs)"),
-    "renamed": ("氏名変更（氏名・カナの相違）", "renamed (name or kana differs)"),
+    "moved": ("転居", "moved"),
+    "renamed": ("氏名変更", "renamed"),
     "deceased": ("死亡", "deceased"),
     "sex_differs": ("性別の相違", "sex differs"),
     "birth_date_differs": ("生年月日の相違", "birth date differs"),
-    "income_differs": ("所得金額が申告と相違", "taxable income differs from the declared income"),
+    "income_differs": ("所得金額の相違", "income differs from the declared"),
 }
 STATUSES: dict[str, tuple[str, str]] = {
     "open": ("未対応", "open"),
     "person_notified": ("本人へ通知済み", "person notified"),
     "resolved": ("解決済み", "resolved"),
 }
+#: The fields a discrepancy names (``Discrepancy.fields``, ``held``, ``reported``).
+FIELDS: dict[str, tuple[str, str]] = {
+    "address": ("住所", "address"), "name": ("氏名", "name"), "kana": ("氏名カナ", "name in kana"), "deceased": ("死亡", "deceased"),
+    "sex": ("性別", "sex"), "birth_date": ("生年月日", "birth date"), "taxable_income": ("所得金額", "taxable income"),
+    "declared_income": ("申告所得", "declared income"), "tax_year": ("課税年度", "tax year"),
+}
+labels.register("discrepancy", KINDS)
+labels.register("discrepancy_status", STATUSES)
+labels.register("discrepancy_field", FIELDS)
+#: Why a row of a declared-income file is refused.
+DECLARED_INCOME_PROBLEMS: dict[str, tuple[str, str]] = {
+    "bad_amount": ("申告所得金額が数字ではありません", "the declared income is not a whole number of yen"),
+    "unknown_filing": ("申請番号と対象者の組が取込済みの手続にありません",
+                       "no procedure held names this person under this procedure ID"),
+    "duplicate_row": ("同じ申請番号・対象者の行が重複しています", "the same procedure and person appear twice"),
+}
+labels.register("declared_income_problem", DECLARED_INCOME_PROBLEMS)
 
 NOTICE_APPROVAL_KIND = "notice_list"
 NOTICE_KIND = "notice_list"
@@ -249,11 +268,7 @@ def import_declared_income(unit: Unit, data: bytes, *, file_name: str) -> dict[s
             + [(int(ln), "unknown_filing") for ln in unknown]
             + [(int(ln), "duplicate_row") for ln in clean.loc[dup, "line"]])
         if problems:
-            labels = {"bad_amount": ("申告所得金額が数字ではありません", "the declared income is not a whole number of yen"),
-                      "unknown_filing": ("申請番号と対象者の組が取込済みの手続にありません",
-                                         "no procedure held names this person under this procedure ID"),
-                      "duplicate_row": ("同じ申請番号・対象者の行が重複しています", "the same procedure and person appear twice")}
-            raise rows_refused("declared-income file", "申告所得ファイル", problems, labels)
+            raise rows_refused("declared-income file", "申告所得ファイル", problems, DECLARED_INCOME_PROBLEMS)
         import_id = "DI" + uuid.uuid4().hex[:10].upper()
         con.execute("DELETE FROM declared_incomes WHERE (procedure_id, person_id) IN"
                     " (SELECT (procedure_id, person_id) FROM _di)")

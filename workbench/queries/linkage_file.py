@@ -33,6 +33,7 @@ from typing import Any
 
 import pandas as pd
 
+from workbench.core import labels
 from workbench.core.permissions import Permission
 from workbench.core.workspace import Unit
 from workbench.files import media, outgoing
@@ -50,6 +51,10 @@ __all__ = ["APPROVAL_KIND", "LINKAGE_LAYOUT", "PACKAGE_KIND", "SPEC", "LinkagePa
 APPROVAL_KIND = "linkage_file"
 PACKAGE_KIND = "linkage_file"
 RECIPIENT = "housing_system"
+#: A record's ``discrepancy_status`` (the most pressing state of the person's discrepancies, or none).
+labels.register("linkage_state", {"none": ("相違なし", "no discrepancy"), "open": ("未対応の相違あり", "open discrepancies"),
+                                  "person_notified": ("本人へ通知済み", "person notified"),
+                                  "resolved": ("相違は解決済み", "discrepancies resolved")})
 #: Records per CSV member of the package.
 RECORDS_PER_MEMBER = 100_000
 

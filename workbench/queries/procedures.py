@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from workbench.core import labels
 from workbench.core.errors import InvalidInput, rows_refused
 from workbench.core.permissions import Permission
 from workbench.core.policy import POLICY
@@ -53,6 +54,7 @@ REASONS: dict[str, tuple[str, str]] = {
     "duplicate_procedure": ("この申請番号は取込済みで、内容が異なります",
                             "this procedure ID is already held with different contents"),
 }
+labels.register("procedure_reason", REASONS)
 
 MAX_LISTED = POLICY.max_listed_problems  # office policy, workbench/data/policy.json
 

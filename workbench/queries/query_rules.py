@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Literal
 
+from workbench.core import labels
 from workbench.core.clock import JST
 from workbench.core.errors import InvalidInput
 
@@ -200,3 +201,13 @@ def check_fiscal_year(value: Any) -> int:
         raise InvalidInput("The fiscal year must be a 4-digit year (2000-2100).",
                            "年度は西暦 4 桁（2000〜2100）で指定してください。", reason="bad_fiscal_year")
     return year
+
+
+def _register_words() -> None:
+    """The information kinds and procedures of the packaged rules, in the words table."""
+    rules = load_rules()
+    labels.register("information", {k: (v.label_ja, v.label_en) for k, v in rules.information.items()})
+    labels.register("procedure", {k: (v.label_ja, v.label_en) for k, v in rules.procedures.items()})
+
+
+_register_words()

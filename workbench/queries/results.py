@@ -63,6 +63,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from workbench.core import labels
 from workbench.core.errors import InvalidInput, NotFound
 from workbench.core.permissions import Permission
 from workbench.core.policy import POLICY
@@ -100,6 +101,8 @@ INFO_CODES: dict[str, str] = {k: ("answered" if k in ("00", "10") else "error") 
 
 PACKAGE_KINDS: dict[str, str] = {"info": "info_answer", "juki": "juki_answer"}
 SENDERS: dict[str, str] = {"info": "linkage_server", "juki": "juki_net"}
+labels.register("package", {"info_answer": ("情報照会の回答", "information query answers"),
+                            "juki_answer": ("住基ネット照会の回答", "Juki-net answers")})
 
 #: Answer lines that are read but not stored → (Japanese, English).
 PROBLEMS: dict[str, tuple[str, str]] = {
@@ -122,6 +125,7 @@ MALFORMED: dict[str, tuple[str, str]] = {
                   "an answer value has the wrong shape (digits, code, date)"),
     "missing_value": ("該当ありの回答に必須の項目が空です", "a value required in a found answer is empty"),
 }
+labels.register("answer_problem", {**PROBLEMS, **MALFORMED})
 
 MAX_LISTED = POLICY.max_listed_problems  # office policy, workbench/data/policy.json
 
@@ -491,6 +495,8 @@ def import_juki_results(unit: Unit, path: str | Path | bytes, *, file_name: str 
 #: query_requests.status → the four groups a screen shows.
 STATUS_GROUPS: dict[str, str] = {"answered": "answered", "created": "pending", "sent": "pending", "error": "error",
                                  "expired": "expired"}
+#: The one group that is no status of its own (created or sent: no answer yet).
+labels.register("query_status", {"pending": ("回答待ち", "waiting for the answer")})
 
 
 @service(Permission.RESULTS_IMPORT)

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.core.workspace import Workspace
-from workbench.files.query_files import ANSWER_LAYOUT, REQUEST_LAYOUT, read_fixed, write_fixed
+from workbench.files.query_files import ANSWER_LAYOUT, CERTIFICATE_TYPES, REQUEST_LAYOUT, read_fixed, write_fixed
 from workbench.queries.query_rules import load_rules
 from workbench.simulate.answers import answer_packages, open_request, split_late_and_duplicate
 from workbench.simulate.linkage import integrated_number_for
@@ -44,8 +44,8 @@ ANSWER_KIND = "info_answer"
 #: Income above which the simulated person is taxable (illustrative, not the real rule).
 TAXABLE_FROM = 1_000_000
 
-_CERT_CODES = {"physical_disability": ("身体障害者手帳", "01"), "mental_disability": ("精神障害者保健福祉手帳", "02"),
-               "ai_no_techo": ("愛の手帳", "03")}
+#: Information kind → its certificate's code in the answer (names from query_files.CERTIFICATE_TYPES).
+_CERT_CODES = {"physical_disability": "01", "mental_disability": "02", "ai_no_techo": "03"}
 
 
 def _people(world: World) -> pd.DataFrame:
@@ -110,9 +110,9 @@ def answer_frames(
     out.loc[tax, "tax_status"] = np.where(income[tax] > TAXABLE_FROM, "1", "2")
     pa_ = ok & (info == "public_assistance")
     out.loc[pa_, "assistance"] = np.where(people["assisted"].to_numpy()[safe][pa_], "1", "0")
-    for key, (label, code) in _CERT_CODES.items():
+    for key, code in _CERT_CODES.items():
         sel = ok & (info == key)
-        holds = cert[sel] == label
+        holds = cert[sel] == CERTIFICATE_TYPES[code]
         out.loc[sel, "certificate_type"] = np.where(holds, code, "00")
         out.loc[sel, "certificate_grade"] = np.where(holds, grade[sel], "")
     rr = ok & (info == "resident_register")

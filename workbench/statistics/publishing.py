@@ -44,11 +44,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from workbench.core import places
 from workbench.core.clock import JST
 from workbench.core.errors import InvalidInput
 from workbench.core.permissions import Permission
 from workbench.core.workspace import Unit, Workspace, service
-from workbench.simulate.world import MUNICIPALITIES  # the real 全国地方公共団体コード of Tokyo's wards and cities
 from workbench.statistics.mart import MANIFEST, MICRODATA, PUBLICATION_ID, WITHDRAWN, Mart, PublicationInfo, StatTable
 
 #: Audited operation names keep this module's name before the 2026-12 move into packages, so the
@@ -65,7 +65,7 @@ __all__ = [
 ]
 
 FORMAT = "workbench-stats-publication/1"
-WARD_NAMES: dict[str, str] = {m.code: m.name for m in MUNICIPALITIES}
+WARD_NAMES: dict[str, str] = places.names()  # the real 全国地方公共団体コード of Tokyo's wards and cities
 QUASI_IDENTIFIERS = ("ward", "age_band", "sex", "household_size")
 UNKNOWN = "不詳"
 OTHER_WARD = "その他の区市町村"
@@ -152,7 +152,7 @@ class _Levels:
 def _ward_labels(codes: np.ndarray, level: int) -> tuple[np.ndarray, list[str]]:
     if level == 0:
         names = pd.Series(codes, dtype=object).map(WARD_NAMES).fillna(OTHER_WARD).to_numpy(dtype=object)
-        order = [m.name for m in MUNICIPALITIES] + [OTHER_WARD]
+        order = [*WARD_NAMES.values(), OTHER_WARD]
     else:
         names = np.where(np.char.startswith(codes.astype(str), "131"), "区部", "市部").astype(object)
         order = ["区部", "市部"]

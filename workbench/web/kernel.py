@@ -19,6 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from workbench.core import channel
+from workbench.core.channel import SERVER_ENV
 from workbench.core.errors import SessionExpired
 from workbench.core.workspace import Session, Workspace
 from workbench.web.sessions import redeem_kernel_ticket
@@ -44,8 +46,14 @@ def current_kernel_id() -> str | None:
 def session_from_server(open_workspace: Callable[[str], Workspace] = Workspace.open) -> Session:
     """Become the session this kernel was started for, or raise :class:`SessionExpired`."""
     ticket = os.environ.pop(TICKET_ENV, "")
-    path = os.environ.get(WORKSPACE_ENV, "")
     kernel_id = current_kernel_id()
+    server = os.environ.get(SERVER_ENV, "")
+    if server:  # the data server (issue 19): this process never holds a key or opens the workspace
+        if not (ticket and kernel_id):
+            raise SessionExpired("This screen was not opened through the login page; log in again.",
+                                 "この画面はログイン画面から開かれていません。再度ログインしてください。")
+        return channel.connect_server(server).kernel(ticket, kernel_id)
+    path = os.environ.get(WORKSPACE_ENV, "")
     if not (ticket and path and kernel_id):
         raise SessionExpired("This screen was not opened through the login page; log in again.",
                              "この画面はログイン画面から開かれていません。再度ログインしてください。")

@@ -50,8 +50,10 @@ from voila.static_file_handler import MultiStaticFileHandler, TemplateStaticFile
 from voila.tornado.handler import TornadoVoilaHandler
 from voila.tornado.kernel_websocket_handler import VoilaKernelWebsocketHandler, read_header_from_binary_message
 
+from workbench.core.channel import SERVER_ENV
 from workbench.core.errors import WorkbenchError
 from workbench.core.workspace import Workspace
+from workbench.web.dataserver import DataServer
 from workbench.web.sessions import WebSession, WebSessions
 
 __all__ = [
@@ -407,7 +409,12 @@ class _TicketingKernelManager:
             if old in self._km:
                 await ensure_async(self._km.shutdown_kernel(old, now=True))
         env = dict(kwargs.pop("env", None) or os.environ)
+        # A kernel reaches the data only through the data server: no workspace path, no key-encryption key's place.
+        for name in ("WORKBENCH_WORKSPACE", "WORKBENCH_KEK_FILE", "CREDENTIALS_DIRECTORY", "WORKBENCH_PASSWORD",
+                     "WORKBENCH_BATCH_KEY"):
+            env.pop(name, None)
         env[TICKET_ENV] = ticket
+        env[SERVER_ENV] = str(self._handler.settings["wb_data_server"].path)
         kwargs.pop("kernel_id", None)
         try:
             return str(await ensure_async(self._km.start_kernel(kernel_id=kernel_id, env=env, **kwargs)))
@@ -521,12 +528,16 @@ class WorkbenchVoila(Voila):
     def init_settings(self) -> dict[str, Any]:
         if not self.workspace:
             raise SystemExit("workbench: no workspace (set WORKBENCH_WORKSPACE or --WorkbenchVoila.workspace)")
-        self.wb_sessions = WebSessions(Workspace.open(Path(self.workspace)))
+        workspace = Workspace.open(Path(self.workspace))
+        # The data server (issue 19): this process keeps the database open and answers the kernels,
+        # the CLI and the pipelines on its socket; the kernels get the socket, never the workspace.
+        self.data_server = DataServer(workspace).start()
+        self.wb_sessions = WebSessions(workspace, on_end=self.data_server.revoke_session)
         ended = self.wb_sessions.close_stale()
         if ended:
             self.log.info("%d web sessions left open by the previous server were recorded as ended.", ended)
         settings: dict[str, Any] = super().init_settings()
-        settings.update(wb_sessions=self.wb_sessions, wb_trust_proxy=self.trust_proxy, xsrf_cookies=True,
+        settings.update(wb_sessions=self.wb_sessions, wb_data_server=self.data_server, wb_trust_proxy=self.trust_proxy, xsrf_cookies=True,
                         allow_unauthenticated_access=False, serve_traceback=False)
         return settings
 
@@ -585,6 +596,9 @@ class WorkbenchVoila(Voila):
         except Exception:
             self.log.exception("could not shut every kernel down")
         super().stop()
+        data_server = getattr(self, "data_server", None)
+        if data_server is not None:
+            data_server.stop()
 
 
 main = WorkbenchVoila.launch_instance

@@ -21,6 +21,7 @@ import datetime as dt
 import hashlib
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from workbench.core import access_rules, audit, tickets
@@ -80,8 +81,10 @@ class WebSessions:
     block and are serialised by one lock; the server runs them off its event loop.
     :meth:`lookup` only reads memory, so every request stays cheap."""
 
-    def __init__(self, workspace: Workspace) -> None:
+    def __init__(self, workspace: Workspace, *, on_end: Callable[[str], object] | None = None) -> None:
         self.workspace = workspace
+        #: Told the ID of every session that ends (the data server drops its kernels' tokens).
+        self.on_end = on_end
         self._sessions: dict[str, WebSession] = {}
         self._db = threading.Lock()
         self._mem = threading.RLock()
@@ -177,6 +180,8 @@ class WebSessions:
             self._ended[web.token_hash] = web.ended
             while len(self._ended) > ENDED_KEPT:
                 self._ended.pop(next(iter(self._ended)))
+        if self.on_end is not None:
+            self.on_end(web.session_id)
         operation = {"logout": "auth.logout", "idle": "auth.idle_timeout"}.get(web.ended, "auth.session_ended")
         with self._db:
             web.session.logout(operation=operation, reason=web.ended, kernels=len(kernels))

@@ -1,0 +1,172 @@
+"""A busy office through the data server (issue 19 item 5).
+
+    python -m benchmarks.bench_load --persons 10000 --clerks 30 --seconds 120
+
+Builds a demo workspace of ``--persons`` people (or uses ``--workspace``), adds one user ID per clerk
+(registrars and reviewers, alternately), starts the data server as a process of its own, and runs
+``--clerks`` clerks as separate processes going through the same client path as the dashboards'
+kernels (``channel.connect`` → log in → service calls over the socket).  Each clerk does a day's mix
+with think time (exponential, mean ``--think`` seconds): list pages, person look-ups, previews
+(registrars) and decisions (reviewers record and close inquiries).  Prints p50 / p95 / max per kind
+of action in milliseconds and, last, ``errors: N``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "Bench-Pass-2026!"
+
+
+def _prepare(workspace: Path, persons: int, clerks: int) -> tuple[list[str], dict[str, str]]:
+    """A demo workspace with one user per clerk; returns some person IDs and each clerk's TOTP secret."""
+    from workbench import Workspace
+    from workbench.controls.users import create_initial_user
+    from workbench.demo import build_demo
+
+    if not (workspace / "workspace.json").exists():
+        build_demo(workspace, persons=persons)
+    ws = Workspace.open(workspace)
+    ws.settings.scrypt_n = 2**12  # the clerks' own IDs: a cheaper hash, so set-up stays quick
+    secrets: dict[str, str] = {}
+    with ws.transaction("bench.users", "bench") as con:
+        known = {r[0] for r in con.execute("SELECT user_id FROM users").fetchall()}
+        ids = [r[0] for r in con.execute("SELECT person_id FROM persons ORDER BY person_id LIMIT 2000").fetchall()]
+    for i in range(clerks):
+        user = f"clerk{i:03d}"
+        if user in known:
+            raise SystemExit(f"{workspace} already has clerks; use a fresh workspace")
+        role = "registrar" if i % 2 == 0 else "reviewer"
+        enrolment = create_initial_user(ws, user, user, PASSWORD, [role])
+        secrets[user] = enrolment.otpauth_uri.split("secret=")[1].split("&")[0]
+    return [str(i) for i in ids], secrets
+
+
+def _clerk(index: int, workspace: str, secret: str, person_ids: list[str], seconds: float, think: float,
+           out: Any) -> None:
+    import datetime as dt
+
+    from workbench.core import channel, credentials
+    from workbench.core.paging import PageRequest
+    from workbench.intake import collection, persons, registration
+    from workbench.lifecycle import inquiries
+
+    rng = random.Random(index)
+    user = f"clerk{index:03d}"
+    samples: list[tuple[str, float, str | None]] = []
+
+    def timed(kind: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            result = fn(*args, **kwargs)
+            samples.append((kind, time.perf_counter() - started, None))
+            return result
+        except Exception as exc:
+            code = getattr(exc, "code", type(exc).__name__)
+            expected = code in ("not_found",)  # a look-up of someone not on the list is an answer
+            samples.append((kind, time.perf_counter() - started, None if expected else str(code)))
+            return None
+
+    time.sleep(rng.random() * min(think, 5))  # not all at the same instant
+    conn = channel.connect(workspace)
+    code = credentials.totp_code(secret, dt.datetime.now(dt.UTC))
+    session = timed("login", conn.login, user, PASSWORD, code)
+    if session is None:
+        out.put(samples)
+        return
+    registrar = index % 2 == 0
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        roll = rng.random()
+        if roll < 0.45:
+            timed("person", persons.get, session, rng.choice(person_ids))
+        elif roll < 0.8:
+            if registrar:
+                timed("list", registration.review_page, session, PageRequest(offset=rng.randrange(0, 3) * 50))
+            else:
+                timed("list", inquiries.inquiry_page, session, PageRequest())
+        elif registrar:
+            timed("preview", collection.preview_collection, session)
+        else:
+            q = timed("decision", inquiries.record, session, channel="phone", category="handling",
+                      question="負荷試験の問合せ")
+            if q is not None:
+                timed("decision", inquiries.close, session, q.inquiry_id, response="回答済み")
+        time.sleep(rng.expovariate(1 / think) if think > 0 else 0)
+    out.put(samples)
+
+
+def _percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p * (len(ordered) - 1)))]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench_load")
+    parser.add_argument("--persons", type=int, default=10_000)
+    parser.add_argument("--clerks", type=int, default=10)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--think", type=float, default=5.0, help="mean think time between actions, seconds")
+    parser.add_argument("--workspace", type=Path, help="a fresh folder to build the demo in (default: a temporary one)")
+    args = parser.parse_args(argv)
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-load-"))
+    workspace = (args.workspace or tmp / "ws").resolve()
+    runtime = tmp / "run"
+    os.environ["WORKBENCH_RUNTIME_DIR"] = str(runtime)
+    print(f"building {args.persons:,} persons and {args.clerks} clerks in {workspace} …", flush=True)
+    person_ids, secrets = _prepare(workspace, args.persons, args.clerks)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    server = subprocess.Popen([sys.executable, "-m", "workbench.web.dataserver", str(workspace)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    try:
+        assert server.stdout is not None
+        ready = server.stdout.readline()
+        if not ready.startswith("ready"):
+            raise SystemExit("the data server did not start")
+        ctx = mp.get_context("spawn")
+        out = ctx.Queue()
+        clerks = [ctx.Process(target=_clerk, args=(i, str(workspace), secrets[f"clerk{i:03d}"], person_ids,
+                                                   args.seconds, args.think, out))
+                  for i in range(args.clerks)]
+        for p in clerks:
+            p.start()
+        samples: list[tuple[str, float, str | None]] = []
+        for _ in clerks:
+            samples.extend(out.get(timeout=args.seconds + 600))
+        for p in clerks:
+            p.join(60)
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+    kinds = sorted({k for k, _, _ in samples})
+    print(f"persons {args.persons:,}  clerks {args.clerks}  seconds {args.seconds:g}  think {args.think:g} s")
+    print(f"{'action':<10}{'count':>8}{'p50 ms':>10}{'p95 ms':>10}{'max ms':>10}")
+    for kind in kinds:
+        ms = [t * 1000 for k, t, _ in samples if k == kind]
+        print(f"{kind:<10}{len(ms):>8}{statistics.median(ms):>10.0f}{_percentile(ms, 0.95):>10.0f}{max(ms):>10.0f}")
+    errors = [e for _, _, e in samples if e is not None]
+    for code in sorted(set(errors)):
+        print(f"  {code}: {errors.count(code)}")
+    print(f"errors: {len(errors)}")
+    return 0 if not errors else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

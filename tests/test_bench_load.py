@@ -1,0 +1,25 @@
+"""The load benchmark runs (issue 19 item 5), tiny: two clerks through the data server for a few seconds."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.slow
+
+
+def test_bench_load_runs_tiny_and_reports_errors_last(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench_load", "--persons", "60", "--clerks", "2", "--seconds", "3",
+         "--think", "0.3", "--workspace", str(tmp_path / "ws")],
+        cwd=ROOT, capture_output=True, text=True, timeout=900, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
+    lines = out.stdout.strip().splitlines()
+    assert lines and lines[-1] == "errors: 0", out.stdout + out.stderr[-3000:]
+    assert any(line.startswith("person ") for line in lines) and any(line.startswith("login ") for line in lines)
+    assert out.returncode == 0

@@ -1,0 +1,333 @@
+"""The data server: one process owns the database and the keyring; everyone else is a client (issue 19).
+
+データサーバー。``workbench serve`` runs it in the web server's process (a thread beside Voila), so the
+process that checks logins also holds the open database; dashboard kernels, the CLI and Papermill runs
+call it over a Unix socket (:mod:`workbench.core.channel`).  What it does with a call is exactly what
+an embedded process does: :meth:`Session.run` — permission, alarm, one transaction with its audit
+record — only the transport and the store differ:
+
+* the database stays open (:class:`~workbench.core.store.ResidentStore`): every unit gets its own
+  cursor; the operations in :data:`READS` run at once beside everything else, the others queue first
+  come, first served; audit records, commits and signed heads go one at a time, in chain order;
+* a client proves itself on every call with its session token (random, kept here only as a SHA-256,
+  in memory — a restarted server knows none) and a sequence number that must grow, so a replayed
+  message is refused; an unknown, ended or replayed token is refused and audited
+  (``auth.server_token``); a replayed token is revoked;
+* the socket is 0600 in a 0700 folder outside the workspace, and the peer must run as this user
+  (``SO_PEERCRED``);
+* nothing a client sends is unpickled: arguments are decoded by the channel's codec, bound to the
+  service's signature, and only then run;
+* a job that needs the file itself (key rotation, purge, backup: :data:`~workbench.core.workspace.COMPOSITES`)
+  runs alone: new units wait, running ones finish, the file is handed to the job, then opened again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import inspect
+import logging
+import os
+import secrets
+import socket
+import socketserver
+import struct
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workbench.controls import batch_accounts
+from workbench.core import channel
+from workbench.core.errors import InvalidInput, NotFound, SessionExpired, WorkbenchError
+from workbench.core.workspace import COMPOSITES, SERVICES, Session, Workspace
+from workbench.web.sessions import redeem_kernel_ticket
+
+__all__ = ["READS", "DataServer"]
+
+log = logging.getLogger("workbench.dataserver")
+
+#: Services that change nothing but the audit log: they run concurrently and never wait for a writer.
+#: Everything else queues (a service missing here is only slower, never wrong).
+READS: frozenset[str] = frozenset({
+    "access.policy", "approvals.get", "approvals.pending", "auditing.search", "auditing.search_page",
+    "batch_accounts.list_accounts", "batches.batch_page", "batches.preview_info_batch", "batches.preview_juki_batch",
+    "collection.preview_collection", "cycle_runs.listing", "cycle_runs.listing_page", "cycle_runs.status",
+    "cycles.cycle_figures", "cycles.integrated_pending", "cycles.outgoing_for_approval", "deletion.deletion_records",
+    "deletion.destruction_marks", "deletion.list_members_page", "deletion.open_lists", "deletion.preview_deletion",
+    "disclosure.suspension_page", "disclosure.suspensions", "discrepancies.discrepancy_page",
+    "discrepancies.list_discrepancies", "discrepancies.preview_notice_list", "idreview.reviews",
+    "inquiries.inquiry_page", "inquiries.monthly", "inquiries.search", "integrated.preview_integrated_request",
+    "linkage.preview_linkage", "media.ledger", "media.ledger_page", "pending.pending_work", "persons.get",
+    "persons.reveal_number", "registration.review_page", "registration.review_queue", "results.request_status",
+    "retention.rules", "runs.runs", "stats.chart_data", "stats.publications", "users.list_users", "users.user_page",
+})
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("ascii", "replace")).hexdigest()
+
+
+def _token_refused(why: str) -> SessionExpired:
+    return SessionExpired(
+        "This session is not valid on the data server (ended, replaced by a restart, or not issued by it); log in again.",
+        "このセッションはデータサーバーで有効ではありません（終了済み・サーバーの再起動・発行元が異なる）。再度ログインしてください。",
+        reason=why,
+    )
+
+
+@dataclass(eq=False)
+class Grant:
+    """A token's session, how it was issued, and the last sequence number it used."""
+
+    session: Session
+    kind: str
+    last_seq: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class _Handler(socketserver.BaseRequestHandler):
+    server: _SocketServer
+
+    def handle(self) -> None:
+        sock: socket.socket = self.request
+        if not _same_user(sock):
+            return
+        data = self.server.data
+        with data._lock:
+            data._connections.add(sock)
+        try:
+            self._serve(sock, data)
+        finally:
+            with data._lock:
+                data._connections.discard(sock)
+
+    def _serve(self, sock: socket.socket, data: DataServer) -> None:
+        while True:
+            try:
+                message = channel.read_frame(sock)
+            except WorkbenchError as exc:
+                with contextlib.suppress(OSError):
+                    channel.write_frame(sock, {"ok": False, "error": channel.error_to_wire(exc)})
+                return
+            except OSError:
+                return
+            if message is None:
+                return
+            reply = data.answer(message)
+            try:
+                channel.write_frame(sock, reply)
+            except OSError:
+                return
+
+
+def _same_user(sock: socket.socket) -> bool:
+    """Only a process of this user may talk to the server (besides the socket's own mode)."""
+    try:
+        raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    except OSError:
+        return False
+    _pid, uid, _gid = struct.unpack("3i", raw)
+    return bool(uid == os.getuid())
+
+
+class _SocketServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+    data: DataServer
+
+
+class DataServer:
+    """Open the workspace's database for good and answer clients on its socket."""
+
+    def __init__(self, workspace: Workspace, *, socket_path: Path | None = None) -> None:
+        self.workspace = workspace
+        self.store = workspace.become_resident(READS)
+        self.path = socket_path or channel.socket_for(workspace.path)
+        self.server_id = secrets.token_hex(8)
+        self._grants: dict[str, Grant] = {}
+        self._connections: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        self._server: _SocketServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- life ----------------------------------------------------------------------------------
+    def start(self) -> DataServer:
+        if self.path.exists() or self.path.is_symlink():
+            if channel.probe(self.path) is not None:  # pragma: no cover - the workspace lock stops it first
+                raise InvalidInput("A data server already runs for this workspace.",
+                                   "このワークスペースのデータサーバーはすでに動いています。", reason="server_running")
+            self.path.unlink()  # left by a server that was killed
+        old = os.umask(0o077)
+        try:
+            server = _SocketServer(os.fspath(self.path), _Handler)
+        finally:
+            os.umask(old)
+        self.path.chmod(0o600)
+        server.data = self
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, name="workbench-data-server", daemon=True)
+        self._thread.start()
+        log.info("data server listening on %s", self.path)
+        return self
+
+    def stop(self) -> None:
+        """Stop answering, forget every token, close the database."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        with self._lock:
+            connections = list(self._connections)
+        for sock in connections:  # clients hear at once that the server is gone
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(OSError):
+            self.path.unlink()
+        with self._lock:
+            self._grants.clear()
+        self.store.close()
+
+    def __enter__(self) -> DataServer:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    # -- tokens --------------------------------------------------------------------------------
+    def grant(self, session: Session, kind: str) -> dict[str, Any]:
+        token = secrets.token_urlsafe(32)
+        with self._lock:
+            self._grants[_digest(token)] = Grant(session, kind)
+        permissions = sorted(p.value for p in session.permissions)
+        return {"token": token, "user_id": session.user_id, "roles": list(session.roles), "permissions": permissions,
+                "session_id": session.session_id, "idle_timeout_minutes": self.workspace.settings.idle_timeout_minutes}
+
+    def revoke_session(self, session_id: str) -> int:
+        """A web session ended: its kernels' tokens end with it."""
+        with self._lock:
+            gone = [k for k, g in self._grants.items() if g.session.session_id == session_id]
+            for k in gone:
+                del self._grants[k]
+        return len(gone)
+
+    def _check(self, message: dict[str, Any]) -> tuple[str, Grant]:
+        token, seq = message.get("token"), message.get("seq")
+        key = _digest(token) if isinstance(token, str) else ""
+        with self._lock:
+            grant = self._grants.get(key)
+        if grant is None:
+            self.workspace.audit_only("unknown", "auth.server_token", "denied", reason="unknown_token")
+            raise _token_refused("unknown_token")
+        with grant.lock:
+            replay = not isinstance(seq, int) or isinstance(seq, bool) or seq <= grant.last_seq
+            if not replay:
+                grant.last_seq = int(seq)  # type: ignore[arg-type]
+        if replay or grant.session.closed:
+            why = "replayed" if replay else "ended"
+            with self._lock:
+                self._grants.pop(key, None)
+            self.workspace.audit_only(grant.session.user_id, "auth.server_token", "denied", reason=why)
+            raise _token_refused(why)
+        return key, grant
+
+    # -- answering -------------------------------------------------------------------------------
+    def answer(self, message: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return {"ok": True, "result": channel.encode(self._dispatch(message))}
+        except WorkbenchError as exc:
+            return {"ok": False, "error": channel.error_to_wire(exc)}
+        except Exception:
+            ref = "E-" + secrets.token_hex(4).upper()
+            log.exception("[%s] data server call failed", ref)
+            return {"ok": False, "error": channel.error_to_wire(WorkbenchError(
+                f"Something went wrong in the data server (reference {ref}); tell the operators.",
+                f"データサーバーで問題が発生しました（参照番号 {ref}）。運用担当に連絡してください。", reference=ref))}
+
+    def _dispatch(self, message: dict[str, Any]) -> Any:
+        op = message.get("op")
+        ws = self.workspace
+        if op == "hello":
+            return {"server": "workbench", "protocol": 1, "server_id": self.server_id}
+        if op == "login":
+            user, password, code = (str(message.get(k, "")) for k in ("user_id", "password", "totp"))
+            return self.grant(ws.login(user, password, code, hours_recovery=message.get("hours_recovery") is True),
+                              "login")
+        if op == "batch_login":
+            doc = channel.decode(message.get("key"))
+            if not isinstance(doc, dict):
+                raise channel._refused("key")
+            return self.grant(batch_accounts.login_with(ws, doc), "batch")
+        if op == "kernel":
+            ticket, kernel_id = str(message.get("ticket", "")), str(message.get("kernel_id", ""))
+            return self.grant(redeem_kernel_ticket(ws, kernel_id, ticket), "kernel")
+        if op not in ("call", "composite", "logout"):
+            raise channel._refused(f"operation {str(op)[:40]!r}")
+        key, grant = self._check(message)
+        session = grant.session
+        if op == "logout":
+            params = channel.decode(message.get("params") or {})
+            session.logout(operation=str(message.get("operation") or "auth.logout"),
+                           **(params if isinstance(params, dict) else {}))
+            with self._lock:
+                self._grants.pop(key, None)
+            return None
+        try:
+            if op == "call":
+                return self._call(session, message)
+            return self._composite(session, message)
+        finally:
+            if session.closed:  # ended by the idle limit during the call
+                with self._lock:
+                    self._grants.pop(key, None)
+
+    def _arguments(self, fn: Any, message: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        args, kwargs = channel.decode(message.get("args") or []), channel.decode(message.get("kwargs") or {})
+        if not isinstance(args, list) or not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs):
+            raise channel._refused("arguments")
+        try:
+            inspect.signature(fn).bind(None, *args, **kwargs)
+        except TypeError:
+            raise InvalidInput("The call's arguments do not fit the service.",
+                               "呼び出しの引数がサービスに合いません。", reason="bad_arguments") from None
+        return tuple(args), kwargs
+
+    def _call(self, session: Session, message: dict[str, Any]) -> Any:
+        name = str(message.get("service", ""))
+        info = SERVICES.get(name)
+        if info is None:
+            raise NotFound(f"No service {name[:80]!r}.", f"サービス {name[:80]!r} はありません。", reason="unknown_service")
+        args, kwargs = self._arguments(info.function, message)
+        return session.run(info, args, kwargs)
+
+    def _composite(self, session: Session, message: dict[str, Any]) -> Any:
+        name = str(message.get("name", ""))
+        fn = COMPOSITES.get(name)
+        if fn is None:
+            raise NotFound(f"No job {name[:80]!r}.", f"処理 {name[:80]!r} はありません。", reason="unknown_service")
+        args, kwargs = self._arguments(fn, message)
+        with self.store.exclusive():
+            return fn(session, *args, **kwargs)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m workbench.web.dataserver WORKSPACE``: the data server alone, in the foreground
+    (for tests, benchmarks and an operator who runs it without the dashboards)."""
+    import argparse
+    import signal
+
+    parser = argparse.ArgumentParser(prog="workbench-dataserver")
+    parser.add_argument("workspace")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO)
+    server = DataServer(Workspace.open(Path(args.workspace))).start()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    print(f"ready {server.path}", flush=True)
+    stop.wait()
+    server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
