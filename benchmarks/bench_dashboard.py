@@ -2,7 +2,7 @@
 
 Run: ``.venv/bin/python benchmarks/bench_dashboard.py [--persons 1000000] [--workspace PATH]``.
 
-1. builds a whole office of ``--persons`` people set-based (:func:`benchmarks.build_office`:
+1. builds a whole office of ``--persons`` people set-based (:func:`tests.direct_load.build_office`:
    numbers, integrated numbers, P1 filings, a Juki-net round with hundreds of thousands of
    discrepancies, a batch waiting for answers, return lists, reviews, a publication) — or reuses
    the one at ``--workspace`` (built there the first time, so it is built once and reused while
@@ -43,7 +43,8 @@ HERE = Path(__file__).resolve()
 sys.path.insert(0, str(HERE.parent.parent))
 
 import benchmarks  # noqa: E402
-from benchmarks import build_office, machine, print_table, timed  # noqa: E402
+from benchmarks import machine, print_table, timed  # noqa: E402
+from tests.direct_load import build_office  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -97,7 +98,7 @@ def list_pages(ws: Any) -> list[tuple[str, str, Callable[[int], Any]]]:
     from workbench.controls import audit_log, users
     from workbench.core import approvals
     from workbench.core.paging import PageRequest
-    from workbench.cycles import engine
+    from workbench.cycles import pipeline_runs
     from workbench.files import media
     from workbench.intake import registration
     from workbench.queries import batches, discrepancies
@@ -119,7 +120,7 @@ def list_pages(ws: Any) -> list[tuple[str, str, Callable[[int], Any]]]:
         ("auditor", "操作ログ / audit log", lambda off: audit_log.search_page(s("auditor"), req(off))),
         ("auditor", "媒体管理簿 / media ledger", lambda off: media.ledger_page(s("auditor"), req(off))),
         ("admin", "ユーザー / users", lambda off: users.user_page(s("admin"), req(off))),
-        ("ops", "定例処理 / pipeline runs", lambda off: engine.listing_page(s("ops"), req(off))),
+        ("ops", "定例処理 / pipeline runs", lambda off: pipeline_runs.listing_page(s("ops"), req(off))),
         ("analyst", "公表 / publications", lambda off: publishing.publications(s("analyst"))),
     ]
 
@@ -160,7 +161,7 @@ def _publication(ws: Any) -> str:
 
 
 def measure_services(ws: Any, year: int, *, only: str | None = None) -> list[Figure]:
-    from widgets.login import APPS
+    from widgets.dashboard import APPS
     from workbench import pending
 
     figures: list[Figure] = []
@@ -286,7 +287,7 @@ def _preview_click(page: Any, kind: str) -> tuple[float, bool]:
 def measure_browser(workspace: Path, users: tuple[str, ...] = ROLE_USERS) -> list[Figure]:
     from playwright.sync_api import expect, sync_playwright
 
-    from widgets.login import APPS
+    from widgets.dashboard import APPS
     from workbench import Workspace
 
     expect.set_options(timeout=TIMEOUT_MS)

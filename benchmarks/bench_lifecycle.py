@@ -41,10 +41,10 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
 
+    from tests.direct_load import load_world
     from workbench import FixedClock, Workspace
     from workbench.controls import users
     from workbench.core import approvals, credentials
-    from workbench.demo import load_world
     from workbench.lifecycle import backup, deletion
     from workbench.simulate import generate_world
 
@@ -80,7 +80,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         request = step("request", len(chosen), lambda: deletion.request_deletion(reg, preview.list_id))
         approvals.decide(login("shonin"), request.approval.approval_id, approve=True)
         step("apply", len(chosen), lambda: deletion.apply_deletion(reg, preview.list_id,
-                                                                   approval_id=request.approval.approval_id))
+                                                                   approval_id=request.approval.approval_id,
+                                                                   expected_digest=preview.selection_digest))
         ops = login("ops")
         step("purge", args.persons - len(chosen), lambda: deletion.purge(ops))
         step("backup", args.persons - len(chosen),

@@ -40,7 +40,8 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import BENCH_PASSWORD as PASSWORD
-from benchmarks import child, load_targets, peak_mb
+from benchmarks import child, peak_mb
+from tests.direct_load import load_targets
 
 HERE = Path(__file__).resolve()
 STATE = "state.json"
@@ -91,7 +92,7 @@ def prepare(workdir: Path, persons: int, seed: int) -> Any:
     from workbench.core.numbers import BlindIndex, NumberCipher
     from workbench.queries import batches
     from workbench.simulate import generate_world
-    from workbench.simulate.linkage import integrated_number_for
+    from workbench.simulate.integrated_numbers import integrated_number_for
 
     ws = Workspace.init(workdir / "ws", scrypt_n=2**10)
     secrets = {}
@@ -229,7 +230,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from workbench import Workspace
     from workbench.core import approvals
     from workbench.queries import linkage_file
-    from workbench.simulate import linkage_server
+    from workbench.simulate import intermediate_server
 
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         workdir = Path(tmp)
@@ -240,7 +241,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         out["create"] = _child(workdir, "create")
         t1 = time.perf_counter()
         ws = Workspace.open(workdir / "ws")
-        paths = linkage_server.answer_package(ws, _state(workdir)["request_package"], world, workdir / "answers",
+        paths = intermediate_server.answer_package(ws, _state(workdir)["request_package"], world, workdir / "answers",
                                               seed=args.seed)
         _save(workdir, answer_package=str(paths[0]))
         out["answer_s"] = time.perf_counter() - t1

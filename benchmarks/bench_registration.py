@@ -30,9 +30,10 @@ HERE = Path(__file__).resolve()
 sys.path.insert(0, str(HERE.parent.parent))
 
 from benchmarks import BENCH_PASSWORD as PASSWORD  # noqa: E402
-from benchmarks import child, load_targets, peak_mb  # noqa: E402
+from benchmarks import child, peak_mb  # noqa: E402
+from tests.direct_load import load_targets  # noqa: E402
 
-__all__ = ["load_targets", "main"]
+__all__ = ["main"]
 
 SECRET_FILE = "registrar.secret"
 

@@ -1,18 +1,21 @@
-"""F8 benchmark: publish the de-identified mart from 1M people, then a suppressed 3-way table.
+"""F8 benchmark: publish the de-identified source from N people, then tables from the service.
 
 Run: ``.venv/bin/python benchmarks/bench_stats.py [--persons 1000000] [--min-count 20]``.
 
 1. builds a workspace holding ``--persons`` targets (set-based, as bench_registration)
    with an income result for each (not timed);
 2. in a fresh process, times ``stats.publish`` (k = 10): the source query, APPI rule 34
-   processing, k-anonymity, Parquet and manifest;
-3. in a fresh process, times ``stats.table`` for ward × age band × sex with primary and
-   secondary suppression and the LP audit (``--min-count``: the default 20 is above k = 10,
-   so that suppression has work to do — at 3 a k = 10 table has no small cell);
-4. floors, each in a fresh process: the source query plus writing the same Parquet (no
-   de-identification), and reading the Parquet plus the same group-by (no suppression).
+   processing, k-anonymity, record keys and the source kept in the store;
+3. in a fresh process each, times ``stats.table`` as an analyst — the whole service call: login
+   excluded; the records read from the store, the version check, cell-key perturbation, and the
+   release's ledger row and audit record written in its transaction:
+   * ward × age band × sex with perturbation, primary and secondary suppression and the LP
+     audit (``--min-count``: the default 20 is above k = 10, so that suppression has work to do);
+   * ward × age band × sex × household size × income band with perturbation only (min count 0:
+     suppression with its proof is offered up to 20,000 cells).
+4. floor: the same records read from the store and counted with numpy (no perturbation).
 
-Targets: publish ≤ 30 s and < 2 GB; the table ≤ 5 s and < 1 GB.
+Targets (issue 21): a 3-way table ≤ 1 s and < 1 GB at 1,000,000 people; a 5-way table ≤ 3 s.
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ HERE = Path(__file__).resolve()
 sys.path.insert(0, str(HERE.parent.parent))
 
 from benchmarks import BENCH_PASSWORD as PASSWORD  # noqa: E402
-from benchmarks import child, load_targets, peak_mb  # noqa: E402
+from benchmarks import child, peak_mb  # noqa: E402
+from tests.direct_load import load_targets  # noqa: E402
 
 
 def prepare(workdir: Path, persons: int, seed: int) -> dict[str, Any]:
@@ -62,10 +66,17 @@ def prepare(workdir: Path, persons: int, seed: int) -> dict[str, Any]:
 def _session(workdir: Path, user: str) -> Any:
     from workbench import Workspace
     from workbench.core import credentials
+    from workbench.core.errors import AuthenticationFailed
 
     ws = Workspace.open(workdir / "ws")
     secret = (workdir / f"{user}.secret").read_text()
-    return ws.login(user, PASSWORD, credentials.totp_code(secret, ws.clock.now()))
+    try:
+        return ws.login(user, PASSWORD, credentials.totp_code(secret, ws.clock.now()))
+    except AuthenticationFailed:
+        # the last step logged the same user in within this 30-second step: a one-time code is
+        # used once, so wait for the next (login is not timed)
+        time.sleep(30.5 - time.time() % 30)
+        return ws.login(user, PASSWORD, credentials.totp_code(secret, ws.clock.now()))
 
 
 def measure_publish(workdir: Path) -> dict[str, Any]:
@@ -94,25 +105,27 @@ def measure_publish_floor(workdir: Path) -> dict[str, Any]:
     return {"wall_s": time.perf_counter() - t0, "peak_mb": peak_mb(), "rows": len(frame)}
 
 
-def measure_table(workdir: Path, min_count: int) -> dict[str, Any]:
+def measure_table(workdir: Path, min_count: int, dims: list[str]) -> dict[str, Any]:
     from workbench.statistics import publishing
 
     session = _session(workdir, "analyst")
     t0 = time.perf_counter()
-    table = publishing.table(session, "S0001", "ward", "age_band", "sex", min_count=min_count)
+    table = publishing.table(session, "S0001", *dims, min_count=min_count)
     wall = time.perf_counter() - t0
     return {"wall_s": wall, "peak_mb": peak_mb(), "cells": table.counts()}
 
 
 def measure_table_floor(workdir: Path) -> dict[str, Any]:
     from workbench import Workspace
-    from workbench.statistics import publishing
 
     ws = Workspace.open(workdir / "ws")
     t0 = time.perf_counter()
-    frame = pd.read_parquet(publishing.stats_root(ws) / "S0001" / "persons.parquet", columns=["ward", "age_band", "sex"])
-    counts = frame.groupby(["ward", "age_band", "sex"], observed=True).size()
-    return {"wall_s": time.perf_counter() - t0, "peak_mb": peak_mb(), "cells": len(counts)}
+    with ws.transaction("bench.table_floor", "system") as con:
+        got = con.execute("SELECT ward, age_band, sex FROM stats_source WHERE publication_id = 'S0001'").fetchnumpy()
+    flat = (np.asarray(got["ward"], dtype=np.int64) * 64 + np.asarray(got["age_band"], dtype=np.int64)) * 8 \
+        + np.asarray(got["sex"], dtype=np.int64)
+    counts = np.bincount(flat)
+    return {"wall_s": time.perf_counter() - t0, "peak_mb": peak_mb(), "cells": int((counts > 0).sum())}
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -121,11 +134,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--min-count", type=int, default=20)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workdir", type=Path)
-    parser.add_argument("--step", choices=["publish", "publish_floor", "table", "table_floor"], help=argparse.SUPPRESS)
+    parser.add_argument("--step", choices=["publish", "publish_floor", "table", "table5", "table_floor"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.step:
         steps = {"publish": lambda: measure_publish(args.workdir), "publish_floor": lambda: measure_publish_floor(args.workdir),
-                 "table": lambda: measure_table(args.workdir, args.min_count),
+                 "table": lambda: measure_table(args.workdir, args.min_count, ["ward", "age_band", "sex"]),
+                 "table5": lambda: measure_table(args.workdir, 0, ["ward", "age_band", "sex", "household_size",
+                                                                   "income_band"]),
                  "table_floor": lambda: measure_table_floor(args.workdir)}
         result = steps[args.step]()
         print(json.dumps(result, ensure_ascii=False))
@@ -137,17 +152,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         pub = child(HERE, "publish", workdir)
         tfloor = child(HERE, "table_floor", workdir)
         tab = child(HERE, "table", workdir, "--min-count", str(args.min_count))
+        tab5 = child(HERE, "table5", workdir)
     print(f"F8 statistics benchmark: {args.persons:,} people (prepared in {prep['prepare_s']:.1f} s)")
     print(f"{'step':<34}{'wall s':>10}{'peak MB':>10}{'ratio':>8}")
     for name, r, floor in (("publish (k=10)", pub, pfloor), ("  floor: query + Parquet", pfloor, None),
                            (f"table ward×age×sex (min {args.min_count})", tab, tfloor),
-                           ("  floor: Parquet + group-by", tfloor, None)):
+                           ("table 5-way, perturbation only", tab5, tfloor),
+                           ("  floor: store read + bincount", tfloor, None)):
         ratio = f"{r['wall_s'] / floor['wall_s']:.1f}x" if floor else ""
         print(f"{name:<34}{r['wall_s']:>10.2f}{r['peak_mb']:>10.0f}{ratio:>8}")
     print(f"publication: {pub['records']:,} records, k={pub['k']}, removed {pub['removed']:,}, "
           f"generalisation {pub['generalisation'] or 'none'}")
-    print(f"table cells: {tab['cells']}")
-    return {"publish": pub, "publish_floor": pfloor, "table": tab, "table_floor": tfloor}
+    print(f"3-way cells: {tab['cells']}; 5-way cells: {tab5['cells']}")
+    return {"publish": pub, "publish_floor": pfloor, "table": tab, "table5": tab5, "table_floor": tfloor}
 
 
 if __name__ == "__main__":

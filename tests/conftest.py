@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import os
 import re
 import shutil
@@ -24,7 +25,7 @@ from workbench.core.permissions import Role
 PASSWORD = "Test-Pass-2026!"
 
 
-class World:
+class StaffedWorkspace:
     """A workspace plus the helpers tests need to act as its staff."""
 
     def __init__(self, ws: Workspace, clock: FixedClock) -> None:
@@ -49,8 +50,6 @@ class World:
             *argv: str) -> tuple[int, Any, str]:
         """``workbench … --json`` as ``user_id`` on this workspace: (exit code, the JSON printed or
         None, what went to stderr)."""
-        import json
-
         from workbench import cli
 
         monkeypatch.setenv("WORKBENCH_PASSWORD", PASSWORD)
@@ -63,7 +62,7 @@ class World:
         return code, json.loads(out.out) if code == 0 else None, out.err
 
 
-class LiveWorld(World):
+class LiveWorld(StaffedWorkspace):
     """A world on the real clock, for notebooks run by Papermill (their kernel checks the run ticket
     against it): one-time codes of now, one login per person and step.  ``clock`` is the fixed clock
     of the base class only; the workspace keeps its own real one."""
@@ -108,12 +107,39 @@ def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ())
     return row[0]
 
 
+def first_row(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...]:
+    """The first row a query returns; the test fails if no row came."""
+    row = con.execute(sql, list(params)).fetchone()
+    assert row is not None, f"no row: {sql}"
+    return row
+
+
+_BENCHMARK = ("import importlib, json, sys\n"
+              "out, name = sys.argv[1:3]\n"
+              "result = importlib.import_module('benchmarks.' + name).main(sys.argv[3:])\n"
+              "open(out, 'w').write(json.dumps(result, default=str))\n")
+
+
+def run_benchmark(tmp_path: Path, name: str, *argv: str) -> Any:
+    """Run ``benchmarks/<name>.py`` as a program, as an operator would (tests never import
+    ``benchmarks``), and return what its ``main`` returned, through JSON."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    out = tmp_path / f"{name}-{len(list(tmp_path.glob(name + '-*.json')))}.json"
+    env = dict(os.environ, PYTHONPATH=str(root))
+    subprocess.run([sys.executable, "-c", _BENCHMARK, str(out), name, *argv], cwd=root, env=env, check=True,
+                   timeout=1800, stdout=subprocess.DEVNULL)
+    return json.loads(out.read_text("utf-8"))
+
+
 @pytest.fixture
 def clock() -> FixedClock:
     return FixedClock(START)
 
 
-def copy_world(source: Path, world: World, end: dt.datetime) -> None:
+def copy_world(source: Path, world: StaffedWorkspace, end: dt.datetime) -> None:
     """Make ``world`` (a fresh copy of a template) a copy of ``source``, a later state of the same
     template reached with the clock at ``end``: files and modes, the clock, a newly opened workspace."""
     shutil.rmtree(world.ws.path)
@@ -122,9 +148,9 @@ def copy_world(source: Path, world: World, end: dt.datetime) -> None:
     world.clock.set(end)
 
 
-def _build_world(path: Path, clock: FixedClock, settings: dict[str, Any]) -> World:
+def _build_world(path: Path, clock: FixedClock, settings: dict[str, Any]) -> StaffedWorkspace:
     ws = Workspace.init(path, clock=clock, key_source=key_source(path), **settings)
-    world = World(ws, clock)
+    world = StaffedWorkspace(ws, clock)
     for role in Role:
         world.add_user(role.value, [role.value])
     return world
@@ -155,19 +181,19 @@ def world_templates(tmp_path_factory: pytest.TempPathFactory, test_kek: KeyEncry
 class MakeWorld(Protocol):
     """The ``make_world`` fixture: a fresh world in the test's folder ``name``, with workspace settings."""
 
-    def __call__(self, name: str = "ws", **settings: Any) -> World: ...
+    def __call__(self, name: str = "ws", **settings: Any) -> StaffedWorkspace: ...
 
 
 @pytest.fixture
 def make_world(tmp_path: Path, clock: FixedClock, world_templates: WorldTemplates) -> MakeWorld:
-    def make(name: str = "ws", **settings: Any) -> World:
+    def make(name: str = "ws", **settings: Any) -> StaffedWorkspace:
         settings.setdefault("scrypt_n", 2**10)
         settings.setdefault("lock_timeout_seconds", 10.0)
         if type(clock) is not FixedClock or clock.now() != START:  # a test that moved the clock first: build it
             return _build_world(tmp_path / name, clock, settings)
         folder, secrets = world_templates.get(name, settings)
         shutil.copytree(folder, tmp_path / name, copy_function=shutil.copy2)  # keeps every file's mode
-        world = World(Workspace.open(tmp_path / name, clock=clock, key_source=key_source(tmp_path / name)), clock)
+        world = StaffedWorkspace(Workspace.open(tmp_path / name, clock=clock, key_source=key_source(tmp_path / name)), clock)
         world.secrets = dict(secrets)
         world.template = folder
         return world
@@ -176,7 +202,7 @@ def make_world(tmp_path: Path, clock: FixedClock, world_templates: WorldTemplate
 
 
 @pytest.fixture
-def world(make_world: MakeWorld) -> World:
+def world(make_world: MakeWorld) -> StaffedWorkspace:
     return make_world()
 
 
@@ -206,3 +232,9 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
             return file if _shares_a_fixture(config.rootpath / file) else nodeid
 
     return SharedFixturesTogether(config, log)
+
+
+@pytest.fixture(autouse=True)
+def _received_ledger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``package unpack``'s receiving ledger defaults to the person's home: a test's goes to its own folder."""
+    monkeypatch.setenv("WORKBENCH_RECEIVED_LEDGER", str(tmp_path / "received-ledger.jsonl"))

@@ -5,18 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import World, scalar
+from tests.conftest import StaffedWorkspace, scalar
 from tests.query_helpers import Office, procedures_csv
 from workbench import Session, Workspace
 from workbench.controls import batch_accounts
 from workbench.core import approvals
 from workbench.cycles import engine
 from workbench.files import media, transfer
-from workbench.simulate import juki, linkage_server
-from workbench.simulate import linkage as linkage_sim
+from workbench.simulate import integrated_numbers, intermediate_server, juki
 
 
-def make_batch_account(world: World, admin: Session, approver: Session, user_id: str, cycle: str,
+def make_batch_account(world: StaffedWorkspace, admin: Session, approver: Session, user_id: str, cycle: str,
                        key_path: Path, **key: Any) -> Path:
     """Request, approve (a second person) and create the account, then issue its key file."""
     request = batch_accounts.request_account(admin, user_id, cycle)
@@ -59,11 +58,11 @@ def answer(ws: Workspace, office: Office, state: engine.CycleState, *, incoming:
     if name == "integrated_in":
         request = stage(state, "integrated_out").detail["request"]
         path = folder / "integrated_answer.wbpkg"
-        linkage_sim.answer_package(ws, outgoing / request["package"], path, seed=3)
+        integrated_numbers.answer_package(ws, outgoing / request["package"], path, seed=3)
         return [path]
     sent = stage(state, "batches_out").detail
     later, _ = office.pop.evolve(seed=5, move_rate=0.1, rename_rate=0.05, death_rate=0.02)
-    return [*linkage_server.answer_package(ws, outgoing / sent["info"]["package"], office.pop, folder, seed=1),
+    return [*intermediate_server.answer_package(ws, outgoing / sent["info"]["package"], office.pop, folder, seed=1),
             *juki.answer_package(ws, outgoing / sent["juki"]["package"], later, folder, seed=1)]
 
 

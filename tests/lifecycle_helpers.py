@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from tests.conftest import START, World, copy_world
+from tests.conftest import START, StaffedWorkspace, copy_world
 from tests.query_helpers import Office, approve
 from tests.results_helpers import busy_office, send_batch
 from workbench import FixedClock, Workspace
@@ -23,7 +23,7 @@ from workbench.simulate import juki
 _BUILT: dict[Path, tuple[Path, Path, dt.datetime, Office, Any]] = {}
 
 
-def office_with_results(world: World, tmp_path: Path, before_batch: Any = None) -> tuple[Office, Any]:
+def office_with_results(world: StaffedWorkspace, tmp_path: Path, before_batch: Any = None) -> tuple[Office, Any]:
     """Numbers, filings, one Juki-net round answered from an evolved world (so discrepancies exist).
 
     On a fresh world copied from a template (nothing done yet) the same state is built once per
@@ -35,7 +35,7 @@ def office_with_results(world: World, tmp_path: Path, before_batch: Any = None) 
         root = world.template.parent / f"office-{len(_BUILT)}"
         shutil.copytree(world.template, root / "ws", copy_function=shutil.copy2)
         clock = FixedClock(START)
-        built = World(Workspace.open(root / "ws", clock=clock), clock)
+        built = StaffedWorkspace(Workspace.open(root / "ws", clock=clock), clock)
         built.secrets = dict(world.secrets)
         office, later = _office_with_results(built, root / "tmp")
         _BUILT[world.template] = (root / "ws", root / "tmp", built.clock.now(), office, later)
@@ -46,7 +46,7 @@ def office_with_results(world: World, tmp_path: Path, before_batch: Any = None) 
     return Office(world, copy.deepcopy(office.pop), dict(office.who)), copy.deepcopy(later)
 
 
-def _office_with_results(world: World, tmp_path: Path, before_batch: Any = None) -> tuple[Office, Any]:
+def _office_with_results(world: StaffedWorkspace, tmp_path: Path, before_batch: Any = None) -> tuple[Office, Any]:
     office = busy_office(world)
     if before_batch is not None:
         before_batch()
@@ -57,7 +57,7 @@ def _office_with_results(world: World, tmp_path: Path, before_batch: Any = None)
     return office, later
 
 
-def victim_households(world: World, n: int) -> list[str]:
+def victim_households(world: StaffedWorkspace, n: int) -> list[str]:
     """Members of ``n`` whole households that have results and a discrepancy (so much is derived)."""
     with world.ws.transaction("test.read", "system") as con:
         rows = con.execute("""
@@ -77,7 +77,7 @@ def deletion_csv(rows: list[tuple[str, str]], encoding: str = "utf-8") -> bytes:
     return formats.write_table(frame, "deletion_list", encoding=encoding)
 
 
-def delete_people(world: World, people: list[str], reason: str = "moved_out", *,
+def delete_people(world: StaffedWorkspace, people: list[str], reason: str = "moved_out", *,
                   purge: Literal["now", "scheduled"] = "scheduled", applier: str = "registrar") -> deletion.DeletionRecord:
     """Import a deletion list, request, approve and apply it."""
     registrar = world.login("registrar")
@@ -88,4 +88,5 @@ def delete_people(world: World, people: list[str], reason: str = "moved_out", *,
     # As a person who read the preview: the files not yet handed over that it names are destroyed knowingly.
     return deletion.apply_and_purge(world.login(applier), preview.list_id,
                                     approval_id=requested.approval.approval_id, purge=purge,
-                                    discard_files=[f["entry_id"] for f in requested.pending_files])
+                                    discard_files=[f["entry_id"] for f in requested.pending_files],
+                                    expected_digest=requested.selection_digest)

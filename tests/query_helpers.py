@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from tests.conftest import World
+from tests.conftest import StaffedWorkspace
+from tests.direct_load import load_world
 from workbench.core import approvals
-from workbench.demo import load_world
 from workbench.files import formats
 from workbench.simulate import generate_world
-from workbench.simulate.linkage import integrated_number_for
+from workbench.simulate.integrated_numbers import integrated_number_for
 from workbench.simulate.world import World as Population
 
 _POP: Population | None = None
@@ -27,7 +27,7 @@ def population() -> Population:
 
 @dataclass
 class Office:
-    world: World
+    world: StaffedWorkspace
     pop: Population
     #: role → person_id in the hand-made scenario
     who: dict[str, str] = field(default_factory=dict)
@@ -38,7 +38,7 @@ def procedures_csv(rows: list[tuple[str, str, str, str, str, str, str]], encodin
     return formats.write_table(frame, "housing_procedures", encoding=encoding)
 
 
-def load_office(world: World, *, unregistered: tuple[str, ...] = (), no_integrated: tuple[str, ...] = ()) -> Office:
+def load_office(world: StaffedWorkspace, *, unregistered: tuple[str, ...] = (), no_integrated: tuple[str, ...] = ()) -> Office:
     pop = population()
     p = pop.persons
     registered = ~p["person_id"].isin(list(unregistered)).to_numpy()
@@ -59,7 +59,7 @@ def households(pop: Population, size: int) -> list[list[str]]:
     return [g for g in groups.tolist() if len(g) >= size]
 
 
-def scenario(world: World) -> Office:
+def scenario(world: StaffedWorkspace) -> Office:
     """Households chosen so each rule has a known outcome (see tests/test_batches.py)."""
     pop = population()
     big = households(pop, 3)
@@ -96,11 +96,11 @@ def scenario(world: World) -> Office:
     return office
 
 
-def approve(world: World, approval: approvals.Approval) -> None:
+def approve(world: StaffedWorkspace, approval: approvals.Approval) -> None:
     approvals.decide(world.login("approver"), approval.approval_id, approve=True)
 
 
-def requests_of(world: World, batch_id: str) -> pd.DataFrame:
+def requests_of(world: StaffedWorkspace, batch_id: str) -> pd.DataFrame:
     with world.ws.transaction("test.read", "system") as con:
         return con.execute("SELECT * FROM query_requests WHERE batch_id = ? ORDER BY request_id", [batch_id]).df()
 

@@ -7,14 +7,14 @@ from typing import Any
 
 import pandas as pd
 
-from tests.conftest import World, scalar
+from tests.conftest import StaffedWorkspace, scalar
 from tests.query_helpers import Office, approve, load_office, procedures_csv, requests_of
 from workbench.files import formats, media, transfer
 from workbench.files.query_files import ANSWER_LAYOUT, REQUEST_LAYOUT, read_fixed, write_fixed
 from workbench.queries import batches, procedures
 
 
-def busy_office(world: World) -> Office:
+def busy_office(world: StaffedWorkspace) -> Office:
     """Every household head files P1 for 2026 with consent (household members: U1 contact only)."""
     office = load_office(world)
     heads = office.pop.persons[office.pop.persons["relation"] == "head"]["person_id"].tolist()
@@ -23,7 +23,7 @@ def busy_office(world: World) -> Office:
     return office
 
 
-def send_batch(world: World, kind: str, information: Any = None) -> tuple[Any, pd.DataFrame]:
+def send_batch(world: StaffedWorkspace, kind: str, information: Any = None) -> tuple[Any, pd.DataFrame]:
     """Request, approve and create a P1/2026 batch; the result and its requests."""
     s = world.login("query_operator")
     if kind == "info":
@@ -39,14 +39,14 @@ def send_batch(world: World, kind: str, information: Any = None) -> tuple[Any, p
     return result, requests_of(world, result.extra["batch_id"])
 
 
-def sent_requests(world: World, result: Any) -> pd.DataFrame:
+def sent_requests(world: StaffedWorkspace, result: Any) -> pd.DataFrame:
     """The request records as the linkage server received them."""
     key, _ = media.recipient_key(world.ws, "linkage_server")
     package = transfer.read_package(result.path, key=key)
     return pd.concat([read_fixed(b, REQUEST_LAYOUT)[0] for b in package.members.values()], ignore_index=True)
 
 
-def write_answer(world: World, path: Path, members: list[tuple[str, bytes]], *, kind: str = "info",
+def write_answer(world: StaffedWorkspace, path: Path, members: list[tuple[str, bytes]], *, kind: str = "info",
                  workspace_id: str | None = None, rows: int = 1) -> Path:
     """An answer package as the linkage server / Juki-net would send it."""
     sender = "linkage_server" if kind == "info" else "juki_net"
@@ -65,11 +65,11 @@ def juki_answer_bytes(frame: pd.DataFrame) -> bytes:
     return formats.write_table(frame, "juki_answer", encoding="utf-8")
 
 
-def count(world: World, sql: str, params: list[Any] | None = None) -> int:
+def count(world: StaffedWorkspace, sql: str, params: list[Any] | None = None) -> int:
     with world.ws.transaction("test.read", "system") as con:
         return int(scalar(con, sql, params or []))
 
 
-def frame(world: World, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
+def frame(world: StaffedWorkspace, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
     with world.ws.transaction("test.read", "system") as con:
         return con.execute(sql, params or []).df()

@@ -8,10 +8,10 @@ from workbench.controls import users
 from workbench.core import approvals
 from workbench.core.errors import ApprovalError, PermissionDenied
 
-from .conftest import World
+from .conftest import StaffedWorkspace
 
 
-def test_role_grant_needs_another_persons_approval(world: World) -> None:
+def test_role_grant_needs_another_persons_approval(world: StaffedWorkspace) -> None:
     admin = world.login("administrator")
     users.add(admin, "newbie", "新人", "Another-Pass-2026!")
     request = users.request_grant(admin, "newbie", "registrar")
@@ -30,7 +30,7 @@ def test_role_grant_needs_another_persons_approval(world: World) -> None:
     assert err.value.details["reason"] in ("used", "already")
 
 
-def test_no_self_approval(world: World) -> None:
+def test_no_self_approval(world: StaffedWorkspace) -> None:
     admin = world.login("administrator")
     users.add(admin, "helper", "助手", "Another-Pass-2026!")
     request = users.request_grant(admin, "helper", "auditor")
@@ -42,13 +42,13 @@ def test_no_self_approval(world: World) -> None:
     assert err.value.details["reason"] == "self_approval"
 
 
-def test_rejected_and_expired(world: World) -> None:
+def test_rejected_and_expired(world: StaffedWorkspace) -> None:
     admin = world.login("administrator")
     users.add(admin, "temp1", "一時", "Another-Pass-2026!")
     r1 = users.request_grant(admin, "temp1", "analyst")
     r2 = users.request_grant(admin, "temp1", "auditor")
     approver = world.login("approver")
-    approvals.decide(approver, r1.approval_id, approve=False)
+    approvals.decide(approver, r1.approval_id, approve=False, reason="対象のIDが違います")
     with pytest.raises(ApprovalError):
         users.grant(admin, "temp1", "analyst", approval_id=r1.approval_id)
     approvals.decide(approver, r2.approval_id, approve=True)
@@ -59,7 +59,7 @@ def test_rejected_and_expired(world: World) -> None:
     assert err.value.details["reason"] == "expired"
 
 
-def test_only_approvers_decide(world: World) -> None:
+def test_only_approvers_decide(world: StaffedWorkspace) -> None:
     admin = world.login("administrator")
     users.add(admin, "temp2", "一時", "Another-Pass-2026!")
     request = users.request_grant(admin, "temp2", "analyst")

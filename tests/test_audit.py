@@ -14,10 +14,10 @@ from workbench.core import audit
 from workbench.core.errors import AuditFailure
 from workbench.core.store import Store
 
-from .conftest import World, scalar
+from .conftest import StaffedWorkspace, scalar
 
 
-def _raw(world: World, sql_steps: Callable[[duckdb.DuckDBPyConnection], object]) -> None:
+def _raw(world: StaffedWorkspace, sql_steps: Callable[[duckdb.DuckDBPyConnection], object]) -> None:
     """Edit the database behind the workbench's back, as an attacker with the key would."""
     ws = world.ws
     with ws.lock.hold("test", "attacker"):
@@ -28,17 +28,17 @@ def _raw(world: World, sql_steps: Callable[[duckdb.DuckDBPyConnection], object])
             con.close()
 
 
-def _busy(world: World) -> None:
+def _busy(world: StaffedWorkspace) -> None:
     admin = world.login("administrator")
     for i in range(5):
         users.add(admin, f"staff{i}", f"職員{i}", "Another-Pass-2026!")
 
 
-def _verify(world: World) -> audit.AuditReport:
+def _verify(world: StaffedWorkspace) -> audit.AuditReport:
     return audit_log.verify(world.login("auditor"))
 
 
-def test_log_holds_no_identifier_in_clear(world: World) -> None:
+def test_log_holds_no_identifier_in_clear(world: StaffedWorkspace) -> None:
     _busy(world)
     _raw(world, lambda con: _assert_no_clear(con))
 
@@ -48,7 +48,7 @@ def _assert_no_clear(con: duckdb.DuckDBPyConnection) -> None:
     assert "staff3" not in text and "職員3" not in text
 
 
-def test_clean_log_verifies(world: World) -> None:
+def test_clean_log_verifies(world: StaffedWorkspace) -> None:
     _busy(world)
     report = _verify(world)
     assert report.ok and report.records > 10 and report.heads_checked > 0
@@ -65,7 +65,7 @@ def test_clean_log_verifies(world: World) -> None:
         "truncate",
     ],
 )
-def test_tampering_is_detected_and_named(world: World, attack: str) -> None:
+def test_tampering_is_detected_and_named(world: StaffedWorkspace, attack: str) -> None:
     _busy(world)
 
     def edit(con: duckdb.DuckDBPyConnection) -> None:
@@ -93,7 +93,7 @@ def test_tampering_is_detected_and_named(world: World, attack: str) -> None:
     assert str(report.first_bad_seq) in en and "操作ログ" in ja
 
 
-def test_operation_fails_closed_when_audit_cannot_be_written(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_operation_fails_closed_when_audit_cannot_be_written(world: StaffedWorkspace, monkeypatch: pytest.MonkeyPatch) -> None:
     admin = world.login("administrator")
 
     def broken(*args: object, **kwargs: object) -> NoReturn:
@@ -107,7 +107,7 @@ def test_operation_fails_closed_when_audit_cannot_be_written(world: World, monke
     assert "ghost" not in names
 
 
-def test_search_by_user_target_operation(world: World) -> None:
+def test_search_by_user_target_operation(world: StaffedWorkspace) -> None:
     _busy(world)
     auditor = world.login("auditor")
     hits = audit_log.search(auditor, target="staff2")
@@ -115,7 +115,7 @@ def test_search_by_user_target_operation(world: World) -> None:
     assert audit_log.search(auditor, operation="users.*", user_id="administrator")
 
 
-def test_cli_verify_reports_a_broken_chain_with_exit_code_7(world: World, monkeypatch: pytest.MonkeyPatch,
+def test_cli_verify_reports_a_broken_chain_with_exit_code_7(world: StaffedWorkspace, monkeypatch: pytest.MonkeyPatch,
                                                              capsys: pytest.CaptureFixture[str]) -> None:
     """A failed verification is a report on stdout with its own exit code (no exception used to carry it)."""
     from workbench import cli

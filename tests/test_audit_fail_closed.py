@@ -17,35 +17,35 @@ import duckdb
 import numpy as np
 import pytest
 
+from tests.direct_load import load_world
 from workbench.cli import main
 from workbench.controls import audit_log, users
 from workbench.core import credentials, rotation
 from workbench.core.errors import AuditIntegrityError, InvalidInput, PermissionDenied
-from workbench.demo import load_world
 from workbench.files import media
 from workbench.intake import persons
 from workbench.simulate import generate_world
 
-from .conftest import PASSWORD, World
+from .conftest import PASSWORD, StaffedWorkspace
 from .test_audit import _busy, _raw
 
 
 @pytest.fixture
-def person(world: World) -> tuple[str, str]:
+def person(world: StaffedWorkspace) -> tuple[str, str]:
     people = generate_world(20, seed=4)
     load_world(world.ws, people.persons, people.households, registered=np.ones(len(people.persons), bool))
     row = people.persons.iloc[0]
     return str(row["person_id"]), str(row["individual_number"])
 
 
-def _stopped(world: World, person_id: str) -> None:
+def _stopped(world: StaffedWorkspace, person_id: str) -> None:
     with pytest.raises(AuditIntegrityError):
         users.add(world.login("administrator"), "late", "遅刻", "Another-Pass-2026!")
     with pytest.raises(AuditIntegrityError):
         persons.reveal_number(world.login("reviewer"), person_id)
 
 
-def _cli(world: World, monkeypatch: pytest.MonkeyPatch, user: str, *argv: str) -> int:
+def _cli(world: StaffedWorkspace, monkeypatch: pytest.MonkeyPatch, user: str, *argv: str) -> int:
     monkeypatch.setenv("WORKBENCH_USER", user)
     monkeypatch.setenv("WORKBENCH_PASSWORD", PASSWORD)
     monkeypatch.setenv("WORKBENCH_NEW_PASSWORD", "Another-Pass-2026!")
@@ -54,7 +54,7 @@ def _cli(world: World, monkeypatch: pytest.MonkeyPatch, user: str, *argv: str) -
 
 
 def test_an_edited_record_stops_writes_and_reveals_until_an_auditor_acknowledges(
-    world: World, person: tuple[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    world: StaffedWorkspace, person: tuple[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     person_id, number = person
     _busy(world)
@@ -96,7 +96,7 @@ def test_an_edited_record_stops_writes_and_reveals_until_an_auditor_acknowledges
     _stopped(world, person_id)
 
 
-def test_an_edited_last_record_is_caught_at_the_next_unit_of_work(world: World, person: tuple[str, str]) -> None:
+def test_an_edited_last_record_is_caught_at_the_next_unit_of_work(world: StaffedWorkspace, person: tuple[str, str]) -> None:
     _busy(world)
     _raw(world, lambda con: con.execute(
         "UPDATE audit_log SET outcome = 'denied' WHERE seq = (SELECT max(seq) FROM audit_log)"))
@@ -108,7 +108,7 @@ def test_an_edited_last_record_is_caught_at_the_next_unit_of_work(world: World, 
     assert len(hits) == 1 and json.loads(hits[0]["params"])["reason"] == "edited"
 
 
-def test_a_truncated_tail_is_caught_at_the_next_unit_of_work(world: World, person: tuple[str, str]) -> None:
+def test_a_truncated_tail_is_caught_at_the_next_unit_of_work(world: StaffedWorkspace, person: tuple[str, str]) -> None:
     _busy(world)
     _raw(world, lambda con: con.execute("DELETE FROM audit_log WHERE seq > (SELECT max(seq) - 2 FROM audit_log)"))
     _stopped(world, person[0])
@@ -116,7 +116,7 @@ def test_a_truncated_tail_is_caught_at_the_next_unit_of_work(world: World, perso
     assert not report.ok and "truncated" in (report.reason or "")
 
 
-def test_a_deleted_heads_file_is_a_failure_not_a_pass(world: World, person: tuple[str, str]) -> None:
+def test_a_deleted_heads_file_is_a_failure_not_a_pass(world: StaffedWorkspace, person: tuple[str, str]) -> None:
     _busy(world)
     world.ws.heads_path.unlink()
     report = audit_log.verify(world.login("auditor"))  # the login writes a fresh heads file; the alarm stays
@@ -124,7 +124,7 @@ def test_a_deleted_heads_file_is_a_failure_not_a_pass(world: World, person: tupl
     _stopped(world, person[0])
 
 
-def test_restoring_an_older_copy_is_caught_by_the_anchor(world: World, person: tuple[str, str], tmp_path: Path) -> None:
+def test_restoring_an_older_copy_is_caught_by_the_anchor(world: StaffedWorkspace, person: tuple[str, str], tmp_path: Path) -> None:
     ws = world.ws
     _busy(world)
     backup = tmp_path / "backup"
@@ -150,7 +150,7 @@ def test_restoring_an_older_copy_is_caught_by_the_anchor(world: World, person: t
         audit_log.anchor(world.login("operations"), str(anchor))
 
 
-def test_a_missing_or_shorter_heads_file_fails_against_the_anchor(world: World, tmp_path: Path) -> None:
+def test_a_missing_or_shorter_heads_file_fails_against_the_anchor(world: StaffedWorkspace, tmp_path: Path) -> None:
     _busy(world)
     anchor = tmp_path / "anchor.jsonl"
     audit_log.anchor(world.login("auditor"), str(anchor))
@@ -160,7 +160,7 @@ def test_a_missing_or_shorter_heads_file_fails_against_the_anchor(world: World, 
     assert not report.ok and "heads file is truncated" in (report.reason or ""), report.message()
 
 
-def test_a_missing_or_forged_anchor_is_a_failure(world: World, tmp_path: Path) -> None:
+def test_a_missing_or_forged_anchor_is_a_failure(world: StaffedWorkspace, tmp_path: Path) -> None:
     _busy(world)
     report = audit_log.verify(world.login("auditor"), anchor=str(tmp_path / "nowhere.jsonl"))
     assert not report.ok and "anchor file is missing" in (report.reason or "")
@@ -177,14 +177,14 @@ def test_a_missing_or_forged_anchor_is_a_failure(world: World, tmp_path: Path) -
     assert not report.ok and "anchor forged" in (report.reason or "")
 
 
-def test_who_may_anchor_and_where(world: World) -> None:
+def test_who_may_anchor_and_where(world: StaffedWorkspace) -> None:
     with pytest.raises(PermissionDenied):
         audit_log.anchor(world.login("registrar"), "/tmp/x.jsonl")
     with pytest.raises(InvalidInput):
         audit_log.anchor(world.login("operations"), str(world.ws.path / "audit" / "anchor.jsonl"))
 
 
-def test_anchor_and_verify_from_the_cli(world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+def test_anchor_and_verify_from_the_cli(world: StaffedWorkspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                         capsys: pytest.CaptureFixture[str]) -> None:
     anchor = tmp_path / "anchor.jsonl"
     assert _cli(world, monkeypatch, "operations", "audit", "anchor", "--to", str(anchor)) == 0
@@ -199,14 +199,14 @@ def test_anchor_and_verify_from_the_cli(world: World, tmp_path: Path, monkeypatc
     assert not out["ok"] and "truncated" in out["message_en"]
 
 
-def test_the_alarm_cannot_be_lifted_by_editing_the_database_without_the_key(world: World) -> None:
+def test_the_alarm_cannot_be_lifted_by_editing_the_database_without_the_key(world: StaffedWorkspace) -> None:
     """The alarm and its acknowledgements live in the encrypted store, like the log."""
     _busy(world)
     with pytest.raises(duckdb.Error):
         duckdb.connect(str(world.ws.db_path)).execute("SELECT * FROM audit_alarms")
 
 
-def test_a_head_line_cut_short_by_a_crash_does_not_stop_work(world: World) -> None:
+def test_a_head_line_cut_short_by_a_crash_does_not_stop_work(world: StaffedWorkspace) -> None:
     _busy(world)
     with world.ws.heads_path.open("a", encoding="ascii") as f:
         f.write('{"seq": 99, "ha')  # a kill mid-write, at the very end

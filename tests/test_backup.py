@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import MakeWorld, World, scalar
+from tests.conftest import MakeWorld, StaffedWorkspace, scalar
 from tests.lifecycle_helpers import delete_people, office_with_results, victim_households
 from workbench import Workspace
 from workbench.controls import audit_log
@@ -56,7 +56,7 @@ def test_restore_drill(make_world: MakeWorld, tmp_path: Path) -> None:
     assert _count(ws2, "SELECT count(*) FROM person_numbers") == live_numbers
     assert _count(ws2, "SELECT count(*) FROM persons") == live_persons
     # the audit chain of the restored workspace verifies (login needs the users, restored with the data)
-    world2 = World(ws2, world.clock)
+    world2 = StaffedWorkspace(ws2, world.clock)
     world2.secrets = world.secrets
     assert audit_log.verify(world2.login("auditor")).ok
     # restoring twice into the same folder is refused; the same journal again changes nothing

@@ -11,22 +11,22 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import World, scalar
+from tests.conftest import StaffedWorkspace, scalar
 from tests.query_helpers import Office, approve, as_set, load_office, procedures_csv, requests_of, scenario, unique
 from workbench.core.errors import ApprovalError, InvalidInput, PermissionDenied
 from workbench.files import formats, media, transfer
 from workbench.files.query_files import ANSWER_LAYOUT, REQUEST_LAYOUT, read_fixed
 from workbench.queries import batches, procedures
 from workbench.queries.query_rules import load_rules
-from workbench.simulate import juki, linkage_server
-from workbench.simulate.linkage import integrated_number_for
+from workbench.simulate import intermediate_server, juki
+from workbench.simulate.integrated_numbers import integrated_number_for
 
 BUSINESS = ["local_tax", "public_assistance", "physical_disability", "mental_disability", "ai_no_techo"]
 ALL = ["resident_register", *BUSINESS]
 
 
 @pytest.fixture
-def office(world: World) -> Office:
+def office(world: StaffedWorkspace) -> Office:
     return scenario(world)
 
 
@@ -39,7 +39,7 @@ def _unlisted_others(office: Office) -> int:
         ))
 
 
-def test_rules_u1_u2_u3_preview_and_created_requests(office: Office, world: World) -> None:
+def test_rules_u1_u2_u3_preview_and_created_requests(office: Office, world: StaffedWorkspace) -> None:
     w = office.who
     s = world.login("query_operator")
     preview = batches.preview_info_batch(s, procedure="P1", fiscal_year=2026, records_per_file=3)
@@ -116,7 +116,7 @@ def test_rules_u1_u2_u3_preview_and_created_requests(office: Office, world: Worl
     assert json.loads(audit_params[-1])["requests"] == 8
 
 
-def test_u3_permitted_pairs_and_filings_only(office: Office, world: World) -> None:
+def test_u3_permitted_pairs_and_filings_only(office: Office, world: StaffedWorkspace) -> None:
     w = office.who
     s = world.login("query_operator")
     p6 = batches.preview_info_batch(s, procedure="P6", fiscal_year=2026, information="local_tax")
@@ -143,7 +143,7 @@ def test_u3_permitted_pairs_and_filings_only(office: Office, world: World) -> No
     assert inspect.signature(batches.create_info_batch).parameters["records_per_file"].default == 10_000
 
 
-def test_approval_required_and_bound(office: Office, world: World) -> None:
+def test_approval_required_and_bound(office: Office, world: StaffedWorkspace) -> None:
     s = world.login("query_operator")
     with pytest.raises(ApprovalError):
         batches.create_info_batch(s, approval_id=None, procedure="P1", fiscal_year=2026)
@@ -168,7 +168,8 @@ def test_approval_required_and_bound(office: Office, world: World) -> None:
     assert exc.value.details["reason"] == "population_changed"
     with world.ws.transaction("t", "t") as con:
         assert scalar(con, "SELECT count(*) FROM query_requests") == 0
-        assert scalar(con, "SELECT count(*) FROM media_ledger") == 0
+        # nothing went out (the procedures files read in are in the ledger as incoming files, C9)
+        assert scalar(con, "SELECT count(*) FROM media_ledger WHERE direction = 'out'") == 0
     assert not list(world.ws.folder("outgoing").iterdir())
     fresh = batches.request_info_batch(s, procedure="P1", fiscal_year=2026)
     approve(world, fresh)
@@ -177,10 +178,12 @@ def test_approval_required_and_bound(office: Office, world: World) -> None:
     assert done.record_count == 13 and done.extra["files"] == 1
     with pytest.raises(ApprovalError) as exc:
         batches.create_info_batch(s, approval_id=fresh.approval_id, procedure="P1", fiscal_year=2026)
-    assert exc.value.details["reason"] in ("used", "population_changed", "params_mismatch")
+    # issue 24 item 5: the true reason, not "given for different parameters" (the selection moved on once sent)
+    assert exc.value.details["reason"] == "used" and "already been used" in exc.value.message_en
+    assert "使用済み" in exc.value.message_ja
 
 
-def test_juki_batch_carries_numbers_only_in_the_package(office: Office, world: World) -> None:
+def test_juki_batch_carries_numbers_only_in_the_package(office: Office, world: StaffedWorkspace) -> None:
     w = office.who
     s = world.login("query_operator")
     preview = batches.preview_juki_batch(s, procedure="P1", fiscal_year=2026)
@@ -206,7 +209,7 @@ def test_juki_batch_carries_numbers_only_in_the_package(office: Office, world: W
 
 
 @pytest.fixture
-def busy(world: World) -> Office:
+def busy(world: StaffedWorkspace) -> Office:
     """Every household head files P1 with consent: a batch large enough for shares."""
     office = load_office(world)
     heads = office.pop.persons[office.pop.persons["relation"] == "head"]["person_id"].tolist()
@@ -215,7 +218,7 @@ def busy(world: World) -> Office:
     return office
 
 
-def _create(world: World, kind: str) -> tuple[Any, pd.DataFrame]:
+def _create(world: StaffedWorkspace, kind: str) -> tuple[Any, pd.DataFrame]:
     s = world.login("query_operator")
     request = batches.request_info_batch if kind == "info" else batches.request_juki_batch
     create = batches.create_info_batch if kind == "info" else batches.create_juki_batch
@@ -226,11 +229,11 @@ def _create(world: World, kind: str) -> tuple[Any, pd.DataFrame]:
     return result, requests_of(world, result.extra["batch_id"])
 
 
-def test_linkage_server_simulator_anomalies(busy: Office, world: World, tmp_path: Path) -> None:
+def test_linkage_server_simulator_anomalies(busy: Office, world: StaffedWorkspace, tmp_path: Path) -> None:
     result, reqs = _create(world, "info")
     n = len(reqs)
     assert n > 500 and result.extra["files"] == -(-n // 400)
-    paths = linkage_server.answer_package(world.ws, result.path, busy.pop, tmp_path,
+    paths = intermediate_server.answer_package(world.ws, result.path, busy.pop, tmp_path,
                                           seed=5, not_found=0.1, error=0.1, late=0.1, duplicate=0.05)
     assert len(paths) == 2
     key, _ = media.recipient_key(world.ws, "linkage_server")
@@ -255,7 +258,7 @@ def test_linkage_server_simulator_anomalies(busy: Office, world: World, tmp_path
     assert all((t == "01") == (held[p] == "身体障害者手帳") for p, t in zip(certs["atena_no"], certs["certificate_type"], strict=True))
 
 
-def test_juki_simulator_reports_moves_renames_deaths(busy: Office, world: World, tmp_path: Path) -> None:
+def test_juki_simulator_reports_moves_renames_deaths(busy: Office, world: StaffedWorkspace, tmp_path: Path) -> None:
     result, reqs = _create(world, "juki")
     later, changes = busy.pop.evolve(seed=3, move_rate=0.2, rename_rate=0.1, death_rate=0.1)
     paths = juki.answer_package(world.ws, result.path, later, tmp_path, seed=2,
@@ -282,7 +285,7 @@ def test_juki_simulator_reports_moves_renames_deaths(busy: Office, world: World,
     assert np.all(answers.loc[answers["result_code"] != "00", "name"] == "")
 
 
-def test_cli_procedures_and_batch_flow(world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+def test_cli_procedures_and_batch_flow(world: StaffedWorkspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                        capsys: pytest.CaptureFixture[str]) -> None:
     from workbench.cli import main
 
@@ -314,7 +317,7 @@ def test_cli_procedures_and_batch_flow(world: World, tmp_path: Path, monkeypatch
     assert run("query_operator", "batch", "preview", "juki", "--procedure", "P1", "--year", "2026")["total"] >= 1
 
 
-def test_the_same_batch_cannot_be_made_twice(office: Office, world: World) -> None:
+def test_the_same_batch_cannot_be_made_twice(office: Office, world: StaffedWorkspace) -> None:
     """Issue 11 item 5: after a batch is sent, the people still awaiting its answers are left out with
     their own reason; a second approval finds nothing to send, and an approval given before the first
     batch was made refuses once the first is made (no 回答待ち 21,998 → 43,996)."""
@@ -357,7 +360,7 @@ def _p4_filings(office: Office) -> tuple[bytes, dict[str, list[str]]]:
     return procedures_csv(rows), by_month
 
 
-def test_a_filing_date_range_limits_a_batch_to_those_filings(world: World) -> None:
+def test_a_filing_date_range_limits_a_batch_to_those_filings(world: StaffedWorkspace) -> None:
     """A monthly run (P4) asks about its month's applicants only, not again about an earlier month's."""
     office = load_office(world)
     csv, by_month = _p4_filings(office)
@@ -383,7 +386,7 @@ def test_a_filing_date_range_limits_a_batch_to_those_filings(world: World) -> No
 
 @pytest.mark.parametrize("filed", [{"filed_from": "2026-05-32"}, {"filed_to": "May"},
                                    {"filed_from": "2026-05-31", "filed_to": "2026-05-01"}])
-def test_a_bad_filing_date_range_is_refused_in_both_languages(world: World, filed: dict[str, str]) -> None:
+def test_a_bad_filing_date_range_is_refused_in_both_languages(world: StaffedWorkspace, filed: dict[str, str]) -> None:
     with pytest.raises(InvalidInput) as err:
         batches.preview_juki_batch(world.login("query_operator"), procedure="P4", fiscal_year=2026, **filed)
     assert err.value.details["reason"] == "bad_filed_range" and err.value.message_ja and err.value.message_en

@@ -23,7 +23,7 @@ import pytest
 from tests.browser_helpers import SIZES, fresh_user, log_in, page_problems, shot, wait_idle
 from tests.test_browser import PERSONS, UI_TIMEOUT, Server, chromium_browser, server
 from widgets.common import tr
-from widgets.login import APPS
+from widgets.dashboard import APPS
 from workbench.core.workspace import Session
 from workbench.demo import DEMO_USERS
 

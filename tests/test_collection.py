@@ -9,8 +9,8 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from tests.conftest import World, scalar
-from workbench import demo
+from tests.conftest import StaffedWorkspace, scalar
+from tests.direct_load import load_world
 from workbench.core import approvals
 from workbench.core.errors import ApprovalError, InvalidInput, PermissionDenied
 from workbench.files import transfer
@@ -21,19 +21,19 @@ from workbench.simulate.world import World as Population
 from workbench.simulate.world import generate_world
 
 #: A world with a population loaded, half of it registered: (world, population, who is registered).
-Loaded = tuple[World, Population, npt.NDArray[np.bool_]]
+Loaded = tuple[StaffedWorkspace, Population, npt.NDArray[np.bool_]]
 
 
 @pytest.fixture
-def loaded(world: World) -> Loaded:
+def loaded(world: StaffedWorkspace) -> Loaded:
     pop = generate_world(400, seed=11)
     reg = np.zeros(len(pop.persons), dtype=bool)
     reg[::2] = True
-    demo.load_world(world.ws, pop.persons, pop.households, registered=reg)
+    load_world(world.ws, pop.persons, pop.households, registered=reg)
     return world, pop, reg
 
 
-def _approve(world: World, approval_id: str) -> None:
+def _approve(world: StaffedWorkspace, approval_id: str) -> None:
     approvals.decide(world.login("approver"), approval_id, approve=True)
 
 
@@ -113,7 +113,7 @@ def test_changed_population_invalidates_approval(loaded: Loaded) -> None:
     assert approvals.get(s, a.approval_id).status == "approved"  # refused: the approval was not used up
 
 
-def test_nothing_to_export_and_permission(world: World) -> None:
+def test_nothing_to_export_and_permission(world: StaffedWorkspace) -> None:
     s = world.login("registrar")
     with pytest.raises(InvalidInput) as info:
         collection.request_collection_export(s)

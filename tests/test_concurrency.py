@@ -18,7 +18,7 @@ from workbench.core.errors import LockTimeout
 from workbench.core.store import LockHolder
 from workbench.core.workspace import Settings
 
-from .conftest import MakeWorld, World, scalar
+from .conftest import MakeWorld, StaffedWorkspace, scalar
 
 pytestmark = pytest.mark.slow
 
@@ -54,7 +54,7 @@ def test_many_processes_write_without_lock_errors_or_lost_writes(make_world: Mak
     assert audit_log.verify(auditor).ok
 
 
-def test_lock_wait_is_bounded_and_names_the_holder(world: World) -> None:
+def test_lock_wait_is_bounded_and_names_the_holder(world: StaffedWorkspace) -> None:
     ws = Workspace.open(world.ws.path, clock=world.clock)
     ws.lock.timeout = 0.3
     seen: list[LockHolder | None] = []
@@ -82,7 +82,7 @@ KILLED = textwrap.dedent(
 )
 
 
-def test_sigkill_mid_write_leaves_before_or_after(world: World, tmp_path: Path) -> None:
+def test_sigkill_mid_write_leaves_before_or_after(world: StaffedWorkspace, tmp_path: Path) -> None:
     ws = world.ws
     with ws.transaction("test.setup", "setup") as con:
         con.execute("CREATE TABLE scratch (i BIGINT, s VARCHAR)")

@@ -16,8 +16,8 @@ from tests.cycle_helpers import answer, approve_waiting, make_batch_account, pro
 from tests.query_helpers import Office, load_office
 from workbench import Session, Workspace, cli
 from workbench.core.permissions import Role
-from workbench.cycles import engine
-from workbench.simulate.linkage import integrated_number_for
+from workbench.cycles import engine, pipeline_runs
+from workbench.simulate.integrated_numbers import integrated_number_for
 
 pytestmark = pytest.mark.slow
 
@@ -265,7 +265,7 @@ def test_a_runner_killed_in_any_stage_takes_its_kernel_with_it_and_nothing_more_
                             [stage, inside[0]])
         assert after == records and status == "running", "nothing is written after the runner's death"
         # The next look at the runs finds the ghost: abandoned, with the stage it reached.
-        listed = engine.listing(batch_login(ws, night))
+        listed = pipeline_runs.listing(batch_login(ws, night))
         ghost = next(r for r in listed if r["status"] == "abandoned")
         assert ghost["pipeline"] == "nightly"
         with ws.transaction("test.read", "system") as con:

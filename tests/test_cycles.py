@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import World
+from tests.conftest import StaffedWorkspace
 from tests.cycle_helpers import (
     answer,
     approve_waiting,
@@ -29,7 +29,7 @@ from workbench.controls import batch_accounts
 from workbench.core import approvals
 from workbench.core.errors import AuthenticationFailed, InvalidInput, PermissionDenied, SessionExpired, WorkbenchError
 from workbench.core.permissions import Permission
-from workbench.cycles import catalogue, engine, pipeline_runs
+from workbench.cycles import engine, pipeline_runs
 from workbench.cycles.engine import CycleBusy, CycleWaiting, StageFailed
 from workbench.intake import persons
 from workbench.queries import results
@@ -39,7 +39,7 @@ CycleOffice = tuple[Office, Session, Session, dict[str, str]]
 
 
 @pytest.fixture
-def office(world: World, tmp_path: Path) -> CycleOffice:
+def office(world: StaffedWorkspace, tmp_path: Path) -> CycleOffice:
     pop_office = load_office(world)
     admin, approver = world.login("administrator"), world.login("approver")
     key = make_batch_account(world, admin, approver, "p1-batch", "income_declaration", tmp_path / "p1.key")
@@ -55,7 +55,7 @@ def _until_stopped(batch: Session, cycle: str, params: dict[str, str]) -> engine
         return engine.status(batch, exc.details["cycle_run_id"])
 
 
-def drive(world: World, office: Office, batch: Session, approver: Session, params: dict[str, str],
+def drive(world: StaffedWorkspace, office: Office, batch: Session, approver: Session, params: dict[str, str],
           limit: int = 8) -> engine.CycleState:
     """Run the cycle as the scheduler would: every stop is answered by the outside world, then re-run."""
     for _ in range(limit):
@@ -70,7 +70,7 @@ def drive(world: World, office: Office, batch: Session, approver: Session, param
     raise AssertionError("the cycle did not finish")
 
 
-def test_income_declaration_stops_for_approvals_and_answers_and_resumes(world: World, tmp_path: Path) -> None:
+def test_income_declaration_stops_for_approvals_and_answers_and_resumes(world: StaffedWorkspace, tmp_path: Path) -> None:
     # Two registered people without an integrated number: F1b has work to do.
     office = load_office(world, no_integrated=tuple(population().persons["person_id"].iloc[:2]))
     admin, approver = world.login("administrator"), world.login("approver")
@@ -143,7 +143,7 @@ def test_income_declaration_stops_for_approvals_and_answers_and_resumes(world: W
             "integrated.create_integrated_request", "cycle_runs.claim"} <= operations
 
 
-def test_an_exception_in_a_stage_fails_the_run_and_the_rerun_continues(world: World, tmp_path: Path,
+def test_an_exception_in_a_stage_fails_the_run_and_the_rerun_continues(world: StaffedWorkspace, tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     admin, approver = world.login("administrator"), world.login("approver")
     night = batch_accounts.login(world.ws, make_batch_account(world, admin, approver, "night", "nightly",
@@ -173,7 +173,7 @@ def test_an_exception_in_a_stage_fails_the_run_and_the_rerun_continues(world: Wo
     assert counts(world.ws) == before
 
 
-def test_a_malformed_answer_package_fails_the_stage_and_is_set_aside(world: World, office: CycleOffice) -> None:
+def test_a_malformed_answer_package_fails_the_stage_and_is_set_aside(world: StaffedWorkspace, office: CycleOffice) -> None:
     pop, batch, approver, params = office
     state = _until_stopped(batch, "income_declaration", params)
     approve_waiting(approver, state)
@@ -202,9 +202,9 @@ def _dead_pid() -> int:
     return proc.pid
 
 
-def test_a_killed_run_is_taken_over_and_a_live_one_refuses_a_second(world: World, office: CycleOffice) -> None:
+def test_a_killed_run_is_taken_over_and_a_live_one_refuses_a_second(world: StaffedWorkspace, office: CycleOffice) -> None:
     _, batch, _, params = office
-    checked = catalogue.check_params("income_declaration", params, world.ws)
+    checked = engine.check_params("income_declaration", params, world.ws)
     # A run that was killed mid-stage: the cycle is held by a process that no longer exists.
     state = engine.claim(batch, "income_declaration", checked, "RKILLED00001", pid=_dead_pid())
     engine._begin(batch, state.cycle_run_id, "RKILLED00001", "procedures_in")
@@ -246,7 +246,8 @@ def test_a_killed_run_is_taken_over_and_a_live_one_refuses_a_second(world: World
     ({}, "missing_parameter"),
     ({"fiscal_year": "20x6"}, "bad_year"),
 ])
-def test_bad_parameters_are_refused_in_both_languages_and_change_nothing(world: World, office: CycleOffice, params: dict[str, str], reason: str) -> None:
+def test_bad_parameters_are_refused_in_both_languages_and_change_nothing(world: StaffedWorkspace, office: CycleOffice,
+                                                                         params: dict[str, str], reason: str) -> None:
     _, batch, _, _ = office
     before = counts(world.ws)
     with pytest.raises(InvalidInput) as err:
@@ -258,7 +259,7 @@ def test_bad_parameters_are_refused_in_both_languages_and_change_nothing(world: 
     assert counts(world.ws) == before
 
 
-def test_unknown_cycle_and_parameters_from_the_cli(world: World, office: CycleOffice, monkeypatch: pytest.MonkeyPatch,
+def test_unknown_cycle_and_parameters_from_the_cli(world: StaffedWorkspace, office: CycleOffice, monkeypatch: pytest.MonkeyPatch,
                                                    capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     monkeypatch.setattr("workbench.cli._common.open_workspace", lambda args: world.ws)
     key = tmp_path / "p1.key"
@@ -274,7 +275,7 @@ def test_unknown_cycle_and_parameters_from_the_cli(world: World, office: CycleOf
 
 
 # ------------------------------------------------------------------------------ batch accounts
-def test_batch_key_is_refused_when_expired_revoked_exposed_or_foreign(world: World, office: CycleOffice, tmp_path: Path) -> None:
+def test_batch_key_is_refused_when_expired_revoked_exposed_or_foreign(world: StaffedWorkspace, office: CycleOffice, tmp_path: Path) -> None:
     _, _, approver, _ = office
     admin = world.login("administrator")
     key = make_batch_account(world, admin, approver, "night", "nightly", tmp_path / "night.key", days=1)
@@ -313,7 +314,7 @@ def test_batch_key_is_refused_when_expired_revoked_exposed_or_foreign(world: Wor
         batch_accounts.login(world.ws, forged)
 
 
-def test_batch_account_holds_only_its_cycle(world: World, office: CycleOffice, tmp_path: Path) -> None:
+def test_batch_account_holds_only_its_cycle(world: StaffedWorkspace, office: CycleOffice, tmp_path: Path) -> None:
     pop, batch, _, params = office
     person_id = pop.pop.persons["person_id"].iloc[0]
     with pytest.raises(PermissionDenied) as reveal:
@@ -332,7 +333,7 @@ def test_batch_account_holds_only_its_cycle(world: World, office: CycleOffice, t
     assert not batch.can(Permission.APPROVALS_DECIDE) and not batch.can(Permission.NUMBERS_REVEAL)
 
 
-def test_cli_batch_account_refusals_in_both_languages(world: World, office: CycleOffice, tmp_path: Path,
+def test_cli_batch_account_refusals_in_both_languages(world: StaffedWorkspace, office: CycleOffice, tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     pop, batch, _, params = office
@@ -358,7 +359,7 @@ def test_cli_batch_account_refusals_in_both_languages(world: World, office: Cycl
     assert counts(world.ws) == before
 
 
-def test_key_files_stay_out_of_the_repository_and_need_an_administrator(world: World, office: CycleOffice, tmp_path: Path) -> None:
+def test_key_files_stay_out_of_the_repository_and_need_an_administrator(world: StaffedWorkspace, office: CycleOffice, tmp_path: Path) -> None:
     admin = world.login("administrator")
     with pytest.raises(InvalidInput) as inside:
         batch_accounts.issue_key(admin, "p1-batch", str(batch_accounts.REPO_ROOT / "pipelines" / "p1.key"))
@@ -374,7 +375,7 @@ def test_key_files_stay_out_of_the_repository_and_need_an_administrator(world: W
 
 
 # ------------------------------------------------------------------------------ status and listing
-def test_status_and_list_show_stages_to_the_owning_roles(world: World, office: CycleOffice, monkeypatch: pytest.MonkeyPatch,
+def test_status_and_list_show_stages_to_the_owning_roles(world: StaffedWorkspace, office: CycleOffice, monkeypatch: pytest.MonkeyPatch,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
     _, batch, _, params = office
     state = _until_stopped(batch, "income_declaration", params)
@@ -401,12 +402,12 @@ def test_status_and_list_show_stages_to_the_owning_roles(world: World, office: C
 
 
 # ------------------------------------------------------------------------------ dashboard
-def test_runs_widget_shows_the_latest_runs_to_the_owning_roles(world: World, office: CycleOffice) -> None:
+def test_runs_widget_shows_the_latest_runs_to_the_owning_roles(world: StaffedWorkspace, office: CycleOffice) -> None:
     from widgets.runs import RunsApp
 
     _, batch, _, params = office
     # A scheduled run that stopped waiting (the pipeline-run record and the cycle it worked on).
-    checked = catalogue.check_params("income_declaration", params, world.ws)
+    checked = engine.check_params("income_declaration", params, world.ws)
     info, _folder = pipeline_runs.start(batch, "income_declaration", checked)
     state = engine.claim(batch, "income_declaration", checked, info.run_id)
     with pytest.raises(CycleWaiting):
@@ -426,7 +427,7 @@ def test_runs_widget_shows_the_latest_runs_to_the_owning_roles(world: World, off
     assert batch_accounts.APPROVAL_KIND in KIND_LABELS  # the approver sees what a batch-account request is
 
 
-def test_a_person_without_every_stage_permission_is_refused_up_front(world: World, office: CycleOffice) -> None:
+def test_a_person_without_every_stage_permission_is_refused_up_front(world: StaffedWorkspace, office: CycleOffice) -> None:
     _, _, _, params = office
     before = counts(world.ws)
     with pytest.raises(PermissionDenied) as err:
@@ -435,7 +436,7 @@ def test_a_person_without_every_stage_permission_is_refused_up_front(world: Worl
     assert counts(world.ws) == before
 
 
-def test_the_monthly_applications_cycle_asks_about_its_months_filings_only(world: World, office: CycleOffice, tmp_path: Path) -> None:
+def test_the_monthly_applications_cycle_asks_about_its_months_filings_only(world: StaffedWorkspace, office: CycleOffice, tmp_path: Path) -> None:
     """P4: a May run does not ask again about April's applicants (their filing dates are April's)."""
     from tests.query_helpers import procedures_csv
     from workbench.queries import batches

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import PASSWORD, World
+from tests.conftest import PASSWORD, StaffedWorkspace
 from workbench import Workspace, pending
 from workbench.controls import audit_log, users
 from workbench.core import channel, rotation
@@ -36,7 +36,7 @@ def runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def server(world: World) -> Iterator[DataServer]:
+def server(world: StaffedWorkspace) -> Iterator[DataServer]:
     srv = DataServer(world.ws).start()
     try:
         yield srv
@@ -44,7 +44,7 @@ def server(world: World) -> Iterator[DataServer]:
         srv.stop()
 
 
-def remote_login(world: World, user: str) -> channel.RemoteSession:
+def remote_login(world: StaffedWorkspace, user: str) -> channel.RemoteSession:
     conn = channel.connect(world.ws.path)
     assert isinstance(conn, channel.Remote)
     world.clock.advance(30)
@@ -58,14 +58,14 @@ def denied_tokens(ws: Workspace) -> list[str]:
     return [str(r[0]) for r in rows]
 
 
-def test_the_socket_is_private_and_names_no_workspace(world: World, server: DataServer, runtime: Path) -> None:
+def test_the_socket_is_private_and_names_no_workspace(world: StaffedWorkspace, server: DataServer, runtime: Path) -> None:
     assert server.path.parent == runtime
     assert server.path.stat().st_mode & 0o777 == 0o600
     assert runtime.stat().st_mode & 0o777 == 0o700
     assert world.ws.path.name not in server.path.name and str(world.ws.path) not in str(server.path)
 
 
-def test_a_remote_session_calls_the_same_services(world: World, server: DataServer) -> None:
+def test_a_remote_session_calls_the_same_services(world: StaffedWorkspace, server: DataServer) -> None:
     session = remote_login(world, "reviewer")
     assert isinstance(session, channel.RemoteSession) and session.can(Permission.REQUESTS_HANDLE)
     embedded = pending.pending_work(world.login("reviewer"))
@@ -82,7 +82,7 @@ def test_a_remote_session_calls_the_same_services(world: World, server: DataServ
         inquiries.record(session, channel="pigeon", category="handling", question="x")
 
 
-def test_the_cli_goes_through_the_server_when_one_runs(world: World, server: DataServer,
+def test_the_cli_goes_through_the_server_when_one_runs(world: StaffedWorkspace, server: DataServer,
                                                         monkeypatch: pytest.MonkeyPatch,
                                                         capsys: pytest.CaptureFixture[str]) -> None:
     opened: list[str] = []
@@ -99,7 +99,7 @@ def test_the_cli_goes_through_the_server_when_one_runs(world: World, server: Dat
     assert any(g.kind == "login" for g in server._grants.values())
 
 
-def test_without_a_server_the_cli_opens_the_workspace(world: World) -> None:
+def test_without_a_server_the_cli_opens_the_workspace(world: StaffedWorkspace) -> None:
     conn = channel.connect(world.ws.path)
     assert isinstance(conn, channel.Embedded)
 
@@ -117,7 +117,7 @@ def _ask(sock: socket.socket, **message: object) -> dict[str, object]:
     return reply
 
 
-def test_a_wrong_replayed_or_old_token_is_refused_and_audited(world: World, server: DataServer) -> None:
+def test_a_wrong_replayed_or_old_token_is_refused_and_audited(world: StaffedWorkspace, server: DataServer) -> None:
     session = remote_login(world, "reviewer")
     sock = _raw(server)
     try:
@@ -136,7 +136,7 @@ def test_a_wrong_replayed_or_old_token_is_refused_and_audited(world: World, serv
     assert any("unknown_token" in r for r in reasons) and any("replayed" in r for r in reasons)
 
 
-def test_a_restarted_server_refuses_old_tokens(world: World) -> None:
+def test_a_restarted_server_refuses_old_tokens(world: StaffedWorkspace) -> None:
     first = DataServer(world.ws).start()
     session = remote_login(world, "reviewer")
     token = session._token
@@ -157,7 +157,7 @@ def test_a_restarted_server_refuses_old_tokens(world: World) -> None:
     assert any("unknown_token" in r for r in denied_tokens(world.ws))
 
 
-def test_reads_do_not_wait_for_a_writer(world: World, server: DataServer) -> None:
+def test_reads_do_not_wait_for_a_writer(world: StaffedWorkspace, server: DataServer) -> None:
     session = remote_login(world, "reviewer")
     assert "inquiries.search" in READS
     held, release = threading.Event(), threading.Event()
@@ -189,7 +189,7 @@ def test_reads_do_not_wait_for_a_writer(world: World, server: DataServer) -> Non
     assert report.ok, report
 
 
-def test_a_job_that_needs_the_file_runs_alone_and_the_server_goes_on(world: World, server: DataServer) -> None:
+def test_a_job_that_needs_the_file_runs_alone_and_the_server_goes_on(world: StaffedWorkspace, server: DataServer) -> None:
     ops = remote_login(world, "operations")
     before = server.workspace.keyring.current
     report = rotation.rotate(ops)
@@ -225,7 +225,7 @@ def test_the_codec_builds_only_what_it_knows() -> None:
     assert "workbench.nowhere" not in os.sys.modules  # type: ignore[attr-defined]
 
 
-def test_garbage_on_the_socket_is_refused_and_the_server_goes_on(world: World, server: DataServer) -> None:
+def test_garbage_on_the_socket_is_refused_and_the_server_goes_on(world: StaffedWorkspace, server: DataServer) -> None:
     sock = _raw(server)
     try:
         sock.sendall(b"\x00\x00\x00\x05{oops")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PASSWORD, World
+from tests.conftest import PASSWORD, StaffedWorkspace
 from workbench import Workspace
 from workbench.controls import audit_log
 from workbench.core import channel, credentials
@@ -53,7 +53,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 
 @pytest.fixture
-def served(world: World, env: dict[str, str]) -> Iterator[tuple[World, dict[str, str]]]:
+def served(world: StaffedWorkspace, env: dict[str, str]) -> Iterator[tuple[StaffedWorkspace, dict[str, str]]]:
     # the server process uses the real clock: the world's users log in with real-time codes
     world.ws = Workspace.open(world.ws.path)
     yield world, env
@@ -64,7 +64,7 @@ def served(world: World, env: dict[str, str]) -> Iterator[tuple[World, dict[str,
 _LAST_STEP: dict[str, int] = {}
 
 
-def login(world: World, user: str) -> channel.RemoteSession:
+def login(world: StaffedWorkspace, user: str) -> channel.RemoteSession:
     conn = channel.connect(world.ws.path)
     assert isinstance(conn, channel.Remote)
     while int(time.time()) // 30 <= _LAST_STEP.get(user, -1):
@@ -74,7 +74,7 @@ def login(world: World, user: str) -> channel.RemoteSession:
     return conn.login(user, PASSWORD, credentials.totp_code(world.secrets[user], now))
 
 
-def test_killed_mid_write_loses_nothing_committed(served: tuple[World, dict[str, str]]) -> None:
+def test_killed_mid_write_loses_nothing_committed(served: tuple[StaffedWorkspace, dict[str, str]]) -> None:
     world, env = served
     proc = start_server(world.ws.path, env)
     try:
@@ -117,7 +117,7 @@ def test_killed_mid_write_loses_nothing_committed(served: tuple[World, dict[str,
 
 @pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None,
                     reason="needs root and setpriv to run a client without the right to read the folder")
-def test_a_client_works_with_the_workspace_folder_unreadable(served: tuple[World, dict[str, str]]) -> None:
+def test_a_client_works_with_the_workspace_folder_unreadable(served: tuple[StaffedWorkspace, dict[str, str]]) -> None:
     world, env = served
     proc = start_server(world.ws.path, env)
     script = textwrap.dedent(f"""

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import MakeWorld, World
+from tests.conftest import MakeWorld, StaffedWorkspace, run_benchmark
 from tests.lifecycle_helpers import delete_people, deletion_csv, office_with_results, victim_households
 from tests.query_helpers import approve
 from tests.results_helpers import count
@@ -33,12 +33,12 @@ def _found(files: list[tuple[Path, bytes]], needles: set[str]) -> set[str]:
 
 
 @pytest.fixture
-def plain_world(make_world: MakeWorld, monkeypatch: pytest.MonkeyPatch) -> World:
+def plain_world(make_world: MakeWorld, monkeypatch: pytest.MonkeyPatch) -> StaffedWorkspace:
     monkeypatch.setenv("WORKBENCH_TEST_PLAINTEXT_DB", "1")
     return make_world("plain", test_plaintext_database=True)
 
 
-def test_delete_and_purge_leaves_no_trace_in_any_file(plain_world: World, tmp_path: Path) -> None:
+def test_delete_and_purge_leaves_no_trace_in_any_file(plain_world: StaffedWorkspace, tmp_path: Path) -> None:
     world = plain_world
     office, later = office_with_results(world, tmp_path)
     victims = victim_households(world, 3)
@@ -144,23 +144,26 @@ def test_refusals_change_nothing(make_world: MakeWorld, tmp_path: Path) -> None:
     assert req.approval is not None
     from workbench.core import approvals
 
+    def _seen(list_id: str) -> str:  # what the registrar sees in the preview now (issue 20 item 7)
+        return deletion.preview_deletion(world.login("registrar"), list_id).selection_digest
+
     with pytest.raises(ApprovalError) as own:
         approvals.decide(world.login("both"), req.approval.approval_id, approve=True)
     assert own.value.details["reason"] == "self_approval"
     with pytest.raises(ApprovalError):  # not yet approved
-        deletion.apply_deletion(world.login("registrar"), p1.list_id, approval_id=req.approval.approval_id)
+        deletion.apply_deletion(world.login("registrar"), p1.list_id, expected_digest=_seen(p1.list_id), approval_id=req.approval.approval_id)
     approve(world, req.approval)
     p2 = deletion.select_for_deletion(world.login("registrar"), person_ids=victims[:1], reason="withdrew")
     with pytest.raises(ApprovalError):
-        deletion.apply_deletion(world.login("registrar"), p2.list_id, approval_id=req.approval.approval_id)
+        deletion.apply_deletion(world.login("registrar"), p2.list_id, expected_digest=_seen(p2.list_id), approval_id=req.approval.approval_id)
     # someone on list 1 is deleted through list 2 first: list 1's selection changed
     req2 = deletion.request_deletion(world.login("registrar"), p2.list_id)
     assert req2.approval is not None
     approve(world, req2.approval)
-    deletion.apply_deletion(world.login("registrar"), p2.list_id, approval_id=req2.approval.approval_id,
-                            discard_files=[f["entry_id"] for f in req2.pending_files])
+    deletion.apply_deletion(world.login("registrar"), p2.list_id, expected_digest=_seen(p2.list_id),
+                            approval_id=req2.approval.approval_id, discard_files=[f["entry_id"] for f in req2.pending_files])
     with pytest.raises(ApprovalError) as changed:
-        deletion.apply_deletion(world.login("registrar"), p1.list_id, approval_id=req.approval.approval_id)
+        deletion.apply_deletion(world.login("registrar"), p1.list_id, expected_digest=_seen(p1.list_id), approval_id=req.approval.approval_id)
     assert changed.value.details["reason"] == "params_mismatch"
     assert count(world, "SELECT count(*) FROM persons") == held - 1
     # an expired approval
@@ -169,7 +172,8 @@ def test_refusals_change_nothing(make_world: MakeWorld, tmp_path: Path) -> None:
     approve(world, req3.approval)
     world.clock.advance(4 * 24 * 3600)
     with pytest.raises(ApprovalError) as expired:
-        deletion.apply_deletion(world.login("registrar"), p1.list_id, approval_id=req3.approval.approval_id)
+        deletion.apply_deletion(world.login("registrar"), p1.list_id, expected_digest=_seen(p1.list_id),
+                                approval_id=req3.approval.approval_id)
     assert expired.value.details["reason"] == "expired"
     assert count(world, "SELECT count(*) FROM persons") == held - 1
     # immediate purge without keys.manage is refused before anything is deleted
@@ -177,7 +181,8 @@ def test_refusals_change_nothing(make_world: MakeWorld, tmp_path: Path) -> None:
     assert req4.approval is not None
     approve(world, req4.approval)
     with pytest.raises(PermissionDenied):
-        deletion.apply_and_purge(world.login("registrar"), p1.list_id, approval_id=req4.approval.approval_id,
+        deletion.apply_and_purge(world.login("registrar"), p1.list_id, expected_digest=_seen(p1.list_id),
+                                 approval_id=req4.approval.approval_id,
                                  purge="now")
     assert count(world, "SELECT count(*) FROM persons") == held - 1
     # no one without the permission gets in
@@ -207,14 +212,14 @@ def test_a_deletion_names_the_unsent_files_it_would_destroy_and_waits(make_world
     # Not named, or only some named: the deletion waits; nothing is deleted and the approval is not used up.
     for named in ([], list(files)[:-1] if len(files) > 1 else ["M00000000000"]):
         with pytest.raises(InvalidInput) as refused:
-            deletion.apply_deletion(world.login("registrar"), preview.list_id,
+            deletion.apply_deletion(world.login("registrar"), preview.list_id, expected_digest=preview.selection_digest,
                                     approval_id=requested.approval.approval_id, discard_files=named)
         assert refused.value.reason == "pending_files"
         assert all(e in refused.value.message_ja for e in files)
         assert count(world, "SELECT count(*) FROM persons") == held and all(p.exists() for p in files.values())
     # Named as the preview showed them (in any case): deleted, the files destroyed and recorded as such.
     record = deletion.apply_deletion(world.login("registrar"), preview.list_id, approval_id=requested.approval.approval_id,
-                                     discard_files=[e.lower() for e in files])
+                                     discard_files=[e.lower() for e in files], expected_digest=preview.selection_digest)
     assert record.persons == len(victims) and record.copies_marked >= len(files)
     assert not any(p.exists() for p in files.values())
     destroyed = count(world, "SELECT count(*) FROM media_destructions WHERE destroyed_at IS NOT NULL AND entry_id IN"
@@ -261,8 +266,6 @@ def test_plaintext_switch_is_refused_outside_tests(make_world: MakeWorld, monkey
     assert formats.LAYOUTS["deletion_list"].version == 1
 
 
-def test_benchmark_script_runs_small() -> None:
-    from benchmarks import bench_lifecycle
-
-    steps = bench_lifecycle.main(["--persons", "300", "--delete", "0.2"])
+def test_benchmark_script_runs_small(tmp_path: Path) -> None:
+    steps = run_benchmark(tmp_path, "bench_lifecycle", "--persons", "300", "--delete", "0.2")
     assert [s["step"] for s in steps] == ["select+preview", "request", "apply", "purge", "backup", "restore"]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import MakeWorld, World
+from tests.conftest import MakeWorld, StaffedWorkspace
 from tests.lifecycle_helpers import office_with_results, victim_households
 from tests.results_helpers import count
 from workbench.controls import audit_log
@@ -19,13 +19,13 @@ from workbench.queries import batches, linkage_file
 
 
 @pytest.fixture
-def busy(make_world: MakeWorld, tmp_path: Path) -> tuple[World, str]:
+def busy(make_world: MakeWorld, tmp_path: Path) -> tuple[StaffedWorkspace, str]:
     world = make_world()
     office_with_results(world, tmp_path)
     return world, victim_households(world, 1)[0]
 
 
-def test_disclosure_holds_everything_and_who_accessed(busy: tuple[World, str], tmp_path: Path) -> None:
+def test_disclosure_holds_everything_and_who_accessed(busy: tuple[StaffedWorkspace, str], tmp_path: Path) -> None:
     world, pid = busy
     persons.get(world.login("registrar"), pid)  # an access to show
     reviewer = world.login("reviewer")
@@ -53,7 +53,7 @@ def test_disclosure_holds_everything_and_who_accessed(busy: tuple[World, str], t
             disclosure.disclose(world.login(role), pid)
 
 
-def test_correction_old_and_new_audited_and_refusals(busy: tuple[World, str]) -> None:
+def test_correction_old_and_new_audited_and_refusals(busy: tuple[StaffedWorkspace, str]) -> None:
     world, pid = busy
     before = persons.get(world.login("reviewer"), pid)
     result = disclosure.correct(world.login("reviewer"), pid, "name", "訂正 太郎", reason="本人からの訂正請求")
@@ -80,7 +80,7 @@ def test_correction_old_and_new_audited_and_refusals(busy: tuple[World, str]) ->
     assert persons.get(world.login("reviewer"), pid).name == "訂正 太郎"
 
 
-def test_suspension_keeps_the_person_out_of_every_batch_and_export(busy: tuple[World, str]) -> None:
+def test_suspension_keeps_the_person_out_of_every_batch_and_export(busy: tuple[StaffedWorkspace, str]) -> None:
     world, pid = busy
     op = world.login("query_operator")
     juki_before = batches.preview_juki_batch(op, procedure="P1", fiscal_year=2026)

@@ -8,21 +8,21 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import World
+from tests.conftest import StaffedWorkspace
 from tests.query_helpers import Office, approve
 from tests.results_helpers import busy_office, count, frame, send_batch
 from workbench.core.errors import ApprovalError, InvalidInput, NotFound, PermissionDenied
 from workbench.files import formats, media, transfer
 from workbench.queries import discrepancies, results
-from workbench.simulate import juki, linkage_server
+from workbench.simulate import intermediate_server, juki
 
 
 @pytest.fixture
-def office(world: World) -> Office:
+def office(world: StaffedWorkspace) -> Office:
     return busy_office(world)
 
 
-def test_juki_discrepancies_from_an_evolved_world(office: Office, world: World, tmp_path: Path) -> None:
+def test_juki_discrepancies_from_an_evolved_world(office: Office, world: StaffedWorkspace, tmp_path: Path) -> None:
     result, reqs = send_batch(world, "juki")
     # a wrong sex and birth date held for two people (as if the target list had a typo)
     p_sex, p_birth = reqs["person_id"].iloc[0], reqs["person_id"].iloc[1]
@@ -69,7 +69,7 @@ def test_juki_discrepancies_from_an_evolved_world(office: Office, world: World, 
     assert not any(a in params for a in now.loc[list(differs), "address"])
 
 
-def test_states_and_notice_list_with_approval(office: Office, world: World, tmp_path: Path) -> None:
+def test_states_and_notice_list_with_approval(office: Office, world: StaffedWorkspace, tmp_path: Path) -> None:
     result, _reqs = send_batch(world, "juki")
     later, _ = office.pop.evolve(seed=5, move_rate=0.1, rename_rate=0.05, death_rate=0.05)
     results.import_juki_results(world.login("query_operator"),
@@ -119,7 +119,7 @@ def _declared_csv(rows: list[tuple[str, str, str]]) -> bytes:
                                discrepancies.DECLARED_INCOME)
 
 
-def test_income_against_the_declaration(office: Office, world: World, tmp_path: Path) -> None:
+def test_income_against_the_declaration(office: Office, world: StaffedWorkspace, tmp_path: Path) -> None:
     result, reqs = send_batch(world, "info", information="local_tax")
     income = office.pop.persons.set_index("person_id")["annual_income"]
     r = reqs.head(4)
@@ -135,7 +135,7 @@ def test_income_against_the_declaration(office: Office, world: World, tmp_path: 
     assert out["rows"] == 4 and out["discrepancies"] == {}                   # no results yet
     assert discrepancies.import_declared_income(op, _declared_csv(rows), file_name="again.csv")["already_imported"]
 
-    paths = linkage_server.answer_package(world.ws, result.path, office.pop, tmp_path, seed=1)
+    paths = intermediate_server.answer_package(world.ws, result.path, office.pop, tmp_path, seed=1)
     summary = results.import_info_results(world.login("query_operator"), paths[0])
     assert summary.discrepancies == {"income_differs": 2}
     items = discrepancies.list_discrepancies(world.login("reviewer"), kind="income_differs")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PASSWORD, World
+from tests.conftest import PASSWORD, StaffedWorkspace
 from workbench.controls import access, evidence, records, users
 from workbench.core import approvals
 from workbench.core.access_rules import parse_hours
@@ -39,11 +39,11 @@ def test_every_promise_of_the_requirements_has_a_section() -> None:
         assert promise.title_ja and promise.where and promise.sources_ja
 
 
-def _month_of(world: World) -> str:
+def _month_of(world: StaffedWorkspace) -> str:
     return world.clock.now().astimezone(JST).strftime("%Y-%m")
 
 
-def test_a_quiet_month_reads_no_evidence_and_names_what_to_do(world: World) -> None:
+def test_a_quiet_month_reads_no_evidence_and_names_what_to_do(world: StaffedWorkspace) -> None:
     report = evidence.monthly(world.login("auditor"), _month_of(world))
     by = {s.promise.promise_id: s for s in report.sections}
     assert len(by) == len(evidence.PROMISES)
@@ -58,7 +58,7 @@ def test_a_quiet_month_reads_no_evidence_and_names_what_to_do(world: World) -> N
     assert whom["C4"] == "監査担当" and whom["C6"] == "システム管理者" and whom["C12"] == "運用担当"
 
 
-def test_promises_broken_on_purpose_are_exceptions(world: World) -> None:
+def test_promises_broken_on_purpose_are_exceptions(world: StaffedWorkspace) -> None:
     # S6: a request whose approval expired is used anyway.
     world.clock.set(dt.datetime(2026, 6, 3, 10, 0, tzinfo=JST))
     request = users.request_grant(world.login("administrator"), "registrar", "reviewer")
@@ -93,7 +93,7 @@ def test_promises_broken_on_purpose_are_exceptions(world: World) -> None:
     assert again["preliminary"] == "late" and again["final"] == "due"
 
 
-def test_the_final_report_of_unauthorised_access_has_60_days(world: World) -> None:
+def test_the_final_report_of_unauthorised_access_has_60_days(world: StaffedWorkspace) -> None:
     admin = world.login("administrator")
     known = dt.datetime(2026, 5, 31, 23, 0, tzinfo=JST)
     out = records.record_incident(admin, kind="unauthorised_access", summary="不正アクセスの疑い", persons=120,
@@ -102,7 +102,7 @@ def test_the_final_report_of_unauthorised_access_has_60_days(world: World) -> No
     assert records.deadlines(known, False)["final"] == dt.date(2026, 6, 30)
 
 
-def test_office_records_need_the_right_and_refuse_garbage(world: World) -> None:
+def test_office_records_need_the_right_and_refuse_garbage(world: StaffedWorkspace) -> None:
     for role in ("auditor", "registrar", "approver", "analyst"):
         with pytest.raises(PermissionDenied):
             records.record_training(world.login(role), held_on="2026-05-20", title="研修", topic="security",
@@ -154,7 +154,7 @@ def test_office_records_need_the_right_and_refuse_garbage(world: World) -> None:
     assert o3.status == "exceptions" and any("K-1" in x for x in o3.exceptions)
 
 
-def test_records_show_in_the_report_and_export(world: World, tmp_path: Path) -> None:
+def test_records_show_in_the_report_and_export(world: StaffedWorkspace, tmp_path: Path) -> None:
     admin = world.login("administrator")
     records.record_training(admin, held_on="2026-06-01", title="情報セキュリティ研修", topic="security", minutes=60,
                             attendees=["registrar", "reviewer", "query_operator"])
@@ -190,7 +190,7 @@ def _inflated(pdf: bytes) -> bytes:
     return b"".join(out)
 
 
-def test_cli_commands(world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+def test_cli_commands(world: StaffedWorkspace, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
                       tmp_path: Path) -> None:
     code, out, err = world.cli(monkeypatch, capsys, "administrator", "records", "training-add", "--date", "2026-05-20",
                                "--title", "番号制度研修", "--topic", "my_number_basics", "--minutes", "90",
@@ -232,9 +232,9 @@ def test_the_evidence_pipeline_writes_the_report_without_personal_data(tmp_path:
     from workbench.core import credentials
     from workbench.core.permissions import Role
     from workbench.cycles import pipeline_runs
-    from workbench.simulate.linkage import integrated_number_for
+    from workbench.simulate.integrated_numbers import integrated_number_for
 
-    class LiveWorld(World):
+    class LiveWorld(StaffedWorkspace):
         def login(self, user_id: str) -> Session:
             return self.ws.login(user_id, PASSWORD, credentials.totp_code(self.secrets[user_id], dt.datetime.now(dt.UTC)))
 

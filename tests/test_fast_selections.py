@@ -15,7 +15,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from benchmarks import build_office
+from tests.conftest import run_benchmark
+from tests.direct_load import build_office
 from workbench import Workspace
 from workbench.core.workspace import Session
 from workbench.demo import DEMO_USERS
@@ -72,7 +73,7 @@ COLUMNS = ["person_id", "information", "info_code", "period", "procedure_id", "b
 
 @pytest.fixture(scope="module")
 def office(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, int]:
-    """A small busy office (benchmarks.build_office) with every exclusion reason present."""
+    """A small busy office (tests.direct_load.build_office) with every exclusion reason present."""
     path: Path = tmp_path_factory.mktemp("fast") / "ws"
     info = build_office(path, persons=3000, publish=False, log=lambda _m: None)
     ws = Workspace.open(path)
@@ -167,18 +168,16 @@ def test_selection_digest_is_order_free_and_moves_with_the_selection(office: tup
 
 def test_dashboard_benchmark_runs_small(tmp_path: Path) -> None:
     """benchmarks/bench_dashboard.py builds its office and times every preview (no browser), so it cannot rot."""
-    from benchmarks.bench_dashboard import main as bench_main
-
-    out = bench_main(["--persons", "2000", "--workspace", str(tmp_path / "ws"), "--no-browser", "--only", "previews",
-                      "--json", str(tmp_path / "figures.json")])
+    common = ("--persons", "2000", "--workspace", str(tmp_path / "ws"), "--no-browser", "--only")
+    out = run_benchmark(tmp_path, "bench_dashboard", *common, "previews", "--json", str(tmp_path / "figures.json"))
     names = [f["what"] for f in out["figures"]]
     assert out["persons"] == 2000
     assert any("P1" in n for n in names) and any("notice list" in n for n in names) and len(names) == 8
     assert all(f["seconds"] > 0 and f["target_s"] == 3.0 for f in out["figures"])
     # reused, not rebuilt, the second time
-    again = bench_main(["--persons", "2000", "--workspace", str(tmp_path / "ws"), "--no-browser", "--only", "home"])
+    again = run_benchmark(tmp_path, "bench_dashboard", *common, "home")
     assert again["persons"] == 2000 and len(again["figures"]) == 8
     # every list as its grid pages it: a first and a next page each, with the whole selection's count
-    lists = bench_main(["--persons", "2000", "--workspace", str(tmp_path / "ws"), "--no-browser", "--only", "lists"])
+    lists = run_benchmark(tmp_path, "bench_dashboard", *common, "lists")
     pages = [f for f in lists["figures"] if f["what"].startswith("list ")]
     assert len(pages) == 20 and any("registration reviews" in f["what"] and " of " in f["note"] for f in pages)

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from workbench import demo
+from tests.direct_load import load_world
 from workbench.cli import main
 from workbench.cli._common import jsonable
 from workbench.core import approvals
@@ -29,7 +29,7 @@ from workbench.queries.discrepancies import DECLARED_INCOME, import_declared_inc
 from workbench.simulate.housing import target_frame
 from workbench.simulate.world import generate_world
 
-from .conftest import PASSWORD, World
+from .conftest import PASSWORD, StaffedWorkspace
 
 #: The CSV layouts files are imported in (directly or inside a package).
 IMPORTED = ("housing_targets", "contractor_return", "portal_download", "integrated_answer", "housing_procedures",
@@ -99,7 +99,7 @@ def test_stray_cr_in_header_or_row_refused(layout: Any, pop: Any) -> None:
     assert err.details["reason"] == "bare_cr" and err.details["line"] == 3
 
 
-def test_cr_only_file_through_the_cli_is_a_clear_refusal(world: World, pop: Any, tmp_path: Path,
+def test_cr_only_file_through_the_cli_is_a_clear_refusal(world: StaffedWorkspace, pop: Any, tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "targets.csv"
     path.write_bytes(_valid("housing_targets", pop, eol="\r"))
@@ -175,7 +175,7 @@ _SESSIONS: dict[tuple[int, str], Any] = {}
 @given(kind=st.sampled_from(["targets", "contractor", "portal", "procedures"]),
        value=st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=40),
        column=st.integers(0, 20))
-def test_fuzz_importers_never_crash(world: World, kind: str, value: str, column: int) -> None:
+def test_fuzz_importers_never_crash(world: StaffedWorkspace, kind: str, value: str, column: int) -> None:
     """A field holding anything at all is accepted or refused cleanly by the importer itself."""
     pop = _FUZZ_POP
     layout = {"targets": "housing_targets", "contractor": "contractor_return", "portal": "portal_download",
@@ -284,12 +284,12 @@ def test_every_layout_people_open_is_neutralised() -> None:
         assert not [c for c in cells if c.startswith(_TRIGGERS)], lay.name
 
 
-def test_collection_list_and_return_list_are_neutralised(world: World) -> None:
+def test_collection_list_and_return_list_are_neutralised(world: StaffedWorkspace) -> None:
     pop = generate_world(40, seed=3)
     persons = pop.persons.copy()
     persons.loc[: len(OWASP) - 1, "name"] = [p.replace("\t", "").replace("\r", "") or "=1" for p in OWASP]
     persons.loc[: len(OWASP) - 1, "address"] = OWASP
-    demo.load_world(world.ws, persons, pop.households, registered=np.zeros(len(persons), dtype=bool))
+    load_world(world.ws, persons, pop.households, registered=np.zeros(len(persons), dtype=bool))
     s = world.login("registrar")
     a = collection.request_collection_export(s)
     approvals.decide(world.login("approver"), a.approval_id, approve=True)
@@ -357,7 +357,7 @@ def _malformations(layout: Any, pop: Any) -> dict[str, bytes]:
     return out
 
 
-def _cli(world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], user: str, *argv: str) -> tuple[int, str, str]:
+def _cli(world: StaffedWorkspace, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], user: str, *argv: str) -> tuple[int, str, str]:
     world.clock.advance(30)
     monkeypatch.setenv("WORKBENCH_USER", user)
     monkeypatch.setenv("WORKBENCH_PASSWORD", PASSWORD)
@@ -371,7 +371,7 @@ def _cli(world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFi
     return code, captured.out, captured.err
 
 
-def test_no_importer_quotes_a_field_value(world: World, pop: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+def test_no_importer_quotes_a_field_value(world: StaffedWorkspace, pop: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     """Files made of the population's data, malformed every way, through every importer's CLI command:
     stdout, stderr, the audit log and the return lists hold no number, name, address or birth date."""
@@ -460,7 +460,7 @@ def test_five_megabyte_field_refused_with_line(layout: str, column: str, pop: An
     assert "髙髙" not in str(err)
 
 
-def test_five_megabyte_person_id_makes_no_return_list(world: World) -> None:
+def test_five_megabyte_person_id_makes_no_return_list(world: StaffedWorkspace) -> None:
     rows = [{"person_id": "P" * (5 * 1024 * 1024), "individual_number": "123456789012", "identity_checked": "1",
              "collected_on": "2026-05-01"}]
     with pytest.raises(InvalidInput) as info:
@@ -482,7 +482,7 @@ def test_whole_file_size_and_record_count_limits(pop: Any, monkeypatch: pytest.M
 
 
 # ------------------------------------------------------------------------------ 14: older target list
-def test_reapplying_an_older_target_list_is_said_and_done_on_purpose(world: World, tmp_path: Path,
+def test_reapplying_an_older_target_list_is_said_and_done_on_purpose(world: StaffedWorkspace, tmp_path: Path,
                                                                        monkeypatch: pytest.MonkeyPatch,
                                                                        capsys: pytest.CaptureFixture[str]) -> None:
     pop = generate_world(50, seed=9)
@@ -520,7 +520,7 @@ def test_reapplying_an_older_target_list_is_said_and_done_on_purpose(world: Worl
     assert targets.import_targets(world.login("registrar"), old, file_name="april.csv", reapply=True).already_imported
 
 
-def test_cli_refuses_an_oversized_file_before_reading_it(world: World, pop: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+def test_cli_refuses_an_oversized_file_before_reading_it(world: StaffedWorkspace, pop: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "big.csv"
     path.write_bytes(_valid("contractor_return", pop))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PASSWORD, World
+from tests.conftest import PASSWORD, StaffedWorkspace
 from tests.cycle_helpers import make_batch_account
 from tests.test_web_sessions import audit_ops, web_login
 from workbench.controls import access, batch_accounts, users
@@ -28,7 +28,7 @@ SUNDAY = dt.datetime(2026, 6, 7, 10, 0, tzinfo=JST)
 OFFICE_HOURS = ["mon-fri=08:30-18:00", "sat-sun=closed"]
 
 
-def test_a_change_that_closes_the_office_now_is_previewed_and_needs_a_second_yes(world: World) -> None:
+def test_a_change_that_closes_the_office_now_is_previewed_and_needs_a_second_yes(world: StaffedWorkspace) -> None:
     world.clock.set(SUNDAY)
     world.login("registrar")  # at work this Sunday
     admin = world.login("administrator")
@@ -49,7 +49,7 @@ def test_a_change_that_closes_the_office_now_is_previewed_and_needs_a_second_yes
         world.login("registrar")
 
 
-def test_an_administrator_can_always_come_back_to_change_the_hours_and_only_that(world: World) -> None:
+def test_an_administrator_can_always_come_back_to_change_the_hours_and_only_that(world: StaffedWorkspace) -> None:
     world.clock.set(SUNDAY)
     access.set_hours(world.login("administrator"), parse_hours(OFFICE_HOURS), confirm_ending=True)
     world.clock.advance(60)
@@ -80,7 +80,7 @@ def test_an_administrator_can_always_come_back_to_change_the_hours_and_only_that
 
 
 def test_the_cli_shows_the_effect_refuses_without_confirm_and_lets_the_administrator_back(
-        world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+        world: StaffedWorkspace, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     world.clock.set(SUNDAY)
     code, shown, _ = world.cli(monkeypatch, capsys, "administrator", "access", "hours", *OFFICE_HOURS, "--preview")
     assert code == 0 and shown["closes_for_you"] and "administrator" in shown["ended"]
@@ -95,7 +95,7 @@ def test_the_cli_shows_the_effect_refuses_without_confirm_and_lets_the_administr
     assert out["hours"]["sun"] == "00:00-24:00"
 
 
-def test_batch_accounts_run_only_in_their_declared_hours(world: World, tmp_path: Path) -> None:
+def test_batch_accounts_run_only_in_their_declared_hours(world: StaffedWorkspace, tmp_path: Path) -> None:
     admin, approver = world.login("administrator"), world.login("approver")
     key = make_batch_account(world, admin, approver, "night", "nightly", tmp_path / "night.key")
     listed = next(a for a in batch_accounts.list_accounts(world.login("administrator")) if a["user_id"] == "night")

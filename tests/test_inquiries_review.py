@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.conftest import MakeWorld, World
+from tests.conftest import MakeWorld, StaffedWorkspace
 from tests.lifecycle_helpers import office_with_results
 from tests.query_helpers import approve
 from tests.results_helpers import count
@@ -17,7 +18,7 @@ from workbench.lifecycle import deletion, inquiries
 from workbench.queries import batches
 
 
-def test_inquiry_log_record_search_monthly(world: World) -> None:
+def test_inquiry_log_record_search_monthly(world: StaffedWorkspace) -> None:
     rev = world.login("reviewer")
     q1 = inquiries.record(rev, channel="phone", category="handling", question="番号の保管方法を知りたい")
     inquiries.record(rev, channel="counter", category="disclosure", question="開示請求の様式について",
@@ -53,7 +54,7 @@ def test_inquiry_log_record_search_monthly(world: World) -> None:
             inquiries.search(world.login(role))
 
 
-def test_yearly_id_review_loop(world: World) -> None:
+def test_yearly_id_review_loop(world: StaffedWorkspace) -> None:
     world.add_user("taishoku", ["registrar"])      # left the office
     world.clock.advance(100 * 24 * 3600)           # everyone is dormant by now except who logs in below
     admin = world.login("administrator")
@@ -80,6 +81,40 @@ def test_yearly_id_review_loop(world: World) -> None:
         idreview.disable_in_review(world.login("administrator"), review["review_id"], ["registrar"], reason="x")
     with pytest.raises(PermissionDenied):
         idreview.start_review(world.login("approver"))
+
+
+def test_ids_are_marked_reviewed_only_through_the_signed_off_review(world: StaffedWorkspace, monkeypatch: pytest.MonkeyPatch,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 18 item 5: the old one-person path (``users.review(confirm=True)``, ``user review --confirm``,
+    the admin screen's 点検済みとして記録) no longer records a review; only ``idreview.sign_off`` does."""
+    from widgets.admin import AdminApp
+    from workbench.controls import users
+
+    def reviewed() -> int:
+        return int(count(world, "SELECT count(*) FROM users WHERE reviewed_at IS NOT NULL"))
+
+    assert reviewed() == 0
+    with pytest.raises(TypeError):
+        users.review(world.login("administrator"), confirm=True)  # type: ignore[call-arg]
+    overview = users.review(world.login("administrator"))
+    assert overview["active"] > 0 and "confirmed" not in overview
+    code, out, err = world.cli(monkeypatch, capsys, "administrator", "user", "review", "--confirm")
+    assert code != 0 and out is None and "idreview" in err and "棚卸し" in err
+    code, out, _ = world.cli(monkeypatch, capsys, "administrator", "user", "review")
+    assert code == 0 and out["active"] == overview["active"]
+    app = AdminApp(world.login("administrator"))
+
+    def labels(widget: Any) -> list[str]:
+        return [str(getattr(widget, "description", ""))] + [x for c in getattr(widget, "children", ()) for x in labels(c)]
+
+    assert not any("点検済み" in label or "Record review" in label for label in labels(app))
+    app.review_button.click()
+    assert reviewed() == 0
+    review = idreview.start_review(world.login("administrator"))
+    approval = idreview.request_signoff(world.login("administrator"), review["review_id"])
+    approve(world, approval)
+    idreview.sign_off(world.login("administrator"), review["review_id"], approval_id=approval.approval_id)
+    assert reviewed() == len(review["findings"]["active"])
 
 
 def test_deceased_marked_after_review_excluded_and_deletable(make_world: MakeWorld, tmp_path: Path) -> None:
@@ -110,5 +145,6 @@ def test_deceased_marked_after_review_excluded_and_deletable(make_world: MakeWor
     assert req.approval is not None
     approve(world, req.approval)
     deletion.apply_deletion(world.login("registrar"), preview.list_id, approval_id=req.approval.approval_id,
-                            discard_files=[f["entry_id"] for f in req.pending_files])
+                            discard_files=[f["entry_id"] for f in req.pending_files],
+                            expected_digest=preview.selection_digest)
     assert count(world, "SELECT count(*) FROM persons WHERE deceased") == 0

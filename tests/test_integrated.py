@@ -11,8 +11,9 @@ import numpy.typing as npt
 import pandas as pd
 import pytest
 
-from tests.conftest import World
-from workbench import Session, demo
+from tests.conftest import StaffedWorkspace
+from tests.direct_load import load_world
+from workbench import Session
 from workbench.core import approvals
 from workbench.core.errors import ApprovalError, InvalidInput, PackageError, PermissionDenied
 from workbench.files import transfer
@@ -20,29 +21,29 @@ from workbench.files.formats import read_table, write_table
 from workbench.files.media import recipient_key
 from workbench.files.outgoing import ExportResult
 from workbench.intake import integrated
-from workbench.simulate import linkage
+from workbench.simulate import integrated_numbers
 from workbench.simulate.world import World as Population
 from workbench.simulate.world import generate_world
 
 #: A world with a population loaded, two in three registered: (world, population, who is registered).
-Loaded = tuple[World, Population, npt.NDArray[np.bool_]]
+Loaded = tuple[StaffedWorkspace, Population, npt.NDArray[np.bool_]]
 
 
 @pytest.fixture
-def loaded(world: World) -> Loaded:
+def loaded(world: StaffedWorkspace) -> Loaded:
     pop = generate_world(300, seed=5)
     reg = np.zeros(len(pop.persons), dtype=bool)
     reg[:200] = True
-    demo.load_world(world.ws, pop.persons, pop.households, registered=reg)
+    load_world(world.ws, pop.persons, pop.households, registered=reg)
     return world, pop, reg
 
 
-def _rows(world: World, sql: str) -> list[tuple[Any, ...]]:
+def _rows(world: StaffedWorkspace, sql: str) -> list[tuple[Any, ...]]:
     with world.ws.transaction("t", "t") as con:
         return con.execute(sql).fetchall()
 
 
-def _approved_request(world: World, session: Session) -> ExportResult:
+def _approved_request(world: StaffedWorkspace, session: Session) -> ExportResult:
     """Request, approve as the approver, then create (F1b needs a second person)."""
     approval = integrated.request_integrated_request(session)
     approvals.decide(world.login("approver"), approval.approval_id, approve=True)
@@ -75,7 +76,7 @@ def test_request_answer_cycle(loaded: Loaded, tmp_path: Path) -> None:
     truth = dict(zip(pop.persons["person_id"], pop.persons["individual_number"], strict=True))
     assert all(truth[p] == n for p, n in zip(table.frame["person_id"], table.frame["individual_number"], strict=True))
 
-    answer = linkage.answer_package(world.ws, req.path, tmp_path / "answer.wbpkg", seed=3,
+    answer = integrated_numbers.answer_package(world.ws, req.path, tmp_path / "answer.wbpkg", seed=3,
                                     unanswered=0.1, not_found=0.05, duplicate=0.05, unknown=0.03)
     summary = integrated.import_integrated_answers(s, str(answer))
     assert summary.package_id is not None
@@ -85,7 +86,7 @@ def test_request_answer_cycle(loaded: Loaded, tmp_path: Path) -> None:
     assert {p["reason"] for p in summary.problems} == {"duplicate", "unknown"}
     stored = dict(_rows(world, "SELECT person_id, integrated_number FROM integrated_numbers"))
     assert len(stored) == summary.stored
-    assert all(linkage.integrated_number_for(truth[p]) == n for p, n in stored.items())
+    assert all(integrated_numbers.integrated_number_for(truth[p]) == n for p, n in stored.items())
     assert _rows(world, "SELECT count(*) FROM media_ledger WHERE direction = 'in' AND kind = 'integrated_answer'") == [(1,)]
     # the same file again changes nothing
     again = integrated.import_integrated_answers(s, str(answer))
@@ -144,7 +145,7 @@ def test_refusals(loaded: Loaded, tmp_path: Path) -> None:
         integrated.create_integrated_request(world.login("query_operator"), approval_id=None)
 
 
-def test_nothing_to_request(world: World) -> None:
+def test_nothing_to_request(world: StaffedWorkspace) -> None:
     with pytest.raises(InvalidInput) as info:
         integrated.request_integrated_request(world.login("registrar"))
     assert info.value.details["reason"] == "nothing_to_request"

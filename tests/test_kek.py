@@ -19,21 +19,21 @@ import duckdb
 import numpy as np
 import pytest
 
+from tests.direct_load import load_world
 from workbench import Workspace
 from workbench.cli import main
 from workbench.controls import audit_log
-from workbench.core import audit, rotation
+from workbench.core import audit, keyring_admin
 from workbench.core.errors import KeyringError
 from workbench.core.keys import KEK_ENV, FileKeySource, KeyEncryptionKey, Keyring, WrappedKeySource, _hkdf
 from workbench.core.store import attach_sql, httpfs_extension_path
-from workbench.demo import load_world
 from workbench.lifecycle import backup
 from workbench.simulate import generate_world
 
-from .conftest import World, key_source
+from .conftest import StaffedWorkspace, key_source
 
 
-def _loaded(world: World) -> list[str]:
+def _loaded(world: StaffedWorkspace) -> list[str]:
     people = generate_world(30, seed=4)
     load_world(world.ws, people.persons, people.households, registered=np.ones(len(people.persons), bool))
     return [str(n) for n in people.persons["individual_number"]]
@@ -71,7 +71,7 @@ def _no_number_in(folder: Path, numbers: list[str]) -> None:
         assert not any(number.encode() in b for b in blobs)
 
 
-def test_a_copied_folder_without_the_kek_opens_nothing(make_world: Callable[..., World], tmp_path: Path,
+def test_a_copied_folder_without_the_kek_opens_nothing(make_world: Callable[..., StaffedWorkspace], tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     world = make_world()
     numbers = _loaded(world)
@@ -121,7 +121,7 @@ def test_the_kek_file_named_in_the_settings_is_not_carried_by_a_copy(tmp_path: P
     assert err.value.reason == "kek_missing" and "setting kek_file" in err.value.message_en
 
 
-def test_a_backup_alone_or_with_its_keyring_copy_opens_nothing(world: World, tmp_path: Path,
+def test_a_backup_alone_or_with_its_keyring_copy_opens_nothing(world: StaffedWorkspace, tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     numbers = _loaded(world)
     b, k = tmp_path / "b" / "b.wbbak", tmp_path / "k" / "keyring.json"
@@ -149,7 +149,7 @@ def test_a_backup_alone_or_with_its_keyring_copy_opens_nothing(world: World, tmp
     assert Workspace.open(tmp_path / "restored").settings.kek_file == str(kek.path)
 
 
-def test_wrong_altered_or_badly_kept_kek_is_refused(world: World, tmp_path: Path) -> None:
+def test_wrong_altered_or_badly_kept_kek_is_refused(world: StaffedWorkspace, tmp_path: Path) -> None:
     path = world.ws.path
     other = KeyEncryptionKey.create_file(tmp_path / "other.kek")
     with pytest.raises(KeyringError) as err:
@@ -187,7 +187,7 @@ def test_wrong_altered_or_badly_kept_kek_is_refused(world: World, tmp_path: Path
     assert err.value.reason == "kek_inside_workspace" and not (tmp_path / "new" / "workspace.json").exists()
 
 
-def test_an_audit_log_rechained_and_resigned_with_the_folder_fails_verify(world: World) -> None:
+def test_an_audit_log_rechained_and_resigned_with_the_folder_fails_verify(world: StaffedWorkspace) -> None:
     world.login("registrar").logout()
     ws = world.ws
     real = ws.keyring.audit_key()
@@ -229,7 +229,7 @@ def test_an_audit_log_rechained_and_resigned_with_the_folder_fails_verify(world:
     assert audit_log.verify(world.login("auditor")).ok
 
 
-def test_an_old_unwrapped_keyring_is_migrated_only_on_request(world: World, tmp_path: Path,
+def test_an_old_unwrapped_keyring_is_migrated_only_on_request(world: StaffedWorkspace, tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch,
                                                              capsys: pytest.CaptureFixture[str]) -> None:
     path = world.ws.path
@@ -263,7 +263,7 @@ def test_an_old_unwrapped_keyring_is_migrated_only_on_request(world: World, tmp_
 
 
 @pytest.mark.parametrize("step", ["rewrap_both", "rewrap_setting", None])
-def test_rewrap_under_a_new_kek_survives_a_crash_at_every_step(world: World, tmp_path: Path, step: str | None,
+def test_rewrap_under_a_new_kek_survives_a_crash_at_every_step(world: StaffedWorkspace, tmp_path: Path, step: str | None,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     path = world.ws.path
     monkeypatch.delenv(KEK_ENV)
@@ -282,21 +282,21 @@ def test_rewrap_under_a_new_kek_survives_a_crash_at_every_step(world: World, tmp
         if reached == step:
             raise Killed(reached)
 
-    monkeypatch.setattr(rotation, "fault_hook", hook)
+    monkeypatch.setattr(keyring_admin, "fault_hook", hook)
     ops = world.login("operations")
     if step is None:
-        report = rotation.rewrap(ops, new)
+        report = keyring_admin.rewrap(ops, new)
         assert report["new_kek_id"] == new.kek_id
         with pytest.raises(KeyringError) as err:  # the old KEK opens nothing any more
             Workspace.open(path, key_source=WrappedKeySource(FileKeySource(path / "keyring.json"), old))
         assert err.value.reason == "kek_wrong"
     else:
         with pytest.raises(Killed):
-            rotation.rewrap(ops, new)
+            keyring_admin.rewrap(ops, new)
     again = Workspace.open(path, clock=world.clock)  # whatever the setting names opens it
     assert again.keyring.masters == world.ws.keyring.masters
     world.ws = again
     assert audit_log.verify(world.login("auditor")).ok
     with pytest.raises(Exception) as refused:
-        rotation.rewrap(world.login("registrar"), new)
+        keyring_admin.rewrap(world.login("registrar"), new)
     assert "keys.manage" in str(refused.value)

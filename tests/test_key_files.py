@@ -18,17 +18,17 @@ from workbench.core.errors import ApprovalError, PackageError, PermissionDenied
 from workbench.core.workspace import Unit
 from workbench.files import media
 
-from .conftest import PASSWORD, World
+from .conftest import PASSWORD, StaffedWorkspace
 
 
-def _issue(world: World, recipient: str, path: Path) -> dict[str, object]:
+def _issue(world: StaffedWorkspace, recipient: str, path: Path) -> dict[str, object]:
     ops = world.login("operations")
     request = media.request_key_file(ops, recipient)
     approvals.decide(world.login("approver"), request.approval_id, approve=True)
     return media.issue_key_file(ops, recipient, str(path), approval_id=request.approval_id)
 
 
-def test_operations_cannot_issue_a_key_file_without_approval(world: World, tmp_path: Path) -> None:
+def test_operations_cannot_issue_a_key_file_without_approval(world: StaffedWorkspace, tmp_path: Path) -> None:
     ops = world.login("operations")
     with pytest.raises(ApprovalError):
         media.issue_key_file(ops, "linkage_server", str(tmp_path / "k.key"))
@@ -43,7 +43,7 @@ def test_operations_cannot_issue_a_key_file_without_approval(world: World, tmp_p
         media.request_key_file(ops, "../../etc/passwd")
 
 
-def test_a_key_file_is_recorded_and_issued_once_per_key_version(world: World, tmp_path: Path) -> None:
+def test_a_key_file_is_recorded_and_issued_once_per_key_version(world: StaffedWorkspace, tmp_path: Path) -> None:
     issued = _issue(world, "linkage_server", tmp_path / "first.key")
     assert (tmp_path / "first.key").stat().st_mode & 0o777 == 0o600
     assert issued["key_version"] == 1
@@ -58,7 +58,7 @@ def test_a_key_file_is_recorded_and_issued_once_per_key_version(world: World, tm
     assert _issue(world, "linkage_server", tmp_path / "second.key")["key_version"] == 2
 
 
-def test_the_same_approval_cannot_write_a_second_copy(world: World, tmp_path: Path) -> None:
+def test_the_same_approval_cannot_write_a_second_copy(world: StaffedWorkspace, tmp_path: Path) -> None:
     ops = world.login("operations")
     request = media.request_key_file(ops, "housing_system")
     approvals.decide(world.login("approver"), request.approval_id, approve=True)
@@ -68,7 +68,7 @@ def test_the_same_approval_cannot_write_a_second_copy(world: World, tmp_path: Pa
     assert not (tmp_path / "b.key").exists()
 
 
-def _outgoing(world: World) -> Path:
+def _outgoing(world: StaffedWorkspace) -> Path:
     session = world.login("registrar")
     with world.ws.transaction("test.package", session.user_id) as con:
         unit = Unit(con=con, session=session, now=world.clock.now())
@@ -79,7 +79,7 @@ def _outgoing(world: World) -> Path:
     return path
 
 
-def _cli_as(world: World, monkeypatch: pytest.MonkeyPatch, user: str, *argv: str) -> int:
+def _cli_as(world: StaffedWorkspace, monkeypatch: pytest.MonkeyPatch, user: str, *argv: str) -> int:
     monkeypatch.setenv("WORKBENCH_USER", user)
     monkeypatch.setenv("WORKBENCH_PASSWORD", PASSWORD)
     monkeypatch.setenv("WORKBENCH_TOTP", credentials.totp_code(world.secrets[user], dt.datetime.now(dt.UTC)))
@@ -87,7 +87,7 @@ def _cli_as(world: World, monkeypatch: pytest.MonkeyPatch, user: str, *argv: str
 
 
 def test_unpacking_the_workspaces_own_package_inside_it_is_audited(
-    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    world: StaffedWorkspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     package = _outgoing(world)
     keyfile = tmp_path / "linkage.key"
@@ -112,7 +112,7 @@ def test_unpacking_the_workspaces_own_package_inside_it_is_audited(
     assert json.loads(hits[0]["params"])["records"] == 1
 
 
-def test_the_receiving_side_needs_no_workspace(world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_receiving_side_needs_no_workspace(world: StaffedWorkspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     package = _outgoing(world)
     keyfile = tmp_path / "linkage.key"
     _issue(world, "linkage_server", keyfile)

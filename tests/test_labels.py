@@ -190,10 +190,10 @@ RAW_CODES = sorted((c for c in labels.labels() if "_" in c), key=len, reverse=Tr
 @pytest.mark.slow
 @pytest.mark.parametrize("user_id", sorted(DEMO_USERS))
 def test_no_screen_shows_a_raw_code(demo: Path, user_id: str) -> None:
-    from widgets.login import LoginGate
+    from widgets.dashboard import Dashboard
 
     ws = Workspace.open(demo)
-    gate = LoginGate(_as(ws, user_id), idle_check_seconds=None)
+    gate = Dashboard(_as(ws, user_id), idle_check_seconds=None)
     seen: dict[str, list[str]] = {"home": _words(gate)}
     for key in list(gate.menu_buttons):
         app: Any = gate.open_app(key)

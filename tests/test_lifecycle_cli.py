@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import World, scalar
+from tests.conftest import StaffedWorkspace, scalar
 from tests.lifecycle_helpers import deletion_csv, office_with_results, victim_households
 from workbench import Workspace, cli
 
 
-def test_lifecycle_from_the_cli(world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+def test_lifecycle_from_the_cli(world: StaffedWorkspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                 capsys: pytest.CaptureFixture[str]) -> None:
     office_with_results(world, tmp_path)
     victims = victim_households(world, 2)

@@ -9,22 +9,22 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from tests.conftest import World
+from tests.conftest import StaffedWorkspace, run_benchmark
 from tests.query_helpers import Office, approve
 from tests.results_helpers import busy_office, count, frame, send_batch
 from workbench.core.errors import ApprovalError, InvalidInput, PermissionDenied
 from workbench.files import formats, media, transfer
 from workbench.queries import linkage_file, results
-from workbench.simulate import juki, linkage_server
-from workbench.simulate.linkage import integrated_number_for
+from workbench.simulate import intermediate_server, juki
+from workbench.simulate.integrated_numbers import integrated_number_for
 
 
 @pytest.fixture
-def office(world: World) -> Office:
+def office(world: StaffedWorkspace) -> Office:
     return busy_office(world)
 
 
-def _unpack(path: Path, world: World) -> tuple[pd.DataFrame, bytes]:
+def _unpack(path: Path, world: StaffedWorkspace) -> tuple[pd.DataFrame, bytes]:
     key, _ = media.recipient_key(world.ws, "housing_system")
     package = transfer.read_package(path, key=key)
     assert package.manifest.kind == "linkage_file" and package.manifest.recipient == "housing_system"
@@ -34,18 +34,18 @@ def _unpack(path: Path, world: World) -> tuple[pd.DataFrame, bytes]:
     return table, body
 
 
-def _export(world: World) -> Any:
+def _export(world: StaffedWorkspace) -> Any:
     approval = linkage_file.request_linkage(world.login("query_operator"), procedure="P1", fiscal_year=2026)
     approve(world, approval)
     return linkage_file.export_linkage(world.login("query_operator"), approval_id=approval.approval_id, procedure="P1",
                                   fiscal_year=2026)
 
 
-def test_linkage_file_keyed_by_internal_number(office: Office, world: World, tmp_path: Path) -> None:
+def test_linkage_file_keyed_by_internal_number(office: Office, world: StaffedWorkspace, tmp_path: Path) -> None:
     info, ireqs = send_batch(world, "info", information=["resident_register", "local_tax"])
     jk, jreqs = send_batch(world, "juki")
     later, _ = office.pop.evolve(seed=3, move_rate=0.2, rename_rate=0.1, death_rate=0.05)
-    ipaths = linkage_server.answer_package(world.ws, info.path, office.pop, tmp_path / "i", seed=1, error=0.1, late=0.1)
+    ipaths = intermediate_server.answer_package(world.ws, info.path, office.pop, tmp_path / "i", seed=1, error=0.1, late=0.1)
     jpaths = juki.answer_package(world.ws, jk.path, later, tmp_path / "j", seed=1)
     op = world.login("query_operator")
     results.import_info_results(op, ipaths[0])
@@ -106,9 +106,9 @@ def test_linkage_file_keyed_by_internal_number(office: Office, world: World, tmp
     assert not any(p in params for p in office.pop.persons["person_id"])
 
 
-def test_approval_is_bound_to_the_results(office: Office, world: World, tmp_path: Path) -> None:
+def test_approval_is_bound_to_the_results(office: Office, world: StaffedWorkspace, tmp_path: Path) -> None:
     info, _ = send_batch(world, "info", information="local_tax")
-    paths = linkage_server.answer_package(world.ws, info.path, office.pop, tmp_path, seed=2, late=0.2)
+    paths = intermediate_server.answer_package(world.ws, info.path, office.pop, tmp_path, seed=2, late=0.2)
     results.import_info_results(world.login("query_operator"), paths[0])
     approval = linkage_file.request_linkage(world.login("query_operator"), procedure="P1", fiscal_year=2026)
     approve(world, approval)
@@ -121,7 +121,7 @@ def test_approval_is_bound_to_the_results(office: Office, world: World, tmp_path
     assert not list(world.ws.folder("outgoing").glob("linkage_file-*"))
 
 
-def test_cli_discrepancies_and_linkage(office: Office, world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+def test_cli_discrepancies_and_linkage(office: Office, world: StaffedWorkspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                        capsys: pytest.CaptureFixture[str]) -> None:
     from workbench import cli
 
@@ -158,9 +158,7 @@ def test_cli_discrepancies_and_linkage(office: Office, world: World, tmp_path: P
 
 
 def test_benchmark_script_runs_small(tmp_path: Path) -> None:
-    from benchmarks.bench_queries import main as bench_main
-
-    result = bench_main(["--persons", "3000", "--workdir", str(tmp_path)])
+    result = run_benchmark(tmp_path, "bench_queries", "--persons", "3000", "--workdir", str(tmp_path))
     assert result["as_expected"]
     for step in ("create", "import", "linkage"):
         assert result[step]["wall_s"] > 0 and result[step]["peak_mb"] > 0

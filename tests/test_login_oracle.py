@@ -13,21 +13,21 @@ from workbench.controls import users
 from workbench.core import credentials
 from workbench.core.errors import AccountDisabled, AuthenticationFailed
 
-from .conftest import PASSWORD, World
+from .conftest import PASSWORD, StaffedWorkspace
 
 
-def _refusal(world: World, user_id: str, password: str, code: str) -> dict[str, Any]:
+def _refusal(world: StaffedWorkspace, user_id: str, password: str, code: str) -> dict[str, Any]:
     with pytest.raises(AuthenticationFailed) as info:
         world.ws.login(user_id, password, code)
     return info.value.to_dict()
 
 
-def _wrong_code(world: World, user_id: str) -> str:
+def _wrong_code(world: StaffedWorkspace, user_id: str) -> str:
     right = world.code(user_id) if user_id in world.secrets else "000000"
     return "000000" if right != "000000" else "111111"
 
 
-def _reasons(world: World, user_id: str) -> list[str]:
+def _reasons(world: StaffedWorkspace, user_id: str) -> list[str]:
     from workbench.core import audit
 
     ref = audit.pseudonym(world.ws.keyring.audit_key(), user_id)
@@ -37,7 +37,7 @@ def _reasons(world: World, user_id: str) -> list[str]:
     return [json.loads(p)["reason"] for (p,) in rows]
 
 
-def test_every_failed_login_looks_the_same(world: World) -> None:
+def test_every_failed_login_looks_the_same(world: StaffedWorkspace) -> None:
     world.clock.advance(30)
     used = world.code("registrar")
     world.ws.login("registrar", PASSWORD, used)
@@ -59,7 +59,7 @@ def test_every_failed_login_looks_the_same(world: World) -> None:
     assert _reasons(world, "nobody") == ["unknown_user"]
 
 
-def test_unknown_ids_are_locked_out_like_real_ones(world: World) -> None:
+def test_unknown_ids_are_locked_out_like_real_ones(world: StaffedWorkspace) -> None:
     real, unknown = [], []
     for _ in range(6):
         world.clock.advance(20)
@@ -80,7 +80,7 @@ def test_unknown_ids_are_locked_out_like_real_ones(world: World) -> None:
     assert _reasons(world, "nobody-here")[-1] == "unknown_user"
 
 
-def test_unknown_ids_are_not_stored_in_clear(world: World) -> None:
+def test_unknown_ids_are_not_stored_in_clear(world: StaffedWorkspace) -> None:
     world.clock.advance(30)
     _refusal(world, "secret-typo-id", PASSWORD, "123456")
     with world.ws.transaction("test.read", "test") as con:
@@ -88,7 +88,7 @@ def test_unknown_ids_are_not_stored_in_clear(world: World) -> None:
     assert len(rows) == 1 and "secret-typo-id" not in json.dumps(rows, default=str)
 
 
-def test_unknown_ids_do_the_same_work(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unknown_ids_do_the_same_work(world: StaffedWorkspace, monkeypatch: pytest.MonkeyPatch) -> None:
     """The same scrypt cost and the same one-time-code check, whatever the case."""
     calls: list[tuple[str, Any]] = []
     real_verify, real_totp = credentials.verify_password, credentials.verify_totp
@@ -114,7 +114,7 @@ def test_unknown_ids_do_the_same_work(world: World, monkeypatch: pytest.MonkeyPa
     assert [k for k, _ in work["unknown"]] == ["scrypt", "totp"]
 
 
-def test_disabled_is_named_only_after_password_and_code(world: World) -> None:
+def test_disabled_is_named_only_after_password_and_code(world: StaffedWorkspace) -> None:
     users.disable(world.login("administrator"), "analyst")
     world.clock.advance(30)
     wrong = _refusal(world, "analyst", "Wrong-Pass-2026!", world.code("analyst"))

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import World
+from tests.conftest import StaffedWorkspace
 from workbench.core.errors import InvalidInput, PermissionDenied
 from workbench.core.paging import MAX_LIMIT, MAX_TEXT, PageRequest
 from workbench.queries import discrepancies
@@ -19,7 +19,7 @@ TOTAL = MOVED + RENAMED + DECEASED
 
 
 @pytest.fixture
-def queue(world: World) -> World:
+def queue(world: StaffedWorkspace) -> StaffedWorkspace:
     """1,507 discrepancies, inserted set-based (synthetic, no personal data but IDs)."""
     start = dt.datetime(2026, 5, 1, tzinfo=dt.UTC)
     with world.ws.transaction("test.seed", "test") as con:
@@ -34,7 +34,7 @@ def queue(world: World) -> World:
     return world
 
 
-def test_totals_and_chart_count_the_whole_selection(queue: World) -> None:
+def test_totals_and_chart_count_the_whole_selection(queue: StaffedWorkspace) -> None:
     reviewer = queue.login("reviewer")
     page = discrepancies.discrepancy_page(reviewer, PageRequest(limit=50))
     assert len(page.rows) == 50 and page.total == TOTAL
@@ -48,7 +48,7 @@ def test_totals_and_chart_count_the_whole_selection(queue: World) -> None:
     assert sum(open_only.groups["kind"].values()) == open_only.total
 
 
-def test_last_page_and_sorting_both_ways(queue: World) -> None:
+def test_last_page_and_sorting_both_ways(queue: StaffedWorkspace) -> None:
     reviewer = queue.login("reviewer")
     last = discrepancies.discrepancy_page(reviewer, PageRequest(offset=1500, limit=MAX_LIMIT))
     assert len(last.rows) == 7 and not last.has_next and last.has_previous and last.last == TOTAL
@@ -67,7 +67,7 @@ def test_last_page_and_sorting_both_ways(queue: World) -> None:
     assert len(seen) == len(set(seen)) == 600
 
 
-def test_text_filter_is_literal(queue: World) -> None:
+def test_text_filter_is_literal(queue: StaffedWorkspace) -> None:
     reviewer = queue.login("reviewer")
     one = discrepancies.discrepancy_page(reviewer, PageRequest(text="D0000077"))
     assert [d.discrepancy_id for d in one.rows] == ["D0000077"] and one.total == 1
@@ -92,7 +92,7 @@ def test_text_filter_is_literal(queue: World) -> None:
     (PageRequest(filters={"held": "x"}), "bad_filter"),
     (PageRequest(filters={"kind": "moved' OR 1=1 --"}), "bad_filter"),
 ])
-def test_bad_requests_are_refused_in_both_languages(queue: World, request_: PageRequest, reason: str) -> None:
+def test_bad_requests_are_refused_in_both_languages(queue: StaffedWorkspace, request_: PageRequest, reason: str) -> None:
     reviewer = queue.login("reviewer")
     with pytest.raises(InvalidInput) as caught:
         discrepancies.discrepancy_page(reviewer, request_)
@@ -101,7 +101,7 @@ def test_bad_requests_are_refused_in_both_languages(queue: World, request_: Page
     assert "SELECT" not in caught.value.message_en and "SELECT" not in caught.value.message_ja
 
 
-def test_the_queue_page_needs_the_review_permission(queue: World) -> None:
+def test_the_queue_page_needs_the_review_permission(queue: StaffedWorkspace) -> None:
     for role in ("query_operator", "analyst", "auditor", "approver"):
         with pytest.raises(PermissionDenied):
             discrepancies.discrepancy_page(queue.login(role), PageRequest())
@@ -110,10 +110,10 @@ def test_the_queue_page_needs_the_review_permission(queue: World) -> None:
 # --------------------------------------------------------------------------- every list that pages
 
 
-def _pages(world: World) -> list[tuple[str, Any, str]]:
+def _pages(world: StaffedWorkspace) -> list[tuple[str, Any, str]]:
     """(role allowed, call(session, request), a role refused) for each list service."""
     from workbench.controls import users
-    from workbench.cycles import engine
+    from workbench.cycles import pipeline_runs
     from workbench.files import media
     from workbench.lifecycle import deletion, disclosure, inquiries
 
@@ -122,12 +122,12 @@ def _pages(world: World) -> list[tuple[str, Any, str]]:
         ("auditor", media.ledger_page, "query_operator"),
         ("reviewer", disclosure.suspension_page, "analyst"),
         ("reviewer", inquiries.inquiry_page, "analyst"),
-        ("query_operator", engine.listing_page, ""),  # every role may list its own runs
+        ("query_operator", pipeline_runs.listing_page, ""),  # every role may list its own runs
         ("registrar", lambda s, r: deletion.list_members_page(s, "L-none", r), "analyst"),
     ]
 
 
-def test_every_list_refuses_a_bad_sort_key_and_takes_hostile_text(world: World) -> None:
+def test_every_list_refuses_a_bad_sort_key_and_takes_hostile_text(world: StaffedWorkspace) -> None:
     from workbench.core.errors import NotFound
 
     for role, call, _refused in _pages(world):
@@ -145,14 +145,14 @@ def test_every_list_refuses_a_bad_sort_key_and_takes_hostile_text(world: World) 
             call(session, PageRequest(text="x" * 10_000))
 
 
-def test_every_list_refuses_a_role_without_the_right(world: World) -> None:
+def test_every_list_refuses_a_role_without_the_right(world: StaffedWorkspace) -> None:
     for _role, call, refused in _pages(world):
         if refused:
             with pytest.raises(PermissionDenied):
                 call(world.login(refused), PageRequest())
 
 
-def test_user_list_pages_and_counts_in_the_database(world: World) -> None:
+def test_user_list_pages_and_counts_in_the_database(world: StaffedWorkspace) -> None:
     from workbench.controls import users
 
     admin = world.login("administrator")
@@ -163,13 +163,14 @@ def test_user_list_pages_and_counts_in_the_database(world: World) -> None:
     assert [u.user_id for u in found.rows] == ["auditor"] and found.total == 1
 
 
-def test_audit_log_pages_with_chart_and_alerts_of_every_match(world: World) -> None:
+def test_audit_log_pages_with_chart_and_alerts_of_every_match(world: StaffedWorkspace) -> None:
     from collections import Counter
 
     from workbench.controls import access, audit_log
-    from workbench.core.access_rules import parse_hours
+    from workbench.core.access_rules import hours_history, parse_hours
     from workbench.core.clock import JST
-    from workbench.core.policy import _when, audit_alerts
+    from workbench.core.errors import AccessRefused
+    from workbench.core.policy import _when, audit_alerts, is_out_of_hours
 
     world.clock.set(dt.datetime(2026, 6, 6, 22, 30, tzinfo=JST))  # a Saturday night
     for _ in range(3):
@@ -177,22 +178,32 @@ def test_audit_log_pages_with_chart_and_alerts_of_every_match(world: World) -> N
     world.clock.set(dt.datetime(2026, 6, 8, 7, 59, tzinfo=JST))  # before hours on a Monday
     world.login("registrar")
     world.clock.set(dt.datetime(2026, 6, 8, 10, 0, tzinfo=JST))
-    # the office sets its hours (C13) after those logins: the alert judges every record by them
-    office = access.set_hours(world.login("administrator"), parse_hours(["mon-fri=08:30-18:00", "sat-sun=closed"])).hours
+    # the office sets its hours (C13) after those logins: each record is judged by the hours in force
+    # when it was made (issue 20 item 9), so those logins, made while every hour was open, are not late
+    access.set_hours(world.login("administrator"), parse_hours(["mon-fri=08:30-18:00", "sat-sun=closed"]))
+    world.clock.set(dt.datetime(2026, 6, 8, 19, 0, tzinfo=JST))  # after hours, under the new hours
+    with pytest.raises(AccessRefused):
+        world.login("registrar")  # refused, and recorded: a late record
+    world.clock.set(dt.datetime(2026, 6, 8, 10, 30, tzinfo=JST))
+    with world.ws.transaction("test.read", "system") as con:
+        history = hours_history(con)
     auditor = world.login("auditor")
     every = audit_log.search(auditor, limit=100_000)
     page = audit_log.search_page(auditor, PageRequest(limit=5))
     assert len(page.rows) == 5 and page.total >= len(every)
-    truth = audit_alerts(audit_log.search(auditor, limit=100_000), office)
+    records = audit_log.search(auditor, limit=100_000)
+    truth = {"out_of_hours": sum(is_out_of_hours(r, history.hours_at(_when(r))) for r in records),
+             "bulk_export": audit_alerts(records, {})["bulk_export"]}
     page = audit_log.search_page(auditor, PageRequest(limit=5))
-    assert page.groups["out_of_hours"].get("yes", 0) == truth["out_of_hours"] >= 4
+    assert page.groups["out_of_hours"].get("yes", 0) == truth["out_of_hours"] == 1
     assert page.groups["bulk_export"].get("yes", 0) == truth["bulk_export"]
     days = Counter(_when(r).date().isoformat() for r in audit_log.search(auditor, limit=100_000))
     page = audit_log.search_page(auditor, PageRequest(limit=5))
     assert {d: n for d, n in page.groups["day"].items() if d != "2026-06-08"} == {d: n for d, n in days.items() if d != "2026-06-08"}
     # the same filters as search: by user (pseudonym), by operation words
     mine = audit_log.search_page(auditor, PageRequest(), user_id="registrar", operation="auth.login")
-    assert mine.total == 4 and all(r["user_id"] == "registrar" and r["out_of_hours"] for r in mine.rows)
+    assert mine.total == 5 and all(r["user_id"] == "registrar" for r in mine.rows)
+    assert [r["out_of_hours"] for r in mine.rows] == [False, False, False, False, True]  # oldest first
     up = audit_log.search_page(auditor, PageRequest(limit=3, descending=False))
     assert [r["seq"] for r in up.rows] == sorted(r["seq"] for r in up.rows) and up.rows[0]["seq"] <= 2
     with pytest.raises(InvalidInput):
@@ -201,7 +212,7 @@ def test_audit_log_pages_with_chart_and_alerts_of_every_match(world: World) -> N
         audit_log.search_page(world.login("reviewer"), PageRequest())
 
 
-def test_the_queue_pages_from_the_cli(queue: World, monkeypatch: pytest.MonkeyPatch,
+def test_the_queue_pages_from_the_cli(queue: StaffedWorkspace, monkeypatch: pytest.MonkeyPatch,
                                       capsys: pytest.CaptureFixture[str]) -> None:
     def run(*argv: str) -> tuple[int, Any, str]:
         return queue.cli(monkeypatch, capsys, "reviewer", "discrepancies", "list", *argv)
@@ -216,24 +227,24 @@ def test_the_queue_pages_from_the_cli(queue: World, monkeypatch: pytest.MonkeyPa
     assert code != 0 and "並べ替え" in err and "Traceback" not in err
 
 
-def test_operations_watch_every_run_without_its_report(world: World) -> None:
+def test_operations_watch_every_run_without_its_report(world: StaffedWorkspace) -> None:
     """Issue 11 item 10: operations see pipeline runs (state and stages, to notice a stuck or
     failed cycle) on their own screen; the report of a run they do not own is not named to them."""
-    from widgets.login import APPS
+    from widgets.dashboard import APPS
     from widgets.runs import RunsApp
-    from workbench.cycles import engine, pipeline_runs
+    from workbench.cycles import pipeline_runs
 
     info, _folder = pipeline_runs.start(world.login("auditor"), "audit_check", {})
     pipeline_runs.finish(world.login("auditor"), info.run_id, succeeded=True, notebook="runs/x/audit_check.ipynb")
     ops = world.login("operations")
     assert any(e.key == "runs" and e.permitted(ops) for e in APPS)
-    page = engine.listing_page(ops, PageRequest())
+    page = pipeline_runs.listing_page(ops, PageRequest())
     (run,) = [r for r in page.rows if r["run_id"] == info.run_id]
     assert run["status"] == "succeeded" and run["report"] is None
     # the CLI (workbench pipeline list) lists exactly what the screen does
-    assert [r for r in engine.listing(ops) if r["run_id"] == info.run_id] == [run]
-    mine = engine.listing_page(world.login("auditor"), PageRequest())
+    assert [r for r in pipeline_runs.listing(ops) if r["run_id"] == info.run_id] == [run]
+    mine = pipeline_runs.listing_page(world.login("auditor"), PageRequest())
     assert [r["report"] for r in mine.rows if r["run_id"] == info.run_id] == ["runs/x/audit_check.ipynb"]
-    assert engine.listing_page(world.login("reviewer"), PageRequest()).total == 0  # neither owner nor operations
+    assert pipeline_runs.listing_page(world.login("reviewer"), PageRequest()).total == 0  # neither owner nor operations
     app = RunsApp(ops)
     assert "操作ログの改ざん検査" in app.table.text and "audit_check" not in app.table.text

@@ -13,7 +13,7 @@ from workbench.core.errors import PermissionDenied
 from workbench.core.permissions import ROLE_PERMISSIONS, Permission, Role
 from workbench.core.workspace import ServiceInfo
 
-from .conftest import World
+from .conftest import StaffedWorkspace
 
 
 def test_every_permission_is_granted_to_some_role() -> None:
@@ -29,7 +29,7 @@ def test_administrator_and_operations_hold_no_personal_data_permission() -> None
 
 
 #: Every service the workbench declares.  A new service changes this number on purpose.
-SERVICE_COUNT = 142
+SERVICE_COUNT = 156
 
 
 def test_every_service_is_known_however_the_tests_are_run() -> None:
@@ -44,7 +44,7 @@ def test_every_service_is_known_however_the_tests_are_run() -> None:
     declaring = set()
     for p in root.rglob("*.py"):
         text = p.read_text("utf-8")
-        if re.search(r"^@service\(|outgoing\.register\(", text, re.M) and p.stem != "workspace":
+        if re.search(r"^@service\(|(?:outgoing|incoming)\.register\(", text, re.M) and p.stem != "workspace":
             prefix = re.search(r'^SERVICE_PREFIX = "(\w+)"', text, re.M)
             declaring.add(prefix.group(1) if prefix else p.stem)
     assert declaring == set(services.MODULES)
@@ -56,7 +56,7 @@ def test_every_service_is_known_however_the_tests_are_run() -> None:
 
 
 @pytest.mark.parametrize("role", list(Role))
-def test_matrix(world: World, role: Role) -> None:
+def test_matrix(world: StaffedWorkspace, role: Role) -> None:
     session = world.login(role.value)
     denied = 0
     for info in sorted(SERVICES.values(), key=lambda i: i.operation):

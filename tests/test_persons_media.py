@@ -9,28 +9,28 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.direct_load import load_world
 from workbench.cli import main
 from workbench.controls import audit_log
 from workbench.core import approvals
 from workbench.core.errors import PackageError, PermissionDenied
 from workbench.core.workspace import Unit
-from workbench.demo import load_world
 from workbench.files import media, transfer
 from workbench.intake import persons
 from workbench.simulate import generate_world
 
-from .conftest import World
+from .conftest import StaffedWorkspace
 
 
 @pytest.fixture
-def people(world: World) -> pd.DataFrame:
+def people(world: StaffedWorkspace) -> pd.DataFrame:
     people = generate_world(30, seed=5)
     registered = np.arange(len(people.persons)) % 2 == 0
     load_world(world.ws, people.persons, people.households, registered=registered)
     return people.persons
 
 
-def test_number_masked_unless_revealed_and_reveal_audited(world: World, people: pd.DataFrame) -> None:
+def test_number_masked_unless_revealed_and_reveal_audited(world: StaffedWorkspace, people: pd.DataFrame) -> None:
     row = people.iloc[0]
     reviewer = world.login("reviewer")
     view = persons.get(reviewer, row["person_id"])
@@ -43,7 +43,7 @@ def test_number_masked_unless_revealed_and_reveal_audited(world: World, people: 
     assert [h["outcome"] for h in hits] == ["denied", "ok"]
 
 
-def _package(world: World, tmp_path: Path) -> tuple[media.LedgerEntry, Path]:
+def _package(world: StaffedWorkspace, tmp_path: Path) -> tuple[media.LedgerEntry, Path]:
     session = world.login("registrar")
     units: list[Unit] = []
     with world.ws.transaction("test.package", session.user_id, after_commit=lambda: units[0].committed()) as con:
@@ -56,14 +56,14 @@ def _package(world: World, tmp_path: Path) -> tuple[media.LedgerEntry, Path]:
     return written
 
 
-def _key_file(world: World, recipient: str, path: Path) -> None:
+def _key_file(world: StaffedWorkspace, recipient: str, path: Path) -> None:
     ops = world.login("operations")
     request = media.request_key_file(ops, recipient)
     approvals.decide(world.login("approver"), request.approval_id, approve=True)
     media.issue_key_file(ops, recipient, str(path), approval_id=request.approval_id)
 
 
-def test_outgoing_package_is_in_the_ledger_and_opens_with_the_key_file(world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+def test_outgoing_package_is_in_the_ledger_and_opens_with_the_key_file(world: StaffedWorkspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                       capsys: pytest.CaptureFixture[str]) -> None:
     entry, path = _package(world, tmp_path)
     entries = media.ledger(world.login("auditor"))
@@ -76,7 +76,8 @@ def test_outgoing_package_is_in_the_ledger_and_opens_with_the_key_file(world: Wo
     path = Path(shutil.copy(path, handed_over))
     assert main(["package", "unpack", str(path), "--key", str(keyfile), "--out", str(tmp_path / "out")]) == 0
     assert (tmp_path / "out" / "list.csv").read_bytes() == b"person_id\r\nP1\r\n"
-    ledger = (tmp_path / "out" / "ledger.jsonl").read_text("utf-8").splitlines()
+    assert not (tmp_path / "out" / "ledger.jsonl").exists()  # the ledger is never inside --out unless named
+    ledger = (tmp_path / "received-ledger.jsonl").read_text("utf-8").splitlines()
     assert len(ledger) == 1 and '"record_count": 1' in ledger[0]
     other = tmp_path / "juki.key"
     _key_file(world, "juki_net", other)
@@ -84,7 +85,7 @@ def test_outgoing_package_is_in_the_ledger_and_opens_with_the_key_file(world: Wo
     assert "wrong_key" in capsys.readouterr().err
 
 
-def test_delivered_copy_is_deleted_and_recorded(world: World, tmp_path: Path) -> None:
+def test_delivered_copy_is_deleted_and_recorded(world: StaffedWorkspace, tmp_path: Path) -> None:
     entry, path = _package(world, tmp_path)
     done = media.mark_delivered(world.login("registrar"), entry.entry_id)
     assert done.deleted_at is not None and not path.exists()
@@ -92,7 +93,7 @@ def test_delivered_copy_is_deleted_and_recorded(world: World, tmp_path: Path) ->
         media.mark_delivered(world.login("registrar"), entry.entry_id)
 
 
-def test_damaged_package_is_refused(world: World, tmp_path: Path) -> None:
+def test_damaged_package_is_refused(world: StaffedWorkspace, tmp_path: Path) -> None:
     _, path = _package(world, tmp_path)
     data = bytearray(path.read_bytes())
     data[-20] ^= 1

@@ -6,14 +6,14 @@ import json
 
 import pytest
 
-from tests.conftest import World, scalar
+from tests.conftest import StaffedWorkspace, scalar
 from tests.query_helpers import Office, load_office, procedures_csv
 from workbench.core.errors import InvalidInput, PermissionDenied
 from workbench.queries import procedures
 
 
 @pytest.fixture
-def office(world: World) -> Office:
+def office(world: StaffedWorkspace) -> Office:
     return load_office(world)
 
 
@@ -21,12 +21,12 @@ def _ids(office: Office, n: int) -> list[str]:
     return [str(x) for x in office.pop.persons["person_id"].tolist()[:n]]
 
 
-def _count(world: World, table: str) -> int:
+def _count(world: StaffedWorkspace, table: str) -> int:
     with world.ws.transaction("t", "t") as con:
         return int(scalar(con, f"SELECT count(*) FROM {table}"))
 
 
-def test_import_counts_and_same_file_twice(office: Office, world: World) -> None:
+def test_import_counts_and_same_file_twice(office: Office, world: StaffedWorkspace) -> None:
     a, b, c = _ids(office, 3)
     data = procedures_csv([
         ("R-1", "P1", "2026", "2026-05-01", a, a, "Y"),
@@ -58,7 +58,7 @@ def test_import_counts_and_same_file_twice(office: Office, world: World) -> None
     assert json.loads(params[0][0])["members"] == 3
 
 
-def test_every_bad_row_is_named_and_nothing_is_imported(office: Office, world: World) -> None:
+def test_every_bad_row_is_named_and_nothing_is_imported(office: Office, world: StaffedWorkspace) -> None:
     a, b, c, d = _ids(office, 4)
     data = procedures_csv([
         ("R-1", "P1", "2026", "2026-05-01", a, a, "Y"),            # 2 fine
@@ -84,7 +84,7 @@ def test_every_bad_row_is_named_and_nothing_is_imported(office: Office, world: W
     assert _count(world, "housing_procedures") == 0 and _count(world, "procedure_imports") == 0
 
 
-def test_changed_procedure_id_is_refused(office: Office, world: World) -> None:
+def test_changed_procedure_id_is_refused(office: Office, world: StaffedWorkspace) -> None:
     a, b = _ids(office, 2)
     s = world.login("query_operator")
     procedures.import_procedures(s, procedures_csv([("R-1", "P1", "2026", "2026-05-01", a, a, "Y")]), file_name="1.csv")
@@ -95,7 +95,7 @@ def test_changed_procedure_id_is_refused(office: Office, world: World) -> None:
     assert _count(world, "housing_procedures") == 1
 
 
-def test_permission(office: Office, world: World) -> None:
+def test_permission(office: Office, world: StaffedWorkspace) -> None:
     a = _ids(office, 1)[0]
     with pytest.raises(PermissionDenied):
         procedures.import_procedures(world.login("registrar"), procedures_csv([("R-1", "P1", "2026", "2026-05-01", a, a, "Y")]),

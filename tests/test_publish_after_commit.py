@@ -23,8 +23,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.conftest import World
-from workbench import Workspace, demo
+from tests.conftest import StaffedWorkspace
+from tests.direct_load import load_world
+from workbench import Workspace
 from workbench.core import approvals
 from workbench.core.errors import PermissionDenied
 from workbench.files import media, transfer
@@ -104,16 +105,16 @@ def _check_every_file_traceable(ws: Workspace) -> dict[str, Any]:
 
 
 @pytest.fixture
-def loaded(world: World) -> World:
+def loaded(world: StaffedWorkspace) -> StaffedWorkspace:
     pop = generate_world(300, seed=5)
     reg = np.zeros(len(pop.persons), dtype=bool)
     reg[::3] = True
-    demo.load_world(world.ws, pop.persons, pop.households, registered=reg)
+    load_world(world.ws, pop.persons, pop.households, registered=reg)
     return world
 
 
 @pytest.mark.parametrize("step", STEPS)
-def test_collection_export_killed_at_each_step(loaded: World, tmp_path: Path, step: str) -> None:
+def test_collection_export_killed_at_each_step(loaded: StaffedWorkspace, tmp_path: Path, step: str) -> None:
     world = loaded
     s = world.login("registrar")
     approval = collection.request_collection_export(s)
@@ -138,7 +139,7 @@ def test_collection_export_killed_at_each_step(loaded: World, tmp_path: Path, st
 
 
 @pytest.mark.parametrize("step", ["written", "committed"])
-def test_return_list_killed_before_and_after_commit(loaded: World, tmp_path: Path, step: str) -> None:
+def test_return_list_killed_before_and_after_commit(loaded: StaffedWorkspace, tmp_path: Path, step: str) -> None:
     import pandas as pd
 
     from workbench.files import formats
@@ -156,7 +157,7 @@ def test_return_list_killed_before_and_after_commit(loaded: World, tmp_path: Pat
         assert len(list(ws.folder("return_lists").iterdir())) == 1
 
 
-def test_untracked_files_are_swept_by_the_full_check(loaded: World) -> None:
+def test_untracked_files_are_swept_by_the_full_check(loaded: StaffedWorkspace) -> None:
     ws = loaded.ws
     stray = ws.folder("outgoing") / "collection_list-20260601T000000-deadbeef.wbpkg"
     stray.write_bytes(b"WBPKG not in the ledger")
@@ -192,7 +193,7 @@ CHILD_DELIVER = textwrap.dedent(
 
 
 @pytest.mark.parametrize("step", ["withdrawn", "committed"])
-def test_delivery_killed_before_and_after_commit(loaded: World, tmp_path: Path, step: str) -> None:
+def test_delivery_killed_before_and_after_commit(loaded: StaffedWorkspace, tmp_path: Path, step: str) -> None:
     world = loaded
     a = collection.request_collection_export(world.login("registrar"))
     approvals.decide(world.login("approver"), a.approval_id, approve=True)

@@ -10,16 +10,16 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import World
+from tests.conftest import StaffedWorkspace
 from tests.query_helpers import load_office, procedures_csv
 from workbench import cli
 from workbench.controls import audit_log
-from workbench.simulate import juki, linkage_server
+from workbench.simulate import intermediate_server, juki
 
 pytestmark = pytest.mark.slow
 
 
-def test_full_query_cycle_from_the_cli(world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+def test_full_query_cycle_from_the_cli(world: StaffedWorkspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                        capsys: pytest.CaptureFixture[str]) -> None:
     office = load_office(world)
     persons = office.pop.persons
@@ -57,7 +57,7 @@ def test_full_query_cycle_from_the_cli(world: World, tmp_path: Path, monkeypatch
     info = batch("info", "--information", "local_tax")
     jk = batch("juki")
     later, _ = office.pop.evolve(seed=5, move_rate=0.1, rename_rate=0.05, death_rate=0.02)
-    info_answers = linkage_server.answer_package(world.ws, info["path"], office.pop, tmp_path / "ia", seed=1,
+    info_answers = intermediate_server.answer_package(world.ws, info["path"], office.pop, tmp_path / "ia", seed=1,
                                                  not_found=0.05, error=0.02)
     juki_answers = juki.answer_package(world.ws, jk["path"], later, tmp_path / "ja", seed=1)
     imported = run("query_operator", "batch", "import-results", str(info_answers[0]))

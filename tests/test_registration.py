@@ -10,9 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmarks.bench_registration import load_targets
-from benchmarks.bench_registration import main as bench_main
-from tests.conftest import World, scalar
+from tests.conftest import StaffedWorkspace, run_benchmark, scalar
+from tests.direct_load import load_targets
 from workbench.core.errors import InvalidInput, PermissionDenied
 from workbench.core.numbers import generate_numbers
 from workbench.files import formats, media, transfer
@@ -28,7 +27,7 @@ def population() -> Any:
 
 
 @pytest.fixture
-def loaded(world: World, population: Any) -> World:
+def loaded(world: StaffedWorkspace, population: Any) -> StaffedWorkspace:
     load_targets(world.ws, population)
     return world
 
@@ -49,12 +48,12 @@ def outcome_by_line(summary: registration.RegistrationSummary) -> dict[int, str]
     return {r["line"]: r["reason"] for r in summary.returns}
 
 
-def held(world: World) -> int:
+def held(world: StaffedWorkspace) -> int:
     with world.ws.transaction("t", "t") as con:
         return int(scalar(con, "SELECT count(*) FROM person_numbers"))
 
 
-def test_contractor_return_matches_truth_and_return_list_package(loaded: World, population: Any) -> None:
+def test_contractor_return_matches_truth_and_return_list_package(loaded: StaffedWorkspace, population: Any) -> None:
     data, truth = contractor_return_with_truth(population, seed=2, error_rate=0.4)
     s = loaded.login("registrar")
     summary = registration.register(s, data, source="contractor", file_name="return.csv")
@@ -83,7 +82,7 @@ def test_contractor_return_matches_truth_and_return_list_package(loaded: World, 
     assert persons.reveal_number(s, pid) == number
 
 
-def test_same_file_again_changes_nothing(loaded: World, population: Any) -> None:
+def test_same_file_again_changes_nothing(loaded: StaffedWorkspace, population: Any) -> None:
     data, _ = contractor_return_with_truth(population, seed=3, error_rate=0.1)
     s = loaded.login("registrar")
     first = registration.register(s, data, source="contractor", file_name="a.csv")
@@ -98,7 +97,7 @@ def test_same_file_again_changes_nothing(loaded: World, population: Any) -> None
     assert registration.preview_registration(s, data, source="contractor", file_name="a.csv").already_imported
 
 
-def test_preview_writes_nothing(loaded: World, population: Any) -> None:
+def test_preview_writes_nothing(loaded: StaffedWorkspace, population: Any) -> None:
     data, truth = contractor_return_with_truth(population, seed=4, error_rate=0.2)
     s = loaded.login("registrar")
     preview = registration.preview_registration(s, data, source="contractor", file_name="p.csv")
@@ -108,7 +107,7 @@ def test_preview_writes_nothing(loaded: World, population: Any) -> None:
     assert not registration.register(s, data, source="contractor", file_name="p.csv").already_imported
 
 
-def test_already_registered_review_and_resolve(loaded: World, population: Any) -> None:
+def test_already_registered_review_and_resolve(loaded: StaffedWorkspace, population: Any) -> None:
     (a, na), (b, nb), (c, _) = person(population, 0), person(population, 1), person(population, 2)
     s = loaded.login("registrar")
     registration.register(s, contractor_csv([{"person_id": a, "individual_number": na},
@@ -143,7 +142,7 @@ def test_already_registered_review_and_resolve(loaded: World, population: Any) -
     assert persons.reveal_number(s, b) == nb
 
 
-def test_in_file_conflicts_refuse_both_rows(loaded: World, population: Any) -> None:
+def test_in_file_conflicts_refuse_both_rows(loaded: StaffedWorkspace, population: Any) -> None:
     (a, na), (b, nb), (c, nc) = person(population, 3), person(population, 4), person(population, 5)
     s = loaded.login("registrar")
     summary = registration.register(s, contractor_csv([
@@ -158,7 +157,7 @@ def test_in_file_conflicts_refuse_both_rows(loaded: World, population: Any) -> N
     assert held(loaded) == 0
 
 
-def test_target_list_rules_c1(loaded: World, population: Any) -> None:
+def test_target_list_rules_c1(loaded: StaffedWorkspace, population: Any) -> None:
     (a, na), (b, nb), (c, nc) = person(population, 6), person(population, 7), person(population, 8)
     with loaded.ws.transaction("t", "t") as con:
         con.execute("UPDATE persons SET listed = FALSE WHERE person_id = ?", [a])
@@ -174,7 +173,7 @@ def test_target_list_rules_c1(loaded: World, population: Any) -> None:
     assert held(loaded) == 0
 
 
-def test_number_forms_are_normalised(loaded: World, population: Any) -> None:
+def test_number_forms_are_normalised(loaded: StaffedWorkspace, population: Any) -> None:
     (a, na), (b, nb), (c, nc) = person(population, 9), person(population, 10), person(population, 11)
     fw = na.translate(str.maketrans("0123456789", "０１２３４５６７８９"))
     summary = registration.register(loaded.login("registrar"), contractor_csv([
@@ -194,7 +193,7 @@ def test_number_forms_are_normalised(loaded: World, population: Any) -> None:
      (b'person_id,individual_number,identity_checked,collected_on\r\nP1,"12345', "unterminated_quote"),
      ("person_id,individual_number,identity_checked,collected_on\r\nP1,1,1,x\r\n".encode("utf-16"), "undecodable")],
 )
-def test_broken_files_are_refused_whole(loaded: World, data: bytes, reason: str) -> None:
+def test_broken_files_are_refused_whole(loaded: StaffedWorkspace, data: bytes, reason: str) -> None:
     s = loaded.login("registrar")
     with pytest.raises(InvalidInput) as info:
         registration.register(s, data, source="contractor", file_name="bad")
@@ -202,14 +201,14 @@ def test_broken_files_are_refused_whole(loaded: World, data: bytes, reason: str)
     assert held(loaded) == 0
 
 
-def test_bom_and_japanese_header_are_read(loaded: World, population: Any) -> None:
+def test_bom_and_japanese_header_are_read(loaded: StaffedWorkspace, population: Any) -> None:
     a, na = person(population, 12)
     data = ("宛名番号,個人番号,本人確認,収集日\r\n" + f"{a},{na},1,2026-05-01\r\n").encode("utf-8-sig")
     summary = registration.register(loaded.login("registrar"), data, source="contractor", file_name="bom")
     assert summary.outcomes["registered"] == 1 and summary.encoding == "utf-8-sig"
 
 
-def test_unknown_source_and_permission(loaded: World) -> None:
+def test_unknown_source_and_permission(loaded: StaffedWorkspace) -> None:
     with pytest.raises(InvalidInput):
         fax: Any = "fax"  # no such source, on purpose
         registration.register(loaded.login("registrar"), b"x", source=fax, file_name="x")
@@ -219,7 +218,7 @@ def test_unknown_source_and_permission(loaded: World) -> None:
         registration.review_queue(loaded.login("analyst"))
 
 
-def test_portal_download_matches_truth(loaded: World, population: Any) -> None:
+def test_portal_download_matches_truth(loaded: StaffedWorkspace, population: Any) -> None:
     data, truth = portal_download_with_truth(population, seed=5, persons=300, error_rate=0.4)
     summary = registration.register(loaded.login("registrar"), data, source="portal", file_name="portal.csv")
     expected = truth[truth["outcome"] == "returned"].set_index("line")["reason"].to_dict()
@@ -240,7 +239,7 @@ def test_portal_download_matches_truth(loaded: World, population: Any) -> None:
     assert (back.loc[mism, "person_id"] == "").all()
 
 
-def test_portal_ambiguous_and_kana_tie_break(loaded: World, population: Any) -> None:
+def test_portal_ambiguous_and_kana_tie_break(loaded: StaffedWorkspace, population: Any) -> None:
     p = population.persons
     twin_src = p.iloc[20]
     twin = {"person_id": "P99999991", "household_id": twin_src["household_id"], "relation": "other",
@@ -260,7 +259,7 @@ def test_portal_ambiguous_and_kana_tie_break(loaded: World, population: Any) -> 
     assert outcome_by_line(summary) == {3: "portal_ambiguous"}
 
 
-def test_audit_holds_counts_only(loaded: World, population: Any) -> None:
+def test_audit_holds_counts_only(loaded: StaffedWorkspace, population: Any) -> None:
     data, _ = contractor_return_with_truth(population, seed=6, error_rate=0.3)
     s = loaded.login("registrar")
     registration.register(s, data, source="contractor", file_name="audit.csv")
@@ -282,7 +281,7 @@ def test_audit_holds_counts_only(loaded: World, population: Any) -> None:
 
 
 def test_benchmark_script_runs_small(tmp_path: Path) -> None:
-    result = bench_main(["--persons", "2000", "--workdir", str(tmp_path)])
+    result = run_benchmark(tmp_path, "bench_registration", "--persons", "2000", "--workdir", str(tmp_path))
     assert result["as_expected"] and result["rows"] == 2000
 
 
@@ -297,7 +296,7 @@ def test_multi_chunk_columns_are_validated_whole() -> None:
     assert check.ok.tolist() == [True, True, False]
 
 
-def test_cli_register_and_review(loaded: World, population: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+def test_cli_register_and_review(loaded: StaffedWorkspace, population: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                  capsys: pytest.CaptureFixture[str]) -> None:
     from workbench import cli
 

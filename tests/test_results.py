@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from tests.conftest import MakeWorld, World, scalar
+from tests.conftest import MakeWorld, StaffedWorkspace, scalar
 from tests.query_helpers import Office
 from tests.results_helpers import (
     busy_office,
@@ -25,28 +25,28 @@ from workbench.core.errors import InvalidInput, NotFound, PackageError, Permissi
 from workbench.files import media
 from workbench.files.query_files import ANSWER_LAYOUT
 from workbench.queries import results
-from workbench.simulate import juki, linkage_server
+from workbench.simulate import intermediate_server, juki
 
 
 @pytest.fixture
-def office(world: World) -> Office:
+def office(world: StaffedWorkspace) -> Office:
     return busy_office(world)
 
 
-def _operator(world: World) -> Any:
+def _operator(world: StaffedWorkspace) -> Any:
     return world.login("query_operator")
 
 
-def _base_answers(world: World, office: Office, result: Any) -> pd.DataFrame:
+def _base_answers(world: StaffedWorkspace, office: Office, result: Any) -> pd.DataFrame:
     """Correct, on-time answers for every request (status 00), in the answer layout."""
-    on_time, _ = linkage_server.answer_frames(sent_requests(world, result), office.pop, seed=1)
+    on_time, _ = intermediate_server.answer_frames(sent_requests(world, result), office.pop, seed=1)
     return on_time.sort_values("request_id", ignore_index=True)
 
 
-def test_import_with_anomalies_late_answers_and_reimport(office: Office, world: World, tmp_path: Path) -> None:
+def test_import_with_anomalies_late_answers_and_reimport(office: Office, world: StaffedWorkspace, tmp_path: Path) -> None:
     result, reqs = send_batch(world, "info")
     n = len(reqs)
-    paths = linkage_server.answer_package(world.ws, result.path, office.pop, tmp_path, seed=5, not_found=0.1, error=0.1,
+    paths = intermediate_server.answer_package(world.ws, result.path, office.pop, tmp_path, seed=5, not_found=0.1, error=0.1,
                                           late=0.1, duplicate=0.05)
     first = results.import_info_results(_operator(world), paths[0])
     late_n = n - first.stored
@@ -87,7 +87,7 @@ def test_import_with_anomalies_late_answers_and_reimport(office: Office, world: 
     assert not any(str(v) in text for v in tax["taxable_income"].head(20) if int(v) > 99999)
 
 
-def test_orphans_wrong_person_wrong_information_and_conflicting_duplicates(office: Office, world: World,
+def test_orphans_wrong_person_wrong_information_and_conflicting_duplicates(office: Office, world: StaffedWorkspace,
                                                                            tmp_path: Path) -> None:
     result, reqs = send_batch(world, "info", information=["resident_register", "local_tax"])
     base = _base_answers(world, office, result)
@@ -126,7 +126,7 @@ def test_orphans_wrong_person_wrong_information_and_conflicting_duplicates(offic
     assert later.stored == 5 and later.not_open == 1 and later.batches_closed == [result.extra["batch_id"]]
 
 
-def _refused(world: World, path: Path) -> InvalidInput:
+def _refused(world: StaffedWorkspace, path: Path) -> InvalidInput:
     before = count(world, "SELECT count(*) FROM media_ledger")
     with pytest.raises(InvalidInput) as exc:
         results.import_info_results(_operator(world), path)
@@ -137,7 +137,7 @@ def _refused(world: World, path: Path) -> InvalidInput:
     return exc.value
 
 
-def test_malformed_packages_are_refused_whole_with_line_numbers(office: Office, world: World, tmp_path: Path) -> None:
+def test_malformed_packages_are_refused_whole_with_line_numbers(office: Office, world: StaffedWorkspace, tmp_path: Path) -> None:
     result, reqs = send_batch(world, "info", information="local_tax")
     base = _base_answers(world, office, result)
     good = info_answer_bytes(base)
@@ -163,14 +163,14 @@ def test_malformed_packages_are_refused_whole_with_line_numbers(office: Office, 
 
     assert len(ANSWER_LAYOUT.names) == 14
     err = _refused(world, write_answer(world, tmp_path / "4.wbpkg", [("empty.txt", b"")]))
-    assert err.details["reason"] == "empty"
+    assert err.details["reason"] == "empty_package"  # the same refusal for every kind of incoming file (issue 24)
 
     # nothing was half-imported: the good package still imports completely
     ok = results.import_info_results(_operator(world), write_answer(world, tmp_path / "5.wbpkg", [("ok.txt", good)]))
     assert ok.stored == len(reqs) and ok.batches_closed
 
 
-def test_packages_from_elsewhere_are_refused(office: Office, world: World, tmp_path: Path,
+def test_packages_from_elsewhere_are_refused(office: Office, world: StaffedWorkspace, tmp_path: Path,
                                              make_world: MakeWorld) -> None:
     result, _ = send_batch(world, "info", information="local_tax")
     body = info_answer_bytes(_base_answers(world, office, result))
@@ -202,7 +202,7 @@ def test_packages_from_elsewhere_are_refused(office: Office, world: World, tmp_p
         results.import_info_results(world.login("reviewer"), info_pkg)
 
 
-def test_juki_import_duplicates_errors_and_malformed(office: Office, world: World, tmp_path: Path) -> None:
+def test_juki_import_duplicates_errors_and_malformed(office: Office, world: StaffedWorkspace, tmp_path: Path) -> None:
     result, reqs = send_batch(world, "juki")
     paths = juki.answer_package(world.ws, result.path, office.pop, tmp_path, seed=4, not_found=0.1, error=0.1,
                                 late=0.1, duplicate=0.03)
@@ -239,10 +239,10 @@ def test_juki_import_duplicates_errors_and_malformed(office: Office, world: Worl
     assert count(world, "SELECT count(*) FROM juki_results WHERE batch_id = ?", [result2.extra["batch_id"]]) == 0
 
 
-def test_expiry_late_answers_after_deadline_and_purge(office: Office, world: World, tmp_path: Path,
+def test_expiry_late_answers_after_deadline_and_purge(office: Office, world: StaffedWorkspace, tmp_path: Path,
                                                       make_world: MakeWorld) -> None:
     result, _reqs = send_batch(world, "info", information="local_tax")
-    paths = linkage_server.answer_package(world.ws, result.path, office.pop, tmp_path, seed=8, late=0.2)
+    paths = intermediate_server.answer_package(world.ws, result.path, office.pop, tmp_path, seed=8, late=0.2)
     first = results.import_info_results(_operator(world), paths[0])
     waiting = first.unanswered
     assert waiting > 0
@@ -289,7 +289,7 @@ def test_expiry_late_answers_after_deadline_and_purge(office: Office, world: Wor
     assert short.ws.settings.result_retention_days == 1
 
 
-def test_cli_import_expire_purge(office: Office, world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+def test_cli_import_expire_purge(office: Office, world: StaffedWorkspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                  capsys: pytest.CaptureFixture[str]) -> None:
     from workbench import cli
 
@@ -297,7 +297,7 @@ def test_cli_import_expire_purge(office: Office, world: World, tmp_path: Path, m
     monkeypatch.setenv("WORKBENCH_PASSWORD", "Test-Pass-2026!")
     result, _ = send_batch(world, "info", information="local_tax")
     jresult, _ = send_batch(world, "juki")
-    info = linkage_server.answer_package(world.ws, result.path, office.pop, tmp_path / "i", seed=1)
+    info = intermediate_server.answer_package(world.ws, result.path, office.pop, tmp_path / "i", seed=1)
     jk = juki.answer_package(world.ws, jresult.path, office.pop, tmp_path / "j", seed=1)
 
     def run(*argv: str, expect: int = 0) -> Any:
@@ -309,22 +309,30 @@ def test_cli_import_expire_purge(office: Office, world: World, tmp_path: Path, m
         assert code == expect, out.err
         return json.loads(out.out) if expect == 0 else json.loads(out.err)
 
-    assert run("batch", "import-results", str(info[0]))["kind"] == "info"
+    preview = run("batch", "import-results", "--preview", str(info[0]))
+    assert preview["kind"] == "info_answer" and preview["count"] > 0 and info[0].exists()  # nothing taken or stored
+    first = run("batch", "import-results", str(info[0]))
+    assert first["kind"] == "info" and first["stored"] == preview["changes"]["ok"]
+    # the medium's copy is taken away once imported, and the ledger says when (C9, issue 22 item 3)
+    assert not info[0].exists() and first["disposal"]["action"] == "moved"
+    done = world.ws.path / first["disposal"]["moved_to"]
+    assert done.is_file() and done.parent == world.ws.folder("incoming") / "done"
     assert run("batch", "import-results", str(jk[0]))["kind"] == "juki"
-    assert run("batch", "import-results", str(info[0]))["already_imported"] is True
-    assert run("batch", "import-results", str(result.path), expect=2)["reason"] == "wrong_kind"
+    assert run("batch", "import-results", "--keep", str(done))["already_imported"] is True
+    assert done.is_file()
+    assert run("batch", "import-results", str(result.path), expect=8)["reason"] == "wrong_kind"
     assert run("batch", "expire", "--days", "0")["expired"] == 0
     assert run("results", "purge")["deletion_id"] is None
 
 
-def test_request_status_counts_by_group(office: Office, world: World, tmp_path: Path) -> None:
+def test_request_status_counts_by_group(office: Office, world: StaffedWorkspace, tmp_path: Path) -> None:
     op = _operator(world)
     assert results.request_status(op) == {"answered": 0, "pending": 0, "error": 0, "expired": 0}
     result, reqs = send_batch(world, "info")
     n = len(reqs)
     batch_id = result.extra["batch_id"]
     assert results.request_status(op) == {"answered": 0, "pending": n, "error": 0, "expired": 0}
-    paths = linkage_server.answer_package(world.ws, result.path, office.pop, tmp_path, seed=5, error=0.2, late=0.2)
+    paths = intermediate_server.answer_package(world.ws, result.path, office.pop, tmp_path, seed=5, error=0.2, late=0.2)
     first = results.import_info_results(op, paths[0])
     counts = results.request_status(_operator(world), batch_id=batch_id)
     assert counts == {"answered": first.answered, "pending": first.unanswered, "error": first.errors, "expired": 0}

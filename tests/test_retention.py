@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import PASSWORD, MakeWorld, World, scalar
+from tests.conftest import PASSWORD, MakeWorld, StaffedWorkspace, scalar
+from tests.direct_load import load_world
 from tests.lifecycle_helpers import delete_people, office_with_results
 from tests.query_helpers import population
 from tests.results_helpers import count
@@ -17,7 +18,6 @@ from workbench.controls import users
 from workbench.core import approvals, credentials
 from workbench.core.errors import InvalidInput, PermissionDenied
 from workbench.cycles import pipeline_runs
-from workbench.demo import load_world
 from workbench.lifecycle import deletion, retention
 
 
@@ -77,7 +77,8 @@ def test_nightly_pipeline_applies_and_purges(tmp_path: Path) -> None:
     req = deletion.request_deletion(reg1, preview.list_id)  # the requester carries it out
     assert req.approval is not None
     approvals.decide(login("shonin"), req.approval.approval_id, approve=True)
-    deletion.apply_deletion(reg1, preview.list_id, approval_id=req.approval.approval_id)
+    deletion.apply_deletion(reg1, preview.list_id, approval_id=req.approval.approval_id,
+                            expected_count=preview.persons)
     assert deletion.pending_purge(ws) == 1
     info = pipeline_runs.run(login("yakan"), "retention", {"dry_run": "0"})
     assert info.status == "succeeded"
@@ -88,7 +89,7 @@ def test_nightly_pipeline_applies_and_purges(tmp_path: Path) -> None:
     assert not leaked
 
 
-def test_rules_are_data_with_limits(world: World) -> None:
+def test_rules_are_data_with_limits(world: StaffedWorkspace) -> None:
     op = world.login("query_operator")
     assert retention.set_rule(op, "transfer_copies", 7)["old_days"] == 30
     assert {r["kind"]: r["keep_days"] for r in retention.rules(op)}["transfer_copies"] == 7

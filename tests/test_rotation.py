@@ -5,18 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.direct_load import load_world
 from workbench.controls import audit_log
 from workbench.core import rotation
 from workbench.core.errors import KeyringError, PermissionDenied, WrongKey
 from workbench.core.store import Store
-from workbench.demo import load_world
 from workbench.intake import persons
 from workbench.simulate import generate_world
 
-from .conftest import World
+from .conftest import StaffedWorkspace
 
 
-def test_rotate_moves_everything(world: World) -> None:
+def test_rotate_moves_everything(world: StaffedWorkspace) -> None:
     people = generate_world(50, seed=3)
     load_world(world.ws, people.persons, people.households, registered=np.ones(len(people.persons), bool))
     first = people.persons.iloc[0]
@@ -36,20 +36,20 @@ def test_rotate_moves_everything(world: World) -> None:
     assert audit_log.verify(world.login("auditor")).ok
 
 
-def test_only_operations_may_rotate(world: World) -> None:
+def test_only_operations_may_rotate(world: StaffedWorkspace) -> None:
     with pytest.raises(PermissionDenied):
         rotation.rotate(world.login("administrator"))
     assert world.ws.keyring.current == 1
 
 
-def test_repair_finds_the_version_after_a_crash(world: World) -> None:
+def test_repair_finds_the_version_after_a_crash(world: StaffedWorkspace) -> None:
     ring = world.ws.keyring
     ring.database_version = ring.add_version()  # keyring says v2, file is still v1
     ring.save(world.ws.key_source)
     assert rotation.repair(world.ws) == 1
 
 
-def test_every_encrypted_number_column_is_rotated(world: World) -> None:
+def test_every_encrypted_number_column_is_rotated(world: StaffedWorkspace) -> None:
     """Any BLOB column named like a number ciphertext must be listed for rotation."""
     with world.ws.transaction("test.schema", "test") as con:
         found = {
@@ -62,7 +62,7 @@ def test_every_encrypted_number_column_is_rotated(world: World) -> None:
 
 
 def test_another_process_notices_a_rotation_without_rereading_an_unchanged_keyring(
-        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+        world: StaffedWorkspace, monkeypatch: pytest.MonkeyPatch) -> None:
     """``Workspace._db_key`` reads the keyring file only when its stamp (inode, size, times) changed."""
     from workbench import Workspace
     from workbench.core.keys import FileKeySource

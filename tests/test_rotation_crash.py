@@ -14,17 +14,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.direct_load import load_world
 from workbench import Workspace
 from workbench.cli import main
 from workbench.controls import audit_log
 from workbench.core import rotation
 from workbench.core.errors import KeyringError
 from workbench.core.numbers import BlindIndex, NumberCipher
-from workbench.demo import load_world
 from workbench.intake import persons
 from workbench.simulate import generate_world
 
-from .conftest import World
+from .conftest import StaffedWorkspace
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,17 +55,17 @@ def _killed_at(path: Path, step: str, mode: str = "rotate") -> None:
 
 
 #: A world with 40 registered people, and their numbers by person.
-Loaded = tuple[World, dict[str, str]]
+Loaded = tuple[StaffedWorkspace, dict[str, str]]
 
 
 @pytest.fixture
-def loaded(world: World) -> Loaded:
+def loaded(world: StaffedWorkspace) -> Loaded:
     people = generate_world(40, seed=9)
     load_world(world.ws, people.persons, people.households, registered=np.ones(len(people.persons), bool))
     return world, dict(zip(people.persons["person_id"], people.persons["individual_number"], strict=True))
 
 
-def _check_whole(world: World, numbers: dict[str, str], *, versions: set[int]) -> None:
+def _check_whole(world: StaffedWorkspace, numbers: dict[str, str], *, versions: set[int]) -> None:
     """Open afresh (recovering), then check every ciphertext, a login, a reveal and the log."""
     ws = Workspace.open(world.ws.path, clock=world.clock)
     assert not (ws.path / rotation.JOURNAL).exists()
@@ -83,7 +83,7 @@ def _check_whole(world: World, numbers: dict[str, str], *, versions: set[int]) -
             [r[1] for r in mine], [r[0] for r in mine], table="person_numbers", column="number_ct")
         assert clear == [numbers[r[0]] for r in mine]
         assert BlindIndex(ring.key("blind_index", version)).digest_many(clear) == [bytes(r[2]) for r in mine]
-    fresh = World(ws, world.clock)
+    fresh = StaffedWorkspace(ws, world.clock)
     fresh.secrets = world.secrets
     someone = next(iter(numbers))
     assert persons.reveal_number(fresh.login("reviewer"), someone) == numbers[someone]  # TOTP secret decrypts too
@@ -119,7 +119,7 @@ def test_keys_repair_finishes_an_interrupted_rotation(loaded: Loaded, capsys: py
     _check_whole(world, numbers, versions={2})
 
 
-def test_keys_repair_without_a_journal_finds_the_key_that_opens_the_file(world: World) -> None:
+def test_keys_repair_without_a_journal_finds_the_key_that_opens_the_file(world: StaffedWorkspace) -> None:
     ring = world.ws.keyring
     ring.database_version = ring.add_version()  # a keyring that names the wrong version, no journal
     ring.save(world.ws.key_source)
@@ -129,7 +129,7 @@ def test_keys_repair_without_a_journal_finds_the_key_that_opens_the_file(world: 
     assert Workspace.open(world.ws.path).keyring.database_version == 1
 
 
-def test_a_damaged_journal_is_refused_with_a_clear_error(world: World) -> None:
+def test_a_damaged_journal_is_refused_with_a_clear_error(world: StaffedWorkspace) -> None:
     (world.ws.path / rotation.JOURNAL).write_text("{not json", "utf-8")
     with pytest.raises(KeyringError) as err:
         Workspace.open(world.ws.path)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from workbench import demo
+from tests.direct_load import load_world
 from workbench.controls import users
 from workbench.core import approvals
 from workbench.core.errors import ApprovalError, InvalidInput
@@ -14,10 +14,10 @@ from workbench.core.permissions import INCOMPATIBLE_ROLES, Role, role_conflicts
 from workbench.intake import collection
 from workbench.simulate.world import generate_world
 
-from .conftest import PASSWORD, World
+from .conftest import PASSWORD, StaffedWorkspace
 
 
-def test_an_approver_cannot_approve_a_role_grant_for_themselves(world: World) -> None:
+def test_an_approver_cannot_approve_a_role_grant_for_themselves(world: StaffedWorkspace) -> None:
     admin = world.login("administrator")
     request = users.request_grant(admin, "approver", "analyst")  # asked by someone else
     with pytest.raises(ApprovalError) as err:
@@ -29,7 +29,7 @@ def test_an_approver_cannot_approve_a_role_grant_for_themselves(world: World) ->
     assert sorted(users.grant(admin, "approver", "analyst", approval_id=request.approval_id).roles) == ["analyst", "approver"]
 
 
-def test_incompatible_roles_are_refused_when_requested(world: World) -> None:
+def test_incompatible_roles_are_refused_when_requested(world: StaffedWorkspace) -> None:
     admin = world.login("administrator")
     for holder, role in (("approver", "registrar"), ("operations", "registrar"), ("auditor", "administrator"),
                          ("administrator", "approver")):
@@ -39,7 +39,7 @@ def test_incompatible_roles_are_refused_when_requested(world: World) -> None:
         assert "兼ねられません" in err.value.message_ja
 
 
-def test_a_conflict_that_arises_after_the_request_is_refused_at_grant(world: World) -> None:
+def test_a_conflict_that_arises_after_the_request_is_refused_at_grant(world: StaffedWorkspace) -> None:
     admin = world.login("administrator")
     users.add(admin, "newbie", "新人", "Another-Pass-2026!")
     first = users.request_grant(admin, "newbie", "registrar")
@@ -54,7 +54,7 @@ def test_a_conflict_that_arises_after_the_request_is_refused_at_grant(world: Wor
     assert [u.roles for u in users.list_users(admin) if u.user_id == "newbie"] == [("registrar",)]
 
 
-def test_bootstrap_refuses_incompatible_roles(world: World) -> None:
+def test_bootstrap_refuses_incompatible_roles(world: StaffedWorkspace) -> None:
     with pytest.raises(InvalidInput):
         users.create_initial_user(world.ws, "boss", "boss", PASSWORD, ["administrator", "approver"])
 
@@ -68,14 +68,14 @@ def test_the_pairs_are_data_and_symmetric() -> None:
         assert Role(a) and Role(b)
 
 
-def test_review_names_ids_holding_an_incompatible_pair(world: World) -> None:
+def test_review_names_ids_holding_an_incompatible_pair(world: StaffedWorkspace) -> None:
     with world.ws.transaction("test.legacy", "test") as con:  # an account from before the rule
         con.execute("UPDATE users SET roles = ['administrator', 'approver'] WHERE user_id = 'administrator'")
     report = users.review(world.login("administrator"))
     assert report["incompatible_roles"] == {"administrator": [["administrator", "approver"]]}
 
 
-def test_only_the_requester_can_use_an_approval(world: World) -> None:
+def test_only_the_requester_can_use_an_approval(world: StaffedWorkspace) -> None:
     admin = world.login("administrator")
     world.add_user("admin2", ["administrator"])
     users.add(admin, "newbie", "新人", "Another-Pass-2026!")
@@ -87,9 +87,9 @@ def test_only_the_requester_can_use_an_approval(world: World) -> None:
     assert users.grant(admin, "newbie", "analyst", approval_id=request.approval_id).roles == ("analyst",)
 
 
-def test_a_second_registrar_cannot_use_another_registrars_export(world: World) -> None:
+def test_a_second_registrar_cannot_use_another_registrars_export(world: StaffedWorkspace) -> None:
     pop = generate_world(60, seed=5)
-    demo.load_world(world.ws, pop.persons, pop.households, registered=np.zeros(len(pop.persons), bool))
+    load_world(world.ws, pop.persons, pop.households, registered=np.zeros(len(pop.persons), bool))
     world.add_user("registrar2", ["registrar"])
     mine = world.login("registrar")
     request = collection.request_collection_export(mine)

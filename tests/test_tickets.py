@@ -10,15 +10,15 @@ from workbench.core.errors import SessionExpired
 from workbench.cycles import pipeline_runs
 from workbench.web.sessions import TICKET_LIFETIME, WebSessions, redeem_kernel_ticket
 
-from .conftest import PASSWORD, World
+from .conftest import PASSWORD, StaffedWorkspace
 
 
-def _stored(world: World, sql: str) -> list[tuple[object, ...]]:
+def _stored(world: StaffedWorkspace, sql: str) -> list[tuple[object, ...]]:
     with world.ws.transaction("test.read", "test") as con:
         return con.execute(sql).fetchall()
 
 
-def test_a_kernel_ticket_is_kept_as_its_hash_and_expires(world: World) -> None:
+def test_a_kernel_ticket_is_kept_as_its_hash_and_expires(world: StaffedWorkspace) -> None:
     sessions = WebSessions(world.ws)
     world.clock.advance(30)
     _token, web = sessions.login("reviewer", PASSWORD, world.code("reviewer"), address="127.0.0.1")
@@ -30,12 +30,12 @@ def test_a_kernel_ticket_is_kept_as_its_hash_and_expires(world: World) -> None:
     assert _stored(world, "SELECT used_at FROM kernel_tickets") == [(None,)]  # a refusal claims nothing
 
 
-def _run_ticket(world: World) -> tuple[pipeline_runs.RunInfo, str]:
+def _run_ticket(world: StaffedWorkspace) -> tuple[pipeline_runs.RunInfo, str]:
     info, folder = pipeline_runs.start(world.login("auditor"), "audit_check", {})
     return info, (folder / "ticket").read_text("ascii")
 
 
-def test_a_run_ticket_is_bound_to_its_run_and_claimed_once(world: World) -> None:
+def test_a_run_ticket_is_bound_to_its_run_and_claimed_once(world: StaffedWorkspace) -> None:
     first, first_ticket = _run_ticket(world)
     second, _ = _run_ticket(world)
     assert all(first_ticket not in str(row) for row in _stored(world, "SELECT * FROM pipeline_runs"))
@@ -52,7 +52,7 @@ def test_a_run_ticket_is_bound_to_its_run_and_claimed_once(world: World) -> None
     assert statuses == {first.run_id: "running", second.run_id: "issued"}
 
 
-def test_a_run_ticket_expires_and_its_requester_must_still_be_enabled(world: World) -> None:
+def test_a_run_ticket_expires_and_its_requester_must_still_be_enabled(world: StaffedWorkspace) -> None:
     late, late_ticket = _run_ticket(world)
     world.clock.advance(pipeline_runs.TICKET_LIFETIME.total_seconds() + 1)
     with pytest.raises(SessionExpired):

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import PASSWORD, World
+from tests.conftest import PASSWORD, StaffedWorkspace
 from workbench.controls import access, audit_log
 from workbench.core import approvals
 from workbench.core.access_rules import parse_hours
@@ -21,17 +21,17 @@ from workbench.web.sessions import WebSession, WebSessions, redeem_kernel_ticket
 LOCAL = "127.0.0.1"
 
 
-def web_login(world: World, sessions: WebSessions, user: str, *, address: str | None = LOCAL) -> tuple[str, WebSession]:
+def web_login(world: StaffedWorkspace, sessions: WebSessions, user: str, *, address: str | None = LOCAL) -> tuple[str, WebSession]:
     world.clock.advance(30)
     return sessions.login(user, PASSWORD, world.code(user), address=address)
 
 
-def audit_ops(world: World, operation: str) -> list[dict[str, Any]]:
+def audit_ops(world: StaffedWorkspace, operation: str) -> list[dict[str, Any]]:
     records = audit_log.search(world.login("auditor"), operation=operation)
     return [{**r, "params": json.loads(r["params"]) if isinstance(r["params"], str) else r["params"]} for r in records]
 
 
-def test_cookie_finds_its_session_and_nothing_else(world: World) -> None:
+def test_cookie_finds_its_session_and_nothing_else(world: StaffedWorkspace) -> None:
     sessions = WebSessions(world.ws)
     token, web = web_login(world, sessions, "registrar")
     assert sessions.lookup(token, address=LOCAL) is web
@@ -43,7 +43,7 @@ def test_cookie_finds_its_session_and_nothing_else(world: World) -> None:
     assert sessions.lookup(token, address=LOCAL) is None
 
 
-def test_idle_limit_ends_the_session_and_is_recorded(world: World) -> None:
+def test_idle_limit_ends_the_session_and_is_recorded(world: StaffedWorkspace) -> None:
     sessions = WebSessions(world.ws)
     token, web = web_login(world, sessions, "reviewer")
     world.clock.advance(14 * 60)
@@ -56,7 +56,7 @@ def test_idle_limit_ends_the_session_and_is_recorded(world: World) -> None:
     assert len(audit_ops(world, "auth.idle_timeout")) == 1
 
 
-def test_kernel_ticket_is_one_time_and_bound_to_its_kernel(world: World) -> None:
+def test_kernel_ticket_is_one_time_and_bound_to_its_kernel(world: StaffedWorkspace) -> None:
     sessions = WebSessions(world.ws)
     _token, web = web_login(world, sessions, "reviewer")
     ticket, earlier = sessions.kernel_ticket(web, "k-1")
@@ -72,7 +72,7 @@ def test_kernel_ticket_is_one_time_and_bound_to_its_kernel(world: World) -> None
     assert earlier == {"k-1"} and not sessions.owns(web, "k-1") and sessions.owns(web, "k-2")
 
 
-def test_ticket_of_an_ended_or_other_session_is_refused(world: World) -> None:
+def test_ticket_of_an_ended_or_other_session_is_refused(world: StaffedWorkspace) -> None:
     sessions = WebSessions(world.ws)
     _t, web = web_login(world, sessions, "registrar")
     _t2, other = web_login(world, sessions, "reviewer")
@@ -87,7 +87,7 @@ def test_ticket_of_an_ended_or_other_session_is_refused(world: World) -> None:
     assert any(r["outcome"] == "denied" for r in audit_ops(world, "auth.kernel_session"))
 
 
-def test_restart_records_open_sessions_as_ended(world: World) -> None:
+def test_restart_records_open_sessions_as_ended(world: StaffedWorkspace) -> None:
     sessions = WebSessions(world.ws)
     web_login(world, sessions, "registrar")
     web_login(world, sessions, "reviewer")
@@ -99,7 +99,7 @@ def test_restart_records_open_sessions_as_ended(world: World) -> None:
 # -- C13: registered terminals ---------------------------------------------------------------------
 
 
-def test_unregistered_terminal_is_refused_at_login_and_audited(world: World) -> None:
+def test_unregistered_terminal_is_refused_at_login_and_audited(world: StaffedWorkspace) -> None:
     sessions = WebSessions(world.ws)
     with pytest.raises(AccessRefused) as caught:
         web_login(world, sessions, "registrar", address="192.0.2.10")
@@ -115,7 +115,7 @@ def test_unregistered_terminal_is_refused_at_login_and_audited(world: World) -> 
     assert denied and denied[0]["params"]["reason"] == "unknown_terminal"
 
 
-def test_terminal_registration_refuses_garbage(world: World) -> None:
+def test_terminal_registration_refuses_garbage(world: StaffedWorkspace) -> None:
     admin = world.login("administrator")
     for kind, value in (("address", "not-an-address"), ("certificate", "abc"), ("mac", "00:11"),
                         ("address", "10.0.0.1; DROP TABLE terminals")):
@@ -125,7 +125,7 @@ def test_terminal_registration_refuses_garbage(world: World) -> None:
     assert access.register_terminal(admin, "certificate", fp, "証明書端末").value == "ab" * 32
 
 
-def test_cli_login_names_no_terminal_but_web_must(world: World) -> None:
+def test_cli_login_names_no_terminal_but_web_must(world: StaffedWorkspace) -> None:
     world.clock.advance(30)
     assert world.ws.login("registrar", PASSWORD, world.code("registrar")).user_id == "registrar"
     world.clock.advance(30)
@@ -146,7 +146,7 @@ def test_parse_hours() -> None:
             parse_hours([bad])
 
 
-def test_out_of_hours_login_refused_for_cli_and_web_until_an_exception_is_approved(world: World) -> None:
+def test_out_of_hours_login_refused_for_cli_and_web_until_an_exception_is_approved(world: StaffedWorkspace) -> None:
     admin = world.login("administrator")
     access.set_hours(admin, parse_hours(["mon-fri=08:30-18:00", "sat-sun=closed"]))
     world.clock.set(dt.datetime(2026, 6, 1, 20, 0, tzinfo=JST))  # Monday evening
@@ -176,7 +176,7 @@ def test_out_of_hours_login_refused_for_cli_and_web_until_an_exception_is_approv
         world.login("registrar")  # and for one period only
 
 
-def test_web_session_ends_when_the_hours_end(world: World) -> None:
+def test_web_session_ends_when_the_hours_end(world: StaffedWorkspace) -> None:
     admin = world.login("administrator")
     access.set_hours(admin, parse_hours(["mon-fri=08:30-18:00", "sat-sun=closed"]))
     world.clock.set(dt.datetime(2026, 6, 1, 17, 58, tzinfo=JST))
@@ -191,7 +191,7 @@ def test_web_session_ends_when_the_hours_end(world: World) -> None:
     assert any(r["params"].get("reason") == "out_of_hours" for r in audit_ops(world, "auth.session_ended"))
 
 
-def test_exception_requests_refuse_bad_periods(world: World) -> None:
+def test_exception_requests_refuse_bad_periods(world: StaffedWorkspace) -> None:
     admin = world.login("administrator")
     now = world.clock.now()
     for start, end, reason in ((now + dt.timedelta(hours=2), now + dt.timedelta(hours=1), "x"),
@@ -208,7 +208,7 @@ def test_exception_requests_refuse_bad_periods(world: World) -> None:
 # -- the same policy from the CLI and the administrator's screen ---------------------------------------------
 
 
-def test_cli_sets_hours_and_registers_terminals(world: World, monkeypatch: pytest.MonkeyPatch,
+def test_cli_sets_hours_and_registers_terminals(world: StaffedWorkspace, monkeypatch: pytest.MonkeyPatch,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     from workbench.cli import main
 
@@ -238,7 +238,7 @@ def test_cli_sets_hours_and_registers_terminals(world: World, monkeypatch: pytes
     assert code == 2
 
 
-def test_access_screen_shows_and_changes_the_policy(world: World) -> None:
+def test_access_screen_shows_and_changes_the_policy(world: StaffedWorkspace) -> None:
     from widgets.access import AccessApp
 
     app = AccessApp(world.login("administrator"))
@@ -286,7 +286,7 @@ def test_kernel_tracebacks_stay_in_the_server_log(capfd: pytest.CaptureFixture[s
         InteractiveShell.clear_instance()
 
 
-def test_an_ended_session_says_why(world: World) -> None:
+def test_an_ended_session_says_why(world: StaffedWorkspace) -> None:
     """The login page names the reason (issue 11 item 9): the server remembers it per cookie."""
     sessions = WebSessions(world.ws)
     token, web = web_login(world, sessions, "registrar")
@@ -303,7 +303,7 @@ def test_an_ended_session_says_why(world: World) -> None:
     assert sessions.ended_reason(token2) == "logout"
 
 
-def test_asking_whether_a_session_lives_is_not_use(world: World) -> None:
+def test_asking_whether_a_session_lives_is_not_use(world: StaffedWorkspace) -> None:
     sessions = WebSessions(world.ws)
     token, web = web_login(world, sessions, "registrar")
     seen = web.last_seen

@@ -11,20 +11,20 @@ import ipywidgets as w
 import numpy as np
 import pytest
 
-from tests.conftest import World
+from tests.conftest import StaffedWorkspace
+from tests.direct_load import load_world
 from widgets import common
 from widgets.admin import AdminApp
 from widgets.approvals import ApprovalsApp
 from widgets.audit import AuditApp
-from widgets.login import LoginGate
+from widgets.dashboard import Dashboard
 from widgets.person import PersonApp
 from widgets.registration import RegistrationApp
 from workbench.controls import access, audit_log, users
 from workbench.core.access_rules import parse_hours
 from workbench.core.clock import JST
-from workbench.core.errors import InvalidInput
-from workbench.demo import load_world
-from workbench.simulate import generate_world
+from workbench.core.errors import AccessRefused, InvalidInput
+from workbench.simulate import contractor, generate_world, housing
 
 
 def text(value: str) -> str:
@@ -49,7 +49,7 @@ def upload(widget: w.FileUpload, name: str, data: bytes) -> None:
 
 
 @pytest.fixture
-def people(world: World) -> dict[str, Any]:
+def people(world: StaffedWorkspace) -> dict[str, Any]:
     """A small synthetic population loaded into the world; the first two without numbers."""
     population = generate_world(12, seed=5)
     registered = np.ones(len(population.persons), dtype=bool)
@@ -74,6 +74,28 @@ def test_wareki_and_numbers() -> None:
     assert common.num(1234567) == "1,234,567"
     assert common.num(None) == "-"
     assert common.tr("login") == "ログイン" and common.tr("login", "en") == "Log in"
+
+
+def test_every_message_key_is_used() -> None:
+    """Issue 18 item 6: no dead words in the screens' message table (``app_*`` keys are the menu's)."""
+    import ast
+    from pathlib import Path
+
+    from widgets.dashboard import APPS
+
+    texts = []
+    for path in (Path(__file__).resolve().parent.parent / "widgets").glob("*.py"):
+        text = path.read_text("utf-8")
+        if path.name == "common.py":  # leave out the table itself
+            table = next(n for n in ast.parse(text).body if isinstance(n, ast.AnnAssign)
+                         and getattr(n.target, "id", "") == "MESSAGES")
+            lines = text.splitlines()
+            text = "\n".join(lines[: table.lineno - 1] + lines[table.end_lineno or 0:])
+        texts.append(text)
+    source = "\n".join(texts)
+    menu = {f"app_{e.key}" for e in APPS} | {"app_home"}
+    unused = [k for k in common.MESSAGES if k not in menu and f'"{k}"' not in source and f"'{k}'" not in source]
+    assert unused == []
 
 
 def test_error_banner_plain_words() -> None:
@@ -110,7 +132,7 @@ def test_progress_and_chart() -> None:
     assert svg.startswith("<svg") and "1,500" in svg and "差戻し" in svg
 
 
-# --------------------------------------------------------------------------- login gate
+# --------------------------------------------------------------------------- the dashboard
 
 EXPECTED_MENUS = {
     "administrator": {"admin", "access", "idreview", "records"},
@@ -125,8 +147,8 @@ EXPECTED_MENUS = {
 
 
 @pytest.mark.parametrize("role", sorted(EXPECTED_MENUS))
-def test_menu_shows_only_permitted_apps(world: World, role: str) -> None:
-    gate = LoginGate(world.login(role), idle_check_seconds=None)
+def test_menu_shows_only_permitted_apps(world: StaffedWorkspace, role: str) -> None:
+    gate = Dashboard(world.login(role), idle_check_seconds=None)
     assert gate.model.screen == "menu", gate.banner.text
     assert set(gate.menu_buttons) == EXPECTED_MENUS[role]
     assert gate.menu_screen in gate.children and gate.ended_box not in gate.children
@@ -140,24 +162,24 @@ def test_menu_shows_only_permitted_apps(world: World, role: str) -> None:
     assert gate.open_app("admin") is None or role == "administrator"  # not on the menu: not opened
 
 
-def test_gate_has_no_login_form_of_its_own(world: World) -> None:
+def test_gate_has_no_login_form_of_its_own(world: StaffedWorkspace) -> None:
     """The web server logs people in; a kernel without a session shows only the way back."""
-    gate = LoginGate(None, idle_check_seconds=None)
+    gate = Dashboard(None, idle_check_seconds=None)
     assert gate.model.screen == "ended" and gate.session is None
     assert not [d for d in descendants(gate) if isinstance(d, (w.Password, w.Text))]
     assert "href='/login'" in gate.ended_box.value and "ログインしてください" in text(gate.ended_box.value)
 
 
-def test_from_server_without_a_ticket_shows_the_way_back(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_from_server_without_a_ticket_shows_the_way_back(world: StaffedWorkspace, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("WORKBENCH_KERNEL_TICKET", raising=False)
     monkeypatch.setenv("WORKBENCH_WORKSPACE", str(world.ws.path))
-    gate = LoginGate.from_server()
+    gate = Dashboard.from_server()
     assert gate.session is None and gate.model.screen == "ended"
     assert "ログイン画面から開かれていません" in text(gate.ended_box.value)
 
 
-def test_session_expired_clears_the_screen(world: World, people: dict[str, Any]) -> None:
-    gate = LoginGate(world.login("reviewer"), idle_check_seconds=None)
+def test_session_expired_clears_the_screen(world: StaffedWorkspace, people: dict[str, Any]) -> None:
+    gate = Dashboard(world.login("reviewer"), idle_check_seconds=None)
     app = gate.open_app("person")
     assert isinstance(app, PersonApp)
     world.clock.advance(16 * 60)  # idle timeout is 15 minutes
@@ -170,11 +192,11 @@ def test_session_expired_clears_the_screen(world: World, people: dict[str, Any])
     assert len(found) == 1
 
 
-def test_idle_timer_clears_the_screen_without_a_click(world: World, people: dict[str, Any]) -> None:
+def test_idle_timer_clears_the_screen_without_a_click(world: StaffedWorkspace, people: dict[str, Any]) -> None:
     """Names on screen do not wait for the next click: the kernel's timer ends the view."""
     import time
 
-    gate = LoginGate(world.login("reviewer"), idle_check_seconds=0.05)
+    gate = Dashboard(world.login("reviewer"), idle_check_seconds=0.05)
     app = gate.open_app("person")
     assert isinstance(app, PersonApp)
     app.person_id.value = people["with_number"]
@@ -187,8 +209,8 @@ def test_idle_timer_clears_the_screen_without_a_click(world: World, people: dict
     assert gate.model.screen == "ended" and gate.app is None and app.comm is None
 
 
-def test_unexpected_error_shows_only_a_reference(world: World) -> None:
-    gate = LoginGate(world.login("auditor"), idle_check_seconds=None)
+def test_unexpected_error_shows_only_a_reference(world: StaffedWorkspace) -> None:
+    gate = Dashboard(world.login("auditor"), idle_check_seconds=None)
     gate.banner.reference("E-1234ABCD")
     assert "E-1234ABCD" in gate.banner.text and "Traceback" not in gate.banner.value
 
@@ -196,7 +218,7 @@ def test_unexpected_error_shows_only_a_reference(world: World) -> None:
 # --------------------------------------------------------------------------- admin and approvals
 
 
-def test_admin_adds_user_and_shows_qr_once(world: World) -> None:
+def test_admin_adds_user_and_shows_qr_once(world: StaffedWorkspace) -> None:
     app = AdminApp(world.login("administrator"))
     assert "administrator" in text(app.users_table.value)
     app.new_id.value = "tanaka.k"
@@ -211,7 +233,7 @@ def test_admin_adds_user_and_shows_qr_once(world: World) -> None:
     assert app.qr.value == "" and app.model.enrolment_uri == ""
 
 
-def test_admin_bad_password_is_refused_in_plain_words(world: World) -> None:
+def test_admin_bad_password_is_refused_in_plain_words(world: StaffedWorkspace) -> None:
     app = AdminApp(world.login("administrator"))
     app.new_id.value, app.new_password.value = "short", "abc"
     app.add_button.click()
@@ -219,7 +241,7 @@ def test_admin_bad_password_is_refused_in_plain_words(world: World) -> None:
     assert app.qr.value == ""
 
 
-def test_role_grant_needs_approver(world: World) -> None:
+def test_role_grant_needs_approver(world: StaffedWorkspace) -> None:
     admin = AdminApp(world.login("administrator"))
     admin.user_pick.value = "analyst"
     admin.role_pick.value = "reviewer"
@@ -245,15 +267,18 @@ def test_role_grant_needs_approver(world: World) -> None:
     assert "審査担当" in text(admin.users_table.value)
 
 
-def test_approver_rejects(world: World) -> None:
+def test_approver_rejects(world: StaffedWorkspace) -> None:
     users.request_grant(world.login("administrator"), "analyst", "auditor")
     queue = ApprovalsApp(world.login("approver"))
     (approval_id,) = queue.buttons
+    queue.buttons[approval_id][1].click()  # 却下 waits for a reason (issue 20 item 6)
+    assert approval_id not in queue.model.decided
+    queue.reasons[approval_id].value = "監査の役割は兼務できません"
     queue.buttons[approval_id][1].click()
     assert queue.model.decided[approval_id] == "rejected"
 
 
-def test_admin_disable_and_review(world: World) -> None:
+def test_admin_disable_and_review(world: StaffedWorkspace) -> None:
     app = AdminApp(world.login("administrator"))
     app.user_pick.value = "analyst"
     app.disable_button.click()  # needs the tick first
@@ -262,22 +287,21 @@ def test_admin_disable_and_review(world: World) -> None:
     app.disable_button.click()
     assert app.banner.kind == "success" and "無効化しました" in app.banner.text
     app.review_button.click()
-    assert "有効なID" in text(app.review_html.value) and not app.review_confirm.disabled
-    app.review_confirm.click()
-    assert "点検済みとして記録しました" in text(app.review_html.value)
+    assert "有効なID" in text(app.review_html.value)
+    assert not hasattr(app, "review_confirm")  # recorded only through the signed-off review (issue 18 item 5)
 
 
 # --------------------------------------------------------------------------- audit
 
 
-def test_auditor_verify_shows_ok(world: World) -> None:
+def test_auditor_verify_shows_ok(world: StaffedWorkspace) -> None:
     app = AuditApp(world.login("auditor"))
     app.verify_button.click()
     shown = text(app.verify_result.value)
     assert "正常" in shown and "改ざんは検出されませんでした" in shown
 
 
-def test_audit_search_chart_and_alerts(world: World) -> None:
+def test_audit_search_chart_and_alerts(world: StaffedWorkspace) -> None:
     world.clock.set(dt.datetime(2026, 6, 6, 22, 30, tzinfo=JST))  # a Saturday night
     world.login("registrar")
     world.clock.set(dt.datetime(2026, 6, 8, 10, 0, tzinfo=JST))  # Monday morning
@@ -301,9 +325,19 @@ def test_audit_search_chart_and_alerts(world: World) -> None:
     assert "該当 / matching: 1 件" in text(app.summary.value)
     app.ledger_button.click()
     assert "該当するものはありません" in text(app.ledger_table.value)
-    # the alert reads the office's set hours (one source, C13): setting them changes it
+    # the alert reads the office's set hours (one source, C13) in force when each record was made
+    # (issue 20 item 9): setting them leaves the Saturday login before them ordinary, and a login
+    # on the next Saturday night is late
     app.by_user.value, app.operation.value = "", "auth.*"
     access.set_hours(world.login("administrator"), parse_hours(["mon-fri=08:30-18:00", "sat-sun=closed"]))
+    app.search_button.click()
+    assert "時間外" not in text(app.alerts.value), text(app.alerts.value)
+    world.clock.set(dt.datetime(2026, 6, 13, 22, 30, tzinfo=JST))
+    with pytest.raises(AccessRefused):
+        world.login("registrar")  # refused, and recorded
+    world.clock.set(dt.datetime(2026, 6, 15, 10, 0, tzinfo=JST))
+    app = AuditApp(world.login("auditor"))  # a new day, a new login
+    app.since.value, app.until.value, app.operation.value = dt.date(2026, 5, 1), dt.date(2026, 6, 15), "auth.*"
     app.search_button.click()
     assert "時間外・休日の操作 / out of hours: 1 件" in text(app.alerts.value), text(app.alerts.value)
     assert "時間外" in text(app.table.value)
@@ -337,7 +371,7 @@ def test_alert_rules() -> None:
 # --------------------------------------------------------------------------- one person
 
 
-def test_reveal_button_absent_for_query_operator(world: World, people: dict[str, Any]) -> None:
+def test_reveal_button_absent_for_query_operator(world: StaffedWorkspace, people: dict[str, Any]) -> None:
     app = PersonApp(world.login("query_operator"))
     assert app.reveal_button is None
     assert not any("番号を表示" in b for b in buttons(app))
@@ -348,7 +382,7 @@ def test_reveal_button_absent_for_query_operator(world: World, people: dict[str,
     assert "令和" in text(app.details.value) or "平成" in text(app.details.value) or "昭和" in text(app.details.value)
 
 
-def test_reveal_for_reviewer_is_audited(world: World, people: dict[str, Any]) -> None:
+def test_reveal_for_reviewer_is_audited(world: StaffedWorkspace, people: dict[str, Any]) -> None:
     app = PersonApp(world.login("reviewer"))
     assert app.reveal_button is not None and any("番号を表示" in b for b in buttons(app))
     app.person_id.value = people["with_number"]
@@ -364,7 +398,7 @@ def test_reveal_for_reviewer_is_audited(world: World, people: dict[str, Any]) ->
     assert people["number"] not in str(log)
 
 
-def test_person_not_found_and_unregistered(world: World, people: dict[str, Any]) -> None:
+def test_person_not_found_and_unregistered(world: StaffedWorkspace, people: dict[str, Any]) -> None:
     app = PersonApp(world.login("reviewer"))
     app.person_id.value = "P9999999"
     app.search_button.click()
@@ -378,9 +412,7 @@ def test_person_not_found_and_unregistered(world: World, people: dict[str, Any])
 # --------------------------------------------------------------------------- registration
 
 
-def test_registration_flow(world: World) -> None:
-    housing = pytest.importorskip("workbench.simulate.housing")
-    contractor = pytest.importorskip("workbench.simulate.contractor")
+def test_registration_flow(world: StaffedWorkspace) -> None:
     population = generate_world(40, seed=11)
     app = RegistrationApp(world.login("registrar"))
 
@@ -418,7 +450,7 @@ def test_registration_flow(world: World) -> None:
         assert number not in app.reg_view.value + app.return_view.value + app.chart.value
 
 
-def test_registration_reapplies_an_older_target_list_only_on_purpose(world: World) -> None:
+def test_registration_reapplies_an_older_target_list_only_on_purpose(world: StaffedWorkspace) -> None:
     """Issue 10 item 14: an older list is named as older and applied again only when ticked."""
     from workbench.files import formats
     from workbench.intake import targets
@@ -442,7 +474,7 @@ def test_registration_reapplies_an_older_target_list_only_on_purpose(world: Worl
     assert app.model.target_result.reapplied and app.model.target_result.relisted == 3
 
 
-def test_registration_bad_file_is_refused_in_japanese(world: World) -> None:
+def test_registration_bad_file_is_refused_in_japanese(world: StaffedWorkspace) -> None:
     app = RegistrationApp(world.login("registrar"))
     upload(app.target_upload, "broken.csv", b"\xff\xfe nonsense,\r\n1,2\r\n")
     app.target_preview_button.click()
@@ -451,15 +483,13 @@ def test_registration_bad_file_is_refused_in_japanese(world: World) -> None:
     assert app.target_confirm.disabled
 
 
-def test_registration_needs_a_file(world: World) -> None:
+def test_registration_needs_a_file(world: StaffedWorkspace) -> None:
     app = RegistrationApp(world.login("registrar"))
     app.reg_preview_button.click()
     assert "ファイルを選択してください" in app.banner.text
 
 
-def test_collection_export_needs_approval_and_confirmation(world: World) -> None:
-    housing = pytest.importorskip("workbench.simulate.housing")
-    pytest.importorskip("workbench.intake.collection")
+def test_collection_export_needs_approval_and_confirmation(world: StaffedWorkspace) -> None:
     population = generate_world(30, seed=12)
     app = RegistrationApp(world.login("registrar"))
     upload(app.target_upload, "targets.csv", housing.target_extract(population))
@@ -504,12 +534,12 @@ def test_collection_export_needs_approval_and_confirmation(world: World) -> None
 # --------------------------------------------------------------------------- home screen
 
 
-def test_home_screen_counts_waiting_work_and_opens_it(world: World) -> None:
+def test_home_screen_counts_waiting_work_and_opens_it(world: StaffedWorkspace) -> None:
     from widgets.home import HomeApp
     from workbench import pending
 
     users.request_grant(world.login("administrator"), "registrar", "reviewer")
-    gate = LoginGate(world.login("approver"), idle_check_seconds=None)
+    gate = Dashboard(world.login("approver"), idle_check_seconds=None)
     home = gate.app
     assert isinstance(home, HomeApp) and gate.model.current_app == "home"
     counts = {i.key: i.count for i in home.items}
@@ -525,7 +555,7 @@ def test_home_screen_counts_waiting_work_and_opens_it(world: World) -> None:
     assert mine == {"my_approved_requests": 0}
 
 
-def test_operations_and_auditors_see_their_own_waiting_work(world: World) -> None:
+def test_operations_and_auditors_see_their_own_waiting_work(world: StaffedWorkspace) -> None:
     """Issue 11 item 10: operations see stopped cycles and failed runs, auditors unacknowledged
     audit alarms — each with one click to the screen where it is dealt with."""
     from widgets.home import HomeApp
@@ -539,7 +569,7 @@ def test_operations_and_auditors_see_their_own_waiting_work(world: World) -> Non
     assert "audit_alarms" not in ops and "approvals_waiting" not in ops
     audit = {i.key: i.count for i in pending.pending_work(world.login("auditor"))}
     assert audit["audit_alarms"] == 0 and "runs_failed" not in audit
-    gate = LoginGate(world.login("operations"), idle_check_seconds=None)
+    gate = Dashboard(world.login("operations"), idle_check_seconds=None)
     home = gate.app
     assert isinstance(home, HomeApp)
     home.open_buttons["runs_failed"].click()

@@ -1,14 +1,14 @@
 """The data grid without a browser (issue 11 item 6): the review queue over more than 1,000
 discrepancies (count and chart from the database, paging, sorting, filtering, the chosen row),
-and a row that is a person opening that person's page through the login gate."""
+and a row that is a person opening that person's page through the dashboard."""
 
 from __future__ import annotations
 
-from tests.conftest import World
+from tests.conftest import StaffedWorkspace
 from tests.query_helpers import load_office
 from tests.test_paging import DECEASED, MOVED, RENAMED, TOTAL, queue
+from widgets.dashboard import Dashboard
 from widgets.lifecycle import DisclosureApp, InquiryApp
-from widgets.login import LoginGate
 from widgets.person import PersonApp
 from widgets.review import ReviewApp
 from workbench.core.paging import PageRequest
@@ -26,7 +26,7 @@ def _bars(svg: str) -> list[int]:
     return [int(n.replace(",", "")) for n in re.findall(r">([\d,]+)</text>", svg)]
 
 
-def test_the_queue_pages_sorts_and_filters_in_the_database(queue: World) -> None:
+def test_the_queue_pages_sorts_and_filters_in_the_database(queue: StaffedWorkspace) -> None:
     app = ReviewApp(queue.login("reviewer"))
     grid = app.disc_grid
     assert app.banner.kind != "error", app.banner.text
@@ -61,7 +61,7 @@ def test_the_queue_pages_sorts_and_filters_in_the_database(queue: World) -> None
     assert grid.model.page.groups["kind"] == {"moved": MOVED, "renamed": RENAMED, "deceased": DECEASED}
 
 
-def test_a_chosen_row_stays_chosen_until_it_leaves_the_list(queue: World) -> None:
+def test_a_chosen_row_stays_chosen_until_it_leaves_the_list(queue: StaffedWorkspace) -> None:
     app = ReviewApp(queue.login("reviewer"))
     grid = app.disc_grid
     assert app.notified_button.disabled and grid.model.selected == ""
@@ -82,12 +82,12 @@ def test_a_chosen_row_stays_chosen_until_it_leaves_the_list(queue: World) -> Non
     assert discrepancies.discrepancy_page(queue.login("reviewer"), PageRequest(text=chosen)).rows[0].status == "person_notified"
 
 
-def test_a_row_that_is_a_person_opens_that_persons_page(world: World) -> None:
+def test_a_row_that_is_a_person_opens_that_persons_page(world: StaffedWorkspace) -> None:
     office = load_office(world)
     pid = str(office.pop.persons["person_id"].iloc[3])
     disclosure.suspend(world.login("reviewer"), pid, reason="本人からの利用停止請求")
 
-    gate = LoginGate(world.login("reviewer"), idle_check_seconds=None)
+    gate = Dashboard(world.login("reviewer"), idle_check_seconds=None)
     app = gate.open_app("disclosure")
     assert isinstance(app, DisclosureApp)
     grid = app.suspensions_html
@@ -112,8 +112,8 @@ def test_a_row_that_is_a_person_opens_that_persons_page(world: World) -> None:
     assert isinstance(gate.app, PersonApp) and gate.app.model.person.person_id == pid
 
 
-def test_without_persons_view_no_person_page_opens(world: World) -> None:
+def test_without_persons_view_no_person_page_opens(world: StaffedWorkspace) -> None:
     office = load_office(world)
     pid = str(office.pop.persons["person_id"].iloc[0])
-    gate = LoginGate(world.login("auditor"), idle_check_seconds=None)
+    gate = Dashboard(world.login("auditor"), idle_check_seconds=None)
     assert gate.open_person(pid) is None and not isinstance(gate.app, PersonApp)

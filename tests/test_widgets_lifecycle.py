@@ -44,6 +44,8 @@ def test_deletion_screen_from_list_to_record(make_world: MakeWorld, tmp_path: Pa
     assert app.banner.kind == "error" and "行目" in app.banner.text and "line" in app.banner.text
     # the operations screen purges it
     ops = BackupApp(world.login("operations"))
+    assert ops.purge_button.disabled and "取り消せません" in ops.purge_confirm.description
+    ops.purge_confirm.value = True
     ops.purge_button.click()
     assert ops.banner.kind == "success", ops.banner.text
     app.refresh()
@@ -122,6 +124,9 @@ def test_id_review_and_death_confirmation_screens(make_world: MakeWorld, tmp_pat
     dead = [d for d in review.model.discrepancies if d.kind == "deceased"]
     assert dead
     review.disc_grid.select(dead[0].discrepancy_id)
+    assert review.deceased_button.disabled and not review.deceased_confirm.disabled  # the consequence first
+    assert "取り消せません" in review.deceased_confirm.description
+    review.deceased_confirm.value = True
     assert not review.deceased_button.disabled
     review.deceased_button.click()
     assert review.banner.kind == "success", review.banner.text

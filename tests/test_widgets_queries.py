@@ -11,31 +11,31 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import World
+from tests.conftest import StaffedWorkspace
+from tests.direct_load import load_world
 from tests.query_helpers import Office, procedures_csv, scenario
 from tests.test_widgets import descendants, text, upload
 from widgets import common
 from widgets.approvals import ApprovalsApp
 from widgets.batches import BatchesApp, fiscal_year_label
-from widgets.login import LoginGate
+from widgets.dashboard import Dashboard
 from widgets.packages import DeliverControl, PackageBox
 from widgets.registration import RegistrationApp
 from widgets.review import ReviewApp
 from workbench.core.errors import WorkbenchError
 from workbench.core.numbers import generate_numbers
-from workbench.demo import load_world
 from workbench.files import formats, media
 from workbench.intake import persons
 from workbench.queries import batches
-from workbench.simulate import generate_world, linkage
+from workbench.simulate import generate_world, housing, integrated_numbers
 
 
 @pytest.fixture
-def office(world: World) -> Office:
+def office(world: StaffedWorkspace) -> Office:
     return scenario(world)
 
 
-def approve_in_queue(world: World, approval_id: str) -> str:
+def approve_in_queue(world: StaffedWorkspace, approval_id: str) -> str:
     """The approver opens 承認待ち一覧 and approves; returns what the row showed."""
     queue = ApprovalsApp(world.login("approver"))
     row = next(r for r in queue.rows.children if approval_id in r.children[0].value)
@@ -59,19 +59,19 @@ def all_html(widget: Any) -> str:
 # --------------------------------------------------------------------------- the menu
 
 
-def test_menu_offers_the_new_screens_by_permission(world: World) -> None:
-    gate = LoginGate(world.login("query_operator"), idle_check_seconds=None)
+def test_menu_offers_the_new_screens_by_permission(world: StaffedWorkspace) -> None:
+    gate = Dashboard(world.login("query_operator"), idle_check_seconds=None)
     assert {"batches", "person"} <= set(gate.menu_buttons) and "review" not in gate.menu_buttons
     app = gate.open_app("batches")
     assert isinstance(app, BatchesApp) and app.banner.kind != "error"
-    gate = LoginGate(world.login("reviewer"), idle_check_seconds=None)
+    gate = Dashboard(world.login("reviewer"), idle_check_seconds=None)
     assert "batches" not in gate.menu_buttons
     review = gate.open_app("review")
     assert isinstance(review, ReviewApp)
     assert review.review_grid not in descendants(review)  # the registrar's queue only
     assert review.discrepancy_box in descendants(review) and review.banner.kind != "error"
     assert "全 0 件" in review.disc_grid.text and review.model.discrepancies == []
-    gate = LoginGate(world.login("registrar"), idle_check_seconds=None)
+    gate = Dashboard(world.login("registrar"), idle_check_seconds=None)
     review = gate.open_app("review")
     assert isinstance(review, ReviewApp)
     assert review.discrepancy_box not in descendants(review)  # the reviewer's queue only
@@ -80,7 +80,7 @@ def test_menu_offers_the_new_screens_by_permission(world: World) -> None:
 # --------------------------------------------------------------------------- ⑧⑨ procedures
 
 
-def test_procedure_import_refuses_a_wrong_file_with_lines_then_imports(world: World) -> None:
+def test_procedure_import_refuses_a_wrong_file_with_lines_then_imports(world: StaffedWorkspace) -> None:
     pop = generate_world(30, seed=8)
     load_world(world.ws, pop.persons, pop.households, registered=np.ones(len(pop.persons), dtype=bool))
     a, b = pop.persons["person_id"].iloc[0], pop.persons["person_id"].iloc[1]
@@ -117,7 +117,7 @@ def test_fiscal_year_labels() -> None:
     assert fiscal_year_label(2018) == "2018年度（平成30年度）"
 
 
-def test_info_batch_preview_approval_confirm_package_and_delivery(office: Office, world: World) -> None:
+def test_info_batch_preview_approval_confirm_package_and_delivery(office: Office, world: StaffedWorkspace) -> None:
     app = BatchesApp(world.login("query_operator"))
     assert app.procedure.value == "P1" and app.fiscal_year.value == 2026  # today is 2026-06-01: FY2026
     assert "令和8年度" in app.fiscal_year.label
@@ -196,7 +196,7 @@ def test_info_batch_preview_approval_confirm_package_and_delivery(office: Office
     assert entry.deleted_at is not None
 
 
-def test_changing_a_parameter_discards_the_preview(office: Office, world: World) -> None:
+def test_changing_a_parameter_discards_the_preview(office: Office, world: StaffedWorkspace) -> None:
     app = BatchesApp(world.login("query_operator"))
     app.batch.preview_button.click()
     assert app.batch.model.preview is not None and not app.batch.request_button.disabled
@@ -214,7 +214,7 @@ def test_changing_a_parameter_discards_the_preview(office: Office, world: World)
     assert list(app.info_checks) == ["resident_register"] and not app.batch.preview_button.disabled
 
 
-def test_empty_selection_cannot_be_requested(office: Office, world: World) -> None:
+def test_empty_selection_cannot_be_requested(office: Office, world: StaffedWorkspace) -> None:
     app = BatchesApp(world.login("query_operator"))
     app.procedure.value = "P4"  # no filings
     app.batch.preview_button.click()
@@ -224,7 +224,7 @@ def test_empty_selection_cannot_be_requested(office: Office, world: World) -> No
     assert "この手続・年度の届出はありません" in text(app.table.value) or "照会しない" in text(app.table.value)
 
 
-def test_juki_batch_confirms_recipient_juki_net(office: Office, world: World) -> None:
+def test_juki_batch_confirms_recipient_juki_net(office: Office, world: StaffedWorkspace) -> None:
     app = BatchesApp(world.login("query_operator"))
     app.kind.value = "juki"
     assert app.info_area.layout.display == "none"
@@ -254,7 +254,7 @@ def test_juki_batch_confirms_recipient_juki_net(office: Office, world: World) ->
     assert not any(n in shown for n in numbers)
 
 
-def test_batch_screen_refuses_other_roles_in_plain_words(office: Office, world: World) -> None:
+def test_batch_screen_refuses_other_roles_in_plain_words(office: Office, world: StaffedWorkspace) -> None:
     app = BatchesApp(world.login("registrar"))  # not on the registrar's menu; the service refuses too
     app.batch.preview_button.click()
     assert app.banner.kind == "error" and re.search(r"[ぁ-んァ-ン一-龥]", app.banner.text)
@@ -264,7 +264,7 @@ def test_batch_screen_refuses_other_roles_in_plain_words(office: Office, world: 
 
 
 @pytest.fixture
-def reviewed(world: World) -> dict[str, Any]:
+def reviewed(world: StaffedWorkspace) -> dict[str, Any]:
     pop = generate_world(12, seed=6)
     load_world(world.ws, pop.persons, pop.households, registered=np.ones(len(pop.persons), dtype=bool))
     rows = pop.persons.head(2)
@@ -281,7 +281,7 @@ def reviewed(world: World) -> dict[str, Any]:
     return {"ids": rows["person_id"].tolist(), "held": rows["individual_number"].tolist(), "new": fresh}
 
 
-def test_review_queue_masked_confirm_then_accept_or_reject(world: World, reviewed: dict[str, Any]) -> None:
+def test_review_queue_masked_confirm_then_accept_or_reject(world: StaffedWorkspace, reviewed: dict[str, Any]) -> None:
     app = ReviewApp(world.login("registrar"))
     assert len(app.model.reviews) == 2 and "2 件" in text(app.review_count.value)
     assert "全 2 件" in app.review_grid.text
@@ -320,7 +320,7 @@ def test_review_queue_masked_confirm_then_accept_or_reject(world: World, reviewe
     assert persons.reveal_number(world.login("registrar"), second.person_id) == reviewed["held"][j]
 
 
-def test_review_queue_pages_in_the_database(world: World, reviewed: dict[str, Any]) -> None:
+def test_review_queue_pages_in_the_database(world: StaffedWorkspace, reviewed: dict[str, Any]) -> None:
     from workbench.core.errors import InvalidInput, PermissionDenied
     from workbench.core.paging import PageRequest
     from workbench.intake import registration
@@ -341,7 +341,7 @@ def test_review_queue_pages_in_the_database(world: World, reviewed: dict[str, An
         registration.review_page(world.login("reviewer"), PageRequest())
 
 
-def test_review_queue_pages_from_the_cli(world: World, reviewed: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
+def test_review_queue_pages_from_the_cli(world: StaffedWorkspace, reviewed: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
                                          capsys: pytest.CaptureFixture[str]) -> None:
     import json
 
@@ -355,7 +355,7 @@ def test_review_queue_pages_from_the_cli(world: World, reviewed: dict[str, Any],
     assert code != 0 and "並べ替え" in err and "Traceback" not in err
 
 
-def test_review_opens_the_persons_page(world: World, reviewed: dict[str, Any]) -> None:
+def test_review_opens_the_persons_page(world: StaffedWorkspace, reviewed: dict[str, Any]) -> None:
     app = ReviewApp(world.login("registrar"))
     item = app.model.reviews[0]
     app.review_grid.select(item.review_id)
@@ -365,7 +365,7 @@ def test_review_opens_the_persons_page(world: World, reviewed: dict[str, Any]) -
     assert "*" in text(page.number.value)
 
 
-def test_review_decided_elsewhere_is_refused_in_plain_words(world: World, reviewed: dict[str, Any]) -> None:
+def test_review_decided_elsewhere_is_refused_in_plain_words(world: StaffedWorkspace, reviewed: dict[str, Any]) -> None:
     app = ReviewApp(world.login("registrar"))
     item = app.model.reviews[0]
     other = ReviewApp(world.login("registrar"))
@@ -380,7 +380,7 @@ def test_review_decided_elsewhere_is_refused_in_plain_words(world: World, review
 # --------------------------------------------------------------------------- F1b integrated numbers
 
 
-def test_integrated_request_approval_confirm_package_and_answers(world: World, tmp_path: Path) -> None:
+def test_integrated_request_approval_confirm_package_and_answers(world: StaffedWorkspace, tmp_path: Path) -> None:
     pop = generate_world(20, seed=9)
     load_world(world.ws, pop.persons, pop.households, registered=np.ones(len(pop.persons), dtype=bool))
     app = RegistrationApp(world.login("registrar"))
@@ -407,7 +407,7 @@ def test_integrated_request_approval_confirm_package_and_answers(world: World, t
     assert result.ledger_entry.entry_id in text(box.table.value) and "20" in text(box.table.value)
 
     # The answers come back as a package from the linkage server.
-    answer = linkage.answer_package(world.ws, result.path, tmp_path / "answer.wbpkg", seed=1, not_found=0.1)
+    answer = integrated_numbers.answer_package(world.ws, result.path, tmp_path / "answer.wbpkg", seed=1, not_found=0.1)
     assert app.answer_import_button.disabled
     upload(app.answer_upload, "answer.wbpkg", answer.read_bytes())
     app.answer_import_button.click()
@@ -416,7 +416,7 @@ def test_integrated_request_approval_confirm_package_and_answers(world: World, t
     assert summary.stored + summary.not_found == 20 and summary.stored > 0
     shown = text(app.answer_view.value)
     assert "取得（保存）" in shown and f"{summary.stored}" in shown and "<svg" in app.answer_view.value
-    assert not any(linkage.integrated_number_for(n) in app.answer_view.value for n in pop.persons["individual_number"])
+    assert not any(integrated_numbers.integrated_number_for(n) in app.answer_view.value for n in pop.persons["individual_number"])
 
     # A bare CSV is not accepted on this screen: only packages are verified and recorded.
     upload(app.answer_upload, "answer.csv", b"request_id,person_id,result_code,integrated_number\r\n")
@@ -424,8 +424,7 @@ def test_integrated_request_approval_confirm_package_and_answers(world: World, t
     assert "回答パッケージ（.wbpkg）を選択してください" in app.banner.text
 
 
-def test_collection_package_can_be_marked_delivered(world: World) -> None:
-    housing = pytest.importorskip("workbench.simulate.housing")
+def test_collection_package_can_be_marked_delivered(world: StaffedWorkspace) -> None:
     population = generate_world(10, seed=13)
     app = RegistrationApp(world.login("registrar"))
     upload(app.target_upload, "targets.csv", housing.target_extract(population))
@@ -459,7 +458,7 @@ def test_collection_package_can_be_marked_delivered(world: World) -> None:
 # --------------------------------------------------------------------------- request status chart (F4/F5)
 
 
-def test_batch_screen_charts_requests_by_status(office: Office, world: World, tmp_path: Path) -> None:
+def test_batch_screen_charts_requests_by_status(office: Office, world: StaffedWorkspace, tmp_path: Path) -> None:
     from workbench.queries import results
 
     app = BatchesApp(world.login("query_operator"))
@@ -479,9 +478,9 @@ def test_batch_screen_charts_requests_by_status(office: Office, world: World, tm
     assert "照会の状況" in shown and "回答待ち" in shown and "8" in shown and "<svg" in app.status_view.value
     assert app.status_view in descendants(app)
 
-    from workbench.simulate import linkage_server
+    from workbench.simulate import intermediate_server
 
-    paths = linkage_server.answer_package(world.ws, app.batch.model.result.path, office.pop, tmp_path, seed=2, error=0.3)
+    paths = intermediate_server.answer_package(world.ws, app.batch.model.result.path, office.pop, tmp_path, seed=2, error=0.3)
     results.import_info_results(world.login("query_operator"), paths[0])
     counts = results.request_status(world.login("query_operator"))
     app = BatchesApp(world.login("query_operator"))  # the chart is there on opening
@@ -516,7 +515,7 @@ def test_every_approval_kind_has_a_japanese_name() -> None:
 
 
 @pytest.fixture
-def discrepant(world: World, tmp_path: Path) -> Office:
+def discrepant(world: StaffedWorkspace, tmp_path: Path) -> Office:
     from tests.results_helpers import busy_office, send_batch
     from workbench.queries import results
     from workbench.simulate import juki
@@ -529,7 +528,7 @@ def discrepant(world: World, tmp_path: Path) -> Office:
     return office
 
 
-def test_discrepancy_queue_filters_fields_and_actions(world: World, discrepant: Office) -> None:
+def test_discrepancy_queue_filters_fields_and_actions(world: StaffedWorkspace, discrepant: Office) -> None:
     from workbench.queries import discrepancies
 
     app = ReviewApp(world.login("reviewer"))
@@ -594,7 +593,7 @@ def test_discrepancy_queue_filters_fields_and_actions(world: World, discrepant: 
     assert app.disc_result.kind == "error" and re.search(r"[ぁ-んァ-ン一-龥]", app.disc_result.text)
 
 
-def test_notice_list_approval_confirm_and_package(world: World, discrepant: Office) -> None:
+def test_notice_list_approval_confirm_and_package(world: StaffedWorkspace, discrepant: Office) -> None:
     from workbench.queries import discrepancies
 
     app = ReviewApp(world.login("reviewer"))
@@ -653,7 +652,7 @@ def test_notice_list_approval_confirm_and_package(world: World, discrepant: Offi
 # --------------------------------------------------------------------------- F6 linkage file
 
 
-def test_linkage_file_preview_approval_confirm_and_package(world: World, discrepant: Office) -> None:
+def test_linkage_file_preview_approval_confirm_and_package(world: StaffedWorkspace, discrepant: Office) -> None:
     from workbench.queries import linkage_file
 
     app = BatchesApp(world.login("query_operator"))
@@ -705,6 +704,6 @@ def test_linkage_file_preview_approval_confirm_and_package(world: World, discrep
     assert "承認の依頼はできません" in text(app.linkage.view.value)
 
 
-def test_linkage_section_only_with_its_permission(office: Office, world: World) -> None:
+def test_linkage_section_only_with_its_permission(office: Office, world: StaffedWorkspace) -> None:
     app = BatchesApp(world.login("registrar"))
     assert app.linkage_box not in descendants(app)

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 
-from tests.conftest import World
-from widgets.home import HomeApp
 from widgets.login import LoginGate
+
+from tests.conftest import StaffedWorkspace
+from widgets.home import HomeApp
 from widgets.records import EvidenceApp, RecordsApp
 from workbench.controls import records
 
 
-def test_records_screen_records_and_refuses(world: World) -> None:
+def test_records_screen_records_and_refuses(world: StaffedWorkspace) -> None:
     app = RecordsApp(world.login("administrator"))
     app.t_title.value = "番号制度研修"
     app.t_attendees.value = "registrar reviewer"
@@ -40,7 +41,7 @@ def test_records_screen_records_and_refuses(world: World) -> None:
     assert opened == ["records"]
 
 
-def test_evidence_screen_summary_first(world: World) -> None:
+def test_evidence_screen_summary_first(world: StaffedWorkspace) -> None:
     records.record_training(world.login("administrator"), held_on="2026-05-20", title="研修", topic="security",
                             minutes=30, attendees=["registrar"])
     app = EvidenceApp(world.login("auditor"))
@@ -53,7 +54,7 @@ def test_evidence_screen_summary_first(world: World) -> None:
     assert "evidence-2026-06.pdf" in app.downloads.value and "data:application/pdf;base64," in app.downloads.value
 
 
-def test_the_menu_opens_both_screens(world: World) -> None:
+def test_the_menu_opens_both_screens(world: StaffedWorkspace) -> None:
     gate = LoginGate(world.login("auditor"), idle_check_seconds=None)
     gate.menu_buttons["evidence"].click()
     assert isinstance(gate.app, EvidenceApp)

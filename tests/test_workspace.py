@@ -22,10 +22,10 @@ from workbench.core.errors import (
 )
 from workbench.core.keys import FileKeySource, Keyring
 
-from .conftest import PASSWORD, World
+from .conftest import PASSWORD, StaffedWorkspace
 
 
-def test_init_lays_out_one_folder(world: World) -> None:
+def test_init_lays_out_one_folder(world: StaffedWorkspace) -> None:
     root = world.ws.path
     for name in Workspace.DIRS:
         assert (root / name).is_dir()
@@ -35,17 +35,17 @@ def test_init_lays_out_one_folder(world: World) -> None:
     assert world.ws.db_path.exists() and world.ws.db_path.parent == root / "db"
 
 
-def test_database_is_encrypted_at_rest(world: World) -> None:
+def test_database_is_encrypted_at_rest(world: StaffedWorkspace) -> None:
     with pytest.raises(duckdb.Error):
         duckdb.connect(str(world.ws.db_path), read_only=True).execute("SELECT * FROM users").fetchall()
 
 
-def test_reopen_runs_no_migration_twice(world: World) -> None:
+def test_reopen_runs_no_migration_twice(world: StaffedWorkspace) -> None:
     again = Workspace.open(world.ws.path, clock=world.clock)
     assert again.store.migrate() == []
 
 
-def test_wrong_keyring_is_refused(world: World, tmp_path: Path) -> None:
+def test_wrong_keyring_is_refused(world: StaffedWorkspace, tmp_path: Path) -> None:
     other = Keyring.create(world.ws.settings.workspace_id)
     source = FileKeySource(tmp_path / "other-keyring.json")
     other.save(source)
@@ -54,7 +54,7 @@ def test_wrong_keyring_is_refused(world: World, tmp_path: Path) -> None:
     assert "鍵" in err.value.message_ja
 
 
-def test_damaged_keyring_is_refused(world: World) -> None:
+def test_damaged_keyring_is_refused(world: StaffedWorkspace) -> None:
     path = world.ws.path / "keyring.json"
     good = path.read_text()
     doc = json.loads(good)
@@ -73,7 +73,7 @@ def test_damaged_keyring_is_refused(world: World) -> None:
     assert err.value.reason == "keyring_tampered" and "改変" in err.value.message_ja
 
 
-def test_damaged_database_is_refused(world: World) -> None:
+def test_damaged_database_is_refused(world: StaffedWorkspace) -> None:
     db = world.ws.db_path
     data = bytearray(db.read_bytes())
     data[0:4096] = b"\0" * 4096
@@ -82,7 +82,7 @@ def test_damaged_database_is_refused(world: World) -> None:
         Workspace.open(world.ws.path)
 
 
-def test_login_and_logout_are_audited(world: World) -> None:
+def test_login_and_logout_are_audited(world: StaffedWorkspace) -> None:
     session = world.login("administrator")
     session.logout()
     auditor = world.login("auditor")
@@ -92,7 +92,7 @@ def test_login_and_logout_are_audited(world: World) -> None:
     assert ops[:2] == ["auth.logout", "auth.login"]
 
 
-def test_wrong_password_names_no_detail_and_counts(world: World) -> None:
+def test_wrong_password_names_no_detail_and_counts(world: StaffedWorkspace) -> None:
     world.clock.advance(30)
     with pytest.raises(AuthenticationFailed) as err:
         world.ws.login("registrar", "wrong-password", world.code("registrar"))
@@ -101,7 +101,7 @@ def test_wrong_password_names_no_detail_and_counts(world: World) -> None:
         world.ws.login("nobody", PASSWORD, "123456")
 
 
-def test_wrong_and_reused_totp(world: World) -> None:
+def test_wrong_and_reused_totp(world: StaffedWorkspace) -> None:
     world.clock.advance(30)
     with pytest.raises(AuthenticationFailed) as err:
         world.ws.login("registrar", PASSWORD, "000000" if world.code("registrar") != "000000" else "111111")
@@ -113,7 +113,7 @@ def test_wrong_and_reused_totp(world: World) -> None:
     assert again.value.to_dict() == err.value.to_dict()  # no oracle (issue 10 item 7)
 
 
-def test_previous_step_accepted_two_steps_refused(world: World) -> None:
+def test_previous_step_accepted_two_steps_refused(world: StaffedWorkspace) -> None:
     world.clock.advance(60)
     code = world.code("reviewer")
     world.clock.advance(30)
@@ -124,7 +124,7 @@ def test_previous_step_accepted_two_steps_refused(world: World) -> None:
         world.ws.login("reviewer", PASSWORD, old)
 
 
-def test_lockout_with_backoff(world: World) -> None:
+def test_lockout_with_backoff(world: StaffedWorkspace) -> None:
     for _ in range(5):
         world.clock.advance(30)
         with pytest.raises(AuthenticationFailed):
@@ -136,14 +136,14 @@ def test_lockout_with_backoff(world: World) -> None:
     assert world.login("approver").user_id == "approver"
 
 
-def test_disabled_user_cannot_log_in(world: World) -> None:
+def test_disabled_user_cannot_log_in(world: StaffedWorkspace) -> None:
     admin = world.login("administrator")
     users.disable(admin, "analyst")
     with pytest.raises(AccountDisabled):
         world.login("analyst")
 
 
-def test_idle_timeout_logs_out(world: World) -> None:
+def test_idle_timeout_logs_out(world: StaffedWorkspace) -> None:
     admin = world.login("administrator")
     users.list_users(admin)
     world.clock.advance(16 * 60)

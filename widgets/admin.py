@@ -94,13 +94,14 @@ class AdminApp(App):
 
         # review
         self.review_button = ActionButton(description="年次点検を表示 / Yearly review", icon="list")
-        self.review_button.on_click(lambda _b: self.run_review(confirm=False))
-        self.review_confirm = ActionButton(description="点検済みとして記録 / Record review", icon="check-square",
-                                       disabled=True)
-        self.review_confirm.on_click(lambda _b: self.run_review(confirm=True))
+        self.review_button.on_click(lambda _b: self.run_review())
         self.review_html = w.HTML()
-        review_box = w.VBox([w.HTML("<h4>年次点検 / Yearly review (C6)</h4>"),
-                             w.HBox([self.review_button, self.review_confirm]), self.review_html])
+        # Recording the review is the signed-off review's alone (a second person's approval): the
+        # ID・権限の棚卸し screen (widgets.lifecycle.IdReviewApp), issue 18 item 5.
+        review_box = w.VBox([w.HTML("<h4>年次点検 / Yearly review (C6)</h4>"), self.review_button, self.review_html,
+                             w.HTML("<div><small>点検の記録は「ID・権限の棚卸し」画面で、別の職員の承認を得て行います。"
+                                    " / The review is recorded on the yearly ID review screen, with a second person's"
+                                    " sign-off.</small></div>")])
 
         self.model.observe(self._show_users, "users")
         self.model.observe(self._show_qr, "enrolment_uri")
@@ -152,9 +153,7 @@ class AdminApp(App):
             f"90日以上未使用 / unused 90 days: <b>{num(len(unused))}</b> 件</div>"
             + (f"<div>点検期限超過: {esc('、'.join(overdue))}</div>" if overdue else "")
             + (f"<div>90日以上未使用: {esc('、'.join(unused))}</div>" if unused else "")
-            + ("<div><b>点検済みとして記録しました / review recorded.</b></div>" if r.get("confirmed") else "")
         )
-        self.review_confirm.disabled = bool(r.get("confirmed"))
 
     # -- handlers -------------------------------------------------------------------------
     def refresh(self) -> None:
@@ -213,8 +212,7 @@ class AdminApp(App):
             self.banner.success(f"ユーザーID {info.user_id} を無効化しました。", f"Disabled {info.user_id}.")
             self.refresh()
 
-    def run_review(self, *, confirm: bool) -> None:
-        result = self.call(users.review, confirm=confirm)
+    def run_review(self) -> None:
+        result = self.call(users.review)
         if result is not None:
             self.model.review = result
-            self.review_confirm.disabled = bool(result.get("confirmed"))

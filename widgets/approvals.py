@@ -1,6 +1,9 @@
 """承認待ち一覧 — the approver's queue: each request with its summary; approve or reject.
 
-A person cannot approve their own request; the service refuses and the banner says so.
+A person cannot approve their own request; the service refuses and the banner says so.  A
+rejection needs a reason (却下の理由, issue 20 item 6): 却下 stays grey until one is written, the
+handler checks again, and the service refuses a rejection without one.  The reason is kept with
+the request and shown to the person who asked.  Ward codes in a summary read as ward names.
 """
 
 from __future__ import annotations
@@ -49,9 +52,15 @@ _CODE_DOMAINS = {
 }
 
 
+#: Summary keys whose values (or dict keys) are ward or municipality codes.
+_WARD_KEYS = frozenset({"by_ward", "wards", "ward", "ward_code"})
+
+
 def _words(key: str, code: object) -> str:
     """A code in a summary as a clerk reads it: the Japanese word, the code beside it only for a
     procedure (staff cite procedures by number, 「P1 収入の申告」)."""
+    if key in _WARD_KEYS:
+        return labels.ward_name(code)  # 13101 → 千代田区 (issue 20 item 5)
     domain = _CODE_DOMAINS.get(key)
     if domain is None:
         return str(code)
@@ -97,6 +106,8 @@ class ApprovalsApp(App):
         self.count = w.HTML()
         self.rows = w.VBox([])
         self.buttons: dict[str, tuple[w.Button, w.Button]] = {}
+        #: The reason typed for rejecting each request (却下の理由).
+        self.reasons: dict[str, w.Text] = {}
         self.refresh_button = ActionButton(description="更新 / Refresh", icon="refresh")
         self.refresh_button.on_click(lambda _b: self.refresh())
         self.model.observe(self._show, "pending")
@@ -107,6 +118,7 @@ class ApprovalsApp(App):
         items: list[Approval] = self.model.pending
         self.count.value = f"<div style='padding:6px'>承認待ち / pending: <b>{num(len(items))}</b> 件</div>"
         self.buttons = {}
+        self.reasons = {}
         self.check_buttons: dict[str, w.Button] = {}
         rows: list[w.Widget] = []
         for a in items:
@@ -120,11 +132,15 @@ class ApprovalsApp(App):
                 layout=w.Layout(width="70%"),
             )
             approve = ActionButton(description="承認 / Approve", button_style="success", icon="check")
-            reject = ActionButton(description="却下 / Reject", button_style="danger", icon="times")
+            reject = ActionButton(description="却下 / Reject", button_style="danger", icon="times", disabled=True)
+            reason = w.Text(placeholder="却下の理由（依頼者に伝わります）/ reason", layout=w.Layout(width="260px"))
+            reason.add_class("wb-reject-reason")
+            reason.observe(lambda c, b=reject: setattr(b, "disabled", not str(c["new"]).strip()), "value")
             approve.on_click(lambda _b, i=a.approval_id: self.decide(i, approve=True))
             reject.on_click(lambda _b, i=a.approval_id: self.decide(i, approve=False))
             self.buttons[a.approval_id] = (approve, reject)
-            side: list[w.Widget] = [approve, reject]
+            self.reasons[a.approval_id] = reason
+            side: list[w.Widget] = [approve, reason, reject]
             if a.kind in outgoing.REGISTRY and "parameters" in a.summary:
                 check = ActionButton(description="今のデータで確認 / Check now", icon="search", layout=w.Layout(width="auto"))
                 check.on_click(lambda _b, ap=a, box=text: self.check_now(ap, box))
@@ -156,12 +172,18 @@ class ApprovalsApp(App):
             self.model.pending = list(result)
 
     def decide(self, approval_id: str, *, approve: bool) -> None:
-        result = self.call(approvals.decide, approval_id, approve=approve)
+        reason = self.reasons[approval_id].value.strip() if approval_id in self.reasons else ""
+        if not approve and not reason:  # a disabled 却下 clicked anyway (over the websocket): no reason, no rejection
+            self.banner.info("却下の理由を入力してください。理由は依頼した人に伝わります。",
+                             "Write the reason for the rejection; the person who asked will see it.")
+            return
+        result = self.call(approvals.decide, approval_id, approve=approve, reason=None if approve else reason)
         if result is None:
             return
         self.model.decided = {**self.model.decided, approval_id: result.status}
         if approve:
             self.banner.success(f"{approval_id} を承認しました。", f"Approved {approval_id}.")
         else:
-            self.banner.success(f"{approval_id} を却下しました。", f"Rejected {approval_id}.")
+            self.banner.success(f"{approval_id} を却下しました。理由は依頼者に表示されます。",
+                                f"Rejected {approval_id}; the requester sees the reason.")
         self.refresh()

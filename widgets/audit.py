@@ -1,8 +1,11 @@
 """操作ログ監査 — the auditor's screen (C4, C9).
 
 * verify the hash chain and signed heads, with the result in plain words;
-* search by user, operation, outcome and period (users and targets are matched by
-  their pseudonym: the log never holds them in clear);
+* search by user, operation (any part of its words, Japanese or English), outcome and period
+  (users and targets are matched by their pseudonym: the log never holds them in clear); the
+  screen opens on today's records;
+* each row names its target (a record's ID; a person only by pseudonym) and, chosen, shows its
+  details;
 * an activity chart of records per day, and alerts for work outside the office's set
   hours (C13, ``workbench access hours``) and for bulk exports;
 * the media ledger (媒体管理簿).
@@ -38,6 +41,44 @@ def _when(record: dict[str, Any]) -> dt.datetime:
     return dt.datetime.fromisoformat(str(record["logged_at"]).replace("Z", "+00:00")).astimezone(JST)
 
 
+def _target(record: dict[str, Any]) -> str:
+    """What the record was about: a record's ID or a user; a person (or an ID no longer held) by pseudonym."""
+    if record.get("target"):
+        return str(record["target"])
+    ref = record.get("target_ref")
+    return f"（仮名 {str(ref)[:8]}）" if ref else "-"
+
+
+#: Parameter names in a record's details, in words (the rest are shown as they are).
+_PARAM_WORDS = {
+    "count": "件数", "total": "総数", "records": "件数", "record_count": "件数", "persons": "人数", "hits": "該当件数",
+    "approval_id": "承認番号", "approval_kind": "承認の種類", "approve": "承認", "reason_given": "理由の記入",
+    "searched": "検索の種類", "text": "文字での絞り込み", "filters": "絞り込み", "sort": "並べ替え", "offset": "開始位置",
+    "list_id": "削除リスト", "package_id": "パッケージ", "dry_run": "確認のみ", "error": "エラー", "reason": "理由",
+}
+
+
+def _detail_html(record: dict[str, Any]) -> str:
+    import json
+
+    try:
+        params = json.loads(record.get("params") or "{}")
+    except ValueError:
+        params = {}
+    rows = [("番号", num(record["seq"])), ("日時", fmt_datetime(_when(record))),
+            ("利用者", record.get("user_id") or f"（仮名 {str(record['user_ref'])[:8]}）"),
+            ("操作", f"{labels.operation_label(record['operation'])}（{record['operation']}）"), ("対象", _target(record)),
+            ("結果", labels.ja(record["outcome"], "outcome"))]
+    for k, v in (params.items() if isinstance(params, dict) else ()):
+        shown = labels.ja(v) if isinstance(v, str) else ("はい" if v is True else "いいえ" if v is False else
+                                                         num(v) if isinstance(v, int) else json.dumps(v, ensure_ascii=False))
+        rows.append((_PARAM_WORDS.get(k, str(k)), shown))
+    return ("<div class='wb-audit-detail' style='border:1px solid #ccc;padding:6px 10px;margin:4px 0'>"
+            "<b>選んだ記録 / the chosen record</b><table>" + "".join(
+                f"<tr><th style='text-align:left;padding:1px 12px 1px 0'>{esc(k)}</th><td>{esc(v)}</td></tr>"
+                for k, v in rows) + "</table></div>")
+
+
 class AuditModel(t.HasTraits):
     report = t.Dict()
     records: t.List[dict[str, Any]] = t.List()
@@ -60,9 +101,9 @@ class AuditApp(App):
 
         today = self.session.workspace.clock.now().astimezone(JST).date()
         self.by_user = w.Text(description="ユーザーID / User", style=style)
-        self.operation = w.Text(description="操作 / Operation", placeholder="例: 照会ファイル、ログアウト、persons.*", style=style)
+        self.operation = w.Text(description="操作 / Operation", placeholder="例: 照会、ログアウト、番号の表示、reveal", style=style)
         self.outcome = w.Dropdown(description="結果 / Outcome", options=OUTCOMES, value="", style=style)
-        self.since = w.DatePicker(description="開始日 / From", value=today - dt.timedelta(days=30), style=style)
+        self.since = w.DatePicker(description="開始日 / From", value=today, style=style)
         self.until = w.DatePicker(description="終了日 / To", value=today, style=style)
         self.search_button = ActionButton(description="検索 / Search", icon="search")
         self.search_button.on_click(lambda _b: self.search())
@@ -75,18 +116,21 @@ class AuditApp(App):
             columns=[GridColumn("番号", lambda r: r["seq"], numeric=True), GridColumn("日時", lambda r: fmt_datetime(_when(r))),
                      GridColumn("利用者", lambda r: r.get("user_id") or f"（仮名 {str(r['user_ref'])[:8]}）"),
                      GridColumn("操作", lambda r: labels.operation_label(r["operation"])),
+                     GridColumn("対象", _target),
                      GridColumn("結果", lambda r: labels.ja(r["outcome"], "outcome")),
                      GridColumn("注意", lambda r: " ".join(w for w, on in (("時間外", r["out_of_hours"]), ("大量", r["bulk_export"]))
                                                            if on))],
             sorts=audit_log.LOG_LIST.sort_options(), descending=True, searchable=False, autoload=False,
-            css_class="wb-audit-table")
+            css_class="wb-audit-table", on_select=self._record_chosen)
+        #: The chosen record in full: every field and its parameters, in words where there are words.
+        self.detail = w.HTML()
         self.table.model.observe(lambda _c: self._show_records(), "page")
         self._filters: dict[str, Any] = {}
         if self.session.can(Permission.AUDIT_READ):
             children += [
                 w.HTML("<h4>操作ログ検索 / Search</h4>"),
                 w.HBox([w.VBox([self.by_user, self.operation, self.outcome]), w.VBox([self.since, self.until])]),
-                self.search_button, self.summary, self.chart, self.alerts, self.table,
+                self.search_button, self.summary, self.chart, self.alerts, self.table, self.detail,
             ]
 
         self.ledger_button = ActionButton(description="媒体管理簿 / Media ledger", icon="book", layout=w.Layout(width="auto"))
@@ -108,6 +152,8 @@ class AuditApp(App):
         self.model.observe(self._show_report, "report")
         self.model.observe(self._show_records, "records")
         self.model.observe(self._show_ledger, "ledger")
+        if self.session.can(Permission.AUDIT_READ):
+            self.search()  # today's records on opening, not an empty list until 検索
         return children
 
     # -- views -------------------------------------------------------------------------
@@ -157,16 +203,21 @@ class AuditApp(App):
         since = dt.datetime.combine(self.since.value, dt.time(), JST) if self.since.value else None
         until = dt.datetime.combine(self.until.value + dt.timedelta(days=1), dt.time(), JST) if self.until.value else None
         word = self.operation.value.strip()
-        # Japanese words ("照会ファイル", "ログアウト") name the operations they describe.
-        by_words = word and not word.isascii()
+        # Any part of the words names the operations it is part of (照会, ファイル 作成, reveal, import
+        # results); a code pattern with * (persons.*) is matched as one.
+        by_words = bool(word) and "*" not in word
         self._filters = dict(user_id=self.by_user.value.strip() or None, operation=None if by_words else (word or None),
                              operations=labels.operations_matching(word, audit_log.known_operations()) if by_words else None,
                              outcome=self.outcome.value or None, since=since, until=until)
+        self.detail.value = ""
         self.table.model.offset = 0
         self.table.refresh()
 
     def _fetch_records(self, request: PageRequest) -> Page[dict[str, Any]] | None:
         return self.call(audit_log.search_page, request, **self._filters)
+
+    def _record_chosen(self, record: dict[str, Any] | None) -> None:
+        self.detail.value = "" if record is None else _detail_html(record)
 
     def load_ledger(self) -> None:
         self.ledger_table.refresh()

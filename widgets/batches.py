@@ -3,7 +3,9 @@
 1. **手続ファイルの取込** (⑧⑨): the procedures filed in the housing system, uploaded and
    checked whole (:func:`workbench.queries.procedures.import_procedures`); a refused file lists
    its first wrong lines with the reason in plain words.
-2. **照会ファイルの作成** (F2/F3): choose the procedure (P1–P6), the fiscal year (shown
+2. **照会結果の取込** (F4/F5): an answer package uploaded, previewed (what it would change, in
+   counts) and imported through the one incoming-file component (``widgets.incoming``).
+3. **照会ファイルの作成** (F2/F3): choose the procedure (P1–P6), the fiscal year (shown
    with 和暦) and, for F2, the information kinds the procedure may ask (U3).  *Preview*
    counts who would be asked, by procedure × information × reason left out, as a table
    and a bar chart with each reason in plain Japanese (U1–U3); nothing is written.
@@ -29,11 +31,13 @@ from workbench.core.labels import ja as code_ja
 from workbench.core.labels import short as code_short
 from workbench.core.permissions import Permission
 from workbench.files.media import RECIPIENTS
+from workbench.files.query_files import ANSWER_STATUS
 from workbench.queries import batches, linkage_file, procedures, results
 from workbench.queries.query_rules import current_fiscal_year, load_rules
 
 from .common import ActionButton, App, bar_chart_svg, esc, fmt_datetime, html_table, num, wareki
 from .grid import GridColumn, RecordGrid
+from .incoming import IncomingFileFlow
 from .outgoing import OutgoingFileFlow
 from .registration import uploaded
 
@@ -52,6 +56,12 @@ def fiscal_year_label(year: int) -> str:
     """``2026`` → ``2026年度（令和8年度）``; 2019 is 令和元年度."""
     era = wareki(dt.date(year, 5, 1), gregorian=False)  # the era that names the fiscal year
     return f"{year}年度（{era.split('年')[0]}年度）"
+
+
+def _result_words(code: object) -> str:
+    """A result code as a clerk reads it: 「00 正常（情報あり）」 (issue 20 item 5)."""
+    words = ANSWER_STATUS.get(str(code))
+    return f"{code} {words[0]}" if words else str(code)
 
 
 class BatchesModel(t.HasTraits):
@@ -145,10 +155,28 @@ class BatchesApp(App):
             shown += [batch_box, self.status_view,
                       w.HTML("<h4>作成済みの照会ファイル / batches made</h4>"), self.batch_list]
             self.batch_list.refresh()
+        # -- F4 / F5 answers: one box for both, the file's kind chooses (issue 20 item 2)
+        self.answers = IncomingFileFlow([results.INFO_SPEC, results.JUKI_SPEC], session=self.session, call=self.call,
+                                        banner=self.banner, on_imported=lambda _r: self._answers_imported(),
+                                        choose_label="回答パッケージを選択 / Answer package")
+        self.answers_box = w.VBox([
+            w.HTML("<h4>照会結果の取込 / Answers (F4, F5)</h4>"
+                   "<small>中間サーバー（情報照会）または住基ネットからの回答パッケージを取り込みます。内容を確認してから"
+                   "取り込みます。 / An answer package from the linkage server or Juki-net: preview, then import.</small>"),
+            self.answers,
+        ])
+        if self.session.can(Permission.RESULTS_IMPORT):
+            shown.append(self.answers_box)
         self.linkage_box = self._build_linkage(style)
         if self.session.can(Permission.LINKAGE_EXPORT):
             shown.append(self.linkage_box)
         return shown
+
+    def _answers_imported(self) -> None:
+        """Answers imported: the waiting counts and the batch list change."""
+        self._show_status()
+        if self.session.can(Permission.BATCHES_CREATE):
+            self.batch_list.refresh()
 
     def _build_linkage(self, style: dict[str, str]) -> w.VBox:
         self.lk_procedure = w.Dropdown(description="手続 / Procedure", style=style, layout=w.Layout(width="520px"),
@@ -178,7 +206,7 @@ class BatchesApp(App):
             self.lk_summary.value = ""
             return
         labels = {k: v.label_ja for k, v in self.rules.information.items()}
-        rows = [(labels.get(info, JUKI_LABEL if info in ("", "juki", "None") else info), code, n)
+        rows = [(labels.get(info, JUKI_LABEL if info in ("", "juki", "None") else info), _result_words(code), n)
                 for info, codes in p.by_information.items() for code, n in codes.items()]
         states = [(code_ja(k, "linkage_state"), v) for k, v in p.discrepancy_status.items()]
         self.lk_summary.value = (

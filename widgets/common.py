@@ -48,7 +48,6 @@ __all__ = [
     "html_table",
     "label",
     "num",
-    "set_language",
     "tr",
     "wareki",
 ]
@@ -61,23 +60,15 @@ R = TypeVar("R")
 MESSAGES: dict[str, tuple[str, str]] = {
     "app_title": ("都営住宅 マイナンバー管理ワークベンチ", "Public-housing My Number workbench"),
     "user_id": ("ユーザーID", "User ID"),
-    "password": ("パスワード", "Password"),
-    "totp": ("ワンタイムコード", "One-time code"),
     "login": ("ログイン", "Log in"),
     "logout": ("ログアウト", "Log out"),
-    "logged_out": ("ログアウトしました。", "You have logged out."),
     "logged_in_as": ("{user} さん（{roles}）がログイン中", "Logged in as {user} ({roles})"),
     "menu": ("業務メニュー", "Menu"),
     "no_apps": ("この役割で使える画面はありません。", "No screens are available for your roles."),
-    "fill_all": ("ユーザーID・パスワード・ワンタイムコードをすべて入力してください。",
-                 "Enter your user ID, password and one-time code."),
-    "no_workspace": ("ワークスペースが設定されていません（WORKBENCH_WORKSPACE）。運用担当に連絡してください。",
-                     "No workspace is configured (WORKBENCH_WORKSPACE); contact operations."),
     "unexpected": ("予期しないエラーが発生しました。操作は完了していない可能性があります。運用担当に連絡してください。",
                    "An unexpected error occurred; the operation may not have completed. Contact operations."),
     "working": ("処理中です…", "Working…"),
     "done": ("完了しました。", "Done."),
-    "back": ("メニューに戻る", "Back to menu"),
     # apps
     "app_admin": ("ユーザー管理", "Users and roles"),
     "app_access": ("利用時間・登録端末", "Hours and terminals"),
@@ -106,25 +97,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "cancel": ("取消", "Cancel"),
     "cancelled": ("取り消しました。ファイルは作成していません。", "Cancelled; no file was made."),
     "records": ("{count} 件", "{count} records"),
-    "not_available": ("この機能はまだ利用できません（{what} が未実装です）。",
-                      "This function is not yet available ({what} is not implemented yet)."),
 }
-
-_LANG = "ja"
-
-
-def set_language(lang: str) -> None:
-    """``"ja"`` (default) or ``"en"`` for :func:`tr`."""
-    global _LANG
-    if lang not in ("ja", "en"):
-        raise ValueError(lang)
-    _LANG = lang
 
 
 def tr(key: str, lang: str | None = None, **fmt: Any) -> str:
-    """The message ``key`` in the current language, placeholders filled."""
+    """The message ``key`` in Japanese (``lang="en"``: in English), placeholders filled."""
     ja, en = MESSAGES[key]
-    text = en if (lang or _LANG) == "en" else ja
+    text = en if lang == "en" else ja
     return text.format(**fmt) if fmt else text
 
 
@@ -218,12 +197,12 @@ class ActionButton(w.Button):
             self.remove_class("wb-busy")
 
 
-#: The style the busy state needs; the login gate puts it on the page once.
+#: The style the busy state needs; the dashboard puts it on the page once.
 BUSY_STYLE = "<style>.wb-busy{pointer-events:none;opacity:.7}.wb-busy i.fa{animation:fa-spin 1s infinite linear}</style>"
 
 #: No label is ever cut (issue 11 item 11): a description, a button's words, a checkbox's or a
 #: tab's title, the chosen option of a list take the width they need, whatever width a widget
-#: was given; long words in HTML wrap.  The login gate puts it on the page with BUSY_STYLE.
+#: was given; long words in HTML wrap.  The dashboard puts it on the page with BUSY_STYLE.
 READABLE_STYLE = (
     "<style>"
     ".widget-inline-hbox>.widget-label,.widget-checkbox .widget-label-basic,.widget-checkbox label"
@@ -426,11 +405,11 @@ class App(w.VBox):
 
     ``call`` shows a :class:`~workbench.core.errors.WorkbenchError` in the banner in plain
     words; on :class:`~workbench.core.errors.SessionExpired` it hands over to
-    ``on_expired`` (the login gate returns to its login screen).
+    ``on_expired`` (the dashboard shows the session ended).
     """
 
     title_key = "app_title"
-    #: Opens 個人の照会 on a person (set by the login gate; a row that is a person calls it).
+    #: Opens 個人の照会 on a person (set by the dashboard; a row that is a person calls it).
     person_opener: Callable[[str], object] | None = None
 
     def __init__(self, session: Session, *, on_expired: Callable[[SessionExpired], None] | None = None) -> None:
@@ -456,7 +435,7 @@ class App(w.VBox):
         return []
 
     def open_person_page(self, person_id: str) -> None:
-        """A row that is a person was chosen: open that person's page (where the gate allows it)."""
+        """A row that is a person was chosen: open that person's page (where the dashboard allows it)."""
         if self.person_opener is not None and person_id:
             self.person_opener(person_id)
 

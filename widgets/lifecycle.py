@@ -40,6 +40,9 @@ __all__ = ["BackupApp", "DeletionApp", "DisclosureApp", "IdReviewApp", "InquiryA
 
 _STYLE = {"description_width": "160px"}
 REASON_OPTIONS = [(f"{ja} / {en}", code) for code, (ja, en) in deletion.REASONS.items()]
+#: What a purge does, in words, on the confirmation beside its button (issue 20 item 6).
+PURGE_CONSEQUENCE = ("データベースファイルを新しい鍵で作り直し、削除済みのデータをファイルから消去します。旧鍵は破棄され、"
+                     "それ以前のバックアップは旧鍵では開けなくなります。取り消せません。")
 
 
 class DeletionModel(t.HasTraits):
@@ -79,8 +82,10 @@ class DeletionApp(App):
         self.approval_id = w.Text(description="承認番号 / Approval", placeholder="A…", style=_STYLE)
         self.purge_mode = w.RadioButtons(options=[("定時に消去（夜間処理） / scheduled", "scheduled"),
                                                   ("直ちに消去（鍵の更新を伴う） / now", "now")], value="scheduled")
-        self.confirm = w.Checkbox(description="削除は取り消せないことを確認しました / I understand this cannot be undone",
-                                  indent=False)
+        #: What 削除を実行 will do, in words, from the preview the person saw (issue 20 item 6).
+        self.consequence = w.HTML()
+        self.confirm = w.Checkbox(description="上記のとおり削除します（取り消せません）/ I understand this cannot be undone",
+                                  indent=False, disabled=True, layout=w.Layout(width="auto"))
         self.apply_button = ActionButton(description="削除を実行 / Delete", button_style="danger", icon="trash", disabled=True)
         self.confirm.observe(lambda c: setattr(self.apply_button, "disabled", not c["new"]), "value")
         self.apply_button.on_click(lambda _b: self.apply())
@@ -95,13 +100,16 @@ class DeletionApp(App):
             self.deceased, self.select_button,
             w.HTML("<h4>2. 件数の確認と承認 / Preview and approval</h4>"), self.preview_html, self.people_grid,
             self.request_button,
-            w.HTML("<h4>3. 削除の実行 / Delete</h4>"), self.approval_id, self.purge_mode, self.confirm, self.apply_button,
+            w.HTML("<h4>3. 削除の実行 / Delete</h4>"), self.approval_id, self.purge_mode, self.consequence, self.confirm,
+            self.apply_button,
             w.HTML("<h4>削除記録 / Deletion records</h4>"), self.refresh_button, self.records_html,
         ]
         if self.can_purge:
-            self.purge_button = ActionButton(description="消去を実行（ファイル再構築）/ Purge now", icon="eraser")
+            self.purge_confirm = w.Checkbox(description=PURGE_CONSEQUENCE, indent=False, layout=w.Layout(width="auto"))
+            self.purge_button = ActionButton(description="消去を実行（ファイル再構築）/ Purge now", icon="eraser", disabled=True)
+            self.purge_confirm.observe(lambda c: setattr(self.purge_button, "disabled", not c["new"]), "value")
             self.purge_button.on_click(lambda _b: self.purge())
-            children.append(self.purge_button)
+            children += [self.purge_confirm, self.purge_button]
         if self.session.can(Permission.DELETIONS_MANAGE):
             self.refresh()
         return children
@@ -109,6 +117,10 @@ class DeletionApp(App):
     # -- views ----------------------------------------------------------------------------
     def _show_preview(self, _change: Any = None) -> None:
         p = self.model.preview
+        self.confirm.value = False
+        self.confirm.disabled = p is None or p.persons == 0
+        self.consequence.value = "" if p is None else (
+            f"<div class='wb-consequence' style='color:#c62828;padding:4px 0'>{esc(p.consequence_ja())}</div>")
         if p is None:
             self.preview_html.value = ""
             self.people_grid.layout.display = "none"
@@ -190,11 +202,16 @@ class DeletionApp(App):
 
     def apply(self) -> None:
         p = self.model.preview
-        if p is None or not self.confirm.value:
+        # The handler checks its own state too: a disabled 削除を実行 clicked over the websocket does nothing.
+        if p is None or not self.confirm.value or self.apply_button.disabled:
+            self.banner.info("件数を確認し、削除の内容を確かめてチェックを入れてから実行してください。",
+                             "Preview the list and tick the confirmation first.")
             return
-        # The files the person saw in the preview: if others are waiting now, the service refuses (nothing lost).
+        # What the person saw goes with the request (the selection, and the unsent files it destroys):
+        # the service refuses, nothing lost, if either moved since.
         record = self.call(deletion.apply_and_purge, p.list_id, approval_id=self.approval_id.value.strip(),
-                           purge=self.purge_mode.value, discard_files=[f["entry_id"] for f in p.pending_files])
+                           purge=self.purge_mode.value, discard_files=[f["entry_id"] for f in p.pending_files],
+                           expected_count=p.persons, expected_digest=p.selection_digest)
         self.confirm.value = False
         if record is not None:
             erased = "ファイルからも消去しました。" if record.erased_at else "ファイルからの消去は夜間処理で行います。"
@@ -205,6 +222,9 @@ class DeletionApp(App):
             self.refresh()
 
     def purge(self) -> None:
+        if not self.purge_confirm.value or self.purge_button.disabled:
+            return
+        self.purge_confirm.value = False
         report = self.call(deletion.purge)
         if report is not None:
             self.banner.success(report["message_ja"], report["message_en"])
@@ -358,7 +378,7 @@ class InquiryApp(App):
             self.search()
 
     def close_inquiry(self) -> None:
-        # Not ``close``: that is ipywidgets' Widget.close, which the gate calls on every widget of an
+        # Not ``close``: that is ipywidgets' Widget.close, which the dashboard calls on every widget of an
         # app it leaves (close_all_views) and Python calls on collection — it must not close an inquiry.
         q = self.call(inquiries.close, self.inquiry_id.value.strip(), response=self.response.value)
         if q is not None:
@@ -403,17 +423,22 @@ class BackupApp(App):
         if self.session.can(Permission.RETENTION_APPLY):
             self.report_button = ActionButton(description="保存期間の確認 / Retention report", icon="calendar")
             self.report_button.on_click(lambda _b: self.report(dry_run=True))
-            self.apply_check = w.Checkbox(description="期限を過ぎた記録を削除する / delete what is past its period", indent=False)
+            #: Offered once a report was shown, naming what it will delete; the report's total goes to the service.
+            self.apply_check = w.Checkbox(description="先に「保存期間の確認」で対象を確認してください / report first",
+                                          indent=False, disabled=True, layout=w.Layout(width="auto"))
             self.apply_button = ActionButton(description="削除を実行 / Apply", button_style="danger", icon="trash", disabled=True)
             self.apply_check.observe(lambda c: setattr(self.apply_button, "disabled", not c["new"]), "value")
+            self.reported_due: int | None = None
             self.apply_button.on_click(lambda _b: self.report(dry_run=False))
             self.retention_html = w.HTML()
             children += [w.HTML("<h4>保存期間 / Retention (C11)</h4>"), self.report_button, self.retention_html,
                          w.HBox([self.apply_check, self.apply_button])]
         if self.session.can(Permission.KEYS_MANAGE):
-            self.purge_button = ActionButton(description="削除済みデータの消去（鍵の更新）/ Purge", icon="eraser")
+            self.purge_confirm = w.Checkbox(description=PURGE_CONSEQUENCE, indent=False, layout=w.Layout(width="auto"))
+            self.purge_button = ActionButton(description="削除済みデータの消去（鍵の更新）/ Purge", icon="eraser", disabled=True)
+            self.purge_confirm.observe(lambda c: setattr(self.purge_button, "disabled", not c["new"]), "value")
             self.purge_button.on_click(lambda _b: self.purge())
-            children += [w.HTML("<h4>消去 / Purge</h4>"), self.purge_button]
+            children += [w.HTML("<h4>消去 / Purge</h4>"), self.purge_confirm, self.purge_button]
         return children
 
     def backup(self) -> None:
@@ -422,10 +447,19 @@ class BackupApp(App):
             self.banner.success(result["message_ja"] + f"（{num(result['bytes'])} バイト）", result["message_en"])
 
     def report(self, *, dry_run: bool) -> None:
-        result = self.call(retention.apply, dry_run=dry_run)
+        if not dry_run and (self.reported_due is None or not self.apply_check.value or self.apply_button.disabled):
+            return  # a disabled 削除を実行 clicked anyway: nothing without a report and the confirmation
+        result = self.call(retention.apply, dry_run=dry_run, expected_due=None if dry_run else self.reported_due)
         self.apply_check.value = False
         if result is None:
             return
+        due = sum(int(i["due_now"]) for i in result["items"])
+        self.reported_due = due if dry_run and due else None
+        self.apply_check.disabled = self.reported_due is None
+        self.apply_check.description = (
+            f"保存期間を過ぎた記録 {due:,} 件（" + "、".join(f"{i['label_ja']} {int(i['due_now']):,}" for i in result["items"]
+                                                  if i["due_now"]) + "）を削除します。取り消せません。"
+            if self.reported_due else "削除する記録はありません / nothing is due")
         self.retention_html.value = html_table(
             ["記録の種類", "保存期間（日）", "期限到来", "削除", "次の期限", "備考"],
             [(i["label_ja"], i["keep_days"], i["due_now"], i["deleted"], fmt_datetime(i["next_due"]) if i["next_due"] else "-",
@@ -433,6 +467,9 @@ class BackupApp(App):
         self.banner.success(result["message_ja"], result["message_en"])
 
     def purge(self) -> None:
+        if not self.purge_confirm.value or self.purge_button.disabled:
+            return
+        self.purge_confirm.value = False
         result = self.call(deletion.purge)
         if result is not None:
             self.banner.success(result["message_ja"], result["message_en"])

@@ -90,6 +90,7 @@ class OutgoingFileFlow(w.VBox):
         self._on_preview = on_preview
         self._extra = extra
         self.model = FlowModel()
+        self.rejection: tuple[str, str] | None = None
         style = {"description_width": "120px"}
         self.preview_button = ActionButton(description="件数を確認 / Preview", icon="eye", button_style="primary",
                                        layout=w.Layout(width="auto"))
@@ -162,6 +163,8 @@ class OutgoingFileFlow(w.VBox):
             self.model.approval_state = ""
             return
         a = self._call(approvals.get, approval_id)
+        # the approver's words when it was rejected (issue 20 item 6): the requester reads why
+        self.rejection = approvals.rejection_words(a) if a is not None and a.status == "rejected" else None
         if a is None:
             self.model.approval_state = ""
         elif a.kind != self.spec.kind:
@@ -177,6 +180,8 @@ class OutgoingFileFlow(w.VBox):
             self.approval_state_view.value = ""
             return
         ja, en = _STATE_WORDS.get(state, (labels.ja(state, "approval_status"), labels.en(state, "approval_status")))
+        if state == "rejected" and self.rejection is not None:
+            ja, en = self.rejection
         color = "#2e7d32" if state == "approved" else "#c62828"
         self.approval_state_view.value = (f"<div class='wb-approval-state' style='color:{color}'>"
                                           f"{esc(self.approval_id.value.strip())}: {esc(ja)} / {esc(en)}</div>")

@@ -1,4 +1,11 @@
-"""個人の照会 — one person's page, looked up by the internal person number (宛名番号).
+"""個人の照会 — one person's page, found as the office speaks (issue 20 item 4).
+
+One search box takes a 宛名番号 in any width or case (``p00000015``, ``Ｐ００００００１５``) or a
+name or kana (width, spaces, hiragana or katakana, old or variant kanji do not matter): the
+service :func:`workbench.intake.persons.search` finds them in the database, a page at a time,
+numbers masked and birth dates to the month, and audits the search (never the text).  The
+people found are listed in the :class:`~widgets.grid.RecordGrid`; choosing a row opens that
+person.  A 宛名番号 that names one person opens them at once.
 
 The Individual Number is masked.  The reveal button exists only for a session that
 holds ``numbers.reveal``; the service checks again and audits every reveal.  A
@@ -13,11 +20,13 @@ import ipywidgets as w
 import traitlets as t
 
 from workbench.core import labels
+from workbench.core.paging import Page, PageRequest
 from workbench.core.permissions import Permission
 from workbench.intake import persons
-from workbench.intake.persons import PersonView
+from workbench.intake.persons import PersonHit, PersonView
 
 from .common import ActionButton, App, esc, fmt_datetime, wareki
+from .grid import GridColumn, RecordGrid
 
 __all__ = ["PersonApp", "PersonModel"]
 
@@ -26,6 +35,16 @@ __all__ = ["PersonApp", "PersonModel"]
 class PersonModel(t.HasTraits):
     person = t.Any(None)  # PersonView | None
     revealed = t.Unicode("")  # the number in clear, while shown
+    #: The text the people found were searched with ("" before the first search).
+    searched = t.Unicode("")
+
+
+def _birth_month(hit: PersonHit) -> str:
+    """「昭和51年9月」: a list shows the birth date to the month only."""
+    import datetime as dt
+
+    year, month = (int(x) for x in hit.birth_month.split("-"))
+    return wareki(dt.date(year, month, 1), gregorian=False).rsplit("1日", 1)[0]
 
 
 class PersonApp(App):
@@ -33,10 +52,24 @@ class PersonApp(App):
 
     def build(self) -> list[w.Widget]:
         self.model = PersonModel()
-        self.person_id = w.Text(description="宛名番号 / Person ID", placeholder="P00000001",
-                                style={"description_width": "140px"})
-        self.search_button = ActionButton(description="照会 / Look up", button_style="primary", icon="search")
+        #: The one search box: a 宛名番号 in any width or case, or a name or kana.
+        self.person_id = w.Text(description="宛名番号・氏名・カナ", placeholder="P00000001、高橋 花子、たかはし",
+                                style={"description_width": "140px"}, layout=w.Layout(width="480px"))
+        self.search_button = ActionButton(description="検索 / Search", button_style="primary", icon="search")
         self.search_button.on_click(lambda _b: self.lookup())
+        #: The people found, a page at a time from the database; choosing a row opens that person.
+        self.results = RecordGrid(
+            fetch=self._fetch_found, key=lambda h: h.person_id,
+            columns=[GridColumn("宛名番号", lambda h: h.person_id), GridColumn("氏名", lambda h: h.name),
+                     GridColumn("カナ", lambda h: h.kana), GridColumn("性別", lambda h: labels.ja(h.sex, "sex")),
+                     GridColumn("生年月", _birth_month), GridColumn("区市町村", lambda h: labels.ward_name(h.ward_code)),
+                     GridColumn("区分", lambda h: labels.ja(h.status, "person_status")),
+                     GridColumn("個人番号", lambda h: h.number_masked or "未登録"),
+                     GridColumn("備考", lambda h: "、".join(word for word, on in (("死亡", h.deceased), ("非掲載", not h.listed))
+                                                          if on))],
+            sorts=persons.SEARCH_LIST.sort_options(), searchable=False, autoload=False,
+            on_select=self._found_chosen, css_class="wb-person-results", empty="該当する人がいません")
+        self.results.layout.display = "none"
         self.details = w.HTML()
         self.number = w.HTML()
         self.can_reveal = self.session.can(Permission.NUMBERS_REVEAL)
@@ -53,7 +86,7 @@ class PersonApp(App):
             number_row += [self.reveal_button, self.hide_button]
         self.model.observe(self._show_person, "person")
         self.model.observe(self._show_number, "revealed")
-        return [w.HBox([self.person_id, self.search_button]), self.details, w.HBox(number_row)]
+        return [w.HBox([self.person_id, self.search_button]), self.results, self.details, w.HBox(number_row)]
 
     # -- views ------------------------------------------------------------------------
     def _show_person(self, _change: Any = None) -> None:
@@ -93,13 +126,42 @@ class PersonApp(App):
 
     # -- handlers ------------------------------------------------------------------------
     def lookup(self) -> None:
+        """Search with the box's text: the people found in the grid; one 宛名番号 found opens at once."""
         self.model.revealed = ""
+        self.model.person = None
         self.banner.clear()
-        pid = self.person_id.value.strip()
-        if not pid:
-            self.banner.info("内部個人番号を入力してください。", "Enter the internal person number.")
+        text = self.person_id.value.strip()
+        if not text:
+            self.banner.info("宛名番号、氏名またはカナを入力してください。", "Enter a person ID, a name or its kana.")
             return
-        self.model.person = self.call(persons.get, pid)
+        self.model.searched = text
+        self.results.model.offset = 0
+        self.results.model.selected = ""
+        self.results.refresh()
+        page: Page[PersonHit] | None = self.results.model.page
+        if page is None:
+            self.results.layout.display = "none"
+            return
+        self.results.layout.display = "flex"
+        if page.total == 0:
+            self.banner.info("該当する人がいません。宛名番号、氏名またはカナを確かめてください。",
+                             "No one matches; check the person ID, name or kana.")
+        elif page.total == 1 and persons.search_terms(text)[0] == "person_id":
+            self.open_one(page.rows[0].person_id)
+
+    def _fetch_found(self, request: PageRequest) -> Page[PersonHit] | None:
+        if not self.model.searched:
+            return None
+        return self.call(persons.search, self.model.searched, request)
+
+    def _found_chosen(self, hit: PersonHit | None) -> None:
+        if hit is not None:
+            self.open_one(hit.person_id)
+
+    def open_one(self, person_id: str) -> None:
+        """Show one person's page (its own service checks the right and audits the view)."""
+        self.model.revealed = ""
+        self.model.person = self.call(persons.get, person_id)
 
     def show(self, person_id: str) -> None:
         """Open on one person (from a row of another list)."""

@@ -217,7 +217,8 @@ class RegistrationApp(App):
             if returned:
                 self.reg_confirm_area.children = [ConfirmOutgoing(
                     "collection_contractor", returned, on_confirm=self.register, on_cancel=self._cancel,
-                    detail=f"登録できない {num(returned)} 件は差戻リストとして送付用パッケージになります。",
+                    detail=f"個人番号 {num(s.registered)} 件を登録し、"
+                           f"登録できない {num(returned)} 件は差戻リストとして送付用パッケージになります。",
                 )]
             else:
                 ok = ActionButton(description="登録する / Register", button_style="warning", icon="check")
@@ -290,7 +291,9 @@ class RegistrationApp(App):
         if got is None or self.model.reg_preview is None:
             return
         name, data = got
-        result = self.call(registration.register, data, source=self.source.value, file_name=name)
+        # what the person confirmed goes with the request: the service refuses if the file would now do otherwise
+        result = self.call(registration.register, data, source=self.source.value, file_name=name,
+                           expected_outcomes=dict(self.model.reg_preview.outcomes))
         if result is not None:
             self.model.reg_result = result
             self.banner.success(
@@ -311,7 +314,8 @@ class RegistrationApp(App):
         self.collection_chart.value = (
             f"<div class='wb-collection-summary'>番号未収集の対象者 / people still owing a number: "
             f"<b>{num(p.total)}</b> 人（{esc(by_status)}）</div>"
-            + bar_chart_svg([(labels.ja(k, "ward"), v) for k, v in sorted(p.by_ward.items())], title="区市町村別 / by ward", color="#00695c")
+            + bar_chart_svg([(labels.ward_name(code), n) for code, n in sorted(p.by_ward.items())],
+                            title="区市町村別 / by ward", color="#00695c")
         )
 
     def _cancel(self) -> None:

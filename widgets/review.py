@@ -41,6 +41,9 @@ from .outgoing import OutgoingFileFlow
 __all__ = ["ReviewApp", "ReviewModel"]
 
 NOTICE_RECIPIENT = discrepancies.NOTICE_RECIPIENT
+#: What 死亡を確認 does, in words, on the confirmation beside it (issue 20 item 6).
+DECEASED_CONSEQUENCE = ("死亡を確認します: この人は照会・送付の対象から外れ、削除リストで選べるようになります。"
+                        "取り消せません。")
 
 
 def _value(field: str, value: Any) -> str:
@@ -191,6 +194,10 @@ class ReviewApp(App):
         self.deceased_button = ActionButton(description="死亡を確認（死亡の印）/ Confirm death", icon="user-times",
                                         button_style="warning", disabled=True, layout=w.Layout(width="auto"))
         self.deceased_button.on_click(lambda _b: self.confirm_deceased())
+        #: 死亡を確認 cannot be undone: the consequence in words, ticked before the button is offered (issue 20 item 6).
+        self.deceased_confirm = w.Checkbox(description=DECEASED_CONSEQUENCE, indent=False, disabled=True,
+                                           layout=w.Layout(width="auto"))
+        self.deceased_confirm.observe(lambda _c: self._enable_actions(), "value")
 
         self.notices = OutgoingFileFlow(
             discrepancies.NOTICE_SPEC, session=self.session, call=self.call, banner=self.banner,
@@ -206,7 +213,7 @@ class ReviewApp(App):
             w.HBox([self.kind_filter, self.status_filter, self.disc_refresh_button]), self.disc_count,
             self.disc_chart, self.disc_grid,
             w.HTML("<b>対応の記録 / record an action</b>"), self.disc_current, self.disc_note,
-            w.HBox([self.notified_button, self.resolved_button, self.deceased_button]),
+            w.HBox([self.notified_button, self.resolved_button, self.deceased_button]), self.deceased_confirm,
             self.disc_result, self.disc_person,
             w.HTML(f"<h4>通知対象者リスト / notice list</h4><small>未対応の相違がある本人の一覧を{esc(ja)}（{esc(en)}）へ"
                    "送付し、通知文を印字してもらいます。承認者の承認が必要です。"
@@ -340,14 +347,19 @@ class ReviewApp(App):
         d = self._selected()
         self.notified_button.disabled = d is None or d.status != "open"
         self.resolved_button.disabled = d is None or d.status == "resolved"
-        self.deceased_button.disabled = d is None or d.kind != "deceased" or d.status == "resolved"
+        death = d is not None and d.kind == "deceased" and d.status != "resolved"
+        if not death and self.deceased_confirm.value:
+            self.deceased_confirm.value = False  # another row: the confirmation was for the one before
+        self.deceased_confirm.disabled = not death
+        self.deceased_button.disabled = not (death and self.deceased_confirm.value)
 
     def confirm_deceased(self) -> None:
         from workbench.lifecycle import deletion
 
         d = self._selected()
-        if d is None or self.deceased_button.disabled:
+        if d is None or self.deceased_button.disabled or not self.deceased_confirm.value:
             return
+        self.deceased_confirm.value = False
         done = self.call(deletion.confirm_deceased, d.discrepancy_id, note=self.disc_note.value.strip() or None)
         if done is not None:
             self.disc_note.value = ""

@@ -3,7 +3,7 @@
 Shows what ``workbench pipeline list`` shows: each run, who ran it (a person or a batch
 account), its status, the cycle's stages and what a waiting stage waits for, and the path of
 its report (the executed notebook, counts only).  The list comes from
-:func:`workbench.cycles.engine.listing`, which shows the caller's own runs and every run of a
+:func:`workbench.cycles.pipeline_runs.listing`, which shows the caller's own runs and every run of a
 pipeline whose permission the caller holds.  Nothing here is personal data.
 """
 
@@ -15,7 +15,7 @@ import ipywidgets as w
 import traitlets as t
 
 from workbench.core import labels
-from workbench.cycles import engine
+from workbench.cycles import pipeline_runs
 
 from .common import ActionButton, App, esc, fmt_datetime
 from .grid import GridColumn, RecordGrid
@@ -43,7 +43,7 @@ class RunsApp(App):
     def build(self) -> list[w.Widget]:
         self.model = RunsModel()
         self.table = RecordGrid(
-            fetch=lambda r: self.call(engine.listing_page, r), key=lambda r: r["run_id"],
+            fetch=lambda r: self.call(pipeline_runs.listing_page, r), key=lambda r: r["run_id"],
             columns=[GridColumn("処理 / pipeline", lambda r: labels.ja(r["pipeline"], "pipeline")), GridColumn("実行 / run", lambda r: r["run_id"]),
                      GridColumn("定例処理 / cycle run", lambda r: r.get("cycle_run_id") or ""),
                      GridColumn("実行者 / by", lambda r: r["user_id"]),
@@ -52,7 +52,7 @@ class RunsApp(App):
                      GridColumn("定例処理の状態 / cycle", lambda r: _status(r.get("cycle_status")) if r.get("cycle_run_id") else ""),
                      GridColumn("段階 / stages", _stages), GridColumn("理由・待機 / reason", lambda r: r.get("reason") or ""),
                      GridColumn("報告 / report", lambda r: r.get("report") or "")],
-            sorts=engine.RUN_LIST.sort_options(), descending=True, placeholder="実行ID・処理・実行者",
+            sorts=pipeline_runs.RUN_LIST.sort_options(), descending=True, placeholder="実行ID・処理・実行者",
             autoload=False, empty="実行はありません / no runs", css_class="wb-runs-table")
         self.table.model.observe(lambda _c: setattr(self.model, "runs", self.table.rows), "page")
         self.detail = w.HTML()

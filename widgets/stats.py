@@ -1,11 +1,12 @@
-"""統計分析 — the analyst's screen (F8).
+"""統計分析 — the analyst's screen (F8), and the registrar's publishing.
 
-Choose a publication, build a table from its released dimensions, see it with suppressed
-cells marked "x" (and true zeros "-"), export it as CSV or Excel; and charts people would
-rather look at than read: an age pyramid by sex, income bands by ward, household sizes,
-people by ward in code order, and registration and query progress by month.  Japanese
-labels, drawn with matplotlib in Noto Sans CJK JP.  Every figure comes through a
-``workbench.statistics.publishing`` service, so each is permission-checked and audited.
+Choose a publication, build a table (counts, income sums, means or quantile bands; up to
+three dimensions and a filter) from the statistics service — perturbed by the cell-key method,
+small cells "x", true zeros "-" — export it as CSV or Excel (recorded exports); and charts:
+an age pyramid by sex, income bands by ward, household sizes, people by ward in code order,
+registration and query progress by month.  Staff holding ``stats.publish`` publish from the
+same screen.  Every figure comes through a ``workbench.statistics.publishing`` service, so
+each is permission-checked, recorded in the release ledger and audited.
 """
 
 from __future__ import annotations
@@ -19,29 +20,25 @@ import numpy as np
 import pandas as pd
 import traitlets as t
 
+from workbench.core.permissions import Permission
 from workbench.statistics import publishing
-from workbench.statistics.mart import DIMENSIONS, TOTAL, StatTable
+from workbench.statistics.client import japanese_font
+from workbench.statistics.tables import DIMENSIONS, TOTAL, StatTable
 
 from .common import ActionButton, App, esc, num
 
 __all__ = ["StatsApp", "StatsModel", "render_table"]
 
 NONE = ("（なし） / none", "")
-VALUES = [("人数 / count", ""), ("所得の合計 / sum of income", "income")]
+VALUES = [("人数 / count", "count"), ("所得の合計 / sum of income", "sum"), ("平均所得 / mean income", "mean"),
+          ("所得の中央値（階級） / median income band", "quantile")]
 
 
 def _font() -> None:
     import matplotlib
 
     matplotlib.use("Agg")
-    from matplotlib import font_manager
-
-    names = {f.name for f in font_manager.fontManager.ttflist}
-    for family in ("Noto Sans CJK JP", "Noto Sans JP", "IPAexGothic", "IPAGothic"):
-        if family in names:
-            matplotlib.rcParams["font.family"] = [family]
-            break
-    matplotlib.rcParams["axes.unicode_minus"] = False
+    japanese_font()
 
 
 def _png(fig: Any) -> bytes:
@@ -75,8 +72,8 @@ def render_table(table: StatTable) -> str:
         body.append("<tr>" + "".join(cells) + "</tr>")
     notes = "".join(f"<li>{esc(ja)}<br><small>{esc(en)}</small></li>" for ja, en in table.notes)
     c = table.counts()
-    legend = (f"<div class='wb-legend'>x = 秘匿（一次 {num(c['primary'])}・二次 {num(c['secondary'])}・"
-              f"過去の表との整合 {num(c['ledger'])}） / suppressed; - = 該当なし / true zero</div>")
+    legend = (f"<div class='wb-legend'>x = 秘匿 {num(c['suppressed'])} セル / suppressed; - = 該当なし / true zero; "
+              "数値はセルキー法で攪乱（±2以内） / perturbed by the cell-key method</div>")
     return (f"<div class='wb-stat-table'><b>{esc(table.title())}</b> "
             f"<small>{esc(table.publication_id)} / {esc(table.release_id)}</small>{legend}"
             f"<ul>{notes}</ul><div style='max-height:480px;overflow:auto'>"
@@ -102,8 +99,12 @@ class StatsApp(App):
         self.rows = w.Dropdown(description="表側 / Rows", options=dims, value="ward", style=style)
         self.cols = w.Dropdown(description="表頭 / Columns", options=[NONE, *dims], value="age_band", style=style)
         self.layers = w.Dropdown(description="層 / Layers", options=[NONE, *dims], value="sex", style=style)
-        self.value = w.Dropdown(description="集計値 / Value", options=VALUES, value="", style=style)
-        self.min_count = w.BoundedIntText(description="最小セル度数 / Min count", value=3, min=1, max=1000, style=style)
+        self.value = w.Dropdown(description="集計値 / Value", options=VALUES, value="count", style=style)
+        self.filter_var = w.Dropdown(description="絞り込み / Filter", options=[NONE, *[
+            (f"{d.label_ja} / {d.label_en}", d.name) for d in DIMENSIONS.values() if d.name == d.base]], value="",
+            style=style)
+        self.filter_values = w.SelectMultiple(description="区分 / Categories", options=[], rows=4, style=style)
+        self.min_count = w.BoundedIntText(description="最小セル度数 / Min count", value=3, min=0, max=1000, style=style)
         self.epsilon = w.BoundedFloatText(description="ε（0 = 使わない）", value=0.0, min=0.0, max=100.0, step=0.1,
                                           style=style)
         self.build_button = ActionButton(description="表を作成 / Build table", button_style="primary", icon="table")
@@ -114,6 +115,14 @@ class StatsApp(App):
         self.charts_button = ActionButton(description="グラフを表示 / Charts", icon="bar-chart")
         self.chart_box = w.VBox([])
         self.export: dict[str, bytes] = {}
+        self.budget_html = w.HTML()
+        self.publish_k = w.BoundedIntText(description="k", value=10, min=2, max=1000, style=style)
+        self.publish_button = ActionButton(description="公表データを作成 / Publish", button_style="warning",
+                                           icon="upload")
+        self.publish_html = w.HTML()
+        self.filter_var.observe(lambda _c: self._show_filter_values(), "value")
+        self.publication.observe(lambda _c: self._show_filter_values(), "value")
+        self.publish_button.on_click(lambda _b: self.publish())
 
         self.refresh_button.on_click(lambda _b: self.refresh())
         self.build_button.on_click(lambda _b: self.build_table())
@@ -123,14 +132,27 @@ class StatsApp(App):
         self.model.observe(self._show_publications, "publications")
         self.model.observe(self._show_table, "table")
         self.model.observe(self._show_charts, "charts")
+        staff = Permission.STATS_PUBLISH in self.session.permissions
+        analyst = Permission.STATS_READ in self.session.permissions
+        publish_box: list[w.Widget] = [
+            w.HTML("<h4>公表データの作成 / Publish (統計担当 / staff)</h4><small>識別子を削除し準識別子を一般化した"
+                   "統計用データを暗号化データベース内に作成します。分析担当には集計表だけが渡ります。 / Keeps the next "
+                   "de-identified source inside the encrypted store; analysts only ever get tables.</small>"),
+            w.HBox([self.publish_k, self.publish_button]), self.publish_html] if staff else []
+        if not analyst:
+            if not staff:
+                self.refresh()  # shows the refusal
+            return publish_box
         self.refresh()
         return [
-            w.HBox([self.publication, self.refresh_button]),
+            *publish_box,
+            w.HBox([self.publication, self.refresh_button]), self.budget_html,
             w.HTML("<h4>表の作成 / Table</h4>"),
-            w.HBox([w.VBox([self.rows, self.cols, self.layers]), w.VBox([self.value, self.min_count, self.epsilon])]),
+            w.HBox([w.VBox([self.rows, self.cols, self.layers]), w.VBox([self.value, self.min_count, self.epsilon]),
+                    w.VBox([self.filter_var, self.filter_values])]),
             self.build_button, self.table_html, w.HBox([self.csv_button, self.xlsx_button]), self.download,
-            w.HTML("<h4>グラフ / Charts</h4><small>画面表示用（度数 3 未満は表示しません）。公表する表は上の「表を作成」で。"
-                   " / For viewing; counts below 3 hidden. Tables to publish: build them above.</small>"),
+            w.HTML("<h4>グラフ / Charts</h4><small>表と同じ攪乱・秘匿済みの値です（各グラフも公表記録に残ります）。"
+                   " / The same perturbed, suppressed cells as tables (each chart is recorded).</small>"),
             self.charts_button, self.chart_box,
         ]
 
@@ -164,6 +186,31 @@ class StatsApp(App):
         result = self.call(publishing.publications)
         if result is not None:
             self.model.publications = list(result)
+            budget = self.call(publishing.budget)
+            if budget is not None:
+                self.budget_html.value = (f"<small>ε の残り（{esc(budget['period'])}） / ε left: "
+                                          f"{budget['left']:g} / {budget['budget']:g}</small>")
+
+    def _show_filter_values(self) -> None:
+        if not self.filter_var.value or not self.publication.value:
+            self.filter_values.options = []
+            return
+        info = self.call(publishing.describe, self.publication.value)
+        if info is not None:
+            self.filter_values.options = list(info["categories"].get(self.filter_var.value, []))
+
+    def _request(self) -> dict[str, Any]:
+        measure = self.value.value or "count"
+        filters = ({self.filter_var.value: list(self.filter_values.value)}
+                   if self.filter_var.value and self.filter_values.value else None)
+        return dict(filters=filters, measure=measure, min_count=int(self.min_count.value),
+                    quantile=0.5 if measure == "quantile" else None)
+
+    def publish(self) -> None:
+        result = self.call(publishing.publish, k=int(self.publish_k.value))
+        if result is not None:
+            self.banner.success(result.message_ja, result.message_en)
+            self.publish_html.value = f"<b>{esc(result.publication_id)}</b>: {num(result.records)} 人"
 
     def build_table(self) -> None:
         if not self.publication.value:
@@ -171,17 +218,27 @@ class StatsApp(App):
             return
         eps = float(self.epsilon.value) or None
         result = self.call(publishing.table, self.publication.value, self.rows.value, self.cols.value or None,
-                           self.layers.value or None, value=self.value.value or None,
-                           min_count=int(self.min_count.value), epsilon=eps)
+                           self.layers.value or None, **self._request(), epsilon=eps)
         if result is not None:
             self.banner.clear()
             self.model.table = result
+            if eps is not None:
+                self.refresh()
 
     def export_as(self, kind: str) -> None:
         table: StatTable | None = self.model.table
         if table is None:
             return
-        data = table.to_csv() if kind == "csv" else table.to_xlsx()
+        dims = [d for d in table.dims]
+        request = dict(filters=table.filters or None, measure=table.measure, min_count=table.min_count,
+                       quantile=table.quantile)
+        if table.epsilon is not None:
+            data = table.to_csv() if kind == "csv" else table.to_xlsx()  # already released; no new noise
+        else:
+            got = self.call(publishing.export, table.publication_id, *dims, fmt=kind, **request)
+            if got is None:
+                return
+            table, data = got
         self.export[kind] = data
         name = f"{table.publication_id}_{table.release_id}.{kind}"
         mime = "text/csv" if kind == "csv" else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -193,13 +250,13 @@ class StatsApp(App):
         if not self.publication.value:
             self.banner.info("公表データを選んでください。", "Choose a publication.")
             return
-        data = self.call(publishing.chart_data, self.publication.value)
+        data = self.call(publishing.chart, self.publication.value)
         if data is not None:
             self.model.charts = charts(data)
 
 
 def charts(data: dict[str, pd.DataFrame]) -> dict[str, bytes]:
-    """PNG charts with Japanese labels from :func:`workbench.statistics.publishing.chart_data`."""
+    """PNG charts with Japanese labels from :func:`workbench.statistics.publishing.chart`."""
     _font()
     import matplotlib.pyplot as plt
 

@@ -17,11 +17,10 @@ from workbench.controls.users import create_initial_user
 from workbench.core import audit, credentials
 from workbench.core.errors import PermissionDenied
 from workbench.core.keys import KeyEncryptionKey
-from workbench.core.numbers import BlindIndex, NumberCipher
 from workbench.core.workspace import Session, Workspace
 from workbench.simulate import generate_world
 
-__all__ = ["DEMO_PASSWORD", "DEMO_USERS", "build_demo", "current_code", "load_world"]
+__all__ = ["DEMO_PASSWORD", "DEMO_USERS", "build_demo", "current_code"]
 
 DEMO_PASSWORD = "Demo-Pass-2026!"
 
@@ -36,43 +35,6 @@ DEMO_USERS: dict[str, list[str]] = {
     "analyst": ["analyst"],
     "ops": ["operations"],
 }
-
-
-def load_world(ws: Workspace, persons: pd.DataFrame, households: pd.DataFrame, *, registered: np.ndarray) -> dict[str, int]:
-    """Load a synthetic target list and register the numbers of the ``registered`` rows."""
-    now = ws.clock.now()
-    ring = ws.keyring
-    reg = persons.loc[registered, ["person_id", "individual_number"]]
-    ids = reg["person_id"].tolist()
-    numbers = reg["individual_number"].tolist()
-    cts = NumberCipher(ring.key("numbers"), ring.current).encrypt_many(
-        numbers, ids, table="person_numbers", column="number_ct"
-    )
-    idx = BlindIndex(ring.key("blind_index")).digest_many(numbers)
-    del numbers
-    numbers_df = pd.DataFrame({"person_id": ids, "number_ct": cts, "number_index": idx})
-    hh = households[["household_id", "ward_code", "address", "housing_type", "status", "phone"]]
-    pp = persons[["person_id", "household_id", "relation", "name", "kana", "sex", "birth_date", "address", "status"]]
-    with ws.transaction("demo.load_world", "system") as con:
-        con.register("hh", hh)
-        con.register("pp", pp)
-        con.register("nn", numbers_df)
-        con.execute("INSERT INTO households SELECT *, TRUE, ? FROM hh", [now])
-        con.execute(
-            "INSERT INTO persons SELECT person_id, household_id, relation, name, kana, sex, birth_date::DATE,"
-            " address, status, TRUE, FALSE, ? FROM pp",
-            [now],
-        )
-        con.execute(
-            "INSERT INTO person_numbers SELECT person_id, number_ct, number_index, ?, 'demo', ?, 'system' FROM nn",
-            [ring.current, now],
-        )
-        for name in ("hh", "pp", "nn"):
-            con.unregister(name)
-        counts = {"households": len(hh), "persons": len(pp), "registered": len(ids)}
-        audit.append(con, key=ring.audit_key(), at=now, user_id="system", operation="demo.load_world",
-                     outcome="ok", params=counts)
-    return counts
 
 
 def build_demo(path: Path, *, persons: int = 10_000, seed: int = 1, registered_share: float = 0.7,
@@ -146,13 +108,13 @@ def _demo_queries(ws: Workspace, world: Any, *, seed: int) -> dict[str, int]:
     from workbench.files import formats
     from workbench.intake import integrated
     from workbench.queries import batches, procedures, results
-    from workbench.simulate import juki, linkage
+    from workbench.simulate import integrated_numbers, juki
 
     registrar, query = _as(ws, "registrar"), _as(ws, "query")
     approval = integrated.request_integrated_request(registrar).approval_id
     request = integrated.create_integrated_request(registrar, approval_id=_approved(ws, approval))
     with tempfile.TemporaryDirectory(dir=ws.folder("tmp")) as tmp:
-        answers = linkage.answer_package(ws, request.path, Path(tmp) / "integrated.wbpkg", seed=seed)
+        answers = integrated_numbers.answer_package(ws, request.path, Path(tmp) / "integrated.wbpkg", seed=seed)
         stored = integrated.import_integrated_answers(registrar, str(answers)).stored
         people = world.persons
         heads = people[people["relation"] == "head"]["person_id"].tolist()

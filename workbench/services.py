@@ -13,7 +13,7 @@ from workbench import pending
 from workbench.controls import access, audit_log, batch_accounts, evidence, idreview, records, users
 from workbench.core import approvals, places
 from workbench.cycles import catalogue, engine, pipeline_runs
-from workbench.files import media, outgoing
+from workbench.files import incoming, media, outgoing
 from workbench.intake import collection, integrated, persons, registration, targets
 from workbench.lifecycle import backup, deletion, disclosure, inquiries, retention
 from workbench.queries import batches, discrepancies, linkage_file, procedures, results
@@ -24,8 +24,8 @@ __all__ = ["MODULES", "WORDS_ONLY"]
 #: The modules that declare services, by name.
 MODULES = {getattr(m, "SERVICE_PREFIX", m.__name__.rsplit(".", 1)[-1]): m for m in (
     access, approvals, audit_log, backup, batch_accounts, batches, collection, engine, catalogue, deletion,
-    disclosure, discrepancies, evidence, idreview, inquiries, integrated, linkage_file, media, outgoing, pending, persons,
-    procedures, records, registration, results, retention, pipeline_runs, publishing, targets, users,
+    disclosure, discrepancies, evidence, idreview, incoming, inquiries, integrated, linkage_file, media, outgoing, pending,
+    persons, procedures, records, registration, results, retention, pipeline_runs, publishing, targets, users,
 )}
 
 #: Modules that declare no service but register words with ``workbench.core.labels`` (service

@@ -27,8 +27,8 @@ from workbench.core.workspace import Session, Workspace
 from workbench.files import formats, outgoing
 
 __all__ = [
-    "COMMANDS", "Exit", "Handler", "Subcommands", "command", "connection", "group", "jsonable", "kek_file", "kek_option",
-    "login", "open_workspace",
+    "COMMANDS", "Exit", "Handler", "Subcommands", "command", "connection", "group", "incoming_options", "jsonable",
+    "kek_file", "kek_option", "login", "open_workspace",
     "outgoing_file", "outgoing_step", "page_options", "page_request", "print_json", "print_refusal", "read_input",
     "secret", "workspace_path",
 ]
@@ -164,6 +164,14 @@ def kek_option(p: argparse.ArgumentParser) -> None:
 
 
 # -- input files, outgoing files, pages ---------------------------------------------------
+
+def incoming_options(p: argparse.ArgumentParser) -> None:
+    """The options of every command that imports an incoming file (``workbench.files.incoming``)."""
+    p.add_argument("--preview", action="store_true", help="read and check the file; say what importing would change")
+    p.add_argument("--keep", action="store_true",
+                   help="leave the file where it is after the import (default: a package moves to incoming/done/,"
+                        " a plain file is deleted, recorded in the media ledger)")
+
 
 def read_input(path: Path) -> bytes:
     try:

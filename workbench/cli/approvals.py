@@ -17,6 +17,7 @@ def register(sub: Subcommands) -> None:
     for verb in ("approve", "reject"):
         p = command(g, f"approvals {verb}", cmd_approvals_decide, f"{verb} another person's request")
         p.add_argument("approval_id")
+    p.add_argument("--reason", required=True, help="why it is rejected; shown to the person who asked")
 
 
 def cmd_approvals_list(args: argparse.Namespace) -> Any:
@@ -24,4 +25,5 @@ def cmd_approvals_list(args: argparse.Namespace) -> Any:
 
 
 def cmd_approvals_decide(args: argparse.Namespace) -> Any:
-    return approvals.decide(login(args), args.approval_id, approve=args.command == "approve")
+    return approvals.decide(login(args), args.approval_id, approve=args.command == "approve",
+                            reason=getattr(args, "reason", None))

@@ -4,12 +4,11 @@ Juki-net query batches, their answers, and the results' end."""
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
-from workbench.cli._common import Subcommands, command, group, login, outgoing_file
+from workbench.cli._common import Subcommands, command, group, incoming_options, login, outgoing_file
 from workbench.core.errors import InvalidInput
-from workbench.files import transfer
+from workbench.files import incoming
 from workbench.queries import results
 from workbench.queries.batches import APPROVAL_KINDS
 
@@ -34,6 +33,7 @@ def register(sub: Subcommands) -> None:
     p = command(g, "batch import-results", cmd_batch_import_results,
                 "F4/F5: import an answer package (info or Juki-net, from its kind)")
     p.add_argument("file")
+    incoming_options(p)
     p = command(g, "batch expire", cmd_batch_expire, "C11: mark requests unanswered past the deadline as expired")
     p.add_argument("--days", type=int, help="answer deadline in days (default 30)")
 
@@ -53,18 +53,12 @@ def cmd_batch(args: argparse.Namespace) -> Any:
 
 
 def cmd_batch_import_results(args: argparse.Namespace) -> Any:
-    path = Path(args.file)
-    if not path.is_file():
-        raise InvalidInput(f"Cannot read the file {path.name}.", f"ファイル {path.name} を読めません。")
-    # The clear header only chooses the importer; the importer verifies the package completely.
-    kind = transfer.peek_header(path).kind
-    if kind == "info_answer":
-        return results.import_info_results(login(args), str(path))
-    if kind == "juki_answer":
-        return results.import_juki_results(login(args), str(path))
-    raise InvalidInput(f"{path.name} is not an answer package (info_answer or juki_answer).",
-                       f"{path.name} は照会結果のパッケージ（info_answer / juki_answer）ではありません。",
-                       reason="wrong_kind")
+    # Log in first: every refusal, the header's included, is audited against the person running it (issue 24).
+    session = login(args)
+    kinds = (results.INFO_SPEC.kind, results.JUKI_SPEC.kind)
+    if args.preview:
+        return incoming.preview(session, incoming.kind_of(args.file, kinds), args.file)
+    return incoming.receive(session, args.file, kinds=kinds, remove_source=not args.keep)
 
 
 def cmd_batch_expire(args: argparse.Namespace) -> Any:

@@ -32,6 +32,8 @@ def register(sub: Subcommands) -> None:
     p.add_argument("--discard-file", action="append", metavar="ENTRY",
                    help="a file not yet handed over that holds people on the list (as the preview names it): confirm"
                         " its destruction; every such file must be named, or nothing is deleted")
+    p.add_argument("--expected-count", type=int, required=True,
+                   help="how many people the preview showed; refused if the list has moved since")
     command(g, "deletion purge", cmd_deletion, "erase the bytes of every deletion: rebuild the file under a new key")
     command(g, "deletion lists", cmd_deletion, "deletion lists waiting to be applied")
     p = command(g, "deletion copies", cmd_deletion, "C9: transfer copies marked for destruction (waiting for the recipient)")
@@ -56,7 +58,7 @@ def cmd_deletion(args: argparse.Namespace) -> Any:
         return deletion.request_deletion(session, args.list_id)
     if args.command == "apply":
         return deletion.apply_and_purge(session, args.list_id, approval_id=args.approval, purge=args.purge,
-                                        discard_files=args.discard_file or [])
+                                        discard_files=args.discard_file or [], expected_count=args.expected_count)
     if args.command == "purge":
         return deletion.purge(session)
     if args.command == "lists":

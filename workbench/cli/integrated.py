@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
-from workbench.cli._common import Subcommands, command, group, login, outgoing_file, outgoing_step, read_input
-from workbench.core.errors import InvalidInput
+from workbench.cli._common import Subcommands, command, group, incoming_options, login, outgoing_file, outgoing_step
+from workbench.files import incoming
 from workbench.intake import integrated
 
 __all__ = ["register"]
@@ -21,6 +20,7 @@ def register(sub: Subcommands) -> None:
     p.add_argument("--approval")
     p = command(g, "integrated import", cmd_integrated_import, "F1b: import the linkage server's answers (.wbpkg or CSV)")
     p.add_argument("file")
+    incoming_options(p)
 
 
 def cmd_integrated_request(args: argparse.Namespace) -> Any:
@@ -28,9 +28,7 @@ def cmd_integrated_request(args: argparse.Namespace) -> Any:
 
 
 def cmd_integrated_import(args: argparse.Namespace) -> Any:
-    path = Path(args.file)
-    if not path.is_file():
-        raise InvalidInput(f"Cannot read the file {path.name}.", f"ファイル {path.name} を読めません。")
-    # A transfer package (preferred) is opened with the linkage server's key; a bare CSV is read as it is.
-    source: bytes | str = str(path) if path.suffix == ".wbpkg" else read_input(path)
-    return integrated.import_integrated_answers(login(args), source)
+    session = login(args)  # first: every refusal is audited (issue 24)
+    if args.preview:
+        return integrated.preview_integrated_answers(session, args.file)
+    return incoming.receive(session, args.file, kinds=(integrated.ANSWER_KIND,), remove_source=not args.keep)

@@ -7,7 +7,7 @@ import argparse
 from typing import Any
 
 from workbench.cli._common import Subcommands, command, group, kek_file, kek_option, login, workspace_path
-from workbench.core import rotation
+from workbench.core import keyring_admin, rotation
 from workbench.core.errors import InvalidInput
 from workbench.core.keys import KeyEncryptionKey, locate_kek
 from workbench.core.workspace import Workspace
@@ -69,9 +69,9 @@ def cmd_keys_wrap(args: argparse.Namespace) -> Any:
         raise InvalidInput("Name the KEK file with --kek-file (or WORKBENCH_KEK_FILE).",
                            "--kek-file（または WORKBENCH_KEK_FILE）で KEK ファイルを指定してください。", reason="kek_missing")
     if args.keyring:
-        return rotation.wrap_keyring_copy(args.keyring, kek)
-    return rotation.wrap_workspace(workspace_path(args), kek)
+        return keyring_admin.wrap_keyring_copy(args.keyring, kek)
+    return keyring_admin.wrap_workspace(workspace_path(args), kek)
 
 
 def cmd_keys_rewrap(args: argparse.Namespace) -> Any:
-    return rotation.rewrap(login(args), KeyEncryptionKey.from_file(args.new_kek_file))
+    return keyring_admin.rewrap(login(args), KeyEncryptionKey.from_file(args.new_kek_file))

@@ -1,4 +1,5 @@
-"""``workbench person show``: one person, the number masked unless revealed (audited)."""
+"""``workbench person show`` and ``person search``: one person, the number masked unless revealed (audited);
+finding people by 宛名番号, name or kana."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 from typing import Any
 
 from workbench.cli._common import Subcommands, command, group, login
+from workbench.core.paging import MAX_LIMIT, PageRequest
 from workbench.intake import persons
 
 __all__ = ["register"]
@@ -16,6 +18,12 @@ def register(sub: Subcommands) -> None:
     p = command(g, "person show", cmd_person_show, "one person, number masked (--reveal: audited)")
     p.add_argument("person_id")
     p.add_argument("--reveal", action="store_true")
+    p = command(g, "person search", cmd_person_search, "find people by 宛名番号, name or kana (masked, audited)")
+    p.add_argument("text", help="a 宛名番号 in any width or case, or a name or kana")
+    p.add_argument("--offset", type=int, default=0)
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--sort", choices=["kana", "person_id", "birth_date"])
+    p.add_argument("--desc", action="store_true")
 
 
 def cmd_person_show(args: argparse.Namespace) -> Any:
@@ -24,3 +32,8 @@ def cmd_person_show(args: argparse.Namespace) -> Any:
     if args.reveal:
         view["number"] = persons.reveal_number(session, args.person_id)
     return view
+
+
+def cmd_person_search(args: argparse.Namespace) -> Any:
+    return persons.search(login(args), args.text, PageRequest(offset=args.offset, limit=min(args.limit, MAX_LIMIT),
+                                                              sort=args.sort, descending=args.desc))

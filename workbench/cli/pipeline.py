@@ -34,7 +34,7 @@ def cmd_pipeline_run(args: argparse.Namespace) -> Any:
 
 
 def cmd_pipeline_list(args: argparse.Namespace) -> Any:
-    return engine.listing(login(args), limit=args.limit)
+    return pipeline_runs.listing(login(args), limit=args.limit)
 
 
 def cmd_pipeline_status(args: argparse.Namespace) -> Any:

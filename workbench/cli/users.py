@@ -7,6 +7,7 @@ from typing import Any
 
 from workbench.cli._common import Subcommands, command, group, login, secret
 from workbench.controls import users
+from workbench.core.errors import InvalidInput
 
 __all__ = ["register"]
 
@@ -20,7 +21,7 @@ def register(sub: Subcommands) -> None:
     p.add_argument("user_id")
     command(g, "user list", cmd_user_list, "list user IDs and roles")
     p = command(g, "user review", cmd_user_review, "the yearly review of IDs and permissions")
-    p.add_argument("--confirm", action="store_true", help="record that the review was done now")
+    p.add_argument("--confirm", action="store_true", help="refused: record a review with idreview start / signoff")
     p = command(g, "user grant", cmd_user_grant, "request a role grant, or carry it out with --approval")
     p.add_argument("user_id")
     p.add_argument("role")
@@ -45,7 +46,13 @@ def cmd_user_list(args: argparse.Namespace) -> Any:
 
 
 def cmd_user_review(args: argparse.Namespace) -> Any:
-    return users.review(login(args), confirm=args.confirm)
+    if args.confirm:  # the old path that recorded the review without a second person (issue 18 item 5)
+        raise InvalidInput(
+            "user review --confirm no longer records the review: IDs count as reviewed only through the signed-off "
+            "review (workbench idreview start, then idreview signoff with a second person's approval).",
+            "user review --confirm では点検を記録できません。IDの点検は ID・権限の棚卸し（workbench idreview start の後、"
+            "別の職員の承認を得て idreview signoff）でのみ記録されます。", reason="use_idreview")
+    return users.review(login(args))
 
 
 def cmd_user_grant(args: argparse.Namespace) -> Any:

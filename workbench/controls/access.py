@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from workbench.core import approvals, audit
-from workbench.core.access_rules import AccessPolicy, HourException, Terminal, load_policy, within_set_hours
+from workbench.core.access_rules import AccessPolicy, HourException, Terminal, load_policy, record_hours, within_set_hours
 from workbench.core.clock import JST
 from workbench.core.errors import InvalidInput, NotFound
 from workbench.core.permissions import Permission
@@ -123,6 +123,8 @@ def set_hours(unit: Unit, hours: dict[int, tuple[dt.time, dt.time] | None], *,
         unit.con.execute("DELETE FROM working_hours WHERE weekday = ?", [day])
         if window is not None:
             unit.con.execute("INSERT INTO working_hours VALUES (?, ?, ?)", [day, window[0], window[1]])
+        # the history keeps the hours in force until now, so older records are judged by them
+        record_hours(unit.con, day, window, at=unit.now, user_id=unit.user_id)
     result = load_policy(unit.con, unit.now)
     unit.note(hours=result.to_dict()["hours"], sessions_ended=len(change.ended))
     return result

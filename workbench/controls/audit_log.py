@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.core import audit, labels
-from workbench.core.access_rules import load_policy as load_access_policy
+from workbench.core.access_rules import hours_history
 from workbench.core.errors import InvalidInput
 from workbench.core.paging import ListSpec, Page, PageRequest, SortKey, fetch_page
 from workbench.core.permissions import Permission
@@ -201,9 +201,14 @@ def _user_names(unit: Unit, key: bytes) -> dict[str, str]:
 # ------------------------------------------------------------------------------ the log, a page at a time
 #: The moment in JST (the log stores UTC ISO 8601 text).
 _JST = "(CAST(replace(replace(logged_at, 'Z', ''), '+00:00', '') AS TIMESTAMP) + INTERVAL 9 HOUR)"
+#: The moment in UTC, as ``working_hours_history.valid_from`` holds it.
+_UTC = "CAST(replace(replace(logged_at, 'Z', ''), '+00:00', '') AS TIMESTAMP)"
 #: C4 alerts in SQL, as policy.is_out_of_hours / is_bulk_export say them for one record: out of the
-#: office's set hours (the ``working_hours`` table of C13; a weekday without hours is a day off).
-_LATE = (f"NOT EXISTS (SELECT 1 FROM working_hours h WHERE h.weekday = isodow({_JST}) - 1"
+#: office's set hours *in force when the record was made* (``working_hours_history``, kept by
+#: ``access.set_hours``; a weekday without hours is a day off) — not today's hours (issue 20 item 9).
+_LATE = (f"NOT EXISTS (SELECT 1 FROM working_hours_history h WHERE h.weekday = isodow({_JST}) - 1"
+         f" AND h.valid_from = (SELECT max(h2.valid_from) FROM working_hours_history h2"
+         f" WHERE h2.weekday = h.weekday AND h2.valid_from <= {_UTC})"
          f" AND CAST({_JST} AS TIME) BETWEEN h.opens AND h.closes)")
 _COUNT = ("CASE WHEN json_type(params, '$.records') IN ('BIGINT', 'UBIGINT') THEN CAST(json_extract(params, '$.records') AS BIGINT)"
           " WHEN json_exists(params, '$.records') THEN 0"
@@ -235,10 +240,42 @@ def search_page(unit: Unit, request: PageRequest, *, user_id: str | None = None,
     page = fetch_page(unit, LOG_LIST, request, _LOG_COLUMNS, where=where, params=params, by=sorted(
         k for k, v in {"user": user_id, "target": target, "operation": operation, "since": since, "until": until}.items() if v))
     names = _user_names(unit, key)
-    hours = load_access_policy(unit.con, unit.now).hours
+    history = hours_history(unit.con)
+    targets = _target_names(unit, key, {str(r[4]) for r in page.rows if r[4]})
 
     def row(r: tuple[Any, ...]) -> dict[str, Any]:
         record = {**dict(zip(_LOG_FIELDS, r, strict=True)), "user_id": names.get(r[2])}
-        return {**record, "out_of_hours": is_out_of_hours(record, hours), "bulk_export": is_bulk_export(record)}
+        return {**record, "target": names.get(r[4]) or targets.get(r[4]) if r[4] else None,
+                "out_of_hours": is_out_of_hours(record, history.hours_at(_logged(record))),
+                "bulk_export": is_bulk_export(record)}
 
     return page.map(row)
+
+
+#: Records a target may name, other than people and users: (table, ID column).  The log holds only the
+#: keyed pseudonym of a target; these IDs are matched back so the auditor reads 「A1B2…」 and
+#: 「D0C4…」.  A person's 宛名番号 is not matched back (a search by 宛名番号 finds their records).
+_TARGET_TABLES = (("approvals", "approval_id"), ("deletion_lists", "list_id"), ("query_batches", "batch_id"),
+                  ("media_ledger", "entry_id"), ("pipeline_runs", "run_id"), ("discrepancies", "discrepancy_id"),
+                  ("person_deletions", "deletion_id"))
+#: The most IDs of one kind matched back (the newest); older ones show as their pseudonym.
+_TARGET_LIMIT = 20_000
+
+
+def _target_names(unit: Unit, key: bytes, refs: set[str]) -> dict[str, str]:
+    """Pseudonym → ID for the targets of one page that are records (not people)."""
+    found: dict[str, str] = {}
+    if not refs:
+        return found
+    for table, column in _TARGET_TABLES:
+        for (value,) in unit.con.execute(f"SELECT {column} FROM {table} ORDER BY {column} DESC LIMIT {_TARGET_LIMIT}").fetchall():
+            ref = audit.pseudonym(key, str(value))
+            if ref in refs:
+                found[ref] = str(value)
+        if len(found) == len(refs):
+            break
+    return found
+
+
+def _logged(record: dict[str, Any]) -> dt.datetime:
+    return dt.datetime.fromisoformat(str(record["logged_at"]).replace("Z", "+00:00"))

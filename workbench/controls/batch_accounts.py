@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from workbench.controls.users import check_user_id
 from workbench.core import approvals, audit, credentials
 from workbench.core.access_rules import END_OF_DAY, WEEKDAYS, within_set_hours
 from workbench.core.errors import AccessRefused, AuthenticationFailed, InvalidInput, NotFound, SessionExpired, WorkbenchError
@@ -101,23 +102,15 @@ def batch_session(ws: Workspace, user_id: str, cycle: str, now: dt.datetime) -> 
     """A session holding only the cycle's permissions (no roles)."""
     session = Session(ws, user_id, (), now)
     session.permissions = CYCLE_PERMISSIONS[cycle]
-    session.batch_cycle = cycle  # type: ignore[attr-defined]
+    session.batch_cycle = cycle
     return session
-
-
-def cycle_of(con: Any, user_id: str) -> str | None:
-    """The cycle of a batch account, or ``None`` for a person's user ID."""
-    row = con.execute("SELECT cycle FROM batch_accounts WHERE user_id = ?", [user_id]).fetchone()
-    return None if row is None else str(row[0])
 
 
 # ------------------------------------------------------------------------------ administration
 @service(Permission.USERS_MANAGE, target="user_id")
 def request_account(unit: Unit, user_id: str, cycle: str) -> approvals.Approval:
     """Ask a second person to approve a batch account for ``cycle`` (it will reach personal data)."""
-    from workbench.controls.users import _check_user_id
-
-    _check_user_id(user_id)
+    check_user_id(user_id)
     _check_cycle(cycle)
     unit.note(target=user_id, cycle=cycle)
     if unit.con.execute("SELECT 1 FROM users WHERE user_id = ?", [user_id]).fetchone():
@@ -130,9 +123,7 @@ def request_account(unit: Unit, user_id: str, cycle: str) -> approvals.Approval:
 @service(Permission.USERS_MANAGE, target="user_id")
 def add_account(unit: Unit, user_id: str, cycle: str, *, approval_id: str | None) -> dict[str, Any]:
     """Create the approved batch account: no roles, an unusable password, only its cycle's permissions."""
-    from workbench.controls.users import _check_user_id
-
-    _check_user_id(user_id)
+    check_user_id(user_id)
     _check_cycle(cycle)
     unit.note(target=user_id, cycle=cycle)
     approvals.consume(unit, approval_id, APPROVAL_KIND, {"user_id": user_id, "cycle": cycle})

@@ -23,6 +23,7 @@ __all__ = [
     "UserInfo",
     "add",
     "change_password",
+    "check_user_id",
     "create_initial_user",
     "disable",
     "grant",
@@ -63,7 +64,7 @@ class Enrolment:
         return {"user_id": self.user_id, "otpauth_uri": self.otpauth_uri}
 
 
-def _check_user_id(user_id: str) -> None:
+def check_user_id(user_id: str) -> None:
     if not user_id or not user_id.isascii() or not all(c.isalnum() or c in "._-" for c in user_id) or len(user_id) > 32:
         raise InvalidInput(
             "A user ID is 1–32 ASCII letters, digits, '.', '_' or '-'.",
@@ -83,7 +84,7 @@ def _check_password(password: str, user_id: str) -> None:
 def _insert_user(
     ws: Workspace, con: Any, *, user_id: str, display_name: str, password: str, roles: list[str], by: str, now: dt.datetime
 ) -> Enrolment:
-    _check_user_id(user_id)
+    check_user_id(user_id)
     _check_password(password, user_id)
     if con.execute("SELECT 1 FROM users WHERE user_id = ?", [user_id]).fetchone():
         raise InvalidInput(f"The user ID {user_id} already exists.", f"ユーザーID {user_id} はすでに存在します。")
@@ -194,10 +195,12 @@ def user_page(unit: Unit, request: PageRequest) -> Page[UserInfo]:
 
 
 @service(Permission.USERS_REVIEW)
-def review(unit: Unit, *, confirm: bool = False) -> dict[str, Any]:
-    """The yearly review (C6): every user, roles, last login, and who is overdue.
+def review(unit: Unit) -> dict[str, Any]:
+    """An overview for the yearly review (C6): every user, roles, last login, and who is overdue.
 
-    With ``confirm=True`` the reviewer records that every active ID was reviewed now.
+    It records nothing: an ID counts as reviewed only through the signed-off review of
+    :mod:`workbench.controls.idreview` (``start_review`` → ``request_signoff`` → a second person's
+    approval → ``sign_off``), the one path that marks IDs reviewed (issue 18 item 5).
     """
     year_ago = unit.now - dt.timedelta(days=365)
     users = [_to_info(r) for r in unit.con.execute(f"SELECT {_INFO} FROM users ORDER BY user_id", [unit.now]).fetchall()]
@@ -206,16 +209,13 @@ def review(unit: Unit, *, confirm: bool = False) -> dict[str, Any]:
     unused = [u.user_id for u in active if u.last_login_at is None or u.last_login_at < unit.now - dt.timedelta(days=90)]
     # IDs that hold an incompatible pair (granted before the rule, or edited in): revoke one.
     conflicting = {u.user_id: [[a, b] for a, b, _, _ in role_conflicts(u.roles)] for u in active if role_conflicts(u.roles)}
-    if confirm:
-        unit.con.execute("UPDATE users SET reviewed_at = ?, reviewed_by = ? WHERE NOT disabled", [unit.now, unit.user_id])
-    unit.note(active=len(active), overdue=len(overdue), confirmed=confirm)
+    unit.note(active=len(active), overdue=len(overdue))
     return {
         "users": [u.to_dict() for u in users],
         "active": len(active),
         "overdue_review": overdue,
         "unused_90_days": unused,
         "incompatible_roles": conflicting,
-        "confirmed": confirm,
     }
 
 

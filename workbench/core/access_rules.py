@@ -21,8 +21,8 @@ import duckdb
 from workbench.core.clock import JST
 from workbench.core.errors import AccessRefused, InvalidInput
 
-__all__ = ["END_OF_DAY", "WEEKDAYS", "AccessPolicy", "HourException", "Terminal", "check", "load_policy", "parse_hours",
-           "within_set_hours"]
+__all__ = ["END_OF_DAY", "WEEKDAYS", "AccessPolicy", "HourException", "HoursHistory", "Terminal", "check", "hours_history",
+           "load_policy", "parse_hours", "record_hours", "within_set_hours"]
 
 #: Weekday keys as an administrator types them, Monday first (datetime.weekday()).
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -113,6 +113,49 @@ def load_policy(con: duckdb.DuckDBPyConnection, now: dt.datetime) -> AccessPolic
         "SELECT terminal_id, kind, value, label, registered_by, registered_at FROM terminals"
         " WHERE removed_at IS NULL ORDER BY terminal_id").fetchall())
     return AccessPolicy(hours, exceptions, terminals)
+
+
+class HoursHistory:
+    """The set hours through time (migration 0020, ``working_hours_history``): which hours were in
+    force at a moment, so an old record is judged by the hours of its day, not today's."""
+
+    def __init__(self, rows: list[tuple[int, dt.datetime, dt.time | None, dt.time | None]]) -> None:
+        #: weekday → [(valid_from UTC, window or None)], oldest first
+        self._by_day: dict[int, list[tuple[dt.datetime, tuple[dt.time, dt.time] | None]]] = {}
+        for day, valid_from, opens, closes in sorted(rows, key=lambda r: (r[0], r[1])):
+            window = (opens, closes) if opens is not None and closes is not None else None
+            self._by_day.setdefault(int(day), []).append((valid_from.replace(tzinfo=dt.UTC), window))
+
+    def hours_at(self, at: dt.datetime) -> dict[int, tuple[dt.time, dt.time]]:
+        """The set hours in force at ``at``: weekday → (opens, closes); a weekday without is closed."""
+        hours: dict[int, tuple[dt.time, dt.time]] = {}
+        for day, changes in self._by_day.items():
+            window = None
+            for valid_from, span in changes:
+                if valid_from > at:
+                    break
+                window = span
+            if window is not None:
+                hours[day] = window
+        return hours
+
+    def within(self, at: dt.datetime) -> bool:
+        """Whether ``at`` fell within the hours in force at that moment."""
+        return within_set_hours(self.hours_at(at), at)
+
+
+def hours_history(con: duckdb.DuckDBPyConnection) -> HoursHistory:
+    return HoursHistory([(int(d), f, o, c) for d, f, o, c in con.execute(
+        "SELECT weekday, valid_from, opens, closes FROM working_hours_history").fetchall()])
+
+
+def record_hours(con: duckdb.DuckDBPyConnection, day: int, window: tuple[dt.time, dt.time] | None, *,
+                 at: dt.datetime, user_id: str) -> None:
+    """Keep a change of one weekday's hours in the history, in force from ``at``."""
+    utc = at.astimezone(dt.UTC).replace(tzinfo=None)
+    con.execute("INSERT INTO working_hours_history VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET"
+                " opens = EXCLUDED.opens, closes = EXCLUDED.closes, changed_by = EXCLUDED.changed_by",
+                [day, utc, window[0] if window else None, window[1] if window else None, user_id])
 
 
 def check(policy: AccessPolicy, user_id: str, at: dt.datetime, *, web: bool,

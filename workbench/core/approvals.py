@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from workbench.core import labels
-from workbench.core.errors import ApprovalError, NotFound
+from workbench.core.errors import ApprovalError, InvalidInput, NotFound
 from workbench.core.permissions import Permission
 from workbench.core.workspace import Unit, service
 
-__all__ = ["KINDS", "STATUSES", "Approval", "consume", "decide", "get", "load", "params_digest", "pending", "register_kind", "request"]
+__all__ = ["KINDS", "REASON_MAX", "STATUSES", "Approval", "consume", "decide", "get", "load", "params_digest", "pending",
+           "register_kind", "rejection_words", "request"]
 
 #: Every kind of request, with what it is in staff words (Japanese, English).  Filled by the
 #: modules that ask for approvals (:func:`register_kind`: role grants, every outgoing file through
@@ -58,6 +59,8 @@ class Approval:
     status: str
     decided_by: str | None
     decided_at: dt.datetime | None
+    #: Why it was rejected, in the approver's words (却下の理由); ``None`` unless rejected.
+    reason: str | None = None
 
     @property
     def kind_ja(self) -> str:
@@ -77,8 +80,32 @@ def params_digest(kind: str, params: Mapping[str, Any]) -> str:
 
 _COLUMNS = (
     "approval_id, kind, params_digest, summary, requested_by, requested_at, expires_at, status,"
-    " decided_by, decided_at"
+    " decided_by, decided_at,"
+    " (SELECT r.reason FROM approval_reasons r WHERE r.approval_id = approvals.approval_id) AS reason"
 )
+
+#: The longest reason an approver may give for a rejection, in characters.
+REASON_MAX = 500
+
+
+def rejection_words(approval: Approval) -> tuple[str, str]:
+    """「A… は却下されました（理由: …）」 in both languages, for the requester's views and refusals."""
+    reason = approval.reason or "（理由の記録なし）"
+    return (f"{approval.approval_id} は {approval.decided_by or '承認者'} により却下されました。理由: {reason}",
+            f"{approval.approval_id} was rejected by {approval.decided_by or 'the approver'}. Reason: {approval.reason or '(none recorded)'}")
+
+
+def _check_reason(reason: str | None) -> str:
+    text = (reason or "").strip()
+    if not text:
+        raise InvalidInput("A rejection needs a reason, for the person who asked: write why.",
+                           "却下するには理由が必要です。依頼した人に伝わるよう、理由を入力してください。", reason="reason_required")
+    if len(text) > REASON_MAX:
+        raise InvalidInput(f"The reason is too long (at most {REASON_MAX} characters).",
+                           f"理由が長すぎます（{REASON_MAX} 文字まで）。", reason="reason_too_long")
+    if any((ord(c) < 32 and c not in "\n\t") or ord(c) == 127 for c in text):
+        raise InvalidInput("The reason contains control characters.", "理由に制御文字が含まれています。", reason="bad_reason")
+    return text
 
 
 def _row(row: tuple[Any, ...]) -> Approval:
@@ -140,6 +167,13 @@ def consume(unit: Unit, approval_id: str | None, kind: str, params: Mapping[str,
             f"{kind} には別の職員の承認が必要です。先に承認を依頼してください。",
         )
     approval = _load(unit, approval_id)
+    if approval.kind == kind and approval.status == "used":
+        # The true reason first: once used, the selection it was bound to has usually moved on (the file
+        # was made), and "given for different parameters" would send the person looking for a wrong cause.
+        raise ApprovalError(
+            "This approval has already been used; an approval carries out one action once. Request a new approval.",
+            "この承認はすでに使用済みです（承認は 1 回の実行にのみ使えます）。改めて承認を依頼してください。",
+            reason="used")
     if (approval.kind == kind and selection is not None and approval.status in ("approved", "pending")
             and approval.params_digest != params_digest(kind, {**params, **selection})
             and approval.summary.get("parameters_digest") == params_digest(kind, params)):
@@ -164,6 +198,9 @@ def consume(unit: Unit, approval_id: str | None, kind: str, params: Mapping[str,
         )
     if approval.status == "used":
         raise ApprovalError("This approval has already been used.", "この承認はすでに使用済みです。", reason="used")
+    if approval.status == "rejected":
+        ja, en = rejection_words(approval)
+        raise ApprovalError(f"{en} It cannot be carried out.", f"{ja} この承認番号では実行できません。", reason="rejected")
     if approval.status != "approved":
         raise ApprovalError(
             f"The approval is {approval.status}, not approved.",
@@ -178,10 +215,13 @@ def consume(unit: Unit, approval_id: str | None, kind: str, params: Mapping[str,
 
 
 @service(Permission.APPROVALS_DECIDE)
-def decide(unit: Unit, approval_id: str, *, approve: bool) -> Approval:
-    """Approve or reject another person's request."""
+def decide(unit: Unit, approval_id: str, *, approve: bool, reason: str | None = None) -> Approval:
+    """Approve or reject another person's request.  A rejection needs ``reason`` (却下の理由): it is
+    kept with the request and shown to the person who asked; the audit record says that a reason
+    was given and how long it is (the words stay in the encrypted store)."""
     approval = _load(unit, approval_id)
     unit.note(approval_id=approval_id, approval_kind=approval.kind, approve=approve)
+    text = None if approve else _check_reason(reason)
     if approval.requested_by == unit.user_id:
         raise ApprovalError(
             "You cannot approve your own request; another person must decide.",
@@ -209,6 +249,9 @@ def decide(unit: Unit, approval_id: str, *, approve: bool) -> Approval:
         "UPDATE approvals SET status = ?, decided_by = ?, decided_at = ? WHERE approval_id = ?",
         ["approved" if approve else "rejected", unit.user_id, unit.now, approval_id],
     )
+    if text is not None:
+        unit.con.execute("INSERT INTO approval_reasons VALUES (?, ?, ?, ?)", [approval_id, text, unit.user_id, unit.now])
+        unit.note(reason_given=True, reason_chars=len(text))
     return _load(unit, approval_id)
 
 

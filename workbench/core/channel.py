@@ -50,7 +50,9 @@ __all__ = [
     "connect",
     "decode",
     "encode",
+    "probe",
     "read_frame",
+    "refused",
     "runtime_dir",
     "socket_for",
     "write_frame",
@@ -121,18 +123,18 @@ def _class_name(cls: type) -> str:
 def _allowed_class(name: str) -> type:
     module, _, qualname = name.partition(":")
     if not module.startswith(ALLOWED_PACKAGES) or module not in sys.modules or not qualname:
-        raise _refused(f"class {name}")
+        raise refused(f"class {name}")
     obj: Any = sys.modules[module]
     for part in qualname.split("."):
         if part.startswith("_") and part != "__":
-            raise _refused(f"class {name}")
+            raise refused(f"class {name}")
         obj = getattr(obj, part, None)
     if not isinstance(obj, type) or not (dataclasses.is_dataclass(obj) or issubclass(obj, enum.Enum)):
-        raise _refused(f"class {name}")
+        raise refused(f"class {name}")
     return obj
 
 
-def _refused(what: str) -> InvalidInput:
+def refused(what: str) -> InvalidInput:
     return InvalidInput(f"The message holds a value that is not allowed ({what}).",
                         f"メッセージに許可されていない値があります（{what}）。", reason="codec_refused")
 
@@ -176,7 +178,7 @@ def encode(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         cls = type(value)
         if not cls.__module__.startswith(ALLOWED_PACKAGES):
-            raise _refused(f"class {_class_name(cls)}")
+            raise refused(f"class {_class_name(cls)}")
         return {TAG: "dc", "c": _class_name(cls),
                 "v": {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)}}
     frame = _encode_frame(value)
@@ -185,7 +187,7 @@ def encode(value: Any) -> Any:
     item = getattr(value, "item", None)  # numpy scalars
     if callable(item) and type(value).__module__ == "numpy":
         return encode(item())
-    raise _refused(f"type {type(value).__name__}")
+    raise refused(f"type {type(value).__name__}")
 
 
 def _encode_frame(value: Any) -> dict[str, Any] | None:
@@ -208,7 +210,7 @@ def decode(data: Any) -> Any:
     if isinstance(data, list):
         return [decode(v) for v in data]
     if not isinstance(data, dict):
-        raise _refused(f"type {type(data).__name__}")
+        raise refused(f"type {type(data).__name__}")
     if TAG not in data:
         return {k: decode(v) for k, v in data.items()}
     tag, raw = data.get(TAG), data.get("v")
@@ -237,7 +239,7 @@ def decode(data: Any) -> Any:
         if tag == "enum":
             cls = _allowed_class(str(data.get("c")))
             if not issubclass(cls, enum.Enum):
-                raise _refused("enum")
+                raise refused("enum")
             return cls(decode(raw))
         if tag == "dc" and isinstance(raw, dict):
             return _decode_dataclass(_allowed_class(str(data.get("c"))), raw)
@@ -246,16 +248,16 @@ def decode(data: Any) -> Any:
     except WorkbenchError:
         raise
     except (ValueError, TypeError, KeyError, decimal.InvalidOperation):
-        raise _refused(f"malformed {tag}") from None
-    raise _refused(f"tag {tag!r}")
+        raise refused(f"malformed {tag}") from None
+    raise refused(f"tag {tag!r}")
 
 
 def _decode_dataclass(cls: type, raw: dict[str, Any]) -> Any:
     if not dataclasses.is_dataclass(cls):
-        raise _refused("dataclass")
+        raise refused("dataclass")
     fields = {f.name: f for f in dataclasses.fields(cls)}
     if set(raw) - set(fields):
-        raise _refused(f"fields of {cls.__qualname__}")
+        raise refused(f"fields of {cls.__qualname__}")
     values = {k: decode(v) for k, v in raw.items()}
     obj = cls(**{k: v for k, v in values.items() if fields[k].init})
     for k, v in values.items():
@@ -297,16 +299,16 @@ def read_frame(sock: socket.socket) -> dict[str, Any] | None:
         return None
     (size,) = struct.unpack(">I", head)
     if size > MAX_FRAME:
-        raise _refused("size")
+        raise refused("size")
     body = _read_exact(sock, size)
     if body is None:
         return None
     try:
         message = json.loads(body.decode("utf-8"))
     except ValueError:
-        raise _refused("not JSON") from None
+        raise refused("not JSON") from None
     if not isinstance(message, dict):
-        raise _refused("not an object")
+        raise refused("not an object")
     return message
 
 

@@ -13,7 +13,6 @@ from typing import Any
 __all__ = [
     "AccessRefused",
     "AccountDisabled",
-    "AccountLocked",
     "ApprovalError",
     "AuditFailure",
     "AuditIntegrityError",
@@ -111,11 +110,6 @@ class AuthenticationFailed(WorkbenchError):
     """Wrong user ID, password or one-time code.  Deliberately does not say which."""
 
     code = "authentication_failed"
-    exit_code = 3
-
-
-class AccountLocked(WorkbenchError):
-    code = "account_locked"
     exit_code = 3
 
 

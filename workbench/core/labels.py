@@ -21,7 +21,8 @@ Audit operations get their words from the module and the verb (``batches.preview
 * :func:`short` — the short form a chart or a narrow column shows, where the module gave one;
 * :func:`label` — 「日本語 / English」 for buttons and headers;
 * :func:`operation_label` — an audit operation in words;
-* :func:`operations_matching` — the audit operations a Japanese or English word names, for search.
+* :func:`operations_matching` — the audit operations a Japanese or English word names, for search;
+* :func:`ward_name` — a ward or municipality code (13101 …) as its name (千代田区 …).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 __all__ = ["EVENTS", "TwoWords", "domains", "en", "ja", "label", "labels", "operation_label",
-           "operations_matching", "register", "short"]
+           "operations_matching", "register", "short", "ward_name", "ward_names"]
 
 #: Words, by domain then code: (Japanese, English).  Filled by :func:`register` only.
 _TABLE: dict[str, dict[str, tuple[str, str]]] = {}
@@ -46,7 +47,7 @@ _MODULE_WORDS: dict[str, str] = {
     "backup": "バックアップ", "batch_accounts": "バッチアカウント", "cycle_runs": "定例処理の実行", "cycles": "定例処理",
     "deletion": "一括削除", "disclosure": "開示・訂正・利用停止", "idreview": "ID・権限の棚卸し", "inquiries": "問合せ記録",
     "retention": "保存期間", "stats": "統計", "mart": "統計", "demo": "デモ",
-    "evidence": "運用状況報告", "records": "組織の記録",
+    "evidence": "運用状況報告", "records": "組織の記録", "incoming": "受領ファイル",
 }
 _VERB_WORDS: dict[str, str] = {
     "login": "ログイン", "logout": "ログアウト", "idle_timeout": "無操作によるログアウト", "session_ended": "セッション終了",
@@ -73,6 +74,7 @@ _VERB_WORDS: dict[str, str] = {
     "lists": "一覧", "open": "一覧", "execution": "実行の参照",
     "page": "一覧の表示", "code": "ワンタイムコードの表示",
     "wrap": "鍵束の保護（鍵暗号化鍵）", "rewrap": "鍵束の再保護（鍵暗号化鍵の変更）",
+    "dispose": "取込済みファイルの移動・削除", "settle": "中断したバックアップの整理",
 }
 
 
@@ -98,6 +100,7 @@ def register(domain: str, words: Mapping[str, tuple[str, str]], *, short: Mappin
                        f"コード表「{domain}」で一つのコードに二つの語が登録されました。")
     table.update(new)
     shorts.update(short or {})
+
 
 
 def domains() -> list[str]:
@@ -166,6 +169,12 @@ _OPERATION_WORDS: dict[str, str] = {
     "records.record_kits": "組織の記録：収集キットの交付・返却", "records.kit_reconciliation": "組織の記録：収集キットの照合",
     "records.record_incident": "組織の記録：事案の記録", "records.add_incident_event": "組織の記録：事案の経過の記録",
     "records.incidents": "組織の記録：事案の一覧",
+    "stats.restore_budget": "統計：ε予算の回復",
+    "stats.request_budget_restore": "統計：ε予算の回復の承認依頼",
+    "stats.dp_preview": "統計：差分プライバシーの事前確認",
+    "stats.budget": "統計：ε予算の参照",
+    "stats.releases": "統計：公表記録の一覧",
+    "stats.describe": "統計：公表データの説明",
 }
 
 
@@ -190,7 +199,32 @@ EVENTS = ("auth.login", "auth.logout", "auth.idle_timeout", "auth.session_ended"
           "auth.kernel_ticket", "auth.kernel_session", "media.sweep", "pipeline.resume")
 
 
+def _plain(text: str) -> str:
+    """Lower case, NFKC, without spaces and the separators of a code (``batches.import_results``
+    reads as ``batchesimportresults``), so any part of the words matches."""
+    import unicodedata
+
+    return "".join(c for c in unicodedata.normalize("NFKC", text).lower() if c not in " \u3000._-：:・")
+
+
 def operations_matching(word: str, operations: Iterable[str]) -> list[str]:
-    """The operations whose code or words contain ``word`` (Japanese or English)."""
-    word = word.strip().lower()
-    return [op for op in operations if word and (word in op.lower() or word in operation_label(op).lower())]
+    """The operations whose code or words contain ``word``, any part of them, Japanese or English
+    (``ファイル``, ``照会 作成``, ``reveal``, ``import results``); width, case and spaces do not matter."""
+    key = _plain(word)
+    if not key:
+        return []
+    return [op for op in operations if key in _plain(op) or key in _plain(operation_label(op))]
+
+
+# ------------------------------------------------------------------------------ places (issue 20 item 5)
+def ward_names() -> dict[str, str]:
+    """Ward and municipality code → name, as :mod:`workbench.core.places` registered them (domain ``ward``)."""
+    return {code: words[0] for code, words in _TABLE.get("ward", {}).items()}
+
+
+def ward_name(code: object) -> str:
+    """``13101`` (or ``131016`` with its check digit) → 「千代田区」; an unknown code is shown as it is
+    (nothing is hidden), and a missing one as 「不明」."""
+    if code is None or str(code).strip() == "":
+        return "不明"
+    return ja(str(code).strip(), "ward")

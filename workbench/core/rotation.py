@@ -35,30 +35,52 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 import pyarrow as pa
 
 from workbench.core import audit
-from workbench.core.errors import InvalidInput, KeyringError, StoreError, WrongKey
-from workbench.core.keys import (
-    KEK_ENV,
-    FileKeySource,
-    KeyEncryptionKey,
-    Keyring,
-    WrappedKeySource,
-    is_wrapped,
-    refuse_inside,
-)
-from workbench.core.numbers import BlindIndex, NumberCipher
+from workbench.core.clock import Clock
+from workbench.core.composites import composite
+from workbench.core.errors import KeyringError, StoreError, WrongKey
+from workbench.core.keys import Keyring, KeySource
+from workbench.core.numbers import BlindIndex, NumberCipher, SecretCipher
 from workbench.core.permissions import Permission
 from workbench.core.private_files import fsync_dir, fsync_file
 from workbench.core.store import Store, WorkspaceLock, attach_sql
-from workbench.core.workspace import SETTINGS_FILE, Session, Settings, Workspace, composite
 
-__all__ = ["STEPS", "RotationReport", "recover", "repair", "repair_workspace", "rewrap", "rotate", "wrap_keyring_copy",
-           "wrap_workspace"]
+__all__ = ["STEPS", "RotationReport", "RotationSession", "RotationWorkspace", "recover", "repair", "repair_workspace", "rotate"]
+
+
+class RotationWorkspace(Protocol):
+    """What a rotation needs of :class:`workbench.core.workspace.Workspace`.  The workspace builds on
+    this module (:meth:`Workspace.open` recovers an interrupted rotation), so this module names
+    only the parts it uses instead of importing it: no circle."""
+
+    path: Path
+    key_source: KeySource
+    keyring: Keyring
+    lock: WorkspaceLock
+    store: Store
+    clock: Clock
+
+    @property
+    def db_path(self) -> Path: ...
+    @property
+    def heads_path(self) -> Path: ...
+    def totp_cipher(self, version: int | None = None) -> SecretCipher: ...
+    def audit_only(self, user_id: str, operation: str, outcome: str, **params: Any) -> None: ...
+
+
+class RotationSession(Protocol):
+    """What :func:`rotate` needs of :class:`workbench.core.workspace.Session`."""
+
+    @property
+    def workspace(self) -> RotationWorkspace: ...
+    @property
+    def user_id(self) -> str: ...
+    def require(self, permission: Permission, operation: str, *, target: str | None = None) -> dt.datetime: ...
 
 
 @dataclass(frozen=True)
@@ -162,11 +184,11 @@ def _reached(step: str) -> None:
         fault_hook(step)
 
 
-def _journal_path(ws: Workspace) -> Path:
+def _journal_path(ws: RotationWorkspace) -> Path:
     return ws.path / JOURNAL
 
 
-def _read_journal(ws: Workspace) -> dict[str, Any] | None:
+def _read_journal(ws: RotationWorkspace) -> dict[str, Any] | None:
     try:
         doc = json.loads(_journal_path(ws).read_text("utf-8"))
     except FileNotFoundError:
@@ -185,7 +207,7 @@ def _read_journal(ws: Workspace) -> dict[str, Any] | None:
     return dict(doc)
 
 
-def _write_journal(ws: Workspace, journal: dict[str, Any], step: str) -> None:
+def _write_journal(ws: RotationWorkspace, journal: dict[str, Any], step: str) -> None:
     journal["step"] = step
     path = _journal_path(ws)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".rotation-")
@@ -203,7 +225,7 @@ def _write_journal(ws: Workspace, journal: dict[str, Any], step: str) -> None:
     _reached(step)
 
 
-def _fresh_path(ws: Workspace) -> Path:
+def _fresh_path(ws: RotationWorkspace) -> Path:
     return ws.db_path.with_name(ws.db_path.name + ".rotating")
 
 
@@ -211,7 +233,7 @@ def _wal(path: Path) -> Path:
     return path.with_name(path.name + ".wal")
 
 
-def _opening_version(ws: Workspace, prefer: int) -> int:
+def _opening_version(ws: RotationWorkspace, prefer: int) -> int:
     """The key version that opens the database file now (``prefer`` tried first)."""
     ring = ws.keyring
     for version in [prefer, *sorted((v for v in ring.masters if v != prefer), reverse=True)]:
@@ -223,7 +245,7 @@ def _opening_version(ws: Workspace, prefer: int) -> int:
     raise WrongKey("No key in the keyring opens the database.", "鍵束のどの鍵でもデータベースを開けません。")
 
 
-def _complete(ws: Workspace, journal: dict[str, Any], user_id: str, now: dt.datetime) -> RotationReport:
+def _complete(ws: RotationWorkspace, journal: dict[str, Any], user_id: str, now: dt.datetime) -> RotationReport:
     """Carry a journaled rotation from wherever it stopped to its end.  Caller holds the lock."""
     ring = ws.keyring
     new = int(journal["new"])
@@ -284,7 +306,7 @@ def _complete(ws: Workspace, journal: dict[str, Any], user_id: str, now: dt.date
 
 
 @composite("keys.rotate")
-def rotate(session: Session) -> RotationReport:
+def rotate(session: RotationSession) -> RotationReport:
     """Move every ciphertext and the database file to a new key version (``keys.manage``)."""
     ws = session.workspace
     session.require(Permission.KEYS_MANAGE, "keys.rotate")
@@ -312,7 +334,7 @@ def rotate(session: Session) -> RotationReport:
         return _complete(ws, journal, session.user_id, now)
 
 
-def _recover_locked(ws: Workspace, now: dt.datetime) -> dict[str, Any] | None:
+def _recover_locked(ws: RotationWorkspace, now: dt.datetime) -> dict[str, Any] | None:
     journal = _read_journal(ws)
     if journal is None:
         return None
@@ -326,7 +348,7 @@ def _recover_locked(ws: Workspace, now: dt.datetime) -> dict[str, Any] | None:
     return {"rotation": "completed", "step": journal["step"], "database_version": report.new_version}
 
 
-def recover(ws: Workspace) -> dict[str, Any] | None:
+def recover(ws: RotationWorkspace) -> dict[str, Any] | None:
     """Finish or roll back a rotation a crash interrupted (called by :meth:`Workspace.open`).
 
     Returns what was done, or ``None`` when no rotation was interrupted."""
@@ -337,7 +359,7 @@ def recover(ws: Workspace) -> dict[str, Any] | None:
         return _recover_locked(ws, ws.clock.now())
 
 
-def repair_workspace(ws: Workspace) -> dict[str, Any]:
+def repair_workspace(ws: RotationWorkspace) -> dict[str, Any]:
     """``workbench keys repair``: finish an interrupted rotation, or (with no journal) make the
     keyring name the key version that opens the database file.  Needs no login: it runs on the
     files, by whoever holds the keyring, and is audited as ``system``."""
@@ -354,7 +376,7 @@ def repair_workspace(ws: Workspace) -> dict[str, Any]:
     return done
 
 
-def repair(ws: Workspace) -> int:
+def repair(ws: RotationWorkspace) -> int:
     """After a crash mid-rotation: find the key version that opens the file, record it."""
     ring = ws.keyring
     for version in sorted(ring.masters, reverse=True):
@@ -369,98 +391,3 @@ def repair(ws: Workspace) -> int:
 
 
 # -- the key-encryption key (issue 19 item 3): migrate an old keyring, re-wrap under a new KEK --------
-
-def wrap_workspace(path: str | Path, kek: KeyEncryptionKey) -> dict[str, Any]:
-    """``workbench keys wrap``: wrap the unwrapped keyring of a workspace made before issue 19 by
-    ``kek`` (outside the folder), once, on request — never silently.  No login: the keyring is
-    readable by whoever holds the folder until this runs.  The KEK's path is recorded in the
-    setting ``kek_file`` first, so a crash in between leaves a workspace that asks for this again."""
-    root = Path(path)
-    settings = Settings.load(root / SETTINGS_FILE)
-    refuse_inside(kek, root)
-    plain_source = FileKeySource(_resolve_keyring(root, settings))
-    raw = plain_source.read()
-    if raw is not None and is_wrapped(raw):
-        raise KeyringError(
-            "This keyring is already wrapped by a key-encryption key; to change the KEK use `workbench keys rewrap`.",
-            "この鍵束はすでに鍵暗号化鍵（KEK）で保護されています。KEK を変えるには `workbench keys rewrap` を使ってください。",
-            reason="already_wrapped")
-    ring = Keyring.load(plain_source)  # a missing or damaged keyring is refused here
-    if ring.workspace_id != settings.workspace_id:
-        raise KeyringError("The keyring belongs to another workspace.", "この鍵束は別のワークスペースのものです。")
-    lock = WorkspaceLock(root / "db.lock", timeout=settings.lock_timeout_seconds)
-    with lock.hold("keys.wrap", "system"):
-        if kek.path is not None and not kek.from_environment:
-            settings.kek_file = str(kek.path)
-            settings.save(root / SETTINGS_FILE)
-        source = WrappedKeySource(plain_source, kek)
-        ring.save(source)
-    ws = Workspace.open(root, key_source=source)
-    ws.audit_only("system", "keys.wrap", "ok", kek_id=kek.kek_id)
-    return {"workspace": str(root), "wrapped": True, "kek_id": kek.kek_id, "kek_file": settings.kek_file,
-            "message_ja": "鍵束を鍵暗号化鍵（KEK）で保護しました。以前の鍵束の写し（バックアップの鍵束の写しを含む）は平文です。"
-                          "破棄し、`workbench keys rotate` で鍵を更新してください。",
-            "message_en": "The keyring is now wrapped by the key-encryption key. Earlier copies of the keyring "
-                          "(including backup keyring copies) are in clear: destroy them and run `workbench keys rotate`."}
-
-
-def wrap_keyring_copy(path: str | Path, kek: KeyEncryptionKey) -> dict[str, Any]:
-    """``workbench keys wrap --keyring FILE``: wrap a loose keyring copy (one ``backup --keyring-out``
-    wrote before issue 19), so it can be used by ``restore``."""
-    source = FileKeySource(path)
-    raw = source.read()
-    if raw is not None and is_wrapped(raw):
-        raise KeyringError("This keyring copy is already wrapped.", "この鍵束の写しはすでに保護されています。",
-                           reason="already_wrapped")
-    ring = Keyring.load(source)
-    ring.save(WrappedKeySource(source, kek))
-    return {"keyring": str(path), "wrapped": True, "kek_id": kek.kek_id}
-
-
-def rewrap(session: Session, new_kek: KeyEncryptionKey) -> dict[str, Any]:
-    """``workbench keys rewrap``: wrap the keyring by a new KEK (``keys.manage``), e.g. when the old
-    one may have leaked.  Three writes, each atomic, so a kill at any point leaves a keyring the
-    KEK named in the settings opens: (1) wrapped by both KEKs, (2) the setting ``kek_file`` names
-    the new one, (3) wrapped by the new one only.  Allowed while an audit alarm is open (it is
-    how one answers a leak)."""
-    ws = session.workspace
-    session.require(Permission.KEYS_MANAGE, "keys.rewrap")
-    source, old = ws.key_source, ws.kek
-    if not isinstance(source, WrappedKeySource) or old is None:
-        raise KeyringError("This workspace's keyring is not kept wrapped by a KEK file.",
-                           "このワークスペースの鍵束は KEK ファイルで保護されていません。", reason="keyring_unwrapped")
-    refuse_inside(new_kek, ws.path)
-    if new_kek.kek_id == old.kek_id:
-        raise InvalidInput("The new KEK is the one in use; create a new one with `workbench keys kek-new FILE`.",
-                           "新しい KEK が現在のものと同じです。`workbench keys kek-new FILE` で新しく作成してください。",
-                           reason="same_kek")
-    now = ws.clock.now()
-    with ws.transaction("keys.rewrap", session.user_id) as con:
-        ws.keyring.refresh(source)
-        plain = source.read()
-        assert plain is not None
-        source.write_wrapped(plain, [old, new_kek])
-        _reached("rewrap_both")
-        settings_file = ws.path / SETTINGS_FILE
-        recorded = new_kek.path is not None and ws.settings.kek_file is not None
-        if recorded:
-            ws.settings.kek_file = str(new_kek.path)
-            ws.settings.save(settings_file)
-        _reached("rewrap_setting")
-        source.kek = new_kek
-        source.write_wrapped(plain, [new_kek])
-        audit.append(con, key=ws.keyring.audit_key(), at=now, user_id=session.user_id, operation="keys.rewrap",
-                     outcome="ok", params={"old_kek": old.kek_id, "new_kek": new_kek.kek_id})
-    return {"rewrapped": True, "old_kek_id": old.kek_id, "new_kek_id": new_kek.kek_id,
-            "kek_file": ws.settings.kek_file,
-            "message_ja": "鍵束を新しい KEK で保護し直しました。" + (
-                "設定 kek_file を新しい KEK に切り替えました。" if recorded else
-                f"{KEK_ENV} や systemd の資格情報を新しい KEK ファイルに切り替えてください。") + "古い KEK は破棄してください。",
-            "message_en": "The keyring is now wrapped by the new KEK. " + (
-                "The setting kek_file names it." if recorded else
-                f"Point {KEK_ENV} or the systemd credential at the new KEK file.") + " Destroy the old KEK."}
-
-
-def _resolve_keyring(root: Path, settings: Settings) -> Path:
-    p = Path(settings.keyring_path)
-    return p if p.is_absolute() else root / p

@@ -159,8 +159,11 @@ def _migrations() -> list[tuple[int, str, str]]:
             found.append((int(m.group(1)), m.group(2), entry.read_text("utf-8")))
     found.sort()
     versions = [v for v, _, _ in found]
-    if versions != list(range(1, len(versions) + 1)):
-        raise StoreError("Migrations are not numbered 1..N without gaps.", "マイグレーション番号に欠番があります。")
+    # Numbers are unique and start at 1.  Branches developed side by side reserve number ranges
+    # (issue 20: 0013-0019 elsewhere, 0020 here), so a branch alone may have a gap; each migration
+    # is applied once, by number, whatever was applied before it.
+    if len(set(versions)) != len(versions) or (versions and versions[0] != 1):
+        raise StoreError("Migrations are not numbered uniquely from 1.", "マイグレーション番号が重複しているか、1 から始まっていません。")
     return found
 
 

@@ -35,8 +35,9 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import duckdb
 
-from workbench.core import access_rules, audit, credentials
+from workbench.core import access_rules, audit, credentials, rotation
 from workbench.core.clock import Clock, SystemClock
+from workbench.core.composites import COMPOSITES, composite
 from workbench.core.errors import (
     AccessRefused,
     AccountDisabled,
@@ -57,7 +58,7 @@ from workbench.core.keys import (
     locate_kek,
     refuse_inside,
 )
-from workbench.core.numbers import SecretCipher
+from workbench.core.numbers import NumberCipher, SecretCipher
 from workbench.core.permissions import Permission, permissions_for
 from workbench.core.private_files import fsync_dir, private_umask, write_private
 from workbench.core.store import LockHolder, ResidentStore, Store, WorkspaceLock
@@ -66,6 +67,8 @@ __all__ = ["COMPOSITES", "SERVICES", "ServiceInfo", "Session", "Settings", "Unit
            "default_key_source", "service"]
 
 SETTINGS_FILE = "workspace.json"
+#: A folder holding this file is a restore still being built (issue 24 item 1): it never opens as a workspace.
+RESTORE_MARKER = "RESTORE-UNFINISHED"
 FORMAT = "workbench-workspace/1"
 
 P = ParamSpec("P")
@@ -105,8 +108,9 @@ class Settings:
     #: the workspace after a purge.  Honoured only inside a pytest run with the environment
     #: variable ``WORKBENCH_TEST_PLAINTEXT_DB=1``; anywhere else the workspace refuses to open.
     test_plaintext_database: bool = False
-    #: Where F8 statistics publications go (analysts read them without any key); relative paths are inside the workspace.
-    stats_root: str = "publications"
+    #: F8: each analyst's differential-privacy budget (ε) for one fiscal year; spent ε comes back only
+    #: through a second person's approval (``workbench stats budget-restore``).
+    stats_epsilon_budget: float = 1.0
 
     @classmethod
     def load(cls, path: Path) -> Settings:
@@ -289,12 +293,11 @@ class Workspace:
         key_source: KeySource | None = None,
         clock: Clock | None = None,
         on_wait: Callable[[LockHolder | None], None] | None = None,
+        restoring: bool = False,
     ) -> Workspace:
         """Open an existing workspace: finish or roll back a key rotation a crash interrupted,
-        then bring its schema up to date."""
-        from workbench.core import rotation  # it builds on the workspace
-
-        ws = cls.load(path, key_source=key_source, clock=clock, on_wait=on_wait)
+        then bring its schema up to date.  (``restoring``: the restore building this folder opens it.)"""
+        ws = cls.load(path, key_source=key_source, clock=clock, on_wait=on_wait, restoring=restoring)
         rotation.recover(ws)
         ws.store.migrate()
         ws.sweep_files()
@@ -308,9 +311,17 @@ class Workspace:
         key_source: KeySource | None = None,
         clock: Clock | None = None,
         on_wait: Callable[[LockHolder | None], None] | None = None,
+        restoring: bool = False,
     ) -> Workspace:
         """Settings and keyring only, without touching the database (``keys repair``)."""
         root = Path(path)
+        if (root / RESTORE_MARKER).exists() and not restoring:
+            raise StoreError(
+                "This folder is a restore that did not finish (it was interrupted); it is not a workspace. "
+                "Run the restore again: it removes this folder first.",
+                "このフォルダーは中断された復元の途中のもので、ワークスペースではありません。"
+                "復元をやり直してください（このフォルダーは最初に削除されます）。",
+                reason="unfinished_restore")
         cfg = Settings.load(root / SETTINGS_FILE)
         _tighten_modes(root, cls.DIRS)
         source = key_source or default_key_source(root, cfg)
@@ -397,6 +408,11 @@ class Workspace:
                 con, key=self.keyring.audit_key(), at=self.clock.now(), user_id=user_id,
                 operation=operation, outcome=outcome, target=params.pop("target", None), params=params,
             )
+
+    def number_cipher(self, version: int | None = None) -> NumberCipher:
+        """The cipher for Individual Numbers under key ``version`` (default: the current one)."""
+        v = self.keyring.current if version is None else version
+        return NumberCipher(self.keyring.key("numbers", v), v)
 
     def totp_cipher(self, version: int | None = None) -> SecretCipher:
         v = self.keyring.current if version is None else version
@@ -613,6 +629,8 @@ class Session:
         #: The only operations this session may run, or ``None`` for all its permissions allow: an
         #: administrator let in outside the set hours may only change them (C13, the office's way back).
         self.only: frozenset[str] | None = None
+        #: A batch account's session (issue 14) may run this one cycle only; ``None`` for a person.
+        self.batch_cycle: str | None = None
 
     def __repr__(self) -> str:
         return f"Session(user_id={self.user_id!r}, roles={list(self.roles)!r})"
@@ -807,28 +825,3 @@ def service(
     return decorate
 
 
-#: Jobs made of several units of work or of file work around them (key rotation, purge, backup),
-#: by name: over the data server the client names the job and the server runs it, alone.
-COMPOSITES: dict[str, Callable[..., Any]] = {}
-
-
-def composite(name: str) -> Callable[[Callable[Concatenate[Session, P], R]], Callable[Concatenate[Session, P], R]]:
-    """Declare a job that needs the workspace itself, not one unit of work.  Called with a session
-    of the data server's client, it runs in the server (which holds the file alone meanwhile);
-    with an embedded session, here, as before."""
-
-    def decorate(fn: Callable[Concatenate[Session, P], R]) -> Callable[Concatenate[Session, P], R]:
-        if name in COMPOSITES:
-            raise RuntimeError(f"duplicate composite {name}")
-        COMPOSITES[name] = fn
-
-        @functools.wraps(fn)
-        def call(session: Session, /, *args: P.args, **kwargs: P.kwargs) -> R:
-            forward = getattr(session, "forward_composite", None)
-            if forward is not None:
-                return forward(name, args, kwargs)  # type: ignore[no-any-return]
-            return fn(session, *args, **kwargs)
-
-        return call
-
-    return decorate

@@ -24,120 +24,28 @@ an imported package moves to ``incoming/done/``, a refused one to ``incoming/ref
 from __future__ import annotations
 
 import datetime as dt
-import re
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from workbench.controls import audit_log
 from workbench.core import approvals, labels
-from workbench.core.clock import JST
 from workbench.core.errors import ApprovalError, InvalidInput, PackageError, WorkbenchError
 from workbench.core.permissions import Permission
-from workbench.core.workspace import Session, Unit, Workspace, service
-from workbench.cycles.engine import StageContext, Waiting
-from workbench.files import transfer
+from workbench.core.workspace import Session, Unit, service
+from workbench.cycles.engine import Cycle, Stage, StageContext, Waiting, register
+from workbench.files import incoming, transfer
 from workbench.intake import integrated
 from workbench.intake.collection import ExportResult
+from workbench.lifecycle import retention
 from workbench.queries import batches, discrepancies, linkage_file, procedures, results
 
 #: Audited operation names keep this module's name before the 2026-12 move into packages, so the
 #: seven-year audit log and its words stay one vocabulary (see ``workspace.service``).
 SERVICE_PREFIX = "cycles"
 
-__all__ = ["CYCLES", "Cycle", "Stage", "check_params", "cycle_figures"]
-
-
-@dataclass(frozen=True)
-class Stage:
-    name: str
-    title_ja: str
-    title_en: str
-    fn: Callable[[StageContext], dict[str, Any]]
-
-
-@dataclass(frozen=True)
-class Cycle:
-    name: str
-    title_ja: str
-    title_en: str
-    #: The permission of the roles that own the cycle: to run it, see its runs and its report.
-    permission: Permission
-    #: parameter → (kind, default); kinds: year, month, date, days, file, dir.
-    params: dict[str, tuple[str, Any]]
-    stages: tuple[Stage, ...]
-
-
-# ------------------------------------------------------------------------------ parameters
-_LONG_DIGITS = re.compile(r"\d{12,}")
-
-
-def _bad(name: str, en: str, ja: str, reason: str) -> InvalidInput:
-    # The value itself is never repeated: it may be the personal data it should not be.
-    return InvalidInput(f"Parameter {name}: {en}", f"パラメータ {name}: {ja}", reason=reason, parameter=name)
-
-
-def check_params(cycle: str, raw: dict[str, Any], ws: Workspace | None = None) -> dict[str, Any]:
-    """Validate a cycle's parameters and fill the defaults.  Parameters are years, dates, day counts and
-    paths: a value that looks like personal data (12+ digits, a name), a missing file or an unknown
-    parameter is refused, naming the parameter but never repeating its value."""
-    if cycle not in CYCLES:
-        raise InvalidInput(f"Unknown cycle {cycle!r}; cycles: {', '.join(CYCLES)}.",
-                           f"不明な定例処理 {cycle!r} です（{', '.join(CYCLES)}）。", reason="unknown_cycle")
-    spec = CYCLES[cycle].params
-    unknown = sorted(set(raw) - set(spec))
-    if unknown:
-        raise InvalidInput(f"Parameters not allowed for {cycle}: {', '.join(unknown)}.",
-                           f"{cycle} に指定できないパラメータです: {', '.join(unknown)}", reason="unknown_parameter")
-    out: dict[str, Any] = {}
-    today = (ws.clock.now() if ws is not None else dt.datetime.now(dt.UTC)).astimezone(JST).date()
-    for name, (kind, default) in spec.items():
-        value = raw.get(name, default)
-        text = "" if value is None else str(value).strip()
-        if _LONG_DIGITS.search(text):
-            raise _bad(name, "looks like an Individual Number or other personal data (12 or more digits); "
-                             "parameters carry only years, dates and paths.",
-                       "個人番号などの個人情報（12 桁以上の数字）のようです。パラメータには年度・日付・パスのみ指定できます。",
-                       "personal_data")
-        if kind not in ("file", "dir") and not text.isascii():
-            raise _bad(name, "looks like a name or other personal data; parameters carry only years, dates and paths.",
-                       "氏名などの個人情報のようです。パラメータには年度・日付・パスのみ指定できます。", "personal_data")
-        if kind == "year":
-            if not text:
-                raise _bad(name, "is required.", "必須です。", "missing_parameter")
-            if not re.fullmatch(r"\d{4}", text) or not 2000 <= int(text) <= 2100:
-                raise _bad(name, "must be a 4-digit fiscal year (2000-2100).", "西暦 4 桁の年度（2000〜2100）で指定してください。",
-                           "bad_year")
-            out[name] = int(text)
-        elif kind == "month":
-            text = text or today.strftime("%Y-%m")
-            if not re.fullmatch(r"20\d\d-(0[1-9]|1[0-2])", text):
-                raise _bad(name, "must be a month as YYYY-MM.", "年月（YYYY-MM）で指定してください。", "bad_month")
-            out[name] = text
-        elif kind == "date":
-            text = text or today.isoformat()
-            try:
-                dt.date.fromisoformat(text)
-            except ValueError:
-                raise _bad(name, "must be a date as YYYY-MM-DD.", "日付（YYYY-MM-DD）で指定してください。", "bad_date") from None
-            out[name] = text
-        elif kind == "days":
-            if not re.fullmatch(r"\d{1,4}", text):
-                raise _bad(name, "must be a whole number of days.", "日数（整数）で指定してください。", "bad_days")
-            out[name] = int(text)
-        elif kind in ("file", "dir"):
-            if text:
-                path = Path(text).expanduser()
-                if not (path.is_file() if kind == "file" else path.is_dir()):
-                    raise _bad(name, f"the {'file' if kind == 'file' else 'folder'} does not exist or cannot be read.",
-                               f"{'ファイル' if kind == 'file' else 'フォルダ'}が存在しないか、読めません。", "missing_file")
-                text = str(path.resolve())
-            out[name] = text
-        else:  # pragma: no cover - a programming error in CYCLES
-            raise AssertionError(kind)
-    return out
+__all__ = ["CYCLES", "cycle_figures"]
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -222,9 +130,11 @@ def _approved_exports(ctx: StageContext, steps: dict[str, tuple[Callable[[], app
             del ctx.detail[f"{key}_approval"]
             ctx.save()
             state = "rejected" if approval.status == "rejected" else "expired"
-            raise InvalidInput(f"The approval {approval_id} was {state}; re-run the cycle to request a new one.",
+            why = approvals.rejection_words(approval) if state == "rejected" else ("", "")
+            raise InvalidInput(f"The approval {approval_id} was {state}; re-run the cycle to request a new one. {why[1]}",
                                f"承認 {approval_id} は{'却下' if state == 'rejected' else '期限切れ'}になりました。"
-                               "再実行すると新たに承認を依頼します。", reason=f"approval_{state}", approval_id=approval_id)
+                               f"再実行すると新たに承認を依頼します。{why[0]}", reason=f"approval_{state}",
+                               approval_id=approval_id)
         ctx.save()
     if pending:
         ids = ", ".join(a.approval_id for a in pending)
@@ -243,24 +153,22 @@ def _incoming(ctx: StageContext) -> Path:
     return Path(given) if given else ctx.session.workspace.folder("incoming")
 
 
-def _import_packages(ctx: StageContext, kind: str, importer: Callable[[Session, str], Any]) -> list[dict[str, Any]]:
-    """Import every ``kind`` package waiting in the incoming folder, oldest name first; each imported
-    package moves to ``done/``, a refused one to ``refused/`` and fails the stage with the reason."""
+def _import_packages(ctx: StageContext, kind: str) -> list[dict[str, Any]]:
+    """Import every ``kind`` package waiting in the incoming folder, oldest name first, through the one
+    incoming path (:func:`workbench.files.incoming.receive`: checked, audited, in the media ledger); each
+    imported package moves to ``done/``, a refused one to ``refused/`` and fails the stage with the reason."""
     folder = _incoming(ctx)
-    done = ctx.session.workspace.folder("incoming") / "done"
     refused = ctx.session.workspace.folder("incoming") / "refused"
     out = []
     for path in sorted(folder.glob("*.wbpkg")):
         try:
             header_kind = transfer.peek_header(path).kind
         except PackageError:
-            header_kind = None
-        if header_kind is not None and header_kind != kind:
+            header_kind = kind  # a damaged header: the import refuses it with the reason, audited
+        if header_kind != kind:
             continue
         try:
-            if header_kind is None:
-                raise PackageError("The package header is damaged.", "パッケージのヘッダーが破損しています。")
-            summary = importer(ctx.session, str(path))
+            receipt = incoming.receive(ctx.session, str(path), kinds=(kind,))
         except (InvalidInput, PackageError) as exc:
             refused.mkdir(mode=0o700, exist_ok=True)
             shutil.move(str(path), refused / path.name)
@@ -268,8 +176,7 @@ def _import_packages(ctx: StageContext, kind: str, importer: Callable[[Session, 
                                f"{exc.message_en}",
                                f"回答パッケージ {path.name} を受け付けず incoming/refused/ に移しました: {exc.message_ja}",
                                reason="answer_refused") from None
-        done.mkdir(mode=0o700, exist_ok=True)
-        shutil.move(str(path), done / path.name)
+        summary = receipt.result
         counts = summary.counts() if hasattr(summary, "counts") else {}
         out.append({"package": path.name, "kind": kind, **counts,
                     "already_imported": bool(getattr(summary, "already_imported", False))})
@@ -333,7 +240,7 @@ def stage_integrated_in(ctx: StageContext) -> dict[str, Any]:
     batch_id = request.get("batch_id")
     if not batch_id:
         return {"nothing_requested": True}
-    imported = _import_packages(ctx, integrated.ANSWER_KIND, integrated.import_integrated_answers)
+    imported = _import_packages(ctx, integrated.ANSWER_KIND)
     ctx.detail.setdefault("imports", []).extend(imported)
     ctx.save()
     counts = integrated_pending(ctx.session, batch_id)
@@ -371,8 +278,8 @@ def stage_batches_out(ctx: StageContext) -> dict[str, Any]:
 def stage_answers_in(ctx: StageContext) -> dict[str, Any]:
     """F4 and F5: import the answer packages; wait until no request of the two batches is unanswered."""
     out = ctx.earlier["batches_out"]
-    imported = (_import_packages(ctx, "info_answer", results.import_info_results)
-                + _import_packages(ctx, "juki_answer", results.import_juki_results))
+    imported = (_import_packages(ctx, "info_answer")
+                + _import_packages(ctx, "juki_answer"))
     ctx.detail.setdefault("imports", []).extend(imported)
     ctx.save()
     waiting = []
@@ -463,8 +370,6 @@ def stage_purge(ctx: StageContext) -> dict[str, Any]:
 
 def _apply_retention(session: Session) -> dict[str, Any]:
     """Every retention rule (C11, issue 12), applied; counts only."""
-    from workbench.lifecycle import retention
-
     report = retention.apply(session, dry_run=False)
     return {k: v for k, v in report.items() if isinstance(v, (int, float, bool, str))} | {
         "rules": len(report.get("items", []))}
@@ -516,6 +421,8 @@ _QUERY_STAGES = (
 _QUERY_PARAMS: dict[str, tuple[str, Any]] = {"procedures_file": ("file", ""), "declared_income_file": ("file", ""),
                                              "incoming_dir": ("dir", "")}
 
+#: The catalogue: every resumable cycle, registered with the engine below (``engine.CYCLES`` is the
+#: engine's registry of the same cycles; the engine imports nothing from here).
 CYCLES: dict[str, Cycle] = {
     "income_declaration": Cycle(
         "income_declaration", "収入申告（年次, P1）", "income declaration (yearly, P1)", Permission.BATCHES_CREATE,
@@ -535,3 +442,4 @@ CYCLES: dict[str, Cycle] = {
 labels.register("pipeline", {name: (c.title_ja, c.title_en) for name, c in CYCLES.items()})
 for _cycle in CYCLES.values():
     labels.register("stage", {s.name: (s.title_ja, s.title_en) for s in _cycle.stages})
+register(*CYCLES.values())

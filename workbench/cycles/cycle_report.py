@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from workbench.core import labels as code_words
-from workbench.cycles.engine import CycleState
+from workbench.cycles.engine import CYCLES, CycleState
 
 __all__ = ["JAPANESE_FONTS", "charts", "stage_table", "step_counts", "use_japanese_font"]
 
@@ -31,8 +31,6 @@ def use_japanese_font() -> None:
 
 
 def _titles(cycle: str) -> dict[str, str]:
-    from workbench.cycles.catalogue import CYCLES
-
     return {s.name: f"{s.title_ja} / {s.title_en}" for s in CYCLES[cycle].stages}
 
 

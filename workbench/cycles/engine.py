@@ -27,35 +27,41 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 import socket
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from workbench.core import labels
+from workbench.core.clock import JST
 from workbench.core.errors import InvalidInput, NotFound, PermissionDenied, WorkbenchError
-from workbench.core.paging import ListSpec, Page, PageRequest, SortKey, fetch_page
 from workbench.core.permissions import Permission
-from workbench.core.workspace import Session, Unit, service
+from workbench.core.workspace import Session, Unit, Workspace, service
 
 #: Audited operation names keep this module's name before the 2026-12 move into packages, so the
 #: seven-year audit log and its words stay one vocabulary (see ``workspace.service``).
 SERVICE_PREFIX = "cycle_runs"
 
 __all__ = [
+    "CYCLES",
     "STAGE_STATUSES",
+    "Cycle",
     "CycleBusy",
     "CycleRun",
     "CycleWaiting",
+    "Stage",
     "StageFailed",
     "StageInfo",
     "Waiting",
     "attach",
+    "check_params",
     "claim",
-    "listing",
-    "listing_page",
+    "cycle_state",
+    "register",
     "release",
     "status",
 ]
@@ -95,6 +101,113 @@ class Waiting(Exception):
     def __init__(self, en: str, ja: str, **what: Any) -> None:
         super().__init__(en)
         self.en, self.ja, self.what = en, ja, what
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    title_ja: str
+    title_en: str
+    fn: Callable[[StageContext], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Cycle:
+    name: str
+    title_ja: str
+    title_en: str
+    #: The permission of the roles that own the cycle: to run it, see its runs and its report.
+    permission: Permission
+    #: parameter → (kind, default); kinds: year, month, date, days, file, dir.
+    params: dict[str, tuple[str, Any]]
+    stages: tuple[Stage, ...]
+
+
+#: The cycles the engine can run, by name: filled by the catalogue (:func:`register`), which builds on
+#: the engine and every feature package, so the engine itself imports none of them.
+CYCLES: dict[str, Cycle] = {}
+
+
+def register(*cycles: Cycle) -> None:
+    """The catalogue (:mod:`workbench.cycles.catalogue`) hands the engine its cycles; a name is registered once."""
+    for cycle in cycles:
+        if cycle.name in CYCLES:
+            raise RuntimeError(f"duplicate cycle {cycle.name}")
+        CYCLES[cycle.name] = cycle
+
+
+def _cycle(cycle: str) -> Cycle:
+    if cycle not in CYCLES:
+        raise InvalidInput(f"Unknown cycle {cycle!r}; cycles: {', '.join(CYCLES)}.",
+                           f"不明な定例処理 {cycle!r} です（{', '.join(CYCLES)}）。", reason="unknown_cycle")
+    return CYCLES[cycle]
+
+
+# ------------------------------------------------------------------------------ parameters
+_LONG_DIGITS = re.compile(r"\d{12,}")
+
+
+def _bad(name: str, en: str, ja: str, reason: str) -> InvalidInput:
+    # The value itself is never repeated: it may be the personal data it should not be.
+    return InvalidInput(f"Parameter {name}: {en}", f"パラメータ {name}: {ja}", reason=reason, parameter=name)
+
+
+def check_params(cycle: str, raw: dict[str, Any], ws: Workspace | None = None) -> dict[str, Any]:
+    """Validate a cycle's parameters and fill the defaults.  Parameters are years, dates, day counts and
+    paths: a value that looks like personal data (12+ digits, a name), a missing file or an unknown
+    parameter is refused, naming the parameter but never repeating its value."""
+    spec = _cycle(cycle).params
+    unknown = sorted(set(raw) - set(spec))
+    if unknown:
+        raise InvalidInput(f"Parameters not allowed for {cycle}: {', '.join(unknown)}.",
+                           f"{cycle} に指定できないパラメータです: {', '.join(unknown)}", reason="unknown_parameter")
+    out: dict[str, Any] = {}
+    today = (ws.clock.now() if ws is not None else dt.datetime.now(dt.UTC)).astimezone(JST).date()
+    for name, (kind, default) in spec.items():
+        value = raw.get(name, default)
+        text = "" if value is None else str(value).strip()
+        if _LONG_DIGITS.search(text):
+            raise _bad(name, "looks like an Individual Number or other personal data (12 or more digits); "
+                             "parameters carry only years, dates and paths.",
+                       "個人番号などの個人情報（12 桁以上の数字）のようです。パラメータには年度・日付・パスのみ指定できます。",
+                       "personal_data")
+        if kind not in ("file", "dir") and not text.isascii():
+            raise _bad(name, "looks like a name or other personal data; parameters carry only years, dates and paths.",
+                       "氏名などの個人情報のようです。パラメータには年度・日付・パスのみ指定できます。", "personal_data")
+        if kind == "year":
+            if not text:
+                raise _bad(name, "is required.", "必須です。", "missing_parameter")
+            if not re.fullmatch(r"\d{4}", text) or not 2000 <= int(text) <= 2100:
+                raise _bad(name, "must be a 4-digit fiscal year (2000-2100).", "西暦 4 桁の年度（2000〜2100）で指定してください。",
+                           "bad_year")
+            out[name] = int(text)
+        elif kind == "month":
+            text = text or today.strftime("%Y-%m")
+            if not re.fullmatch(r"20\d\d-(0[1-9]|1[0-2])", text):
+                raise _bad(name, "must be a month as YYYY-MM.", "年月（YYYY-MM）で指定してください。", "bad_month")
+            out[name] = text
+        elif kind == "date":
+            text = text or today.isoformat()
+            try:
+                dt.date.fromisoformat(text)
+            except ValueError:
+                raise _bad(name, "must be a date as YYYY-MM-DD.", "日付（YYYY-MM-DD）で指定してください。", "bad_date") from None
+            out[name] = text
+        elif kind == "days":
+            if not re.fullmatch(r"\d{1,4}", text):
+                raise _bad(name, "must be a whole number of days.", "日数（整数）で指定してください。", "bad_days")
+            out[name] = int(text)
+        elif kind in ("file", "dir"):
+            if text:
+                path = Path(text).expanduser()
+                if not (path.is_file() if kind == "file" else path.is_dir()):
+                    raise _bad(name, f"the {'file' if kind == 'file' else 'folder'} does not exist or cannot be read.",
+                               f"{'ファイル' if kind == 'file' else 'フォルダ'}が存在しないか、読めません。", "missing_file")
+                text = str(path.resolve())
+            out[name] = text
+        else:  # pragma: no cover - a programming error in the catalogue
+            raise AssertionError(kind)
+    return out
 
 
 @dataclass(frozen=True)
@@ -142,9 +255,7 @@ def params_digest(cycle: str, params: dict[str, Any]) -> str:
 
 
 def _stage_names(cycle: str) -> list[str]:
-    from workbench.cycles.catalogue import CYCLES
-
-    return [s.name for s in CYCLES[cycle].stages]
+    return [s.name for s in _cycle(cycle).stages]
 
 
 # ------------------------------------------------------------------------------ reading
@@ -170,10 +281,14 @@ def _state(unit: Unit, cycle_run_id: str) -> CycleState:
                       finished_at=values[8], reason=values[9], notebook=values[10], stages=stages, runs=executions)
 
 
-def _owner_permission(cycle: str) -> Permission:
-    from workbench.cycles.catalogue import CYCLES
+def cycle_state(unit: Unit, cycle_run_id: str) -> CycleState:
+    """A cycle run's state and stages, read inside the caller's unit of work (no permission check:
+    the caller decides who may see it, as :mod:`workbench.cycles.pipeline_runs`' listing does)."""
+    return _state(unit, cycle_run_id)
 
-    return CYCLES[cycle].permission
+
+def _owner_permission(cycle: str) -> Permission:
+    return _cycle(cycle).permission
 
 
 def _may_see(unit: Unit, cycle: str, user_id: str) -> bool:
@@ -354,9 +469,7 @@ class CycleRun:
 
     def run(self, stage: str) -> dict[str, Any]:
         """Run one stage unless it is done; return its details (counts and IDs)."""
-        from workbench.cycles.catalogue import CYCLES
-
-        spec = {s.name: s for s in CYCLES[self.state.cycle].stages}[stage]
+        spec = {s.name: s for s in _cycle(self.state.cycle).stages}[stage]
         # The cached state is current: only this execution holds the cycle (every transition checks it).
         info = {s.stage: s for s in self.state.stages}[stage]
         if info.status == "done":
@@ -405,9 +518,7 @@ class CycleRun:
 
     def run_all(self) -> CycleState:
         """Run every stage in order (for tests and the CLI without a notebook)."""
-        from workbench.cycles.catalogue import CYCLES
-
-        for spec in CYCLES[self.state.cycle].stages:
+        for spec in _cycle(self.state.cycle).stages:
             self.run(spec.name)
         return self.state
 
@@ -433,8 +544,6 @@ def run_inline(session: Session, cycle: str, params: dict[str, Any]) -> CycleSta
     """Claim and run a cycle in this process, without Papermill (tests, operators' scripts).
 
     Raises :class:`CycleWaiting` / :class:`StageFailed` like the notebook would."""
-    from workbench.cycles.catalogue import check_params
-
     params = check_params(cycle, params, session.workspace)
     run_id = "I" + uuid.uuid4().hex[:11].upper()
     state = claim(session, cycle, params, run_id)
@@ -450,7 +559,7 @@ def run_inline(session: Session, cycle: str, params: dict[str, Any]) -> CycleSta
         release(session, state.cycle_run_id, run_id, notebook=None, error=error)
 
 
-# ------------------------------------------------------------------------------ status and listing
+# ------------------------------------------------------------------------------ status
 @service(Permission.SELF)
 def status(unit: Unit, run: str) -> CycleState:
     """``workbench pipeline status RUN``: a cycle run (``C…``) or one of its executions (``R…``) with its
@@ -466,48 +575,6 @@ def status(unit: Unit, run: str) -> CycleState:
         raise PermissionDenied(f"You may not see runs of {state.cycle}.", f"{state.cycle} の実行は閲覧できません。",
                                permission=_owner_permission(state.cycle).value)
     return state
-
-
-def _run_item(unit: Unit, row: tuple[Any, ...]) -> dict[str, Any]:
-    """One pipeline run as the listing shows it, with its cycle's stages, status and reason."""
-    run_id, pipeline, user_id, run_status, created_at, notebook, cycle_run_id = row
-    item: dict[str, Any] = {"run_id": run_id, "pipeline": pipeline, "user_id": user_id, "status": run_status,
-                            "created_at": created_at.isoformat(), "report": notebook}
-    if cycle_run_id:
-        state = _state(unit, cycle_run_id)
-        item.update(cycle_run_id=cycle_run_id, cycle_status=state.status, reason=state.reason,
-                    stages=[{"stage": s.stage, "status": s.status} for s in state.stages])
-    return item
-
-
-#: Pipeline runs as a list paging in the database (the caller's own, and every run of a pipeline they hold).
-RUN_LIST = ListSpec(
-    "実行の一覧", "run list", "pipeline_runs p LEFT JOIN cycle_executions e USING (run_id)",
-    sorts={"created_at": SortKey("p.created_at", "開始日時", "started"), "pipeline": SortKey("p.pipeline", "処理", "pipeline"),
-           "user_id": SortKey("p.user_id", "実行者", "by"), "status": SortKey("p.status", "実行の状態", "state")},
-    default_sort="created_at", tiebreak="p.run_id", search=("p.run_id", "p.pipeline", "p.user_id", "e.cycle_run_id"),
-    groups={"status": "p.status"},
-)
-
-
-def _visible(unit: Unit) -> tuple[str, dict[str, Any], list[str]]:
-    """Which runs the caller may list: their own, every run of a pipeline whose permission they
-    hold, and — for operations (運用担当, who run the machine: ``backup.run``) — every run's state
-    and stages, so that a stuck or failed cycle is seen.  Returns the WHERE clause over
-    ``pipeline_runs p``, its parameters and the pipelines the caller owns."""
-    from workbench.cycles.pipeline_runs import PIPELINES
-
-    owned = [name for name, (perm, _) in PIPELINES.items() if unit.session.can(perm)]
-    return ("p.user_id = $me OR list_contains($owned, p.pipeline) OR $monitor",
-            {"me": unit.user_id, "owned": owned, "monitor": unit.session.can(Permission.BACKUP_RUN)}, owned)
-
-
-def _listed(unit: Unit, row: tuple[Any, ...], owned: list[str]) -> dict[str, Any]:
-    """A run as listed: the report of a run the caller does not own is not named to them."""
-    run = _run_item(unit, row)
-    if run["user_id"] != unit.user_id and run["pipeline"] not in owned:
-        run["report"] = None
-    return run
 
 
 def abandon_ghosts(unit: Unit) -> list[str]:
@@ -530,29 +597,3 @@ def abandon_ghosts(unit: Unit) -> list[str]:
     if ghosts:
         unit.note(abandoned=len(ghosts))
     return ghosts
-
-
-@service(Permission.SELF)
-def listing_page(unit: Unit, request: PageRequest) -> Page[dict[str, Any]]:
-    """One page of the runs :func:`listing` shows, sorted and filtered in the database."""
-    abandon_ghosts(unit)
-    where, params, owned = _visible(unit)
-    page = fetch_page(unit, RUN_LIST, request,
-                      "p.run_id, p.pipeline, p.user_id, p.status, p.created_at, p.notebook, e.cycle_run_id",
-                      where=where, params=params)
-    return page.map(lambda r: _listed(unit, r, owned))
-
-
-@service(Permission.SELF)
-def listing(unit: Unit, *, limit: int = 20) -> list[dict[str, Any]]:
-    """``workbench pipeline list``: the latest pipeline runs the caller may see (:func:`_visible`),
-    with each cycle's stages, status and report path."""
-    abandon_ghosts(unit)
-    where, params, owned = _visible(unit)
-    rows = unit.con.execute(
-        "SELECT p.run_id, p.pipeline, p.user_id, p.status, p.created_at, p.notebook, e.cycle_run_id"
-        f" FROM pipeline_runs p LEFT JOIN cycle_executions e USING (run_id) WHERE {where}"
-        " ORDER BY p.created_at DESC LIMIT $limit", {**params, "limit": int(limit)}).fetchall()
-    out = [_listed(unit, r, owned) for r in rows]
-    unit.note(count=len(out))
-    return out

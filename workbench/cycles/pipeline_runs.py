@@ -24,18 +24,22 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from workbench.controls.batch_accounts import CYCLE_PERMISSIONS, batch_session
 from workbench.core import audit, labels, tickets
-from workbench.core.errors import InvalidInput, NotFound, SessionExpired, WorkbenchError
+from workbench.core.composites import composite
+from workbench.core.errors import InvalidInput, NotFound, PermissionDenied, SessionExpired, WorkbenchError
+from workbench.core.paging import ListSpec, Page, PageRequest, SortKey, fetch_page
 from workbench.core.permissions import Permission
-from workbench.core.workspace import Session, Unit, Workspace, composite, service
+from workbench.core.workspace import Session, Unit, Workspace, service
+from workbench.cycles import catalogue, engine
 
 #: Audited operation names keep this module's name before the 2026-12 move into packages, so the
 #: seven-year audit log and its words stay one vocabulary (see ``workspace.service``).
 SERVICE_PREFIX = "runs"
 
-__all__ = ["PIPELINES", "PIPELINE_DIR", "RUNNER_ENV", "RunInfo", "RunnerGone", "finish", "resume", "run", "runs", "start"]
+__all__ = ["PIPELINES", "PIPELINE_DIR", "RUNNER_ENV", "RUN_LIST", "RunInfo", "RunnerGone", "finish", "listing", "listing_page",
+           "resume", "run", "runs", "start"]
 
-#: The cycle notebooks, shipped as package data (found wherever the package is installed).
 #: The cycle notebooks: the ``pipelines`` package's data (top-level ``pipelines/`` in the repository).
 PIPELINE_DIR = Path(str(resources.files("pipelines")))
 
@@ -66,9 +70,7 @@ labels.register("run_status", RUN_STATUSES)
 
 def _add_cycles() -> None:
     """The resumable cycles (issue 14, :mod:`workbench.cycles.catalogue`) are pipelines too."""
-    from workbench.cycles.catalogue import CYCLES
-
-    for name, cycle in CYCLES.items():
+    for name, cycle in catalogue.CYCLES.items():
         PIPELINES[name] = (cycle.permission, frozenset(cycle.params))
 
 
@@ -116,18 +118,14 @@ def _check(pipeline: str, params: dict[str, Any]) -> Permission:
 def start(unit: Unit, pipeline: str, params: dict[str, Any]) -> tuple[RunInfo, Path]:
     """Record a run and write its one-time ticket; returns the run and its folder."""
     permission = _check(pipeline, params)
-    batch_cycle = getattr(unit.session, "batch_cycle", None)
+    batch_cycle = unit.session.batch_cycle
     if batch_cycle is not None and batch_cycle != pipeline:
-        from workbench.core.errors import PermissionDenied
-
         raise PermissionDenied(
             f"This batch account may run {batch_cycle} only, not {pipeline}.",
             f"このバッチ用アカウントが実行できるのは {batch_cycle} のみで、{pipeline} は実行できません。",
             permission=permission.value,
         )
     if not unit.session.can(permission):
-        from workbench.core.errors import PermissionDenied
-
         raise PermissionDenied(
             f"Running {pipeline} needs the permission {permission.value!r}.",
             f"{pipeline} の実行には権限 {permission.value!r} が必要です。",
@@ -140,8 +138,6 @@ def start(unit: Unit, pipeline: str, params: dict[str, Any]) -> tuple[RunInfo, P
     path = folder / "ticket"
     path.touch(mode=0o600)
     path.write_text(ticket, "ascii")
-    from workbench.cycles import engine
-
     engine.abandon_ghosts(unit)
     unit.con.execute(
         "INSERT INTO pipeline_runs (run_id, pipeline, params, user_id, ticket_hash, created_at, expires_at, status,"
@@ -241,8 +237,6 @@ def resume(ws: Workspace, run_id: str) -> Session:
         raise refusal
     assert row is not None
     if row[3] is not None:  # a batch account: only its cycle's permissions (issue 14)
-        from workbench.controls.batch_accounts import batch_session
-
         return batch_session(ws, row[0], row[3], now)
     return Session(ws, row[0], tuple(row[1]), now)
 
@@ -275,15 +269,9 @@ def run(session: Session, pipeline: str, params: dict[str, Any] | None = None) -
     ws = session.workspace
     cycle = _is_cycle(pipeline)
     if cycle:
-        from workbench.cycles.catalogue import check_params
-
-        params = check_params(pipeline, params, ws)  # refused before anything is recorded
-        from workbench.controls.batch_accounts import CYCLE_PERMISSIONS
-
+        params = engine.check_params(pipeline, params, ws)  # refused before anything is recorded
         missing = sorted(p.value for p in CYCLE_PERMISSIONS[pipeline] - session.permissions)
         if missing:
-            from workbench.core.errors import PermissionDenied
-
             ws.audit_only(session.user_id, "runs.start", "denied", pipeline=pipeline, permission=missing[0])
             raise PermissionDenied(
                 f"Running {pipeline} needs every permission its stages use; you lack {', '.join(missing)}. "
@@ -296,8 +284,6 @@ def run(session: Session, pipeline: str, params: dict[str, Any] | None = None) -
     report = str(output.relative_to(ws.path))
     cycle_run_id: str | None = None
     if cycle:
-        from workbench.cycles import engine
-
         try:
             cycle_run_id = engine.claim(session, pipeline, params, info.run_id).cycle_run_id
         except WorkbenchError:
@@ -339,10 +325,8 @@ def run(session: Session, pipeline: str, params: dict[str, Any] | None = None) -
             os.environ[RUNNER_ENV] = previous_runner
         (folder / "ticket").unlink(missing_ok=True)
         if cycle_run_id is not None:
-            from workbench.cycles import engine
-
             state = engine.release(session, cycle_run_id, info.run_id, notebook=report if output.exists() else None,
-                                       error=error)
+                                   error=error)
             failure, status = _cycle_outcome(pipeline, info.run_id, state, failure)
         final = finish(session, info.run_id, succeeded=succeeded and failure is None,
                        notebook=report if output.exists() else None, status=status)
@@ -352,27 +336,92 @@ def run(session: Session, pipeline: str, params: dict[str, Any] | None = None) -
 
 
 def _is_cycle(pipeline: str) -> bool:
-    from workbench.cycles.catalogue import CYCLES
-
-    return pipeline in CYCLES
+    return pipeline in engine.CYCLES
 
 
 def _cycle_outcome(pipeline: str, run_id: str, state: Any, failure: WorkbenchError | None
                    ) -> tuple[WorkbenchError | None, str | None]:
     """The cycle's state in the database, not the notebook, says how the run ended."""
-    from workbench.cycles.engine import CycleWaiting, StageFailed
-
     ids = {"run_id": run_id, "cycle_run_id": state.cycle_run_id}
     if state.status == "waiting":
         stage = next((s for s in state.stages if s.status == "waiting"), None)
         ja = (stage.waiting_for or {}).get("ja", "") if stage else ""
-        return CycleWaiting(
+        return engine.CycleWaiting(
             f"{pipeline} {state.cycle_run_id} stopped, waiting — {state.reason}. Run it again later to continue.",
             f"{pipeline} {state.cycle_run_id} は待機のため停止しました — {stage.stage if stage else ''}: {ja}。"
             "後で同じパラメータで再実行すると続きから再開します。", **ids), "waiting"
     if state.status == "failed":
-        return StageFailed(
+        return engine.StageFailed(
             f"{pipeline} {state.cycle_run_id} failed — {state.reason}. Fix the cause and run it again to continue.",
             f"{pipeline} {state.cycle_run_id} が失敗しました — {state.reason}。原因を取り除き、再実行すると続きから再開します。",
             **ids), "failed"
     return failure, None
+
+
+# ------------------------------------------------------------------------------ listing
+# The audited names stay ``cycle_runs.listing*``: these services were the cycle engine's before it
+# stopped importing this module (issue 18 item 2), and the seven-year log reads as one.
+def _run_item(unit: Unit, row: tuple[Any, ...]) -> dict[str, Any]:
+    """One pipeline run as the listing shows it, with its cycle's stages, status and reason."""
+    run_id, pipeline, user_id, run_status, created_at, notebook, cycle_run_id = row
+    item: dict[str, Any] = {"run_id": run_id, "pipeline": pipeline, "user_id": user_id, "status": run_status,
+                            "created_at": created_at.isoformat(), "report": notebook}
+    if cycle_run_id:
+        state = engine.cycle_state(unit, cycle_run_id)
+        item.update(cycle_run_id=cycle_run_id, cycle_status=state.status, reason=state.reason,
+                    stages=[{"stage": s.stage, "status": s.status} for s in state.stages])
+    return item
+
+
+#: Pipeline runs as a list paging in the database (the caller's own, and every run of a pipeline they hold).
+RUN_LIST = ListSpec(
+    "実行の一覧", "run list", "pipeline_runs p LEFT JOIN cycle_executions e USING (run_id)",
+    sorts={"created_at": SortKey("p.created_at", "開始日時", "started"), "pipeline": SortKey("p.pipeline", "処理", "pipeline"),
+           "user_id": SortKey("p.user_id", "実行者", "by"), "status": SortKey("p.status", "実行の状態", "state")},
+    default_sort="created_at", tiebreak="p.run_id", search=("p.run_id", "p.pipeline", "p.user_id", "e.cycle_run_id"),
+    groups={"status": "p.status"},
+)
+
+
+def _visible(unit: Unit) -> tuple[str, dict[str, Any], list[str]]:
+    """Which runs the caller may list: their own, every run of a pipeline whose permission they
+    hold, and — for operations (運用担当, who run the machine: ``backup.run``) — every run's state
+    and stages, so that a stuck or failed cycle is seen.  Returns the WHERE clause over
+    ``pipeline_runs p``, its parameters and the pipelines the caller owns."""
+    owned = [name for name, (perm, _) in PIPELINES.items() if unit.session.can(perm)]
+    return ("p.user_id = $me OR list_contains($owned, p.pipeline) OR $monitor",
+            {"me": unit.user_id, "owned": owned, "monitor": unit.session.can(Permission.BACKUP_RUN)}, owned)
+
+
+def _listed(unit: Unit, row: tuple[Any, ...], owned: list[str]) -> dict[str, Any]:
+    """A run as listed: the report of a run the caller does not own is not named to them."""
+    run = _run_item(unit, row)
+    if run["user_id"] != unit.user_id and run["pipeline"] not in owned:
+        run["report"] = None
+    return run
+
+
+@service(Permission.SELF, operation="cycle_runs.listing_page")
+def listing_page(unit: Unit, request: PageRequest) -> Page[dict[str, Any]]:
+    """One page of the runs :func:`listing` shows, sorted and filtered in the database."""
+    engine.abandon_ghosts(unit)
+    where, params, owned = _visible(unit)
+    page = fetch_page(unit, RUN_LIST, request,
+                      "p.run_id, p.pipeline, p.user_id, p.status, p.created_at, p.notebook, e.cycle_run_id",
+                      where=where, params=params)
+    return page.map(lambda r: _listed(unit, r, owned))
+
+
+@service(Permission.SELF, operation="cycle_runs.listing")
+def listing(unit: Unit, *, limit: int = 20) -> list[dict[str, Any]]:
+    """``workbench pipeline list``: the latest pipeline runs the caller may see (:func:`_visible`),
+    with each cycle's stages, status and report path."""
+    engine.abandon_ghosts(unit)
+    where, params, owned = _visible(unit)
+    rows = unit.con.execute(
+        "SELECT p.run_id, p.pipeline, p.user_id, p.status, p.created_at, p.notebook, e.cycle_run_id"
+        f" FROM pipeline_runs p LEFT JOIN cycle_executions e USING (run_id) WHERE {where}"
+        " ORDER BY p.created_at DESC LIMIT $limit", {**params, "limit": int(limit)}).fetchall()
+    out = [_listed(unit, r, owned) for r in rows]
+    unit.note(count=len(out))
+    return out

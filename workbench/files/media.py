@@ -28,6 +28,7 @@ from workbench.files import transfer
 __all__ = [
     "RECIPIENTS",
     "LedgerEntry",
+    "entry",
     "handover_copy",
     "issue_key_file",
     "ledger",
@@ -35,6 +36,7 @@ __all__ = [
     "mark_delivered",
     "read_incoming",
     "recipient_key",
+    "record_incoming",
     "request_key_file",
     "sweep",
     "unpack_own",
@@ -152,8 +154,18 @@ def read_incoming(unit: Unit, path: Path | bytes, *, sender: str, kind: str,
             reason="other_workspace",
         )
     name = file_name or (path.name if isinstance(path, Path) else "upload.wbpkg")
-    _record(unit, "in", package.manifest, name[:200])
+    record_incoming(unit, package.manifest, name)
     return package
+
+
+def record_incoming(unit: Unit, manifest: transfer.Manifest, file_name: str) -> LedgerEntry:
+    """The media-ledger line of a verified package read into the workspace (call inside a service)."""
+    return _record(unit, "in", manifest, file_name[:200])
+
+
+def entry(unit: Unit, entry_id: str) -> LedgerEntry:
+    """One media-ledger entry (inside a service)."""
+    return _entry(unit, entry_id)
 
 
 _ENTRY = ("entry_id, recorded_at, direction, kind, package_id, file_name, recipient, record_count, digest, user_id,"

@@ -115,6 +115,8 @@ __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
     "MAGIC",
+    "MAX_UNPACK_MEMBER",
+    "MAX_UNPACK_TOTAL",
     "Manifest",
     "MemberInfo",
     "Package",
@@ -125,6 +127,7 @@ __all__ = [
     "read_keyfile",
     "read_package",
     "recipient_key",
+    "unpack_package",
     "verify_package",
     "write_keyfile",
     "write_package",
@@ -402,8 +405,13 @@ def write_package(
     workspace_id: str,
     approval_id: str | None = None,
     created_at: str | None = None,
+    unfinished: str | os.PathLike[str] | None = None,
 ) -> Manifest:
     """Write a transfer package to ``path`` and return its manifest.
+
+    With ``unfinished``, the package is written at that name (created exclusively) and left there when
+    complete; the caller renames it to ``path`` once it has recorded it (a backup: the name tells a
+    half-written file from a finished one, issue 24 item 2).
 
     ``key`` is the recipient's key (:func:`recipient_key`), ``key_id`` its identifier
     (normally :func:`key_id_for`), written in the clear header.  ``members`` is consumed
@@ -431,7 +439,7 @@ def write_package(
             raise _bad_argument("created_at") from None
 
     target = Path(path)
-    if os.path.lexists(target):
+    if os.path.lexists(target) or (unfinished is not None and os.path.lexists(unfinished)):
         raise _exists()
     directory = target.parent
     package_id = uuid.uuid4().hex
@@ -510,8 +518,12 @@ def write_package(
                 raise _bad_argument("members (too many for one manifest)")
             end = bytes([_T_END]) + (counter + 1).to_bytes(4, "big") + total.to_bytes(8, "big")
 
-            fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=".wbpkg-", suffix=".tmp")
-            tmp = Path(tmp_name)
+            if unfinished is not None:
+                fd = os.open(unfinished, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                tmp = Path(unfinished)
+            else:
+                fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=".wbpkg-", suffix=".tmp")
+                tmp = Path(tmp_name)
             os.fchmod(fd, 0o600)
             with os.fdopen(fd, "wb") as out:
                 out.write(prefix)
@@ -522,7 +534,8 @@ def write_package(
                 out.write(sealer.seal(counter, end, final=True))
                 out.flush()
                 os.fsync(out.fileno())
-        _publish(tmp, target)
+        if unfinished is None:
+            _publish(tmp, target)
         tmp = None
         fsync_dir(directory)
     except OSError as exc:
@@ -560,7 +573,7 @@ class _Prefix:
     frames_offset: int
 
 
-def peek_header(path: str | os.PathLike[str]) -> PackageHeader:
+def peek_header(path: str | os.PathLike[str] | bytes) -> PackageHeader:
     """The package's clear outer header, to choose the key.  **Untrusted** until
     :func:`read_package` (or :func:`verify_package`) has verified the package."""
     with _open(path) as (f, size):
@@ -590,6 +603,127 @@ def read_package(path: str | os.PathLike[str] | bytes, *, key: bytes) -> Package
 def verify_package(path: str | os.PathLike[str] | bytes, *, key: bytes) -> Manifest:
     """Verify a package completely without keeping its contents; return its manifest."""
     return _read(path, key, None, None)[1]
+
+
+#: ``package unpack``'s limits (issue 24 item 4): the largest member and the largest package it writes out.
+MAX_UNPACK_MEMBER = 128 << 20
+MAX_UNPACK_TOTAL = 1 << 30
+_UNPACK_STAGING = ".wbunpack-"
+
+
+def _too_large(what_en: str, what_ja: str, size: int, limit: int, **details: Any) -> PackageError:
+    return _error(
+        "too_large",
+        f"The package was not unpacked: {what_en} is {size:,} bytes, over the limit of {limit:,} bytes. "
+        "Nothing was written.",
+        f"パッケージを展開しませんでした。{what_ja}が {size:,} バイトで、上限 {limit:,} バイトを超えています。"
+        "何も書き出していません。",
+        size=size, limit=limit, **details,
+    )
+
+
+def unpack_package(
+    path: str | os.PathLike[str] | bytes,
+    *,
+    key: bytes,
+    out: str | os.PathLike[str],
+    reserved: Iterable[str | os.PathLike[str]] = (),
+    max_member: int = MAX_UNPACK_MEMBER,
+    max_total: int = MAX_UNPACK_TOTAL,
+    on_verified: Callable[[Manifest], None] | None = None,
+    before_publish: Callable[[Manifest], None] | None = None,
+) -> tuple[Manifest, list[Path]]:
+    """Unpack a package into the folder ``out``, all or nothing (the receiving side, issue 24 item 4).
+
+    1. A first pass verifies the whole package and its limits (each member at most ``max_member``
+       bytes, all together at most ``max_total``) without keeping anything; a member whose name
+       exists in ``out`` or is one of ``reserved`` (the receiver's ledger) refuses the package
+       **before anything is written** (``exists``);
+    2. the members are written (0600) into a staging folder inside ``out``, and only when the whole
+       package has verified again are they linked into place, none overwriting anything
+       (``on_verified`` runs after the first pass, before anything is written);
+       ``before_publish`` (the ledger line) runs just before.  Any failure, or a kill, leaves no
+       member in ``out``: a staging folder a killed run left is removed by the next run.
+    """
+    _check_key(key, "key")
+    target = Path(out)
+    if target.is_dir():
+        for stale in target.glob(_UNPACK_STAGING + "*"):  # a killed earlier run's partial plaintext
+            shutil.rmtree(stale, ignore_errors=True)
+    sizes: list[int] = []
+
+    def limit(index: int, size: int) -> None:
+        if size > max_member:
+            raise _too_large(f"member {index}", f"メンバー {index}", size, max_member, member=index)
+        sizes.append(size)
+        if sum(sizes) > max_total:
+            raise _too_large("the package's content", "パッケージの内容", sum(sizes), max_total)
+
+    _, manifest = _read(path, key, limit, None)
+    if on_verified is not None:
+        on_verified(manifest)
+    taken = {Path(r).resolve() for r in reserved}
+    clashes = [m.name for m in manifest.members
+               if os.path.lexists(target / m.name) or (target / m.name).resolve() in taken
+               or m.name.startswith(_UNPACK_STAGING)]
+    if clashes:
+        raise _error(
+            "exists",
+            f"The package was not unpacked: {len(clashes)} of its file name(s) already exist in the output folder or"
+            " name the receiving ledger; nothing was overwritten or written. Unpack into a new, empty folder.",
+            f"パッケージを展開しませんでした。ファイル名 {len(clashes):,} 件が出力先に既に存在するか、受領記録"
+            "（台帳）と同じ名前です。何も上書き・書き出ししていません。新しい空のフォルダーに展開してください。",
+            clashes=len(clashes),
+        )
+    target.mkdir(mode=0o700, parents=True, exist_ok=True)  # only now: a refused package leaves no folder
+    staging = Path(tempfile.mkdtemp(prefix=_UNPACK_STAGING, dir=target))
+    handles: list[IO[bytes]] = []
+    placed: list[Path] = []
+    try:
+        sizes.clear()
+
+        def start(index: int, size: int) -> None:
+            limit(index, size)
+            fd = os.open(staging / str(index), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            handles.append(os.fdopen(fd, "wb"))
+
+        def data(index: int, chunk: memoryview) -> None:
+            handles[index].write(chunk)
+
+        try:
+            _, again = _read(path, key, start, data)
+        finally:
+            for handle in handles:
+                handle.flush()
+                os.fsync(handle.fileno())
+                handle.close()
+        if again.digest != manifest.digest:  # the file changed between the passes
+            raise _digest_mismatch()
+        if before_publish is not None:
+            before_publish(again)
+        for index, member in enumerate(again.members):
+            final = target / member.name
+            _publish_link(staging / str(index), final)
+            placed.append(final)
+        fsync_dir(target)
+    except BaseException:
+        for final in placed:
+            final.unlink(missing_ok=True)
+        raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return again, placed
+
+
+def _publish_link(tmp: Path, target: Path) -> None:
+    try:
+        os.link(tmp, target)
+    except FileExistsError:
+        raise _exists() from None
+    except OSError:
+        if os.path.lexists(target):
+            raise _exists() from None
+        os.replace(tmp, target)
 
 
 @contextmanager

@@ -37,7 +37,6 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -47,11 +46,10 @@ from workbench.core import labels
 from workbench.core.errors import InvalidInput
 from workbench.core.permissions import Permission
 from workbench.core.policy import POLICY
-from workbench.core.workspace import Unit, service
-from workbench.files import media, outgoing, transfer
+from workbench.core.workspace import Unit
+from workbench.files import incoming, media, outgoing
 from workbench.files.formats import read_table, write_table
 from workbench.files.outgoing import ExportResult, OutgoingFileSpec
-from workbench.intake.persons import number_cipher
 
 __all__ = [
     "ANSWER_KIND",
@@ -60,17 +58,14 @@ __all__ = [
     "IntegratedImportSummary",
     "create_integrated_request",
     "import_integrated_answers",
+    "preview_integrated_answers",
 ]
 
 REQUEST_KIND = "integrated_request"
 ANSWER_KIND = "integrated_answer"
 REQUEST_MEMBER = "integrated_request.csv"
-ANSWER_MEMBER = "integrated_answer.csv"
 labels.register("package", {ANSWER_KIND: ("統合宛名番号の回答", "integrated-number answers")})
 MAX_LISTED = POLICY.max_listed_problems  # office policy, workbench/data/policy.json
-
-#: Result codes of the ``integrated_answer`` layout → request status.
-RESULT_CODES = {"00": "answered", "10": "not_found", "90": "error"}
 
 #: Per-answer problems: reason code → (Japanese, English).
 PROBLEMS: dict[str, tuple[str, str]] = {
@@ -165,7 +160,7 @@ def _write(unit: Unit, _params: IntegratedParams, _preview: IntegratedPreview, a
     versions = rows["key_version"].to_numpy()
     for version in np.unique(versions):
         sel = np.flatnonzero(versions == version)
-        numbers[sel] = number_cipher(unit, int(version)).decrypt_many(
+        numbers[sel] = unit.workspace.number_cipher(int(version)).decrypt_many(
             rows["number_ct"].to_numpy()[sel].tolist(), ids[sel].tolist(), table="person_numbers", column="number_ct"
         )
     request_ids = np.char.add(f"{batch_id}-", np.char.zfill(np.arange(1, len(rows) + 1).astype(str), 7))
@@ -221,39 +216,31 @@ create_integrated_request = _services.create
 
 
 # ------------------------------------------------------------------------------ answers
-def _answer_bytes(unit: Unit, source: bytes | str | Path, file_name: str | None) -> tuple[bytes, str | None]:
-    """The answer CSV: from a package (a path, or its bytes as uploaded on a screen) or bare CSV bytes."""
-    if isinstance(source, bytes) and not source.startswith(transfer.MAGIC):
-        return source, None
-    package = media.read_incoming(unit, source if isinstance(source, bytes) else Path(source), sender="linkage_server",
-                                  kind=ANSWER_KIND, file_name=file_name)
-    members = list(package.members.items())
+def _answer_data(received: incoming.Received) -> bytes:
+    """The answer CSV: the one member of a package, or the bare file (for tests and manual recovery)."""
+    members = list(received.members.values())
     if len(members) != 1:
         raise InvalidInput(
             f"The answer package should hold one file, not {len(members)}.",
             f"回答パッケージにはファイルが 1 つだけ入っているはずですが、{len(members):,} 個あります。",
             reason="bad_package_members",
         )
-    return members[0][1], package.manifest.package_id
+    return members[0]
 
 
-@service(Permission.INTEGRATED_MANAGE)
-def import_integrated_answers(unit: Unit, source: bytes | str | Path, *,
-                              file_name: str | None = None) -> IntegratedImportSummary:
-    """F1b ⑥: match answers to requests by request ID (C10) and store the integrated numbers.
+def _already(unit: Unit, table: Any, package_id: str | None) -> IntegratedImportSummary | None:
+    done = unit.con.execute("SELECT import_id, imported_at, counts FROM integrated_imports WHERE digest = ?",
+                            [table.digest]).fetchone()
+    if done is None:
+        return None
+    unit.note(rows=table.rows, already_imported=True)
+    return IntegratedImportSummary(rows=table.rows, package_id=package_id, import_id=done[0],
+                                   already_imported=True, already_imported_at=done[1].isoformat())
 
-    ``source`` is the answer package (a path, or its bytes), or — for tests and manual
-    recovery — the bare CSV bytes."""
-    data, package_id = _answer_bytes(unit, source, file_name)
-    table = read_table(data, "integrated_answer")
+
+def _classify(unit: Unit, table: Any) -> None:
+    """Classify each answer line into ``_ia_c`` (first matching rule wins); nothing stored."""
     con = unit.con
-    done = con.execute("SELECT import_id, imported_at, counts FROM integrated_imports WHERE digest = ?", [table.digest]).fetchone()
-    if done is not None:
-        summary = IntegratedImportSummary(rows=table.rows, package_id=package_id, import_id=done[0],
-                                          already_imported=True, already_imported_at=done[1].isoformat())
-        unit.note(rows=table.rows, already_imported=True)
-        return summary
-
     f = table.frame
     ans = pd.DataFrame({
         "line": table.lines,
@@ -267,36 +254,68 @@ def import_integrated_answers(unit: Unit, source: bytes | str | Path, *,
                 " person_id::VARCHAR AS person_id, result_code::VARCHAR AS result_code,"
                 " integrated_number::VARCHAR AS integrated_number FROM _ia_df")
     con.unregister("_ia_df")
+    # Classify each answer line, first matching rule wins.
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _ia_c AS
+           WITH d AS (
+               SELECT *, count(*) OVER (PARTITION BY request_id) AS n,
+                      count(DISTINCT result_code || '|' || integrated_number) OVER (PARTITION BY request_id) AS variants,
+                      row_number() OVER (PARTITION BY request_id ORDER BY line) AS k
+               FROM _ia)
+           SELECT d.line, d.request_id, d.person_id, d.result_code, d.integrated_number,
+               CASE
+                 WHEN d.result_code NOT IN ('00', '10', '90')
+                      OR (d.result_code = '00' AND NOT regexp_full_match(d.integrated_number, '[0-9]{15}'))
+                      OR d.request_id = '' THEN 'malformed'
+                 WHEN r.request_id IS NULL OR r.person_id <> d.person_id THEN 'unknown'
+                 WHEN d.n > 1 AND (d.variants > 1 OR d.k > 1) THEN 'duplicate'
+                 WHEN r.status <> 'open' THEN 'stale'
+                 WHEN d.result_code = '00' AND EXISTS (
+                      SELECT 1 FROM integrated_numbers x
+                      WHERE x.integrated_number = d.integrated_number AND x.person_id <> d.person_id) THEN 'conflict'
+                 ELSE 'ok'
+               END AS outcome
+           FROM d LEFT JOIN integrated_requests r ON r.request_id = d.request_id"""
+    )
+    # The same new integrated number for two people in one file: neither is stored.
+    con.execute(
+        """UPDATE _ia_c SET outcome = 'conflict' WHERE outcome = 'ok' AND result_code = '00' AND integrated_number IN (
+               SELECT integrated_number FROM _ia_c WHERE outcome = 'ok' AND result_code = '00'
+               GROUP BY 1 HAVING count(DISTINCT person_id) > 1)"""
+    )
+
+
+def _release(unit: Unit) -> None:
+    unit.con.execute("DROP TABLE IF EXISTS _ia")
+    unit.con.execute("DROP TABLE IF EXISTS _ia_c")
+
+
+def _preview_answers(unit: Unit, received: incoming.Received) -> incoming.Changes:
+    table = read_table(_answer_data(received), "integrated_answer")
+    done = _already(unit, table, received.package_id)
+    if done is not None:
+        return incoming.Changes(table.rows, {}, "この回答ファイルは取込済みです（変更なし）。",
+                                "Unchanged: this answer file was already imported.", already_imported=True)
+    _classify(unit, table)
+    outcomes = {str(k): int(v) for k, v in unit.con.execute(
+        "SELECT outcome, count(*) FROM _ia_c GROUP BY 1 ORDER BY 1").fetchall()}
+    ok = outcomes.get("ok", 0)
+    return incoming.Changes(
+        table.rows, outcomes,
+        f"回答 {table.rows:,} 行のうち {ok:,} 件を取り込みます。取り込まない行 {table.rows - ok:,} 行。",
+        f"{ok} of {table.rows} answer line(s) would be stored; {table.rows - ok} would not.")
+
+
+def _apply_answers(unit: Unit, received: incoming.Received) -> IntegratedImportSummary:
+    """F1b ⑥: match answers to requests by request ID (C10) and store the integrated numbers."""
+    table = read_table(_answer_data(received), "integrated_answer")
+    package_id = received.package_id
+    done = _already(unit, table, package_id)
+    if done is not None:
+        return done
+    con = unit.con
     try:
-        # Classify each answer line, first matching rule wins.
-        con.execute(
-            """CREATE OR REPLACE TEMP TABLE _ia_c AS
-               WITH d AS (
-                   SELECT *, count(*) OVER (PARTITION BY request_id) AS n,
-                          count(DISTINCT result_code || '|' || integrated_number) OVER (PARTITION BY request_id) AS variants,
-                          row_number() OVER (PARTITION BY request_id ORDER BY line) AS k
-                   FROM _ia)
-               SELECT d.line, d.request_id, d.person_id, d.result_code, d.integrated_number,
-                   CASE
-                     WHEN d.result_code NOT IN ('00', '10', '90')
-                          OR (d.result_code = '00' AND NOT regexp_full_match(d.integrated_number, '[0-9]{15}'))
-                          OR d.request_id = '' THEN 'malformed'
-                     WHEN r.request_id IS NULL OR r.person_id <> d.person_id THEN 'unknown'
-                     WHEN d.n > 1 AND (d.variants > 1 OR d.k > 1) THEN 'duplicate'
-                     WHEN r.status <> 'open' THEN 'stale'
-                     WHEN d.result_code = '00' AND EXISTS (
-                          SELECT 1 FROM integrated_numbers x
-                          WHERE x.integrated_number = d.integrated_number AND x.person_id <> d.person_id) THEN 'conflict'
-                     ELSE 'ok'
-                   END AS outcome
-               FROM d LEFT JOIN integrated_requests r ON r.request_id = d.request_id"""
-        )
-        # The same new integrated number for two people in one file: neither is stored.
-        con.execute(
-            """UPDATE _ia_c SET outcome = 'conflict' WHERE outcome = 'ok' AND result_code = '00' AND integrated_number IN (
-                   SELECT integrated_number FROM _ia_c WHERE outcome = 'ok' AND result_code = '00'
-                   GROUP BY 1 HAVING count(DISTINCT person_id) > 1)"""
-        )
+        _classify(unit, table)
         counts = dict(con.execute("SELECT outcome, count(*) FROM _ia_c GROUP BY 1").fetchall())
         ok = dict(con.execute("SELECT result_code, count(*) FROM _ia_c WHERE outcome = 'ok' GROUP BY 1").fetchall())
         import_id = "J" + uuid.uuid4().hex[:11].upper()
@@ -339,3 +358,21 @@ def import_integrated_answers(unit: Unit, source: bytes | str | Path, *,
                 [import_id, table.digest, package_id, table.rows, json.dumps(summary.counts()), unit.now, unit.user_id])
     unit.note(target=import_id, **summary.counts())
     return summary
+
+
+#: F1b ⑥ as an incoming file: the linkage server's answers to the integrated-number request (C10).  A bare
+#: CSV is accepted too (tests and manual recovery); it is recorded in the media ledger like a package.
+ANSWER_SPEC: incoming.IncomingFileSpec[IntegratedImportSummary] = incoming.IncomingFileSpec(
+    kind=ANSWER_KIND, sender=RECIPIENT, permission=Permission.INTEGRATED_MANAGE,
+    label_ja="団体内統合利用番号の取込", label_en="integrated-number answers import",
+    file_ja="統合利用番号の回答ファイル", file_en="integrated-number answer file",
+    preview=_preview_answers, apply=_apply_answers, count=lambda summary: summary.rows,
+    already=lambda summary: summary.already_imported, bare=True, release=_release,
+    outcomes={"ok": ("取り込む回答", "stored"), **PROBLEMS})
+_answers = incoming.register(ANSWER_SPEC, preview="integrated.preview_integrated_answers",
+                             import_="integrated.import_integrated_answers")
+#: F1b ⑥: what importing an answer file would change (counts by outcome), nothing stored.
+preview_integrated_answers = _answers.preview
+#: F1b ⑥: match answers to requests by request ID (C10) and store the integrated numbers.  ``source`` is the
+#: answer package (a path, or its bytes), or — for tests and manual recovery — the bare CSV bytes.
+import_integrated_answers = _answers.import_

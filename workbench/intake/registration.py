@@ -49,7 +49,6 @@ from workbench.core.workspace import Unit, service
 from workbench.files import formats
 from workbench.files.media import write_outgoing
 from workbench.intake import matching
-from workbench.intake.persons import number_cipher
 
 __all__ = [
     "OUTCOMES",
@@ -555,7 +554,8 @@ def _earlier(unit: Unit, digest: str) -> tuple[Any, ...] | None:
     ).fetchone()
 
 
-def _run(unit: Unit, data: bytes, source: str, file_name: str, *, preview: bool) -> RegistrationSummary:
+def _run(unit: Unit, data: bytes, source: str, file_name: str, *, preview: bool,
+         expected: dict[str, int] | None = None) -> RegistrationSummary:
     _check_source(source)
     digest = hashlib.sha256(data).hexdigest()
     unit.note(source=source, preview=preview)
@@ -586,12 +586,23 @@ def _run(unit: Unit, data: bytes, source: str, file_name: str, *, preview: bool)
     )
     if preview:
         return summary
+    if expected is not None and {k: int(v) for k, v in expected.items() if v} != {k: v for k, v in outcomes.items() if v}:
+        # what the person confirmed is not what this file would do now (the target list or the
+        # numbers held moved since the preview): nothing is registered (issue 20 item 7)
+        then = int(expected.get("registered", 0))
+        raise InvalidInput(
+            f"The file would now register {outcomes.get('registered', 0)} number(s) and return "
+            f"{outcomes.get('returned', 0)}, not what the preview showed ({then} registered); preview it again. "
+            "Nothing was registered.",
+            f"確認時と結果が変わりました（確認時の登録 {then:,} 件、現在 {outcomes.get('registered', 0):,} 件・"
+            f"差戻し {outcomes.get('returned', 0):,} 件）。もう一度確認してください。登録はしていません。",
+            reason="selection_changed", count=int(outcomes.get("registered", 0)))
 
     import_id = "I" + uuid.uuid4().hex[:15].upper()
     unit.note(target=import_id)
     con = unit.con
     ring = unit.workspace.keyring
-    cipher = number_cipher(unit)
+    cipher = unit.workspace.number_cipher()
 
     reg = np.flatnonzero(plan.outcome == "registered")
     if reg.size:
@@ -676,13 +687,16 @@ def _run(unit: Unit, data: bytes, source: str, file_name: str, *, preview: bool)
 
 
 @service(Permission.NUMBERS_REGISTER)
-def register(unit: Unit, data: bytes, *, source: Source, file_name: str) -> RegistrationSummary:
+def register(unit: Unit, data: bytes, *, source: Source, file_name: str,
+             expected_outcomes: dict[str, int] | None = None) -> RegistrationSummary:
     """F1: register the numbers of one file in one transaction; return list for the rest.
 
     C1 (target list), C2 (check digit), C3 (identity checked), C7 (a different number
     goes to review).  The same file again (same SHA-256) changes nothing and says so.
+    ``expected_outcomes`` is the preview the person confirmed (its ``outcomes``): if the file
+    would now do something else, nothing is registered (the screen passes it; issue 20 item 7).
     """
-    return _run(unit, data, source, file_name, preview=False)
+    return _run(unit, data, source, file_name, preview=False, expected=expected_outcomes)
 
 
 @service(Permission.NUMBERS_REGISTER)
@@ -716,10 +730,10 @@ REVIEW_LIST = ListSpec(
 
 def _review_item(unit: Unit, row: tuple[Any, ...]) -> ReviewItem:
     review_id, person_id, import_id, line, source, new_ct, new_v, status, at, by, held_ct, held_v = row
-    new = number_cipher(unit, new_v).decrypt(new_ct, review_id, table="registration_reviews", column="number_ct")
+    new = unit.workspace.number_cipher(new_v).decrypt(new_ct, review_id, table="registration_reviews", column="number_ct")
     held = None
     if held_ct is not None:
-        held = mask_number(number_cipher(unit, held_v).decrypt(
+        held = mask_number(unit.workspace.number_cipher(held_v).decrypt(
             held_ct, person_id, table="person_numbers", column="number_ct"))
     return ReviewItem(review_id, person_id, import_id, int(line), source, held, mask_number(new), status, at, by)
 
@@ -784,8 +798,8 @@ def resolve_review(unit: Unit, review_id: str, *, accept: bool) -> ReviewItem:
                 "対象者リストから外れているため、個人番号を登録できません。",
                 reason="not_listed",
             )
-        number = number_cipher(unit, version).decrypt(ct, review_id, table="registration_reviews", column="number_ct")
-        cipher = number_cipher(unit)
+        number = unit.workspace.number_cipher(version).decrypt(ct, review_id, table="registration_reviews", column="number_ct")
+        cipher = unit.workspace.number_cipher()
         new_ct = cipher.encrypt(number, person_id, table="person_numbers", column="number_ct")
         del number
         held = con.execute("SELECT 1 FROM person_numbers WHERE person_id = ?", [person_id]).fetchone()
@@ -810,6 +824,6 @@ def resolve_review(unit: Unit, review_id: str, *, accept: bool) -> ReviewItem:
         [review_id],
     ).fetchone()
     assert r is not None
-    masked = mask_number(number_cipher(unit, version).decrypt(
+    masked = mask_number(unit.workspace.number_cipher(version).decrypt(
         ct, review_id, table="registration_reviews", column="number_ct"))
     return ReviewItem(r[0], r[1], r[2], int(r[3]), r[4], None, masked, r[5], r[6], r[7])

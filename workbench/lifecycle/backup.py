@@ -26,20 +26,24 @@ journal inside the backup is used.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from workbench.core import audit
+from workbench.core.composites import composite
 from workbench.core.errors import AuditIntegrityError, InvalidInput, PackageError, WrongKey
 from workbench.core.keys import FileKeySource, KeyEncryptionKey, Keyring, KeySource, WrappedKeySource, locate_kek, refuse_inside
 from workbench.core.permissions import Permission
-from workbench.core.workspace import SETTINGS_FILE, Session, Settings, Unit, Workspace, composite, service
+from workbench.core.private_files import fsync_dir, write_private
+from workbench.core.workspace import RESTORE_MARKER, SETTINGS_FILE, Session, Settings, Unit, Workspace, service
 from workbench.files import transfer
 from workbench.lifecycle import deletion
 
-__all__ = ["BACKUP_KIND", "backup", "restore", "verify_backup"]
+__all__ = ["BACKUP_KIND", "UNFINISHED", "backup", "restore", "settle", "verify_backup"]
 
 BACKUP_KIND = "workspace_backup"
 _RECIPIENT = "backup"
@@ -62,6 +66,18 @@ def _inside(path: Path, folder: Path) -> bool:
     return True
 
 
+#: The name a backup (and its keyring copy) has until it is recorded: a file so named is unfinished.
+UNFINISHED = ".partial"
+
+#: Called with the name of each step of a backup or restore (tests kill the process there).
+fault_hook: Callable[[str], None] | None = None
+
+
+def _step(name: str) -> None:
+    if fault_hook is not None:
+        fault_hook(name)
+
+
 @service(Permission.BACKUP_RUN)
 def _record_backup(unit: Unit, manifest: dict[str, Any], file_name: str, keyring_copy: bool) -> None:
     entry_id = "M" + uuid.uuid4().hex[:11].upper()
@@ -72,15 +88,65 @@ def _record_backup(unit: Unit, manifest: dict[str, Any], file_name: str, keyring
               bytes=sum(m["size"] for m in manifest["members"]))
 
 
+@service(Permission.BACKUP_RUN)
+def settle(unit: Unit, folder: str) -> dict[str, int]:
+    """Finish what a killed backup left in ``folder``: an unfinished file whose backup is in the media ledger
+    (killed after the record, before the rename) is renamed into place; any other is deleted (it was never
+    recorded, so it never was a backup).  Counts only."""
+    counts = {"published": 0, "discarded": 0}
+    for partial in sorted(Path(folder).glob("*" + UNFINISHED)):
+        final = partial.with_name(partial.name[: -len(UNFINISHED)])
+        known = unit.con.execute(
+            "SELECT count(*) FROM media_ledger WHERE kind = ? AND file_name = ? AND deleted_at IS NULL",
+            [BACKUP_KIND, final.name]).fetchone()
+        if known is not None and known[0] and not final.exists() and _complete(partial):
+            os.rename(partial, final)
+            counts["published"] += 1
+        else:
+            partial.unlink(missing_ok=True)
+            counts["discarded"] += 1
+    unit.params.update(counts)
+    return counts
+
+
+def _complete(path: Path) -> bool:
+    """Whether a file is a whole package (every frame present; not decrypted: no key is needed)."""
+    try:
+        with path.open("rb") as f:
+            data = f.read(10)
+            if not data.startswith(transfer.MAGIC):
+                return False
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            pos = 10 + int.from_bytes(data[6:10], "big")
+            last = 0
+            while pos + 4 <= size:
+                f.seek(pos)
+                last = int.from_bytes(f.read(4), "big")
+                pos += 4 + last
+            return pos == size and last == 1 + 4 + 8 + 16  # ends exactly with the final frame
+    except OSError:
+        return False
+
+
 @composite("backup.backup")
 def backup(session: Session, out: str | Path, *, keyring_out: str | Path | None = None) -> dict[str, Any]:
-    """Write an encrypted, verifiable backup of the workspace to ``out`` (``backup.run``)."""
+    """Write an encrypted, verifiable backup of the workspace to ``out`` (``backup.run``), all or nothing.
+
+    The package is written under an unfinished name (``….partial``); the backup is recorded in the media
+    ledger and the audit log in one transaction, and only then renamed into place; the keyring copy is
+    written last (a kill before it leaves a recorded backup without a copy: take another).
+    A kill leaves either nothing, or an unfinished file that ``backup-verify`` names as such and the next
+    backup into the same folder settles (renamed into place if it was recorded, deleted if not)."""
     ws = session.workspace
     session.require(Permission.BACKUP_RUN, "backup.create")
     out = Path(out)
     if out.exists():
         raise InvalidInput(f"{out.name} already exists; choose a new file name.",
                            f"{out.name} はすでに存在します。別のファイル名を指定してください。", reason="exists")
+    if out.name.endswith(UNFINISHED):
+        raise InvalidInput(f"A backup's name may not end with {UNFINISHED}.",
+                           f"バックアップのファイル名の末尾に {UNFINISHED} は使えません。", reason="bad_name")
     if keyring_out is not None:
         keyring_out = Path(keyring_out)
         if keyring_out.parent.resolve() == out.parent.resolve() or _inside(keyring_out, ws.path) or keyring_out.exists():
@@ -88,30 +154,46 @@ def backup(session: Session, out: str | Path, *, keyring_out: str | Path | None 
                 "The keyring copy must go to another place than the backup, outside the workspace, as a new file.",
                 "鍵束の写しはバックアップとは別の場所（ワークスペースの外）に、新しいファイルとして保存してください。",
                 reason="keyring_beside_data")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    settle(session, str(out.parent))
+    partial = out.with_name(out.name + UNFINISHED)
     ring = ws.keyring
     key, key_id = _backup_key(ring)
     now = ws.clock.now()
-    with ws.lock.hold("backup.create", session.user_id):
-        members: list[tuple[str, bytes]] = []
-        for member, rel in _FILES.items():
-            path = ws.path / rel
-            if path.exists():
-                members.append((member, path.read_bytes()))
-        meta = {"format": "workbench-backup/1", "workspace_id": ws.settings.workspace_id,
-                "database_version": ring.database_version, "packages_version": ring.current,
-                "created_at": now.isoformat(), "created_by": session.user_id}
-        members.append(("backup.json", json.dumps(meta).encode("utf-8")))
-        out.parent.mkdir(parents=True, exist_ok=True)
-        manifest = transfer.write_package(
-            out, key=key, key_id=key_id, kind=BACKUP_KIND, recipient=_RECIPIENT, members=members,
-            record_count=1, creator=session.user_id, workspace_id=ws.settings.workspace_id, created_at=now.isoformat())
-    if keyring_out is not None:
-        ring.save(_copy_source(Path(keyring_out), ws.kek))
     try:
+        with ws.lock.hold("backup.create", session.user_id):
+            members: list[tuple[str, bytes]] = []
+            for member, rel in _FILES.items():
+                path = ws.path / rel
+                if path.exists():
+                    members.append((member, path.read_bytes()))
+            meta = {"format": "workbench-backup/1", "workspace_id": ws.settings.workspace_id,
+                    "database_version": ring.database_version, "packages_version": ring.current,
+                    "created_at": now.isoformat(), "created_by": session.user_id}
+            members.append(("backup.json", json.dumps(meta).encode("utf-8")))
+
+            def stream() -> Iterator[tuple[str, bytes]]:
+                for n, item in enumerate(members):
+                    yield item
+                    if n == 0:
+                        _step("writing")
+
+            manifest = transfer.write_package(
+                out, key=key, key_id=key_id, kind=BACKUP_KIND, recipient=_RECIPIENT, members=stream(),
+                record_count=1, creator=session.user_id, workspace_id=ws.settings.workspace_id,
+                created_at=now.isoformat(), unfinished=partial)
+        _step("written")
         _record_backup(session, manifest.to_dict(), out.name, keyring_out is not None)
     except BaseException:
-        out.unlink(missing_ok=True)
+        partial.unlink(missing_ok=True)
         raise
+    _step("recorded")
+    os.rename(partial, out)
+    fsync_dir(out.parent)
+    _step("renamed")
+    if keyring_out is not None:
+        # Last, so no copy of the keys is ever left beside a backup that does not exist.
+        ring.save(_copy_source(keyring_out, ws.kek))
     return {"backup": str(out), "package_id": manifest.package_id, "digest": manifest.digest,
             "bytes": manifest.total_size, "keyring_copy": str(keyring_out) if keyring_out else None,
             "database_version": ring.database_version,
@@ -157,17 +239,40 @@ def _open_backup(path: Path, keyring_path: Path,
 
 
 def verify_backup(path: str | Path, *, keyring: str | Path, kek: KeyEncryptionKey | None = None) -> dict[str, Any]:
-    """Read the whole backup with the keyring copy (wrapped by ``kek``, else the KEK
-    ``WORKBENCH_KEK_FILE`` or the systemd credential names): every frame authenticated, digest checked."""
+    """Read the whole backup with the keyring copy (wrapped by ``kek``, else the KEK ``WORKBENCH_KEK_FILE``
+    or the systemd credential names): every frame authenticated, digest checked.  A file
+    left by an interrupted backup (its name ends with ``.partial``) is named as such, never passed."""
+    if str(path).endswith(UNFINISHED):
+        whole = _complete(Path(path))
+        raise PackageError(
+            "This is not a backup: it is the file of a backup that was interrupted before it was recorded"
+            f" ({'written completely' if whole else 'written only in part'}). Do not use it; the next backup into"
+            " this folder finishes or removes it.",
+            "これはバックアップではありません。記録される前に中断されたバックアップの書きかけのファイルです"
+            f"（{'書き込みは完了' if whole else '途中までしか書かれていません'}）。使用しないでください。"
+            "同じフォルダーへの次回のバックアップで完了または削除されます。",
+            reason="unfinished_backup", complete=whole)
     _, package, meta = _open_backup(Path(path), Path(keyring), kek)
     return {"ok": True, "package_id": package.manifest.package_id, "created_at": meta["created_at"],
             "created_by": meta["created_by"], "members": [m.name for m in package.manifest.members],
             "message_ja": "バックアップは完全で、改ざんされていません。", "message_en": "The backup is complete and unaltered."}
 
 
+def _staging_for(target: Path) -> Path:
+    """Where a restore into ``target`` is built: beside it, hidden, one per target (the next attempt finds it)."""
+    return target.parent / f".{target.name}.restoring"
+
+
 def restore(path: str | Path, *, into: str | Path, keyring: str | Path, journal: str | Path | None = None,
             clock: Any = None, kek: KeyEncryptionKey | None = None) -> dict[str, Any]:
-    """Build a new workspace in ``into`` from a backup; verify the audit chain; re-apply deletions.
+    """Build a new workspace in ``into`` from a backup, all or nothing (issue 24 item 1).
+
+    The workspace is built in a hidden staging folder beside ``into``, marked unfinished
+    (:data:`workbench.core.workspace.RESTORE_MARKER`: such a folder never opens as a workspace); there the
+    audit chain is verified, the deletion journal re-applied and the restore recorded in the audit log; only
+    then is the mark removed and the folder renamed to ``into`` in one step.  A kill at any moment leaves
+    either no ``into`` at all or the finished workspace; the next restore into the same place removes what
+    a killed one left (and says so).
 
     The keyring copy is opened with ``kek`` (else the KEK ``WORKBENCH_KEK_FILE`` or the systemd
     credential names), and the new workspace's keyring is wrapped by the same KEK, which must be
@@ -185,58 +290,72 @@ def restore(path: str | Path, *, into: str | Path, keyring: str | Path, journal:
     entries: list[dict[str, Any]] | None = None
     if journal is not None:
         entries = deletion.read_journal(Path(journal), ring.audit_key())
-    created = not target.exists()
+    staging = _staging_for(target)
+    left_over = staging.exists()
+    if left_over:  # a killed restore's folder: never a workspace; removed before anything else
+        shutil.rmtree(staging)
+    target.parent.mkdir(parents=True, exist_ok=True)
     try:
-        target.mkdir(parents=True, exist_ok=True)
-        target.chmod(0o700)
+        staging.mkdir(mode=0o700)
+        write_private(staging / RESTORE_MARKER, b"unfinished restore\n")
+        fsync_dir(staging)
         for name in Workspace.DIRS:
-            (target / name).mkdir(exist_ok=True, mode=0o700)
+            (staging / name).mkdir(exist_ok=True, mode=0o700)
         for name, data in package.members.items():
             if name == "backup.json":
                 continue
             if name not in _FILES:
                 raise PackageError("The backup holds an unexpected file.", "バックアップに想定外のファイルがあります。",
                                    reason="tampered")
-            dest = target / _FILES[name]
+            dest = staging / _FILES[name]
             dest.parent.mkdir(parents=True, exist_ok=True)
-            dest.write_bytes(data)
-            dest.chmod(0o600)
-        settings = Settings.load(target / SETTINGS_FILE)
+            write_private(dest, data)
+        settings = Settings.load(staging / SETTINGS_FILE)
         settings.keyring_path = "keyring.json"
         if named:
             settings.kek_file = str(kek.path)
-        settings.save(target / SETTINGS_FILE)
+        settings.save(staging / SETTINGS_FILE)
         ring.database_version = int(meta["database_version"])
-        source = WrappedKeySource(FileKeySource(target / "keyring.json"), kek)
-        ring.save(source)
-        ws = Workspace.open(target, clock=clock, key_source=source)
+        ring.save(WrappedKeySource(FileKeySource(staging / "keyring.json"), kek))
+        _step("staged")
+        ws = Workspace.open(staging, clock=clock, restoring=True,
+                            key_source=WrappedKeySource(FileKeySource(staging / "keyring.json"), kek))
         with ws.transaction("backup.restore", "system") as con:
             report = audit.verify(con, key=ws.keyring.audit_key(), heads=audit.read_heads(ws.heads_path))
             if not report.ok:
                 ja, en = report.message()
                 raise AuditIntegrityError(f"The restored audit log does not verify: {en}",
                                           f"復元した操作ログの検証に失敗しました: {ja}")
+        _step("verified")
         if entries is None:
             entries = deletion.read_journal(ws.path / deletion.JOURNAL_FILE, ws.keyring.audit_key())
         reapplied = deletion.reapply_journal(ws, entries)
+        _step("reapplied")
         with ws.transaction("backup.restore", "system") as con:
             audit.append(con, key=ws.keyring.audit_key(), at=ws.clock.now(), user_id="system",
                          operation="backup.restore", outcome="ok", target=package.manifest.package_id,
                          params={"backup_created_at": meta["created_at"], "records": report.records,
-                                 "deletions_reapplied": len(reapplied)})
+                                 "deletions_reapplied": len(reapplied), "journal_given": journal is not None,
+                                 "unfinished_removed": left_over})
+        _step("recorded")
+        (staging / RESTORE_MARKER).unlink()
+        fsync_dir(staging)
+        _step("unmarked")
+        if target.exists():
+            target.rmdir()  # empty (checked above): the rename below puts the finished folder in its place
+        os.rename(staging, target)
+        fsync_dir(target.parent)
     except BaseException:
-        if created:
-            shutil.rmtree(target, ignore_errors=True)
-        else:
-            for child in target.iterdir():
-                shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink(missing_ok=True)
+        shutil.rmtree(staging, ignore_errors=True)
         raise
     return {"workspace": str(target), "backup_created_at": meta["created_at"], "audit_records": report.records,
-            "audit_ok": True, "deletions_reapplied": reapplied,
+            "audit_ok": True, "deletions_reapplied": reapplied, "unfinished_removed": left_over,
             "purge_needed": bool(reapplied),
             "message_ja": "復元しました。操作ログの検証に成功しました。"
+                          + ("中断された前回の復元の途中のフォルダーを削除しました。" if left_over else "")
                           + (f"バックアップ後の削除 {len(reapplied):,} 件を再実行しました。"
                              "`workbench deletion purge` でファイルから消去してください。" if reapplied else ""),
             "message_en": "Restored; the audit log verifies."
+                          + (" The folder of an earlier, interrupted restore was removed." if left_over else "")
                           + (f" {len(reapplied)} deletion(s) made after the backup were applied again;"
                              " run `workbench deletion purge` to erase their bytes." if reapplied else "")}

@@ -44,11 +44,12 @@ import duckdb
 import pandas as pd
 
 from workbench.core import approvals, audit, labels
+from workbench.core.composites import composite
 from workbench.core.errors import InvalidInput, NotFound, StoreError
 from workbench.core.paging import ListSpec, Page, PageRequest, SortKey, fetch_page
 from workbench.core.permissions import Permission
 from workbench.core.private_files import fsync_file
-from workbench.core.workspace import Session, Unit, Workspace, composite, service
+from workbench.core.workspace import Session, Unit, Workspace, service
 from workbench.files import formats
 from workbench.files.outgoing import digest_sql
 
@@ -117,6 +118,8 @@ DERIVED: tuple[tuple[str, str], ...] = (
     ("use_suspensions", "person_id IN (SELECT person_id FROM _del)"),
     ("corrections", "person_id IN (SELECT person_id FROM _del)"),
     ("deletion_list_members", "person_id IN (SELECT person_id FROM _del)"),
+    ("stats_source", "person_id IN (SELECT person_id FROM _del)"),
+    ("stats_record_keys", "person_id IN (SELECT person_id FROM _del)"),
     ("persons", "person_id IN (SELECT person_id FROM _del)"),
 )
 
@@ -162,6 +165,15 @@ class DeletionPreview:
     #: Files not yet handed over that hold someone on the list: the deletion destroys them, so applying it
     #: needs their ledger entries named in ``discard_files`` (issue 22 item 5).
     pending_files: list[dict[str, Any]] = field(default_factory=list)
+    #: SHA-256 over who is selected (as the approval binds it): what the person saw, handed back
+    #: to :func:`apply_deletion` as ``expected_digest`` (issue 20 item 7).
+    selection_digest: str = ""
+
+    def consequence_ja(self) -> str:
+        """What 削除を実行 does, in words, for the confirm beside the button."""
+        return (f"{self.persons:,} 人の個人番号と関連データ（照会結果・相違・手続の記録など）を削除し、"
+                f"送付用コピー {self.transfer_copies:,} 件に破棄の印を付けます。削除記録には人数と理由だけが残ります。"
+                "取り消せません。")
 
     def to_dict(self) -> dict[str, Any]:
         out = {k: v for k, v in self.__dict__.items() if k != "approval"}
@@ -397,7 +409,7 @@ def _preview(unit: Unit, list_id: str) -> DeletionPreview:
         f"{sel['persons']:,} people ({reasons_en}) and everything derived from their numbers will be deleted: "
         f"{counts['person_numbers']:,} numbers, {counts['info_results'] + counts['juki_results']:,} query results; "
         f"{len(copies):,} transfer copies will be marked for destruction." + _pending_en(pending),
-        people=people, pending_files=pending,
+        people=people, pending_files=pending, selection_digest=sel["selection_digest"],
     )
 
 
@@ -435,11 +447,6 @@ def request_deletion(unit: Unit, list_id: str) -> DeletionPreview:
         "list_id": list_id, "persons": preview.persons, "by_reason": preview.by_reason,
         "person_numbers": preview.by_record["person_numbers"], "transfer_copies": preview.transfer_copies})
     return preview
-
-
-def deletion_params(unit: Unit, list_id: str) -> dict[str, Any]:
-    """The exact parameters an approval of this list is bound to (for tests and screens)."""
-    return _selection(unit.con, list_id)
 
 
 # ------------------------------------------------------------------------------ the deletion itself
@@ -480,11 +487,34 @@ def _erase(con: duckdb.DuckDBPyConnection, ws: Workspace, *, deletion_id: str, n
     return counts, len(copies)
 
 
+def _check_expected(sel: dict[str, Any], expected_count: int | None, expected_digest: str | None) -> None:
+    """The service does not trust the screen (issue 20 item 7): the caller hands back what the person
+    saw — the preview's ``selection_digest`` or its count — and a selection that moved is refused."""
+    if expected_count is None and not expected_digest:
+        raise InvalidInput(
+            "Preview the list first and pass what you saw (the preview's count or digest); nothing was deleted.",
+            "先に件数を確認し、確認した内容（人数またはダイジェスト）を指定してください。削除はしていません。",
+            reason="preview_required")
+    moved = ((expected_digest and expected_digest != sel["selection_digest"])
+             or (expected_count is not None and int(expected_count) != sel["persons"]))
+    if moved:
+        raise InvalidInput(
+            f"The list has changed since it was previewed ({expected_count if expected_count is not None else '?'} "
+            f"then, {sel['persons']} now); preview it again. Nothing was deleted.",
+            f"確認した後に削除リストの対象が変わりました（確認時 "
+            f"{f'{int(expected_count):,}' if expected_count is not None else '不明'} 人、現在 {sel['persons']:,} 人）。"
+            "もう一度件数を確認してください。削除はしていません。",
+            reason="selection_changed", count=sel["persons"])
+
+
 @service(Permission.DELETIONS_MANAGE, target="list_id")
 def apply_deletion(unit: Unit, list_id: str, *, approval_id: str,
-                   purge: Literal["now", "scheduled"] = "scheduled", discard_files: Iterable[str] = ()) -> DeletionRecord:
+                   purge: Literal["now", "scheduled"] = "scheduled", discard_files: Iterable[str] = (),
+                   expected_count: int | None = None, expected_digest: str | None = None) -> DeletionRecord:
     """Delete exactly the approved selection, in one unit of work, and record it (C8).
 
+    ``expected_count`` / ``expected_digest`` are what the person saw in the preview (its ``persons``
+    and ``selection_digest``); one is required, and a list that moved since is refused.
     Files not yet handed over that hold someone on the list are destroyed with them; they are never
     destroyed silently: ``discard_files`` must name exactly those ledger entries (as the preview listed
     them), or the deletion waits.  Use :func:`apply_and_purge` for ``purge="now"``: the rebuild runs after
@@ -494,6 +524,7 @@ def apply_deletion(unit: Unit, list_id: str, *, approval_id: str,
                            reason="bad_purge")
     _open_list(unit, list_id)
     params = _selection(unit.con, list_id)
+    _check_expected(params, expected_count, expected_digest)
     approval = approvals.consume(unit, approval_id, APPROVAL_KIND, params)
     # After the approval's own checks; a refusal here rolls the unit back, so the approval stays unused.
     _check_discards(_pending_files(_copies(unit.con)), discard_files)
@@ -530,12 +561,14 @@ def _check_discards(pending: list[dict[str, Any]], discard_files: Iterable[str])
 
 @composite("deletion.apply_and_purge")
 def apply_and_purge(session: Session, list_id: str, *, approval_id: str,
-                    purge: Literal["now", "scheduled"] = "scheduled", discard_files: Iterable[str] = ()) -> DeletionRecord:
+                    purge: Literal["now", "scheduled"] = "scheduled", discard_files: Iterable[str] = (),
+                    expected_count: int | None = None, expected_digest: str | None = None) -> DeletionRecord:
     """Apply the deletion; with ``purge="now"`` rebuild the file at once (needs ``keys.manage`` too,
     checked before anything is deleted)."""
     if purge == "now":
         session.require(Permission.KEYS_MANAGE, "deletion.purge")
-    record = apply_deletion(session, list_id, approval_id=approval_id, purge=purge, discard_files=tuple(discard_files))
+    record = apply_deletion(session, list_id, approval_id=approval_id, purge=purge, discard_files=tuple(discard_files),
+                            expected_count=expected_count, expected_digest=expected_digest)
     if purge == "now":
         purge_report = _rebuild_and_record(session)
         record = next(r for r in deletion_records(session) if r.deletion_id == record.deletion_id)
@@ -636,10 +669,20 @@ def pending_purge(ws: Workspace) -> int:
 
 
 @composite("deletion.purge")
-def purge(session: Session) -> dict[str, Any]:
+def purge(session: Session, *, expected_waiting: int | None = None) -> dict[str, Any]:
     """Erase the bytes of every deletion so far (DESIGN §3): rebuild the database file under a new
-    key with ``workbench.core.rotation.rotate`` (the old key is destroyed), then record when."""
+    key with ``workbench.core.rotation.rotate`` (the old key is destroyed), then record when.
+
+    ``expected_waiting`` is how many deletions the person saw waiting (:func:`pending_purge`); if
+    another deletion arrived since, the purge is refused so they confirm what it covers."""
     session.require(Permission.KEYS_MANAGE, "deletion.purge")
+    if expected_waiting is not None:
+        waiting = pending_purge(session.workspace)
+        if waiting != int(expected_waiting):
+            raise InvalidInput(
+                f"{waiting} deletion(s) wait for the purge now, not {expected_waiting} as shown; look again.",
+                f"消去を待つ削除は現在 {waiting:,} 件です（表示は {int(expected_waiting):,} 件）。確認し直してください。",
+                reason="selection_changed", count=waiting)
     return _rebuild_and_record(session)
 
 

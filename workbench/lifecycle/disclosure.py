@@ -35,7 +35,7 @@ from workbench.core.permissions import Permission
 from workbench.core.printing import pdf_bytes
 from workbench.core.workspace import Unit, service
 from workbench.files.query_files import CERTIFICATE_TYPES
-from workbench.intake.persons import _number
+from workbench.intake import persons
 from workbench.lifecycle.inquiries import CATEGORIES, CHANNELS
 
 __all__ = ["CORRECTABLE", "Disclosure", "correct", "disclose", "lift_suspension", "suspend", "suspension_page", "suspensions"]
@@ -138,7 +138,7 @@ def disclose(unit: Unit, person_id: str, *, out: str | None = None) -> Disclosur
     if row is None:
         raise NotFound("No such person is held.", "該当する人の情報は保有していません。", reason="not_found")
     name, kana, sex, birth, address, status, listed, deceased, household, phone, housing, ward = row
-    number = _number(unit, person_id)
+    number = persons.held_number(unit, person_id)
     reveal = unit.session.can(Permission.NUMBERS_REVEAL)
     shown_number = (number if reveal else mask_number(number)) if number else "（登録なし）"
     reg = con.execute("SELECT source, registered_at FROM person_numbers WHERE person_id = ?", [person_id]).fetchone()

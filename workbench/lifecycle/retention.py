@@ -107,8 +107,24 @@ def _files(unit: Unit, folder: str, cutoff: dt.datetime, keep: int, dry_run: boo
 
 
 @service(Permission.RETENTION_APPLY)
-def apply(unit: Unit, *, dry_run: bool = True) -> dict[str, Any]:
-    """Report (``dry_run``) or delete everything past its retention period, rule by rule."""
+def apply(unit: Unit, *, dry_run: bool = True, expected_due: int | None = None) -> dict[str, Any]:
+    """Report (``dry_run``) or delete everything past its retention period, rule by rule.
+
+    ``expected_due`` is how many records the report the person saw had due (the sum of
+    ``due_now``); if the records due have changed since, nothing is deleted and the refusal says
+    so (issue 20 item 7: a service does not trust the screen).  The nightly run passes none."""
+    if not dry_run and expected_due is not None:
+        due_now = sum(int(i["due_now"]) for i in _apply(unit, dry_run=True)["items"])
+        if due_now != int(expected_due):
+            raise InvalidInput(
+                f"{due_now} record(s) are past their period now, not {expected_due} as in the report you saw;"
+                " look at the report again. Nothing was deleted.",
+                f"保存期間を過ぎた記録は現在 {due_now:,} 件です（確認した一覧では {int(expected_due):,} 件）。"
+                "一覧を確認し直してください。削除はしていません。", reason="selection_changed", count=due_now)
+    return _apply(unit, dry_run=dry_run)
+
+
+def _apply(unit: Unit, *, dry_run: bool) -> dict[str, Any]:
     from workbench.queries import results
 
     con = unit.con

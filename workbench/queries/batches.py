@@ -55,7 +55,6 @@ from workbench.files import media, outgoing
 from workbench.files.formats import write_table
 from workbench.files.outgoing import ExportResult, OutgoingFileSpec
 from workbench.files.query_files import RECORDS_PER_FILE, REQUEST_LAYOUT, split_records, write_fixed
-from workbench.intake.persons import number_cipher
 from workbench.queries.query_rules import QueryRules, check_fiscal_year, load_rules
 
 __all__ = [
@@ -463,7 +462,7 @@ def _juki_members(unit: Unit, batch_id: str, preview: BatchPreview) -> Iterator[
         numbers = np.empty(len(part), dtype=object)
         for version in np.unique(versions):
             sel = np.flatnonzero(versions == version)
-            numbers[sel] = number_cipher(unit, int(version)).decrypt_many(
+            numbers[sel] = unit.workspace.number_cipher(int(version)).decrypt_many(
                 [bytes(c) for c in cts[sel]], ids[sel].tolist(), table="person_numbers", column="number_ct")
         frame = pd.DataFrame({"request_id": part["request_id"].to_numpy(dtype=object), "individual_number": numbers,
                               "requested_on": on})

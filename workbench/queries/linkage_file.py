@@ -1,6 +1,8 @@
 """F6: the linkage file for the housing business system (都住システム連携用ファイル作成, 別添1 ⑱–㉑).
 
-Not to be confused with :mod:`workbench.simulate.linkage` (the linkage *server* simulator).
+"Linkage" here is the F6 file to the housing system only — not the linkage server (the recipient of
+the F1b and F2 files, simulated in :mod:`workbench.simulate.integrated_numbers` and
+:mod:`workbench.simulate.intermediate_server`), nor the integrated-number request (:mod:`workbench.intake.integrated`).
 
 ⑱ the workbench writes the file, ⑲ it is carried to the housing system, ⑳ imported there,
 ㉑ the contractor screens with it.  So the file carries the query results (F4, F5) of one

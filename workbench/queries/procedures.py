@@ -28,11 +28,12 @@ from workbench.core import labels
 from workbench.core.errors import InvalidInput, rows_refused
 from workbench.core.permissions import Permission
 from workbench.core.policy import POLICY
-from workbench.core.workspace import Unit, service
+from workbench.core.workspace import Unit
+from workbench.files import incoming
 from workbench.files.formats import read_table
 from workbench.queries.query_rules import load_rules
 
-__all__ = ["REASONS", "ProcedureImportSummary", "import_procedures"]
+__all__ = ["REASONS", "SPEC", "ProcedureImportSummary", "import_procedures", "preview_procedures"]
 
 #: Row-level reason codes → (Japanese, English).
 REASONS: dict[str, tuple[str, str]] = {
@@ -134,30 +135,26 @@ def _refusal(issues: pd.DataFrame) -> InvalidInput:
                         REASONS, limit=MAX_LISTED)
 
 
-@service(Permission.PROCEDURES_IMPORT)
-def import_procedures(unit: Unit, data: bytes, *, file_name: str) -> ProcedureImportSummary:
-    """⑧⑨: validate the whole procedure file and store it in one transaction (or refuse it whole).
+def _already(unit: Unit, table: Any) -> ProcedureImportSummary | None:
+    done = unit.con.execute("SELECT import_id, imported_at, counts FROM procedure_imports WHERE digest = ?",
+                            [table.digest]).fetchone()
+    if done is None:
+        return None
+    at = done[1].date().isoformat()
+    held = json.loads(done[2])
+    unit.note(rows=table.rows, already_imported=True)
+    return ProcedureImportSummary(
+        rows=table.rows, encoding=table.encoding, procedures=int(held.get("procedures", 0)),
+        unchanged_procedures=int(held.get("procedures", 0)), already_imported=True,
+        already_imported_at=done[1].isoformat(), import_id=done[0],
+        message_ja=f"このファイルは {at} に取込済みです（変更なし）。",
+        message_en=f"Unchanged: this file was already imported on {at}.",
+    )
 
-    Afterwards :mod:`workbench.queries.batches` may query a person only for a procedure held
-    here (U3), and business information only with the member's consent (U2).
-    """
-    table = read_table(data, "housing_procedures")
+
+def _check(unit: Unit, table: Any) -> set[str]:
+    """Stage the file into ``_pr`` and refuse it whole if any row is wrong; the procedure IDs already held."""
     con = unit.con
-    done = con.execute("SELECT import_id, imported_at, counts FROM procedure_imports WHERE digest = ?",
-                       [table.digest]).fetchone()
-    if done is not None:
-        at = done[1].date().isoformat()
-        held = json.loads(done[2])
-        summary = ProcedureImportSummary(
-            rows=table.rows, encoding=table.encoding, procedures=int(held.get("procedures", 0)),
-            unchanged_procedures=int(held.get("procedures", 0)), already_imported=True,
-            already_imported_at=done[1].isoformat(), import_id=done[0],
-            message_ja=f"このファイルは {at} に取込済みです（変更なし）。",
-            message_en=f"Unchanged: this file was already imported on {at}.",
-        )
-        unit.note(rows=table.rows, already_imported=True)
-        return summary
-
     clean, issues = _clean(table.frame)
     clean["line"] = table.lines
     staged = clean[["line", "procedure_id", "procedure_code", "fiscal_year", "filed_on", "applicant_id", "person_id",
@@ -169,40 +166,82 @@ def import_procedures(unit: Unit, data: bytes, *, file_name: str) -> ProcedureIm
         " applicant_id::VARCHAR AS applicant_id, person_id::VARCHAR AS person_id, consent::BOOLEAN AS consent FROM _pr_df"
     )
     con.unregister("_pr_df")
-    try:
-        unknown = con.execute(
-            "SELECT line FROM _pr s WHERE NOT EXISTS (SELECT 1 FROM persons p WHERE p.person_id = s.person_id)"
-            " OR NOT EXISTS (SELECT 1 FROM persons p WHERE p.person_id = s.applicant_id)"
-        ).fetchnumpy()["line"]
-        # A procedure already held is fine only if the file repeats it exactly (header and members).
-        clash = con.execute(
-            """WITH held AS (SELECT DISTINCT s.procedure_id FROM _pr s JOIN housing_procedures h USING (procedure_id)),
-                    mine AS (SELECT s.* FROM _pr s JOIN held USING (procedure_id)),
-                    theirs AS (SELECT h.procedure_id, h.procedure_code, h.fiscal_year, h.filed_on, h.applicant_id,
-                                      m.person_id, m.consent
-                               FROM housing_procedures h JOIN held USING (procedure_id)
-                               JOIN procedure_members m USING (procedure_id)),
-                    diff AS (
-                        (SELECT procedure_id, procedure_code, fiscal_year, filed_on, applicant_id, person_id, consent FROM mine
-                         EXCEPT SELECT * FROM theirs)
-                        UNION ALL
-                        (SELECT * FROM theirs
-                         EXCEPT SELECT procedure_id, procedure_code, fiscal_year, filed_on, applicant_id, person_id, consent FROM mine))
-               SELECT m.line, m.procedure_id FROM mine m WHERE m.procedure_id IN (SELECT procedure_id FROM diff)"""
-        ).fetchnumpy()
-        held_ids = {r[0] for r in con.execute(
-            "SELECT DISTINCT procedure_id FROM _pr JOIN housing_procedures USING (procedure_id)").fetchall()}
-        by_line = pd.Series(np.arange(len(table.lines)), index=table.lines)
-        for lines, reason in ((unknown, "unknown_person"), (clash["line"], "duplicate_procedure")):
-            mask = np.zeros(len(table.lines), dtype=bool)
-            if len(lines):
-                mask[by_line.loc[np.asarray(lines, dtype=np.int64)].to_numpy()] = True
-            issues.append((mask, reason))
-        parts = [pd.DataFrame({"line": table.lines[m], "reason": r}) for m, r in issues if m.any()]
-        if parts:
-            frame = pd.concat(parts, ignore_index=True).sort_values(["line", "reason"], kind="stable", ignore_index=True)
-            raise _refusal(frame)
+    unknown = con.execute(
+        "SELECT line FROM _pr s WHERE NOT EXISTS (SELECT 1 FROM persons p WHERE p.person_id = s.person_id)"
+        " OR NOT EXISTS (SELECT 1 FROM persons p WHERE p.person_id = s.applicant_id)"
+    ).fetchnumpy()["line"]
+    # A procedure already held is fine only if the file repeats it exactly (header and members).
+    clash = con.execute(
+        """WITH held AS (SELECT DISTINCT s.procedure_id FROM _pr s JOIN housing_procedures h USING (procedure_id)),
+                mine AS (SELECT s.* FROM _pr s JOIN held USING (procedure_id)),
+                theirs AS (SELECT h.procedure_id, h.procedure_code, h.fiscal_year, h.filed_on, h.applicant_id,
+                                  m.person_id, m.consent
+                           FROM housing_procedures h JOIN held USING (procedure_id)
+                           JOIN procedure_members m USING (procedure_id)),
+                diff AS (
+                    (SELECT procedure_id, procedure_code, fiscal_year, filed_on, applicant_id, person_id, consent FROM mine
+                     EXCEPT SELECT * FROM theirs)
+                    UNION ALL
+                    (SELECT * FROM theirs
+                     EXCEPT SELECT procedure_id, procedure_code, fiscal_year, filed_on, applicant_id, person_id, consent FROM mine))
+           SELECT m.line, m.procedure_id FROM mine m WHERE m.procedure_id IN (SELECT procedure_id FROM diff)"""
+    ).fetchnumpy()
+    held_ids = {r[0] for r in con.execute(
+        "SELECT DISTINCT procedure_id FROM _pr JOIN housing_procedures USING (procedure_id)").fetchall()}
+    by_line = pd.Series(np.arange(len(table.lines)), index=table.lines)
+    for lines, reason in ((unknown, "unknown_person"), (clash["line"], "duplicate_procedure")):
+        mask = np.zeros(len(table.lines), dtype=bool)
+        if len(lines):
+            mask[by_line.loc[np.asarray(lines, dtype=np.int64)].to_numpy()] = True
+        issues.append((mask, reason))
+    parts = [pd.DataFrame({"line": table.lines[m], "reason": r}) for m, r in issues if m.any()]
+    if parts:
+        frame = pd.concat(parts, ignore_index=True).sort_values(["line", "reason"], kind="stable", ignore_index=True)
+        raise _refusal(frame)
+    return held_ids
 
+
+def _release(unit: Unit) -> None:
+    unit.con.execute("DROP TABLE IF EXISTS _pr")
+
+
+def _table(received: incoming.Received) -> Any:
+    members = list(received.members.values())
+    if len(members) != 1:
+        raise InvalidInput(f"The procedures package should hold one file, not {len(members)}.",
+                           f"手続ファイルのパッケージにはファイルが 1 つだけ入っているはずですが、{len(members):,} 個あります。",
+                           reason="bad_package_members")
+    return read_table(members[0], "housing_procedures")
+
+
+def _preview(unit: Unit, received: incoming.Received) -> incoming.Changes:
+    """What importing the file would do (the whole file checked, nothing stored)."""
+    table = _table(received)
+    done = _already(unit, table)
+    if done is not None:
+        return incoming.Changes(table.rows, {}, done.message_ja, done.message_en, already_imported=True)
+    held = _check(unit, table)
+    new = int(unit.con.execute("SELECT count(DISTINCT procedure_id) FROM _pr").fetchone()[0]) - len(held)  # type: ignore[index]
+    return incoming.Changes(
+        table.rows, {"new_procedures": new, "unchanged_procedures": len(held)},
+        f"{table.rows:,} 行を取り込みます。新規手続 {new:,} 件、取込済み（変更なし） {len(held):,} 件。",
+        f"{table.rows} row(s) would be imported: {new} new procedure(s), {len(held)} already held unchanged.")
+
+
+def _apply(unit: Unit, received: incoming.Received) -> ProcedureImportSummary:
+    """⑧⑨: validate the whole procedure file and store it in one transaction (or refuse it whole).
+
+    Afterwards :mod:`workbench.queries.batches` may query a person only for a procedure held
+    here (U3), and business information only with the member's consent (U2).
+    """
+    table = _table(received)
+    file_name = received.file_name
+    done = _already(unit, table)
+    if done is not None:
+        return done
+    con = unit.con
+    try:
+        held_ids = _check(unit, table)
         import_id = "R" + uuid.uuid4().hex[:11].upper()
         con.execute(
             """INSERT INTO housing_procedures
@@ -238,3 +277,20 @@ def import_procedures(unit: Unit, data: bytes, *, file_name: str) -> ProcedureIm
                  unit.now, unit.user_id])
     unit.note(target=import_id, encoding=table.encoding, **summary.counts(), by_procedure=summary.by_procedure)
     return summary
+
+
+#: ⑧⑨ as an incoming file: the housing system's extract of the procedures filed (a bare CSV, or a package
+#: made with the housing system's key file), read through the one incoming path (workbench.files.incoming).
+SPEC: incoming.IncomingFileSpec[ProcedureImportSummary] = incoming.IncomingFileSpec(
+    kind="housing_procedures", sender="housing_system", permission=Permission.PROCEDURES_IMPORT,
+    label_ja="届出・申請された手続の取込", label_en="procedures filed import", file_ja="手続ファイル",
+    file_en="procedures file", preview=_preview, apply=_apply, count=lambda summary: summary.rows,
+    already=lambda summary: summary.already_imported, bare=True, release=_release,
+    outcomes={"new_procedures": ("新規手続", "new procedures"),
+              "unchanged_procedures": ("取込済み（変更なし）の手続", "procedures already held, unchanged")})
+_services = incoming.register(SPEC, preview="procedures.preview_procedures", import_="procedures.import_procedures")
+#: ⑧⑨ step 1: check the whole file, say what importing it would do; nothing stored.
+preview_procedures = _services.preview
+#: ⑧⑨: validate the whole procedure file and store it in one transaction (or refuse it whole); ``source`` is the
+#: file's bytes (with ``file_name``) or its path.
+import_procedures = _services.import_

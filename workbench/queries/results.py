@@ -1,9 +1,10 @@
 """F4/F5 result import (情報照会結果・住基ネット照会結果の取込, 別添1 ⑫–⑭, ⑰) and C11 expiry/retention.
 
 :func:`import_info_results` (F4) reads an ``info_answer`` package from the linkage server,
-:func:`import_juki_results` (F5) a ``juki_answer`` package from Juki-net.  Both go through
-:func:`workbench.files.media.read_incoming` (key of the sender, manifest kind, workspace; the
-package is recorded in the media ledger, C9), then:
+:func:`import_juki_results` (F5) a ``juki_answer`` package from Juki-net.  Both are incoming files
+(:mod:`workbench.files.incoming`: key of the sender, kind, workspace, an empty package refused the
+same way for every kind, every refusal audited; the package is recorded in the media ledger, C9),
+with a preview (:func:`preview_info_results`, :func:`preview_juki_results`) of what would change; then:
 
 1. **Whole-package check** (DESIGN §7): every member is parsed (fixed width for F4,
    :data:`workbench.files.query_files.ANSWER_LAYOUT`; CSV ``juki_answer`` for F5) and every value
@@ -57,7 +58,6 @@ import datetime as dt
 import json
 import uuid
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -68,8 +68,8 @@ from workbench.core.errors import InvalidInput, NotFound
 from workbench.core.permissions import Permission
 from workbench.core.policy import POLICY
 from workbench.core.workspace import Unit, service
-from workbench.files import media
-from workbench.files.formats import read_table
+from workbench.files import incoming
+from workbench.files.formats import get_layout, read_table
 from workbench.files.query_files import ANSWER_LAYOUT, ANSWER_STATUS, CERTIFICATE_TYPES, read_fixed
 from workbench.queries import discrepancies
 
@@ -84,6 +84,8 @@ __all__ = [
     "expire_requests",
     "import_info_results",
     "import_juki_results",
+    "preview_info_results",
+    "preview_juki_results",
     "purge_expired_results",
     "purge_results",
     "request_status",
@@ -126,6 +128,12 @@ MALFORMED: dict[str, tuple[str, str]] = {
     "missing_value": ("該当ありの回答に必須の項目が空です", "a value required in a found answer is empty"),
 }
 labels.register("answer_problem", {**PROBLEMS, **MALFORMED})
+
+#: Every outcome of an answer line (what a preview counts) → (Japanese, English).
+OUTCOMES: dict[str, tuple[str, str]] = {
+    "ok": ("取り込む回答", "stored"), "duplicate": ("同一内容の重複（1 件として扱う）", "identical repeat (counted once)"),
+    **PROBLEMS,
+}
 
 MAX_LISTED = POLICY.max_listed_problems  # office policy, workbench/data/policy.json
 
@@ -229,6 +237,8 @@ def _parse_juki(members: dict[str, bytes]) -> pd.DataFrame:
         f = table.frame
         out = pd.DataFrame({c: f[c].astype("str").str.strip().to_numpy(dtype=object) for c in f.columns})
         frames.append(out.assign(member=member, line=table.lines))
+    if not frames:
+        return pd.DataFrame(columns=[*get_layout("juki_answer").names, "member", "line"], dtype=object)
     return pd.concat(frames, ignore_index=True)
 
 
@@ -354,49 +364,77 @@ _INFO_PERSON_RULE = """
 """
 
 
-def _package(unit: Unit, path: str | Path | bytes, kind: Kind,
-             file_name: str | None = None) -> tuple[dict[str, bytes], str, str, str, int]:
-    source = path if isinstance(path, bytes) else Path(path)
-    package = media.read_incoming(unit, source, sender=SENDERS[kind], kind=PACKAGE_KINDS[kind], file_name=file_name)
-    entry = unit.params.get("ledger_entry", "")
-    return package.members, package.manifest.package_id, package.manifest.digest, str(entry), package.manifest.record_count
+def _already(unit: Unit, kind: Kind, package_id: str) -> ResultImportSummary | None:
+    """The summary of a package imported before (same package ID): importing it again changes nothing."""
+    done = unit.con.execute("SELECT import_id, imported_at, rows FROM result_imports WHERE package_id = ?",
+                            [package_id]).fetchone()
+    if done is None:
+        return None
+    at = done[1]
+    summary = ResultImportSummary(
+        kind=kind, package_id=package_id, rows=int(done[2]), import_id=done[0], already_imported=True,
+        already_imported_at=at.isoformat(),
+        message_ja=f"この回答パッケージは {at.date().isoformat()} に取込済みです（変更なし）。",
+        message_en=f"Unchanged: this answer package was already imported on {at.date().isoformat()}.",
+    )
+    unit.note(kind=kind, rows=summary.rows, already_imported=True)
+    return summary
 
 
-def _import(unit: Unit, path: str | Path | bytes, kind: Kind, file_name: str | None = None) -> ResultImportSummary:
-    members, package_id, digest, entry, _ = _package(unit, path, kind, file_name)
-    con = unit.con
-    done = con.execute("SELECT import_id, imported_at, rows FROM result_imports WHERE package_id = ?",
-                       [package_id]).fetchone()
-    if done is not None:
-        at = done[1]
-        summary = ResultImportSummary(
-            kind=kind, package_id=package_id, rows=int(done[2]), import_id=done[0], already_imported=True,
-            already_imported_at=at.isoformat(),
-            message_ja=f"この回答パッケージは {at.date().isoformat()} に取込済みです（変更なし）。",
-            message_en=f"Unchanged: this answer package was already imported on {at.date().isoformat()}.",
-        )
-        unit.note(kind=kind, rows=summary.rows, already_imported=True)
-        return summary
-
+def _classify(unit: Unit, kind: Kind, members: dict[str, bytes]) -> None:
+    """Parse and check the whole package (refusing it if malformed), then classify each answer line into ``_rc``."""
     frame = _parse_info(members) if kind == "info" else _parse_juki(members)
     _refuse_malformed(frame, _check_info(frame) if kind == "info" else _check_juki(frame))
-
-    import_id = ("F4" if kind == "info" else "F5") + uuid.uuid4().hex[:10].upper()
+    con = unit.con
     con.register("_ra_df", frame)
     con.execute(_INFO_STAGE if kind == "info" else _JUKI_STAGE)
     con.unregister("_ra_df")
     del frame
+    if kind == "info":
+        sql = _CLASSIFY.format(person_rule=_INFO_PERSON_RULE,
+                               extra_join="LEFT JOIN integrated_numbers g ON g.person_id = r.person_id")
+    else:
+        sql = _CLASSIFY.format(person_rule="", extra_join="")
+    con.execute(sql, {"kind": kind})
+
+
+def _release(unit: Unit) -> None:
+    unit.con.execute("DROP TABLE IF EXISTS _ra")
+    unit.con.execute("DROP TABLE IF EXISTS _rc")
+
+
+def _preview(unit: Unit, received: incoming.Received, kind: Kind) -> incoming.Changes:
+    """What importing this answer package would do, by outcome (nothing stored)."""
+    package_id = received.package_id or ""
+    done = _already(unit, kind, package_id)
+    if done is not None:
+        return incoming.Changes(done.rows, {}, done.message_ja, done.message_en, already_imported=True)
+    _classify(unit, kind, received.members)
+    outcomes = {str(k): int(v) for k, v in unit.con.execute("SELECT outcome, count(*) FROM _rc GROUP BY 1 ORDER BY 1").fetchall()}
+    rows = sum(outcomes.values())
+    ok = outcomes.get("ok", 0)
+    others = rows - ok - outcomes.get("duplicate", 0)
+    return incoming.Changes(
+        rows, outcomes,
+        f"回答 {rows:,} 行のうち {ok:,} 件を取り込みます。取り込まない行 {others:,} 行（照会に該当しない・重複・終了済みなど）。",
+        f"{ok} of {rows} answer line(s) would be stored; {others} would not (unknown request, conflicting, closed …).")
+
+
+def _import(unit: Unit, received: incoming.Received, kind: Kind) -> ResultImportSummary:
+    package_id, digest = received.package_id or "", received.digest
+    entry = str(unit.params.get("ledger_entry", ""))
+    done = _already(unit, kind, package_id)
+    if done is not None:
+        return done
+    con = unit.con
+    import_id = ("F4" if kind == "info" else "F5") + uuid.uuid4().hex[:10].upper()
     try:
-        if kind == "info":
-            sql = _CLASSIFY.format(person_rule=_INFO_PERSON_RULE,
-                                   extra_join="LEFT JOIN integrated_numbers g ON g.person_id = r.person_id")
-        else:
-            sql = _CLASSIFY.format(person_rule="", extra_join="")
-        con.execute(sql, {"kind": kind})
+        _classify(unit, kind, received.members)
         summary = _store(unit, kind, import_id, package_id)
     finally:
-        con.execute("DROP TABLE IF EXISTS _ra")
-        con.execute("DROP TABLE IF EXISTS _rc")
+        _release(unit)
+    if summary.rows == 0:
+        return summary  # refused as empty by the incoming path, for every kind alike
     if kind == "juki":
         summary.discrepancies = discrepancies.detect_juki(unit, import_id)
     else:
@@ -473,22 +511,36 @@ def _store(unit: Unit, kind: Kind, import_id: str, package_id: str) -> ResultImp
 
 
 # ------------------------------------------------------------------------------ services: F4, F5
-@service(Permission.RESULTS_IMPORT)
-def import_info_results(unit: Unit, path: str | Path | bytes, *, file_name: str | None = None) -> ResultImportSummary:
-    """F4 ⑭: import an ``info_answer`` package from the linkage server, matched by request ID (C10).
+def _spec(kind: Kind) -> incoming.IncomingFileSpec[ResultImportSummary]:
+    f4 = kind == "info"
+    return incoming.IncomingFileSpec(
+        kind=PACKAGE_KINDS[kind], sender=SENDERS[kind], permission=Permission.RESULTS_IMPORT,
+        label_ja="情報照会結果の取込" if f4 else "住基ネット照会結果の取込",
+        label_en="information-query answers import" if f4 else "Juki-net answers import",
+        file_ja="情報照会結果" if f4 else "住基ネット照会結果", file_en="information-query answers" if f4 else "Juki-net answers",
+        preview=lambda unit, received: _preview(unit, received, kind),
+        apply=lambda unit, received: _import(unit, received, kind),
+        count=lambda summary: summary.rows, already=lambda summary: summary.already_imported,
+        release=_release, outcomes=OUTCOMES)
 
-    Malformed answers refuse the whole package with line numbers; orphans, wrong persons,
-    conflicting duplicates and answers for closed requests are reported, not stored.
-    ``path`` may be the package's bytes (an upload), with ``file_name`` for the ledger.
-    """
-    return _import(unit, path, "info", file_name)
 
+#: F4 ⑭ as an incoming file: an ``info_answer`` package from the linkage server, matched by request ID (C10).
+INFO_SPEC = _spec("info")
+#: F5 ⑰ as an incoming file: a ``juki_answer`` package from Juki-net (C10), differences detected (C7).
+JUKI_SPEC = _spec("juki")
+_info = incoming.register(INFO_SPEC, preview="results.preview_info_results", import_="results.import_info_results")
+_juki = incoming.register(JUKI_SPEC, preview="results.preview_juki_results", import_="results.import_juki_results")
 
-@service(Permission.RESULTS_IMPORT)
-def import_juki_results(unit: Unit, path: str | Path | bytes, *, file_name: str | None = None) -> ResultImportSummary:
-    """F5 ⑰: import a ``juki_answer`` package from Juki-net (C10) and detect differences (C7).
-    ``path`` may be the package's bytes (an upload), with ``file_name`` for the ledger."""
-    return _import(unit, path, "juki", file_name)
+#: F4: what importing an answer package would change (counts by outcome), nothing stored.
+preview_info_results = _info.preview
+#: F4 ⑭: import an ``info_answer`` package (a path, or its bytes with ``file_name``).  Malformed answers refuse
+#: the whole package with line numbers; orphans, wrong persons, conflicting duplicates and answers for closed
+#: requests are reported, not stored.
+import_info_results = _info.import_
+#: F5: what importing a Juki-net answer package would change, nothing stored.
+preview_juki_results = _juki.preview
+#: F5 ⑰: import a ``juki_answer`` package from Juki-net (C10) and detect differences (C7).
+import_juki_results = _juki.import_
 
 
 # ------------------------------------------------------------------------------ services: status

@@ -8,7 +8,7 @@ must make of it.  A share ``error_rate`` of the rows carries one mistake from
 spaces in the number) that normalisation must absorb.
 
 The truth assumes the world was loaded as the target list with no numbers registered
-(``demo.load_world(..., registered=all False)``), everyone listed and alive.
+(``tests.direct_load.load_world(..., registered=all False)``), everyone listed and alive.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ Tokyo public housing (都営住宅等) residents and applicants and the people i
 with kana, sex, birth dates, addresses, valid Individual Numbers, incomes, public
 assistance and disability certificates.  :meth:`World.evolve` moves the world on by one
 cycle (a year): some households move, some people marry and take a new surname, some die;
-it returns the changes too, so the Juki-net and linkage simulators can answer from them.
+it returns the changes too, so the Juki-net and intermediate-server simulators can answer from them.
 
 Everything here is invented.  Names are drawn from Faker's ``ja_JP`` pairs (kanji with
 kana) widened with a table of common surnames and given names by generation; town names

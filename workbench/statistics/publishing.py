@@ -1,32 +1,31 @@
-"""F8 statistics: publish a de-identified mart, and release tables from it (統計分析).
+"""F8 statistics: the statistics service (統計分析) — analysts get tables, never rows.
 
-DESIGN §9.  Two sides:
+DESIGN §9 (revised), issue 21.  Two sides, both services on the ordinary session path:
 
-* **Publication** (:func:`publish`, permission ``stats.publish``, held by staff, never by
-  analysts): reads the identified store and writes a numbered publication folder under
-  the workspace's ``stats_root`` — Parquet microdata plus ``manifest.json`` — processed as
-  APPI rule 34 asks (個人情報保護法施行規則第34条):
+* **Publication** (:func:`publish`, permission ``stats.publish``, staff): reads the identified
+  store (only people on the list, alive and not suspended: ``persons.active_filter``) and
+  keeps the next numbered **de-identified source** *inside the encrypted store*
+  (``stats_source``), processed as APPI rule 34 asks: identifiers and linking codes removed,
+  quasi-identifiers generalised (5-year age bands with 90+ top-coded, household size 7+, ward/
+  city only, income in bands and rounded), rare categories merged, k-anonymity over ward, age
+  band, sex and household size brought to at least ``k``.  Each person's fixed **record key**
+  (``stats_record_keys``, drawn once) is copied beside the row.  No file is written.
 
-  1. removed: Individual Number, integrated number, internal person number, household ID,
-     name, kana, street address, phone, exact birth date and every linking code; rows are
-     shuffled so their order links to nothing;
-  2. generalised quasi-identifiers: 5-year age bands with 90+ top-coded, household size
-     with 7+ top-coded, ward/city only; income in bands, and as a value rounded to
-     ¥100,000 and top-coded at ¥10,000,000;
-  3. rare categories (fewer than k people) recoded into a neighbour or "その他";
-  4. k-anonymity over the quasi-identifiers (ward, age band, sex, household size) measured
-     and brought to at least ``k`` (default 10): generalise step by step while more than
-     ``max_loss`` of the records would be lost, then local suppression (a value set to
-     不詳), then remove the records still in classes smaller than k.  Everything done,
-     and the loss, is written in the manifest.
+* **Tables** (:func:`table`, :func:`chart`, :func:`export`, permission ``stats.read``, the
+  analyst): counts, sums, means and quantile bands over any released dimensions and filters,
+  built on the server (:mod:`workbench.statistics.tables`) from the people *still* in the
+  publication (suspended, deleted and deceased people leave every later release), perturbed
+  by the cell-key method and suppressed where the office wants "x"; or differentially private
+  counts that spend the analyst's ε budget for the fiscal year.  Every release is recorded in
+  ``stats_releases`` with the session's user (never a caller's word) and audited; the ledger
+  keeps the request and counts of cells, never a value.
 
-  Publications are numbered (S0001, S0002 …), written to a temporary folder and renamed
-  into place, and never rewritten: a newer one never replaces the one an analyst has
-  open.  :func:`withdraw` marks one withdrawn and deletes its microdata.
+The screen (``widgets.stats``), the notebook client (:class:`workbench.statistics.client.Statistics`)
+and the CLI all call these services.
 
-* **Tables** (:func:`table`, permission ``stats.read``): the analyst's call through the
-  session, which opens the publication with :mod:`workbench.statistics.mart` (no key involved),
-  releases the table there (suppression, release ledger, optional ε) and audits it.
+>>> from workbench.statistics import publishing
+>>> t = publishing.table(session, "S0001", "ward", "age_group", "sex")          # doctest: +SKIP
+>>> t.to_frame().head()                                                           # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -35,31 +34,39 @@ import datetime as dt
 import hashlib
 import json
 import secrets
-import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from workbench.core import places
+from workbench.core import approvals, labels, places
 from workbench.core.clock import JST
-from workbench.core.errors import InvalidInput
+from workbench.core.errors import InvalidInput, NotFound
 from workbench.core.permissions import Permission
-from workbench.core.workspace import Unit, Workspace, service
-from workbench.statistics.mart import MANIFEST, MICRODATA, PUBLICATION_ID, WITHDRAWN, Mart, PublicationInfo, StatTable
+from workbench.core.workspace import Unit, service
+from workbench.intake.persons import active_filter, not_suspended
+from workbench.statistics import perturbation as ck
+from workbench.statistics import tables
+from workbench.statistics.tables import BASES, StatTable, TableSpec
 
 #: Audited operation names keep this module's name before the 2026-12 move into packages, so the
 #: seven-year audit log and its words stay one vocabulary (see ``workspace.service``).
 SERVICE_PREFIX = "stats"
 
 __all__ = [
+    "PublicationInfo",
     "PublicationSummary",
+    "budget",
+    "chart",
+    "dp_preview",
+    "export",
     "publications",
     "publish",
-    "stats_root",
+    "releases",
+    "request_budget_restore",
+    "restore_budget",
     "table",
     "withdraw",
 ]
@@ -94,13 +101,6 @@ INCOME_BANDS: list[tuple[int, int | None, str]] = [
     (4_000_000, 6_000_000, "400〜600万円未満"), (6_000_000, None, "600万円以上"),
 ]
 INCOME_UNKNOWN = "不明"
-
-
-def stats_root(ws: Workspace) -> Path:
-    """Where publications are written and read: the ``stats_root`` setting (relative
-    paths are inside the workspace)."""
-    root = Path(getattr(ws.settings, "stats_root", "publications"))
-    return root if root.is_absolute() else ws.path / root
 
 
 # ------------------------------------------------------------------------------ bands
@@ -214,14 +214,14 @@ def _merge_label(first: str, last: str) -> str:
 # ------------------------------------------------------------------------------ the source
 
 
-_SOURCE = """
+_SOURCE = f"""
 WITH members AS (
-    SELECT household_id, count(*) AS size FROM persons WHERE listed AND NOT deceased GROUP BY household_id
+    SELECT household_id, count(*) AS size FROM persons p WHERE {active_filter("p")} GROUP BY household_id
 ), income AS (
     SELECT person_id, arg_max(taxable_income, imported_at) AS income
     FROM info_results WHERE taxable_income IS NOT NULL GROUP BY person_id
 )
-SELECT h.ward_code, p.sex,
+SELECT p.person_id, h.ward_code, p.sex,
        (year(?::DATE) - year(p.birth_date))
          - CASE WHEN strftime(?::DATE, '%m%d') < strftime(p.birth_date, '%m%d') THEN 1 ELSE 0 END AS age,
        m.size AS household_size, i.income, n.person_id IS NOT NULL AS number_registered
@@ -230,7 +230,7 @@ JOIN households h USING (household_id)
 JOIN members m USING (household_id)
 LEFT JOIN income i USING (person_id)
 LEFT JOIN person_numbers n USING (person_id)
-WHERE p.listed AND NOT p.deceased
+WHERE {active_filter("p")}
 """
 
 
@@ -240,8 +240,10 @@ def _source_counts(unit: Unit) -> dict[str, int]:
         " count(*) FILTER (WHERE NOT listed) FROM persons"
     ).fetchone()
     assert row is not None
+    suspended = unit.con.execute(
+        f"SELECT count(*) FROM persons p WHERE p.listed AND NOT p.deceased AND NOT {not_suspended('p')}").fetchone()
     return {"persons_held": int(row[0]), "listed_living": int(row[1]), "excluded_deceased": int(row[2]),
-            "excluded_unlisted": int(row[3])}
+            "excluded_unlisted": int(row[3]), "excluded_suspended": int(suspended[0]) if suspended else 0}
 
 
 # ------------------------------------------------------------------------------ de-identification
@@ -344,6 +346,7 @@ def deidentify(src: pd.DataFrame, *, k: int, max_loss: float, seed: int | None =
     registered = np.where(src["number_registered"].to_numpy(dtype=bool), "登録済", "未登録").astype(object)
 
     frame = pd.DataFrame({
+        "person_id": src["person_id"].astype(str).to_numpy(dtype=object) if "person_id" in src else np.arange(n).astype(str),
         "ward": cols["ward"], "age_band": cols["age_band"], "sex": cols["sex"],
         "household_size": cols["household_size"], "income_band": band, "income": rounded,
         "number_registered": registered,
@@ -351,7 +354,7 @@ def deidentify(src: pd.DataFrame, *, k: int, max_loss: float, seed: int | None =
     rng = np.random.default_rng(seed if seed is not None else secrets.randbits(64))
     frame = frame.iloc[rng.permutation(len(frame))].reset_index(drop=True)
     for col in frame.columns:
-        if col != "income":
+        if col not in ("income", "person_id"):
             frame[col] = frame[col].astype(str)
     frame["income"] = frame["income"].astype("Int64")
     orders["income_band"] = income_orders
@@ -377,11 +380,22 @@ def deidentify(src: pd.DataFrame, *, k: int, max_loss: float, seed: int | None =
 
 # ------------------------------------------------------------------------------ services
 
+PUBLICATION_ID = "S"
+#: Release kinds in the ledger (their words are in workbench.core.labels).
+KINDS = ("stats_table", "stats_chart", "stats_export", "stats_dp")
+labels.register("stats_release", {
+    "stats_table": ("集計表", "table"), "stats_chart": ("グラフ", "chart"), "stats_export": ("ファイル出力", "export"),
+    "stats_dp": ("差分プライバシー集計", "differentially private table"),
+})
+#: Default ε of each analyst for one fiscal year (workspace setting ``stats_epsilon_budget``).
+DEFAULT_EPSILON = 1.0
+RESTORE_KIND = "stats_budget_restore"
+approvals.register_kind(RESTORE_KIND, "ε予算の回復", "ε budget restore")
+
 
 @dataclass
 class PublicationSummary:
     publication_id: str
-    folder: str
     records: int
     k_required: int
     k_achieved: int | None
@@ -395,164 +409,435 @@ class PublicationSummary:
         return dict(self.__dict__)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+@dataclass(frozen=True)
+class PublicationInfo:
+    publication_id: str
+    published_at: str
+    status: str
+    persons: int
+    k_required: int
+    k_achieved: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
 
 
 def _activity(unit: Unit, min_count: int) -> pd.DataFrame:
-    """Registrations, queries sent and answers received by month (counts below
-    ``min_count`` suppressed): the progress chart's data, no person in it."""
+    """Registrations, queries sent and answers received by month, of people still in use,
+    perturbed by their record keys and blanked below ``min_count``: the progress chart."""
     frame = unit.con.execute(
-        """SELECT month, kind, count(*)::BIGINT AS n FROM (
-               SELECT strftime(registered_at AT TIME ZONE 'Asia/Tokyo', '%Y-%m') AS month, 'registered' AS kind FROM person_numbers
-               UNION ALL SELECT strftime(requested_at AT TIME ZONE 'Asia/Tokyo', '%Y-%m'), 'queried' FROM query_requests
-               UNION ALL SELECT strftime(answered_at AT TIME ZONE 'Asia/Tokyo', '%Y-%m'), 'answered' FROM query_requests
-                         WHERE answered_at IS NOT NULL
-           ) GROUP BY ALL ORDER BY month, kind"""
+        f"""SELECT month, kind, count(*)::BIGINT AS n, sum(coalesce(k.record_key, 0))::BIGINT AS keys FROM (
+               SELECT person_id, strftime(registered_at AT TIME ZONE 'Asia/Tokyo', '%Y-%m') AS month,
+                      'registered' AS kind FROM person_numbers
+               UNION ALL SELECT person_id, strftime(requested_at AT TIME ZONE 'Asia/Tokyo', '%Y-%m'), 'queried'
+                         FROM query_requests
+               UNION ALL SELECT person_id, strftime(answered_at AT TIME ZONE 'Asia/Tokyo', '%Y-%m'), 'answered'
+                         FROM query_requests WHERE answered_at IS NOT NULL
+           ) e JOIN persons p USING (person_id) LEFT JOIN stats_record_keys k USING (person_id)
+           WHERE {active_filter("p")} GROUP BY ALL ORDER BY month, kind"""
     ).df()
-    frame["n"] = frame["n"].astype("Int64").where(frame["n"] >= min_count, pd.NA)
-    return frame
+    n = ck.perturb_counts(frame["n"].to_numpy(dtype=np.int64), frame["keys"].to_numpy(dtype=np.int64))
+    frame["n"] = pd.Series(n, dtype="Int64").where(n >= min_count, pd.NA)
+    return frame[["month", "kind", "n"]]
+
+
+def _check_publish_params(k: Any, max_loss: Any) -> None:
+    if not isinstance(k, int) or isinstance(k, bool) or k < 2:
+        raise InvalidInput("k must be a whole number of at least 2.", "k は 2 以上の整数で指定してください。", reason="bad_k")
+    if not isinstance(max_loss, (int, float)) or isinstance(max_loss, bool) or not 0 <= max_loss <= 0.5:
+        raise InvalidInput("max_loss must be between 0 and 0.5.", "max_loss は 0 以上 0.5 以下で指定してください。",
+                           reason="bad_max_loss")
 
 
 @service(Permission.STATS_PUBLISH)
-def publish(unit: Unit, *, k: int = 10, max_loss: float = 0.05, epsilon_budget: float = 1.0,
-            as_of: dt.date | None = None) -> PublicationSummary:
-    """F8: build the next numbered publication from the identified store (APPI rule 34)."""
-    if not isinstance(k, int) or isinstance(k, bool) or k < 2:
-        raise InvalidInput("k must be a whole number of at least 2.", "k は 2 以上の整数で指定してください。", reason="bad_k")
-    if not 0 <= max_loss <= 0.5:
-        raise InvalidInput("max_loss must be between 0 and 0.5.", "max_loss は 0 以上 0.5 以下で指定してください。",
-                           reason="bad_max_loss")
-    if not (isinstance(epsilon_budget, (int, float)) and 0 <= epsilon_budget <= 100):
-        raise InvalidInput("The ε budget must be between 0 and 100.", "ε の予算は 0 以上 100 以下で指定してください。",
-                           reason="bad_epsilon")
+def publish(unit: Unit, *, k: int = 10, max_loss: float = 0.05, as_of: dt.date | None = None) -> PublicationSummary:
+    """F8: keep the next numbered de-identified source in the encrypted store (APPI rule 34).
+
+    People suspended (利用停止), deceased or off the list are not in it; people who are later
+    are left out of every table made from it afterwards."""
+    _check_publish_params(k, max_loss)
     day = as_of or unit.now.astimezone(JST).date()
     src = unit.con.execute(_SOURCE, [day, day]).df()
     source_counts = _source_counts(unit)
     result = deidentify(src, k=k, max_loss=max_loss)
-    root = stats_root(unit.workspace)
-    root.mkdir(parents=True, exist_ok=True)
-    existing = [p.name for p in root.iterdir() if PUBLICATION_ID.match(p.name)]
-    number = max((int(p[1:]) for p in existing), default=0) + 1
-    row = unit.con.execute("SELECT max(seq) FROM stats_publications").fetchone()
-    number = max(number, int(row[0] or 0) + 1) if row else number
+    row = unit.con.execute("SELECT coalesce(max(seq), 0) FROM stats_publications").fetchone()
+    number = int(row[0] if row else 0) + 1
     pub_id = f"S{number:04d}"
-    tmp = root / f".tmp-{pub_id}-{secrets.token_hex(4)}"
-    tmp.mkdir()
-    try:
-        result.frame.to_parquet(tmp / MICRODATA, index=False)
-        _activity(unit, 3).to_parquet(tmp / "activity.parquet", index=False)
-        manifest: dict[str, Any] = {
-            "format": FORMAT, "publication_id": pub_id,
-            "published_at": unit.now.isoformat(), "published_by": unit.user_id, "as_of": day.isoformat(),
-            "records": len(result.frame), "source": source_counts,
-            "rules": RULES, "removed_items": list(REMOVED),
-            "k_anonymity": result.k_report, "variables": result.variables, "values": ["income"],
-            "epsilon_budget": float(epsilon_budget),
-            "files": {name: _sha256(tmp / name) for name in (MICRODATA, "activity.parquet")},
-        }
-        (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", "utf-8")
-        (tmp / "ledger").mkdir()
-        target = root / pub_id
-        if target.exists():
-            raise InvalidInput(f"Publication {pub_id} already exists.", f"公表データ {pub_id} はすでにあります。")
-        tmp.rename(target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    frame = result.frame
+    # every person's record key, drawn once and never changed
+    unit.con.register("_pub_people", pd.DataFrame({"person_id": frame["person_id"].astype(str)}))
+    missing = [r[0] for r in unit.con.execute(
+        "SELECT person_id FROM _pub_people WHERE person_id NOT IN (SELECT person_id FROM stats_record_keys)").fetchall()]
+    unit.con.unregister("_pub_people")
+    if missing:
+        keys = pd.DataFrame({"person_id": missing, "record_key": ck.record_keys(len(missing)).astype(np.int32)})
+        unit.con.register("_new_keys", keys)
+        unit.con.execute("INSERT INTO stats_record_keys SELECT person_id, record_key, ? FROM _new_keys", [unit.now])
+        unit.con.unregister("_new_keys")
+    categories = {name: list(result.variables[name]["categories"]) for name in BASES}
+    stored = pd.DataFrame({"publication_id": pub_id, "person_id": frame["person_id"].astype(str)})
+    for name in BASES:
+        stored[name] = pd.Index(categories[name]).get_indexer(frame[name]).astype(np.int16)
+    stored["income"] = frame["income"].astype("Int64")
+    unit.con.register("_src", stored)
+    unit.con.execute(
+        "INSERT INTO stats_source SELECT s.publication_id, s.person_id, k.record_key, s.ward, s.age_band, s.sex,"
+        " s.household_size, s.income_band, s.number_registered, s.income"
+        " FROM _src s JOIN stats_record_keys k USING (person_id)")
+    unit.con.unregister("_src")
+    manifest: dict[str, Any] = {
+        "format": FORMAT, "publication_id": pub_id, "published_at": unit.now.isoformat(), "as_of": day.isoformat(),
+        "records": len(frame), "source": source_counts, "rules": RULES, "removed_items": list(REMOVED),
+        "k_anonymity": result.k_report, "variables": result.variables, "categories": categories,
+    }
     rep = result.k_report
     unit.con.execute(
-        "INSERT INTO stats_publications VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'published', ?, ?, NULL, NULL, NULL)",
-        [pub_id, number, day, k, rep["achieved"], len(result.frame), rep["records_removed"], str(target),
-         manifest["files"][MICRODATA], unit.now, unit.user_id],
+        "INSERT INTO stats_publications (publication_id, seq, as_of, k_required, k_achieved, records, records_removed,"
+        " folder, digest, status, published_at, published_by, manifest, secret)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, '', ?, 'published', ?, ?, ?, ?)",
+        [pub_id, number, day, k, rep["achieved"], len(frame), rep["records_removed"],
+         hashlib.sha256(json.dumps(categories, ensure_ascii=False).encode()).hexdigest(), unit.now, unit.user_id,
+         json.dumps(manifest, ensure_ascii=False), secrets.token_bytes(32)],
     )
-    unit.note(target=pub_id, records=len(result.frame), k=k, k_achieved=rep["achieved"],
-              records_removed=rep["records_removed"])
+    unit.note(target=pub_id, records=len(frame), k=k, k_achieved=rep["achieved"], records_removed=rep["records_removed"])
     return PublicationSummary(
-        pub_id, str(target), len(result.frame), k, rep["achieved"], rep["records_removed"], rep["generalisation"],
-        message_ja=f"公表データ {pub_id} を作成しました: {len(result.frame):,} 人、k={rep['achieved']}（必要 {k}）、"
+        pub_id, len(frame), k, rep["achieved"], rep["records_removed"], rep["generalisation"],
+        message_ja=f"公表データ {pub_id} を作成しました: {len(frame):,} 人、k={rep['achieved']}（必要 {k}）、"
                    f"削除 {rep['records_removed']:,} 件。",
-        message_en=f"Published {pub_id}: {len(result.frame):,} people, k={rep['achieved']} (required {k}), "
+        message_en=f"Published {pub_id}: {len(frame):,} people, k={rep['achieved']} (required {k}), "
                    f"{rep['records_removed']:,} records removed.",
         manifest=manifest,
     )
 
 
+def _publication(unit: Unit, publication_id: str) -> tuple[dict[str, Any], bytes]:
+    """A live publication's manifest and secret, or a refusal in both languages."""
+    row = None
+    if isinstance(publication_id, str) and publication_id[:1] == PUBLICATION_ID and publication_id[1:].isdigit():
+        row = unit.con.execute("SELECT status, manifest, secret FROM stats_publications WHERE publication_id = ?",
+                               [publication_id]).fetchone()
+    if row is None or row[1] is None:
+        raise NotFound(f"There is no publication {publication_id!r}.", f"公表データ {publication_id!r} はありません。",
+                       reason="no_publication")
+    if row[0] != "published":
+        raise InvalidInput(
+            f"Publication {publication_id} was withdrawn; it can no longer be used. Open a newer one.",
+            f"公表データ {publication_id} は取り下げられたため利用できません。新しい公表データを開いてください。",
+            reason="withdrawn")
+    return json.loads(row[1]), bytes(row[2])
+
+
 @service(Permission.STATS_PUBLISH, target="publication_id")
 def withdraw(unit: Unit, publication_id: str, *, reason: str) -> PublicationInfo:
-    """Withdraw a publication: no more tables from it; its microdata is deleted, its
+    """Withdraw a publication: no more tables from it; its de-identified source is deleted, its
     manifest and release ledger are kept as the record."""
     if not isinstance(reason, str) or not reason.strip():
         raise InvalidInput("Give the reason for the withdrawal.", "取り下げの理由を入力してください。", reason="no_reason")
-    mart = Mart(stats_root(unit.workspace))
-    pub = mart.open(publication_id)
-    if pub.withdrawn:
-        raise InvalidInput(f"Publication {publication_id} is already withdrawn.",
-                           f"公表データ {publication_id} はすでに取り下げ済みです。", reason="withdrawn")
-    (pub.folder / WITHDRAWN).write_text(json.dumps(
-        {"withdrawn_at": unit.now.isoformat(), "withdrawn_by": unit.user_id, "reason": reason.strip()},
-        ensure_ascii=False) + "\n", "utf-8")
-    (pub.folder / MICRODATA).unlink(missing_ok=True)
+    _publication(unit, publication_id)
+    unit.con.execute("DELETE FROM stats_source WHERE publication_id = ?", [publication_id])
     unit.con.execute(
         "UPDATE stats_publications SET status = 'withdrawn', withdrawn_at = ?, withdrawn_by = ?, withdraw_reason = ?"
         " WHERE publication_id = ?", [unit.now, unit.user_id, reason.strip(), publication_id])
     unit.note(target=publication_id)
-    return next(p for p in mart.publications() if p.publication_id == publication_id)
+    return next(p for p in _publications(unit) if p.publication_id == publication_id)
+
+
+def _publications(unit: Unit) -> list[PublicationInfo]:
+    rows = unit.con.execute(
+        "SELECT publication_id, published_at, status, records, k_required, k_achieved FROM stats_publications"
+        " WHERE manifest IS NOT NULL ORDER BY seq").fetchall()
+    return [PublicationInfo(r[0], r[1].isoformat(), r[2], int(r[3]), int(r[4]), r[5]) for r in rows]
 
 
 @service(Permission.STATS_READ)
 def publications(unit: Unit) -> list[PublicationInfo]:
-    """F8: the publications in the mart, oldest first, with their status."""
-    out = Mart(stats_root(unit.workspace)).publications()
+    """F8: the publications, oldest first, with their status."""
+    out = _publications(unit)
     unit.note(count=len(out))
     return out
 
 
 @service(Permission.STATS_READ, target="publication_id")
-def table(unit: Unit, publication_id: str, rows: str, cols: str | None = None, layers: str | None = None, *,
-          value: str | None = None, min_count: int = 3, epsilon: float | None = None,
-          merge: Mapping[str, Mapping[str, Sequence[str]]] | None = None) -> StatTable:
-    """F8: release one table from a publication (suppressed, checked against earlier
-    releases, recorded in the publication's ledger)."""
-    pub = Mart(stats_root(unit.workspace)).open(publication_id)
-    result = pub.table(rows, cols, layers, value=value, min_count=min_count, epsilon=epsilon, merge=merge,
-                       released_by=unit.user_id, now=unit.now)
-    unit.note(target=publication_id, release_id=result.release_id, dims=",".join(result.dims),
-              measure=result.measure, min_count=min_count, epsilon=epsilon, **result.counts())
-    return result
+def describe(unit: Unit, publication_id: str) -> dict[str, Any]:
+    """What a publication is: its rules, k, generalisation, variables and categories, counts
+    of people — no row and no cell."""
+    manifest, _secret = _publication(unit, publication_id)
+    unit.note(target=publication_id)
+    return manifest
+
+
+# -- the records a table is built from ------------------------------------------------
+
+
+def _version(unit: Unit, publication_id: str, secret: bytes) -> tuple[int, int]:
+    """The version of the publication's population now (a new one each time someone in it
+    has left — suspended, deleted, deceased, off the list — or come back) and its key offset."""
+    row = unit.con.execute(
+        f"""SELECT count(*), string_agg(CASE WHEN p.person_id IS NULL OR NOT {active_filter("p")}
+                                             THEN s.person_id END, ',' ORDER BY s.person_id)
+            FROM stats_source s LEFT JOIN persons p USING (person_id) WHERE s.publication_id = ?""",
+        [publication_id]).fetchone()
+    assert row is not None
+    digest = hashlib.sha256(f"{row[0]}:{row[1] or ''}".encode()).hexdigest()
+    found = unit.con.execute("SELECT version FROM stats_versions WHERE publication_id = ? AND members_digest = ?",
+                             [publication_id, digest]).fetchone()
+    if found is None:
+        nxt = unit.con.execute("SELECT coalesce(max(version), -1) + 1 FROM stats_versions WHERE publication_id = ?",
+                               [publication_id]).fetchone()
+        version = int(nxt[0]) if nxt else 0
+        unit.con.execute("INSERT INTO stats_versions VALUES (?, ?, ?, ?)", [publication_id, version, digest, unit.now])
+    else:
+        version = int(found[0])
+    return version, ck.offset(secret, version)
+
+
+def _records(unit: Unit, publication_id: str, manifest: dict[str, Any], shift: int, s: TableSpec) -> tables.Records:
+    bases = list(BASES) if s.measure == "quantile" else s.bases()
+    if s.measure == "quantile" and "income_band" not in bases:
+        bases.append("income_band")
+    income = s.measure in ("sum", "mean")
+    cols = ", ".join(f"s.{b}" for b in bases) + ", s.record_key" + (", s.income" if income else "")
+    got = unit.con.execute(
+        f"SELECT {cols} FROM stats_source s JOIN persons p USING (person_id)"
+        f" WHERE s.publication_id = ? AND {active_filter('p')}", [publication_id]).fetchnumpy()
+    codes = {b: np.asarray(got[b], dtype=np.int64) for b in bases}
+    inc = None
+    if income:
+        raw = got["income"]
+        inc = np.ma.filled(np.ma.asarray(raw).astype(np.float64), np.nan)
+    return tables.Records(codes, np.asarray(got["record_key"], dtype=np.int64), inc, manifest["categories"], shift)
+
+
+def _period(unit: Unit) -> str:
+    """The budget period: the fiscal year (April–March, Japan time), e.g. "2026年度"."""
+    day = unit.now.astimezone(JST).date()
+    return f"{day.year if day.month >= 4 else day.year - 1}年度"
+
+
+def _budget_row(unit: Unit, user_id: str) -> tuple[str, float, float]:
+    period = _period(unit)
+    default = float(getattr(unit.workspace.settings, "stats_epsilon_budget", DEFAULT_EPSILON))
+    unit.con.execute("INSERT INTO stats_budgets VALUES (?, ?, ?, 0.0) ON CONFLICT DO NOTHING",
+                     [user_id, period, default])
+    row = unit.con.execute("SELECT budget, spent FROM stats_budgets WHERE user_id = ? AND period = ?",
+                           [user_id, period]).fetchone()
+    assert row is not None
+    return period, float(row[0]), float(row[1])
+
+
+def _spend(unit: Unit, epsilon: float) -> float:
+    """Spend ``epsilon`` of the session user's budget in this unit of work (one transaction
+    with the release and its audit record); refuse if it is not left.  Returns what is left."""
+    period, total, spent = _budget_row(unit, unit.user_id)
+    left = max(0.0, total - spent)
+    if epsilon > left + 1e-12:
+        raise InvalidInput(
+            f"ε={epsilon:g} is more than is left of your budget for {period} ({left:g}).",
+            f"ε={epsilon:g} は {period} のあなたの残り予算（{left:g}）を超えています。",
+            reason="epsilon_exceeded", epsilon_left=left)
+    unit.con.execute("UPDATE stats_budgets SET spent = spent + ? WHERE user_id = ? AND period = ?",
+                     [float(epsilon), unit.user_id, period])
+    return left - epsilon
+
+
+def _release(unit: Unit, kind: str, publication_id: str, rows: str, cols: str | None, layers: str | None,
+             extra: Sequence[str], filters: Mapping[str, Sequence[str]] | None, measure: str, min_count: int,
+             quantile: float | None, epsilon: float | None) -> StatTable:
+    """Build one table for the session's user, record it in the ledger, and note it for the audit."""
+    manifest, secret = _publication(unit, publication_id)
+    s = tables.spec(manifest["categories"], rows, cols, layers, *extra, filters=filters, measure=measure,
+                    min_count=min_count, quantile=quantile, epsilon=epsilon)
+    version, shift = _version(unit, publication_id, secret)
+    records = _records(unit, publication_id, manifest, shift, s)
+    row = unit.con.execute("SELECT count(*) FROM stats_releases").fetchone()
+    release_id = f"T{int(row[0] if row else 0) + 1:06d}"
+    kind = "stats_dp" if s.epsilon is not None else kind
+    left = _spend(unit, s.epsilon) if s.epsilon is not None else None
+    t = tables.build(records, s, publication_id=publication_id, release_id=release_id,
+                     released_at=unit.now.isoformat(), released_by=unit.user_id)
+    if left is not None:
+        t.notes.append((f"ε の残り: {left:g}（{_period(unit)}）", f"ε left: {left:g} ({_period(unit)})"))
+    c = t.counts()
+    shown = hashlib.sha256("\x1f".join(t.cell_text(i) for i in np.ndindex(*t.state.shape)).encode()).hexdigest()
+    unit.con.execute(
+        "INSERT INTO stats_releases VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [release_id, publication_id, version, kind, unit.now, unit.user_id,
+         json.dumps(s.describe(manifest["categories"]), ensure_ascii=False), c["cells"], c["suppressed"],
+         s.epsilon, shown])
+    unit.note(target=publication_id, release_id=release_id, kind=kind, dims=",".join(s.dims), measure=s.measure,
+              filters=",".join(b for b, _ in s.filters), min_count=s.min_count, epsilon=s.epsilon, version=version,
+              **c)
+    return t
 
 
 @service(Permission.STATS_READ, target="publication_id")
-def chart_data(unit: Unit, publication_id: str, *, min_count: int = 3) -> dict[str, pd.DataFrame]:
-    """F8: the counts behind the analyst's charts, from one publication, counts below
-    ``min_count`` blanked (for viewing on screen; a table to publish goes through :func:`table`).
+def table(unit: Unit, publication_id: str, rows: str, cols: str | None = None, layers: str | None = None,
+          *extra: str, filters: Mapping[str, Sequence[str]] | None = None, measure: str = "count",
+          min_count: int = 3, quantile: float | None = None, epsilon: float | None = None) -> StatTable:
+    """F8: one table from a publication, built on the server, perturbed (cell-key method),
+    suppressed where the office wants "x", recorded and audited.
 
-    ``age_sex`` (age band × sex), ``ward_income`` (ward × income band), ``household``
-    (household size), ``ward`` (people by ward, in code order), ``activity`` (registrations and
-    queries by month)."""
-    pub = Mart(stats_root(unit.workspace)).open(publication_id)
-    frame = pub.frame()
+    ``rows``, ``cols``, ``layers`` and up to two more dimensions; ``filters`` keeps only some
+    categories of any variable (``{"sex": ["女"], "age_band": ["75歳以上"]}``); ``measure`` is
+    ``count``, ``sum``, ``mean`` (of income) or ``quantile`` (the income band holding
+    ``quantile``, e.g. 0.5); ``min_count`` below which a count is "x" (0: perturbation only);
+    ``epsilon``: differentially private counts instead, spending your ε budget."""
+    return _release(unit, "stats_table", publication_id, rows, cols, layers, extra, filters, measure, min_count,
+                    quantile, epsilon)
 
-    def counts(cols: list[str]) -> pd.DataFrame:
-        out = frame.groupby(cols, observed=True).size().rename("n").reset_index()
-        for col in cols:
-            order = pub.categories(col)
-            out[col] = pd.Categorical(out[col], categories=order, ordered=True)
-        out = out.sort_values(cols, ignore_index=True)
-        out["n"] = out["n"].astype("Int64").where(out["n"] >= min_count, pd.NA)
-        return out
 
-    activity_path = pub.folder / "activity.parquet"
-    result = {
-        "age_sex": counts(["age_band", "sex"]),
-        "ward_income": counts(["ward", "income_band"]),
-        "household": counts(["household_size"]),
-        "ward": counts(["ward"]),
-        "activity": pd.read_parquet(activity_path) if activity_path.exists() else pd.DataFrame(columns=["month", "kind", "n"]),
-    }
-    unit.note(target=publication_id)
-    return result
+@service(Permission.STATS_READ, target="publication_id")
+def export(unit: Unit, publication_id: str, rows: str, cols: str | None = None, layers: str | None = None,
+           *extra: str, filters: Mapping[str, Sequence[str]] | None = None, measure: str = "count",
+           min_count: int = 3, quantile: float | None = None, fmt: str = "csv") -> tuple[StatTable, bytes]:
+    """F8: a table as a file (``csv``: UTF-8 with BOM; ``xlsx``), formula-neutralised, recorded
+    as an export.  The same cells as :func:`table` gives for the same request."""
+    if fmt not in ("csv", "xlsx"):
+        raise InvalidInput("Export as csv or xlsx.", "出力形式は csv か xlsx を指定してください。", reason="bad_format")
+    t = _release(unit, "stats_export", publication_id, rows, cols, layers, extra, filters, measure, min_count,
+                 quantile, None)
+    return t, (t.to_csv() if fmt == "csv" else t.to_xlsx())
+
+
+#: The charts of the 統計分析 screen: name → (dimensions, measure).
+CHARTS: dict[str, tuple[tuple[str, ...], str]] = {
+    "age_sex": (("age_band", "sex"), "count"),
+    "ward_income": (("ward", "income_band"), "count"),
+    "ward_household_income": (("ward", "household_size", "income_band"), "count"),
+    "household": (("household_size",), "count"),
+    "ward": (("ward",), "count"),
+}
+
+
+@service(Permission.STATS_READ, target="publication_id")
+def chart(unit: Unit, publication_id: str, names: Sequence[str] | None = None, *,
+          filters: Mapping[str, Sequence[str]] | None = None, min_count: int = 3) -> dict[str, pd.DataFrame]:
+    """F8: the numbers behind the analyst's charts (the same perturbed, suppressed cells as
+    tables), each recorded as a chart release; ``activity`` is registrations and queries by month.
+
+    Charts: ``age_sex``, ``ward_income``, ``ward_household_income``, ``household``, ``ward``,
+    ``activity``.  Each frame is long: one row per cell, its categories, ``n`` (``<NA>`` for "x")."""
+    wanted = list(names) if names is not None else [*CHARTS, "activity"]
+    unknown = [n for n in wanted if n not in CHARTS and n != "activity"]
+    if unknown:
+        raise InvalidInput(f"No chart {unknown}; charts: {', '.join([*CHARTS, 'activity'])}.",
+                           f"グラフ {unknown} はありません（{', '.join([*CHARTS, 'activity'])}）。", reason="bad_chart")
+    out: dict[str, pd.DataFrame] = {}
+    for name in wanted:
+        if name == "activity":
+            _publication(unit, publication_id)
+            out[name] = _activity(unit, 3)
+            continue
+        dims, measure = CHARTS[name]
+        t = _release(unit, "stats_chart", publication_id, dims[0], dims[1] if len(dims) > 1 else None,
+                     dims[2] if len(dims) > 2 else None, (), filters, measure, min_count, None, None)
+        long = t.to_long()
+        long = long[~long[list(dims)].isin([tables.TOTAL]).any(axis=1)].reset_index(drop=True)
+        long["n"] = long["value"].astype("Float64").round().astype("Int64")
+        for d, cats in zip(t.dims, t.categories, strict=True):
+            long[d] = pd.Categorical(long[d], categories=cats[:-1], ordered=True)
+        out[name] = long[[*dims, "n"]]
+    return out
+
+
+@dataclass(frozen=True)
+class DPPreview:
+    """What a differentially private table would cost and how accurate it would be — no data."""
+
+    epsilon: float
+    cells: int
+    accuracy_95: float
+    epsilon_left: float
+    period: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@service(Permission.STATS_READ, target="publication_id")
+def dp_preview(unit: Unit, publication_id: str, rows: str, cols: str | None = None, layers: str | None = None,
+               *, epsilon: float) -> DPPreview:
+    """F8: before spending ε: how many cells, each cell's 95 % interval, and what would be
+    left.  Spends nothing and releases nothing (the accuracy depends on ε only)."""
+    import opendp.prelude as dp
+
+    manifest, _secret = _publication(unit, publication_id)
+    s = tables.spec(manifest["categories"], rows, cols, layers, epsilon=epsilon)
+    dp.enable_features("contrib")
+    shape = [len(tables.groups(tables.DIMENSIONS[d], manifest["categories"][tables.DIMENSIONS[d].base]))
+             for d in s.dims]
+    keys = ["0"]
+
+    def make(scale: float) -> Any:
+        return (dp.t.make_count_by_categories(dp.vector_domain(dp.atom_domain(T=str)), dp.symmetric_distance(),
+                                              categories=keys, null_category=False, TOA=int)
+                >> dp.m.then_laplace(scale))
+
+    scale = dp.binary_search_param(make, d_in=1, d_out=float(epsilon))
+    period, total, spent = _budget_row(unit, unit.user_id)
+    unit.note(target=publication_id, epsilon=epsilon)
+    return DPPreview(float(epsilon), int(np.prod(shape)), float(dp.discrete_laplacian_scale_to_accuracy(scale, 0.05)),
+                     max(0.0, total - spent), period)
+
+
+@service(Permission.STATS_READ)
+def budget(unit: Unit) -> dict[str, Any]:
+    """F8: your ε budget for this fiscal year: total, spent, left."""
+    period, total, spent = _budget_row(unit, unit.user_id)
+    unit.note(period=period)
+    return {"user_id": unit.user_id, "period": period, "budget": total, "spent": spent, "left": max(0.0, total - spent)}
+
+
+@service(Permission.STATS_READ)
+def releases(unit: Unit, *, limit: int = 200) -> list[dict[str, Any]]:
+    """F8: your releases, newest first: when, from which publication, what was asked, how many
+    cells and "x" — the ledger holds no cell value."""
+    limit = max(1, min(int(limit), 1000))
+    rows = unit.con.execute(
+        "SELECT release_id, publication_id, version, kind, released_at, request, cells, suppressed, epsilon"
+        " FROM stats_releases WHERE released_by = ? ORDER BY released_at DESC, release_id DESC LIMIT ?",
+        [unit.user_id, limit]).fetchall()
+    unit.note(count=len(rows))
+    return [{"release_id": r[0], "publication_id": r[1], "version": r[2], "kind": r[3],
+             "released_at": r[4].isoformat(), "request": json.loads(r[5]), "cells": r[6], "suppressed": r[7],
+             "epsilon": r[8]} for r in rows]
+
+
+def _restore_params(user_id: Any, amount: Any, reason: Any) -> dict[str, Any]:
+    if not isinstance(user_id, str) or not user_id.strip():
+        raise InvalidInput("Name the analyst.", "分析担当の ID を指定してください。", reason="no_user")
+    if not isinstance(amount, (int, float)) or isinstance(amount, bool) or not 0 < amount <= 100:
+        raise InvalidInput("The amount to restore must be more than 0 and at most 100.",
+                           "回復する ε は 0 より大きく 100 以下で指定してください。", reason="bad_epsilon")
+    if not isinstance(reason, str) or not reason.strip():
+        raise InvalidInput("Give the reason.", "理由を入力してください。", reason="no_reason")
+    return {"user_id": user_id.strip(), "amount": float(amount), "reason": reason.strip()}
+
+
+@service(Permission.STATS_PUBLISH, target="user_id")
+def request_budget_restore(unit: Unit, user_id: str, *, amount: float, reason: str) -> approvals.Approval:
+    """Staff: ask a second person to approve giving an analyst ``amount`` of ε back for this
+    fiscal year.  The analyst can neither ask nor approve it."""
+    params = _restore_params(user_id, amount, reason)
+    if user_id == unit.user_id:
+        raise InvalidInput("You cannot restore your own budget.", "自分の予算は回復できません。", reason="self_benefit")
+    period, _total, spent = _budget_row(unit, params["user_id"])
+    return approvals.request(unit, RESTORE_KIND, {**params, "period": period},
+                             {"user_id": params["user_id"], "amount": params["amount"], "period": period,
+                              "spent": spent}, beneficiary=params["user_id"])
+
+
+@service(Permission.STATS_PUBLISH, target="user_id")
+def restore_budget(unit: Unit, user_id: str, *, amount: float, reason: str, approval_id: str) -> dict[str, Any]:
+    """Staff, with the approved request: give the analyst ``amount`` of ε back (spent never
+    goes below 0); recorded and audited."""
+    params = _restore_params(user_id, amount, reason)
+    period, total, spent = _budget_row(unit, params["user_id"])
+    approvals.consume(unit, approval_id, RESTORE_KIND, {**params, "period": period})
+    unit.con.execute("UPDATE stats_budgets SET spent = greatest(spent - ?, 0) WHERE user_id = ? AND period = ?",
+                     [params["amount"], params["user_id"], period])
+    unit.con.execute("INSERT INTO stats_budget_restores VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     [approval_id, params["user_id"], period, params["amount"], params["reason"], unit.user_id, unit.now])
+    unit.note(target=params["user_id"], amount=params["amount"], period=period)
+    left = total - max(spent - params["amount"], 0.0)
+    return {"user_id": params["user_id"], "period": period, "budget": total, "left": left}

@@ -21,12 +21,21 @@ are counts (度数) or sums (合計) with the number of contributors behind each
   tables (the same table with one ward merged, a table and its sub-table) cannot narrow
   a suppressed cell either.
 
+* **Perturbed tables** (:func:`protect_noisy`, what the statistics service uses): every cell is
+  unknown to the attacker within its box (a shown number ± the p-table's bound and at least 1,
+  "-" = 0, "x" ≥ 1), the lines add up.  The audit needs each primary cell's interval to be at
+  least its claim wide, and proves that cheaply: any two points the attacker cannot rule out
+  bound the width from below, so the true table, every LP optimum and the optima of a small LP
+  over the "x" cells alone (the published cells held at their true values) are kept and checked
+  in numpy; a cell they already spread is proven without an LP of its own.  A cell its lines
+  alone hold too narrow fails without an LP.  Only the rest get their exact min and max from one
+  HiGHS model of the whole table, warm-started across cells and rounds.
+
 See docs/decisions.md (Statistics) for why this method and these protection levels.
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -44,9 +53,11 @@ __all__ = [
     "ZERO",
     "Grid",
     "Interval",
+    "atom_mask",
     "audit",
     "audit_releases",
     "build_grid",
+    "close_single_lines",
     "primary_suppression",
     "protect",
 ]
@@ -316,7 +327,7 @@ def _cost(grid: Grid, candidate: BoolArray, suppressed: BoolArray) -> FloatArray
     return np.where(candidate, cost, np.inf)
 
 
-def _close_single_lines(grid: Grid, state: IntArray) -> bool:
+def close_single_lines(grid: Grid, state: IntArray) -> bool:
     """Wherever a line holds exactly one suppressed cell, suppress its cheapest partner.
     Returns whether anything was added."""
     added = False
@@ -359,7 +370,7 @@ def protect(grid: Grid, *, min_count: int = 3, sums: bool = False, ratio: float 
     pending = grid.state == PRIMARY
     final: dict[int, Interval] = {}
     for _ in range(max_rounds):
-        _close_single_lines(grid, state)
+        close_single_lines(grid, state)
         intervals = audit(grid, pending)
         failing = [t for t, iv in intervals.items() if iv.width < need[t] - tol]
         final.update(intervals)
@@ -405,7 +416,7 @@ class ReleasedCell:
     index: tuple[int, ...]
 
 
-def _atom_mask(cover: dict[str, list[int] | None], variables: list[str], sizes: list[int]) -> BoolArray:
+def atom_mask(cover: dict[str, list[int] | None], variables: list[str], sizes: list[int]) -> BoolArray:
     masks = []
     for var, n in zip(variables, sizes, strict=True):
         m = np.zeros(n, dtype=bool)
@@ -435,7 +446,7 @@ def audit_releases(cells: list[ReleasedCell], variables: list[str], sizes: list[
     for cell in cells:
         if cell.value is None:
             continue
-        idx = np.flatnonzero(_atom_mask(cell.cover, variables, sizes))
+        idx = np.flatnonzero(atom_mask(cell.cover, variables, sizes))
         rows.append(np.full(len(idx), r))
         cols.append(idx)
         rhs.append(cell.value)
@@ -451,7 +462,7 @@ def audit_releases(cells: list[ReleasedCell], variables: list[str], sizes: list[
     solver = _Bounds(a_eq, b_eq) if targets else None
     for cell in targets:
         assert solver is not None
-        c = _atom_mask(cell.cover, variables, sizes).astype(float)
+        c = atom_mask(cell.cover, variables, sizes).astype(float)
         low, high = solver.interval(c)
         low, high = low * scale, high * scale
         if high - low < cell.need - 1e-6 * scale:
@@ -459,5 +470,391 @@ def audit_releases(cells: list[ReleasedCell], variables: list[str], sizes: list[
     return failing
 
 
-def iter_cells(shape: tuple[int, ...]) -> itertools.product[tuple[int, ...]]:
-    return itertools.product(*(range(n) for n in shape))
+# ------------------------------------------------------------------------------ perturbed tables
+
+
+def _all_lines_matrix(shape: tuple[int, ...]) -> sp.csr_matrix:
+    """Every additive line of a table with margins (interior cells − total = 0), as rows of a
+    sparse matrix over all cells."""
+    import scipy.sparse as sparse
+
+    flat_index = np.arange(int(np.prod(shape))).reshape(shape)
+    rows: list[IntArray] = []
+    cols: list[IntArray] = []
+    data: list[FloatArray] = []
+    r = 0
+    for axis, n in enumerate(shape):
+        lines = np.moveaxis(flat_index, axis, -1).reshape(-1, n)
+        m = len(lines)
+        rows.append(np.repeat(np.arange(r, r + m), n))
+        cols.append(lines.ravel())
+        sign = np.ones(n)
+        sign[-1] = -1.0
+        data.append(np.tile(sign, m))
+        r += m
+    return sparse.csr_matrix((np.concatenate(data), (np.concatenate(rows), np.concatenate(cols))),
+                             shape=(r, int(np.prod(shape))))
+
+
+class _Model:
+    """The attacker's model of a perturbed table, in scaled units: every cell (interior and
+    margins) unknown, ``A x = 0`` for every line, ``lo ≤ x ≤ hi``.  Only checks points."""
+
+    def __init__(self, shape: tuple[int, ...], lo: FloatArray, hi: FloatArray, scale: float) -> None:
+        self.a = _all_lines_matrix(shape).tocsr()
+        self.n = int(self.a.shape[1])
+        self.scale = scale
+        self.lo = np.asarray(lo, dtype=float) / scale
+        self.hi = np.asarray(hi, dtype=float) / scale
+        finite = self.hi[np.isfinite(self.hi)]
+        #: an "x" is capped here in the LPs (above anything the published cells allow): a point
+        #: of a capped LP is a point of the model, so widths proven with it hold for the attacker
+        self.cap = 2.0 * float(finite.sum() if len(finite) else 0.0) + 1.0
+
+    def set_bounds(self, idx: IntArray, lo: FloatArray, hi: FloatArray) -> None:
+        self.lo[idx] = np.asarray(lo, dtype=float) / self.scale
+        self.hi[idx] = np.asarray(hi, dtype=float) / self.scale
+
+    def verified(self, x: FloatArray | None) -> FloatArray | None:
+        """``x`` if it is a point of the model (within every box, every line adding up)."""
+        if x is None or len(x) != self.n:
+            return None
+        tol = 1e-6 * np.maximum(1.0, np.abs(x))
+        ok = (bool(np.all(x >= self.lo - tol)) and bool(np.all(x <= self.hi + tol))
+              and float(np.max(np.abs(self.a @ x), initial=0.0)) <= 1e-6 * max(1.0, float(np.max(np.abs(x), initial=0.0))))
+        return x if ok else None
+
+
+class _NoisyLP(_Bounds):
+    """A HiGHS model over some of the cells (``cols``; the others held at ``base``), asked for
+    many objectives: each solve warm-starts from the last basis (dual simplex for the first
+    solve, primal after, which keeps the basis feasible when only the objective changes).
+
+    Over every cell it is the attacker's model (with "x" capped at ``model.cap``), kept across
+    rounds of suppression (a new "x" only changes its bounds).  Over the "x" cells alone, the
+    published ones held at their true values, it is a much smaller model whose every point is
+    a point of the attacker's model too: cheap witnesses, never a verdict that a cell fails."""
+
+    def __init__(self, model: _Model, cols: IntArray | None = None, base: FloatArray | None = None) -> None:
+        self.model = model
+        self.full = model.n
+        if cols is None:
+            a, b = model.a, np.zeros(model.a.shape[0])
+            self.map: IntArray | None = None
+            self.base = np.zeros(model.n)
+        else:
+            assert base is not None
+            sub = model.a[:, cols].tocsr()
+            rows = np.flatnonzero(np.diff(sub.indptr) > 0)
+            a, b = sub[rows], sub[rows] @ base[cols]
+            self.map = np.asarray(cols, dtype=np.int64)
+            self.base = np.asarray(base, dtype=float)
+        super().__init__(a, b)
+        idx = np.arange(self.full) if self.map is None else self.map
+        self.update(idx)
+        self.h.setOptionValue("simplex_strategy", 1)
+        self.fresh = True
+
+    def update(self, idx: IntArray) -> None:
+        """Copy the model's bounds of cells ``idx`` (all in this LP)."""
+        idx = np.asarray(idx, dtype=np.int64)
+        if not len(idx):
+            return
+        local = idx if self.map is None else np.searchsorted(self.map, idx)
+        self.h.changeColsBounds(len(idx), local.astype(np.int32), self.model.lo[idx],
+                                np.minimum(self.model.hi[idx], self.model.cap))
+
+    def solve(self, c_full: FloatArray) -> tuple[float, FloatArray | None]:
+        """Minimise ``c·x``: the optimum and the optimal point over every cell if it is a
+        point of the attacker's model (checked in numpy)."""
+        c = c_full if self.map is None else c_full[self.map]
+        value = self._optimum(c)
+        if self.fresh:
+            self.h.setOptionValue("simplex_strategy", 4)
+            self.fresh = False
+        x = np.asarray(self.h.getSolution().col_value, dtype=float)
+        if self.map is not None:
+            y = self.base.copy()
+            y[self.map] = x
+            x = y
+        return value + (0.0 if self.map is None else float(c_full @ self.base) - float(c @ self.base[self.map])), \
+            self.model.verified(x)
+
+    def tight(self) -> IntArray:
+        """The cells whose bounds hold the last optimum where it is (non-zero reduced cost)."""
+        dual = np.asarray(self.h.getSolution().col_dual, dtype=float)
+        local = np.flatnonzero(np.abs(dual) > 1e-9)
+        return local if self.map is None else self.map[local]
+
+
+class _Witnesses:
+    """Feasible points of the attacker's model seen so far.  For any two such points ``p``, ``q``
+    the attacker's interval for cell ``t`` is at least ``p[t] − q[t]`` wide, so the spread of the
+    points is a proven lower bound of every cell's width — checked in numpy, no LP."""
+
+    def __init__(self, n: int) -> None:
+        self.high = np.full(n, -np.inf)
+        self.low = np.full(n, np.inf)
+
+    def add(self, x: FloatArray | None) -> None:
+        if x is not None:
+            np.maximum(self.high, x, out=self.high)
+            np.minimum(self.low, x, out=self.low)
+
+    def width(self, idx: IntArray) -> FloatArray:
+        w = self.high[idx] - self.low[idx]
+        return np.where(np.isfinite(w), w, 0.0)
+
+
+def _noisy_boxes(state: IntArray, published: FloatArray, bound: FloatArray, x_low: float) -> tuple[FloatArray, FloatArray]:
+    """The attacker's box for every cell: a published number is within ``bound`` of the truth
+    and, not being "-", at least ``x_low``; an "x" is at least ``x_low``; "-" is 0."""
+    flat_state = state.ravel()
+    lo = np.maximum(published.ravel() - bound.ravel(), x_low)
+    hi = published.ravel() + bound.ravel()
+    hidden = np.isin(flat_state, (PRIMARY, SECONDARY, LEDGER))
+    lo = np.where(hidden, x_low, lo)
+    hi = np.where(hidden, np.inf, hi)
+    zero = flat_state == ZERO
+    return np.where(zero, 0.0, lo).astype(float), np.where(zero, 0.0, hi).astype(float)
+
+
+def _spread(lp: _NoisyLP, seen: _Witnesses, targets: IntArray, need: FloatArray, rounds: int = 40) -> None:
+    """A few LPs with many open targets in the objective (all up, all down, then random signs
+    and random weights), each optimum a witness for every cell at once."""
+    tol = 1e-6
+    need_t = need[targets]
+    rng = np.random.default_rng(len(targets))
+    for round_ in range(rounds):
+        todo = targets[seen.width(targets) < need_t - tol]
+        if not len(todo):
+            return
+        c = np.zeros(lp.full)
+        if round_ == 0:
+            c[todo] = -1.0
+        elif round_ == 1:
+            c[todo] = 1.0
+        elif round_ % 2:
+            c[todo] = rng.choice((-1.0, 1.0), size=len(todo))
+        else:
+            c[todo] = -rng.exponential(size=len(todo))
+        seen.add(lp.solve(c)[1])
+        left = int((seen.width(todo) < need[todo] - tol).sum())
+        if round_ >= 2 and left > 0.95 * len(todo):
+            return
+
+
+def _witness_cell(lp: _NoisyLP, seen: _Witnesses, t: int, need: FloatArray) -> bool:
+    """The min and max of cell ``t`` over ``lp`` as witnesses; whether ``t`` is proven now."""
+    c = np.zeros(lp.full)
+    for sign in (-1.0, 1.0):
+        c[t] = sign
+        seen.add(lp.solve(c)[1])
+        if seen.width(np.asarray([t]))[0] >= need[t] - 1e-6:
+            return True
+    return False
+
+
+def _audit_noisy(lp: _NoisyLP, seen: _Witnesses, targets: IntArray, need: FloatArray,
+                 exact: bool = False, binding: dict[int, IntArray] | None = None,
+                 published: BoolArray | None = None, verdict: bool = True) -> dict[int, Interval]:
+    """Intervals of ``targets`` (all in scaled units; ``need`` too).  Without ``exact``, a target
+    whose witnesses already spread at least ``need`` is proven by them (its interval is then an
+    inner bound); the rest get their min and max by LP (exact over the attacker's model;
+    with ``verdict`` false only witnesses are gathered and nothing is returned for them)."""
+    tol = 1e-6
+    out: dict[int, Interval] = {}
+    targets = np.asarray(targets, dtype=np.int64)
+    if not len(targets):
+        return out
+    if not exact:
+        _spread(lp, seen, targets, need)
+    misses = 0
+    for t in targets:
+        t = int(t)
+        if not exact and seen.width(np.asarray([t]))[0] >= need[t] - tol:
+            continue
+        if not verdict:
+            # a model that only gathers witnesses is left once it stops proving cells
+            if misses >= 10:
+                break
+            misses += 1
+            if _witness_cell(lp, seen, t, need):
+                misses = 0
+            continue
+        c = np.zeros(lp.full)
+        c[t] = -1.0
+        neg_high, x = lp.solve(c)
+        seen.add(x)
+        high = -neg_high
+        if not exact and max(high, seen.high[t]) - seen.low[t] >= need[t] - tol:
+            continue
+        tight = lp.tight() if binding is not None else None
+        c[t] = 1.0
+        low, x = lp.solve(c)
+        seen.add(x)
+        out[t] = Interval(low, high)
+        if binding is not None and tight is not None and published is not None:
+            both = np.union1d(tight, lp.tight())
+            binding[t] = both[published[both]]
+    if verdict:
+        for t in targets:
+            if int(t) not in out:
+                out[int(t)] = Interval(float(seen.low[t]), float(seen.high[t]))
+    return out
+
+
+def _interval_out(iv: Interval, model: _Model) -> Interval:
+    high = float("inf") if iv.high >= model.cap * (1 - 1e-9) else iv.high * model.scale
+    return Interval(iv.low * model.scale, high)
+
+
+def audit_noisy(shape: tuple[int, ...], lo: FloatArray, hi: FloatArray, targets: Sequence[int]) -> dict[int, Interval]:
+    """What an attacker who knows every rule derives about each target cell of one perturbed
+    table: every true cell (interior and margins) is unknown, the lines add up, a published
+    cell lies within the p-table's noise of what was printed (``lo``…``hi``), a "-" is 0 and an
+    "x" is at least 1.  Returns each target's exact interval (HiGHS, two LPs per target)."""
+    if not len(targets):
+        return {}
+    finite_hi = hi[np.isfinite(hi)]
+    scale = _scale(np.concatenate([lo, finite_hi]) if len(finite_hi) else lo)
+    model = _Model(shape, lo, hi, scale)
+    seen = _Witnesses(model.n)
+    got = _audit_noisy(_NoisyLP(model), seen, np.asarray(targets, dtype=np.int64), np.zeros(model.n), exact=True)
+    return {t: _interval_out(iv, model) for t, iv in got.items()}
+
+
+def _line_widths(state: IntArray, lo: FloatArray, hi: FloatArray, cells: IntArray) -> FloatArray:
+    """Upper bounds of each cell's interval, one per axis (``(len(cells), k)``), in numpy: on every line through it the cell is
+    the sum (or difference) of the line's other cells, so it cannot vary by more than their
+    boxes together — infinite when another "x" is on the line.  A cell narrower than it needs
+    here fails the LP audit too, without solving one."""
+    shape = state.shape
+    width = (hi - lo).reshape(shape)
+    finite = np.isfinite(width)
+    w0 = np.where(finite, width, 0.0)
+    where = np.unravel_index(cells, shape)
+    out = np.full((len(cells), len(shape)), np.inf)
+    own = w0.ravel()[cells]
+    own_inf = ~finite.ravel()[cells]
+    for axis in range(len(shape)):
+        total = w0.sum(axis=axis)
+        n_inf = (~finite).sum(axis=axis)
+        rest = tuple(w for a, w in enumerate(where) if a != axis)
+        others_inf = n_inf[rest] - own_inf.astype(np.int64)
+        out[:, axis] = np.where(others_inf > 0, np.inf, total[rest] - own)
+    return out
+
+
+def _on_lines(shape: tuple[int, ...], cells: IntArray) -> BoolArray:
+    """The cells sharing a line with any of ``cells``."""
+    mark = np.zeros(shape, dtype=bool)
+    mark.flat[cells] = True
+    out = np.zeros(shape, dtype=bool)
+    for axis in range(len(shape)):
+        out |= mark.any(axis=axis, keepdims=True)
+    return out
+
+
+def _cheapest_on_lines(state: IntArray, published: FloatArray, failing: IntArray,
+                       axes: BoolArray | None = None) -> IntArray:
+    """For each failing cell, the published cell with the smallest value on any of its lines
+    (only along ``axes[i]`` where given; flat index), or -1 when none has one — all at once."""
+    shape = state.shape
+    cost = np.where(state == PUBLISHED, published, np.inf)
+    where = np.unravel_index(failing, shape)
+    best_cost = np.full(len(failing), np.inf)
+    best = np.full(len(failing), -1, dtype=np.int64)
+    for axis in range(len(shape)):
+        arg = np.argmin(cost, axis=axis)            # shape without ``axis``
+        low = np.min(cost, axis=axis)
+        rest = tuple(w for a, w in enumerate(where) if a != axis)
+        c_t, a_t = low[rest], arg[rest]
+        full = list(where)
+        full[axis] = a_t
+        flat = np.ravel_multi_index(tuple(full), shape)
+        better = c_t < best_cost
+        if axes is not None:
+            better &= axes[:, axis]
+        best_cost = np.where(better, c_t, best_cost)
+        best = np.where(better, flat, best)
+    return best
+
+
+def protect_noisy(state: IntArray, published: FloatArray, bound: FloatArray, need: FloatArray, *, x_low: float,
+                  max_rounds: int = 200, truth: FloatArray | None = None) -> dict[int, Interval]:
+    """Secondary suppression for a perturbed table: while the LP audit narrows a primary cell
+    below ``need``, suppress the smallest published cell on one of its lines (on any line of the
+    table when its own lines have none).  ``state`` is changed in place; returns an interval for
+    each primary cell at least as narrow as the attacker's (exact where an LP was needed).
+
+    The audit is sound and cheap: every feasible point of the attacker's model (the true table
+    ``truth`` if given, and every LP optimum) is kept, and a cell whose points already spread
+    ``need`` is proven without an LP of its own.  Suppressing a cell replaces its box by
+    ``[x_low, ∞)``, which holds the old one, so points stay feasible and a cell that passed is
+    not audited again."""
+    shape = state.shape
+    scale = _scale(np.abs(published.ravel()))
+    need_s = np.asarray(need, dtype=float).ravel() / scale
+    tol = 1e-6
+    lp: _NoisyLP | None = None
+    model: _Model | None = None
+    base: FloatArray | None = None
+    seen = _Witnesses(state.size)
+    pending = np.flatnonzero(state.ravel() == PRIMARY)
+    final: dict[int, Interval] = {}
+    for _ in range(max_rounds):
+        lo, hi = _noisy_boxes(state, published, bound, x_low)
+        narrow = _line_widths(state, lo / scale, hi / scale, pending) < need_s[pending, None] - tol
+        on_line = narrow.any(axis=1)
+        failing = pending[on_line]
+        binding: dict[int, IntArray] = {}
+        if len(failing):
+            best = _cheapest_on_lines(state, published, failing, narrow[on_line])
+        else:
+            # every pending cell could be wide enough: the LP audit decides
+            if model is None:
+                model = _Model(shape, lo, hi, scale)
+                base = model.verified(None if truth is None else np.asarray(truth, dtype=float).ravel() / scale)
+                seen.add(base)
+            else:
+                model.set_bounds(np.arange(model.n), lo, hi)
+            if base is not None:
+                # witnesses from the small LP over the "x" cells, the published ones held at the truth
+                hidden = np.flatnonzero(np.isin(state.ravel(), (PRIMARY, SECONDARY, LEDGER)))
+                _audit_noisy(_NoisyLP(model, hidden, base), seen, pending, need_s, verdict=False)
+            open_ = pending[seen.width(pending) < need_s[pending] - tol]
+            if len(open_) and base is not None:
+                # then with the published cells on their lines free within their boxes too
+                near = np.flatnonzero((_on_lines(shape, open_) & (state == PUBLISHED)).ravel())
+                cols = np.union1d(hidden, near)
+                _audit_noisy(_NoisyLP(model, cols, base), seen, open_, need_s, verdict=False)
+                open_ = open_[seen.width(open_) < need_s[open_] - tol]
+            if len(open_) and lp is None:
+                lp = _NoisyLP(model)
+            elif len(open_) and lp is not None:
+                lp.update(np.arange(model.n))
+            intervals = {} if lp is None else _audit_noisy(lp, seen, open_, need_s, binding=binding,
+                                                          published=(state == PUBLISHED).ravel())
+            final.update({int(t): _interval_out(Interval(float(seen.low[t]), float(seen.high[t])), model)
+                          for t in pending})
+            final.update({t: _interval_out(iv, model) for t, iv in intervals.items()})
+            failing = np.asarray([t for t, iv in intervals.items() if iv.width < need_s[t] - tol], dtype=np.int64)
+            if not len(failing):
+                return final
+            pending = failing   # a cell that passed stays passed: more x only widens the model
+            # the cheapest published cell whose box holds the failing cell's min or max
+            best = _cheapest_on_lines(state, published, failing)
+            flat_pub = published.ravel()
+            for i, t in enumerate(failing):
+                cells = binding.get(int(t), np.zeros(0, dtype=np.int64))
+                if len(cells):
+                    best[i] = int(cells[np.argmin(flat_pub[cells])])
+        if (best < 0).any():
+            cost = np.where(state == PUBLISHED, published, np.inf)
+            if not np.isfinite(cost).any():
+                return final
+            best = np.where(best < 0, int(np.argmin(cost)), best)
+        new = np.unique(best)
+        state.flat[new] = SECONDARY
+    raise RuntimeError("secondary suppression did not converge")

@@ -39,8 +39,9 @@ from typing import Any
 
 from workbench.controls import batch_accounts
 from workbench.core import channel
+from workbench.core.composites import COMPOSITES
 from workbench.core.errors import InvalidInput, NotFound, SessionExpired, WorkbenchError
-from workbench.core.workspace import COMPOSITES, SERVICES, Session, Workspace
+from workbench.core.workspace import SERVICES, Session, Workspace
 from workbench.web.sessions import redeem_kernel_ticket
 
 __all__ = ["READS", "DataServer"]
@@ -255,13 +256,13 @@ class DataServer:
         if op == "batch_login":
             doc = channel.decode(message.get("key"))
             if not isinstance(doc, dict):
-                raise channel._refused("key")
+                raise channel.refused("key")
             return self.grant(batch_accounts.login_with(ws, doc), "batch")
         if op == "kernel":
             ticket, kernel_id = str(message.get("ticket", "")), str(message.get("kernel_id", ""))
             return self.grant(redeem_kernel_ticket(ws, kernel_id, ticket), "kernel")
         if op not in ("call", "composite", "logout"):
-            raise channel._refused(f"operation {str(op)[:40]!r}")
+            raise channel.refused(f"operation {str(op)[:40]!r}")
         key, grant = self._check(message)
         session = grant.session
         if op == "logout":
@@ -283,7 +284,7 @@ class DataServer:
     def _arguments(self, fn: Any, message: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
         args, kwargs = channel.decode(message.get("args") or []), channel.decode(message.get("kwargs") or {})
         if not isinstance(args, list) or not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs):
-            raise channel._refused("arguments")
+            raise channel.refused("arguments")
         try:
             inspect.signature(fn).bind(None, *args, **kwargs)
         except TypeError:

@@ -1,4 +1,4 @@
-"""Serving the dashboards: Voila on 127.0.0.1 over ``notebooks/`` (DESIGN §10)."""
+"""Serving the dashboards: Voila on 127.0.0.1 over the ``notebooks`` package's notebooks (DESIGN §10)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,14 @@ import subprocess
 import sys
 import time
 import urllib.request
+from importlib import resources
 from pathlib import Path
 
 __all__ = ["NOTEBOOKS", "serve", "voila_command"]
 
-#: The dashboards, beside the installed (editable) package.
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+#: The dashboards: the ``notebooks`` package's data (top-level ``notebooks/`` in the repository), found
+#: wherever the package is installed.
+NOTEBOOKS = Path(str(resources.files("notebooks")))
 
 #: Large uploads (contractor returns of several tens of MB) go over the websocket.
 MAX_MESSAGE_BYTES = 512 * 1024 * 1024

@@ -1,8 +1,8 @@
-"""Simulator of the linkage server's answers to information queries (F2 → F4, 別添1 ⑪–⑭).
+"""Simulated intermediate server (中間サーバー): its answers to information queries (F2 → F4, 別添1 ⑪–⑭).
 
-DESIGN §8.  :func:`answer_package` plays the linkage server (団体内統合宛名システム /
-中間サーバー) end to end: it opens an ``info_query`` package with the linkage server's
-key (:func:`workbench.files.media.recipient_key`), reads every member in the
+DESIGN §8.  :func:`answer_package` plays the intermediate server, reached through the linkage server
+(recipient code ``linkage_server``), end to end: it opens an ``info_query`` package
+(:mod:`workbench.queries.batches`) with the linkage server's key (:func:`workbench.files.media.recipient_key`), reads every member in the
 :data:`workbench.files.query_files.REQUEST_LAYOUT`, looks each person up **by integrated
 number** in a :class:`~workbench.simulate.world.World` (pass an evolved world to answer
 from a later year), and writes ``info_answer`` packages in
@@ -35,7 +35,7 @@ from workbench.core.workspace import Workspace
 from workbench.files.query_files import ANSWER_LAYOUT, CERTIFICATE_TYPES, REQUEST_LAYOUT, read_fixed, write_fixed
 from workbench.queries.query_rules import load_rules
 from workbench.simulate.answers import answer_packages, open_request, split_late_and_duplicate
-from workbench.simulate.linkage import integrated_number_for
+from workbench.simulate.integrated_numbers import integrated_number_for
 from workbench.simulate.world import World
 
 __all__ = ["ANSWER_KIND", "TAXABLE_FROM", "answer_frames", "answer_package"]

@@ -1,8 +1,8 @@
-"""The single entry point: the menu of the apps the logged-in person's roles permit.
+"""The dashboard: the single entry point, the menu of the apps the logged-in person's roles permit.
 
 The web server, not this widget, decides who someone is (DESIGN §10): it serves the login
 page and starts this dashboard's kernel for one web session, with a one-time ticket.
-:meth:`LoginGate.from_server` exchanges the ticket for that person's session; tests pass a
+:meth:`Dashboard.from_server` exchanges the ticket for that person's session; tests pass a
 :class:`~workbench.core.workspace.Session` instead.  The menu shows only what the roles permit,
 but every service still checks its own permission.  When the session ends (logout, the
 idle limit, the end of the set hours) the screen is cleared at once — a timer in the kernel
@@ -25,7 +25,7 @@ from workbench.core.workspace import Session
 
 from .common import BUSY_STYLE, READABLE_STYLE, ActionButton, App, ErrorBanner, esc, label, tr
 
-__all__ = ["APPS", "AppEntry", "LoginGate", "LoginModel"]
+__all__ = ["APPS", "AppEntry", "Dashboard", "DashboardModel"]
 
 #: How often the kernel checks the idle limit, in seconds.
 IDLE_CHECK_SECONDS = 20.0
@@ -63,7 +63,7 @@ APPS: tuple[AppEntry, ...] = (
     AppEntry("inquiry", "lifecycle:InquiryApp", frozenset({P.REQUESTS_HANDLE})),
     AppEntry("idreview", "lifecycle:IdReviewApp", frozenset({P.USERS_REVIEW})),
     AppEntry("backup", "lifecycle:BackupApp", frozenset({P.BACKUP_RUN, P.KEYS_MANAGE, P.RETENTION_APPLY})),
-    AppEntry("stats", "stats:StatsApp", frozenset({P.STATS_READ})),
+    AppEntry("stats", "stats:StatsApp", frozenset({P.STATS_READ, P.STATS_PUBLISH})),
     AppEntry("runs", "runs:RunsApp",
              frozenset({P.BATCHES_CREATE, P.RESULTS_IMPORT, P.AUDIT_VERIFY, P.NUMBERS_REGISTER, P.BACKUP_RUN})),
     AppEntry("audit", "audit:AuditApp", frozenset({P.AUDIT_READ, P.AUDIT_VERIFY, P.LEDGER_READ})),
@@ -76,19 +76,21 @@ LOGIN_URL = "/login"
 LOGOUT_URL = "/logout"
 
 
-class LoginModel(t.HasTraits):
-    """What the gate shows: ``menu`` or ``ended``, who is in, which app is open."""
+class DashboardModel(t.HasTraits):
+    """What the dashboard shows: ``menu`` or ``ended``, who is in, which app is open."""
 
     screen = t.Unicode("menu")
     user_id = t.Unicode("")
     current_app = t.Unicode("")
 
 
-class LoginGate(w.VBox):
+class Dashboard(w.VBox):
+    """The menu, the open app and the session's end (it logs no one in: the web server does)."""
+
     def __init__(self, session: Session | None, *, ended: WorkbenchError | None = None,
                  idle_check_seconds: float | None = IDLE_CHECK_SECONDS) -> None:
         self.session = session
-        self.model = LoginModel()
+        self.model = DashboardModel()
         self.app: App | None = None
         self._timer: threading.Timer | None = None
         self._idle_check_seconds = idle_check_seconds
@@ -125,7 +127,7 @@ class LoginGate(w.VBox):
 
     # -- construction ---------------------------------------------------------------
     @classmethod
-    def from_server(cls) -> LoginGate:
+    def from_server(cls) -> Dashboard:
         """In a dashboard kernel: the session the web server started this kernel for."""
         from workbench.web.kernel import keep_tracebacks_in_server, session_from_server
 
@@ -134,9 +136,9 @@ class LoginGate(w.VBox):
             ended = None
         except WorkbenchError as exc:
             session, ended = None, exc
-        gate = cls(session, ended=ended)
-        keep_tracebacks_in_server(gate.banner.reference)
-        return gate
+        dashboard = cls(session, ended=ended)
+        keep_tracebacks_in_server(dashboard.banner.reference)
+        return dashboard
 
     def show(self) -> None:
         display(self)

@@ -1,6 +1,7 @@
-"""Simulator of the linkage server's integrated-number answers (団体内統合利用番号の回答, F1b).
+"""Simulated answers to the integrated-number request (団体内統合利用番号の回答, F1b).
 
-DESIGN §8.  The linkage server (団体内統合宛名システム) answers an ``integrated_request``
+DESIGN §8.  The linkage server's integrated-addressee side (団体内統合宛名システム; recipient code
+``linkage_server``) answers the request :mod:`workbench.intake.integrated` writes, an ``integrated_request``
 file with an ``integrated_answer`` file (layouts in :data:`workbench.files.formats.LAYOUTS`).
 Each answer carries the request ID it answers (C10).  The integrated number is a
 stable function of the Individual Number (the server gives one person one number): 15
