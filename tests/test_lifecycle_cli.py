@@ -56,10 +56,11 @@ def test_lifecycle_from_the_cli(world: StaffedWorkspace, tmp_path: Path, monkeyp
     # the deletion waits and deletes nothing (issue 22 item 5); named, they are destroyed with it.
     pending = [f["entry_id"] for f in preview["pending_files"]]
     assert pending, "the Juki-net batch is still waiting in outgoing/"
-    code, _, err = call("registrar", "deletion", "apply", list_id, "--approval", approval_id)
+    seen = ("--expected-count", str(len(victims)))  # how many the preview showed (issue 20 item 7)
+    code, _, err = call("registrar", "deletion", "apply", list_id, "--approval", approval_id, *seen)
     assert code == 2 and json.loads(err)["reason"] == "pending_files"
     discards = [arg for entry in pending for arg in ("--discard-file", entry)]
-    record = run("registrar", "deletion", "apply", list_id, "--approval", approval_id, *discards)
+    record = run("registrar", "deletion", "apply", list_id, "--approval", approval_id, *seen, *discards)
     assert record["persons"] == len(victims) and record["erased_at"] is None
     assert run("operations", "deletion", "purge")["deletions_erased"] == 1
     assert run("registrar", "deletion", "records")[0]["erased_at"]

@@ -10,7 +10,7 @@ from typing import Any
 from workbench.cli._common import Subcommands, command, group, login
 from workbench.core.errors import InvalidInput
 from workbench.statistics import publishing
-from workbench.statistics.tables import _write_shared
+from workbench.statistics.tables import write_shared
 
 __all__ = ["register"]
 
@@ -86,7 +86,7 @@ def cmd_stats_table(args: argparse.Namespace) -> Any:
         for path, fmt in ((args.csv, "csv"), (args.xlsx, "xlsx")):
             if path:
                 result, data = publishing.export(session, args.publication, *dims, fmt=fmt, **request)
-                _write_shared(Path(path), data)
+                write_shared(Path(path), data)
     else:
         result = publishing.table(session, args.publication, *dims, epsilon=args.epsilon, **request)
     assert result is not None
