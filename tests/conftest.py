@@ -8,10 +8,11 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+import duckdb
 import pytest
 
 from workbench import FixedClock, Session, Workspace
@@ -53,13 +54,28 @@ class StaffedWorkspace:
         from workbench import cli
 
         monkeypatch.setenv("WORKBENCH_PASSWORD", PASSWORD)
-        monkeypatch.setattr(cli, "_workspace", lambda args: self.ws)
+        monkeypatch.setattr("workbench.cli._common.open_workspace", lambda args: self.ws)
         self.clock.advance(30)
         monkeypatch.setenv("WORKBENCH_USER", user_id)
         monkeypatch.setenv("WORKBENCH_TOTP", self.code(user_id))
         code = cli.main(["-w", str(self.ws.path), *argv])
         out = capsys.readouterr()
         return code, json.loads(out.out) if code == 0 else None, out.err
+
+
+class LiveWorld(StaffedWorkspace):
+    """A world on the real clock, for notebooks run by Papermill (their kernel checks the run ticket
+    against it): one-time codes of now, one login per person and step.  ``clock`` is the fixed clock
+    of the base class only; the workspace keeps its own real one."""
+
+    def __init__(self, ws: Workspace) -> None:
+        super().__init__(ws, FixedClock(dt.datetime.now(dt.UTC)))
+
+    def code(self, user_id: str) -> str:
+        return credentials.totp_code(self.secrets[user_id], dt.datetime.now(dt.UTC))
+
+    def login(self, user_id: str) -> Session:
+        return self.ws.login(user_id, PASSWORD, self.code(user_id))
 
 
 START = dt.datetime(2026, 6, 1, 10, 0, tzinfo=JST)
@@ -97,6 +113,20 @@ def key_source(path: Path) -> WrappedKeySource:
     return WrappedKeySource(FileKeySource(path / "keyring.json"), _KEK[0])
 
 
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -> Any:
+    """The first value of the first row a query returns (a count, a status); the test fails if no row came."""
+    row = con.execute(sql, list(params)).fetchone()
+    assert row is not None, f"no row: {sql}"
+    return row[0]
+
+
+def first_row(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...]:
+    """The first row a query returns; the test fails if no row came."""
+    row = con.execute(sql, list(params)).fetchone()
+    assert row is not None, f"no row: {sql}"
+    return row
+
+
 _BENCHMARK = ("import importlib, json, sys\n"
               "out, name = sys.argv[1:3]\n"
               "result = importlib.import_module('benchmarks.' + name).main(sys.argv[3:])\n"
@@ -106,7 +136,6 @@ _BENCHMARK = ("import importlib, json, sys\n"
 def run_benchmark(tmp_path: Path, name: str, *argv: str) -> Any:
     """Run ``benchmarks/<name>.py`` as a program, as an operator would (tests never import
     ``benchmarks``), and return what its ``main`` returned, through JSON."""
-    import os
     import subprocess
     import sys
 
@@ -163,8 +192,14 @@ def world_templates(tmp_path_factory: pytest.TempPathFactory, test_kek: KeyEncry
     return WorldTemplates(tmp_path_factory.mktemp("world-templates"))
 
 
+class MakeWorld(Protocol):
+    """The ``make_world`` fixture: a fresh world in the test's folder ``name``, with workspace settings."""
+
+    def __call__(self, name: str = "ws", **settings: Any) -> StaffedWorkspace: ...
+
+
 @pytest.fixture
-def make_world(tmp_path: Path, clock: FixedClock, world_templates: WorldTemplates) -> Callable[..., StaffedWorkspace]:
+def make_world(tmp_path: Path, clock: FixedClock, world_templates: WorldTemplates) -> MakeWorld:
     def make(name: str = "ws", **settings: Any) -> StaffedWorkspace:
         settings.setdefault("scrypt_n", 2**10)
         settings.setdefault("lock_timeout_seconds", 10.0)
@@ -181,7 +216,7 @@ def make_world(tmp_path: Path, clock: FixedClock, world_templates: WorldTemplate
 
 
 @pytest.fixture
-def world(make_world: Callable[..., StaffedWorkspace]) -> StaffedWorkspace:
+def world(make_world: MakeWorld) -> StaffedWorkspace:
     return make_world()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import StaffedWorkspace
+from tests.conftest import StaffedWorkspace, scalar
 from tests.query_helpers import Office, procedures_csv
 from workbench import Session, Workspace
 from workbench.controls import batch_accounts
@@ -42,6 +42,13 @@ def waiting_stage(state: engine.CycleState) -> engine.StageInfo:
     return next(s for s in state.stages if s.status == "waiting")
 
 
+def waiting_for(state: engine.CycleState) -> dict[str, Any]:
+    """What the waiting stage waits for (``{"waiting": "approval", "approval_ids": [...]}`` or answers)."""
+    waiting = waiting_stage(state).waiting_for
+    assert waiting is not None, f"stage {waiting_stage(state).stage} waits for nothing"
+    return waiting
+
+
 def answer(ws: Workspace, office: Office, state: engine.CycleState, *, incoming: Path | None = None,
            which: str | None = None) -> list[Path]:
     """Play the linkage server and Juki-net: answer what the waiting stage (or ``which``) sent, into ``incoming/``."""
@@ -69,7 +76,7 @@ def malformed_info_answer(ws: Workspace, path: Path) -> Path:
 
 
 def approve_waiting(approver: Session, state: engine.CycleState) -> list[str]:
-    ids = list(waiting_stage(state).waiting_for["approval_ids"])  # type: ignore[index]
+    ids = list(waiting_for(state)["approval_ids"])
     for approval_id in ids:
         approvals.decide(approver, approval_id, approve=True)
     return ids
@@ -80,4 +87,4 @@ def counts(ws: Workspace) -> dict[str, int]:
     tables = ("approvals", "media_ledger", "query_batches", "query_requests", "integrated_requests", "linkage_exports",
               "pipeline_runs", "cycle_runs", "info_results", "juki_results", "housing_procedures")
     with ws.transaction("test.read", "system") as con:
-        return {t: int(con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for t in tables}  # type: ignore[index]
+        return {t: int(scalar(con, f"SELECT count(*) FROM {t}")) for t in tables}

@@ -6,7 +6,7 @@ import copy
 import datetime as dt
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -78,7 +78,7 @@ def deletion_csv(rows: list[tuple[str, str]], encoding: str = "utf-8") -> bytes:
 
 
 def delete_people(world: StaffedWorkspace, people: list[str], reason: str = "moved_out", *,
-                  purge: str = "scheduled", applier: str = "registrar") -> deletion.DeletionRecord:
+                  purge: Literal["now", "scheduled"] = "scheduled", applier: str = "registrar") -> deletion.DeletionRecord:
     """Import a deletion list, request, approve and apply it."""
     registrar = world.login("registrar")
     preview = deletion.import_deletion_list(registrar, deletion_csv([(p, reason) for p in people]), file_name="del.csv")
@@ -87,6 +87,6 @@ def delete_people(world: StaffedWorkspace, people: list[str], reason: str = "mov
     approve(world, requested.approval)
     # As a person who read the preview: the files not yet handed over that it names are destroyed knowingly.
     return deletion.apply_and_purge(world.login(applier), preview.list_id,
-                                    approval_id=requested.approval.approval_id, purge=purge,  # type: ignore[arg-type]
+                                    approval_id=requested.approval.approval_id, purge=purge,
                                     discard_files=[f["entry_id"] for f in requested.pending_files],
                                     expected_digest=requested.selection_digest)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from tests.conftest import StaffedWorkspace
+from tests.conftest import StaffedWorkspace, scalar
 from tests.query_helpers import Office, approve, load_office, procedures_csv, requests_of
 from workbench.files import formats, media, transfer
 from workbench.files.query_files import ANSWER_LAYOUT, REQUEST_LAYOUT, read_fixed, write_fixed
@@ -67,7 +67,7 @@ def juki_answer_bytes(frame: pd.DataFrame) -> bytes:
 
 def count(world: StaffedWorkspace, sql: str, params: list[Any] | None = None) -> int:
     with world.ws.transaction("test.read", "system") as con:
-        return int(con.execute(sql, params or []).fetchone()[0])  # type: ignore[index]
+        return int(scalar(con, sql, params or []))
 
 
 def frame(world: StaffedWorkspace, sql: str, params: list[Any] | None = None) -> pd.DataFrame:

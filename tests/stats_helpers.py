@@ -12,7 +12,7 @@ from tests.direct_load import load_targets
 from workbench.simulate import World as Population
 from workbench.simulate import generate_world
 
-from .conftest import StaffedWorkspace
+from .conftest import StaffedWorkspace, scalar
 
 
 def load_population(world: StaffedWorkspace, persons: int = 4000, seed: int = 7) -> Population:
@@ -53,8 +53,8 @@ def true_counts(world: StaffedWorkspace, publication_id: str, dims: list[str]) -
     from workbench.statistics.tables import DIMENSIONS, TOTAL, groups
 
     with world.ws.transaction("test.true_counts", "system") as con:
-        manifest = json.loads(con.execute("SELECT manifest FROM stats_publications WHERE publication_id = ?",
-                                          [publication_id]).fetchone()[0])
+        manifest = json.loads(scalar(con, "SELECT manifest FROM stats_publications WHERE publication_id = ?",
+                                     [publication_id]))
         bases = [DIMENSIONS[d].base for d in dims]
         frame = con.execute(f"SELECT {', '.join('s.' + b for b in bases)} FROM stats_source s JOIN persons p"
                             f" USING (person_id) WHERE s.publication_id = ? AND {active_filter('p')}",

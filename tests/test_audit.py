@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import NoReturn
 
 import duckdb
 import pytest
@@ -13,10 +14,10 @@ from workbench.core import audit
 from workbench.core.errors import AuditFailure
 from workbench.core.store import Store
 
-from .conftest import StaffedWorkspace
+from .conftest import StaffedWorkspace, scalar
 
 
-def _raw(world: StaffedWorkspace, sql_steps: Callable[[duckdb.DuckDBPyConnection], None]) -> None:
+def _raw(world: StaffedWorkspace, sql_steps: Callable[[duckdb.DuckDBPyConnection], object]) -> None:
     """Edit the database behind the workbench's back, as an attacker with the key would."""
     ws = world.ws
     with ws.lock.hold("test", "attacker"):
@@ -72,7 +73,7 @@ def test_tampering_is_detected_and_named(world: StaffedWorkspace, attack: str) -
             # Make room at 5 and insert a forged record with a self-consistent hash.
             con.execute("UPDATE audit_log SET seq = seq + 1000 WHERE seq >= 5")
             con.execute("UPDATE audit_log SET seq = seq - 999 WHERE seq >= 1005")
-            prev = con.execute("SELECT hash FROM audit_log WHERE seq = 4").fetchone()[0]
+            prev = scalar(con, "SELECT hash FROM audit_log WHERE seq = 4")
             rec = audit.AuditRecord(5, "2026-06-01T00:00:00.000000Z", "x", "forged", None, "{}", "ok", prev, "")
             con.execute("INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         [5, rec.logged_at, "x", "forged", None, "{}", "ok", prev, rec.computed_hash()])
@@ -92,10 +93,10 @@ def test_tampering_is_detected_and_named(world: StaffedWorkspace, attack: str) -
     assert str(report.first_bad_seq) in en and "操作ログ" in ja
 
 
-def test_operation_fails_closed_when_audit_cannot_be_written(world: StaffedWorkspace, monkeypatch) -> None:
+def test_operation_fails_closed_when_audit_cannot_be_written(world: StaffedWorkspace, monkeypatch: pytest.MonkeyPatch) -> None:
     admin = world.login("administrator")
 
-    def broken(*args, **kwargs):
+    def broken(*args: object, **kwargs: object) -> NoReturn:
         raise AuditFailure("audit down", "監査ログ停止")
 
     monkeypatch.setattr(audit, "append", broken)
@@ -121,7 +122,7 @@ def test_cli_verify_reports_a_broken_chain_with_exit_code_7(world: StaffedWorksp
 
     _busy(world)
     monkeypatch.setenv("WORKBENCH_PASSWORD", "Test-Pass-2026!")
-    monkeypatch.setattr(cli, "_workspace", lambda args: world.ws)
+    monkeypatch.setattr("workbench.cli._common.open_workspace", lambda args: world.ws)
 
     def verify() -> tuple[int, dict[str, object]]:
         world.clock.advance(30)

@@ -112,7 +112,7 @@ def test_a_tail_resigned_with_the_audit_key_is_caught(world: StaffedWorkspace) -
         row = con.execute("SELECT seq, logged_at, user_ref, operation, target_ref, params, outcome, prev_hash, hash"
                           " FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
         assert row is not None
-        record = audit.AuditRecord(*row[:6], "denied", row[7], "")  # the attacker changes the outcome…
+        record = audit.AuditRecord(row[0], row[1], row[2], row[3], row[4], row[5], "denied", row[7], "")  # the attacker changes the outcome…
         forged = record.computed_hash()
         con.execute("UPDATE audit_log SET outcome = 'denied', hash = ? WHERE seq = ?", [forged, row[0]])
         # …and signs a new head for it with the audit key, as anyone holding that key could

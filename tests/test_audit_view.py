@@ -81,10 +81,10 @@ def test_each_row_names_its_target_and_operations_are_found_by_any_part_of_their
     preview = deletion.select_for_deletion(world.login("registrar"), person_ids=[pid], reason="moved_out")
     deletion.preview_deletion(world.login("registrar"), preview.list_id)
     auditor = world.login("auditor")
-    ops = labels.operations_matching("事前確認", labels.known_operations())
+    ops = labels.operations_matching("事前確認", audit_log.known_operations())
     rows = audit_log.search_page(auditor, PageRequest(), operations=ops).rows
     assert [r["target"] for r in rows if r["operation"] == "deletion.preview_deletion"] == [preview.list_id]
-    known = labels.known_operations()
+    known = audit_log.known_operations()
     assert "persons.reveal_number" in labels.operations_matching("reveal number", known)
     assert "persons.reveal_number" in labels.operations_matching("番号の表示", known)
     assert "persons.reveal_number" in labels.operations_matching("ＲＥＶＥＡＬ", known)

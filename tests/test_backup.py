@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import StaffedWorkspace
+from tests.conftest import MakeWorld, StaffedWorkspace, scalar
 from tests.lifecycle_helpers import delete_people, office_with_results, victim_households
 from workbench import Workspace
 from workbench.controls import audit_log
@@ -19,10 +18,10 @@ from workbench.lifecycle import backup, deletion
 
 def _count(ws: Workspace, sql: str, params: list[object] | None = None) -> int:
     with ws.transaction("test.read", "system") as con:
-        return int(con.execute(sql, params or []).fetchone()[0])  # type: ignore[index]
+        return int(scalar(con, sql, params or []))
 
 
-def test_restore_drill(make_world: Callable[..., StaffedWorkspace], tmp_path: Path) -> None:
+def test_restore_drill(make_world: MakeWorld, tmp_path: Path) -> None:
     world = make_world()
     office_with_results(world, tmp_path)
     victims = victim_households(world, 2)
@@ -72,7 +71,7 @@ def test_restore_drill(make_world: Callable[..., StaffedWorkspace], tmp_path: Pa
                   " (SELECT unnest(?::VARCHAR[]))", [victims]) == 0
 
 
-def test_wrong_key_corrupted_backup_and_permissions(make_world: Callable[..., StaffedWorkspace], tmp_path: Path) -> None:
+def test_wrong_key_corrupted_backup_and_permissions(make_world: MakeWorld, tmp_path: Path) -> None:
     world = make_world()
     other = make_world("other")
     ops = world.login("operations")

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import StaffedWorkspace
+from tests.conftest import StaffedWorkspace, scalar
 from tests.query_helpers import Office, approve, as_set, load_office, procedures_csv, requests_of, scenario, unique
 from workbench.core.errors import ApprovalError, InvalidInput, PermissionDenied
 from workbench.files import formats, media, transfer
@@ -32,11 +32,11 @@ def office(world: StaffedWorkspace) -> Office:
 
 def _unlisted_others(office: Office) -> int:
     with office.world.ws.transaction("t", "t") as con:
-        return int(con.execute(  # type: ignore[index]
-            "SELECT count(*) FROM persons WHERE NOT listed AND household_id IN"
+        return int(scalar(
+            con, "SELECT count(*) FROM persons WHERE NOT listed AND household_id IN"
             " (SELECT household_id FROM persons WHERE person_id IN (SELECT unnest(?::VARCHAR[])))",
             [[office.who[k] for k in "ADEG"]],
-        ).fetchone()[0])
+        ))
 
 
 def test_rules_u1_u2_u3_preview_and_created_requests(office: Office, world: StaffedWorkspace) -> None:
@@ -167,9 +167,9 @@ def test_approval_required_and_bound(office: Office, world: StaffedWorkspace) ->
         batches.create_info_batch(s, approval_id=approval.approval_id, procedure="P1", fiscal_year=2026)
     assert exc.value.details["reason"] == "population_changed"
     with world.ws.transaction("t", "t") as con:
-        assert con.execute("SELECT count(*) FROM query_requests").fetchone()[0] == 0  # type: ignore[index]
+        assert scalar(con, "SELECT count(*) FROM query_requests") == 0
         # nothing went out (the procedures files read in are in the ledger as incoming files, C9)
-        assert con.execute("SELECT count(*) FROM media_ledger WHERE direction = 'out'").fetchone()[0] == 0  # type: ignore[index]
+        assert scalar(con, "SELECT count(*) FROM media_ledger WHERE direction = 'out'") == 0
     assert not list(world.ws.folder("outgoing").iterdir())
     fresh = batches.request_info_batch(s, procedure="P1", fiscal_year=2026)
     approve(world, fresh)
@@ -287,10 +287,9 @@ def test_juki_simulator_reports_moves_renames_deaths(busy: Office, world: Staffe
 
 def test_cli_procedures_and_batch_flow(world: StaffedWorkspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                        capsys: pytest.CaptureFixture[str]) -> None:
-    from workbench import cli
     from workbench.cli import main
 
-    monkeypatch.setattr(cli, "_workspace", lambda args: world.ws)  # the fixed test clock drives the one-time codes
+    monkeypatch.setattr("workbench.cli._common.open_workspace", lambda args: world.ws)  # the fixed test clock drives the one-time codes
 
     office = load_office(world)
     head = str(office.pop.persons["person_id"].iloc[0])
@@ -341,7 +340,7 @@ def test_the_same_batch_cannot_be_made_twice(office: Office, world: StaffedWorks
     # Another information kind is not a duplicate; Juki-net is its own information.
     assert batches.preview_juki_batch(s, procedure="P1", fiscal_year=2026).total > 0
     with world.ws.transaction("t", "t") as con:
-        assert con.execute("SELECT count(*) FROM query_requests").fetchone()[0] == done.record_count  # type: ignore[index]
+        assert scalar(con, "SELECT count(*) FROM query_requests") == done.record_count
         # once answered (or expired) the question may be asked again
         con.execute("UPDATE query_requests SET status = 'answered'")
     assert batches.preview_info_batch(world.login("query_operator"), procedure="P1", fiscal_year=2026).total == \

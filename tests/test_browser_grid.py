@@ -96,7 +96,9 @@ def test_reviewer_pages_sorts_filters_and_opens_a_person(grid_server: Server, ch
     grid = page.locator(".wb-record-grid").first
     count = grid.locator(".wb-grid-count")
     expect(count).to_contain_text(re.compile(r"1–50 / 全 \d{3} 件"))
-    total = int(re.search(r"全 (\d+) 件", count.inner_text()).group(1))  # type: ignore[union-attr]
+    shown = re.search(r"全 (\d+) 件", count.inner_text())
+    assert shown is not None
+    total = int(shown.group(1))
     assert total >= EXTRA
     expect(_grid_rows(page)).to_have_count(50)
     # headers in Japanese; no raw kind or state code on screen
@@ -170,7 +172,9 @@ def test_auditor_pages_the_log_and_the_ledger(grid_server: Server, chromium: Any
     grid = page.locator(".wb-record-grid").first
     count = grid.locator(".wb-grid-count")
     expect(count).to_contain_text(re.compile(r"1–[\d,]+ / 全 [\d,]+ 件"))
-    total = int(re.search(r"全 ([\d,]+) 件", count.inner_text()).group(1).replace(",", ""))  # type: ignore[union-attr]
+    shown = re.search(r"全 ([\d,]+) 件", count.inner_text())
+    assert shown is not None
+    total = int(shown.group(1).replace(",", ""))
     expect(page.locator(".wb-audit-table table.dataTable tbody tr")).to_have_count(min(50, total))
     summary = page.get_by_text(re.compile("該当 / matching"))
     expect(summary).to_contain_text(f"{total:,}")  # the count is of every match, not of the page

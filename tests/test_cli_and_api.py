@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import json
+import pkgutil
 import re
 from pathlib import Path
 
 import pytest
 
 import workbench
+from workbench import cli
 from workbench.cli import COMMANDS, build_parser, main
 from workbench.core import credentials
 
@@ -17,7 +20,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_every_cli_command_is_documented_in_the_readme() -> None:
+    """Walks the ``workbench.cli`` package: every command module is in the parser, every handler
+    it defines is a command, and every command is in the README."""
     build_parser()
+    modules = [importlib.import_module(f"workbench.cli.{m.name}")
+               for m in pkgutil.iter_modules(cli.__path__) if not m.name.startswith("_")]
+    assert {m.__name__ for m in modules} == {m.__name__ for m in cli.GROUPS}, "add the module to workbench.cli.GROUPS"
+    handlers = {f for m in modules for name, f in vars(m).items() if name.startswith("cmd_")}
+    assert handlers == set(COMMANDS.values()), "a handler no command runs, or a command outside the package"
     readme = (ROOT / "README.md").read_text("utf-8")
     documented = set(re.findall(r"`workbench ([a-z][a-z\- ]*?)(?: [A-Z\[-]|`)", readme))
     missing = [c for c in COMMANDS if c not in documented]

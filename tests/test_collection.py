@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
+from tests.conftest import StaffedWorkspace, scalar
 from tests.direct_load import load_world
 from workbench.core import approvals
 from workbench.core.errors import ApprovalError, InvalidInput, PermissionDenied
@@ -14,11 +17,15 @@ from workbench.files import transfer
 from workbench.files.formats import read_table
 from workbench.files.media import recipient_key
 from workbench.intake import collection
+from workbench.simulate.world import World as Population
 from workbench.simulate.world import generate_world
+
+#: A world with a population loaded, half of it registered: (world, population, who is registered).
+Loaded = tuple[StaffedWorkspace, Population, npt.NDArray[np.bool_]]
 
 
 @pytest.fixture
-def loaded(world):  # type: ignore[no-untyped-def]
+def loaded(world: StaffedWorkspace) -> Loaded:
     pop = generate_world(400, seed=11)
     reg = np.zeros(len(pop.persons), dtype=bool)
     reg[::2] = True
@@ -26,11 +33,11 @@ def loaded(world):  # type: ignore[no-untyped-def]
     return world, pop, reg
 
 
-def _approve(world, approval_id: str) -> None:  # type: ignore[no-untyped-def]
+def _approve(world: StaffedWorkspace, approval_id: str) -> None:
     approvals.decide(world.login("approver"), approval_id, approve=True)
 
 
-def test_preview_counts_without_personal_data(loaded) -> None:  # type: ignore[no-untyped-def]
+def test_preview_counts_without_personal_data(loaded: Loaded) -> None:
     world, pop, reg = loaded
     s = world.login("registrar")
     p = collection.preview_collection(s)
@@ -47,7 +54,7 @@ def test_preview_counts_without_personal_data(loaded) -> None:  # type: ignore[n
         collection.preview_collection(s, status=["tenant"])
 
 
-def test_export_needs_approval_bound_to_parameters(loaded, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_export_needs_approval_bound_to_parameters(loaded: Loaded, tmp_path: Path) -> None:
     world, pop, reg = loaded
     s = world.login("registrar")
     wards = sorted(collection.preview_collection(s).by_ward)[:3]
@@ -82,13 +89,13 @@ def test_export_needs_approval_bound_to_parameters(loaded, tmp_path) -> None:  #
     numbers = set(pop.persons["individual_number"])
     assert not any(n.encode() in package.members[collection.MEMBER_NAME] for n in list(numbers)[:200])
     with world.ws.transaction("t", "t") as con:
-        assert con.execute("SELECT count(*) FROM collection_export_members").fetchone()[0] == result.record_count
+        assert scalar(con, "SELECT count(*) FROM collection_export_members") == result.record_count
         ops = con.execute("SELECT operation, outcome, params FROM audit_log WHERE operation LIKE 'collection.%' ORDER BY seq").fetchall()
     assert ("collection.export_collection", "ok") in [(o, r) for o, r, _ in ops]
     assert all(pop.persons["name"].iloc[0] not in p for _, _, p in ops)
 
 
-def test_changed_population_invalidates_approval(loaded) -> None:  # type: ignore[no-untyped-def]
+def test_changed_population_invalidates_approval(loaded: Loaded) -> None:
     world, _pop, _reg = loaded
     s = world.login("registrar")
     a = collection.request_collection_export(s)
@@ -106,7 +113,7 @@ def test_changed_population_invalidates_approval(loaded) -> None:  # type: ignor
     assert approvals.get(s, a.approval_id).status == "approved"  # refused: the approval was not used up
 
 
-def test_nothing_to_export_and_permission(world) -> None:  # type: ignore[no-untyped-def]
+def test_nothing_to_export_and_permission(world: StaffedWorkspace) -> None:
     s = world.login("registrar")
     with pytest.raises(InvalidInput) as info:
         collection.request_collection_export(s)
@@ -115,7 +122,7 @@ def test_nothing_to_export_and_permission(world) -> None:  # type: ignore[no-unt
         collection.preview_collection(world.login("analyst"))
 
 
-def test_approver_rechecks_a_request_against_the_data_now(loaded) -> None:  # type: ignore[no-untyped-def]
+def test_approver_rechecks_a_request_against_the_data_now(loaded: Loaded) -> None:
     """Issue 11 item 2: the approver's card can count the selection again (counts only)."""
     from widgets.approvals import ApprovalsApp
     from workbench.core.errors import PermissionDenied as Denied

@@ -8,7 +8,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,9 +15,10 @@ import pytest
 from workbench import Workspace
 from workbench.controls import audit_log
 from workbench.core.errors import LockTimeout
+from workbench.core.store import LockHolder
 from workbench.core.workspace import Settings
 
-from .conftest import StaffedWorkspace
+from .conftest import MakeWorld, StaffedWorkspace, scalar
 
 pytestmark = pytest.mark.slow
 
@@ -33,7 +33,7 @@ WRITER = textwrap.dedent(
 )
 
 
-def test_many_processes_write_without_lock_errors_or_lost_writes(make_world: Callable[..., StaffedWorkspace], tmp_path: Path) -> None:
+def test_many_processes_write_without_lock_errors_or_lost_writes(make_world: MakeWorld, tmp_path: Path) -> None:
     # With the shipped wait (30 s), not the tests' shorter one: on a loaded machine (the suite on
     # two processes beside other work) four writers could otherwise time out waiting their turn.
     world = make_world(lock_timeout_seconds=Settings.lock_timeout_seconds)
@@ -57,7 +57,7 @@ def test_many_processes_write_without_lock_errors_or_lost_writes(make_world: Cal
 def test_lock_wait_is_bounded_and_names_the_holder(world: StaffedWorkspace) -> None:
     ws = Workspace.open(world.ws.path, clock=world.clock)
     ws.lock.timeout = 0.3
-    seen = []
+    seen: list[LockHolder | None] = []
     ws.lock.on_wait = seen.append
     with world.ws.lock.hold("targets.import", "registrar"):
         start = time.monotonic()
@@ -65,7 +65,7 @@ def test_lock_wait_is_bounded_and_names_the_holder(world: StaffedWorkspace) -> N
             ws.audit_only("x", "test", "ok")
         assert time.monotonic() - start < 3
     assert "targets.import by registrar since" in err.value.message_en
-    assert seen and seen[0].user == "registrar"
+    assert seen and seen[0] is not None and seen[0].user == "registrar"
 
 
 KILLED = textwrap.dedent(
@@ -97,6 +97,6 @@ def test_sigkill_mid_write_leaves_before_or_after(world: StaffedWorkspace, tmp_p
     proc.wait()
     again = Workspace.open(ws.path, clock=world.clock)
     with again.transaction("test.check", "check") as con:
-        count = con.execute("SELECT count(*) FROM scratch").fetchone()[0]
+        count = scalar(con, "SELECT count(*) FROM scratch")
     assert count == 1000
     assert audit_log.verify(world.login("auditor")).ok

@@ -5,18 +5,16 @@ notebook — the year's report — with no personal data in it.  Also the other 
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import PASSWORD, StaffedWorkspace
-from tests.cycle_helpers import answer, approve_waiting, make_batch_account, procedures_file, waiting_stage
+from tests.conftest import LiveWorld, scalar
+from tests.cycle_helpers import answer, approve_waiting, make_batch_account, procedures_file, waiting_for
 from tests.query_helpers import Office, load_office
 from workbench import Session, Workspace, cli
-from workbench.core import credentials
 from workbench.core.permissions import Role
 from workbench.cycles import engine, pipeline_runs
 from workbench.simulate.integrated_numbers import integrated_number_for
@@ -24,17 +22,14 @@ from workbench.simulate.integrated_numbers import integrated_number_for
 pytestmark = pytest.mark.slow
 
 
-class LiveWorld(StaffedWorkspace):
-    """On the real clock (the notebook's kernel checks the run ticket against it); one login per person."""
-
-    def login(self, user_id: str) -> Session:
-        return self.ws.login(user_id, PASSWORD, credentials.totp_code(self.secrets[user_id], dt.datetime.now(dt.UTC)))
+#: A live world with a filed office, an administrator's and an approver's session.
+Live = tuple[LiveWorld, Office, Session, Session]
 
 
 @pytest.fixture
-def live(tmp_path: Path) -> tuple[LiveWorld, Office, Session, Session]:
+def live(tmp_path: Path) -> Live:
     ws = Workspace.init(tmp_path / "ws", scrypt_n=2**10)
-    world = LiveWorld(ws, ws.clock)  # type: ignore[arg-type]
+    world = LiveWorld(ws)
     for role in (Role.ADMINISTRATOR, Role.APPROVER, Role.QUERY_OPERATOR):
         world.add_user(role.value, [role.value])
     office = load_office(world)
@@ -65,7 +60,7 @@ def _scan(ws: Workspace, office: Office) -> list[Path]:
     return files
 
 
-def test_income_declaration_year_under_the_batch_account(live, tmp_path: Path,
+def test_income_declaration_year_under_the_batch_account(live: Live, tmp_path: Path,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
     world, office, admin, approver = live
     ws = world.ws
@@ -80,7 +75,7 @@ def test_income_declaration_year_under_the_batch_account(live, tmp_path: Path,
     code, shown, _ = _cli(ws, key, "pipeline", "status", err["run_id"], capsys=capsys)
     assert code == 0 and shown["status"] == "waiting"
     state = engine.status(_operator(world), shown["cycle_run_id"])
-    ids = waiting_stage(state).waiting_for["approval_ids"]  # type: ignore[index]
+    ids = waiting_for(state)["approval_ids"]
     assert len(ids) == 2 and all(i in err["message_en"] and i in err["message_ja"] for i in ids)
     assert "requested" in err["message_en"] and "承認" in err["message_ja"]
 
@@ -128,7 +123,7 @@ def _operator(world: LiveWorld) -> Session:
     return _OPERATOR[key]
 
 
-def test_nightly_and_applications_notebooks(live, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_nightly_and_applications_notebooks(live: Live, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     world, office, admin, approver = live
     ws = world.ws
     night = make_batch_account(world, admin, approver, "night", "nightly", tmp_path / "night.key")
@@ -149,7 +144,7 @@ def test_nightly_and_applications_notebooks(live, tmp_path: Path, capsys: pytest
             engine.run_inline(session, "applications", params)
         except engine.CycleWaiting as exc:
             state = engine.status(session, exc.details["cycle_run_id"])
-            if waiting_stage(state).waiting_for["waiting"] == "approval":  # type: ignore[index]
+            if waiting_for(state)["waiting"] == "approval":
                 approve_waiting(approver, state)
             else:
                 answer(ws, office, state)
@@ -162,7 +157,7 @@ def test_nightly_and_applications_notebooks(live, tmp_path: Path, capsys: pytest
 
 
 def test_a_killed_run_leaves_the_database_consistent_and_the_next_run_completes(
-        live, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        live: Live, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import os
     import signal
     import subprocess
@@ -186,7 +181,9 @@ def test_a_killed_run_leaves_the_database_consistent_and_the_next_run_completes(
     proc.send_signal(signal.SIGKILL)  # killed: no chance to release the cycle
     proc.wait()
     with ws.transaction("test.read", "system") as con:
-        status, holder_pid = con.execute("SELECT status, holder_pid FROM cycle_runs").fetchone()
+        row = con.execute("SELECT status, holder_pid FROM cycle_runs").fetchone()
+    assert row is not None
+    status, holder_pid = row
     assert status == "running" and holder_pid == proc.pid
 
     code, _, err = _cli(ws, night, "pipeline", "run", "nightly", capsys=capsys)
@@ -222,7 +219,7 @@ def _kernels_of(runner_pid: int) -> list[int]:
 
 
 def test_a_runner_killed_in_any_stage_takes_its_kernel_with_it_and_nothing_more_is_written(
-        live, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        live: Live, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Issue 22 item 6: SIGKILL of ``workbench pipeline run`` left the kernel running on its own (it wrote
     the Juki-net file after its parent died) and the run showed "running" for ever."""
     import os
@@ -254,7 +251,7 @@ def test_a_runner_killed_in_any_stage_takes_its_kernel_with_it_and_nothing_more_
         kernels = _kernels_of(proc.pid)
         assert kernels, "the notebook's kernel runs beside its runner"
         with ws.transaction("test.read", "system") as con:
-            records = con.execute("SELECT count(*) FROM audit_log").fetchone()[0]  # type: ignore[index]
+            records = scalar(con, "SELECT count(*) FROM audit_log")
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         gone_by = time.monotonic() + 30
@@ -263,18 +260,19 @@ def test_a_runner_killed_in_any_stage_takes_its_kernel_with_it_and_nothing_more_
         assert not _kernels_of(proc.pid), f"the kernel outlived its runner (killed in {stage})"
         time.sleep(1)
         with ws.transaction("test.read", "system") as con:
-            after = con.execute("SELECT count(*) FROM audit_log").fetchone()[0]  # type: ignore[index]
-            status = con.execute("SELECT status FROM cycle_stages WHERE stage = ? AND cycle_run_id = ?",
-                                 [stage, inside[0]]).fetchone()[0]  # type: ignore[index]
+            after = scalar(con, "SELECT count(*) FROM audit_log")
+            status = scalar(con, "SELECT status FROM cycle_stages WHERE stage = ? AND cycle_run_id = ?",
+                            [stage, inside[0]])
         assert after == records and status == "running", "nothing is written after the runner's death"
         # The next look at the runs finds the ghost: abandoned, with the stage it reached.
         listed = pipeline_runs.listing(batch_login(ws, night))
         ghost = next(r for r in listed if r["status"] == "abandoned")
         assert ghost["pipeline"] == "nightly"
         with ws.transaction("test.read", "system") as con:
-            reason = con.execute("SELECT reason FROM cycle_runs WHERE cycle_run_id = ?", [inside[0]]).fetchone()[0]  # type: ignore[index]
+            reason = scalar(con, "SELECT reason FROM cycle_runs WHERE cycle_run_id = ?", [inside[0]])
         assert f"stage {stage}" in reason
     code, _, err = _cli(ws, night, "pipeline", "run", "nightly", capsys=capsys)
     assert code == 0, err
+    assert inside is not None
     state = engine.status(batch_login(ws, night), inside[0])
     assert state.status == "succeeded" and all(s.status == "done" for s in state.stages)

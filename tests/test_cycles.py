@@ -20,9 +20,10 @@ from tests.cycle_helpers import (
     malformed_info_answer,
     procedures_file,
     stage,
+    waiting_for,
     waiting_stage,
 )
-from tests.query_helpers import load_office, population
+from tests.query_helpers import Office, load_office, population
 from workbench import Session, cli
 from workbench.controls import batch_accounts
 from workbench.core import approvals
@@ -33,9 +34,12 @@ from workbench.cycles.engine import CycleBusy, CycleWaiting, StageFailed
 from workbench.intake import persons
 from workbench.queries import results
 
+#: The office with a P1 batch account: its filed office, the batch account's session, the approver, the parameters.
+CycleOffice = tuple[Office, Session, Session, dict[str, str]]
+
 
 @pytest.fixture
-def office(world: StaffedWorkspace, tmp_path: Path):
+def office(world: StaffedWorkspace, tmp_path: Path) -> CycleOffice:
     pop_office = load_office(world)
     admin, approver = world.login("administrator"), world.login("approver")
     key = make_batch_account(world, admin, approver, "p1-batch", "income_declaration", tmp_path / "p1.key")
@@ -51,7 +55,7 @@ def _until_stopped(batch: Session, cycle: str, params: dict[str, str]) -> engine
         return engine.status(batch, exc.details["cycle_run_id"])
 
 
-def drive(world: StaffedWorkspace, office, batch: Session, approver: Session, params: dict[str, str],
+def drive(world: StaffedWorkspace, office: Office, batch: Session, approver: Session, params: dict[str, str],
           limit: int = 8) -> engine.CycleState:
     """Run the cycle as the scheduler would: every stop is answered by the outside world, then re-run."""
     for _ in range(limit):
@@ -59,7 +63,7 @@ def drive(world: StaffedWorkspace, office, batch: Session, approver: Session, pa
         if state.status == "succeeded":
             return state
         assert state.status == "waiting", state.reason
-        if waiting_stage(state).waiting_for["waiting"] == "approval":  # type: ignore[index]
+        if waiting_for(state)["waiting"] == "approval":
             approve_waiting(approver, state)
         else:
             answer(world.ws, office, state)
@@ -80,7 +84,7 @@ def test_income_declaration_stops_for_approvals_and_answers_and_resumes(world: S
     state = engine.status(batch, first.value.details["cycle_run_id"])
     waiting = waiting_stage(state)
     assert waiting.stage == "integrated_out" and stage(state, "procedures_in").status == "done"
-    approval_id = waiting.waiting_for["approval_ids"][0]  # type: ignore[index]
+    approval_id = waiting_for(state)["approval_ids"][0]
     assert approval_id in first.value.message_en and "requested" in first.value.message_en
     assert approval_id in first.value.message_ja
 
@@ -169,7 +173,7 @@ def test_an_exception_in_a_stage_fails_the_run_and_the_rerun_continues(world: St
     assert counts(world.ws) == before
 
 
-def test_a_malformed_answer_package_fails_the_stage_and_is_set_aside(world: StaffedWorkspace, office) -> None:
+def test_a_malformed_answer_package_fails_the_stage_and_is_set_aside(world: StaffedWorkspace, office: CycleOffice) -> None:
     pop, batch, approver, params = office
     state = _until_stopped(batch, "income_declaration", params)
     approve_waiting(approver, state)
@@ -198,7 +202,7 @@ def _dead_pid() -> int:
     return proc.pid
 
 
-def test_a_killed_run_is_taken_over_and_a_live_one_refuses_a_second(world: StaffedWorkspace, office) -> None:
+def test_a_killed_run_is_taken_over_and_a_live_one_refuses_a_second(world: StaffedWorkspace, office: CycleOffice) -> None:
     _, batch, _, params = office
     checked = engine.check_params("income_declaration", params, world.ws)
     # A run that was killed mid-stage: the cycle is held by a process that no longer exists.
@@ -242,7 +246,8 @@ def test_a_killed_run_is_taken_over_and_a_live_one_refuses_a_second(world: Staff
     ({}, "missing_parameter"),
     ({"fiscal_year": "20x6"}, "bad_year"),
 ])
-def test_bad_parameters_are_refused_in_both_languages_and_change_nothing(world: StaffedWorkspace, office, params, reason) -> None:
+def test_bad_parameters_are_refused_in_both_languages_and_change_nothing(world: StaffedWorkspace, office: CycleOffice,
+                                                                         params: dict[str, str], reason: str) -> None:
     _, batch, _, _ = office
     before = counts(world.ws)
     with pytest.raises(InvalidInput) as err:
@@ -254,9 +259,9 @@ def test_bad_parameters_are_refused_in_both_languages_and_change_nothing(world: 
     assert counts(world.ws) == before
 
 
-def test_unknown_cycle_and_parameters_from_the_cli(world: StaffedWorkspace, office, monkeypatch: pytest.MonkeyPatch,
+def test_unknown_cycle_and_parameters_from_the_cli(world: StaffedWorkspace, office: CycleOffice, monkeypatch: pytest.MonkeyPatch,
                                                    capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    monkeypatch.setattr(cli, "_workspace", lambda args: world.ws)
+    monkeypatch.setattr("workbench.cli._common.open_workspace", lambda args: world.ws)
     key = tmp_path / "p1.key"
     before = counts(world.ws)
     for argv, ja in ((["pipeline", "run", "harvest"], "不明なパイプライン"),
@@ -270,7 +275,7 @@ def test_unknown_cycle_and_parameters_from_the_cli(world: StaffedWorkspace, offi
 
 
 # ------------------------------------------------------------------------------ batch accounts
-def test_batch_key_is_refused_when_expired_revoked_exposed_or_foreign(world: StaffedWorkspace, office, tmp_path: Path) -> None:
+def test_batch_key_is_refused_when_expired_revoked_exposed_or_foreign(world: StaffedWorkspace, office: CycleOffice, tmp_path: Path) -> None:
     _, _, approver, _ = office
     admin = world.login("administrator")
     key = make_batch_account(world, admin, approver, "night", "nightly", tmp_path / "night.key", days=1)
@@ -309,14 +314,14 @@ def test_batch_key_is_refused_when_expired_revoked_exposed_or_foreign(world: Sta
         batch_accounts.login(world.ws, forged)
 
 
-def test_batch_account_holds_only_its_cycle(world: StaffedWorkspace, office, tmp_path: Path) -> None:
+def test_batch_account_holds_only_its_cycle(world: StaffedWorkspace, office: CycleOffice, tmp_path: Path) -> None:
     pop, batch, _, params = office
     person_id = pop.pop.persons["person_id"].iloc[0]
     with pytest.raises(PermissionDenied) as reveal:
         persons.reveal_number(batch, person_id)
     assert reveal.value.message_ja and reveal.value.message_en
     state = _until_stopped(batch, "income_declaration", params)
-    approval_id = waiting_stage(state).waiting_for["approval_ids"][0]  # type: ignore[index]
+    approval_id = waiting_for(state)["approval_ids"][0]
     before = counts(world.ws)
     with pytest.raises(PermissionDenied):
         approvals.decide(batch, approval_id, approve=True)
@@ -328,13 +333,13 @@ def test_batch_account_holds_only_its_cycle(world: StaffedWorkspace, office, tmp
     assert not batch.can(Permission.APPROVALS_DECIDE) and not batch.can(Permission.NUMBERS_REVEAL)
 
 
-def test_cli_batch_account_refusals_in_both_languages(world: StaffedWorkspace, office, tmp_path: Path,
+def test_cli_batch_account_refusals_in_both_languages(world: StaffedWorkspace, office: CycleOffice, tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     pop, batch, _, params = office
     state = _until_stopped(batch, "income_declaration", params)
-    approval_id = waiting_stage(state).waiting_for["approval_ids"][0]  # type: ignore[index]
-    monkeypatch.setattr(cli, "_workspace", lambda args: world.ws)
+    approval_id = waiting_for(state)["approval_ids"][0]
+    monkeypatch.setattr("workbench.cli._common.open_workspace", lambda args: world.ws)
     key = str(tmp_path / "p1.key")
     person_id = str(pop.pop.persons["person_id"].iloc[0])
     for argv in (["approvals", "approve", approval_id], ["person", "show", person_id, "--reveal"],
@@ -354,7 +359,7 @@ def test_cli_batch_account_refusals_in_both_languages(world: StaffedWorkspace, o
     assert counts(world.ws) == before
 
 
-def test_key_files_stay_out_of_the_repository_and_need_an_administrator(world: StaffedWorkspace, office, tmp_path: Path) -> None:
+def test_key_files_stay_out_of_the_repository_and_need_an_administrator(world: StaffedWorkspace, office: CycleOffice, tmp_path: Path) -> None:
     admin = world.login("administrator")
     with pytest.raises(InvalidInput) as inside:
         batch_accounts.issue_key(admin, "p1-batch", str(batch_accounts.REPO_ROOT / "pipelines" / "p1.key"))
@@ -370,12 +375,12 @@ def test_key_files_stay_out_of_the_repository_and_need_an_administrator(world: S
 
 
 # ------------------------------------------------------------------------------ status and listing
-def test_status_and_list_show_stages_to_the_owning_roles(world: StaffedWorkspace, office, monkeypatch: pytest.MonkeyPatch,
+def test_status_and_list_show_stages_to_the_owning_roles(world: StaffedWorkspace, office: CycleOffice, monkeypatch: pytest.MonkeyPatch,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
     _, batch, _, params = office
     state = _until_stopped(batch, "income_declaration", params)
     monkeypatch.setenv("WORKBENCH_PASSWORD", "Test-Pass-2026!")
-    monkeypatch.setattr(cli, "_workspace", lambda args: world.ws)
+    monkeypatch.setattr("workbench.cli._common.open_workspace", lambda args: world.ws)
 
     def run(user: str, *argv: str) -> tuple[int, str, str]:
         world.clock.advance(30)
@@ -397,7 +402,7 @@ def test_status_and_list_show_stages_to_the_owning_roles(world: StaffedWorkspace
 
 
 # ------------------------------------------------------------------------------ dashboard
-def test_runs_widget_shows_the_latest_runs_to_the_owning_roles(world: StaffedWorkspace, office) -> None:
+def test_runs_widget_shows_the_latest_runs_to_the_owning_roles(world: StaffedWorkspace, office: CycleOffice) -> None:
     from widgets.runs import RunsApp
 
     _, batch, _, params = office
@@ -422,7 +427,7 @@ def test_runs_widget_shows_the_latest_runs_to_the_owning_roles(world: StaffedWor
     assert batch_accounts.APPROVAL_KIND in KIND_LABELS  # the approver sees what a batch-account request is
 
 
-def test_a_person_without_every_stage_permission_is_refused_up_front(world: StaffedWorkspace, office) -> None:
+def test_a_person_without_every_stage_permission_is_refused_up_front(world: StaffedWorkspace, office: CycleOffice) -> None:
     _, _, _, params = office
     before = counts(world.ws)
     with pytest.raises(PermissionDenied) as err:
@@ -431,7 +436,7 @@ def test_a_person_without_every_stage_permission_is_refused_up_front(world: Staf
     assert counts(world.ws) == before
 
 
-def test_the_monthly_applications_cycle_asks_about_its_months_filings_only(world: StaffedWorkspace, office, tmp_path: Path) -> None:
+def test_the_monthly_applications_cycle_asks_about_its_months_filings_only(world: StaffedWorkspace, office: CycleOffice, tmp_path: Path) -> None:
     """P4: a May run does not ask again about April's applicants (their filing dates are April's)."""
     from tests.query_helpers import procedures_csv
     from workbench.queries import batches

@@ -88,7 +88,7 @@ def test_the_cli_goes_through_the_server_when_one_runs(world: StaffedWorkspace, 
     opened: list[str] = []
     from workbench import cli
 
-    monkeypatch.setattr(cli, "_workspace", lambda args: opened.append("embedded"))  # never reached
+    monkeypatch.setattr("workbench.cli._common.open_workspace", lambda args: opened.append("embedded"))  # never reached
     monkeypatch.setenv("WORKBENCH_PASSWORD", PASSWORD)
     monkeypatch.setenv("WORKBENCH_USER", "reviewer")
     world.clock.advance(30)

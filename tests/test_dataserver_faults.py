@@ -80,7 +80,7 @@ def test_killed_mid_write_loses_nothing_committed(served: tuple[StaffedWorkspace
     try:
         session = login(world, "reviewer")
         acknowledged: list[str] = []
-        gone: list[BaseException] = []
+        gone: list[channel.ServerGone] = []
 
         def write() -> None:
             try:

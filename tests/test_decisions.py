@@ -65,9 +65,9 @@ def test_a_rejection_needs_a_reason_kept_shown_and_audited(world: StaffedWorkspa
     mine = approvals.get(world.login("registrar"), request.approval_id)
     assert mine.reason == REASON and mine.to_dict()["reason"] == REASON
     # carrying it out is refused with the approver's words
-    with pytest.raises(ApprovalError) as err:
+    with pytest.raises(ApprovalError) as refused:
         collection.export_collection(world.login("registrar"), approval_id=request.approval_id)
-    assert REASON in err.value.message_ja and "approver" in err.value.message_ja
+    assert REASON in refused.value.message_ja and "approver" in refused.value.message_ja
     # audited: that a reason was given and its length, never its words
     records = audit_log.search(world.login("auditor"), operation="approvals.decide")
     ok = [json.loads(r["params"]) for r in records if r["outcome"] == "ok"]

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import StaffedWorkspace, run_benchmark
+from tests.conftest import MakeWorld, StaffedWorkspace, run_benchmark
 from tests.lifecycle_helpers import delete_people, deletion_csv, office_with_results, victim_households
 from tests.query_helpers import approve
 from tests.results_helpers import count
@@ -34,7 +33,7 @@ def _found(files: list[tuple[Path, bytes]], needles: set[str]) -> set[str]:
 
 
 @pytest.fixture
-def plain_world(make_world: Callable[..., StaffedWorkspace], monkeypatch: pytest.MonkeyPatch) -> StaffedWorkspace:
+def plain_world(make_world: MakeWorld, monkeypatch: pytest.MonkeyPatch) -> StaffedWorkspace:
     monkeypatch.setenv("WORKBENCH_TEST_PLAINTEXT_DB", "1")
     return make_world("plain", test_plaintext_database=True)
 
@@ -119,7 +118,7 @@ def test_every_person_table_is_covered_by_the_deletion() -> None:
             assert name in covered, f"{name} holds people but the deletion does not cover it"
 
 
-def test_refusals_change_nothing(make_world: Callable[..., StaffedWorkspace], tmp_path: Path) -> None:
+def test_refusals_change_nothing(make_world: MakeWorld, tmp_path: Path) -> None:
     world = make_world()
     office_with_results(world, tmp_path)
     victims = victim_households(world, 2)
@@ -159,8 +158,9 @@ def test_refusals_change_nothing(make_world: Callable[..., StaffedWorkspace], tm
         deletion.apply_deletion(world.login("registrar"), p2.list_id, expected_digest=_seen(p2.list_id), approval_id=req.approval.approval_id)
     # someone on list 1 is deleted through list 2 first: list 1's selection changed
     req2 = deletion.request_deletion(world.login("registrar"), p2.list_id)
-    approve(world, req2.approval)  # type: ignore[arg-type]
-    deletion.apply_deletion(world.login("registrar"), p2.list_id, expected_digest=_seen(p2.list_id),  # type: ignore[union-attr]
+    assert req2.approval is not None
+    approve(world, req2.approval)
+    deletion.apply_deletion(world.login("registrar"), p2.list_id, expected_digest=_seen(p2.list_id),
                             approval_id=req2.approval.approval_id, discard_files=[f["entry_id"] for f in req2.pending_files])
     with pytest.raises(ApprovalError) as changed:
         deletion.apply_deletion(world.login("registrar"), p1.list_id, expected_digest=_seen(p1.list_id), approval_id=req.approval.approval_id)
@@ -168,17 +168,21 @@ def test_refusals_change_nothing(make_world: Callable[..., StaffedWorkspace], tm
     assert count(world, "SELECT count(*) FROM persons") == held - 1
     # an expired approval
     req3 = deletion.request_deletion(world.login("registrar"), p1.list_id)
-    approve(world, req3.approval)  # type: ignore[arg-type]
+    assert req3.approval is not None
+    approve(world, req3.approval)
     world.clock.advance(4 * 24 * 3600)
     with pytest.raises(ApprovalError) as expired:
-        deletion.apply_deletion(world.login("registrar"), p1.list_id, expected_digest=_seen(p1.list_id), approval_id=req3.approval.approval_id)  # type: ignore[union-attr]
+        deletion.apply_deletion(world.login("registrar"), p1.list_id, expected_digest=_seen(p1.list_id),
+                                approval_id=req3.approval.approval_id)
     assert expired.value.details["reason"] == "expired"
     assert count(world, "SELECT count(*) FROM persons") == held - 1
     # immediate purge without keys.manage is refused before anything is deleted
     req4 = deletion.request_deletion(world.login("registrar"), p1.list_id)
-    approve(world, req4.approval)  # type: ignore[arg-type]
+    assert req4.approval is not None
+    approve(world, req4.approval)
     with pytest.raises(PermissionDenied):
-        deletion.apply_and_purge(world.login("registrar"), p1.list_id, expected_digest=_seen(p1.list_id), approval_id=req4.approval.approval_id,  # type: ignore[union-attr]
+        deletion.apply_and_purge(world.login("registrar"), p1.list_id, expected_digest=_seen(p1.list_id),
+                                 approval_id=req4.approval.approval_id,
                                  purge="now")
     assert count(world, "SELECT count(*) FROM persons") == held - 1
     # no one without the permission gets in
@@ -187,7 +191,7 @@ def test_refusals_change_nothing(make_world: Callable[..., StaffedWorkspace], tm
             deletion.preview_deletion(world.login(role), p1.list_id)
 
 
-def test_a_deletion_names_the_unsent_files_it_would_destroy_and_waits(make_world: Callable[..., StaffedWorkspace], tmp_path: Path) -> None:
+def test_a_deletion_names_the_unsent_files_it_would_destroy_and_waits(make_world: MakeWorld, tmp_path: Path) -> None:
     """Issue 22 item 5: deleting 4 people destroyed undelivered files covering 1,136 and 183 others, unannounced."""
     world = make_world()
     office_with_results(world, tmp_path)
@@ -223,7 +227,7 @@ def test_a_deletion_names_the_unsent_files_it_would_destroy_and_waits(make_world
     assert destroyed == len(files)
 
 
-def test_immediate_purge_and_deceased_selection(make_world: Callable[..., StaffedWorkspace], tmp_path: Path) -> None:
+def test_immediate_purge_and_deceased_selection(make_world: MakeWorld, tmp_path: Path) -> None:
     world = make_world()
     office_with_results(world, tmp_path)
     victims = victim_households(world, 1)
@@ -247,7 +251,7 @@ def test_immediate_purge_and_deceased_selection(make_world: Callable[..., Staffe
         deletion.select_for_deletion(world.login("registrar"), reason="deceased", deceased=True)  # no one marked yet
 
 
-def test_plaintext_switch_is_refused_outside_tests(make_world: Callable[..., StaffedWorkspace], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_plaintext_switch_is_refused_outside_tests(make_world: MakeWorld, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WORKBENCH_TEST_PLAINTEXT_DB", "1")
     world = make_world("p2", test_plaintext_database=True)
     monkeypatch.delenv("WORKBENCH_TEST_PLAINTEXT_DB")

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import StaffedWorkspace
+from tests.conftest import MakeWorld, StaffedWorkspace
 from tests.lifecycle_helpers import office_with_results, victim_households
 from tests.results_helpers import count
 from workbench.controls import audit_log
@@ -20,7 +19,7 @@ from workbench.queries import batches, linkage_file
 
 
 @pytest.fixture
-def busy(make_world: Callable[..., StaffedWorkspace], tmp_path: Path) -> tuple[StaffedWorkspace, str]:
+def busy(make_world: MakeWorld, tmp_path: Path) -> tuple[StaffedWorkspace, str]:
     world = make_world()
     office_with_results(world, tmp_path)
     return world, victim_households(world, 1)[0]

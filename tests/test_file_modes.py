@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench import Workspace
+from workbench import Session, Workspace
 from workbench.cli import main
 from workbench.controls import users
 from workbench.core import approvals, credentials
@@ -56,7 +56,7 @@ def test_every_file_0600_every_folder_0700(tmp_path: Path, loose_umask: None, ca
         uri = users.create_initial_user(ws, user_id, user_id, PASSWORD, [role]).otpauth_uri
         secret[user_id] = uri.split("secret=")[1].split("&")[0]
 
-    def login(user_id: str):  # type: ignore[no-untyped-def]
+    def login(user_id: str) -> Session:
         return ws.login(user_id, PASSWORD, credentials.totp_code(secret[user_id], dt.datetime.now(dt.UTC)))
 
     pop = generate_world(80, seed=4)
@@ -69,7 +69,7 @@ def test_every_file_0600_every_folder_0700(tmp_path: Path, loose_umask: None, ca
     approvals.decide(login("approver"), a.approval_id, approve=True)
     exported = collection.export_collection(registrar, approval_id=a.approval_id)
     info = pipeline_runs.run(login("auditor"), "audit_check")
-    assert info.status == "succeeded" and (ws.path / info.notebook).exists()
+    assert info.status == "succeeded" and info.notebook is not None and (ws.path / info.notebook).exists()
     # the database's WAL while a connection is open after a commit, and the holder file meanwhile
     with ws.lock.hold("test.write", "test"):
         con = Store.open_connection(ws.db_path, ws.keyring.database_key_hex(), ws.path / "tmp")

@@ -18,7 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.direct_load import load_world
-from workbench.cli import _jsonable, main
+from workbench.cli import main
+from workbench.cli._common import jsonable
 from workbench.core import approvals
 from workbench.core.errors import InvalidInput, WorkbenchError
 from workbench.files import formats, media, transfer
@@ -172,7 +173,7 @@ _SESSIONS: dict[tuple[int, str], Any] = {}
 
 @settings(max_examples=30, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(kind=st.sampled_from(["targets", "contractor", "portal", "procedures"]),
-       value=st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40),
+       value=st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=40),
        column=st.integers(0, 20))
 def test_fuzz_importers_never_crash(world: StaffedWorkspace, kind: str, value: str, column: int) -> None:
     """A field holding anything at all is accepted or refused cleanly by the importer itself."""
@@ -191,7 +192,8 @@ def test_fuzz_importers_never_crash(world: StaffedWorkspace, kind: str, value: s
         if kind == "targets":
             targets.preview_targets(s, data, file_name="f.csv")
         elif kind in ("contractor", "portal"):
-            registration.preview_registration(s, data, source=kind, file_name="f.csv")  # type: ignore[arg-type]
+            registration.preview_registration(s, data, source="contractor" if kind == "contractor" else "portal",
+                                              file_name="f.csv")
         else:
             procedures.import_procedures(s, data, file_name="f.csv")
     except WorkbenchError as err:
@@ -407,7 +409,7 @@ def test_no_importer_quotes_a_field_value(world: StaffedWorkspace, pop: Any, tmp
                 output += [out, err]
                 continue
             try:  # the service itself, for the rest
-                output.append(json.dumps(_jsonable(services[layout_name](session, data)), ensure_ascii=False))
+                output.append(json.dumps(jsonable(services[layout_name](session, data)), ensure_ascii=False))
             except WorkbenchError as err:
                 refusals += 1
                 assert err.message_ja and err.message_en, (layout_name, case)

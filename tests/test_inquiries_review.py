@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import StaffedWorkspace
+from tests.conftest import MakeWorld, StaffedWorkspace
 from tests.lifecycle_helpers import office_with_results
 from tests.query_helpers import approve
 from tests.results_helpers import count
@@ -92,7 +91,7 @@ def test_ids_are_marked_reviewed_only_through_the_signed_off_review(world: Staff
     from workbench.controls import users
 
     def reviewed() -> int:
-        return count(world, "SELECT count(*) FROM users WHERE reviewed_at IS NOT NULL")
+        return int(count(world, "SELECT count(*) FROM users WHERE reviewed_at IS NOT NULL"))
 
     assert reviewed() == 0
     with pytest.raises(TypeError):
@@ -118,7 +117,7 @@ def test_ids_are_marked_reviewed_only_through_the_signed_off_review(world: Staff
     assert reviewed() == len(review["findings"]["active"])
 
 
-def test_deceased_marked_after_review_excluded_and_deletable(make_world: Callable[..., StaffedWorkspace], tmp_path: Path) -> None:
+def test_deceased_marked_after_review_excluded_and_deletable(make_world: MakeWorld, tmp_path: Path) -> None:
     world = make_world()
     office_with_results(world, tmp_path)
     with world.ws.transaction("t", "t") as con:
@@ -143,8 +142,9 @@ def test_deceased_marked_after_review_excluded_and_deletable(make_world: Callabl
     preview = deletion.select_for_deletion(world.login("registrar"), reason="deceased", deceased=True)
     assert preview.persons == len(dead) and preview.by_reason == {"deceased": len(dead)}
     req = deletion.request_deletion(world.login("registrar"), preview.list_id)
-    approve(world, req.approval)  # type: ignore[arg-type]
-    deletion.apply_deletion(world.login("registrar"), preview.list_id, approval_id=req.approval.approval_id,  # type: ignore[union-attr]
+    assert req.approval is not None
+    approve(world, req.approval)
+    deletion.apply_deletion(world.login("registrar"), preview.list_id, approval_id=req.approval.approval_id,
                             discard_files=[f["entry_id"] for f in req.pending_files],
                             expected_digest=preview.selection_digest)
     assert count(world, "SELECT count(*) FROM persons WHERE deceased") == 0

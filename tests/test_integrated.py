@@ -3,24 +3,34 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pytest
 
+from tests.conftest import StaffedWorkspace
 from tests.direct_load import load_world
+from workbench import Session
 from workbench.core import approvals
 from workbench.core.errors import ApprovalError, InvalidInput, PackageError, PermissionDenied
 from workbench.files import transfer
 from workbench.files.formats import read_table, write_table
 from workbench.files.media import recipient_key
+from workbench.files.outgoing import ExportResult
 from workbench.intake import integrated
 from workbench.simulate import integrated_numbers
+from workbench.simulate.world import World as Population
 from workbench.simulate.world import generate_world
+
+#: A world with a population loaded, two in three registered: (world, population, who is registered).
+Loaded = tuple[StaffedWorkspace, Population, npt.NDArray[np.bool_]]
 
 
 @pytest.fixture
-def loaded(world):  # type: ignore[no-untyped-def]
+def loaded(world: StaffedWorkspace) -> Loaded:
     pop = generate_world(300, seed=5)
     reg = np.zeros(len(pop.persons), dtype=bool)
     reg[:200] = True
@@ -28,19 +38,19 @@ def loaded(world):  # type: ignore[no-untyped-def]
     return world, pop, reg
 
 
-def _rows(world, sql: str) -> list[tuple]:  # type: ignore[no-untyped-def]
+def _rows(world: StaffedWorkspace, sql: str) -> list[tuple[Any, ...]]:
     with world.ws.transaction("t", "t") as con:
         return con.execute(sql).fetchall()
 
 
-def _approved_request(world, session):  # type: ignore[no-untyped-def]
+def _approved_request(world: StaffedWorkspace, session: Session) -> ExportResult:
     """Request, approve as the approver, then create (F1b needs a second person)."""
     approval = integrated.request_integrated_request(session)
     approvals.decide(world.login("approver"), approval.approval_id, approve=True)
     return integrated.create_integrated_request(session, approval_id=approval.approval_id)
 
 
-def test_request_needs_approval_bound_to_the_selection(loaded) -> None:  # type: ignore[no-untyped-def]
+def test_request_needs_approval_bound_to_the_selection(loaded: Loaded) -> None:
     world, _pop, _reg = loaded
     s = world.login("registrar")
     assert integrated.preview_integrated_request(s).count == 200
@@ -53,7 +63,7 @@ def test_request_needs_approval_bound_to_the_selection(loaded) -> None:  # type:
     assert integrated.create_integrated_request(s, approval_id=approval.approval_id).record_count == 200
 
 
-def test_request_answer_cycle(loaded, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_request_answer_cycle(loaded: Loaded, tmp_path: Path) -> None:
     world, pop, _reg = loaded
     s = world.login("registrar")
     req = _approved_request(world, s)
@@ -92,7 +102,7 @@ def test_request_answer_cycle(loaded, tmp_path) -> None:  # type: ignore[no-unty
     assert json.loads(audit[-1][0])["requests"] == second.record_count
 
 
-def test_answer_problems_classified(loaded) -> None:  # type: ignore[no-untyped-def]
+def test_answer_problems_classified(loaded: Loaded) -> None:
     world, _pop, _reg = loaded
     s = world.login("registrar")
     req = _approved_request(world, s)
@@ -122,7 +132,7 @@ def test_answer_problems_classified(loaded) -> None:  # type: ignore[no-untyped-
     assert integrated.import_integrated_answers(s, late).stale == 1
 
 
-def test_refusals(loaded, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_refusals(loaded: Loaded, tmp_path: Path) -> None:
     world, _pop, _reg = loaded
     s = world.login("registrar")
     with pytest.raises(InvalidInput) as info:
@@ -135,7 +145,7 @@ def test_refusals(loaded, tmp_path) -> None:  # type: ignore[no-untyped-def]
         integrated.create_integrated_request(world.login("query_operator"), approval_id=None)
 
 
-def test_nothing_to_request(world) -> None:  # type: ignore[no-untyped-def]
+def test_nothing_to_request(world: StaffedWorkspace) -> None:
     with pytest.raises(InvalidInput) as info:
         integrated.request_integrated_request(world.login("registrar"))
     assert info.value.details["reason"] == "nothing_to_request"

@@ -49,7 +49,9 @@ def _candidates(folder: Path, workspace_id: str) -> set[bytes]:
             continue
         text = path.read_bytes().decode("latin-1")
         for token in re.findall(r"[A-Za-z0-9+/=_-]{22,}", text):
-            for decode in (lambda t: bytes.fromhex(t), lambda t: base64.b64decode(t + "=" * (-len(t) % 4))):
+            decoders: tuple[Callable[[str], bytes], ...] = (
+                bytes.fromhex, lambda t: base64.b64decode(t + "=" * (-len(t) % 4)))
+            for decode in decoders:
                 try:
                     raw = decode(token)
                 except (ValueError, binascii.Error):
@@ -112,6 +114,7 @@ def test_the_kek_file_named_in_the_settings_is_not_carried_by_a_copy(tmp_path: P
     assert ws.settings.kek_file == str(kek.path) and ws.kek is not None and ws.kek.kek_id == kek.kek_id
     Workspace.open(tmp_path / "ws")  # found through the setting
     shutil.copytree(tmp_path / "ws", tmp_path / "copy")
+    assert kek.path is not None
     kek.path.rename(tmp_path / "elsewhere.kek")  # the copy is on a machine without the KEK
     with pytest.raises(KeyringError) as err:
         Workspace.open(tmp_path / "copy")
@@ -127,8 +130,9 @@ def test_a_backup_alone_or_with_its_keyring_copy_opens_nothing(world: StaffedWor
     _no_number_in(b.parent, numbers)
     _no_number_in(k.parent, numbers)
     monkeypatch.delenv(KEK_ENV)
-    for attempt in (lambda: backup.verify_backup(b, keyring=k),
-                    lambda: backup.restore(b, into=tmp_path / "r", keyring=k)):
+    attempts: tuple[Callable[[], object], ...] = (lambda: backup.verify_backup(b, keyring=k),
+                                                  lambda: backup.restore(b, into=tmp_path / "r", keyring=k))
+    for attempt in attempts:
         with pytest.raises(KeyringError) as err:
             attempt()
         assert err.value.reason == "kek_missing"

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import StaffedWorkspace
+from tests.conftest import StaffedWorkspace, scalar
 from tests.lifecycle_helpers import deletion_csv, office_with_results, victim_households
 from workbench import Workspace, cli
 
@@ -19,7 +19,7 @@ def test_lifecycle_from_the_cli(world: StaffedWorkspace, tmp_path: Path, monkeyp
     office_with_results(world, tmp_path)
     victims = victim_households(world, 2)
     monkeypatch.setenv("WORKBENCH_PASSWORD", "Test-Pass-2026!")
-    monkeypatch.setattr(cli, "_workspace", lambda args: world.ws)  # the test's fixed clock
+    monkeypatch.setattr("workbench.cli._common.open_workspace", lambda args: world.ws)  # the test's fixed clock
 
     def call(user: str, *argv: str) -> tuple[int, str, str]:
         world.clock.advance(30)
@@ -43,7 +43,6 @@ def test_lifecycle_from_the_cli(world: StaffedWorkspace, tmp_path: Path, monkeyp
     assert run("registrar", "deletion", "preview", list_id)["by_record"]["person_numbers"] == len(victims)
     requested = run("registrar", "deletion", "request", list_id)
     approval_id = requested["approval"]["approval_id"]
-    discards = [a for f in requested["pending_files"] for a in ("--discard-file", f["entry_id"])]
     run("approver", "approvals", "approve", approval_id)
 
     # bad input: wrong layout, unknown person; a refusal is bilingual and exits non-zero
@@ -54,8 +53,15 @@ def test_lifecycle_from_the_cli(world: StaffedWorkspace, tmp_path: Path, monkeyp
 
     backup_file, key_copy = tmp_path / "bk" / "before.wbbak", tmp_path / "keys" / "before.json"
     assert run("operations", "backup", "--out", str(backup_file), "--keyring-out", str(key_copy))["keyring_copy"]
-    record = run("registrar", "deletion", "apply", list_id, "--approval", approval_id, "--expected-count", str(len(victims)),
-                 *discards)
+    # Files not yet handed over that hold them (the preview names them): without --discard-file for each,
+    # the deletion waits and deletes nothing (issue 22 item 5); named, they are destroyed with it.
+    pending = [f["entry_id"] for f in preview["pending_files"]]
+    assert pending, "the Juki-net batch is still waiting in outgoing/"
+    seen = ("--expected-count", str(len(victims)))  # how many the preview showed (issue 20 item 7)
+    code, _, err = call("registrar", "deletion", "apply", list_id, "--approval", approval_id, *seen)
+    assert code == 2 and json.loads(err)["reason"] == "pending_files"
+    discards = [arg for entry in pending for arg in ("--discard-file", entry)]
+    record = run("registrar", "deletion", "apply", list_id, "--approval", approval_id, *seen, *discards)
     assert record["persons"] == len(victims) and record["erased_at"] is None
     assert run("operations", "deletion", "purge")["deletions_erased"] == 1
     assert run("registrar", "deletion", "records")[0]["erased_at"]
@@ -73,8 +79,8 @@ def test_lifecycle_from_the_cli(world: StaffedWorkspace, tmp_path: Path, monkeyp
     assert outside["protection"] in ("append_only", "none") and outside["lines"] > 0
     ws2 = Workspace.open(tmp_path / "restored")
     with ws2.transaction("t", "t") as con:
-        assert con.execute("SELECT count(*) FROM persons WHERE person_id IN (SELECT unnest(?::VARCHAR[]))",
-                           [victims]).fetchone()[0] == 0  # type: ignore[index]
+        assert scalar(con, "SELECT count(*) FROM persons WHERE person_id IN (SELECT unnest(?::VARCHAR[]))",
+                      [victims]) == 0
     code, _, err = call("operations", "restore", str(backup_file), "--into", str(tmp_path / "r2"),
                         "--keyring", str(world.ws.path / "keyring.json"))
     assert code == 6 and json.loads(err)["error"] == "wrong_key"

@@ -125,7 +125,7 @@ def test_cli_discrepancies_and_linkage(office: Office, world: StaffedWorkspace, 
                                        capsys: pytest.CaptureFixture[str]) -> None:
     from workbench import cli
 
-    monkeypatch.setattr(cli, "_workspace", lambda args: world.ws)
+    monkeypatch.setattr("workbench.cli._common.open_workspace", lambda args: world.ws)
     monkeypatch.setenv("WORKBENCH_PASSWORD", "Test-Pass-2026!")
     jk, _ = send_batch(world, "juki")
     later, _ = office.pop.evolve(seed=3, move_rate=0.2)

@@ -5,10 +5,13 @@ python-stdnum's ``stdnum.jp.in_`` is the independent oracle for the check digit.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import os
 import re
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -253,7 +256,7 @@ def test_reasons_explain_every_code_in_both_languages() -> None:
         iter,
     ],
 )
-def test_accepts_batch_containers(make) -> None:
+def test_accepts_batch_containers(make: Callable[[list[str | None]], Any]) -> None:
     values = [VALID, "1234-5678-9018", None, "123"]
     check = validate_numbers(make(values))
     assert list(check.ok) == [True, True, False, False]
@@ -378,7 +381,7 @@ def test_cipher_round_trip_many(key: bytes) -> None:
     assert again.decrypt(ct, "17", table="t", column="c") == VALID
 
 
-def _wrong_key_message(call) -> str:
+def _wrong_key_message(call: Callable[[], object]) -> str:
     with pytest.raises(WrongKey) as info:
         call()
     error = info.value
@@ -406,7 +409,7 @@ def test_cipher_detects_every_flipped_bit_region(key: bytes) -> None:
     for index in (0, 1, 2, 13, 14, 20, 25, 26, len(ct) - 1):
         damaged = bytearray(ct)
         damaged[index] ^= 0x01
-        _wrong_key_message(lambda d=bytes(damaged): cipher.decrypt(d, "row-1", table="persons", column="number"))
+        _wrong_key_message(functools.partial(cipher.decrypt, bytes(damaged), "row-1", table="persons", column="number"))
     _wrong_key_message(lambda: cipher.decrypt(ct[:-1], "row-1", table="persons", column="number"))
     _wrong_key_message(lambda: cipher.decrypt(ct[:10], "row-1", table="persons", column="number"))
 

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from tests.direct_load import load_world
@@ -22,14 +23,14 @@ from .conftest import StaffedWorkspace
 
 
 @pytest.fixture
-def people(world: StaffedWorkspace):
+def people(world: StaffedWorkspace) -> pd.DataFrame:
     people = generate_world(30, seed=5)
     registered = np.arange(len(people.persons)) % 2 == 0
     load_world(world.ws, people.persons, people.households, registered=registered)
     return people.persons
 
 
-def test_number_masked_unless_revealed_and_reveal_audited(world: StaffedWorkspace, people) -> None:
+def test_number_masked_unless_revealed_and_reveal_audited(world: StaffedWorkspace, people: pd.DataFrame) -> None:
     row = people.iloc[0]
     reviewer = world.login("reviewer")
     view = persons.get(reviewer, row["person_id"])
@@ -42,7 +43,7 @@ def test_number_masked_unless_revealed_and_reveal_audited(world: StaffedWorkspac
     assert [h["outcome"] for h in hits] == ["denied", "ok"]
 
 
-def _package(world: StaffedWorkspace, tmp_path) -> tuple[media.LedgerEntry, object]:
+def _package(world: StaffedWorkspace, tmp_path: Path) -> tuple[media.LedgerEntry, Path]:
     session = world.login("registrar")
     units: list[Unit] = []
     with world.ws.transaction("test.package", session.user_id, after_commit=lambda: units[0].committed()) as con:
@@ -62,7 +63,8 @@ def _key_file(world: StaffedWorkspace, recipient: str, path: Path) -> None:
     media.issue_key_file(ops, recipient, str(path), approval_id=request.approval_id)
 
 
-def test_outgoing_package_is_in_the_ledger_and_opens_with_the_key_file(world: StaffedWorkspace, tmp_path, monkeypatch, capsys) -> None:
+def test_outgoing_package_is_in_the_ledger_and_opens_with_the_key_file(world: StaffedWorkspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
     entry, path = _package(world, tmp_path)
     entries = media.ledger(world.login("auditor"))
     assert [e.entry_id for e in entries] == [entry.entry_id]
@@ -71,7 +73,7 @@ def test_outgoing_package_is_in_the_ledger_and_opens_with_the_key_file(world: St
     _key_file(world, "collection_contractor", keyfile)
     handed_over = tmp_path / "media"  # the receiving side opens a copy, outside the workspace
     handed_over.mkdir()
-    path = Path(shutil.copy(path, handed_over))  # type: ignore[arg-type]
+    path = Path(shutil.copy(path, handed_over))
     assert main(["package", "unpack", str(path), "--key", str(keyfile), "--out", str(tmp_path / "out")]) == 0
     assert (tmp_path / "out" / "list.csv").read_bytes() == b"person_id\r\nP1\r\n"
     assert not (tmp_path / "out" / "ledger.jsonl").exists()  # the ledger is never inside --out unless named
@@ -83,17 +85,17 @@ def test_outgoing_package_is_in_the_ledger_and_opens_with_the_key_file(world: St
     assert "wrong_key" in capsys.readouterr().err
 
 
-def test_delivered_copy_is_deleted_and_recorded(world: StaffedWorkspace, tmp_path) -> None:
+def test_delivered_copy_is_deleted_and_recorded(world: StaffedWorkspace, tmp_path: Path) -> None:
     entry, path = _package(world, tmp_path)
     done = media.mark_delivered(world.login("registrar"), entry.entry_id)
-    assert done.deleted_at is not None and not path.exists()  # type: ignore[attr-defined]
+    assert done.deleted_at is not None and not path.exists()
     with pytest.raises(PackageError):
         media.mark_delivered(world.login("registrar"), entry.entry_id)
 
 
-def test_damaged_package_is_refused(world: StaffedWorkspace, tmp_path) -> None:
+def test_damaged_package_is_refused(world: StaffedWorkspace, tmp_path: Path) -> None:
     _, path = _package(world, tmp_path)
-    data = bytearray(path.read_bytes())  # type: ignore[attr-defined]
+    data = bytearray(path.read_bytes())
     data[-20] ^= 1
     bad = tmp_path / "bad.wbpkg"
     bad.write_bytes(bytes(data))

@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from workbench import Workspace
+from workbench import Session, Workspace
 from workbench.controls import users
 from workbench.core import credentials
 from workbench.core.errors import InvalidInput, PermissionDenied, SessionExpired
@@ -20,27 +21,30 @@ pytestmark = pytest.mark.slow
 
 PASSWORD = "Test-Pass-2026!"
 
+#: A workspace on the real clock and how to log in to it as one of its users.
+Live = tuple[Workspace, Callable[[str], Session]]
+
 
 @pytest.fixture
-def live(tmp_path: Path):
+def live(tmp_path: Path) -> Live:
     """A workspace on the real clock: the notebook's kernel checks the ticket's expiry."""
     ws = Workspace.init(tmp_path / "ws", scrypt_n=2**10)
-    secret = {}
+    secret: dict[str, str] = {}
     for user_id, role in (("kansa", "auditor"), ("bunseki", "analyst")):
         uri = users.create_initial_user(ws, user_id, user_id, PASSWORD, [role]).otpauth_uri
         secret[user_id] = uri.split("secret=")[1].split("&")[0]
 
-    def login(user_id: str):
+    def login(user_id: str) -> Session:
         return ws.login(user_id, PASSWORD, credentials.totp_code(secret[user_id], dt.datetime.now(dt.UTC)))
 
     return ws, login
 
 
-def test_audit_check_runs_and_keeps_counts_only(live) -> None:
+def test_audit_check_runs_and_keeps_counts_only(live: Live) -> None:
     ws, login = live
     session = login("kansa")
     info = pipeline_runs.run(session, "audit_check")
-    assert info.status == "succeeded"
+    assert info.status == "succeeded" and info.notebook is not None
     executed = ws.path / info.notebook
     cells = json.loads(executed.read_text("utf-8"))["cells"]
     outputs = json.dumps([c.get("outputs") for c in cells], ensure_ascii=False)
@@ -50,7 +54,7 @@ def test_audit_check_runs_and_keeps_counts_only(live) -> None:
         pipeline_runs.resume(ws, info.run_id)  # the ticket was used once and deleted
 
 
-def test_tampered_log_fails_the_run(live) -> None:
+def test_tampered_log_fails_the_run(live: Live) -> None:
     ws, login = live
     session = login("kansa")
     with ws.lock.hold("test", "attacker"):
@@ -63,7 +67,7 @@ def test_tampered_log_fails_the_run(live) -> None:
     assert pipeline_runs.runs(session)[0].status == "failed"
 
 
-def test_requester_needs_the_pipelines_permission(live) -> None:
+def test_requester_needs_the_pipelines_permission(live: Live) -> None:
     _, login = live
     with pytest.raises(PermissionDenied):
         pipeline_runs.run(login("bunseki"), "audit_check")
@@ -86,8 +90,11 @@ def test_registration_cycle_from_files(tmp_path: Path) -> None:
     info = pipeline_runs.run(session, "registration_cycle",
                     {"targets_file": str(tmp_path / "targets.csv"), "return_file": str(tmp_path / "return.csv")})
     assert info.status == "succeeded"
+    assert info.notebook is not None
     text = (ws.path / info.notebook).read_text("utf-8")
-    new = int(re.search(r"'new': (\d+)", text).group(1))  # type: ignore[union-attr]
+    found = re.search(r"'new': (\d+)", text)
+    assert found is not None, "no count of new numbers in the notebook"
+    new = int(found.group(1))
     assert new > 250 and "'registered'" in text
     persons = people.persons
     leaked = [v for v in [*persons["individual_number"], *persons["person_id"], *persons["name"]] if v in text]
@@ -101,5 +108,6 @@ def test_query_retention_runs_for_the_query_operator(tmp_path: Path) -> None:
     session = ws.login("shoukai", PASSWORD, credentials.totp_code(secret, dt.datetime.now(dt.UTC)))
     info = pipeline_runs.run(session, "query_retention", {"answer_deadline_days": "30"})
     assert info.status == "succeeded"
+    assert info.notebook is not None
     text = (ws.path / info.notebook).read_text("utf-8")
     assert "'expired': 0" in text and "'batches_purged': 0" in text

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.conftest import StaffedWorkspace
+from tests.conftest import StaffedWorkspace, scalar
 from tests.query_helpers import Office, load_office, procedures_csv
 from workbench.core.errors import InvalidInput, PermissionDenied
 from workbench.queries import procedures
@@ -23,7 +23,7 @@ def _ids(office: Office, n: int) -> list[str]:
 
 def _count(world: StaffedWorkspace, table: str) -> int:
     with world.ws.transaction("t", "t") as con:
-        return int(con.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # type: ignore[index]
+        return int(scalar(con, f"SELECT count(*) FROM {table}"))
 
 
 def test_import_counts_and_same_file_twice(office: Office, world: StaffedWorkspace) -> None:

@@ -35,7 +35,10 @@ from workbench.simulate.world import generate_world
 CHILD = textwrap.dedent(
     """
     import datetime as dt, os, signal, sys
-    from workbench import FixedClock, Session, Workspace, audit, collection, registration, transfer, workspace
+    from workbench import FixedClock, Session, Workspace, audit
+    from workbench.core import workspace
+    from workbench.files import transfer
+    from workbench.intake import collection, registration
     path, step, at, job, arg = sys.argv[1:6]
     now = dt.datetime.fromisoformat(at)
     ws = Workspace.open(path, clock=FixedClock(now))
@@ -170,7 +173,8 @@ def test_untracked_files_are_swept_by_the_full_check(loaded: StaffedWorkspace) -
 CHILD_DELIVER = textwrap.dedent(
     """
     import datetime as dt, os, signal, sys
-    from workbench import FixedClock, Session, Workspace, audit, media, workspace
+    from workbench import FixedClock, Session, Workspace, audit, media
+    from workbench.core import workspace
     path, step, at, entry = sys.argv[1:5]
     now = dt.datetime.fromisoformat(at)
     ws = Workspace.open(path, clock=FixedClock(now))

@@ -27,7 +27,7 @@ def test_full_query_cycle_from_the_cli(world: StaffedWorkspace, tmp_path: Path, 
     file = tmp_path / "procedures.csv"
     file.write_bytes(procedures_csv([(f"R-{i}", "P1", "2026", "2026-05-01", h, h, "Y") for i, h in enumerate(heads)]))
     monkeypatch.setenv("WORKBENCH_PASSWORD", "Test-Pass-2026!")
-    monkeypatch.setattr(cli, "_workspace", lambda args: world.ws)  # the test's fixed clock
+    monkeypatch.setattr("workbench.cli._common.open_workspace", lambda args: world.ws)  # the test's fixed clock
 
     def run(user: str, *argv: str) -> Any:
         world.clock.advance(30)

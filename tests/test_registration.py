@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import StaffedWorkspace, run_benchmark
+from tests.conftest import StaffedWorkspace, run_benchmark, scalar
 from tests.direct_load import load_targets
 from workbench.core.errors import InvalidInput, PermissionDenied
 from workbench.core.numbers import generate_numbers
@@ -50,7 +50,7 @@ def outcome_by_line(summary: registration.RegistrationSummary) -> dict[int, str]
 
 def held(world: StaffedWorkspace) -> int:
     with world.ws.transaction("t", "t") as con:
-        return int(con.execute("SELECT count(*) FROM person_numbers").fetchone()[0])  # type: ignore[index]
+        return int(scalar(con, "SELECT count(*) FROM person_numbers"))
 
 
 def test_contractor_return_matches_truth_and_return_list_package(loaded: StaffedWorkspace, population: Any) -> None:
@@ -210,7 +210,8 @@ def test_bom_and_japanese_header_are_read(loaded: StaffedWorkspace, population: 
 
 def test_unknown_source_and_permission(loaded: StaffedWorkspace) -> None:
     with pytest.raises(InvalidInput):
-        registration.register(loaded.login("registrar"), b"x", source="fax", file_name="x")  # type: ignore[arg-type]
+        fax: Any = "fax"  # no such source, on purpose
+        registration.register(loaded.login("registrar"), b"x", source=fax, file_name="x")
     with pytest.raises(PermissionDenied):
         registration.register(loaded.login("reviewer"), b"x", source="contractor", file_name="x")
     with pytest.raises(PermissionDenied):
@@ -299,7 +300,7 @@ def test_cli_register_and_review(loaded: StaffedWorkspace, population: Any, tmp_
                                  capsys: pytest.CaptureFixture[str]) -> None:
     from workbench import cli
 
-    monkeypatch.setattr(cli, "_workspace", lambda args: loaded.ws)
+    monkeypatch.setattr("workbench.cli._common.open_workspace", lambda args: loaded.ws)
     a, na = person(population, 30)
     new_a = str(generate_numbers(1, np.random.default_rng(5))[0])
     first, second = tmp_path / "r1.csv", tmp_path / "r2.csv"

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 
-from tests.conftest import StaffedWorkspace
+from tests.conftest import MakeWorld, StaffedWorkspace, scalar
 from tests.query_helpers import Office
 from tests.results_helpers import (
     busy_office,
@@ -172,7 +171,7 @@ def test_malformed_packages_are_refused_whole_with_line_numbers(office: Office, 
 
 
 def test_packages_from_elsewhere_are_refused(office: Office, world: StaffedWorkspace, tmp_path: Path,
-                                             make_world: Callable[..., StaffedWorkspace]) -> None:
+                                             make_world: MakeWorld) -> None:
     result, _ = send_batch(world, "info", information="local_tax")
     body = info_answer_bytes(_base_answers(world, office, result))
     # made with this workspace's key but for another workspace
@@ -241,7 +240,7 @@ def test_juki_import_duplicates_errors_and_malformed(office: Office, world: Staf
 
 
 def test_expiry_late_answers_after_deadline_and_purge(office: Office, world: StaffedWorkspace, tmp_path: Path,
-                                                      make_world: Callable[..., StaffedWorkspace]) -> None:
+                                                      make_world: MakeWorld) -> None:
     result, _reqs = send_batch(world, "info", information="local_tax")
     paths = intermediate_server.answer_package(world.ws, result.path, office.pop, tmp_path, seed=8, late=0.2)
     first = results.import_info_results(_operator(world), paths[0])
@@ -276,8 +275,8 @@ def test_expiry_late_answers_after_deadline_and_purge(office: Office, world: Sta
     assert count(world, "SELECT count(*) FROM query_batches WHERE status = 'purged'") == 1
     assert results.purge_results(_operator(world)).deletion_id is None       # nothing left
     with world.ws.transaction("t", "t") as con:
-        params = json.loads(con.execute("SELECT params FROM audit_log WHERE operation = 'results.purge_results'"
-                                        " AND outcome = 'ok' ORDER BY seq DESC LIMIT 1 OFFSET 1").fetchone()[0])
+        params = json.loads(scalar(con, "SELECT params FROM audit_log WHERE operation = 'results.purge_results'"
+                                        " AND outcome = 'ok' ORDER BY seq DESC LIMIT 1 OFFSET 1"))
     assert params["info_results"] == stored and params["retention_days"] == 90
     # Rotation rebuilds the file, which erases the deleted rows' bytes: recorded as such.
     from workbench.core import rotation
@@ -294,7 +293,7 @@ def test_cli_import_expire_purge(office: Office, world: StaffedWorkspace, tmp_pa
                                  capsys: pytest.CaptureFixture[str]) -> None:
     from workbench import cli
 
-    monkeypatch.setattr(cli, "_workspace", lambda args: world.ws)
+    monkeypatch.setattr("workbench.cli._common.open_workspace", lambda args: world.ws)
     monkeypatch.setenv("WORKBENCH_PASSWORD", "Test-Pass-2026!")
     result, _ = send_batch(world, "info", information="local_tax")
     jresult, _ = send_batch(world, "juki")

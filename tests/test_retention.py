@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.conftest import PASSWORD, StaffedWorkspace
+from tests.conftest import PASSWORD, MakeWorld, StaffedWorkspace, scalar
 from tests.direct_load import load_world
 from tests.lifecycle_helpers import delete_people, office_with_results
 from tests.query_helpers import population
@@ -22,13 +21,13 @@ from workbench.cycles import pipeline_runs
 from workbench.lifecycle import deletion, retention
 
 
-def test_report_then_apply_then_pipeline(make_world: Callable[..., StaffedWorkspace], tmp_path: Path) -> None:
+def test_report_then_apply_then_pipeline(make_world: MakeWorld, tmp_path: Path) -> None:
     world = make_world()
     world.add_user("yakan", ["operations"])  # the nightly run's user: retention and keys, no personal data
 
     def delete_one() -> None:  # before any package is written, so no transfer copy is destroyed by it
         with world.ws.transaction("test.read", "system") as con:
-            first = con.execute("SELECT person_id FROM persons ORDER BY person_id LIMIT 1").fetchone()[0]  # type: ignore[index]
+            first = scalar(con, "SELECT person_id FROM persons ORDER BY person_id LIMIT 1")
         delete_people(world, [first], "withdrew")  # scheduled purge, waiting
 
     office_with_results(world, tmp_path, before_batch=delete_one)
@@ -76,8 +75,9 @@ def test_nightly_pipeline_applies_and_purges(tmp_path: Path) -> None:
     reg1 = login("reg1")
     preview = deletion.select_for_deletion(reg1, person_ids=[pid], reason="moved_out")
     req = deletion.request_deletion(reg1, preview.list_id)  # the requester carries it out
-    approvals.decide(login("shonin"), req.approval.approval_id, approve=True)  # type: ignore[union-attr]
-    deletion.apply_deletion(reg1, preview.list_id, approval_id=req.approval.approval_id,  # type: ignore[union-attr]
+    assert req.approval is not None
+    approvals.decide(login("shonin"), req.approval.approval_id, approve=True)
+    deletion.apply_deletion(reg1, preview.list_id, approval_id=req.approval.approval_id,
                             expected_count=preview.persons)
     assert deletion.pending_purge(ws) == 1
     info = pipeline_runs.run(login("yakan"), "retention", {"dry_run": "0"})

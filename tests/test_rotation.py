@@ -70,7 +70,11 @@ def test_another_process_notices_a_rotation_without_rereading_an_unchanged_keyri
     other = Workspace.open(world.ws.path, clock=world.clock)  # as a second process would
     reads: list[object] = []
     real_read = FileKeySource.read
-    monkeypatch.setattr(FileKeySource, "read", lambda self: reads.append(self) or real_read(self))
+    def counted_read(self: FileKeySource) -> bytes | None:
+        reads.append(self)
+        return real_read(self)
+
+    monkeypatch.setattr(FileKeySource, "read", counted_read)
     for _ in range(3):
         other.audit_only("system", "test.unit", "ok")
     assert reads == []  # unchanged keyring: stat only

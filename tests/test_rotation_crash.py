@@ -54,8 +54,12 @@ def _killed_at(path: Path, step: str, mode: str = "rotate") -> None:
     assert proc.returncode == -9, f"not killed at {step}: {proc.returncode} {proc.stderr[-2000:]}"
 
 
+#: A world with 40 registered people, and their numbers by person.
+Loaded = tuple[StaffedWorkspace, dict[str, str]]
+
+
 @pytest.fixture
-def loaded(world: StaffedWorkspace):  # type: ignore[no-untyped-def]
+def loaded(world: StaffedWorkspace) -> Loaded:
     people = generate_world(40, seed=9)
     load_world(world.ws, people.persons, people.households, registered=np.ones(len(people.persons), bool))
     return world, dict(zip(people.persons["person_id"], people.persons["individual_number"], strict=True))
@@ -88,14 +92,14 @@ def _check_whole(world: StaffedWorkspace, numbers: dict[str, str], *, versions: 
 
 
 @pytest.mark.parametrize("step", rotation.STEPS)
-def test_a_kill_at_every_step_leaves_a_workspace_that_opens(loaded, step: str) -> None:
+def test_a_kill_at_every_step_leaves_a_workspace_that_opens(loaded: Loaded, step: str) -> None:
     world, numbers = loaded
     _killed_at(world.ws.path, step)
     # Killed before the new key reached the keyring: rolled back; at any later step: completed.
     _check_whole(world, numbers, versions={1} if step == "journal_written" else {2})
 
 
-def test_a_kill_during_recovery_is_recovered_too(loaded) -> None:
+def test_a_kill_during_recovery_is_recovered_too(loaded: Loaded) -> None:
     world, numbers = loaded
     _killed_at(world.ws.path, "copied")
     _killed_at(world.ws.path, "swapped", mode="recover")  # the recovery itself dies after the swap
@@ -104,7 +108,7 @@ def test_a_kill_during_recovery_is_recovered_too(loaded) -> None:
     _check_whole(world, numbers, versions={3})
 
 
-def test_keys_repair_finishes_an_interrupted_rotation(loaded, capsys: pytest.CaptureFixture[str]) -> None:
+def test_keys_repair_finishes_an_interrupted_rotation(loaded: Loaded, capsys: pytest.CaptureFixture[str]) -> None:
     world, numbers = loaded
     _killed_at(world.ws.path, "swapped")
     assert main(["-w", str(world.ws.path), "keys", "repair"]) == 0

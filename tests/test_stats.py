@@ -8,6 +8,7 @@ import io
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,7 +23,7 @@ from workbench.statistics import perturbation as ck
 from workbench.statistics import statistical_control as sdc
 from workbench.statistics.tables import TOTAL, neutralise
 
-from .conftest import PASSWORD, StaffedWorkspace
+from .conftest import PASSWORD, StaffedWorkspace, first_row, scalar
 from .stats_helpers import load_population, true_counts
 
 
@@ -45,9 +46,9 @@ def test_publication_lives_in_the_store_and_writes_no_file(published: tuple[Staf
     assert manifest["source"]["listed_living"] == 4000
     assert manifest["k_anonymity"]["achieved"] >= 3
     with world.ws.transaction("test.read", "system") as con:
-        n, keys, distinct = con.execute(
-            "SELECT count(*), count(DISTINCT record_key), count(DISTINCT person_id) FROM stats_source").fetchone()
-        lo, hi = con.execute("SELECT min(record_key), max(record_key) FROM stats_record_keys").fetchone()
+        n, keys, distinct = first_row(
+            con, "SELECT count(*), count(DISTINCT record_key), count(DISTINCT person_id) FROM stats_source")
+        lo, hi = first_row(con, "SELECT min(record_key), max(record_key) FROM stats_record_keys")
     assert n == manifest["records"] == distinct and keys > 200 and 1 <= lo and hi <= 255
 
 
@@ -153,7 +154,7 @@ def test_sums_means_and_quantile_bands(published: tuple[StaffedWorkspace, str]) 
     m = publishing.table(analyst, pub_id, "household_size", measure="mean")
     q = publishing.table(analyst, pub_id, "region", "sex", measure="quantile", quantile=0.5)
     with world.ws.transaction("test.read", "system") as con:
-        real = con.execute("SELECT sum(income) FROM stats_source WHERE publication_id = ?", [pub_id]).fetchone()[0]
+        real = scalar(con, "SELECT sum(income) FROM stats_source WHERE publication_id = ?", [pub_id])
     total = s.cell_value((len(s.categories[0]) - 1,))
     assert total is not None and abs(total - real) <= 0.2 * 10_000_000
     mean = m.cell_value((len(m.categories[0]) - 1,))
@@ -197,7 +198,7 @@ def test_formula_neutralisation() -> None:
 def test_bad_input_is_refused_in_both_languages_and_nothing_is_released(published: tuple[StaffedWorkspace, str]) -> None:
     world, pub_id = published
     analyst = world.login("analyst")
-    cases = [
+    cases: list[dict[str, Any]] = [
         dict(rows="name"),
         dict(rows="ward", cols="address"),
         dict(rows="ward", measure="sum", epsilon=0.1),

@@ -10,6 +10,7 @@ suspended person leaves every statistics path.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -27,7 +28,7 @@ from workbench.statistics import publishing
 from workbench.statistics import statistical_control as sdc
 from workbench.statistics.tables import TOTAL, StatTable
 
-from .conftest import StaffedWorkspace
+from .conftest import StaffedWorkspace, first_row, scalar
 from .stats_helpers import load_population, true_counts
 
 DIMS = ["ward", "age_band", "sex", "income_band"]
@@ -49,7 +50,7 @@ def lp_interval(t: StatTable, target: tuple[int, ...]) -> tuple[float, float]:
                 data.append(-1.0 if j == m - 1 else 1.0)
             r += 1
     a = sp.csr_matrix((data, (rows, cols)), shape=(r, n))
-    bounds = []
+    bounds: list[tuple[float, float | None]] = []
     for i in range(n):
         s = int(t.state.flat[i])
         if s == sdc.ZERO:
@@ -77,8 +78,8 @@ def _pick_person(world: StaffedWorkspace, pub_id: str) -> tuple[str, tuple[str, 
     one person's leaving turns from a number to "-")."""
     truth = true_counts(world, pub_id, DIMS)
     with world.ws.transaction("test.pick", "system") as con:
-        manifest = __import__("json").loads(con.execute(
-            "SELECT manifest FROM stats_publications WHERE publication_id = ?", [pub_id]).fetchone()[0])
+        manifest = __import__("json").loads(scalar(
+            con, "SELECT manifest FROM stats_publications WHERE publication_id = ?", [pub_id]))
         rows = con.execute(f"SELECT s.person_id, {', '.join('s.' + d for d in DIMS)} FROM stats_source s"
                            " WHERE publication_id = ? ORDER BY s.person_id", [pub_id]).fetchall()
     for row in rows:
@@ -132,9 +133,9 @@ def test_two_publications_around_one_move(pop: StaffedWorkspace) -> None:
     person, key = _pick_person(world, first)
     before = publishing.table(world.login("analyst"), first, *DIMS, min_count=0)
     with world.ws.transaction("test.move", "system") as con:
-        ward = con.execute("SELECT h.ward_code FROM persons p JOIN households h USING (household_id)"
-                           " WHERE p.person_id = ?", [person]).fetchone()[0]
-        other = con.execute("SELECT household_id FROM households WHERE ward_code <> ? LIMIT 1", [ward]).fetchone()[0]
+        ward = scalar(con, "SELECT h.ward_code FROM persons p JOIN households h USING (household_id)"
+                           " WHERE p.person_id = ?", [person])
+        other = scalar(con, "SELECT household_id FROM households WHERE ward_code <> ? LIMIT 1", [ward])
         con.execute("UPDATE persons SET household_id = ? WHERE person_id = ?", [other, person])
     second = publishing.publish(world.login("registrar"), k=3).publication_id
     after = publishing.table(world.login("analyst"), second, *DIMS, min_count=0)
@@ -220,15 +221,19 @@ def test_ledger_cannot_be_tampered_with_or_misattributed(pop: StaffedWorkspace) 
         publishing.table(analyst, pub, "ward", released_by="someone-else")  # type: ignore[call-arg]
     # the analyst holds no file to edit and no service that writes the ledger or the budget
     assert not (world.ws.path / "publications").exists()
-    for fn in (publishing.publish, publishing.withdraw, publishing.request_budget_restore, publishing.restore_budget):
+    staff_only: list[Callable[[], object]] = [
+        lambda: publishing.publish(analyst),
+        lambda: publishing.withdraw(analyst, "S0001", reason="x"),
+        lambda: publishing.request_budget_restore(analyst, "analyst", amount=1.0, reason="x"),
+        lambda: publishing.restore_budget(analyst, "analyst", amount=1.0, reason="x", approval_id="A1"),
+    ]
+    for call in staff_only:
         with pytest.raises(PermissionDenied):
-            fn(analyst, "analyst", amount=1.0, reason="x", approval_id="A1") if fn is publishing.restore_budget else (
-                fn(analyst, "analyst", amount=1.0, reason="x") if fn is publishing.request_budget_restore else
-                fn(analyst, "S0001", reason="x") if fn is publishing.withdraw else fn(analyst))
+            call()
     rel = publishing.releases(analyst)
     assert rel[0]["release_id"] == t.release_id and rel[0]["kind"] == "stats_table"
     with world.ws.transaction("test.read", "system") as con:
-        row = con.execute("SELECT released_by, request, shown_digest FROM stats_releases").fetchone()
+        row = first_row(con, "SELECT released_by, request, shown_digest FROM stats_releases")
         columns = [c[0] for c in con.execute("DESCRIBE stats_releases").fetchall()]
     assert row[0] == "analyst"
     # nothing in the ledger is a cell value or says which cell is primary
@@ -307,8 +312,8 @@ def test_a_suspended_person_leaves_every_statistics_path(pop: StaffedWorkspace, 
     for path in ("table", "table_total", "export", "chart"):
         assert after[path] == before[path] - 1, path
     with world.ws.transaction("test.income", "system") as con:
-        income = con.execute("SELECT coalesce(income, 0) FROM stats_source WHERE person_id = ? AND publication_id = ?",
-                             [person, pub]).fetchone()[0]
+        income = scalar(con, "SELECT coalesce(income, 0) FROM stats_source WHERE person_id = ? AND publication_id = ?",
+                        [person, pub])
         assert con.execute(f"SELECT count(*) FROM persons p WHERE person_id = ? AND {active_filter('p')}",
                            [person]).fetchone() == (0,)
     assert after["sum"] == before["sum"] - income

@@ -3,34 +3,37 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pandas as pd
 import pytest
 
+from tests.conftest import StaffedWorkspace
 from workbench.core.errors import InvalidInput, PermissionDenied
 from workbench.files.formats import write_table
 from workbench.intake import targets
 from workbench.simulate.housing import target_extract, target_frame
+from workbench.simulate.world import World as Population
 from workbench.simulate.world import generate_world
 
 
 @pytest.fixture(scope="module")
-def pop():  # type: ignore[no-untyped-def]
+def pop() -> Population:
     return generate_world(300, seed=7)
 
 
-def _audit(world, operation: str) -> list[tuple[str, dict]]:  # type: ignore[no-untyped-def]
+def _audit(world: StaffedWorkspace, operation: str) -> list[tuple[str, dict[str, Any]]]:
     with world.ws.transaction("test.read", "test") as con:
         rows = con.execute("SELECT outcome, params FROM audit_log WHERE operation = ? ORDER BY seq", [operation]).fetchall()
     return [(o, json.loads(p)) for o, p in rows]
 
 
-def _held(world, sql: str) -> list[tuple]:  # type: ignore[no-untyped-def]
+def _held(world: StaffedWorkspace, sql: str) -> list[tuple[Any, ...]]:
     with world.ws.transaction("test.read", "test") as con:
         return con.execute(sql).fetchall()
 
 
-def test_import_new_then_unchanged_file(world, pop) -> None:  # type: ignore[no-untyped-def]
+def test_import_new_then_unchanged_file(world: StaffedWorkspace, pop: Population) -> None:
     s = world.login("registrar")
     data = target_extract(pop, seed=1)
     preview = targets.preview_targets(s, data, file_name="t.csv")
@@ -51,7 +54,7 @@ def test_import_new_then_unchanged_file(world, pop) -> None:  # type: ignore[no-
     assert pop.persons["name"].iloc[0] not in text and pop.persons["person_id"].iloc[0] not in text
 
 
-def test_changed_unlisted_relisted(world, pop) -> None:  # type: ignore[no-untyped-def]
+def test_changed_unlisted_relisted(world: StaffedWorkspace, pop: Population) -> None:
     s = world.login("registrar")
     frame = target_frame(pop, seed=1, date_format="%Y-%m-%d")
     targets.import_targets(s, write_table(frame, "housing_targets"), file_name="a.csv")
@@ -66,7 +69,7 @@ def test_changed_unlisted_relisted(world, pop) -> None:  # type: ignore[no-untyp
     assert back.relisted == 5 and back.changed == 3 and back.unlisted == 0
 
 
-def test_numbers_kept_when_unlisted(world, pop) -> None:  # type: ignore[no-untyped-def]
+def test_numbers_kept_when_unlisted(world: StaffedWorkspace, pop: Population) -> None:
     import numpy as np
 
     from tests.direct_load import load_world
@@ -81,7 +84,7 @@ def test_numbers_kept_when_unlisted(world, pop) -> None:  # type: ignore[no-unty
     assert _held(world, "SELECT count(*) FROM person_numbers") == [(10,)]
 
 
-def test_invalid_rows_refuse_whole_file(world, pop) -> None:  # type: ignore[no-untyped-def]
+def test_invalid_rows_refuse_whole_file(world: StaffedWorkspace, pop: Population) -> None:
     s = world.login("registrar")
     frame = target_frame(pop, seed=1, date_format="%Y%m%d")
     frame.loc[0, "sex"] = "X"
@@ -105,7 +108,7 @@ def test_invalid_rows_refuse_whole_file(world, pop) -> None:  # type: ignore[no-
     assert _audit(world, "targets.import_targets")[-1][0] == "refused"
 
 
-def test_error_list_capped_at_100(world, pop) -> None:  # type: ignore[no-untyped-def]
+def test_error_list_capped_at_100(world: StaffedWorkspace, pop: Population) -> None:
     s = world.login("registrar")
     frame = target_frame(pop, seed=1).assign(sex="7")
     with pytest.raises(InvalidInput) as info:
@@ -113,7 +116,7 @@ def test_error_list_capped_at_100(world, pop) -> None:  # type: ignore[no-untype
     assert len(info.value.details["errors"]) == 100 and info.value.details["counts"] == {"bad_sex": 300}
 
 
-def test_normalisation_and_labels(world) -> None:  # type: ignore[no-untyped-def]
+def test_normalisation_and_labels(world: StaffedWorkspace) -> None:
     s = world.login("registrar")
     row = {"person_id": "Ｐ０１", "household_id": "H1", "relation": "世帯主", "name": "髙橋　①", "kana": "ﾀｶﾊｼ ｲﾁ",
            "sex": "女", "birth_date": "1950/1/2", "address": "東京都", "ward_code": "131211", "housing_type": "都営住宅",
@@ -134,7 +137,7 @@ BAD_FILES = [
 ]
 
 
-def test_bad_files_refused(world) -> None:  # type: ignore[no-untyped-def]
+def test_bad_files_refused(world: StaffedWorkspace) -> None:
     s = world.login("registrar")
     for data, reason in BAD_FILES:
         with pytest.raises(InvalidInput) as info:
@@ -143,7 +146,7 @@ def test_bad_files_refused(world) -> None:  # type: ignore[no-untyped-def]
     assert [o for o, _ in _audit(world, "targets.import_targets")] == ["refused"] * len(BAD_FILES)
 
 
-def test_permission(world, pop) -> None:  # type: ignore[no-untyped-def]
+def test_permission(world: StaffedWorkspace, pop: Population) -> None:
     s = world.login("query_operator")
     with pytest.raises(PermissionDenied):
         targets.import_targets(s, target_extract(pop), file_name="t.csv")
@@ -162,7 +165,7 @@ def test_cp932_extract_substitutes_tsuchi_yoshi() -> None:
     assert "𠮷田".encode() in target_extract(pop2, encoding="utf-8")
 
 
-def test_a_list_that_takes_many_people_off_needs_the_number_confirmed(world, pop) -> None:  # type: ignore[no-untyped-def]
+def test_a_list_that_takes_many_people_off_needs_the_number_confirmed(world: StaffedWorkspace, pop: Population) -> None:
     """Issue 11 item 4: 280 of 300 people 「対象外」 in one click is refused until the number is named."""
     s = world.login("registrar")
     frame = target_frame(pop, seed=1, date_format="%Y-%m-%d")
@@ -182,7 +185,7 @@ def test_a_list_that_takes_many_people_off_needs_the_number_confirmed(world, pop
     assert targets.preview_targets(s, write_table(frame.iloc[:15], "housing_targets"), file_name="c.csv").needs_confirmation is None
 
 
-def test_registration_screen_names_the_number_before_a_large_change(world, pop) -> None:  # type: ignore[no-untyped-def]
+def test_registration_screen_names_the_number_before_a_large_change(world: StaffedWorkspace, pop: Population) -> None:
     import datetime as dt
 
     from widgets.registration import RegistrationApp

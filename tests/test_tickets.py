@@ -48,7 +48,7 @@ def test_a_run_ticket_is_bound_to_its_run_and_claimed_once(world: StaffedWorkspa
     (world.ws.folder("runs") / first.run_id / "ticket").write_text(first_ticket, "ascii")  # kept a copy
     with pytest.raises(SessionExpired):
         pipeline_runs.resume(world.ws, first.run_id)
-    statuses = dict(_stored(world, "SELECT run_id, status FROM pipeline_runs"))  # type: ignore[arg-type]
+    statuses = {run_id: status for run_id, status in _stored(world, "SELECT run_id, status FROM pipeline_runs")}
     assert statuses == {first.run_id: "running", second.run_id: "issued"}
 
 

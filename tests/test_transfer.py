@@ -13,7 +13,7 @@ import json
 import os
 import stat
 import tracemalloc
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,7 @@ MEMBERS = [
 
 
 def write(path: Path, members: Iterable[tuple[str, bytes]] | None = None, **overrides: Any) -> t.Manifest:
-    args: dict[str, object] = {
+    args: dict[str, Any] = {
         "key": KEY,
         "key_id": KEY_ID,
         "kind": "collection_list",
@@ -63,7 +63,7 @@ def write(path: Path, members: Iterable[tuple[str, bytes]] | None = None, **over
         "created_at": "2026-04-01T09:00:00+09:00",
     }
     args.update(overrides)
-    return t.write_package(path, **args)  # type: ignore[arg-type]
+    return t.write_package(path, **args)
 
 
 def frames_of(blob: bytes) -> tuple[int, list[tuple[int, int]]]:
@@ -331,10 +331,10 @@ def _edit_key_char(text: str) -> str:
         lambda s: json.dumps({k: v for k, v in json.loads(s).items() if k != "checksum"}),
     ],
 )
-def test_damaged_keyfile(tmp_path: Path, damage: object) -> None:
+def test_damaged_keyfile(tmp_path: Path, damage: Callable[[str], str]) -> None:
     keyfile = tmp_path / "k.key"
     t.write_keyfile(keyfile, recipient="collection_contractor", key=KEY, key_id=KEY_ID)
-    keyfile.write_text(damage(keyfile.read_text()))  # type: ignore[operator]
+    keyfile.write_text(damage(keyfile.read_text()))
     with pytest.raises(KeyringError) as info:
         t.read_keyfile(keyfile)
     assert info.value.details["reason"] == "damaged_keyfile"
@@ -544,10 +544,10 @@ def test_missing_file(tmp_path: Path) -> None:
         ),
     ],
 )
-def test_digest_mismatch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lie: object) -> None:
+def test_digest_mismatch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lie: Callable[[t.Manifest], t.Manifest]) -> None:
     """A package whose manifest (sealed with the right key) disagrees with its contents."""
     original = t._manifest_bytes
-    monkeypatch.setattr(t, "_manifest_bytes", lambda m: original(lie(m)))  # type: ignore[operator]
+    monkeypatch.setattr(t, "_manifest_bytes", lambda m: original(lie(m)))
     path = tmp_path / "lying.wbpkg"
     write(path)
     monkeypatch.undo()
@@ -566,8 +566,8 @@ def test_digest_mismatch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lie: o
         lambda d: [],
     ],
 )
-def test_manifest_from_dict_rejects_malformed(tmp_path: Path, broken: object) -> None:
+def test_manifest_from_dict_rejects_malformed(tmp_path: Path, broken: Callable[[dict[str, Any]], Any]) -> None:
     m = write(tmp_path / "out.wbpkg")
     with pytest.raises(PackageError) as info:
-        t.Manifest.from_dict(broken(m.to_dict()))  # type: ignore[operator]
+        t.Manifest.from_dict(broken(m.to_dict()))
     assert info.value.details["reason"] == "invalid_manifest"

@@ -15,9 +15,10 @@ import pytest
 
 from tests.conftest import StaffedWorkspace
 from tests.cycle_helpers import make_batch_account
+from tests.direct_load import load_world
 from tests.query_helpers import approve
 from widgets.lifecycle import DeletionApp
-from workbench import demo, pending
+from workbench import pending
 from workbench.controls import batch_accounts
 from workbench.core.errors import PermissionDenied
 from workbench.cycles import engine
@@ -42,7 +43,7 @@ def test_people_off_the_target_list_are_proposed_for_deletion(world: StaffedWork
     pop = generate_world(120, seed=7)
     registered = np.zeros(len(pop.persons), dtype=bool)
     registered[:40] = True
-    demo.load_world(world.ws, pop.persons, pop.households, registered=registered)
+    load_world(world.ws, pop.persons, pop.households, registered=registered)
     frame = target_frame(pop, seed=2)
     # the housing system's new list leaves out 8 people who hold a number and 5 who do not
     ids = pop.persons["person_id"].astype(str).tolist()

@@ -19,7 +19,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -174,8 +174,9 @@ async def _ws(server: Server, kernel_id: str, cookie: str | None, *, send: dict[
     return "open", received
 
 
-def ws(server: Server, kernel_id: str, cookie: str | None, **kwargs: object) -> tuple[int | str, list[dict[str, object]]]:
-    return asyncio.run(_ws(server, kernel_id, cookie, **kwargs))  # type: ignore[arg-type]
+def ws(server: Server, kernel_id: str, cookie: str | None, *, send: dict[str, object] | None = None,
+       listen: float = 0.0) -> tuple[int | str, list[dict[str, object]]]:
+    return asyncio.run(_ws(server, kernel_id, cookie, send=send, listen=listen))
 
 
 def execute_request(code: str) -> dict[str, object]:
@@ -187,10 +188,10 @@ def execute_request(code: str) -> dict[str, object]:
                         "allow_stdin": False, "stop_on_error": True}}
 
 
-def wait_for(predicate: object, timeout: float = 30.0) -> bool:
+def wait_for(predicate: Callable[[], object], timeout: float = 30.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
+        if predicate():
             return True
         time.sleep(0.3)
     return False

@@ -16,12 +16,12 @@ from workbench.core import approvals
 from workbench.core.access_rules import parse_hours
 from workbench.core.clock import JST
 from workbench.core.errors import AccessRefused, ApprovalError, InvalidInput, SessionExpired
-from workbench.web.sessions import WebSessions, redeem_kernel_ticket
+from workbench.web.sessions import WebSession, WebSessions, redeem_kernel_ticket
 
 LOCAL = "127.0.0.1"
 
 
-def web_login(world: StaffedWorkspace, sessions: WebSessions, user: str, *, address: str | None = LOCAL) -> tuple[str, object]:
+def web_login(world: StaffedWorkspace, sessions: WebSessions, user: str, *, address: str | None = LOCAL) -> tuple[str, WebSession]:
     world.clock.advance(30)
     return sessions.login(user, PASSWORD, world.code(user), address=address)
 
@@ -217,7 +217,7 @@ def test_cli_sets_hours_and_registers_terminals(world: StaffedWorkspace, monkeyp
         monkeypatch.setenv("WORKBENCH_USER", "administrator")
         monkeypatch.setenv("WORKBENCH_PASSWORD", PASSWORD)
         monkeypatch.setenv("WORKBENCH_TOTP", world.code("administrator"))
-        monkeypatch.setattr("workbench.cli.Workspace.open", lambda *_a, **_k: world.ws)
+        monkeypatch.setattr("workbench.core.workspace.Workspace.open", lambda *_a, **_k: world.ws)
         code = main(["-w", str(world.ws.path), *argv])
         out = capsys.readouterr()
         return code, out.out, out.err
@@ -296,17 +296,17 @@ def test_an_ended_session_says_why(world: StaffedWorkspace) -> None:
     world.clock.advance(60 * world.ws.settings.idle_timeout_minutes + 1)
     assert sessions.lookup(token, address=LOCAL, touch=False) is None
     assert sessions.ended_reason(token) == "idle"  # marked by the lookup, before the sweep
-    sessions.end(web, "idle")  # type: ignore[arg-type]
+    sessions.end(web, "idle")
     assert sessions.ended_reason(token) == "idle"  # and after it
     token2, web2 = web_login(world, sessions, "reviewer")
-    sessions.end(web2, "logout")  # type: ignore[arg-type]
+    sessions.end(web2, "logout")
     assert sessions.ended_reason(token2) == "logout"
 
 
 def test_asking_whether_a_session_lives_is_not_use(world: StaffedWorkspace) -> None:
     sessions = WebSessions(world.ws)
     token, web = web_login(world, sessions, "registrar")
-    seen = web.last_seen  # type: ignore[attr-defined]
+    seen = web.last_seen
     world.clock.advance(30)
     found = sessions.lookup(token, address=LOCAL, touch=False)
     assert found is web and found is not None and found.last_seen == seen

@@ -547,7 +547,8 @@ def test_home_screen_counts_waiting_work_and_opens_it(world: StaffedWorkspace) -
     assert "1 件" in text(home.cards.children[0].children[0].value)
     home.open_buttons["approvals_waiting"].click()
     assert gate.model.current_app == "approvals" and isinstance(gate.app, ApprovalsApp)
-    gate.home_button.click()  # type: ignore[union-attr]
+    assert gate.home_button is not None
+    gate.home_button.click()
     assert gate.model.current_app == "home"
     # the requester sees their own request only once it is approved, and never as one to decide
     mine = {i.key: i.count for i in pending.pending_work(world.login("administrator"))}

@@ -14,14 +14,14 @@ from tests.results_helpers import busy_office, count, send_batch
 from tests.test_widgets import text, upload
 from widgets.batches import BatchesApp
 from widgets.incoming import IncomingFileFlow
-from workbench.simulate import juki, linkage_server
+from workbench.simulate import intermediate_server, juki
 
 
 def test_the_query_screen_imports_answers_preview_confirm_result(world: StaffedWorkspace, tmp_path: Path) -> None:
     office = busy_office(world)
     result, reqs = send_batch(world, "info", information="local_tax")
     jresult, _ = send_batch(world, "juki")
-    info = linkage_server.answer_package(world.ws, result.path, office.pop, tmp_path / "i", seed=1)
+    info = intermediate_server.answer_package(world.ws, result.path, office.pop, tmp_path / "i", seed=1)
     jk = juki.answer_package(world.ws, jresult.path, office.pop, tmp_path / "j", seed=1)
     app = BatchesApp(world.login("query_operator"))
     flow = app.answers
@@ -70,8 +70,8 @@ def test_the_query_screen_imports_answers_preview_confirm_result(world: StaffedW
 def test_a_file_swapped_after_the_preview_is_refused_by_the_service(world: StaffedWorkspace, tmp_path: Path) -> None:
     office = busy_office(world)
     result, _ = send_batch(world, "info", information="local_tax")
-    first = linkage_server.answer_package(world.ws, result.path, office.pop, tmp_path / "a", seed=1)
-    second = linkage_server.answer_package(world.ws, result.path, office.pop, tmp_path / "b", seed=2)
+    first = intermediate_server.answer_package(world.ws, result.path, office.pop, tmp_path / "a", seed=1)
+    second = intermediate_server.answer_package(world.ws, result.path, office.pop, tmp_path / "b", seed=2)
     app = BatchesApp(world.login("query_operator"))
     flow = app.answers
     upload(flow.upload, first[0].name, first[0].read_bytes())

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
-from tests.conftest import StaffedWorkspace
+from tests.conftest import MakeWorld
 from tests.lifecycle_helpers import deletion_csv, office_with_results, victim_households
 from tests.query_helpers import approve
 from tests.results_helpers import count
@@ -14,7 +13,7 @@ from widgets.lifecycle import BackupApp, DeletionApp, DisclosureApp, InquiryApp
 from workbench.core import approvals
 
 
-def test_deletion_screen_from_list_to_record(make_world: Callable[..., StaffedWorkspace], tmp_path: Path) -> None:
+def test_deletion_screen_from_list_to_record(make_world: MakeWorld, tmp_path: Path) -> None:
     world = make_world()
     office_with_results(world, tmp_path)
     victims = victim_households(world, 1)
@@ -53,7 +52,7 @@ def test_deletion_screen_from_list_to_record(make_world: Callable[..., StaffedWo
     assert "未消去" not in text(app.records_html.value)
 
 
-def test_disclosure_inquiry_and_backup_screens(make_world: Callable[..., StaffedWorkspace], tmp_path: Path) -> None:
+def test_disclosure_inquiry_and_backup_screens(make_world: MakeWorld, tmp_path: Path) -> None:
     world = make_world()
     office_with_results(world, tmp_path)
     pid = victim_households(world, 1)[0]
@@ -101,7 +100,7 @@ def test_disclosure_inquiry_and_backup_screens(make_world: Callable[..., Staffed
     assert refused.banner.kind == "error"
 
 
-def test_id_review_and_death_confirmation_screens(make_world: Callable[..., StaffedWorkspace], tmp_path: Path) -> None:
+def test_id_review_and_death_confirmation_screens(make_world: MakeWorld, tmp_path: Path) -> None:
     from widgets.lifecycle import IdReviewApp
     from widgets.review import ReviewApp
 

@@ -45,6 +45,13 @@ def approve_in_queue(world: StaffedWorkspace, approval_id: str) -> str:
     return shown
 
 
+def _made(app: BatchesApp, what: str) -> Any:
+    """The batch flow's preview or result as a click left it (read afresh, not as an earlier assert left it)."""
+    value = getattr(app.batch.model, what)
+    assert value is not None, app.banner.text
+    return value
+
+
 def all_html(widget: Any) -> str:
     return "".join(getattr(d, "value", "") for d in descendants(widget) if isinstance(getattr(d, "value", None), str))
 
@@ -66,6 +73,7 @@ def test_menu_offers_the_new_screens_by_permission(world: StaffedWorkspace) -> N
     assert "全 0 件" in review.disc_grid.text and review.model.discrepancies == []
     gate = Dashboard(world.login("registrar"), idle_check_seconds=None)
     review = gate.open_app("review")
+    assert isinstance(review, ReviewApp)
     assert review.discrepancy_box not in descendants(review)  # the reviewer's queue only
 
 
@@ -195,8 +203,8 @@ def test_changing_a_parameter_discards_the_preview(office: Office, world: Staffe
     app.info_checks["local_tax"].value = False
     assert app.batch.model.preview is None and app.batch.request_button.disabled and app.table.value == ""
     app.batch.preview_button.click()
-    assert app.batch.model.preview.information == ["resident_register", "public_assistance", "physical_disability",
-                                             "mental_disability", "ai_no_techo"]
+    assert _made(app, "preview").information == ["resident_register", "public_assistance", "physical_disability",
+                                                 "mental_disability", "ai_no_techo"]
     app.fiscal_year.value = 2025
     assert app.batch.model.preview is None
     for box in app.info_checks.values():
@@ -240,7 +248,7 @@ def test_juki_batch_confirms_recipient_juki_net(office: Office, world: StaffedWo
     dialog.check.value = True
     dialog.ok.click()
     assert app.banner.kind == "success", app.banner.text
-    assert app.batch.model.result.ledger_entry.recipient == "juki_net"
+    assert _made(app, "result").ledger_entry.recipient == "juki_net"
     numbers = office.pop.persons["individual_number"].tolist()
     shown = all_html(app)
     assert not any(n in shown for n in numbers)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import stat
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -44,7 +45,7 @@ def test_reopen_runs_no_migration_twice(world: StaffedWorkspace) -> None:
     assert again.store.migrate() == []
 
 
-def test_wrong_keyring_is_refused(world: StaffedWorkspace, tmp_path) -> None:
+def test_wrong_keyring_is_refused(world: StaffedWorkspace, tmp_path: Path) -> None:
     other = Keyring.create(world.ws.settings.workspace_id)
     source = FileKeySource(tmp_path / "other-keyring.json")
     other.save(source)

@@ -131,9 +131,9 @@ class Statistics:
         fmt = "xlsx" if target.suffix.lower() == ".xlsx" else "csv"
         t, data = publishing.export(self.session, publication_id or self.publication_id, rows, cols, layers, *extra,
                                     filters=filters, measure=measure, min_count=min_count, quantile=quantile, fmt=fmt)
-        from workbench.statistics.tables import _write_shared
+        from workbench.statistics.tables import write_shared
 
-        _write_shared(target, data)
+        write_shared(target, data)
         return t
 
     def chart(self, *names: str, filters: Mapping[str, Sequence[str]] | None = None,

@@ -60,6 +60,7 @@ __all__ = [
     "close_single_lines",
     "primary_suppression",
     "protect",
+    "with_margins",
 ]
 
 #: Cell states.
@@ -90,7 +91,7 @@ class Grid:
         return np.isin(self.state, (PRIMARY, SECONDARY, LEDGER))
 
 
-def _margins(interior: npt.NDArray[np.generic], op: str = "sum") -> npt.NDArray[np.generic]:
+def with_margins(interior: npt.NDArray[np.generic], op: str = "sum") -> npt.NDArray[np.generic]:
     """Embed ``interior`` into an array one larger on every axis holding all margins."""
     k = interior.ndim
     full = np.zeros(tuple(n + 1 for n in interior.shape), dtype=interior.dtype)
@@ -116,14 +117,14 @@ def build_grid(codes: Sequence[IntArray], categories: Sequence[list[str]], dims:
     flat = np.ravel_multi_index(tuple(np.asarray(c, dtype=np.int64) for c in codes), shape) if shape else np.zeros(0, np.int64)
     size = int(np.prod(shape))
     counts = np.bincount(flat, minlength=size).reshape(shape).astype(np.int64)
-    full_counts = _margins(counts).astype(np.int64)
+    full_counts = with_margins(counts).astype(np.int64)
     if values is None:
         grid_values = full_counts.astype(np.float64)
         top = np.zeros((*full_counts.shape, 0))
     else:
         v = np.round(np.clip(np.asarray(values, dtype=np.float64), 0, None))
         sums = np.bincount(flat, weights=v, minlength=size).reshape(shape)
-        grid_values = _margins(sums).astype(np.float64)
+        grid_values = with_margins(sums).astype(np.float64)
         # the n_top largest contribution of each interior cell, then of each margin
         order = np.lexsort((-v, flat))
         f_sorted, v_sorted = flat[order], v[order]

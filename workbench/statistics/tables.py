@@ -46,6 +46,7 @@ __all__ = [
     "build",
     "neutralise",
     "spec",
+    "write_shared",
 ]
 
 TOTAL = "総数"
@@ -351,7 +352,7 @@ class StatTable:
             writer.writerow([neutralise(c) for c in row])
         data = ("\ufeff" + buf.getvalue()).encode("utf-8")
         if path is not None:
-            _write_shared(Path(path), data)
+            write_shared(Path(path), data)
         return data
 
     def to_xlsx(self, path: str | Path | None = None) -> bytes:
@@ -378,7 +379,7 @@ class StatTable:
         wb.save(buf)
         data = buf.getvalue()
         if path is not None:
-            _write_shared(Path(path), data)
+            write_shared(Path(path), data)
         return data
 
     def to_dict(self) -> dict[str, Any]:
@@ -396,7 +397,7 @@ class StatTable:
         return f"{self.title()}（{self.publication_id} / {self.release_id}）\n" + str(self.to_frame().to_string(index=False))
 
 
-def _write_shared(path: Path, data: bytes) -> None:
+def write_shared(path: Path, data: bytes) -> None:
     """Write an export readable by the analysts' group (0640), whatever the umask."""
     import os
 
@@ -424,7 +425,7 @@ class Records:
 
 
 def _margins(interior: npt.NDArray[Any], op: str = "sum") -> npt.NDArray[Any]:
-    return sdc._margins(interior, op)
+    return sdc.with_margins(interior, op)
 
 
 def _cells(records: Records, s: TableSpec) -> tuple[list[Dimension], list[list[tuple[str, list[int]]]], IntArray, tuple[int, ...]]:
