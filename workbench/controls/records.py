@@ -32,6 +32,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from workbench.core import labels
 from workbench.core.clock import JST
 from workbench.core.errors import InvalidInput, NotFound
 from workbench.core.permissions import Permission
@@ -416,6 +417,8 @@ REPORT_STATES: dict[str, tuple[str, str]] = {
     "due": ("報告期限前", "not yet due"), "overdue": ("報告期限超過（未報告）", "overdue, not reported"),
 }
 WORDS["report_state"] = REPORT_STATES
+for _domain, _words in WORDS.items():  # one table of words (issue 18 item 3): each code in its domain
+    labels.register(_domain, _words)
 
 
 @dataclass(frozen=True)

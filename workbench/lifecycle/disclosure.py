@@ -81,8 +81,8 @@ def _wareki(value: Any) -> str:
 
 
 #: The codes a citizen would otherwise read in the document, in words (issue 23).
-_TAX_STATUS = {"1": "課税", "2": "非課税"}
-_JUKI_RESULTS = {"00": "該当あり", "10": "該当なし", "90": "照会エラー"}
+labels.register("tax_status", {"1": ("課税", "taxable"), "2": ("非課税", "not taxable")})
+labels.register("juki_result", {"00": ("該当あり", "found"), "10": ("該当なし", "not found"), "90": ("照会エラー", "query error")})
 _FIELD_WORDS = {"name": "氏名", "kana": "氏名カナ", "sex": "性別", "birth_date": "生年月日", "address": "住所",
                 "deceased": "死亡", "income": "所得金額", "taxable_income": "所得金額", "household_size": "世帯人員",
                 "assistance": "生活保護", "certificate_type": "手帳種別", "certificate_grade": "等級"}
@@ -209,11 +209,11 @@ def disclose(unit: Unit, person_id: str, *, out: str | None = None) -> Disclosur
                 for q in queries]),
         _table("5. 情報照会の結果", ["依頼番号", "情報", "状態", "課税年度", "所得金額", "課税区分", "生活保護", "手帳種別",
                                  "等級", "世帯人員"],
-               [[i[0], _word(i[1], "information"), _word(i[2]), i[3], i[4], _TAX_STATUS.get(str(i[5]), i[5] or ""),
+               [[i[0], _word(i[1], "information"), _word(i[2]), i[3], i[4], labels.ja(str(i[5]), "tax_status") if i[5] is not None else "",
                  _yes_no(i[6], "受給あり", "受給なし"), CERTIFICATE_TYPES.get(str(i[7]), _word(i[7], "information")),
                  i[8], i[9]] for i in info]),
         _table("6. 住基ネット照会の結果", ["依頼番号", "処理結果", "氏名", "カナ", "性別", "生年月日", "住所", "死亡"],
-               [[j[0], _JUKI_RESULTS.get(str(j[1]), j[1]), j[2], j[3], labels.ja(str(j[4]), "sex") if j[4] else "", j[5], j[6], j[7]]
+               [[j[0], labels.ja(str(j[1]), "juki_result"), j[2], j[3], labels.ja(str(j[4]), "sex") if j[4] else "", j[5], j[6], j[7]]
                 for j in juki]),
         f"<p>保存期間の経過により削除した照会結果: {int(purged[0]) if purged else 0:,} 件</p>",
         _table("7. 相違（届出の勧奨）", ["相違番号", "種類", "項目", "状態", "検出日時", "解決日時"],
