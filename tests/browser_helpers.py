@@ -14,11 +14,10 @@ import itertools
 import re
 from typing import Any
 
-from tests.test_browser import ARTIFACTS, UI_TIMEOUT, Server
+from tests.test_browser import ARTIFACTS, UI_TIMEOUT, Server, add_demo_user, code_for
 from tests.test_labels import RAW_CODES
-from workbench import SERVICES, Workspace
-from workbench.controls.users import create_initial_user
-from workbench.demo import DEMO_PASSWORD, current_code
+from workbench import SERVICES
+from workbench.demo import DEMO_PASSWORD
 
 __all__ = ["SIZES", "fresh_user", "log_in", "page_problems", "shot", "wait_idle"]
 
@@ -31,7 +30,7 @@ _serial = itertools.count(1)
 def fresh_user(server: Server, role: str, stem: str | None = None) -> str:
     """A new account with one role in the server's demo workspace; returns its user ID."""
     user_id = f"{stem or role.replace('_', '')}{next(_serial)}"
-    create_initial_user(Workspace.open(server.workspace), user_id, f"テスト {user_id}", DEMO_PASSWORD, [role])
+    add_demo_user(server, user_id, role)
     return user_id
 
 
@@ -46,7 +45,7 @@ def log_in(browser: Any, server: Server, user_id: str, viewport: dict[str, int])
     page.goto(base + "/login", timeout=UI_TIMEOUT)
     page.fill("#user", user_id)
     page.fill("#password", DEMO_PASSWORD)
-    page.fill("#totp", current_code(Workspace.open(server.workspace), user_id))
+    page.fill("#totp", code_for(server, user_id))
     page.get_by_role("button", name="ログイン / Log in").click()
     expect(page.locator(".wb-menu")).to_be_visible(timeout=UI_TIMEOUT)
     wait_idle(page)

@@ -22,9 +22,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.test_browser import ARTIFACTS, PERSONS, UI_TIMEOUT, Server, chromium_browser, server
-from workbench import Workspace
-from workbench.demo import DEMO_PASSWORD, current_code
+from tests.test_browser import ARTIFACTS, PERSONS, UI_TIMEOUT, Server, chromium_browser, code_for, server
+from workbench.demo import DEMO_PASSWORD
 from workbench.simulate import generate_world
 from workbench.simulate.contractor import contractor_return_with_truth
 
@@ -53,7 +52,7 @@ def log_in(browser: Any, server: Server, user_id: str, role_ja: str) -> Any:
     texts = login.locator("input[type=text]")
     texts.nth(0).fill(user_id)
     login.locator("input[type=password]").fill(DEMO_PASSWORD)
-    texts.nth(1).fill(current_code(Workspace.open(server.workspace), user_id))
+    texts.nth(1).fill(code_for(server, user_id))
     login.get_by_role("button", name="ログイン / Log in").click()
     expect(page.locator(".wb-menu")).to_be_visible(timeout=UI_TIMEOUT)
     expect(page.get_by_text(f"{user_id} さん（{role_ja}）がログイン中")).to_be_visible()

@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from tests.test_browser import ARTIFACTS, CHROMIUM, UI_TIMEOUT, Server, chromium_browser, launch_server
+from tests.test_browser import ARTIFACTS, CHROMIUM, UI_TIMEOUT, Server, chromium_browser, code_for, launch_server
 from workbench import Workspace
 from workbench.controls import users
-from workbench.demo import DEMO_PASSWORD, build_demo, current_code
+from workbench.demo import DEMO_PASSWORD, build_demo
 from workbench.web.serve import free_port, stop
 
 pytestmark = pytest.mark.browser
@@ -77,7 +77,7 @@ def _log_in(browser: Any, server: Server, viewport: dict[str, int], user_id: str
     texts = login.locator("input[type=text]")
     texts.nth(0).fill(user_id)
     login.locator("input[type=password]").fill(DEMO_PASSWORD)
-    texts.nth(1).fill(current_code(Workspace.open(server.workspace), user_id))
+    texts.nth(1).fill(code_for(server, user_id))
     login.get_by_role("button", name="ログイン / Log in").click()
     expect(page.locator(".wb-menu")).to_be_visible()
     return page

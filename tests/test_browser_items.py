@@ -21,10 +21,9 @@ from typing import Any
 import pytest
 
 from tests.browser_helpers import SIZES, fresh_user, log_in, page_problems, shot, wait_idle
-from tests.test_browser import PERSONS, UI_TIMEOUT, Server, chromium_browser, server
+from tests.test_browser import PERSONS, UI_TIMEOUT, Server, as_user, chromium_browser, server
 from widgets.common import tr
 from widgets.dashboard import APPS
-from workbench.core.workspace import Session
 from workbench.demo import DEMO_USERS
 
 pytestmark = pytest.mark.browser
@@ -38,10 +37,8 @@ def browser() -> Iterator[Any]:
         yield launched
 
 def _menu(server: Server, user_id: str) -> list[str]:
-    from workbench import Workspace
 
-    ws = Workspace.open(server.workspace)
-    session = Session(ws, user_id, tuple(DEMO_USERS[user_id]), ws.clock.now())
+    session = as_user(server, user_id)
     return [e.key for e in APPS if e.permitted(session)]
 
 
@@ -184,9 +181,7 @@ def test_items_2_5_8_query_batch_approved_once(server: Server, browser: Any) -> 
     card in plain Japanese with counts checked now; 5: the same batch cannot be made twice."""
     from playwright.sync_api import expect
 
-    from workbench import Workspace
     from workbench.core import approvals
-    from workbench.demo import _as
 
     query_id, approver_id = fresh_user(server, "query_operator"), fresh_user(server, "approver")
     query = log_in(browser, server, query_id, SIZES["1400"])
@@ -214,8 +209,7 @@ def test_items_2_5_8_query_batch_approved_once(server: Server, browser: Any) -> 
         wait_idle(query)
         assert query.evaluate("() => window.wbBusySeen"), "the button never showed 処理中"
         approval_id = requested.locator("b").inner_text().strip()
-        ws = Workspace.open(server.workspace)
-        mine = [a for a in approvals.pending(_as(ws, "approver")) if a.requested_by == query_id]
+        mine = [a for a in approvals.pending(as_user(server, "approver")) if a.requested_by == query_id]
         assert len(mine) == 1, "a double click requested two approvals"
         at_both_sizes(query, "item8-requested-once")
 

@@ -23,11 +23,11 @@ from typing import Any
 import pytest
 
 from tests.browser_helpers import SIZES, fresh_user, log_in, shot
-from tests.test_browser import CHROMIUM, PERSONS, UI_TIMEOUT, Server, chromium_browser, launch_server
+from tests.test_browser import CHROMIUM, PERSONS, UI_TIMEOUT, Server, as_user, chromium_browser, launch_server
 from workbench import Workspace
 from workbench.controls import access
 from workbench.core.clock import JST
-from workbench.demo import _as, build_demo
+from workbench.demo import build_demo
 from workbench.simulate import generate_world
 from workbench.web.serve import free_port, stop
 
@@ -138,13 +138,13 @@ def test_restart_sends_the_page_to_the_login_saying_the_session_ended(running: R
 def test_end_of_hours_empties_the_screen_and_says_why(running: Running, browser: Any) -> None:
     from playwright.sync_api import expect
 
-    ws = Workspace.open(running.server.workspace)
+    admin = as_user(running.server, "admin")
     page = log_in(browser, running.server, fresh_user(running.server, "reviewer"), SIZES["1024"])
     today = dt.datetime.now(JST).weekday()
-    hours = access.policy(_as(ws, "admin")).hours.get(today)
+    hours = access.policy(admin).hours.get(today)
     try:
         name = _person_on_screen(page)
-        access.set_hours(_as(ws, "admin"), {today: None}, confirm_ending=True)  # closed today
+        access.set_hours(admin, {today: None}, confirm_ending=True)  # closed today
         login = page.locator(".wb-login")
         for _ in range(20):  # the clerk keeps working (so the idle limit does not come first)
             try:
@@ -158,5 +158,5 @@ def test_end_of_hours_empties_the_screen_and_says_why(running: Running, browser:
         expect(page.locator(".msg")).to_contain_text("利用時間外")
         shot(page, "item9-hours-after-1024")
     finally:
-        access.set_hours(_as(ws, "admin"), {today: hours})
+        access.set_hours(admin, {today: hours})
         page.context.close()

@@ -7,8 +7,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from workbench.cli._common import Subcommands, command, kek_file, kek_option, open_workspace, secret
+from workbench.cli._common import Subcommands, command, connection, kek_file, kek_option, secret
 from workbench.controls import users
+from workbench.core import channel
 from workbench.core.keys import KEK_ENV, KeyEncryptionKey
 from workbench.core.workspace import Workspace
 from workbench.demo import build_demo, current_code
@@ -59,7 +60,10 @@ def cmd_demo(args: argparse.Namespace) -> Any:
 
 
 def cmd_demo_code(args: argparse.Namespace) -> Any:
-    return {"user_id": args.user_id, "code": current_code(open_workspace(args), args.user_id)}
+    conn = connection(args)  # while `workbench serve` holds the file, its data server answers
+    if isinstance(conn, channel.Remote):
+        return {"user_id": args.user_id, "code": conn.demo_code(args.user_id)}
+    return {"user_id": args.user_id, "code": current_code(conn.workspace, args.user_id)}
 
 
 def _demo_kek(args: argparse.Namespace) -> KeyEncryptionKey:

@@ -503,6 +503,26 @@ class Remote:
         # The socket admits only the server's own OS account: this is the server's command line (C13's way back).
         return self._session("login", user_id=user_id, password=password, totp=totp_code, hours_recovery=hours_recovery)
 
+    def demo_code(self, user_id: str) -> str:
+        """A demo account's current one-time code (demo workspaces only)."""
+        channel = Channel(self.path)
+        try:
+            return str(channel.request("demo_code", user_id=user_id)["code"])
+        finally:
+            channel.close()
+
+    def demo_session(self, user_id: str) -> RemoteSession:
+        """A session for a demo account, without its code (demo workspaces only; audited)."""
+        return self._session("demo_session", user_id=user_id)
+
+    def demo_add_user(self, user_id: str, role: str) -> None:
+        """A new demo account with one role and the demo password (demo workspaces only)."""
+        channel = Channel(self.path)
+        try:
+            channel.request("demo_add_user", user_id=user_id, role=role)
+        finally:
+            channel.close()
+
     def batch_login(self, key: dict[str, Any]) -> RemoteSession:
         """A batch account: the contents of its key file, read by the client (the file is its own)."""
         return self._session("batch_login", key=encode(key))

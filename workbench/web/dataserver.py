@@ -38,10 +38,12 @@ from pathlib import Path
 from typing import Any
 
 from workbench.controls import batch_accounts
+from workbench.controls.users import create_initial_user
 from workbench.core import channel
 from workbench.core.composites import COMPOSITES
-from workbench.core.errors import InvalidInput, NotFound, SessionExpired, WorkbenchError
+from workbench.core.errors import InvalidInput, NotFound, PermissionDenied, SessionExpired, WorkbenchError
 from workbench.core.workspace import SERVICES, Session, Workspace
+from workbench.demo import DEMO_PASSWORD, current_code
 from workbench.web.sessions import redeem_kernel_ticket
 
 __all__ = ["READS", "DataServer"]
@@ -135,6 +137,10 @@ def _same_user(sock: socket.socket) -> bool:
 class _SocketServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
     data: DataServer
+
+
+#: What a demo workspace's server answers beside the services (see :meth:`DataServer._demo`).
+DEMO_OPS = ("demo_code", "demo_session", "demo_add_user")
 
 
 class DataServer:
@@ -244,11 +250,35 @@ class DataServer:
                 f"Something went wrong in the data server (reference {ref}); tell the operators.",
                 f"データサーバーで問題が発生しました（参照番号 {ref}）。運用担当に連絡してください。", reference=ref))}
 
+    def _demo(self, op: str, message: dict[str, Any]) -> Any:
+        """Demo workspaces only (synthetic people, published passwords, printable codes): the current code
+        of a demo account (``workbench demo-code`` while the server holds the file), a session for one, or
+        a new account — nothing a demo's open accounts could not do already.  Refused elsewhere."""
+        ws = self.workspace
+        user = str(message.get("user_id", ""))
+        if not ws.settings.demo:
+            ws.audit_only("unknown", "demo.code", "denied", reason="not_demo")
+            raise PermissionDenied("Only a demo workspace answers this.", "デモ用ワークスペースでのみ利用できます。")
+        if op == "demo_code":
+            return {"user_id": user, "code": current_code(ws, user)}
+        if op == "demo_add_user":
+            role = str(message.get("role", ""))
+            create_initial_user(ws, user, f"テスト {user}", DEMO_PASSWORD, [role])
+            return {"user_id": user, "role": role}
+        with ws.transaction("demo.session", "system") as con:
+            row = con.execute("SELECT roles FROM users WHERE user_id = ? AND NOT disabled", [user]).fetchone()
+        if row is None:
+            raise PermissionDenied(f"No demo account {user}.", f"デモアカウント {user} はありません。")
+        ws.audit_only(user, "demo.session", "ok")
+        return self.grant(Session(ws, user, tuple(row[0]), ws.clock.now()), "demo")
+
     def _dispatch(self, message: dict[str, Any]) -> Any:
         op = message.get("op")
         ws = self.workspace
         if op == "hello":
             return {"server": "workbench", "protocol": 1, "server_id": self.server_id}
+        if op in DEMO_OPS:
+            return self._demo(op, message)
         if op == "login":
             user, password, code = (str(message.get(k, "")) for k in ("user_id", "password", "totp"))
             return self.grant(ws.login(user, password, code, hours_recovery=message.get("hours_recovery") is True),
