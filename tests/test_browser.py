@@ -147,7 +147,7 @@ def test_registrar_logs_in_and_opens_an_app(server: Server) -> None:
             field = page.locator(".widget-text", has_text="宛名番号").locator("input")
             expect(field).to_be_visible(timeout=UI_TIMEOUT)
             field.fill(person_id)
-            page.get_by_role("button", name="照会 / Look up").click()
+            page.get_by_role("button", name="検索 / Search").click()
             expect(page.locator("table.wb-person")).to_be_visible(timeout=UI_TIMEOUT)
             expect(page.locator(".wb-number")).to_contain_text("*")
             expect(page.get_by_role("button", name="番号を表示（記録されます）/ Reveal (audited)")).to_be_visible()
@@ -210,7 +210,7 @@ def test_query_operator_previews_a_p1_batch(server: Server, tmp_path: Path) -> N
             with page.expect_file_chooser() as chooser:
                 page.locator(".widget-upload", has_text="手続ファイルを選択").click()
             chooser.value.set_files(str(procedures_file))
-            import_button = page.get_by_role("button", name="取り込む / Import")
+            import_button = page.get_by_role("button", name="手続を取り込む / Import procedures")
             expect(import_button).to_be_enabled(timeout=UI_TIMEOUT)
             import_button.click()
             expect(page.locator(".wb-proc-summary")).to_contain_text("取り込みました", timeout=UI_TIMEOUT)

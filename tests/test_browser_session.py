@@ -79,7 +79,7 @@ def _person_on_screen(page: Any) -> str:
     person = generate_world(PERSONS, seed=1).persons.iloc[0]
     page.locator(".wb-menu-person").click()
     page.locator(".widget-text", has_text="宛名番号").locator("input").fill(str(person["person_id"]))
-    page.get_by_role("button", name="照会 / Look up").click()
+    page.get_by_role("button", name="検索 / Search").click()
     expect(page.locator("table.wb-person")).to_be_visible(timeout=UI_TIMEOUT)
     name = str(person["name"])
     expect(page.locator("body")).to_contain_text(name)

@@ -80,7 +80,7 @@ class BatchesApp(App):
         # -- ⑧⑨ procedures filed
         self.proc_upload = w.FileUpload(accept=".csv,.txt", multiple=False, description="手続ファイルを選択 / File",
                                        layout=w.Layout(width="auto"))
-        self.proc_import_button = ActionButton(description="取り込む / Import", button_style="warning", icon="upload",
+        self.proc_import_button = ActionButton(description="手続を取り込む / Import procedures", button_style="warning", icon="upload",
                                            disabled=True)
         self.proc_import_button.on_click(lambda _b: self.import_procedures())
         self.proc_upload.observe(lambda _c: self._file_chosen(), "value")
