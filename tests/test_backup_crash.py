@@ -28,6 +28,7 @@ from tests.lifecycle_helpers import delete_people, office_with_results, victim_h
 from workbench import FileKeySource, Workspace
 from workbench.core import audit
 from workbench.core.errors import PackageError, StoreError
+from workbench.core.keys import WrappedKeySource
 from workbench.core.workspace import RESTORE_MARKER
 from workbench.lifecycle import backup, deletion
 
@@ -78,7 +79,9 @@ def test_a_killed_backup_leaves_no_file_the_ledger_does_not_know(world: StaffedW
     folder.mkdir()
     ring = tmp_path / "keys" / "ring.json"
     ring.parent.mkdir()
-    world.ws.keyring.save(FileKeySource(ring))
+    kek = world.ws.kek
+    assert kek is not None
+    world.ws.keyring.save(WrappedKeySource(FileKeySource(ring), kek))  # a keyring copy, wrapped like the live one
     _killed("backup", step, str(world.ws.path), str(folder / "b1.wbbak"))
     assert not list(folder.glob(".wbpkg-*"))  # no anonymous temporary file, whatever the moment
     partial = folder / ("b1.wbbak" + backup.UNFINISHED)
