@@ -29,7 +29,7 @@ IDENTIFIED = set(Permission) - {Permission.SELF, Permission.STATS_READ}
 
 def _all_services() -> None:
     for mod in pkgutil.walk_packages(workbench.__path__, "workbench."):
-        if ".simulate" not in mod.name and mod.name not in ("workbench.__main__",):
+        if ".simulate" not in mod.name and not mod.name.endswith("__main__"):
             importlib.import_module(mod.name)
 
 

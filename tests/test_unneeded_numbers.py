@@ -94,7 +94,8 @@ def test_people_off_the_target_list_are_proposed_for_deletion(world: StaffedWork
     approve(world, requested.approval)
     before = _numbers(world)
     deletion.apply_and_purge(world.login("registrar"), later["list_id"], approval_id=requested.approval.approval_id,
-                             discard_files=[f["entry_id"] for f in requested.pending_files])
+                             discard_files=[f["entry_id"] for f in requested.pending_files],
+                             expected_digest=requested.selection_digest)
     assert _numbers(world) == before - 8
     # nothing left to propose
     done = unneeded.check_unneeded(batch_accounts.login(world.ws, key))

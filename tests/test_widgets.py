@@ -137,7 +137,7 @@ def test_progress_and_chart() -> None:
 EXPECTED_MENUS = {
     "administrator": {"admin", "access", "idreview", "records"},
     "approver": {"approvals"},
-    "registrar": {"registration", "person", "review", "runs", "deletion"},
+    "registrar": {"registration", "person", "review", "runs", "deletion", "stats"},  # publishes statistics (issue 21)
     "query_operator": {"person", "batches", "runs", "backup"},
     "reviewer": {"person", "review", "disclosure", "inquiry"},
     "auditor": {"audit", "runs", "evidence"},

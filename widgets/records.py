@@ -101,7 +101,7 @@ class RecordsApp(App):
         out = self.call(records.record_training, held_on=self.t_date.value or "", title=self.t_title.value,
                         topic=self.t_topic.value, minutes=int(self.t_minutes.value), attendees=people)
         if out is not None:
-            self.banner.success(f"研修を記録しました（{out['session_id']}、受講者 {out['attendees']} 人）。",
+            self.banner.success(f"研修を記録しました（{out['session_id']}、受講者 {out['attendees']:,} 人）。",
                                 f"Training recorded ({out['session_id']}).")
             self.t_title.value = self.t_attendees.value = ""
             self.refresh()

@@ -815,7 +815,7 @@ def _o2(m: _Month, s: Section) -> None:
         if i["result"] == "finding" and not i["closed_on"] and i["due_on"] and i["due_on"] < today:
             s.exceptions.append(f"指摘事項「{records.CHECKLIST[i['item']][0]}」の改善期限（{wareki(i['due_on'])}）を過ぎています")
     if m.start.month == 3 and len(checked) < len(items):
-        s.exceptions.append(f"{year}年度の自己点検に未点検の項目が {len(items) - len(checked)} 件あります（年度末）")
+        s.exceptions.append(f"{year}年度の自己点検に未点検の項目が {len(items) - len(checked):,} 件あります（年度末）")
     s.note = f"{year}年度の自己点検（{len(items)} 項目）。"
     s.tables["自己点検"] = [{"項目": records.CHECKLIST[i["item"]][0],
                           "結果": records.INSPECTION_RESULTS[i["result"]][0] if i["result"] else "未点検",

@@ -179,8 +179,8 @@ def record_training(unit: Unit, *, held_on: dt.date | str, title: str, topic: st
                                             [people]).fetchall()}
     unknown = [p for p in people if p not in known]
     if unknown:
-        raise InvalidInput(f"{len(unknown)} attendee(s) are not user IDs of this workspace.",
-                           f"受講者のうち {len(unknown)} 人はこのワークスペースのユーザーIDではありません。",
+        raise InvalidInput(f"{len(unknown):,} attendee(s) are not user IDs of this workspace.",
+                           f"受講者のうち {len(unknown):,} 人はこのワークスペースのユーザーIDではありません。",
                            reason="unknown_user", unknown=len(unknown))
     session_id = "TR" + uuid.uuid4().hex[:10].upper()
     unit.con.execute("INSERT INTO training_sessions VALUES (?, ?, ?, ?, ?, ?, ?)",

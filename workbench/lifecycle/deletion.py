@@ -512,11 +512,11 @@ def _check_expected(sel: dict[str, Any], expected_count: int | None, expected_di
     moved = ((expected_digest and expected_digest != sel["selection_digest"])
              or (expected_count is not None and int(expected_count) != sel["persons"]))
     if moved:
+        seen_ja = "不明" if expected_count is None else f"{int(expected_count):,}"
         raise InvalidInput(
             f"The list has changed since it was previewed ({expected_count if expected_count is not None else '?'} "
             f"then, {sel['persons']} now); preview it again. Nothing was deleted.",
-            f"確認した後に削除リストの対象が変わりました（確認時 "
-            f"{f'{int(expected_count):,}' if expected_count is not None else '不明'} 人、現在 {sel['persons']:,} 人）。"
+            "確認した後に削除リストの対象が変わりました（確認時 " + seen_ja + f" 人、現在 {sel['persons']:,} 人）。"
             "もう一度件数を確認してください。削除はしていません。",
             reason="selection_changed", count=sel["persons"])
 
