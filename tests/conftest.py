@@ -8,6 +8,7 @@ import json
 import os
 import re
 import shutil
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -72,10 +73,24 @@ class LiveWorld(StaffedWorkspace):
         super().__init__(ws, FixedClock(dt.datetime.now(dt.UTC)))
 
     def code(self, user_id: str) -> str:
-        return credentials.totp_code(self.secrets[user_id], dt.datetime.now(dt.UTC))
+        return live_code(self.secrets[user_id], user_id)
 
     def login(self, user_id: str) -> Session:
         return self.ws.login(user_id, PASSWORD, self.code(user_id))
+
+
+#: The last one-time-code step each user was given a live code for.
+_LIVE_STEPS: dict[str, int] = {}
+
+
+def live_code(secret: str, user_id: str) -> str:
+    """A one-time code of now for ``user_id``; a code is accepted once (C5), so a second one for the same
+    person waits for the next 30-second step instead of failing as a replay."""
+    while int(time.time()) // 30 <= _LIVE_STEPS.get(user_id, -1):
+        time.sleep(0.5)
+    now = dt.datetime.now(dt.UTC)
+    _LIVE_STEPS[user_id] = int(now.timestamp()) // 30
+    return credentials.totp_code(secret, now)
 
 
 START = dt.datetime(2026, 6, 1, 10, 0, tzinfo=JST)

@@ -14,13 +14,12 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import PASSWORD, StaffedWorkspace
+from tests.conftest import PASSWORD, StaffedWorkspace, live_code
 from workbench import Workspace
 from workbench.controls import audit_log
 from workbench.core import channel, credentials
@@ -59,19 +58,10 @@ def served(world: StaffedWorkspace, env: dict[str, str]) -> Iterator[tuple[Staff
     yield world, env
 
 
-#: The last one-time-code step each user logged in with: a code is accepted once (C5), so a second
-#: log-in of the same person waits for the next step instead of failing as a replay.
-_LAST_STEP: dict[str, int] = {}
-
-
 def login(world: StaffedWorkspace, user: str) -> channel.RemoteSession:
     conn = channel.connect(world.ws.path)
     assert isinstance(conn, channel.Remote)
-    while int(time.time()) // 30 <= _LAST_STEP.get(user, -1):
-        time.sleep(0.5)
-    now = dt.datetime.now(dt.UTC)
-    _LAST_STEP[user] = int(now.timestamp()) // 30
-    return conn.login(user, PASSWORD, credentials.totp_code(world.secrets[user], now))
+    return conn.login(user, PASSWORD, live_code(world.secrets[user], user))
 
 
 def test_killed_mid_write_loses_nothing_committed(served: tuple[StaffedWorkspace, dict[str, str]]) -> None:

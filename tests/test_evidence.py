@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import time
 from pathlib import Path
-from typing import ClassVar
 
 import pytest
 
-from tests.conftest import PASSWORD, StaffedWorkspace
+from tests.conftest import PASSWORD, LiveWorld, StaffedWorkspace
 from workbench.controls import access, evidence, records, users
 from workbench.core import approvals
 from workbench.core.access_rules import parse_hours
@@ -230,25 +228,13 @@ def test_the_evidence_pipeline_writes_the_report_without_personal_data(tmp_path:
     """Done when: ``workbench pipeline run evidence -p month=…`` writes the report; every promise is in it
     with its evidence or 「記録なし」; the first page says what to do; no resident's data in any file."""
     from tests.query_helpers import load_office
-    from workbench import Session, Workspace
-    from workbench.core import credentials
+    from workbench import Workspace
     from workbench.core.permissions import Role
     from workbench.cycles import pipeline_runs
     from workbench.simulate.integrated_numbers import integrated_number_for
 
-    class LiveWorld(StaffedWorkspace):
-        last: ClassVar[dict[str, int]] = {}
-
-        def login(self, user_id: str) -> Session:
-            # a one-time code is accepted once (C5): a second log-in of one person waits for the next step
-            while int(dt.datetime.now(dt.UTC).timestamp()) // 30 <= self.last.get(user_id, -1):
-                time.sleep(0.5)
-            now = dt.datetime.now(dt.UTC)
-            self.last[user_id] = int(now.timestamp()) // 30
-            return self.ws.login(user_id, PASSWORD, credentials.totp_code(self.secrets[user_id], now))
-
     ws = Workspace.init(tmp_path / "ws", scrypt_n=2**10)
-    world = LiveWorld(ws, ws.clock)  # type: ignore[arg-type]
+    world = LiveWorld(ws)
     for role in (Role.ADMINISTRATOR, Role.AUDITOR):
         world.add_user(role.value, [role.value])
     office = load_office(world)
