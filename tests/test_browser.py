@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,6 +40,28 @@ class Server:
     url: str
     workspace: Path
     log: Path
+
+    def tracebacks(self) -> list[str]:
+        return log_tracebacks(self.log)
+
+
+def log_tracebacks(log: Path) -> list[str]:
+    """Every traceback in a server's log but ipykernel's own teardown race.
+
+    When Voila shuts a kernel down while the kernel is still publishing its idle status, the
+    kernel prints ``ZMQError: Socket operation on non-socket`` from inside ipykernel and zmq
+    (seen on CI); no frame of ours is in it and nothing a person did is lost. Anything else —
+    and any traceback through workbench or widgets — counts.
+    """
+    blocks = log.read_text(errors="replace").split("Traceback (most recent call last):")[1:]
+    return [block for block in blocks if not _kernel_teardown_race(block)]
+
+
+def _kernel_teardown_race(block: str) -> bool:
+    # the block runs to the next log line of Voila or of the kernel
+    block = re.split(r"\n\[(?:WorkbenchVoila|IPKernelApp|Voila)\]", block, maxsplit=1)[0]
+    ours = "/workbench/" in block or "/widgets/" in block
+    return not ours and "ipykernel" in block and "ZMQError: Socket operation on non-socket" in block
 
 
 def _remote(workspace: Path) -> channel.Remote:
@@ -158,7 +181,7 @@ def test_registrar_logs_in_and_opens_an_app(server: Server) -> None:
             expect(page.get_by_text("ログアウトしました。")).to_be_visible()
         finally:
             browser.close()
-    assert "Traceback" not in server.log.read_text(errors="replace")
+    assert server.tracebacks() == []
 
 
 def _procedure_file(persons: int) -> tuple[bytes, int]:
@@ -232,4 +255,4 @@ def test_query_operator_previews_a_p1_batch(server: Server, tmp_path: Path) -> N
             expect(page.locator(".wb-login")).to_be_visible()
         finally:
             browser.close()
-    assert "Traceback" not in server.log.read_text(errors="replace")
+    assert server.tracebacks() == []

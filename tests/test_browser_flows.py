@@ -72,7 +72,7 @@ def open_app(page: Any, name: str) -> None:
 
 
 def no_traceback(server: Server) -> None:
-    assert "Traceback" not in server.log.read_text(errors="replace")
+    assert server.tracebacks() == []
 
 
 def _unregistered_return(tmp_path: Path) -> tuple[Path, int]:
