@@ -8,6 +8,7 @@ password and one-time code; a logged-out or idle person's kernel must be gone.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import http.cookiejar
 import json
@@ -68,8 +69,9 @@ class Server:
 def _start(root: Path, *, idle_minutes: float, users_: list[str]) -> Server:
     ws = Workspace.init(root / "ws", scrypt_n=2**10, idle_timeout_minutes=idle_minutes)
     secrets = {}
-    for user in users_:
-        enrolment = users.create_initial_user(ws, user, user, PASSWORD, ["reviewer"])
+    for entry in users_:  # "name" (a reviewer) or "name:role"
+        user, _, role = entry.partition(":")
+        enrolment = users.create_initial_user(ws, user, user, PASSWORD, [role or "reviewer"])
         secrets[user] = enrolment.otpauth_uri.split("secret=")[1].split("&")[0]
     port = free_port()
     log = root / "server.log"
@@ -80,7 +82,7 @@ def _start(root: Path, *, idle_minutes: float, users_: list[str]) -> Server:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     srv = _start(tmp_path_factory.mktemp("web"), idle_minutes=15,
-                 users_=["owner", "other", "second", "walker", "prober"])
+                 users_=["owner", "other", "second", "walker", "prober", "inspected", "kansa:auditor"])
     try:
         yield srv
     finally:
@@ -301,6 +303,74 @@ def test_no_path_leads_to_the_keyring_or_the_database(server: Server) -> None:
         status, body, _ = b.get(path)
         assert status in (400, 403, 404), (path, status)
         assert secret_bytes not in body and "workspace_id" not in body
+
+
+# -- a live kernel holds no secret (issue 19 item 2) ------------------------------------------------------
+
+
+def _kernel_pid(server: Server, kernel_id: str) -> int:
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if f"kernel-{kernel_id}.json" in cmdline and "ipykernel" in cmdline:
+            return int(proc.name)
+    raise AssertionError("the kernel's process was not found")
+
+
+def test_a_live_kernel_holds_no_key_and_opens_no_workspace_file(server: Server) -> None:
+    """Issue 19 item 2, proved on a real kernel: logged in, the dashboard rendered (so the kernel has
+    redeemed its ticket and called the data server), its environment, open files and memory maps
+    hold no key, no workspace path, no place of the key-encryption key."""
+    import os
+
+    from workbench.core.keys import KEK_ENV
+
+    b = Browser(server)
+    assert b.login("inspected")[0] == 302
+    kernel_id = open_dashboard(b)  # rendered: the kernel has run the dashboard's cell
+    pid = _kernel_pid(server, kernel_id)
+    # It became the logged-in session through the data server (its ticket was redeemed there).
+    from workbench.controls import audit_log
+    from workbench.core import channel
+
+    remote = channel.connect(server.workspace)
+    assert isinstance(remote, channel.Remote), "the web server's data server does not answer"
+    auditor = remote.login("kansa", PASSWORD, server.code("kansa"))
+    try:
+        redeemed = audit_log.search(auditor, operation="auth.kernel_session", user_id="inspected", outcome="ok")
+    finally:
+        auditor.logout()
+    assert redeemed, "the kernel did not become the logged-in session"
+    workspace = os.path.realpath(server.workspace)
+    kek_path = os.environ[KEK_ENV]
+    kek_bytes = Path(kek_path).read_bytes()
+    ws = Workspace.load(server.workspace)  # settings and keyring only: no lock, no database
+    db_key = ws.keyring.database_key_hex()
+    keyring_file = (server.workspace / "keyring.json").read_bytes()
+
+    environ = Path(f"/proc/{pid}/environ").read_bytes()
+    names = {item.split(b"=", 1)[0].decode() for item in environ.split(b"\0") if item}
+    assert not names & {"WORKBENCH_WORKSPACE", KEK_ENV, "CREDENTIALS_DIRECTORY", "WORKBENCH_PASSWORD",
+                        "WORKBENCH_BATCH_KEY"}, names
+    assert "WORKBENCH_SERVER" in names  # the socket is its only way to the data
+    for secret in (db_key.encode(), kek_bytes.strip(), kek_path.encode(), workspace.encode(), keyring_file[:64]):
+        assert secret not in environ
+
+    opened = []
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            opened.append(os.readlink(fd))
+    assert opened, "the kernel's open files could not be read"
+    assert not [f for f in opened if f.startswith(workspace + "/") or f == workspace or f == kek_path]
+    maps = Path(f"/proc/{pid}/maps").read_text(errors="replace")
+    assert workspace not in maps and kek_path not in maps
+    cwd = os.readlink(f"/proc/{pid}/cwd")
+    assert not cwd.startswith(workspace)
+    b.get("/logout")
 
 
 # -- the idle limit ----------------------------------------------------------------------------------------
