@@ -62,7 +62,7 @@ from workbench.core.permissions import Permission, permissions_for
 from workbench.core.private_files import fsync_dir, private_umask, write_private
 from workbench.core.store import LockHolder, ResidentStore, Store, WorkspaceLock
 
-__all__ = ["COMPOSITES", "SERVICES", "ServiceInfo", "Session", "Settings", "Unit", "Workspace", "composite",
+__all__ = ["COMPOSITES", "PATH_ARGUMENTS", "SERVICES", "SHARED_COMPOSITES", "ServiceInfo", "Session", "Settings", "Unit", "Workspace", "composite",
            "default_key_source", "service"]
 
 SETTINGS_FILE = "workspace.json"
@@ -107,6 +107,9 @@ class Settings:
     test_plaintext_database: bool = False
     #: Where F8 statistics publications go (analysts read them without any key); relative paths are inside the workspace.
     stats_root: str = "publications"
+    #: Absolute folders where clients of the data server may name files (exports, imports, backups, anchors),
+    #: besides the workspace's incoming/, outgoing/ and return_lists/ (issue 19, ``workbench.core.exchange``).
+    exchange_folders: list[str] = field(default_factory=list)
 
     @classmethod
     def load(cls, path: Path) -> Settings:
@@ -162,6 +165,9 @@ class ServiceInfo:
 
 #: Every service method, by operation name.  Tests walk it for the permission matrix.
 SERVICES: dict[str, ServiceInfo] = {}
+#: Service and composite arguments that name a file or folder the data server would read or write,
+#: by operation name: over the channel they must lie in an exchange folder (issue 19, ``exchange``).
+PATH_ARGUMENTS: dict[str, tuple[str, ...]] = {}
 
 
 class Workspace:
@@ -187,6 +193,9 @@ class Workspace:
         self.clock = clock
         #: Called before every commit; raising refuses it (a pipeline kernel whose runner died).
         self.commit_guard: Callable[[], None] | None = None
+        #: The data server's socket while this process serves the workspace (issue 19), else None:
+        #: what this process starts (a pipeline's kernel) reaches the data through it.
+        self.serving: Path | None = None
         self._keyring_stamp = _stamp(key_source)  # before the read: a write in between is noticed next time
         self.keyring = Keyring.load(key_source)
         self._keyring_raw = key_source.read()
@@ -780,12 +789,14 @@ class Unit:
 
 
 def service(
-    permission: Permission, *, operation: str | None = None, target: str | None = None, while_alarm: bool = False
+    permission: Permission, *, operation: str | None = None, target: str | None = None, while_alarm: bool = False,
+    paths: tuple[str, ...] = (),
 ) -> Callable[[Callable[Concatenate[Unit, P], R]], Callable[Concatenate[Session, P], R]]:
     """Declare a service method: the permission it needs, the audited operation name, and
     (``target``) the argument naming who the call is about, recorded even when denied.
     ``while_alarm`` lets it run while the audit log is found broken (bookkeeping that
-    touches no personal data, like a pipeline run's own record)."""
+    touches no personal data, like a pipeline run's own record).  ``paths`` names the arguments
+    that are files or folders the service reads or writes (:data:`PATH_ARGUMENTS`)."""
 
     def decorate(fn: Callable[Concatenate[Unit, P], R]) -> Callable[Concatenate[Session, P], R]:
         module = sys.modules.get(fn.__module__)
@@ -795,6 +806,8 @@ def service(
             raise RuntimeError(f"duplicate service {name}")
         info = ServiceInfo(name, permission, fn, target, while_alarm=while_alarm)
         SERVICES[name] = info
+        if paths:
+            PATH_ARGUMENTS[name] = paths
 
         @functools.wraps(fn)
         def call(session: Session, /, *args: P.args, **kwargs: P.kwargs) -> R:
@@ -810,17 +823,26 @@ def service(
 #: Jobs made of several units of work or of file work around them (key rotation, purge, backup),
 #: by name: over the data server the client names the job and the server runs it, alone.
 COMPOSITES: dict[str, Callable[..., Any]] = {}
+#: Composites that do not need the file alone (a pipeline run, a folder of answer packages): the
+#: server runs them beside everything else, each of their units queued as any other.
+SHARED_COMPOSITES: set[str] = set()
 
 
-def composite(name: str) -> Callable[[Callable[Concatenate[Session, P], R]], Callable[Concatenate[Session, P], R]]:
+def composite(name: str, *, exclusive: bool = True, paths: tuple[str, ...] = ()
+              ) -> Callable[[Callable[Concatenate[Session, P], R]], Callable[Concatenate[Session, P], R]]:
     """Declare a job that needs the workspace itself, not one unit of work.  Called with a session
-    of the data server's client, it runs in the server (which holds the file alone meanwhile);
-    with an embedded session, here, as before."""
+    of the data server's client, it runs in the server (which holds the file alone meanwhile, unless
+    ``exclusive=False``); with an embedded session, here, as before.  ``paths`` names the arguments
+    that are files or folders the server would read or write (see :data:`PATH_ARGUMENTS`)."""
 
     def decorate(fn: Callable[Concatenate[Session, P], R]) -> Callable[Concatenate[Session, P], R]:
         if name in COMPOSITES:
             raise RuntimeError(f"duplicate composite {name}")
         COMPOSITES[name] = fn
+        if not exclusive:
+            SHARED_COMPOSITES.add(name)
+        if paths:
+            PATH_ARGUMENTS[name] = paths
 
         @functools.wraps(fn)
         def call(session: Session, /, *args: P.args, **kwargs: P.kwargs) -> R:

@@ -36,7 +36,7 @@ from workbench.core import approvals
 from workbench.core.clock import JST
 from workbench.core.errors import ApprovalError, InvalidInput, PackageError, WorkbenchError
 from workbench.core.permissions import Permission
-from workbench.core.workspace import Session, Unit, Workspace, service
+from workbench.core.workspace import Session, Unit, Workspace, composite, service
 from workbench.cycles.engine import StageContext, Waiting
 from workbench.files import transfer
 from workbench.intake import integrated
@@ -238,17 +238,29 @@ def _approved_exports(ctx: StageContext, steps: dict[str, tuple[Callable[[], app
     return {key: ctx.detail.pop(f"{key}_result") for key in steps}
 
 
-def _incoming(ctx: StageContext) -> Path:
-    given = ctx.params.get("incoming_dir")
-    return Path(given) if given else ctx.session.workspace.folder("incoming")
+def _importers() -> dict[str, Callable[[Session, str], Any]]:
+    """The importer of each kind of answer package."""
+    return {integrated.ANSWER_KIND: integrated.import_integrated_answers,
+            "info_answer": results.import_info_results, "juki_answer": results.import_juki_results}
 
 
-def _import_packages(ctx: StageContext, kind: str, importer: Callable[[Session, str], Any]) -> list[dict[str, Any]]:
-    """Import every ``kind`` package waiting in the incoming folder, oldest name first; each imported
-    package moves to ``done/``, a refused one to ``refused/`` and fails the stage with the reason."""
-    folder = _incoming(ctx)
-    done = ctx.session.workspace.folder("incoming") / "done"
-    refused = ctx.session.workspace.folder("incoming") / "refused"
+def _import_packages(ctx: StageContext, kind: str) -> list[dict[str, Any]]:
+    return import_packages(ctx.session, kind, str(ctx.params.get("incoming_dir") or "") or None)
+
+
+@composite("cycles.import_packages", exclusive=False, paths=("incoming_dir",))
+def import_packages(session: Session, kind: str, incoming_dir: str | None = None) -> list[dict[str, Any]]:
+    """Import every ``kind`` package waiting in the incoming folder (``incoming/`` or ``incoming_dir``),
+    oldest name first; each imported package moves to ``done/``, a refused one to ``refused/`` and fails
+    the stage with the reason.  The folder's files are the data server's business: a pipeline's
+    kernel, its client, names the kind only (each import checks its own permission)."""
+    importer = _importers().get(kind)
+    if importer is None:
+        raise InvalidInput(f"Unknown kind of answer package {kind[:40]!r}.", f"不明な回答パッケージの種類 {kind[:40]!r} です。",
+                           reason="unknown_kind")
+    incoming = session.workspace.folder("incoming")
+    folder = Path(incoming_dir) if incoming_dir else incoming
+    done, refused = incoming / "done", incoming / "refused"
     out = []
     for path in sorted(folder.glob("*.wbpkg")):
         try:
@@ -260,7 +272,7 @@ def _import_packages(ctx: StageContext, kind: str, importer: Callable[[Session, 
         try:
             if header_kind is None:
                 raise PackageError("The package header is damaged.", "パッケージのヘッダーが破損しています。")
-            summary = importer(ctx.session, str(path))
+            summary = importer(session, str(path))
         except (InvalidInput, PackageError) as exc:
             refused.mkdir(mode=0o700, exist_ok=True)
             shutil.move(str(path), refused / path.name)
@@ -333,7 +345,7 @@ def stage_integrated_in(ctx: StageContext) -> dict[str, Any]:
     batch_id = request.get("batch_id")
     if not batch_id:
         return {"nothing_requested": True}
-    imported = _import_packages(ctx, integrated.ANSWER_KIND, integrated.import_integrated_answers)
+    imported = _import_packages(ctx, integrated.ANSWER_KIND)
     ctx.detail.setdefault("imports", []).extend(imported)
     ctx.save()
     counts = integrated_pending(ctx.session, batch_id)
@@ -371,8 +383,7 @@ def stage_batches_out(ctx: StageContext) -> dict[str, Any]:
 def stage_answers_in(ctx: StageContext) -> dict[str, Any]:
     """F4 and F5: import the answer packages; wait until no request of the two batches is unanswered."""
     out = ctx.earlier["batches_out"]
-    imported = (_import_packages(ctx, "info_answer", results.import_info_results)
-                + _import_packages(ctx, "juki_answer", results.import_juki_results))
+    imported = (_import_packages(ctx, "info_answer") + _import_packages(ctx, "juki_answer"))
     ctx.detail.setdefault("imports", []).extend(imported)
     ctx.save()
     waiting = []

@@ -234,7 +234,7 @@ def _answer_bytes(unit: Unit, source: bytes | str | Path, file_name: str | None)
     return members[0][1], package.manifest.package_id
 
 
-@service(Permission.INTEGRATED_MANAGE)
+@service(Permission.INTEGRATED_MANAGE, paths=("source",))
 def import_integrated_answers(unit: Unit, source: bytes | str | Path, *,
                               file_name: str | None = None) -> IntegratedImportSummary:
     """F1b ⑥: match answers to requests by request ID (C10) and store the integrated numbers.

@@ -72,7 +72,7 @@ def _record_backup(unit: Unit, manifest: dict[str, Any], file_name: str, keyring
               bytes=sum(m["size"] for m in manifest["members"]))
 
 
-@composite("backup.backup")
+@composite("backup.backup", paths=("out", "keyring_out"))
 def backup(session: Session, out: str | Path, *, keyring_out: str | Path | None = None) -> dict[str, Any]:
     """Write an encrypted, verifiable backup of the workspace to ``out`` (``backup.run``)."""
     ws = session.workspace

@@ -469,7 +469,7 @@ def _store(unit: Unit, kind: Kind, import_id: str, package_id: str) -> ResultImp
 
 
 # ------------------------------------------------------------------------------ services: F4, F5
-@service(Permission.RESULTS_IMPORT)
+@service(Permission.RESULTS_IMPORT, paths=("path",))
 def import_info_results(unit: Unit, path: str | Path | bytes, *, file_name: str | None = None) -> ResultImportSummary:
     """F4 ⑭: import an ``info_answer`` package from the linkage server, matched by request ID (C10).
 
@@ -480,7 +480,7 @@ def import_info_results(unit: Unit, path: str | Path | bytes, *, file_name: str 
     return _import(unit, path, "info", file_name)
 
 
-@service(Permission.RESULTS_IMPORT)
+@service(Permission.RESULTS_IMPORT, paths=("path",))
 def import_juki_results(unit: Unit, path: str | Path | bytes, *, file_name: str | None = None) -> ResultImportSummary:
     """F5 ⑰: import a ``juki_answer`` package from Juki-net (C10) and detect differences (C7).
     ``path`` may be the package's bytes (an upload), with ``file_name`` for the ledger."""

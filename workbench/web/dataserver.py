@@ -38,9 +38,10 @@ from pathlib import Path
 from typing import Any
 
 from workbench.controls import batch_accounts
-from workbench.core import channel
+from workbench.core import channel, exchange
 from workbench.core.errors import InvalidInput, NotFound, SessionExpired, WorkbenchError
-from workbench.core.workspace import COMPOSITES, SERVICES, Session, Workspace
+from workbench.core.workspace import COMPOSITES, PATH_ARGUMENTS, SERVICES, SHARED_COMPOSITES, Session, Workspace
+from workbench.cycles import pipeline_runs
 from workbench.web.sessions import redeem_kernel_ticket
 
 __all__ = ["READS", "DataServer"]
@@ -163,6 +164,7 @@ class DataServer:
         finally:
             os.umask(old)
         self.path.chmod(0o600)
+        self.workspace.serving = self.path
         server.data = self
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, name="workbench-data-server", daemon=True)
@@ -173,6 +175,7 @@ class DataServer:
     def stop(self) -> None:
         """Stop answering, forget every token, close the database."""
         server, self._server = self._server, None
+        self.workspace.serving = None
         if server is not None:
             server.shutdown()
             server.server_close()
@@ -260,6 +263,9 @@ class DataServer:
         if op == "kernel":
             ticket, kernel_id = str(message.get("ticket", "")), str(message.get("kernel_id", ""))
             return self.grant(redeem_kernel_ticket(ws, kernel_id, ticket), "kernel")
+        if op == "pipeline":
+            ticket, run_id = str(message.get("ticket", "")), str(message.get("run_id", ""))
+            return self.grant(pipeline_runs.redeem_run_ticket(ws, run_id, ticket), "pipeline")
         if op not in ("call", "composite", "logout"):
             raise channel._refused(f"operation {str(op)[:40]!r}")
         key, grant = self._check(message)
@@ -280,15 +286,22 @@ class DataServer:
                 with self._lock:
                     self._grants.pop(key, None)
 
-    def _arguments(self, fn: Any, message: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    def _arguments(self, name: str, fn: Any, message: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
         args, kwargs = channel.decode(message.get("args") or []), channel.decode(message.get("kwargs") or {})
         if not isinstance(args, list) or not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs):
             raise channel._refused("arguments")
         try:
-            inspect.signature(fn).bind(None, *args, **kwargs)
+            bound = inspect.signature(fn).bind(None, *args, **kwargs)
         except TypeError:
             raise InvalidInput("The call's arguments do not fit the service.",
                                "呼び出しの引数がサービスに合いません。", reason="bad_arguments") from None
+        # A path the client names is read or written with the server's rights: only in an exchange folder.
+        for argument in PATH_ARGUMENTS.get(name, ()):
+            exchange.check_path(self.workspace, bound.arguments.get(argument), argument)
+        if name == "pipeline.run":
+            params = bound.arguments.get("params") or {}
+            for argument in pipeline_runs.path_params(str(bound.arguments.get("pipeline")), params):
+                exchange.check_path(self.workspace, params.get(argument), argument)
         return tuple(args), kwargs
 
     def _call(self, session: Session, message: dict[str, Any]) -> Any:
@@ -296,7 +309,7 @@ class DataServer:
         info = SERVICES.get(name)
         if info is None:
             raise NotFound(f"No service {name[:80]!r}.", f"サービス {name[:80]!r} はありません。", reason="unknown_service")
-        args, kwargs = self._arguments(info.function, message)
+        args, kwargs = self._arguments(name, info.function, message)
         return session.run(info, args, kwargs)
 
     def _composite(self, session: Session, message: dict[str, Any]) -> Any:
@@ -304,8 +317,8 @@ class DataServer:
         fn = COMPOSITES.get(name)
         if fn is None:
             raise NotFound(f"No job {name[:80]!r}.", f"処理 {name[:80]!r} はありません。", reason="unknown_service")
-        args, kwargs = self._arguments(fn, message)
-        with self.store.exclusive():
+        args, kwargs = self._arguments(name, fn, message)
+        with self.store.exclusive() if name not in SHARED_COMPOSITES else contextlib.nullcontext():
             return fn(session, *args, **kwargs)
 
 

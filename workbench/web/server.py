@@ -50,7 +50,7 @@ from voila.static_file_handler import MultiStaticFileHandler, TemplateStaticFile
 from voila.tornado.handler import TornadoVoilaHandler
 from voila.tornado.kernel_websocket_handler import VoilaKernelWebsocketHandler, read_header_from_binary_message
 
-from workbench.core.channel import SERVER_ENV
+from workbench.core.channel import client_environment
 from workbench.core.errors import WorkbenchError
 from workbench.core.workspace import Workspace
 from workbench.web.dataserver import DataServer
@@ -408,13 +408,9 @@ class _TicketingKernelManager:
         for old in earlier:
             if old in self._km:
                 await ensure_async(self._km.shutdown_kernel(old, now=True))
-        env = dict(kwargs.pop("env", None) or os.environ)
         # A kernel reaches the data only through the data server: no workspace path, no key-encryption key's place.
-        for name in ("WORKBENCH_WORKSPACE", "WORKBENCH_KEK_FILE", "CREDENTIALS_DIRECTORY", "WORKBENCH_PASSWORD",
-                     "WORKBENCH_BATCH_KEY"):
-            env.pop(name, None)
-        env[TICKET_ENV] = ticket
-        env[SERVER_ENV] = str(self._handler.settings["wb_data_server"].path)
+        env = client_environment(self._handler.settings["wb_data_server"].path, {TICKET_ENV: ticket},
+                                 kwargs.pop("env", None) or os.environ)
         kwargs.pop("kernel_id", None)
         try:
             return str(await ensure_async(self._km.start_kernel(kernel_id=kernel_id, env=env, **kwargs)))
