@@ -40,7 +40,7 @@ from typing import Any
 from workbench.controls import batch_accounts
 from workbench.core import channel, exchange
 from workbench.core.errors import InvalidInput, NotFound, SessionExpired, WorkbenchError
-from workbench.core.workspace import COMPOSITES, PATH_ARGUMENTS, SERVICES, SHARED_COMPOSITES, Session, Workspace
+from workbench.core.workspace import COMPOSITES, PATH_ARGUMENTS, READS, SERVICES, SHARED_COMPOSITES, Session, Workspace
 from workbench.cycles import pipeline_runs
 from workbench.web.sessions import redeem_kernel_ticket
 
@@ -48,21 +48,6 @@ __all__ = ["READS", "DataServer"]
 
 log = logging.getLogger("workbench.dataserver")
 
-#: Services that change nothing but the audit log: they run concurrently and never wait for a writer.
-#: Everything else queues (a service missing here is only slower, never wrong).
-READS: frozenset[str] = frozenset({
-    "access.policy", "approvals.get", "approvals.pending", "auditing.search", "auditing.search_page",
-    "batch_accounts.list_accounts", "batches.batch_page", "batches.preview_info_batch", "batches.preview_juki_batch",
-    "collection.preview_collection", "cycle_runs.listing", "cycle_runs.listing_page", "cycle_runs.status",
-    "cycles.cycle_figures", "cycles.integrated_pending", "cycles.outgoing_for_approval", "deletion.deletion_records",
-    "deletion.destruction_marks", "deletion.list_members_page", "deletion.open_lists", "deletion.preview_deletion",
-    "disclosure.suspension_page", "disclosure.suspensions", "discrepancies.discrepancy_page",
-    "discrepancies.list_discrepancies", "discrepancies.preview_notice_list", "idreview.reviews",
-    "inquiries.inquiry_page", "inquiries.monthly", "inquiries.search", "integrated.preview_integrated_request",
-    "linkage.preview_linkage", "media.ledger", "media.ledger_page", "pending.pending_work", "persons.get",
-    "persons.reveal_number", "registration.review_page", "registration.review_queue", "results.request_status",
-    "retention.rules", "runs.runs", "stats.chart_data", "stats.publications", "users.list_users", "users.user_page",
-})
 
 
 def _digest(token: str) -> str:
