@@ -82,7 +82,7 @@ def _start(root: Path, *, idle_minutes: float, users_: list[str]) -> Server:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     srv = _start(tmp_path_factory.mktemp("web"), idle_minutes=15,
-                 users_=["owner", "other", "second", "walker", "prober", "inspected", "kansa:auditor"])
+                 users_=["owner", "other", "second", "walker", "prober", "inspected", "kansa:auditor", "early"])
     try:
         yield srv
     finally:
@@ -245,9 +245,8 @@ def test_login_sets_a_strict_short_lived_cookie(server: Server) -> None:
 def test_kernel_websocket_refuses_everyone_but_its_owner(server: Server, tmp_path: Path) -> None:
     owner, other = Browser(server), Browser(server)
     assert owner.login("owner")[0] == 302 and other.login("other")[0] == 302
-    before = server.kernel_ids()
     kernel_id = open_dashboard(owner)
-    assert kernel_id in server.kernel_ids() - before  # the same ID any local user sees in ps
+    assert kernel_id in server.kernel_ids()  # the same ID any local user sees in ps (started ahead, or now)
 
     # (a) no cookie, and a made-up one
     assert ws(server, kernel_id, None)[0] == 403
@@ -371,6 +370,43 @@ def test_a_live_kernel_holds_no_key_and_opens_no_workspace_file(server: Server) 
     cwd = os.readlink(f"/proc/{pid}/cwd")
     assert not cwd.startswith(workspace)
     b.get("/logout")
+
+
+def _ticket_of(pid: int) -> str:
+    for item in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+        if item.startswith(b"WORKBENCH_KERNEL_TICKET="):
+            return item.split(b"=", 1)[1].decode()
+    raise AssertionError("no ticket in the kernel's environment")
+
+
+def test_a_kernel_started_ahead_is_worth_nothing_until_a_login_binds_it(server: Server) -> None:
+    """Issue 19 item 4: kernels are started before anyone logs in (a pool); one is bound to a session at
+    login.  Its own ticket, read from its environment as any local process of the user could, opens
+    nothing before the binding, and nothing after the kernel used it."""
+    from workbench.core import channel
+    from workbench.core.errors import SessionExpired
+
+    owned: set[str] = set()
+    assert wait_for(lambda: bool(server.kernel_ids()), timeout=120), "no kernel was started ahead"
+    waiting = server.kernel_ids()
+    remote = channel.connect(server.workspace)
+    assert isinstance(remote, channel.Remote)
+    for kernel_id in waiting:
+        with pytest.raises(SessionExpired):  # not bound to anyone: worth nothing
+            remote.kernel(_ticket_of(_kernel_pid(server, kernel_id)), kernel_id)
+    b = Browser(server)
+    assert b.login("early")[0] == 302
+    started = time.monotonic()
+    kernel_id = open_dashboard(b)
+    took = time.monotonic() - started
+    assert kernel_id in waiting, "the login did not take a kernel started ahead"
+    owned.add(kernel_id)
+    ticket = _ticket_of(_kernel_pid(server, kernel_id))
+    with pytest.raises(SessionExpired):  # the kernel has used it: worth nothing again
+        remote.kernel(ticket, kernel_id)
+    assert wait_for(lambda: len(server.kernel_ids() - owned) >= 1, timeout=120), "the pool was not filled again"
+    b.get("/logout")
+    assert took < 60
 
 
 # -- the idle limit ----------------------------------------------------------------------------------------

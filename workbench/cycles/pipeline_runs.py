@@ -128,9 +128,10 @@ def _check(pipeline: str, params: dict[str, Any]) -> Permission:
 # A pipeline is only a way of calling services, each refused on its own while the audit
 # log is found broken; its run record must still open and close (audit_check finds it).
 @service(Permission.SELF, while_alarm=True)
-def start(unit: Unit, pipeline: str, params: dict[str, Any]) -> tuple[RunInfo, Path, str]:
-    """Record a run and issue its one-time ticket; returns the run, its folder and the ticket (for the
-    notebook's kernel's environment)."""
+def start(unit: Unit, pipeline: str, params: dict[str, Any], *, ticket_hash: str | None = None) -> tuple[RunInfo, Path]:
+    """Record a run and its one-time ticket's hash; returns the run and its folder.  The runner makes the
+    ticket (:func:`tickets.issue`) and gives only its hash here, so the ticket itself never leaves the
+    runner's process but for the notebook's kernel's environment (without one, nobody holds the ticket)."""
     permission = _check(pipeline, params)
     batch_cycle = getattr(unit.session, "batch_cycle", None)
     if batch_cycle is not None and batch_cycle != pipeline:
@@ -150,7 +151,11 @@ def start(unit: Unit, pipeline: str, params: dict[str, Any]) -> tuple[RunInfo, P
             permission=permission.value,
         )
     run_id = "R" + uuid.uuid4().hex[:11].upper()
-    ticket, hashed = tickets.issue()
+    if ticket_hash is not None and not (isinstance(ticket_hash, str) and len(ticket_hash) == 64
+                                        and all(c in "0123456789abcdef" for c in ticket_hash)):
+        raise InvalidInput("The run ticket's hash must be 64 lowercase hexadecimal digits (SHA-256).",
+                           "実行チケットのハッシュは小文字の16進数64桁（SHA-256）で指定してください。", reason="bad_ticket_hash")
+    hashed = ticket_hash if ticket_hash is not None else tickets.issue()[1]
     folder = unit.workspace.folder("runs") / run_id
     folder.mkdir(mode=0o700)
     from workbench.cycles import engine
@@ -163,7 +168,7 @@ def start(unit: Unit, pipeline: str, params: dict[str, Any]) -> tuple[RunInfo, P
          hashed, unit.now, unit.now + TICKET_LIFETIME, socket.gethostname(), os.getpid()],
     )
     unit.note(run_id=run_id, pipeline=pipeline)
-    return _info(unit, run_id), folder, ticket
+    return _info(unit, run_id), folder
 
 
 def _info(unit: Unit, run_id: str) -> RunInfo:
@@ -349,7 +354,8 @@ def run(session: Session, pipeline: str, params: dict[str, Any] | None = None) -
                 f"{pipeline} の実行には各段階の権限がすべて必要ですが、{', '.join(missing)} がありません。"
                 "定例処理用のバッチアカウント（workbench batch-account）で実行してください。",
                 permission=missing[0])
-    info, folder, ticket = start(session, pipeline, params)
+    ticket, ticket_hash = tickets.issue()
+    info, folder = start(session, pipeline, params, ticket_hash=ticket_hash)
     output = folder / f"{pipeline}.ipynb"
     report = str(output.relative_to(ws.path))
     cycle_run_id: str | None = None

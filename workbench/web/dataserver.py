@@ -33,6 +33,7 @@ import socket
 import socketserver
 import struct
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -135,6 +136,9 @@ class DataServer:
         self._lock = threading.Lock()
         self._server: _SocketServer | None = None
         self._thread: threading.Thread | None = None
+        #: Kernels started ahead present a ticket of their own, exchanged here for the ticket of the session
+        #: a login bound them to (``workbench.web.server.KernelPool``).
+        self.pool_exchange: Callable[[str, str], str | None] | None = None
 
     # -- life ----------------------------------------------------------------------------------
     def start(self) -> DataServer:
@@ -247,6 +251,8 @@ class DataServer:
             return self.grant(batch_accounts.login_with(ws, doc), "batch")
         if op == "kernel":
             ticket, kernel_id = str(message.get("ticket", "")), str(message.get("kernel_id", ""))
+            if self.pool_exchange is not None:
+                ticket = self.pool_exchange(kernel_id, ticket) or ticket
             return self.grant(redeem_kernel_ticket(ws, kernel_id, ticket), "kernel")
         if op == "pipeline":
             ticket, run_id = str(message.get("ticket", "")), str(message.get("run_id", ""))
