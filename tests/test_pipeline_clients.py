@@ -131,3 +131,23 @@ def test_a_cycle_runs_beside_the_office_and_its_kernel_holds_no_secret(
     assert "error" not in outcome, outcome.get("error")
     assert outcome["info"].status == "succeeded"
     assert not _kernels_of(os.getpid())
+
+
+def test_the_new_ways_in_refuse_garbage_and_the_wrong_people(world: World, server: DataServer) -> None:
+    from workbench.core.errors import InvalidInput, PermissionDenied
+    from workbench.cycles import catalogue
+    from workbench.lifecycle import deletion
+
+    auditor = remote_login(world, "auditor")
+    with pytest.raises(InvalidInput) as bad:  # a run's ticket hash is a SHA-256 or nothing
+        pipeline_runs.start(auditor, "audit_check", {}, ticket_hash="not-a-hash")
+    assert bad.value.reason == "bad_ticket_hash"
+    with pytest.raises(InvalidInput) as kind:  # only the known kinds of answer package
+        catalogue.import_packages(remote_login(world, "query_operator"), "../../keyring")
+    assert kind.value.reason == "unknown_kind"
+    with pytest.raises(PermissionDenied):  # the count of deletions waiting is for who applies the retention rules
+        deletion.pending_purge(auditor)
+    assert deletion.pending_purge(remote_login(world, "operations")) == 0
+    for ticket, run_id in (("", ""), ("x" * 5000, "R" + "0" * 11), ("🙂", "../runs")):
+        with pytest.raises(SessionExpired):
+            channel.connect_server(server.path).pipeline(ticket, run_id)

@@ -481,9 +481,6 @@ class KernelPool:
             del self._tickets[kernel_id]
             return self._bound.pop(kernel_id)
 
-    def waiting(self) -> int:
-        return len(self._ready)
-
 
 class _TicketingKernelManager:
     """The kernel manager as one render request sees it: a kernel it starts gets the
