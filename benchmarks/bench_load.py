@@ -126,6 +126,10 @@ def main(argv: list[str] | None = None) -> int:
     workspace = (args.workspace or tmp / "ws").resolve()
     runtime = tmp / "run"
     os.environ["WORKBENCH_RUNTIME_DIR"] = str(runtime)
+    if not os.environ.get("WORKBENCH_KEK_FILE"):  # a key-encryption key of the run's own, outside the workspace
+        from workbench.core.keys import KeyEncryptionKey
+
+        os.environ["WORKBENCH_KEK_FILE"] = str(KeyEncryptionKey.create_file(tmp / "bench.kek").path)
     print(f"building {args.persons:,} persons and {args.clerks} clerks in {workspace} …", flush=True)
     person_ids, secrets = _prepare(workspace, args.persons, args.clerks)
     env = dict(os.environ, PYTHONPATH=str(ROOT))
