@@ -8,6 +8,7 @@ password and one-time code; a logged-out or idle person's kernel must be gone.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import http.cookiejar
 import json
@@ -71,8 +72,9 @@ class Server:
 def _start(root: Path, *, idle_minutes: float, users_: list[str]) -> Server:
     ws = Workspace.init(root / "ws", scrypt_n=2**10, idle_timeout_minutes=idle_minutes)
     secrets = {}
-    for user in users_:
-        enrolment = users.create_initial_user(ws, user, user, PASSWORD, ["reviewer"])
+    for entry in users_:  # "name" (a reviewer) or "name:role"
+        user, _, role = entry.partition(":")
+        enrolment = users.create_initial_user(ws, user, user, PASSWORD, [role or "reviewer"])
         secrets[user] = enrolment.otpauth_uri.split("secret=")[1].split("&")[0]
     port = free_port()
     log = root / "server.log"
@@ -83,7 +85,7 @@ def _start(root: Path, *, idle_minutes: float, users_: list[str]) -> Server:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     srv = _start(tmp_path_factory.mktemp("web"), idle_minutes=15,
-                 users_=["owner", "other", "second", "walker", "prober"])
+                 users_=["owner", "other", "second", "walker", "prober", "inspected", "kansa:auditor", "early"])
     try:
         yield srv
     finally:
@@ -247,9 +249,8 @@ def test_login_sets_a_strict_short_lived_cookie(server: Server) -> None:
 def test_kernel_websocket_refuses_everyone_but_its_owner(server: Server, tmp_path: Path) -> None:
     owner, other = Browser(server), Browser(server)
     assert owner.login("owner")[0] == 302 and other.login("other")[0] == 302
-    before = server.kernel_ids()
     kernel_id = open_dashboard(owner)
-    assert kernel_id in server.kernel_ids() - before  # the same ID any local user sees in ps
+    assert kernel_id in server.kernel_ids()  # the same ID any local user sees in ps (started ahead, or now)
 
     # (a) no cookie, and a made-up one
     assert ws(server, kernel_id, None)[0] == 403
@@ -305,6 +306,111 @@ def test_no_path_leads_to_the_keyring_or_the_database(server: Server) -> None:
         status, body, _ = b.get(path)
         assert status in (400, 403, 404), (path, status)
         assert secret_bytes not in body and "workspace_id" not in body
+
+
+# -- a live kernel holds no secret (issue 19 item 2) ------------------------------------------------------
+
+
+def _kernel_pid(server: Server, kernel_id: str) -> int:
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if f"kernel-{kernel_id}.json" in cmdline and "ipykernel" in cmdline:
+            return int(proc.name)
+    raise AssertionError("the kernel's process was not found")
+
+
+def test_a_live_kernel_holds_no_key_and_opens_no_workspace_file(server: Server) -> None:
+    """Issue 19 item 2, proved on a real kernel: logged in, the dashboard rendered (so the kernel has
+    redeemed its ticket and called the data server), its environment, open files and memory maps
+    hold no key, no workspace path, no place of the key-encryption key."""
+    import os
+
+    from workbench.core.keys import KEK_ENV
+
+    b = Browser(server)
+    assert b.login("inspected")[0] == 302
+    kernel_id = open_dashboard(b)  # rendered: the kernel has run the dashboard's cell
+    pid = _kernel_pid(server, kernel_id)
+    # It became the logged-in session through the data server (its ticket was redeemed there).
+    from workbench.controls import audit_log
+    from workbench.core import channel
+
+    remote = channel.connect(server.workspace)
+    assert isinstance(remote, channel.Remote), "the web server's data server does not answer"
+    auditor = remote.login("kansa", PASSWORD, server.code("kansa"))
+    try:
+        redeemed = audit_log.search(auditor, operation="auth.kernel_session", user_id="inspected", outcome="ok")
+    finally:
+        auditor.logout()
+    assert redeemed, "the kernel did not become the logged-in session"
+    workspace = os.path.realpath(server.workspace)
+    kek_path = os.environ[KEK_ENV]
+    kek_bytes = Path(kek_path).read_bytes()
+    ws = Workspace.load(server.workspace)  # settings and keyring only: no lock, no database
+    db_key = ws.keyring.database_key_hex()
+    keyring_file = (server.workspace / "keyring.json").read_bytes()
+
+    environ = Path(f"/proc/{pid}/environ").read_bytes()
+    names = {item.split(b"=", 1)[0].decode() for item in environ.split(b"\0") if item}
+    assert not names & {"WORKBENCH_WORKSPACE", KEK_ENV, "CREDENTIALS_DIRECTORY", "WORKBENCH_PASSWORD",
+                        "WORKBENCH_BATCH_KEY"}, names
+    assert "WORKBENCH_SERVER" in names  # the socket is its only way to the data
+    for secret in (db_key.encode(), kek_bytes.strip(), kek_path.encode(), workspace.encode(), keyring_file[:64]):
+        assert secret not in environ
+
+    opened = []
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            opened.append(os.readlink(fd))
+    assert opened, "the kernel's open files could not be read"
+    assert not [f for f in opened if f.startswith(workspace + "/") or f == workspace or f == kek_path]
+    maps = Path(f"/proc/{pid}/maps").read_text(errors="replace")
+    assert workspace not in maps and kek_path not in maps
+    cwd = os.readlink(f"/proc/{pid}/cwd")
+    assert not cwd.startswith(workspace)
+    b.get("/logout")
+
+
+def _ticket_of(pid: int) -> str:
+    for item in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+        if item.startswith(b"WORKBENCH_KERNEL_TICKET="):
+            return item.split(b"=", 1)[1].decode()
+    raise AssertionError("no ticket in the kernel's environment")
+
+
+def test_a_kernel_started_ahead_is_worth_nothing_until_a_login_binds_it(server: Server) -> None:
+    """Issue 19 item 4: kernels are started before anyone logs in (a pool); one is bound to a session at
+    login.  Its own ticket, read from its environment as any local process of the user could, opens
+    nothing before the binding, and nothing after the kernel used it."""
+    from workbench.core import channel
+    from workbench.core.errors import SessionExpired
+
+    owned: set[str] = set()
+    assert wait_for(lambda: bool(server.kernel_ids()), timeout=120), "no kernel was started ahead"
+    waiting = server.kernel_ids()
+    remote = channel.connect(server.workspace)
+    assert isinstance(remote, channel.Remote)
+    for kernel_id in waiting:
+        with pytest.raises(SessionExpired):  # not bound to anyone: worth nothing
+            remote.kernel(_ticket_of(_kernel_pid(server, kernel_id)), kernel_id)
+    b = Browser(server)
+    assert b.login("early")[0] == 302
+    started = time.monotonic()
+    kernel_id = open_dashboard(b)
+    took = time.monotonic() - started
+    assert kernel_id in waiting, "the login did not take a kernel started ahead"
+    owned.add(kernel_id)
+    ticket = _ticket_of(_kernel_pid(server, kernel_id))
+    with pytest.raises(SessionExpired):  # the kernel has used it: worth nothing again
+        remote.kernel(ticket, kernel_id)
+    assert wait_for(lambda: len(server.kernel_ids() - owned) >= 1, timeout=120), "the pool was not filled again"
+    b.get("/logout")
+    assert took < 60
 
 
 # -- the idle limit ----------------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ def known_operations() -> list[str]:
     return sorted(set(SERVICES) | set(labels.EVENTS))
 
 
-@service(Permission.AUDIT_VERIFY)
+@service(Permission.AUDIT_VERIFY, paths=("anchor",))
 def verify(unit: Unit, *, anchor: str | None = None) -> audit.AuditReport:
     """Check every record's hash and chain, and the signed heads exported beside the log;
     with ``anchor``, also the signed heads kept elsewhere (``audit anchor``), which catch a
@@ -100,7 +100,7 @@ def acknowledge(unit: Unit, note: str) -> dict[str, Any]:
             "baseline_seq": baseline, "acknowledged_by": unit.user_id}
 
 
-@service(Permission.AUDIT_ANCHOR)
+@service(Permission.AUDIT_ANCHOR, paths=("to",))
 def anchor(unit: Unit, to: str) -> dict[str, Any]:
     """Append the newest signed head to an anchor file outside the workspace (another disk,
     a mounted share; print it for paper).  The file is first checked against the log: an

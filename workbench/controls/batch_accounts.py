@@ -163,7 +163,7 @@ def _check_key_path(ws: Workspace, path: Path) -> Path:
     return target
 
 
-@service(Permission.USERS_MANAGE, target="user_id")
+@service(Permission.USERS_MANAGE, target="user_id", paths=("path",))
 def issue_key(unit: Unit, user_id: str, path: str, *, days: int = DEFAULT_DAYS) -> BatchKey:
     """Write a new key file (mode 0600) for a batch account, valid ``days`` days."""
     unit.note(target=user_id, days=days)

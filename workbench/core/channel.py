@@ -32,6 +32,7 @@ import struct
 import sys
 import threading
 import uuid
+from collections.abc import Mapping
 from pathlib import Path, PurePath
 from typing import Any, cast
 
@@ -42,11 +43,13 @@ from workbench.core.workspace import ServiceInfo, Session, Workspace
 
 __all__ = [
     "ALLOWED_PACKAGES",
+    "SECRET_ENV",
     "SERVER_ENV",
     "Embedded",
     "Remote",
     "RemoteSession",
     "ServerGone",
+    "client_environment",
     "connect",
     "decode",
     "encode",
@@ -60,6 +63,10 @@ __all__ = [
 
 #: The kernel's (and a pipeline notebook's) way to the server: the socket's path, never the workspace's.
 SERVER_ENV = "WORKBENCH_SERVER"
+#: What a client process started by the server (a dashboard's or a pipeline's kernel) must not inherit:
+#: the workspace's place, the key-encryption key's place, the operator's log-in and batch key.
+SECRET_ENV = ("WORKBENCH_WORKSPACE", "WORKBENCH_KEK_FILE", "CREDENTIALS_DIRECTORY", "WORKBENCH_PASSWORD",
+              "WORKBENCH_TOTP", "WORKBENCH_BATCH_KEY")
 #: Where sockets live (default ``$XDG_RUNTIME_DIR/workbench`` or ``/tmp/workbench-<uid>``).
 RUNTIME_ENV = "WORKBENCH_RUNTIME_DIR"
 #: Dataclasses and enums are decoded only from these packages, and only if already imported.
@@ -530,6 +537,10 @@ class Remote:
     def kernel(self, ticket: str, kernel_id: str) -> RemoteSession:
         return self._session("kernel", ticket=ticket, kernel_id=kernel_id)
 
+    def pipeline(self, ticket: str, run_id: str) -> RemoteSession:
+        """A pipeline notebook's kernel: its one-time run ticket for its requester's session."""
+        return self._session("pipeline", ticket=ticket, run_id=run_id)
+
 
 def probe(path: Path) -> dict[str, Any] | None:
     """The server's greeting on ``path``, or ``None`` if no server answers there."""
@@ -555,6 +566,15 @@ def connect(workspace: str | Path, **open_kwargs: Any) -> Embedded | Remote:
     if hello is not None:
         return Remote(sock, hello)
     return Embedded(Workspace.open(workspace, **open_kwargs))
+
+
+def client_environment(server: Path, extra: dict[str, str], base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of a process the data server starts as its client: ``base`` (this process's)
+    without :data:`SECRET_ENV`, with the socket in :data:`SERVER_ENV` and ``extra``."""
+    env = {k: v for k, v in (os.environ if base is None else base).items() if k not in SECRET_ENV}
+    env[SERVER_ENV] = str(server)
+    env.update(extra)
+    return env
 
 
 def connect_server(path: str | Path | None = None) -> Remote:

@@ -158,6 +158,8 @@ def label(code: object, domain: str | None = None) -> str:
 
 #: Operations the module-and-verb rule would name wrongly.
 _OPERATION_WORDS: dict[str, str] = {
+    "deletion.pending_purge": "一括削除：消去待ちの件数",
+    "auth.server_token": "データサーバー：セッションの確認",
     "discrepancies.notice_list": "照会結果の相違：通知対象者リストの作成",
     "results.request_status": "照会結果：状況別の件数",
     "registration.review_queue": "番号登録：確認待ちの一覧",
@@ -197,7 +199,8 @@ def operation_label(operation: str) -> str:
 
 #: Operations recorded outside any service (logins, sessions, start-up sweeps).
 EVENTS = ("auth.login", "auth.logout", "auth.idle_timeout", "auth.session_ended", "auth.web_session",
-          "auth.kernel_ticket", "auth.kernel_session", "media.sweep", "pipeline.resume")
+          "auth.kernel_ticket", "auth.kernel_session", "auth.server_token", "media.sweep", "pipeline.resume",
+          "deletion.pending_purge")
 
 
 def _plain(text: str) -> str:

@@ -33,7 +33,7 @@ import duckdb
 from workbench.core.errors import LockTimeout, StoreError, WrongKey
 
 __all__ = ["LANES", "MIGRATIONS", "PLAINTEXT_FOR_TESTS", "AuditLane", "FairQueue", "LockHolder", "ResidentStore", "Store",
-           "WorkspaceLock", "attach_sql", "httpfs_extension_path"]
+           "WorkspaceLock", "attach_sql", "begin_sql", "httpfs_extension_path", "wrote_in_read"]
 
 #: TEST ONLY.  The "key" that means: attach the file without DuckDB encryption.  Only a
 #: keyring flagged by ``Workspace`` for a pytest run (``Settings.test_plaintext_database``
@@ -66,6 +66,16 @@ def httpfs_extension_path() -> Path:
             "duckdb-extension-httpfs をインストールしてください。",
         )
     return path
+
+
+def begin_sql(read_only: bool = False) -> str:
+    """``BEGIN`` for a unit of work; ``READ ONLY`` for a read's work (DuckDB refuses writes to the database)."""
+    return "BEGIN TRANSACTION READ ONLY" if read_only else "BEGIN TRANSACTION"
+
+
+def wrote_in_read(exc: BaseException) -> bool:
+    """Whether DuckDB refused a write because the transaction is read-only."""
+    return isinstance(exc, duckdb.Error) and "read-only mode" in str(exc)
 
 
 # -- the lock ---------------------------------------------------------------------
@@ -224,17 +234,20 @@ class Store:
         *,
         after_commit: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
         writes: bool | None = None,
+        read_only: bool = False,
     ) -> Iterator[duckdb.DuckDBPyConnection]:
         """Lock, open, ``BEGIN``; commit on success, roll back on any error; close.
 
         ``after_commit`` runs once the commit is durable, still under the lock (the
         audit head is written there, so heads never run ahead of the log).  ``writes`` (whether
         the unit changes more than the audit log) matters only to :class:`ResidentStore`.
+        ``read_only`` begins a ``READ ONLY`` transaction (DuckDB refuses every write to the database
+        in it; temporary tables stay allowed): a read's work, before its audit record.
         """
         with self.lock.hold(operation, user):
             con = self.open_connection(self.db_path, self._key_hex(), self.temp_dir)
             try:
-                con.execute("BEGIN TRANSACTION")
+                con.execute(begin_sql(read_only))
                 try:
                     yield con
                 except BaseException:
@@ -500,9 +513,10 @@ class ResidentStore(Store):
         *,
         after_commit: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
         writes: bool | None = None,
+        read_only: bool = False,
     ) -> Iterator[duckdb.DuckDBPyConnection]:
         if self._exclusive == threading.get_ident():
-            with super().transaction(operation, user, after_commit=after_commit) as con:
+            with super().transaction(operation, user, after_commit=after_commit, read_only=read_only) as con:
                 yield con
             return
         if writes is None:
@@ -512,7 +526,7 @@ class ResidentStore(Store):
             LANES[id(con)] = self.lane
             committed = False
             try:
-                con.execute("BEGIN TRANSACTION")
+                con.execute(begin_sql(read_only))
                 try:
                     yield con
                 except BaseException:

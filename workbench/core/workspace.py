@@ -37,7 +37,7 @@ import duckdb
 
 from workbench.core import access_rules, anchor, audit, credentials, rotation
 from workbench.core.clock import Clock, SystemClock
-from workbench.core.composites import COMPOSITES, composite
+from workbench.core.composites import COMPOSITES, PATH_ARGUMENTS, SHARED_COMPOSITES, composite
 from workbench.core.errors import (
     AccessRefused,
     AccountDisabled,
@@ -61,9 +61,9 @@ from workbench.core.keys import (
 from workbench.core.numbers import NumberCipher, SecretCipher
 from workbench.core.permissions import Permission, permissions_for
 from workbench.core.private_files import fsync_dir, private_umask, write_private
-from workbench.core.store import LockHolder, ResidentStore, Store, WorkspaceLock
+from workbench.core.store import LockHolder, ResidentStore, Store, WorkspaceLock, begin_sql, wrote_in_read
 
-__all__ = ["COMPOSITES", "SERVICES", "ServiceInfo", "Session", "Settings", "Unit", "Workspace", "composite",
+__all__ = ["COMPOSITES", "PATH_ARGUMENTS", "READS", "SERVICES", "SHARED_COMPOSITES", "ServiceInfo", "Session", "Settings", "Unit", "Workspace", "composite",
            "default_key_source", "service"]
 
 SETTINGS_FILE = "workspace.json"
@@ -115,6 +115,9 @@ class Settings:
     #: current deletion journal is kept (issue 22); ``WORKBENCH_AUDIT_ANCHOR_DIR`` wins over it, and
     #: without either it is ``workbench-anchors`` beside the KEK file (see ``workbench.core.anchor``).
     audit_anchor_dir: str | None = None
+    #: Absolute folders where clients of the data server may name files (exports, imports, backups, anchors),
+    #: besides the workspace's incoming/, outgoing/ and return_lists/ (issue 19, ``workbench.core.exchange``).
+    exchange_folders: list[str] = field(default_factory=list)
 
     @classmethod
     def load(cls, path: Path) -> Settings:
@@ -170,7 +173,23 @@ class ServiceInfo:
 
 #: Every service method, by operation name.  Tests walk it for the permission matrix.
 SERVICES: dict[str, ServiceInfo] = {}
-
+#: Services that change nothing but the audit log (issue 19): in the data server they run concurrently and
+#: never wait for a writer; everything else queues (a service missing here is only slower, never wrong).
+#: Enforced, not trusted: each runs in a ``READ ONLY`` transaction (its audit record is appended after
+#: it), so a service listed here that tries to write is refused (``read_wrote``) and leaves nothing.
+READS: frozenset[str] = frozenset({
+    "access.policy", "approvals.get", "approvals.pending", "auditing.search", "auditing.search_page",
+    "batch_accounts.list_accounts", "batches.batch_page", "batches.preview_info_batch", "batches.preview_juki_batch",
+    "collection.preview_collection", "cycle_runs.status",
+    "cycles.cycle_figures", "cycles.integrated_pending", "cycles.outgoing_for_approval", "deletion.deletion_records",
+    "deletion.destruction_marks", "deletion.list_members_page", "deletion.open_lists", "deletion.preview_deletion",
+    "disclosure.suspension_page", "disclosure.suspensions", "discrepancies.discrepancy_page",
+    "discrepancies.list_discrepancies", "discrepancies.preview_notice_list", "idreview.reviews",
+    "inquiries.inquiry_page", "inquiries.monthly", "inquiries.search", "integrated.preview_integrated_request",
+    "linkage.preview_linkage", "media.ledger", "media.ledger_page", "pending.pending_work", "persons.get",
+    "persons.reveal_number", "registration.review_page", "registration.review_queue", "results.request_status",
+    "retention.rules", "runs.runs", "stats.chart_data", "stats.publications", "users.list_users", "users.user_page",
+})
 
 class Workspace:
     """One folder: database, keyring, outgoing packages, return lists, runs, audit heads."""
@@ -196,6 +215,9 @@ class Workspace:
         #: Called before every commit; raising refuses it (a pipeline kernel whose runner died).
         self.commit_guard: Callable[[], None] | None = None
         self._anchor_dir: Path | None = None
+        #: The data server's socket while this process serves the workspace (issue 19), else None:
+        #: what this process starts (a pipeline's kernel) reaches the data through it.
+        self.serving: Path | None = None
         self._keyring_stamp = _stamp(key_source)  # before the read: a write in between is noticed next time
         self.keyring = Keyring.load(key_source)
         self._keyring_raw = key_source.read()
@@ -407,10 +429,11 @@ class Workspace:
     @contextlib.contextmanager
     def transaction(self, operation: str, user_id: str, *,
                     after_commit: Callable[[], None] | None = None,
-                    writes: bool | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+                    writes: bool | None = None, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         """One transaction under the lock; after the commit (still under the lock) ``after_commit``
         runs (files are published) and the signed audit head is exported.  ``writes=False``: the
-        unit changes nothing but the audit log (in the data server it does not queue behind writers)."""
+        unit changes nothing but the audit log (in the data server it does not queue behind writers).
+        ``read_only``: the transaction begins ``READ ONLY`` (:meth:`Session.run` for a read)."""
 
         def export_head(con: duckdb.DuckDBPyConnection) -> None:
             if after_commit is not None:
@@ -418,13 +441,14 @@ class Workspace:
             head = audit.write_head(con, key=self.keyring.audit_key(), path=self.heads_path, at=self.clock.now())
             self.write_anchor(head)  # and outside the workspace, append-only (issue 22 item 2)
 
-        with self.store.transaction(operation, user_id, after_commit=export_head, writes=writes) as con:
-            self._check_tail(con)
+        with self.store.transaction(operation, user_id, after_commit=export_head, writes=writes,
+                                    read_only=read_only) as con:
+            self._check_tail(con, read_only=read_only)
             yield con
             if self.commit_guard is not None:
                 self.commit_guard()  # raising here rolls the transaction back
 
-    def _check_tail(self, con: duckdb.DuckDBPyConnection) -> None:
+    def _check_tail(self, con: duckdb.DuckDBPyConnection, *, read_only: bool = False) -> None:
         """The cheap check of the log's tail against the newest signed head, at the start of
         every unit of work.  A problem raises an alarm, committed at once on its own so the
         refusal that follows cannot roll it back (fail closed, issue 10)."""
@@ -442,7 +466,7 @@ class Workspace:
         con.execute("BEGIN TRANSACTION")
         audit.raise_alarm(con, key=key, at=self.clock.now(), source="tail_check", problems=[problem])
         con.execute("COMMIT")
-        con.execute("BEGIN TRANSACTION")
+        con.execute(begin_sql(read_only))
 
     def _anchor_problem(self, con: duckdb.DuckDBPyConnection) -> tuple[int, str] | None:
         return audit.external_tail_problem(con, key=self.keyring.anchor_key(), path=self.anchor_path,
@@ -742,15 +766,25 @@ class Session:
             for u in units:
                 u.committed()
 
+        read = info.operation in READS  # looked up at each call (a test may add a mistake)
         try:
-            with ws.transaction(info.operation, self.user_id, after_commit=publish) as con:
+            with ws.transaction(info.operation, self.user_id, after_commit=publish, writes=not read,
+                                read_only=read) as con:
                 if info.permission not in INVESTIGATION and not info.while_alarm:
                     alarms = audit.open_alarms(con)
                     if alarms:  # a broken log stops every write and every reveal (fail closed)
                         raise audit.alarm_refusal(alarms)
                 unit = Unit(con=con, session=self, now=now)
                 units.append(unit)
-                result = info.function(unit, *args, **kwargs)
+                try:
+                    result = info.function(unit, *args, **kwargs)
+                except duckdb.Error as exc:
+                    if read and wrote_in_read(exc):
+                        raise _read_wrote(info.operation) from None
+                    raise
+                if read:  # the read's work is done, changing nothing; its audit record is written next
+                    con.execute("COMMIT")
+                    con.execute("BEGIN TRANSACTION")
                 audit.append(
                     con, key=ws.keyring.audit_key(), at=now, user_id=self.user_id,
                     operation=info.operation, outcome="ok", target=unit.target, params=unit.params,
@@ -763,6 +797,15 @@ class Session:
                               **{**_safe(exc.details), "error": exc.code})
             raise
         return result
+
+
+def _read_wrote(operation: str) -> StoreError:
+    return StoreError(
+        f"{operation} is declared a read (READS) but tried to change data; nothing was changed. Tell the developers: "
+        "remove it from READS or stop it writing.",
+        f"「{operation}」は読み取り専用の処理（READS）として登録されていますが、データを変更しようとしたため拒否しました"
+        "（何も変更されていません）。開発担当に連絡してください。",
+        reason="read_wrote")
 
 
 #: What stays possible while an audit alarm is open: reading the log and the ledger to
@@ -845,12 +888,14 @@ class Unit:
 
 
 def service(
-    permission: Permission, *, operation: str | None = None, target: str | None = None, while_alarm: bool = False
+    permission: Permission, *, operation: str | None = None, target: str | None = None, while_alarm: bool = False,
+    paths: tuple[str, ...] = (),
 ) -> Callable[[Callable[Concatenate[Unit, P], R]], Callable[Concatenate[Session, P], R]]:
     """Declare a service method: the permission it needs, the audited operation name, and
     (``target``) the argument naming who the call is about, recorded even when denied.
     ``while_alarm`` lets it run while the audit log is found broken (bookkeeping that
-    touches no personal data, like a pipeline run's own record)."""
+    touches no personal data, like a pipeline run's own record).  ``paths`` names the arguments
+    that are files or folders the service reads or writes (:data:`PATH_ARGUMENTS`)."""
 
     def decorate(fn: Callable[Concatenate[Unit, P], R]) -> Callable[Concatenate[Session, P], R]:
         module = sys.modules.get(fn.__module__)
@@ -860,6 +905,8 @@ def service(
             raise RuntimeError(f"duplicate service {name}")
         info = ServiceInfo(name, permission, fn, target, while_alarm=while_alarm)
         SERVICES[name] = info
+        if paths:
+            PATH_ARGUMENTS[name] = paths
 
         @functools.wraps(fn)
         def call(session: Session, /, *args: P.args, **kwargs: P.kwargs) -> R:

@@ -34,7 +34,7 @@ from workbench.controls import audit_log
 from workbench.core import approvals, labels
 from workbench.core.errors import ApprovalError, InvalidInput, PackageError, WorkbenchError
 from workbench.core.permissions import Permission
-from workbench.core.workspace import Session, Unit, service
+from workbench.core.workspace import Session, Unit, composite, service
 from workbench.cycles.engine import Cycle, Stage, StageContext, Waiting, register
 from workbench.files import incoming, transfer
 from workbench.intake import integrated
@@ -149,17 +149,28 @@ def _approved_exports(ctx: StageContext, steps: dict[str, tuple[Callable[[], app
     return {key: ctx.detail.pop(f"{key}_result") for key in steps}
 
 
-def _incoming(ctx: StageContext) -> Path:
-    given = ctx.params.get("incoming_dir")
-    return Path(given) if given else ctx.session.workspace.folder("incoming")
+def _importers() -> dict[str, Callable[[Session, str], Any]]:
+    """The importer of each kind of answer package."""
+    return {integrated.ANSWER_KIND: integrated.import_integrated_answers,
+            "info_answer": results.import_info_results, "juki_answer": results.import_juki_results}
 
 
 def _import_packages(ctx: StageContext, kind: str) -> list[dict[str, Any]]:
-    """Import every ``kind`` package waiting in the incoming folder, oldest name first, through the one
-    incoming path (:func:`workbench.files.incoming.receive`: checked, audited, in the media ledger); each
-    imported package moves to ``done/``, a refused one to ``refused/`` and fails the stage with the reason."""
-    folder = _incoming(ctx)
-    refused = ctx.session.workspace.folder("incoming") / "refused"
+    return import_packages(ctx.session, kind, str(ctx.params.get("incoming_dir") or "") or None)
+
+
+@composite("cycles.import_packages", exclusive=False, paths=("incoming_dir",))
+def import_packages(session: Session, kind: str, incoming_dir: str | None = None) -> list[dict[str, Any]]:
+    """Import every ``kind`` package waiting in the incoming folder (``incoming/`` or ``incoming_dir``),
+    oldest name first, through the one incoming path (:func:`workbench.files.incoming.receive`: checked,
+    audited, in the media ledger); each imported package moves to ``done/``, a refused one to
+    ``refused/`` and fails the stage with the reason.  The folder's files are the data server's
+    business: a pipeline's kernel, its client, names the kind only (each import checks its own permission)."""
+    if kind not in _importers():
+        raise InvalidInput(f"Unknown kind of answer package {kind[:40]!r}.", f"不明な回答パッケージの種類 {kind[:40]!r} です。",
+                           reason="unknown_kind")
+    folder = Path(incoming_dir) if incoming_dir else session.workspace.folder("incoming")
+    refused = session.workspace.folder("incoming") / "refused"
     out = []
     for path in sorted(folder.glob("*.wbpkg")):
         try:
@@ -169,7 +180,7 @@ def _import_packages(ctx: StageContext, kind: str) -> list[dict[str, Any]]:
         if header_kind != kind:
             continue
         try:
-            receipt = incoming.receive(ctx.session, str(path), kinds=(kind,))
+            receipt = incoming.receive(session, str(path), kinds=(kind,))
         except (InvalidInput, PackageError) as exc:
             refused.mkdir(mode=0o700, exist_ok=True)
             shutil.move(str(path), refused / path.name)
@@ -279,8 +290,7 @@ def stage_batches_out(ctx: StageContext) -> dict[str, Any]:
 def stage_answers_in(ctx: StageContext) -> dict[str, Any]:
     """F4 and F5: import the answer packages; wait until no request of the two batches is unanswered."""
     out = ctx.earlier["batches_out"]
-    imported = (_import_packages(ctx, "info_answer")
-                + _import_packages(ctx, "juki_answer"))
+    imported = (_import_packages(ctx, "info_answer") + _import_packages(ctx, "juki_answer"))
     ctx.detail.setdefault("imports", []).extend(imported)
     ctx.save()
     waiting = []

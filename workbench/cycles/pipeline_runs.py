@@ -3,12 +3,20 @@
 DESIGN §10.  A pipeline is a parameterised notebook shipped with the package
 (``pipelines/``, installed as package data).  Papermill's
 parameters must never carry personal data or secrets, so a logged-in person asks for a
-run with :func:`start` (or :func:`run`), which records the run and writes a one-time
-*run ticket* into ``runs/<run_id>/`` (mode 0600).  The notebook receives only the
-workspace path and the run ID; it calls :meth:`resume` to get a session with its
-requester's current roles — each service still checks its own permission — and the
-ticket file is deleted as soon as it is used.  The executed notebook is kept beside it
-and holds counts only.  A failed cell fails the run with a non-zero exit.
+run with :func:`start` (or :func:`run`), which records the run and issues a one-time
+*run ticket*, handed to the notebook's kernel in its environment (:data:`TICKET_ENV`, never a
+parameter or a file).  The notebook receives only the run ID (and, without a data server, the
+workspace path); it calls :meth:`resume` to get a session with its requester's current roles —
+each service still checks its own permission.  The executed notebook is kept in
+``runs/<run_id>/`` and holds counts only.  A failed cell fails the run with a non-zero exit.
+
+**One code path (issue 19).**  While a data server owns the workspace, :func:`run` is handed to it
+and runs beside everything else (not alone): Papermill runs in the server, and the notebook's kernel
+is a client like a dashboard's — it gets the server's socket and its ticket, never the workspace's
+path or the key-encryption key's place, redeems the ticket over the channel and calls every service
+remotely.  Without a server the kernel opens the workspace itself, as before.  Either way the kernel
+works in a scratch folder outside the workspace; what it writes there (the evidence report's files)
+is moved into ``runs/<run_id>/`` afterwards.
 """
 
 from __future__ import annotations
@@ -16,7 +24,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 import socket
+import tempfile
 import threading
 import uuid
 from dataclasses import dataclass
@@ -25,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.controls.batch_accounts import CYCLE_PERMISSIONS, batch_session
-from workbench.core import audit, labels, tickets
+from workbench.core import audit, channel, labels, tickets
 from workbench.core.composites import composite
 from workbench.core.errors import InvalidInput, NotFound, PermissionDenied, SessionExpired, WorkbenchError
 from workbench.core.paging import ListSpec, Page, PageRequest, SortKey, fetch_page
@@ -37,7 +47,8 @@ from workbench.cycles import catalogue, engine
 #: seven-year audit log and its words stay one vocabulary (see ``workspace.service``).
 SERVICE_PREFIX = "runs"
 
-__all__ = ["PIPELINES", "PIPELINE_DIR", "RUNNER_ENV", "RUN_LIST", "RunInfo", "RunnerGone", "finish", "listing", "listing_page",
+__all__ = ["PIPELINES", "PIPELINE_DIR", "RUNNER_ENV", "RUN_LIST", "TICKET_ENV", "RunInfo", "RunnerGone", "finish", "listing",
+           "listing_page", "redeem_run_ticket",
            "resume", "run", "runs", "start"]
 
 #: The cycle notebooks: the ``pipelines`` package's data (top-level ``pipelines/`` in the repository).
@@ -96,6 +107,21 @@ class RunInfo:
         return {k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in self.__dict__.items()}
 
 
+#: The parameters of the pipelines that are not cycles which name files (the cycles declare theirs).
+_FILE_PARAMS = {"registration_cycle": ("targets_file", "return_file")}
+
+
+def path_params(pipeline: str, params: Any) -> list[str]:
+    """The parameters of a run that name files or folders (the data server limits them to its exchange
+    folders when a client asks for the run)."""
+    if not isinstance(params, dict):
+        return []
+    cycle = engine.CYCLES.get(pipeline)
+    names = [n for n, (kind, _d) in cycle.params.items() if kind in ("file", "dir")] if cycle is not None else \
+        list(_FILE_PARAMS.get(pipeline, ()))
+    return [n for n in names if params.get(n) not in (None, "")]
+
+
 def _check(pipeline: str, params: dict[str, Any]) -> Permission:
     if pipeline not in PIPELINES:
         raise InvalidInput(f"Unknown pipeline {pipeline!r}; known: {', '.join(PIPELINES)}.",
@@ -115,8 +141,10 @@ def _check(pipeline: str, params: dict[str, Any]) -> Permission:
 # A pipeline is only a way of calling services, each refused on its own while the audit
 # log is found broken; its run record must still open and close (audit_check finds it).
 @service(Permission.SELF, while_alarm=True)
-def start(unit: Unit, pipeline: str, params: dict[str, Any]) -> tuple[RunInfo, Path]:
-    """Record a run and write its one-time ticket; returns the run and its folder."""
+def start(unit: Unit, pipeline: str, params: dict[str, Any], *, ticket_hash: str | None = None) -> tuple[RunInfo, Path]:
+    """Record a run and its one-time ticket's hash; returns the run and its folder.  The runner makes the
+    ticket (:func:`tickets.issue`) and gives only its hash here, so the ticket itself never leaves the
+    runner's process but for the notebook's kernel's environment (without one, nobody holds the ticket)."""
     permission = _check(pipeline, params)
     batch_cycle = unit.session.batch_cycle
     if batch_cycle is not None and batch_cycle != pipeline:
@@ -132,12 +160,13 @@ def start(unit: Unit, pipeline: str, params: dict[str, Any]) -> tuple[RunInfo, P
             permission=permission.value,
         )
     run_id = "R" + uuid.uuid4().hex[:11].upper()
-    ticket, hashed = tickets.issue()
+    if ticket_hash is not None and not (isinstance(ticket_hash, str) and len(ticket_hash) == 64
+                                        and all(c in "0123456789abcdef" for c in ticket_hash)):
+        raise InvalidInput("The run ticket's hash must be 64 lowercase hexadecimal digits (SHA-256).",
+                           "実行チケットのハッシュは小文字の16進数64桁（SHA-256）で指定してください。", reason="bad_ticket_hash")
+    hashed = ticket_hash if ticket_hash is not None else tickets.issue()[1]
     folder = unit.workspace.folder("runs") / run_id
     folder.mkdir(mode=0o700)
-    path = folder / "ticket"
-    path.touch(mode=0o600)
-    path.write_text(ticket, "ascii")
     engine.abandon_ghosts(unit)
     unit.con.execute(
         "INSERT INTO pipeline_runs (run_id, pipeline, params, user_id, ticket_hash, created_at, expires_at, status,"
@@ -163,6 +192,8 @@ def _info(unit: Unit, run_id: str) -> RunInfo:
 
 #: The runner's process ID, handed to the notebook's kernel through its environment (not a parameter).
 RUNNER_ENV = "WORKBENCH_RUNNER_PID"
+#: The run's one-time ticket, handed to the notebook's kernel through its environment and claimed at once.
+TICKET_ENV = "WORKBENCH_RUN_TICKET"
 #: How often the kernel looks for its runner.
 WATCH_SECONDS = 0.2
 
@@ -178,11 +209,13 @@ def _runner_gone() -> RunnerGone:
                       "パイプラインの実行元が停止したため、このノートブックは何も書き込まずに終了します。")
 
 
-def _bind_to_runner(ws: Workspace) -> None:
+def _bind_to_runner(ws: Workspace | None) -> None:
     """The runner and its kernel live and die together (issue 22 item 6): Papermill starts the kernel
     in a session of its own, so a killed runner left it running — and it wrote the Juki-net file after
     its parent died.  Here the kernel refuses to commit once the runner is gone (checked before every
-    commit: no write after the parent's death) and a watchdog ends it within :data:`WATCH_SECONDS`."""
+    commit: no write after the parent's death) and a watchdog ends it within :data:`WATCH_SECONDS`.
+    A client kernel (``ws`` None) commits nothing itself: its runner is the data server, whose
+    commits end with it."""
     value = os.environ.get(RUNNER_ENV)
     if not value:
         return  # a notebook run by hand in JupyterLab: no runner to follow
@@ -203,19 +236,28 @@ def _bind_to_runner(ws: Workspace) -> None:
             threading.Event().wait(WATCH_SECONDS)
         os._exit(70)  # EX_SOFTWARE: nothing below runs, nothing more is written
 
-    ws.commit_guard = guard
+    if ws is not None:
+        ws.commit_guard = guard
     threading.Thread(target=watch, name="workbench-runner-watch", daemon=True).start()
 
 
-def resume(ws: Workspace, run_id: str) -> Session:
-    """Inside the notebook: exchange the run's one-time ticket for its requester's session."""
+def resume(workspace: Workspace | str | Path, run_id: str) -> Session:
+    """Inside the notebook: exchange the run's one-time ticket (from the kernel's environment) for its
+    requester's session — over the data server's channel when the runner gave the kernel one (then
+    ``workspace`` is empty and never opened), else by opening the workspace here."""
+    ticket = os.environ.pop(TICKET_ENV, "")
+    server = os.environ.get(channel.SERVER_ENV, "")
+    if server:
+        _bind_to_runner(None)
+        return channel.connect_server(server).pipeline(ticket, run_id)
+    ws = workspace if isinstance(workspace, Workspace) else Workspace.open(Path(workspace))
     _bind_to_runner(ws)
-    path = ws.folder("runs") / run_id / "ticket"
-    try:
-        ticket = path.read_text("ascii")
-    except (FileNotFoundError, ValueError):
-        ticket = ""
-    path.unlink(missing_ok=True)
+    return redeem_run_ticket(ws, run_id, ticket)
+
+
+def redeem_run_ticket(ws: Workspace, run_id: str, ticket: str) -> Session:
+    """Claim the run's ticket, once, for its requester's session (in the notebook without a data
+    server, in the data server for a client notebook)."""
     now = ws.clock.now()
     refusal: WorkbenchError | None = None
     with ws.transaction("pipeline.resume", "pipeline") as con:
@@ -260,7 +302,39 @@ def runs(unit: Unit, *, limit: int = 100) -> list[RunInfo]:
     return [_info(unit, r[0]) for r in rows]
 
 
-@composite("pipeline.run")
+def _kernel_manager(env: dict[str, str]) -> type[Any]:
+    """A kernel manager whose kernel gets ``env`` (per run: two runs in the data server at once must
+    not share one process-wide environment)."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class RunKernelManager(AsyncKernelManager):
+        async def _async_pre_start_kernel(self, **kw: Any) -> Any:
+            kw["env"] = dict(env)
+            return await super()._async_pre_start_kernel(**kw)
+
+    return RunKernelManager
+
+
+def _kernel_environment(ws: Workspace, ticket: str) -> tuple[dict[str, str], str]:
+    """The notebook kernel's environment and its ``workspace`` parameter: a client of the data server
+    while this process serves the workspace (the socket, no workspace path, no KEK's place), else
+    the workspace opened in the kernel."""
+    extra = {RUNNER_ENV: str(os.getpid()), TICKET_ENV: ticket}
+    if ws.serving is not None:
+        return channel.client_environment(ws.serving, extra), ""
+    env = {k: v for k, v in os.environ.items() if k != channel.SERVER_ENV}
+    env.update(extra)
+    return env, str(ws.path.resolve())
+
+
+def _keep(scratch: Path, folder: Path) -> None:
+    """What the notebook wrote in its scratch folder (reports) joins the executed notebook."""
+    for item in sorted(scratch.iterdir()):
+        if item.is_file() and not item.is_symlink() and not (folder / item.name).exists():
+            shutil.move(str(item), folder / item.name)
+
+
+@composite("pipeline.run", exclusive=False)
 def run(session: Session, pipeline: str, params: dict[str, Any] | None = None) -> RunInfo:
     """Start a run and execute its notebook with Papermill; raise if a cell fails."""
     import papermill
@@ -279,7 +353,8 @@ def run(session: Session, pipeline: str, params: dict[str, Any] | None = None) -
                 f"{pipeline} の実行には各段階の権限がすべて必要ですが、{', '.join(missing)} がありません。"
                 "定例処理用のバッチアカウント（workbench batch-account）で実行してください。",
                 permission=missing[0])
-    info, folder = start(session, pipeline, params)
+    ticket, ticket_hash = tickets.issue()
+    info, folder = start(session, pipeline, params, ticket_hash=ticket_hash)
     output = folder / f"{pipeline}.ipynb"
     report = str(output.relative_to(ws.path))
     cycle_run_id: str | None = None
@@ -287,20 +362,20 @@ def run(session: Session, pipeline: str, params: dict[str, Any] | None = None) -
         try:
             cycle_run_id = engine.claim(session, pipeline, params, info.run_id).cycle_run_id
         except WorkbenchError:
-            (folder / "ticket").unlink(missing_ok=True)
             finish(session, info.run_id, succeeded=False, notebook=None, status="refused")
             raise
     succeeded = False
     status: str | None = None
     failure: WorkbenchError | None = None
     error: str | None = None
-    previous_runner = os.environ.get(RUNNER_ENV)
-    os.environ[RUNNER_ENV] = str(os.getpid())  # the kernel inherits it: see _bind_to_runner
+    env, workspace = _kernel_environment(ws, ticket)  # the runner's PID too: see _bind_to_runner
+    del ticket
+    scratch = Path(tempfile.mkdtemp(prefix="workbench-run-"))  # 0700, outside the workspace
     try:
         papermill.execute_notebook(
             str(PIPELINE_DIR / f"{pipeline}.ipynb"), str(output),
-            parameters={"workspace": str(ws.path.resolve()), "run_id": info.run_id, **params},
-            kernel_name="python3", progress_bar=False, cwd=str(folder),
+            parameters={"workspace": workspace, "run_id": info.run_id, **params},
+            kernel_name="python3", progress_bar=False, cwd=str(scratch), kernel_manager_class=_kernel_manager(env),
         )
         succeeded = True
     except papermill.PapermillExecutionError as exc:
@@ -319,11 +394,8 @@ def run(session: Session, pipeline: str, params: dict[str, Any] | None = None) -
                                f"パイプライン {pipeline} が停止しました（{type(exc).__name__}）。{report} を確認してください。",
                                run_id=info.run_id)
     finally:
-        if previous_runner is None:
-            os.environ.pop(RUNNER_ENV, None)
-        else:
-            os.environ[RUNNER_ENV] = previous_runner
-        (folder / "ticket").unlink(missing_ok=True)
+        _keep(scratch, folder)
+        shutil.rmtree(scratch, ignore_errors=True)
         if cycle_run_id is not None:
             state = engine.release(session, cycle_run_id, info.run_id, notebook=report if output.exists() else None,
                                    error=error)

@@ -364,8 +364,8 @@ def register(spec: IncomingFileSpec[ResultT], *, preview: str, import_: str) -> 
         fn.__doc__ = f"{spec.label_en} ({spec.label_ja}): {name.rsplit('.', 1)[-1]} (see workbench.files.incoming)."
         setattr(fn, "__signature__", inspect.Signature([unit_param, src, name_param, *extra]))  # noqa: B010
     made: IncomingServices[ResultT] = IncomingServices(
-        preview=service(spec.permission, operation=preview)(_preview),
-        import_=service(spec.permission, operation=import_)(_import),
+        preview=service(spec.permission, operation=preview, paths=("source",))(_preview),
+        import_=service(spec.permission, operation=import_, paths=("source",))(_import),
     )
     REGISTRY[spec.kind] = spec
     _SERVICES[spec.kind] = made
@@ -434,7 +434,7 @@ def receive(session: Session, source: str | Path | bytes, *, kinds: Sequence[str
     return Receipt(kind, result, disposal)
 
 
-@service(Permission.SELF, operation="incoming.dispose")
+@service(Permission.SELF, operation="incoming.dispose", paths=("path",))
 def dispose(unit: Unit, path: str, kind: str) -> dict[str, Any]:
     """After a committed import: move an encrypted package to ``incoming/done/``, delete a bare
     (plaintext) file, and record when in the media ledger.  Refused for a file with no import."""

@@ -285,7 +285,7 @@ def request_key_file(unit: Unit, recipient: str) -> approvals.Approval:
     return approvals.request(unit, KEY_FILE_KIND, params, params)
 
 
-@service(Permission.KEYS_MANAGE)
+@service(Permission.KEYS_MANAGE, paths=("path",))
 def issue_key_file(unit: Unit, recipient: str, path: str, *, approval_id: str | None = None) -> dict[str, Any]:
     """Write the key file a recipient uses to open its packages (hand it over out of band),
     with the approved request; recorded in ``key_files`` and the audit log."""
@@ -303,7 +303,7 @@ def issue_key_file(unit: Unit, recipient: str, path: str, *, approval_id: str | 
             "approval_id": approval_id}
 
 
-@service(Permission.PACKAGES_UNPACK)
+@service(Permission.PACKAGES_UNPACK, paths=("path", "key_path"))
 def unpack_own(unit: Unit, path: str, key_path: str) -> transfer.Package:
     """Open one of this workspace's own packages with a recipient key file, from inside the
     workspace (``package unpack`` run here): verified completely, and audited, because it

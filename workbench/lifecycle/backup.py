@@ -94,7 +94,7 @@ def _record_backup(unit: Unit, manifest: dict[str, Any], file_name: str, keyring
               bytes=sum(m["size"] for m in manifest["members"]))
 
 
-@service(Permission.BACKUP_RUN)
+@service(Permission.BACKUP_RUN, paths=("folder",))
 def settle(unit: Unit, folder: str) -> dict[str, int]:
     """Finish what a killed backup left in ``folder``: an unfinished file whose backup is in the media ledger
     (killed after the record, before the rename) is renamed into place; any other is deleted (it was never
@@ -135,7 +135,7 @@ def _complete(path: Path) -> bool:
         return False
 
 
-@composite("backup.backup")
+@composite("backup.backup", paths=("out", "keyring_out"))
 def backup(session: Session, out: str | Path, *, keyring_out: str | Path | None = None) -> dict[str, Any]:
     """Write an encrypted, verifiable backup of the workspace to ``out`` (``backup.run``), all or nothing.
 

@@ -675,9 +675,15 @@ def record_erasure(unit: Unit, rebuilt_at: dt.datetime) -> int:
     return len(erased)
 
 
-def pending_purge(ws: Workspace) -> int:
-    """How many deletions still wait for the rebuild (system read, no personal data)."""
-    with ws.transaction("deletion.pending_purge", "system") as con:
+@composite("deletion.pending_purge", exclusive=False)
+def pending_purge(who: Workspace | Session) -> int:
+    """How many deletions still wait for the rebuild (a count, no personal data): a system read on a
+    workspace, or asked by a session that may apply the retention rules (a pipeline's, possibly a
+    client of the data server)."""
+    ws = who.workspace if isinstance(who, Session) else who
+    if isinstance(who, Session):
+        who.require(Permission.RETENTION_APPLY, "deletion.pending_purge")
+    with ws.transaction("deletion.pending_purge", "system", writes=False) as con:
         row = con.execute("SELECT count(*) FROM person_deletions WHERE erased_at IS NULL").fetchone()
         return int(row[0]) if row else 0
 

@@ -125,7 +125,7 @@ def _user_names(unit: Unit, key: bytes) -> dict[str, str]:
     return names
 
 
-@service(Permission.REQUESTS_HANDLE, target="person_id")
+@service(Permission.REQUESTS_HANDLE, target="person_id", paths=("out",))
 def disclose(unit: Unit, person_id: str, *, out: str | None = None) -> Disclosure:
     """Everything held about one person, as printable HTML in Japanese (開示請求への回答), every code in
     words from the label table; with ``out`` ending ``.pdf`` the document is written as PDF."""

@@ -33,16 +33,18 @@ import socket
 import socketserver
 import struct
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from workbench.controls import batch_accounts
 from workbench.controls.users import create_initial_user
-from workbench.core import channel
-from workbench.core.composites import COMPOSITES
+from workbench.core import channel, exchange
+from workbench.core.composites import COMPOSITES, PATH_ARGUMENTS, SHARED_COMPOSITES
 from workbench.core.errors import InvalidInput, NotFound, PermissionDenied, SessionExpired, WorkbenchError
-from workbench.core.workspace import SERVICES, Session, Workspace
+from workbench.core.workspace import READS, SERVICES, Session, Workspace
+from workbench.cycles import pipeline_runs
 from workbench.demo import DEMO_PASSWORD, current_code
 from workbench.web.sessions import redeem_kernel_ticket
 
@@ -50,21 +52,6 @@ __all__ = ["READS", "DataServer"]
 
 log = logging.getLogger("workbench.dataserver")
 
-#: Services that change nothing but the audit log: they run concurrently and never wait for a writer.
-#: Everything else queues (a service missing here is only slower, never wrong).
-READS: frozenset[str] = frozenset({
-    "access.policy", "approvals.get", "approvals.pending", "auditing.search", "auditing.search_page",
-    "batch_accounts.list_accounts", "batches.batch_page", "batches.preview_info_batch", "batches.preview_juki_batch",
-    "collection.preview_collection", "cycle_runs.listing", "cycle_runs.listing_page", "cycle_runs.status",
-    "cycles.cycle_figures", "cycles.integrated_pending", "cycles.outgoing_for_approval", "deletion.deletion_records",
-    "deletion.destruction_marks", "deletion.list_members_page", "deletion.open_lists", "deletion.preview_deletion",
-    "disclosure.suspension_page", "disclosure.suspensions", "discrepancies.discrepancy_page",
-    "discrepancies.list_discrepancies", "discrepancies.preview_notice_list", "idreview.reviews",
-    "inquiries.inquiry_page", "inquiries.monthly", "inquiries.search", "integrated.preview_integrated_request",
-    "linkage.preview_linkage", "media.ledger", "media.ledger_page", "pending.pending_work", "persons.get",
-    "persons.reveal_number", "registration.review_page", "registration.review_queue", "results.request_status",
-    "retention.rules", "runs.runs", "stats.chart_data", "stats.publications", "users.list_users", "users.user_page",
-})
 
 
 def _digest(token: str) -> str:
@@ -156,6 +143,9 @@ class DataServer:
         self._lock = threading.Lock()
         self._server: _SocketServer | None = None
         self._thread: threading.Thread | None = None
+        #: Kernels started ahead present a ticket of their own, exchanged here for the ticket of the session
+        #: a login bound them to (``workbench.web.server.KernelPool``).
+        self.pool_exchange: Callable[[str, str], str | None] | None = None
 
     # -- life ----------------------------------------------------------------------------------
     def start(self) -> DataServer:
@@ -170,6 +160,7 @@ class DataServer:
         finally:
             os.umask(old)
         self.path.chmod(0o600)
+        self.workspace.serving = self.path
         server.data = self
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, name="workbench-data-server", daemon=True)
@@ -180,6 +171,7 @@ class DataServer:
     def stop(self) -> None:
         """Stop answering, forget every token, close the database."""
         server, self._server = self._server, None
+        self.workspace.serving = None
         if server is not None:
             server.shutdown()
             server.server_close()
@@ -290,7 +282,12 @@ class DataServer:
             return self.grant(batch_accounts.login_with(ws, doc), "batch")
         if op == "kernel":
             ticket, kernel_id = str(message.get("ticket", "")), str(message.get("kernel_id", ""))
+            if self.pool_exchange is not None:
+                ticket = self.pool_exchange(kernel_id, ticket) or ticket
             return self.grant(redeem_kernel_ticket(ws, kernel_id, ticket), "kernel")
+        if op == "pipeline":
+            ticket, run_id = str(message.get("ticket", "")), str(message.get("run_id", ""))
+            return self.grant(pipeline_runs.redeem_run_ticket(ws, run_id, ticket), "pipeline")
         if op not in ("call", "composite", "logout"):
             raise channel.refused(f"operation {str(op)[:40]!r}")
         key, grant = self._check(message)
@@ -311,15 +308,22 @@ class DataServer:
                 with self._lock:
                     self._grants.pop(key, None)
 
-    def _arguments(self, fn: Any, message: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    def _arguments(self, name: str, fn: Any, message: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
         args, kwargs = channel.decode(message.get("args") or []), channel.decode(message.get("kwargs") or {})
         if not isinstance(args, list) or not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs):
             raise channel.refused("arguments")
         try:
-            inspect.signature(fn).bind(None, *args, **kwargs)
+            bound = inspect.signature(fn).bind(None, *args, **kwargs)
         except TypeError:
             raise InvalidInput("The call's arguments do not fit the service.",
                                "呼び出しの引数がサービスに合いません。", reason="bad_arguments") from None
+        # A path the client names is read or written with the server's rights: only in an exchange folder.
+        for argument in PATH_ARGUMENTS.get(name, ()):
+            exchange.check_path(self.workspace, bound.arguments.get(argument), argument)
+        if name == "pipeline.run":
+            params = bound.arguments.get("params") or {}
+            for argument in pipeline_runs.path_params(str(bound.arguments.get("pipeline")), params):
+                exchange.check_path(self.workspace, params.get(argument), argument)
         return tuple(args), kwargs
 
     def _call(self, session: Session, message: dict[str, Any]) -> Any:
@@ -327,7 +331,7 @@ class DataServer:
         info = SERVICES.get(name)
         if info is None:
             raise NotFound(f"No service {name[:80]!r}.", f"サービス {name[:80]!r} はありません。", reason="unknown_service")
-        args, kwargs = self._arguments(info.function, message)
+        args, kwargs = self._arguments(name, info.function, message)
         return session.run(info, args, kwargs)
 
     def _composite(self, session: Session, message: dict[str, Any]) -> Any:
@@ -335,8 +339,8 @@ class DataServer:
         fn = COMPOSITES.get(name)
         if fn is None:
             raise NotFound(f"No job {name[:80]!r}.", f"処理 {name[:80]!r} はありません。", reason="unknown_service")
-        args, kwargs = self._arguments(fn, message)
-        with self.store.exclusive():
+        args, kwargs = self._arguments(name, fn, message)
+        with self.store.exclusive() if name not in SHARED_COMPOSITES else contextlib.nullcontext():
             return fn(session, *args, **kwargs)
 
 

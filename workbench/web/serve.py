@@ -23,7 +23,7 @@ MAX_MESSAGE_BYTES = 512 * 1024 * 1024
 
 
 def voila_command(port: int, *, notebooks: Path = NOTEBOOKS, idle_minutes: float = 15,
-                  trust_proxy: bool = False) -> list[str]:
+                  trust_proxy: bool = False, kernel_pool: int = 2) -> list[str]:
     """The server: :mod:`workbench.web.server` (Voila behind the workbench login)."""
     return [
         sys.executable, "-m", "workbench.web.server", str(notebooks),
@@ -32,9 +32,10 @@ def voila_command(port: int, *, notebooks: Path = NOTEBOOKS, idle_minutes: float
         "--Voila.ip=127.0.0.1",
         "--show_tracebacks=False",
         "--VoilaConfiguration.file_allowlist=[]",
-        # Each kernel is started for one logged-in session (with its ticket), so none is
-        # started ahead of a request.
+        # Voila's pre-heated kernels run the notebook before anyone logs in; ours (the workbench's
+        # KernelPool) only start and import, and are bound to a session at login.
         "--preheat_kernel=False",
+        f"--WorkbenchVoila.kernel_pool={kernel_pool}",
         # Culling matches the session's idle limit; the server ends idle sessions itself too.
         f"--MappingKernelManager.cull_idle_timeout={max(1, int(idle_minutes * 60))}",
         f"--MappingKernelManager.cull_interval={max(1, min(60, int(idle_minutes * 60)))}",

@@ -21,6 +21,8 @@ the number is shown.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import html
 import inspect
 import json
@@ -28,6 +30,7 @@ import logging
 import os
 import re
 import secrets
+import threading
 import urllib.parse
 import uuid
 from collections.abc import Awaitable
@@ -37,20 +40,21 @@ from typing import Any
 import tornado.web
 import tornado.websocket
 from jupyter_core.utils import ensure_async
+from jupyter_server._tz import utcnow
 from jupyter_server.auth.authorizer import Authorizer
 from jupyter_server.auth.decorator import allow_unauthenticated
 from jupyter_server.auth.identity import IdentityProvider, User
 from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.services.kernels.handlers import KernelHandler
-from tornado.ioloop import PeriodicCallback
-from traitlets import Bool, Unicode, default
+from tornado.ioloop import IOLoop, PeriodicCallback
+from traitlets import Bool, Int, Unicode, default
 from voila.app import Voila
 from voila.shutdown_kernel_handler import VoilaShutdownKernelHandler
 from voila.static_file_handler import MultiStaticFileHandler, TemplateStaticFileHandler
 from voila.tornado.handler import TornadoVoilaHandler
 from voila.tornado.kernel_websocket_handler import VoilaKernelWebsocketHandler, read_header_from_binary_message
 
-from workbench.core.channel import SERVER_ENV
+from workbench.core.channel import client_environment
 from workbench.core.errors import WorkbenchError
 from workbench.core.workspace import Workspace
 from workbench.web.dataserver import DataServer
@@ -388,6 +392,96 @@ class RootHandler(SaysWhy, PlainErrors, JupyterHandler):
 # -- the dashboard and its kernel ----------------------------------------------------------------
 
 
+#: What a kernel started ahead imports while it waits, so a login does not wait for it.
+WARM_UP = "import widgets.login, widgets.home, workbench.core.channel"
+
+
+def _digest(ticket: str) -> str:
+    return hashlib.sha256(ticket.encode("ascii", "replace")).hexdigest()
+
+
+class KernelPool:
+    """Kernels started ahead (issue 19 item 4): a kernel holds no secret, so it can be started before
+    anyone logs in — with the data server's socket and a ticket of its own that is worth nothing until a
+    login binds the kernel to a session.  At login the dashboard takes a ready kernel instead of starting
+    one (a kernel's start and its imports are most of the wait); the web session's kernel ticket is bound
+    to it, and when the kernel presents its own ticket the data server exchanges it (:meth:`exchange`),
+    once, for the bound one.  An unbound kernel's ticket opens nothing; the pool is filled again after
+    each take and on each sweep (a kernel culled while it waited is dropped)."""
+
+    def __init__(self, km: Any, *, size: int, server: Path) -> None:
+        self._km = km
+        self.size = max(0, size)
+        # A kernel waiting here is idle by design: the idle culler must leave it (a kernel culled as it is
+        # taken would leave the login's page without a kernel).
+        cull = km.cull_kernel_if_idle
+
+        async def cull_unless_waiting(kernel_id: str) -> Any:
+            if kernel_id in self._ready or kernel_id in self._starting_ids:
+                return None
+            return await ensure_async(cull(kernel_id))
+
+        km.cull_kernel_if_idle = cull_unless_waiting
+        self._server = server
+        self._ready: list[str] = []
+        self._starting = 0
+        self._starting_ids: set[str] = set()
+        self._tickets: dict[str, str] = {}  # kernel → SHA-256 of its own ticket
+        self._bound: dict[str, str] = {}  # kernel → the web session's kernel ticket, until redeemed
+        self._lock = threading.Lock()  # exchange() is called from the data server's threads
+
+    def _drop(self, kernel_id: str) -> None:
+        with self._lock:
+            self._tickets.pop(kernel_id, None)
+            self._bound.pop(kernel_id, None)
+
+    async def fill(self) -> None:
+        self._ready = [k for k in self._ready if k in self._km]
+        for gone in [k for k in self._tickets if k not in self._km and k not in self._ready]:
+            self._drop(gone)
+        while len(self._ready) + self._starting < self.size:
+            self._starting += 1
+            kernel_id, ticket = str(uuid.uuid4()), secrets.token_urlsafe(32)
+            with self._lock:
+                self._tickets[kernel_id] = _digest(ticket)
+            self._starting_ids.add(kernel_id)
+            try:
+                env = client_environment(self._server, {TICKET_ENV: ticket}, os.environ)
+                await ensure_async(self._km.start_kernel(kernel_id=kernel_id, kernel_name="python3", path="", env=env,
+                                                         extra_arguments=[f"--IPKernelApp.exec_lines={WARM_UP}"]))
+                self._ready.append(kernel_id)
+            except Exception:
+                log.exception("could not start a kernel ahead [%s]", reference())
+                self._drop(kernel_id)
+                return
+            finally:
+                self._starting -= 1
+                self._starting_ids.discard(kernel_id)
+
+    def take(self) -> str | None:
+        """A ready kernel, or None (the caller starts one as before)."""
+        while self._ready:
+            kernel_id = self._ready.pop(0)
+            if kernel_id in self._km:
+                self._km.get_kernel(kernel_id).last_activity = utcnow()  # its idle time starts now
+                return kernel_id
+            self._drop(kernel_id)
+        return None
+
+    def bind(self, kernel_id: str, ticket: str) -> None:
+        with self._lock:
+            self._bound[kernel_id] = ticket
+
+    def exchange(self, kernel_id: str, ticket: str) -> str | None:
+        """The bound kernel ticket for a pooled kernel presenting its own ticket (once), else None."""
+        with self._lock:
+            expected = self._tickets.get(kernel_id)
+            if expected is None or kernel_id not in self._bound or not hmac.compare_digest(expected, _digest(ticket)):
+                return None
+            del self._tickets[kernel_id]
+            return self._bound.pop(kernel_id)
+
+
 class _TicketingKernelManager:
     """The kernel manager as one render request sees it: a kernel it starts gets the
     session's ticket in its environment, and the session's earlier kernel is shut down."""
@@ -403,18 +497,29 @@ class _TicketingKernelManager:
         web: WebSession | None = getattr(self._handler, "_wb_session", None)
         if web is None:
             raise tornado.web.HTTPError(403)
+        pool: KernelPool | None = self._handler.settings.get("wb_pool")
+        if pool is not None:
+            ready = pool.take()
+            IOLoop.current().add_callback(pool.fill)  # one more is started for the next login
+            if ready is not None:  # started ahead: bind it to this session (its own ticket is exchanged for this one)
+                try:
+                    ticket, earlier = await _blocking(_sessions(self._handler).kernel_ticket, web, ready)
+                except Exception:
+                    await ensure_async(self._km.shutdown_kernel(ready, now=True))
+                    raise
+                pool.bind(ready, ticket)
+                for old in earlier:
+                    if old in self._km:
+                        await ensure_async(self._km.shutdown_kernel(old, now=True))
+                return ready
         kernel_id = str(uuid.uuid4())
         ticket, earlier = await _blocking(_sessions(self._handler).kernel_ticket, web, kernel_id)
         for old in earlier:
             if old in self._km:
                 await ensure_async(self._km.shutdown_kernel(old, now=True))
-        env = dict(kwargs.pop("env", None) or os.environ)
         # A kernel reaches the data only through the data server: no workspace path, no key-encryption key's place.
-        for name in ("WORKBENCH_WORKSPACE", "WORKBENCH_KEK_FILE", "CREDENTIALS_DIRECTORY", "WORKBENCH_PASSWORD",
-                     "WORKBENCH_BATCH_KEY"):
-            env.pop(name, None)
-        env[TICKET_ENV] = ticket
-        env[SERVER_ENV] = str(self._handler.settings["wb_data_server"].path)
+        env = client_environment(self._handler.settings["wb_data_server"].path, {TICKET_ENV: ticket},
+                                 kwargs.pop("env", None) or os.environ)
         kwargs.pop("kernel_id", None)
         try:
             return str(await ensure_async(self._km.start_kernel(kernel_id=kernel_id, env=env, **kwargs)))
@@ -513,6 +618,7 @@ class WorkbenchVoila(Voila):
 
     name = "workbench-voila"
     workspace = Unicode(os.environ.get("WORKBENCH_WORKSPACE", ""), config=True, help="The workspace folder.")
+    kernel_pool = Int(2, config=True, help="Kernels started ahead, bound to a session at login (0: none).")
     trust_proxy = Bool(False, config=True,
                        help="Behind a TLS reverse proxy: take the client address from X-Real-Ip/X-Forwarded-For "
                             f"and a client certificate's fingerprint from {FINGERPRINT_HEADER}.")
@@ -540,6 +646,14 @@ class WorkbenchVoila(Voila):
         settings.update(wb_sessions=self.wb_sessions, wb_data_server=self.data_server, wb_trust_proxy=self.trust_proxy, xsrf_cookies=True,
                         allow_unauthenticated_access=False, serve_traceback=False)
         return settings
+
+    def init_kernel_pool(self) -> KernelPool | None:
+        if self.kernel_pool <= 0:
+            return None
+        pool = KernelPool(self.kernel_manager, size=self.kernel_pool, server=self.data_server.path)
+        self.data_server.pool_exchange = pool.exchange
+        self.app.settings["wb_pool"] = pool
+        return pool
 
     def init_handlers(self) -> list[Any]:
         """Keep only what the dashboard needs; swap in the guarded versions."""
@@ -570,6 +684,9 @@ class WorkbenchVoila(Voila):
 
     def listen(self) -> None:
         PeriodicCallback(self._sweep, SWEEP_SECONDS * 1000).start()
+        self.pool = self.init_kernel_pool()
+        if self.pool is not None:
+            IOLoop.current().add_callback(self.pool.fill)
         super().listen()
 
     async def _sweep(self) -> None:
@@ -580,6 +697,9 @@ class WorkbenchVoila(Voila):
                 await end_session(settings, web, web.ended or "idle")
             except Exception:
                 self.log.exception("could not end a web session [%s]", reference())
+        pool = getattr(self, "pool", None)
+        if pool is not None:
+            await pool.fill()
         try:
             await _blocking(self.wb_sessions.policy, refresh=True)
         except Exception:  # pragma: no cover - logged, retried next sweep
