@@ -188,7 +188,7 @@ READS: frozenset[str] = frozenset({
     "inquiries.inquiry_page", "inquiries.monthly", "inquiries.search", "integrated.preview_integrated_request",
     "linkage.preview_linkage", "media.ledger", "media.ledger_page", "pending.pending_work", "persons.get",
     "persons.reveal_number", "registration.review_page", "registration.review_queue", "results.request_status",
-    "retention.rules", "runs.runs", "stats.chart_data", "stats.publications", "users.list_users", "users.user_page",
+    "retention.rules", "runs.runs", "stats.publications", "users.list_users", "users.user_page",
 })
 
 class Workspace:
