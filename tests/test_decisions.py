@@ -192,7 +192,7 @@ def test_registration_refuses_when_the_file_would_now_do_otherwise(world: Staffe
     registrar = world.login("registrar")
     targets.import_targets(registrar, target_extract(pop, seed=1), file_name="t.csv")
     data = contractor_return(pop, seed=2, error_rate=0.3)
-    seen = registration.preview_registration(registrar, data, source="contractor", file_name="r.csv")
+    seen = registration.preview_registration(registrar, data, source="contractor", file_name="r.csv").detail
     assert seen.registered > 0
     wrong = {**seen.outcomes, "registered": seen.registered + 1}
     with pytest.raises(InvalidInput) as err:

@@ -100,7 +100,7 @@ def test_same_file_again_changes_nothing(loaded: StaffedWorkspace, population: A
 def test_preview_writes_nothing(loaded: StaffedWorkspace, population: Any) -> None:
     data, truth = contractor_return_with_truth(population, seed=4, error_rate=0.2)
     s = loaded.login("registrar")
-    preview = registration.preview_registration(s, data, source="contractor", file_name="p.csv")
+    preview = registration.preview_registration(s, data, source="contractor", file_name="p.csv").detail
     assert preview.preview and preview.outcomes["registered"] == int((truth["outcome"] == "registered").sum())
     assert preview.return_list is None and held(loaded) == 0
     assert not list(loaded.ws.folder("return_lists").iterdir())

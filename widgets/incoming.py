@@ -10,7 +10,10 @@ kinds (the query screen takes F4 and F5 answers in one box: the file's kind choo
 3. 取り込む — enabled only after a preview of this very file, and only once the person ticks that the
    count and the changes were checked; the import service is given the previewed file's digest, so a
    different file is refused there, whatever the screen did;
-4. the result: the kind's own summary in words, with counts.
+4. the result: the kind's own summary in words, with counts;
+5. 媒体のファイルを削除しました — nothing of an upload is kept on the server, so the person deletes the
+   copy on the medium it came on (USB memory, the clerk's PC) and confirms it here (:class:`MediumCopy`,
+   also on the target-list, registration and deletion screens); the media ledger records when.
 
 Choosing another file cancels what was previewed.  The service refuses whatever the screen lets
 through; the screen only keeps people from clicking into a refusal.
@@ -29,9 +32,55 @@ from workbench.files import incoming
 from workbench.files.incoming import IncomingFileSpec, IncomingPreview
 
 from .common import ActionButton, ErrorBanner, esc, num
-from .registration import uploaded
 
-__all__ = ["IncomingFileFlow", "IncomingModel"]
+__all__ = ["IncomingFileFlow", "IncomingModel", "MediumCopy", "uploaded"]
+
+
+def uploaded(upload: w.FileUpload) -> tuple[str, bytes] | None:
+    """The one file in an ipywidgets 8 FileUpload: (name, bytes)."""
+    value = upload.value
+    if not value:
+        return None
+    item = value[0]
+    return str(item["name"]), bytes(item["content"])
+
+
+class MediumCopy(w.VBox):
+    """After an uploaded file was imported: the server kept nothing of it, and the copy on the medium it came on
+    is to be deleted.  The person ticks that it is, and :func:`workbench.files.incoming.confirm_destroyed`
+    records it in the media ledger (C9: the medium is erased once its content has been moved)."""
+
+    def __init__(self, kind: str, reference: str, *, call: Callable[..., Any], file_ja: str) -> None:
+        self.kind = kind
+        self.reference = reference
+        self._call = call
+        self.done = False
+        self.note = w.HTML(
+            "<div class='wb-medium-copy' role='alert' style='background:#fff4e5;border-left:4px solid #e65100;"
+            f"padding:6px 10px'><b>受け取った媒体の{esc(file_ja)}を削除してください。</b>"
+            "取り込んだ内容はサーバーに残っていません（データベースに暗号化して保存済み）。"
+            "USB メモリや端末に残ったファイルを削除したら、下のボタンで記録してください。"
+            "<br><small>Delete the file on the medium it came on; the workbench kept no copy. "
+            "Record it below once it is deleted.</small></div>")
+        self.check = w.Checkbox(value=False, indent=False, layout=w.Layout(width="auto"),
+                                description="媒体上のファイルを削除しました / I deleted the file on the medium")
+        self.button = ActionButton(description="削除を記録 / Record the deletion", icon="check", disabled=True,
+                                   layout=w.Layout(width="auto"))
+        self.check.observe(lambda c: setattr(self.button, "disabled", not c["new"] or self.done), "value")
+        self.button.on_click(lambda _b: self.record())
+        super().__init__([self.note, w.HBox([self.check, self.button], layout=w.Layout(flex_flow="row wrap"))])
+        self.add_class("wb-medium-copy-box")
+
+    def record(self) -> None:
+        if self.done or not self.check.value or self.button.disabled:
+            return
+        result = self._call(incoming.confirm_destroyed, self.kind, self.reference)
+        if result is None:
+            return
+        self.done = True
+        self.button.disabled = self.check.disabled = True
+        self.note.value = (f"<div class='wb-medium-copy-done' style='color:#2e7d32'>{esc(result['message_ja'])}"
+                           f"<br><small>{esc(result['message_en'])}</small></div>")
 
 
 class IncomingModel(t.HasTraits):
@@ -71,6 +120,7 @@ class IncomingFileFlow(w.VBox):
         self.import_button = ActionButton(description="取り込む / Import", icon="upload", button_style="warning",
                                           disabled=True, layout=w.Layout(width="auto"))
         self.result_view = w.HTML()
+        self.medium = w.VBox([])
         self.upload.observe(lambda _c: self._chosen(), "value")
         self.preview_button.on_click(lambda _b: self.preview())
         self.import_button.on_click(lambda _b: self.import_())
@@ -80,7 +130,7 @@ class IncomingFileFlow(w.VBox):
         super().__init__([
             w.HBox([self.upload, self.preview_button], layout=w.Layout(flex_flow="row wrap", align_items="center")),
             self.view, w.HBox([self.check, self.import_button], layout=w.Layout(flex_flow="row wrap")),
-            self.result_view,
+            self.result_view, self.medium,
         ])
         self.add_class("wb-incoming")
         for kind in self.specs:
@@ -93,6 +143,7 @@ class IncomingFileFlow(w.VBox):
         self.model.preview = None
         self.model.result = None
         self.check.value = False
+        self.medium.children = []
         self._enable()
 
     def _enable(self) -> None:
@@ -168,5 +219,6 @@ class IncomingFileFlow(w.VBox):
                             "受け取った媒体のファイルは、取込後に削除してください。",
                             f"Imported the {self.specs[p.kind].file_en} ({num(p.count)} records). "
                             "Delete the file on the medium it came on.")
+        self.medium.children = [MediumCopy(p.kind, p.reference, call=self._call, file_ja=self.specs[p.kind].file_ja)]
         if self._on_imported is not None:
             self._on_imported(result)

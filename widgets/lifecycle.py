@@ -31,10 +31,12 @@ from workbench.controls import idreview
 from workbench.core import labels
 from workbench.core.paging import Page, PageRequest
 from workbench.core.permissions import Permission
+from workbench.files import incoming
 from workbench.lifecycle import backup, deletion, disclosure, inquiries, retention
 
 from .common import ActionButton, App, bar_chart_svg, esc, fmt_datetime, html_table, num
 from .grid import GridColumn, RecordGrid
+from .incoming import MediumCopy
 
 __all__ = ["BackupApp", "DeletionApp", "DisclosureApp", "IdReviewApp", "InquiryApp"]
 
@@ -58,7 +60,10 @@ class DeletionApp(App):
     def build(self) -> list[w.Widget]:
         self.model = DeletionModel()
         self.can_purge = self.session.can(Permission.KEYS_MANAGE)
-        self.upload = w.FileUpload(accept=".csv", multiple=False, description="削除対象者リスト / List")
+        self.upload = w.FileUpload(accept=".csv,.txt,.wbpkg", multiple=False, description="削除対象者リスト / List")
+        #: After the list's file is imported: the copy on the medium is to be deleted, and that recorded (C9).
+        self.list_medium = w.VBox([])
+        self.upload.observe(lambda _c: setattr(self.list_medium, "children", []), "value")
         self.import_button = ActionButton(description="取込・件数確認 / Import and preview", button_style="primary", icon="upload")
         self.import_button.on_click(lambda _b: self.import_list())
         self.person_ids = w.Textarea(description="宛名番号 / Person IDs", placeholder="1 行に 1 人 / one per line",
@@ -99,6 +104,7 @@ class DeletionApp(App):
         self.model.observe(self._show_records, "records")
         children: list[w.Widget] = [
             w.HTML("<h4>1. 削除対象者 / Who is to be deleted</h4>"), w.HBox([self.upload, self.import_button]),
+            self.list_medium,
             w.HTML("<div>または職員による指定 / or a staff selection:</div>"), self.person_ids, self.reason,
             self.deceased, self.select_button,
             w.HTML("<div>または日次点検の提案（対象者リストから外れた人の個人番号）/ or the daily check's proposal:</div>"),
@@ -182,10 +188,14 @@ class DeletionApp(App):
             self.banner.info("削除対象者リストのファイルを選んでください。", "Choose the deletion list file.")
             return
         f = files[0]
-        preview = self.call(deletion.import_deletion_list, bytes(f["content"]), file_name=f["name"])
+        data = bytes(f["content"])
+        preview = self.call(deletion.import_deletion_list, data, file_name=f["name"])
         if preview is not None:
-            self.model.preview = preview
+            self.model.preview = preview if preview.persons or not preview.already_imported else None
             self.banner.success(preview.message_ja, preview.message_en)
+            if not preview.already_imported:
+                self.list_medium.children = [MediumCopy(deletion.SPEC.kind, incoming.reference_of(data), call=self.call,
+                                                        file_ja=deletion.SPEC.file_ja)]
 
     def select(self) -> None:
         ids = [x.strip() for x in self.person_ids.value.splitlines() if x.strip()]

@@ -21,6 +21,7 @@ from workbench.core.permissions import Permission
 from workbench.intake import collection, integrated, registration, targets
 
 from .common import ActionButton, App, ConfirmOutgoing, bar_chart_svg, esc, fmt_datetime, html_table, num, tr
+from .incoming import MediumCopy, uploaded
 from .outgoing import OutgoingFileFlow
 from .packages import DeliverControl
 
@@ -40,15 +41,6 @@ TARGET_COUNTS = [("new", "新規"), ("changed", "変更"), ("relisted", "再掲�
                  ("unlisted", "対象外となった人")]
 
 
-def uploaded(upload: w.FileUpload) -> tuple[str, bytes] | None:
-    """The one file in an ipywidgets 8 FileUpload: (name, bytes)."""
-    value = upload.value
-    if not value:
-        return None
-    item = value[0]
-    return str(item["name"]), bytes(item["content"])
-
-
 class RegistrationModel(t.HasTraits):
     target_preview = t.Any(None)
     target_result = t.Any(None)
@@ -64,7 +56,7 @@ class RegistrationApp(App):
         self.model = RegistrationModel()
 
         # -- F0 target list
-        self.target_upload = w.FileUpload(accept=".csv,.txt", multiple=False,
+        self.target_upload = w.FileUpload(accept=".csv,.txt,.wbpkg", multiple=False,
                                           description="対象者リストを選択 / Target list")
         self.target_preview_button = ActionButton(description="内容を確認 / Preview", icon="eye")
         self.target_preview_button.on_click(lambda _b: self.preview_targets())
@@ -79,16 +71,19 @@ class RegistrationApp(App):
         #: A list that takes many people off: the clerk ticks the number before the import runs.
         self.target_large = w.Checkbox(value=False, indent=False, layout=w.Layout(display="none", width="auto"))
         self.target_large.observe(lambda _c: self._show_targets(), names="value")
+        #: After an import: the copy on the medium is to be deleted, and its deletion recorded (C9).
+        self.target_medium = w.VBox([])
+        self.reg_medium = w.VBox([])
         targets_box = w.VBox([
             w.HTML("<h4>対象者リストの取込 / Target list (F0)</h4>"),
             w.HBox([self.target_upload, self.target_preview_button, self.target_confirm]), self.target_reapply,
-            self.target_view, self.target_large,
+            self.target_view, self.target_large, self.target_medium,
         ])
 
         # -- F1 registration
         self.source = w.Dropdown(description="取込元 / Source", options=SOURCES, value="contractor",
                                  style={"description_width": "120px"}, layout=w.Layout(width="480px"))
-        self.reg_upload = w.FileUpload(accept=".csv,.txt", multiple=False, description="登録ファイルを選択 / File")
+        self.reg_upload = w.FileUpload(accept=".csv,.txt,.wbpkg", multiple=False, description="登録ファイルを選択 / File")
         self.reg_preview_button = ActionButton(description="内容を確認 / Preview", icon="eye")
         self.reg_preview_button.on_click(lambda _b: self.preview_registration())
         self.reg_confirm_area = w.VBox([])
@@ -99,7 +94,7 @@ class RegistrationApp(App):
         reg_box = w.VBox([
             w.HTML("<h4>個人番号の一括登録 / Bulk registration (F1)</h4>"), self.source,
             w.HBox([self.reg_upload, self.reg_preview_button]), self.reg_view, self.reg_confirm_area,
-            self.chart, self.return_view, self.return_deliver,
+            self.chart, self.return_view, self.return_deliver, self.reg_medium,
         ])
 
         # -- F0b collection list for the contractor (an outgoing file)
@@ -161,15 +156,18 @@ class RegistrationApp(App):
     def _reset_targets(self) -> None:
         self.model.target_preview = None
         self.model.target_result = None
+        self.target_medium.children = []
 
     def _reset_registration(self) -> None:
         self.model.reg_preview = None
         self.model.reg_result = None
+        self.reg_medium.children = []
 
     # -- views -------------------------------------------------------------------------------
     def _show_targets(self, _change: Any = None) -> None:
-        s = self.model.target_result or self.model.target_preview
-        large = getattr(self.model.target_preview, "needs_confirmation", None) if self.model.target_result is None else None
+        seen = self.model.target_preview.detail if self.model.target_preview is not None else None
+        s = self.model.target_result or seen
+        large = getattr(seen, "needs_confirmation", None) if self.model.target_result is None else None
         self.target_large.layout.display = "" if large else "none"
         if large:
             self.target_large.description = (f"{num(large)} 人を対象外にすることを確認しました"
@@ -195,7 +193,8 @@ class RegistrationApp(App):
         )
 
     def _show_registration(self, _change: Any = None) -> None:
-        result, preview = self.model.reg_result, self.model.reg_preview
+        result = self.model.reg_result
+        preview = self.model.reg_preview.detail if self.model.reg_preview is not None else None
         s = result or preview
         if s is None:
             self.reg_view.value = self.chart.value = self.return_view.value = ""
@@ -270,12 +269,18 @@ class RegistrationApp(App):
         if got is None or self.model.target_preview is None:
             return
         name, data = got
-        large = self.model.target_preview.needs_confirmation
+        seen = self.model.target_preview
+        large = seen.detail.needs_confirmation
+        # the previewed file's digest goes with it: another file under the same name is refused
         result = self.call(targets.import_targets, data, file_name=name, reapply=self.target_reapply.value,
-                           confirm_unlisted=large if large and self.target_large.value else None)
+                           confirm_unlisted=large if large and self.target_large.value else None,
+                           expected_digest=seen.file_digest)
         if result is not None:
             self.model.target_result = result
             self.banner.success(result.message_ja, result.message_en)
+            if result.applied:
+                self.target_medium.children = [MediumCopy(targets.SPEC.kind, seen.reference, call=self.call,
+                                                          file_ja=targets.SPEC.file_ja)]
 
     def preview_registration(self) -> None:
         got = self._file(self.reg_upload)
@@ -291,11 +296,17 @@ class RegistrationApp(App):
         if got is None or self.model.reg_preview is None:
             return
         name, data = got
+        seen = self.model.reg_preview
         # what the person confirmed goes with the request: the service refuses if the file would now do otherwise
         result = self.call(registration.register, data, source=self.source.value, file_name=name,
-                           expected_outcomes=dict(self.model.reg_preview.outcomes))
+                           expected_outcomes=dict(seen.detail.outcomes), expected_digest=seen.file_digest)
         if result is not None:
             self.model.reg_result = result
+            if not result.already_imported:
+                self.reg_medium.children = [MediumCopy(seen.kind, seen.reference, call=self.call,
+                                                       file_ja=registration.CONTRACTOR_SPEC.file_ja
+                                                       if seen.kind == registration.CONTRACTOR_SPEC.kind
+                                                       else registration.PORTAL_SPEC.file_ja)]
             self.banner.success(
                 f"登録しました: 登録 {num(result.outcomes.get('registered', 0))} 件、差戻し {num(result.outcomes.get('returned', 0))} 件。",
                 f"Registered {num(result.outcomes.get('registered', 0))}; returned {num(result.outcomes.get('returned', 0))}.",

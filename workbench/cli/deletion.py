@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
-from workbench.cli._common import Subcommands, command, group, login, read_input
+from workbench.cli._common import Subcommands, command, group, incoming_options, login
+from workbench.files import incoming
 from workbench.lifecycle import deletion
 
 __all__ = ["register"]
@@ -14,8 +14,10 @@ __all__ = ["register"]
 
 def register(sub: Subcommands) -> None:
     g = group(sub, "deletion", "F7/C8: bulk deletion of numbers and everything derived from them")
-    p = command(g, "deletion import", cmd_deletion, "F7: import the housing system's deletion list (CSV, deletion_list layout) and preview it")
+    p = command(g, "deletion import", cmd_deletion,
+                "F7: import the housing system's deletion list (CSV, deletion_list layout, or a package) and preview it")
     p.add_argument("file")
+    incoming_options(p)
     p = command(g, "deletion select", cmd_deletion, "F7: a staff selection of people to delete (--person, repeatable; or --deceased)")
     p.add_argument("--person", action="append", help="internal person number (repeatable)")
     p.add_argument("--reason", required=True, help="moved_out, failed_screening, withdrew, deceased")
@@ -47,8 +49,9 @@ def register(sub: Subcommands) -> None:
 def cmd_deletion(args: argparse.Namespace) -> Any:
     session = login(args)
     if args.command == "import":
-        path = Path(args.file)
-        return deletion.import_deletion_list(session, read_input(path), file_name=path.name)
+        if args.preview:
+            return deletion.preview_deletion_file(session, args.file)
+        return incoming.receive(session, args.file, kinds=(deletion.SPEC.kind,), remove_source=not args.keep)
     if args.command == "select":
         return deletion.select_for_deletion(session, person_ids=args.person or [], reason=args.reason,
                                             deceased=args.deceased)

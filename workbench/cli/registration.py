@@ -4,10 +4,10 @@ and the numbers that differ from the one held."""
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
-from workbench.cli._common import Subcommands, command, group, login, page_options, page_request, read_input
+from workbench.cli._common import Subcommands, command, group, incoming_options, login, page_options, page_request
+from workbench.files import incoming
 from workbench.intake import registration
 
 __all__ = ["register"]
@@ -17,7 +17,7 @@ def register(sub: Subcommands) -> None:
     p = command(sub, "register", cmd_register, "F1: register Individual Numbers from a contractor return or portal download")
     p.add_argument("file")
     p.add_argument("--source", required=True, choices=["contractor", "portal"])
-    p.add_argument("--preview", action="store_true", help="check only; write nothing")
+    incoming_options(p)
     g = group(sub, "review", "C7: numbers that differ from the one held")
     p = command(g, "review list", cmd_review_list, "pending reviews, numbers masked")
     p.add_argument("--limit", type=int, default=200, help="rows of one page (≤ 200)")
@@ -31,10 +31,10 @@ def register(sub: Subcommands) -> None:
 
 
 def cmd_register(args: argparse.Namespace) -> Any:
-    path = Path(args.file)
-    data = read_input(path)
-    fn = registration.preview_registration if args.preview else registration.register
-    return fn(login(args), data, source=args.source, file_name=path.name)
+    session = login(args)  # first: every refusal is audited
+    if args.preview:
+        return registration.preview_registration(session, args.file, source=args.source)
+    return incoming.receive(session, args.file, kinds=(registration.KINDS[args.source],), remove_source=not args.keep)
 
 
 def cmd_review_list(args: argparse.Namespace) -> Any:

@@ -40,7 +40,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -58,12 +58,14 @@ __all__ = [
     "IncomingPreview",
     "IncomingServices",
     "Received",
+    "confirm_destroyed",
     "dispose",
     "import_file",
     "kind_of",
     "outcome_domain",
     "preview",
     "receive",
+    "reference_of",
     "register",
     "spec_for",
 ]
@@ -83,6 +85,9 @@ class Received:
     size: int
     package: transfer.Package | None
     members: dict[str, bytes] = field(repr=False)
+    #: The kind's own options given with the call (``IncomingFileSpec.options``: a target list's re-application,
+    #: the outcomes a registration preview showed …), defaults filled in.
+    options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def package_id(self) -> str | None:
@@ -92,6 +97,19 @@ class Received:
     def digest(self) -> str:
         """The manifest's digest of the contents (a package) or the file's digest (a bare file)."""
         return self.file_digest if self.package is None else self.package.manifest.digest
+
+    def only_member(self) -> tuple[str, bytes]:
+        """The one file in it (a bare file is its own one member): name and bytes.  A package with more
+        than one member is refused — a kind that holds one table is sent as one file."""
+        if len(self.members) != 1:
+            spec = REGISTRY.get(self.kind)
+            what_en, what_ja = (spec.file_en, spec.file_ja) if spec is not None else (self.kind, self.kind)
+            raise InvalidInput(f"The {what_en} package should hold one file, not {len(self.members)}; nothing was imported.",
+                               f"{what_ja}のパッケージにはファイルが 1 つだけ入っているはずですが、"
+                               f"{len(self.members):,} 個あります。何も取り込んでいません。",
+                               reason="bad_package_members")
+        name, data = next(iter(self.members.items()))
+        return name, data
 
 
 @dataclass(frozen=True)
@@ -106,6 +124,9 @@ class Changes:
     summary_en: str
     #: The file was imported before: importing it again changes nothing.
     already_imported: bool = False
+    #: The kind's own preview summary (a dataclass of the ``workbench`` package: the screens that show more than
+    #: the counts — a target list's people leaving the list, a registration's return reasons — read it).
+    detail: Any = None
 
 
 @dataclass(frozen=True)
@@ -125,9 +146,19 @@ class IncomingPreview:
     summary_ja: str
     summary_en: str
     already_imported: bool
+    #: The kind's own preview summary (``Changes.detail``), or None.
+    detail: Any = None
+
+    @property
+    def reference(self) -> str:
+        """The media ledger's reference of this file (its package ID, or ``file:`` and its digest)."""
+        return self.package_id or _file_reference(self.file_digest)
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        out = dict(self.__dict__)
+        if hasattr(self.detail, "to_dict"):
+            out["detail"] = self.detail.to_dict()
+        return out
 
 
 ResultT = TypeVar("ResultT")
@@ -139,7 +170,7 @@ class IncomingFileSpec(Generic[ResultT]):
 
     #: The package kind (``manifest.kind``), the registry key.
     kind: str
-    #: Who sends it (a key of :data:`workbench.files.media.RECIPIENTS`): that recipient's key opens it.
+    #: Who sends it (a key of :data:`workbench.files.media.SENDERS`): that recipient's key opens its packages.
     sender: str
     #: The one permission its services need.
     permission: Permission
@@ -159,6 +190,12 @@ class IncomingFileSpec(Generic[ResultT]):
     already: Callable[[ResultT], bool] = lambda _result: False
     #: A bare (unencrypted) file is accepted too (for senders that cannot make a package).
     bare: bool = False
+    #: An encrypted package is accepted (False for a sender that has no key file and cannot make one: a package
+    #: claiming to be of this kind is refused, ``package_not_expected``).
+    packages: bool = True
+    #: The kind's own keyword options (name → default), given to both services and to ``preview``/``apply``
+    #: in ``Received.options``; an option the kind does not know is refused.
+    options: Mapping[str, Any] = field(default_factory=dict)
     #: The file carries Individual Numbers or results about people (said in the confirmation box).
     holds_personal_data: bool = True
     #: Drop whatever ``preview`` or ``apply`` left behind (temporary tables); called after each step.
@@ -169,7 +206,7 @@ class IncomingFileSpec(Generic[ResultT]):
 
     @property
     def sender_ja(self) -> str:
-        return media.RECIPIENTS[self.sender][0]
+        return media.SENDERS[self.sender][0]
 
 
 #: Every kind of incoming file, by package kind.  Filled by :func:`register` as the owning modules are
@@ -236,6 +273,12 @@ def _read(unit: Unit, spec: IncomingFileSpec[Any], source: str | Path | bytes, f
                           f"This package does not hold {spec.file_en} (it says it holds {header.kind!r}); nothing was imported.",
                           f"このパッケージは{spec.file_ja}ではありません（種別 {header.kind!r}）。何も取り込んでいません。",
                           )
+        if not spec.packages:
+            raise _refuse("package_not_expected",
+                          f"The {spec.file_en} comes as the file saved from {media.SENDERS[spec.sender][1]}, never as a "
+                          "package (the sender has no key file); nothing was imported.",
+                          f"{spec.file_ja}は{spec.sender_ja}から保存したファイルのまま取り込みます。パッケージでは受け付けません"
+                          "（送付元に鍵ファイルはありません）。何も取り込んでいません。")
         key, _ = media.recipient_key(unit.workspace, spec.sender)
         package = transfer.read_package(data, key=key)
         manifest = package.manifest
@@ -302,31 +345,46 @@ def _record(unit: Unit, spec: IncomingFileSpec[Any], received: Received, count: 
     entry_id = "M" + uuid.uuid4().hex[:11].upper()
     unit.con.execute(
         "INSERT INTO media_ledger VALUES (?, ?, 'in', ?, ?, ?, ?, ?, ?, ?, NULL, NULL)",
-        [entry_id, unit.now, spec.kind, "file:" + received.file_digest[:32], received.file_name, spec.sender, count,
+        [entry_id, unit.now, spec.kind, _file_reference(received.file_digest), received.file_name, spec.sender, count,
          received.file_digest, unit.user_id])
     unit.note(ledger_entry=entry_id, records=count)
     return media.entry(unit, entry_id)
+
+
+def _options(spec: IncomingFileSpec[Any], given: Mapping[str, Any]) -> dict[str, Any]:
+    """The kind's options with their defaults; one it does not know is refused (never silently ignored)."""
+    unknown = sorted(set(given) - set(spec.options))
+    if unknown:
+        raise InvalidInput(f"The {spec.file_en} import takes no option {', '.join(unknown)}.",
+                           f"{spec.file_ja}の取込に {', '.join(unknown)} という指定はありません。", reason="unknown_option")
+    return {**spec.options, **given}
 
 
 def register(spec: IncomingFileSpec[ResultT], *, preview: str, import_: str) -> IncomingServices[ResultT]:
     """Put ``spec`` in the registry and make its two services, audited under these operation names."""
     if spec.kind in REGISTRY:
         raise RuntimeError(f"duplicate incoming file kind {spec.kind}")
-    if spec.sender not in media.RECIPIENTS:
+    if spec.sender not in media.SENDERS:
         raise RuntimeError(f"unknown sender {spec.sender}")
+    if spec.packages and spec.sender not in media.RECIPIENTS:
+        raise RuntimeError(f"{spec.sender} has no key to make a package of {spec.kind}")
 
-    def _preview(unit: Unit, source: str | Path | bytes, /, *, file_name: str | None = None) -> IncomingPreview:
-        received = _read(unit, spec, source, file_name)
+    def _preview(unit: Unit, source: str | Path | bytes, /, *, file_name: str | None = None,
+                 **options: Any) -> IncomingPreview:
+        chosen = _options(spec, options)
+        received = replace(_read(unit, spec, source, file_name), options=chosen)
         found = _changes(unit, spec, received)
         return IncomingPreview(
             kind=spec.kind, label_ja=spec.label_ja, sender=spec.sender, sender_ja=spec.sender_ja,
             file_name=received.file_name, file_digest=received.file_digest, package_id=received.package_id,
             members=len(received.members), count=int(found.count), changes=dict(found.changes),
-            summary_ja=found.summary_ja, summary_en=found.summary_en, already_imported=found.already_imported)
+            summary_ja=found.summary_ja, summary_en=found.summary_en, already_imported=found.already_imported,
+            detail=found.detail)
 
     def _import(unit: Unit, source: str | Path | bytes, /, *, file_name: str | None = None,
-                expected_digest: str | None = None) -> ResultT:
-        received = _read(unit, spec, source, file_name)
+                expected_digest: str | None = None, **options: Any) -> ResultT:
+        chosen = _options(spec, options)
+        received = replace(_read(unit, spec, source, file_name), options=chosen)
         if expected_digest is not None and expected_digest != received.file_digest:
             raise InvalidInput(
                 "This is not the file that was previewed (its contents differ); preview it again before importing.",
@@ -359,7 +417,8 @@ def register(spec: IncomingFileSpec[ResultT], *, preview: str, import_: str) -> 
     name_param = inspect.Parameter("file_name", inspect.Parameter.KEYWORD_ONLY, default=None, annotation="str | None")
     digest_param = inspect.Parameter("expected_digest", inspect.Parameter.KEYWORD_ONLY, default=None,
                                      annotation="str | None")
-    for fn, name, extra in ((_preview, preview, []), (_import, import_, [digest_param])):
+    own = [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=v) for k, v in spec.options.items()]
+    for fn, name, extra in ((_preview, preview, own), (_import, import_, [digest_param, *own])):
         fn.__name__ = fn.__qualname__ = name.rsplit(".", 1)[-1]
         fn.__doc__ = f"{spec.label_en} ({spec.label_ja}): {name.rsplit('.', 1)[-1]} (see workbench.files.incoming)."
         setattr(fn, "__signature__", inspect.Signature([unit_param, src, name_param, *extra]))  # noqa: B010
@@ -397,16 +456,17 @@ def kind_of(source: str | Path | bytes, kinds: Sequence[str]) -> str:
     return claimed if claimed in kinds else kinds[0]
 
 
-def preview(session: Session, kind: str, source: str | Path | bytes, *, file_name: str | None = None) -> IncomingPreview:
+def preview(session: Session, kind: str, source: str | Path | bytes, *, file_name: str | None = None,
+            **options: Any) -> IncomingPreview:
     """Step 1 for any kind: read and check the file; how many records, what would change.  Nothing written."""
-    result: IncomingPreview = services_for(kind).preview(session, source, file_name=file_name)
+    result: IncomingPreview = services_for(kind).preview(session, source, file_name=file_name, **options)
     return result
 
 
 def import_file(session: Session, kind: str, source: str | Path | bytes, *, file_name: str | None = None,
-                expected_digest: str | None = None) -> Any:
+                expected_digest: str | None = None, **options: Any) -> Any:
     """Step 2 for any kind: read and check again, record in the media ledger, import."""
-    return services_for(kind).import_(session, source, file_name=file_name, expected_digest=expected_digest)
+    return services_for(kind).import_(session, source, file_name=file_name, expected_digest=expected_digest, **options)
 
 
 @dataclass(frozen=True)
@@ -423,15 +483,62 @@ class Receipt:
 
 
 def receive(session: Session, source: str | Path | bytes, *, kinds: Sequence[str], file_name: str | None = None,
-            expected_digest: str | None = None, remove_source: bool = True) -> Receipt:
+            expected_digest: str | None = None, remove_source: bool = True, **options: Any) -> Receipt:
     """Import a file of one of ``kinds`` (chosen by its header, refused by the service if wrong), then,
-    for a file on disk, take the copy away (:func:`dispose`).  The one entry point of the CLI and cycles."""
+    for a file on disk, take the copy away (:func:`dispose`).  The one entry point of the CLI and cycles.
+    ``options`` are the kind's own (``IncomingFileSpec.options``)."""
     kind = kind_of(source, kinds)
-    result = import_file(session, kind, source, file_name=file_name, expected_digest=expected_digest)
+    result = import_file(session, kind, source, file_name=file_name, expected_digest=expected_digest, **options)
     disposal = None
     if remove_source and not isinstance(source, (bytes, bytearray)):
         disposal = dispose(session, str(source), kind)
     return Receipt(kind, result, disposal)
+
+
+def _file_reference(file_digest: str) -> str:
+    return "file:" + file_digest[:32]
+
+
+def reference_of(data: bytes) -> str:
+    """The media ledger's reference of a file given as bytes (a screen upload): the package ID its clear
+    header names, or ``file:`` and the digest of a bare file.  Only to find the ledger line again."""
+    if data.startswith(transfer.MAGIC[:5]):
+        try:
+            return transfer.peek_header(data).package_id
+        except PackageError:
+            pass
+    return _file_reference(hashlib.sha256(data).hexdigest())
+
+
+def _may(unit: Unit, spec: IncomingFileSpec[Any]) -> None:
+    if not unit.session.can(spec.permission):
+        raise PermissionDenied(f"You do not have the permission {spec.permission.value!r} needed for {spec.label_en}.",
+                               f"「{spec.label_ja}」に必要な権限 {spec.permission.value!r} がありません。",
+                               permission=spec.permission.value)
+
+
+@service(Permission.SELF, operation="incoming.confirm_destroyed")
+def confirm_destroyed(unit: Unit, kind: str, reference: str) -> dict[str, Any]:
+    """A file imported from a screen upload: nothing of it was kept on the server, and the person confirms
+    that the copy on the medium it came on (USB memory, the clerk's PC) is deleted; the media ledger records
+    when (``deleted_at``), the audit record who.  Refused for a file never imported, or already recorded."""
+    spec = spec_for(kind)
+    _may(unit, spec)
+    unit.note(incoming=spec.kind)
+    row = unit.con.execute(
+        "SELECT entry_id, deleted_at FROM media_ledger WHERE direction = 'in' AND kind = ? AND package_id = ?"
+        " ORDER BY recorded_at DESC LIMIT 1", [spec.kind, str(reference)[:200]]).fetchone()
+    if row is None:
+        raise NotFound("This file was never imported; there is no ledger line to record its deletion on.",
+                       "このファイルは取り込まれていないため、媒体管理簿に削除を記録できません。", reason="not_imported")
+    if row[1] is not None:
+        raise InvalidInput("The deletion of this file's copy is already recorded.",
+                           "このファイルの媒体上のコピーの削除は記録済みです。", reason="already_recorded")
+    unit.con.execute("UPDATE media_ledger SET deleted_at = ? WHERE entry_id = ?", [unit.now, row[0]])
+    unit.note(ledger_entry=row[0], disposal="confirmed_destroyed")
+    return {"ledger_entry": row[0], "action": "confirmed_destroyed",
+            "message_ja": "受け取った媒体上のファイルを削除したことを媒体管理簿に記録しました。",
+            "message_en": "Recorded in the media ledger that the copy on the medium was deleted."}
 
 
 @service(Permission.SELF, operation="incoming.dispose", paths=("path",))
@@ -439,10 +546,7 @@ def dispose(unit: Unit, path: str, kind: str) -> dict[str, Any]:
     """After a committed import: move an encrypted package to ``incoming/done/``, delete a bare
     (plaintext) file, and record when in the media ledger.  Refused for a file with no import."""
     spec = spec_for(kind)
-    if not unit.session.can(spec.permission):
-        raise PermissionDenied(f"You do not have the permission {spec.permission.value!r} needed for {spec.label_en}.",
-                               f"「{spec.label_ja}」に必要な権限 {spec.permission.value!r} がありません。",
-                               permission=spec.permission.value)
+    _may(unit, spec)
     source = Path(path)
     name = source.name
     try:

@@ -27,6 +27,7 @@ from workbench.files import transfer
 
 __all__ = [
     "RECIPIENTS",
+    "SENDERS",
     "LedgerEntry",
     "entry",
     "handover_copy",
@@ -51,9 +52,16 @@ RECIPIENTS: dict[str, tuple[str, str]] = {
     "housing_system": ("都住システム", "housing business system"),
     "archive": ("保管用", "archive"),
 }
+#: Who files come from (the media ledger's 送付元 of an incoming line): every recipient (its key opens what it
+#: sends back), and senders that cannot make a package, so they hand over a plain file only and are given no
+#: key file — the My Number portal's downloads (LoGo form submissions saved by a clerk).
+SENDERS: dict[str, tuple[str, str]] = {
+    **RECIPIENTS,
+    "my_number_portal": ("マイナポータル（ぴったりサービス・LoGoフォーム）", "My Number portal (form downloads)"),
+}
 #: Which way a package went, as the ledger (媒体管理簿) says it.
 DIRECTIONS: dict[str, tuple[str, str]] = {"out": ("送付", "outgoing"), "in": ("受領", "incoming")}
-labels.register("recipient", RECIPIENTS)
+labels.register("recipient", SENDERS)
 #: Packages that come back name the office itself as their recipient.
 labels.register("recipient", {"housing_office": ("都営住宅経営部（当部）", "housing office (this office)")})
 labels.register("direction", DIRECTIONS)
@@ -195,7 +203,7 @@ LEDGER_LIST = ListSpec(
            "record_count": SortKey("record_count", "件数", "records"), "user_id": SortKey("user_id", "担当", "by")},
     default_sort="recorded_at", tiebreak="entry_id",
     search=("entry_id", "package_id", "file_name", "user_id", "approval_id"),
-    filters={"direction": ("direction", {"in": 1, "out": 1}), "recipient": ("recipient", RECIPIENTS)},
+    filters={"direction": ("direction", {"in": 1, "out": 1}), "recipient": ("recipient", SENDERS)},
     groups={"kind": "kind", "direction": "direction"},
 )
 

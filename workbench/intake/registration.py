@@ -31,7 +31,9 @@ import datetime as dt
 import hashlib
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -45,13 +47,16 @@ from workbench.core.numbers import REASONS as NUMBER_REASONS
 from workbench.core.numbers import BlindIndex, mask_number, validate_numbers
 from workbench.core.paging import ListSpec, Page, PageRequest, SortKey, fetch_page
 from workbench.core.permissions import Permission
-from workbench.core.workspace import Unit, service
-from workbench.files import formats
+from workbench.core.workspace import Session, Unit, service
+from workbench.files import formats, incoming
 from workbench.files.media import write_outgoing
 from workbench.intake import matching
 
 __all__ = [
+    "CONTRACTOR_SPEC",
+    "KINDS",
     "OUTCOMES",
+    "PORTAL_SPEC",
     "REASONS",
     "RegistrationSummary",
     "ReviewItem",
@@ -135,10 +140,12 @@ REASONS: dict[str, tuple[str, str]] = {
     ),
 }
 labels.register("return_reason", REASONS)
-labels.register("registration_outcome", {
+#: A row's outcome in words (the summary, the chart and the incoming file's confirmation box).
+OUTCOME_WORDS: dict[str, tuple[str, str]] = {
     "registered": ("登録", "registered"), "already_registered": ("登録済み（同じ番号）", "already registered (same number)"),
     "review": ("要確認（番号相違）", "to review (another number held)"), "returned": ("差戻し", "returned"),
-})
+}
+labels.register("registration_outcome", OUTCOME_WORDS)
 labels.register("source", {"contractor": ("収集委託事業者の返送分", "contractor returns"),
                            "portal": ("マイナポータル", "My Number portal")})
 #: A number that differs from the one held waits for a person's decision (確認待ち).
@@ -686,23 +693,89 @@ def _run(unit: Unit, data: bytes, source: str, file_name: str, *, preview: bool,
 # ------------------------------------------------------------------------------ services
 
 
-@service(Permission.NUMBERS_REGISTER)
-def register(unit: Unit, data: bytes, *, source: Source, file_name: str,
-             expected_outcomes: dict[str, int] | None = None) -> RegistrationSummary:
+# The two files of F1 are incoming files (workbench.files.incoming, C9, C14): each is read through the one
+# incoming path, recorded in the media ledger (who, when, what, how many) and, given as a file, removed
+# after the import.  The contractor holds the collection contractor's key file (the collection list came
+# in a package made for it), so its return may come as a package too; the portal's downloads are saved
+# by a clerk from the LoGo form and come as the plain file only.
+#: Each source's incoming kind (the package kind and the media ledger's kind).
+KINDS: dict[str, str] = {"contractor": "contractor_return", "portal": "portal_download"}
+labels.register("package", {"contractor_return": ("収集委託事業者の返送データ", "contractor's return"),
+                            "portal_download": ("マイナポータルのダウンロードデータ", "portal download")})
+
+
+def _preview_file(source: str) -> Callable[[Unit, incoming.Received], incoming.Changes]:
+    def preview(unit: Unit, received: incoming.Received) -> incoming.Changes:
+        _name, data = received.only_member()
+        summary = _run(unit, data, source, received.file_name, preview=True)
+        registered, returned = summary.outcomes.get("registered", 0), summary.outcomes.get("returned", 0)
+        if summary.already_imported:
+            ja, en = "このファイルは取込済みです（変更なし）。", "Unchanged: this file was already imported."
+        else:
+            ja = (f"{summary.rows:,} 行のうち個人番号 {registered:,} 件を登録します。"
+                  f"登録できない {returned:,} 件は差戻リストになります。")
+            en = f"{registered} of {summary.rows} row(s) would be registered; {returned} would be returned."
+        return incoming.Changes(summary.rows, dict(summary.outcomes), ja, en,
+                                already_imported=summary.already_imported, detail=summary)
+    return preview
+
+
+def _apply_file(source: str) -> Callable[[Unit, incoming.Received], RegistrationSummary]:
+    def apply(unit: Unit, received: incoming.Received) -> RegistrationSummary:
+        _name, data = received.only_member()
+        return _run(unit, data, source, received.file_name, preview=False,
+                    expected=received.options["expected_outcomes"])
+    return apply
+
+
+def _spec(source: str) -> incoming.IncomingFileSpec[RegistrationSummary]:
+    contractor = source == "contractor"
+    return incoming.IncomingFileSpec(
+        kind=KINDS[source], sender="collection_contractor" if contractor else "my_number_portal",
+        permission=Permission.NUMBERS_REGISTER,
+        label_ja="個人番号の一括登録（" + ("収集委託事業者の返送分" if contractor else "マイナポータル") + "）",
+        label_en="bulk registration (" + ("contractor's return" if contractor else "portal download") + ")",
+        file_ja="収集委託事業者の返送データ" if contractor else "マイナポータルのダウンロードデータ",
+        file_en="contractor's return" if contractor else "portal download",
+        preview=_preview_file(source), apply=_apply_file(source), count=lambda summary: summary.rows,
+        already=lambda summary: summary.already_imported, bare=True, packages=contractor,
+        outcomes=OUTCOME_WORDS, options={"expected_outcomes": None})
+
+
+#: F1 from the contractor's return (a plain CSV, or a package made with the collection contractor's key file).
+CONTRACTOR_SPEC = _spec("contractor")
+#: F1 from the portal download (the plain file only: the portal makes no package).
+PORTAL_SPEC = _spec("portal")
+# The contractor's services keep the operation names the audit log has always had.
+_contractor = incoming.register(CONTRACTOR_SPEC, preview="registration.preview_registration",
+                                import_="registration.register")
+_portal = incoming.register(PORTAL_SPEC, preview="registration.preview_portal", import_="registration.register_portal")
+_SERVICES = {"contractor": _contractor, "portal": _portal}
+
+
+def register(session: Session, file: str | Path | bytes, *, source: Source, file_name: str | None = None,
+             expected_outcomes: dict[str, int] | None = None, expected_digest: str | None = None) -> RegistrationSummary:
     """F1: register the numbers of one file in one transaction; return list for the rest.
 
     C1 (target list), C2 (check digit), C3 (identity checked), C7 (a different number
     goes to review).  The same file again (same SHA-256) changes nothing and says so.
+    ``file`` is the file's bytes (with ``file_name``) or its path; read through the one incoming path
+    (``contractor_return`` / ``portal_download``), recorded in the media ledger.
     ``expected_outcomes`` is the preview the person confirmed (its ``outcomes``): if the file
-    would now do something else, nothing is registered (the screen passes it; issue 20 item 7).
+    would now do something else, nothing is registered (the screen passes it; issue 20 item 7);
+    ``expected_digest`` the previewed file's digest (another file is refused).
     """
-    return _run(unit, data, source, file_name, preview=False, expected=expected_outcomes)
+    result: RegistrationSummary = _SERVICES[_check_source(source)].import_(
+        session, file, file_name=file_name, expected_digest=expected_digest, expected_outcomes=expected_outcomes)
+    return result
 
 
-@service(Permission.NUMBERS_REGISTER)
-def preview_registration(unit: Unit, data: bytes, *, source: Source, file_name: str) -> RegistrationSummary:
-    """F1: the same checks as :func:`register`, counts and reasons only; nothing is written."""
-    return _run(unit, data, source, file_name, preview=True)
+def preview_registration(session: Session, file: str | Path | bytes, *, source: Source,
+                         file_name: str | None = None) -> incoming.IncomingPreview:
+    """F1: the same checks as :func:`register`, counts and reasons only; nothing is written (``detail``
+    is the :class:`RegistrationSummary`)."""
+    result: incoming.IncomingPreview = _SERVICES[_check_source(source)].preview(session, file, file_name=file_name)
+    return result
 
 
 _REVIEW_COLUMNS = ("review_id, person_id, import_id, line, source, number_ct, key_version, status, created_at, created_by,"

@@ -36,10 +36,12 @@ from workbench.core import labels
 from workbench.core.errors import InvalidInput, rows_refused
 from workbench.core.permissions import Permission
 from workbench.core.policy import POLICY
-from workbench.core.workspace import Unit, service
+from workbench.core.workspace import Unit
+from workbench.files import incoming
 from workbench.files.formats import Table, read_table
 
-__all__ = ["REASONS", "SEXES", "STATUSES", "TargetImportSummary", "import_targets", "preview_targets", "validate_targets"]
+__all__ = ["REASONS", "SEXES", "SPEC", "STATUSES", "TargetImportSummary", "import_targets", "preview_targets",
+           "validate_targets"]
 
 #: Row-level reason codes with their Japanese and English messages.
 REASONS: dict[str, tuple[str, str]] = {
@@ -412,21 +414,48 @@ def _run(unit: Unit, data: bytes, file_name: str, *, apply: bool, reapply: bool 
     return summary
 
 
-@service(Permission.TARGETS_IMPORT)
-def import_targets(unit: Unit, data: bytes, *, file_name: str, reapply: bool = False,
-                   confirm_unlisted: int | None = None) -> TargetImportSummary:
-    """F0: validate the whole target list and apply it in one transaction (or refuse it whole).
-
-    A file already imported changes nothing.  If it is an *older* list than the current
-    one, the summary says so (``superseded_by``); ``reapply=True`` applies it again on
-    purpose, making it the current list (再反映).  A list that would take more people off
-    the list than the workspace's threshold is applied only when ``confirm_unlisted``
-    names exactly that number (the preview says it: ``needs_confirmation``).
-    """
-    return _run(unit, data, file_name, apply=True, reapply=reapply, confirm_unlisted=confirm_unlisted)
+# ------------------------------------------------------------------------------ as an incoming file
+KIND = "housing_targets"
+labels.register("package", {KIND: ("対象者リスト", "target list")})
+#: What a preview counts, in words (the confirmation box's table).
+OUTCOMES: dict[str, tuple[str, str]] = {
+    "new": ("新規", "new"), "changed": ("変更", "changed"), "relisted": ("再掲載", "listed again"),
+    "unchanged": ("変更なし", "unchanged"), "unlisted": ("対象外となる人", "no longer listed"),
+}
 
 
-@service(Permission.TARGETS_IMPORT)
-def preview_targets(unit: Unit, data: bytes, *, file_name: str = "", reapply: bool = False) -> TargetImportSummary:
-    """F0: the same checks and counts as :func:`import_targets`, with nothing applied."""
-    return _run(unit, data, file_name, apply=False, reapply=reapply)
+def _preview_file(unit: Unit, received: incoming.Received) -> incoming.Changes:
+    _name, data = received.only_member()
+    summary = _run(unit, data, received.file_name, apply=False, reapply=bool(received.options["reapply"]))
+    return incoming.Changes(
+        summary.rows, {k: int(getattr(summary, k)) for k in OUTCOMES}, summary.message_ja, summary.message_en,
+        already_imported=summary.already_imported, detail=summary)
+
+
+def _apply_file(unit: Unit, received: incoming.Received) -> TargetImportSummary:
+    _name, data = received.only_member()
+    options = received.options
+    return _run(unit, data, received.file_name, apply=True, reapply=bool(options["reapply"]),
+                confirm_unlisted=options["confirm_unlisted"])
+
+
+#: F0 as an incoming file (workbench.files.incoming): the housing system's extract, a plain CSV (UTF-8, BOM or
+#: CP932) or a package made with the housing system's key file; recorded in the media ledger, the plain file
+#: removed after the import (C9, C14).
+SPEC: incoming.IncomingFileSpec[TargetImportSummary] = incoming.IncomingFileSpec(
+    kind=KIND, sender="housing_system", permission=Permission.TARGETS_IMPORT,
+    label_ja="対象者リストの取込", label_en="target list import", file_ja="対象者リスト", file_en="target list",
+    preview=_preview_file, apply=_apply_file, count=lambda summary: summary.rows,
+    already=lambda summary: summary.already_imported and not summary.applied, bare=True, outcomes=OUTCOMES,
+    options={"reapply": False, "confirm_unlisted": None})
+_services = incoming.register(SPEC, preview="targets.preview_targets", import_="targets.import_targets")
+#: F0 step 1: the same checks and counts as :func:`import_targets`, with nothing applied (``detail`` is the
+#: :class:`TargetImportSummary`, ``needs_confirmation`` included).  ``source``: the file's bytes or its path.
+preview_targets = _services.preview
+#: F0: validate the whole target list and apply it in one transaction (or refuse it whole).
+#:
+#: A file already imported changes nothing.  If it is an *older* list than the current one, the summary says
+#: so (``superseded_by``); ``reapply=True`` applies it again on purpose, making it the current list (再反映).
+#: A list that would take more people off the list than the workspace's threshold is applied only when
+#: ``confirm_unlisted`` names exactly that number (the preview says it: ``detail.needs_confirmation``).
+import_targets = _services.import_

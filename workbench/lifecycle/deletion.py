@@ -52,7 +52,7 @@ from workbench.core.paging import ListSpec, Page, PageRequest, SortKey, fetch_pa
 from workbench.core.permissions import Permission
 from workbench.core.private_files import fsync_file
 from workbench.core.workspace import Session, Unit, Workspace, service
-from workbench.files import formats
+from workbench.files import formats, incoming
 from workbench.files.outgoing import digest_sql
 from workbench.lifecycle import backup_retention
 
@@ -68,6 +68,7 @@ __all__ = [
     "import_deletion_list",
     "list_members_page",
     "preview_deletion",
+    "preview_deletion_file",
     "purge",
     "read_journal",
     "reapply_journal",
@@ -176,6 +177,8 @@ class DeletionPreview:
     #: SHA-256 over who is selected (as the approval binds it): what the person saw, handed back
     #: to :func:`apply_deletion` as ``expected_digest`` (issue 20 item 7).
     selection_digest: str = ""
+    #: The housing system's file was imported before: nothing changed (the list it made is shown).
+    already_imported: bool = False
 
     def consequence_ja(self) -> str:
         """What 削除を実行 does, in words, for the confirm beside the button."""
@@ -263,12 +266,9 @@ def _unknown_people(unit: Unit, person_ids: list[str]) -> set[str]:
     return set(person_ids) - found
 
 
-@service(Permission.DELETIONS_MANAGE)
-def import_deletion_list(unit: Unit, data: bytes, *, file_name: str) -> DeletionPreview:
-    """Import the housing system's deletion list (layout ``deletion_list``) and preview it.
-
-    All or nothing: an unknown person, an unknown reason, a person twice or a wrong layout
-    refuses the whole file, naming the lines (never a value)."""
+def _read_list(unit: Unit, data: bytes) -> tuple[formats.Table, list[tuple[str, str, int | None]]]:
+    """The housing system's deletion list (layout ``deletion_list``), checked whole: an unknown person, an
+    unknown reason or a person twice refuses the whole file, naming the lines (never a value)."""
     table = formats.read_table(data, "deletion_list")
     frame = table.frame
     lines = [int(x) for x in table.lines.tolist()]
@@ -300,11 +300,85 @@ def import_deletion_list(unit: Unit, data: bytes, *, file_name: str) -> Deletion
             f"（{'、'.join(labels.ja(k, 'deletion_list_problem') for k in kinds)}）: {shown} 行目。何も変更していません。",
             reason=kinds[0], line=problems[0][0], rejected=len(problems),
         )
-    if unit.con.execute("SELECT 1 FROM deletion_lists WHERE digest = ? AND status = 'open'", [table.digest]).fetchone():
-        raise InvalidInput("This deletion list has already been imported and is waiting to be applied.",
-                           "この削除対象者リストはすでに取り込まれ、実行待ちです。", reason="duplicate_file")
-    list_id = _new_list(unit, "file", rows, digest=table.digest, file_name=file_name)
+    return table, rows
+
+
+def _earlier_list(unit: Unit, digest: str) -> tuple[str, str, int, Any] | None:
+    """The list this very file made before (list ID, status, persons listed, when), if it was imported."""
+    row = unit.con.execute("SELECT list_id, status, rows, created_at FROM deletion_lists WHERE digest = ?"
+                           " ORDER BY created_at DESC LIMIT 1", [digest]).fetchone()
+    return None if row is None else (str(row[0]), str(row[1]), int(row[2]), row[3])
+
+
+def _already(unit: Unit, earlier: tuple[str, str, int, Any]) -> DeletionPreview:
+    """The same file again: nothing changes.  A list still open is shown as it is now; one already applied
+    or closed is named."""
+    list_id, status, persons, at = earlier
+    unit.note(target=list_id, already_imported=True)
+    if status == "open":
+        preview = _preview(unit, list_id)
+        preview.already_imported = True
+        preview.message_ja = "この削除対象者リストは取込済みで、実行待ちです（変更なし）。" + preview.message_ja
+        preview.message_en = "Unchanged: this deletion list was already imported and waits to be applied. " + preview.message_en
+        return preview
+    when = at.date().isoformat()
+    return DeletionPreview(
+        list_id, "file", 0, {}, {}, 0, already_imported=True,
+        message_ja=f"この削除対象者リストは {when} に取込済みで、処理も済んでいます（{list_id}、{persons:,} 人）。何も変更していません。",
+        message_en=f"Unchanged: this deletion list was imported on {when} and has been dealt with ({list_id}, {persons} people).")
+
+
+def _preview_file(unit: Unit, received: incoming.Received) -> incoming.Changes:
+    """What importing the file would do: who would be put on a deletion list, by reason (nothing written)."""
+    _name, data = received.only_member()
+    table = formats.read_table(data, "deletion_list")
+    earlier = _earlier_list(unit, table.digest)
+    if earlier is not None:
+        done = _already(unit, earlier)
+        return incoming.Changes(table.rows, {}, done.message_ja, done.message_en, already_imported=True, detail=done)
+    _table, rows = _read_list(unit, data)
+    by_reason: dict[str, int] = {}
+    for _pid, reason, _line in rows:
+        by_reason[reason] = by_reason.get(reason, 0) + 1
+    reasons_ja = "、".join(f"{REASONS[r][0]} {n:,}" for r, n in sorted(by_reason.items()))
+    reasons_en = ", ".join(f"{REASONS[r][1]} {n}" for r, n in sorted(by_reason.items()))
+    return incoming.Changes(
+        len(rows), by_reason,
+        f"{len(rows):,} 人（{reasons_ja}）の削除対象者リストを作成します。削除は承認の後に実行します。",
+        f"A deletion list of {len(rows)} people ({reasons_en}) would be made; deleting them needs an approval.")
+
+
+def _import_file(unit: Unit, received: incoming.Received) -> DeletionPreview:
+    _name, data = received.only_member()
+    table = formats.read_table(data, "deletion_list")
+    earlier = _earlier_list(unit, table.digest)
+    if earlier is not None:
+        return _already(unit, earlier)
+    table, rows = _read_list(unit, data)
+    list_id = _new_list(unit, "file", rows, digest=table.digest, file_name=received.file_name)
     return _preview(unit, list_id)
+
+
+#: The housing system's deletion list as an incoming file (workbench.files.incoming; issue 22 item 3): a plain
+#: CSV or a package made with the housing system's key file, recorded in the media ledger, the plain file
+#: removed after the import; importing it makes an open deletion list and previews it.
+LIST_KIND = "deletion_list"
+labels.register("package", {LIST_KIND: ("削除対象者リスト", "deletion list")})
+SPEC: incoming.IncomingFileSpec[DeletionPreview] = incoming.IncomingFileSpec(
+    kind=LIST_KIND, sender="housing_system", permission=Permission.DELETIONS_MANAGE,
+    label_ja="削除対象者リストの取込", label_en="deletion list import", file_ja="削除対象者リスト",
+    file_en="deletion list", preview=_preview_file, apply=_import_file,
+    count=lambda preview: preview.persons, already=lambda preview: preview.already_imported, bare=True,
+    outcomes=REASONS)
+
+_list_services = incoming.register(SPEC, preview="deletion.preview_deletion_file", import_="deletion.import_deletion_list")
+#: What importing the housing system's deletion list would do (who by reason; nothing written).
+preview_deletion_file = _list_services.preview
+#: Import the housing system's deletion list (layout ``deletion_list``) and preview the deletion.
+#:
+#: All or nothing: an unknown person, an unknown reason, a person twice or a wrong layout refuses the whole
+#: file, naming the lines (never a value).  The same file again changes nothing (``already_imported``).
+import_deletion_list = _list_services.import_
 
 
 @service(Permission.DELETIONS_MANAGE)
