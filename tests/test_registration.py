@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import StaffedWorkspace, run_benchmark, scalar
 from tests.direct_load import load_targets
-from workbench.core.errors import InvalidInput, PermissionDenied
+from workbench.core.errors import InvalidInput, PermissionDenied, WorkbenchError
 from workbench.core.numbers import generate_numbers
 from workbench.files import formats, media, transfer
 from workbench.intake import persons, registration
@@ -186,7 +186,8 @@ def test_number_forms_are_normalised(loaded: StaffedWorkspace, population: Any) 
 
 @pytest.mark.parametrize(
     ("data", "reason"),
-    [(b"", "empty"), (b"person_id,individual_number,identity_checked,collected_on\r\n", "no_records"),
+    # an empty file and a header with no record: the one incoming path's reasons, the same for every kind
+    [(b"", "empty_file"), (b"person_id,individual_number,identity_checked,collected_on\r\n", "empty_package"),
      (b"person_id,individual_number,collected_on\r\nP1,1,2026-01-01\r\n", "bad_header"),
      (b"person_id,individual_number,identity_checked,collected_on,extra\r\nP1,1,1,x,y\r\n", "bad_header"),
      (b"person_id,individual_number,identity_checked,collected_on\r\nP1,1,1\r\n", "field_count"),
@@ -195,7 +196,7 @@ def test_number_forms_are_normalised(loaded: StaffedWorkspace, population: Any) 
 )
 def test_broken_files_are_refused_whole(loaded: StaffedWorkspace, data: bytes, reason: str) -> None:
     s = loaded.login("registrar")
-    with pytest.raises(InvalidInput) as info:
+    with pytest.raises(WorkbenchError) as info:
         registration.register(s, data, source="contractor", file_name="bad")
     assert info.value.details["reason"] == reason and info.value.message_ja and info.value.message_en
     assert held(loaded) == 0
@@ -317,11 +318,14 @@ def test_cli_register_and_review(loaded: StaffedWorkspace, population: Any, tmp_
         return code, json.loads(out.out or out.err)
 
     code, out = run("register", str(first), "--source", "contractor", "--preview")
-    assert code == 0 and out["preview"] and out["outcomes"]["registered"] == 1 and held(loaded) == 0
+    assert code == 0 and out["detail"]["preview"] and out["changes"]["registered"] == 1 and held(loaded) == 0
+    assert first.exists()  # a preview leaves the file where it is
     code, out = run("register", str(first), "--source", "contractor")
     assert code == 0 and out["outcomes"] == {"registered": 1, "already_registered": 0, "review": 0, "returned": 1}
     assert out["return_list"]["kind"] == "return_list"
     assert na not in json.dumps(out)
+    # through the one incoming path: the plain file is gone, the media ledger says so (issue 22 item 3)
+    assert out["incoming_kind"] == "contractor_return" and out["disposal"]["action"] == "deleted" and not first.exists()
     code, out = run("register", str(second), "--source", "contractor")
     assert out["outcomes"]["review"] == 1
     code, out = run("review", "list")
@@ -329,4 +333,4 @@ def test_cli_register_and_review(loaded: StaffedWorkspace, population: Any, tmp_
     code, out = run("review", "resolve", out[0]["review_id"], "--reject")
     assert code == 0 and out["status"] == "rejected"
     code, out = run("register", str(tmp_path / "missing.csv"), "--source", "contractor")
-    assert code == 2 and out["error"] == "invalid_input"
+    assert code == 8 and out["reason"] == "unreadable_file"
