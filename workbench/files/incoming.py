@@ -48,7 +48,7 @@ from workbench.core import labels as code_words
 from workbench.core.errors import InvalidInput, NotFound, PackageError, PermissionDenied, WorkbenchError
 from workbench.core.permissions import Permission
 from workbench.core.workspace import Session, Unit, service
-from workbench.files import media, transfer
+from workbench.files import formats, media, transfer
 
 __all__ = [
     "MAX_INCOMING_BYTES",
@@ -230,8 +230,10 @@ def _refuse(reason: str, en: str, ja: str, **details: Any) -> PackageError:
     return PackageError(en, ja, reason=reason, **details)
 
 
-def _bytes_of(source: str | Path | bytes) -> tuple[bytes, str]:
-    """The file's bytes and its name (an upload has none); a missing or huge file is refused."""
+def _bytes_of(source: str | Path | bytes, *, bare: bool = False) -> tuple[bytes, str]:
+    """The file's bytes and its name (an upload has none); a missing or huge file is refused before it is
+    read — for a kind that takes a plain file, a plain file over the CSV readers' limit
+    (:data:`workbench.files.formats.MAX_FILE_BYTES`) too."""
     if isinstance(source, (bytes, bytearray)):
         data = bytes(source)
         name = "upload"
@@ -246,6 +248,11 @@ def _bytes_of(source: str | Path | bytes) -> tuple[bytes, str]:
                 raise _refuse("too_large", f"The file {name} is larger than {MAX_INCOMING_BYTES:,} bytes; it was not read.",
                               f"ファイル {name} は {MAX_INCOMING_BYTES:,} バイトを超えるため読み込みませんでした。",
                               size=size)
+            if bare and size > formats.MAX_FILE_BYTES:
+                with path.open("rb") as f:
+                    head = f.read(len(transfer.MAGIC))
+                if not head.startswith(transfer.MAGIC[:5]):
+                    raise formats.too_large(size)
             data = path.read_bytes()
         except OSError:
             raise _refuse("unreadable_file", f"The file {name} cannot be read (missing, a folder, or not permitted).",
@@ -258,7 +265,7 @@ def _bytes_of(source: str | Path | bytes) -> tuple[bytes, str]:
 
 def _read(unit: Unit, spec: IncomingFileSpec[Any], source: str | Path | bytes, file_name: str | None) -> Received:
     """Read and verify one incoming file for ``spec`` (inside a service: every refusal is audited)."""
-    data, name = _bytes_of(source)
+    data, name = _bytes_of(source, bare=spec.bare)
     name = (file_name or name)[:200]
     digest = hashlib.sha256(data).hexdigest()
     unit.note(incoming=spec.kind, file_bytes=len(data))
