@@ -1,8 +1,9 @@
 """Incoming files (受領ファイル): one spec per kind, one registry, one read path (C9, C14; issue 24 item 3).
 
 The mirror of :mod:`workbench.files.outgoing`.  Every file that comes back or comes in — the
-query answers (F4 from the linkage server, F5 from Juki-net), the integrated-number answers (F1b)
-and, as they are registered, the other files that arrive — is one :class:`IncomingFileSpec` and one
+query answers (F4 from the linkage server, F5 from Juki-net), the integrated-number answers (F1b),
+the procedures filed, the target list (F0), the contractor's return and the portal download (F1) and
+the deletion list (F7; issue 22 item 3) — is one :class:`IncomingFileSpec` and one
 :func:`register` call, which makes its two services and puts it in :data:`REGISTRY`:
 
 1. **preview** (内容の確認): the file is read and checked completely (header and body), and the
@@ -25,11 +26,19 @@ is refused as ``unreadable`` with no content in the message.
 After a successful import, :func:`receive` takes the medium's copy away (:func:`dispose`): an
 encrypted package is moved to ``incoming/done/`` (the evidence of what was received, still
 encrypted), a bare (plaintext) file is deleted; the media ledger's ``deleted_at`` records when.
-Only a file whose import committed can be disposed of this way.
+Only a file whose import committed can be disposed of this way.  A screen upload is never written on
+the server: the person deletes the copy on the medium it came on and confirms it
+(:func:`confirm_destroyed`), which the ledger records the same way.
 
-The CLI (``workbench batch import-results``, ``workbench integrated import``), the cycles'
-``incoming/`` folder and the dashboards' one screen component (``widgets.incoming.IncomingFileFlow``)
-all go through :func:`receive` / the services made here.
+A kind may take options of its own (``IncomingFileSpec.options``, given to both services by keyword
+and to the spec's functions in ``Received.options``) and return its own preview summary
+(``Changes.detail`` → ``IncomingPreview.detail``).  A sender that has no key file (the My Number portal,
+:data:`workbench.files.media.SENDERS`) sends the plain file only (``packages=False``).
+
+The CLI (``workbench batch import-results``, ``integrated import``, ``procedures import``, ``targets
+import``, ``register``, ``deletion import``), the cycles' ``incoming/`` folder and the screens (the one
+component ``widgets.incoming.IncomingFileFlow``, and the target-list, registration and deletion screens'
+own steps) all go through :func:`receive` / the services made here.
 """
 
 from __future__ import annotations
