@@ -425,11 +425,20 @@ def test_registration_flow(world: StaffedWorkspace) -> None:
     app.target_confirm.click()
     assert app.banner.kind == "success", app.banner.text
     assert "取込結果" in text(app.target_view.value) and app.target_confirm.disabled
+    # nothing of the upload stays on the server: the copy on the medium is deleted and that recorded (C9)
+    (medium,) = app.target_medium.children
+    assert "媒体" in text(medium.note.value) and medium.button.disabled
+    medium.check.value = True
+    medium.button.click()
+    assert medium.done and "記録しました" in text(medium.note.value)
+    with world.ws.transaction("test.read", "test") as con:
+        assert con.execute("SELECT count(*) FROM media_ledger WHERE kind = 'housing_targets' AND direction = 'in'"
+                           " AND deleted_at IS NOT NULL").fetchone() == (1,)
 
     upload(app.reg_upload, "returns.csv", contractor.contractor_return(population, seed=3, error_rate=0.3))
     app.reg_preview_button.click()
     assert app.banner.kind != "error", app.banner.text
-    preview = app.model.reg_preview
+    preview = app.model.reg_preview.detail
     assert preview is not None and preview.preview
     assert "未登録" in text(app.reg_view.value) and "<svg" in app.chart.value
     returned = preview.outcomes.get("returned", 0)
@@ -441,6 +450,7 @@ def test_registration_flow(world: StaffedWorkspace) -> None:
     dialog.ok.click()
     assert app.banner.kind == "success", app.banner.text
     assert "登録結果" in text(app.reg_view.value)
+    assert len(app.reg_medium.children) == 1  # the medium's copy to delete, as for the target list
     shown = text(app.return_view.value)
     assert "差戻リスト" in shown and "M" in shown and f"{returned:,}" in shown
     # the rows returned, by line and reason in Japanese, and how to hand the list over
@@ -468,7 +478,7 @@ def test_registration_reapplies_an_older_target_list_only_on_purpose(world: Staf
     assert app.target_confirm.disabled
     app.target_reapply.value = True
     app.target_preview_button.click()
-    assert app.model.target_preview.relisted == 3 and not app.target_confirm.disabled
+    assert app.model.target_preview.detail.relisted == 3 and not app.target_confirm.disabled
     app.target_confirm.click()
     assert app.banner.kind == "success", app.banner.text
     assert app.model.target_result.reapplied and app.model.target_result.relisted == 3
