@@ -525,6 +525,7 @@ def test_cli_refuses_an_oversized_file_before_reading_it(world: StaffedWorkspace
     path = tmp_path / "big.csv"
     path.write_bytes(_valid("contractor_return", pop))
     monkeypatch.setattr(formats, "MAX_FILE_BYTES", 100)
-    monkeypatch.setattr(Path, "read_bytes", lambda self: pytest.fail("read the whole file"))
+    whole = Path.read_bytes  # the command logs in first (its refusal is audited), then refuses before reading
+    monkeypatch.setattr(Path, "read_bytes", lambda self: pytest.fail("read the whole file") if self == path else whole(self))
     code, _out, err = _cli(world, monkeypatch, capsys, "registrar", "register", str(path), "--source", "contractor")
     assert code == 2 and json.loads(err)["reason"] == "too_large"
