@@ -28,6 +28,13 @@ def test_deletion_screen_from_list_to_record(make_world: MakeWorld, tmp_path: Pa
         names = [r[0] for r in con.execute("SELECT name FROM persons WHERE person_id IN (SELECT unnest(?::VARCHAR[]))",
                                            [victims]).fetchall()]
     assert not any(n in app.preview_html.value + app.people_grid.value for n in names)
+    # the list's file is in the media ledger; its copy on the medium is deleted and that recorded (issue 22 item 3)
+    (medium,) = app.list_medium.children
+    medium.check.value = True
+    medium.button.click()
+    assert medium.done, app.banner.text
+    assert count(world, "SELECT count(*) FROM media_ledger WHERE kind = 'deletion_list' AND direction = 'in'"
+                        " AND record_count = ? AND deleted_at IS NOT NULL", [len(victims)]) == 1
     app.request_button.click()
     approval_id = app.approval_id.value
     assert approval_id.startswith("A")
