@@ -553,7 +553,7 @@ def test_home_screen_counts_waiting_work_and_opens_it(world: StaffedWorkspace) -
     # the requester sees their own request only once it is approved, and never as one to decide
     mine = {i.key: i.count for i in pending.pending_work(world.login("administrator"))}
     # (and, as the administrator who keeps the office's records, the open incidents: issue 23)
-    assert mine == {"my_approved_requests": 0, "incidents_open": 0}
+    assert mine == {"my_approved_requests": 0, "my_rejected_requests": 0, "incidents_open": 0}
 
 
 def test_operations_and_auditors_see_their_own_waiting_work(world: StaffedWorkspace) -> None:
