@@ -544,7 +544,7 @@ def test_home_screen_counts_waiting_work_and_opens_it(world: StaffedWorkspace) -
     assert isinstance(home, HomeApp) and gate.model.current_app == "home"
     counts = {i.key: i.count for i in home.items}
     assert counts["approvals_waiting"] == 1 and "discrepancies_open" not in counts  # only what the roles permit
-    assert "1 件" in text(home.cards.children[0].children[0].value)
+    assert "1 件" in text(home.cards.children[0].children[1].value)
     home.open_buttons["approvals_waiting"].click()
     assert gate.model.current_app == "approvals" and isinstance(gate.app, ApprovalsApp)
     assert gate.home_button is not None

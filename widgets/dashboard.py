@@ -118,7 +118,8 @@ class Dashboard(w.VBox):
         self._timer: threading.Timer | None = None
         self._live_timer: threading.Timer | None = None
         self._idle_check_seconds = idle_check_seconds
-        self._live_seconds = live_seconds
+        # no kernel timers at all when the idle timer is off (a test drives them by hand)
+        self._live_seconds = live_seconds if idle_check_seconds is not None else None
         self._restore = restore
         #: While a place is being opened, the app's own selection changes are not remembered twice.
         self._opening = False
