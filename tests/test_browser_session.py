@@ -8,6 +8,9 @@ A demo server with a 15-second idle limit, in real Chromium at both screen sizes
 * hours — the administrator ends today's hours: the open screen empties and says 「利用時間外」
   (last: the server keeps its copy of the hours for up to a minute).
 
+* a session a clerk cannot lose (issue 20 item 3) — reload, Back, a second tab, the idle warning and
+  the login after the idle end, in one page session.
+
 (Logout, reload and Back/Forward are in :mod:`tests.test_browser_items`.)
 """
 
@@ -23,11 +26,11 @@ from typing import Any
 import pytest
 
 from tests.browser_helpers import SIZES, fresh_user, log_in, shot
-from tests.test_browser import CHROMIUM, PERSONS, UI_TIMEOUT, Server, as_user, chromium_browser, launch_server
+from tests.test_browser import CHROMIUM, PERSONS, UI_TIMEOUT, Server, as_user, chromium_browser, code_for, launch_server
 from workbench import Workspace
 from workbench.controls import access
 from workbench.core.clock import JST
-from workbench.demo import build_demo
+from workbench.demo import DEMO_PASSWORD, build_demo
 from workbench.simulate import generate_world
 from workbench.web.serve import free_port, stop
 
@@ -159,4 +162,68 @@ def test_end_of_hours_empties_the_screen_and_says_why(running: Running, browser:
         shot(page, "item9-hours-after-1024")
     finally:
         access.set_hours(admin, {today: hours})
+        page.context.close()
+
+
+def test_a_session_a_clerk_cannot_lose(running: Running, browser: Any) -> None:
+    """Issue 20 item 3, in one page session: the inbox's 開く lands on the chosen item; a reload and
+    Back return there (Back never shows the login form); a second tab works and the first says the
+    login moved; the warning before the idle limit with 「続ける」; after the idle end, the next login
+    returns to the same screen and selection."""
+    from playwright.sync_api import expect
+
+    user = fresh_user(running.server, "reviewer")
+    first_code = code_for(running.server, user)
+    page = log_in(browser, running.server, user, SIZES["1024"])
+    second = None
+    try:
+        # the inbox names the open discrepancies; 開く opens the review screen on that one
+        item = page.locator(".wb-inbox-discrepancies_open").first
+        expect(item).to_be_visible()
+        chosen = item.locator("b").first.inner_text().split()[0]
+        item.locator(".wb-inbox-open").click()
+        current = page.locator(".wb-current")
+        expect(current).to_contain_text(chosen)
+        # a reload: the same screen, the same discrepancy chosen
+        page.reload()
+        expect(page.locator(".wb-current")).to_contain_text(chosen, timeout=UI_TIMEOUT)
+        # Back leads to /login, which sends a logged-in browser to its screen: never the form
+        page.go_back()
+        expect(page.locator(".wb-menu")).to_be_visible(timeout=UI_TIMEOUT)
+        assert not page.locator(".wb-login").count()
+        expect(page.locator(".wb-current")).to_contain_text(chosen, timeout=UI_TIMEOUT)
+        # a second tab of the same login works (at the same place); the first says, in words, it moved
+        second = page.context.new_page()
+        second.goto(running.server.url)
+        expect(second.locator(".wb-current")).to_contain_text(chosen, timeout=UI_TIMEOUT)
+        page.bring_to_front()
+        page.evaluate("() => window.dispatchEvent(new Event('focus'))")
+        moved = page.locator(".wb-moved")
+        expect(moved).to_contain_text("別のタブ", timeout=10_000)
+        expect(moved).to_contain_text("another tab")
+        assert chosen not in page.locator("body").inner_text()
+        shot(page, "issue20-moved-1024")
+        # nobody touches the second tab: the warning before the idle limit; 続ける keeps the session
+        second.bring_to_front()
+        warning = second.locator(".wb-idle-warning")
+        expect(warning).to_be_visible(timeout=30_000)
+        expect(warning).to_contain_text("ログアウトします")
+        shot(second, "issue20-idle-warning-1024")
+        warning.get_by_role("button", name="続ける / Continue").click()
+        expect(warning).to_be_hidden()
+        # then the idle limit ends it; logging in again returns to the same screen and selection
+        expect(second.locator(".wb-login")).to_be_visible(timeout=60_000)
+        expect(second.locator(".msg")).to_contain_text("一定時間操作がなかったため")
+        code = code_for(running.server, user)
+        for _ in range(40):  # a one-time code is used once: the next step's
+            if code != first_code:
+                break
+            second.wait_for_timeout(1000)
+            code = code_for(running.server, user)
+        second.fill("#user", user)
+        second.fill("#password", DEMO_PASSWORD)
+        second.fill("#totp", code)
+        second.get_by_role("button", name="ログイン / Log in").click()
+        expect(second.locator(".wb-current")).to_contain_text(chosen, timeout=UI_TIMEOUT)
+    finally:
         page.context.close()

@@ -554,7 +554,7 @@ def test_home_screen_counts_waiting_work_and_opens_it(world: StaffedWorkspace) -
     assert isinstance(home, HomeApp) and gate.model.current_app == "home"
     counts = {i.key: i.count for i in home.items}
     assert counts["approvals_waiting"] == 1 and "discrepancies_open" not in counts  # only what the roles permit
-    assert "1 件" in text(home.cards.children[0].children[0].value)
+    assert "1 件" in text(home.cards.children[0].children[1].value)
     home.open_buttons["approvals_waiting"].click()
     assert gate.model.current_app == "approvals" and isinstance(gate.app, ApprovalsApp)
     assert gate.home_button is not None
@@ -563,7 +563,7 @@ def test_home_screen_counts_waiting_work_and_opens_it(world: StaffedWorkspace) -
     # the requester sees their own request only once it is approved, and never as one to decide
     mine = {i.key: i.count for i in pending.pending_work(world.login("administrator"))}
     # (and, as the administrator who keeps the office's records, the open incidents: issue 23)
-    assert mine == {"my_approved_requests": 0, "incidents_open": 0}
+    assert mine == {"my_approved_requests": 0, "my_rejected_requests": 0, "incidents_open": 0}
 
 
 def test_operations_and_auditors_see_their_own_waiting_work(world: StaffedWorkspace) -> None:

@@ -114,8 +114,20 @@ class ApprovalsApp(App):
         self.refresh()
         return [w.HBox([self.refresh_button, self.count]), self.rows]
 
+    #: The request the inbox's 開く chose: shown first and marked.
+    chosen: str = ""
+
+    def open_at(self, opened: Any) -> bool:
+        """Opened from the inbox on one request: it comes first, marked, the others below it."""
+        approval: Approval | None = opened.approval
+        if opened.place.kind != "approval" or approval is None or approval.status != "pending":
+            return False
+        self.chosen = approval.approval_id
+        self._show()
+        return True
+
     def _show(self, _change: Any = None) -> None:
-        items: list[Approval] = self.model.pending
+        items: list[Approval] = sorted(self.model.pending, key=lambda a: a.approval_id != self.chosen)
         self.count.value = f"<div style='padding:6px'>承認待ち / pending: <b>{num(len(items))}</b> 件</div>"
         self.buttons = {}
         self.reasons = {}
@@ -146,7 +158,11 @@ class ApprovalsApp(App):
                 check.on_click(lambda _b, ap=a, box=text: self.check_now(ap, box))
                 self.check_buttons[a.approval_id] = check
                 side.append(check)
-            rows.append(w.HBox([text, w.VBox(side)]))
+            row = w.HBox([text, w.VBox(side)])
+            if a.approval_id == self.chosen:
+                row.add_class("wb-approval-chosen")
+                row.layout.border = "2px solid #1565c0"
+            rows.append(row)
         self.rows.children = rows
 
     def check_now(self, a: Approval, box: w.HTML) -> None:

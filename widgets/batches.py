@@ -52,6 +52,13 @@ KINDS: dict[str, dict[str, Any]] = {
 JUKI_LABEL = code_ja("juki", "information")
 
 
+def _set(control: Any, value: Any) -> None:
+    """Set a choice to ``value`` if it is one of its options (a request's parameters put back)."""
+    values = [o[1] if isinstance(o, tuple) else o for o in control.options]
+    if value in values and control.value != value:
+        control.value = value
+
+
 def fiscal_year_label(year: int) -> str:
     """``2026`` → ``2026年度（令和8年度）``; 2019 is 令和元年度."""
     era = wareki(dt.date(year, 5, 1), gregorian=False)  # the era that names the fiscal year
@@ -156,6 +163,7 @@ class BatchesApp(App):
                       w.HTML("<h4>作成済みの照会ファイル / batches made</h4>"), self.batch_list]
             self.batch_list.refresh()
         # -- F4 / F5 answers: one box for both, the file's kind chooses (issue 20 item 2)
+        self.answers_note = w.HTML()
         self.answers = IncomingFileFlow([results.INFO_SPEC, results.JUKI_SPEC], session=self.session, call=self.call,
                                         banner=self.banner, on_imported=lambda _r: self._answers_imported(),
                                         choose_label="回答パッケージを選択 / Answer package")
@@ -163,7 +171,7 @@ class BatchesApp(App):
             w.HTML("<h4>照会結果の取込 / Answers (F4, F5)</h4>"
                    "<small>中間サーバー（情報照会）または住基ネットからの回答パッケージを取り込みます。内容を確認してから"
                    "取り込みます。 / An answer package from the linkage server or Juki-net: preview, then import.</small>"),
-            self.answers,
+            self.answers_note, self.answers,
         ])
         if self.session.can(Permission.RESULTS_IMPORT):
             shown.append(self.answers_box)
@@ -171,6 +179,39 @@ class BatchesApp(App):
         if self.session.can(Permission.LINKAGE_EXPORT):
             shown.append(self.linkage_box)
         return shown
+
+    def open_at(self, opened: Any) -> bool:
+        """Opened from the inbox (or a reload): an approved or rejected request of this person with its
+        parameters set again, or a batch whose answers are awaited, named above the answers' import."""
+        place, approval = opened.place, opened.approval
+        if place.kind == "batch":
+            self.answers_note.value = (
+                f"<div class='wb-answers-for' style='padding:4px 8px;border-left:4px solid #00695c'>照会番号 "
+                f"<b>{esc(place.ref)}</b> の回答待ち: {num(opened.waiting)} 件。回答パッケージを選んで取り込んでください。"
+                f"<br><small>Batch {esc(place.ref)}: {num(opened.waiting)} answers waiting; choose the answer package."
+                "</small></div>")
+            if self.session.can(Permission.BATCHES_CREATE):
+                self.batch_list.open_at(place.ref)
+            return True
+        if place.kind != "approval" or approval is None:
+            return False
+        params = approval.summary.get("parameters") or {}
+        kind = next((k for k, spec in batches.SPECS.items() if spec.kind == approval.kind), None)
+        if kind is not None:
+            _set(self.kind, kind)
+            _set(self.procedure, params.get("procedure"))
+            _set(self.fiscal_year, params.get("fiscal_year"))
+            wanted = set(params.get("information") or [])
+            for key, box in self.info_checks.items():
+                box.value = key in wanted
+            self.batch.open_approval(approval)
+            return True
+        if approval.kind == self.linkage.spec.kind:
+            _set(self.lk_procedure, params.get("procedure"))
+            _set(self.lk_year, params.get("fiscal_year"))
+            self.linkage.open_approval(approval)
+            return True
+        return False
 
     def _answers_imported(self) -> None:
         """Answers imported: the waiting counts and the batch list change."""

@@ -88,6 +88,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "app_records": ("組織の記録（研修・自己点検・収集キット・事案）", "Office records"),
     "app_evidence": ("運用状況報告（月次）", "Monthly evidence report"),
     "app_stats": ("統計分析", "Statistics"),
+    "app_handover": ("送付ファイルの受け渡し", "Files to hand over"),
     # confirm dialog
     "confirm_title": ("送付前の確認", "Check before sending"),
     "confirm_body": ("送付先「{recipient}」へ {count} 件を含むファイルを作成します。送付先と件数に誤りがないか確認してください。",
@@ -411,6 +412,9 @@ class App(w.VBox):
     title_key = "app_title"
     #: Opens 個人の照会 on a person (set by the dashboard; a row that is a person calls it).
     person_opener: Callable[[str], object] | None = None
+    #: Told where the person is when the app's selection changes (set by the dashboard, which keeps it
+    #: for a reload or the next login: issue 20 item 3).
+    place_listener: Callable[[Any], object] | None = None
 
     def __init__(self, session: Session, *, on_expired: Callable[[SessionExpired], None] | None = None) -> None:
         self.session = session
@@ -433,6 +437,19 @@ class App(w.VBox):
     def build(self) -> list[w.Widget]:
         """The app's views, below its heading and banner."""
         return []
+
+    def open_at(self, opened: Any) -> bool:
+        """Choose what ``opened`` (a :class:`workbench.pending.Opened`, already checked by the service)
+        names on this screen; ``False`` when this screen has nothing of that kind to choose."""
+        return False
+
+    def place_changed(self, kind: str = "", ref: str = "") -> None:
+        """The app's selection changed: tell the dashboard where the person now is."""
+        from workbench.pending import Place
+
+        key = self.title_key.removeprefix("app_")
+        if self.place_listener is not None and key:
+            self.place_listener(Place(key, kind, ref) if kind and ref else Place(key))
 
     def open_person_page(self, person_id: str) -> None:
         """A row that is a person was chosen: open that person's page (where the dashboard allows it)."""

@@ -7,6 +7,15 @@ page and starts this dashboard's kernel for one web session, with a one-time tic
 but every service still checks its own permission.  When the session ends (logout, the
 idle limit, the end of the set hours) the screen is cleared at once — a timer in the kernel
 watches the idle limit — and says why, with the way back to the login page.
+
+A session a clerk cannot lose (issue 20 item 3): where the person is — the screen and what is
+chosen on it, a :class:`~workbench.pending.Place` — is kept in the store
+(:func:`workbench.pending.remember_place`) each time it changes, and a new dashboard (a reload, a
+second tab, a login after the idle limit) opens there (:meth:`Dashboard.open_screen`, the one typed "open
+at" entry point; the inbox's 開く uses it too).  A minute before the idle limit (half the limit when
+it is shorter than two minutes) a warning with 「続ける」 appears; an approver's count of requests
+waiting is refreshed by a timer without a click (:data:`LIVE_SECONDS`), a call that does not count
+as use.  Both timers stop when the session ends.
 """
 
 from __future__ import annotations
@@ -19,16 +28,22 @@ import ipywidgets as w
 import traitlets as t
 from IPython.display import display
 
+from workbench import pending
 from workbench.core.errors import SessionExpired, WorkbenchError
 from workbench.core.permissions import ROLE_LABELS, Permission, Role
 from workbench.core.workspace import Session
+from workbench.pending import Opened, Place
 
 from .common import BUSY_STYLE, READABLE_STYLE, ActionButton, App, ErrorBanner, esc, label, tr
 
 __all__ = ["APPS", "AppEntry", "Dashboard", "DashboardModel"]
 
-#: How often the kernel checks the idle limit, in seconds.
+#: How often the kernel checks the idle limit, in seconds (more often when the limit is short).
 IDLE_CHECK_SECONDS = 20.0
+#: How long before the idle limit the warning with 「続ける」 appears, in seconds (at most half the limit).
+IDLE_WARNING_SECONDS = 60.0
+#: How often an approver's count of requests waiting is refreshed without a click, in seconds.
+LIVE_SECONDS = 20.0
 
 
 @dataclass(frozen=True)
@@ -69,6 +84,7 @@ APPS: tuple[AppEntry, ...] = (
     AppEntry("audit", "audit:AuditApp", frozenset({P.AUDIT_READ, P.AUDIT_VERIFY, P.LEDGER_READ})),
     AppEntry("evidence", "records:EvidenceApp", frozenset({P.AUDIT_READ})),
     AppEntry("records", "records:RecordsApp", frozenset({P.RECORDS_MANAGE})),
+    AppEntry("handover", "handover:HandoverApp", frozenset({P.MEDIA_MANAGE})),
 )
 
 #: Where the server's login and logout pages are.
@@ -82,18 +98,31 @@ class DashboardModel(t.HasTraits):
     screen = t.Unicode("menu")
     user_id = t.Unicode("")
     current_app = t.Unicode("")
+    #: Where the person is: the screen and what is chosen on it (kept in the store as it changes).
+    place = t.Instance(Place, default_value=Place())
+    #: For approvers: requests waiting for them, refreshed by a timer (-1 until first counted).
+    approvals_waiting = t.Int(-1)
+    #: Whether the warning before the idle limit is shown.
+    idle_warning = t.Bool(False)
 
 
 class Dashboard(w.VBox):
     """The menu, the open app and the session's end (it logs no one in: the web server does)."""
 
     def __init__(self, session: Session | None, *, ended: WorkbenchError | None = None,
-                 idle_check_seconds: float | None = IDLE_CHECK_SECONDS) -> None:
+                 idle_check_seconds: float | None = IDLE_CHECK_SECONDS, live_seconds: float | None = LIVE_SECONDS,
+                 restore: bool = True) -> None:
         self.session = session
         self.model = DashboardModel()
         self.app: App | None = None
         self._timer: threading.Timer | None = None
+        self._live_timer: threading.Timer | None = None
         self._idle_check_seconds = idle_check_seconds
+        # no kernel timers at all when the idle timer is off (a test drives them by hand)
+        self._live_seconds = live_seconds if idle_check_seconds is not None else None
+        self._restore = restore
+        #: While a place is being opened, the app's own selection changes are not remembered twice.
+        self._opening = False
 
         self.title = w.HTML(f"<h2 style='margin:4px 0'>{esc(tr('app_title', 'ja'))}</h2>"
                             f"<div style='color:#666'>{esc(tr('app_title', 'en'))}</div>")
@@ -109,7 +138,20 @@ class Dashboard(w.VBox):
         self.menu_box = w.HBox([], layout=w.Layout(flex_flow="row wrap"))
         self.menu_box.add_class("wb-menu")
         self.app_area = w.VBox([])
-        self.menu_screen = w.VBox([w.HBox([self.who, self.logout_link]), self.menu_box, self.app_area])
+        #: The approver's live count of requests waiting (updated by a timer, without a click).
+        self.live_count = w.HTML("")
+        self.live_count.add_class("wb-live-count")
+        # -- the warning before the idle limit, with 「続ける」
+        self.idle_text = w.HTML("")
+        self.continue_button = ActionButton(description="続ける / Continue", icon="play", button_style="warning",
+                                            layout=w.Layout(width="auto"))
+        self.continue_button.on_click(lambda _b: self.keep_session())
+        self.idle_box = w.HBox([self.idle_text, self.continue_button],
+                               layout=w.Layout(display="none", align_items="center", padding="6px 10px",
+                                               border="2px solid #e65100", margin="4px 0"))
+        self.idle_box.add_class("wb-idle-warning")
+        self.menu_screen = w.VBox([w.HBox([self.who, self.live_count, self.logout_link]), self.idle_box,
+                                   self.menu_box, self.app_area])
         # -- the screen after the session ended
         self.ended_box = w.HTML("")
         self.ended_box.add_class("wb-ended")
@@ -117,6 +159,8 @@ class Dashboard(w.VBox):
         self.title.value = BUSY_STYLE + READABLE_STYLE + self.title.value
         super().__init__([self.title, self.banner])
         self.model.observe(self._render, "screen")
+        self.model.observe(self._show_live_count, "approvals_waiting")
+        self.model.observe(self._show_idle_warning, "idle_warning")
         if session is None:
             self.end(ended or SessionExpired("Log in first.", "ログインしてください。"))
         else:
@@ -124,6 +168,8 @@ class Dashboard(w.VBox):
             self._build_menu(session)
             self._render()
             self._arm_timer()
+            if session.can(P.APPROVALS_DECIDE):
+                self._arm_live()
 
     # -- construction ---------------------------------------------------------------
     @classmethod
@@ -170,10 +216,22 @@ class Dashboard(w.VBox):
             self.menu_box.children = [home, *self.menu_buttons.values()]
         else:
             self.menu_box.children = [home, w.HTML(esc(label("no_apps")))]
-        self.go_home()
+        place = self._last_place() if self._restore else Place()
+        if place.app == "home" or place.app not in self.menu_buttons or self.open_screen(place.app, item=place) is None:
+            self.go_home(remember=False)
 
-    def go_home(self) -> None:
-        """The home screen: what waits for this person, one click to each."""
+    def _last_place(self) -> Place:
+        """Where this person was (a reload, a second tab, a login after the idle limit); home if unknown."""
+        session = self.session
+        if session is None:
+            return Place()
+        try:
+            return pending.last_place(session)
+        except WorkbenchError:
+            return Place()
+
+    def go_home(self, *, remember: bool = True) -> None:
+        """The home screen (the inbox): what waits for this person, one click to each."""
         from .home import HomeApp
 
         session = self.session
@@ -181,14 +239,77 @@ class Dashboard(w.VBox):
             return
         for b in self.menu_buttons.values():
             b.button_style = ""
-        self.app = HomeApp(session, on_expired=self.expired, open_app=self.open_app,
-                           available=frozenset(self.menu_buttons))
+        self.app = home = HomeApp(session, on_expired=self.expired, open_app=self.open_app,
+                                  available=frozenset(self.menu_buttons), open_place=self.open_place)
         self.model.current_app = "home"
         if self.model.screen == "menu":
-            self.app_area.children = [self.app]
+            self.app_area.children = [home]
+            counted = next((i.count for i in home.items if i.key == "approvals_waiting"), None)
+            if counted is not None:  # the inbox has just counted them: the live count starts from there
+                self.model.approvals_waiting = counted
+            if remember:
+                self.remember(Place())
 
     # -- handlers -------------------------------------------------------------------
-    def open_app(self, key: str) -> App | None:
+    def open_screen(self, app: str, *, item: Place | None = None) -> App | None:
+        """Open a screen at a place: ``app`` (a menu key, ``home`` for the inbox) with ``item`` —
+        the approval, batch, file, review, discrepancy or person chosen on it — already selected.
+
+        The place is checked by :func:`workbench.pending.open_item` first: one that is not this
+        person's to see is refused there (the banner says why) and nothing opens.  A screen that
+        cannot choose that kind of item opens without a selection."""
+        if app == "home":
+            self.go_home()
+            return self.app
+        place = item if item is not None and item.app == app else Place(app)
+        opened: Opened | None = None
+        if place.kind:
+            session = self.session
+            if session is None or app not in self.menu_buttons:
+                return None
+            try:
+                opened = pending.open_item(session, place)
+            except SessionExpired as exc:
+                self.expired(exc)
+                return None
+            except WorkbenchError as exc:
+                self.banner.error(exc)
+                return None
+        self._opening = True
+        try:
+            opened_app = self.open_app(app, remember=False)
+            if opened_app is not None and opened is not None:
+                if not opened_app.open_at(opened):
+                    place = Place(app)
+        finally:
+            self._opening = False
+        if opened_app is not None:
+            self.remember(place)
+        return opened_app
+
+    def open_place(self, place: Place) -> App | None:
+        """The inbox's 開く: the screen of ``place`` with its item chosen."""
+        return self.open_screen(place.app, item=place)
+
+    def remember(self, place: Place) -> None:
+        """Keep where the person is (in the store, so a reload or the next login returns there)."""
+        session = self.session
+        if session is None or self._opening or place == self.model.place:
+            return
+        self.model.place = place
+        try:
+            pending.remember_place(session, place)
+        except SessionExpired as exc:
+            self.expired(exc)
+        except WorkbenchError:
+            pass  # a place not kept is a convenience lost, never a refusal of the work
+
+    def _app_place_changed(self, place: Place) -> None:
+        """An app's selection changed (a row chosen, a request checked)."""
+        if self.app is not None and place.app == self.model.current_app:
+            self.remember(place)
+
+    def open_app(self, key: str, *, remember: bool = True) -> App | None:
         """Open one app from the menu (refused if the roles do not permit it)."""
         session = self.session
         entry = next((e for e in APPS if e.key == key), None)
@@ -203,9 +324,12 @@ class Dashboard(w.VBox):
             b.button_style = "info" if k == key else ""
         self.app = entry.load()(session, on_expired=self.expired)
         self.app.person_opener = self.open_person
+        self.app.place_listener = self._app_place_changed
         self.model.current_app = key
         if self.model.screen == "menu":  # the app may have expired the session while starting
             self.app_area.children = [self.app]
+            if remember:
+                self.remember(Place(key))
         return self.app
 
     def open_person(self, person_id: str) -> App | None:
@@ -224,9 +348,11 @@ class Dashboard(w.VBox):
 
     def end(self, why: WorkbenchError) -> None:
         """Clear every app and all it showed; keep only the reason and the way back."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        for timer in (self._timer, self._live_timer):
+            if timer is not None:
+                timer.cancel()
+        self._timer = self._live_timer = None
+        self.model.idle_warning = False
         app, self.app = self.app, None
         self.session = None
         self.app_area.children = []
@@ -245,12 +371,30 @@ class Dashboard(w.VBox):
         self.model.screen = "ended"
 
     # -- the idle limit, watched in the kernel ----------------------------------------
+    def _idle_seconds(self) -> float:
+        session = self.session
+        return 60.0 * float(session.workspace.settings.idle_timeout_minutes) if session is not None else 0.0
+
+    def warning_seconds(self) -> float:
+        """How long before the idle limit the warning appears: a minute, or half a short limit."""
+        return min(IDLE_WARNING_SECONDS, self._idle_seconds() / 2)
+
     def _arm_timer(self) -> None:
-        if self._idle_check_seconds is None:
+        if self._idle_check_seconds is None or self.session is None:
             return
-        self._timer = threading.Timer(self._idle_check_seconds, self._check_idle)
+        # often enough that the warning comes before the limit, however short the limit is
+        interval = max(0.5, min(self._idle_check_seconds, self.warning_seconds() / 3))
+        self._timer = threading.Timer(interval, self._check_idle)
         self._timer.daemon = True
         self._timer.start()
+
+    def seconds_left(self) -> float:
+        """Seconds until the idle limit ends this session (as the kernel's session counts it)."""
+        session = self.session
+        if session is None:
+            return 0.0
+        used = (session.workspace.clock.now() - session.last_activity).total_seconds()
+        return self._idle_seconds() - used
 
     def _check_idle(self) -> None:
         session = self.session
@@ -260,4 +404,71 @@ class Dashboard(w.VBox):
             self.end(SessionExpired("Logged out after a period without use; log in again.",
                                     "一定時間操作がなかったため、ログアウトしました。再度ログインしてください。"))
             return
+        left = self.seconds_left()
+        self.model.idle_warning = left <= self.warning_seconds()
+        if self.model.idle_warning:
+            self.idle_text.value = (
+                f"<span role='alert'><b>操作がないため、あと約 {max(1, round(left))} 秒でログアウトします。</b>"
+                "続ける場合は「続ける」を押してください。<br><small style='color:#666'>You will be logged out in about "
+                f"{max(1, round(left))} seconds without use; press Continue to stay.</small></span>")
         self._arm_timer()
+
+    def _show_idle_warning(self, _change: object = None) -> None:
+        self.idle_box.layout.display = "flex" if self.model.idle_warning else "none"
+
+    def keep_session(self) -> None:
+        """「続ける」: the person is still here; the session's idle time starts again."""
+        session = self.session
+        if session is None:
+            return
+        try:
+            pending.keep_session(session)
+        except SessionExpired as exc:
+            self.expired(exc)
+            return
+        except WorkbenchError as exc:
+            self.banner.error(exc)
+            return
+        self.model.idle_warning = False
+
+    # -- the approver's live count ---------------------------------------------------------
+    def _arm_live(self) -> None:
+        if self._live_seconds is None or self.session is None:
+            return
+        self._live_timer = threading.Timer(self._live_seconds, self._live_tick)
+        self._live_timer.daemon = True
+        self._live_timer.start()
+
+    def refresh_live_count(self) -> None:
+        """Ask how many requests wait for this approver (a timer's call: not counted as use)."""
+        session = self.session
+        if session is None or not session.can(P.APPROVALS_DECIDE):
+            return
+        try:
+            self.model.approvals_waiting = pending.approvals_waiting(session)
+        except SessionExpired as exc:
+            self.expired(exc)
+        except WorkbenchError:
+            pass  # asked again at the next tick
+
+    def _live_tick(self) -> None:
+        if self.session is None:
+            return
+        self.refresh_live_count()
+        self._arm_live()
+
+    def _show_live_count(self, _change: object = None) -> None:
+        count = self.model.approvals_waiting
+        if count < 0:
+            self.live_count.value = ""
+            return
+        colour = "#c62828" if count else "#2e7d32"
+        self.live_count.value = (f"<span style='margin-left:12px;padding:2px 8px;border-radius:10px;border:1px solid "
+                                 f"{colour};color:{colour}'>承認待ち <b>{count:,}</b> 件 / waiting</span>")
+        button = self.menu_buttons.get("approvals")
+        if button is not None:
+            button.description = f"{tr('app_approvals')}（{count:,}）"
+        from .home import HomeApp
+
+        if isinstance(self.app, HomeApp):
+            self.app.set_count("approvals_waiting", count)

@@ -216,6 +216,18 @@ class RecordGrid(w.VBox):
         """Choose the row named ``key`` (as a click on it does)."""
         self.model.selected = key
 
+    def open_at(self, key: str) -> bool:
+        """Show the row named ``key`` (its ID in the filter box, so it is on the page) and choose it;
+        ``False`` if no such row is in the list."""
+        if self.filter_text.value != key:
+            self.filter_text.value = key  # the filter's own handler fetches the page again
+        else:
+            self.refresh()
+        if not any(self._key(r) == key for r in self.rows):
+            return False
+        self.select(key)
+        return True
+
     @property
     def rows(self) -> list[Any]:
         page: Page[Any] | None = self.model.page

@@ -157,6 +157,14 @@ class OutgoingFileFlow(w.VBox):
             self.check_approval()
         self._enable()
 
+    def open_approval(self, approval: Any) -> None:
+        """Opened from the inbox on one of this person's requests: its number in the box and its state
+        shown (approved: the file can be made; rejected: the approver's reason)."""
+        if self.approval_id.value == approval.approval_id:
+            self.check_approval()
+        else:
+            self.approval_id.value = approval.approval_id  # looked up as a typed number is
+
     def check_approval(self) -> None:
         approval_id = self.approval_id.value.strip()
         if not _APPROVAL_ID.match(approval_id):

@@ -162,6 +162,15 @@ class PersonApp(App):
         """Show one person's page (its own service checks the right and audits the view)."""
         self.model.revealed = ""
         self.model.person = self.call(persons.get, person_id)
+        if self.model.person is not None:
+            self.place_changed("person", person_id)
+
+    def open_at(self, opened: Any) -> bool:
+        """The dashboard opens this screen on one person (a reload, or the next login, returns here)."""
+        if opened.place.kind != "person":
+            return False
+        self.show(opened.place.ref)
+        return self.model.person is not None
 
     def show(self, person_id: str) -> None:
         """Open on one person (from a row of another list)."""

@@ -313,6 +313,26 @@ class RegistrationApp(App):
             )
 
     # -- F0b ---------------------------------------------------------------------------------
+    def open_at(self, opened: Any) -> bool:
+        """Opened from the inbox (or a reload) on one of this person's requests: the collection list's
+        selection set again and the approval number entered; or the integrated-number request's."""
+        approval = opened.approval
+        if opened.place.kind != "approval" or approval is None:
+            return False
+        if approval.kind == self.collection.spec.kind:
+            params = approval.summary.get("parameters") or {}
+            self.wards.value = ", ".join(params.get("wards") or [])
+            statuses = params.get("status") or []
+            if len(statuses) == 1 and statuses[0] in [o[1] for o in STATUSES]:
+                self.status.value = statuses[0]
+            self.collection.open_approval(approval)
+            return True
+        integrated_flow = getattr(self, "integrated", None)
+        if integrated_flow is not None and approval.kind == integrated_flow.spec.kind:
+            integrated_flow.open_approval(approval)
+            return True
+        return False
+
     def _selection(self) -> dict[str, Any]:
         wards = [x.strip() for x in self.wards.value.replace("、", ",").split(",") if x.strip()]
         return {"wards": wards or None, "status": self.status.value or None}

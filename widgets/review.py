@@ -229,9 +229,25 @@ class ReviewApp(App):
         self.model.reviews = list(page.rows) if page is not None else []
         self._review_chosen()
 
+    def open_at(self, opened: Any) -> bool:
+        """Opened from the inbox (or a reload) on one review, discrepancy or notice-list request."""
+        kind, ref = opened.place.kind, opened.place.ref
+        if kind == "review" and self.can_register:
+            return self.review_grid.open_at(ref)
+        if kind == "discrepancy" and self.can_review:
+            if self.status_filter.value != "":
+                self.status_filter.value = ""  # every state: a discrepancy acted on since is still found
+            return self.disc_grid.open_at(ref)
+        if kind == "approval" and opened.approval is not None and hasattr(self, "notices") \
+                and opened.approval.kind == self.notices.spec.kind:
+            self.notices.open_approval(opened.approval)
+            return True
+        return False
+
     def _review_chosen(self) -> None:
         """The registrar chose a row (or the chosen row left the list): it is the current item."""
         r: ReviewItem | None = self.review_grid.selected_row
+        self.place_changed("review", r.review_id if r is not None else "")
         if r is None:
             self.review_current.value = ("<div class='wb-current'>一覧の行を選ぶと、その確認待ちが対象になります。"
                                          " / Choose a row in the list.</div>")
@@ -330,6 +346,7 @@ class ReviewApp(App):
     def _chosen(self, *, open_person: bool = True) -> None:
         """The reviewer chose a row (or the chosen row left the list): it is the current item."""
         d = self._selected()
+        self.place_changed("discrepancy", d.discrepancy_id if d is not None else "")
         if d is None:
             self.disc_current.value = ("<div class='wb-current'>一覧の行を選ぶと、その相違が対象になります。"
                                        " / Choose a row in the list.</div>")

@@ -453,12 +453,16 @@ class RemoteSession(Session):
         return result
 
     def run(self, info: ServiceInfo, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        return self._send("call", service=info.operation, args=encode(list(args)), kwargs=encode(kwargs))
+        before = self.last_activity
+        result = self._send("call", service=info.operation, args=encode(list(args)), kwargs=encode(kwargs))
+        if info.idle_neutral:  # a timer's call (a live count) is not use: the idle time runs on
+            self.last_activity = before
+        return result
 
     def forward_composite(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         return self._send("composite", name=name, args=encode(list(args)), kwargs=encode(kwargs))
 
-    def require(self, permission: Any, operation: str, *, target: str | None = None) -> dt.datetime:
+    def require(self, permission: Any, operation: str, *, target: str | None = None, use: bool = True) -> dt.datetime:
         raise InvalidInput("A client session cannot run work itself; call a service.",
                            "クライアントのセッションでは処理を直接実行できません。サービスを呼び出してください。")
 

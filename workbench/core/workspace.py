@@ -159,6 +159,9 @@ class ServiceInfo:
     entry: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
     #: Allowed while an audit alarm is open, though its permission is not an investigating one.
     while_alarm: bool = False
+    #: Asked by a timer, not by the person (a live count): the call does not count as use, so the
+    #: idle limit still ends a session nobody touches.
+    idle_neutral: bool = False
 
     def target_of(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
         if self.target_arg is None:
@@ -186,7 +189,8 @@ READS: frozenset[str] = frozenset({
     "disclosure.suspension_page", "disclosure.suspensions", "discrepancies.discrepancy_page",
     "discrepancies.list_discrepancies", "discrepancies.preview_notice_list", "idreview.reviews",
     "inquiries.inquiry_page", "inquiries.monthly", "inquiries.search", "integrated.preview_integrated_request",
-    "linkage.preview_linkage", "media.ledger", "media.ledger_page", "pending.pending_work", "persons.get",
+    "linkage.preview_linkage", "media.ledger", "media.ledger_page", "pending.approvals_waiting", "pending.inbox",
+    "pending.keep_session", "pending.last_place", "pending.open_item", "pending.pending_work", "persons.get",
     "persons.reveal_number", "registration.review_page", "registration.review_queue", "results.request_status",
     "retention.rules", "runs.runs", "stats.publications", "users.list_users", "users.user_page",
 })
@@ -709,7 +713,7 @@ class Session:
     def can(self, permission: Permission) -> bool:
         return permission in self.permissions
 
-    def _touch(self, operation: str) -> dt.datetime:
+    def _touch(self, operation: str, *, use: bool = True) -> dt.datetime:
         ws = self.workspace
         now = ws.clock.now()
         if self.closed:
@@ -723,7 +727,8 @@ class Session:
                 f"{ws.settings.idle_timeout_minutes} 分間操作がなかったため"
                 "ログアウトしました。再度ログインしてください。",
             )
-        self.last_activity = now
+        if use:
+            self.last_activity = now
         return now
 
     def idle_expired(self, now: dt.datetime | None = None) -> bool:
@@ -737,9 +742,11 @@ class Session:
             self.closed = True
             self.workspace.audit_only(self.user_id, operation, "ok", **params)
 
-    def require(self, permission: Permission, operation: str, *, target: str | None = None) -> dt.datetime:
-        """Refuse (and audit the denial) unless the session is live and holds ``permission``."""
-        now = self._touch(operation)
+    def require(self, permission: Permission, operation: str, *, target: str | None = None,
+                use: bool = True) -> dt.datetime:
+        """Refuse (and audit the denial) unless the session is live and holds ``permission``
+        (``use=False``: a timer's call, which leaves the idle time running)."""
+        now = self._touch(operation, use=use)
         if self.only is not None and operation not in self.only:
             self.workspace.audit_only(self.user_id, operation, "denied", permission=permission.value, target=target,
                                       reason="hours_recovery_only")
@@ -759,7 +766,8 @@ class Session:
 
     def run(self, info: ServiceInfo, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         ws = self.workspace
-        now = self.require(info.permission, info.operation, target=info.target_of(args, kwargs))
+        now = self.require(info.permission, info.operation, target=info.target_of(args, kwargs),
+                           use=not info.idle_neutral)
         units: list[Unit] = []
 
         def publish() -> None:
@@ -889,13 +897,14 @@ class Unit:
 
 def service(
     permission: Permission, *, operation: str | None = None, target: str | None = None, while_alarm: bool = False,
-    paths: tuple[str, ...] = (),
+    paths: tuple[str, ...] = (), idle_neutral: bool = False,
 ) -> Callable[[Callable[Concatenate[Unit, P], R]], Callable[Concatenate[Session, P], R]]:
     """Declare a service method: the permission it needs, the audited operation name, and
     (``target``) the argument naming who the call is about, recorded even when denied.
     ``while_alarm`` lets it run while the audit log is found broken (bookkeeping that
     touches no personal data, like a pipeline run's own record).  ``paths`` names the arguments
-    that are files or folders the service reads or writes (:data:`PATH_ARGUMENTS`)."""
+    that are files or folders the service reads or writes (:data:`PATH_ARGUMENTS`).  ``idle_neutral``
+    marks a call a timer makes (a live count): it does not renew the session's idle time."""
 
     def decorate(fn: Callable[Concatenate[Unit, P], R]) -> Callable[Concatenate[Session, P], R]:
         module = sys.modules.get(fn.__module__)
@@ -903,7 +912,7 @@ def service(
         name = operation or f"{prefix}.{fn.__name__}"
         if name in SERVICES:
             raise RuntimeError(f"duplicate service {name}")
-        info = ServiceInfo(name, permission, fn, target, while_alarm=while_alarm)
+        info = ServiceInfo(name, permission, fn, target, while_alarm=while_alarm, idle_neutral=idle_neutral)
         SERVICES[name] = info
         if paths:
             PATH_ARGUMENTS[name] = paths

@@ -102,11 +102,23 @@ _MESSAGES = {
 STATE_POLL_MS = 5000
 #: Put into the dashboard's <head>: a page the browser restores from its back/forward cache
 #: (its kernel is gone) loads afresh; when the session ends (logout elsewhere, the idle limit,
-#: the hours, a restart) the screen is emptied at once and the login page says why.
+#: the hours, a restart) the screen is emptied at once and the login page says why; when another
+#: tab (or window) of the same login took the session over, this tab empties itself and says so,
+#: in words, with the way to continue here (issue 20 item 3).  The page asks again the moment it is
+#: looked at (focus, visibility), so a person returning to the old tab is told at once.
 _PAGE_SCRIPT = """<script>
 (function () {
   window.addEventListener('pageshow', function (e) { if (e.persisted) { location.reload(); } });
   var fails = 0, done = false;
+  function kernelId() {
+    var el = document.getElementById('jupyter-config-data');
+    try { return el ? (JSON.parse(el.textContent).kernelId || '') : ''; } catch (e) { return ''; }
+  }
+  function moved() {  // another tab took this session over: nothing of this screen stays
+    if (done) { return; }
+    done = true;
+    document.body.innerHTML = MOVED_HTML;
+  }
   function gone(reason) {
     if (done) { return; }
     done = true;
@@ -118,14 +130,25 @@ _PAGE_SCRIPT = """<script>
     done = true;
     document.body.innerHTML = LOST_HTML;
   }
-  setInterval(function () {
-    fetch('/session-state', {credentials: 'same-origin', cache: 'no-store'})
+  function ask() {
+    if (done) { return; }
+    fetch('/session-state?kernel=' + encodeURIComponent(kernelId()), {credentials: 'same-origin', cache: 'no-store'})
       .then(function (r) { return r.json(); })
-      .then(function (s) { fails = 0; if (!s.live) { gone(s.ended); } })
+      .then(function (s) { fails = 0; if (!s.live) { gone(s.ended); } else if (s.moved) { moved(); } })
       .catch(function () { fails += 1; if (fails >= 2) { lost(); } });
-  }, STATE_POLL_MS);
+  }
+  setInterval(ask, STATE_POLL_MS);
+  window.addEventListener('focus', ask);
+  document.addEventListener('visibilitychange', function () { if (!document.hidden) { ask(); } });
 })();
-</script>""".replace("STATE_POLL_MS", str(STATE_POLL_MS)).replace("LOST_HTML", json.dumps(
+</script>""".replace("STATE_POLL_MS", str(STATE_POLL_MS)).replace("MOVED_HTML", json.dumps(
+    "<main class='wb-moved' role='alert' style='max-width:560px;margin:8vh auto;padding:20px;background:#e8f4fd;"
+    "font-family:sans-serif'><p>このログインは別のタブ（またはウィンドウ）で開かれたため、このタブでは操作できません。"
+    "画面の内容は消去しました。<br><span style='color:#666'>This login was opened in another tab (or window), so this "
+    "tab no longer works; its screen was cleared.</span></p>"
+    "<p><a href='/' class='wb-continue-here'>このタブで続ける / Continue in this tab</a>"
+    "<br><small style='color:#666'>（もう一方のタブは使えなくなります / the other tab then stops）</small></p>"
+    "</main>")).replace("LOST_HTML", json.dumps(
     "<main class='wb-lost' role='alert' style='max-width:560px;margin:8vh auto;padding:20px;background:#fff4e5;"
     "font-family:sans-serif'><p>サーバーとの接続が切れたため、画面を消去しました（サーバーの再起動など）。"
     "再度ログインしてください。<br><span style='color:#666'>The connection to the server was lost (a restart, "
@@ -294,6 +317,13 @@ class LoginHandler(PlainErrors, JupyterHandler):
 
     @allow_unauthenticated
     def get(self) -> None:
+        # A logged-in browser never sees the login form (Back after logging in, an old bookmark): to its screen.
+        address, fingerprint = _client(self)
+        if _sessions(self).lookup(self.get_cookie(COOKIE), address=address, fingerprint=fingerprint,
+                                  touch=False) is not None:
+            self.set_header("Cache-Control", "no-store")
+            self.redirect(RENDER_URL)
+            return
         ended = self.get_argument("ended", "")[:40]
         ja, en = _MESSAGES.get(ended, _MESSAGES["ended"] if ended else ("", ""))
         self._page(message=f"{html.escape(ja)}<br><span class='en'>{html.escape(en)}</span>" if ja else "",
@@ -376,9 +406,12 @@ class SessionState(tornado.web.RequestHandler):
 
     def get(self) -> None:
         address, fingerprint = _client(self)
-        web = _sessions(self).lookup(self.get_cookie(COOKIE), address=address, fingerprint=fingerprint, touch=False)
+        sessions = _sessions(self)
+        web = sessions.lookup(self.get_cookie(COOKIE), address=address, fingerprint=fingerprint, touch=False)
         self.set_header("Cache-Control", "no-store")
-        self.finish({"live": web is not None, "ended": None if web else why_ended(self) or "ended"})
+        kernel = self.get_argument("kernel", "")[:64] or None
+        self.finish({"live": web is not None, "ended": None if web else why_ended(self) or "ended",
+                     "moved": sessions.moved(web, kernel)})
 
 
 class RootHandler(SaysWhy, PlainErrors, JupyterHandler):

@@ -24,6 +24,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from workbench import pending
 from workbench.core import access_rules, audit, tickets
 from workbench.core.access_rules import AccessPolicy
 from workbench.core.errors import AccessRefused, SessionExpired, WorkbenchError
@@ -44,6 +45,8 @@ KERNEL_TICKETS = tickets.TicketKind("kernel_tickets", key="ticket_hash", bound="
                                     unclaimed="used_at IS NULL", claim="used_at = ?")
 #: How many ended sessions' reasons the server remembers, to tell their browsers why.
 ENDED_KEPT = 10_000
+#: How many replaced kernels a session remembers, to tell their old tabs the session moved.
+MOVED_KEPT = 50
 #: How long the server trusts its copy of the access policy before reading it again.
 POLICY_TTL = dt.timedelta(seconds=60)
 
@@ -64,6 +67,9 @@ class WebSession:
     last_seen: dt.datetime
     kernels: set[str] = field(default_factory=set)
     ended: str | None = None
+    #: Kernels this session had before a newer tab (or a reload) took over: their pages are told
+    #: "moved to another tab" (issue 20 item 3).  Bounded; memory only.
+    moved: set[str] = field(default_factory=set)
 
     @property
     def session_id(self) -> str:
@@ -188,6 +194,8 @@ class WebSessions:
             with self.workspace.transaction("auth.web_session", web.user_id) as con:
                 con.execute("UPDATE web_sessions SET ended_at = ?, end_reason = ? WHERE session_id = ?",
                             [self.workspace.clock.now(), web.ended, web.session_id])
+                if web.ended == "logout":  # a deliberate logout: the next login starts at the inbox
+                    pending.forget_place(con, web.user_id)
         return kernels
 
     def ended_reason(self, token: str | None) -> str | None:
@@ -221,7 +229,14 @@ class WebSessions:
             ticket = issue_kernel_ticket(self.workspace, web.session, kernel_id)
         with self._mem:
             earlier, web.kernels = set(web.kernels), {kernel_id}
+            web.moved |= earlier
+            while len(web.moved) > MOVED_KEPT:
+                web.moved.pop()
         return ticket, earlier
+
+    def moved(self, web: WebSession | None, kernel_id: str | None) -> bool:
+        """Whether ``kernel_id`` was this session's until a newer tab or a reload took over."""
+        return web is not None and kernel_id is not None and kernel_id in web.moved
 
     def release_kernel(self, web: WebSession, kernel_id: str) -> None:
         with self._mem:
