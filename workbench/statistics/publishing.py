@@ -569,9 +569,9 @@ def describe(unit: Unit, publication_id: str) -> dict[str, Any]:
 # -- the records a table is built from ------------------------------------------------
 
 
-def _version(unit: Unit, publication_id: str, secret: bytes) -> tuple[int, int]:
+def _version(unit: Unit, publication_id: str, secret: bytes) -> tuple[int, np.ndarray]:
     """The version of the publication's population now (a new one each time someone in it
-    has left — suspended, deleted, deceased, off the list — or come back) and its key offset."""
+    has left — suspended, deleted, deceased, off the list — or come back) and its key permutation."""
     row = unit.con.execute(
         f"""SELECT count(*), string_agg(CASE WHEN p.person_id IS NULL OR NOT {active_filter("p")}
                                              THEN s.person_id END, ',' ORDER BY s.person_id)
@@ -588,10 +588,10 @@ def _version(unit: Unit, publication_id: str, secret: bytes) -> tuple[int, int]:
         unit.con.execute("INSERT INTO stats_versions VALUES (?, ?, ?, ?)", [publication_id, version, digest, unit.now])
     else:
         version = int(found[0])
-    return version, ck.offset(secret, version)
+    return version, ck.permutation(secret, version)
 
 
-def _records(unit: Unit, publication_id: str, manifest: dict[str, Any], shift: int, s: TableSpec) -> tables.Records:
+def _records(unit: Unit, publication_id: str, manifest: dict[str, Any], perm: np.ndarray, s: TableSpec) -> tables.Records:
     bases = list(BASES) if s.measure == "quantile" else s.bases()
     if s.measure == "quantile" and "income_band" not in bases:
         bases.append("income_band")
@@ -605,7 +605,7 @@ def _records(unit: Unit, publication_id: str, manifest: dict[str, Any], shift: i
     if income:
         raw = got["income"]
         inc = np.ma.filled(np.ma.asarray(raw).astype(np.float64), np.nan)
-    return tables.Records(codes, np.asarray(got["record_key"], dtype=np.int64), inc, manifest["categories"], shift)
+    return tables.Records(codes, np.asarray(got["record_key"], dtype=np.int64), inc, manifest["categories"], perm)
 
 
 def _period(unit: Unit) -> str:
@@ -647,8 +647,8 @@ def _release(unit: Unit, kind: str, publication_id: str, rows: str, cols: str | 
     manifest, secret = _publication(unit, publication_id)
     s = tables.spec(manifest["categories"], rows, cols, layers, *extra, filters=filters, measure=measure,
                     min_count=min_count, quantile=quantile, epsilon=epsilon)
-    version, shift = _version(unit, publication_id, secret)
-    records = _records(unit, publication_id, manifest, shift, s)
+    version, perm = _version(unit, publication_id, secret)
+    records = _records(unit, publication_id, manifest, perm, s)
     row = unit.con.execute("SELECT count(*) FROM stats_releases").fetchone()
     release_id = f"T{int(row[0] if row else 0) + 1:06d}"
     kind = "stats_dp" if s.epsilon is not None else kind

@@ -421,7 +421,7 @@ class Records:
     keys: IntArray
     income: FloatArray | None
     categories: dict[str, list[str]]
-    shift: int
+    perm: IntArray | None
 
 
 def _margins(interior: npt.NDArray[Any], op: str = "sum") -> npt.NDArray[Any]:
@@ -504,7 +504,7 @@ def build(records: Records, s: TableSpec, *, publication_id: str, release_id: st
                       f"interval is ±{accuracy:,.0f}; totals are sums of the cells (about ±{margin_acc:,.0f}); "
                       "negative values are set to 0."))
         return StatTable(values=values, state=state, epsilon=s.epsilon, accuracy_95=accuracy, notes=notes, **common)  # type: ignore[arg-type]
-    shown_counts = ck.perturb_counts(counts, keysum, records.shift).astype(np.float64)
+    shown_counts = ck.perturb_counts(counts, keysum, records.perm).astype(np.float64)
     state = np.where(counts == 0, sdc.ZERO, sdc.PUBLISHED).astype(np.int64)
     labels = None
     truth: FloatArray | None = None
@@ -525,7 +525,7 @@ def build(records: Records, s: TableSpec, *, publication_id: str, release_id: st
         income = np.nan_to_num(np.clip(records.income, 0, None), nan=0.0)
         sums = _tabulate(flat, shape, income)
         top = _top(flat, shape, income)
-        shown_sums = ck.perturb_sums(sums, top[..., 0], keysum, records.shift)
+        shown_sums = ck.perturb_sums(sums, top[..., 0], keysum, records.perm)
         small = (counts > 0) & (counts < s.min_count)
         dominated = (counts > 0) & (sums > 0) & (top.sum(axis=-1) > 0.85 * sums)
         state[small | dominated] = sdc.PRIMARY
@@ -570,7 +570,7 @@ def _quantiles(records: Records, s: TableSpec, flat: IntArray, shape: tuple[int,
     inner = (*shape, n_band)
     c = _tabulate(flat2, inner)[..., :n_band].astype(np.int64)
     k = _tabulate(flat2, inner, records.keys.astype(np.float64))[..., :n_band].astype(np.int64)
-    pert = ck.perturb_counts(c, k, records.shift)[..., known].astype(np.float64)
+    pert = ck.perturb_counts(c, k, records.perm)[..., known].astype(np.float64)
     cum = np.cumsum(pert, axis=-1)
     total = cum[..., -1:]
     q = float(s.quantile or 0.5)
