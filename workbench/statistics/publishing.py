@@ -569,16 +569,18 @@ def describe(unit: Unit, publication_id: str) -> dict[str, Any]:
 # -- the records a table is built from ------------------------------------------------
 
 
-def _version(unit: Unit, publication_id: str, secret: bytes) -> tuple[int, np.ndarray]:
+def _version(unit: Unit, publication_id: str, secret: bytes) -> tuple[int, np.ndarray, list[str]]:
     """The version of the publication's population now (a new one each time someone in it
-    has left — suspended, deleted, deceased, off the list — or come back) and its key permutation."""
+    has left — suspended, deleted, deceased, off the list — or come back), its key permutation,
+    and the people of the publication who have left it."""
     row = unit.con.execute(
-        f"""SELECT count(*), string_agg(CASE WHEN p.person_id IS NULL OR NOT {active_filter("p")}
-                                             THEN s.person_id END, ',' ORDER BY s.person_id)
+        f"""SELECT count(*), list(s.person_id ORDER BY s.person_id)
+                             FILTER (WHERE p.person_id IS NULL OR NOT {active_filter("p")})
             FROM stats_source s LEFT JOIN persons p USING (person_id) WHERE s.publication_id = ?""",
         [publication_id]).fetchone()
     assert row is not None
-    digest = hashlib.sha256(f"{row[0]}:{row[1] or ''}".encode()).hexdigest()
+    left = [str(x) for x in (row[1] or [])]
+    digest = hashlib.sha256(f"{row[0]}:{','.join(left)}".encode()).hexdigest()
     found = unit.con.execute("SELECT version FROM stats_versions WHERE publication_id = ? AND members_digest = ?",
                              [publication_id, digest]).fetchone()
     if found is None:
@@ -588,24 +590,37 @@ def _version(unit: Unit, publication_id: str, secret: bytes) -> tuple[int, np.nd
         unit.con.execute("INSERT INTO stats_versions VALUES (?, ?, ?, ?)", [publication_id, version, digest, unit.now])
     else:
         version = int(found[0])
-    return version, ck.permutation(secret, version)
+    return version, ck.permutation(secret, version), left
 
 
-def _records(unit: Unit, publication_id: str, manifest: dict[str, Any], perm: np.ndarray, s: TableSpec) -> tables.Records:
-    bases = list(BASES) if s.measure == "quantile" else s.bases()
+def _records(unit: Unit, publication_id: str, manifest: dict[str, Any], perm: np.ndarray, s: TableSpec,
+             left: Sequence[str]) -> tables.Records:
+    """The table's cells aggregated in the database (set-based: one row per combination of the
+    categories it needs, never one per person) over the people still in the publication: how
+    many, the sum of their record keys, and for sums and means the sum of incomes and the two
+    largest."""
+    bases = s.bases()
     if s.measure == "quantile" and "income_band" not in bases:
         bases.append("income_band")
     income = s.measure in ("sum", "mean")
-    cols = ", ".join(f"s.{b}" for b in bases) + ", s.record_key" + (", s.income" if income else "")
+    groups = ", ".join(f"s.{b}" for b in bases)
+    more = (", sum(greatest(coalesce(s.income, 0), 0))::DOUBLE AS income, max(s.income, 2) AS top"
+            if income else "")
+    gone = " AND s.person_id NOT IN (SELECT unnest(?::VARCHAR[]))" if left else ""
     got = unit.con.execute(
-        f"SELECT {cols} FROM stats_source s JOIN persons p USING (person_id)"
-        f" WHERE s.publication_id = ? AND {active_filter('p')}", [publication_id]).fetchnumpy()
+        f"SELECT {groups}, count(*)::BIGINT AS n, sum(s.record_key)::BIGINT AS keys{more}"
+        f" FROM stats_source s WHERE s.publication_id = ?{gone} GROUP BY ALL",
+        [publication_id, list(left)] if left else [publication_id]).fetchnumpy()
     codes = {b: np.asarray(got[b], dtype=np.int64) for b in bases}
-    inc = None
+    inc = top = None
     if income:
-        raw = got["income"]
-        inc = np.ma.filled(np.ma.asarray(raw).astype(np.float64), np.nan)
-    return tables.Records(codes, np.asarray(got["record_key"], dtype=np.int64), inc, manifest["categories"], perm)
+        inc = np.asarray(got["income"], dtype=np.float64)
+        top = np.zeros((len(inc), 2))
+        for i, pair in enumerate(got["top"]):
+            values = [float(v) for v in pair if v is not None][:2]
+            top[i, :len(values)] = values
+    return tables.Records(codes, np.asarray(got["keys"], dtype=np.int64), inc, manifest["categories"], perm,
+                          n=np.asarray(got["n"], dtype=np.int64), top=top)
 
 
 def _period(unit: Unit) -> str:
@@ -647,8 +662,8 @@ def _release(unit: Unit, kind: str, publication_id: str, rows: str, cols: str | 
     manifest, secret = _publication(unit, publication_id)
     s = tables.spec(manifest["categories"], rows, cols, layers, *extra, filters=filters, measure=measure,
                     min_count=min_count, quantile=quantile, epsilon=epsilon)
-    version, perm = _version(unit, publication_id, secret)
-    records = _records(unit, publication_id, manifest, perm, s)
+    version, perm, gone = _version(unit, publication_id, secret)
+    records = _records(unit, publication_id, manifest, perm, s, gone)
     row = unit.con.execute("SELECT count(*) FROM stats_releases").fetchone()
     release_id = f"T{int(row[0] if row else 0) + 1:06d}"
     kind = "stats_dp" if s.epsilon is not None else kind
@@ -658,7 +673,7 @@ def _release(unit: Unit, kind: str, publication_id: str, rows: str, cols: str | 
     if left is not None:
         t.notes.append((f"ε の残り: {left:g}（{_period(unit)}）", f"ε left: {left:g} ({_period(unit)})"))
     c = t.counts()
-    shown = hashlib.sha256("\x1f".join(t.cell_text(i) for i in np.ndindex(*t.state.shape)).encode()).hexdigest()
+    shown = t.digest()
     unit.con.execute(
         "INSERT INTO stats_releases VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [release_id, publication_id, version, kind, unit.now, unit.user_id,
