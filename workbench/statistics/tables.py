@@ -344,7 +344,7 @@ class StatTable:
         if self.epsilon is not None:
             return (f"差分プライバシー ε={self.epsilon:g}、各セルの95%区間 ±{self.accuracy_95:,.0f} / "
                     "differentially private counts")
-        return ("x: 秘匿 / suppressed; -: 該当なし / true zero; 数値はセルキー法で攪乱（±2以内）/ "
+        return ("x: 秘匿 / suppressed; -: 該当なし / true zero; 数値はセルキー法で攪乱（多くは±3以内、最大±16）/ "
                 "perturbed by the cell-key method")
 
     def _sheet(self) -> list[list[str]]:
