@@ -73,7 +73,7 @@ def render_table(table: StatTable) -> str:
     notes = "".join(f"<li>{esc(ja)}<br><small>{esc(en)}</small></li>" for ja, en in table.notes)
     c = table.counts()
     legend = (f"<div class='wb-legend'>x = 秘匿 {num(c['suppressed'])} セル / suppressed; - = 該当なし / true zero; "
-              "数値はセルキー法で攪乱（±2以内） / perturbed by the cell-key method</div>")
+              "数値はセルキー法で攪乱（多くは±3以内、最大±16） / perturbed by the cell-key method</div>")
     return (f"<div class='wb-stat-table'><b>{esc(table.title())}</b> "
             f"<small>{esc(table.publication_id)} / {esc(table.release_id)}</small>{legend}"
             f"<ul>{notes}</ul><div style='max-height:480px;overflow:auto'>"

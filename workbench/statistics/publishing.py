@@ -569,16 +569,26 @@ def describe(unit: Unit, publication_id: str) -> dict[str, Any]:
 # -- the records a table is built from ------------------------------------------------
 
 
-def _version(unit: Unit, publication_id: str, secret: bytes) -> tuple[int, int]:
+def _version(unit: Unit, publication_id: str, secret: bytes) -> tuple[int, np.ndarray, list[str]]:
     """The version of the publication's population now (a new one each time someone in it
-    has left — suspended, deleted, deceased, off the list — or come back) and its key offset."""
-    row = unit.con.execute(
-        f"""SELECT count(*), string_agg(CASE WHEN p.person_id IS NULL OR NOT {active_filter("p")}
-                                             THEN s.person_id END, ',' ORDER BY s.person_id)
-            FROM stats_source s LEFT JOIN persons p USING (person_id) WHERE s.publication_id = ?""",
-        [publication_id]).fetchone()
-    assert row is not None
-    digest = hashlib.sha256(f"{row[0]}:{row[1] or ''}".encode()).hexdigest()
+    has left — suspended, deleted, deceased, off the list — or come back), its key permutation,
+    and the people of the publication who have left it."""
+    # Set-based and cheap at 1,000,000 people: the people no longer active (usually few; the
+    # negation of persons.active_filter — off the list, deceased or suspended) first, and only if
+    # there are any, which of them are in this source (a scan of its person_id column) — not the
+    # whole source joined with persons.  A deleted person's source rows are purged with him
+    # (lifecycle.deletion), which changes the count.
+    total = unit.con.execute("SELECT count(*) FROM stats_source WHERE publication_id = ?", [publication_id]).fetchone()
+    inactive = "SELECT person_id FROM persons WHERE NOT listed OR deceased UNION SELECT person_id FROM suspended_persons"
+    any_inactive = unit.con.execute(f"SELECT EXISTS ({inactive})").fetchone()
+    left: list[str] = []
+    if any_inactive and any_inactive[0]:
+        row = unit.con.execute(
+            "SELECT list(person_id ORDER BY person_id) FROM stats_source WHERE publication_id = ?"
+            f" AND person_id IN ({inactive})", [publication_id]).fetchone()
+        left = [str(x) for x in ((row[0] if row else None) or [])]
+    assert total is not None
+    digest = hashlib.sha256(f"{total[0]}:{','.join(left)}".encode()).hexdigest()
     found = unit.con.execute("SELECT version FROM stats_versions WHERE publication_id = ? AND members_digest = ?",
                              [publication_id, digest]).fetchone()
     if found is None:
@@ -588,24 +598,37 @@ def _version(unit: Unit, publication_id: str, secret: bytes) -> tuple[int, int]:
         unit.con.execute("INSERT INTO stats_versions VALUES (?, ?, ?, ?)", [publication_id, version, digest, unit.now])
     else:
         version = int(found[0])
-    return version, ck.offset(secret, version)
+    return version, ck.permutation(secret, version), left
 
 
-def _records(unit: Unit, publication_id: str, manifest: dict[str, Any], shift: int, s: TableSpec) -> tables.Records:
-    bases = list(BASES) if s.measure == "quantile" else s.bases()
+def _records(unit: Unit, publication_id: str, manifest: dict[str, Any], perm: np.ndarray, s: TableSpec,
+             left: Sequence[str]) -> tables.Records:
+    """The table's cells aggregated in the database (set-based: one row per combination of the
+    categories it needs, never one per person) over the people still in the publication: how
+    many, the sum of their record keys, and for sums and means the sum of incomes and the two
+    largest."""
+    bases = s.bases()
     if s.measure == "quantile" and "income_band" not in bases:
         bases.append("income_band")
     income = s.measure in ("sum", "mean")
-    cols = ", ".join(f"s.{b}" for b in bases) + ", s.record_key" + (", s.income" if income else "")
+    groups = ", ".join(f"s.{b}" for b in bases)
+    more = (", sum(greatest(coalesce(s.income, 0), 0))::DOUBLE AS income, max(s.income, 2) AS top"
+            if income else "")
+    gone = " AND s.person_id NOT IN (SELECT unnest(?::VARCHAR[]))" if left else ""
     got = unit.con.execute(
-        f"SELECT {cols} FROM stats_source s JOIN persons p USING (person_id)"
-        f" WHERE s.publication_id = ? AND {active_filter('p')}", [publication_id]).fetchnumpy()
+        f"SELECT {groups}, count(*)::BIGINT AS n, sum(s.record_key)::BIGINT AS keys{more}"
+        f" FROM stats_source s WHERE s.publication_id = ?{gone} GROUP BY ALL",
+        [publication_id, list(left)] if left else [publication_id]).fetchnumpy()
     codes = {b: np.asarray(got[b], dtype=np.int64) for b in bases}
-    inc = None
+    inc = top = None
     if income:
-        raw = got["income"]
-        inc = np.ma.filled(np.ma.asarray(raw).astype(np.float64), np.nan)
-    return tables.Records(codes, np.asarray(got["record_key"], dtype=np.int64), inc, manifest["categories"], shift)
+        inc = np.asarray(got["income"], dtype=np.float64)
+        top = np.zeros((len(inc), 2))
+        for i, pair in enumerate(got["top"]):
+            values = [float(v) for v in pair if v is not None][:2]
+            top[i, :len(values)] = values
+    return tables.Records(codes, np.asarray(got["keys"], dtype=np.int64), inc, manifest["categories"], perm,
+                          n=np.asarray(got["n"], dtype=np.int64), top=top)
 
 
 def _period(unit: Unit) -> str:
@@ -647,8 +670,8 @@ def _release(unit: Unit, kind: str, publication_id: str, rows: str, cols: str | 
     manifest, secret = _publication(unit, publication_id)
     s = tables.spec(manifest["categories"], rows, cols, layers, *extra, filters=filters, measure=measure,
                     min_count=min_count, quantile=quantile, epsilon=epsilon)
-    version, shift = _version(unit, publication_id, secret)
-    records = _records(unit, publication_id, manifest, shift, s)
+    version, perm, gone = _version(unit, publication_id, secret)
+    records = _records(unit, publication_id, manifest, perm, s, gone)
     row = unit.con.execute("SELECT count(*) FROM stats_releases").fetchone()
     release_id = f"T{int(row[0] if row else 0) + 1:06d}"
     kind = "stats_dp" if s.epsilon is not None else kind
@@ -658,7 +681,7 @@ def _release(unit: Unit, kind: str, publication_id: str, rows: str, cols: str | 
     if left is not None:
         t.notes.append((f"ε の残り: {left:g}（{_period(unit)}）", f"ε left: {left:g} ({_period(unit)})"))
     c = t.counts()
-    shown = hashlib.sha256("\x1f".join(t.cell_text(i) for i in np.ndindex(*t.state.shape)).encode()).hexdigest()
+    shown = t.digest()
     unit.con.execute(
         "INSERT INTO stats_releases VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [release_id, publication_id, version, kind, unit.now, unit.user_id,

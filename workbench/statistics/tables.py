@@ -269,6 +269,19 @@ class StatTable:
             return None
         return float(self.values[index])
 
+    def digest(self) -> str:
+        """SHA-256 of the cells as shown (state, rounded number, band): what the ledger keeps
+        to recognise a table again — not a value anyone can read back."""
+        import hashlib
+
+        h = hashlib.sha256()
+        hidden = np.isin(self.state, (sdc.PRIMARY, sdc.SECONDARY, sdc.LEDGER))
+        h.update(np.where(hidden, sdc.PRIMARY, self.state).astype(np.int8).tobytes())
+        h.update(np.where(hidden, 0, np.round(self.values)).astype(np.int64).tobytes())
+        if self.labels is not None:
+            h.update("\x1f".join(str(x) for x in self.labels.ravel()).encode())
+        return h.hexdigest()
+
     def counts(self) -> dict[str, int]:
         """How many cells are shown, true zeros and "x" (primary and secondary together: which
         is which is not released)."""
@@ -331,7 +344,7 @@ class StatTable:
         if self.epsilon is not None:
             return (f"差分プライバシー ε={self.epsilon:g}、各セルの95%区間 ±{self.accuracy_95:,.0f} / "
                     "differentially private counts")
-        return ("x: 秘匿 / suppressed; -: 該当なし / true zero; 数値はセルキー法で攪乱（±2以内）/ "
+        return ("x: 秘匿 / suppressed; -: 該当なし / true zero; 数値はセルキー法で攪乱（多くは±3以内、最大±16）/ "
                 "perturbed by the cell-key method")
 
     def _sheet(self) -> list[list[str]]:
@@ -414,14 +427,22 @@ def write_shared(path: Path, data: bytes) -> None:
 
 @dataclass
 class Records:
-    """The records of one publication version a table is built from: a category code per
-    base variable, the record key, the income (NaN when unknown)."""
+    """What a table of one publication version is built from: one row per person, or (what the
+    service passes) one row per **group** of people sharing the table's categories, aggregated in
+    the database.  ``codes``: a category code per base variable; ``keys``: the sum of the group's
+    record keys; ``income``: the sum of its incomes (0 where unknown); ``n``: how many people
+    (``None``: one each); ``top``: its two largest incomes (``None``: ``income`` itself)."""
 
     codes: dict[str, IntArray]
     keys: IntArray
     income: FloatArray | None
     categories: dict[str, list[str]]
-    shift: int
+    perm: IntArray | None
+    n: IntArray | None = None
+    top: FloatArray | None = None
+
+    def weights(self) -> FloatArray | None:
+        return None if self.n is None else self.n.astype(np.float64)
 
 
 def _margins(interior: npt.NDArray[Any], op: str = "sum") -> npt.NDArray[Any]:
@@ -453,7 +474,7 @@ def _cells(records: Records, s: TableSpec) -> tuple[list[Dimension], list[list[t
 def _tabulate(flat: IntArray, shape: tuple[int, ...], weights: FloatArray | None = None) -> FloatArray:
     size = int(np.prod(shape))
     sel = flat >= 0
-    out = np.bincount(flat[sel], weights=None if weights is None else weights[sel], minlength=size)
+    out = np.bincount(flat[sel], weights=None if weights is None else weights[sel], minlength=size)[:size]
     full: FloatArray = _margins(out.reshape(shape).astype(np.float64))
     return full
 
@@ -489,22 +510,23 @@ def build(records: Records, s: TableSpec, *, publication_id: str, release_id: st
     _dims, grps, flat, shape = _cells(records, s)
     cats = [[label for label, _ in g] + [TOTAL] for g in grps]
     full = tuple(n + 1 for n in shape)
-    counts = _tabulate(flat, shape).astype(np.int64)
-    keysum = _tabulate(flat, shape, records.keys.astype(np.float64)).astype(np.int64)
+    counts = np.round(_tabulate(flat, shape, records.weights())).astype(np.int64)
+    keysum = np.round(_tabulate(flat, shape, records.keys.astype(np.float64))).astype(np.int64)
     notes: list[tuple[str, str]] = []
     filters = {b: [records.categories[b][i] for i in idx] for b, idx in s.filters}
     common = dict(publication_id=publication_id, release_id=release_id, dims=list(s.dims), categories=cats,
                   measure=s.measure, min_count=s.min_count, released_at=released_at, released_by=released_by,
                   filters=filters, quantile=s.quantile)
     if s.epsilon is not None:
-        values, state, accuracy, margin_acc = _dp(flat, shape, s.epsilon)
+        interior = counts[tuple(slice(0, n) for n in shape)]
+        values, state, accuracy, margin_acc = _dp(interior, s.epsilon)
         notes.append((f"差分プライバシー（OpenDP、離散ラプラス）ε={s.epsilon:g}。各セルの95%区間は ±{accuracy:,.0f}、"
                       f"合計欄は各セルの和で95%区間はおよそ ±{margin_acc:,.0f}。負の値は 0 にしています。",
                       f"Differentially private counts (OpenDP, discrete Laplace), ε={s.epsilon:g}; each cell's 95% "
                       f"interval is ±{accuracy:,.0f}; totals are sums of the cells (about ±{margin_acc:,.0f}); "
                       "negative values are set to 0."))
         return StatTable(values=values, state=state, epsilon=s.epsilon, accuracy_95=accuracy, notes=notes, **common)  # type: ignore[arg-type]
-    shown_counts = ck.perturb_counts(counts, keysum, records.shift).astype(np.float64)
+    shown_counts = ck.perturb_counts(counts, keysum, records.perm).astype(np.float64)
     state = np.where(counts == 0, sdc.ZERO, sdc.PUBLISHED).astype(np.int64)
     labels = None
     truth: FloatArray | None = None
@@ -524,8 +546,12 @@ def build(records: Records, s: TableSpec, *, publication_id: str, release_id: st
         assert records.income is not None
         income = np.nan_to_num(np.clip(records.income, 0, None), nan=0.0)
         sums = _tabulate(flat, shape, income)
-        top = _top(flat, shape, income)
-        shown_sums = ck.perturb_sums(sums, top[..., 0], keysum, records.shift)
+        if records.top is None:
+            top = _top(flat, shape, income)
+        else:
+            both = np.nan_to_num(np.clip(records.top, 0, None), nan=0.0)
+            top = _top(np.concatenate([flat, flat]), shape, np.concatenate([both[:, 0], both[:, 1]]))
+        shown_sums = ck.perturb_sums(sums, top[..., 0], keysum, records.perm)
         small = (counts > 0) & (counts < s.min_count)
         dominated = (counts > 0) & (sums > 0) & (top.sum(axis=-1) > 0.85 * sums)
         state[small | dominated] = sdc.PRIMARY
@@ -568,9 +594,9 @@ def _quantiles(records: Records, s: TableSpec, flat: IntArray, shape: tuple[int,
     n_band = len(bands)
     flat2 = np.where(flat >= 0, flat * n_band + band_code, -1)
     inner = (*shape, n_band)
-    c = _tabulate(flat2, inner)[..., :n_band].astype(np.int64)
-    k = _tabulate(flat2, inner, records.keys.astype(np.float64))[..., :n_band].astype(np.int64)
-    pert = ck.perturb_counts(c, k, records.shift)[..., known].astype(np.float64)
+    c = np.round(_tabulate(flat2, inner, records.weights())[..., :n_band]).astype(np.int64)
+    k = np.round(_tabulate(flat2, inner, records.keys.astype(np.float64))[..., :n_band]).astype(np.int64)
+    pert = ck.perturb_counts(c, k, records.perm)[..., known].astype(np.float64)
     cum = np.cumsum(pert, axis=-1)
     total = cum[..., -1:]
     q = float(s.quantile or 0.5)
@@ -581,26 +607,25 @@ def _quantiles(records: Records, s: TableSpec, flat: IntArray, shape: tuple[int,
     return pos.astype(np.float64), labels
 
 
-def _dp(flat: IntArray, shape: tuple[int, ...], epsilon: float) -> tuple[FloatArray, IntArray, float, float]:
+def _dp(interior: IntArray, epsilon: float) -> tuple[FloatArray, IntArray, float, float]:
     """OpenDP noisy counts over every combination of the categories (the public lists), then
-    post-processing (no privacy cost): rounded, negative set to 0, margins the sums of cells."""
+    post-processing (no privacy cost): rounded, negative set to 0, margins the sums of cells.
+
+    Adding or removing one person changes one cell by one, so the vector of counts has L1
+    sensitivity 1 (what ``make_count_by_categories`` over the records declares); the counts are
+    taken in the database and the discrete Laplace mechanism is applied to the vector."""
     import opendp.prelude as dp
 
     dp.enable_features("contrib")
-    size = int(np.prod(shape))
-    keys = [str(i) for i in range(size)]
-    sel = flat >= 0
-    records = flat[sel].astype(str).tolist()
+    shape = interior.shape
+    space = (dp.vector_domain(dp.atom_domain(T=int)), dp.l1_distance(T=int))
 
     def make(scale: float) -> Any:
-        return (dp.t.make_count_by_categories(dp.vector_domain(dp.atom_domain(T=str)), dp.symmetric_distance(),
-                                              categories=keys, null_category=False, TOA=int)
-                >> dp.m.then_laplace(scale))
+        return dp.m.make_laplace(*space, scale)
 
     scale = dp.binary_search_param(make, d_in=1, d_out=float(epsilon))
-    noisy = np.asarray(make(scale)(records), dtype=np.float64).reshape(shape)
-    interior = np.clip(np.round(noisy), 0, None)
-    values: FloatArray = _margins(interior)
+    noisy = np.asarray(make(scale)([int(v) for v in interior.ravel()]), dtype=np.float64).reshape(shape)
+    values: FloatArray = _margins(np.clip(np.round(noisy), 0, None))
     state = np.full(values.shape, sdc.PUBLISHED, dtype=np.int64)
     accuracy = float(dp.discrete_laplacian_scale_to_accuracy(scale, 0.05))
     widest = max(int(np.prod(shape)) // max(min(shape), 1), 1)
