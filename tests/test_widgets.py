@@ -142,7 +142,7 @@ EXPECTED_MENUS = {
     "reviewer": {"person", "review", "disclosure", "inquiry"},
     "auditor": {"audit", "runs", "evidence"},
     "analyst": {"stats"},
-    "operations": {"backup", "runs"},
+    "operations": {"backup", "keys", "runs"},
 }
 
 
