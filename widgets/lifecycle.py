@@ -521,7 +521,7 @@ class BackupApp(App):
         self.retention_html.value = html_table(
             ["記録の種類", "保存期間（日）", "期限到来", "削除", "次の期限", "備考"],
             [(i["label_ja"], i["keep_days"], i["due_now"], i["deleted"], fmt_datetime(i["next_due"]) if i["next_due"] else "-",
-              i["note"]) for i in result["items"]], numeric=[1, 2, 3])
+              i.get("note_ja") or labels.ja(i["note"], "retention_note")) for i in result["items"]], numeric=[1, 2, 3])
         self.banner.success(result["message_ja"], result["message_en"])
 
     def purge(self) -> None:
