@@ -365,11 +365,12 @@ class InquiryApp(App):
         self.results = RecordGrid(
             fetch=lambda r: self.call(inquiries.inquiry_page, r), key=lambda q: q.inquiry_id,
             columns=[GridColumn("問合せ番号", lambda q: q.inquiry_id), GridColumn("受付日時", lambda q: fmt_datetime(q.received_at)),
-                     GridColumn("方法", lambda q: labels.ja(q.channel, "inquiry_channel")),
+                     GridColumn("方法", lambda q: labels.ja(q.channel, "inquiry_channel"), minor=True),
                      GridColumn("区分", lambda q: labels.ja(q.category, "inquiry_category")),
                      GridColumn("宛名番号", lambda q: q.person_id or "-"), GridColumn("内容", lambda q: q.question[:60]),
-                     GridColumn("担当", lambda q: q.handled_by), GridColumn("状態", lambda q: "完了" if q.status == "closed" else "対応中"),
-                     GridColumn("完了日時", lambda q: fmt_datetime(q.closed_at) if q.closed_at else "-")],
+                     GridColumn("担当", lambda q: q.handled_by, minor=True),
+                     GridColumn("状態", lambda q: "完了" if q.status == "closed" else "対応中"),
+                     GridColumn("完了日時", lambda q: fmt_datetime(q.closed_at) if q.closed_at else "-", minor=True)],
             sorts=inquiries.INQUIRY_LIST.sort_options(), descending=True, placeholder="問合せ番号・宛名番号・内容",
             on_select=lambda q: self._inquiry_chosen(q), person_of=lambda q: q.person_id,
             on_person=self.open_person_page, css_class="wb-inquiries", autoload=False)
