@@ -15,7 +15,7 @@ import re
 from typing import Any
 
 from tests.test_browser import ARTIFACTS, UI_TIMEOUT, Server, add_demo_user, code_for
-from tests.test_labels import RAW_CODES
+from tests.test_labels import RAW_CODES, coded_numbers
 from workbench import SERVICES
 from workbench.demo import DEMO_PASSWORD
 
@@ -140,6 +140,7 @@ def page_problems(page: Any, *, width: int) -> list[str]:
     problems: list[str] = []
     text = page.locator("body").inner_text()
     problems += [f"raw code: {m}" for m in sorted(set(RAW.findall(text)))]
+    problems += [f"coded number without words: {m}" for m in coded_numbers(text)]  # issue 20 item 5
     problems += [f"truncated: {t}" for t in page.evaluate(_LABELS_JS)]
     problems += [f"count without separators: {m}" for m in sorted(set(BARE_COUNT.findall(text)))]
     problems += [f"year as a count: {m}" for m in sorted(set(YEAR_AS_COUNT.findall(text)))]

@@ -195,6 +195,33 @@ def _descendants(widget: w.Widget) -> list[w.Widget]:
 
 RAW_CODES = sorted((c for c in labels.labels() if "_" in c), key=len, reverse=True)
 
+#: Coded numbers a clerk must not meet raw either (issue 20 item 5): a ward or municipality code (13101, or
+#: 131016 with its check digit) standing alone; a result code as a whole cell of a table (``00``; 10 … 90
+#: could be counts there), or any of 00/10/20/30/90 counted as ``90: 12``; ``none`` as a cell or a value.  A code shown with its words beside it
+#: (「00 正常（情報あり）」) is read, not raw.
+WARD_CODES = sorted(labels.labels("ward"), key=len, reverse=True)
+CODED_NUMBERS = re.compile(
+    r"(?<![\w.\-/:#,+])(?:" + "|".join(WARD_CODES) + r")(?![\w.\-/:,]|\s?(?:" + "|".join(
+        sorted({n[0] for n in labels.labels("ward").values()}, key=len, reverse=True)) + r"))"
+    r"|(?m:(?:^|\t)00(?=\t|$))"
+    r"|(?<![\w.\-])(?:00|10|20|30|90)(?:\s*：|:\s)\s*\d"
+    r"|(?m:(?:^|\t|[:：]\s?)none(?=\t|$|\s*[,、)）]))")
+
+
+def coded_numbers(text: str) -> list[str]:
+    """The coded numbers shown raw in ``text`` (as a person reads it: cells separated by tabs)."""
+    return sorted({m.group(0).strip() for m in CODED_NUMBERS.finditer(text)})
+
+
+def test_the_coded_number_check_finds_what_it_should() -> None:
+    assert coded_numbers("区市町村\t13101\t12") == ["13101"]
+    assert coded_numbers("地域 131016") == ["131016"]
+    assert coded_numbers("照会結果\t00\t3") == ["00"] and coded_numbers("結果 00: 1,234")
+    assert coded_numbers("相違\tnone") == ["none"] and coded_numbers("状態: none")
+    for fine in ("13101 千代田区", "千代田区", "13,101 件", "P13101", "2026-13101", "00 正常（情報あり）", "10:00",
+                 "該当するものはありません / none", "保存期間 90 日", "全 10 件", "10 件", "件数\t10\t20"):
+        assert coded_numbers(fine) == [], fine
+
 
 @pytest.mark.slow
 @pytest.mark.parametrize("user_id", sorted(DEMO_USERS))
@@ -213,7 +240,8 @@ def test_no_screen_shows_a_raw_code(demo: Path, user_id: str) -> None:
         seen[key] = _words(gate)
     pattern = re.compile(r"(?<![A-Za-z0-9_.-])(" + "|".join(map(re.escape, RAW_CODES)) + r"|"
                          + "|".join(map(re.escape, sorted(SERVICES, key=len, reverse=True))) + r")(?![A-Za-z0-9_])")
-    problems = {key: sorted(set(pattern.findall(_visible_text(values)))) for key, values in seen.items()}
+    problems = {key: sorted(set(pattern.findall(_visible_text(values)))) + coded_numbers(_visible_text(values))
+                for key, values in seen.items()}
     problems = {k: v for k, v in problems.items() if v}
     assert not problems, f"raw codes on {user_id}'s screens: {problems}"
 

@@ -243,13 +243,27 @@ def test_access_screen_shows_and_changes_the_policy(world: StaffedWorkspace) -> 
 
     app = AccessApp(world.login("administrator"))
     assert "月曜日" in app.policy_view.value and "127.0.0.1/32" in app.policy_view.value
-    app.hours.value = "mon-fri=08:30-18:00 sat-sun=closed"
+    # the hours by weekday, chosen from lists in Japanese (issue 20 item 10), never typed
+    assert app.days[0].name.value == "<b>月曜日</b>" and app.days[6].name.value == "<b>日曜日</b>"
+    for row in app.days[:5]:
+        row.opens.value, row.closes.value, row.closed.value = "08:30", "18:00", False
+    for row in app.days[5:]:
+        row.closed.value = True
+    assert app.days[5].opens.disabled  # a closed day offers no times
     app.hours_button.click()
-    assert app.hours_result.kind == "success" and "利用不可" in app.policy_view.value
-    app.hours.value = "nonsense"
+    assert app.hours_result.kind == "success" and "利用不可" in app.policy_view.value, app.hours_result.text
+    policy = access.policy(world.login("administrator")).to_dict()["hours"]
+    assert policy["mon"] == "08:30-18:00" and policy["sat"] is None
+    app.days[0].opens.value, app.days[0].closes.value = "18:00", "08:30"  # ends before it starts
     app.hours_button.click()
-    assert app.hours_result.kind == "error" and "読み取れません" in app.hours_result.text
+    assert app.hours_result.kind == "error" and "月曜日" in app.hours_result.text and "終了" in app.hours_result.text
     assert app.banner.kind == ""  # the refusal is beside the control, not at the top
+    app.days[0].opens.value, app.days[0].closes.value = "08:30", "24:00"  # until the end of the day
+    app.hours_button.click()
+    assert app.hours_result.kind == "success" and "08:30-24:00" in app.policy_view.value, app.hours_result.text
+    reopened = AccessApp(world.login("administrator"))  # the screen shows the hours in force
+    assert reopened.days[0].opens.value == "08:30" and reopened.days[0].closes.value == "24:00"
+    assert reopened.days[6].closed.value
     app.address.value, app.terminal_label.value = "192.0.2.0/28", "住宅課 窓口"
     app.add_button.click()
     assert app.terminal_result.kind == "success" and "192.0.2.0/28" in app.policy_view.value

@@ -137,12 +137,12 @@ def test_progress_and_chart() -> None:
 EXPECTED_MENUS = {
     "administrator": {"admin", "access", "idreview", "records"},
     "approver": {"approvals"},
-    "registrar": {"registration", "person", "review", "runs", "deletion", "stats"},  # publishes statistics (issue 21)
-    "query_operator": {"person", "batches", "runs", "backup"},
+    "registrar": {"registration", "person", "review", "runs", "deletion", "stats", "handover"},  # publishes statistics (issue 21)
+    "query_operator": {"person", "batches", "runs", "backup", "handover"},
     "reviewer": {"person", "review", "disclosure", "inquiry"},
     "auditor": {"audit", "runs", "evidence"},
     "analyst": {"stats"},
-    "operations": {"backup", "runs"},
+    "operations": {"backup", "keys", "runs"},
 }
 
 

@@ -94,11 +94,24 @@ def test_disclosure_inquiry_and_backup_screens(make_world: MakeWorld, tmp_path: 
     assert inq.banner.kind == "error"
 
     ops = BackupApp(world.login("operations"))
-    ops.out.value = str(tmp_path / "bk" / "b.wbbak")
-    ops.keyring_out.value = str(tmp_path / "keys" / "k.json")
+    # no place configured: said in words beside the button, nothing to click (issue 20 item 10)
+    assert ops.backup_button.disabled and ops.backup_result.kind == "info" and "backup_places" in ops.backup_result.text
+    settings = world.ws.settings
+    settings.exchange_folders = [str(tmp_path / "bk"), str(tmp_path / "keys")]
+    settings.backup_places = {"別ディスク": str(tmp_path / "bk"), "外": str(tmp_path / "elsewhere")}
+    settings.keyring_copy_places = {"金庫": str(tmp_path / "keys")}
+    ops.load_places()
+    assert ops.place.options == ((f"別ディスク（{tmp_path / 'bk'}）", "別ディスク"),)  # the one outside is not offered
+    assert "「外」は使えません" in ops.places_html.value and ops.keyring_place.value == "金庫"
     ops.backup_button.click()
-    assert ops.banner.kind == "success", ops.banner.text
-    assert (tmp_path / "bk" / "b.wbbak").exists()
+    assert ops.backup_result.kind == "success", ops.backup_result.text
+    assert ops.banner.kind == ""  # the result is beside the button
+    made = sorted(p.name for p in (tmp_path / "bk").iterdir())
+    assert len(made) == 1 and made[0].startswith("backup-") and made[0].endswith(".wbbak") and made[0] in ops.backup_result.text
+    assert len(list((tmp_path / "keys").iterdir())) == 1
+    ops.backup_button.click()  # again at once: a new name, never "already exists"
+    assert ops.backup_result.kind == "success", ops.backup_result.text
+    assert len(list((tmp_path / "bk").iterdir())) == 2
     ops.report_button.click()
     assert "操作ログ" in text(ops.retention_html.value) and "2,555" in text(ops.retention_html.value)
     # a registrar sees none of the operations functions; a reviewer's disclosure screen refuses an analyst

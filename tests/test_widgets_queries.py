@@ -22,6 +22,7 @@ from widgets.dashboard import Dashboard
 from widgets.packages import DeliverControl, PackageBox
 from widgets.registration import RegistrationApp
 from widgets.review import ReviewApp
+from workbench import pending
 from workbench.core.errors import WorkbenchError
 from workbench.core.numbers import generate_numbers
 from workbench.files import formats, media
@@ -707,3 +708,71 @@ def test_linkage_file_preview_approval_confirm_and_package(world: StaffedWorkspa
 def test_linkage_section_only_with_its_permission(office: Office, world: StaffedWorkspace) -> None:
     app = BatchesApp(world.login("registrar"))
     assert app.linkage_box not in descendants(app)
+
+
+def test_review_with_the_documents_reveal_both_and_hold(world: StaffedWorkspace, reviewed: dict[str, Any]) -> None:
+    """Issue 20 item 11: the registrar may show both numbers of a review (each reveal audited with its
+    reason), and 保留 exists besides accept/reject, shown in the queue and set back."""
+    from workbench.core.errors import InvalidInput, PermissionDenied
+    from workbench.intake import registration
+
+    app = ReviewApp(world.login("registrar"))
+    first, second = app.model.reviews
+    app.review_grid.select(first.review_id)
+    assert app.reveal_button.disabled  # no reason chosen: nothing to show
+    app.reveal_button.click()
+    assert app.review_numbers.value == ""
+    app.reveal_reason.value = "id_documents"
+    assert not app.reveal_button.disabled
+    app.reveal_button.click()
+    assert app.review_result.kind != "error", app.review_result.text
+    i = reviewed["ids"].index(first.person_id)
+    shown = text(app.review_numbers.value)
+    assert reviewed["held"][i] in shown and reviewed["new"][i] in shown and "本人確認書類" in shown
+    app.review_grid.select(second.review_id)  # another row: the numbers go at once
+    assert app.review_numbers.value == "" and app.revealed_review is None
+    app.review_grid.select(first.review_id)
+    app.reveal_button.click()
+    app.hide_button.click()
+    assert app.review_numbers.value == ""
+    with world.ws.transaction("test.read", "test", writes=False) as con:
+        reveals = con.execute("SELECT params, outcome FROM audit_log WHERE operation = 'registration.reveal_review_numbers'"
+                              " ORDER BY seq").fetchall()
+    assert len(reveals) == 2 and all(o == "ok" and '"id_documents"' in p for p, o in reveals)
+    assert not any(n in str(reveals) for n in reviewed["held"] + reviewed["new"])  # the numbers never in the log
+
+    # refused: no reason, a made-up reason, a person without the right, a decided or unknown review
+    s = world.login("registrar")
+    for reason in ("", "because", None):
+        with pytest.raises(InvalidInput) as err:
+            registration.reveal_review_numbers(s, first.review_id, reason=reason)  # type: ignore[arg-type]
+        assert err.value.reason == "reason_required" and "理由" in err.value.message_ja
+    with pytest.raises(PermissionDenied):
+        registration.reveal_review_numbers(world.login("reviewer"), first.review_id, reason="id_documents")
+    with pytest.raises(PermissionDenied):
+        registration.hold_review(world.login("reviewer"), first.review_id)
+    with pytest.raises(Exception) as missing:
+        registration.reveal_review_numbers(s, "R-NOPE", reason="id_documents")
+    assert "R-NOPE" in str(missing.value)
+
+    # 保留: stays in the queue as 保留, the same button sets it back
+    app.hold_button.click()
+    assert app.review_result.kind == "success", app.review_result.text
+    assert len(app.model.reviews) == 2 and "保留" in app.review_grid.text
+    inbox = pending.inbox(s)  # held work is still waiting work: counted and named on the home screen
+    assert first.review_id in {item.ref for item in inbox.items_of("registration_reviews")}
+    app.review_grid.select(first.review_id)
+    assert app.hold_button.description.startswith("保留を解除")
+    with pytest.raises(InvalidInput) as twice:
+        registration.hold_review(s, first.review_id)  # already held
+    assert twice.value.reason == "wrong_status"
+    app.hold_button.click()
+    assert app.review_result.kind == "success" and "確認待ち" in app.review_result.text
+    app.review_grid.select(first.review_id)
+    assert app.hold_button.description.startswith("保留 /") and "保留" not in app.review_grid.text.split("\n", 1)[1]
+    # a held review may still be decided
+    registration.hold_review(s, second.review_id)
+    registration.resolve_review(s, second.review_id, accept=False)
+    with pytest.raises(InvalidInput) as decided:
+        registration.reveal_review_numbers(s, second.review_id, reason="id_documents")
+    assert decided.value.reason == "already_decided"

@@ -3,6 +3,11 @@
 The hours by weekday, the exceptions a second person approved, and the terminals the web
 server admits; change each here (the same services as ``workbench access …``).  Each
 section shows its result beside its own button.
+
+The hours are chosen per weekday (月曜日…日曜日: 開始 and 終了 from lists of times every 15
+minutes, or 休み), never typed in an engineer's syntax (issue 20 item 10); they go through the same
+``access.preview_hours`` → ``access.set_hours`` as the command line, with the preview's effect
+named before anything is changed.
 """
 
 from __future__ import annotations
@@ -21,7 +26,45 @@ from .common import ActionButton, App, ErrorBanner, fmt_datetime, html_table
 
 __all__ = ["AccessApp"]
 
-WEEKDAYS_JA = ("月", "火", "水", "木", "金", "土", "日")
+WEEKDAYS_JA = access_rules.WEEKDAYS_JA
+#: The times offered: every 15 minutes; a day may end at 24:00 (the end of the day).
+STARTS = [f"{h:02d}:{m:02d}" for h in range(24) for m in (0, 15, 30, 45)]
+ENDS = [*STARTS[1:], "24:00"]
+
+
+class DayHours(w.HBox):
+    """One weekday's row: 月曜日 [開始 ▾] 〜 [終了 ▾] [ ] 休み."""
+
+    def __init__(self, day: int) -> None:
+        self.day = day
+        self.name = w.HTML(f"<b>{WEEKDAYS_JA[day]}曜日</b>", layout=w.Layout(width="70px"))
+        self.opens = w.Dropdown(options=STARTS, value="08:30", layout=w.Layout(width="90px"))
+        self.closes = w.Dropdown(options=ENDS, value="17:15", layout=w.Layout(width="90px"))
+        self.closed = w.Checkbox(description="休み / closed", indent=False, layout=w.Layout(width="auto"))
+        self.closed.observe(lambda _c: self._closed_changed(), "value")
+        super().__init__([self.name, w.HTML("開始 / from", layout=w.Layout(width="auto")), self.opens,
+                          w.HTML("〜 終了 / to", layout=w.Layout(width="auto")), self.closes, self.closed],
+                         layout=w.Layout(align_items="center", grid_gap="6px"))
+        self.add_class(f"wb-hours-{WEEKDAYS[day]}")
+
+    def _closed_changed(self) -> None:
+        self.opens.disabled = self.closes.disabled = self.closed.value
+
+    def show(self, window: str | None) -> None:
+        """The hours in force, as ``"08:30-18:00"`` or ``None`` (closed)."""
+        if window is None:
+            self.closed.value = True
+            return
+        opens, _, closes = window.partition("-")
+        if opens in STARTS and closes in ENDS:
+            self.opens.value, self.closes.value = opens, closes
+        self.closed.value = False
+
+    def window(self) -> tuple[dt.time, dt.time] | None:
+        """The window chosen (refused in words when the end is not after the start)."""
+        if self.closed.value:
+            return None
+        return access_rules.window_from(self.day, str(self.opens.value), str(self.closes.value))
 
 
 class AccessApp(App):
@@ -31,8 +74,8 @@ class AccessApp(App):
         style = {"description_width": "150px"}
         self.policy_view = w.HTML()
 
-        self.hours = w.Text(description="利用時間 / Hours", placeholder="mon-fri=08:30-18:00 sat-sun=closed",
-                            style=style, layout=w.Layout(width="560px"))
+        #: 月曜日…日曜日, each with its start and end time or 休み.
+        self.days = [DayHours(d) for d in range(7)]
         self.hours_button = ActionButton(description="利用時間を設定 / Set hours", icon="clock-o")
         self.hours_button.on_click(lambda _b: self.set_hours())
         self.hours_result = ErrorBanner()
@@ -63,9 +106,9 @@ class AccessApp(App):
         self.refresh()
         return [
             self.policy_view,
-            w.HTML("<h4>利用時間 / Set hours</h4><div style='color:#555'>曜日ごとに日本時間で指定します。"
-                   "例: <code>mon-fri=08:30-18:00 sat-sun=closed</code></div>"),
-            w.HBox([self.hours, self.hours_button]), self.hours_confirm, self.hours_result,
+            w.HTML("<h4>利用時間 / Set hours</h4><div style='color:#555'>曜日ごとに開始と終了の時刻（日本時間）を選びます。"
+                   "利用しない曜日は「休み」にします。 / Choose each weekday's hours in Japan time, or closed.</div>"),
+            w.VBox(self.days), self.hours_button, self.hours_confirm, self.hours_result,
             w.HTML("<h4>登録端末 / Registered terminals</h4>"),
             w.HBox([self.address, self.terminal_label, self.add_button]),
             w.HBox([self.remove_pick, self.remove_button]), self.terminal_result,
@@ -96,12 +139,14 @@ class AccessApp(App):
             + (html_table(["ユーザーID", "開始", "終了", "理由", "承認番号"], exceptions) if exceptions
                else "<div>ありません。</div>"))
         self.remove_pick.options = [(f"{t.label}（{t.value}）", t.terminal_id) for t in policy.terminals]
+        for row in self.days:
+            row.show(hours[WEEKDAYS[row.day]])
 
     # -- handlers -------------------------------------------------------------------
     def set_hours(self) -> None:
         self.hours_result.clear()
         try:
-            parsed = access_rules.parse_hours(self.hours.value.split())
+            parsed = {row.day: row.window() for row in self.days}
         except WorkbenchError as exc:
             self.hours_result.error(exc)
             return

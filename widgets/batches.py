@@ -151,11 +151,12 @@ class BatchesApp(App):
                      GridColumn("手続", lambda b: self._procedure_label(b.procedure)),
                      GridColumn("年度", lambda b: fiscal_year_label(b.fiscal_year)),
                      GridColumn("件数", lambda b: b.request_count, numeric=True),
-                     GridColumn("ファイル数", lambda b: b.file_count, numeric=True),
+                     GridColumn("ファイル数", lambda b: b.file_count, numeric=True, minor=True),
                      GridColumn("状態", lambda b: code_ja(b.status, "query_status")),
-                     GridColumn("作成者", lambda b: b.created_by), GridColumn("作成日時", lambda b: fmt_datetime(b.created_at)),
-                     GridColumn("承認番号", lambda b: b.approval_id),
-                     GridColumn("完了日時", lambda b: fmt_datetime(b.closed_at) if b.closed_at else "-")],
+                     GridColumn("作成者", lambda b: b.created_by, minor=True),
+                     GridColumn("作成日時", lambda b: fmt_datetime(b.created_at), minor=True),
+                     GridColumn("承認番号", lambda b: b.approval_id, minor=True),
+                     GridColumn("完了日時", lambda b: fmt_datetime(b.closed_at) if b.closed_at else "-", minor=True)],
             sorts=batches.BATCH_LIST.sort_options(), descending=True, placeholder="照会番号・手続・作成者・承認番号",
             autoload=False, empty="作成済みの照会ファイルはありません / no batches yet", css_class="wb-batch-list")
         if self.session.can(Permission.BATCHES_CREATE):

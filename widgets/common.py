@@ -84,6 +84,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "app_disclosure": ("開示・訂正・利用停止", "Disclosure, correction, suspension"),
     "app_inquiry": ("問合せ記録", "Inquiry log"),
     "app_backup": ("バックアップ・保存期間", "Backup and retention"),
+    "app_keys": ("鍵の管理", "Keys"),
     "app_idreview": ("ID・権限の棚卸し", "Yearly ID review"),
     "app_records": ("組織の記録（研修・自己点検・収集キット・事案）", "Office records"),
     "app_evidence": ("運用状況報告（月次）", "Monthly evidence report"),

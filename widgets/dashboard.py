@@ -78,6 +78,7 @@ APPS: tuple[AppEntry, ...] = (
     AppEntry("inquiry", "lifecycle:InquiryApp", frozenset({P.REQUESTS_HANDLE})),
     AppEntry("idreview", "lifecycle:IdReviewApp", frozenset({P.USERS_REVIEW})),
     AppEntry("backup", "lifecycle:BackupApp", frozenset({P.BACKUP_RUN, P.KEYS_MANAGE, P.RETENTION_APPLY})),
+    AppEntry("keys", "keys:KeysApp", frozenset({P.KEYS_MANAGE})),
     AppEntry("stats", "stats:StatsApp", frozenset({P.STATS_READ, P.STATS_PUBLISH})),
     AppEntry("runs", "runs:RunsApp",
              frozenset({P.BATCHES_CREATE, P.RESULTS_IMPORT, P.AUDIT_VERIFY, P.NUMBERS_REGISTER, P.BACKUP_RUN})),

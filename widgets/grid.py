@@ -16,6 +16,10 @@ direction, filter text, field filters, the selected row's key, the page); the vi
 it; the handlers call the ``fetch`` function the app hands in (which calls a service).  The
 selection is the key of a row, moved only by the person: a refresh keeps it while the row is
 on the page and drops it (never moves it to another row) when the row has gone.
+
+**At 1024 px** (issue 20 item 8) the key columns stay in view: a column marked ``minor`` is left out
+of the table on a screen narrower than 1,280 px unless 「すべての列を表示」 is ticked, and the chosen
+row is shown whole, every column with its header, in a detail pane right below the table.
 """
 
 from __future__ import annotations
@@ -42,7 +46,10 @@ GRID_STYLE = (
     "<style>.wb-grid table.dataTable td,.wb-grid table.dataTable th{white-space:nowrap;word-break:keep-all}"
     ".wb-grid .dt-container{max-width:100%}.wb-grid .dt-scroll-body{max-height:none}"
     ".wb-grid table.dataTable tbody tr{cursor:pointer}"
-    ".wb-grid-toolbar .widget-label{min-width:0}</style>"
+    ".wb-grid-toolbar .widget-label{min-width:0}"
+    "@media (max-width:1279px){.wb-grid:not(.wb-all) .wb-minor{display:none}}"
+    ".wb-grid-detail dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px;margin:4px 0}"
+    ".wb-grid-detail dt{color:#555}.wb-grid-detail dd{margin:0;overflow-wrap:anywhere}</style>"
 )
 
 
@@ -53,6 +60,9 @@ class GridColumn:
     title: str
     cell: Callable[[Any], Any]
     numeric: bool = False
+    #: Not a key column: left out on a narrow screen (below 1,280 px) unless all columns are asked for;
+    #: always in the chosen row's detail pane.
+    minor: bool = False
 
     def text(self, row: Any) -> str:
         value = self.cell(row)
@@ -136,6 +146,14 @@ class RecordGrid(w.VBox):
         self.person_button = ActionButton(description="個人の照会を開く / Open person", icon="user", disabled=True,
                                           layout=w.Layout(width="auto", display="flex" if person_of and on_person else "none"))
         self.person_button.on_click(lambda _b: self.open_person())
+        #: 「すべての列を表示」: only when some columns are minor (left out on a narrow screen).
+        self.all_columns = w.Checkbox(description="すべての列を表示 / all columns", indent=False, value=False,
+                                      layout=w.Layout(width="auto", display="flex" if any(c.minor for c in columns)
+                                                      else "none"))
+        self.all_columns.observe(lambda c: self._all_columns(bool(c["new"])), "value")
+        #: The chosen row, every column with its header (the detail pane, below the table).
+        self.detail = w.HTML()
+        self.detail.add_class("wb-grid-detail")
         self.table = _table()
         self.table.update(language={"emptyTable": empty})
         for control in (self.filter_text, self.sort_field, self.sort_direction, self.page_size):
@@ -149,7 +167,8 @@ class RecordGrid(w.VBox):
         filters = [self.filter_text, self.search_button] if searchable else []
         toolbar = w.HBox([*filters, self.sort_field, self.sort_direction],
                          layout=w.Layout(flex_flow="row wrap", align_items="center"))
-        pager = w.HBox([self.previous_button, self.next_button, self.summary, self.page_size, self.person_button],
+        pager = w.HBox([self.previous_button, self.next_button, self.summary, self.page_size, self.all_columns,
+                        self.person_button],
                        layout=w.Layout(flex_flow="row wrap", align_items="center"))
         toolbar.add_class("wb-grid-toolbar")
         pager.add_class("wb-grid-toolbar")
@@ -158,7 +177,7 @@ class RecordGrid(w.VBox):
         if css_class:
             self.table_box.add_class(css_class)
         # the pager above the table: the count and 次へ are where the eye is, not below 50 rows
-        super().__init__([w.HTML(GRID_STYLE), toolbar, pager, self.table_box], layout=w.Layout(width="100%"))
+        super().__init__([w.HTML(GRID_STYLE), toolbar, pager, self.table_box, self.detail], layout=w.Layout(width="100%"))
         self.add_class("wb-record-grid")
         if autoload:
             self.refresh()
@@ -262,12 +281,14 @@ class RecordGrid(w.VBox):
                              dtype=object) if rows else pd.DataFrame({c.title: pd.Series([], dtype=object) for c in self.columns})
         #: The cells shown, as text (what a person reads), row by row.
         self.shown: list[list[str]] = frame.astype(str).values.tolist() if rows else []
-        right = [i for i, c in enumerate(self.columns) if c.numeric]
+        classes = {i: " ".join(n for n, on in (("dt-right", c.numeric), ("wb-minor", c.minor)) if on)
+                   for i, c in enumerate(self.columns)}
+        defs = [{"className": name, "targets": [i]} for i, name in classes.items() if name]
         self._syncing = True
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                extra: dict[str, Any] = {"columnDefs": [{"className": "dt-right", "targets": right}]} if right else {}
+                extra: dict[str, Any] = {"columnDefs": defs} if defs else {}
                 self.table.update(frame, selected_rows=[], **extra)
         finally:
             self._syncing = False
@@ -289,6 +310,7 @@ class RecordGrid(w.VBox):
         wanted = [index] if index is not None else []
         row = self.selected_row
         self.person_button.disabled = not (row is not None and self._person_of is not None and self._person_of(row))
+        self._show_detail(row)
         if list(self.table.selected_rows) != wanted:
             self._syncing = True
             try:
@@ -307,3 +329,17 @@ class RecordGrid(w.VBox):
             self.model.selected = self._key(rows[chosen[0]])
         elif not chosen:
             self.model.selected = ""
+
+    def _show_detail(self, row: Any) -> None:
+        """The chosen row whole, every column with its header (what a narrow screen leaves out)."""
+        if row is None:
+            self.detail.value = ""
+            return
+        items = "".join(f"<dt>{esc(c.title)}</dt><dd>{esc(c.text(row)) or '-'}</dd>" for c in self.columns)
+        self.detail.value = f"<div class='wb-grid-detail-pane'><small>選択した行 / chosen row</small><dl>{items}</dl></div>"
+
+    def _all_columns(self, on: bool) -> None:
+        if on:
+            self.table_box.add_class("wb-all")
+        else:
+            self.table_box.remove_class("wb-all")

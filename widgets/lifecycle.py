@@ -34,7 +34,7 @@ from workbench.core.permissions import Permission
 from workbench.files import incoming
 from workbench.lifecycle import backup, deletion, disclosure, inquiries, retention
 
-from .common import ActionButton, App, bar_chart_svg, esc, fmt_datetime, html_table, num
+from .common import ActionButton, App, ErrorBanner, Progress, bar_chart_svg, esc, fmt_datetime, html_table, num
 from .grid import GridColumn, RecordGrid
 from .incoming import MediumCopy
 
@@ -375,11 +375,12 @@ class InquiryApp(App):
         self.results = RecordGrid(
             fetch=lambda r: self.call(inquiries.inquiry_page, r), key=lambda q: q.inquiry_id,
             columns=[GridColumn("問合せ番号", lambda q: q.inquiry_id), GridColumn("受付日時", lambda q: fmt_datetime(q.received_at)),
-                     GridColumn("方法", lambda q: labels.ja(q.channel, "inquiry_channel")),
+                     GridColumn("方法", lambda q: labels.ja(q.channel, "inquiry_channel"), minor=True),
                      GridColumn("区分", lambda q: labels.ja(q.category, "inquiry_category")),
                      GridColumn("宛名番号", lambda q: q.person_id or "-"), GridColumn("内容", lambda q: q.question[:60]),
-                     GridColumn("担当", lambda q: q.handled_by), GridColumn("状態", lambda q: "完了" if q.status == "closed" else "対応中"),
-                     GridColumn("完了日時", lambda q: fmt_datetime(q.closed_at) if q.closed_at else "-")],
+                     GridColumn("担当", lambda q: q.handled_by, minor=True),
+                     GridColumn("状態", lambda q: "完了" if q.status == "closed" else "対応中"),
+                     GridColumn("完了日時", lambda q: fmt_datetime(q.closed_at) if q.closed_at else "-", minor=True)],
             sorts=inquiries.INQUIRY_LIST.sort_options(), descending=True, placeholder="問合せ番号・宛名番号・内容",
             on_select=lambda q: self._inquiry_chosen(q), person_of=lambda q: q.person_id,
             on_person=self.open_person_page, css_class="wb-inquiries", autoload=False)
@@ -439,14 +440,20 @@ class BackupApp(App):
     def build(self) -> list[w.Widget]:
         children: list[w.Widget] = []
         if self.session.can(Permission.BACKUP_RUN):
-            self.out = w.Text(description="保存先 / Backup file", placeholder="/backup/2026-06-01.wbbak", style=_STYLE,
-                              layout=w.Layout(width="520px"))
-            self.keyring_out = w.Text(description="鍵束の写し / Keyring copy", placeholder="/keys/2026-06-01.json",
-                                      style=_STYLE, layout=w.Layout(width="520px"))
+            # Places chosen by name from the settings (issue 20 item 10): never a typed server path; the
+            # file name is made by the system from the date and time.
+            self.place = w.Dropdown(description="保存場所 / Place", options=[], style=_STYLE)
+            self.keyring_place = w.Dropdown(description="鍵束の写し / Keyring copy", options=[], style=_STYLE)
+            self.places_html = w.HTML()
             self.backup_button = ActionButton(description="バックアップ / Back up", button_style="primary", icon="save")
             self.backup_button.on_click(lambda _b: self.backup())
+            #: The backup's progress and result, beside its button.
+            self.backup_progress = Progress()
+            self.backup_result = ErrorBanner()
             children += [w.HTML("<h4>バックアップ / Backup (鍵束は別の場所へ / keyring elsewhere)</h4>"),
-                         self.out, self.keyring_out, self.backup_button]
+                         self.places_html, self.place, self.keyring_place, self.backup_button, self.backup_progress,
+                         self.backup_result]
+            self.load_places()
         if self.session.can(Permission.RETENTION_APPLY):
             self.report_button = ActionButton(description="保存期間の確認 / Retention report", icon="calendar")
             self.report_button.on_click(lambda _b: self.report(dry_run=True))
@@ -468,10 +475,45 @@ class BackupApp(App):
             children += [w.HTML("<h4>消去 / Purge</h4>"), self.purge_confirm, self.purge_button]
         return children
 
+    def load_places(self) -> None:
+        """The configured places; those that cannot be used are named with the reason, not offered."""
+        found = self.call_beside(self.backup_result, backup.places) or []
+        usable = [p for p in found if p.usable]
+        kept = self.place.value
+        self.place.options = [(f"{p.name}（{p.folder}）", p.name) for p in usable if p.kind == "backup"]
+        names = [p.name for p in usable if p.kind == "backup"]
+        self.place.value = kept if kept in names else (names[0] if names else None)
+        self.keyring_place.options = [("写しを作らない / no copy", ""), *[
+            (f"{p.name}（{p.folder}）", p.name) for p in usable if p.kind == "keyring"]]
+        self.keyring_place.value = next((p.name for p in usable if p.kind == "keyring"), "")
+        unusable = [p for p in found if not p.usable]
+        self.places_html.value = "".join(
+            f"<div class='wb-place-problem' style='color:#8a4b00'>保存場所「{esc(p.name)}」は使えません: {esc(p.problem_ja)}"
+            f"<br><small>{esc(p.problem_en)}</small></div>" for p in unusable)
+        self.place.disabled = self.backup_button.disabled = not self.place.options
+        if not self.place.options and self.backup_result.kind != "error":
+            self.backup_result.info(
+                "バックアップの保存場所が設定されていません。運用担当（サーバーの管理者）に workspace.json の"
+                " backup_places と keyring_copy_places の設定を依頼してください。",
+                "No backup place is configured; ask the server's operators to set backup_places and keyring_copy_places"
+                " in workspace.json.")
+
     def backup(self) -> None:
-        result = self.call(backup.backup, self.out.value.strip(), keyring_out=self.keyring_out.value.strip() or None)
-        if result is not None:
-            self.banner.success(result["message_ja"] + f"（{num(result['bytes'])} バイト）", result["message_en"])
+        self.backup_result.clear()
+        if not self.place.value:
+            self.load_places()
+            return
+        with self.backup_progress.run(1, "バックアップを作成しています… / Backing up…"):
+            result = self.call_beside(self.backup_result, backup.backup_to_place, str(self.place.value),
+                                      keyring_place=str(self.keyring_place.value) or None)
+        if result is None:
+            self.backup_progress.layout.display = "none"  # refused: the reason is beside the button, no "done"
+        else:
+            copy = (f"鍵束の写し: {result['keyring_place']} の {result['keyring_file_name']}。" if result["keyring_place"]
+                    else "鍵束の写しは作っていません。")
+            self.backup_result.success(
+                f"{result['message_ja']}保存場所: {result['place']} の {result['file_name']}（{num(result['bytes'])} バイト）。{copy}",
+                f"{result['message_en']} {result['file_name']} in {result['place']}.")
 
     def report(self, *, dry_run: bool) -> None:
         if not dry_run and (self.reported_due is None or not self.apply_check.value or self.apply_button.disabled):
@@ -490,7 +532,7 @@ class BackupApp(App):
         self.retention_html.value = html_table(
             ["記録の種類", "保存期間（日）", "期限到来", "削除", "次の期限", "備考"],
             [(i["label_ja"], i["keep_days"], i["due_now"], i["deleted"], fmt_datetime(i["next_due"]) if i["next_due"] else "-",
-              i["note"]) for i in result["items"]], numeric=[1, 2, 3])
+              i.get("note_ja") or labels.ja(i["note"], "retention_note")) for i in result["items"]], numeric=[1, 2, 3])
         self.banner.success(result["message_ja"], result["message_en"])
 
     def purge(self) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import ipywidgets as w
 import traitlets as t
 
-from workbench.core import labels
+from workbench.core import labels, places
 from workbench.core.permissions import Permission
 from workbench.intake import collection, integrated, registration, targets
 
@@ -99,8 +99,10 @@ class RegistrationApp(App):
 
         # -- F0b collection list for the contractor (an outgoing file)
         style = {"description_width": "120px"}
-        self.wards = w.Text(description="区市町村コード / Wards", placeholder="131016, 131024（空欄はすべて）",
-                            style=style, layout=w.Layout(width="480px"))
+        #: Wards and cities chosen by name (issue 20 item 5: no codes to type); none chosen means all.
+        self.wards = w.SelectMultiple(description="区市町村 / Wards（選ばなければすべて）",
+                                      options=[(p.name, p.code) for p in places.PLACES], value=(), rows=6,
+                                      style=style, layout=w.Layout(width="auto"))
         self.status = w.Dropdown(description="区分 / Status", options=STATUSES, value="", style=style)
         self.collection_chart = w.HTML()
         self.collection = OutgoingFileFlow(
@@ -334,7 +336,7 @@ class RegistrationApp(App):
         return False
 
     def _selection(self) -> dict[str, Any]:
-        wards = [x.strip() for x in self.wards.value.replace("、", ",").split(",") if x.strip()]
+        wards = [str(x) for x in self.wards.value]
         return {"wards": wards or None, "status": self.status.value or None}
 
     def _show_collection(self, p: collection.CollectionPreview | None) -> None:

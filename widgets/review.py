@@ -2,9 +2,12 @@
 
 * **登録時の番号相違** (registrar, ``numbers.register``): a file brought a *different*
   Individual Number for a person who already has one.  Nothing was changed; the
-  registrar compares the two (both masked), opens the person's page if needed, and
-  accepts (the received number replaces the held one) or rejects
-  (:func:`workbench.intake.registration.review_queue`, :func:`~workbench.intake.registration.resolve_review`).
+  registrar compares the two (both masked; with the documents at hand, both may be shown in full,
+  each reveal audited with its reason, :func:`~workbench.intake.registration.reveal_review_numbers`),
+  opens the person's page if needed, and accepts (the received number replaces the held one), rejects,
+  or puts it on hold (保留, shown in the queue, and set back to 確認待ち with the same button)
+  (:func:`workbench.intake.registration.review_queue`, :func:`~workbench.intake.registration.resolve_review`,
+  :func:`~workbench.intake.registration.hold_review`).
   Each decision is confirmed once more and recorded with who and when.
 * **照会結果の相違** (reviewer, ``discrepancies.review``): the discrepancy queue of
   query results (:mod:`workbench.queries.discrepancies`), filtered by kind and state, as a table
@@ -15,7 +18,8 @@
   recipient (都住システム) and the number of people, and the package is shown with its
   media-ledger entry.
 
-Numbers are masked here; showing one in full is the person page's audited reveal.
+Numbers are masked here; showing one in full is an audited reveal (the person page's, or a review's
+two numbers with a reason), hidden again when another row is chosen or on 隠す.
 """
 
 from __future__ import annotations
@@ -93,11 +97,12 @@ class ReviewApp(App):
                 GridColumn("宛名番号", lambda r: r.person_id),
                 GridColumn("登録済みの番号", lambda r: r.held_number_masked or "未登録"),
                 GridColumn("届いた番号", lambda r: r.new_number_masked),
-                GridColumn("取込元", lambda r: labels.ja(r.source, "source")),
-                GridColumn("取込番号", lambda r: r.import_id),
-                GridColumn("行", lambda r: r.line, numeric=True),
-                GridColumn("受付日時", lambda r: fmt_datetime(r.created_at)),
-                GridColumn("受付者", lambda r: r.created_by),
+                GridColumn("状態", lambda r: labels.ja(r.status, "review_status")),
+                GridColumn("取込元", lambda r: labels.ja(r.source, "source"), minor=True),
+                GridColumn("取込番号", lambda r: r.import_id, minor=True),
+                GridColumn("行", lambda r: r.line, numeric=True, minor=True),
+                GridColumn("受付日時", lambda r: fmt_datetime(r.created_at), minor=True),
+                GridColumn("受付者", lambda r: r.created_by, minor=True),
             ],
             sorts=registration.REVIEW_LIST.sort_options(), default_sort="created_at",
             placeholder="確認番号・宛名番号・取込番号", on_select=lambda _r: self._review_chosen(),
@@ -109,6 +114,24 @@ class ReviewApp(App):
                                           layout=w.Layout(width="auto"))
         self.review_person_button = ActionButton(description="個人の照会 / Person", icon="user", disabled=True,
                                                  layout=w.Layout(width="auto"))
+        #: 保留 (issue 20 item 11): a held review stays in the queue; the same button sets it back.
+        self.hold_button = ActionButton(description="保留 / Hold", icon="pause", disabled=True, layout=w.Layout(width="auto"))
+        self.hold_button.on_click(lambda _b: self.toggle_hold())
+        #: Both numbers in full, with the documents at hand: a reason is chosen first; each reveal is audited.
+        self.can_reveal = self.session.can(Permission.NUMBERS_REVEAL)
+        self.reveal_reason = w.Dropdown(
+            description="表示の理由 / Reason", style={"description_width": "110px"}, value="",
+            options=[("理由を選んでください / choose a reason", ""),
+                     *[(ja, code) for code, (ja, _en) in registration.REVEAL_REASONS.items()]])
+        self.reveal_button = ActionButton(description="両方の番号を表示（記録されます）/ Show both (audited)", icon="eye",
+                                          disabled=True, layout=w.Layout(width="auto"))
+        self.reveal_button.on_click(lambda _b: self.reveal())
+        self.reveal_reason.observe(lambda _c: self._review_chosen(), "value")
+        self.hide_button = ActionButton(description="隠す / Hide", icon="eye-slash", layout=w.Layout(display="none"))
+        self.hide_button.on_click(lambda _b: self.hide_numbers())
+        self.review_numbers = w.HTML()
+        #: The review whose numbers are shown (hidden as soon as another row is chosen).
+        self.revealed_review: str | None = None
         self.accept_button.on_click(lambda _b: self._ask_current(accept=True))
         self.reject_button.on_click(lambda _b: self._ask_current(accept=False))
         self.review_person_button.on_click(lambda _b: self._open_review_person())
@@ -125,7 +148,10 @@ class ReviewApp(App):
                        "本人確認書類などで確かめてから、採用（置き換え）か不採用を選んでください。"
                        " / A different number arrived for someone who has one; nothing was changed.</small>"),
                 w.HBox([self.refresh_button, self.review_count]), self.review_grid,
-                self.review_current, w.HBox([self.accept_button, self.reject_button, self.review_person_button]),
+                self.review_current,
+                *([w.HBox([self.reveal_reason, self.reveal_button, self.hide_button]), self.review_numbers]
+                  if self.can_reveal else []),
+                w.HBox([self.accept_button, self.reject_button, self.hold_button, self.review_person_button]),
                 self.review_confirm, self.review_result,
             ]))
             self.model.observe(self._show_pending, "pending")
@@ -163,15 +189,15 @@ class ReviewApp(App):
                 GridColumn("相違番号", lambda d: d.discrepancy_id),
                 GridColumn("宛名番号", lambda d: d.person_id),
                 GridColumn("種類", lambda d: labels.ja(d.kind, "discrepancy")),
-                GridColumn("相違項目", lambda d: "、".join(labels.ja(f, "discrepancy_field") for f in d.fields)),
+                GridColumn("相違項目", lambda d: "、".join(labels.ja(f, "discrepancy_field") for f in d.fields), minor=True),
                 GridColumn("保有情報", lambda d: _pair(d, "held")),
                 GridColumn("照会結果", lambda d: _pair(d, "reported")),
                 GridColumn("状態", lambda d: labels.ja(d.status, "discrepancy_status")),
-                GridColumn("検知日時", lambda d: fmt_datetime(d.detected_at)),
-                GridColumn("対応者", lambda d: d.resolved_by or d.notified_by or "-"),
+                GridColumn("検知日時", lambda d: fmt_datetime(d.detected_at), minor=True),
+                GridColumn("対応者", lambda d: d.resolved_by or d.notified_by or "-", minor=True),
                 GridColumn("対応日時", lambda d: fmt_datetime(d.resolved_at or d.notified_at)
-                           if (d.resolved_at or d.notified_at) else "-"),
-                GridColumn("メモ", lambda d: d.note or ""),
+                           if (d.resolved_at or d.notified_at) else "-", minor=True),
+                GridColumn("メモ", lambda d: d.note or "", minor=True),
             ],
             sorts=discrepancies.QUEUE.sort_options(), default_sort="detected_at",
             placeholder="相違番号・宛名番号・メモ", on_select=lambda _d: self._chosen(), css_class="wb-discrepancy-table",
@@ -259,10 +285,16 @@ class ReviewApp(App):
                 f"登録済みの番号 / held: <span class='wb-number'>{esc(r.held_number_masked or '未登録')}</span>"
                 f"　→　届いた番号 / received: <span class='wb-number'>{esc(r.new_number_masked)}</span><br>"
                 f"<small>取込元: {esc(labels.ja(r.source, 'source'))}　取込番号 {esc(r.import_id)} の "
-                f"{num(r.line)} 行目　受付: {esc(fmt_datetime(r.created_at))}（{esc(r.created_by)}）</small></div>")
+                f"{num(r.line)} 行目　受付: {esc(fmt_datetime(r.created_at))}（{esc(r.created_by)}）　"
+            f"状態: <b>{esc(labels.ja(r.status, 'review_status'))}</b></small></div>")
             if self.model.pending is not None and self.model.pending[0] != r.review_id:
                 self.model.pending = None
-        self.accept_button.disabled = self.reject_button.disabled = r is None
+        if self.revealed_review is not None and (r is None or r.review_id != self.revealed_review):
+            self.hide_numbers()  # the numbers shown belong to another row: hidden at once
+        self.accept_button.disabled = self.reject_button.disabled = self.hold_button.disabled = r is None
+        self.hold_button.description = ("保留を解除 / Back to waiting" if r is not None and r.status == "held"
+                                        else "保留 / Hold")
+        self.reveal_button.disabled = r is None or not self.reveal_reason.value
         self.review_person_button.disabled = r is None or not self.session.can(Permission.PERSONS_VIEW)
 
     def _ask_current(self, *, accept: bool) -> None:
@@ -299,6 +331,48 @@ class ReviewApp(App):
     # -- handlers ----------------------------------------------------------------------------
     def refresh(self) -> None:
         self.review_grid.refresh()
+
+    def reveal(self) -> None:
+        """Both numbers of the chosen review in full (audited with the reason chosen)."""
+        r: ReviewItem | None = self.review_grid.selected_row
+        self.review_result.clear()
+        if r is None:
+            return
+        shown = self.call_beside(self.review_result, registration.reveal_review_numbers, r.review_id,
+                                 reason=str(self.reveal_reason.value))
+        if shown is None:
+            return
+        self.revealed_review = r.review_id
+        why = labels.ja(shown.reason, "reveal_reason")
+        self.review_numbers.value = (
+            "<div class='wb-revealed' style='padding:4px 8px;border:2px solid #c62828'>"
+            f"<b>{esc(r.review_id)}</b>　登録済みの番号 / held: <span class='wb-number'>{esc(shown.held_number or '未登録')}</span>"
+            f"　届いた番号 / received: <span class='wb-number'>{esc(shown.received_number)}</span><br>"
+            f"<small>表示の理由: {esc(why)}（この表示は記録されました / this reveal was recorded）。"
+            "確認が済んだら「隠す」を押してください。</small></div>")
+        self.hide_button.layout.display = "flex"
+
+    def hide_numbers(self) -> None:
+        self.revealed_review = None
+        self.review_numbers.value = ""
+        self.hide_button.layout.display = "none"
+
+    def toggle_hold(self) -> None:
+        """保留, or (a held review) back to 確認待ち; the row stays in the queue either way."""
+        r: ReviewItem | None = self.review_grid.selected_row
+        self.review_result.clear()
+        if r is None:
+            return
+        hold = r.status != "held"
+        done = self.call_beside(self.review_result, registration.hold_review, r.review_id, hold=hold)
+        if done is None:
+            return
+        if hold:
+            self.review_result.success(f"{r.review_id} を保留にしました。一覧に「保留」として残ります。",
+                                       f"{r.review_id} is on hold; it stays in the list.")
+        else:
+            self.review_result.success(f"{r.review_id} の保留を解除しました（確認待ち）。", f"{r.review_id} is waiting again.")
+        self.refresh()
 
     def ask(self, review_id: str, *, accept: bool) -> None:
         """First click: show what the decision will do; nothing is changed yet."""

@@ -20,9 +20,12 @@ from workbench.core.keys import KeyEncryptionKey
 from workbench.core.workspace import Session, Workspace
 from workbench.simulate import generate_world
 
-__all__ = ["DEMO_PASSWORD", "DEMO_USERS", "build_demo", "current_code"]
+__all__ = ["DEMO_BACKUP_PLACE", "DEMO_KEYRING_PLACE", "DEMO_PASSWORD", "DEMO_USERS", "build_demo", "current_code"]
 
 DEMO_PASSWORD = "Demo-Pass-2026!"
+#: The demo's named places for backups and for keyring copies (beside the workspace folder).
+DEMO_BACKUP_PLACE = "バックアップ用ディスク"
+DEMO_KEYRING_PLACE = "鍵束の保管庫"
 
 #: user ID → roles.  One person, one ID (C5); each role separate.
 DEMO_USERS: dict[str, list[str]] = {
@@ -52,7 +55,13 @@ def build_demo(path: Path, *, persons: int = 10_000, seed: int = 1, registered_s
     from workbench.simulate.housing import target_extract
     from workbench.simulate.portal import portal_download
 
-    ws = Workspace.init(path, demo=True, kek=kek)
+    # The demo's backup places (issue 20 item 10): a folder for backups and another for keyring copies,
+    # beside the workspace, both exchange folders, chosen by name on the operations screen.
+    beside = Path(path).resolve().parent
+    backups, keyrings = beside / f"{Path(path).name}-backups", beside / f"{Path(path).name}-keyring-copies"
+    ws = Workspace.init(path, demo=True, kek=kek, exchange_folders=[str(backups), str(keyrings)],
+                        backup_places={DEMO_BACKUP_PLACE: str(backups)},
+                        keyring_copy_places={DEMO_KEYRING_PLACE: str(keyrings)})
     for user_id, roles in DEMO_USERS.items():
         create_initial_user(ws, user_id, f"デモ {user_id}", DEMO_PASSWORD, roles)
     world = generate_world(persons, seed=seed)

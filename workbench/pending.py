@@ -90,7 +90,7 @@ SOURCES: tuple[_Source, ...] = (
             "SELECT count(*), min(decided_at) FROM approvals WHERE status = 'rejected' AND decided_at >= ?"
             " AND requested_by = ?", lambda u: [u.now - dt.timedelta(days=REJECTED_SHOWN_DAYS), u.user_id]),
     _Source("registration_reviews", P.NUMBERS_REGISTER, "review", "確認待ちの番号相違（登録）", "registration reviews waiting",
-            "SELECT count(*), min(created_at) FROM registration_reviews WHERE status = 'pending'", lambda _u: []),
+            "SELECT count(*), min(created_at) FROM registration_reviews WHERE status IN ('pending', 'held')", lambda _u: []),
     _Source("discrepancies_open", P.DISCREPANCIES_REVIEW, "review", "未対応の照会結果の相違", "open discrepancies",
             "SELECT count(*), min(detected_at) FROM discrepancies WHERE status = 'open'", lambda _u: []),
     _Source("answers_waiting", P.RESULTS_IMPORT, "batches", "回答待ちの照会", "queries waiting for answers",
@@ -302,7 +302,7 @@ def _items_answers(unit: Unit, limit: int) -> list[InboxItem]:
 
 def _items_reviews(unit: Unit, limit: int) -> list[InboxItem]:
     rows = unit.con.execute(
-        "SELECT review_id, import_id, line, created_at FROM registration_reviews WHERE status = 'pending'"
+        "SELECT review_id, import_id, line, created_at FROM registration_reviews WHERE status IN ('pending', 'held')"
         " ORDER BY created_at, review_id LIMIT ?", [limit]).fetchall()
     return [InboxItem("registration_reviews", rid, f"{rid} 登録時の番号相違", f"{rid} different number at registration",
                       f"取込番号 {imp} の {line} 行目", f"import {imp}, line {line}", at, Place("review", "review", rid))

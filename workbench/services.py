@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from workbench import pending
 from workbench.controls import access, audit_log, batch_accounts, evidence, idreview, records, users
-from workbench.core import approvals, places
+from workbench.core import approvals, keyring_admin, places
 from workbench.cycles import catalogue, engine, pipeline_runs
 from workbench.files import incoming, media, outgoing
 from workbench.intake import collection, integrated, persons, registration, targets
@@ -24,7 +24,8 @@ __all__ = ["MODULES", "WORDS_ONLY"]
 #: The modules that declare services, by name.
 MODULES = {getattr(m, "SERVICE_PREFIX", m.__name__.rsplit(".", 1)[-1]): m for m in (
     access, approvals, audit_log, backup, batch_accounts, batches, collection, engine, catalogue, deletion,
-    disclosure, discrepancies, evidence, idreview, incoming, inquiries, integrated, linkage_file, media, outgoing, pending,
+    disclosure, discrepancies, evidence, idreview, incoming, inquiries, integrated, keyring_admin, linkage_file, media,
+    outgoing, pending,
     persons, procedures, records, registration, results, retention, pipeline_runs, publishing, targets, unneeded, users,
 )}
 

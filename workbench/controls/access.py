@@ -22,7 +22,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from workbench.core import approvals, audit
-from workbench.core.access_rules import AccessPolicy, HourException, Terminal, load_policy, record_hours, within_set_hours
+from workbench.core.access_rules import (
+    AccessPolicy,
+    HourException,
+    Terminal,
+    check_hours,
+    load_policy,
+    record_hours,
+    within_set_hours,
+)
 from workbench.core.clock import JST
 from workbench.core.errors import InvalidInput, NotFound
 from workbench.core.permissions import Permission
@@ -72,6 +80,7 @@ class HoursChange:
 
 
 def _change(unit: Unit, hours: dict[int, tuple[dt.time, dt.time] | None]) -> HoursChange:
+    hours = check_hours(hours)  # whatever the caller sent: garbage is refused before anything is read
     current = load_policy(unit.con, unit.now)
     merged = {d: w for d, w in current.hours.items() if d not in hours} | {d: w for d, w in hours.items() if w is not None}
     after = dataclasses.replace(current, hours=merged)
@@ -114,6 +123,7 @@ def set_hours(unit: Unit, hours: dict[int, tuple[dt.time, dt.time] | None], *,
 
     A change that ends anyone's session now (the administrator's own included) is refused unless
     ``confirm_ending`` says the person saw :func:`preview_hours`'s effect and means it."""
+    hours = check_hours(hours)
     change = _change(unit, hours)
     if change.ended and not confirm_ending:
         raise InvalidInput(change.message_en + " Confirm to go ahead; nothing was changed.",

@@ -21,8 +21,8 @@ import duckdb
 from workbench.core.clock import JST
 from workbench.core.errors import AccessRefused, InvalidInput
 
-__all__ = ["END_OF_DAY", "WEEKDAYS", "AccessPolicy", "HourException", "HoursHistory", "Terminal", "check", "hours_history",
-           "load_policy", "parse_hours", "record_hours", "within_set_hours"]
+__all__ = ["END_OF_DAY", "WEEKDAYS", "WEEKDAYS_JA", "AccessPolicy", "HourException", "HoursHistory", "Terminal", "check",
+           "check_hours", "hours_history", "load_policy", "parse_hours", "record_hours", "window_from", "within_set_hours"]
 
 #: Weekday keys as an administrator types them, Monday first (datetime.weekday()).
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -220,3 +220,59 @@ def _bad_hours(spec: str) -> InvalidInput:
         f"Cannot read the hours {spec[:40]!r}; write e.g. mon-fri=08:30-18:00 or sat=closed.",
         f"利用時間 {spec[:40]!r} を読み取れません。mon-fri=08:30-18:00 や sat=closed のように指定してください。",
     )
+
+
+# -- hours chosen on the screen: a window per weekday, checked whatever the caller sends -------------
+
+def _time_text(value: str, *, end: bool) -> dt.time:
+    m = re.fullmatch(r"(\d{1,2}):(\d{2})", str(value).strip())
+    if not m:
+        raise ValueError(value)
+    h, mi = int(m.group(1)), int(m.group(2))
+    if end and (h, mi) == (24, 0):
+        return END_OF_DAY
+    return dt.time(h, mi)  # ValueError for 25:00, 12:75
+
+
+def window_from(day: int, opens: str, closes: str) -> tuple[dt.time, dt.time]:
+    """One weekday's window from the times chosen on the screen (``"08:30"``, ``"18:00"``; ``"24:00"``
+    is the end of the day); refused in both languages when unreadable or not later than it opens."""
+    name = WEEKDAYS_JA[day] + "曜日" if 0 <= day < 7 else "?"
+    try:
+        window = (_time_text(opens, end=False), _time_text(closes, end=True))
+    except (ValueError, TypeError):
+        raise InvalidInput(f"Cannot read the times given for {WEEKDAYS[day] if 0 <= day < 7 else day!r}; choose them"
+                           " from the lists (e.g. 08:30 to 18:00).",
+                           f"{name}の時刻を読み取れません。一覧から選んでください（例: 08:30〜18:00）。",
+                           reason="bad_hours") from None
+    checked = check_hours({day: window})[day]
+    assert checked is not None
+    return checked
+
+
+def check_hours(hours: object) -> dict[int, tuple[dt.time, dt.time] | None]:
+    """The hours a service was given (weekday 0–6 → (opens, closes) or ``None`` for closed), checked
+    whole: any other shape, a time that is not a time, or a window that does not end after it opens is
+    refused with its reason in Japanese and English — the screen is never trusted to have checked."""
+    def bad(en: str, ja: str) -> InvalidInput:
+        return InvalidInput(f"The hours are not valid: {en}.", f"利用時間が正しくありません（{ja}）。", reason="bad_hours")
+
+    if not isinstance(hours, Mapping) or not hours:
+        raise bad("give at least one weekday", "曜日を一つ以上指定してください")
+    out: dict[int, tuple[dt.time, dt.time] | None] = {}
+    for day, window in hours.items():
+        if isinstance(day, bool) or not isinstance(day, int) or not 0 <= day < 7:
+            raise bad(f"{str(day)[:20]!r} is not a weekday", "曜日ではない値があります")
+        name = WEEKDAYS_JA[day] + "曜日"
+        if window is None:
+            out[day] = None
+            continue
+        if not isinstance(window, (tuple, list)) or len(window) != 2 \
+                or not all(isinstance(t, dt.time) and t.tzinfo is None for t in window):
+            raise bad(f"{WEEKDAYS[day]}: give an opening and a closing time", f"{name}: 開始と終了の時刻を指定してください")
+        opens, closes = window
+        if closes <= opens:
+            raise bad(f"{WEEKDAYS[day]}: the end {_end_text(closes)} is not after the start {opens:%H:%M}",
+                      f"{name}: 終了 {_end_text(closes)} が開始 {opens:%H:%M} より後ではありません")
+        out[day] = (opens, closes)
+    return out

@@ -7,11 +7,13 @@ new keys; this module moves the keyring to a new KEK.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from workbench.core import audit
+from workbench.core import audit, rotation
 from workbench.core.errors import InvalidInput, KeyringError
 from workbench.core.keys import (
     KEK_ENV,
@@ -24,9 +26,12 @@ from workbench.core.keys import (
 )
 from workbench.core.permissions import Permission
 from workbench.core.store import WorkspaceLock
-from workbench.core.workspace import SETTINGS_FILE, Session, Settings, Workspace
+from workbench.core.workspace import SETTINGS_FILE, Session, Settings, Unit, Workspace, service
 
-__all__ = ["REWRAP_STEPS", "rewrap", "wrap_keyring_copy", "wrap_workspace"]
+__all__ = ["REWRAP_STEPS", "KeyStatus", "key_status", "rewrap", "wrap_keyring_copy", "wrap_workspace"]
+
+#: The rotation's journal: present only while a rotation runs or was interrupted.
+ROTATION_JOURNAL = rotation.JOURNAL
 
 #: The named steps of a re-wrap, in order: both KEKs wrap the keyring, then the setting names the new one.
 REWRAP_STEPS = ("rewrap_both", "rewrap_setting")
@@ -134,3 +139,50 @@ def rewrap(session: Session, new_kek: KeyEncryptionKey) -> dict[str, Any]:
 def _resolve_keyring(root: Path, settings: Settings) -> Path:
     p = Path(settings.keyring_path)
     return p if p.is_absolute() else root / p
+
+
+# -- where the keys stand (issue 20 item 10: the keys screen) -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class KeyStatus:
+    """The keyring as operations see it: generations and counts, never a key."""
+
+    #: The key generations (master versions) the keyring holds, oldest first.
+    versions: tuple[int, ...]
+    #: The generation new ciphertexts are made under.
+    current: int
+    #: The generation the database file is encrypted under.
+    database_version: int
+    #: Individual Numbers held, by the generation that encrypts them.
+    numbers_by_version: dict[int, int]
+    #: Whether the keyring file is kept wrapped by a key-encryption key (KEK) outside the workspace.
+    wrapped: bool
+    kek_id: str | None
+    #: Where the KEK was found (a file path, ``WORKBENCH_KEK_FILE``, a systemd credential), or None.
+    kek_origin: str | None
+    #: A rotation was interrupted (its journal is there): finish or roll it back with 修復 / ``keys repair``.
+    rotation_interrupted: bool
+    last_rotated_at: dt.datetime | None
+
+
+@service(Permission.KEYS_MANAGE, operation="keys.status")
+def key_status(unit: Unit) -> KeyStatus:
+    """Where the keys stand (``keys.manage``): generations, the database's, numbers by generation, the KEK."""
+    ws = unit.workspace
+    ring = ws.keyring
+    counts = {int(v): int(n) for v, n in unit.con.execute(
+        "SELECT key_version, count(*) FROM person_numbers GROUP BY key_version ORDER BY key_version").fetchall()}
+    row = unit.con.execute("SELECT logged_at FROM audit_log WHERE operation = 'keys.rotate' AND outcome = 'ok'"
+                           " ORDER BY seq DESC LIMIT 1").fetchone()
+    last = dt.datetime.fromisoformat(str(row[0]).replace("Z", "+00:00")) if row is not None else None
+    kek = ws.kek
+    wrapped = isinstance(ws.key_source, WrappedKeySource) and kek is not None
+    status = KeyStatus(
+        versions=tuple(sorted(ring.masters)), current=ring.current, database_version=ring.database_version,
+        numbers_by_version=counts, wrapped=wrapped, kek_id=kek.kek_id if kek is not None else None,
+        kek_origin=(str(kek.origin) if kek is not None else None),
+        rotation_interrupted=(ws.path / ROTATION_JOURNAL).exists(), last_rotated_at=last)
+    unit.note(versions=len(status.versions), wrapped=wrapped, rotation_interrupted=status.rotation_interrupted)
+    return status
+

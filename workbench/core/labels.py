@@ -181,6 +181,10 @@ _OPERATION_WORDS: dict[str, str] = {
     "stats.budget": "統計：ε予算の参照",
     "stats.releases": "統計：公表記録の一覧",
     "stats.describe": "統計：公表データの説明",
+    "keys.status": "鍵：状況の参照",
+    "backup.places": "バックアップ：保存場所の一覧",
+    "registration.reveal_review_numbers": "番号登録：番号相違の両方の番号の表示",
+    "registration.hold_review": "番号登録：番号相違の保留・保留の解除",
 }
 
 

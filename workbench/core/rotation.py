@@ -376,6 +376,25 @@ def repair_workspace(ws: RotationWorkspace) -> dict[str, Any]:
     return done
 
 
+@composite("keys.repair")
+def repair_now(session: RotationSession) -> dict[str, Any]:
+    """``keys repair`` from the keys screen (``keys.manage``, issue 20 item 10): finish or roll back an
+    interrupted rotation, or make the keyring name the key version that opens the database; audited as the
+    person who asked.  (``workbench keys repair`` needs no login, for a workspace nobody can log in to.)"""
+    ws = session.workspace
+    session.require(Permission.KEYS_MANAGE, "keys.repair")
+    done = recover(ws)
+    if done is None:
+        with ws.lock.hold("keys.repair", session.user_id):
+            ws.keyring.refresh(ws.key_source)
+            before = ws.keyring.database_version
+            version = repair(ws)
+        done = {"rotation": None, "database_version": version, "changed": version != before}
+    ws.audit_only(session.user_id, "keys.repair", "ok", **{k: v for k, v in done.items() if k != "rotation"},
+                  rotation=str(done["rotation"]))
+    return done
+
+
 def repair(ws: RotationWorkspace) -> int:
     """After a crash mid-rotation: find the key version that opens the file, record it."""
     ring = ws.keyring

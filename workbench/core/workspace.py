@@ -118,6 +118,11 @@ class Settings:
     #: Absolute folders where clients of the data server may name files (exports, imports, backups, anchors),
     #: besides the workspace's incoming/, outgoing/ and return_lists/ (issue 19, ``workbench.core.exchange``).
     exchange_folders: list[str] = field(default_factory=list)
+    #: Named places a backup may be written to, name → absolute folder, each inside an exchange folder
+    #: (issue 20 item 10: the operations screen offers these by name; ``workbench.lifecycle.backup.places``).
+    backup_places: dict[str, str] = field(default_factory=dict)
+    #: Named places for the keyring copy taken with a backup, likewise (never the backup's own folder).
+    keyring_copy_places: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path) -> Settings:

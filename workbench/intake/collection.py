@@ -75,7 +75,7 @@ class CollectionPreview:
 
     def summary_ja(self) -> str:
         cohort = "、".join(labels.ja(s, "person_status") for s in self.status) if self.status else "入居者・入居申込者"
-        wards = "、".join(self.wards) if self.wards else "全区市町村"
+        wards = "、".join(labels.ward_name(c) for c in self.wards) if self.wards else "全区市町村"
         return (f"番号収集委託事業者へ、個人番号が未収集の対象者 {self.total:,} 人の番号収集リストを送付します"
                 f"（{wards}、{cohort}）。個人番号は含みません。")
 

@@ -42,7 +42,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from workbench.core import labels
-from workbench.core.errors import InvalidInput, NotFound
+from workbench.core.errors import InvalidInput, NotFound, PermissionDenied
 from workbench.core.numbers import REASONS as NUMBER_REASONS
 from workbench.core.numbers import BlindIndex, mask_number, validate_numbers
 from workbench.core.paging import ListSpec, Page, PageRequest, SortKey, fetch_page
@@ -58,11 +58,15 @@ __all__ = [
     "OUTCOMES",
     "PORTAL_SPEC",
     "REASONS",
+    "REVEAL_REASONS",
     "RegistrationSummary",
     "ReviewItem",
+    "ReviewNumbers",
+    "hold_review",
     "preview_registration",
     "register",
     "resolve_review",
+    "reveal_review_numbers",
     "review_page",
     "review_queue",
 ]
@@ -150,7 +154,15 @@ labels.register("source", {"contractor": ("収集委託事業者の返送分", "
                            "portal": ("マイナポータル", "My Number portal")})
 #: A number that differs from the one held waits for a person's decision (確認待ち).
 labels.register("review_status", {"pending": ("確認待ち", "waiting for review"), "accepted": ("受入れ", "accepted"),
-                                  "rejected": ("却下", "rejected")})
+                                  "rejected": ("却下", "rejected"), "held": ("保留", "on hold")})
+#: Why a registrar shows both numbers of a review in full (issue 20 item 11): the reason is recorded with
+#: the reveal in the audit log (as its code: free text could carry personal data into the log).
+REVEAL_REASONS: dict[str, tuple[str, str]] = {
+    "id_documents": ("本人確認書類（通知カード・マイナンバーカード等）との照合", "checking against the identity documents"),
+    "contractor_check": ("収集委託事業者への確認", "checking with the collection contractor"),
+    "person_inquiry": ("本人からの問合せへの対応", "answering the person's inquiry"),
+}
+labels.register("reveal_reason", REVEAL_REASONS)
 labels.register("package", {"return_list": ("差戻リスト", "return list")})
 
 #: Values of the 本人確認 column that mean "checked" (after NFKC and trimming).
@@ -647,7 +659,7 @@ def _run(unit: Unit, data: bytes, source: str, file_name: str, *, preview: bool,
             con.execute(
                 "INSERT INTO registration_reviews SELECT q.review_id, ?, q.line, q.person_id, q.number_ct,"
                 " q.number_index, ?, ?, 'pending', ?, ?, NULL, NULL FROM reg_review q"
-                " WHERE NOT EXISTS (SELECT 1 FROM registration_reviews r WHERE r.status = 'pending'"
+                " WHERE NOT EXISTS (SELECT 1 FROM registration_reviews r WHERE r.status IN ('pending', 'held')"
                 "   AND r.person_id = q.person_id AND r.number_index = q.number_index)",
                 [import_id, ring.current, source, unit.now, unit.user_id],
             )
@@ -795,9 +807,10 @@ REVIEW_LIST = ListSpec(
     },
     default_sort="created_at", tiebreak="review_id",
     search=("review_id", "person_id", "import_id"),
-    filters={"source": ("source", {"contractor": "contractor", "portal": "portal"})},
-    groups={"source": "source"},
-    where="status = 'pending'",
+    filters={"source": ("source", {"contractor": "contractor", "portal": "portal"}),
+             "status": ("status", {"pending": "pending", "held": "held"})},
+    groups={"source": "source", "status": "status"},
+    where="status IN ('pending', 'held')",  # 保留 stays in the queue, shown as such (issue 20 item 11)
 )
 
 
@@ -813,7 +826,7 @@ def _review_item(unit: Unit, row: tuple[Any, ...]) -> ReviewItem:
 
 @service(Permission.NUMBERS_REGISTER)
 def review_queue(unit: Unit) -> list[ReviewItem]:
-    """C7: pending reviews (a different number received for a person who has one), masked."""
+    """C7: reviews waiting (a different number received for a person who has one; 保留 included), masked."""
     rows = unit.con.execute(
         f"SELECT {_REVIEW_COLUMNS} FROM {REVIEW_LIST.source} WHERE {REVIEW_LIST.where}"
         " ORDER BY created_at, import_id, line").fetchall()
@@ -848,7 +861,7 @@ def resolve_review(unit: Unit, review_id: str, *, accept: bool) -> ReviewItem:
     if row is None:
         raise NotFound(f"No review {review_id}.", f"確認待ち {review_id} はありません。")
     person_id, ct, index, version, status, source = row
-    if status != "pending":
+    if status not in ("pending", "held"):
         raise InvalidInput(
             f"Review {review_id} has already been decided ({status}).",
             f"確認待ち {review_id} は既に処理済みです（{labels.ja(status, 'review_status')}）。",
@@ -900,3 +913,81 @@ def resolve_review(unit: Unit, review_id: str, *, accept: bool) -> ReviewItem:
     masked = mask_number(unit.workspace.number_cipher(version).decrypt(
         ct, review_id, table="registration_reviews", column="number_ct"))
     return ReviewItem(r[0], r[1], r[2], int(r[3]), r[4], None, masked, r[5], r[6], r[7])
+
+
+# ------------------------------------------------------------------------------ review with the documents (issue 20 item 11)
+
+
+@dataclass(frozen=True)
+class ReviewNumbers:
+    """Both numbers of one review in full, for the registrar comparing them with the documents."""
+
+    review_id: str
+    person_id: str
+    held_number: str | None
+    received_number: str
+    reason: str
+
+    def __repr__(self) -> str:  # never the numbers in a log or a traceback
+        return f"ReviewNumbers(review_id={self.review_id!r}, reason={self.reason!r})"
+
+
+def _review_row(unit: Unit, review_id: object) -> tuple[Any, ...]:
+    if not isinstance(review_id, str) or not review_id.strip() or len(review_id) > 40:
+        raise InvalidInput("Choose a review from the list.", "一覧から確認待ちを選んでください。", reason="no_review")
+    row = unit.con.execute(
+        "SELECT r.person_id, r.number_ct, r.key_version, r.status, n.number_ct, n.key_version FROM registration_reviews r"
+        " LEFT JOIN person_numbers n USING (person_id) WHERE r.review_id = ?", [review_id]).fetchone()
+    if row is None:
+        raise NotFound(f"No review {review_id[:40]}.", f"確認待ち {review_id[:40]} はありません。")
+    return tuple(row)
+
+
+@service(Permission.NUMBERS_REVEAL, target="review_id")
+def reveal_review_numbers(unit: Unit, review_id: str, *, reason: str) -> ReviewNumbers:
+    """Both numbers of a review waiting for a decision — the one held and the one received — in full, so the
+    registrar can compare them with the person's documents.  Needs ``numbers.reveal`` and the registrar's
+    ``numbers.register``; a reason (one of :data:`REVEAL_REASONS`) is required and recorded with the reveal
+    in the audit log; a decided review is not revealed."""
+    unit.note(target=review_id if isinstance(review_id, str) else None)
+    if not unit.session.can(Permission.NUMBERS_REGISTER):  # the registrar's queue only, not every revealer
+        raise PermissionDenied(
+            "Showing a review's numbers needs the registrar's permission numbers.register as well.",
+            "番号相違の番号の表示には、番号登録の権限（numbers.register）も必要です。",
+            permission=Permission.NUMBERS_REGISTER.value)
+    if not isinstance(reason, str) or reason not in REVEAL_REASONS:
+        raise InvalidInput("Give the reason for showing the numbers (choose it from the list); nothing was shown.",
+                           "番号を表示する理由を一覧から選んでください。理由がなければ表示しません。", reason="reason_required")
+    person_id, new_ct, new_v, status, held_ct, held_v = _review_row(unit, review_id)
+    if status not in ("pending", "held"):
+        raise InvalidInput(f"Review {review_id} has already been decided; its numbers are no longer shown here.",
+                           f"確認待ち {review_id} は既に処理済みのため、番号は表示しません。", reason="already_decided")
+    received = unit.workspace.number_cipher(new_v).decrypt(new_ct, review_id, table="registration_reviews",
+                                                           column="number_ct")
+    held = None if held_ct is None else unit.workspace.number_cipher(held_v).decrypt(
+        held_ct, person_id, table="person_numbers", column="number_ct")
+    unit.note(reason=reason, held=held is not None)
+    return ReviewNumbers(review_id, person_id, held, received, reason)
+
+
+@service(Permission.NUMBERS_REGISTER, target="review_id")
+def hold_review(unit: Unit, review_id: str, *, hold: bool = True) -> ReviewItem:
+    """保留: put a review waiting for a decision on hold (documents asked for, the person to be called), or
+    (``hold=False``) back to 確認待ち.  A held review stays in the queue, shown as 保留, and may still be
+    accepted or rejected; who held it and when are recorded on it."""
+    unit.note(target=review_id if isinstance(review_id, str) else None, hold=bool(hold))
+    _pid, _ct, _version, status, _h, _hv = _review_row(unit, review_id)
+    want, was = ("held", "pending") if hold else ("pending", "held")
+    if status != was:
+        raise InvalidInput(
+            f"Review {review_id} is {status}, not {was}; nothing was changed.",
+            f"確認待ち {review_id} は「{labels.ja(status, 'review_status')}」のため、"
+            + ("保留にできません。" if hold else "保留を解除できません。"), reason="wrong_status")
+    unit.con.execute(
+        "UPDATE registration_reviews SET status = ?, decided_at = ?, decided_by = ? WHERE review_id = ?",
+        [want, unit.now if hold else None, unit.user_id if hold else None, review_id])
+    r = unit.con.execute(
+        "SELECT review_id, person_id, import_id, line, source, number_ct, key_version, status, created_at, created_by,"
+        " NULL, NULL FROM registration_reviews WHERE review_id = ?", [review_id]).fetchone()
+    assert r is not None
+    return _review_item(unit, r)

@@ -23,6 +23,13 @@ workspace beside the audit anchor (:mod:`workbench.lifecycle.backup_retention`),
 ``--journal`` (it holds only keyed pseudonyms); a restore that finds neither is refused, never
 silently run on the backup's own, older journal.  Backups older than the retention rule ``backups``
 are destroyed by the nightly cycle (``backup_retention``).
+
+**Places** (issue 20 item 10): the operations screen never asks for a server path.  The settings
+``backup_places`` and ``keyring_copy_places`` (``workspace.json``: name → absolute folder) name where
+backups and keyring copies go, each inside an exchange folder (:mod:`workbench.core.exchange`);
+:func:`places` lists them with whether each can be used, and :func:`backup_to_place` writes a backup into
+a place by name under a name the system makes from the date and time (``backup-20261206-093012.wbbak``;
+never one that exists).
 """
 
 from __future__ import annotations
@@ -32,10 +39,12 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from workbench.core import audit
+from workbench.core import audit, exchange
+from workbench.core.clock import JST
 from workbench.core.composites import composite
 from workbench.core.errors import AuditIntegrityError, InvalidInput, PackageError, WrongKey
 from workbench.core.keys import FileKeySource, KeyEncryptionKey, Keyring, KeySource, WrappedKeySource, locate_kek, refuse_inside
@@ -45,7 +54,8 @@ from workbench.core.workspace import RESTORE_MARKER, SETTINGS_FILE, Session, Set
 from workbench.files import transfer
 from workbench.lifecycle import backup_retention, deletion
 
-__all__ = ["BACKUP_KIND", "UNFINISHED", "backup", "restore", "settle", "verify_backup"]
+__all__ = ["BACKUP_KIND", "UNFINISHED", "BackupPlace", "backup", "backup_to_place", "places", "restore", "settle",
+           "verify_backup"]
 
 BACKUP_KIND = "workspace_backup"
 _RECIPIENT = "backup"
@@ -146,7 +156,13 @@ def backup(session: Session, out: str | Path, *, keyring_out: str | Path | None 
     backup into the same folder settles (renamed into place if it was recorded, deleted if not)."""
     ws = session.workspace
     session.require(Permission.BACKUP_RUN, "backup.create")
+    if not str(out).strip():
+        raise InvalidInput("Name the backup file (or choose a configured place on the backup screen).",
+                           "バックアップの保存先を指定してください（画面では設定済みの保存場所から選びます）。",
+                           reason="no_destination")
     out = Path(out)
+    if out.is_dir():  # a folder named: the file name is made by the system, from the date and time
+        out = _fresh_name(out, "backup-", ".wbbak", ws.clock.now())
     if out.exists():
         raise InvalidInput(f"{out.name} already exists; choose a new file name.",
                            f"{out.name} はすでに存在します。別のファイル名を指定してください。", reason="exists")
@@ -206,6 +222,100 @@ def backup(session: Session, out: str | Path, *, keyring_out: str | Path | None 
             "database_version": ring.database_version,
             "message_ja": "バックアップを作成しました。鍵束の写しはバックアップとは別の場所に保管してください。",
             "message_en": "Backup written. Keep the keyring copy in another place than the backup."}
+
+
+# -- named places (issue 20 item 10) -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BackupPlace:
+    """One configured place: its name, its folder, and whether a backup may be written there now."""
+
+    name: str
+    folder: str
+    kind: str           # backup | keyring
+    usable: bool
+    problem_ja: str = ""
+    problem_en: str = ""
+
+
+def _fresh_name(folder: Path, stem: str, suffix: str, now: Any) -> Path:
+    """A new file name in ``folder`` from the date and time in Japan (``backup-20261206-093012.wbbak``), with
+    ``-2``, ``-3`` … when one of that second exists (finished or unfinished)."""
+    base = f"{stem}{now.astimezone(JST):%Y%m%d-%H%M%S}"
+    for n in range(1, 1000):
+        candidate = folder / f"{base}{'' if n == 1 else f'-{n}'}{suffix}"
+        if not candidate.exists() and not candidate.with_name(candidate.name + UNFINISHED).exists():
+            return candidate
+    raise InvalidInput("No free file name in the place; try again in a second.",
+                       "保存場所に使えるファイル名がありません。少し待ってからやり直してください。", reason="exists")
+
+
+def _place(ws: Workspace, name: str, folder: str, kind: str) -> BackupPlace:
+    try:
+        exchange.check_path(ws, folder, "backup_places" if kind == "backup" else "keyring_copy_places")
+    except InvalidInput as exc:
+        return BackupPlace(name, folder, kind, False, exc.message_ja, exc.message_en)
+    if kind == "keyring" and _inside(Path(folder), ws.path):
+        return BackupPlace(name, folder, kind, False, "ワークスペースの中には置けません。", "inside the workspace")
+    return BackupPlace(name, folder, kind, True)
+
+
+def _configured(ws: Workspace) -> list[BackupPlace]:
+    return ([_place(ws, n, f, "backup") for n, f in sorted(ws.settings.backup_places.items())]
+            + [_place(ws, n, f, "keyring") for n, f in sorted(ws.settings.keyring_copy_places.items())])
+
+
+def _no_places() -> InvalidInput:
+    return InvalidInput(
+        "No backup place is configured. Ask the operators to name one in workspace.json (backup_places: name → a "
+        "folder inside an exchange folder; keyring_copy_places likewise, on another disk).",
+        "バックアップの保存場所が設定されていません。運用担当に、workspace.json の backup_places（名前 → 受け渡しフォルダーの中の"
+        "フォルダー）と keyring_copy_places（鍵束の写しの保存場所、別のディスク）の設定を依頼してください。",
+        reason="no_backup_place")
+
+
+@service(Permission.BACKUP_RUN)
+def places(unit: Unit) -> list[BackupPlace]:
+    """The configured backup and keyring-copy places, each with whether it can be used now (a place outside
+    the exchange folders is listed with the reason it cannot)."""
+    found = _configured(unit.workspace)
+    unit.note(places=len(found), usable=sum(p.usable for p in found))
+    return found
+
+
+@composite("backup.backup_to_place")
+def backup_to_place(session: Session, place: str, *, keyring_place: str | None = None) -> dict[str, Any]:
+    """:func:`backup` into a configured place chosen by name, under a name the system makes (date and time);
+    the keyring copy, if asked for, into a configured keyring place.  An unknown place, one outside the exchange
+    folders, or none configured at all is refused in words."""
+    ws = session.workspace
+    session.require(Permission.BACKUP_RUN, "backup.create")
+    configured = {(p.kind, p.name): p for p in _configured(ws)}
+    if not configured:
+        raise _no_places()
+
+    def folder(kind: str, name: str) -> Path:
+        chosen = configured.get((kind, str(name)))
+        if chosen is None:
+            what_ja, what_en = ("バックアップ", "backup") if kind == "backup" else ("鍵束の写し", "keyring copy")
+            raise InvalidInput(f"There is no {what_en} place named {str(name)[:40]!r}; choose one from the list.",
+                               f"{what_ja}の保存場所「{str(name)[:40]}」は設定されていません。一覧から選んでください。",
+                               reason="unknown_place")
+        if not chosen.usable:
+            raise InvalidInput(f"The place {chosen.name} cannot be used: {chosen.problem_en}",
+                               f"保存場所「{chosen.name}」は使えません: {chosen.problem_ja}", reason="place_not_allowed")
+        path = Path(chosen.folder)
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return path
+
+    now = ws.clock.now()
+    out = _fresh_name(folder("backup", place), "backup-", ".wbbak", now)
+    keyring_out = (_fresh_name(folder("keyring", keyring_place), "keyring-", ".json", now)
+                   if keyring_place else None)
+    result = backup(session, out, keyring_out=keyring_out)
+    return {**result, "place": place, "keyring_place": keyring_place, "file_name": out.name,
+            "keyring_file_name": keyring_out.name if keyring_out is not None else None}
 
 
 def _copy_source(path: Path, kek: KeyEncryptionKey | None) -> KeySource:

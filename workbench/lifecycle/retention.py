@@ -34,7 +34,7 @@ import shutil
 from dataclasses import dataclass
 from typing import Any
 
-from workbench.core import anchor, audit
+from workbench.core import anchor, audit, labels
 from workbench.core.errors import InvalidInput
 from workbench.core.permissions import Permission
 from workbench.core.workspace import Unit, service
@@ -44,6 +44,19 @@ __all__ = ["MIN_DAYS", "RetentionItem", "apply", "rules", "set_rule"]
 
 #: Floors no rule may go below: the audit log is kept 7 years (C4, III-2 リスク2).
 MIN_DAYS = {"audit_records": 2555}
+
+
+#: The report's notes, in Japanese too (issue 20 item 5): the English note is the code, its words here.
+NOTES: dict[str, tuple[str, str]] = {n: (ja, n) for n, ja in {
+    "batches": "件数は閉じた照会バッチの数です",
+    "the signed deletion journal is kept": "署名付きの削除ジャーナルは保存します",
+    "not pruned: the audit log does not verify": "操作ログの検証に失敗したため、削除していません",
+    "pruned under a signed checkpoint; the remaining chain verifies": "署名付きの区切りを残して削除しました。残りの記録は検証できます",
+    "backup files and their keyring copies destroyed, recorded in the media ledger":
+        "バックアップファイルと鍵束の写しを破棄し、媒体管理簿に記録します",
+    "proposed for deletion by the daily check; the registrar decides": "日次点検で削除を提案し、登録担当が判断します",
+}.items()}
+labels.register("retention_note", NOTES)
 
 
 @dataclass
@@ -57,6 +70,11 @@ class RetentionItem:
     deleted: int
     next_due: str | None
     note: str = ""
+    note_ja: str = ""
+
+    def __post_init__(self) -> None:
+        if self.note and not self.note_ja:
+            self.note_ja = labels.ja(self.note, "retention_note")
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
