@@ -275,7 +275,7 @@ def reviewed(world: StaffedWorkspace) -> dict[str, Any]:
     app = RegistrationApp(world.login("registrar"))
     upload(app.reg_upload, "second.csv", formats.write_table(frame, "contractor_return", encoding="utf-8"))
     app.reg_preview_button.click()
-    assert app.model.reg_preview.outcomes.get("review") == 2, app.banner.text
+    assert app.model.reg_preview.detail.outcomes.get("review") == 2, app.banner.text
     (ok,) = app.reg_confirm_area.children
     ok.click()
     assert app.banner.kind == "success", app.banner.text

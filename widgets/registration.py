@@ -323,7 +323,8 @@ class RegistrationApp(App):
             return False
         if approval.kind == self.collection.spec.kind:
             params = approval.summary.get("parameters") or {}
-            self.wards.value = ", ".join(params.get("wards") or [])
+            known = {code for _name, code in self.wards.options}
+            self.wards.value = tuple(str(c) for c in params.get("wards") or [] if str(c) in known)
             statuses = params.get("status") or []
             if len(statuses) == 1 and statuses[0] in [o[1] for o in STATUSES]:
                 self.status.value = statuses[0]

@@ -31,7 +31,7 @@ from typing import Any
 import duckdb
 
 from workbench.controls import audit_log, records
-from workbench.core import audit
+from workbench.core import audit, labels
 from workbench.core.clock import JST
 from workbench.core.dates import jst_text, month_bounds, parse_month, wareki, wareki_month
 from workbench.core.errors import InvalidInput
@@ -42,9 +42,11 @@ from workbench.files import outgoing
 
 __all__ = ["PROBES", "PROMISES", "STATUSES", "EvidenceReport", "Promise", "Section", "cell_text", "html_to_pdf", "monthly"]
 
+#: Whether a promise held this month (the report's own words, registered in the one table).
 STATUSES: dict[str, tuple[str, str]] = {
     "held": ("守られている", "held"), "exceptions": ("例外あり", "exceptions"), "no_evidence": ("記録なし", "no evidence"),
 }
+labels.register("evidence_status", STATUSES)
 
 #: Days after which an open inquiry, a disclosure request or a discrepancy is an exception (開示決定等の
 #: 期限は請求から30日: 個人情報保護法 第83条第1項).
