@@ -90,8 +90,8 @@ def open_app(page: Any, key: str) -> None:
 
 
 def test_item_9_reload_back_forward_and_logout(server: Server, browser: Any) -> None:
-    """Reload keeps the person in with a fresh screen; Back/Forward never shows a dead page;
-    the root is the workbench; logging out says so."""
+    """Reload keeps the person in, on the same screen (issue 20 item 3); Back/Forward never shows a dead
+    page nor a login form to a logged-in person; the root is the workbench; logging out says so."""
     from playwright.sync_api import expect
 
     user = fresh_user(server, "reviewer")
@@ -102,17 +102,17 @@ def test_item_9_reload_back_forward_and_logout(server: Server, browser: Any) -> 
         page.reload()
         expect(page.locator(".wb-menu")).to_be_visible(timeout=UI_TIMEOUT)  # still logged in (the cookie)
         expect(page.get_by_text(f"{user} さん")).to_be_visible()
-        expect(page.locator("h3", has_text=tr("app_home", "ja"))).to_be_visible()  # a fresh screen
+        expect(page.locator("h3", has_text=tr("app_person", "ja"))).to_be_visible(timeout=UI_TIMEOUT)  # where she was
         page.goto(base + "/")  # the server's root is the workbench, not a file list
         expect(page.locator(".wb-menu")).to_be_visible(timeout=UI_TIMEOUT)
-        page.goto(base + "/login")  # away, then Back and Forward
-        expect(page.locator(".wb-login")).to_be_visible()
+        page.goto(base + "/login")  # logged in: the dashboard, never the login form
+        expect(page.locator(".wb-menu")).to_be_visible(timeout=UI_TIMEOUT)
+        expect(page.locator(".wb-login")).to_have_count(0)
         page.go_back()
         expect(page.locator(".wb-menu")).to_be_visible(timeout=UI_TIMEOUT)
         page.go_forward()
-        expect(page.locator(".wb-login")).to_be_visible()
-        page.go_back()
         expect(page.locator(".wb-menu")).to_be_visible(timeout=UI_TIMEOUT)
+        expect(page.locator(".wb-login")).to_have_count(0)
         open_app(page, "review")  # the restored page works: its widgets have a live kernel
         expect(page.locator("body")).not_to_contain_text("Error displaying widget")
         expect(page.locator("body")).not_to_contain_text("model not found")
