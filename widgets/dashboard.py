@@ -401,6 +401,12 @@ class Dashboard(w.VBox):
         session = self.session
         if session is None:
             return
+        ended_by = getattr(session, "ended_by", None)
+        if session.closed and isinstance(ended_by, SessionExpired):
+            # Ended by the server for its own reason (the end of the hours, a restart), seen by a call
+            # of a timer: the screen says that reason, not "idle".
+            self.end(ended_by)
+            return
         if session.idle_expired():
             self.end(SessionExpired("Logged out after a period without use; log in again.",
                                     "一定時間操作がなかったため、ログアウトしました。再度ログインしてください。"))

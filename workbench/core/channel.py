@@ -435,6 +435,8 @@ class RemoteSession(Session):
         self.session_id = str(info.get("session_id", ""))
         self.last_activity = self.workspace.clock.now()
         self.closed = False
+        #: Why the server ended the session (idle limit, end of hours, a restart), once it said so.
+        self.ended_by: SessionExpired | None = None
 
     def __repr__(self) -> str:
         return f"RemoteSession(user_id={self.user_id!r}, roles={list(self.roles)!r})"
@@ -446,8 +448,8 @@ class RemoteSession(Session):
             self._seq += 1
             try:
                 result = self.channel.request(op, token=self._token, seq=self._seq, **fields)
-            except SessionExpired:
-                self.closed = True
+            except SessionExpired as exc:
+                self.closed, self.ended_by = True, exc
                 raise
         self.last_activity = self.workspace.clock.now()
         return result

@@ -725,6 +725,10 @@ class WorkbenchVoila(Voila):
     async def _sweep(self) -> None:
         """End sessions past their idle limit or hours, and shut their kernels down."""
         settings = self.app.settings
+        try:  # the hours as they stand now (changed by an administrator), before judging the sessions
+            await _blocking(self.wb_sessions.policy, refresh=True)
+        except Exception:  # pragma: no cover - logged, retried next sweep
+            self.log.exception("could not refresh the access policy")
         for web in self.wb_sessions.due():
             try:
                 await end_session(settings, web, web.ended or "idle")
@@ -733,10 +737,6 @@ class WorkbenchVoila(Voila):
         pool = getattr(self, "pool", None)
         if pool is not None:
             await pool.fill()
-        try:
-            await _blocking(self.wb_sessions.policy, refresh=True)
-        except Exception:  # pragma: no cover - logged, retried next sweep
-            self.log.exception("could not refresh the access policy")
 
     def stop(self) -> None:
         """On shutdown every kernel goes, so no person's data stays in any process."""

@@ -149,14 +149,14 @@ class WebSessions:
     def _reason_to_end(self, web: WebSession, now: dt.datetime, *, address: str | None,
                        fingerprint: str | None) -> str | None:
         idle = dt.timedelta(minutes=self.workspace.settings.idle_timeout_minutes)
-        if now - web.last_seen > idle:
-            return "idle"
         if address != web.address or fingerprint != web.fingerprint:
             return "terminal_changed"
         try:
             access_rules.check(self.policy(), web.user_id, now, web=True, address=address, fingerprint=fingerprint)
         except AccessRefused as exc:
             return str(exc.details.get("reason", "access_refused"))
+        if now - web.last_seen > idle:
+            return "idle"
         return None
 
     def due(self) -> list[WebSession]:
@@ -166,14 +166,16 @@ class WebSessions:
         with self._mem:
             live = [w for w in self._sessions.values() if w.ended is None]
         for web in live:
-            if now - web.last_seen > idle:
-                web.ended = "idle"
-                continue
+            # The hours first: a person whose hours ended is told so, even if she was also idle by then
+            # (her screen ended at the hours' end, so she stopped using it).
             try:
                 access_rules.check(self.policy(), web.user_id, now, web=True, address=web.address,
                                    fingerprint=web.fingerprint)
             except AccessRefused as exc:
                 web.ended = str(exc.details.get("reason", "access_refused"))
+                continue
+            if now - web.last_seen > idle:
+                web.ended = "idle"
         with self._mem:
             return [w for w in self._sessions.values() if w.ended is not None]
 
