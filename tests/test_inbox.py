@@ -189,7 +189,8 @@ def test_approver_inbox_live_count_and_idle_warning(world: StaffedWorkspace) -> 
     assert gate._timer is None and gate._live_timer is None and gate.session is None
 
 
-def test_auditor_finds_the_days_approvals_and_opens_their_trail(world: StaffedWorkspace) -> None:
+def test_auditor_finds_the_days_approvals_and_opens_their_trail(world: StaffedWorkspace, monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
     """The last hand-off of a day (issue 20's walk): the auditor's inbox names each approval decided today;
     開く lands on the audit log with that approval's records (request, decision, the work it allowed)."""
     from widgets.audit import AuditApp
@@ -235,3 +236,7 @@ def test_auditor_finds_the_days_approvals_and_opens_their_trail(world: StaffedWo
     # lower case typed by hand finds the same records
     page = audit_log.search_page(world.login("auditor"), PageRequest(), approval_id=approved.lower())
     assert page.total == trail
+    # the CLI searches the same way
+    code, out, _err = world.cli(monkeypatch, capsys, "auditor", "audit", "search", "--approval", approved)
+    assert code == 0 and {r["operation"] for r in out} >= {"approvals.decide"}
+    assert all(approved in r["params"] for r in out)
