@@ -187,3 +187,56 @@ def test_approver_inbox_live_count_and_idle_warning(world: StaffedWorkspace) -> 
     # the timers stop with the session
     gate.end(InvalidInput("bye", "終了"))
     assert gate._timer is None and gate._live_timer is None and gate.session is None
+
+
+def test_auditor_finds_the_days_approvals_and_opens_their_trail(world: StaffedWorkspace, monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """The last hand-off of a day (issue 20's walk): the auditor's inbox names each approval decided today;
+    開く lands on the audit log with that approval's records (request, decision, the work it allowed)."""
+    from widgets.audit import AuditApp
+    from workbench.controls import audit_log
+    from workbench.core.paging import PageRequest
+
+    approved, rejected = _requests(world)
+    auditor = world.login("auditor")
+    today = pending.inbox(auditor).items_of("approvals_decided_today")
+    assert {i.ref for i in today} == {approved, rejected}
+    item = next(i for i in today if i.ref == rejected)
+    assert "決定: approver" in item.detail_ja and "却下" in item.detail_ja and item.place == Place("audit", "approval", rejected)
+
+    gate = Dashboard(auditor, idle_check_seconds=None, live_seconds=None)
+    home = gate.app
+    assert isinstance(home, HomeApp)
+    home.item_buttons[("approvals_decided_today", approved)].click()
+    app = gate.app
+    assert isinstance(app, AuditApp) and app.by_approval.value == approved
+    current = text(app.current.value)
+    assert approved in current and "番号収集リスト" in current and "registrar" in current and "approver" in current
+    operations = {r["operation"] for r in app.model.records}
+    assert {"approvals.decide"} <= operations and any(op.startswith("collection.") for op in operations), operations
+    assert all(r["params"] and approved in r["params"] for r in app.model.records)
+    trail = len(app.model.records)
+    assert pending.last_place(world.login("auditor")) == Place("audit", "approval", approved)
+    # a reload returns to the same approval's records
+    again = Dashboard(world.login("auditor"), idle_check_seconds=None, live_seconds=None)
+    assert isinstance(again.app, AuditApp) and again.app.by_approval.value == approved
+
+    # another search leaves the approval: the screen forgets it
+    app.by_approval.value = ""
+    app.search()
+    assert app.current.value == "" and pending.last_place(world.login("auditor")) == Place("audit")
+
+    # no one else opens the trail from the audit screen; garbage is refused with a reason
+    with pytest.raises(NotFound):
+        pending.open_item(world.login("reviewer"), Place("audit", "approval", approved))
+    for bad in ("A1' OR 1=1", "承認", "A" * 40):
+        with pytest.raises(InvalidInput) as refused:
+            audit_log.search_page(world.login("auditor"), PageRequest(), approval_id=bad)
+        assert refused.value.details["reason"] == "bad_approval_id" and "承認番号" in refused.value.message_ja
+    # lower case typed by hand finds the same records
+    page = audit_log.search_page(world.login("auditor"), PageRequest(), approval_id=approved.lower())
+    assert page.total == trail
+    # the CLI searches the same way
+    code, out, _err = world.cli(monkeypatch, capsys, "auditor", "audit", "search", "--approval", approved)
+    assert code == 0 and {r["operation"] for r in out} >= {"approvals.decide"}
+    assert all(approved in r["params"] for r in out)

@@ -88,3 +88,42 @@ def test_the_answers_box_only_for_those_who_may_import(world: StaffedWorkspace) 
     assert registrar.answers_box not in registrar.children
     operator = BatchesApp(world.login("query_operator"))
     assert operator.answers_box in operator.children
+
+
+def test_answers_opened_from_the_inbox_say_what_was_handed_on(world: StaffedWorkspace, tmp_path: Path) -> None:
+    """Issue 20's walk: the inbox's batch waiting for answers opens the query screen naming it; once the
+    answers are in, the note says so (no stale 「回答待ち」) and names what went on to the reviewer."""
+    from widgets.dashboard import Dashboard
+    from widgets.home import HomeApp
+    from workbench import pending
+    from workbench.pending import Place
+
+    office = busy_office(world)
+    jresult, reqs = send_batch(world, "juki")
+    batch_id = jresult.extra["batch_id"]
+    later, _changes = office.pop.evolve(seed=3, move_rate=0.2, rename_rate=0.1, death_rate=0.1)
+    (answer,) = juki.answer_package(world.ws, jresult.path, later, tmp_path, seed=3)
+    gate = Dashboard(world.login("query_operator"), idle_check_seconds=None, live_seconds=None)
+    home = gate.app
+    assert isinstance(home, HomeApp) and home.inbox is not None
+    (item,) = home.inbox.items_of("answers_waiting")
+    assert item.place == Place("batches", "batch", batch_id)
+    home.item_buttons[("answers_waiting", batch_id)].click()
+    app = gate.app
+    assert isinstance(app, BatchesApp)
+    assert f"{batch_id} の回答待ち: {len(reqs):,} 件" in text(app.answers_note.value)
+
+    flow = app.answers
+    upload(flow.upload, answer.name, answer.read_bytes())
+    flow.preview_button.click()
+    flow.check.value = True
+    flow.import_button.click()
+    assert app.banner.kind == "success", app.banner.text
+    found = flow.model.result.discrepancies
+    assert sum(found.values()) > 0
+    note = text(app.answers_note.value)
+    assert "回答待ち" not in note and batch_id in note and "回答を取り込みました。回答はすべて揃いました" in note
+    assert f"保有情報と異なる照会結果 {sum(found.values()):,} 件" in note and "番号相違の確認" in note
+    assert "転居" in note and "moved" not in note.split("Batch")[0]  # words, not codes
+    assert pending.inbox(world.login("query_operator")).items_of("answers_waiting") == []
+    assert len(pending.inbox(world.login("reviewer")).items_of("discrepancies_open")) == min(10, sum(found.values()))

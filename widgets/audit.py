@@ -103,6 +103,11 @@ class AuditApp(App):
         self.by_user = w.Text(description="ユーザーID / User", style=style)
         self.operation = w.Text(description="操作 / Operation", placeholder="例: 照会、ログアウト、番号の表示、reveal", style=style)
         self.outcome = w.Dropdown(description="結果 / Outcome", options=OUTCOMES, value="", style=style)
+        #: The records that name one approval: its request, its decision and the work it allowed.
+        self.by_approval = w.Text(description="承認番号 / Approval", placeholder="例: A1B2C3D4E5F6", style=style)
+        #: What the screen was opened on (an approval from the inbox), or a hint.
+        self.current = w.HTML("")
+        self._opened_approval = ""
         self.since = w.DatePicker(description="開始日 / From", value=today, style=style)
         self.until = w.DatePicker(description="終了日 / To", value=today, style=style)
         self.search_button = ActionButton(description="検索 / Search", icon="search")
@@ -129,8 +134,9 @@ class AuditApp(App):
         if self.session.can(Permission.AUDIT_READ):
             children += [
                 w.HTML("<h4>操作ログ検索 / Search</h4>"),
-                w.HBox([w.VBox([self.by_user, self.operation, self.outcome]), w.VBox([self.since, self.until])]),
-                self.search_button, self.summary, self.chart, self.alerts, self.table, self.detail,
+                w.HBox([w.VBox([self.by_user, self.operation, self.outcome]),
+                        w.VBox([self.since, self.until, self.by_approval])], layout=w.Layout(flex_flow="row wrap")),
+                self.current, self.search_button, self.summary, self.chart, self.alerts, self.table, self.detail,
             ]
 
         self.ledger_button = ActionButton(description="媒体管理簿 / Media ledger", icon="book", layout=w.Layout(width="auto"))
@@ -206,12 +212,41 @@ class AuditApp(App):
         # Any part of the words names the operations it is part of (照会, ファイル 作成, reveal, import
         # results); a code pattern with * (persons.*) is matched as one.
         by_words = bool(word) and "*" not in word
+        approval = self.by_approval.value.strip() or None
         self._filters = dict(user_id=self.by_user.value.strip() or None, operation=None if by_words else (word or None),
                              operations=labels.operations_matching(word, audit_log.known_operations()) if by_words else None,
-                             outcome=self.outcome.value or None, since=since, until=until)
+                             outcome=self.outcome.value or None, since=since, until=until, approval_id=approval)
+        if self._opened_approval and (approval or "").upper() != self._opened_approval:
+            self._opened_approval = ""  # another search: the approval opened from the inbox is no longer the subject
+            self.current.value = ""
+            self.place_changed()
         self.detail.value = ""
         self.table.model.offset = 0
         self.table.refresh()
+
+    def open_at(self, opened: Any) -> bool:
+        """Opened from the inbox (or a reload) on one approval: its records — the request, the decision
+        and the work it allowed — from the day it was asked for to today, with who did what above them."""
+        a = opened.approval
+        if opened.place.kind != "approval" or a is None or not self.session.can(Permission.AUDIT_READ):
+            return False
+        self.by_user.value = self.operation.value = ""
+        self.outcome.value = ""
+        self.by_approval.value = self._opened_approval = a.approval_id
+        self.since.value = a.requested_at.astimezone(JST).date()
+        self.until.value = self.session.workspace.clock.now().astimezone(JST).date()
+        ja, en = labels.ja(a.kind, "approval"), labels.en(a.kind, "approval")
+        decided = (f"　決定 / decided: {esc(a.decided_by)}（{esc(labels.ja(a.status, 'approval_status'))}、"
+                   f"{esc(fmt_datetime(a.decided_at))}）" if a.decided_by and a.decided_at else
+                   f"　状態 / state: {esc(labels.ja(a.status, 'approval_status'))}")
+        self.current.value = (
+            f"<div class='wb-current wb-audit-approval' style='padding:4px 8px;border-left:4px solid #00695c'>"
+            f"承認番号 / approval <b>{esc(a.approval_id)}</b> {esc(ja)} <small>({esc(en)})</small><br>"
+            f"依頼 / requested: {esc(a.requested_by)}（{esc(fmt_datetime(a.requested_at))}）{decided}<br>"
+            "<small>下の一覧は、この承認番号を記録した操作（依頼・決定・実行）です。"
+            " / Below: the records that name this approval (request, decision, the work it allowed).</small></div>")
+        self.search()
+        return True
 
     def _fetch_records(self, request: PageRequest) -> Page[dict[str, Any]] | None:
         return self.call(audit_log.search_page, request, **self._filters)

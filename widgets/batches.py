@@ -166,7 +166,7 @@ class BatchesApp(App):
         # -- F4 / F5 answers: one box for both, the file's kind chooses (issue 20 item 2)
         self.answers_note = w.HTML()
         self.answers = IncomingFileFlow([results.INFO_SPEC, results.JUKI_SPEC], session=self.session, call=self.call,
-                                        banner=self.banner, on_imported=lambda _r: self._answers_imported(),
+                                        banner=self.banner, on_imported=self._answers_imported,
                                         choose_label="回答パッケージを選択 / Answer package")
         self.answers_box = w.VBox([
             w.HTML("<h4>照会結果の取込 / Answers (F4, F5)</h4>"
@@ -214,11 +214,35 @@ class BatchesApp(App):
             return True
         return False
 
-    def _answers_imported(self) -> None:
-        """Answers imported: the waiting counts and the batch list change."""
+    def _answers_imported(self, result: Any = None) -> None:
+        """Answers imported: the waiting counts and the batch list change, and the note above the upload says
+        what became of the batch — answered in full or still waiting — and what it handed on to the reviewer
+        (the discrepancies found go to 番号相違の確認, in the reviewer's inbox)."""
+        if isinstance(result, results.ResultImportSummary) and not result.already_imported:
+            self.answers_note.value = self._answers_done_html(result)
         self._show_status()
         if self.session.can(Permission.BATCHES_CREATE):
             self.batch_list.refresh()
+
+    @staticmethod
+    def _answers_done_html(r: results.ResultImportSummary) -> str:
+        named = "、".join(r.batches) or "-"
+        if r.unanswered:
+            waiting_ja = f"まだ {num(r.unanswered)} 件の回答を待っています。"
+            waiting_en = f"{num(r.unanswered)} answer(s) still awaited."
+        else:
+            waiting_ja, waiting_en = "回答はすべて揃いました。", "Every answer is in."
+        found = sum(r.discrepancies.values())
+        if found:
+            kinds = "、".join(f"{code_ja(k, 'discrepancy')} {num(n)} 件" for k, n in sorted(r.discrepancies.items()))
+            handed_ja = (f"保有情報と異なる照会結果 {num(found)} 件（{kinds}）を、審査担当の「番号相違の確認」"
+                         "（未処理の業務）に回しました。")
+            handed_en = f"{num(found)} result(s) differ from what is held: handed to the reviewer's queue."
+        else:
+            handed_ja, handed_en = "保有情報と異なる照会結果はありませんでした。", "No result differs from what is held."
+        return ("<div class='wb-answers-done' style='padding:4px 8px;border-left:4px solid #2e7d32'>"
+                f"照会番号 <b>{esc(named)}</b>: 回答を取り込みました。{esc(waiting_ja)}{esc(handed_ja)}"
+                f"<br><small>Batch {esc(named)}: answers imported. {esc(waiting_en)} {esc(handed_en)}</small></div>")
 
     def _build_linkage(self, style: dict[str, str]) -> w.VBox:
         self.lk_procedure = w.Dropdown(description="手続 / Procedure", style=style, layout=w.Layout(width="520px"),

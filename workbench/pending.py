@@ -27,6 +27,7 @@ from typing import Any
 
 from workbench.core import approvals, labels
 from workbench.core.approvals import Approval
+from workbench.core.clock import JST
 from workbench.core.errors import InvalidInput, NotFound
 from workbench.core.permissions import Permission
 from workbench.core.workspace import Unit, service
@@ -74,6 +75,11 @@ def _me(unit: Unit) -> list[Any]:
     return [unit.user_id]
 
 
+def _start_of_day(unit: Unit) -> dt.datetime:
+    """Midnight of today in Tokyo (the office's day)."""
+    return dt.datetime.combine(unit.now.astimezone(JST).date(), dt.time(), JST)
+
+
 #: How long a rejected request stays in its requester's inbox (the reason is kept with the request for good).
 REJECTED_SHOWN_DAYS = 14
 
@@ -111,6 +117,11 @@ SOURCES: tuple[_Source, ...] = (
     # auditors: an audit-log alarm holds the workbench closed until it is acknowledged (C4)
     _Source("audit_alarms", P.AUDIT_VERIFY, "audit", "確認されていない操作ログの警報", "audit alarms not acknowledged",
             "SELECT count(*), min(raised_at) FROM audit_alarms WHERE acknowledged_at IS NULL", lambda _u: []),
+    # the day's second-person checks, for the auditor to read in the log (who asked, who decided, what was
+    # made): REQUIREMENTS §6 — checks by several people, the date and the person recorded
+    _Source("approvals_decided_today", P.AUDIT_READ, "audit", "本日決定された承認（操作ログで確認）",
+            "approvals decided today (check them in the log)",
+            "SELECT count(*), min(decided_at) FROM approvals WHERE decided_at >= ?", lambda u: [_start_of_day(u)]),
     # the office's records (issue 23): an open incident has reporting deadlines running
     _Source("incidents_open", P.RECORDS_MANAGE, "records", "対応中の漏えい等事案（報告期限あり）", "open incidents (reports due)",
             "SELECT count(*), min(discovered_at) FROM incidents WHERE status = 'open'", lambda _u: []),
@@ -329,6 +340,20 @@ def _items_deletion(unit: Unit, limit: int) -> list[InboxItem]:
             for lid, n, at in rows]
 
 
+def _items_decided_today(unit: Unit, limit: int) -> list[InboxItem]:
+    rows = unit.con.execute(
+        "SELECT approval_id, kind, status, requested_by, decided_by, decided_at FROM approvals WHERE decided_at >= ?"
+        " ORDER BY decided_at, approval_id LIMIT ?", [_start_of_day(unit), limit]).fetchall()
+    out = []
+    for approval_id, kind, status, by, decider, at in rows:
+        ja, en = _kind_words(kind)
+        state_ja, state_en = labels.ja(status, "approval_status"), labels.en(status, "approval_status")
+        out.append(InboxItem("approvals_decided_today", approval_id, f"{approval_id} {ja}", f"{approval_id} {en}",
+                             f"依頼者: {by}、決定: {decider}（{state_ja}）", f"requested by {by}, decided by {decider} ({state_en})",
+                             at, Place("audit", "approval", approval_id)))
+    return out
+
+
 #: The sources whose items are named, and how they are read (one query each, limited).
 NAMED: dict[str, Callable[[Unit, int], list[InboxItem]]] = {
     "approvals_waiting": _items_approvals_waiting,
@@ -339,6 +364,7 @@ NAMED: dict[str, Callable[[Unit, int], list[InboxItem]]] = {
     "registration_reviews": _items_reviews,
     "discrepancies_open": _items_discrepancies,
     "deletion_proposals": _items_deletion,
+    "approvals_decided_today": _items_decided_today,
 }
 
 #: The most items of one kind an inbox names (the count is always the whole).
@@ -392,7 +418,9 @@ def open_item(unit: Unit, place: Place) -> Opened:
             raise _not_yours(place) from None
         mine = a.requested_by == unit.user_id
         decidable = can(Permission.APPROVALS_DECIDE) and a.status == "pending" and not mine
-        if not (mine or decidable):
+        # an auditor reads any request's trail in the log (its summary holds counts and parameters only)
+        audited = can(Permission.AUDIT_READ) and place.app == "audit"
+        if not (mine or decidable or audited):
             raise _not_yours(place)
         return Opened(place, approval=a)
     if place.kind == "file":

@@ -23,11 +23,12 @@ def register(sub: Subcommands) -> None:
     p.add_argument("--to", required=True, help="the anchor file, outside the workspace (another disk)")
     command(g, "audit anchor-outside", cmd_audit_anchor_outside,
             "append the newest signed head to the anchor outside the workspace now; where, lines, append-only?")
-    p = command(g, "audit search", cmd_audit_search, "search records by user, target, operation, outcome")
+    p = command(g, "audit search", cmd_audit_search, "search records by user, target, operation, outcome, approval")
     p.add_argument("--by", help="user ID")
     p.add_argument("--target", help="target identifier (matched by pseudonym)")
     p.add_argument("--operation")
     p.add_argument("--outcome")
+    p.add_argument("--approval", help="approval number: the records of its request, decision and the work it allowed")
     p.add_argument("--limit", type=int, default=100)
 
 
@@ -57,4 +58,4 @@ def cmd_audit_anchor(args: argparse.Namespace) -> Any:
 
 def cmd_audit_search(args: argparse.Namespace) -> Any:
     return audit_log.search(login(args), user_id=args.by, target=args.target, operation=args.operation,
-                           outcome=args.outcome, limit=args.limit)
+                           outcome=args.outcome, approval_id=args.approval, limit=args.limit)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -174,17 +175,18 @@ def search(
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
     outcome: str | None = None,
+    approval_id: str | None = None,
     limit: int = 1000,
 ) -> list[dict[str, Any]]:
     """Records matching every given filter, newest first.  Users and targets are
     matched by their pseudonym, so the log itself never holds them in clear."""
     key = unit.workspace.keyring.audit_key()
     where, params = _log_where(key, user_id=user_id, target=target, operation=operation, operations=operations,
-                               since=since, until=until, outcome=outcome)
+                               since=since, until=until, outcome=outcome, approval_id=approval_id)
     rows = unit.con.execute(f"SELECT {_LOG_COLUMNS} FROM audit_log WHERE {where} ORDER BY seq DESC LIMIT $limit",
                             {**params, "limit": int(limit)}).fetchall()
-    unit.note(count=len(rows), filters=sorted(k for k, v in
-              {"user": user_id, "target": target, "operation": operation, "since": since, "until": until}.items() if v))
+    unit.note(count=len(rows), filters=sorted(k for k, v in {"user": user_id, "target": target, "operation": operation,
+                                                           "since": since, "until": until, "approval": approval_id}.items() if v))
     names = _user_names(unit, key)
     return [{**dict(zip(_LOG_FIELDS, r, strict=True)), "user_id": names.get(r[2])} for r in rows]
 
@@ -193,12 +195,23 @@ _LOG_FIELDS = ("seq", "logged_at", "user_ref", "operation", "target_ref", "param
 _LOG_COLUMNS = ", ".join(_LOG_FIELDS)
 
 
+#: An approval number as the workbench writes it (letters and digits); anything else is refused, not searched.
+_APPROVAL_ID = re.compile(r"^[A-Za-z0-9]{1,32}$")
+
+
 def _log_where(key: bytes, *, user_id: str | None, target: str | None, operation: str | None,
                operations: Sequence[str] | None, since: dt.datetime | None, until: dt.datetime | None,
-               outcome: str | None) -> tuple[str, dict[str, Any]]:
-    """The WHERE clause of a log search and its named parameters (users and targets by pseudonym)."""
+               outcome: str | None, approval_id: str | None = None) -> tuple[str, dict[str, Any]]:
+    """The WHERE clause of a log search and its named parameters (users and targets by pseudonym).
+    ``approval_id``: the records that name one approval — its request, its decision and the work it allowed."""
     where: list[str] = []
     params: dict[str, Any] = {}
+    if approval_id:
+        if not isinstance(approval_id, str) or not _APPROVAL_ID.match(approval_id.strip()):
+            raise InvalidInput("An approval number is letters and digits, such as A1B2C3D4E5F6.",
+                               "承認番号は英数字で指定してください（例: A1B2C3D4E5F6）。", reason="bad_approval_id")
+        where.append("json_extract_string(params, '$.approval_id') = $approval_id")
+        params["approval_id"] = approval_id.strip().upper()
     if user_id:
         where.append("user_ref = $user_ref")
         params["user_ref"] = audit.pseudonym(key, user_id)
@@ -263,15 +276,17 @@ LOG_LIST = ListSpec(
 @service(Permission.AUDIT_READ)
 def search_page(unit: Unit, request: PageRequest, *, user_id: str | None = None, target: str | None = None,
                 operation: str | None = None, operations: Sequence[str] | None = None, since: dt.datetime | None = None,
-                until: dt.datetime | None = None, outcome: str | None = None) -> Page[dict[str, Any]]:
+                until: dt.datetime | None = None, outcome: str | None = None,
+                approval_id: str | None = None) -> Page[dict[str, Any]]:
     """:func:`search`, one page at a time: the filters are the same, the total, the records per day
     (``groups["day"]``, JST) and the C4 alerts (``groups["out_of_hours"]``, ``groups["bulk_export"]``)
     count every match in the database, and each row of the page carries its own alert flags."""
     key = unit.workspace.keyring.audit_key()
     where, params = _log_where(key, user_id=user_id, target=target, operation=operation, operations=operations,
-                               since=since, until=until, outcome=outcome)
+                               since=since, until=until, outcome=outcome, approval_id=approval_id)
     page = fetch_page(unit, LOG_LIST, request, _LOG_COLUMNS, where=where, params=params, by=sorted(
-        k for k, v in {"user": user_id, "target": target, "operation": operation, "since": since, "until": until}.items() if v))
+        k for k, v in {"user": user_id, "target": target, "operation": operation, "since": since, "until": until,
+                       "approval": approval_id}.items() if v))
     names = _user_names(unit, key)
     history = hours_history(unit.con)
     targets = _target_names(unit, key, {str(r[4]) for r in page.rows if r[4]})
