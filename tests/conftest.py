@@ -9,7 +9,7 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -235,6 +235,20 @@ def make_world(tmp_path: Path, clock: FixedClock, world_templates: WorldTemplate
 @pytest.fixture
 def world(make_world: MakeWorld) -> StaffedWorkspace:
     return make_world()
+
+
+@pytest.fixture
+def held_world(world: StaffedWorkspace) -> Iterator[StaffedWorkspace]:
+    """``world`` with its database held open, as the data server holds it (issue 19), for a test that
+    makes hundreds of calls to check who may make them: the checks do not depend on the store, and
+    the file is not reopened for every call."""
+    from workbench.core.workspace import READS
+
+    store = world.ws.become_resident(READS)
+    try:
+        yield world
+    finally:
+        store.close()
 
 
 _SHARED = re.compile(r"""scope=["'](module|class|package)["']""")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -11,7 +11,7 @@ from workbench import SERVICES
 from workbench.controls import audit_log
 from workbench.core.errors import PermissionDenied
 from workbench.core.permissions import ROLE_PERMISSIONS, Permission, Role
-from workbench.core.workspace import READS, ServiceInfo
+from workbench.core.workspace import ServiceInfo
 
 from .conftest import StaffedWorkspace
 
@@ -55,20 +55,9 @@ def test_every_service_is_known_however_the_tests_are_run() -> None:
         assert info.entry is not None and vars(info.entry)["service_info"].operation == info.operation
 
 
-@pytest.fixture
-def opened(world: StaffedWorkspace) -> Iterator[StaffedWorkspace]:
-    """The world with its database held open, as the data server holds it (issue 19): the matrix's
-    1,300 calls check permissions, which the store does not change, and skip reopening the file."""
-    store = world.ws.become_resident(READS)
-    try:
-        yield world
-    finally:
-        store.close()
-
-
 @pytest.mark.parametrize("role", list(Role))
-def test_matrix(opened: StaffedWorkspace, role: Role) -> None:
-    world = opened
+def test_matrix(held_world: StaffedWorkspace, role: Role) -> None:
+    world = held_world
     session = world.login(role.value)
     denied = 0
     for info in sorted(SERVICES.values(), key=lambda i: i.operation):

@@ -41,7 +41,8 @@ def test_analyst_holds_only_de_identified_permissions() -> None:
     assert holders and Role.ANALYST not in holders
 
 
-def test_every_identified_service_refuses_the_analyst_and_is_audited(world: StaffedWorkspace) -> None:
+def test_every_identified_service_refuses_the_analyst_and_is_audited(held_world: StaffedWorkspace) -> None:
+    world = held_world
     _all_services()
     analyst = world.login("analyst")
     refused = []
