@@ -56,7 +56,8 @@ def test_every_service_is_known_however_the_tests_are_run() -> None:
 
 
 @pytest.mark.parametrize("role", list(Role))
-def test_matrix(world: StaffedWorkspace, role: Role) -> None:
+def test_matrix(held_world: StaffedWorkspace, role: Role) -> None:
+    world = held_world
     session = world.login(role.value)
     denied = 0
     for info in sorted(SERVICES.values(), key=lambda i: i.operation):

@@ -11,6 +11,12 @@ The file is encrypted with DuckDB's AES-256-GCM database encryption (data blocks
 and temporary files).  Writing encrypted files needs the OpenSSL-backed ``httpfs``
 extension, which the pinned ``duckdb-extension-httpfs`` package ships for exactly the
 pinned DuckDB version; it is loaded by path with auto-install and auto-load off.
+
+Loading it means DuckDB checks its signature over 21 MB, about 0.1 s, which was most of what a unit
+of work cost.  So a process keeps a few DuckDB instances with the extension loaded and nothing
+attached (:class:`_Hosts`); a unit borrows one, attaches the file, works, and detaches it again
+(DuckDB checkpoints and lets go of the file) before the lock is released.  Between units no file
+is open, exactly as before; only the verified extension stays loaded.
 """
 
 from __future__ import annotations
@@ -182,6 +188,122 @@ MIGRATIONS = _migrations()
 
 # -- the store --------------------------------------------------------------------
 
+_CONFIG: dict[str, str | bool | int | float | list[str]] = {"autoinstall_known_extensions": False, "autoload_known_extensions": False, "threads": 2}
+
+
+def _open_failure(exc: duckdb.Error) -> StoreError | WrongKey:
+    """What a failed ATTACH of the workspace's file means, in both languages."""
+    text = str(exc).lower()
+    if "encrypt" in text or "key" in text:
+        return WrongKey(
+            "The database cannot be opened with this keyring's key (wrong key or damaged file);"
+            " after an interrupted key rotation, run `workbench keys repair`.",
+            "この鍵束の鍵ではデータベースを開けません（鍵の誤りまたはファイルの破損）。"
+            "鍵の更新が中断した場合は `workbench keys repair` を実行してください。",
+        )
+    return StoreError(
+        "The database file is damaged or not a workbench database; restore it from backup.",
+        "データベースファイルが破損しているか、ワークベンチのデータベースではありません。バックアップから復元してください。",
+        cause=type(exc).__name__,
+    )
+
+
+def _new_host(temp_dir: Path | None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB instance with the signed httpfs extension loaded (its signature checked)."""
+    con = duckdb.connect(":memory:", config=_CONFIG)
+    try:
+        con.execute(f"LOAD '{httpfs_extension_path()}'")
+        if temp_dir is not None:
+            con.execute(f"SET temp_directory = '{temp_dir}'")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+class _Hosts:
+    """This process's idle DuckDB instances, the extension loaded and no database attached.
+
+    One is borrowed per unit of work (never shared by two at once), keyed by the temporary folder
+    (an instance-wide setting DuckDB will not change once used), the file and a digest of its key
+    (so an instance that attached under an old key is not kept after a rotation).  At most
+    :attr:`KEEP` stay idle; the oldest are closed.  A forked child forgets its parent's instances
+    (DuckDB's threads do not survive a fork)."""
+
+    KEEP = 4
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._idle: list[tuple[tuple[str, str, str], duckdb.DuckDBPyConnection]] = []
+        self._forgotten: list[object] = []
+        os.register_at_fork(after_in_child=self._forget)
+
+    def _forget(self) -> None:
+        self._forgotten.append(self._idle)  # never closed or freed here: they belong to the parent
+        self._idle = []
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _key(db_path: Path, key_hex: str, temp_dir: Path | None) -> tuple[str, str, str]:
+        import hashlib
+
+        return (str(temp_dir), str(db_path), hashlib.sha256(key_hex.encode()).hexdigest())
+
+    def _take(self, key: tuple[str, str, str]) -> duckdb.DuckDBPyConnection | None:
+        with self._lock:
+            for i, (k, host) in enumerate(self._idle):
+                if k == key:
+                    del self._idle[i]
+                    return host
+        return None
+
+    def _give_back(self, key: tuple[str, str, str], host: duckdb.DuckDBPyConnection) -> None:
+        closing = []
+        with self._lock:
+            # the same file under another key (a rotation happened): that instance goes
+            closing = [h for k, h in self._idle if k[:2] == key[:2] and k != key]
+            self._idle = [(k, h) for k, h in self._idle if not (k[:2] == key[:2] and k != key)]
+            self._idle.append((key, host))
+            while len(self._idle) > self.KEEP:
+                closing.append(self._idle.pop(0)[1])
+        for old in closing:
+            with contextlib.suppress(duckdb.Error):
+                old.close()
+
+    @contextlib.contextmanager
+    def attached(self, db_path: Path, key_hex: str, temp_dir: Path | None) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection to the file as the default catalog ``wb``; detached when the block ends."""
+        key = self._key(db_path, key_hex, temp_dir)
+        host = self._take(key) or _new_host(temp_dir)
+        try:
+            host.execute(attach_sql(db_path, "wb", key_hex))
+        except duckdb.Error as exc:
+            host.close()
+            raise _open_failure(exc) from None
+        except BaseException:
+            host.close()
+            raise
+        clean = False
+        try:
+            con = host.cursor()
+            try:
+                con.execute("USE wb")
+                yield con
+            finally:
+                con.close()  # an open transaction of the unit is rolled back with it
+                with contextlib.suppress(duckdb.Error):
+                    host.execute("DETACH wb")  # checkpoints and lets go of the file
+                    clean = True
+        finally:
+            if clean:
+                self._give_back(key, host)
+            else:
+                host.close()  # the instance goes, and the file with it
+
+
+_HOSTS = _Hosts()
+
+
 
 class Store:
     """Opens the encrypted database for one unit of work at a time."""
@@ -194,36 +316,19 @@ class Store:
 
     @staticmethod
     def open_connection(db_path: Path, key_hex: str, temp_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
-        """Open the encrypted file as the default catalog ``wb``.  Caller holds the lock."""
-        con = duckdb.connect(
-            ":memory:",
-            config={
-                "autoinstall_known_extensions": False,
-                "autoload_known_extensions": False,
-                "threads": 2,
-            },
-        )
+        """Open the encrypted file as the default catalog ``wb`` in a DuckDB instance of its own
+        (closing the connection closes the file).  Caller holds the lock.  Units of work use
+        :meth:`transaction`, which borrows an instance that has the extension loaded already."""
+        con = _new_host(temp_dir)
         try:
-            con.execute(f"LOAD '{httpfs_extension_path()}'")
-            if temp_dir is not None:
-                con.execute(f"SET temp_directory = '{temp_dir}'")
             con.execute(attach_sql(db_path, "wb", key_hex))
             con.execute("USE wb")
         except duckdb.Error as exc:
             con.close()
-            text = str(exc).lower()
-            if "encrypt" in text or "key" in text:
-                raise WrongKey(
-                    "The database cannot be opened with this keyring's key (wrong key or damaged file);"
-                    " after an interrupted key rotation, run `workbench keys repair`.",
-                    "この鍵束の鍵ではデータベースを開けません（鍵の誤りまたはファイルの破損）。"
-                    "鍵の更新が中断した場合は `workbench keys repair` を実行してください。",
-                ) from None
-            raise StoreError(
-                "The database file is damaged or not a workbench database; restore it from backup.",
-                "データベースファイルが破損しているか、ワークベンチのデータベースではありません。バックアップから復元してください。",
-                cause=type(exc).__name__,
-            ) from None
+            raise _open_failure(exc) from None
+        except BaseException:
+            con.close()
+            raise
         return con
 
     @contextlib.contextmanager
@@ -244,55 +349,47 @@ class Store:
         ``read_only`` begins a ``READ ONLY`` transaction (DuckDB refuses every write to the database
         in it; temporary tables stay allowed): a read's work, before its audit record.
         """
-        with self.lock.hold(operation, user):
-            con = self.open_connection(self.db_path, self._key_hex(), self.temp_dir)
+        with self.lock.hold(operation, user), _HOSTS.attached(self.db_path, self._key_hex(), self.temp_dir) as con:
+            con.execute(begin_sql(read_only))
             try:
-                con.execute(begin_sql(read_only))
-                try:
-                    yield con
-                except BaseException:
-                    with contextlib.suppress(duckdb.Error):
-                        con.execute("ROLLBACK")
-                    raise
-                con.execute("COMMIT")
-                if after_commit is not None:
-                    after_commit(con)
-            finally:
-                con.close()
+                yield con
+            except BaseException:
+                with contextlib.suppress(duckdb.Error):
+                    con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+            if after_commit is not None:
+                after_commit(con)
 
     def migrate(self, user: str = "system") -> list[int]:
         """Apply every migration not yet applied, each in its own transaction."""
         applied: list[int] = []
-        with self.lock.hold("migrate", user):
-            con = self.open_connection(self.db_path, self._key_hex(), self.temp_dir)
-            try:
-                con.execute(
-                    "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                    " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
+        with self.lock.hold("migrate", user), _HOSTS.attached(self.db_path, self._key_hex(), self.temp_dir) as con:
+            con.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
+            )
+            done = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
+            newest = max((v for v, _, _ in MIGRATIONS), default=0)
+            if done and max(done) > newest:
+                raise StoreError(
+                    "This database was written by a newer workbench; upgrade the software.",
+                    "このデータベースは新しい版のワークベンチで作成されています。ソフトウェアを更新してください。",
                 )
-                done = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
-                newest = max((v for v, _, _ in MIGRATIONS), default=0)
-                if done and max(done) > newest:
-                    raise StoreError(
-                        "This database was written by a newer workbench; upgrade the software.",
-                        "このデータベースは新しい版のワークベンチで作成されています。ソフトウェアを更新してください。",
+            for version, name, sql in MIGRATIONS:
+                if version in done:
+                    continue
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    con.execute(sql)
+                    con.execute(
+                        "INSERT INTO schema_migrations VALUES (?, ?, now())", [version, name]
                     )
-                for version, name, sql in MIGRATIONS:
-                    if version in done:
-                        continue
-                    con.execute("BEGIN TRANSACTION")
-                    try:
-                        con.execute(sql)
-                        con.execute(
-                            "INSERT INTO schema_migrations VALUES (?, ?, now())", [version, name]
-                        )
-                        con.execute("COMMIT")
-                    except BaseException:
-                        con.execute("ROLLBACK")
-                        raise
-                    applied.append(version)
-            finally:
-                con.close()
+                    con.execute("COMMIT")
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
+                applied.append(version)
         return applied
 
 
