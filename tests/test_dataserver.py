@@ -22,6 +22,7 @@ from workbench import Workspace, pending
 from workbench.controls import audit_log, users
 from workbench.core import channel, rotation
 from workbench.core.errors import InvalidInput, NotFound, PermissionDenied, SessionExpired
+from workbench.core.paging import PageRequest
 from workbench.core.permissions import Permission
 from workbench.intake import persons
 from workbench.lifecycle import inquiries
@@ -245,3 +246,51 @@ def test_garbage_on_the_socket_is_refused_and_the_server_goes_on(world: StaffedW
     with pytest.raises(InvalidInput):  # arguments that do not fit the service are refused before it runs
         session._send("call", service="inquiries.search", args=[], kwargs={"evil": 1})
     assert inquiries.search(session) == []
+
+
+def _ghost(ws: Workspace, run_id: str) -> None:
+    """A pipeline run whose runner on this host is gone (killed before it finished)."""
+    import subprocess
+
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    with ws.transaction("test.write", "test") as con:
+        con.execute("INSERT INTO pipeline_runs (run_id, pipeline, params, user_id, ticket_hash, created_at, expires_at,"
+                    " status, runner_host, runner_pid) VALUES (?, 'nightly', '{}', 'operations', ?, now(),"
+                    " now() + INTERVAL 1 HOUR, 'running', ?, ?)", [run_id, "0" * 64, socket.gethostname(), proc.pid])
+
+
+def _statuses(ws: Workspace) -> dict[str, str]:
+    with ws.transaction("test.read", "test", writes=False) as con:
+        return {str(r[0]): str(r[1]) for r in con.execute("SELECT run_id, status FROM pipeline_runs").fetchall()}
+
+
+def test_the_server_marks_dead_runs_at_start_and_on_its_timer_and_listings_only_read(world: StaffedWorkspace) -> None:
+    """Review note of issue 19: a listing wrote (it marked ghosts).  Now the data server does, at its start and
+    every 30 s, as a system unit of work with its audit record; the listings are reads (READS enforces it)."""
+    from workbench.cycles import engine, pipeline_runs
+
+    assert {"cycle_runs.listing", "cycle_runs.listing_page"} <= READS
+    _ghost(world.ws, "RGHOSTSTART1")
+    ops = world.login("operations")
+    assert pipeline_runs.listing(ops)[0]["status"] == "running"  # embedded, a listing changes nothing
+    with DataServer(world.ws, sweep_seconds=0.05).start() as srv:
+        assert _statuses(world.ws)["RGHOSTSTART1"] == "abandoned"  # at start
+        _ghost(world.ws, "RGHOSTTIMER1")
+        deadline = time.monotonic() + 10
+        while _statuses(world.ws)["RGHOSTTIMER1"] != "abandoned" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _statuses(world.ws)["RGHOSTTIMER1"] == "abandoned"  # on the timer
+        remote = remote_login(world, "operations")
+        listed = {r["run_id"]: r["status"] for r in pipeline_runs.listing(remote)}
+        assert listed["RGHOSTTIMER1"] == "abandoned"
+        page = pipeline_runs.listing_page(remote, PageRequest())
+        assert page.total == 2
+        assert srv.sweep() == []  # nothing left: a read, no record
+    world.ws = Workspace.open(world.ws.path, clock=world.clock)
+    with world.ws.transaction("test.read", "test", writes=False) as con:
+        sweeps = con.execute("SELECT outcome, params FROM audit_log WHERE operation = ? ORDER BY seq",
+                             [engine.SWEEP_OPERATION]).fetchall()
+    assert [s[0] for s in sweeps] == ["ok", "ok"]  # one record per sweep that marked a run, none otherwise
+    assert "RGHOSTSTART1" in str(sweeps[0][1]) and "RGHOSTTIMER1" in str(sweeps[1][1])
+    assert audit_log.verify(world.login("auditor")).ok

@@ -180,7 +180,7 @@ SERVICES: dict[str, ServiceInfo] = {}
 READS: frozenset[str] = frozenset({
     "access.policy", "approvals.get", "approvals.pending", "auditing.search", "auditing.search_page",
     "batch_accounts.list_accounts", "batches.batch_page", "batches.preview_info_batch", "batches.preview_juki_batch",
-    "collection.preview_collection", "cycle_runs.status",
+    "collection.preview_collection", "cycle_runs.listing", "cycle_runs.listing_page", "cycle_runs.status",
     "cycles.cycle_figures", "cycles.integrated_pending", "cycles.outgoing_for_approval", "deletion.deletion_records",
     "deletion.destruction_marks", "deletion.list_members_page", "deletion.open_lists", "deletion.preview_deletion",
     "disclosure.suspension_page", "disclosure.suspensions", "discrepancies.discrepancy_page",
