@@ -336,13 +336,19 @@ SELECT member::VARCHAR AS member, line::BIGINT AS line, request_id::VARCHAR AS r
 FROM _ra_df
 """
 
-# One row per answer line with its outcome; first matching rule wins.
+# One row per answer line with its outcome; first matching rule wins.  Repeated request IDs are found
+# by one aggregate, and only their lines are numbered and compared (windows over every line — a
+# count(DISTINCT) per request ID — took 1.6 s of a 7 s import at 100,000 answers).
 _CLASSIFY = """
 CREATE OR REPLACE TEMP TABLE _rc AS
-WITH d AS (
-    SELECT *, count(DISTINCT sig) OVER (PARTITION BY request_id) AS variants,
-           row_number() OVER (PARTITION BY request_id ORDER BY member, line) AS k
-    FROM _ra)
+WITH dup AS (
+    SELECT request_id, count(DISTINCT sig) AS variants FROM _ra GROUP BY request_id HAVING count(*) > 1),
+dk AS (
+    SELECT member, line, row_number() OVER (PARTITION BY request_id ORDER BY member, line) AS k
+    FROM _ra WHERE request_id IN (SELECT request_id FROM dup)),
+d AS (
+    SELECT a.*, coalesce(dup.variants, 1) AS variants, coalesce(dk.k, 1) AS k
+    FROM _ra a LEFT JOIN dup USING (request_id) LEFT JOIN dk USING (member, line))
 SELECT d.*, r.batch_id, r.person_id, r.information,
     CASE
       WHEN r.request_id IS NULL OR r.kind <> $kind THEN 'unknown_request'
