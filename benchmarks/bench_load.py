@@ -189,10 +189,13 @@ def main(argv: list[str] | None = None) -> int:
     workspace = (args.workspace or tmp / "ws").resolve()
     runtime = tmp / "run"
     os.environ["WORKBENCH_RUNTIME_DIR"] = str(runtime)
-    if not os.environ.get("WORKBENCH_KEK_FILE"):  # a key-encryption key of the run's own, outside the workspace
+    if not os.environ.get("WORKBENCH_KEK_FILE"):  # a key-encryption key of the world's own, beside (outside) it
         from workbench.core.keys import KeyEncryptionKey
 
-        os.environ["WORKBENCH_KEK_FILE"] = str(KeyEncryptionKey.create_file(tmp / "bench.kek").path)
+        kek = workspace.with_name(workspace.name + ".kek")
+        if not kek.exists():
+            KeyEncryptionKey.create_file(kek)
+        os.environ["WORKBENCH_KEK_FILE"] = str(kek)
     print(f"building {args.persons:,} persons and {args.clerks} clerks in {workspace} …", flush=True)
     person_ids, secrets = _prepare(workspace, args.persons, args.clerks, office=args.office)
     env = dict(os.environ, PYTHONPATH=str(ROOT))

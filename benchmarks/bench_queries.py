@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -285,7 +286,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     with tempfile.TemporaryDirectory(dir=args.workdir, ignore_cleanup_errors=True) as tmp:
         workdir = Path(tmp)
-        os.environ["WORKBENCH_RUNTIME_DIR"] = str(workdir / "run")  # the data server's socket, 0700
+        # The data server's socket, in a 0700 folder of its own (short: a Unix socket's path has ~107 bytes).
+        os.environ["WORKBENCH_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="wbq-")
         os.environ.setdefault("WORKBENCH_ANCHOR_CHATTR", "0")  # a throwaway anchor: no append-only flag to clean up
         if not os.environ.get("WORKBENCH_KEK_FILE"):  # a key-encryption key of the run's own, outside the workspace
             from workbench.core.keys import KeyEncryptionKey
@@ -312,6 +314,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         out["linkage"] = _child(workdir, "linkage", server=served)
         for step in STEPS:
             out["floor"][step] = _child(workdir, step, floor=True)
+    shutil.rmtree(os.environ["WORKBENCH_RUNTIME_DIR"], ignore_errors=True)
     n = args.persons
     total = sum(out[s]["wall_s"] for s in STEPS)
     floor_total = sum(out["floor"][s]["wall_s"] for s in STEPS)
