@@ -10,7 +10,8 @@ is built already.  It adds one user ID per clerk (registrars and reviewers, alte
 code secrets are kept beside the workspace in ``<workspace>.clerks.json``, so a built world serves
 run after run), starts the data server as a process of its own, and runs ``--clerks`` clerks as
 separate processes going through the same client path as the dashboards' kernels (``channel.connect``
-→ log in → service calls over the socket).  Each clerk does a day's mix with think time (exponential,
+→ log in → service calls over the socket; ``--clerks-per-process N`` lets N clerks share a process, a
+thread and a connection each, so 200 clerks fit in memory).  Each clerk does a day's mix with think time (exponential,
 mean ``--think`` seconds): list pages, person look-ups, previews (registrars) and decisions (reviewers
 record and close inquiries).  Beside them one more process (``--job-every`` seconds, 0 for none), a
 query operator, runs the nightly-size work: the year's P1 information batch preview over everyone
@@ -30,6 +31,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -166,6 +168,33 @@ def _clerk(index: int, workspace: str, secret: str, person_ids: list[str], secon
     out.put(samples)
 
 
+class _Collected:
+    """The samples of the clerks that share one process (threads), handed on together."""
+
+    def __init__(self) -> None:
+        self.samples: list[tuple[str, float, str | None]] = []
+        self._lock = threading.Lock()
+
+    def put(self, samples: list[tuple[str, float, str | None]]) -> None:
+        with self._lock:
+            self.samples.extend(samples)
+
+
+def _clerks(indices: list[int], workspace: str, secrets: list[str], person_ids: list[str], seconds: float,
+            think: float, out: Any) -> None:
+    """Clerks sharing one process, one thread each (``--clerks-per-process``): each has its own connection,
+    its own log-in and its own session, exactly as a kernel would — only the memory of the process is shared
+    (200 processes importing the workbench need ~30 GB)."""
+    got = _Collected()
+    threads = [threading.Thread(target=_clerk, args=(i, workspace, secret, person_ids, seconds, think, got))
+               for i, secret in zip(indices, secrets, strict=True)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    out.put(got.samples)
+
+
 def _percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p * (len(ordered) - 1)))]
@@ -179,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--think", type=float, default=5.0, help="mean think time between actions, seconds")
     parser.add_argument("--workspace", type=Path,
                         help="the folder of the demo: built there if empty, reused if built (default: a temporary one)")
+    parser.add_argument("--clerks-per-process", type=int, default=1,
+                        help="clerks sharing one process, a thread each (memory: ~150 MB a process)")
     parser.add_argument("--office", action="store_true",
                         help="build a whole busy office set-based (tests.direct_load.build_office) instead of the demo")
     parser.add_argument("--job-every", type=float, default=60.0,
@@ -208,9 +239,11 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit("the data server did not start")
         ctx = mp.get_context("spawn")
         out = ctx.Queue()
-        clerks = [ctx.Process(target=_clerk, args=(i, str(workspace), secrets[f"clerk{i:03d}"], person_ids,
-                                                   args.seconds, args.think, out))
-                  for i in range(args.clerks)]
+        per = max(1, args.clerks_per_process)
+        groups = [list(range(a, min(a + per, args.clerks))) for a in range(0, args.clerks, per)]
+        clerks = [ctx.Process(target=_clerks, args=(g, str(workspace), [secrets[f"clerk{i:03d}"] for i in g],
+                                                    person_ids, args.seconds, args.think, out))
+                  for g in groups]
         if args.job_every > 0:
             clerks.append(ctx.Process(target=_job, args=(str(workspace), secrets[JOB_USER], args.seconds,
                                                          args.job_every, out)))

@@ -294,3 +294,10 @@ def test_the_server_marks_dead_runs_at_start_and_on_its_timer_and_listings_only_
     assert [s[0] for s in sweeps] == ["ok", "ok"]  # one record per sweep that marked a run, none otherwise
     assert "RGHOSTSTART1" in str(sweeps[0][1]) and "RGHOSTTIMER1" in str(sweeps[1][1])
     assert audit_log.verify(world.login("auditor")).ok
+
+
+def test_a_write_waits_its_turn_longer_than_the_file_lock(world: StaffedWorkspace, server: DataServer) -> None:
+    """Issue 19 item 5: 200 clerks, 0 errors — in the server a write waits in the queue (``server_wait_seconds``,
+    10 minutes) instead of failing after the file lock's wait (``lock_timeout_seconds``)."""
+    assert server.store.queue.timeout == world.ws.settings.server_wait_seconds == 600.0
+    assert world.ws.settings.server_wait_seconds > world.ws.settings.lock_timeout_seconds

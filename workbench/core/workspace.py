@@ -84,6 +84,9 @@ class Settings:
     format: str = FORMAT
     #: Longest wait for another process's unit of work before giving up.
     lock_timeout_seconds: float = 30.0
+    #: In the data server, the longest a write waits its turn in the writers' queue (issue 19 item 5: a busy
+    #: office waits, it does not fail; a wait this long means something is stuck, and says who holds it).
+    server_wait_seconds: float = 600.0
     #: A session unused this long is logged out.
     idle_timeout_minutes: float = 15
     #: scrypt cost for new password hashes (DESIGN §6: 2**17).
@@ -422,7 +425,7 @@ class Workspace:
         """Keep the database open in this process from now on (the data server): reads run
         concurrently, writes queue fairly; see :class:`~workbench.core.store.ResidentStore`."""
         if not isinstance(self.store, ResidentStore):
-            self.store = ResidentStore(self.store, reads=reads, timeout=self.settings.lock_timeout_seconds)
+            self.store = ResidentStore(self.store, reads=reads, timeout=self.settings.server_wait_seconds)
         return self.store
 
     # -- low-level unit of work (for services and system jobs) -------------------------
