@@ -71,6 +71,21 @@ def _save(workdir: Path, **values: Any) -> None:
     path.write_text(json.dumps(doc))
 
 
+#: The data server's process ID, for a step timed through it (its CPU seconds are the step's too).
+SERVER_PID_ENV = "BENCH_SERVER_PID"
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and, through the data server, of the server: on this shared machine
+    (other sessions' work beside it) wall seconds vary ×2–3 from run to run, CPU seconds much less."""
+    total = time.process_time()
+    pid = os.environ.get(SERVER_PID_ENV)
+    if pid:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def _login(workdir: Path, user: str) -> Any:
     """A session for ``user``: through the data server when one runs for the workspace (the one code
     path, :func:`workbench.core.channel.connect`), else the workspace opened here."""
@@ -176,24 +191,25 @@ def measure(workdir: Path, step: str) -> dict[str, Any]:
     state = _state(workdir)
     if step == "create":
         session = _login(workdir, "op_create")
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _cpu()
         out = batches.create_info_batch(session, approval_id=state["batch_approval"], procedure="P1", fiscal_year=2026,
                                         information="local_tax")
-        wall = time.perf_counter() - t0
+        wall, cpu = time.perf_counter() - t0, _cpu() - c0
         _save(workdir, request_package=str(out.path), batch_id=out.extra["batch_id"])
-        return {"wall_s": wall, "peak_mb": peak_mb(), "records": out.record_count}
+        return {"wall_s": wall, "cpu_s": cpu, "peak_mb": peak_mb(), "records": out.record_count}
     if step == "import":
         session = _login(workdir, "op_import")
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _cpu()
         summary = results.import_info_results(session, state["answer_package"])
-        wall = time.perf_counter() - t0
-        return {"wall_s": wall, "peak_mb": peak_mb(), "records": summary.stored, "closed": summary.batches_closed}
+        wall, cpu = time.perf_counter() - t0, _cpu() - c0
+        return {"wall_s": wall, "cpu_s": cpu, "peak_mb": peak_mb(), "records": summary.stored,
+                "closed": summary.batches_closed}
     session = _login(workdir, "op_linkage")
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu()
     out = linkage_file.export_linkage(session, approval_id=state["linkage_approval"], procedure="P1", fiscal_year=2026)
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, _cpu() - c0
     _save(workdir, linkage_package=str(out.path))
-    return {"wall_s": wall, "peak_mb": peak_mb(), "records": out.record_count}
+    return {"wall_s": wall, "cpu_s": cpu, "peak_mb": peak_mb(), "records": out.record_count}
 
 
 def measure_floor(workdir: Path, step: str) -> dict[str, Any]:
@@ -206,7 +222,7 @@ def measure_floor(workdir: Path, step: str) -> dict[str, Any]:
     ws = Workspace.open(workdir / "ws")
     state = _state(workdir)
     out = workdir / f"floor-{step}.wbpkg"
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu()
     if step == "create":
         key, key_id = media.recipient_key(ws, "linkage_server")
         with ws.transaction("bench.floor", "system") as con:
@@ -245,21 +261,23 @@ def measure_floor(workdir: Path, step: str) -> dict[str, Any]:
         transfer.write_package(out, key=key, key_id=key_id, kind="floor", recipient="housing_system",
                                members=members, record_count=rows, creator="bench",
                                workspace_id=ws.settings.workspace_id)
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, _cpu() - c0
     out.unlink(missing_ok=True)
-    return {"wall_s": wall, "peak_mb": peak_mb(), "records": rows}
+    return {"wall_s": wall, "cpu_s": cpu, "peak_mb": peak_mb(), "records": rows}
 
 
 def _child(workdir: Path, step: str, floor: bool = False, *, server: bool = False) -> dict[str, Any]:
     if not server or floor:
         return child(HERE, step, workdir, *(["--floor"] if floor else []))
     srv = _Server(workdir)
+    os.environ[SERVER_PID_ENV] = str(srv.proc.pid)
     try:
         result = child(HERE, step, workdir)
         result["client_peak_mb"] = result["peak_mb"]
         result["server_peak_mb"] = srv.peak_mb()
         result["peak_mb"] = max(result["peak_mb"], result["server_peak_mb"])
     finally:
+        os.environ.pop(SERVER_PID_ENV, None)
         srv.stop()
     return result
 
@@ -325,13 +343,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     out["as_expected"] = all(out[s]["records"] == n for s in STEPS) and bool(out["import"]["closed"])
     print(f"F2 -> F4 -> F6 benchmark (P1 local tax, through the {out['path']}): {n:,} people, one request each "
           f"(prepared in {prepare_s:.1f} s, answers simulated in {out['answer_s']:.1f} s, neither timed)")
-    print(f"{'step':<16}{'wall s':>9}{'peak MB':>9}{'floor s':>9}{'floor MB':>10}{'ratio':>7}")
+    cpu = sum(out[s]["cpu_s"] for s in STEPS)
+    floor_cpu = sum(out["floor"][s]["cpu_s"] for s in STEPS)
+    out["cpu_s"], out["floor_cpu_s"] = cpu, floor_cpu
+    out["cpu_ratio"] = cpu / floor_cpu if floor_cpu else float("inf")
+    print(f"{'step':<16}{'wall s':>9}{'cpu s':>8}{'peak MB':>9}{'floor s':>9}{'cpu s':>8}{'floor MB':>10}"
+          f"{'ratio':>7}{'cpu ratio':>10}")
     for step in STEPS:
         r, f = out[step], out["floor"][step]
-        print(f"{step:<16}{r['wall_s']:>9.2f}{r['peak_mb']:>9.0f}{f['wall_s']:>9.2f}{f['peak_mb']:>10.0f}"
-              f"{r['wall_s'] / f['wall_s']:>7.2f}")
-    print(f"{'round trip':<16}{total:>9.2f}{out['peak_mb']:>9.0f}{floor_total:>9.2f}{'':>10}{out['ratio']:>7.2f}")
-    print(f"targets: round trip <= 60 s: {total <= 60}; <= 1.5x floor: {out['ratio'] <= 1.5}; "
+        print(f"{step:<16}{r['wall_s']:>9.2f}{r['cpu_s']:>8.2f}{r['peak_mb']:>9.0f}{f['wall_s']:>9.2f}{f['cpu_s']:>8.2f}"
+              f"{f['peak_mb']:>10.0f}{r['wall_s'] / f['wall_s']:>7.2f}{r['cpu_s'] / f['cpu_s']:>10.2f}")
+    print(f"{'round trip':<16}{total:>9.2f}{cpu:>8.2f}{out['peak_mb']:>9.0f}{floor_total:>9.2f}{floor_cpu:>8.2f}{'':>10}"
+          f"{out['ratio']:>7.2f}{out['cpu_ratio']:>10.2f}")
+    print(f"targets: round trip <= 60 s: {total <= 60}; <= 1.5x floor: {out['ratio'] <= 1.5} "
+          f"(in CPU seconds: {out['cpu_ratio'] <= 1.5}); "
           f"< 3 GB: {out['peak_mb'] < 3072}; records as expected: {out['as_expected']}")
     return out
 
