@@ -515,7 +515,8 @@ class Workspace:
         """
         now = self.clock.now()
         ref = self._login_ref(user_id)
-        with self.transaction("auth.login", user_id) as con:
+        # A read (in the data server it does not queue behind the writers: a login waits its turn once, below).
+        with self.transaction("auth.login", user_id, writes=False) as con:
             row = con.execute(
                 "SELECT password_hash, totp_secret, totp_key_version, last_totp_step, roles, disabled,"
                 " failed_logins, locked_until FROM users WHERE user_id = ?",
