@@ -301,3 +301,27 @@ def test_a_write_waits_its_turn_longer_than_the_file_lock(world: StaffedWorkspac
     10 minutes) instead of failing after the file lock's wait (``lock_timeout_seconds``)."""
     assert server.store.queue.timeout == world.ws.settings.server_wait_seconds == 600.0
     assert world.ws.settings.server_wait_seconds > world.ws.settings.lock_timeout_seconds
+
+
+def test_a_server_slow_to_greet_is_waited_for_not_taken_for_none(world: StaffedWorkspace, runtime: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """200 clerks connecting at once: a server that is there but slow must not send the client to open the
+    workspace beside it (it failed on the workspace lock after 30 s).  It is waited for, then refused clearly."""
+    from workbench.web import dataserver
+
+    assert dataserver._SocketServer.request_queue_size >= 200  # the backlog: 200 connecting at once wait in it
+    path = channel.socket_for(world.ws.path)
+    silent = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    silent.bind(os.fspath(path))
+    silent.listen(8)  # accepts (the kernel does), never answers
+    monkeypatch.setattr(channel, "PROBE_SECONDS", (0.2, 0.3))
+    try:
+        started = time.monotonic()
+        with pytest.raises(channel.ServerGone) as gone:
+            channel.connect(world.ws.path)
+        assert time.monotonic() - started >= 0.5  # both waits, then the clear message
+        assert "データサーバー" in gone.value.message_ja
+    finally:
+        silent.close()
+        path.unlink()
+    assert channel.probe(path) is None  # no socket: no server, the workspace opens embedded

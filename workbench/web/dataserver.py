@@ -127,6 +127,9 @@ def _same_user(sock: socket.socket) -> bool:
 
 class _SocketServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
+    #: Connections waiting to be accepted (socketserver's default is 5: 200 clerks connecting at once
+    #: waited in connect() and took the server for gone).
+    request_queue_size = 256
     data: DataServer
 
 
