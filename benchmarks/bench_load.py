@@ -1,19 +1,28 @@
 """A busy office through the data server (issue 19 item 5).
 
     python -m benchmarks.bench_load --persons 10000 --clerks 30 --seconds 120
+    python -m benchmarks.bench_load --persons 1000000 --office --workspace /tmp/office-1m/ws --clerks 50 --seconds 180
 
-Builds a demo workspace of ``--persons`` people (or uses ``--workspace``), adds one user ID per clerk
-(registrars and reviewers, alternately), starts the data server as a process of its own, and runs
-``--clerks`` clerks as separate processes going through the same client path as the dashboards'
-kernels (``channel.connect`` → log in → service calls over the socket).  Each clerk does a day's mix
-with think time (exponential, mean ``--think`` seconds): list pages, person look-ups, previews
-(registrars) and decisions (reviewers record and close inquiries).  Prints p50 / p95 / max per kind
-of action in milliseconds and, last, ``errors: N``.
+Builds a demo workspace of ``--persons`` people through the real flows (``build_demo``), or with
+``--office`` a whole busy office set-based (``tests.direct_load.build_office``: ~2 minutes at 1,000,000
+people on a quiet machine; discrepancies, pending batches, reviews), or reuses ``--workspace`` when it
+is built already.  It adds one user ID per clerk (registrars and reviewers, alternately; their one-time
+code secrets are kept beside the workspace in ``<workspace>.clerks.json``, so a built world serves
+run after run), starts the data server as a process of its own, and runs ``--clerks`` clerks as
+separate processes going through the same client path as the dashboards' kernels (``channel.connect``
+→ log in → service calls over the socket; ``--clerks-per-process N`` lets N clerks share a process, a
+thread and a connection each, so 200 clerks fit in memory).  Each clerk does a day's mix with think time (exponential,
+mean ``--think`` seconds): list pages, person look-ups, previews (registrars) and decisions (reviewers
+record and close inquiries).  Beside them one more process (``--job-every`` seconds, 0 for none), a
+query operator, runs the nightly-size work: the year's P1 information batch preview over everyone
+(``job preview``) and the answer deadline over every request (``job expiry``, a write).  Prints
+p50 / p95 / max per kind of action in milliseconds and, last, ``errors: N``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing as mp
 import os
 import random
@@ -22,6 +31,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -30,28 +40,78 @@ ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "Bench-Pass-2026!"
 
 
-def _prepare(workspace: Path, persons: int, clerks: int) -> tuple[list[str], dict[str, str]]:
-    """A demo workspace with one user per clerk; returns some person IDs and each clerk's TOTP secret."""
+#: The nightly-size job's own user ID (a query operator).
+JOB_USER = "job000"
+
+
+def _secrets_file(workspace: Path) -> Path:
+    return workspace.with_name(workspace.name + ".clerks.json")
+
+
+def _prepare(workspace: Path, persons: int, clerks: int, *, office: bool) -> tuple[list[str], dict[str, str]]:
+    """A demo workspace with one user per clerk (and the job's); returns some person IDs and each user's TOTP
+    secret.  A workspace built before is reused with the clerks it has (their secrets are in
+    :func:`_secrets_file`); missing clerks are added."""
     from workbench import Workspace
     from workbench.controls.users import create_initial_user
     from workbench.demo import build_demo
 
     if not (workspace / "workspace.json").exists():
-        build_demo(workspace, persons=persons)
+        if office:
+            from tests.direct_load import build_office
+
+            build_office(workspace, persons=persons, publish=False)
+        else:
+            build_demo(workspace, persons=persons)
     ws = Workspace.open(workspace)
     ws.settings.scrypt_n = 2**12  # the clerks' own IDs: a cheaper hash, so set-up stays quick
-    secrets: dict[str, str] = {}
+    kept = _secrets_file(workspace)
+    secrets: dict[str, str] = json.loads(kept.read_text()) if kept.exists() else {}
     with ws.transaction("bench.users", "bench") as con:
         known = {r[0] for r in con.execute("SELECT user_id FROM users").fetchall()}
         ids = [r[0] for r in con.execute("SELECT person_id FROM persons ORDER BY person_id LIMIT 2000").fetchall()]
-    for i in range(clerks):
-        user = f"clerk{i:03d}"
+    wanted = {f"clerk{i:03d}": "registrar" if i % 2 == 0 else "reviewer" for i in range(clerks)}
+    wanted[JOB_USER] = "query_operator"
+    for user, role in wanted.items():
         if user in known:
-            raise SystemExit(f"{workspace} already has clerks; use a fresh workspace")
-        role = "registrar" if i % 2 == 0 else "reviewer"
+            if user not in secrets:
+                raise SystemExit(f"{workspace} has {user} but {kept} does not know its code; use a fresh workspace")
+            continue
         enrolment = create_initial_user(ws, user, user, PASSWORD, [role])
         secrets[user] = enrolment.otpauth_uri.split("secret=")[1].split("&")[0]
+    kept.write_text(json.dumps(secrets))
+    kept.chmod(0o600)
     return [str(i) for i in ids], secrets
+
+
+def _job(workspace: str, secret: str, seconds: float, every: float, out: Any) -> None:
+    """The nightly-size work beside the clerks: the year's P1 batch preview and the answer deadline."""
+    import datetime as dt
+
+    from workbench.core import channel, credentials
+    from workbench.queries import batches, results
+
+    samples: list[tuple[str, float, str | None]] = []
+    conn = channel.connect(workspace)
+    session = conn.login(JOB_USER, PASSWORD, credentials.totp_code(secret, dt.datetime.now(dt.UTC)))
+    now = dt.datetime.now(dt.UTC)
+    year = now.year if now.month >= 4 else now.year - 1
+    deadline = time.monotonic() + seconds
+    turn = 0
+    time.sleep(min(every, seconds) / 4)
+    while time.monotonic() < deadline:
+        kind, started = ("job preview", "job expiry")[turn % 2], time.perf_counter()
+        try:
+            if turn % 2 == 0:
+                batches.preview_info_batch(session, procedure="P1", fiscal_year=year)
+            else:
+                results.expire_requests(session)
+            samples.append((kind, time.perf_counter() - started, None))
+        except Exception as exc:
+            samples.append((kind, time.perf_counter() - started, str(getattr(exc, "code", type(exc).__name__))))
+        turn += 1
+        time.sleep(max(0.0, min(every, deadline - time.monotonic())))
+    out.put(samples)
 
 
 def _clerk(index: int, workspace: str, secret: str, person_ids: list[str], seconds: float, think: float,
@@ -108,6 +168,33 @@ def _clerk(index: int, workspace: str, secret: str, person_ids: list[str], secon
     out.put(samples)
 
 
+class _Collected:
+    """The samples of the clerks that share one process (threads), handed on together."""
+
+    def __init__(self) -> None:
+        self.samples: list[tuple[str, float, str | None]] = []
+        self._lock = threading.Lock()
+
+    def put(self, samples: list[tuple[str, float, str | None]]) -> None:
+        with self._lock:
+            self.samples.extend(samples)
+
+
+def _clerks(indices: list[int], workspace: str, secrets: list[str], person_ids: list[str], seconds: float,
+            think: float, out: Any) -> None:
+    """Clerks sharing one process, one thread each (``--clerks-per-process``): each has its own connection,
+    its own log-in and its own session, exactly as a kernel would — only the memory of the process is shared
+    (200 processes importing the workbench need ~30 GB)."""
+    got = _Collected()
+    threads = [threading.Thread(target=_clerk, args=(i, workspace, secret, person_ids, seconds, think, got))
+               for i, secret in zip(indices, secrets, strict=True)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    out.put(got.samples)
+
+
 def _percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p * (len(ordered) - 1)))]
@@ -119,19 +206,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clerks", type=int, default=10)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--think", type=float, default=5.0, help="mean think time between actions, seconds")
-    parser.add_argument("--workspace", type=Path, help="a fresh folder to build the demo in (default: a temporary one)")
+    parser.add_argument("--workspace", type=Path,
+                        help="the folder of the demo: built there if empty, reused if built (default: a temporary one)")
+    parser.add_argument("--clerks-per-process", type=int, default=1,
+                        help="clerks sharing one process, a thread each (memory: ~150 MB a process)")
+    parser.add_argument("--office", action="store_true",
+                        help="build a whole busy office set-based (tests.direct_load.build_office) instead of the demo")
+    parser.add_argument("--job-every", type=float, default=60.0,
+                        help="seconds between the nightly-size job's runs beside the clerks (0: no job)")
     args = parser.parse_args(argv)
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-load-"))
     workspace = (args.workspace or tmp / "ws").resolve()
     runtime = tmp / "run"
     os.environ["WORKBENCH_RUNTIME_DIR"] = str(runtime)
-    if not os.environ.get("WORKBENCH_KEK_FILE"):  # a key-encryption key of the run's own, outside the workspace
+    if not os.environ.get("WORKBENCH_KEK_FILE"):  # a key-encryption key of the world's own, beside (outside) it
         from workbench.core.keys import KeyEncryptionKey
 
-        os.environ["WORKBENCH_KEK_FILE"] = str(KeyEncryptionKey.create_file(tmp / "bench.kek").path)
+        kek = workspace.with_name(workspace.name + ".kek")
+        if not kek.exists():
+            KeyEncryptionKey.create_file(kek)
+        os.environ["WORKBENCH_KEK_FILE"] = str(kek)
     print(f"building {args.persons:,} persons and {args.clerks} clerks in {workspace} …", flush=True)
-    person_ids, secrets = _prepare(workspace, args.persons, args.clerks)
+    person_ids, secrets = _prepare(workspace, args.persons, args.clerks, office=args.office)
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     server = subprocess.Popen([sys.executable, "-m", "workbench.web.dataserver", str(workspace)], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
@@ -142,9 +239,14 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit("the data server did not start")
         ctx = mp.get_context("spawn")
         out = ctx.Queue()
-        clerks = [ctx.Process(target=_clerk, args=(i, str(workspace), secrets[f"clerk{i:03d}"], person_ids,
-                                                   args.seconds, args.think, out))
-                  for i in range(args.clerks)]
+        per = max(1, args.clerks_per_process)
+        groups = [list(range(a, min(a + per, args.clerks))) for a in range(0, args.clerks, per)]
+        clerks = [ctx.Process(target=_clerks, args=(g, str(workspace), [secrets[f"clerk{i:03d}"] for i in g],
+                                                    person_ids, args.seconds, args.think, out))
+                  for g in groups]
+        if args.job_every > 0:
+            clerks.append(ctx.Process(target=_job, args=(str(workspace), secrets[JOB_USER], args.seconds,
+                                                         args.job_every, out)))
         for p in clerks:
             p.start()
         samples: list[tuple[str, float, str | None]] = []
@@ -161,10 +263,10 @@ def main(argv: list[str] | None = None) -> int:
                 os.killpg(server.pid, signal.SIGKILL)
     kinds = sorted({k for k, _, _ in samples})
     print(f"persons {args.persons:,}  clerks {args.clerks}  seconds {args.seconds:g}  think {args.think:g} s")
-    print(f"{'action':<10}{'count':>8}{'p50 ms':>10}{'p95 ms':>10}{'max ms':>10}")
+    print(f"{'action':<12}{'count':>8}{'p50 ms':>10}{'p95 ms':>10}{'max ms':>10}")
     for kind in kinds:
         ms = [t * 1000 for k, t, _ in samples if k == kind]
-        print(f"{kind:<10}{len(ms):>8}{statistics.median(ms):>10.0f}{_percentile(ms, 0.95):>10.0f}{max(ms):>10.0f}")
+        print(f"{kind:<12}{len(ms):>8}{statistics.median(ms):>10.0f}{_percentile(ms, 0.95):>10.0f}{max(ms):>10.0f}")
     errors = [e for _, _, e in samples if e is not None]
     for code in sorted(set(errors)):
         print(f"  {code}: {errors.count(code)}")

@@ -22,6 +22,7 @@ from workbench import Workspace, pending
 from workbench.controls import audit_log, users
 from workbench.core import channel, rotation
 from workbench.core.errors import InvalidInput, NotFound, PermissionDenied, SessionExpired
+from workbench.core.paging import PageRequest
 from workbench.core.permissions import Permission
 from workbench.intake import persons
 from workbench.lifecycle import inquiries
@@ -245,3 +246,82 @@ def test_garbage_on_the_socket_is_refused_and_the_server_goes_on(world: StaffedW
     with pytest.raises(InvalidInput):  # arguments that do not fit the service are refused before it runs
         session._send("call", service="inquiries.search", args=[], kwargs={"evil": 1})
     assert inquiries.search(session) == []
+
+
+def _ghost(ws: Workspace, run_id: str) -> None:
+    """A pipeline run whose runner on this host is gone (killed before it finished)."""
+    import subprocess
+
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    with ws.transaction("test.write", "test") as con:
+        con.execute("INSERT INTO pipeline_runs (run_id, pipeline, params, user_id, ticket_hash, created_at, expires_at,"
+                    " status, runner_host, runner_pid) VALUES (?, 'nightly', '{}', 'operations', ?, now(),"
+                    " now() + INTERVAL 1 HOUR, 'running', ?, ?)", [run_id, "0" * 64, socket.gethostname(), proc.pid])
+
+
+def _statuses(ws: Workspace) -> dict[str, str]:
+    with ws.transaction("test.read", "test", writes=False) as con:
+        return {str(r[0]): str(r[1]) for r in con.execute("SELECT run_id, status FROM pipeline_runs").fetchall()}
+
+
+def test_the_server_marks_dead_runs_at_start_and_on_its_timer_and_listings_only_read(world: StaffedWorkspace) -> None:
+    """Review note of issue 19: a listing wrote (it marked ghosts).  Now the data server does, at its start and
+    every 30 s, as a system unit of work with its audit record; the listings are reads (READS enforces it)."""
+    from workbench.cycles import engine, pipeline_runs
+
+    assert {"cycle_runs.listing", "cycle_runs.listing_page"} <= READS
+    _ghost(world.ws, "RGHOSTSTART1")
+    ops = world.login("operations")
+    assert pipeline_runs.listing(ops)[0]["status"] == "running"  # embedded, a listing changes nothing
+    with DataServer(world.ws, sweep_seconds=0.05).start() as srv:
+        assert _statuses(world.ws)["RGHOSTSTART1"] == "abandoned"  # at start
+        _ghost(world.ws, "RGHOSTTIMER1")
+        deadline = time.monotonic() + 10
+        while _statuses(world.ws)["RGHOSTTIMER1"] != "abandoned" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _statuses(world.ws)["RGHOSTTIMER1"] == "abandoned"  # on the timer
+        remote = remote_login(world, "operations")
+        listed = {r["run_id"]: r["status"] for r in pipeline_runs.listing(remote)}
+        assert listed["RGHOSTTIMER1"] == "abandoned"
+        page = pipeline_runs.listing_page(remote, PageRequest())
+        assert page.total == 2
+        assert srv.sweep() == []  # nothing left: a read, no record
+    world.ws = Workspace.open(world.ws.path, clock=world.clock)
+    with world.ws.transaction("test.read", "test", writes=False) as con:
+        sweeps = con.execute("SELECT outcome, params FROM audit_log WHERE operation = ? ORDER BY seq",
+                             [engine.SWEEP_OPERATION]).fetchall()
+    assert [s[0] for s in sweeps] == ["ok", "ok"]  # one record per sweep that marked a run, none otherwise
+    assert "RGHOSTSTART1" in str(sweeps[0][1]) and "RGHOSTTIMER1" in str(sweeps[1][1])
+    assert audit_log.verify(world.login("auditor")).ok
+
+
+def test_a_write_waits_its_turn_longer_than_the_file_lock(world: StaffedWorkspace, server: DataServer) -> None:
+    """Issue 19 item 5: 200 clerks, 0 errors — in the server a write waits in the queue (``server_wait_seconds``,
+    10 minutes) instead of failing after the file lock's wait (``lock_timeout_seconds``)."""
+    assert server.store.queue.timeout == world.ws.settings.server_wait_seconds == 600.0
+    assert world.ws.settings.server_wait_seconds > world.ws.settings.lock_timeout_seconds
+
+
+def test_a_server_slow_to_greet_is_waited_for_not_taken_for_none(world: StaffedWorkspace, runtime: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """200 clerks connecting at once: a server that is there but slow must not send the client to open the
+    workspace beside it (it failed on the workspace lock after 30 s).  It is waited for, then refused clearly."""
+    from workbench.web import dataserver
+
+    assert dataserver._SocketServer.request_queue_size >= 200  # the backlog: 200 connecting at once wait in it
+    path = channel.socket_for(world.ws.path)
+    silent = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    silent.bind(os.fspath(path))
+    silent.listen(8)  # accepts (the kernel does), never answers
+    monkeypatch.setattr(channel, "PROBE_SECONDS", (0.2, 0.3))
+    try:
+        started = time.monotonic()
+        with pytest.raises(channel.ServerGone) as gone:
+            channel.connect(world.ws.path)
+        assert time.monotonic() - started >= 0.5  # both waits, then the clear message
+        assert "データサーバー" in gone.value.message_ja
+    finally:
+        silent.close()
+        path.unlink()
+    assert channel.probe(path) is None  # no socket: no server, the workspace opens embedded

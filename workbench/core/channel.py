@@ -375,6 +375,10 @@ class Channel:
         self._sock.settimeout(timeout)
         try:
             self._sock.connect(os.fspath(path))
+        except TimeoutError:  # the server's backlog is full: it is there, and busy
+            self._sock.close()
+            self._sock = None
+            raise
         except OSError:
             self._sock.close()
             self._sock = None
@@ -388,6 +392,9 @@ class Channel:
             try:
                 write_frame(sock, {"op": op, **fields})
                 reply = read_frame(sock)
+            except TimeoutError:  # only a channel opened with a time limit (probe): the server is slow
+                self.close()
+                raise
             except OSError:
                 reply = None
             if reply is None:
@@ -548,21 +555,34 @@ class Remote:
         return self._session("pipeline", ticket=ticket, run_id=run_id)
 
 
+#: How long :func:`probe` waits for a server's greeting: first, and again after a first wait ran out.
+PROBE_SECONDS = (10.0, 120.0)
+
+
 def probe(path: Path) -> dict[str, Any] | None:
-    """The server's greeting on ``path``, or ``None`` if no server answers there."""
+    """The server's greeting on ``path``, or ``None`` if no server answers there (no socket, nobody
+    listening, connection closed).  A server that is there but slow to greet (200 clerks connecting at
+    once on a busy machine) is waited for, never taken for "no server": that would open the workspace
+    beside it and fail on its lock.  Raises :class:`ServerGone` if it never greets."""
     if not path.exists():
         return None
-    try:
-        channel = Channel(path, timeout=10)
-    except ServerGone:
-        return None
-    try:
-        hello = channel.request("hello")
-        return hello if isinstance(hello, dict) else None
-    except (ServerGone, OSError):
-        return None
-    finally:
-        channel.close()
+    for wait in PROBE_SECONDS:
+        try:
+            channel = Channel(path, timeout=wait)
+        except TimeoutError:
+            continue
+        except ServerGone:
+            return None
+        try:
+            hello = channel.request("hello")
+            return hello if isinstance(hello, dict) else None
+        except TimeoutError:
+            continue
+        except (ServerGone, OSError):
+            return None
+        finally:
+            channel.close()
+    raise ServerGone()
 
 
 def connect(workspace: str | Path, **open_kwargs: Any) -> Embedded | Remote:

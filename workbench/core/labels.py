@@ -160,6 +160,7 @@ def label(code: object, domain: str | None = None) -> str:
 _OPERATION_WORDS: dict[str, str] = {
     "deletion.pending_purge": "一括削除：消去待ちの件数",
     "auth.server_token": "データサーバー：セッションの確認",
+    "cycle_runs.abandon_ghosts": "定例処理：停止した実行の検出",
     "discrepancies.notice_list": "照会結果の相違：通知対象者リストの作成",
     "results.request_status": "照会結果：状況別の件数",
     "registration.review_queue": "番号登録：確認待ちの一覧",
@@ -207,7 +208,7 @@ def operation_label(operation: str) -> str:
 #: Operations recorded outside any service (logins, sessions, start-up sweeps).
 EVENTS = ("auth.login", "auth.logout", "auth.idle_timeout", "auth.session_ended", "auth.web_session",
           "auth.kernel_ticket", "auth.kernel_session", "auth.server_token", "media.sweep", "pipeline.resume",
-          "deletion.pending_purge")
+          "deletion.pending_purge", "cycle_runs.abandon_ghosts")
 
 
 def _plain(text: str) -> str:

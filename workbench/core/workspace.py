@@ -84,6 +84,9 @@ class Settings:
     format: str = FORMAT
     #: Longest wait for another process's unit of work before giving up.
     lock_timeout_seconds: float = 30.0
+    #: In the data server, the longest a write waits its turn in the writers' queue (issue 19 item 5: a busy
+    #: office waits, it does not fail; a wait this long means something is stuck, and says who holds it).
+    server_wait_seconds: float = 600.0
     #: A session unused this long is logged out.
     idle_timeout_minutes: float = 15
     #: scrypt cost for new password hashes (DESIGN §6: 2**17).
@@ -188,7 +191,7 @@ SERVICES: dict[str, ServiceInfo] = {}
 READS: frozenset[str] = frozenset({
     "access.policy", "approvals.get", "approvals.pending", "auditing.search", "auditing.search_page",
     "batch_accounts.list_accounts", "batches.batch_page", "batches.preview_info_batch", "batches.preview_juki_batch",
-    "collection.preview_collection", "cycle_runs.status",
+    "collection.preview_collection", "cycle_runs.listing", "cycle_runs.listing_page", "cycle_runs.status",
     "cycles.cycle_figures", "cycles.integrated_pending", "cycles.outgoing_for_approval", "deletion.deletion_records",
     "deletion.destruction_marks", "deletion.list_members_page", "deletion.open_lists", "deletion.preview_deletion",
     "disclosure.suspension_page", "disclosure.suspensions", "discrepancies.discrepancy_page",
@@ -431,7 +434,7 @@ class Workspace:
         """Keep the database open in this process from now on (the data server): reads run
         concurrently, writes queue fairly; see :class:`~workbench.core.store.ResidentStore`."""
         if not isinstance(self.store, ResidentStore):
-            self.store = ResidentStore(self.store, reads=reads, timeout=self.settings.lock_timeout_seconds)
+            self.store = ResidentStore(self.store, reads=reads, timeout=self.settings.server_wait_seconds)
         return self.store
 
     # -- low-level unit of work (for services and system jobs) -------------------------
@@ -521,7 +524,8 @@ class Workspace:
         """
         now = self.clock.now()
         ref = self._login_ref(user_id)
-        with self.transaction("auth.login", user_id) as con:
+        # A read (in the data server it does not queue behind the writers: a login waits its turn once, below).
+        with self.transaction("auth.login", user_id, writes=False) as con:
             row = con.execute(
                 "SELECT password_hash, totp_secret, totp_key_version, last_totp_step, roles, disabled,"
                 " failed_logins, locked_until FROM users WHERE user_id = ?",

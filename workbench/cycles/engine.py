@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench.core import labels
+from workbench.core import audit, labels
 from workbench.core.clock import JST
 from workbench.core.errors import InvalidInput, NotFound, PermissionDenied, WorkbenchError
 from workbench.core.permissions import Permission
@@ -577,14 +577,23 @@ def status(unit: Unit, run: str) -> CycleState:
     return state
 
 
+def _ghosts(con: Any) -> list[str]:
+    """The runs whose runner process on this host is gone (a read)."""
+    host = socket.gethostname()
+    return [str(run_id) for run_id, pid in con.execute(
+        "SELECT run_id, runner_pid FROM pipeline_runs WHERE status IN ('issued', 'running') AND runner_host = ?"
+        " AND runner_pid IS NOT NULL", [host]).fetchall() if not _alive(host, int(pid))]
+
+
 def abandon_ghosts(unit: Unit) -> list[str]:
     """Runs whose runner process on this host is gone (killed, lost) are marked ``abandoned``, and a
     cycle one of them held is failed naming the stage it reached (issue 22 item 6: killed runs showed
-    "running" for ever).  Returns the run IDs marked."""
-    host = socket.gethostname()
-    ghosts = [str(run_id) for run_id, pid in unit.con.execute(
-        "SELECT run_id, runner_pid FROM pipeline_runs WHERE status IN ('issued', 'running') AND runner_host = ?"
-        " AND runner_pid IS NOT NULL", [host]).fetchall() if not _alive(host, int(pid))]
+    "running" for ever).  Returns the run IDs marked.
+
+    Called where a run starts (:func:`workbench.cycles.pipeline_runs.start`) and by the data server's
+    sweep (:func:`sweep_ghosts`, at its start and every :data:`GHOST_SWEEP_SECONDS`) — never from a
+    listing, which stays a pure read."""
+    ghosts = _ghosts(unit.con)
     for run_id in ghosts:
         unit.con.execute("UPDATE pipeline_runs SET status = 'abandoned', finished_at = ? WHERE run_id = ?",
                          [unit.now, run_id])
@@ -596,4 +605,27 @@ def abandon_ghosts(unit: Unit) -> list[str]:
                        if stage else "abandoned: the process running it stopped between stages")
     if ghosts:
         unit.note(abandoned=len(ghosts))
+    return ghosts
+
+
+#: How often the data server looks for runs whose runner died (:func:`sweep_ghosts`).
+GHOST_SWEEP_SECONDS = 30.0
+#: The audit operation of the sweep (a system unit of work, recorded when it marks a run).
+SWEEP_OPERATION = "cycle_runs.abandon_ghosts"
+
+
+def sweep_ghosts(ws: Workspace) -> list[str]:
+    """The data server's sweep: a read of the unfinished runs first (no queue, no audit record when
+    every runner lives); only when one died, one system unit of work marks it (and its cycle) abandoned
+    with its audit record.  Returns the run IDs marked."""
+    with ws.store.transaction(SWEEP_OPERATION, "system", writes=False, read_only=True) as con:
+        if not _ghosts(con):
+            return []
+    system = Session(ws, "system", (), ws.clock.now())
+    with ws.transaction(SWEEP_OPERATION, "system") as con:
+        unit = Unit(con=con, session=system, now=ws.clock.now())
+        ghosts = abandon_ghosts(unit)
+        if ghosts:
+            audit.append(con, key=ws.keyring.audit_key(), at=unit.now, user_id="system", operation=SWEEP_OPERATION,
+                         outcome="ok", target=None, params={"abandoned": len(ghosts), "runs": ghosts})
     return ghosts

@@ -475,8 +475,8 @@ def _listed(unit: Unit, row: tuple[Any, ...], owned: list[str]) -> dict[str, Any
 
 @service(Permission.SELF, operation="cycle_runs.listing_page")
 def listing_page(unit: Unit, request: PageRequest) -> Page[dict[str, Any]]:
-    """One page of the runs :func:`listing` shows, sorted and filtered in the database."""
-    engine.abandon_ghosts(unit)
+    """One page of the runs :func:`listing` shows, sorted and filtered in the database (a pure read: runs
+    whose runner died are marked by the data server's sweep and by the next start, not here)."""
     where, params, owned = _visible(unit)
     page = fetch_page(unit, RUN_LIST, request,
                       "p.run_id, p.pipeline, p.user_id, p.status, p.created_at, p.notebook, e.cycle_run_id",
@@ -487,8 +487,7 @@ def listing_page(unit: Unit, request: PageRequest) -> Page[dict[str, Any]]:
 @service(Permission.SELF, operation="cycle_runs.listing")
 def listing(unit: Unit, *, limit: int = 20) -> list[dict[str, Any]]:
     """``workbench pipeline list``: the latest pipeline runs the caller may see (:func:`_visible`),
-    with each cycle's stages, status and report path."""
-    engine.abandon_ghosts(unit)
+    with each cycle's stages, status and report path (a pure read, as :func:`listing_page`)."""
     where, params, owned = _visible(unit)
     rows = unit.con.execute(
         "SELECT p.run_id, p.pipeline, p.user_id, p.status, p.created_at, p.notebook, e.cycle_run_id"

@@ -333,7 +333,7 @@ def _select(unit: Unit, rules: QueryRules, kind: Kind, procedure: str, year: int
 
 def _drop(unit: Unit) -> None:
     unit.con.execute("DROP VIEW IF EXISTS _qsel")
-    for table in ("_qper", "_qout", "_qinfo"):
+    for table in ("_qper", "_qout", "_qinfo", "_qreq"):
         unit.con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
@@ -405,13 +405,21 @@ def _select_batch(unit: Unit, p: BatchParams) -> BatchPreview:
 def _insert_requests(unit: Unit, kind: Kind, batch_id: str, preview: BatchPreview) -> None:
     """C10: one row per query, request ID = batch ID + 7-digit sequence (unique by primary key)."""
     rpf = preview.records_per_file
+    # The included queries, numbered once (kept as ``_qreq`` for the writer: the files are read from it, not
+    # from the whole query_requests table by batch ID).
+    unit.con.execute(
+        """CREATE OR REPLACE TEMP TABLE _qreq AS
+           SELECT $batch || '-' || lpad(rn::VARCHAR, 7, '0') AS request_id, rn, person_id, procedure_id, information,
+                  info_code, basis
+           FROM (SELECT *, row_number() OVER (ORDER BY information, person_id) AS rn FROM _qsel WHERE reason IS NULL)""",
+        {"batch": batch_id})
     unit.con.execute(
         """INSERT INTO query_requests (request_id, batch_id, kind, person_id, procedure_id, procedure_code, fiscal_year,
                                        information, info_code, basis, file_no, record_no, status, requested_at, status_at)
-           SELECT $batch || '-' || lpad(rn::VARCHAR, 7, '0'), $batch, $kind, person_id, procedure_id, $procedure, $year,
+           SELECT request_id, $batch, $kind, person_id, procedure_id, $procedure, $year,
                   information, info_code, basis, ((rn - 1) // $rpf + 1)::INTEGER, ((rn - 1) % $rpf + 1)::INTEGER,
-                  'created', $now, $now
-           FROM (SELECT *, row_number() OVER (ORDER BY information, person_id) AS rn FROM _qsel WHERE reason IS NULL)""",
+                  'sent', $now, $now
+           FROM _qreq""",
         {"batch": batch_id, "kind": kind, "procedure": preview.procedure, "year": preview.fiscal_year, "rpf": rpf,
          "now": unit.now},
     )
@@ -424,9 +432,7 @@ def _info_members(unit: Unit, batch_id: str, preview: BatchPreview) -> Iterator[
     proc = rules.procedures[preview.procedure]
     frame = unit.con.execute(
         """SELECT r.request_id, r.person_id AS atena_no, g.integrated_number AS integrated_no, r.info_code, q.period
-           FROM query_requests r JOIN integrated_numbers g USING (person_id) JOIN _qinfo q USING (information)
-           WHERE r.batch_id = ? ORDER BY r.file_no, r.record_no""",
-        [batch_id],
+           FROM _qreq r JOIN integrated_numbers g USING (person_id) JOIN _qinfo q USING (information) ORDER BY r.rn""",
     ).df()
     local = unit.now.astimezone(JST)
     today = local.strftime("%Y%m%d")
@@ -449,9 +455,8 @@ def _info_members(unit: Unit, batch_id: str, preview: BatchPreview) -> Iterator[
 def _juki_members(unit: Unit, batch_id: str, preview: BatchPreview) -> Iterator[tuple[str, bytes]]:
     """F3 request files: the Individual Number is decrypted in batch here, one member at a time."""
     rows = unit.con.execute(
-        """SELECT r.request_id, r.person_id, n.number_ct, n.key_version FROM query_requests r
-           JOIN person_numbers n USING (person_id) WHERE r.batch_id = ? ORDER BY r.file_no, r.record_no""",
-        [batch_id],
+        """SELECT r.request_id, r.person_id, n.number_ct, n.key_version FROM _qreq r
+           JOIN person_numbers n USING (person_id) ORDER BY r.rn""",
     ).df()
     on = unit.now.astimezone(JST).date().isoformat()
     for n, (start, stop) in enumerate(split_records(len(rows), preview.records_per_file), start=1):
@@ -481,7 +486,8 @@ def _write(unit: Unit, p: BatchParams, preview: BatchPreview, approval_id: str) 
         unit, kind=PACKAGE_KINDS[kind], recipient=RECIPIENTS[kind], members=members, record_count=preview.total,
         approval_id=approval_id,
     )
-    unit.con.execute("UPDATE query_requests SET status = 'sent', status_at = ? WHERE batch_id = ?", [unit.now, batch_id])
+    # The requests were written 'sent' (one write, not an insert then an update of every row): the package,
+    # its ledger entry and the requests commit together or not at all.
     unit.con.execute(
         "INSERT INTO query_batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'sent', ?, ?, NULL)",
         [batch_id, kind, p.procedure, p.fiscal_year, json.dumps(p.information), approval_id, preview.selection_digest,

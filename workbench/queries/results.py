@@ -320,9 +320,7 @@ SELECT member::VARCHAR AS member, line::BIGINT AS line, request_id::VARCHAR AS r
        nullif(tax_status, '') AS tax_status, CASE assistance WHEN '1' THEN TRUE WHEN '0' THEN FALSE END AS assistance,
        nullif(certificate_type, '') AS certificate_type, nullif(certificate_grade, '') AS certificate_grade,
        nullif(household_size, '')::INTEGER AS household_size,
-       strptime(nullif(resident_since, ''), '%Y%m%d')::DATE AS resident_since,
-       concat_ws('|', request_id, atena_no, integrated_no, info_code, status, answered_at, tax_year, taxable_income,
-                 tax_status, assistance, certificate_type, certificate_grade, household_size, resident_since) AS sig
+       strptime(nullif(resident_since, ''), '%Y%m%d')::DATE AS resident_since
 FROM _ra_df
 """
 
@@ -331,18 +329,38 @@ CREATE OR REPLACE TEMP TABLE _ra AS
 SELECT member::VARCHAR AS member, line::BIGINT AS line, request_id::VARCHAR AS request_id,
        result_code::VARCHAR AS code, nullif(name, '') AS name, nullif(kana, '') AS kana, nullif(sex, '') AS sex,
        nullif(birth_date, '')::DATE AS birth_date, nullif(address, '') AS address,
-       CASE deceased WHEN '1' THEN TRUE WHEN '0' THEN FALSE END AS deceased, nullif(answered_at, '') AS answered_at,
-       concat_ws('|', request_id, result_code, name, kana, sex, birth_date, address, deceased, answered_at) AS sig
+       CASE deceased WHEN '1' THEN TRUE WHEN '0' THEN FALSE END AS deceased, nullif(answered_at, '') AS answered_at
 FROM _ra_df
 """
 
-# One row per answer line with its outcome; first matching rule wins.
+#: What two lines answering one request ID must share to be the same answer (an identical repeat), as a row
+#: of the typed values: compared only among the lines of repeated request IDs.
+_INFO_SIG = ("(atena_no, integrated_no, info_code, code, answered_at, tax_year, taxable_income, tax_status, assistance,"
+             " certificate_type, certificate_grade, household_size, resident_since)")
+_JUKI_SIG = "(code, name, kana, sex, birth_date, address, deceased, answered_at)"
+
+#: The lines with their repeat counts: ``variants`` (different answers to one request ID) and ``k`` (the
+#: line's place among the repeats, by member and line).
+_REPEATS = """rep AS (
+    SELECT request_id FROM _ra GROUP BY request_id HAVING count(*) > 1),
+dr AS (
+    SELECT * FROM _ra WHERE request_id IN (SELECT request_id FROM rep)),
+dup AS (
+    SELECT request_id, count(DISTINCT {sig}) AS variants FROM dr GROUP BY request_id),
+dk AS (
+    SELECT member, line, row_number() OVER (PARTITION BY request_id ORDER BY member, line) AS k FROM dr),
+d AS (
+    SELECT a.*, coalesce(dup.variants, 1) AS variants, coalesce(dk.k, 1) AS k
+    FROM _ra a LEFT JOIN dup USING (request_id) LEFT JOIN dk USING (member, line))"""
+#: No request ID repeats (checked on the parsed frame, the usual answer package): every line is its own.
+_NO_REPEATS = "d AS (SELECT *, 1 AS variants, 1 AS k FROM _ra)"
+
+# One row per answer line with its outcome; first matching rule wins.  Repeated request IDs are found
+# by one aggregate, and only their lines are numbered and compared (windows over every line — a
+# count(DISTINCT) of a signature string per request ID — took 1.6 s of a 7 s import at 100,000 answers).
 _CLASSIFY = """
 CREATE OR REPLACE TEMP TABLE _rc AS
-WITH d AS (
-    SELECT *, count(DISTINCT sig) OVER (PARTITION BY request_id) AS variants,
-           row_number() OVER (PARTITION BY request_id ORDER BY member, line) AS k
-    FROM _ra)
+WITH {repeats}
 SELECT d.*, r.batch_id, r.person_id, r.information,
     CASE
       WHEN r.request_id IS NULL OR r.kind <> $kind THEN 'unknown_request'
@@ -386,15 +404,17 @@ def _classify(unit: Unit, kind: Kind, members: dict[str, bytes]) -> None:
     frame = _parse_info(members) if kind == "info" else _parse_juki(members)
     _refuse_malformed(frame, _check_info(frame) if kind == "info" else _check_juki(frame))
     con = unit.con
+    repeats = bool(frame["request_id"].duplicated().any())
     con.register("_ra_df", frame)
     con.execute(_INFO_STAGE if kind == "info" else _JUKI_STAGE)
     con.unregister("_ra_df")
     del frame
+    found = _REPEATS.format(sig=_INFO_SIG if kind == "info" else _JUKI_SIG) if repeats else _NO_REPEATS
     if kind == "info":
-        sql = _CLASSIFY.format(person_rule=_INFO_PERSON_RULE,
+        sql = _CLASSIFY.format(person_rule=_INFO_PERSON_RULE, repeats=found,
                                extra_join="LEFT JOIN integrated_numbers g ON g.person_id = r.person_id")
     else:
-        sql = _CLASSIFY.format(person_rule="", extra_join="")
+        sql = _CLASSIFY.format(person_rule="", repeats=found, extra_join="")
     con.execute(sql, {"kind": kind})
 
 

@@ -18,7 +18,11 @@ record — only the transport and the store differ:
 * nothing a client sends is unpickled: arguments are decoded by the channel's codec, bound to the
   service's signature, and only then run;
 * a job that needs the file itself (key rotation, purge, backup: :data:`~workbench.core.workspace.COMPOSITES`)
-  runs alone: new units wait, running ones finish, the file is handed to the job, then opened again.
+  runs alone: new units wait, running ones finish, the file is handed to the job, then opened again;
+* pipeline runs whose runner died (killed, lost, or this server's own predecessor) are marked
+  abandoned here, at start and then every :data:`~workbench.cycles.engine.GHOST_SWEEP_SECONDS`
+  (:func:`~workbench.cycles.engine.sweep_ghosts`, a system unit of work, audited when it marks one), so the
+  run listings stay pure reads.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ from workbench.core import channel, exchange
 from workbench.core.composites import COMPOSITES, PATH_ARGUMENTS, SHARED_COMPOSITES
 from workbench.core.errors import InvalidInput, NotFound, PermissionDenied, SessionExpired, WorkbenchError
 from workbench.core.workspace import READS, SERVICES, Session, Workspace
-from workbench.cycles import pipeline_runs
+from workbench.cycles import engine, pipeline_runs
 from workbench.demo import DEMO_PASSWORD, current_code
 from workbench.web.sessions import redeem_kernel_ticket
 
@@ -123,6 +127,9 @@ def _same_user(sock: socket.socket) -> bool:
 
 class _SocketServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
+    #: Connections waiting to be accepted (socketserver's default is 5: 200 clerks connecting at once
+    #: waited in connect() and took the server for gone).
+    request_queue_size = 256
     data: DataServer
 
 
@@ -133,8 +140,12 @@ DEMO_OPS = ("demo_code", "demo_session", "demo_add_user")
 class DataServer:
     """Open the workspace's database for good and answer clients on its socket."""
 
-    def __init__(self, workspace: Workspace, *, socket_path: Path | None = None) -> None:
+    def __init__(self, workspace: Workspace, *, socket_path: Path | None = None,
+                 sweep_seconds: float = engine.GHOST_SWEEP_SECONDS) -> None:
         self.workspace = workspace
+        self.sweep_seconds = sweep_seconds
+        self._stopping = threading.Event()
+        self._sweeper: threading.Thread | None = None
         self.store = workspace.become_resident(READS)
         self.path = socket_path or channel.socket_for(workspace.path)
         self.server_id = secrets.token_hex(8)
@@ -161,6 +172,10 @@ class DataServer:
             os.umask(old)
         self.path.chmod(0o600)
         self.workspace.serving = self.path
+        self.sweep()  # runs a killed server (or runner) left behind
+        self._stopping.clear()
+        self._sweeper = threading.Thread(target=self._sweep_every, name="workbench-ghost-sweep", daemon=True)
+        self._sweeper.start()
         server.data = self
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, name="workbench-data-server", daemon=True)
@@ -170,6 +185,10 @@ class DataServer:
 
     def stop(self) -> None:
         """Stop answering, forget every token, close the database."""
+        self._stopping.set()
+        sweeper, self._sweeper = self._sweeper, None
+        if sweeper is not None:
+            sweeper.join()
         server, self._server = self._server, None
         self.workspace.serving = None
         if server is not None:
@@ -185,6 +204,19 @@ class DataServer:
         with self._lock:
             self._grants.clear()
         self.store.close()
+
+    def sweep(self) -> list[str]:
+        """Mark the runs whose runner died (:func:`workbench.cycles.engine.sweep_ghosts`); never raises: a
+        failure is logged and the next sweep tries again (an audit alarm refuses it, as every write)."""
+        try:
+            return engine.sweep_ghosts(self.workspace)
+        except Exception:
+            log.exception("the sweep for abandoned pipeline runs failed")
+            return []
+
+    def _sweep_every(self) -> None:
+        while not self._stopping.wait(self.sweep_seconds):
+            self.sweep()
 
     def __enter__(self) -> DataServer:
         return self
