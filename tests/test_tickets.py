@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from workbench.controls import users
+from workbench.core import tickets
 from workbench.core.errors import SessionExpired
 from workbench.cycles import pipeline_runs
 from workbench.web.sessions import TICKET_LIFETIME, WebSessions, redeem_kernel_ticket
@@ -31,23 +32,23 @@ def test_a_kernel_ticket_is_kept_as_its_hash_and_expires(world: StaffedWorkspace
 
 
 def _run_ticket(world: StaffedWorkspace) -> tuple[pipeline_runs.RunInfo, str]:
-    info, folder = pipeline_runs.start(world.login("auditor"), "audit_check", {})
-    return info, (folder / "ticket").read_text("ascii")
+    """A run recorded with the hash of a ticket made by its runner (which hands the ticket to the
+    notebook's kernel in its environment, never in a file)."""
+    ticket, hashed = tickets.issue()
+    info, _folder = pipeline_runs.start(world.login("auditor"), "audit_check", {}, ticket_hash=hashed)
+    return info, ticket
 
 
 def test_a_run_ticket_is_bound_to_its_run_and_claimed_once(world: StaffedWorkspace) -> None:
     first, first_ticket = _run_ticket(world)
     second, _ = _run_ticket(world)
     assert all(first_ticket not in str(row) for row in _stored(world, "SELECT * FROM pipeline_runs"))
-    # the first run's ticket put in the second run's place does not start the second run
-    (world.ws.folder("runs") / second.run_id / "ticket").write_text(first_ticket, "ascii")
+    # the first run's ticket given for the second run does not start the second run
     with pytest.raises(SessionExpired):
-        pipeline_runs.resume(world.ws, second.run_id)
-    (world.ws.folder("runs") / first.run_id / "ticket").write_text(first_ticket, "ascii")
-    assert pipeline_runs.resume(world.ws, first.run_id).user_id == "auditor"
-    (world.ws.folder("runs") / first.run_id / "ticket").write_text(first_ticket, "ascii")  # kept a copy
-    with pytest.raises(SessionExpired):
-        pipeline_runs.resume(world.ws, first.run_id)
+        pipeline_runs.redeem_run_ticket(world.ws, second.run_id, first_ticket)
+    assert pipeline_runs.redeem_run_ticket(world.ws, first.run_id, first_ticket).user_id == "auditor"
+    with pytest.raises(SessionExpired):  # a kept copy of the ticket, used again
+        pipeline_runs.redeem_run_ticket(world.ws, first.run_id, first_ticket)
     statuses = {run_id: status for run_id, status in _stored(world, "SELECT run_id, status FROM pipeline_runs")}
     assert statuses == {first.run_id: "running", second.run_id: "issued"}
 
@@ -56,10 +57,10 @@ def test_a_run_ticket_expires_and_its_requester_must_still_be_enabled(world: Sta
     late, late_ticket = _run_ticket(world)
     world.clock.advance(pipeline_runs.TICKET_LIFETIME.total_seconds() + 1)
     with pytest.raises(SessionExpired):
-        pipeline_runs.resume(world.ws, late.run_id)
+        pipeline_runs.redeem_run_ticket(world.ws, late.run_id, late_ticket)
     disabled, ticket = _run_ticket(world)
     users.disable(world.login("administrator"), "auditor")
     with pytest.raises(SessionExpired):
-        pipeline_runs.resume(world.ws, disabled.run_id)
+        pipeline_runs.redeem_run_ticket(world.ws, disabled.run_id, ticket)
     statuses = {r[0] for r in _stored(world, "SELECT status FROM pipeline_runs")}
     assert statuses == {"issued"} and late_ticket != ticket

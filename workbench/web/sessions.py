@@ -117,9 +117,13 @@ class WebSessions:
                                            fingerprint=fingerprint)
             now = self.workspace.clock.now()
             with self.workspace.transaction("auth.web_session", user_id) as con:
-                terminal = access_rules.load_policy(con, now).terminal_for(address, fingerprint)
+                policy = access_rules.load_policy(con, now)
+                terminal = policy.terminal_for(address, fingerprint)
                 con.execute("INSERT INTO web_sessions VALUES (?, ?, ?, ?, NULL, NULL)",
                             [session.session_id, user_id, terminal.terminal_id if terminal else None, now])
+            # The hours just read are the newest: kept, so a session opened right after the hours were
+            # changed is not judged by the copy read before the change.
+            self._policy, self._policy_read = policy, now
         token = secrets.token_urlsafe(32)
         web = WebSession(session, _hash(token), address, fingerprint, terminal.terminal_id if terminal else None, now)
         with self._mem:
