@@ -82,7 +82,8 @@ TICKET_ENV = "WORKBENCH_KERNEL_TICKET"
 #: The one dashboard the server renders; everything else is refused.
 DASHBOARD = "index.ipynb"
 RENDER_URL = f"/voila/render/{DASHBOARD}"
-#: How often ended and idle sessions are swept and their kernels shut down.
+#: How often ended and idle sessions are swept and their kernels shut down (at most; a third of the
+#: idle limit when that is shorter, so a session ends within a third of its limit after it is due).
 SWEEP_SECONDS = 15
 #: A client-certificate fingerprint, passed on by the TLS proxy, is trusted only with --trust-proxy.
 FINGERPRINT_HEADER = "X-Client-Cert-Fingerprint"
@@ -716,7 +717,8 @@ class WorkbenchVoila(Voila):
         super().start()
 
     def listen(self) -> None:
-        PeriodicCallback(self._sweep, SWEEP_SECONDS * 1000).start()
+        idle_seconds = self.wb_sessions.workspace.settings.idle_timeout_minutes * 60
+        PeriodicCallback(self._sweep, min(SWEEP_SECONDS, max(1.0, idle_seconds / 3)) * 1000).start()
         self.pool = self.init_kernel_pool()
         if self.pool is not None:
             IOLoop.current().add_callback(self.pool.fill)
