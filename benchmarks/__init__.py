@@ -22,10 +22,24 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-__all__ = ["BENCH_PASSWORD", "child", "machine", "peak_mb", "print_table", "timed"]
+__all__ = ["BENCH_PASSWORD", "child", "machine", "own_kek", "peak_mb", "print_table", "timed"]
 
 BENCH_PASSWORD = "Bench-Pass-2026!"
 T = TypeVar("T")
+
+
+def own_kek(folder: Path) -> None:
+    """A key-encryption key of the run's own beside (never inside) the workspace folder, unless one is
+    named, and — unless one is named — the audit anchors in ``folder`` too, not append-only (a
+    benchmark's folder is thrown away); child steps inherit both through the environment."""
+    if not os.environ.get("WORKBENCH_KEK_FILE"):
+        from workbench.core.keys import KeyEncryptionKey
+
+        path = folder / "bench.kek"
+        os.environ["WORKBENCH_KEK_FILE"] = str(path if path.exists() else KeyEncryptionKey.create_file(path).path)
+    if not os.environ.get("WORKBENCH_AUDIT_ANCHOR_DIR"):
+        os.environ["WORKBENCH_AUDIT_ANCHOR_DIR"] = str(folder / "anchors")
+        os.environ["WORKBENCH_ANCHOR_CHATTR"] = "0"
 
 
 # ------------------------------------------------------------------------------ measuring

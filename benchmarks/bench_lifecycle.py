@@ -31,7 +31,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import BENCH_PASSWORD as PASSWORD
-from benchmarks import peak_mb
+from benchmarks import own_kek, peak_mb
 
 
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
+        own_kek(root)
         ws = Workspace.init(root / "ws", clock=clock, scrypt_n=2**10)
         secrets = {}
         for user, roles in (("reg", ["registrar"]), ("shonin", ["approver"]), ("ops", ["operations"])):

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
@@ -42,7 +41,7 @@ HERE = Path(__file__).resolve()
 sys.path.insert(0, str(HERE.parent.parent))
 
 from benchmarks import BENCH_PASSWORD as PASSWORD  # noqa: E402
-from benchmarks import child, peak_mb  # noqa: E402
+from benchmarks import child, own_kek, peak_mb  # noqa: E402
 from tests.direct_load import load_targets  # noqa: E402
 
 
@@ -161,7 +160,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.keep is not None:
         workdir = args.keep
         workdir.mkdir(parents=True, exist_ok=True)
-        _kek(workdir)
+        own_kek(workdir)
         built = workdir / "built.json"
         if built.exists() and json.loads(built.read_text())["persons"] == args.persons:
             prep, pub, pfloor = json.loads(built.read_text())["prep"], *json.loads(built.read_text())["publish"]
@@ -174,7 +173,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     else:
         with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
             workdir = Path(tmp)
-            _kek(workdir)
+            own_kek(workdir)
             prep = prepare(workdir, args.persons, args.seed)
             pfloor = child(HERE, "publish_floor", workdir)
             pub = child(HERE, "publish", workdir)
@@ -194,16 +193,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(f"3-way cells: {tab['cells']}; 4-way cells: {tab4['cells']}; 5-way cells: {tab5['cells']}")
     return {"publish": pub, "publish_floor": pfloor, "table": tab, "table4": tab4, "table5": tab5,
             "table_floor": tfloor}
-
-
-def _kek(folder: Path) -> None:
-    """A key-encryption key of the run's own beside (never inside) the workspace folder, unless
-    one is named; the child steps inherit it."""
-    if not os.environ.get("WORKBENCH_KEK_FILE"):
-        from workbench.core.keys import KeyEncryptionKey
-
-        path = folder / "bench.kek"
-        os.environ["WORKBENCH_KEK_FILE"] = str(path if path.exists() else KeyEncryptionKey.create_file(path).path)
 
 
 def _tables(workdir: Path, min_count: int) -> tuple[dict[str, Any], ...]:
