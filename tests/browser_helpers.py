@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import itertools
 import re
-import warnings
 from typing import Any
 
 from tests.test_browser import ARTIFACTS, UI_TIMEOUT, Server, add_demo_user, code_for
@@ -43,20 +42,11 @@ def log_in(browser: Any, server: Server, user_id: str, viewport: dict[str, int])
     page = context.new_page()
     page.set_default_timeout(UI_TIMEOUT)
     base = server.url.split("/voila/")[0]
-    for attempt in (1, 2):
-        page.goto(base + "/login", timeout=UI_TIMEOUT)
-        page.fill("#user", user_id)
-        page.fill("#password", DEMO_PASSWORD)
-        page.fill("#totp", code_for(server, user_id))
-        page.get_by_role("button", name="ログイン / Log in").click()
-        menu, refused = page.locator(".wb-menu"), page.get_by_text("有効なログインから開かれていません")
-        expect(menu.or_(refused)).to_be_visible(timeout=UI_TIMEOUT)
-        if attempt == 1 and refused.count() and not menu.count():
-            # Seen once in several full runs (issue 19, kernels started ahead): the dashboard's kernel
-            # was refused its ticket at the first login. A clerk would log in again; so do we, loudly.
-            warnings.warn(f"{user_id}: the dashboard's kernel was refused its ticket; logged in again", stacklevel=2)
-            continue
-        break
+    page.goto(base + "/login", timeout=UI_TIMEOUT)
+    page.fill("#user", user_id)
+    page.fill("#password", DEMO_PASSWORD)
+    page.fill("#totp", code_for(server, user_id))
+    page.get_by_role("button", name="ログイン / Log in").click()
     expect(page.locator(".wb-menu")).to_be_visible(timeout=UI_TIMEOUT)
     wait_idle(page)
     return page

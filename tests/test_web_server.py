@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -442,3 +443,47 @@ def test_idle_limit_ends_the_session_and_its_kernel(tmp_path: Path) -> None:
         f"print(WebSessions(Workspace.open({str(srv.workspace)!r})).close_stale())")],
         capture_output=True, text=True, check=True).stdout.strip()
     assert ended == "1"  # the next server records the session the restart ended
+
+
+def test_a_kernel_started_ahead_keeps_its_ticket_while_another_fill_runs() -> None:
+    """Two fills at once (a login's and the sweep's): the kernel the first is still starting is not
+    in the kernel manager yet, and must not lose its ticket to the second (its login's kernel was
+    then refused: 「この画面は有効なログインから開かれていません」)."""
+    import asyncio
+
+    from workbench.web.server import TICKET_ENV, KernelPool
+
+    class Manager:
+        def __init__(self) -> None:
+            self.kernels: dict[str, str] = {}
+            self.gate = asyncio.Event()
+
+        def __contains__(self, kernel_id: object) -> bool:
+            return kernel_id in self.kernels
+
+        async def cull_kernel_if_idle(self, kernel_id: str) -> None:
+            return None
+
+        def get_kernel(self, kernel_id: str) -> Any:
+            return type("Kernel", (), {"last_activity": None})()
+
+        async def start_kernel(self, *, kernel_id: str, env: dict[str, str], **_: Any) -> str:
+            await self.gate.wait()
+            self.kernels[kernel_id] = env[TICKET_ENV]
+            return kernel_id
+
+    async def two_fills(pool: KernelPool, km: Manager) -> None:
+        first = asyncio.create_task(pool.fill())
+        await asyncio.sleep(0)  # the first fill is starting its kernel
+        await pool.fill()  # the second runs meanwhile
+        km.gate.set()
+        await first
+
+    km = Manager()
+    pool = KernelPool(km, size=1, server=Path("/nonexistent/socket"))
+    asyncio.run(two_fills(pool, km))
+    kernel_id = pool.take()
+    assert kernel_id is not None and kernel_id in km.kernels
+    pool.bind(kernel_id, "the-login's-ticket")
+    assert pool.exchange(kernel_id, km.kernels[kernel_id]) == "the-login's-ticket"
+    assert pool.exchange(kernel_id, km.kernels[kernel_id]) is None  # once

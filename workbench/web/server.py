@@ -471,7 +471,10 @@ class KernelPool:
 
     async def fill(self) -> None:
         self._ready = [k for k in self._ready if k in self._km]
-        for gone in [k for k in self._tickets if k not in self._km and k not in self._ready]:
+        # Gone: neither running nor waiting nor still starting (a kernel another fill is starting is not
+        # in the kernel manager yet; dropping its ticket made its login's kernel refused, seen in CI).
+        for gone in [k for k in self._tickets
+                     if k not in self._km and k not in self._ready and k not in self._starting_ids]:
             self._drop(gone)
         while len(self._ready) + self._starting < self.size:
             self._starting += 1
