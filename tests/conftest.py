@@ -18,11 +18,12 @@ import pytest
 
 from workbench import FixedClock, Session, Workspace
 from workbench.controls import users
-from workbench.core import credentials
+from workbench.core import channel, credentials
 from workbench.core.anchor import ANCHOR_ENV, CHATTR_ENV
 from workbench.core.clock import JST
 from workbench.core.keys import KEK_ENV, FileKeySource, KeyEncryptionKey, WrappedKeySource
 from workbench.core.permissions import Role
+from workbench.web.dataserver import DataServer
 
 PASSWORD = "Test-Pass-2026!"
 
@@ -283,3 +284,31 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 def _received_ledger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``package unpack``'s receiving ledger defaults to the person's home: a test's goes to its own folder."""
     monkeypatch.setenv("WORKBENCH_RECEIVED_LEDGER", str(tmp_path / "received-ledger.jsonl"))
+
+
+# -- the data server (issue 19): a private runtime folder, an in-process server, a client's login -------------------
+@pytest.fixture
+def runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A runtime folder of the test's own for the data server's socket (modules that talk to a data server
+    use it for every test: ``pytestmark = pytest.mark.usefixtures("runtime")``)."""
+    folder = tmp_path / "run"
+    monkeypatch.setenv(channel.RUNTIME_ENV, str(folder))
+    return folder
+
+
+@pytest.fixture
+def server(world: StaffedWorkspace, runtime: Path) -> Iterator[DataServer]:
+    """A data server in this process owning ``world``'s workspace, stopped after the test."""
+    srv = DataServer(world.ws).start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def remote_login(world: StaffedWorkspace, user: str) -> channel.RemoteSession:
+    """Log ``user`` in over the channel, as a kernel does while a data server runs."""
+    conn = channel.connect(world.ws.path)
+    assert isinstance(conn, channel.Remote)
+    world.clock.advance(30)
+    return conn.login(user, PASSWORD, world.code(user))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ from tests.query_helpers import Office, procedures_csv
 from workbench import Session, Workspace
 from workbench.controls import batch_accounts
 from workbench.core import approvals
-from workbench.cycles import engine
+from workbench.cycles import engine, pipeline_runs
 from workbench.files import media, transfer
 from workbench.simulate import integrated_numbers, intermediate_server, juki
 
@@ -88,3 +89,18 @@ def counts(ws: Workspace) -> dict[str, int]:
               "pipeline_runs", "cycle_runs", "info_results", "juki_results", "housing_procedures")
     with ws.transaction("test.read", "system") as con:
         return {t: int(scalar(con, f"SELECT count(*) FROM {t}")) for t in tables}
+
+
+def kernels_of(runner_pid: int) -> list[int]:
+    """Processes started for a pipeline runner: their environment names it (``pipeline_runs.RUNNER_ENV``)."""
+    mark = f"{pipeline_runs.RUNNER_ENV}={runner_pid}".encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != runner_pid:
+            try:
+                with open(f"/proc/{entry}/environ", "rb") as f:
+                    if mark in f.read().split(b"\0"):
+                        found.append(int(entry))
+            except OSError:
+                continue
+    return found

@@ -94,6 +94,23 @@ def open_from_inbox(page: Any, source: str, names: str) -> Any:
     return item
 
 
+def reload_page(page: Any) -> None:
+    """A hand-off by reload: the same person's page loaded again lands on its menu."""
+    from playwright.sync_api import expect
+
+    page.reload()
+    expect(page.locator(".wb-menu")).to_be_visible(timeout=T)
+
+
+def open_approved(page: Any, approval_id: str, flow: Any) -> None:
+    """From the inbox (ホーム), 開く on one's own approved request lands on the flow, shown as 承認済み."""
+    from playwright.sync_api import expect
+
+    home(page)
+    open_from_inbox(page, "my_approved_requests", approval_id)
+    expect(flow.locator(".wb-approval-state")).to_contain_text(f"{approval_id}: 承認済み", timeout=T)
+
+
 def confirm_and_make(page: Any, flow: Any) -> str:
     """作成 behind the check before sending; returns the media-ledger entry of the package written."""
     from playwright.sync_api import expect
@@ -177,13 +194,10 @@ def test_a_day_in_the_office(server: Server, browser: Any, tmp_path: Path) -> No
         day.check(appr, "approver-approved-collection-list")
 
         # hand-off — a reload of the registrar's page
-        reg.reload()
-        expect(reg.locator(".wb-menu")).to_be_visible(timeout=T)
+        reload_page(reg)
         # 3. the registrar: the approved request in the inbox, 開く lands on it; the file; its hand-over
-        home(reg)
-        open_from_inbox(reg, "my_approved_requests", collection_id)
         flow = reg.locator(f".wb-outgoing-{collection.SPEC.kind}")
-        expect(flow.locator(".wb-approval-state")).to_contain_text(f"{collection_id}: 承認済み", timeout=T)
+        open_approved(reg, collection_id, flow)
         day.check(reg, "registrar-opens-approved-request")
         entry = confirm_and_make(reg, flow)
         day.check(reg, "registrar-made-collection-list")
@@ -224,13 +238,10 @@ def test_a_day_in_the_office(server: Server, browser: Any, tmp_path: Path) -> No
         day.check(appr, "approver-approved-juki-batch")
 
         # hand-off — a reload of the query operator's page
-        qry.reload()
-        expect(qry.locator(".wb-menu")).to_be_visible(timeout=T)
+        reload_page(qry)
         # 6. the query operator: the approved batch from the inbox, the file, its hand-over …
-        home(qry)
-        open_from_inbox(qry, "my_approved_requests", batch_approval)
         box = qry.locator(".widget-vbox").filter(has=qry.locator("h4", has_text="Query batch (F2, F3)")).last
-        expect(box.locator(".wb-approval-state")).to_contain_text(f"{batch_approval}: 承認済み", timeout=T)
+        open_approved(qry, batch_approval, box)
         day.check(qry, "query-opens-approved-batch")
         entry = confirm_and_make(qry, box)
         batch_id = re.search(r"\bJB\w+\b", box.locator(".wb-package").inner_text())
@@ -295,8 +306,7 @@ def test_a_day_in_the_office(server: Server, browser: Any, tmp_path: Path) -> No
         day.check(rev, "reviewer-requests-notice-list")
 
         # hand-off — a reload of the approver's (second) tab
-        appr.reload()
-        expect(appr.locator(".wb-menu")).to_be_visible(timeout=T)
+        reload_page(appr)
         # 8. the approver approves the notice list, and leaves for the day
         approve_from_inbox(appr, notice_approval, "通知対象者リスト")
         day.check(appr, "approver-approved-notice-list")

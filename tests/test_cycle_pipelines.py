@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import LiveWorld, scalar
-from tests.cycle_helpers import answer, approve_waiting, make_batch_account, procedures_file, waiting_for
+from tests.cycle_helpers import answer, approve_waiting, kernels_of, make_batch_account, procedures_file, waiting_for
 from tests.query_helpers import Office, load_office
 from workbench import Session, Workspace, cli
 from workbench.core.permissions import Role
@@ -199,25 +199,6 @@ def batch_login(ws: Workspace, key: Path) -> Session:
     return batch_accounts.login(ws, key)
 
 
-def _kernels_of(runner_pid: int) -> list[int]:
-    """Processes started for a runner: their environment names it (see pipeline_runs.RUNNER_ENV)."""
-    import os
-
-    from workbench.cycles.pipeline_runs import RUNNER_ENV
-
-    mark = f"{RUNNER_ENV}={runner_pid}".encode()
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and int(entry) != runner_pid:
-            try:
-                with open(f"/proc/{entry}/environ", "rb") as f:
-                    if mark in f.read().split(b"\0"):
-                        found.append(int(entry))
-            except OSError:
-                continue
-    return found
-
-
 def test_a_runner_killed_in_any_stage_takes_its_kernel_with_it_and_nothing_more_is_written(
         live: Live, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue 22 item 6: SIGKILL of ``workbench pipeline run`` left the kernel running on its own (it wrote
@@ -251,16 +232,16 @@ def test_a_runner_killed_in_any_stage_takes_its_kernel_with_it_and_nothing_more_
                 inside = con.execute("SELECT cycle_run_id FROM cycle_stages WHERE stage = ? AND status = 'running'",
                                      [stage]).fetchone()
         assert inside is not None, f"the run never reached {stage}"
-        kernels = _kernels_of(proc.pid)
+        kernels = kernels_of(proc.pid)
         assert kernels, "the notebook's kernel runs beside its runner"
         with ws.transaction("test.read", "system") as con:
             records = scalar(con, "SELECT count(*) FROM audit_log")
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         gone_by = time.monotonic() + 30
-        while time.monotonic() < gone_by and _kernels_of(proc.pid):
+        while time.monotonic() < gone_by and kernels_of(proc.pid):
             time.sleep(0.2)
-        assert not _kernels_of(proc.pid), f"the kernel outlived its runner (killed in {stage})"
+        assert not kernels_of(proc.pid), f"the kernel outlived its runner (killed in {stage})"
         time.sleep(1)
         with ws.transaction("test.read", "system") as con:
             after = scalar(con, "SELECT count(*) FROM audit_log")

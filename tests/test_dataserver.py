@@ -11,13 +11,12 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from tests.conftest import PASSWORD, StaffedWorkspace
+from tests.conftest import PASSWORD, StaffedWorkspace, remote_login
 from workbench import Workspace, pending
 from workbench.controls import audit_log, users
 from workbench.core import channel, rotation
@@ -28,28 +27,7 @@ from workbench.intake import persons
 from workbench.lifecycle import inquiries
 from workbench.web.dataserver import READS, DataServer
 
-
-@pytest.fixture(autouse=True)
-def runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "run"
-    monkeypatch.setenv(channel.RUNTIME_ENV, str(folder))
-    return folder
-
-
-@pytest.fixture
-def server(world: StaffedWorkspace) -> Iterator[DataServer]:
-    srv = DataServer(world.ws).start()
-    try:
-        yield srv
-    finally:
-        srv.stop()
-
-
-def remote_login(world: StaffedWorkspace, user: str) -> channel.RemoteSession:
-    conn = channel.connect(world.ws.path)
-    assert isinstance(conn, channel.Remote)
-    world.clock.advance(30)
-    return conn.login(user, PASSWORD, world.code(user))
+pytestmark = pytest.mark.usefixtures("runtime")
 
 
 def denied_tokens(ws: Workspace) -> list[str]:

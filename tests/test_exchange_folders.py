@@ -5,14 +5,13 @@ path in a service argument must lie in an exchange folder (:mod:`workbench.core.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import PASSWORD, StaffedWorkspace
+from tests.conftest import StaffedWorkspace, remote_login
 from workbench.controls import audit_log
-from workbench.core import channel, exchange
+from workbench.core import exchange
 from workbench.core.errors import InvalidInput
 from workbench.core.keys import KEK_ENV
 from workbench.cycles import pipeline_runs
@@ -21,27 +20,8 @@ from workbench.web.dataserver import DataServer
 
 
 @pytest.fixture(autouse=True)
-def runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "run"
-    monkeypatch.setenv(channel.RUNTIME_ENV, str(folder))
+def no_exchange_setting(runtime: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(exchange.EXCHANGE_ENV, raising=False)
-    return folder
-
-
-@pytest.fixture
-def server(world: StaffedWorkspace) -> Iterator[DataServer]:
-    srv = DataServer(world.ws).start()
-    try:
-        yield srv
-    finally:
-        srv.stop()
-
-
-def remote_login(world: StaffedWorkspace, user: str) -> channel.RemoteSession:
-    conn = channel.connect(world.ws.path)
-    assert isinstance(conn, channel.Remote)
-    world.clock.advance(30)
-    return conn.login(user, PASSWORD, world.code(user))
 
 
 def refused(call: object) -> InvalidInput:

@@ -10,14 +10,13 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import PASSWORD, StaffedWorkspace
-from tests.cycle_helpers import make_batch_account
+from tests.conftest import StaffedWorkspace, remote_login
+from tests.cycle_helpers import kernels_of, make_batch_account
 from workbench import pending
 from workbench.controls import batch_accounts
 from workbench.core import channel
@@ -26,44 +25,7 @@ from workbench.core.keys import KEK_ENV
 from workbench.cycles import engine, pipeline_runs
 from workbench.web.dataserver import DataServer
 
-pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(autouse=True)
-def runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "run"
-    monkeypatch.setenv(channel.RUNTIME_ENV, str(folder))
-    return folder
-
-
-@pytest.fixture
-def server(world: StaffedWorkspace) -> Iterator[DataServer]:
-    srv = DataServer(world.ws).start()
-    try:
-        yield srv
-    finally:
-        srv.stop()
-
-
-def remote_login(world: StaffedWorkspace, user: str) -> channel.RemoteSession:
-    conn = channel.connect(world.ws.path)
-    assert isinstance(conn, channel.Remote)
-    world.clock.advance(30)
-    return conn.login(user, PASSWORD, world.code(user))
-
-
-def _kernels_of(runner_pid: int) -> list[int]:
-    mark = f"{pipeline_runs.RUNNER_ENV}={runner_pid}".encode()
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and int(entry) != runner_pid:
-            try:
-                with open(f"/proc/{entry}/environ", "rb") as f:
-                    if mark in f.read().split(b"\0"):
-                        found.append(int(entry))
-            except OSError:
-                continue
-    return found
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("runtime")]
 
 
 def test_a_pipeline_notebook_is_a_client_of_the_server(world: StaffedWorkspace, server: DataServer) -> None:
@@ -111,7 +73,7 @@ def test_a_cycle_runs_beside_the_office_and_its_kernel_holds_no_secret(
         kernels: list[int] = []
         while time.monotonic() < deadline and not kernels and runner.is_alive():
             time.sleep(0.3)
-            kernels = _kernels_of(os.getpid())  # the runner is the server: this test's process
+            kernels = kernels_of(os.getpid())  # the runner is the server: this test's process
         assert kernels, "the notebook's kernel did not start"
         environ = Path(f"/proc/{kernels[0]}/environ").read_bytes().split(b"\0")
         names = {e.split(b"=", 1)[0].decode() for e in environ if e}
@@ -130,7 +92,7 @@ def test_a_cycle_runs_beside_the_office_and_its_kernel_holds_no_secret(
         runner.join(timeout=300)
     assert "error" not in outcome, outcome.get("error")
     assert outcome["info"].status == "succeeded"
-    assert not _kernels_of(os.getpid())
+    assert not kernels_of(os.getpid())
 
 
 def test_the_new_ways_in_refuse_garbage_and_the_wrong_people(world: StaffedWorkspace, server: DataServer) -> None:

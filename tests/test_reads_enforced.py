@@ -6,8 +6,6 @@ refused, nothing it did stays, and the refusal is audited — embedded and over 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from tests.conftest import PASSWORD, StaffedWorkspace
@@ -18,12 +16,7 @@ from workbench.lifecycle import inquiries
 from workbench.web import dataserver
 from workbench.web.dataserver import DataServer
 
-
-@pytest.fixture(autouse=True)
-def runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "run"
-    monkeypatch.setenv(channel.RUNTIME_ENV, str(folder))
-    return folder
+pytestmark = pytest.mark.usefixtures("runtime")
 
 
 def _count(world: StaffedWorkspace, sql: str) -> int:
