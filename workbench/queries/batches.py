@@ -44,6 +44,8 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from workbench.core import labels
 from workbench.core.clock import JST
@@ -333,8 +335,9 @@ def _select(unit: Unit, rules: QueryRules, kind: Kind, procedure: str, year: int
 
 def _drop(unit: Unit) -> None:
     unit.con.execute("DROP VIEW IF EXISTS _qsel")
-    for table in ("_qper", "_qout", "_qinfo", "_qreq"):
+    for table in ("_qper", "_qout", "_qinfo", "_qinc"):
         unit.con.execute(f"DROP TABLE IF EXISTS {table}")
+    unit.con.unregister("_qreq")  # the numbered requests (an Arrow table), if a batch was written
 
 
 _DIGEST = outgoing.digest_sql("information || ':' || person_id || ':' || procedure_id || ':' || basis")
@@ -342,8 +345,9 @@ _DIGEST = outgoing.digest_sql("information || ':' || person_id || ':' || procedu
 
 def _preview(unit: Unit, kind: Kind, procedure: str, year: int, infos: list[str], records_per_file: int) -> BatchPreview:
     con = unit.con
-    # Two passes over the candidates: the counts by information × outcome × basis, and the included rows'
-    # count, people and digest.
+    # Two passes over the candidates: the counts by information × outcome × basis, and the included rows kept
+    # (``_qinc``, what the writer numbers and sends: the candidates are not evaluated a third time), whose
+    # count, people and digest are read from that table.
     grouped = con.execute(
         "SELECT information, coalesce(reason, 'included') AS outcome, basis, count(*) FROM _qsel GROUP BY ALL ORDER BY ALL"
     ).fetchall()
@@ -354,8 +358,10 @@ def _preview(unit: Unit, kind: Kind, procedure: str, year: int, infos: list[str]
         if outcome == "included":
             basis[str(how)] = basis.get(str(how), 0) + int(n)
     counts = sorted((info, outcome, n) for (info, outcome), n in merged.items())
+    con.execute("CREATE OR REPLACE TEMP TABLE _qinc AS SELECT person_id, information, info_code, period, procedure_id,"
+                " basis FROM _qsel WHERE reason IS NULL")
     total, persons, digest = con.execute(
-        f"SELECT count(*), count(DISTINCT person_id), {_DIGEST} FROM _qsel WHERE reason IS NULL"
+        f"SELECT count(*), count(DISTINCT person_id), {_DIGEST} FROM _qinc"
     ).fetchone()  # type: ignore[misc]
     basis = dict(sorted(basis.items()))
     by_info: dict[str, dict[str, int]] = {k: {} for k in infos}
@@ -402,17 +408,37 @@ def _select_batch(unit: Unit, p: BatchParams) -> BatchPreview:
 
 
 # ------------------------------------------------------------------------------ creation
-def _insert_requests(unit: Unit, kind: Kind, batch_id: str, preview: BatchPreview) -> None:
-    """C10: one row per query, request ID = batch ID + 7-digit sequence (unique by primary key)."""
-    rpf = preview.records_per_file
-    # The included queries, numbered once (kept as ``_qreq`` for the writer: the files are read from it, not
-    # from the whole query_requests table by batch ID).
-    unit.con.execute(
-        """CREATE OR REPLACE TEMP TABLE _qreq AS
-           SELECT $batch || '-' || lpad(rn::VARCHAR, 7, '0') AS request_id, rn, person_id, procedure_id, information,
-                  info_code, basis
-           FROM (SELECT *, row_number() OVER (ORDER BY information, person_id) AS rn FROM _qsel WHERE reason IS NULL)""",
-        {"batch": batch_id})
+def _insert_requests(unit: Unit, kind: Kind, batch_id: str, preview: BatchPreview) -> pa.Table:
+    """C10: one row per query, request ID = batch ID + 7-digit sequence (unique by primary key).
+
+    The included queries (``_qinc``) are read once, sorted by information and person, and numbered in
+    Arrow (no window and no second sort); the same table is inserted (registered as ``_qreq``, inserted
+    ``sent``: one write, not an insert then an update of every row) and, for F2, written to the files
+    with the integrated number and the query period joined in that one read."""
+    if kind == "info":
+        y = preview.fiscal_year
+        today = unit.now.astimezone(JST).strftime("%Y%m%d")
+        fc = load_rules().file_codes
+        read = unit.con.execute(
+            """SELECT i.person_id, i.procedure_id, i.information, i.info_code, i.basis,
+                      g.integrated_number AS integrated_no,
+                      CASE WHEN i.period = 'fiscal_year' THEN $cy ELSE $ca END AS condition_code,
+                      CASE WHEN i.period = 'fiscal_year' THEN $yy ELSE $ya END AS year_code,
+                      CASE WHEN i.period = 'fiscal_year' THEN $start ELSE $today END AS start_date,
+                      CASE WHEN i.period = 'fiscal_year' THEN $end ELSE $today END AS end_date
+               FROM _qinc i JOIN integrated_numbers g USING (person_id) ORDER BY i.information, i.person_id""",
+            {"cy": fc.condition_code["fiscal_year"], "ca": fc.condition_code["as_of"], "yy": fc.year_code["fiscal_year"],
+             "ya": fc.year_code["as_of"], "start": f"{y}0401", "end": f"{y + 1}0331", "today": today})
+    else:
+        read = unit.con.execute("SELECT person_id, procedure_id, information, info_code, basis FROM _qinc"
+                                " ORDER BY information, person_id")
+    table = read.fetch_arrow_table()
+    if table.num_rows != preview.total:  # pragma: no cover - the same transaction counted them
+        raise RuntimeError("the query selection changed within its transaction")
+    rn = pa.array(np.arange(1, table.num_rows + 1, dtype=np.int64))
+    request_ids = pc.binary_join_element_wise(f"{batch_id}-", pc.utf8_lpad(pc.cast(rn, pa.string()), 7, "0"), "")
+    table = table.append_column("rn", rn).append_column("request_id", request_ids)
+    unit.con.register("_qreq", table)
     unit.con.execute(
         """INSERT INTO query_requests (request_id, batch_id, kind, person_id, procedure_id, procedure_code, fiscal_year,
                                        information, info_code, basis, file_no, record_no, status, requested_at, status_at)
@@ -420,36 +446,31 @@ def _insert_requests(unit: Unit, kind: Kind, batch_id: str, preview: BatchPrevie
                   information, info_code, basis, ((rn - 1) // $rpf + 1)::INTEGER, ((rn - 1) % $rpf + 1)::INTEGER,
                   'sent', $now, $now
            FROM _qreq""",
-        {"batch": batch_id, "kind": kind, "procedure": preview.procedure, "year": preview.fiscal_year, "rpf": rpf,
-         "now": unit.now},
+        {"batch": batch_id, "kind": kind, "procedure": preview.procedure, "year": preview.fiscal_year,
+         "rpf": preview.records_per_file, "now": unit.now},
     )
+    return table
 
 
-def _info_members(unit: Unit, batch_id: str, preview: BatchPreview) -> Iterator[tuple[str, bytes]]:
-    """F2 request files (DESIGN §7 fixed width), one member per ``records_per_file`` records."""
+def _info_members(unit: Unit, batch_id: str, preview: BatchPreview, table: pa.Table) -> Iterator[tuple[str, bytes]]:
+    """F2 request files (DESIGN §7 fixed width), one member per ``records_per_file`` records; the fields that
+    are the same on every record are checked and padded once."""
     rules = load_rules()
     fc = rules.file_codes
     proc = rules.procedures[preview.procedure]
-    frame = unit.con.execute(
-        """SELECT r.request_id, r.person_id AS atena_no, g.integrated_number AS integrated_no, r.info_code, q.period
-           FROM _qreq r JOIN integrated_numbers g USING (person_id) JOIN _qinfo q USING (information) ORDER BY r.rn""",
-    ).df()
-    local = unit.now.astimezone(JST)
-    today = local.strftime("%Y%m%d")
-    y = preview.fiscal_year
-    by_year = (frame["period"] == "fiscal_year").to_numpy()
-    frame = frame.assign(
-        number_system=fc.number_system, requested_at=local.strftime("%Y%m%d%H%M%S"),
-        department_code=fc.department_code, user_id=unit.user_id, agency_code=fc.agency_code,
-        nondisclosure_code=fc.nondisclosure_code, jimu_code=proc.jimu_code, procedure_code=proc.procedure_code,
-        delegator_agency_code=fc.delegator_agency_code, delegator_jimu_code=fc.delegator_jimu_code,
-        moved_from_code=fc.moved_from_code,
-        condition_code=np.where(by_year, fc.condition_code["fiscal_year"], fc.condition_code["as_of"]),
-        year_code=np.where(by_year, fc.year_code["fiscal_year"], fc.year_code["as_of"]),
-        start_date=np.where(by_year, f"{y}0401", today), end_date=np.where(by_year, f"{y + 1}0331", today),
-    )
-    for n, (start, stop) in enumerate(split_records(len(frame), preview.records_per_file), start=1):
-        yield f"{batch_id}_{n:03d}.txt", write_fixed(frame.iloc[start:stop], REQUEST_LAYOUT)
+    constants = {
+        "number_system": fc.number_system, "requested_at": unit.now.astimezone(JST).strftime("%Y%m%d%H%M%S"),
+        "department_code": fc.department_code, "user_id": unit.user_id, "agency_code": fc.agency_code,
+        "nondisclosure_code": fc.nondisclosure_code, "jimu_code": proc.jimu_code, "procedure_code": proc.procedure_code,
+        "delegator_agency_code": fc.delegator_agency_code, "delegator_jimu_code": fc.delegator_jimu_code,
+        "moved_from_code": fc.moved_from_code,
+    }
+    fields = table.select(["request_id", "person_id", "integrated_no", "info_code", "condition_code", "year_code",
+                           "start_date", "end_date"]).rename_columns(
+        ["request_id", "atena_no", "integrated_no", "info_code", "condition_code", "year_code", "start_date", "end_date"])
+    for n, (start, stop) in enumerate(split_records(fields.num_rows, preview.records_per_file), start=1):
+        yield f"{batch_id}_{n:03d}.txt", write_fixed(fields.slice(start, stop - start), REQUEST_LAYOUT,
+                                                     constants=constants)
 
 
 def _juki_members(unit: Unit, batch_id: str, preview: BatchPreview) -> Iterator[tuple[str, bytes]]:
@@ -480,8 +501,9 @@ def _write(unit: Unit, p: BatchParams, preview: BatchPreview, approval_id: str) 
     """Request IDs (C10), the files, ONE package for the recipient (C9), and the batch record."""
     kind: Kind = "info" if p.kind == "info" else "juki"
     batch_id = ("QB" if kind == "info" else "JB") + unit.now.astimezone(JST).strftime("%Y%m%d") + uuid.uuid4().hex[:6].upper()
-    _insert_requests(unit, kind, batch_id, preview)
-    members = _info_members(unit, batch_id, preview) if kind == "info" else _juki_members(unit, batch_id, preview)
+    table = _insert_requests(unit, kind, batch_id, preview)
+    members = (_info_members(unit, batch_id, preview, table) if kind == "info"
+               else _juki_members(unit, batch_id, preview))
     entry, path = media.write_outgoing(
         unit, kind=PACKAGE_KINDS[kind], recipient=RECIPIENTS[kind], members=members, record_count=preview.total,
         approval_id=approval_id,
