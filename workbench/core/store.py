@@ -208,10 +208,21 @@ def _open_failure(exc: duckdb.Error) -> StoreError | WrongKey:
     )
 
 
+#: Compression DuckDB must not choose when it writes the file.  FSST string compression (``dict_fsst`` in the
+#: storage version encryption needs, ``fsst`` in older ones) makes a fetch of one row decode its whole
+#: vector, and DuckDB fetches every deleted row's keys one by one to keep the PRIMARY KEY / UNIQUE indexes
+#: right: deleting 100,000 of 1,000,000 rows of a table keyed by a VARCHAR with a UNIQUE BLOB took 45 s
+#: (delete and commit) with it and 1.3 s without (issue 22 item 8; benchmarks/README.md, bench_lifecycle).
+#: The file is about a fifth larger.  It applies to what DuckDB writes from then on (a purge rewrites all).
+DISABLED_COMPRESSION = "fsst,dict_fsst"
+
+
 def _new_host(temp_dir: Path | None) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB instance with the signed httpfs extension loaded (its signature checked)."""
     con = duckdb.connect(":memory:", config=_CONFIG)
     try:
+        # Not accepted in the connect config (ignored there); a global setting of the instance.
+        con.execute(f"SET disabled_compression_methods = '{DISABLED_COMPRESSION}'")
         con.execute(f"LOAD '{httpfs_extension_path()}'")
         if temp_dir is not None:
             con.execute(f"SET temp_directory = '{temp_dir}'")
