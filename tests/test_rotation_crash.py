@@ -104,7 +104,7 @@ def test_a_kill_during_recovery_is_recovered_too(loaded: Loaded) -> None:
     _killed_at(world.ws.path, "copied")
     _killed_at(world.ws.path, "swapped", mode="recover")  # the recovery itself dies after the swap
     _check_whole(world, numbers, versions={2})
-    _killed_at(world.ws.path, "reencrypted")  # and a second rotation, killed early, completes as well
+    _killed_at(world.ws.path, "recorded")  # and a second rotation, killed early, completes as well
     _check_whole(world, numbers, versions={3})
 
 

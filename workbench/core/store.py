@@ -418,6 +418,7 @@ class FairQueue:
         self._serving = 0
         self._abandoned: set[int] = set()
         self.holder: LockHolder | None = None
+        self._owner: int | None = None  # the thread whose turn it is
 
     def waiting(self) -> int:
         with self._cond:
@@ -431,6 +432,9 @@ class FairQueue:
 
     @contextlib.contextmanager
     def hold(self, operation: str, user: str) -> Iterator[None]:
+        if self._owner == threading.get_ident():  # a unit of the job that holds the turn (a key rotation's record)
+            yield
+            return
         with self._cond:
             ticket = self._next
             self._next += 1
@@ -449,11 +453,13 @@ class FairQueue:
                 self._cond.wait(remaining)
             self.holder = LockHolder(operation, user, os.getpid(),
                                      dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+            self._owner = threading.get_ident()
         try:
             yield
         finally:
             with self._cond:
                 self.holder = None
+                self._owner = None
                 self._advance()
                 self._cond.notify_all()
 
@@ -604,6 +610,17 @@ class ResidentStore(Store):
                 self._gate.notify_all()
 
     @contextlib.contextmanager
+    def reading(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor on the open file for one long read beside every other unit (a key rotation copies the
+        file while readers go on): counted as a running unit, so :meth:`exclusive` waits for it."""
+        with self._entered():
+            con = self.cursor()
+            try:
+                yield con
+            finally:
+                con.close()
+
+    @contextlib.contextmanager
     def checked(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A fresh cursor inside the audit lane: it sees every commit and none happens meanwhile."""
         with self.lane.lock:
@@ -629,7 +646,9 @@ class ResidentStore(Store):
             return
         if writes is None:
             writes = operation not in self.reads
-        with self._entered(), (self.queue.hold(operation, user) if writes else contextlib.nullcontext()):
+        # The turn first: a writer waiting for it is not yet a running unit, so a job that holds the turn
+        # and then wants the file alone (a key rotation's swap) does not wait for the writers behind it.
+        with (self.queue.hold(operation, user) if writes else contextlib.nullcontext()), self._entered():
             con = self.cursor()
             LANES[id(con)] = self.lane
             committed = False
