@@ -17,6 +17,11 @@ Prints one JSON line per step (wall seconds, CPU seconds of the process, rows, p
 far), and for the purge one line per phase of the rotation (``workbench.rotation`` logs each phase's
 seconds).
 
+``--server`` runs the purge through a data server started in this process (as ``workbench serve`` runs it):
+the operations user asks for it as a client, while another client (the registrar) reveals a number every
+0.1 s beside it; the step's line then also gives how many of those reads ran during the purge, their
+median and longest wait, and the rotation logs how long readers were paused for the swap.
+
 ``--keep DIR`` builds the workspace once in ``DIR`` (its key-encryption key and audit anchors beside it)
 and keeps a copy of it as built; each later run with the same ``DIR`` starts from that copy (the build
 at 1,000,000 people takes minutes).  ``--profile DIR`` writes a cProfile of the apply and the purge there
@@ -76,10 +81,13 @@ def _build(root: Path, persons: int, delete: float, seed: int, clock: Any) -> di
 
 
 def _prepared(keep: Path, persons: int, delete: float, seed: int, clock: Any) -> dict[str, Any]:
-    """``keep/run`` as first built (built into ``keep/run`` and copied to ``keep/base`` once)."""
+    """``keep/run`` as first built (built into ``keep/run`` and copied to ``keep/base`` once).  The audit
+    anchors are kept in the copy too, whatever the environment names: they must match the log."""
     import datetime as dt
 
     base, run, state_file = keep / "base", keep / "run", keep / "base.json"
+    os.environ["WORKBENCH_AUDIT_ANCHOR_DIR"] = str(run / "anchors")
+    os.environ["WORKBENCH_ANCHOR_CHATTR"] = "0"
     if state_file.exists():
         state: dict[str, Any] = json.loads(state_file.read_text())
         if (state["persons"], state["delete"], state["seed"]) != (persons, delete, seed):
@@ -99,6 +107,58 @@ def _prepared(keep: Path, persons: int, delete: float, seed: int, clock: Any) ->
     return state
 
 
+def _purge_through_server(ws: Any, clock: Any, secrets: dict[str, str], spare: Path, state: dict[str, Any],
+                          deleted: set[str], timed_step: Any) -> dict[str, Any]:
+    """The purge asked of a data server by a client, a reader beside it; what the reader saw."""
+    import threading
+
+    from workbench.core import channel, credentials
+    from workbench.intake import persons
+    from workbench.lifecycle import deletion
+    from workbench.web.dataserver import DataServer
+
+    os.environ.setdefault(channel.RUNTIME_ENV, str(spare / "run"))
+    server = DataServer(ws).start()
+    try:
+        def remote(user: str) -> Any:
+            clock.advance(30)
+            conn = channel.connect(ws.path)
+            return conn.login(user, PASSWORD, credentials.totp_code(secrets[user], clock.now()))
+
+        ops, reader = remote("ops"), remote("reg")
+        person = next(p for p in _person_ids(ws, 50) if p not in deleted)
+        waits: list[tuple[float, float]] = []  # (started, seconds)
+        stop = threading.Event()
+
+        def read() -> None:
+            while not stop.is_set():
+                t0 = time.perf_counter()
+                persons.reveal_number(reader, person)
+                waits.append((t0, time.perf_counter() - t0))
+                stop.wait(0.1)
+
+        thread = threading.Thread(target=read, daemon=True)
+        thread.start()
+        time.sleep(0.5)
+        began = time.perf_counter()
+        timed_step(lambda: deletion.purge(ops))
+        ended = time.perf_counter()
+        time.sleep(0.5)
+        stop.set()
+        thread.join(60)
+        during = sorted(s for t0, s in waits if began <= t0 <= ended)
+        return {"count": len(during), "median_s": round(during[len(during) // 2], 3) if during else None,
+                "max_s": round(max(during), 3) if during else None, "purge_s": round(ended - began, 2)}
+    finally:
+        server.stop()
+
+
+def _person_ids(ws: Any, limit: int) -> list[str]:
+    with ws.transaction("bench.read", "system", writes=False) as con:
+        return [str(r[0]) for r in con.execute("SELECT person_id FROM person_numbers ORDER BY person_id LIMIT ?",
+                                               [limit]).fetchall()]
+
+
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--persons", type=int, default=1_000_000)
@@ -106,6 +166,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", type=Path, help="build the workspace here once and start each run from that copy")
     parser.add_argument("--profile", type=Path, help="write cProfile files of the apply and the purge here")
+    parser.add_argument("--server", action="store_true", help="purge through a data server, a reader beside it")
     args = parser.parse_args(argv)
 
     from workbench import FixedClock, Workspace
@@ -165,7 +226,14 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
              profile="apply")
         ops = login("ops")
         kept = state["persons"] - len(chosen)
-        step("purge", kept, lambda: deletion.purge(ops), profile="purge")
+        if args.server:
+            reads = _purge_through_server(ws, clock, secrets, spare, state, set(chosen),
+                                          lambda fn: step("purge", kept, fn, profile="purge"))
+            print(json.dumps({"reads during the purge": reads}), flush=True)
+            ws = Workspace.open(root / "ws", clock=clock)  # the stopped server closed its store
+            ops = login("ops")
+        else:
+            step("purge", kept, lambda: deletion.purge(ops), profile="purge")
         step("backup", kept,
              lambda: backup.backup(ops, spare / "bk" / "b.wbbak", keyring_out=spare / "keys" / "k.json"))
         step("restore", kept,

@@ -139,13 +139,16 @@ WRITTEN_BESIDE = (("audit_log", "seq"), ("audit_alarms", "alarm_id"))
 BATCH_ROWS = 100_000
 
 
+def _log_phase(name: str, seconds: float) -> None:
+    log.info("rotation phase %s: %.2f s", name, seconds, extra={"phase": name, "seconds": seconds})
+
+
 @contextlib.contextmanager
 def _phase(name: str) -> Iterator[None]:
     """Log how long one phase of a rotation took (``workbench.rotation`` at INFO: a name and seconds, no data)."""
     t0 = time.perf_counter()
     yield
-    seconds = time.perf_counter() - t0
-    log.info("rotation phase %s: %.2f s", name, seconds, extra={"phase": name, "seconds": seconds})
+    _log_phase(name, time.perf_counter() - t0)
 
 
 Transform = Callable[[pa.RecordBatch], pa.RecordBatch]
@@ -452,6 +455,8 @@ def _complete(ws: RotationWorkspace, journal: dict[str, Any], user_id: str, now:
                     _write_fresh(con, ring, new, fresh, ws.totp_cipher)
                     con.execute("DETACH fresh")
                 _reached("built")
+                t_paused = time.perf_counter()  # logged once the file is open again (the callback runs last)
+                paused.callback(lambda: _log_phase("readers paused", time.perf_counter() - t_paused))
                 with _phase("pause readers"):
                     paused.enter_context(beside.exclusive())  # readers wait from here; the file is closed
                     paused.enter_context(ws.lock.hold("keys.rotate", user_id))

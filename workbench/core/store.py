@@ -517,9 +517,11 @@ class ResidentStore(Store):
     and never wait for a writer; writes queue first come, first served (:class:`FairQueue`); the
     audit records, commits and signed heads go one at a time in chain order (:class:`AuditLane`).
     The workspace's file lock is held for the server's whole life, so no embedded process opens
-    the file beside it.  :meth:`exclusive` hands the file back for one job that rebuilds or copies
-    it (key rotation, purge, backup): new units wait, running ones finish, the connection closes,
-    the job runs as an embedded process would, and the file is opened again (with the new key)."""
+    the file beside it.  :meth:`exclusive` hands the file back for one job that copies or replaces
+    it (backup, key repair; a key rotation for its swap only): new units wait, running ones finish, the
+    connection closes, the job runs as an embedded process would, and the file is opened again (with the
+    new key).  A key rotation writes the new file beside the readers (:meth:`reading`), holding only the
+    writers' turn."""
 
     def __init__(self, store: Store, *, reads: frozenset[str], timeout: float) -> None:
         super().__init__(store.db_path, store.lock, store._key_hex, store.temp_dir)

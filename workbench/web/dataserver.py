@@ -17,7 +17,7 @@ record — only the transport and the store differ:
   (``SO_PEERCRED``);
 * nothing a client sends is unpickled: arguments are decoded by the channel's codec, bound to the
   service's signature, and only then run;
-* a job that needs the file itself (backup, restore: :data:`~workbench.core.workspace.COMPOSITES`) takes its
+* a job that needs the file itself (backup, key repair: :data:`~workbench.core.workspace.COMPOSITES`) takes its
   turn among the writers, then runs alone: new units wait, running ones finish, the file is handed to the job,
   then opened again.  A key rotation (and so a purge) holds the writers' turn only: reads go on against the
   old file while it builds the new one, and wait only for the swap (:func:`workbench.core.rotation.rotate`);
