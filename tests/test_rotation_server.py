@@ -24,7 +24,7 @@ from tests.conftest import PASSWORD, StaffedWorkspace, scalar
 from tests.direct_load import load_world
 from workbench.controls import audit_log
 from workbench.core import channel, rotation
-from workbench.core.errors import PermissionDenied
+from workbench.core.errors import PermissionDenied, WorkbenchError
 from workbench.intake import persons
 from workbench.lifecycle import deletion, inquiries
 from workbench.simulate import generate_world
@@ -177,4 +177,35 @@ def test_two_purges_at_once_through_the_server_run_one_after_the_other(loaded: L
     assert ring.current == ring.database_version == 3 and sorted(ring.masters) == [3]
     someone = next(iter(numbers))
     assert persons.reveal_number(remote_login(world, "reviewer"), someone) == numbers[someone]
+    assert audit_log.verify(remote_login(world, "auditor")).ok
+
+
+def test_a_purge_that_fails_half_way_in_the_server_leaves_it_serving_and_the_next_one_finishes_it(
+        loaded: Loaded, server: DataServer) -> None:
+    world, numbers = loaded
+    ops = remote_login(world, "operations")
+    someone = next(iter(numbers))
+    reader = remote_login(world, "reviewer")
+
+    def hook(step: str) -> None:
+        if step == "built":
+            raise OSError("disk full (simulated)")
+
+    rotation.fault_hook = hook
+    with pytest.raises(WorkbenchError) as failed:
+        deletion.purge(ops)
+    rotation.fault_hook = None
+    # the client hears that it failed and whom to tell, never what the server saw
+    assert "disk full" not in str(failed.value) and failed.value.message_ja and failed.value.message_en
+    ring = server.workspace.keyring
+    assert (world.ws.path / rotation.JOURNAL).exists() and ring.database_version == ring.current == 1
+    assert persons.reveal_number(reader, someone) == numbers[someone]  # the server goes on, on the old file
+    inquiries.record(reader, channel="phone", category="handling", question="失敗の後に")  # and takes writes
+    result = deletion.purge(ops)  # finishes the interrupted rotation (version 2), then its own (3)
+    assert result["rotation"]["new_version"] == 3
+    assert ring.database_version == ring.current == 3 and sorted(ring.masters) == [3]
+    assert not (world.ws.path / rotation.JOURNAL).exists()
+    assert persons.reveal_number(reader, someone) == numbers[someone]
+    with server.workspace.transaction("test.read", "test", writes=False) as con:
+        assert scalar(con, "SELECT count(*) FROM inquiries WHERE question = '失敗の後に'") == 1
     assert audit_log.verify(remote_login(world, "auditor")).ok

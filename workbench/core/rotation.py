@@ -535,6 +535,7 @@ def _rotate_beside_readers(ws: RotationWorkspace, store: ResidentStore, user_id:
             with store.exclusive(), ws.lock.hold("keys.recover", user_id):
                 ws.keyring.refresh(ws.key_source)
                 _recover_locked(ws, now)
+        ws.keyring.refresh(ws.key_source)  # in place: the readers' keyring is this one
         with store.transaction("keys.rotate", user_id, writes=False, read_only=True) as con:
             alarms = audit.open_alarms(con)
         if alarms:
