@@ -165,7 +165,7 @@ def _replace(batch: pa.RecordBatch, values: dict[str, list[Any]]) -> pa.RecordBa
 
 def _numbers_transform(ring: Keyring, new: int, col: EncryptedNumbers) -> Transform:
     """Re-encrypt a batch of one number column: decrypt by recorded version, encrypt under ``new``, new
-    blind indexes (AES-GCM and HMAC per value are the floor: ~3.5 s per million numbers here)."""
+    blind indexes (AES-GCM and HMAC per value are the floor: ~3.5 s per million numbers on a quiet machine here)."""
     cipher = NumberCipher(ring.key("numbers", new), new)
     blind = BlindIndex(ring.key("blind_index", new))
 
