@@ -269,3 +269,8 @@ def test_plaintext_switch_is_refused_outside_tests(make_world: MakeWorld, monkey
 def test_benchmark_script_runs_small(tmp_path: Path) -> None:
     steps = run_benchmark(tmp_path, "bench_lifecycle", "--persons", "300", "--delete", "0.2")
     assert [s["step"] for s in steps] == ["select+preview", "request", "apply", "purge", "backup", "restore"]
+    # built once and kept, then started again from the copy; the purge through a data server, a reader beside it
+    for _ in range(2):
+        steps = run_benchmark(tmp_path, "bench_lifecycle", "--persons", "300", "--delete", "0.2", "--server",
+                              "--keep", str(tmp_path / "kept"))
+        assert [s["step"] for s in steps] == ["select+preview", "request", "apply", "purge", "backup", "restore"]

@@ -18,20 +18,20 @@ from tests.direct_load import load_world
 from workbench import Workspace
 from workbench.cli import main
 from workbench.controls import audit_log
-from workbench.core import rotation
+from workbench.core import channel, rotation
 from workbench.core.errors import KeyringError
 from workbench.core.numbers import BlindIndex, NumberCipher
 from workbench.intake import persons
 from workbench.simulate import generate_world
 
-from .conftest import StaffedWorkspace
+from .conftest import PASSWORD, StaffedWorkspace
 
 ROOT = Path(__file__).resolve().parent.parent
 
 CHILD = textwrap.dedent("""
     import os, signal, sys
     from workbench import Workspace
-    from workbench.core import rotation
+    from workbench.core import channel, rotation
     from workbench.core.workspace import Session
 
     path, kill_at, mode = sys.argv[1:4]
@@ -44,6 +44,30 @@ CHILD = textwrap.dedent("""
     ws = Workspace.open(path)  # recovers whatever an earlier kill left
     if mode == "rotate":
         rotation.rotate(Session(ws, "operations", ("operations",), ws.clock.now()))
+""")
+
+
+#: A data server in a process of its own, killed at a step of a purge a client asked it for (issue 22 item 8:
+#: there the rotation writes the new file beside the readers and pauses them for the swap only).
+SERVER_CHILD = textwrap.dedent("""
+    import datetime as dt, os, signal, sys
+    from pathlib import Path
+    from workbench import Workspace
+    from workbench.core import channel, credentials, rotation
+    from workbench.lifecycle import deletion, inquiries
+    from workbench.web.dataserver import DataServer
+
+    path, kill_at = sys.argv[1:3]
+
+    def hook(step):
+        if step == kill_at:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    server = DataServer(Workspace.open(path)).start()
+    rotation.fault_hook = hook
+    conn = channel.connect(Path(path))
+    code = credentials.totp_code(os.environ["TEST_TOTP_SECRET"], dt.datetime.now(dt.UTC))
+    deletion.purge(conn.login("operations", os.environ["TEST_PASSWORD"], code))
 """)
 
 
@@ -99,12 +123,34 @@ def test_a_kill_at_every_step_leaves_a_workspace_that_opens(loaded: Loaded, step
     _check_whole(world, numbers, versions={1} if step == "journal_written" else {2})
 
 
+@pytest.mark.parametrize("step", [*rotation.STEPS, "built"])
+def test_a_data_server_killed_at_every_step_of_a_purge_leaves_a_workspace_that_opens(
+        loaded: Loaded, step: str, tmp_path: Path) -> None:
+    world, numbers = loaded
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TEST_TOTP_SECRET=world.secrets["operations"], TEST_PASSWORD=PASSWORD,
+               **{channel.RUNTIME_ENV: str(tmp_path / "run")})
+    proc = subprocess.run([sys.executable, "-c", SERVER_CHILD, str(world.ws.path), step], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == -9, f"not killed at {step}: {proc.returncode} {proc.stderr[-2000:]}"
+    _check_whole(world, numbers, versions={1} if step == "journal_written" else {2})
+
+
+def test_a_journal_of_an_earlier_version_is_completed(loaded: Loaded) -> None:
+    """Journals written before the re-encryption moved into the copy name the step ``reencrypted``."""
+    world, numbers = loaded
+    _killed_at(world.ws.path, "recorded")
+    path = world.ws.path / rotation.JOURNAL
+    journal = json.loads(path.read_text("utf-8"))
+    path.write_text(json.dumps({**journal, "step": "reencrypted"}), "utf-8")
+    _check_whole(world, numbers, versions={2})
+
+
 def test_a_kill_during_recovery_is_recovered_too(loaded: Loaded) -> None:
     world, numbers = loaded
     _killed_at(world.ws.path, "copied")
     _killed_at(world.ws.path, "swapped", mode="recover")  # the recovery itself dies after the swap
     _check_whole(world, numbers, versions={2})
-    _killed_at(world.ws.path, "reencrypted")  # and a second rotation, killed early, completes as well
+    _killed_at(world.ws.path, "recorded")  # and a second rotation, killed early, completes as well
     _check_whole(world, numbers, versions={3})
 
 

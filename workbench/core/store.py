@@ -208,10 +208,21 @@ def _open_failure(exc: duckdb.Error) -> StoreError | WrongKey:
     )
 
 
+#: Compression DuckDB must not choose when it writes the file.  FSST string compression (``dict_fsst`` in the
+#: storage version encryption needs, ``fsst`` in older ones) makes a fetch of one row decode its whole
+#: vector, and DuckDB fetches every deleted row's keys one by one to keep the PRIMARY KEY / UNIQUE indexes
+#: right: deleting 100,000 of 1,000,000 rows of a table keyed by a VARCHAR with a UNIQUE BLOB took 45 s
+#: (delete and commit) with it and 1.3 s without (issue 22 item 8; benchmarks/README.md, bench_lifecycle).
+#: The file is about a fifth larger.  It applies to what DuckDB writes from then on (a purge rewrites all).
+DISABLED_COMPRESSION = "fsst,dict_fsst"
+
+
 def _new_host(temp_dir: Path | None) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB instance with the signed httpfs extension loaded (its signature checked)."""
     con = duckdb.connect(":memory:", config=_CONFIG)
     try:
+        # Not accepted in the connect config (ignored there); a global setting of the instance.
+        con.execute(f"SET disabled_compression_methods = '{DISABLED_COMPRESSION}'")
         con.execute(f"LOAD '{httpfs_extension_path()}'")
         if temp_dir is not None:
             con.execute(f"SET temp_directory = '{temp_dir}'")
@@ -407,6 +418,7 @@ class FairQueue:
         self._serving = 0
         self._abandoned: set[int] = set()
         self.holder: LockHolder | None = None
+        self._owner: int | None = None  # the thread whose turn it is
 
     def waiting(self) -> int:
         with self._cond:
@@ -420,6 +432,9 @@ class FairQueue:
 
     @contextlib.contextmanager
     def hold(self, operation: str, user: str) -> Iterator[None]:
+        if self._owner == threading.get_ident():  # a unit of the job that holds the turn (a key rotation's record)
+            yield
+            return
         with self._cond:
             ticket = self._next
             self._next += 1
@@ -438,11 +453,13 @@ class FairQueue:
                 self._cond.wait(remaining)
             self.holder = LockHolder(operation, user, os.getpid(),
                                      dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+            self._owner = threading.get_ident()
         try:
             yield
         finally:
             with self._cond:
                 self.holder = None
+                self._owner = None
                 self._advance()
                 self._cond.notify_all()
 
@@ -500,9 +517,11 @@ class ResidentStore(Store):
     and never wait for a writer; writes queue first come, first served (:class:`FairQueue`); the
     audit records, commits and signed heads go one at a time in chain order (:class:`AuditLane`).
     The workspace's file lock is held for the server's whole life, so no embedded process opens
-    the file beside it.  :meth:`exclusive` hands the file back for one job that rebuilds or copies
-    it (key rotation, purge, backup): new units wait, running ones finish, the connection closes,
-    the job runs as an embedded process would, and the file is opened again (with the new key)."""
+    the file beside it.  :meth:`exclusive` hands the file back for one job that copies or replaces
+    it (backup, key repair; a key rotation for its swap only): new units wait, running ones finish, the
+    connection closes, the job runs as an embedded process would, and the file is opened again (with the
+    new key).  A key rotation writes the new file beside the readers (:meth:`reading`), holding only the
+    writers' turn."""
 
     def __init__(self, store: Store, *, reads: frozenset[str], timeout: float) -> None:
         super().__init__(store.db_path, store.lock, store._key_hex, store.temp_dir)
@@ -593,6 +612,17 @@ class ResidentStore(Store):
                 self._gate.notify_all()
 
     @contextlib.contextmanager
+    def reading(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor on the open file for one long read beside every other unit (a key rotation copies the
+        file while readers go on): counted as a running unit, so :meth:`exclusive` waits for it."""
+        with self._entered():
+            con = self.cursor()
+            try:
+                yield con
+            finally:
+                con.close()
+
+    @contextlib.contextmanager
     def checked(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A fresh cursor inside the audit lane: it sees every commit and none happens meanwhile."""
         with self.lane.lock:
@@ -618,7 +648,9 @@ class ResidentStore(Store):
             return
         if writes is None:
             writes = operation not in self.reads
-        with self._entered(), (self.queue.hold(operation, user) if writes else contextlib.nullcontext()):
+        # The turn first: a writer waiting for it is not yet a running unit, so a job that holds the turn
+        # and then wants the file alone (a key rotation's swap) does not wait for the writers behind it.
+        with (self.queue.hold(operation, user) if writes else contextlib.nullcontext()), self._entered():
             con = self.cursor()
             LANES[id(con)] = self.lane
             committed = False

@@ -647,7 +647,9 @@ def _check_discards(pending: list[dict[str, Any]], discard_files: Iterable[str])
             "（すべてを指定して）実行してください。何も削除していません。", reason="pending_files")
 
 
-@composite("deletion.apply_and_purge")
+# Not exclusive (nor is the purge): the deletion is a write like any other, and the rebuild holds the writers'
+# turn while readers go on until the swap (workbench.core.rotation.rotate, issue 22 item 8).
+@composite("deletion.apply_and_purge", exclusive=False)
 def apply_and_purge(session: Session, list_id: str, *, approval_id: str,
                     purge: Literal["now", "scheduled"] = "scheduled", discard_files: Iterable[str] = (),
                     expected_count: int | None = None, expected_digest: str | None = None) -> DeletionRecord:
@@ -762,10 +764,11 @@ def pending_purge(who: Workspace | Session) -> int:
         return int(row[0]) if row else 0
 
 
-@composite("deletion.purge")
+@composite("deletion.purge", exclusive=False)
 def purge(session: Session, *, expected_waiting: int | None = None) -> dict[str, Any]:
     """Erase the bytes of every deletion so far (DESIGN §3): rebuild the database file under a new
-    key with ``workbench.core.rotation.rotate`` (the old key is destroyed), then record when.
+    key with ``workbench.core.rotation.rotate`` (the old key is destroyed), then record when.  In the
+    data server, writes wait meanwhile and reads go on until the swap.
 
     ``expected_waiting`` is how many deletions the person saw waiting (:func:`pending_purge`); if
     another deletion arrived since, the purge is refused so they confirm what it covers."""

@@ -17,8 +17,10 @@ record — only the transport and the store differ:
   (``SO_PEERCRED``);
 * nothing a client sends is unpickled: arguments are decoded by the channel's codec, bound to the
   service's signature, and only then run;
-* a job that needs the file itself (key rotation, purge, backup: :data:`~workbench.core.workspace.COMPOSITES`)
-  runs alone: new units wait, running ones finish, the file is handed to the job, then opened again;
+* a job that needs the file itself (backup, key repair: :data:`~workbench.core.workspace.COMPOSITES`) takes its
+  turn among the writers, then runs alone: new units wait, running ones finish, the file is handed to the job,
+  then opened again.  A key rotation (and so a purge) holds the writers' turn only: reads go on against the
+  old file while it builds the new one, and wait only for the swap (:func:`workbench.core.rotation.rotate`);
 * pipeline runs whose runner died (killed, lost, or this server's own predecessor) are marked
   abandoned here, at start and then every :data:`~workbench.cycles.engine.GHOST_SWEEP_SECONDS`
   (:func:`~workbench.cycles.engine.sweep_ghosts`, a system unit of work, audited when it marks one), so the
@@ -372,7 +374,10 @@ class DataServer:
         if fn is None:
             raise NotFound(f"No job {name[:80]!r}.", f"処理 {name[:80]!r} はありません。", reason="unknown_service")
         args, kwargs = self._arguments(name, fn, message)
-        with self.store.exclusive() if name not in SHARED_COMPOSITES else contextlib.nullcontext():
+        if name in SHARED_COMPOSITES:
+            return fn(session, *args, **kwargs)
+        # Its turn among the writers first (a key rotation holds it while readers go on), then the file alone.
+        with self.store.queue.hold(name, session.user_id), self.store.exclusive():
             return fn(session, *args, **kwargs)
 
 
