@@ -14,16 +14,15 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from tests.conftest import PASSWORD, StaffedWorkspace, scalar
+from tests.conftest import StaffedWorkspace, remote_login, scalar
 from tests.direct_load import load_world
 from workbench.controls import audit_log
-from workbench.core import channel, rotation
+from workbench.core import rotation
 from workbench.core.errors import PermissionDenied, WorkbenchError
 from workbench.intake import persons
 from workbench.lifecycle import deletion, inquiries
@@ -33,11 +32,7 @@ from workbench.web.dataserver import READS, DataServer
 Loaded = tuple[StaffedWorkspace, dict[str, str]]
 
 
-@pytest.fixture(autouse=True)
-def runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "run"
-    monkeypatch.setenv(channel.RUNTIME_ENV, str(folder))
-    return folder
+pytestmark = pytest.mark.usefixtures("runtime")
 
 
 @pytest.fixture(autouse=True)
@@ -54,19 +49,9 @@ def loaded(world: StaffedWorkspace) -> Loaded:
 
 
 @pytest.fixture
-def server(loaded: Loaded) -> Iterator[DataServer]:
-    srv = DataServer(loaded[0].ws).start()
-    try:
-        yield srv
-    finally:
-        srv.stop()
-
-
-def remote_login(world: StaffedWorkspace, user: str) -> channel.RemoteSession:
-    conn = channel.connect(world.ws.path)
-    assert isinstance(conn, channel.Remote)
-    world.clock.advance(30)
-    return conn.login(user, PASSWORD, world.code(user))
+def server(loaded: Loaded, server: DataServer) -> DataServer:
+    """The conftest's data server, started once the people are loaded."""
+    return server
 
 
 def test_a_read_during_a_purge_through_the_server_completes_before_the_purge_does(loaded: Loaded,
