@@ -28,6 +28,7 @@ The audit record holds parameters and counts only.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -172,15 +173,22 @@ def _select(unit: Unit, procedure: str, year: int) -> LinkagePreview:
     # The counts from one pass over the view, keeping only the columns they need.
     con.execute("CREATE OR REPLACE TEMP TABLE _lk_keys AS"
                 " SELECT request_id, person_id, information, result_status, discrepancy_status FROM _lk")
-    total, persons, digest = con.execute(
-        "SELECT count(*), count(DISTINCT person_id),"
-        f" {outgoing.digest_sql('request_id')} FROM _lk_keys").fetchone()  # type: ignore[misc]
+    # The counts by information × result with each group's digest XOR (combined here exactly as
+    # ``outgoing.digest_sql`` combines them: one pass, not a second one for the digest), and the people by
+    # discrepancy state — one state per person (``dq`` is per person), so their sum is the people in the file
+    # (one count of distinct people, not two).
     by_info: dict[str, dict[str, int]] = {}
-    for info, status, n in con.execute(
-            "SELECT information, result_status, count(*) FROM _lk_keys GROUP BY ALL ORDER BY ALL").fetchall():
+    total, xor = 0, 0
+    for info, status, n, part in con.execute(
+            "SELECT information, result_status, count(*), bit_xor(md5_number(request_id::VARCHAR))::VARCHAR"
+            " FROM _lk_keys GROUP BY ALL ORDER BY ALL").fetchall():
         by_info.setdefault(str(info), {})[str(status)] = int(n)
+        total += int(n)
+        xor ^= int(part)
+    digest = hashlib.sha256(f"{total}:{xor if total else ''}".encode()).hexdigest()
     states = {str(k): int(v) for k, v in con.execute(
         "SELECT discrepancy_status, count(DISTINCT person_id) FROM _lk_keys GROUP BY 1 ORDER BY 1").fetchall()}
+    persons = sum(states.values())
     # _lk_keys stays until _release: the writer records from it which results went out.
     sent = int(con.execute(  # type: ignore[index]
         "SELECT count(*) FROM linkage_export_members m JOIN query_requests q USING (request_id)"
