@@ -214,6 +214,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="build a whole busy office set-based (tests.direct_load.build_office) instead of the demo")
     parser.add_argument("--job-every", type=float, default=60.0,
                         help="seconds between the nightly-size job's runs beside the clerks (0: no job)")
+    parser.add_argument("--server-timings", action="store_true",
+                        help="also print the server's own time per kind of call and how much of it was waiting "
+                             "(the writers' queue, the audit lane)")
     args = parser.parse_args(argv)
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-load-"))
@@ -230,7 +233,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"building {args.persons:,} persons and {args.clerks} clerks in {workspace} …", flush=True)
     person_ids, secrets = _prepare(workspace, args.persons, args.clerks, office=args.office)
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    server = subprocess.Popen([sys.executable, "-m", "workbench.web.dataserver", str(workspace)], env=env,
+    timings = tmp / "timings.json"
+    server = subprocess.Popen([sys.executable, "-m", "workbench.web.dataserver", str(workspace),
+                               *(["--timings", str(timings)] if args.server_timings else [])], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
     try:
         assert server.stdout is not None
@@ -267,6 +272,11 @@ def main(argv: list[str] | None = None) -> int:
     for kind in kinds:
         ms = [t * 1000 for k, t, _ in samples if k == kind]
         print(f"{kind:<12}{len(ms):>8}{statistics.median(ms):>10.0f}{_percentile(ms, 0.95):>10.0f}{max(ms):>10.0f}")
+    if args.server_timings and timings.exists():
+        print("in the server (ms: whole call p50 / p95; waited for the writers' turn, the audit lane: mean)")
+        for label, doc in json.loads(timings.read_text()).items():
+            print(f"  {label:<34}{doc['count']:>7}{doc['total']['p50']:>9.0f}{doc['total']['p95']:>9.0f}"
+                  f"   queue {doc['queue']['mean']:>7.1f}   lane {doc['lane']['mean']:>7.1f}")
     errors = [e for _, _, e in samples if e is not None]
     for code in sorted(set(errors)):
         print(f"  {code}: {errors.count(code)}")

@@ -33,13 +33,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
 from workbench.core.errors import LockTimeout, StoreError, WrongKey
 
-__all__ = ["LANES", "MIGRATIONS", "PLAINTEXT_FOR_TESTS", "AuditLane", "FairQueue", "LockHolder", "ResidentStore", "Store",
-           "WorkspaceLock", "attach_sql", "begin_sql", "httpfs_extension_path", "wrote_in_read"]
+__all__ = ["LANES", "MIGRATIONS", "PLAINTEXT_FOR_TESTS", "WAITED", "AuditLane", "FairQueue", "GroupCommit",
+           "LockHolder", "ResidentStore", "Store", "WorkspaceLock", "attach_sql", "begin_sql", "httpfs_extension_path", "wrote_in_read"]
 
 #: TEST ONLY.  The "key" that means: attach the file without DuckDB encryption.  Only a
 #: keyring flagged by ``Workspace`` for a pytest run (``Settings.test_plaintext_database``
@@ -396,6 +397,20 @@ class Store:
 # -- the resident store: one process keeps the database open (issue 19) -------------------------
 
 
+class _Waited(threading.local):
+    """Seconds this thread waited, per kind (``queue``: the writers' turn, ``lane``: the audit lane,
+    ``gate``: an exclusive job) — the data server's timing per call (``DataServer(timings=True)``)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    def add(self, kind: str, since: float) -> None:
+        self.seconds[kind] = self.seconds.get(kind, 0.0) + time.perf_counter() - since
+
+
+WAITED = _Waited()
+
+
 class FairQueue:
     """First come, first served: the writers' queue of the data server.  A wait is bounded
     (:class:`LockTimeout` naming who holds it) and a writer that gave up keeps no one else waiting."""
@@ -420,6 +435,7 @@ class FairQueue:
 
     @contextlib.contextmanager
     def hold(self, operation: str, user: str) -> Iterator[None]:
+        since = time.perf_counter()
         with self._cond:
             ticket = self._next
             self._next += 1
@@ -436,6 +452,7 @@ class FairQueue:
                         holder=holder.__dict__ if holder else None,
                     )
                 self._cond.wait(remaining)
+            WAITED.add("queue", since)
             self.holder = LockHolder(operation, user, os.getpid(),
                                      dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
         try:
@@ -465,8 +482,14 @@ class AuditLane:
 
     def enter(self, con: duckdb.DuckDBPyConnection) -> None:
         if id(con) not in self._held:
+            since = time.perf_counter()
             self.lock.acquire()
+            WAITED.add("lane", since)
             self._held[id(con)] = None
+
+    def idle(self, con: duckdb.DuckDBPyConnection) -> bool:
+        """Whether this transaction has written no audit record (it is not in the lane)."""
+        return id(con) not in self._held
 
     def reserve(self, con: duckdb.DuckDBPyConnection) -> tuple[int, str] | None:
         """The last record this transaction chains to (entering the lane until it ends)."""
@@ -489,6 +512,51 @@ class AuditLane:
             self.lock.release()
 
 
+class GroupCommit:
+    """Several callers' audit records in one commit (the data server's reads, issue 19).
+
+    A read's work is done in a read-only transaction beside everything else; its audit record must be
+    committed before its answer is given.  Each caller hands its record in (:meth:`submit`) and waits
+    for the audit lane; whoever gets the lane commits every record handed in so far in one transaction
+    (``commit``, called with the batch, in the lane) and those callers find theirs done when they get
+    the lane in turn.  Each caller returns only after the commit that holds its record; if that commit
+    fails, every caller of the batch gets the failure and gives no answer."""
+
+    def __init__(self, lane: AuditLane) -> None:
+        self.lane = lane
+        self._mutex = threading.Lock()
+        self._pending: list[_Handed] = []
+
+    def submit(self, record: Any, commit: Callable[[list[Any]], None]) -> None:
+        handed = _Handed(record)
+        with self._mutex:
+            self._pending.append(handed)
+        since = time.perf_counter()
+        with self.lane.lock:  # one batch at a time, in chain order
+            WAITED.add("lane", since)
+            if not handed.settled:
+                with self._mutex:
+                    batch, self._pending = self._pending, []
+                try:
+                    commit([h.record for h in batch])
+                except BaseException as exc:
+                    for h in batch:
+                        h.error = exc
+                    raise
+                finally:
+                    for h in batch:
+                        h.settled = True
+        if handed.error is not None:
+            raise handed.error
+
+
+@dataclass(eq=False)
+class _Handed:
+    record: Any
+    settled: bool = False
+    error: BaseException | None = None
+
+
 #: The lane of each open resident transaction, by connection (read by ``audit.append``).
 LANES: dict[int, AuditLane] = {}
 
@@ -509,6 +577,8 @@ class ResidentStore(Store):
         self.reads = reads
         self.queue = FairQueue(timeout)
         self.lane = AuditLane()
+        self.group = GroupCommit(self.lane)
+        self._inside = threading.local()  # how deep this thread is in units of work
         self._gate = threading.Condition()
         self._active = 0
         self._exclusive: int | None = None
@@ -558,6 +628,20 @@ class ResidentStore(Store):
 
     @contextlib.contextmanager
     def _entered(self) -> Iterator[None]:
+        depth = getattr(self._inside, "depth", 0)
+        if depth:  # a unit this thread opens inside its own (a read's group commit) never waits at the gate:
+            self._inside.depth = depth + 1  # a job waiting for the gate waits for the outer unit
+            with self._gate:
+                self._active += 1
+            try:
+                yield
+            finally:
+                self._inside.depth = depth
+                with self._gate:
+                    self._active -= 1
+                    self._gate.notify_all()
+            return
+        since = time.perf_counter()
         with self._gate:
             while self._exclusive is not None or self._exclusive_wanted:
                 if self._closed:
@@ -565,9 +649,12 @@ class ResidentStore(Store):
                                      "データサーバーはデータベースを閉じています。")
                 self._gate.wait()
             self._active += 1
+        WAITED.add("gate", since)
+        self._inside.depth = 1
         try:
             yield
         finally:
+            self._inside.depth = 0
             with self._gate:
                 self._active -= 1
                 self._gate.notify_all()
@@ -595,7 +682,9 @@ class ResidentStore(Store):
     @contextlib.contextmanager
     def checked(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A fresh cursor inside the audit lane: it sees every commit and none happens meanwhile."""
+        since = time.perf_counter()
         with self.lane.lock:
+            WAITED.add("lane", since)
             con = self.cursor()
             try:
                 yield con
@@ -630,7 +719,8 @@ class ResidentStore(Store):
                     with contextlib.suppress(duckdb.Error):
                         con.execute("ROLLBACK")
                     raise
-                self.lane.enter(con)  # commits and heads in chain order
+                if not (read_only and self.lane.idle(con)):  # a read that wrote no record: no order to keep
+                    self.lane.enter(con)  # commits and heads in chain order
                 con.execute("COMMIT")
                 committed = True
                 if after_commit is not None:

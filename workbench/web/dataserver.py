@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import inspect
+import json
 import logging
 import os
 import secrets
@@ -37,6 +38,7 @@ import socket
 import socketserver
 import struct
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +49,7 @@ from workbench.controls.users import create_initial_user
 from workbench.core import channel, exchange
 from workbench.core.composites import COMPOSITES, PATH_ARGUMENTS, SHARED_COMPOSITES
 from workbench.core.errors import InvalidInput, NotFound, PermissionDenied, SessionExpired, WorkbenchError
+from workbench.core.store import WAITED
 from workbench.core.workspace import READS, SERVICES, Session, Workspace
 from workbench.cycles import engine, pipeline_runs
 from workbench.demo import DEMO_PASSWORD, current_code
@@ -137,12 +140,53 @@ class _SocketServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 DEMO_OPS = ("demo_code", "demo_session", "demo_add_user")
 
 
+class Timings:
+    """How long each kind of call took in the server, and of that how long it waited (``--timings``):
+    for the load benchmark.  Only operation names and seconds — nothing about whom a call was for."""
+
+    KINDS = ("total", "queue", "lane", "gate")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.calls: dict[str, list[tuple[float, ...]]] = {}
+
+    def add(self, label: str, total: float, waited: dict[str, float]) -> None:
+        row = (total, *(waited.get(k, 0.0) for k in self.KINDS[1:]))
+        with self._lock:
+            self.calls.setdefault(label, []).append(row)
+
+    def summary(self) -> dict[str, dict[str, Any]]:
+        """Per call: count, and p50 / p95 / mean milliseconds of the whole and of each wait."""
+        out: dict[str, dict[str, Any]] = {}
+        with self._lock:
+            calls = {k: list(v) for k, v in self.calls.items()}
+        for label, rows in sorted(calls.items()):
+            doc: dict[str, Any] = {"count": len(rows)}
+            for i, kind in enumerate(self.KINDS):
+                ms = sorted(r[i] * 1000 for r in rows)
+                doc[kind] = {"p50": ms[len(ms) // 2], "p95": ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))],
+                             "mean": sum(ms) / len(ms)}
+            out[label] = doc
+        return out
+
+
+def _label(message: dict[str, Any]) -> str:
+    op = str(message.get("op"))
+    if op == "call":
+        return str(message.get("service", ""))[:80]
+    if op == "composite":
+        return "composite " + str(message.get("name", ""))[:80]
+    return op[:40]
+
+
 class DataServer:
     """Open the workspace's database for good and answer clients on its socket."""
 
     def __init__(self, workspace: Workspace, *, socket_path: Path | None = None,
-                 sweep_seconds: float = engine.GHOST_SWEEP_SECONDS) -> None:
+                 sweep_seconds: float = engine.GHOST_SWEEP_SECONDS, timings: bool = False) -> None:
         self.workspace = workspace
+        #: Time per call and its waits (``--timings``), or ``None``.
+        self.timings = Timings() if timings else None
         self.sweep_seconds = sweep_seconds
         self._stopping = threading.Event()
         self._sweeper: threading.Thread | None = None
@@ -263,6 +307,16 @@ class DataServer:
 
     # -- answering -------------------------------------------------------------------------------
     def answer(self, message: dict[str, Any]) -> dict[str, Any]:
+        if self.timings is None:
+            return self._answer(message)
+        WAITED.seconds = {}
+        started = time.perf_counter()
+        try:
+            return self._answer(message)
+        finally:
+            self.timings.add(_label(message), time.perf_counter() - started, WAITED.seconds)
+
+    def _answer(self, message: dict[str, Any]) -> dict[str, Any]:
         try:
             return {"ok": True, "result": channel.encode(self._dispatch(message))}
         except WorkbenchError as exc:
@@ -384,15 +438,18 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="workbench-dataserver")
     parser.add_argument("workspace")
+    parser.add_argument("--timings", type=Path, help="at stop, write each kind of call's time and waits here (JSON)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
-    server = DataServer(Workspace.open(Path(args.workspace))).start()
+    server = DataServer(Workspace.open(Path(args.workspace)), timings=args.timings is not None).start()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     print(f"ready {server.path}", flush=True)
     stop.wait()
     server.stop()
+    if args.timings is not None and server.timings is not None:
+        args.timings.write_text(json.dumps(server.timings.summary(), indent=1))
     return 0
 
 
