@@ -7,6 +7,7 @@ transaction.  Each caller is answered only after the commit that holds its recor
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -145,3 +146,24 @@ def test_a_broken_log_found_at_the_group_commit_refuses_the_reads(world: Staffed
     with world.ws.transaction("test.read", "test", writes=False) as con:
         assert audit.open_alarms(con)  # the alarm is raised
     assert audit_log.search(auditor) is not None  # and an investigation still reads
+
+
+def test_the_tail_check_skipped_for_own_commits_still_sees_a_file_touched_outside(
+        world: StaffedWorkspace, server: DataServer) -> None:
+    """The data server checks the log's tail again only when something besides its own commits changed
+    (``Workspace._tail_stamp``): a signed head edited in place — same size, modified time put back — is
+    still found at the next call."""
+    reviewer = world.login("reviewer")
+    assert inquiries.search(reviewer) == []
+    assert inquiries.search(reviewer) == []  # checked once, then known
+    heads = world.ws.heads_path
+    before = heads.stat()
+    raw = heads.read_bytes()
+    at = raw.rindex(b'"mac": "') + len(b'"mac": "')
+    forged = raw[:at] + (b"0" if raw[at:at + 1] != b"0" else b"1") + raw[at + 1:]
+    heads.write_bytes(forged)
+    os.utime(heads, ns=(before.st_atime_ns, before.st_mtime_ns))
+    with pytest.raises(AuditIntegrityError):
+        inquiries.search(reviewer)
+    with world.ws.transaction("test.read", "test", writes=False) as con:
+        assert [a["reason"] for a in audit.open_alarms(con)] == ["head_forged"]

@@ -719,7 +719,7 @@ class ResidentStore(Store):
                     with contextlib.suppress(duckdb.Error):
                         con.execute("ROLLBACK")
                     raise
-                if not (read_only and self.lane.idle(con)):  # a read that wrote no record: no order to keep
+                if not (read_only and after_commit is None and self.lane.idle(con)):  # a read, no record: no order
                     self.lane.enter(con)  # commits and heads in chain order
                 con.execute("COMMIT")
                 committed = True

@@ -61,7 +61,7 @@ from workbench.core.keys import (
 from workbench.core.numbers import NumberCipher, SecretCipher
 from workbench.core.permissions import Permission, permissions_for
 from workbench.core.private_files import fsync_dir, private_umask, write_private
-from workbench.core.store import LockHolder, ResidentStore, Store, WorkspaceLock, begin_sql, wrote_in_read
+from workbench.core.store import AuditLane, LockHolder, ResidentStore, Store, WorkspaceLock, begin_sql, wrote_in_read
 
 __all__ = ["COMPOSITES", "PATH_ARGUMENTS", "READS", "SERVICES", "SHARED_COMPOSITES", "ServiceInfo", "Session", "Settings", "Unit", "Workspace", "composite",
            "default_key_source", "service"]
@@ -227,6 +227,9 @@ class Workspace:
         #: Called before every commit; raising refuses it (a pipeline kernel whose runner died).
         self.commit_guard: Callable[[], None] | None = None
         self._anchor_dir: Path | None = None
+        #: In the data server: the log's tail and its files' stamps at the last clean tail check (see
+        #: :meth:`_tail_stamp`), kept up to date by this process's own commits in the audit lane.
+        self._verified: tuple[Any, ...] | None = None
         #: The data server's socket while this process serves the workspace (issue 19), else None:
         #: what this process starts (a pipeline's kernel) reaches the data through it.
         self.serving: Path | None = None
@@ -454,8 +457,12 @@ class Workspace:
         def export_head(con: duckdb.DuckDBPyConnection) -> None:
             if after_commit is not None:
                 after_commit()
+            resident = self._resident_lane()
+            known = resident is not None and self._verified == self._tail_stamp(resident.tail)
             head = audit.write_head(con, key=self.keyring.audit_key(), path=self.heads_path, at=self.clock.now())
             self.write_anchor(head)  # and outside the workspace, append-only (issue 22 item 2)
+            # Checked before, and this process wrote what changed since (in the lane): still checked.
+            self._verified = self._tail_stamp((int(head["seq"]), str(head["hash"]))) if known and head else None
 
         def publish(_con: duckdb.DuckDBPyConnection) -> None:
             if after_commit is not None:
@@ -463,7 +470,8 @@ class Workspace:
 
         if not audited and not read_only:
             raise ValueError("only a read-only transaction may leave its audit record to a group commit")
-        with self.store.transaction(operation, user_id, after_commit=export_head if audited else publish,
+        with self.store.transaction(operation, user_id,
+                                    after_commit=export_head if audited else publish if after_commit else None,
                                     writes=writes, read_only=read_only) as con:
             if audited:
                 self._check_tail(con, read_only=read_only)
@@ -480,8 +488,13 @@ class Workspace:
         if isinstance(store, ResidentStore) and store.resident:
             # Other units commit meanwhile: check against the newest commit, inside the audit lane.
             with store.checked() as fresh:
+                stamp = self._tail_stamp(store.lane.tail)
+                if stamp is not None and stamp == self._verified:
+                    return  # nothing changed since the last check but what this process wrote itself, in the lane
                 problem = audit.tail_problem(fresh, key=key, heads_path=self.heads_path) or self._anchor_problem(fresh)
+                self._verified = stamp if problem is None else None
         else:
+            self._verified = None
             problem = audit.tail_problem(con, key=key, heads_path=self.heads_path) or self._anchor_problem(con)
         if problem is None:
             return
@@ -490,6 +503,24 @@ class Workspace:
         audit.raise_alarm(con, key=key, at=self.clock.now(), source="tail_check", problems=[problem])
         con.execute("COMMIT")
         con.execute(begin_sql(read_only))
+
+    def _resident_lane(self) -> AuditLane | None:
+        store = self.store
+        return store.lane if isinstance(store, ResidentStore) and store.resident else None
+
+    def _tail_stamp(self, tail: tuple[int, str] | None) -> tuple[Any, ...] | None:
+        """The data server's log tail with the heads and anchor files as they are on disk (inode, size,
+        modified and changed times): if all are as at the last clean check, and only this process —
+        which holds the database — wrote since, in the audit lane, the check would find what it found
+        then (:meth:`_check_tail`).  Anything else that touches either file changes its stamp."""
+        stamps: list[Any] = [tail]
+        for path in (self.heads_path, self.anchor_path):
+            try:
+                st = path.stat()
+            except FileNotFoundError:
+                return None
+            stamps.append((st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+        return tuple(stamps)
 
     def _anchor_problem(self, con: duckdb.DuckDBPyConnection) -> tuple[int, str] | None:
         return audit.external_tail_problem(con, key=self.keyring.anchor_key(), path=self.anchor_path,

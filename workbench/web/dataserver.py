@@ -37,6 +37,7 @@ import secrets
 import socket
 import socketserver
 import struct
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -136,6 +137,9 @@ class _SocketServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     data: DataServer
 
 
+#: The interpreter's thread switch interval in the data server's process (seconds; Python's default 0.005).
+SWITCH_INTERVAL = 0.0005
+
 #: What a demo workspace's server answers beside the services (see :meth:`DataServer._demo`).
 DEMO_OPS = ("demo_code", "demo_session", "demo_add_user")
 
@@ -220,6 +224,9 @@ class DataServer:
         self._stopping.clear()
         self._sweeper = threading.Thread(target=self._sweep_every, name="workbench-ghost-sweep", daemon=True)
         self._sweeper.start()
+        # Units hand the interpreter back and forth at every database call; with the default 5 ms turn a
+        # unit in the audit lane waited a turn behind each busy thread at each call, and held the lane meanwhile.
+        sys.setswitchinterval(SWITCH_INTERVAL)
         server.data = self
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, name="workbench-data-server", daemon=True)
