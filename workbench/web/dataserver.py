@@ -194,6 +194,7 @@ class DataServer:
         self.sweep_seconds = sweep_seconds
         self._stopping = threading.Event()
         self._sweeper: threading.Thread | None = None
+        self._switch: float | None = None
         self.store = workspace.become_resident(READS)
         self.path = socket_path or channel.socket_for(workspace.path)
         self.server_id = secrets.token_hex(8)
@@ -226,6 +227,7 @@ class DataServer:
         self._sweeper.start()
         # Units hand the interpreter back and forth at every database call; with the default 5 ms turn a
         # unit in the audit lane waited a turn behind each busy thread at each call, and held the lane meanwhile.
+        self._switch = sys.getswitchinterval()
         sys.setswitchinterval(SWITCH_INTERVAL)
         server.data = self
         self._server = server
@@ -255,6 +257,9 @@ class DataServer:
         with self._lock:
             self._grants.clear()
         self.store.close()
+        if self._switch is not None:
+            sys.setswitchinterval(self._switch)
+            self._switch = None
 
     def sweep(self) -> list[str]:
         """Mark the runs whose runner died (:func:`workbench.cycles.engine.sweep_ghosts`); never raises: a
