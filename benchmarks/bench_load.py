@@ -2,6 +2,7 @@
 
     python -m benchmarks.bench_load --persons 10000 --clerks 30 --seconds 120
     python -m benchmarks.bench_load --persons 1000000 --office --workspace /tmp/office-1m/ws --clerks 50 --seconds 180
+    python -m benchmarks.bench_load --persons 1000000 --office --workspace /tmp/office-1m/ws --clerks 50 --overhead 20
 
 Builds a demo workspace of ``--persons`` people through the real flows (``build_demo``), or with
 ``--office`` a whole busy office set-based (``tests.direct_load.build_office``: ~2 minutes at 1,000,000
@@ -16,7 +17,10 @@ mean ``--think`` seconds): list pages, person look-ups, previews (registrars) an
 record and close inquiries).  Beside them one more process (``--job-every`` seconds, 0 for none), a
 query operator, runs the nightly-size work: the year's P1 information batch preview over everyone
 (``job preview``) and the answer deadline over every request (``job expiry``, a write).  Prints
-p50 / p95 / max per kind of action in milliseconds and, last, ``errors: N``.
+p50 / p95 / max per kind of action in milliseconds and, last, ``errors: N``; ``--server-timings`` adds the
+server's own time per kind of call and how long of it was spent waiting (the writers' queue, the audit
+lane).  ``--overhead CALLS`` instead times each kind of action in the data server's process and through
+the socket, one after the other (the per-call overhead of the server path).
 """
 
 from __future__ import annotations
@@ -195,6 +199,55 @@ def _clerks(indices: list[int], workspace: str, secrets: list[str], person_ids: 
     out.put(got.samples)
 
 
+def overhead(workspace: Path, secrets: dict[str, str], person_ids: list[str], calls: int) -> None:
+    """Per-call overhead of the server path (issue 19 item 5: ≤ 20 ms over the query itself): each kind of
+    action ``calls`` times in the data server's own process (a session there) and the same through the
+    socket (a client session), one after the other with nothing else running; prints p50 / min of both."""
+    import datetime as dt
+
+    from workbench import Workspace
+    from workbench.core import channel, credentials
+    from workbench.core.paging import PageRequest
+    from workbench.intake import collection, persons, registration
+    from workbench.lifecycle import inquiries
+    from workbench.web.dataserver import DataServer
+
+    ws = Workspace.open(workspace)
+    server = DataServer(ws).start()
+    try:
+        def code(user: str) -> str:
+            return credentials.totp_code(secrets[user], dt.datetime.now(dt.UTC))
+
+        conn = channel.connect(workspace)
+        sessions = {"in the server": {"registrar": ws.login("clerk000", PASSWORD, code("clerk000")),
+                                      "reviewer": ws.login("clerk001", PASSWORD, code("clerk001"))},
+                    "through the socket": {"registrar": conn.login("clerk002", PASSWORD, code("clerk002")),
+                                           "reviewer": conn.login("clerk003", PASSWORD, code("clerk003"))}}
+        kinds: list[tuple[str, str, Any]] = [
+            ("person", "registrar", lambda s, i: persons.get(s, person_ids[i % len(person_ids)])),
+            ("list (review queue)", "registrar", lambda s, i: registration.review_page(s, PageRequest(offset=i % 3 * 50))),
+            ("list (inquiries)", "reviewer", lambda s, i: inquiries.inquiry_page(s, PageRequest())),
+            ("decision (record)", "reviewer", lambda s, i: inquiries.record(s, channel="phone", category="handling",
+                                                                            question="負荷試験の問合せ")),
+            ("preview", "registrar", lambda s, i: collection.preview_collection(s)),
+        ]
+        print(f"per-call overhead, {calls} calls each (ms, p50 / min; load {os.getloadavg()[0]:.1f}):")
+        print(f"{'action':<22}{'in the server':>16}{'through socket':>17}{'overhead p50':>14}")
+        for kind, role, fn in kinds:
+            figures: dict[str, list[float]] = {}
+            for way, by_role in sessions.items():
+                times = figures.setdefault(way, [])
+                for i in range(calls):
+                    started = time.perf_counter()
+                    fn(by_role[role], i)
+                    times.append((time.perf_counter() - started) * 1000)
+            local, remote = figures["in the server"], figures["through the socket"]
+            print(f"{kind:<22}{statistics.median(local):>9.1f} / {min(local):<5.1f}{statistics.median(remote):>10.1f} / "
+                  f"{min(remote):<5.1f}{statistics.median(remote) - statistics.median(local):>11.1f}")
+    finally:
+        server.stop()
+
+
 def _percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p * (len(ordered) - 1)))]
@@ -217,6 +270,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--server-timings", action="store_true",
                         help="also print the server's own time per kind of call and how much of it was waiting "
                              "(the writers' queue, the audit lane)")
+    parser.add_argument("--overhead", type=int, default=0, metavar="CALLS",
+                        help="instead of the clerks: time each kind of action CALLS times in the server's process "
+                             "and through the socket (the per-call overhead of the server path)")
     args = parser.parse_args(argv)
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-load-"))
@@ -232,6 +288,11 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["WORKBENCH_KEK_FILE"] = str(kek)
     print(f"building {args.persons:,} persons and {args.clerks} clerks in {workspace} …", flush=True)
     person_ids, secrets = _prepare(workspace, args.persons, args.clerks, office=args.office)
+    if args.overhead:
+        if args.clerks < 4:
+            raise SystemExit("--overhead needs 4 clerks (--clerks 4 or more)")
+        overhead(workspace, secrets, person_ids, args.overhead)
+        return 0
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     timings = tmp / "timings.json"
     server = subprocess.Popen([sys.executable, "-m", "workbench.web.dataserver", str(workspace),
@@ -273,10 +334,11 @@ def main(argv: list[str] | None = None) -> int:
         ms = [t * 1000 for k, t, _ in samples if k == kind]
         print(f"{kind:<12}{len(ms):>8}{statistics.median(ms):>10.0f}{_percentile(ms, 0.95):>10.0f}{max(ms):>10.0f}")
     if args.server_timings and timings.exists():
-        print("in the server (ms: whole call p50 / p95; waited for the writers' turn, the audit lane: mean)")
+        print("in the server, ms: the whole call p50 / p95; means: waited for the writers' turn (queue) and the audit"
+              " lane (lane), held the lane (held), committed reads' records as a group (group)")
         for label, doc in json.loads(timings.read_text()).items():
-            print(f"  {label:<34}{doc['count']:>7}{doc['total']['p50']:>9.0f}{doc['total']['p95']:>9.0f}"
-                  f"   queue {doc['queue']['mean']:>7.1f}   lane {doc['lane']['mean']:>7.1f}")
+            print(f"  {label:<32}{doc['count']:>6}{doc['total']['p50']:>8.0f}{doc['total']['p95']:>8.0f}"
+                  + "".join(f"   {k} {doc[k]['mean']:>6.1f}" for k in ("queue", "lane", "held", "group")))
     errors = [e for _, _, e in samples if e is not None]
     for code in sorted(set(errors)):
         print(f"  {code}: {errors.count(code)}")

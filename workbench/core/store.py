@@ -399,7 +399,9 @@ class Store:
 
 class _Waited(threading.local):
     """Seconds this thread waited, per kind (``queue``: the writers' turn, ``lane``: the audit lane,
-    ``gate``: an exclusive job) — the data server's timing per call (``DataServer(timings=True)``)."""
+    ``gate``: an exclusive job), and held the audit lane (``held``: its commit and head; ``group``: a group
+    commit of reads' records it made for others) — the data server's timing per call
+    (``DataServer(timings=True)``)."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
@@ -474,6 +476,7 @@ class AuditLane:
         self.lock = threading.RLock()
         self.tail: tuple[int, str] | None = None
         self._held: dict[int, tuple[int, str] | None] = {}
+        self._entered: dict[int, float] = {}  # when each transaction in the lane entered it
 
     def load(self, con: duckdb.DuckDBPyConnection) -> None:
         with self.lock:
@@ -486,6 +489,7 @@ class AuditLane:
             self.lock.acquire()
             WAITED.add("lane", since)
             self._held[id(con)] = None
+            self._entered[id(con)] = time.perf_counter()
 
     def idle(self, con: duckdb.DuckDBPyConnection) -> bool:
         """Whether this transaction has written no audit record (it is not in the lane)."""
@@ -503,6 +507,7 @@ class AuditLane:
         if id(con) not in self._held:
             return
         mine = self._held.pop(id(con))
+        WAITED.add("held", self._entered.pop(id(con)))
         try:
             if committed and mine is not None:
                 self.tail = mine
@@ -537,6 +542,7 @@ class GroupCommit:
             if not handed.settled:
                 with self._mutex:
                     batch, self._pending = self._pending, []
+                started = time.perf_counter()
                 try:
                     commit([h.record for h in batch])
                 except BaseException as exc:
@@ -546,6 +552,7 @@ class GroupCommit:
                 finally:
                     for h in batch:
                         h.settled = True
+                    WAITED.add("group", started)
         if handed.error is not None:
             raise handed.error
 

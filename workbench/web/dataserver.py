@@ -148,7 +148,7 @@ class Timings:
     """How long each kind of call took in the server, and of that how long it waited (``--timings``):
     for the load benchmark.  Only operation names and seconds — nothing about whom a call was for."""
 
-    KINDS = ("total", "queue", "lane", "gate")
+    KINDS = ("total", "queue", "lane", "gate", "held", "group")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
