@@ -521,38 +521,53 @@ class GroupCommit:
     """Several callers' audit records in one commit (the data server's reads, issue 19).
 
     A read's work is done in a read-only transaction beside everything else; its audit record must be
-    committed before its answer is given.  Each caller hands its record in (:meth:`submit`) and waits
-    for the audit lane; whoever gets the lane commits every record handed in so far in one transaction
-    (``commit``, called with the batch, in the lane) and those callers find theirs done when they get
-    the lane in turn.  Each caller returns only after the commit that holds its record; if that commit
+    committed before its answer is given.  Each caller hands its record in (:meth:`submit`).  One caller
+    at a time leads: it waits for the audit lane and then commits every record handed in so far, its own
+    and those that came while it waited, in one transaction (``commit``, called with the batch, in the
+    lane); the others sleep until their record is committed, or until the leader is done and one of them
+    leads the next batch — so the lane is wanted by one group at a time and a writer waits for one group
+    commit at most.  Each caller returns only after the commit that holds its record; if that commit
     fails, every caller of the batch gets the failure and gives no answer."""
 
     def __init__(self, lane: AuditLane) -> None:
         self.lane = lane
-        self._mutex = threading.Lock()
+        self._cond = threading.Condition()
         self._pending: list[_Handed] = []
+        self._leading = False
 
     def submit(self, record: Any, commit: Callable[[list[Any]], None]) -> None:
         handed = _Handed(record)
-        with self._mutex:
-            self._pending.append(handed)
         since = time.perf_counter()
-        with self.lane.lock:  # one batch at a time, in chain order
-            WAITED.add("lane", since)
-            if not handed.settled:
-                with self._mutex:
-                    batch, self._pending = self._pending, []
-                started = time.perf_counter()
-                try:
-                    commit([h.record for h in batch])
-                except BaseException as exc:
-                    for h in batch:
-                        h.error = exc
-                    raise
-                finally:
+        with self._cond:
+            self._pending.append(handed)
+            while self._leading and not handed.settled:
+                self._cond.wait()
+            lead = not handed.settled
+            if lead:
+                self._leading = True
+        if lead:
+            batch: list[_Handed] = []
+            try:
+                with self.lane.lock:  # one batch at a time, in chain order
+                    WAITED.add("lane", since)
+                    with self._cond:
+                        batch, self._pending = self._pending, []
+                    started = time.perf_counter()
+                    try:
+                        commit([h.record for h in batch])
+                    except BaseException as exc:
+                        for h in batch:
+                            h.error = exc
+                    finally:
+                        WAITED.add("group", started)
+            finally:
+                with self._cond:
                     for h in batch:
                         h.settled = True
-                    WAITED.add("group", started)
+                    self._leading = False
+                    self._cond.notify_all()
+        else:
+            WAITED.add("lane", since)
         if handed.error is not None:
             raise handed.error
 
