@@ -144,7 +144,12 @@ def _clerk(index: int, workspace: str, secret: str, person_ids: list[str], secon
             return None
 
     time.sleep(rng.random() * min(think, 5))  # not all at the same instant
-    conn = channel.connect(workspace)
+    try:
+        conn = channel.connect(workspace)
+    except Exception as exc:  # counted, never lost
+        samples.append(("login", 0.0, str(getattr(exc, "code", type(exc).__name__))))
+        out.put(samples)
+        return
     code = credentials.totp_code(secret, dt.datetime.now(dt.UTC))
     session = timed("login", conn.login, user, PASSWORD, code)
     if session is None:
@@ -189,6 +194,12 @@ def _clerks(indices: list[int], workspace: str, secrets: list[str], person_ids: 
     """Clerks sharing one process, one thread each (``--clerks-per-process``): each has its own connection,
     its own log-in and its own session, exactly as a kernel would — only the memory of the process is shared
     (200 processes importing the workbench need ~30 GB)."""
+    # Imported before the threads start: threads importing the workbench at once raced in its circular imports
+    # (ImportError in a clerk's thread, which then took no sample at all).
+    import workbench.core.channel
+    import workbench.intake.collection
+    import workbench.lifecycle.inquiries  # noqa: F401
+
     got = _Collected()
     threads = [threading.Thread(target=_clerk, args=(i, workspace, secret, person_ids, seconds, think, got))
                for i, secret in zip(indices, secrets, strict=True)]

@@ -486,6 +486,8 @@ class Workspace:
         key = self.keyring.audit_key()
         store = self.store
         if isinstance(store, ResidentStore) and store.resident:
+            if self._verified is not None and self._tail_stamp(store.lane.tail) == self._verified:
+                return  # as checked, but for this process's own commits (without waiting for the lane)
             # Other units commit meanwhile: check against the newest commit, inside the audit lane.
             with store.checked() as fresh:
                 stamp = self._tail_stamp(store.lane.tail)
