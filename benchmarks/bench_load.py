@@ -2,6 +2,7 @@
 
     python -m benchmarks.bench_load --persons 10000 --clerks 30 --seconds 120
     python -m benchmarks.bench_load --persons 1000000 --office --workspace /tmp/office-1m/ws --clerks 50 --seconds 180
+    python -m benchmarks.bench_load --persons 1000000 --office --workspace /tmp/office-1m/ws --clerks 50 --overhead 20
 
 Builds a demo workspace of ``--persons`` people through the real flows (``build_demo``), or with
 ``--office`` a whole busy office set-based (``tests.direct_load.build_office``: ~2 minutes at 1,000,000
@@ -16,7 +17,10 @@ mean ``--think`` seconds): list pages, person look-ups, previews (registrars) an
 record and close inquiries).  Beside them one more process (``--job-every`` seconds, 0 for none), a
 query operator, runs the nightly-size work: the year's P1 information batch preview over everyone
 (``job preview``) and the answer deadline over every request (``job expiry``, a write).  Prints
-p50 / p95 / max per kind of action in milliseconds and, last, ``errors: N``.
+p50 / p95 / max per kind of action in milliseconds and, last, ``errors: N``; ``--server-timings`` adds the
+server's own time per kind of call and how long of it was spent waiting (the writers' queue, the audit
+lane).  ``--overhead CALLS`` instead times each kind of action in the data server's process and through
+the socket, one after the other (the per-call overhead of the server path).
 """
 
 from __future__ import annotations
@@ -140,7 +144,12 @@ def _clerk(index: int, workspace: str, secret: str, person_ids: list[str], secon
             return None
 
     time.sleep(rng.random() * min(think, 5))  # not all at the same instant
-    conn = channel.connect(workspace)
+    try:
+        conn = channel.connect(workspace)
+    except Exception as exc:  # counted, never lost
+        samples.append(("login", 0.0, str(getattr(exc, "code", type(exc).__name__))))
+        out.put(samples)
+        return
     code = credentials.totp_code(secret, dt.datetime.now(dt.UTC))
     session = timed("login", conn.login, user, PASSWORD, code)
     if session is None:
@@ -185,6 +194,12 @@ def _clerks(indices: list[int], workspace: str, secrets: list[str], person_ids: 
     """Clerks sharing one process, one thread each (``--clerks-per-process``): each has its own connection,
     its own log-in and its own session, exactly as a kernel would — only the memory of the process is shared
     (200 processes importing the workbench need ~30 GB)."""
+    # Imported before the threads start: threads importing the workbench at once raced in its circular imports
+    # (ImportError in a clerk's thread, which then took no sample at all).
+    import workbench.core.channel
+    import workbench.intake.collection
+    import workbench.lifecycle.inquiries  # noqa: F401
+
     got = _Collected()
     threads = [threading.Thread(target=_clerk, args=(i, workspace, secret, person_ids, seconds, think, got))
                for i, secret in zip(indices, secrets, strict=True)]
@@ -193,6 +208,55 @@ def _clerks(indices: list[int], workspace: str, secrets: list[str], person_ids: 
     for t in threads:
         t.join()
     out.put(got.samples)
+
+
+def overhead(workspace: Path, secrets: dict[str, str], person_ids: list[str], calls: int) -> None:
+    """Per-call overhead of the server path (issue 19 item 5: ≤ 20 ms over the query itself): each kind of
+    action ``calls`` times in the data server's own process (a session there) and the same through the
+    socket (a client session), one after the other with nothing else running; prints p50 / min of both."""
+    import datetime as dt
+
+    from workbench import Workspace
+    from workbench.core import channel, credentials
+    from workbench.core.paging import PageRequest
+    from workbench.intake import collection, persons, registration
+    from workbench.lifecycle import inquiries
+    from workbench.web.dataserver import DataServer
+
+    ws = Workspace.open(workspace)
+    server = DataServer(ws).start()
+    try:
+        def code(user: str) -> str:
+            return credentials.totp_code(secrets[user], dt.datetime.now(dt.UTC))
+
+        conn = channel.connect(workspace)
+        sessions = {"in the server": {"registrar": ws.login("clerk000", PASSWORD, code("clerk000")),
+                                      "reviewer": ws.login("clerk001", PASSWORD, code("clerk001"))},
+                    "through the socket": {"registrar": conn.login("clerk002", PASSWORD, code("clerk002")),
+                                           "reviewer": conn.login("clerk003", PASSWORD, code("clerk003"))}}
+        kinds: list[tuple[str, str, Any]] = [
+            ("person", "registrar", lambda s, i: persons.get(s, person_ids[i % len(person_ids)])),
+            ("list (review queue)", "registrar", lambda s, i: registration.review_page(s, PageRequest(offset=i % 3 * 50))),
+            ("list (inquiries)", "reviewer", lambda s, i: inquiries.inquiry_page(s, PageRequest())),
+            ("decision (record)", "reviewer", lambda s, i: inquiries.record(s, channel="phone", category="handling",
+                                                                            question="負荷試験の問合せ")),
+            ("preview", "registrar", lambda s, i: collection.preview_collection(s)),
+        ]
+        print(f"per-call overhead, {calls} calls each (ms, p50 / min; load {os.getloadavg()[0]:.1f}):")
+        print(f"{'action':<22}{'in the server':>16}{'through socket':>17}{'overhead p50':>14}")
+        for kind, role, fn in kinds:
+            figures: dict[str, list[float]] = {}
+            for way, by_role in sessions.items():
+                times = figures.setdefault(way, [])
+                for i in range(calls):
+                    started = time.perf_counter()
+                    fn(by_role[role], i)
+                    times.append((time.perf_counter() - started) * 1000)
+            local, remote = figures["in the server"], figures["through the socket"]
+            print(f"{kind:<22}{statistics.median(local):>9.1f} / {min(local):<5.1f}{statistics.median(remote):>10.1f} / "
+                  f"{min(remote):<5.1f}{statistics.median(remote) - statistics.median(local):>11.1f}")
+    finally:
+        server.stop()
 
 
 def _percentile(values: list[float], p: float) -> float:
@@ -214,6 +278,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="build a whole busy office set-based (tests.direct_load.build_office) instead of the demo")
     parser.add_argument("--job-every", type=float, default=60.0,
                         help="seconds between the nightly-size job's runs beside the clerks (0: no job)")
+    parser.add_argument("--server-timings", action="store_true",
+                        help="also print the server's own time per kind of call and how much of it was waiting "
+                             "(the writers' queue, the audit lane)")
+    parser.add_argument("--overhead", type=int, default=0, metavar="CALLS",
+                        help="instead of the clerks: time each kind of action CALLS times in the server's process "
+                             "and through the socket (the per-call overhead of the server path)")
     args = parser.parse_args(argv)
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-load-"))
@@ -229,8 +299,15 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["WORKBENCH_KEK_FILE"] = str(kek)
     print(f"building {args.persons:,} persons and {args.clerks} clerks in {workspace} …", flush=True)
     person_ids, secrets = _prepare(workspace, args.persons, args.clerks, office=args.office)
+    if args.overhead:
+        if args.clerks < 4:
+            raise SystemExit("--overhead needs 4 clerks (--clerks 4 or more)")
+        overhead(workspace, secrets, person_ids, args.overhead)
+        return 0
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    server = subprocess.Popen([sys.executable, "-m", "workbench.web.dataserver", str(workspace)], env=env,
+    timings = tmp / "timings.json"
+    server = subprocess.Popen([sys.executable, "-m", "workbench.web.dataserver", str(workspace),
+                               *(["--timings", str(timings)] if args.server_timings else [])], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
     try:
         assert server.stdout is not None
@@ -267,6 +344,12 @@ def main(argv: list[str] | None = None) -> int:
     for kind in kinds:
         ms = [t * 1000 for k, t, _ in samples if k == kind]
         print(f"{kind:<12}{len(ms):>8}{statistics.median(ms):>10.0f}{_percentile(ms, 0.95):>10.0f}{max(ms):>10.0f}")
+    if args.server_timings and timings.exists():
+        print("in the server, ms: the whole call p50 / p95; means: waited for the writers' turn (queue) and the audit"
+              " lane (lane), held the lane (held), committed reads' records as a group (group)")
+        for label, doc in json.loads(timings.read_text()).items():
+            print(f"  {label:<32}{doc['count']:>6}{doc['total']['p50']:>8.0f}{doc['total']['p95']:>8.0f}"
+                  + "".join(f"   {k} {doc[k]['mean']:>6.1f}" for k in ("queue", "lane", "held", "group")))
     errors = [e for _, _, e in samples if e is not None]
     for code in sorted(set(errors)):
         print(f"  {code}: {errors.count(code)}")

@@ -33,13 +33,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
 from workbench.core.errors import LockTimeout, StoreError, WrongKey
 
-__all__ = ["LANES", "MIGRATIONS", "PLAINTEXT_FOR_TESTS", "AuditLane", "FairQueue", "LockHolder", "ResidentStore", "Store",
-           "WorkspaceLock", "attach_sql", "begin_sql", "httpfs_extension_path", "wrote_in_read"]
+__all__ = ["LANES", "MIGRATIONS", "PLAINTEXT_FOR_TESTS", "WAITED", "AuditLane", "FairQueue", "GroupCommit",
+           "LockHolder", "ResidentStore", "Store", "WorkspaceLock", "attach_sql", "begin_sql", "httpfs_extension_path", "wrote_in_read"]
 
 #: TEST ONLY.  The "key" that means: attach the file without DuckDB encryption.  Only a
 #: keyring flagged by ``Workspace`` for a pytest run (``Settings.test_plaintext_database``
@@ -407,6 +408,22 @@ class Store:
 # -- the resident store: one process keeps the database open (issue 19) -------------------------
 
 
+class _Waited(threading.local):
+    """Seconds this thread waited, per kind (``queue``: the writers' turn, ``lane``: the audit lane,
+    ``gate``: an exclusive job), and held the audit lane (``held``: its commit and head; ``group``: a group
+    commit of reads' records it made for others) — the data server's timing per call
+    (``DataServer(timings=True)``)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    def add(self, kind: str, since: float) -> None:
+        self.seconds[kind] = self.seconds.get(kind, 0.0) + time.perf_counter() - since
+
+
+WAITED = _Waited()
+
+
 class FairQueue:
     """First come, first served: the writers' queue of the data server.  A wait is bounded
     (:class:`LockTimeout` naming who holds it) and a writer that gave up keeps no one else waiting."""
@@ -435,6 +452,7 @@ class FairQueue:
         if self._owner == threading.get_ident():  # a unit of the job that holds the turn (a key rotation's record)
             yield
             return
+        since = time.perf_counter()
         with self._cond:
             ticket = self._next
             self._next += 1
@@ -451,6 +469,7 @@ class FairQueue:
                         holder=holder.__dict__ if holder else None,
                     )
                 self._cond.wait(remaining)
+            WAITED.add("queue", since)
             self.holder = LockHolder(operation, user, os.getpid(),
                                      dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
             self._owner = threading.get_ident()
@@ -474,6 +493,7 @@ class AuditLane:
         self.lock = threading.RLock()
         self.tail: tuple[int, str] | None = None
         self._held: dict[int, tuple[int, str] | None] = {}
+        self._entered: dict[int, float] = {}  # when each transaction in the lane entered it
 
     def load(self, con: duckdb.DuckDBPyConnection) -> None:
         with self.lock:
@@ -482,8 +502,15 @@ class AuditLane:
 
     def enter(self, con: duckdb.DuckDBPyConnection) -> None:
         if id(con) not in self._held:
+            since = time.perf_counter()
             self.lock.acquire()
+            WAITED.add("lane", since)
             self._held[id(con)] = None
+            self._entered[id(con)] = time.perf_counter()
+
+    def idle(self, con: duckdb.DuckDBPyConnection) -> bool:
+        """Whether this transaction has written no audit record (it is not in the lane)."""
+        return id(con) not in self._held
 
     def reserve(self, con: duckdb.DuckDBPyConnection) -> tuple[int, str] | None:
         """The last record this transaction chains to (entering the lane until it ends)."""
@@ -497,6 +524,7 @@ class AuditLane:
         if id(con) not in self._held:
             return
         mine = self._held.pop(id(con))
+        WAITED.add("held", self._entered.pop(id(con)))
         try:
             if committed and mine is not None:
                 self.tail = mine
@@ -504,6 +532,68 @@ class AuditLane:
                 self.load(root)  # a part committed midway (an alarm) may have moved the tail
         finally:
             self.lock.release()
+
+
+class GroupCommit:
+    """Several callers' audit records in one commit (the data server's reads, issue 19).
+
+    A read's work is done in a read-only transaction beside everything else; its audit record must be
+    committed before its answer is given.  Each caller hands its record in (:meth:`submit`).  One caller
+    at a time leads: it waits for the audit lane and then commits every record handed in so far, its own
+    and those that came while it waited, in one transaction (``commit``, called with the batch, in the
+    lane); the others sleep until their record is committed, or until the leader is done and one of them
+    leads the next batch — so the lane is wanted by one group at a time and a writer waits for one group
+    commit at most.  Each caller returns only after the commit that holds its record; if that commit
+    fails, every caller of the batch gets the failure and gives no answer."""
+
+    def __init__(self, lane: AuditLane) -> None:
+        self.lane = lane
+        self._cond = threading.Condition()
+        self._pending: list[_Handed] = []
+        self._leading = False
+
+    def submit(self, record: Any, commit: Callable[[list[Any]], None]) -> None:
+        handed = _Handed(record)
+        since = time.perf_counter()
+        with self._cond:
+            self._pending.append(handed)
+            while self._leading and not handed.settled:
+                self._cond.wait()
+            lead = not handed.settled
+            if lead:
+                self._leading = True
+        if lead:
+            batch: list[_Handed] = []
+            try:
+                with self.lane.lock:  # one batch at a time, in chain order
+                    WAITED.add("lane", since)
+                    with self._cond:
+                        batch, self._pending = self._pending, []
+                    started = time.perf_counter()
+                    try:
+                        commit([h.record for h in batch])
+                    except BaseException as exc:
+                        for h in batch:
+                            h.error = exc
+                    finally:
+                        WAITED.add("group", started)
+            finally:
+                with self._cond:
+                    for h in batch:
+                        h.settled = True
+                    self._leading = False
+                    self._cond.notify_all()
+        else:
+            WAITED.add("lane", since)
+        if handed.error is not None:
+            raise handed.error
+
+
+@dataclass(eq=False)
+class _Handed:
+    record: Any
+    settled: bool = False
+    error: BaseException | None = None
 
 
 #: The lane of each open resident transaction, by connection (read by ``audit.append``).
@@ -528,6 +618,8 @@ class ResidentStore(Store):
         self.reads = reads
         self.queue = FairQueue(timeout)
         self.lane = AuditLane()
+        self.group = GroupCommit(self.lane)
+        self._inside = threading.local()  # how deep this thread is in units of work
         self._gate = threading.Condition()
         self._active = 0
         self._exclusive: int | None = None
@@ -577,6 +669,20 @@ class ResidentStore(Store):
 
     @contextlib.contextmanager
     def _entered(self) -> Iterator[None]:
+        depth = getattr(self._inside, "depth", 0)
+        if depth:  # a unit this thread opens inside its own (a read's group commit) never waits at the gate:
+            self._inside.depth = depth + 1  # a job waiting for the gate waits for the outer unit
+            with self._gate:
+                self._active += 1
+            try:
+                yield
+            finally:
+                self._inside.depth = depth
+                with self._gate:
+                    self._active -= 1
+                    self._gate.notify_all()
+            return
+        since = time.perf_counter()
         with self._gate:
             while self._exclusive is not None or self._exclusive_wanted:
                 if self._closed:
@@ -584,9 +690,12 @@ class ResidentStore(Store):
                                      "データサーバーはデータベースを閉じています。")
                 self._gate.wait()
             self._active += 1
+        WAITED.add("gate", since)
+        self._inside.depth = 1
         try:
             yield
         finally:
+            self._inside.depth = 0
             with self._gate:
                 self._active -= 1
                 self._gate.notify_all()
@@ -625,7 +734,9 @@ class ResidentStore(Store):
     @contextlib.contextmanager
     def checked(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A fresh cursor inside the audit lane: it sees every commit and none happens meanwhile."""
+        since = time.perf_counter()
         with self.lane.lock:
+            WAITED.add("lane", since)
             con = self.cursor()
             try:
                 yield con
@@ -662,7 +773,8 @@ class ResidentStore(Store):
                     with contextlib.suppress(duckdb.Error):
                         con.execute("ROLLBACK")
                     raise
-                self.lane.enter(con)  # commits and heads in chain order
+                if not (read_only and after_commit is None and self.lane.idle(con)):  # a read, no record: no order
+                    self.lane.enter(con)  # commits and heads in chain order
                 con.execute("COMMIT")
                 committed = True
                 if after_commit is not None:

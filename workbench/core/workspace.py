@@ -61,7 +61,7 @@ from workbench.core.keys import (
 from workbench.core.numbers import NumberCipher, SecretCipher
 from workbench.core.permissions import Permission, permissions_for
 from workbench.core.private_files import fsync_dir, private_umask, write_private
-from workbench.core.store import LockHolder, ResidentStore, Store, WorkspaceLock, begin_sql, wrote_in_read
+from workbench.core.store import AuditLane, LockHolder, ResidentStore, Store, WorkspaceLock, begin_sql, wrote_in_read
 
 __all__ = ["COMPOSITES", "PATH_ARGUMENTS", "READS", "SERVICES", "SHARED_COMPOSITES", "ServiceInfo", "Session", "Settings", "Unit", "Workspace", "composite",
            "default_key_source", "service"]
@@ -227,6 +227,9 @@ class Workspace:
         #: Called before every commit; raising refuses it (a pipeline kernel whose runner died).
         self.commit_guard: Callable[[], None] | None = None
         self._anchor_dir: Path | None = None
+        #: In the data server: the log's tail and its files' stamps at the last clean tail check (see
+        #: :meth:`_tail_stamp`), kept up to date by this process's own commits in the audit lane.
+        self._verified: tuple[Any, ...] | None = None
         #: The data server's socket while this process serves the workspace (issue 19), else None:
         #: what this process starts (a pipeline's kernel) reaches the data through it.
         self.serving: Path | None = None
@@ -441,21 +444,37 @@ class Workspace:
     @contextlib.contextmanager
     def transaction(self, operation: str, user_id: str, *,
                     after_commit: Callable[[], None] | None = None,
-                    writes: bool | None = None, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+                    writes: bool | None = None, read_only: bool = False,
+                    audited: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
         """One transaction under the lock; after the commit (still under the lock) ``after_commit``
         runs (files are published) and the signed audit head is exported.  ``writes=False``: the
         unit changes nothing but the audit log (in the data server it does not queue behind writers).
-        ``read_only``: the transaction begins ``READ ONLY`` (:meth:`Session.run` for a read)."""
+        ``read_only``: the transaction begins ``READ ONLY`` (:meth:`Session.run` for a read).
+        ``audited=False`` (with ``read_only``): the unit writes no audit record here — a read in the data
+        server, whose record is committed with others' next (:meth:`commit_reads`), which checks the
+        log's tail before any of those answers is given — so neither the tail check nor a head."""
 
         def export_head(con: duckdb.DuckDBPyConnection) -> None:
             if after_commit is not None:
                 after_commit()
+            resident = self._resident_lane()
+            known = resident is not None and self._verified == self._tail_stamp(resident.tail)
             head = audit.write_head(con, key=self.keyring.audit_key(), path=self.heads_path, at=self.clock.now())
             self.write_anchor(head)  # and outside the workspace, append-only (issue 22 item 2)
+            # Checked before, and this process wrote what changed since (in the lane): still checked.
+            self._verified = self._tail_stamp((int(head["seq"]), str(head["hash"]))) if known and head else None
 
-        with self.store.transaction(operation, user_id, after_commit=export_head, writes=writes,
-                                    read_only=read_only) as con:
-            self._check_tail(con, read_only=read_only)
+        def publish(_con: duckdb.DuckDBPyConnection) -> None:
+            if after_commit is not None:
+                after_commit()
+
+        if not audited and not read_only:
+            raise ValueError("only a read-only transaction may leave its audit record to a group commit")
+        with self.store.transaction(operation, user_id,
+                                    after_commit=export_head if audited else publish if after_commit else None,
+                                    writes=writes, read_only=read_only) as con:
+            if audited:
+                self._check_tail(con, read_only=read_only)
             yield con
             if self.commit_guard is not None:
                 self.commit_guard()  # raising here rolls the transaction back
@@ -467,10 +486,17 @@ class Workspace:
         key = self.keyring.audit_key()
         store = self.store
         if isinstance(store, ResidentStore) and store.resident:
+            if self._verified is not None and self._tail_stamp(store.lane.tail) == self._verified:
+                return  # as checked, but for this process's own commits (without waiting for the lane)
             # Other units commit meanwhile: check against the newest commit, inside the audit lane.
             with store.checked() as fresh:
+                stamp = self._tail_stamp(store.lane.tail)
+                if stamp is not None and stamp == self._verified:
+                    return  # nothing changed since the last check but what this process wrote itself, in the lane
                 problem = audit.tail_problem(fresh, key=key, heads_path=self.heads_path) or self._anchor_problem(fresh)
+                self._verified = stamp if problem is None else None
         else:
+            self._verified = None
             problem = audit.tail_problem(con, key=key, heads_path=self.heads_path) or self._anchor_problem(con)
         if problem is None:
             return
@@ -480,9 +506,48 @@ class Workspace:
         con.execute("COMMIT")
         con.execute(begin_sql(read_only))
 
+    def _resident_lane(self) -> AuditLane | None:
+        store = self.store
+        return store.lane if isinstance(store, ResidentStore) and store.resident else None
+
+    def _tail_stamp(self, tail: tuple[int, str] | None) -> tuple[Any, ...] | None:
+        """The data server's log tail with the heads and anchor files as they are on disk (inode, size,
+        modified and changed times): if all are as at the last clean check, and only this process —
+        which holds the database — wrote since, in the audit lane, the check would find what it found
+        then (:meth:`_check_tail`).  Anything else that touches either file changes its stamp."""
+        stamps: list[Any] = [tail]
+        for path in (self.heads_path, self.anchor_path):
+            try:
+                st = path.stat()
+            except FileNotFoundError:
+                return None
+            stamps.append((st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+        return tuple(stamps)
+
     def _anchor_problem(self, con: duckdb.DuckDBPyConnection) -> tuple[int, str] | None:
         return audit.external_tail_problem(con, key=self.keyring.anchor_key(), path=self.anchor_path,
                                            workspace_id=self.settings.workspace_id)
+
+    @property
+    def groups_reads(self) -> bool:
+        """Whether a read's audit record is committed together with others' (in the data server)."""
+        return isinstance(self.store, ResidentStore) and self.store.resident
+
+    def commit_reads(self, records: list[ReadRecord]) -> None:
+        """The audit records of several reads in one transaction (:class:`~workbench.core.store.GroupCommit`,
+        in the audit lane): the log's tail is checked first (an alarm raised on its own commit, as for every
+        unit); a read that may not answer while an alarm is open gets the refusal and a ``refused`` record."""
+        key = self.keyring.audit_key()
+        with self.transaction("audit.reads", "system", writes=False) as con:
+            alarms = audit.open_alarms(con) if any(r.strict for r in records) else []
+            for r in records:
+                if r.strict and alarms:
+                    r.error = audit.alarm_refusal(alarms)
+                    outcome, params = "refused", {**_safe(r.error.details), "error": r.error.code}
+                else:
+                    outcome, params = "ok", r.params
+                audit.append(con, key=key, at=r.at, user_id=r.user_id, operation=r.operation, outcome=outcome,
+                             target=r.target, params=params)
 
     def audit_only(self, user_id: str, operation: str, outcome: str, **params: Any) -> None:
         """Record an event that did no other work (a denial, a refusal, a failed login)."""
@@ -525,7 +590,7 @@ class Workspace:
         now = self.clock.now()
         ref = self._login_ref(user_id)
         # A read (in the data server it does not queue behind the writers: a login waits its turn once, below).
-        with self.transaction("auth.login", user_id, writes=False) as con:
+        with self.transaction("auth.login", user_id, writes=False, read_only=True, audited=False) as con:
             row = con.execute(
                 "SELECT password_hash, totp_secret, totp_key_version, last_totp_step, roles, disabled,"
                 " failed_logins, locked_until FROM users WHERE user_id = ?",
@@ -778,15 +843,20 @@ class Session:
         now = self.require(info.permission, info.operation, target=info.target_of(args, kwargs),
                            use=not info.idle_neutral)
         units: list[Unit] = []
+        record: ReadRecord | None = None
+
+        def recorded(exc: BaseException) -> bool:  # a refusal the group commit wrote down already
+            return record is not None and record.error is exc
 
         def publish() -> None:
             for u in units:
                 u.committed()
 
         read = info.operation in READS  # looked up at each call (a test may add a mistake)
+        grouped = read and ws.groups_reads  # its record is committed with other reads' (GroupCommit)
         try:
-            with ws.transaction(info.operation, self.user_id, after_commit=publish, writes=not read,
-                                read_only=read) as con:
+            with ws.transaction(info.operation, self.user_id, after_commit=None if grouped else publish,
+                                writes=not read, read_only=read, audited=not grouped) as con:
                 if info.permission not in INVESTIGATION and not info.while_alarm:
                     alarms = audit.open_alarms(con)
                     if alarms:  # a broken log stops every write and every reveal (fail closed)
@@ -799,17 +869,26 @@ class Session:
                     if read and wrote_in_read(exc):
                         raise _read_wrote(info.operation) from None
                     raise
-                if read:  # the read's work is done, changing nothing; its audit record is written next
-                    con.execute("COMMIT")
-                    con.execute("BEGIN TRANSACTION")
-                audit.append(
-                    con, key=ws.keyring.audit_key(), at=now, user_id=self.user_id,
-                    operation=info.operation, outcome="ok", target=unit.target, params=unit.params,
-                )
+                if grouped:  # no answer before its audit record is committed (with other reads' records)
+                    record = ReadRecord(self.user_id, info.operation, now, unit.target, unit.params,
+                                        strict=info.permission not in INVESTIGATION and not info.while_alarm)
+                    ws.store.group.submit(record, ws.commit_reads)  # type: ignore[attr-defined]
+                    if record.error is not None:
+                        raise record.error  # refused, and recorded so, in that commit
+                else:
+                    if read:  # the read's work is done, changing nothing; its audit record is written next
+                        con.execute("COMMIT")
+                        con.execute("BEGIN TRANSACTION")
+                    audit.append(
+                        con, key=ws.keyring.audit_key(), at=now, user_id=self.user_id,
+                        operation=info.operation, outcome="ok", target=unit.target, params=unit.params,
+                    )
+            if grouped:
+                publish()
         except BaseException as exc:
             for u in units:
                 u.abandoned()
-            if isinstance(exc, WorkbenchError) and exc.code not in ("busy", "audit_failure"):
+            if isinstance(exc, WorkbenchError) and exc.code not in ("busy", "audit_failure") and not recorded(exc):
                 ws.audit_only(self.user_id, info.operation, "refused", target=info.target_of(args, kwargs),
                               **{**_safe(exc.details), "error": exc.code})
             raise
@@ -834,6 +913,21 @@ INVESTIGATION = frozenset({Permission.AUDIT_READ, Permission.AUDIT_VERIFY, Permi
 def _safe(details: dict[str, Any]) -> dict[str, Any]:
     """Only counts, codes and line numbers from an error's details go into the log."""
     return {k: v for k, v in details.items() if isinstance(v, (int, float, bool)) or k in ("reason", "permission")}
+
+
+@dataclass(eq=False)
+class ReadRecord:
+    """A read's audit record, handed to the group commit (:meth:`Workspace.commit_reads`)."""
+
+    user_id: str
+    operation: str
+    at: dt.datetime
+    target: str | None
+    params: dict[str, Any]
+    #: Refused while an audit alarm is open (not an investigation, not ``while_alarm``).
+    strict: bool = True
+    #: Set by the commit: the refusal this read gets instead of its answer.
+    error: WorkbenchError | None = None
 
 
 @dataclass

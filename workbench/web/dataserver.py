@@ -32,13 +32,16 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import inspect
+import json
 import logging
 import os
 import secrets
 import socket
 import socketserver
 import struct
+import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +52,7 @@ from workbench.controls.users import create_initial_user
 from workbench.core import channel, exchange
 from workbench.core.composites import COMPOSITES, PATH_ARGUMENTS, SHARED_COMPOSITES
 from workbench.core.errors import InvalidInput, NotFound, PermissionDenied, SessionExpired, WorkbenchError
+from workbench.core.store import WAITED
 from workbench.core.workspace import READS, SERVICES, Session, Workspace
 from workbench.cycles import engine, pipeline_runs
 from workbench.demo import DEMO_PASSWORD, current_code
@@ -135,19 +139,64 @@ class _SocketServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     data: DataServer
 
 
+#: The interpreter's thread switch interval in the data server's process (seconds; Python's default 0.005).
+SWITCH_INTERVAL = 0.0005
+
 #: What a demo workspace's server answers beside the services (see :meth:`DataServer._demo`).
 DEMO_OPS = ("demo_code", "demo_session", "demo_add_user")
+
+
+class Timings:
+    """How long each kind of call took in the server, and of that how long it waited (``--timings``):
+    for the load benchmark.  Only operation names and seconds — nothing about whom a call was for."""
+
+    KINDS = ("total", "queue", "lane", "gate", "held", "group")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.calls: dict[str, list[tuple[float, ...]]] = {}
+
+    def add(self, label: str, total: float, waited: dict[str, float]) -> None:
+        row = (total, *(waited.get(k, 0.0) for k in self.KINDS[1:]))
+        with self._lock:
+            self.calls.setdefault(label, []).append(row)
+
+    def summary(self) -> dict[str, dict[str, Any]]:
+        """Per call: count, and p50 / p95 / mean milliseconds of the whole and of each wait."""
+        out: dict[str, dict[str, Any]] = {}
+        with self._lock:
+            calls = {k: list(v) for k, v in self.calls.items()}
+        for label, rows in sorted(calls.items()):
+            doc: dict[str, Any] = {"count": len(rows)}
+            for i, kind in enumerate(self.KINDS):
+                ms = sorted(r[i] * 1000 for r in rows)
+                doc[kind] = {"p50": ms[len(ms) // 2], "p95": ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))],
+                             "mean": sum(ms) / len(ms)}
+            out[label] = doc
+        return out
+
+
+def _label(message: dict[str, Any]) -> str:
+    op = str(message.get("op"))
+    if op == "call":
+        return str(message.get("service", ""))[:80]
+    if op == "composite":
+        return "composite " + str(message.get("name", ""))[:80]
+    return op[:40]
 
 
 class DataServer:
     """Open the workspace's database for good and answer clients on its socket."""
 
     def __init__(self, workspace: Workspace, *, socket_path: Path | None = None,
-                 sweep_seconds: float = engine.GHOST_SWEEP_SECONDS) -> None:
+                 sweep_seconds: float = engine.GHOST_SWEEP_SECONDS, timings: bool = False) -> None:
         self.workspace = workspace
+        #: Time per call and its waits (``--timings``), or ``None``.
+        self.timings = Timings() if timings else None
         self.sweep_seconds = sweep_seconds
         self._stopping = threading.Event()
         self._sweeper: threading.Thread | None = None
+        self._switch: float | None = None
         self.store = workspace.become_resident(READS)
         self.path = socket_path or channel.socket_for(workspace.path)
         self.server_id = secrets.token_hex(8)
@@ -178,6 +227,10 @@ class DataServer:
         self._stopping.clear()
         self._sweeper = threading.Thread(target=self._sweep_every, name="workbench-ghost-sweep", daemon=True)
         self._sweeper.start()
+        # Units hand the interpreter back and forth at every database call; with the default 5 ms turn a
+        # unit in the audit lane waited a turn behind each busy thread at each call, and held the lane meanwhile.
+        self._switch = sys.getswitchinterval()
+        sys.setswitchinterval(SWITCH_INTERVAL)
         server.data = self
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, name="workbench-data-server", daemon=True)
@@ -206,6 +259,9 @@ class DataServer:
         with self._lock:
             self._grants.clear()
         self.store.close()
+        if self._switch is not None:
+            sys.setswitchinterval(self._switch)
+            self._switch = None
 
     def sweep(self) -> list[str]:
         """Mark the runs whose runner died (:func:`workbench.cycles.engine.sweep_ghosts`); never raises: a
@@ -265,6 +321,16 @@ class DataServer:
 
     # -- answering -------------------------------------------------------------------------------
     def answer(self, message: dict[str, Any]) -> dict[str, Any]:
+        if self.timings is None:
+            return self._answer(message)
+        WAITED.seconds = {}
+        started = time.perf_counter()
+        try:
+            return self._answer(message)
+        finally:
+            self.timings.add(_label(message), time.perf_counter() - started, WAITED.seconds)
+
+    def _answer(self, message: dict[str, Any]) -> dict[str, Any]:
         try:
             return {"ok": True, "result": channel.encode(self._dispatch(message))}
         except WorkbenchError as exc:
@@ -389,15 +455,18 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="workbench-dataserver")
     parser.add_argument("workspace")
+    parser.add_argument("--timings", type=Path, help="at stop, write each kind of call's time and waits here (JSON)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
-    server = DataServer(Workspace.open(Path(args.workspace))).start()
+    server = DataServer(Workspace.open(Path(args.workspace)), timings=args.timings is not None).start()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     print(f"ready {server.path}", flush=True)
     stop.wait()
     server.stop()
+    if args.timings is not None and server.timings is not None:
+        args.timings.write_text(json.dumps(server.timings.summary(), indent=1))
     return 0
 
 

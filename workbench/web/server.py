@@ -426,8 +426,11 @@ class RootHandler(SaysWhy, PlainErrors, JupyterHandler):
 # -- the dashboard and its kernel ----------------------------------------------------------------
 
 
-#: What a kernel started ahead imports while it waits, so a login does not wait for it.
-WARM_UP = "import widgets.login, widgets.home, workbench.core.channel"
+#: What a kernel started ahead imports while it waits, so a login does not wait for it: what the dashboard's
+#: notebook imports (``widgets.dashboard``: every screen, the services, pandas — 1.7 s) and the kernel's side
+#: of the login.  It named a module that no longer existed, so the import failed at once and a login waited
+#: for all of it (tests/test_kernel_warm_up.py runs it).
+WARM_UP = "import widgets.dashboard, workbench.web.kernel"
 
 
 def _digest(ticket: str) -> str:
