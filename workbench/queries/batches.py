@@ -447,7 +447,7 @@ def _insert_requests(unit: Unit, kind: Kind, batch_id: str, preview: BatchPrevie
     else:
         read = unit.con.execute("SELECT person_id, procedure_id, information, info_code, basis FROM _qinc"
                                 " ORDER BY information, person_id")
-    table = read.fetch_arrow_table()
+    table = read.to_arrow_table()
     if table.num_rows != preview.total:  # pragma: no cover - the same transaction counted them
         raise RuntimeError("the query selection changed within its transaction")
     rn = pa.array(np.arange(1, table.num_rows + 1, dtype=np.int64))
