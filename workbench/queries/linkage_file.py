@@ -219,7 +219,7 @@ def _members(unit: Unit, export_id: str, total: int) -> Iterator[tuple[str, byte
     the view evaluated a third time to record what went out, took 2 of the 5 s at 100,000 results)."""
     names = [c for c, _ in _COLUMNS]
     cols = ", ".join(f"{c}::VARCHAR AS {c}" for c in names)
-    table = unit.con.execute(f"SELECT {cols} FROM _lk ORDER BY person_id, request_id").fetch_arrow_table()
+    table = unit.con.execute(f"SELECT {cols} FROM _lk ORDER BY person_id, request_id").to_arrow_table()
     if table.num_rows != total:  # pragma: no cover - the same transaction read the count
         raise RuntimeError("the linkage selection changed within its transaction")
     for n, start in enumerate(range(0, total, RECORDS_PER_MEMBER), start=1):
