@@ -113,7 +113,7 @@ def test_one_code_wins_once_when_two_logins_race(world: StaffedWorkspace, reside
     for _ in range(3):
         world.clock.advance(30)
         code = world.code("registrar")
-        answers, errors = at_once([lambda: world.ws.login("registrar", PASSWORD, code)] * 4)
+        answers, errors = at_once([lambda code=code: world.ws.login("registrar", PASSWORD, code)] * 4)  # type: ignore[misc]
         assert len(answers) == 1, errors
         assert len(errors) == 3 and all(isinstance(e, WorkbenchError) for e in errors)
         assert all(isinstance(e, AuthenticationFailed) or e.code == "login_conflict" for e in errors)  # type: ignore[attr-defined]
