@@ -248,3 +248,35 @@ def test_operations_watch_every_run_without_its_report(world: StaffedWorkspace) 
     assert pipeline_runs.listing_page(world.login("reviewer"), PageRequest()).total == 0  # neither owner nor operations
     app = RunsApp(ops)
     assert "操作ログの改ざん検査" in app.table.text and "audit_check" not in app.table.text
+
+
+def test_a_page_join_adds_columns_to_the_page_only_and_shows_what_the_full_join_shows() -> None:
+    """``ListSpec.page_join`` (issue 19 item 5): the count, groups and choice of the page read the list's own
+    table; the join adds its columns to the page's rows — every page, sort, direction and filter the same as
+    the list whose source is the whole join."""
+    import duckdb
+
+    from workbench.core.paging import ListSpec, SortKey, fetch
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE items (item_id VARCHAR PRIMARY KEY, person_id VARCHAR, kind VARCHAR, seen INTEGER)")
+    con.execute("CREATE TABLE held (person_id VARCHAR PRIMARY KEY, code VARCHAR)")
+    con.execute("INSERT INTO items SELECT printf('I%03d', i), printf('P%02d', i % 17), CASE WHEN i % 3 = 0 THEN 'a'"
+                " ELSE 'b' END, (i * 7) % 11 FROM range(95) t(i)")
+    con.execute("INSERT INTO held SELECT printf('P%02d', i), printf('C%02d', i) FROM range(0, 17, 2) t(i)")
+    common: dict[str, Any] = dict(
+        sorts={"seen": SortKey("seen", "日時", "time"), "person_id": SortKey("person_id", "宛名番号", "person")},
+        default_sort="seen", tiebreak="item_id", search=("item_id", "person_id"),
+        filters={"kind": ("kind", {"a": "a", "b": "b"})}, groups={"kind": "kind"}, where="seen <> 3")
+    whole = ListSpec("一覧", "list", "(SELECT i.*, h.code FROM items i LEFT JOIN held h USING (person_id)) AS x", **common)
+    paged = ListSpec("一覧", "list", "items", **common,
+                     page_join="LEFT JOIN (SELECT person_id, code FROM held) AS h USING (person_id)")
+    columns = "item_id, person_id, kind, seen, code"
+    for request in [PageRequest(), PageRequest(offset=40, limit=20), PageRequest(offset=80), PageRequest(offset=200),
+                    PageRequest(sort="person_id", descending=True, limit=7, offset=14),
+                    PageRequest(filters={"kind": "a"}, limit=5), PageRequest(text="p0", sort="person_id")]:
+        expected, got = fetch(con, whole, request, columns), fetch(con, paged, request, columns)
+        assert got == expected, request
+        assert expected.rows or request.offset >= expected.total
+    assert any(r[4] is None for r in fetch(con, paged, PageRequest(limit=MAX_LIMIT), columns).rows)
+    assert any(r[4] is not None for r in fetch(con, paged, PageRequest(limit=MAX_LIMIT), columns).rows)

@@ -114,7 +114,14 @@ class ListSpec:
     ``source`` is the FROM clause, ``where`` the condition every row of the list meets,
     ``tiebreak`` a unique column so that paging is stable; ``search`` the SQL expressions the
     free text is looked for in; ``filters`` field → (SQL expression, allowed values or ``None``
-    for any value); ``groups`` name → SQL expression counted over the whole selection."""
+    for any value); ``groups`` name → SQL expression counted over the whole selection.
+
+    ``page_join`` (e.g. ``LEFT JOIN (SELECT person_id, … FROM person_numbers) USING (person_id)``) adds
+    columns to the rows of the page only, after the page is chosen: it must be a LEFT JOIN on a key that
+    is unique on its side, so it neither adds nor removes a row, and the list's sorts, search, filters,
+    groups and ``where`` must not name its columns — then the count, the groups and the choice of the
+    page read ``source`` alone, and the join runs for one page's rows instead of the whole selection
+    (four times) (issue 19 item 5: the review queue page at 1,000,000 people)."""
 
     name_ja: str
     name_en: str
@@ -126,6 +133,7 @@ class ListSpec:
     filters: Mapping[str, tuple[str, Mapping[str, Any] | None]] = field(default_factory=dict)
     groups: Mapping[str, str] = field(default_factory=dict)
     where: str = "TRUE"
+    page_join: str = ""
 
     def sort_options(self) -> list[tuple[str, str]]:
         """(Japanese words, key) for a sort menu."""
@@ -199,7 +207,12 @@ def fetch(con: duckdb.DuckDBPyConnection, spec: ListSpec, request: PageRequest, 
         groups[name] = {str(k): int(n) for k, n in run(
             f"SELECT {expr} AS g, count(*) {base} GROUP BY 1 ORDER BY 2 DESC, 1").fetchall()}
     order = f"{spec.sorts[sort].sql} {direction} NULLS LAST, {spec.tiebreak} {direction}"
-    rows = run(f"SELECT {columns} {base} ORDER BY {order} LIMIT {int(request.limit)} OFFSET {int(request.offset)}").fetchall()
+    window = f"ORDER BY {order} LIMIT {int(request.limit)} OFFSET {int(request.offset)}"
+    if spec.page_join:  # the page's rows first, then the columns the join adds to them (the same rows, in order)
+        rows = run(f"SELECT {columns} FROM (SELECT * {base} {window}) AS page_rows {spec.page_join}"
+                   f" ORDER BY {order}").fetchall()
+    else:
+        rows = run(f"SELECT {columns} {base} {window}").fetchall()
     return Page(rows, int(total), request.offset, request.limit, sort, request.descending, groups)
 
 

@@ -530,7 +530,8 @@ def rotate(session: RotationSession) -> RotationReport:
 
 def _rotate_beside_readers(ws: RotationWorkspace, store: ResidentStore, user_id: str, now: dt.datetime
                            ) -> RotationReport:
-    with store.queue.hold("keys.rotate", user_id):  # every writer waits from here; readers go on
+    # Every writer waits from here, the logins' writes beside the turn too; readers go on.
+    with store.queue.hold("keys.rotate", user_id), store.beside_shut():
         if _journal_path(ws).exists():  # a rotation in this server stopped half-way: finish it alone first
             with store.exclusive(), ws.lock.hold("keys.recover", user_id):
                 ws.keyring.refresh(ws.key_source)

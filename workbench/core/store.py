@@ -352,6 +352,7 @@ class Store:
         after_commit: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
         writes: bool | None = None,
         read_only: bool = False,
+        beside: bool = False,
     ) -> Iterator[duckdb.DuckDBPyConnection]:
         """Lock, open, ``BEGIN``; commit on success, roll back on any error; close.
 
@@ -359,7 +360,8 @@ class Store:
         audit head is written there, so heads never run ahead of the log).  ``writes`` (whether
         the unit changes more than the audit log) matters only to :class:`ResidentStore`.
         ``read_only`` begins a ``READ ONLY`` transaction (DuckDB refuses every write to the database
-        in it; temporary tables stay allowed): a read's work, before its audit record.
+        in it; temporary tables stay allowed): a read's work, before its audit record.  ``beside`` (a
+        login's write) matters only to :class:`ResidentStore` too.
         """
         with self.lock.hold(operation, user), _HOSTS.attached(self.db_path, self._key_hex(), self.temp_dir) as con:
             con.execute(begin_sql(read_only))
@@ -627,6 +629,9 @@ class ResidentStore(Store):
         self._closed = False
         self._hold = contextlib.ExitStack()
         self._root: duckdb.DuckDBPyConnection | None = None
+        self._beside = threading.Condition()  # the writes beside the writers' turn (logins) under way
+        self._beside_running = 0
+        self._beside_shut = 0
         self._open()
 
     @property
@@ -701,6 +706,39 @@ class ResidentStore(Store):
                 self._gate.notify_all()
 
     @contextlib.contextmanager
+    def _writing_beside(self, operation: str, user: str) -> Iterator[None]:
+        with self._beside:
+            shut = self._beside_shut > 0
+            if not shut:
+                self._beside_running += 1
+        if shut:  # a rotation is writing the file anew: this write waits its turn behind it like any other
+            with self.queue.hold(operation, user):
+                yield
+            return
+        try:
+            yield
+        finally:
+            with self._beside:
+                self._beside_running -= 1
+                self._beside.notify_all()
+
+    @contextlib.contextmanager
+    def beside_shut(self) -> Iterator[None]:
+        """No write beside the writers' turn from here on (they queue for it instead), once those under way have
+        finished: for a job holding the turn that copies the file beside the readers (a key rotation), which
+        carries over only what reads add meanwhile (``rotation.WRITTEN_BESIDE``), never a login's changed row."""
+        with self._beside:
+            self._beside_shut += 1
+            while self._beside_running:
+                self._beside.wait()
+        try:
+            yield
+        finally:
+            with self._beside:
+                self._beside_shut -= 1
+                self._beside.notify_all()
+
+    @contextlib.contextmanager
     def exclusive(self) -> Iterator[None]:
         """The file for one job alone, run in this thread as an embedded process would."""
         with self._gate:
@@ -752,7 +790,12 @@ class ResidentStore(Store):
         after_commit: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
         writes: bool | None = None,
         read_only: bool = False,
+        beside: bool = False,
     ) -> Iterator[duckdb.DuckDBPyConnection]:
+        """``beside``: a small write of rows of the caller's own (a login's used step or failure count and its
+        audit record) that does not take the writers' turn — two such writes, or one and a writer in the turn,
+        that meet on a row conflict in the database and the caller runs again (:meth:`Workspace.login`); a job
+        that writes the file anew beside the readers (a key rotation) shuts them out (:meth:`beside_shut`)."""
         if self._exclusive == threading.get_ident():
             with super().transaction(operation, user, after_commit=after_commit, read_only=read_only) as con:
                 yield con
@@ -761,7 +804,9 @@ class ResidentStore(Store):
             writes = operation not in self.reads
         # The turn first: a writer waiting for it is not yet a running unit, so a job that holds the turn
         # and then wants the file alone (a key rotation's swap) does not wait for the writers behind it.
-        with (self.queue.hold(operation, user) if writes else contextlib.nullcontext()), self._entered():
+        turn = (self._writing_beside(operation, user) if beside else
+                self.queue.hold(operation, user) if writes else contextlib.nullcontext())
+        with turn, self._entered():
             con = self.cursor()
             LANES[id(con)] = self.lane
             committed = False

@@ -26,7 +26,9 @@ import functools
 import inspect
 import json
 import os
+import random
 import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -445,14 +447,15 @@ class Workspace:
     def transaction(self, operation: str, user_id: str, *,
                     after_commit: Callable[[], None] | None = None,
                     writes: bool | None = None, read_only: bool = False,
-                    audited: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
+                    audited: bool = True, beside: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         """One transaction under the lock; after the commit (still under the lock) ``after_commit``
         runs (files are published) and the signed audit head is exported.  ``writes=False``: the
         unit changes nothing but the audit log (in the data server it does not queue behind writers).
         ``read_only``: the transaction begins ``READ ONLY`` (:meth:`Session.run` for a read).
         ``audited=False`` (with ``read_only``): the unit writes no audit record here — a read in the data
         server, whose record is committed with others' next (:meth:`commit_reads`), which checks the
-        log's tail before any of those answers is given — so neither the tail check nor a head."""
+        log's tail before any of those answers is given — so neither the tail check nor a head.  ``beside``: a
+        login's write, which does not take the writers' turn in the data server (see ``ResidentStore.transaction``)."""
 
         def export_head(con: duckdb.DuckDBPyConnection) -> None:
             if after_commit is not None:
@@ -472,7 +475,7 @@ class Workspace:
             raise ValueError("only a read-only transaction may leave its audit record to a group commit")
         with self.store.transaction(operation, user_id,
                                     after_commit=export_head if audited else publish if after_commit else None,
-                                    writes=writes, read_only=read_only) as con:
+                                    writes=writes, read_only=read_only, beside=beside) as con:
             if audited:
                 self._check_tail(con, read_only=read_only)
             yield con
@@ -621,9 +624,48 @@ class Workspace:
             reason = "disabled"
         else:
             reason = None
+        # The write (the used step, the failure count, the audit record) does not take the writers' turn in the
+        # data server: it changes one row of its own, so two logins that meet on it conflict in the database
+        # (the step and the count are re-checked under the row, never lost) and the loser runs again.
+        pre = reason
+        for attempt in range(LOGIN_ATTEMPTS):
+            try:
+                reason, access_refusal, recovery = self._login_write(
+                    user_id, ref, now, pre, step, row, web=web, address=address, fingerprint=fingerprint,
+                    hours_recovery=hours_recovery)
+                break
+            except (duckdb.TransactionException, duckdb.ConstraintException):
+                if attempt == LOGIN_ATTEMPTS - 1:
+                    raise StoreError(
+                        "The log-in could not be recorded: the account was being changed at the same moment. "
+                        "Try again with the next one-time code.",
+                        "同じアカウントへの変更と重なったため、ログインを記録できませんでした。"
+                        "次のワンタイムコードで再度お試しください。",
+                        reason="login_conflict") from None
+                time.sleep(random.uniform(0.005, 0.05) * (attempt + 1))  # the other one commits meanwhile
+        if access_refusal is not None:
+            raise access_refusal
+        if reason == "disabled":
+            raise AccountDisabled(
+                "This user ID has been disabled; ask the administrator.",
+                "このユーザーIDは無効化されています。システム管理者に連絡してください。",
+            )
+        if reason is not None:
+            raise _login_failed()
+        assert row is not None
+        session = Session(self, user_id, tuple(row[4]), now)
+        if recovery:
+            session.only = HOURS_RECOVERY_OPERATIONS
+        return session
+
+    def _login_write(self, user_id: str, ref: str, now: dt.datetime, reason: str | None, step: int | None,
+                     row: tuple[Any, ...] | None, *, web: bool, address: str | None, fingerprint: str | None,
+                     hours_recovery: bool) -> tuple[str | None, AccessRefused | None, bool]:
+        """The login's one transaction (:meth:`login`): the access rules, the used step or the failure count
+        (and lock-out), the audit record.  Returns (reason refused or None, the access refusal, recovery)."""
         access_refusal: AccessRefused | None = None
         recovery = False
-        with self.transaction("auth.login", user_id) as con:
+        with self.transaction("auth.login", user_id, beside=True) as con:
             if reason is None:
                 try:
                     access_rules.check(access_rules.load_policy(con, now), user_id, now, web=web,
@@ -636,7 +678,8 @@ class Workspace:
                             and Permission.USERS_MANAGE in permissions_for(tuple(row[4]))):
                         access_refusal, reason, recovery = None, None, True
             if reason is None:
-                # Re-check the step under the lock: two logins with one code must not both win.
+                # Re-check the step in the row: two logins with one code must not both win (beside the writers'
+                # turn in the data server, the second conflicts on the row, runs again and finds the step used).
                 updated = con.execute(
                     "UPDATE users SET failed_logins = 0, locked_until = NULL, last_totp_step = ?, last_login_at = ?"
                     " WHERE user_id = ? AND (last_totp_step IS NULL OR last_totp_step < ?) RETURNING user_id",
@@ -667,21 +710,11 @@ class Workspace:
                 outcome="ok" if reason is None else "denied",
                 params=({"out_of_hours": "hours_recovery"} if recovery else {}) if reason is None else {"reason": reason},
             )
-        if access_refusal is not None:
-            raise access_refusal
-        if reason == "disabled":
-            raise AccountDisabled(
-                "This user ID has been disabled; ask the administrator.",
-                "このユーザーIDは無効化されています。システム管理者に連絡してください。",
-            )
-        if reason is not None:
-            raise _login_failed()
-        assert row is not None
-        session = Session(self, user_id, tuple(row[4]), now)
-        if recovery:
-            session.only = HOURS_RECOVERY_OPERATIONS
-        return session
+        return reason, access_refusal, recovery
 
+
+#: How many times a login's write runs when it meets another transaction on the same row (issue 19 item 5).
+LOGIN_ATTEMPTS = 6
 
 #: What an administrator let in outside the set hours may do: read and change the hours (C13).
 HOURS_RECOVERY_OPERATIONS = frozenset({"access.policy", "access.preview_hours", "access.set_hours", "auth.logout"})
