@@ -140,3 +140,37 @@ def test_logins_of_everyone_at_once_all_get_in(world: StaffedWorkspace, resident
     assert errors == [] and sorted(s.user_id for s in answers) == users
     for u in users:
         assert login_records(world, u)[-1][0] == "ok"
+
+
+def test_a_writer_that_meets_a_login_on_its_row_is_told_plainly_and_keeps_nothing(
+        world: StaffedWorkspace, resident: ResidentStore) -> None:
+    """An administrator's change to the account a login is writing at that moment: the login's write wins,
+    the administrator's unit is refused as a write conflict (bilingual), and nothing of it is kept."""
+    from workbench.core.errors import StoreError
+
+    login_wrote = threading.Event()
+    release = threading.Event()
+
+    def login_write() -> None:  # a login's write, held open on the registrar's row
+        with world.ws.transaction("auth.login", "registrar", beside=True) as con:
+            con.execute("UPDATE users SET failed_logins = failed_logins + 1 WHERE user_id = 'registrar'")
+            login_wrote.set()
+            release.wait(30)
+
+    before = user_row(world, "registrar")
+    thread = threading.Thread(target=login_write)
+    thread.start()
+    assert login_wrote.wait(30)
+    try:
+        with pytest.raises(StoreError) as refused, world.ws.transaction("users.set_roles", "admin") as con:
+            con.execute("UPDATE users SET disabled = TRUE WHERE user_id = 'registrar'")
+            con.execute("UPDATE users SET failed_logins = 99 WHERE user_id = 'registrar'")
+    finally:
+        release.set()
+        thread.join(30)
+    assert refused.value.reason == "write_conflict"
+    assert "保存しませんでした" in refused.value.message_ja and "Nothing was saved" in refused.value.message_en
+    with world.ws.transaction("test.read", "test", writes=False) as con:
+        disabled = con.execute("SELECT disabled FROM users WHERE user_id = 'registrar'").fetchone()
+    assert disabled == (False,)
+    assert user_row(world, "registrar") == (before[0], before[1] + 1)  # the login's write kept, the admin's not

@@ -602,6 +602,16 @@ class _Handed:
 LANES: dict[int, AuditLane] = {}
 
 
+def _write_conflict() -> StoreError:
+    """A writer met a log-in's write to the same account row (logins write beside the writers' turn): nothing
+    of the writer's unit was kept, and saying so plainly is better than a generic error."""
+    return StoreError(
+        "Nothing was saved: the same record was changed at the same moment (for example, that user was logging in)."
+        " Try again.",
+        "同じ記録が同時に変更されたため（例: その利用者のログイン中）、保存しませんでした。もう一度実行してください。",
+        reason="write_conflict")
+
+
 class ResidentStore(Store):
     """The data server's store: the database stays open in this process (DESIGN §3, issue 19).
 
@@ -814,14 +824,21 @@ class ResidentStore(Store):
                 con.execute(begin_sql(read_only))
                 try:
                     yield con
-                except BaseException:
+                    if not (read_only and after_commit is None and self.lane.idle(con)):  # a read, no record: no order
+                        self.lane.enter(con)  # commits and heads in chain order
+                    con.execute("COMMIT")
+                    committed = True
+                except duckdb.TransactionException as exc:
                     with contextlib.suppress(duckdb.Error):
                         con.execute("ROLLBACK")
+                    if beside or "conflict" not in str(exc).lower():  # a login runs again (Workspace.login)
+                        raise
+                    raise _write_conflict() from None
+                except BaseException:
+                    if not committed:
+                        with contextlib.suppress(duckdb.Error):
+                            con.execute("ROLLBACK")
                     raise
-                if not (read_only and after_commit is None and self.lane.idle(con)):  # a read, no record: no order
-                    self.lane.enter(con)  # commits and heads in chain order
-                con.execute("COMMIT")
-                committed = True
                 if after_commit is not None:
                     after_commit(con)
             finally:
