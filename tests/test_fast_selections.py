@@ -181,3 +181,39 @@ def test_dashboard_benchmark_runs_small(tmp_path: Path) -> None:
     lists = run_benchmark(tmp_path, "bench_dashboard", *common, "lists")
     pages = [f for f in lists["figures"] if f["what"].startswith("list ")]
     assert len(pages) == 20 and any("registration reviews" in f["what"] and " of " in f["note"] for f in pages)
+
+
+#: The collection list's selection as it was (a correlated NOT EXISTS against the numbers): the reference.
+COLLECTION_REFERENCE = """
+SELECT p.person_id, h.ward_code, p.status FROM persons p JOIN households h USING (household_id)
+WHERE p.listed AND NOT p.deceased AND p.person_id NOT IN (SELECT person_id FROM suspended_persons)
+  AND NOT EXISTS (SELECT 1 FROM person_numbers n WHERE n.person_id = p.person_id)
+"""
+
+
+def test_collection_selection_equals_the_reference_query(office: tuple[Workspace, int]) -> None:
+    """F0b's preview counts the same people, by ward and status, with the same digest as the reference
+    (numbered, dead, unlisted and suspended people left out), unfiltered and for a cohort."""
+    ws, _year = office
+    with ws.transaction("test.suspend", "system") as con:
+        con.execute("INSERT INTO use_suspensions SELECT 'S-' || person_id, person_id, 'test', now(), 'system',"
+                    " NULL, NULL, NULL FROM persons ORDER BY hash(person_id || 's') LIMIT 15")
+        ward, status = con.execute("SELECT h.ward_code, p.status FROM persons p JOIN households h USING (household_id)"
+                                   " ORDER BY p.person_id LIMIT 1").fetchone()  # type: ignore[misc]
+    from workbench.intake import collection
+
+    for wards, statuses in ((None, None), ([ward], None), (None, [status]), ([ward], [status])):
+        preview: Any = outgoing.preview(_session(ws, "registrar"), "collection_export", wards=wards, status=statuses)
+        where = " WHERE TRUE" + (" AND ward_code = $w" if wards else "") + (" AND status = $s" if statuses else "")
+        with ws.transaction("test.collection", "system") as con:
+            args = {**({"w": ward} if wards else {}), **({"s": status} if statuses else {})}
+            ref = con.execute(f"SELECT * FROM ({COLLECTION_REFERENCE}){where}", args).df()
+            digest = con.execute(f"SELECT {outgoing.digest_sql('person_id')} FROM ({COLLECTION_REFERENCE}){where}",
+                                 args).fetchone()
+            sql, sargs = collection._select_sql(wards, statuses)
+            listed = con.execute(f"SELECT person_id FROM ({sql}) ORDER BY person_id", sargs).df()
+        assert len(ref) > 0 and preview.total == len(ref), (wards, statuses)
+        assert preview.by_ward == {k: int(v) for k, v in ref["ward_code"].value_counts().items()}
+        assert preview.by_status == {k: int(v) for k, v in ref["status"].value_counts().items()}
+        assert digest is not None and preview.selection_digest == digest[0]
+        assert listed["person_id"].tolist() == sorted(ref["person_id"].tolist())  # what the export writes

@@ -137,6 +137,9 @@ class OutgoingFileSpec(Generic[ParamsT, PreviewT]):
     holds_numbers: bool = False
     #: Stored approval parameters → typed parameters (default: ``parameters(**stored)``).
     restore: Callable[[dict[str, Any]], ParamsT] | None = None
+    #: The selection when ``write`` follows in the same call (the create step): it may keep what the
+    #: writer needs, which a preview, a request or a recheck need not build (default: ``select``).
+    select_to_write: Callable[[Unit, ParamsT], PreviewT] | None = None
 
     def restored(self, stored: Mapping[str, Any]) -> ParamsT:
         return self.restore(dict(stored)) if self.restore is not None else self.parameters(**stored)
@@ -227,7 +230,7 @@ def register(spec: OutgoingFileSpec[ParamsT, PreviewT], *, preview: str, request
     def _create(unit: Unit, /, *, approval_id: str | None, **kwargs: Any) -> ExportResult:
         params = spec.parameters(**kwargs)
         try:
-            found = spec.select(unit, params)
+            found = (spec.select_to_write or spec.select)(unit, params)
             _note(unit, spec, params, found)
             approval = approvals.consume(unit, approval_id, spec.kind, spec.approval_params(params),
                                          selection=_selection(found))
