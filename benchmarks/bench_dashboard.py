@@ -43,7 +43,7 @@ HERE = Path(__file__).resolve()
 sys.path.insert(0, str(HERE.parent.parent))
 
 import benchmarks  # noqa: E402
-from benchmarks import machine, print_table, timed  # noqa: E402
+from benchmarks import machine, own_kek, print_table, timed  # noqa: E402
 from tests.direct_load import build_office  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
@@ -363,6 +363,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.workspace is None:
         tmp = Path(tempfile.mkdtemp(prefix="bench-dashboard-"))
         args.workspace = tmp / "ws"
+    own_kek(args.workspace.parent)  # a kept office keeps its key beside it (ws.parent/bench.kek)
     try:
         office_file = args.workspace.parent / "office.json"
         if not (args.workspace / "workspace.json").exists() and not any(args.workspace.glob("*.json")):

@@ -30,7 +30,7 @@ HERE = Path(__file__).resolve()
 sys.path.insert(0, str(HERE.parent.parent))
 
 from benchmarks import BENCH_PASSWORD as PASSWORD  # noqa: E402
-from benchmarks import child, peak_mb  # noqa: E402
+from benchmarks import child, own_kek, peak_mb  # noqa: E402
 from tests.direct_load import load_targets  # noqa: E402
 
 __all__ = ["main"]
@@ -122,6 +122,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         return result
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         workdir = Path(tmp)
+        own_kek(workdir)
         prep = prepare(workdir, args.persons, args.error_rate, args.seed)
         floor = child(HERE, "floor", workdir)
         reg = child(HERE, "register", workdir)
