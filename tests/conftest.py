@@ -153,13 +153,15 @@ _BENCHMARK = ("import importlib, json, sys\n"
 
 def run_benchmark(tmp_path: Path, name: str, *argv: str) -> Any:
     """Run ``benchmarks/<name>.py`` as a program, as an operator would (tests never import
-    ``benchmarks``), and return what its ``main`` returned, through JSON."""
+    ``benchmarks``), and return what its ``main`` returned, through JSON.  Without the suite's
+    key-encryption key in its environment: a benchmark run by hand has none, so it must make its own."""
     import subprocess
     import sys
 
     root = Path(__file__).resolve().parent.parent
     out = tmp_path / f"{name}-{len(list(tmp_path.glob(name + '-*.json')))}.json"
     env = dict(os.environ, PYTHONPATH=str(root))
+    env.pop(KEK_ENV, None)
     subprocess.run([sys.executable, "-c", _BENCHMARK, str(out), name, *argv], cwd=root, env=env, check=True,
                    timeout=1800, stdout=subprocess.DEVNULL)
     return json.loads(out.read_text("utf-8"))

@@ -4,11 +4,12 @@ the last page, sorting both ways, filters, and refusals of bad or hostile reques
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import StaffedWorkspace
+from tests.conftest import StaffedWorkspace, run_benchmark
 from workbench.core.errors import InvalidInput, PermissionDenied
 from workbench.core.paging import MAX_LIMIT, MAX_TEXT, PageRequest
 from workbench.queries import discrepancies
@@ -280,3 +281,10 @@ def test_a_page_join_adds_columns_to_the_page_only_and_shows_what_the_full_join_
         assert expected.rows or request.offset >= expected.total
     assert any(r[4] is None for r in fetch(con, paged, PageRequest(limit=MAX_LIMIT), columns).rows)
     assert any(r[4] is not None for r in fetch(con, paged, PageRequest(limit=MAX_LIMIT), columns).rows)
+
+
+def test_benchmark_script_runs_small(tmp_path: Path) -> None:
+    """``benchmarks/bench_paging.py`` runs on its own (its key-encryption key too) and pages as it says."""
+    figures = {f["figure"]: f for f in run_benchmark(tmp_path, "bench_paging", "--rows", "600", "--rounds", "1")}
+    assert figures["build"]["rows"] == 600
+    assert figures["page_200"]["total"] == 600 and figures["page_200"]["shown"] == 200

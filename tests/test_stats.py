@@ -23,7 +23,7 @@ from workbench.statistics import perturbation as ck
 from workbench.statistics import statistical_control as sdc
 from workbench.statistics.tables import TOTAL, neutralise
 
-from .conftest import PASSWORD, StaffedWorkspace, first_row, scalar
+from .conftest import PASSWORD, StaffedWorkspace, first_row, run_benchmark, scalar
 from .stats_helpers import load_population, true_counts
 
 
@@ -300,3 +300,10 @@ def test_grid_helpers_mark_true_zero_and_primary() -> None:
     grid = sdc.build_grid(codes, [["a", "b"], ["p", "q"]], ["ward", "sex"])
     sdc.primary_suppression(grid, min_count=3)
     assert grid.state[0, 1] == sdc.PRIMARY and grid.state[0, 0] == sdc.PUBLISHED
+
+
+def test_benchmark_script_runs_small(tmp_path: Path) -> None:
+    """``benchmarks/bench_stats.py`` runs on its own (its key-encryption key too): a publication and its tables."""
+    out = run_benchmark(tmp_path, "bench_stats", "--persons", "3000")
+    assert out["publish"]["records"] > 2_000 and out["publish"]["k"] == 10
+    assert all(out[step]["wall_s"] > 0 for step in ("publish_floor", "table", "table4", "table5", "table_floor"))
