@@ -23,20 +23,21 @@ from __future__ import annotations
 import importlib
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 import ipywidgets as w
 import traitlets as t
-from IPython.display import display
+from IPython.display import HTML, display
 
 from workbench import pending
 from workbench.core.errors import SessionExpired, WorkbenchError
 from workbench.core.permissions import ROLE_LABELS, Permission, Role
 from workbench.core.workspace import Session
-from workbench.pending import Opened, Place
+from workbench.pending import Inbox, Opened, Place
 
 from .common import BUSY_STYLE, READABLE_STYLE, ActionButton, App, ErrorBanner, esc, label, tr
 
-__all__ = ["APPS", "AppEntry", "Dashboard", "DashboardModel"]
+__all__ = ["APPS", "AppEntry", "Dashboard", "DashboardModel", "DashboardStart"]
 
 #: How often the kernel checks the idle limit, in seconds (more often when the limit is short).
 IDLE_CHECK_SECONDS = 20.0
@@ -112,8 +113,11 @@ class Dashboard(w.VBox):
 
     def __init__(self, session: Session | None, *, ended: WorkbenchError | None = None,
                  idle_check_seconds: float | None = IDLE_CHECK_SECONDS, live_seconds: float | None = LIVE_SECONDS,
-                 restore: bool = True) -> None:
+                 restore: bool = True, place: Place | None = None, inbox: Inbox | None = None) -> None:
         self.session = session
+        #: Read already by :class:`DashboardStart` (where the person was, the home screen's inbox): not read twice.
+        self._first_place = place
+        self._first_inbox = inbox
         self.model = DashboardModel()
         self.app: App | None = None
         self._timer: threading.Timer | None = None
@@ -159,6 +163,7 @@ class Dashboard(w.VBox):
 
         self.title.value = BUSY_STYLE + READABLE_STYLE + self.title.value
         super().__init__([self.title, self.banner])
+        self.add_class("wb-dashboard")
         self.model.observe(self._render, "screen")
         self.model.observe(self._show_live_count, "approvals_waiting")
         self.model.observe(self._show_idle_warning, "idle_warning")
@@ -176,16 +181,7 @@ class Dashboard(w.VBox):
     @classmethod
     def from_server(cls) -> Dashboard:
         """In a dashboard kernel: the session the web server started this kernel for."""
-        from workbench.web.kernel import keep_tracebacks_in_server, session_from_server
-
-        try:
-            session: Session | None = session_from_server()
-            ended = None
-        except WorkbenchError as exc:
-            session, ended = None, exc
-        dashboard = cls(session, ended=ended)
-        keep_tracebacks_in_server(dashboard.banner.reference)
-        return dashboard
+        return DashboardStart.from_server(draw=False).dashboard()
 
     def show(self) -> None:
         display(self)
@@ -217,7 +213,8 @@ class Dashboard(w.VBox):
             self.menu_box.children = [home, *self.menu_buttons.values()]
         else:
             self.menu_box.children = [home, w.HTML(esc(label("no_apps")))]
-        place = self._last_place() if self._restore else Place()
+        first, self._first_place = self._first_place, None
+        place = first if first is not None else self._last_place() if self._restore else Place()
         if place.app == "home" or place.app not in self.menu_buttons or self.open_screen(place.app, item=place) is None:
             self.go_home(remember=False)
 
@@ -240,8 +237,9 @@ class Dashboard(w.VBox):
             return
         for b in self.menu_buttons.values():
             b.button_style = ""
+        inbox, self._first_inbox = self._first_inbox, None
         self.app = home = HomeApp(session, on_expired=self.expired, open_app=self.open_app,
-                                  available=frozenset(self.menu_buttons), open_place=self.open_place)
+                                  available=frozenset(self.menu_buttons), open_place=self.open_place, inbox=inbox)
         self.model.current_app = "home"
         if self.model.screen == "menu":
             self.app_area.children = [home]
@@ -479,3 +477,97 @@ class Dashboard(w.VBox):
 
         if isinstance(self.app, HomeApp):
             self.app.set_count("approvals_waiting", count)
+
+
+class DashboardStart:
+    """The dashboard's start in its kernel, in two steps so the home screen is drawn early (issue 19 item 4).
+
+    The notebook's first cell (:meth:`from_server`) becomes the session the web server started this kernel
+    for, reads where the person was and — when that is the home screen — the inbox, and shows the home
+    screen's counts as HTML (:func:`widgets.home.static_home_html`, marked with
+    :data:`widgets.home.STATIC_MIME_KEY`).  Voila sends a cell's outputs as the cell finishes, so the page
+    draws that screen before Voila's scripts have even loaded; the second cell (:meth:`show`) builds the
+    live :class:`Dashboard` from the same reads (nothing is read twice, so the counts are the ones shown),
+    and the page hides the static screen the moment the live one is drawn.  The static screen is built
+    here, in the kernel bound to this login, for this session only: the page is never stored (``no-store``)
+    and nothing is kept between sessions."""
+
+    def __init__(self, session: Session | None, *, ended: WorkbenchError | None = None, place: Place | None = None,
+                 inbox: Inbox | None = None) -> None:
+        self.session = session
+        self.ended = ended
+        self.place = place
+        self.inbox = inbox
+        self._dashboard: Dashboard | None = None
+        self._references: list[str] = []
+
+    @classmethod
+    def from_server(cls, *, draw: bool = True) -> DashboardStart:
+        """In a dashboard kernel: the session, where the person was, the home screen's counts, shown at once."""
+        from workbench.web.kernel import keep_tracebacks_in_server, session_from_server
+
+        start = cls(None)
+        keep_tracebacks_in_server(start._report)
+        try:
+            start.session = session_from_server()
+        except WorkbenchError as exc:
+            start.ended = exc
+        start.read()
+        if draw:
+            start.draw()
+        return start
+
+    def _report(self, ref: str) -> None:
+        dashboard = self._dashboard
+        if dashboard is not None:
+            dashboard.banner.reference(ref)
+        else:  # before the dashboard is built: shown in its banner once it is
+            self._references.append(ref)
+
+    def read(self) -> None:
+        """Where the person was and, for the home screen, its inbox (refusals are left to the live screen)."""
+        from .home import SHOWN_PER_KIND
+
+        session = self.session
+        if session is None:
+            return
+        try:
+            self.place = pending.last_place(session)
+        except WorkbenchError:
+            self.place = Place()
+        permitted = {e.key for e in APPS if e.permitted(session)}
+        if self.place.app != "home" and self.place.app in permitted:
+            return  # the dashboard opens another screen: no home to draw
+        try:
+            self.inbox = pending.inbox(session, limit=SHOWN_PER_KIND)
+        except WorkbenchError:
+            self.inbox = None  # the live home screen reads it again and says why in its banner
+
+    def static_html(self) -> str | None:
+        """The home screen's counts as the page draws them before the live screen (None: nothing to draw)."""
+        from .home import static_home_html
+
+        session, inbox = self.session, self.inbox
+        if session is None or inbox is None:
+            return None
+        roles = "、".join(ROLE_LABELS[Role(r)][0] for r in session.roles) or "役割なし"
+        return static_home_html(inbox, who=tr("logged_in_as", "ja", user=session.user_id, roles=roles))
+
+    def draw(self) -> None:
+        from .home import STATIC_MIME_KEY
+
+        text = self.static_html()
+        if text is not None:
+            display(HTML(text), metadata={STATIC_MIME_KEY: "home"})
+
+    def dashboard(self, **kwargs: Any) -> Dashboard:
+        """The live dashboard, built from what was read."""
+        if self._dashboard is None:
+            self._dashboard = Dashboard(self.session, ended=self.ended, place=self.place, inbox=self.inbox, **kwargs)
+            for ref in self._references:
+                self._dashboard.banner.reference(ref)
+            self._references = []
+        return self._dashboard
+
+    def show(self) -> None:
+        self.dashboard().show()

@@ -17,16 +17,23 @@ from collections.abc import Callable
 import ipywidgets as w
 
 from workbench import pending
+from workbench.core import labels
 from workbench.core.errors import SessionExpired
 from workbench.core.workspace import Session
 from workbench.pending import Inbox, InboxItem, PendingItem, Place
 
-from .common import ActionButton, App, esc, fmt_datetime, num
+from .common import ActionButton, App, esc, fmt_datetime, num, tr
 
-__all__ = ["HomeApp"]
+__all__ = ["STATIC_MIME_KEY", "HomeApp", "static_home_html"]
 
 #: How many items of each kind the inbox names (the count is always the whole).
 SHOWN_PER_KIND = 10
+
+#: A screen's state while its buttons are not yet live (the home screen drawn in the page itself).
+labels.register("screen_state", {"getting_ready": ("準備中", "Getting ready")})
+#: The output metadata that marks the static home screen: the page template (``workbench/web/template``)
+#: writes only an output so marked into the page as HTML, so it is drawn before Voila's scripts run.
+STATIC_MIME_KEY = "workbench_static"
 
 
 class HomeApp(App):
@@ -34,7 +41,9 @@ class HomeApp(App):
 
     def __init__(self, session: Session, *, on_expired: Callable[[SessionExpired], None] | None = None,
                  open_app: Callable[[str], object] | None = None, available: frozenset[str] = frozenset(),
-                 open_place: Callable[[Place], object] | None = None) -> None:
+                 open_place: Callable[[Place], object] | None = None, inbox: Inbox | None = None) -> None:
+        #: The inbox read already (the dashboard's first home screen, drawn in the page from the same read).
+        self._first_inbox = inbox
         self._open_app = open_app
         self._open_place = open_place
         self._available = available
@@ -58,7 +67,9 @@ class HomeApp(App):
         return [self.cards, self.list_box, self.refresh_button]
 
     def refresh(self) -> None:
-        inbox = self.call(pending.inbox, limit=SHOWN_PER_KIND)
+        inbox, self._first_inbox = self._first_inbox, None
+        if inbox is None:
+            inbox = self.call(pending.inbox, limit=SHOWN_PER_KIND)
         if inbox is None:
             return
         self.inbox = inbox
@@ -142,3 +153,37 @@ class HomeApp(App):
         row.add_class("wb-inbox-item")
         row.add_class(f"wb-inbox-{item.source}")
         return row
+
+
+def static_home_html(inbox: Inbox, *, who: str) -> str:
+    """The home screen's counts as HTML, drawn in the page itself before Voila's scripts have run
+    (issue 19 item 4): the same cards, from the same :func:`workbench.pending.inbox` read the live
+    :class:`HomeApp` is built with, but with no button — each card says its screen is getting ready
+    (準備中) and nothing looks clickable.  The page hides it the moment the live home screen is drawn
+    (``workbench/web/template``).  Every word from the data is escaped as on every screen; the named
+    items are left to the live screen (the page holds the counts only)."""
+    wait_ja, wait_en = labels.ja("getting_ready", "screen_state"), labels.en("getting_ready", "screen_state")
+    cards = []
+    for item in inbox.counts:
+        colour = "#c62828" if item.count else "#2e7d32"
+        since = (f"<div style='color:#666;font-size:90%'>最も古いもの: {esc(fmt_datetime(item.oldest))}</div>"
+                 if item.count and item.oldest else "")
+        cards.append(
+            f"<div class='wb-static-card wb-static-pending-{esc(item.key)}' style='border:1px solid #ccc;"
+            "padding:8px 12px;margin:4px;min-width:260px'>"
+            f"<div style='font-weight:bold'>{esc(item.label_ja)}</div>"
+            f"<div style='color:#666;font-size:85%'>{esc(item.label_en)}</div>"
+            f"<div class='wb-static-count' style='font-size:2em;color:{colour}'>{esc(num(item.count))} 件</div>{since}"
+            "</div>")
+    body = "".join(cards) or "<div>待っている業務はありません。/ Nothing is waiting.</div>"
+    return (
+        f"<div class='wb-static-home' aria-busy='true' style='font-family:sans-serif;cursor:progress'>"
+        f"<h2 style='margin:4px 0'>{esc(tr('app_title', 'ja'))}</h2>"
+        f"<div style='color:#666'>{esc(tr('app_title', 'en'))}</div>"
+        f"<div style='margin:6px 0'><b>{esc(who)}</b></div>"
+        f"<div class='wb-static-wait' role='status' style='display:inline-block;margin:4px 0;padding:2px 10px;"
+        f"border-radius:10px;background:#eceff1;color:#546e7a'>{esc(wait_ja)}… "
+        f"<small>/ {esc(wait_en)}…</small></div>"
+        f"<h3 style='margin:4px 0'>{esc(tr('app_home', 'ja'))} <small style='color:#666'>{esc(tr('app_home', 'en'))}"
+        f"</small></h3>"
+        f"<div style='display:flex;flex-flow:row wrap'>{body}</div></div>")

@@ -85,6 +85,8 @@ RENDER_URL = f"/voila/render/{DASHBOARD}"
 #: How often ended and idle sessions are swept and their kernels shut down (at most; a third of the
 #: idle limit when that is shorter, so a session ends within a third of its limit after it is due).
 SWEEP_SECONDS = 15
+#: The workbench's page template (``index.html.j2``, over Voila's lab template): searched first.
+TEMPLATE_DIR = Path(__file__).resolve().parent / "template"
 #: A client-certificate fingerprint, passed on by the TLS proxy, is trusted only with --trust-proxy.
 FINGERPRINT_HEADER = "X-Client-Cert-Fingerprint"
 
@@ -430,7 +432,7 @@ class RootHandler(SaysWhy, PlainErrors, JupyterHandler):
 #: notebook imports (``widgets.dashboard``: every screen, the services, pandas — 1.7 s) and the kernel's side
 #: of the login.  It named a module that no longer existed, so the import failed at once and a login waited
 #: for all of it (tests/test_kernel_warm_up.py runs it).
-WARM_UP = "import widgets.dashboard, workbench.web.kernel"
+WARM_UP = "import widgets.dashboard, widgets.home, workbench.web.kernel"
 
 
 def _digest(ticket: str) -> str:
@@ -670,6 +672,15 @@ class WorkbenchVoila(Voila):
     @default("authorizer_class")
     def _default_authorizer(self) -> type[Authorizer]:
         return WorkbenchAuthorizer
+
+    def setup_template_dirs(self) -> None:
+        """Voila's lab template under the workbench's own page (:data:`TEMPLATE_DIR`: the home screen drawn
+        before Voila's scripts run, issue 19 item 4).  Neither the notebook nor a request may choose
+        another template (a ``?template=`` would bypass it)."""
+        self.voila_configuration.allow_template_override = "NO"
+        super().setup_template_dirs()
+        found: list[str] = list(self.template_paths)  # type: ignore[has-type]
+        self.template_paths = [str(TEMPLATE_DIR), *(p for p in found if p != str(TEMPLATE_DIR))]
 
     def init_settings(self) -> dict[str, Any]:
         if not self.workspace:
