@@ -551,7 +551,8 @@ class DashboardStart:
         if session is None or inbox is None:
             return None
         roles = "、".join(ROLE_LABELS[Role(r)][0] for r in session.roles) or "役割なし"
-        return static_home_html(inbox, who=tr("logged_in_as", "ja", user=session.user_id, roles=roles))
+        # not the live screen's words (「… さん（…）がログイン中」): a page holds one such line, the live one
+        return static_home_html(inbox, who=f"ログイン中のユーザー / Logged in: {session.user_id}（{roles}）")
 
     def draw(self) -> None:
         from .home import STATIC_MIME_KEY
