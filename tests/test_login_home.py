@@ -147,7 +147,7 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 def _static_of(page: str) -> str:
     found = re.findall(r"<div class='wb-static-home'.*?</div></div>", page, re.S)
     assert len(found) == 1, "the page holds its static home screen once, as HTML"
-    return found[0]
+    return str(found[0])
 
 
 @pytest.mark.slow
