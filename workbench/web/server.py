@@ -31,14 +31,17 @@ import os
 import re
 import secrets
 import threading
+import time
 import urllib.parse
 import uuid
 from collections.abc import Awaitable
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
 import tornado.web
 import tornado.websocket
+from jupyter_client.asynchronous.client import AsyncKernelClient
 from jupyter_core.utils import ensure_async
 from jupyter_server._tz import utcnow
 from jupyter_server.auth.authorizer import Authorizer
@@ -524,6 +527,42 @@ class KernelPool:
             return self._bound.pop(kernel_id)
 
 
+class ReadyKernelClient(AsyncKernelClient):
+    """The client Voila runs the dashboard's notebook with: ready as soon as the kernel has answered its
+    ``kernel_info`` and its IOPub channel is seen connected (issue 19 item 4).
+
+    jupyter_client's own wait then drains IOPub until 0.2 s pass without a message — 0.2 s at least on
+    every page, before the first cell runs.  Here only what has already arrived is drained: a message that
+    comes later belongs to no cell the page runs (nbclient takes only the replies to its own requests)."""
+
+    async def wait_for_ready(self, timeout: float | None = None) -> None:
+        deadline = time.monotonic() + (timeout if timeout is not None else float("inf"))
+        while True:
+            self.kernel_info()
+            try:
+                msg = await ensure_async(self.shell_channel.get_msg(timeout=1))
+            except Empty:
+                pass
+            else:
+                if msg["msg_type"] == "kernel_info_reply":
+                    try:  # IOPub connected: the kernel_info's own status arrives on it
+                        await ensure_async(self.iopub_channel.get_msg(timeout=0.2))
+                    except Empty:
+                        pass
+                    else:
+                        self._handle_kernel_info_reply(msg)
+                        break
+            if not await self._async_is_alive():
+                raise RuntimeError("Kernel died before replying to kernel_info")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Kernel didn't respond in {timeout} seconds")
+        while True:  # what is already there, no waiting for more
+            try:
+                await ensure_async(self.iopub_channel.get_msg(timeout=0))
+            except Empty:
+                break
+
+
 class _TicketingKernelManager:
     """The kernel manager as one render request sees it: a kernel it starts gets the
     session's ticket in its environment, and the session's earlier kernel is shut down."""
@@ -693,6 +732,8 @@ class WorkbenchVoila(Voila):
         ended = self.wb_sessions.close_stale()
         if ended:
             self.log.info("%d web sessions left open by the previous server were recorded as ended.", ended)
+        # Voila's notebook runs start without jupyter_client's 0.2 s IOPub drain (ReadyKernelClient).
+        self.config.ServerKernelManager.client_factory = ReadyKernelClient
         settings: dict[str, Any] = super().init_settings()
         settings.update(wb_sessions=self.wb_sessions, wb_data_server=self.data_server, wb_trust_proxy=self.trust_proxy, xsrf_cookies=True,
                         allow_unauthenticated_access=False, serve_traceback=False)
