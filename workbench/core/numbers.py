@@ -279,6 +279,25 @@ def _matrix_valid(matrix: np.ndarray) -> np.ndarray:
     return valid
 
 
+def _normalise(raw: pa.Array) -> pa.Array:
+    """Separators removed and full-width digits made ASCII (the values that are not ASCII digits only)."""
+    text = pc.replace_substring_regex(raw, _SEPARATOR_RE, "")
+    non_ascii = pc.fill_null(pc.invert(pc.string_is_ascii(text)), False).to_numpy(zero_copy_only=False)
+    if non_ascii.any():
+        foreign = non_ascii & pc.fill_null(pc.match_substring_regex(text, _FOREIGN_RE), False).to_numpy(
+            zero_copy_only=False
+        )
+        # Rows left with only ASCII and full-width digits: NFKC maps exactly those
+        # digits to ASCII and leaves ASCII alone.  Elsewhere NFKC would turn ① or ²
+        # into digits, so rows with foreign characters are mapped in Python (rare).
+        text = pc.if_else(pa.array(non_ascii & ~foreign), pc.utf8_normalize(text, "NFKC"), text)
+        if foreign.any():
+            mask = pa.array(foreign)
+            mapped = [v.translate(_FULLWIDTH_DIGITS) for v in text.filter(mask).to_pylist()]
+            text = pc.replace_with_mask(text, mask, pa.array(mapped, type=pa.string()))
+    return text
+
+
 def validate_numbers(values: NumberInput) -> NumberCheck:
     """Normalise and classify a batch of raw Individual Numbers (up to millions).
 
@@ -299,21 +318,16 @@ def validate_numbers(values: NumberInput) -> NumberCheck:
     """
     raw, non_text = _to_arrow(values)
     n = len(raw)
-    text = pc.replace_substring_regex(raw, _SEPARATOR_RE, "")
-
-    non_ascii = pc.fill_null(pc.invert(pc.string_is_ascii(text)), False).to_numpy(zero_copy_only=False)
-    if non_ascii.any():
-        foreign = non_ascii & pc.fill_null(pc.match_substring_regex(text, _FOREIGN_RE), False).to_numpy(
-            zero_copy_only=False
-        )
-        # Rows left with only ASCII and full-width digits: NFKC maps exactly those
-        # digits to ASCII and leaves ASCII alone.  Elsewhere NFKC would turn ① or ²
-        # into digits, so rows with foreign characters are mapped in Python (rare).
-        text = pc.if_else(pa.array(non_ascii & ~foreign), pc.utf8_normalize(text, "NFKC"), text)
-        if foreign.any():
-            mask = pa.array(foreign)
-            mapped = [v.translate(_FULLWIDTH_DIGITS) for v in text.filter(mask).to_pylist()]
-            text = pc.replace_with_mask(text, mask, pa.array(mapped, type=pa.string()))
+    # A value of ASCII digits only (nearly every value of a real file) has nothing to normalise: only
+    # the other values go through the separator removal and the full-width mapping.
+    messy = ~pc.fill_null(pc.ascii_is_decimal(raw), False).to_numpy(zero_copy_only=False)
+    text = raw
+    if messy.any():
+        # the normalised values put in their places by one take (replace_with_mask copies value by value)
+        where = np.arange(n, dtype=np.int64)
+        where[messy] = n + np.arange(int(messy.sum()), dtype=np.int64)
+        normalised = _normalise(raw.filter(pa.array(messy))).cast(pa.string())
+        text = pa.concat_arrays([raw.cast(pa.string()), normalised]).take(pa.array(where))
 
     length = pc.fill_null(pc.binary_length(text), 0).to_numpy(zero_copy_only=False)
     blank = length == 0

@@ -254,26 +254,56 @@ def _codes(values: Any) -> np.ndarray:
     return np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
-def _duplicated(key: pa.Array) -> np.ndarray:
-    """True for each row whose key appeared on an earlier row.
+def _repeated(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The rows of ``rows`` whose value in ``values`` (integers) occurs on at least one other row of ``rows``."""
+    if rows.size < 2:
+        return rows[:0]
+    v = values[rows]
+    order = np.argsort(v, kind="stable")
+    sorted_ = v[order]
+    same = sorted_[1:] == sorted_[:-1]
+    hit = np.zeros(rows.size, dtype=bool)
+    hit[1:] |= same
+    hit[:-1] |= same
+    return np.sort(rows[order[hit]])
 
-    Dictionary codes are handed out in order of first appearance, so a row is a first
-    occurrence exactly when its code is larger than every code before it.
+
+def _duplicated(parts: list[pa.Array], first_codes: np.ndarray | None = None) -> np.ndarray:
+    """True for each row whose key (all of ``parts``, missing as ``""``) appeared on an earlier row.
+
+    An exact repeat repeats its first part too, so only the rows whose first part occurs more than
+    once are compared in full (``first_codes``: integer codes of the first part, missing as ``""``, if
+    the caller has them; in a return with a million rows a few thousand such rows at most).
     """
-    codes = _codes(key)
-    if not len(codes):
-        return np.zeros(0, dtype=bool)
-    before = np.maximum.accumulate(np.concatenate([[-1], codes[:-1]]))
-    return np.asarray(codes <= before, dtype=bool)
+    n = len(parts[0]) if parts else 0
+    out = np.zeros(n, dtype=bool)
+    if n < 2:
+        return out
+    if first_codes is None:
+        first_codes = _codes(pc.fill_null(parts[0], ""))
+    maybe = _repeated(first_codes, np.arange(n))
+    if maybe.size < 2:
+        return out
+    take = pa.array(maybe, type=pa.int64())
+    codes = np.stack([_codes(pc.fill_null(p.take(take), "")) for p in parts], axis=1)
+    _values, first = np.unique(codes, axis=0, return_index=True)
+    repeat = np.ones(maybe.size, dtype=bool)
+    repeat[first] = False
+    out[maybe] = repeat
+    return out
 
 
 def _conflicts(group: np.ndarray, other: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Rows in ``mask`` whose ``group`` value comes with more than one ``other`` value among ``mask`` rows."""
+    """Rows in ``mask`` whose ``group`` value comes with more than one ``other`` value among ``mask`` rows.
+
+    ``group``: integer codes (equal values, equal codes); ``other``: any values.  Only the rows whose
+    group value occurs on two or more ``mask`` rows can conflict; the others are not looked at.
+    """
     out = np.zeros(len(mask), dtype=bool)
-    rows = np.flatnonzero(mask)
+    rows = _repeated(group, np.flatnonzero(mask))
     if rows.size < 2:
         return out
-    g = _codes(np.asarray(group, dtype=object)[rows])
+    g = group[rows]
     o = _codes(np.asarray(other, dtype=object)[rows])
     order = np.argsort(g, kind="stable")
     gs, os_ = g[order], o[order]
@@ -281,6 +311,14 @@ def _conflicts(group: np.ndarray, other: np.ndarray, mask: np.ndarray) -> np.nda
     starts = np.flatnonzero(start)
     bad = np.minimum.reduceat(os_, starts) != np.maximum.reduceat(os_, starts)
     out[rows[order[bad[np.cumsum(start) - 1]]]] = True
+    return out
+
+
+def _number_codes(numbers: pa.Array, ok: np.ndarray) -> np.ndarray:
+    """Each valid number as an integer (12 digits fit in int64), -1 for the others: equal numbers, equal codes."""
+    out = np.full(len(ok), -1, dtype=np.int64)
+    if ok.any():
+        out[ok] = pc.cast(numbers.filter(pa.array(ok)), pa.int64()).to_numpy()
     return out
 
 
@@ -315,16 +353,16 @@ def _open_rows(reasons: np.ndarray) -> np.ndarray:
     return np.asarray(pd.isna(reasons), dtype=bool)
 
 
-def _check_person_state(unit: Unit, reasons: np.ndarray, person_ids: np.ndarray, mask: np.ndarray) -> None:
+def _check_person_state(unit: Unit, reasons: np.ndarray, person_ids: pa.Array, mask: np.ndarray) -> None:
     """C1: the person must be in the target list, listed and not deceased (rows in ``mask``).
 
-    One set-based join of the rows' person IDs against ``persons``.
+    One set-based join of the rows' person IDs (an Arrow string array, one per row) against ``persons``.
     """
     rows = np.flatnonzero(mask)
     if not rows.size:
         return
-    probe = pa.table({"row": pa.array(rows, type=pa.int64()),
-                      "person_id": pa.array(np.asarray(person_ids, dtype=object)[rows], type=pa.string())})
+    at_rows = pa.array(rows, type=pa.int64())
+    probe = pa.table({"row": at_rows, "person_id": person_ids.take(at_rows)})
     unit.con.register("reg_people", probe)
     try:
         state = unit.con.execute(
@@ -437,7 +475,13 @@ class _Plan:
     person: np.ndarray
     submission: np.ndarray
     numbers: np.ndarray
-    index: list[bytes | None]
+    #: The rows whose number was indexed (ascending) and their blind indexes (Arrow binary, same order).
+    indexed: np.ndarray
+    index: pa.Array
+
+    def index_of(self, rows: np.ndarray) -> pa.Array:
+        """The blind indexes of ``rows`` (all of them indexed rows)."""
+        return self.index.take(pa.array(np.searchsorted(self.indexed, rows), type=pa.int64()))
 
 
 def _plan(unit: Unit, table: formats.Table, source: str) -> _Plan:
@@ -451,9 +495,11 @@ def _plan(unit: Unit, table: formats.Table, source: str) -> _Plan:
     identity_text = _clean(frame["identity_checked"])
     identity = pc.is_in(identity_text, value_set=pa.array(sorted(IDENTITY_CHECKED))).to_numpy(zero_copy_only=False)
 
+    person_codes: np.ndarray | None = None
     if source == "contractor":
         person_text = _clean(frame["person_id"])
         raw_person = person_text.to_numpy(zero_copy_only=False)
+        person_codes = _codes(pc.fill_null(person_text, ""))
         submission = np.full(n, None, dtype=object)
         key_parts = [person_text, num_text, identity_text]
     else:
@@ -461,14 +507,15 @@ def _plan(unit: Unit, table: formats.Table, source: str) -> _Plan:
         submission = _clean(frame["submission_id"]).to_numpy(zero_copy_only=False)
         key_parts = [_as_arrow(frame[c]) for c in ("name", "kana", "sex", "birth_date", "address")]
         key_parts += [num_text, identity_text]
-    duplicate = _duplicated(pc.binary_join_element_wise(*key_parts, "\x1f", null_handling="replace"))
+    duplicate = _duplicated(key_parts, person_codes)
     _set_reason(reasons, duplicate, "duplicate_row")
     bad_number = _open_rows(reasons) & ~check.ok
     reasons[bad_number] = check.reasons[bad_number]
 
     if source == "contractor":
         person = raw_person
-        _check_person_state(unit, reasons, person, _open_rows(reasons))
+        person_arr = person_text
+        _check_person_state(unit, reasons, person_arr, _open_rows(reasons))
         who = raw_person
     else:
         matched, match_reason = _match_portal(unit, frame)
@@ -477,34 +524,33 @@ def _plan(unit: Unit, table: formats.Table, source: str) -> _Plan:
         reasons[open_rows & has_reason] = match_reason[open_rows & has_reason]
         person = matched
         found = ~pd.isna(person)
-        _check_person_state(unit, reasons, np.where(found, person, ""), _open_rows(reasons) & found)
+        person_arr = pa.array(person, type=pa.string(), from_pandas=True)
+        person_codes = _codes(person_arr)
+        _check_person_state(unit, reasons, person_arr, _open_rows(reasons) & found)
         who = np.where(found, person, "submission:" + submission.astype(str))
     _set_reason(reasons, ~identity, "identity_not_checked")
 
     # In-file conflicts among rows with a valid number (exact duplicates aside).
     considered = check.ok & ~duplicate
-    _set_reason(reasons, _conflicts(numbers, who, considered), "number_repeated_in_file")
-    real_person = considered & ~pd.isna(person) & (np.asarray(person, dtype=object) != "")
-    _set_reason(reasons, _conflicts(person, numbers, real_person), "person_repeated_in_file")
+    _set_reason(reasons, _conflicts(_number_codes(num_text, check.ok), who, considered), "number_repeated_in_file")
+    real_person = considered & pc.fill_null(pc.not_equal(person_arr, ""), False).to_numpy(zero_copy_only=False)
+    assert person_codes is not None
+    _set_reason(reasons, _conflicts(person_codes, numbers, real_person), "person_repeated_in_file")
 
     # Compare with what is held, through the blind index (never the number in clear).
     outcome = np.full(n, "returned", dtype=object)
-    index: list[bytes | None] = [None] * n
     candidates = np.flatnonzero(_open_rows(reasons))
+    index = pa.array([], type=pa.binary())
     if candidates.size:
         blind = BlindIndex(unit.workspace.keyring.key("blind_index"))
-        digests = blind.digest_many(numbers[candidates].tolist())
-        for i, d in zip(candidates.tolist(), digests, strict=True):
-            index[i] = d
-        probe = pa.table({
-            "row": pa.array(candidates, type=pa.int64()),
-            "person_id": pa.array(person[candidates].astype(str), type=pa.string()),
-            "number_index": _blobs(digests),
-        })
+        index = _blobs(blind.digest_many(numbers[candidates].tolist()))
+        at_rows = pa.array(candidates, type=pa.int64())
+        probe = pa.table({"row": at_rows, "person_id": person_arr.take(at_rows), "number_index": index})
         unit.con.register("reg_probe", probe)
         try:
             held = unit.con.execute(
-                "SELECT r.row, h.person_id AS holder, o.person_id IS NOT NULL AS has_own"
+                "SELECT r.row, coalesce(h.person_id <> r.person_id, FALSE) AS other,"
+                " coalesce(h.person_id = r.person_id, FALSE) AS same, o.person_id IS NOT NULL AS has_own"
                 " FROM reg_probe r"
                 " LEFT JOIN person_numbers h ON h.number_index = r.number_index"
                 " LEFT JOIN person_numbers o ON o.person_id = r.person_id"
@@ -513,18 +559,17 @@ def _plan(unit: Unit, table: formats.Table, source: str) -> _Plan:
         finally:
             unit.con.unregister("reg_probe")
         rows = held["row"].to_numpy()
-        holder = held["holder"].to_numpy(zero_copy_only=False)
+        other = held["other"].to_numpy(zero_copy_only=False)
+        same = held["same"].to_numpy(zero_copy_only=False)
         has_own = held["has_own"].to_numpy(zero_copy_only=False)
-        other = ~pd.isna(holder) & (holder != person[rows])
         held_by_other = np.zeros(n, dtype=bool)
         held_by_other[rows[other]] = True
         _set_reason(reasons, held_by_other, "number_held_by_other")
-        same = ~pd.isna(holder) & (holder == person[rows])
         outcome[rows[same]] = "already_registered"
         outcome[rows[~same & ~other & has_own]] = "review"
         outcome[rows[~same & ~other & ~has_own]] = "registered"
     outcome[~_open_rows(reasons)] = "returned"
-    return _Plan(table, source, outcome, reasons, person, submission, numbers, index)
+    return _Plan(table, source, outcome, reasons, person, submission, numbers, candidates, index)
 
 
 def _counts(plan: _Plan) -> tuple[dict[str, int], dict[str, int]]:
@@ -625,12 +670,12 @@ def _run(unit: Unit, data: bytes, source: str, file_name: str, *, preview: bool,
 
     reg = np.flatnonzero(plan.outcome == "registered")
     if reg.size:
-        ids = plan.person[reg].astype(str).tolist()
+        ids = plan.person[reg].tolist()  # a registered row's person is always a person ID (text)
         cts = cipher.encrypt_many(plan.numbers[reg].tolist(), ids, table="person_numbers", column="number_ct")
         new = pa.table({
             "person_id": pa.array(ids, type=pa.string()),
             "number_ct": _blobs(cts),
-            "number_index": _blobs([plan.index[i] for i in reg.tolist()]),  # type: ignore[misc]
+            "number_index": plan.index_of(reg),
         })
         del cts
         con.register("reg_new", new)
@@ -651,7 +696,7 @@ def _run(unit: Unit, data: bytes, source: str, file_name: str, *, preview: bool,
             "line": pa.array(table.lines[rev], type=pa.int64()),
             "person_id": pa.array(plan.person[rev].astype(str), type=pa.string()),
             "number_ct": _blobs(cts),
-            "number_index": _blobs([plan.index[i] for i in rev.tolist()]),  # type: ignore[misc]
+            "number_index": plan.index_of(rev),
         })
         con.register("reg_review", queued)
         try:
