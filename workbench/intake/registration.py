@@ -32,6 +32,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -268,7 +269,7 @@ def _repeated(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return np.sort(rows[order[hit]])
 
 
-def _duplicated(parts: list[pa.Array], first_codes: np.ndarray | None = None) -> np.ndarray:
+def _duplicated(parts: list[pa.Array | np.ndarray], first_codes: np.ndarray | None = None) -> np.ndarray:
     """True for each row whose key (all of ``parts``, missing as ``""``) appeared on an earlier row.
 
     An exact repeat repeats its first part too, so only the rows whose first part occurs more than
@@ -280,12 +281,13 @@ def _duplicated(parts: list[pa.Array], first_codes: np.ndarray | None = None) ->
     if n < 2:
         return out
     if first_codes is None:
-        first_codes = _codes(pc.fill_null(parts[0], ""))
+        first_codes = _codes(pc.fill_null(_text(parts[0]), ""))
     maybe = _repeated(first_codes, np.arange(n))
     if maybe.size < 2:
         return out
     take = pa.array(maybe, type=pa.int64())
-    codes = np.stack([_codes(pc.fill_null(p.take(take), "")) for p in parts], axis=1)
+    codes = np.stack([_codes(pc.fill_null(_text(p).take(take) if isinstance(p, pa.Array) else _text(p[maybe]), ""))
+                      for p in parts], axis=1)
     _values, first = np.unique(codes, axis=0, return_index=True)
     repeat = np.ones(maybe.size, dtype=bool)
     repeat[first] = False
@@ -314,12 +316,9 @@ def _conflicts(group: np.ndarray, other: np.ndarray, mask: np.ndarray) -> np.nda
     return out
 
 
-def _number_codes(numbers: pa.Array, ok: np.ndarray) -> np.ndarray:
-    """Each valid number as an integer (12 digits fit in int64), -1 for the others: equal numbers, equal codes."""
-    out = np.full(len(ok), -1, dtype=np.int64)
-    if ok.any():
-        out[ok] = pc.cast(numbers.filter(pa.array(ok)), pa.int64()).to_numpy()
-    return out
+def _text(values: pa.Array | np.ndarray) -> pa.Array:
+    """An Arrow string array of a column (an object array of text and ``None`` converted)."""
+    return values if isinstance(values, pa.Array) else pa.array(values, type=pa.string(), from_pandas=True)
 
 
 def _blobs(values: list[bytes]) -> pa.Array:
@@ -353,16 +352,18 @@ def _open_rows(reasons: np.ndarray) -> np.ndarray:
     return np.asarray(pd.isna(reasons), dtype=bool)
 
 
-def _check_person_state(unit: Unit, reasons: np.ndarray, person_ids: pa.Array, mask: np.ndarray) -> None:
-    """C1: the person must be in the target list, listed and not deceased (rows in ``mask``).
-
-    One set-based join of the rows' person IDs (an Arrow string array, one per row) against ``persons``.
-    """
-    rows = np.flatnonzero(mask)
+def _person_state(unit: Unit, person_ids: pa.Array, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """C1 looked up: whether each of ``rows``' person (``person_ids``: an Arrow string array, one per row)
+    is in the target list, listed, and deceased — one set-based join against ``persons``, as arrays over
+    all the rows (False for rows not asked).  Touches only the database (it may run beside other work)."""
+    n = len(person_ids)
+    found = np.zeros(n, dtype=bool)
+    listed = np.zeros(n, dtype=bool)
+    deceased = np.zeros(n, dtype=bool)
     if not rows.size:
-        return
+        return found, listed, deceased
     at_rows = pa.array(rows, type=pa.int64())
-    probe = pa.table({"row": at_rows, "person_id": person_ids.take(at_rows)})
+    probe = pa.table({"row": at_rows, "person_id": person_ids if rows.size == n else person_ids.take(at_rows)})
     unit.con.register("reg_people", probe)
     try:
         state = unit.con.execute(
@@ -372,12 +373,16 @@ def _check_person_state(unit: Unit, reasons: np.ndarray, person_ids: pa.Array, m
     finally:
         unit.con.unregister("reg_people")
     at = state["row"].to_numpy()
-    found = np.zeros(len(reasons), dtype=bool)
-    listed = np.zeros(len(reasons), dtype=bool)
-    deceased = np.zeros(len(reasons), dtype=bool)
     found[at] = state["found"].to_numpy(zero_copy_only=False)
     listed[at] = state["listed"].to_numpy(zero_copy_only=False)
     deceased[at] = state["deceased"].to_numpy(zero_copy_only=False)
+    return found, listed, deceased
+
+
+def _check_person_state(reasons: np.ndarray, state: tuple[np.ndarray, np.ndarray, np.ndarray], mask: np.ndarray) -> None:
+    """C1: the person must be in the target list, listed and not deceased (rows in ``mask``; ``state``
+    from :func:`_person_state`, which asked about every row of ``mask``)."""
+    found, listed, deceased = state
     _set_reason(reasons, mask & ~found, "unknown_person")
     _set_reason(reasons, mask & found & deceased, "deceased")
     _set_reason(reasons, mask & found & ~listed, "not_listed")
@@ -491,7 +496,7 @@ def _plan(unit: Unit, table: formats.Table, source: str) -> _Plan:
 
     check = validate_numbers(_as_arrow(frame["individual_number"]))
     numbers = check.numbers
-    num_text = pa.array(numbers, type=pa.string())
+    assert check.keys is not None
     identity_text = _clean(frame["identity_checked"])
     identity = pc.is_in(identity_text, value_set=pa.array(sorted(IDENTITY_CHECKED))).to_numpy(zero_copy_only=False)
 
@@ -501,12 +506,12 @@ def _plan(unit: Unit, table: formats.Table, source: str) -> _Plan:
         raw_person = person_text.to_numpy(zero_copy_only=False)
         person_codes = _codes(pc.fill_null(person_text, ""))
         submission = np.full(n, None, dtype=object)
-        key_parts = [person_text, num_text, identity_text]
+        key_parts: list[pa.Array | np.ndarray] = [person_text, numbers, identity_text]
     else:
         raw_person = np.full(n, None, dtype=object)
         submission = _clean(frame["submission_id"]).to_numpy(zero_copy_only=False)
         key_parts = [_as_arrow(frame[c]) for c in ("name", "kana", "sex", "birth_date", "address")]
-        key_parts += [num_text, identity_text]
+        key_parts += [numbers, identity_text]
     duplicate = _duplicated(key_parts, person_codes)
     _set_reason(reasons, duplicate, "duplicate_row")
     bad_number = _open_rows(reasons) & ~check.ok
@@ -515,7 +520,8 @@ def _plan(unit: Unit, table: formats.Table, source: str) -> _Plan:
     if source == "contractor":
         person = raw_person
         person_arr = person_text
-        _check_person_state(unit, reasons, person_arr, _open_rows(reasons))
+        asked = np.arange(n)
+        in_list = np.ones(n, dtype=bool)
         who = raw_person
     else:
         matched, match_reason = _match_portal(unit, frame)
@@ -526,24 +532,35 @@ def _plan(unit: Unit, table: formats.Table, source: str) -> _Plan:
         found = ~pd.isna(person)
         person_arr = pa.array(person, type=pa.string(), from_pandas=True)
         person_codes = _codes(person_arr)
-        _check_person_state(unit, reasons, person_arr, _open_rows(reasons) & found)
+        asked = np.flatnonzero(found)
+        in_list = found
         who = np.where(found, person, "submission:" + submission.astype(str))
+
+    # The target list is looked up in the database (C1) while this thread computes the blind index of
+    # every valid number (the look-up of what is held needs them): the two cores work at once.  A valid
+    # number's index is computed whatever the row's outcome; only the rows registered keep theirs.
+    blind = BlindIndex(unit.workspace.keyring.key("blind_index"))
+    valid_rows = np.flatnonzero(check.ok)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="registration-c1") as pool:
+        looked_up = pool.submit(_person_state, unit, person_arr, asked)
+        valid_index = _blobs(blind.digest_many(numbers[valid_rows].tolist()) if valid_rows.size else [])
+        state = looked_up.result()
+    _check_person_state(reasons, state, _open_rows(reasons) & in_list)
     _set_reason(reasons, ~identity, "identity_not_checked")
 
     # In-file conflicts among rows with a valid number (exact duplicates aside).
     considered = check.ok & ~duplicate
-    _set_reason(reasons, _conflicts(_number_codes(num_text, check.ok), who, considered), "number_repeated_in_file")
+    _set_reason(reasons, _conflicts(check.keys, who, considered), "number_repeated_in_file")
     real_person = considered & pc.fill_null(pc.not_equal(person_arr, ""), False).to_numpy(zero_copy_only=False)
     assert person_codes is not None
     _set_reason(reasons, _conflicts(person_codes, numbers, real_person), "person_repeated_in_file")
 
     # Compare with what is held, through the blind index (never the number in clear).
     outcome = np.full(n, "returned", dtype=object)
-    candidates = np.flatnonzero(_open_rows(reasons))
-    index = pa.array([], type=pa.binary())
+    candidates = np.flatnonzero(_open_rows(reasons))  # all of them valid numbers
+    index = valid_index.take(pa.array(np.searchsorted(valid_rows, candidates), type=pa.int64()))
+    del valid_index
     if candidates.size:
-        blind = BlindIndex(unit.workspace.keyring.key("blind_index"))
-        index = _blobs(blind.digest_many(numbers[candidates].tolist()))
         at_rows = pa.array(candidates, type=pa.int64())
         probe = pa.table({"row": at_rows, "person_id": person_arr.take(at_rows), "number_index": index})
         unit.con.register("reg_probe", probe)
@@ -554,7 +571,6 @@ def _plan(unit: Unit, table: formats.Table, source: str) -> _Plan:
                 " FROM reg_probe r"
                 " LEFT JOIN person_numbers h ON h.number_index = r.number_index"
                 " LEFT JOIN person_numbers o ON o.person_id = r.person_id"
-                " ORDER BY r.row"
             ).to_arrow_table()
         finally:
             unit.con.unregister("reg_probe")
