@@ -197,6 +197,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 def _run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    if args.keep:
+        # the audit anchors are put back with the workspace, so they must live in the kept folder
+        os.environ["WORKBENCH_AUDIT_ANCHOR_DIR"] = str(workdir / "anchors")
+        os.environ["WORKBENCH_ANCHOR_CHATTR"] = "0"
     own_kek(workdir)
     wanted = {"persons": args.persons, "error_rate": args.error_rate, "seed": args.seed}
     marker = workdir / PREPARED
