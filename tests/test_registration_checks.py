@@ -212,7 +212,11 @@ def test_a_registrar_without_the_right_gets_no_look_up(loaded: StaffedWorkspace,
     data, _truth = contractor_return_with_truth(population, seed=33, error_rate=0.1)
     called: list[int] = []
     real = registration._person_state
-    monkeypatch.setattr(registration, "_person_state", lambda *a: called.append(1) or real(*a))
+    def counted(*args: Any) -> Any:
+        called.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(registration, "_person_state", counted)
     loaded.add_user("analyst2", ["analyst"])
     with pytest.raises(WorkbenchError):
         registration.register(loaded.login("analyst2"), data, source="contractor", file_name="r.csv")
