@@ -256,17 +256,17 @@ def _codes(values: Any) -> np.ndarray:
 
 
 def _repeated(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """The rows of ``rows`` whose value in ``values`` (integers) occurs on at least one other row of ``rows``."""
+    """The rows of ``rows`` (ascending) whose value in ``values`` (integers) occurs on at least one other
+    row of ``rows``, ascending.  Dense codes are counted; other integers go through a hash table (no sort)."""
     if rows.size < 2:
         return rows[:0]
     v = values[rows]
-    order = np.argsort(v, kind="stable")
-    sorted_ = v[order]
-    same = sorted_[1:] == sorted_[:-1]
-    hit = np.zeros(rows.size, dtype=bool)
-    hit[1:] |= same
-    hit[:-1] |= same
-    return np.sort(rows[order[hit]])
+    if v.min() >= 0 and v.max() < 4 * v.size:
+        hit = np.bincount(v)[v] > 1
+    else:
+        hit = pd.Series(v).duplicated(keep=False).to_numpy()
+    out: np.ndarray = rows[hit]
+    return out
 
 
 def _duplicated(parts: list[pa.Array | np.ndarray], first_codes: np.ndarray | None = None) -> np.ndarray:
@@ -343,32 +343,57 @@ def _nullable(series: pd.Series) -> pa.Array:
     return pa.array(values, type=pa.string(), mask=values == "")
 
 
-def _set_reason(reasons: np.ndarray, mask: np.ndarray, code: str) -> None:
-    """Give ``code`` to rows in ``mask`` that have no reason yet (the first reason wins)."""
-    reasons[mask & pd.isna(reasons)] = code
+#: Every reason a row may be returned for, by number (0: none), for the per-row codes of a plan.
+_REASON_CODES: tuple[str, ...] = ("", *REASONS)
+_REASON_NUMBER = {code: i for i, code in enumerate(_REASON_CODES) if code}
 
 
-def _open_rows(reasons: np.ndarray) -> np.ndarray:
-    return np.asarray(pd.isna(reasons), dtype=bool)
+class _Reasons:
+    """Per row the first reason found, as a small integer (:data:`_REASON_CODES`; 0 while the row is open)."""
+
+    def __init__(self, n: int) -> None:
+        self.code = np.zeros(n, dtype=np.int16)
+
+    def open(self) -> np.ndarray:
+        """The rows with no reason yet."""
+        return np.asarray(self.code == 0)
+
+    def set(self, mask: np.ndarray, reason: str) -> None:
+        """Give ``reason`` to rows in ``mask`` that have no reason yet (the first reason wins)."""
+        self.code[mask & (self.code == 0)] = _REASON_NUMBER[reason]
+
+    def set_each(self, mask: np.ndarray, reasons: np.ndarray) -> None:
+        """Give each open row in ``mask`` its own reason from ``reasons`` (codes, one per row)."""
+        rows = np.flatnonzero(mask & (self.code == 0))
+        self.code[rows] = [_REASON_NUMBER[str(r)] for r in reasons[rows]]
+
+    def words(self, rows: np.ndarray) -> np.ndarray:
+        """The reason codes (text) of ``rows``."""
+        words: np.ndarray = np.asarray(_REASON_CODES, dtype=object)[self.code[rows]]
+        return words
 
 
-def _person_state(unit: Unit, person_ids: pa.Array, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _person_state(unit: Unit, person_ids: pa.Array,
+                  rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """C1 looked up: whether each of ``rows``' person (``person_ids``: an Arrow string array, one per row)
-    is in the target list, listed, and deceased — one set-based join against ``persons``, as arrays over
-    all the rows (False for rows not asked).  Touches only the database (it may run beside other work)."""
+    is in the target list, listed, and deceased, and the person's row in it (-1 if not found) — one
+    set-based join against ``persons``, as arrays over all the rows (False and -1 for rows not asked).
+    Touches only the database (it may run beside other work)."""
     n = len(person_ids)
     found = np.zeros(n, dtype=bool)
     listed = np.zeros(n, dtype=bool)
     deceased = np.zeros(n, dtype=bool)
+    target_row = np.full(n, -1, dtype=np.int64)
     if not rows.size:
-        return found, listed, deceased
+        return found, listed, deceased, target_row
     at_rows = pa.array(rows, type=pa.int64())
     probe = pa.table({"row": at_rows, "person_id": person_ids if rows.size == n else person_ids.take(at_rows)})
     unit.con.register("reg_people", probe)
     try:
         state = unit.con.execute(
             "SELECT r.row, p.person_id IS NOT NULL AS found, coalesce(p.listed, FALSE) AS listed,"
-            " coalesce(p.deceased, FALSE) AS deceased FROM reg_people r LEFT JOIN persons p USING (person_id)"
+            " coalesce(p.deceased, FALSE) AS deceased, coalesce(p.rowid, -1) AS target_row"
+            " FROM reg_people r LEFT JOIN persons p USING (person_id)"
         ).to_arrow_table()
     finally:
         unit.con.unregister("reg_people")
@@ -376,16 +401,27 @@ def _person_state(unit: Unit, person_ids: pa.Array, rows: np.ndarray) -> tuple[n
     found[at] = state["found"].to_numpy(zero_copy_only=False)
     listed[at] = state["listed"].to_numpy(zero_copy_only=False)
     deceased[at] = state["deceased"].to_numpy(zero_copy_only=False)
-    return found, listed, deceased
+    target_row[at] = state["target_row"].to_numpy(zero_copy_only=False)
+    return found, listed, deceased, target_row
 
 
-def _check_person_state(reasons: np.ndarray, state: tuple[np.ndarray, np.ndarray, np.ndarray], mask: np.ndarray) -> None:
+def _person_codes(person_ids: pa.Array, target_row: np.ndarray) -> np.ndarray:
+    """An integer per row for its person ID (equal IDs, equal codes; missing as ``""``): the target list's
+    row of a person found there, a number past them for the IDs not found."""
+    codes = target_row.copy()
+    missing = codes < 0
+    if missing.any():
+        codes[missing] = _codes(pc.fill_null(person_ids.filter(pa.array(missing)), "")) + int(codes.max()) + 1
+    return codes
+
+
+def _check_person_state(reasons: _Reasons, state: tuple[np.ndarray, ...], mask: np.ndarray) -> None:
     """C1: the person must be in the target list, listed and not deceased (rows in ``mask``; ``state``
     from :func:`_person_state`, which asked about every row of ``mask``)."""
-    found, listed, deceased = state
-    _set_reason(reasons, mask & ~found, "unknown_person")
-    _set_reason(reasons, mask & found & deceased, "deceased")
-    _set_reason(reasons, mask & found & ~listed, "not_listed")
+    found, listed, deceased = state[:3]
+    reasons.set(mask & ~found, "unknown_person")
+    reasons.set(mask & found & deceased, "deceased")
+    reasons.set(mask & found & ~listed, "not_listed")
 
 
 # ---------------------------------------------------------------------- portal matching
@@ -475,8 +511,9 @@ class _Plan:
 
     table: formats.Table
     source: str
+    #: Per row the index of its outcome in :data:`OUTCOMES`.
     outcome: np.ndarray
-    reason: np.ndarray
+    reasons: _Reasons
     person: np.ndarray
     submission: np.ndarray
     numbers: np.ndarray
@@ -492,7 +529,7 @@ class _Plan:
 def _plan(unit: Unit, table: formats.Table, source: str) -> _Plan:
     frame = table.frame
     n = len(frame)
-    reasons = np.full(n, None, dtype=object)
+    reasons = _Reasons(n)
 
     check = validate_numbers(_as_arrow(frame["individual_number"]))
     numbers = check.numbers
@@ -501,35 +538,22 @@ def _plan(unit: Unit, table: formats.Table, source: str) -> _Plan:
     identity = pc.is_in(identity_text, value_set=pa.array(sorted(IDENTITY_CHECKED))).to_numpy(zero_copy_only=False)
 
     person_codes: np.ndarray | None = None
+    match_reason: np.ndarray | None = None
     if source == "contractor":
         person_text = _clean(frame["person_id"])
-        raw_person = person_text.to_numpy(zero_copy_only=False)
-        person_codes = _codes(pc.fill_null(person_text, ""))
+        person = raw_person = person_text.to_numpy(zero_copy_only=False)
         submission = np.full(n, None, dtype=object)
         key_parts: list[pa.Array | np.ndarray] = [person_text, numbers, identity_text]
-    else:
-        raw_person = np.full(n, None, dtype=object)
-        submission = _clean(frame["submission_id"]).to_numpy(zero_copy_only=False)
-        key_parts = [_as_arrow(frame[c]) for c in ("name", "kana", "sex", "birth_date", "address")]
-        key_parts += [numbers, identity_text]
-    duplicate = _duplicated(key_parts, person_codes)
-    _set_reason(reasons, duplicate, "duplicate_row")
-    bad_number = _open_rows(reasons) & ~check.ok
-    reasons[bad_number] = check.reasons[bad_number]
-
-    if source == "contractor":
-        person = raw_person
         person_arr = person_text
         asked = np.arange(n)
         in_list = np.ones(n, dtype=bool)
         who = raw_person
     else:
-        matched, match_reason = _match_portal(unit, frame)
-        open_rows = _open_rows(reasons)
-        has_reason = ~pd.isna(match_reason)
-        reasons[open_rows & has_reason] = match_reason[open_rows & has_reason]
-        person = matched
-        found = ~pd.isna(person)
+        submission = _clean(frame["submission_id"]).to_numpy(zero_copy_only=False)
+        key_parts = [_as_arrow(frame[c]) for c in ("name", "kana", "sex", "birth_date", "address")]
+        key_parts += [numbers, identity_text]
+        person, match_reason = _match_portal(unit, frame)
+        found = np.asarray(~pd.isna(person), dtype=bool)
         person_arr = pa.array(person, type=pa.string(), from_pandas=True)
         person_codes = _codes(person_arr)
         asked = np.flatnonzero(found)
@@ -545,19 +569,31 @@ def _plan(unit: Unit, table: formats.Table, source: str) -> _Plan:
         looked_up = pool.submit(_person_state, unit, person_arr, asked)
         valid_index = _blobs(blind.digest_many(numbers[valid_rows].tolist()) if valid_rows.size else [])
         state = looked_up.result()
-    _check_person_state(reasons, state, _open_rows(reasons) & in_list)
-    _set_reason(reasons, ~identity, "identity_not_checked")
+    if source == "contractor":
+        # the target list's row of each person found is the person's code (equal IDs, equal rows)
+        person_codes = _person_codes(person_text, state[3])
+
+    # The reasons, the first found kept, in this order.
+    reasons.set(_duplicated(key_parts, person_codes if source == "contractor" else None), "duplicate_row")
+    duplicate = reasons.code == _REASON_NUMBER["duplicate_row"]
+    reasons.set_each(~check.ok, check.reasons)
+    if match_reason is not None:
+        reasons.set_each(np.asarray(~pd.isna(match_reason), dtype=bool), match_reason)
+    _check_person_state(reasons, state[:3], reasons.open() & in_list)
+    reasons.set(~identity, "identity_not_checked")
 
     # In-file conflicts among rows with a valid number (exact duplicates aside).
     considered = check.ok & ~duplicate
-    _set_reason(reasons, _conflicts(check.keys, who, considered), "number_repeated_in_file")
+    reasons.set(_conflicts(check.keys, who, considered), "number_repeated_in_file")
     real_person = considered & pc.fill_null(pc.not_equal(person_arr, ""), False).to_numpy(zero_copy_only=False)
     assert person_codes is not None
-    _set_reason(reasons, _conflicts(person_codes, numbers, real_person), "person_repeated_in_file")
+    reasons.set(_conflicts(person_codes, numbers, real_person), "person_repeated_in_file")
 
     # Compare with what is held, through the blind index (never the number in clear).
-    outcome = np.full(n, "returned", dtype=object)
-    candidates = np.flatnonzero(_open_rows(reasons))  # all of them valid numbers
+    registered, already, review, returned = (OUTCOMES.index(k) for k in
+                                             ("registered", "already_registered", "review", "returned"))
+    outcome = np.full(n, returned, dtype=np.int8)
+    candidates = np.flatnonzero(reasons.open())  # all of them valid numbers
     index = valid_index.take(pa.array(np.searchsorted(valid_rows, candidates), type=pa.int64()))
     del valid_index
     if candidates.size:
@@ -580,24 +616,30 @@ def _plan(unit: Unit, table: formats.Table, source: str) -> _Plan:
         has_own = held["has_own"].to_numpy(zero_copy_only=False)
         held_by_other = np.zeros(n, dtype=bool)
         held_by_other[rows[other]] = True
-        _set_reason(reasons, held_by_other, "number_held_by_other")
-        outcome[rows[same]] = "already_registered"
-        outcome[rows[~same & ~other & has_own]] = "review"
-        outcome[rows[~same & ~other & ~has_own]] = "registered"
-    outcome[~_open_rows(reasons)] = "returned"
+        reasons.set(held_by_other, "number_held_by_other")
+        outcome[rows[same]] = already
+        outcome[rows[~same & ~other & has_own]] = review
+        outcome[rows[~same & ~other & ~has_own]] = registered
+    outcome[~reasons.open()] = returned
     return _Plan(table, source, outcome, reasons, person, submission, numbers, candidates, index)
 
 
+def _rows(plan: _Plan, outcome: str) -> np.ndarray:
+    """The rows (ascending) with this outcome."""
+    return np.flatnonzero(plan.outcome == OUTCOMES.index(outcome))
+
+
 def _counts(plan: _Plan) -> tuple[dict[str, int], dict[str, int]]:
-    outcomes = {k: int(np.count_nonzero(plan.outcome == k)) for k in OUTCOMES}
-    codes, counts = np.unique(plan.reason[~pd.isna(plan.reason)].astype(str), return_counts=True)
-    return outcomes, {str(c): int(k) for c, k in zip(codes, counts, strict=True)}
+    by_outcome = np.bincount(plan.outcome, minlength=len(OUTCOMES))
+    outcomes = {k: int(by_outcome[i]) for i, k in enumerate(OUTCOMES)}
+    by_reason = np.bincount(plan.reasons.code, minlength=len(_REASON_CODES))
+    return outcomes, {c: int(by_reason[_REASON_NUMBER[c]]) for c in sorted(_REASON_NUMBER) if by_reason[_REASON_NUMBER[c]]}
 
 
 def _returns(plan: _Plan, *, with_ids: bool) -> pd.DataFrame:
     """The return list rows: line, reason code and words; person/submission IDs if asked."""
-    mask = plan.outcome == "returned"
-    codes = plan.reason[mask].astype(str)
+    mask = _rows(plan, "returned")
+    codes = plan.reasons.words(mask).astype(str)
     ja = np.array([REASONS[c][0] for c in codes], dtype=object)
     en = np.array([REASONS[c][1] for c in codes], dtype=object)
     data: dict[str, Any] = {"line": plan.table.lines[mask], "reason_code": codes, "reason_ja": ja, "reason_en": en}
@@ -684,7 +726,7 @@ def _run(unit: Unit, data: bytes, source: str, file_name: str, *, preview: bool,
     ring = unit.workspace.keyring
     cipher = unit.workspace.number_cipher()
 
-    reg = np.flatnonzero(plan.outcome == "registered")
+    reg = _rows(plan, "registered")
     if reg.size:
         ids = plan.person[reg].tolist()  # a registered row's person is always a person ID (text)
         cts = cipher.encrypt_many(plan.numbers[reg].tolist(), ids, table="person_numbers", column="number_ct")
@@ -703,7 +745,7 @@ def _run(unit: Unit, data: bytes, source: str, file_name: str, *, preview: bool,
         finally:
             con.unregister("reg_new")
 
-    rev = np.flatnonzero(plan.outcome == "review")
+    rev = _rows(plan, "review")
     if rev.size:
         review_ids = ["R" + uuid.uuid4().hex[:15].upper() for _ in range(rev.size)]
         cts = cipher.encrypt_many(plan.numbers[rev].tolist(), review_ids, table="registration_reviews", column="number_ct")
