@@ -677,9 +677,11 @@ def _earlier(unit: Unit, digest: str) -> tuple[Any, ...] | None:
 
 
 def _run(unit: Unit, data: bytes, source: str, file_name: str, *, preview: bool,
-         expected: dict[str, int] | None = None) -> RegistrationSummary:
+         expected: dict[str, int] | None = None, digest: str | None = None) -> RegistrationSummary:
+    """Check (and unless ``preview``, register) one file's rows; ``digest``: the SHA-256 of ``data`` if the
+    caller has it already (the incoming path hashed a plain file as it read it)."""
     _check_source(source)
-    digest = hashlib.sha256(data).hexdigest()
+    digest = digest or hashlib.sha256(data).hexdigest()
     unit.note(source=source, preview=preview)
     earlier = _earlier(unit, digest)
     if earlier is not None:
@@ -692,7 +694,7 @@ def _run(unit: Unit, data: bytes, source: str, file_name: str, *, preview: bool,
             outcomes=stored["outcomes"], reasons=stored["reasons"],
             return_list={"entry_id": earlier_entry} if earlier_entry else None,
         )
-    table = formats.read_table(data, SOURCE_LAYOUTS[source])
+    table = formats.read_table(data, SOURCE_LAYOUTS[source], digest=digest)
     plan = _plan(unit, table, source)
     outcomes, reasons = _counts(plan)
     returns = _returns(plan, with_ids=not preview)
@@ -819,10 +821,15 @@ labels.register("package", {"contractor_return": ("収集委託事業者の返�
                             "portal_download": ("マイナポータルのダウンロードデータ", "portal download")})
 
 
+def _digest_of(received: incoming.Received) -> str | None:
+    """The SHA-256 of the one member, if the incoming path has it (a plain file is its own member)."""
+    return received.file_digest if received.package is None else None
+
+
 def _preview_file(source: str) -> Callable[[Unit, incoming.Received], incoming.Changes]:
     def preview(unit: Unit, received: incoming.Received) -> incoming.Changes:
         _name, data = received.only_member()
-        summary = _run(unit, data, source, received.file_name, preview=True)
+        summary = _run(unit, data, source, received.file_name, preview=True, digest=_digest_of(received))
         registered, returned = summary.outcomes.get("registered", 0), summary.outcomes.get("returned", 0)
         if summary.already_imported:
             ja, en = "このファイルは取込済みです（変更なし）。", "Unchanged: this file was already imported."
@@ -838,7 +845,7 @@ def _preview_file(source: str) -> Callable[[Unit, incoming.Received], incoming.C
 def _apply_file(source: str) -> Callable[[Unit, incoming.Received], RegistrationSummary]:
     def apply(unit: Unit, received: incoming.Received) -> RegistrationSummary:
         _name, data = received.only_member()
-        return _run(unit, data, source, received.file_name, preview=False,
+        return _run(unit, data, source, received.file_name, preview=False, digest=_digest_of(received),
                     expected=received.options["expected_outcomes"])
     return apply
 
