@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from tests.conftest import StaffedWorkspace, run_benchmark, scalar
+from tests.conftest import StaffedWorkspace, remote_login, run_benchmark, scalar
 from tests.direct_load import load_targets
 from workbench.core.errors import WorkbenchError
 from workbench.core.numbers import generate_numbers, is_valid_number, validate_numbers
@@ -23,6 +23,7 @@ from workbench.files import formats
 from workbench.intake import registration
 from workbench.simulate import generate_world
 from workbench.simulate.contractor import contractor_return_with_truth
+from workbench.web.dataserver import DataServer
 
 
 @pytest.fixture(scope="module")
@@ -232,3 +233,22 @@ def test_benchmark_reuses_a_kept_workdir(tmp_path: Path) -> None:
     again = run_benchmark(tmp_path, "bench_registration", "--persons", "300", "--keep", str(keep), "--only", "register")
     assert again["as_expected"] and again["floor"] is None
     assert again["register"]["outcomes"] == first["register"]["outcomes"]
+
+
+# ------------------------------------------------------------------------------ through the data server
+def test_registration_through_the_data_server(loaded: StaffedWorkspace, server: DataServer, runtime: Path,
+                                              population: Any) -> None:
+    """The target-list look-up runs on a thread of its own beside the blind index: in the data server too."""
+    data, truth = contractor_return_with_truth(population, seed=34, error_rate=0.3)
+    summary = registration.register(remote_login(loaded, "registrar"), data, source="contractor", file_name="r.csv")
+    expected = truth[truth["outcome"] == "returned"].set_index("line")["reason"].to_dict()
+    assert {r["line"]: r["reason"] for r in summary.returns} == expected
+    assert summary.outcomes["registered"] == int((truth["outcome"] == "registered").sum()) > 0
+
+
+def test_read_table_takes_the_digest_the_caller_has() -> None:
+    import hashlib
+
+    data = contractor_csv([("P00000001", "123456789018", "1")])
+    assert formats.read_table(data, "contractor_return").digest == hashlib.sha256(data).hexdigest()
+    assert formats.read_table(data, "contractor_return", digest="ab" * 32).digest == "ab" * 32
