@@ -596,7 +596,10 @@ def _plan(unit: Unit, table: formats.Table, source: str) -> _Plan:
     candidates = np.flatnonzero(reasons.open())  # all of them valid numbers
     index = valid_index.take(pa.array(np.searchsorted(valid_rows, candidates), type=pa.int64()))
     del valid_index
-    if candidates.size:
+    held_any = bool(unit.con.execute("SELECT EXISTS (SELECT 1 FROM person_numbers)").fetchone()[0])  # type: ignore[index]
+    if candidates.size and not held_any:
+        outcome[candidates] = registered  # nothing is held yet (the first return): no one holds these numbers
+    elif candidates.size:
         at_rows = pa.array(candidates, type=pa.int64())
         probe = pa.table({"row": at_rows, "person_id": person_arr.take(at_rows), "number_index": index})
         unit.con.register("reg_probe", probe)
