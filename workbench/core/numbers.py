@@ -164,12 +164,16 @@ class NumberCheck:
 
     ``ok``: boolean array.
 
+    ``keys``: int64 array, each valid number as an integer (equal numbers, equal keys: for grouping
+    and comparing a batch without the text), -1 for the others; ``None`` if not computed.
+
     The repr shows counts only, never a number.
     """
 
     numbers: np.ndarray = field(repr=False)
     reasons: np.ndarray = field(repr=False)
     ok: np.ndarray = field(repr=False)
+    keys: np.ndarray | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return int(self.ok.shape[0])
@@ -279,6 +283,50 @@ def _matrix_valid(matrix: np.ndarray) -> np.ndarray:
     return valid
 
 
+#: Place values of the 12 digits, left to right (a valid number as one int64: :attr:`NumberCheck.keys`).
+_PLACES = 10 ** np.arange(11, -1, -1, dtype=np.int64)
+
+
+def _classify(text: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per value of a string array: length in bytes (0 if null), ASCII digits only, a valid number
+    (12 digits, right check digit), and the valid number as an integer (-1 for the others)."""
+    length = np.array(pc.fill_null(pc.binary_length(text), 0).to_numpy(zero_copy_only=False), dtype=np.int64)
+    digits = np.array(pc.fill_null(pc.ascii_is_decimal(text), False).to_numpy(zero_copy_only=False), dtype=bool)
+    candidates = digits & (length == 12)
+    ok = np.zeros(len(text), dtype=bool)
+    keys = np.full(len(text), -1, dtype=np.int64)
+    if candidates.any():
+        matrix = _fixed12_matrix(text.filter(pa.array(candidates)))
+        valid = _matrix_valid(matrix)
+        ok[candidates] = valid
+        value = np.zeros(len(matrix), dtype=np.int64)
+        for column in range(12):  # column by column: no (rows × 12) int64 matrix
+            value *= 10
+            value += matrix[:, column]
+        value -= int(_PLACES.sum()) * 48
+        keys[candidates] = np.where(valid, value, -1)
+    return length, digits, ok, keys
+
+
+def _normalise(raw: pa.Array) -> pa.Array:
+    """Separators removed and full-width digits made ASCII (the values that are not ASCII digits only)."""
+    text = pc.replace_substring_regex(raw, _SEPARATOR_RE, "")
+    non_ascii = pc.fill_null(pc.invert(pc.string_is_ascii(text)), False).to_numpy(zero_copy_only=False)
+    if non_ascii.any():
+        foreign = non_ascii & pc.fill_null(pc.match_substring_regex(text, _FOREIGN_RE), False).to_numpy(
+            zero_copy_only=False
+        )
+        # Rows left with only ASCII and full-width digits: NFKC maps exactly those
+        # digits to ASCII and leaves ASCII alone.  Elsewhere NFKC would turn ① or ²
+        # into digits, so rows with foreign characters are mapped in Python (rare).
+        text = pc.if_else(pa.array(non_ascii & ~foreign), pc.utf8_normalize(text, "NFKC"), text)
+        if foreign.any():
+            mask = pa.array(foreign)
+            mapped = [v.translate(_FULLWIDTH_DIGITS) for v in text.filter(mask).to_pylist()]
+            text = pc.replace_with_mask(text, mask, pa.array(mapped, type=pa.string()))
+    return text
+
+
 def validate_numbers(values: NumberInput) -> NumberCheck:
     """Normalise and classify a batch of raw Individual Numbers (up to millions).
 
@@ -299,46 +347,32 @@ def validate_numbers(values: NumberInput) -> NumberCheck:
     """
     raw, non_text = _to_arrow(values)
     n = len(raw)
-    text = pc.replace_substring_regex(raw, _SEPARATOR_RE, "")
+    # A value of ASCII digits only (nearly every value of a real file) has nothing to normalise: it is
+    # classified as it stands, and only the other values go through the separator removal and the
+    # full-width mapping, classified apart and put in their places (no copy of the whole column).
+    length, digits, ok, keys = _classify(raw)
+    numbers = raw.to_numpy(zero_copy_only=False)
+    if numbers.dtype != object:  # pragma: no cover - defensive, Arrow returns objects
+        numbers = numbers.astype(object)
+    messy = ~digits
+    if messy.any():
+        normalised = _normalise(raw.filter(pa.array(messy)))
+        length[messy], digits[messy], ok[messy], keys[messy] = _classify(normalised)
+        numbers[messy] = normalised.to_numpy(zero_copy_only=False)
 
-    non_ascii = pc.fill_null(pc.invert(pc.string_is_ascii(text)), False).to_numpy(zero_copy_only=False)
-    if non_ascii.any():
-        foreign = non_ascii & pc.fill_null(pc.match_substring_regex(text, _FOREIGN_RE), False).to_numpy(
-            zero_copy_only=False
-        )
-        # Rows left with only ASCII and full-width digits: NFKC maps exactly those
-        # digits to ASCII and leaves ASCII alone.  Elsewhere NFKC would turn ① or ²
-        # into digits, so rows with foreign characters are mapped in Python (rare).
-        text = pc.if_else(pa.array(non_ascii & ~foreign), pc.utf8_normalize(text, "NFKC"), text)
-        if foreign.any():
-            mask = pa.array(foreign)
-            mapped = [v.translate(_FULLWIDTH_DIGITS) for v in text.filter(mask).to_pylist()]
-            text = pc.replace_with_mask(text, mask, pa.array(mapped, type=pa.string()))
-
-    length = pc.fill_null(pc.binary_length(text), 0).to_numpy(zero_copy_only=False)
     blank = length == 0
     if non_text is not None:
         blank &= ~non_text
-    digits = pc.fill_null(pc.ascii_is_decimal(text), False).to_numpy(zero_copy_only=False)
     not_digits = ~blank & ~digits
     wrong_length = digits & (length != 12)
-    candidates = digits & (length == 12)
-
-    ok = np.zeros(n, dtype=bool)
-    if candidates.any():
-        matrix = _fixed12_matrix(text.filter(pa.array(candidates)))
-        ok[candidates] = _matrix_valid(matrix)
-    check_failed = candidates & ~ok
+    check_failed = digits & (length == 12) & ~ok
 
     reasons = np.full(n, None, dtype=object)
     reasons[blank] = "blank"
     reasons[not_digits] = "not_digits"
     reasons[wrong_length] = "wrong_length"
     reasons[check_failed] = "check_digit"
-    numbers = text.to_numpy(zero_copy_only=False)
-    if numbers.dtype != object:  # pragma: no cover - defensive, Arrow returns objects
-        numbers = numbers.astype(object)
-    return NumberCheck(numbers=numbers, reasons=reasons, ok=ok)
+    return NumberCheck(numbers=numbers, reasons=reasons, ok=ok, keys=keys)
 
 
 def normalize_number(value: str | None) -> str | None:

@@ -630,18 +630,19 @@ def _no_records() -> InvalidInput:
     )
 
 
-def read_table(data: bytes, layout: Layout | str) -> Table:
+def read_table(data: bytes, layout: Layout | str, *, digest: str | None = None) -> Table:
     """Read a CSV file in ``layout``: decode, check header and shape, return all values as text.
 
     Refuses (``InvalidInput``) an empty file, a header-only file, a header that is not
     the layout's (naming missing and extra columns), a record with the wrong number of
     fields (its line), undecodable bytes (their line), and a last line cut off inside
-    a quoted value.  Nothing about the values is checked here.
+    a quoted value.  Nothing about the values is checked here.  ``digest``: the SHA-256 (hex) of
+    ``data`` if the caller computed it already (a million-row file is not hashed twice).
     """
     lay = get_layout(layout)
     if len(data) > MAX_FILE_BYTES:
         raise too_large(len(data))
-    digest = hashlib.sha256(data).hexdigest()
+    digest = digest or hashlib.sha256(data).hexdigest()
     if not data or (len(data) < 65536 and not data.strip(b" \t\r\n")):
         raise _refuse("The file is empty.", "ファイルが空です。", reason="empty")
     text, encoding = decode(data)

@@ -32,6 +32,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -254,26 +255,57 @@ def _codes(values: Any) -> np.ndarray:
     return np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
-def _duplicated(key: pa.Array) -> np.ndarray:
-    """True for each row whose key appeared on an earlier row.
+def _repeated(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The rows of ``rows`` (ascending) whose value in ``values`` (integers) occurs on at least one other
+    row of ``rows``, ascending.  Dense codes are counted; other integers go through a hash table (no sort)."""
+    if rows.size < 2:
+        return rows[:0]
+    v = values[rows]
+    if v.min() >= 0 and v.max() < 4 * v.size:
+        hit = np.bincount(v)[v] > 1
+    else:
+        hit = pd.Series(v).duplicated(keep=False).to_numpy()
+    out: np.ndarray = rows[hit]
+    return out
 
-    Dictionary codes are handed out in order of first appearance, so a row is a first
-    occurrence exactly when its code is larger than every code before it.
+
+def _duplicated(parts: list[pa.Array | np.ndarray], first_codes: np.ndarray | None = None) -> np.ndarray:
+    """True for each row whose key (all of ``parts``, missing as ``""``) appeared on an earlier row.
+
+    An exact repeat repeats its first part too, so only the rows whose first part occurs more than
+    once are compared in full (``first_codes``: integer codes of the first part, missing as ``""``, if
+    the caller has them; in a return with a million rows a few thousand such rows at most).
     """
-    codes = _codes(key)
-    if not len(codes):
-        return np.zeros(0, dtype=bool)
-    before = np.maximum.accumulate(np.concatenate([[-1], codes[:-1]]))
-    return np.asarray(codes <= before, dtype=bool)
+    n = len(parts[0]) if parts else 0
+    out = np.zeros(n, dtype=bool)
+    if n < 2:
+        return out
+    if first_codes is None:
+        first_codes = _codes(pc.fill_null(_text(parts[0]), ""))
+    maybe = _repeated(first_codes, np.arange(n))
+    if maybe.size < 2:
+        return out
+    take = pa.array(maybe, type=pa.int64())
+    codes = np.stack([_codes(pc.fill_null(_text(p).take(take) if isinstance(p, pa.Array) else _text(p[maybe]), ""))
+                      for p in parts], axis=1)
+    _values, first = np.unique(codes, axis=0, return_index=True)
+    repeat = np.ones(maybe.size, dtype=bool)
+    repeat[first] = False
+    out[maybe] = repeat
+    return out
 
 
 def _conflicts(group: np.ndarray, other: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Rows in ``mask`` whose ``group`` value comes with more than one ``other`` value among ``mask`` rows."""
+    """Rows in ``mask`` whose ``group`` value comes with more than one ``other`` value among ``mask`` rows.
+
+    ``group``: integer codes (equal values, equal codes); ``other``: any values.  Only the rows whose
+    group value occurs on two or more ``mask`` rows can conflict; the others are not looked at.
+    """
     out = np.zeros(len(mask), dtype=bool)
-    rows = np.flatnonzero(mask)
+    rows = _repeated(group, np.flatnonzero(mask))
     if rows.size < 2:
         return out
-    g = _codes(np.asarray(group, dtype=object)[rows])
+    g = group[rows]
     o = _codes(np.asarray(other, dtype=object)[rows])
     order = np.argsort(g, kind="stable")
     gs, os_ = g[order], o[order]
@@ -282,6 +314,11 @@ def _conflicts(group: np.ndarray, other: np.ndarray, mask: np.ndarray) -> np.nda
     bad = np.minimum.reduceat(os_, starts) != np.maximum.reduceat(os_, starts)
     out[rows[order[bad[np.cumsum(start) - 1]]]] = True
     return out
+
+
+def _text(values: pa.Array | np.ndarray) -> pa.Array:
+    """An Arrow string array of a column (an object array of text and ``None`` converted)."""
+    return values if isinstance(values, pa.Array) else pa.array(values, type=pa.string(), from_pandas=True)
 
 
 def _blobs(values: list[bytes]) -> pa.Array:
@@ -306,43 +343,85 @@ def _nullable(series: pd.Series) -> pa.Array:
     return pa.array(values, type=pa.string(), mask=values == "")
 
 
-def _set_reason(reasons: np.ndarray, mask: np.ndarray, code: str) -> None:
-    """Give ``code`` to rows in ``mask`` that have no reason yet (the first reason wins)."""
-    reasons[mask & pd.isna(reasons)] = code
+#: Every reason a row may be returned for, by number (0: none), for the per-row codes of a plan.
+_REASON_CODES: tuple[str, ...] = ("", *REASONS)
+_REASON_NUMBER = {code: i for i, code in enumerate(_REASON_CODES) if code}
 
 
-def _open_rows(reasons: np.ndarray) -> np.ndarray:
-    return np.asarray(pd.isna(reasons), dtype=bool)
+class _Reasons:
+    """Per row the first reason found, as a small integer (:data:`_REASON_CODES`; 0 while the row is open)."""
+
+    def __init__(self, n: int) -> None:
+        self.code = np.zeros(n, dtype=np.int16)
+
+    def open(self) -> np.ndarray:
+        """The rows with no reason yet."""
+        return np.asarray(self.code == 0)
+
+    def set(self, mask: np.ndarray, reason: str) -> None:
+        """Give ``reason`` to rows in ``mask`` that have no reason yet (the first reason wins)."""
+        self.code[mask & (self.code == 0)] = _REASON_NUMBER[reason]
+
+    def set_each(self, mask: np.ndarray, reasons: np.ndarray) -> None:
+        """Give each open row in ``mask`` its own reason from ``reasons`` (codes, one per row)."""
+        rows = np.flatnonzero(mask & (self.code == 0))
+        self.code[rows] = [_REASON_NUMBER[str(r)] for r in reasons[rows]]
+
+    def words(self, rows: np.ndarray) -> np.ndarray:
+        """The reason codes (text) of ``rows``."""
+        words: np.ndarray = np.asarray(_REASON_CODES, dtype=object)[self.code[rows]]
+        return words
 
 
-def _check_person_state(unit: Unit, reasons: np.ndarray, person_ids: np.ndarray, mask: np.ndarray) -> None:
-    """C1: the person must be in the target list, listed and not deceased (rows in ``mask``).
-
-    One set-based join of the rows' person IDs against ``persons``.
-    """
-    rows = np.flatnonzero(mask)
+def _person_state(unit: Unit, person_ids: pa.Array,
+                  rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """C1 looked up: whether each of ``rows``' person (``person_ids``: an Arrow string array, one per row)
+    is in the target list, listed, and deceased, and the person's row in it (-1 if not found) — one
+    set-based join against ``persons``, as arrays over all the rows (False and -1 for rows not asked).
+    Touches only the database (it may run beside other work)."""
+    n = len(person_ids)
+    found = np.zeros(n, dtype=bool)
+    listed = np.zeros(n, dtype=bool)
+    deceased = np.zeros(n, dtype=bool)
+    target_row = np.full(n, -1, dtype=np.int64)
     if not rows.size:
-        return
-    probe = pa.table({"row": pa.array(rows, type=pa.int64()),
-                      "person_id": pa.array(np.asarray(person_ids, dtype=object)[rows], type=pa.string())})
+        return found, listed, deceased, target_row
+    at_rows = pa.array(rows, type=pa.int64())
+    probe = pa.table({"row": at_rows, "person_id": person_ids if rows.size == n else person_ids.take(at_rows)})
     unit.con.register("reg_people", probe)
     try:
         state = unit.con.execute(
             "SELECT r.row, p.person_id IS NOT NULL AS found, coalesce(p.listed, FALSE) AS listed,"
-            " coalesce(p.deceased, FALSE) AS deceased FROM reg_people r LEFT JOIN persons p USING (person_id)"
+            " coalesce(p.deceased, FALSE) AS deceased, coalesce(p.rowid, -1) AS target_row"
+            " FROM reg_people r LEFT JOIN persons p USING (person_id)"
         ).to_arrow_table()
     finally:
         unit.con.unregister("reg_people")
     at = state["row"].to_numpy()
-    found = np.zeros(len(reasons), dtype=bool)
-    listed = np.zeros(len(reasons), dtype=bool)
-    deceased = np.zeros(len(reasons), dtype=bool)
     found[at] = state["found"].to_numpy(zero_copy_only=False)
     listed[at] = state["listed"].to_numpy(zero_copy_only=False)
     deceased[at] = state["deceased"].to_numpy(zero_copy_only=False)
-    _set_reason(reasons, mask & ~found, "unknown_person")
-    _set_reason(reasons, mask & found & deceased, "deceased")
-    _set_reason(reasons, mask & found & ~listed, "not_listed")
+    target_row[at] = state["target_row"].to_numpy(zero_copy_only=False)
+    return found, listed, deceased, target_row
+
+
+def _person_codes(person_ids: pa.Array, target_row: np.ndarray) -> np.ndarray:
+    """An integer per row for its person ID (equal IDs, equal codes; missing as ``""``): the target list's
+    row of a person found there, a number past them for the IDs not found."""
+    codes = target_row.copy()
+    missing = codes < 0
+    if missing.any():
+        codes[missing] = _codes(pc.fill_null(person_ids.filter(pa.array(missing)), "")) + int(codes.max()) + 1
+    return codes
+
+
+def _check_person_state(reasons: _Reasons, state: tuple[np.ndarray, ...], mask: np.ndarray) -> None:
+    """C1: the person must be in the target list, listed and not deceased (rows in ``mask``; ``state``
+    from :func:`_person_state`, which asked about every row of ``mask``)."""
+    found, listed, deceased = state[:3]
+    reasons.set(mask & ~found, "unknown_person")
+    reasons.set(mask & found & deceased, "deceased")
+    reasons.set(mask & found & ~listed, "not_listed")
 
 
 # ---------------------------------------------------------------------- portal matching
@@ -432,111 +511,138 @@ class _Plan:
 
     table: formats.Table
     source: str
+    #: Per row the index of its outcome in :data:`OUTCOMES`.
     outcome: np.ndarray
-    reason: np.ndarray
+    reasons: _Reasons
     person: np.ndarray
     submission: np.ndarray
     numbers: np.ndarray
-    index: list[bytes | None]
+    #: The rows whose number was indexed (ascending) and their blind indexes (Arrow binary, same order).
+    indexed: np.ndarray
+    index: pa.Array
+
+    def index_of(self, rows: np.ndarray) -> pa.Array:
+        """The blind indexes of ``rows`` (all of them indexed rows)."""
+        return self.index.take(pa.array(np.searchsorted(self.indexed, rows), type=pa.int64()))
 
 
 def _plan(unit: Unit, table: formats.Table, source: str) -> _Plan:
     frame = table.frame
     n = len(frame)
-    reasons = np.full(n, None, dtype=object)
+    reasons = _Reasons(n)
 
     check = validate_numbers(_as_arrow(frame["individual_number"]))
     numbers = check.numbers
-    num_text = pa.array(numbers, type=pa.string())
+    assert check.keys is not None
     identity_text = _clean(frame["identity_checked"])
     identity = pc.is_in(identity_text, value_set=pa.array(sorted(IDENTITY_CHECKED))).to_numpy(zero_copy_only=False)
 
+    person_codes: np.ndarray | None = None
+    match_reason: np.ndarray | None = None
     if source == "contractor":
         person_text = _clean(frame["person_id"])
-        raw_person = person_text.to_numpy(zero_copy_only=False)
+        person = raw_person = person_text.to_numpy(zero_copy_only=False)
         submission = np.full(n, None, dtype=object)
-        key_parts = [person_text, num_text, identity_text]
-    else:
-        raw_person = np.full(n, None, dtype=object)
-        submission = _clean(frame["submission_id"]).to_numpy(zero_copy_only=False)
-        key_parts = [_as_arrow(frame[c]) for c in ("name", "kana", "sex", "birth_date", "address")]
-        key_parts += [num_text, identity_text]
-    duplicate = _duplicated(pc.binary_join_element_wise(*key_parts, "\x1f", null_handling="replace"))
-    _set_reason(reasons, duplicate, "duplicate_row")
-    bad_number = _open_rows(reasons) & ~check.ok
-    reasons[bad_number] = check.reasons[bad_number]
-
-    if source == "contractor":
-        person = raw_person
-        _check_person_state(unit, reasons, person, _open_rows(reasons))
+        key_parts: list[pa.Array | np.ndarray] = [person_text, numbers, identity_text]
+        person_arr = person_text
+        asked = np.arange(n)
+        in_list = np.ones(n, dtype=bool)
         who = raw_person
     else:
-        matched, match_reason = _match_portal(unit, frame)
-        open_rows = _open_rows(reasons)
-        has_reason = ~pd.isna(match_reason)
-        reasons[open_rows & has_reason] = match_reason[open_rows & has_reason]
-        person = matched
-        found = ~pd.isna(person)
-        _check_person_state(unit, reasons, np.where(found, person, ""), _open_rows(reasons) & found)
+        submission = _clean(frame["submission_id"]).to_numpy(zero_copy_only=False)
+        key_parts = [_as_arrow(frame[c]) for c in ("name", "kana", "sex", "birth_date", "address")]
+        key_parts += [numbers, identity_text]
+        person, match_reason = _match_portal(unit, frame)
+        found = np.asarray(~pd.isna(person), dtype=bool)
+        person_arr = pa.array(person, type=pa.string(), from_pandas=True)
+        person_codes = _codes(person_arr)
+        asked = np.flatnonzero(found)
+        in_list = found
         who = np.where(found, person, "submission:" + submission.astype(str))
-    _set_reason(reasons, ~identity, "identity_not_checked")
+
+    # The target list is looked up in the database (C1) while this thread computes the blind index of
+    # every valid number (the look-up of what is held needs them): the two cores work at once.  A valid
+    # number's index is computed whatever the row's outcome; only the rows registered keep theirs.
+    blind = BlindIndex(unit.workspace.keyring.key("blind_index"))
+    valid_rows = np.flatnonzero(check.ok)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="registration-c1") as pool:
+        looked_up = pool.submit(_person_state, unit, person_arr, asked)
+        valid_index = _blobs(blind.digest_many(numbers[valid_rows].tolist()) if valid_rows.size else [])
+        state = looked_up.result()
+    if source == "contractor":
+        # the target list's row of each person found is the person's code (equal IDs, equal rows)
+        person_codes = _person_codes(person_text, state[3])
+
+    # The reasons, the first found kept, in this order.
+    reasons.set(_duplicated(key_parts, person_codes if source == "contractor" else None), "duplicate_row")
+    duplicate = reasons.code == _REASON_NUMBER["duplicate_row"]
+    reasons.set_each(~check.ok, check.reasons)
+    if match_reason is not None:
+        reasons.set_each(np.asarray(~pd.isna(match_reason), dtype=bool), match_reason)
+    _check_person_state(reasons, state[:3], reasons.open() & in_list)
+    reasons.set(~identity, "identity_not_checked")
 
     # In-file conflicts among rows with a valid number (exact duplicates aside).
     considered = check.ok & ~duplicate
-    _set_reason(reasons, _conflicts(numbers, who, considered), "number_repeated_in_file")
-    real_person = considered & ~pd.isna(person) & (np.asarray(person, dtype=object) != "")
-    _set_reason(reasons, _conflicts(person, numbers, real_person), "person_repeated_in_file")
+    reasons.set(_conflicts(check.keys, who, considered), "number_repeated_in_file")
+    real_person = considered & pc.fill_null(pc.not_equal(person_arr, ""), False).to_numpy(zero_copy_only=False)
+    assert person_codes is not None
+    reasons.set(_conflicts(person_codes, numbers, real_person), "person_repeated_in_file")
 
     # Compare with what is held, through the blind index (never the number in clear).
-    outcome = np.full(n, "returned", dtype=object)
-    index: list[bytes | None] = [None] * n
-    candidates = np.flatnonzero(_open_rows(reasons))
-    if candidates.size:
-        blind = BlindIndex(unit.workspace.keyring.key("blind_index"))
-        digests = blind.digest_many(numbers[candidates].tolist())
-        for i, d in zip(candidates.tolist(), digests, strict=True):
-            index[i] = d
-        probe = pa.table({
-            "row": pa.array(candidates, type=pa.int64()),
-            "person_id": pa.array(person[candidates].astype(str), type=pa.string()),
-            "number_index": _blobs(digests),
-        })
+    registered, already, review, returned = (OUTCOMES.index(k) for k in
+                                             ("registered", "already_registered", "review", "returned"))
+    outcome = np.full(n, returned, dtype=np.int8)
+    candidates = np.flatnonzero(reasons.open())  # all of them valid numbers
+    index = valid_index.take(pa.array(np.searchsorted(valid_rows, candidates), type=pa.int64()))
+    del valid_index
+    held_any = bool(unit.con.execute("SELECT EXISTS (SELECT 1 FROM person_numbers)").fetchone()[0])  # type: ignore[index]
+    if candidates.size and not held_any:
+        outcome[candidates] = registered  # nothing is held yet (the first return): no one holds these numbers
+    elif candidates.size:
+        at_rows = pa.array(candidates, type=pa.int64())
+        probe = pa.table({"row": at_rows, "person_id": person_arr.take(at_rows), "number_index": index})
         unit.con.register("reg_probe", probe)
         try:
             held = unit.con.execute(
-                "SELECT r.row, h.person_id AS holder, o.person_id IS NOT NULL AS has_own"
+                "SELECT r.row, coalesce(h.person_id <> r.person_id, FALSE) AS other,"
+                " coalesce(h.person_id = r.person_id, FALSE) AS same, o.person_id IS NOT NULL AS has_own"
                 " FROM reg_probe r"
                 " LEFT JOIN person_numbers h ON h.number_index = r.number_index"
                 " LEFT JOIN person_numbers o ON o.person_id = r.person_id"
-                " ORDER BY r.row"
             ).to_arrow_table()
         finally:
             unit.con.unregister("reg_probe")
         rows = held["row"].to_numpy()
-        holder = held["holder"].to_numpy(zero_copy_only=False)
+        other = held["other"].to_numpy(zero_copy_only=False)
+        same = held["same"].to_numpy(zero_copy_only=False)
         has_own = held["has_own"].to_numpy(zero_copy_only=False)
-        other = ~pd.isna(holder) & (holder != person[rows])
         held_by_other = np.zeros(n, dtype=bool)
         held_by_other[rows[other]] = True
-        _set_reason(reasons, held_by_other, "number_held_by_other")
-        same = ~pd.isna(holder) & (holder == person[rows])
-        outcome[rows[same]] = "already_registered"
-        outcome[rows[~same & ~other & has_own]] = "review"
-        outcome[rows[~same & ~other & ~has_own]] = "registered"
-    outcome[~_open_rows(reasons)] = "returned"
-    return _Plan(table, source, outcome, reasons, person, submission, numbers, index)
+        reasons.set(held_by_other, "number_held_by_other")
+        outcome[rows[same]] = already
+        outcome[rows[~same & ~other & has_own]] = review
+        outcome[rows[~same & ~other & ~has_own]] = registered
+    outcome[~reasons.open()] = returned
+    return _Plan(table, source, outcome, reasons, person, submission, numbers, candidates, index)
+
+
+def _rows(plan: _Plan, outcome: str) -> np.ndarray:
+    """The rows (ascending) with this outcome."""
+    return np.flatnonzero(plan.outcome == OUTCOMES.index(outcome))
 
 
 def _counts(plan: _Plan) -> tuple[dict[str, int], dict[str, int]]:
-    outcomes = {k: int(np.count_nonzero(plan.outcome == k)) for k in OUTCOMES}
-    codes, counts = np.unique(plan.reason[~pd.isna(plan.reason)].astype(str), return_counts=True)
-    return outcomes, {str(c): int(k) for c, k in zip(codes, counts, strict=True)}
+    by_outcome = np.bincount(plan.outcome, minlength=len(OUTCOMES))
+    outcomes = {k: int(by_outcome[i]) for i, k in enumerate(OUTCOMES)}
+    by_reason = np.bincount(plan.reasons.code, minlength=len(_REASON_CODES))
+    return outcomes, {c: int(by_reason[_REASON_NUMBER[c]]) for c in sorted(_REASON_NUMBER) if by_reason[_REASON_NUMBER[c]]}
 
 
 def _returns(plan: _Plan, *, with_ids: bool) -> pd.DataFrame:
     """The return list rows: line, reason code and words; person/submission IDs if asked."""
-    mask = plan.outcome == "returned"
-    codes = plan.reason[mask].astype(str)
+    mask = _rows(plan, "returned")
+    codes = plan.reasons.words(mask).astype(str)
     ja = np.array([REASONS[c][0] for c in codes], dtype=object)
     en = np.array([REASONS[c][1] for c in codes], dtype=object)
     data: dict[str, Any] = {"line": plan.table.lines[mask], "reason_code": codes, "reason_ja": ja, "reason_en": en}
@@ -574,9 +680,11 @@ def _earlier(unit: Unit, digest: str) -> tuple[Any, ...] | None:
 
 
 def _run(unit: Unit, data: bytes, source: str, file_name: str, *, preview: bool,
-         expected: dict[str, int] | None = None) -> RegistrationSummary:
+         expected: dict[str, int] | None = None, digest: str | None = None) -> RegistrationSummary:
+    """Check (and unless ``preview``, register) one file's rows; ``digest``: the SHA-256 of ``data`` if the
+    caller has it already (the incoming path hashed a plain file as it read it)."""
     _check_source(source)
-    digest = hashlib.sha256(data).hexdigest()
+    digest = digest or hashlib.sha256(data).hexdigest()
     unit.note(source=source, preview=preview)
     earlier = _earlier(unit, digest)
     if earlier is not None:
@@ -589,7 +697,7 @@ def _run(unit: Unit, data: bytes, source: str, file_name: str, *, preview: bool,
             outcomes=stored["outcomes"], reasons=stored["reasons"],
             return_list={"entry_id": earlier_entry} if earlier_entry else None,
         )
-    table = formats.read_table(data, SOURCE_LAYOUTS[source])
+    table = formats.read_table(data, SOURCE_LAYOUTS[source], digest=digest)
     plan = _plan(unit, table, source)
     outcomes, reasons = _counts(plan)
     returns = _returns(plan, with_ids=not preview)
@@ -623,14 +731,14 @@ def _run(unit: Unit, data: bytes, source: str, file_name: str, *, preview: bool,
     ring = unit.workspace.keyring
     cipher = unit.workspace.number_cipher()
 
-    reg = np.flatnonzero(plan.outcome == "registered")
+    reg = _rows(plan, "registered")
     if reg.size:
-        ids = plan.person[reg].astype(str).tolist()
+        ids = plan.person[reg].tolist()  # a registered row's person is always a person ID (text)
         cts = cipher.encrypt_many(plan.numbers[reg].tolist(), ids, table="person_numbers", column="number_ct")
         new = pa.table({
             "person_id": pa.array(ids, type=pa.string()),
             "number_ct": _blobs(cts),
-            "number_index": _blobs([plan.index[i] for i in reg.tolist()]),  # type: ignore[misc]
+            "number_index": plan.index_of(reg),
         })
         del cts
         con.register("reg_new", new)
@@ -642,7 +750,7 @@ def _run(unit: Unit, data: bytes, source: str, file_name: str, *, preview: bool,
         finally:
             con.unregister("reg_new")
 
-    rev = np.flatnonzero(plan.outcome == "review")
+    rev = _rows(plan, "review")
     if rev.size:
         review_ids = ["R" + uuid.uuid4().hex[:15].upper() for _ in range(rev.size)]
         cts = cipher.encrypt_many(plan.numbers[rev].tolist(), review_ids, table="registration_reviews", column="number_ct")
@@ -651,7 +759,7 @@ def _run(unit: Unit, data: bytes, source: str, file_name: str, *, preview: bool,
             "line": pa.array(table.lines[rev], type=pa.int64()),
             "person_id": pa.array(plan.person[rev].astype(str), type=pa.string()),
             "number_ct": _blobs(cts),
-            "number_index": _blobs([plan.index[i] for i in rev.tolist()]),  # type: ignore[misc]
+            "number_index": plan.index_of(rev),
         })
         con.register("reg_review", queued)
         try:
@@ -716,10 +824,15 @@ labels.register("package", {"contractor_return": ("収集委託事業者の返�
                             "portal_download": ("マイナポータルのダウンロードデータ", "portal download")})
 
 
+def _digest_of(received: incoming.Received) -> str | None:
+    """The SHA-256 of the one member, if the incoming path has it (a plain file is its own member)."""
+    return received.file_digest if received.package is None else None
+
+
 def _preview_file(source: str) -> Callable[[Unit, incoming.Received], incoming.Changes]:
     def preview(unit: Unit, received: incoming.Received) -> incoming.Changes:
         _name, data = received.only_member()
-        summary = _run(unit, data, source, received.file_name, preview=True)
+        summary = _run(unit, data, source, received.file_name, preview=True, digest=_digest_of(received))
         registered, returned = summary.outcomes.get("registered", 0), summary.outcomes.get("returned", 0)
         if summary.already_imported:
             ja, en = "このファイルは取込済みです（変更なし）。", "Unchanged: this file was already imported."
@@ -735,7 +848,7 @@ def _preview_file(source: str) -> Callable[[Unit, incoming.Received], incoming.C
 def _apply_file(source: str) -> Callable[[Unit, incoming.Received], RegistrationSummary]:
     def apply(unit: Unit, received: incoming.Received) -> RegistrationSummary:
         _name, data = received.only_member()
-        return _run(unit, data, source, received.file_name, preview=False,
+        return _run(unit, data, source, received.file_name, preview=False, digest=_digest_of(received),
                     expected=received.options["expected_outcomes"])
     return apply
 
