@@ -98,7 +98,7 @@ class LpAttacker:
         lp.a_matrix_.start_ = csc.indptr.astype(np.int32)
         lp.a_matrix_.index_ = csc.indices.astype(np.int32)
         lp.a_matrix_.value_ = csc.data.astype(float)
-        self.h = highspy.Highs()
+        self.h = highspy.Highs()  # type: ignore[no-untyped-call]
         self.h.setOptionValue("output_flag", False)
         self.h.setOptionValue("presolve", "off")  # each re-solve starts from the last optimal basis,
         self.h.setOptionValue("solver", "simplex")
@@ -153,14 +153,35 @@ def _long(t: StatTable) -> pd.Series:
     return frame.set_index(list(t.dims))["value"]
 
 
+def _shown(t: StatTable) -> dict[tuple[str, ...], float]:
+    """:func:`_long` as a dictionary by cell (looking a few cells up in a MultiIndex, hundreds of times,
+    took seconds)."""
+    series = _long(t)
+    return dict(zip(series.index, series.to_numpy(dtype=float), strict=True))
+
+
 # ------------------------------------------------------------------------------ the Bayesian attacker
 
 _SMALL = 80
 
 
+#: :func:`_row_probabilities` of the p-table object it was computed from (a test may replace the p-table).
+_ROWS: list[tuple[object, tuple[np.ndarray, np.ndarray]]] = []
+
+
 def _row_probabilities() -> tuple[np.ndarray, np.ndarray]:
     """From the public p-table: P[c, v], the chance a true count c (≤ 80) is shown as v; and the
-    distribution of the difference of two independent noises of a larger cell (index d + 2·MAX_NOISE)."""
+    distribution of the difference of two independent noises of a larger cell (index d + 2·MAX_NOISE).
+    Computed once per p-table (the same p-table object gives the same arrays)."""
+    if _ROWS and _ROWS[0][0] is ck._PTABLE:
+        return _ROWS[0][1]
+    source = ck._PTABLE
+    rows = _compute_row_probabilities()
+    _ROWS[:] = [(source, rows)]
+    return rows
+
+
+def _compute_row_probabilities() -> tuple[np.ndarray, np.ndarray]:
     t = ck.ptable()
     m = ck.MAX_NOISE
     p = np.zeros((_SMALL + 1, _SMALL + m + 2))
@@ -203,12 +224,12 @@ def posterior_of_band(before: StatTable, after: StatTable, known: tuple[str, ...
     """The attacker knows who left and his ward, age band and sex (``known``), and compares the
     two ward × age band × sex × income band tables: his posterior (flat prior) that the leaver's
     income band is ``band``, from every cell that separates the bands (interior and margins)."""
-    a, b = _long(before), _long(after)
+    a, b = _shown(before), _shown(after)
     bands = [x for x in before.categories[3][:-1] if x in after.categories[3]]
     logs = []
     for j in bands:
         cells = [(*combo, j) for combo in itertools.product(*[(k, TOTAL) for k in known])]
-        logs.append(log_evidence(a[cells].to_numpy(dtype=float), b[cells].to_numpy(dtype=float)).sum())
+        logs.append(log_evidence(np.array([a[c] for c in cells]), np.array([b[c] for c in cells])).sum())
     ll = np.asarray(logs) - max(logs)
     post = np.exp(ll) / np.exp(ll).sum()
     return float(post[bands.index(band)])
