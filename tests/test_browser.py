@@ -130,8 +130,8 @@ def demo_copy(tmp_path_factory: pytest.TempPathFactory, workspace: Path, persons
     leaves it: built once per test process and copied (files and modes), its places beside the workspace
     (backups, keyring copies) beside the copy, and its audit anchor in a folder of the copy's own (the
     setting ``audit_anchor_dir``: copies share the workspace ID).  A build took ~5 s of every browser
-    module's set-up, most of it the eight accounts' password hashes.  New accounts' passwords are hashed
-    at the test worlds' cost (``scrypt_n``)."""
+    module's set-up, most of it the eight accounts' password hashes.  Passwords, the demo accounts' and
+    those the tests add, are hashed at the test worlds' cost (2**10)."""
     from workbench.core import anchor
     from workbench.core.keys import KEK_ENV
 
@@ -141,6 +141,17 @@ def demo_copy(tmp_path_factory: pytest.TempPathFactory, workspace: Path, persons
             mp.setenv(anchor.ANCHOR_ENV, str(template.parent / "anchors"))
             mp.setenv(anchor.CHATTR_ENV, "0")
             build_demo(template, persons=persons)
+            # The demo's own accounts log in at the test worlds' cost too (a 2**17 hash is ~0.5 s of the
+            # server's CPU per log-in; the every-screen walk alone logs each of them in).
+            from workbench import Workspace
+            from workbench.core import credentials
+            from workbench.demo import DEMO_USERS
+
+            ws = Workspace.open(template)
+            with ws.transaction("test.cheap_password_hashes", "test") as con:
+                for user_id in DEMO_USERS:
+                    con.execute("UPDATE users SET password_hash = ? WHERE user_id = ?",
+                                [credentials.hash_password(DEMO_PASSWORD, n=2**10), user_id])
         _DEMOS[persons] = template
     template = _DEMOS[persons]
     shutil.copytree(template, workspace, copy_function=shutil.copy2)
