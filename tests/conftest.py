@@ -80,8 +80,11 @@ class LiveWorld(StaffedWorkspace):
         return self.ws.login(user_id, PASSWORD, self.code(user_id))
 
 
-#: The last one-time-code step each user was given a live code for.
-_LIVE_STEPS: dict[str, int] = {}
+#: The last one-time-code step each account was given a live code for, by (TOTP secret, user ID): the
+#: last step used is kept per account of a workspace, and only copies of one template share a secret
+#: (they share the step here too, which is stricter than they need).  A fresh workspace's accounts
+#: have their own secrets, so their first log-ins never wait for another world's.
+_LIVE_STEPS: dict[tuple[str, str], int] = {}
 
 
 def live_code(secret: str, user_id: str) -> str:
@@ -89,10 +92,11 @@ def live_code(secret: str, user_id: str) -> str:
     one older than the person's last (C5), within one 30-second step either side of now: a second log-in
     in the same step gets the next step's code (as an authenticator a few seconds fast would give);
     only a third waits for the clock to reach the step last used."""
-    while int(time.time()) // 30 < _LIVE_STEPS.get(user_id, -2):
+    account = (secret, user_id)
+    while int(time.time()) // 30 < _LIVE_STEPS.get(account, -2):
         time.sleep(0.2)
-    step = max(int(time.time()) // 30, _LIVE_STEPS.get(user_id, -2) + 1)
-    _LIVE_STEPS[user_id] = step
+    step = max(int(time.time()) // 30, _LIVE_STEPS.get(account, -2) + 1)
+    _LIVE_STEPS[account] = step
     return credentials.totp_code(secret, dt.datetime.fromtimestamp(step * 30, dt.UTC))
 
 

@@ -9,8 +9,10 @@ missing (``./dev setup`` installs it).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
+import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -119,13 +121,66 @@ def chromium_browser() -> Iterator[Any]:
             browser.close()
 
 
+#: The demo workspace each browser module's server starts from, built once per test process (by size).
+_DEMOS: dict[int, Path] = {}
+
+
+def demo_copy(tmp_path_factory: pytest.TempPathFactory, workspace: Path, persons: int = PERSONS) -> None:
+    """A demo workspace of ``persons`` people at ``workspace``, as ``build_demo(workspace, persons=persons)``
+    leaves it: built once per test process and copied (files and modes), its places beside the workspace
+    (backups, keyring copies) beside the copy, and its audit anchor in a folder of the copy's own (the
+    setting ``audit_anchor_dir``: copies share the workspace ID).  A build took ~5 s of every browser
+    module's set-up, most of it the eight accounts' password hashes.  Passwords, the demo accounts' and
+    those the tests add, are hashed at the test worlds' cost (2**10)."""
+    from workbench.core import anchor
+    from workbench.core.keys import KEK_ENV
+
+    if persons not in _DEMOS:
+        template = tmp_path_factory.mktemp("demo-template") / "ws"
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv(anchor.ANCHOR_ENV, str(template.parent / "anchors"))
+            mp.setenv(anchor.CHATTR_ENV, "0")
+            build_demo(template, persons=persons)
+            # The demo's own accounts log in at the test worlds' cost too (a 2**17 hash is ~0.5 s of the
+            # server's CPU per log-in; the every-screen walk alone logs each of them in).
+            from workbench import Workspace
+            from workbench.core import credentials
+            from workbench.demo import DEMO_USERS
+
+            ws = Workspace.open(template)
+            with ws.transaction("test.cheap_password_hashes", "test") as con:
+                for user_id in DEMO_USERS:
+                    con.execute("UPDATE users SET password_hash = ? WHERE user_id = ?",
+                                [credentials.hash_password(DEMO_PASSWORD, n=2**10), user_id])
+        _DEMOS[persons] = template
+    template = _DEMOS[persons]
+    shutil.copytree(template, workspace, copy_function=shutil.copy2)
+    settings = json.loads((workspace / "workspace.json").read_text("utf-8"))
+    beside = str(template)
+    settings["exchange_folders"] = [f.replace(beside, str(workspace), 1) for f in settings["exchange_folders"]]
+    for places in ("backup_places", "keyring_copy_places"):
+        settings[places] = {k: v.replace(beside, str(workspace), 1) for k, v in settings[places].items()}
+    anchors = workspace.parent / "anchors"
+    settings["audit_anchor_dir"] = str(anchors)
+    # The accounts the tests add (a fresh one per person and step) hash their passwords at the cost of every
+    # other test world (make_world, the web-server tests' 2**10), not the demo's 2**17 (~0.5 s of the server's
+    # CPU per account and per log-in); the demo's own accounts keep their hashes.
+    settings["scrypt_n"] = 2**10
+    (workspace / "workspace.json").write_text(json.dumps(settings, ensure_ascii=False, indent=2) + "\n", "utf-8")
+    anchors.mkdir(mode=0o700)
+    wid = settings["workspace_id"]
+    shutil.copy2(anchor.anchor_path(template.parent / "anchors", wid, template),
+                 anchor.anchor_path(anchors, wid, workspace))
+    assert os.environ.get(KEK_ENV), "the suite's key-encryption key wraps the demo's keyring"
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     if not CHROMIUM.exists():
         pytest.skip("/usr/bin/chromium is missing; install it with ./dev setup (apt-get install chromium)")
     root = tmp_path_factory.mktemp("browser")
     workspace = root / "ws"
-    build_demo(workspace, persons=PERSONS)
+    demo_copy(tmp_path_factory, workspace)
     port = free_port()
     log = root / "voila.log"
     proc = launch_server(workspace, log, port)

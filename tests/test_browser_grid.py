@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
-from tests.test_browser import ARTIFACTS, CHROMIUM, UI_TIMEOUT, Server, chromium_browser, code_for, launch_server
+from tests.test_browser import ARTIFACTS, CHROMIUM, UI_TIMEOUT, Server, chromium_browser, code_for, demo_copy, launch_server
 from workbench import Workspace
 from workbench.controls import users
-from workbench.demo import DEMO_PASSWORD, build_demo
+from workbench.demo import DEMO_PASSWORD
 from workbench.web.serve import free_port, stop
 
 pytestmark = pytest.mark.browser
@@ -37,7 +37,7 @@ def grid_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         pytest.skip("/usr/bin/chromium is missing; install it with ./dev setup (apt-get install chromium)")
     root = tmp_path_factory.mktemp("grid")
     workspace = root / "ws"
-    build_demo(workspace, persons=300)
+    demo_copy(tmp_path_factory, workspace, 300)
     ws = Workspace.open(workspace)
     # a second reviewer, so the two window sizes never reuse one account's one-time code
     users.create_initial_user(ws, "reviewer2", "審査担当2", DEMO_PASSWORD, ["reviewer"])

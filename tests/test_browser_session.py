@@ -26,11 +26,11 @@ from typing import Any
 import pytest
 
 from tests.browser_helpers import SIZES, fresh_user, log_in, shot
-from tests.test_browser import CHROMIUM, PERSONS, UI_TIMEOUT, Server, as_user, chromium_browser, code_for, launch_server
+from tests.test_browser import CHROMIUM, PERSONS, UI_TIMEOUT, Server, as_user, chromium_browser, code_for, demo_copy, launch_server
 from workbench import Workspace
 from workbench.controls import access
 from workbench.core.clock import JST
-from workbench.demo import DEMO_PASSWORD, build_demo
+from workbench.demo import DEMO_PASSWORD
 from workbench.simulate import generate_world
 from workbench.web.serve import free_port, stop
 
@@ -56,7 +56,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         pytest.skip("/usr/bin/chromium is missing; install it with ./dev setup (apt-get install chromium)")
     root = tmp_path_factory.mktemp("session")
     workspace = root / "ws"
-    build_demo(workspace, persons=PERSONS)
+    demo_copy(tmp_path_factory, workspace)
     ws = Workspace.open(workspace)
     ws.settings.idle_timeout_minutes = IDLE_MINUTES
     ws.settings.save(workspace / "workspace.json")
