@@ -173,7 +173,7 @@ def static_home_html(inbox: Inbox, *, who: str) -> str:
             "padding:8px 12px;margin:4px;min-width:260px'>"
             f"<div style='font-weight:bold'>{esc(item.label_ja)}</div>"
             f"<div style='color:#666;font-size:85%'>{esc(item.label_en)}</div>"
-            f"<div class='wb-static-count' style='font-size:2em;color:{colour}'>{esc(num(item.count))} 件</div>{since}"
+            f"<div class='wb-static-count' style='font-size:2em;color:{colour}'>{num(item.count)} 件</div>{since}"
             "</div>")
     body = "".join(cards) or "<div>待っている業務はありません。/ Nothing is waiting.</div>"
     return (
