@@ -5,7 +5,7 @@ Every benchmark builds its workspace without going through the services row by r
 ``tests.direct_load``: ``load_targets``, ``load_world`` and ``build_office``, a whole busy office), times
 the services as staff call them, and prints a table.  What they share lives here:
 
-* :func:`peak_mb`, :func:`timed`, :func:`child` (a step in a fresh process, so its peak memory is
+* :func:`peak_mb`, :func:`timed`, :func:`profiled`, :func:`child` (a step in a fresh process, so its peak memory is
   its own), :func:`print_table` and :func:`machine` (what to record beside a figure).
 """
 
@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-__all__ = ["BENCH_PASSWORD", "child", "machine", "own_kek", "peak_mb", "print_table", "timed"]
+__all__ = ["BENCH_PASSWORD", "child", "machine", "own_kek", "peak_mb", "print_table", "profiled", "timed"]
 
 BENCH_PASSWORD = "Bench-Pass-2026!"
 T = TypeVar("T")
@@ -78,6 +78,27 @@ def timed(fn: Callable[[], T], *, rounds: int = 1) -> tuple[float, T]:
 
 #: CPU seconds of the last :func:`timed` call.
 LAST_CPU = 0.0
+
+
+def profiled(fn: Callable[[], T], profile: str | Path | None = None) -> tuple[T, float, float]:
+    """``fn()``'s result with its wall and CPU seconds (all threads of this process), run under
+    cProfile with the statistics written to ``profile`` when a file is named."""
+    import cProfile
+
+    prof = cProfile.Profile() if profile else None
+    c0, t0 = time.process_time(), time.perf_counter()
+    if prof is not None:
+        prof.enable()
+    try:
+        result = fn()
+    finally:
+        if prof is not None:
+            prof.disable()
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    if prof is not None and profile:
+        Path(profile).parent.mkdir(parents=True, exist_ok=True)
+        prof.dump_stats(str(profile))
+    return result, wall, cpu
 
 
 def child(script: Path, step: str, workdir: Path, *extra: str) -> dict[str, Any]:

@@ -31,7 +31,6 @@ at 1,000,000 people takes minutes).  ``--profile DIR`` writes a cProfile of the 
 from __future__ import annotations
 
 import argparse
-import cProfile
 import json
 import logging
 import os
@@ -47,7 +46,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import BENCH_PASSWORD as PASSWORD
-from benchmarks import machine, own_kek, peak_mb
+from benchmarks import machine, own_kek, peak_mb, profiled
 
 USERS = (("reg", ["registrar"]), ("shonin", ["approver"]), ("ops", ["operations"]))
 
@@ -199,17 +198,9 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
             return ws.login(user, PASSWORD, credentials.totp_code(secrets[user], clock.now()))
 
         def step(name: str, rows: int, fn: Any, profile: str | None = None) -> Any:
-            prof = cProfile.Profile() if profile and args.profile else None
-            c0, t0 = time.process_time(), time.perf_counter()
-            if prof is not None:
-                prof.enable()
-            result = fn()
-            if prof is not None:
-                prof.disable()
-                args.profile.mkdir(parents=True, exist_ok=True)
-                prof.dump_stats(args.profile / f"{profile}.prof")
-            line = {"step": name, "rows": rows, "wall_s": round(time.perf_counter() - t0, 2),
-                    "cpu_s": round(time.process_time() - c0, 2), "peak_mb": round(peak_mb()),
+            result, wall, cpu = profiled(fn, args.profile / f"{profile}.prof" if profile and args.profile else None)
+            line = {"step": name, "rows": rows, "wall_s": round(wall, 2),
+                    "cpu_s": round(cpu, 2), "peak_mb": round(peak_mb()),
                     "load": round(os.getloadavg()[0], 1)}
             print(json.dumps(line), flush=True)
             out.append(line)

@@ -23,7 +23,6 @@ does not rebuild its world each time; ``--only register`` (or ``floor``) times o
 from __future__ import annotations
 
 import argparse
-import cProfile
 import json
 import os
 import shutil
@@ -39,7 +38,7 @@ HERE = Path(__file__).resolve()
 sys.path.insert(0, str(HERE.parent.parent))
 
 from benchmarks import BENCH_PASSWORD as PASSWORD  # noqa: E402
-from benchmarks import child, own_kek, peak_mb  # noqa: E402
+from benchmarks import child, own_kek, peak_mb, profiled  # noqa: E402
 from tests.direct_load import load_targets  # noqa: E402
 
 __all__ = ["main"]
@@ -83,18 +82,8 @@ def _written_mb(*, since_start: bool = True) -> float:
 def _timed_step(fn: Any, profile: str | None) -> tuple[Any, float, float]:
     """``fn()`` with its wall and CPU seconds (all threads), under cProfile when ``profile`` names a file."""
     global _WRITTEN_BEFORE
-    prof = cProfile.Profile() if profile else None
     _WRITTEN_BEFORE = _written_mb(since_start=False)
-    c0, t0 = time.process_time(), time.perf_counter()
-    if prof is not None:
-        prof.enable()
-    result = fn()
-    if prof is not None:
-        prof.disable()
-    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    if prof is not None and profile:
-        prof.dump_stats(profile)
-    return result, wall, cpu
+    return profiled(fn, profile)
 
 
 def prepare(workdir: Path, persons: int, error_rate: float, seed: int) -> dict[str, Any]:
