@@ -85,21 +85,17 @@ class HomeApp(App):
 
     @staticmethod
     def _count_html(count: int) -> str:
-        colour = "#c62828" if count else "#2e7d32"
-        return f"<div class='wb-count' style='font-size:2em;color:{colour}'>{num(count)} 件</div>"
+        return _count_html(count, "wb-count")
 
     def _show_cards(self) -> None:
         self.open_buttons = {}
         self.count_views = {}
         cards = []
         for item in self.items:
-            since = f"<div style='color:#666;font-size:90%'>最も古いもの: {esc(fmt_datetime(item.oldest))}</div>" \
-                if item.count and item.oldest else ""
-            head = w.HTML(f"<div style='font-weight:bold'>{esc(item.label_ja)}</div>"
-                          f"<div style='color:#666;font-size:85%'>{esc(item.label_en)}</div>")
+            head = w.HTML(_head_html(item))
             count = w.HTML(self._count_html(item.count))
             self.count_views[item.key] = count
-            children: list[w.Widget] = [head, count, w.HTML(since)]
+            children: list[w.Widget] = [head, count, w.HTML(_since_html(item))]
             opener = self._open_app
             if item.count and item.app and item.app in self._available and opener is not None:
                 button = ActionButton(description="画面を開く / Open screen", icon="arrow-right",
@@ -111,7 +107,7 @@ class HomeApp(App):
                                                     min_width="260px", width="auto"))
             card.add_class(f"wb-pending-{item.key}")
             cards.append(card)
-        self.cards.children = cards or [w.HTML("待っている業務はありません。/ Nothing is waiting.")]
+        self.cards.children = cards or [w.HTML(NOTHING_WAITING)]
 
     def _show_items(self) -> None:
         inbox = self.inbox
@@ -155,6 +151,26 @@ class HomeApp(App):
         return row
 
 
+# A card's words, the same on the live home screen and on the static one drawn before it.
+NOTHING_WAITING = "待っている業務はありません。/ Nothing is waiting."
+
+
+def _head_html(item: PendingItem) -> str:
+    return (f"<div style='font-weight:bold'>{esc(item.label_ja)}</div>"
+            f"<div style='color:#666;font-size:85%'>{esc(item.label_en)}</div>")
+
+
+def _count_html(count: int, css_class: str) -> str:
+    colour = "#c62828" if count else "#2e7d32"
+    return f"<div class='{css_class}' style='font-size:2em;color:{colour}'>{num(count)} 件</div>"
+
+
+def _since_html(item: PendingItem) -> str:
+    if not (item.count and item.oldest):
+        return ""
+    return f"<div style='color:#666;font-size:90%'>最も古いもの: {esc(fmt_datetime(item.oldest))}</div>"
+
+
 def static_home_html(inbox: Inbox, *, who: str) -> str:
     """The home screen's counts as HTML, drawn in the page itself before Voila's scripts have run
     (issue 19 item 4): the same cards, from the same :func:`workbench.pending.inbox` read the live
@@ -165,17 +181,11 @@ def static_home_html(inbox: Inbox, *, who: str) -> str:
     wait_ja, wait_en = labels.ja("getting_ready", "screen_state"), labels.en("getting_ready", "screen_state")
     cards = []
     for item in inbox.counts:
-        colour = "#c62828" if item.count else "#2e7d32"
-        since = (f"<div style='color:#666;font-size:90%'>最も古いもの: {esc(fmt_datetime(item.oldest))}</div>"
-                 if item.count and item.oldest else "")
         cards.append(
             f"<div class='wb-static-card wb-static-pending-{esc(item.key)}' style='border:1px solid #ccc;"
             "padding:8px 12px;margin:4px;min-width:260px'>"
-            f"<div style='font-weight:bold'>{esc(item.label_ja)}</div>"
-            f"<div style='color:#666;font-size:85%'>{esc(item.label_en)}</div>"
-            f"<div class='wb-static-count' style='font-size:2em;color:{colour}'>{num(item.count)} 件</div>{since}"
-            "</div>")
-    body = "".join(cards) or "<div>待っている業務はありません。/ Nothing is waiting.</div>"
+            f"{_head_html(item)}{_count_html(item.count, 'wb-static-count')}{_since_html(item)}</div>")
+    body = "".join(cards) or f"<div>{NOTHING_WAITING}</div>"
     return (
         f"<div class='wb-static-home' aria-busy='true' style='font-family:sans-serif;cursor:progress'>"
         f"<h2 style='margin:4px 0'>{esc(tr('app_title', 'ja'))}</h2>"
