@@ -194,7 +194,7 @@ class Dashboard(w.VBox):
             self.children = [self.title, self.banner, self.ended_box]
 
     def _build_menu(self, session: Session) -> None:
-        roles = "、".join(ROLE_LABELS[Role(r)][0] for r in session.roles) or "役割なし"
+        roles = _roles_text(session)
         self.who.value = f"<b>{esc(tr('logged_in_as', 'ja', user=session.user_id, roles=roles))}</b>"
         self.menu_buttons = {}
         for entry in APPS:
@@ -214,19 +214,9 @@ class Dashboard(w.VBox):
         else:
             self.menu_box.children = [home, w.HTML(esc(label("no_apps")))]
         first, self._first_place = self._first_place, None
-        place = first if first is not None else self._last_place() if self._restore else Place()
+        place = first if first is not None else _last_place(self.session) if self._restore else Place()
         if place.app == "home" or place.app not in self.menu_buttons or self.open_screen(place.app, item=place) is None:
             self.go_home(remember=False)
-
-    def _last_place(self) -> Place:
-        """Where this person was (a reload, a second tab, a login after the idle limit); home if unknown."""
-        session = self.session
-        if session is None:
-            return Place()
-        try:
-            return pending.last_place(session)
-        except WorkbenchError:
-            return Place()
 
     def go_home(self, *, remember: bool = True) -> None:
         """The home screen (the inbox): what waits for this person, one click to each."""
@@ -479,6 +469,21 @@ class Dashboard(w.VBox):
             self.app.set_count("approvals_waiting", count)
 
 
+def _roles_text(session: Session) -> str:
+    """The session's roles in Japanese, as the dashboard names them."""
+    return "、".join(ROLE_LABELS[Role(r)][0] for r in session.roles) or "役割なし"
+
+
+def _last_place(session: Session | None) -> Place:
+    """Where this person was (a reload, a second tab, a login after the idle limit); home if unknown."""
+    if session is None:
+        return Place()
+    try:
+        return pending.last_place(session)
+    except WorkbenchError:
+        return Place()
+
+
 class DashboardStart:
     """The dashboard's start in its kernel, in two steps so the home screen is drawn early (issue 19 item 4).
 
@@ -531,10 +536,7 @@ class DashboardStart:
         session = self.session
         if session is None:
             return
-        try:
-            self.place = pending.last_place(session)
-        except WorkbenchError:
-            self.place = Place()
+        self.place = _last_place(session)
         permitted = {e.key for e in APPS if e.permitted(session)}
         if self.place.app != "home" and self.place.app in permitted:
             return  # the dashboard opens another screen: no home to draw
@@ -550,7 +552,7 @@ class DashboardStart:
         session, inbox = self.session, self.inbox
         if session is None or inbox is None:
             return None
-        roles = "、".join(ROLE_LABELS[Role(r)][0] for r in session.roles) or "役割なし"
+        roles = _roles_text(session)
         # not the live screen's words (「… さん（…）がログイン中」): a page holds one such line, the live one
         return static_home_html(inbox, who=f"ログイン中のユーザー / Logged in: {session.user_id}（{roles}）")
 
