@@ -163,8 +163,8 @@ def demo_copy(tmp_path_factory: pytest.TempPathFactory, workspace: Path, persons
     anchors = workspace.parent / "anchors"
     settings["audit_anchor_dir"] = str(anchors)
     # The accounts the tests add (a fresh one per person and step) hash their passwords at the cost of every
-    # other test world (make_world, the web-server tests' 2**10), not the demo's 2**17 (~0.5 s of the server's
-    # CPU per account and per log-in); the demo's own accounts keep their hashes.
+    # other test world (make_world, the web-server tests' 2**10), as the demo's own accounts now do (above),
+    # not the demo's 2**17 (~0.5 s of the server's CPU per account and per log-in).
     settings["scrypt_n"] = 2**10
     (workspace / "workspace.json").write_text(json.dumps(settings, ensure_ascii=False, indent=2) + "\n", "utf-8")
     anchors.mkdir(mode=0o700)
