@@ -56,7 +56,7 @@ def log_tracebacks(log: Path) -> list[str]:
     and any traceback through workbench or widgets — counts.
     """
     blocks = log.read_text(errors="replace").split("Traceback (most recent call last):")[1:]
-    return [block for block in blocks if not _kernel_teardown_race(block)]
+    return [block for block in blocks if not (_kernel_teardown_race(block) or _page_gone_race(block))]
 
 
 def _kernel_teardown_race(block: str) -> bool:
@@ -64,6 +64,15 @@ def _kernel_teardown_race(block: str) -> bool:
     block = re.split(r"\n\[(?:WorkbenchVoila|IPKernelApp|Voila)\]", block, maxsplit=1)[0]
     ours = "/workbench/" in block or "/widgets/" in block
     return not ours and "ipykernel" in block and "ZMQError: Socket operation on non-socket" in block
+
+
+def _page_gone_race(block: str) -> bool:
+    """Tornado writing a kernel message to a page the test has just closed (``StreamClosedError`` then
+    ``WebSocketClosedError`` in a task nobody awaits): only tornado's own frames, nothing of ours."""
+    block = re.split(r"\n\[(?:WorkbenchVoila|IPKernelApp|Voila)\]|\nTask exception", block, maxsplit=1)[0]
+    frames = re.findall(r'File "([^"]+)"', block)
+    closed = "StreamClosedError: Stream is closed" in block or block.rstrip().endswith("WebSocketClosedError")
+    return closed and bool(frames) and all("/tornado/" in f for f in frames)
 
 
 def _remote(workspace: Path) -> channel.Remote:
